@@ -1,0 +1,441 @@
+"""The error catalogue: every refusal of the system, by stable code.
+
+Rules this module keeps:
+1. A code is stable once published: scenario files, vendors' clients and QA suites match on it.
+2. The Japanese message is the real system's text, verbatim from REQUIREMENTS.md, wherever the
+   real system has one (`real=True`). Where the real system is silent the text is ours and says so
+   (`real=False`); we never pass our own wording off as the platform's.
+3. Certificate and signature refusals speak in the words of the operation that failed (R2.3):
+   the same cause reads 正しい電子証明書… at login, 端末に登録されている証明書が一致しないため、送信…
+   on send and …受信… on receive. The code names the cause; the operation picks the message.
+4. The message is what the office sees; `detail` says exactly what was wrong and `fix` how to
+   mend it. That pair is where we beat the real system.
+
+Exception tree (one class; the code carries the meaning):
+
+    CareplanError(code, operation=None, detail="", fix="", findings=())
+        .spec      -> ErrorSpec (message per operation, English explanation, HTTP status)
+        .message   -> the exact Japanese message for this operation
+        .to_wire() -> {"code", "message", "operation", "explanation", "detail", "fix", "findings"}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Operation(StrEnum):
+    """What the office was doing when it was refused; picks the message (R2.3)."""
+
+    LOGIN = "login"
+    SEND = "send"
+    RECEIVE = "receive"
+    LOAD = "load"
+    ADMIN = "admin"
+
+
+# Messages of the real system, verbatim (REQUIREMENTS.md section in the comment).
+MSG_LOGIN_CERT = "正しい電子証明書をインストールしてください。"  # R2.3
+MSG_SEND_FAILED = "送信に失敗しました。再度実行してください。"  # R2.3
+MSG_SEND_CERT = (  # R2.3
+    "端末に登録されている証明書が一致しないため、送信に失敗しました。"
+    "サポートサイトのエラー関連 FAQ を参考のうえ、再度実行してください。"
+)
+MSG_RECEIVE_FAILED = "受信に失敗しました。再度実行してください。"  # R2.3
+MSG_RECEIVE_CERT = (  # R2.3
+    "端末に登録されている証明書が一致しないため、受信に失敗しました。"
+    "サポートサイトのエラー関連 FAQ を参考のうえ、再度実行してください。"
+)
+MSG_PASSWORD_EXPIRED = "パスワードの有効期限が切れています"  # R1.2
+MSG_SENDER_NOT_APPLIED = (  # R3.6
+    "送信に失敗しました。ケアプランデータ連携システムWebサイトより利用申請を行った後に再度実行してください。"
+)
+MSG_DATA_LOAD_FAILED = (  # R3.6, R4.6
+    "データの読み込みに失敗しました。時間をおいてから再度実行もしくはアプリケーションを再起動してください。"
+    "再度同様の操作を行っても事象が変わらない場合はサポートにお問い合わせください。"
+)
+MSG_RECIPIENT_NOT_LICENSED = (  # R3.7
+    "送信に失敗しました。送信先事業所がケアプランデータ連携システムの利用申請を行っていない、"
+    "または現在有効なライセンスを持っていません。送信先事業所が利用申請を行った後に再度送信してください。"
+)
+MSG_COMBINATION_INVALID = (  # R4.4
+    "ファイルの組み合わせが正しくありません。CSVファイルの組み合わせを確認してください。"
+)
+MSG_FORMAT_INVALID = (  # R4.5
+    "ケアプランデータの書式フォーマットが正しくありません。ケアプランデータ内の書式を確認してください。"
+)
+MSG_APPLICATION_DONE = "利用申請が正常に完了しております。"  # R3.5 (a notice, not an error)
+
+_CERT_MESSAGES = MappingProxyType(
+    {
+        Operation.LOGIN: MSG_LOGIN_CERT,
+        Operation.SEND: MSG_SEND_CERT,
+        Operation.RECEIVE: MSG_RECEIVE_CERT,
+    }
+)
+_FAILED_MESSAGES = MappingProxyType(
+    {
+        Operation.LOGIN: MSG_LOGIN_CERT,
+        Operation.SEND: MSG_SEND_FAILED,
+        Operation.RECEIVE: MSG_RECEIVE_FAILED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorSpec:
+    """One catalogue entry: what the office reads, what it means, how HTTP carries it."""
+
+    code: str
+    messages: Mapping[Operation, str]
+    default_operation: Operation
+    explanation: str
+    status: int
+    real: bool = True  # the Japanese text is the real system's (False: ours, the real one is silent)
+
+    def __post_init__(self) -> None:
+        if self.default_operation not in self.messages:
+            raise ValueError(f"{self.code}: no message for {self.default_operation}")
+
+    def message(self, operation: Operation | None = None) -> str:
+        return self.messages.get(operation or self.default_operation) or self.messages[
+            self.default_operation
+        ]
+
+
+def _cert(code: str, explanation: str, status: int = 403) -> ErrorSpec:
+    return ErrorSpec(
+        code=code,
+        messages=_CERT_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation=explanation,
+        status=status,
+    )
+
+
+def _failed(code: str, explanation: str, status: int = 400) -> ErrorSpec:
+    return ErrorSpec(
+        code=code,
+        messages=_FAILED_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation=explanation,
+        status=status,
+    )
+
+
+def _one(
+    code: str, message: str, explanation: str, status: int, *, op: Operation, real: bool = True
+) -> ErrorSpec:
+    return ErrorSpec(
+        code=code,
+        messages=MappingProxyType({op: message}),
+        default_operation=op,
+        explanation=explanation,
+        status=status,
+        real=real,
+    )
+
+
+_SPECS: tuple[ErrorSpec, ...] = (
+    # --- certificates and identity (R2) ---------------------------------------------------------
+    _cert("CERT_MISSING", "No client certificate was presented in the TLS handshake.", 401),
+    _cert("CERT_UNTRUSTED", "The certificate was not issued by a CA the hub trusts."),
+    _cert(
+        "CERT_KIND_NOT_ACCEPTED",
+        "Only 介護保険証明書 and 請求委任事業所用ケアプラン証明書 are accepted (R2.1); "
+        "代理人証明書 and 障害総合支援証明書 are not.",
+    ),
+    _cert("CERT_REVOKED", "The certificate is on the CA's revocation list."),
+    _cert("CERT_EXPIRED", "The certificate's validity ended before the hub's current time."),
+    _cert("CERT_NOT_YET_VALID", "The certificate's validity starts after the hub's current time."),
+    _cert("CERT_MALFORMED", "The certificate lacks the office identity (事業所番号, KJ user ID)."),
+    _cert(
+        "CERT_OFFICE_MISMATCH",
+        "The certificate belongs to another office than the user ID or the session.",
+    ),
+    _cert(
+        "SIGNER_MISMATCH",
+        "The transmission was signed by another office or certificate than the one connected.",
+    ),
+    _failed("SIGNATURE_INVALID", "The CMS signature over the manifest does not verify."),
+    _failed("MANIFEST_INVALID", "The transmission manifest is missing or malformed."),
+    _failed("FILE_TAMPERED", "A file's name, size or SHA-256 differs from the signed manifest."),
+    _failed("REPLAY", "This transmission id or signed manifest was already submitted.", 409),
+    # --- sessions and accounts (R1) -------------------------------------------------------------
+    _one(
+        "LOGIN_FAILED",
+        "ユーザIDまたはパスワードが正しくありません。",
+        "Unknown user ID or wrong password.",
+        401,
+        op=Operation.LOGIN,
+        real=False,
+    ),
+    _one(
+        "PASSWORD_EXPIRED",
+        MSG_PASSWORD_EXPIRED,
+        "The password is temporary or expired; change it on the usage website (R1.2).",
+        403,
+        op=Operation.LOGIN,
+    ),
+    _one(
+        "SESSION_REQUIRED",
+        "ログインしてください。",
+        "No valid session: log in first (the session may have expired or been logged out).",
+        401,
+        op=Operation.LOGIN,
+        real=False,
+    ),
+    # --- licensing (R3) -------------------------------------------------------------------------
+    _one(
+        "SENDER_NOT_APPLIED",
+        MSG_SENDER_NOT_APPLIED,
+        "The sending office has not completed its 利用申請 (R3.6).",
+        403,
+        op=Operation.SEND,
+    ),
+    _one(
+        "RECIPIENT_NOT_LICENSED",
+        MSG_RECIPIENT_NOT_LICENSED,
+        "The recipient office is unknown, has not applied, or has no valid licence (R3.7).",
+        403,
+        op=Operation.SEND,
+    ),
+    _one(
+        "DATA_LOAD_FAILED",
+        MSG_DATA_LOAD_FAILED,
+        "The client could not load data: no 利用申請 (R3.6) or a zip archive sent as is (R4.6).",
+        400,
+        op=Operation.LOAD,
+    ),
+    # --- sending rules and the standard (R4) ----------------------------------------------------
+    _one(
+        "COMBINATION_INVALID",
+        MSG_COMBINATION_INVALID,
+        "The files do not form a sending unit of the standard (R4.4, 標準仕様 2.4/3.4).",
+        422,
+        op=Operation.SEND,
+    ),
+    _one(
+        "FORMAT_INVALID",
+        MSG_FORMAT_INVALID,
+        "A CSV file does not follow the standard's layout (R4.5); see the findings.",
+        422,
+        op=Operation.SEND,
+    ),
+    _one(
+        "FILE_TYPE_NOT_ALLOWED",
+        "送信できないファイル形式です。pdf、csv、jpeg、jpg、png、gif、txt のいずれかに変換してください。",
+        "Only pdf, csv, jpeg, jpg, png, gif and txt may be sent (R4.2).",
+        422,
+        op=Operation.SEND,
+        real=False,
+    ),
+    _one(
+        "TOO_MANY_FILES",
+        "1回の送信で送信できるファイルは7ファイルまでです。",
+        "At most 7 files per transmission (R4.3).",
+        413,
+        op=Operation.SEND,
+        real=False,
+    ),
+    _one(
+        "TRANSMISSION_TOO_LARGE",
+        "1回の送信で送信できるデータは10MBまでです。",
+        "At most 10 MB per transmission (R4.3).",
+        413,
+        op=Operation.SEND,
+        real=False,
+    ),
+    _one(
+        "BULK_TOO_MANY_TRANSMISSIONS",
+        "一括送信で送信できるのは50件までです。",
+        "At most 50 transmissions per bulk send (R4.3).",
+        413,
+        op=Operation.SEND,
+        real=False,
+    ),
+    _one(
+        "SAME_OFFICE",
+        "送信元と送信先の事業所番号が同じため、送信できません。",
+        "Sender and recipient have the same 事業所番号 (R4.8).",
+        422,
+        op=Operation.SEND,
+        real=False,
+    ),
+    # --- receiving (R5) -------------------------------------------------------------------------
+    _one(
+        "ALREADY_DOWNLOADED",
+        "このデータはダウンロード済みのため、再度ダウンロードできません。送信元事業所に再送を依頼してください。",
+        "A transmission can be downloaded once; the hub deleted it after the receipt (R5.2).",
+        410,
+        op=Operation.RECEIVE,
+        real=False,
+    ),
+    _one(
+        "TRANSMISSION_NOT_FOUND",
+        "指定されたデータが見つかりません。",
+        "No transmission with this id is addressed to (or was sent by) this office.",
+        404,
+        op=Operation.RECEIVE,
+        real=False,
+    ),
+    # --- protocol and platform ------------------------------------------------------------------
+    _one(
+        "BAD_REQUEST",
+        "要求の形式が正しくありません。",
+        "The HTTP request is malformed (see detail).",
+        400,
+        op=Operation.LOAD,
+        real=False,
+    ),
+    _one(
+        "NOT_FOUND",
+        "指定されたページが見つかりません。",
+        "No such API route.",
+        404,
+        op=Operation.LOAD,
+        real=False,
+    ),
+    _one(
+        "ADMIN_FORBIDDEN",
+        "管理APIを利用する権限がありません。",
+        "The admin API needs the admin token and a loopback peer.",
+        403,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "OFFICE_EXISTS",
+        "この事業所番号は既に登録されています。",
+        "An office with this 事業所番号 is already registered (R1.4: one per 事業所番号).",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "HUB_UNREACHABLE",
+        MSG_DATA_LOAD_FAILED,
+        "The client could not reach the hub (connection refused, TLS failure or timeout).",
+        503,
+        op=Operation.LOAD,
+    ),
+    _one(
+        "INTERNAL",
+        MSG_DATA_LOAD_FAILED,
+        "An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
+        500,
+        op=Operation.LOAD,
+    ),
+)
+
+CATALOGUE: Mapping[str, ErrorSpec] = MappingProxyType({spec.code: spec for spec in _SPECS})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One precise problem inside a refused request (a file, line, field and rule).
+
+    The standard's validator produces these; other refusals may carry one to say exactly where.
+    """
+
+    rule: str
+    message: str
+    severity: str = "error"
+    file: str | None = None
+    line: int | None = None
+    field_no: int | None = None
+    field_name: str | None = None
+    value: str | None = None
+    expected: str | None = None
+    section: str | None = None
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
+
+
+class CareplanError(Exception):
+    """A refusal from the catalogue. Raised by domain rules; turned into the wire format by the
+    hub's middleware and back into this class by the client, so callers match on `.code`."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        operation: Operation | None = None,
+        detail: str = "",
+        fix: str = "",
+        findings: Sequence[Finding | Mapping[str, object]] = (),
+    ) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code!r}")
+        self.code = code
+        self.operation = operation or CATALOGUE[code].default_operation
+        self.detail = detail
+        self.fix = fix
+        self.findings: tuple[Mapping[str, object], ...] = tuple(
+            f.to_dict() if isinstance(f, Finding) else dict(f) for f in findings
+        )
+        super().__init__(f"{code}: {self.message}" + (f" ({detail})" if detail else ""))
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return CATALOGUE[self.code]
+
+    @property
+    def message(self) -> str:
+        return self.spec.message(self.operation)
+
+    @property
+    def status(self) -> int:
+        return self.spec.status
+
+    def with_operation(self, operation: Operation) -> CareplanError:
+        """The same refusal as seen by another operation (e.g. a certificate check at receive)."""
+        return CareplanError(
+            self.code, operation=operation, detail=self.detail, fix=self.fix, findings=self.findings
+        )
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "operation": str(self.operation),
+            "explanation": self.spec.explanation,
+            "detail": self.detail,
+            "fix": self.fix,
+            "findings": [dict(f) for f in self.findings],
+        }
+
+    @classmethod
+    def from_wire(cls, body: Mapping[str, object]) -> CareplanError:
+        """Rebuild a refusal sent by a hub; an unknown code becomes INTERNAL with the original."""
+        code = str(body.get("code", "INTERNAL"))
+        op_text = str(body.get("operation") or "")
+        operation = Operation(op_text) if op_text in Operation._value2member_map_ else None
+        detail = str(body.get("detail") or "")
+        if code not in CATALOGUE:
+            detail = f"unknown code {code} from the hub: {body.get('message')} {detail}".strip()
+            code = "INTERNAL"
+        raw = body.get("findings")
+        findings = [f for f in raw if isinstance(f, Mapping)] if isinstance(raw, list) else []
+        return cls(
+            code,
+            operation=operation,
+            detail=detail,
+            fix=str(body.get("fix") or ""),
+            findings=findings,
+        )
+
+
+__all__ = [
+    "CATALOGUE",
+    "MSG_APPLICATION_DONE",
+    "CareplanError",
+    "ErrorSpec",
+    "Finding",
+    "Operation",
+]

@@ -1,0 +1,128 @@
+"""`careplan ca …`: a test CA for office certificates, as files an office installs (PKCS#12)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from ca.authority import CertificateAuthority
+from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.office import office_number_findings
+
+DEFAULT_DIR = Path(".careplan-sim/ca")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan ca", description="Test CA for KJ-style office certificates.")
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="CA directory (default: %(default)s)")
+    parser.add_argument("--json", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create the CA (if absent)")
+    issue = sub.add_parser("issue", help="issue an office certificate as .p12")
+    issue.add_argument("--office", required=True, help="事業所番号 (10 characters)")
+    issue.add_argument("--user", required=True, help="KJ office user ID")
+    issue.add_argument("--name", required=True, help="office name")
+    issue.add_argument("--kind", default="kaigo", choices=[k.slug for k in CertificateKind])
+    issue.add_argument("--days", type=int, default=730)
+    issue.add_argument("--not-before", help="ISO 8601 start (default: now)")
+    issue.add_argument("--password", required=True, help="the .p12 password")
+    issue.add_argument("--out", type=Path, required=True)
+    issue.add_argument("--no-client-auth", action="store_true", help="omit the clientAuth usage (to test refusals)")
+    revoke = sub.add_parser("revoke", help="revoke by serial (hex) and publish the CRL")
+    revoke.add_argument("serial")
+    crl = sub.add_parser("crl", help="publish the CRL and print where")
+    crl.add_argument("--out", type=Path, help="also write it here (PEM, or DER with --der)")
+    crl.add_argument("--der", action="store_true")
+    show = sub.add_parser("show", help="list issued certificates, or show one .p12")
+    show.add_argument("--p12", type=Path)
+    show.add_argument("--password")
+    server = sub.add_parser("server-cert", help="issue the hub's TLS certificate (PEM files)")
+    server.add_argument("--out", type=Path, required=True, help="directory for hub.pem and hub-key.pem")
+    server.add_argument("--host", action="append", help="host name or IP (repeatable; default localhost, 127.0.0.1, ::1)")
+    return parser
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[str, object]:
+    for finding in office_number_findings(args.office):
+        if finding.severity == "error":
+            raise ValueError(finding.message)
+        print(f"warning: {finding.message}", file=sys.stderr)
+    not_before = dt.datetime.fromisoformat(args.not_before) if args.not_before else None
+    issued = authority.issue_office(
+        office_number=args.office, office_user_id=args.user, office_name=args.name,
+        kind=CertificateKind.from_slug(args.kind), now=_now(), not_before=not_before, days=args.days,
+        client_auth=not args.no_client_auth,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(issued.to_p12(args.password, name=args.name, ca=authority.certificate))
+    args.out.chmod(0o600)
+    return authority.index[-1] | {"p12": str(args.out)}
+
+
+def _show(authority: CertificateAuthority, args: argparse.Namespace) -> object:
+    if args.p12:
+        pair = load_p12(args.p12.read_bytes(), args.password or "")
+        identity = identity_of(pair.certificate)
+        return {"office_number": identity.office_number, "office_user_id": identity.office_user_id,
+                "office_name": identity.office_name, "kind": identity.kind.value, "serial": f"{identity.serial:x}",
+                "not_before": identity.not_before.isoformat(), "not_after": identity.not_after.isoformat(),
+                "sha256": identity.fingerprint}
+    return authority.index
+
+
+def _run(args: argparse.Namespace) -> object:
+    if args.command == "init":
+        authority = CertificateAuthority.open_or_create(args.dir, now=_now())
+        return {"ca": str(args.dir / "ca.pem"), "crl": str(args.dir / "crl.pem"),
+                "subject": authority.certificate.subject.rfc4514_string()}
+    authority = CertificateAuthority.load(args.dir)
+    if args.command == "issue":
+        return _issue(authority, args)
+    if args.command == "revoke":
+        return authority.revoke(int(args.serial, 16), now=_now())
+    if args.command == "crl":
+        crl = authority.crl(now=_now())
+        authority.save(now=_now())
+        if args.out:
+            encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
+            args.out.write_bytes(crl.public_bytes(encoding))
+        return {"crl": str(args.out or args.dir / "crl.pem"), "revoked": [f"{s:x}" for s in authority.revoked_serials()]}
+    if args.command == "server-cert":
+        issued = authority.issue_server(hostnames=args.host or ("localhost", "127.0.0.1", "::1"), now=_now())
+        write_server_cert(issued.cert_pem(), issued.key_pem(), args.out)
+        return {"cert": str(args.out / "hub.pem"), "key": str(args.out / "hub-key.pem")}
+    return _show(authority, args)
+
+
+def write_server_cert(cert_pem: bytes, key_pem: bytes, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hub.pem").write_bytes(cert_pem)
+    key = directory / "hub-key.pem"
+    key.touch(mode=0o600)
+    key.write_bytes(key_pem)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result = _run(args)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"careplan ca: {exc}", file=sys.stderr)
+        return 2
+    if args.json or not isinstance(result, list):
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for entry in result:
+            state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "valid"
+            print(f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} until {entry['not_after'][:10]}  "
+                  f"{state}  {entry['office_name']}")
+    return 0

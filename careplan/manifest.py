@@ -1,0 +1,200 @@
+"""The transmission manifest: what the sender signs, and what the hub and the receiver check.
+
+Rules this module keeps:
+1. A manifest names the transmission id, the sending and receiving offices, the signing time and,
+   for each file, its name, size and SHA-256 (R2.4: the platform and the receiver can prove who sent
+   what). It travels as canonical JSON (UTF-8, sorted keys, no spaces) so its bytes are signed as is.
+2. File names are plain names: no path separators, no control characters, no "." or "..",
+   at most 255 characters, unique within the manifest.
+3. Parsing never trusts the input: anything off is MANIFEST_INVALID saying exactly what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from careplan.errors import CareplanError
+from careplan.office import is_office_number
+
+MANIFEST_VERSION = 1
+MAX_MANIFEST_BYTES = 64 * 1024
+_TRANSMISSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+T = TypeVar("T")
+
+
+def _invalid(detail: str) -> CareplanError:
+    return CareplanError(
+        "MANIFEST_INVALID",
+        detail=detail,
+        fix="Build the manifest with the client library (or follow docs/openapi: Manifest).",
+    )
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why `name` is not a safe plain file name, or None."""
+    if not name or len(name) > 255:
+        return "a file name must have 1 to 255 characters"
+    if name in (".", "..") or "/" in name or "\\" in name:
+        return f"file name {name!r} must not contain a path"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return f"file name {name!r} contains control or format characters"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ManifestFile:
+    name: str
+    size: int
+    sha256: str
+
+    def __post_init__(self) -> None:
+        problem = file_name_problem(self.name)
+        if problem:
+            raise _invalid(problem)
+        if self.size < 0 or not _SHA256_RE.match(self.sha256):
+            raise _invalid(f"file {self.name!r}: size must be >= 0 and sha256 64 lower-case hex")
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> ManifestFile:
+        return cls(name=name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Manifest:
+    transmission_id: str
+    sender: str
+    recipient: str
+    signed_at: dt.datetime
+    files: tuple[ManifestFile, ...]
+    version: int = MANIFEST_VERSION
+
+    def __post_init__(self) -> None:
+        if self.version != MANIFEST_VERSION:
+            raise _invalid(f"manifest version {self.version} is not {MANIFEST_VERSION}")
+        if not _TRANSMISSION_ID_RE.match(self.transmission_id):
+            raise _invalid("transmission_id must be 32 lower-case hex characters (a UUID)")
+        for role, number in (("sender", self.sender), ("recipient", self.recipient)):
+            if not is_office_number(number):
+                raise _invalid(f"{role} {number!r} is not a 事業所番号")
+        if self.signed_at.tzinfo is None:
+            raise _invalid("signed_at must carry a time zone")
+        if not self.files:
+            raise _invalid("a transmission carries at least one file")
+        names = [f.name for f in self.files]
+        if len(set(names)) != len(names):
+            raise _invalid("file names must be unique within a transmission")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        transmission_id: str,
+        sender: str,
+        recipient: str,
+        signed_at: dt.datetime,
+        files: Sequence[tuple[str, bytes]],
+    ) -> Manifest:
+        return cls(
+            transmission_id=transmission_id,
+            sender=sender,
+            recipient=recipient,
+            signed_at=signed_at.astimezone(dt.UTC).replace(microsecond=0),
+            files=tuple(ManifestFile.of(name, data) for name, data in files),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "transmission_id": self.transmission_id,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "signed_at": self.signed_at.isoformat(),
+            "files": [{"name": f.name, "size": f.size, "sha256": f.sha256} for f in self.files],
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            self.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        ).encode("utf-8")
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse a manifest; MANIFEST_INVALID (with what exactly) on anything malformed."""
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise _invalid(f"manifest is {len(data)} bytes, at most {MAX_MANIFEST_BYTES}")
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _invalid(f"manifest is not UTF-8 JSON: {exc}") from None
+        if not isinstance(doc, Mapping):
+            raise _invalid("manifest must be a JSON object")
+        return cls._from_mapping(doc)
+
+    @classmethod
+    def _from_mapping(cls, doc: Mapping[str, object]) -> Manifest:
+        try:
+            files = doc["files"]
+            if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
+                raise _invalid("files must be a list of objects")
+            return cls(
+                version=_typed(doc, "version", int),
+                transmission_id=_typed(doc, "transmission_id", str),
+                sender=_typed(doc, "sender", str),
+                recipient=_typed(doc, "recipient", str),
+                signed_at=dt.datetime.fromisoformat(_typed(doc, "signed_at", str)),
+                files=tuple(
+                    ManifestFile(
+                        name=_typed(f, "name", str),
+                        size=_typed(f, "size", int),
+                        sha256=_typed(f, "sha256", str),
+                    )
+                    for f in files
+                ),
+            )
+        except KeyError as exc:
+            raise _invalid(f"manifest lacks {exc.args[0]!r}") from None
+        except ValueError as exc:
+            if isinstance(exc, CareplanError):
+                raise
+            raise _invalid(f"signed_at is not an ISO 8601 time: {exc}") from None
+
+    def check_files(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """FILE_TAMPERED unless `files` are exactly the manifest's files, byte for byte."""
+        received = {name: data for name, data in files}
+        expected = {f.name: f for f in self.files}
+        if len(received) != len(files) or received.keys() != expected.keys():
+            raise CareplanError(
+                "FILE_TAMPERED",
+                detail=f"files sent {sorted(received)} differ from the signed manifest's "
+                f"{sorted(expected)}",
+                fix="Send exactly the files named in the signed manifest.",
+            )
+        for name, data in received.items():
+            actual = ManifestFile.of(name, data)
+            if actual != expected[name]:
+                raise CareplanError(
+                    "FILE_TAMPERED",
+                    detail=f"{name}: {actual.size} bytes sha256 {actual.sha256[:16]}… but the "
+                    f"manifest signed {expected[name].size} bytes sha256 "
+                    f"{expected[name].sha256[:16]}…",
+                    fix="The file changed after signing: sign and send it again.",
+                )
+
+
+def _typed(doc: Mapping[str, object], key: str, kind: type[T]) -> T:
+    value = doc[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _invalid(f"{key!r} must be {kind.__name__}, got {type(value).__name__}")
+    return value

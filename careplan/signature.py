@@ -1,0 +1,124 @@
+"""CMS SignedData over a manifest: the sender's electronic signature (R2.4).
+
+Rules this module keeps:
+1. Signatures are detached CMS SignedData (RFC 5652), SHA-256, RSA PKCS#1 v1.5, made in binary
+   mode so the signed bytes are the manifest's bytes exactly; the signer's certificate travels
+   inside the signature so the hub and the receiver can verify without a directory.
+2. `cryptography` signs but has no public CMS verify, so verification parses with asn1crypto,
+   checks the content-type and messageDigest attributes against the content, and verifies the
+   signature over the DER of the signed attributes with the signer's public key.
+   Who the signer is, and whether to trust it, is `careplan.certificates.judge_certificate`'s job.
+3. Every failure is SIGNATURE_INVALID with the exact reason; nothing here raises anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from careplan.errors import CareplanError, Operation
+
+_RSA_ALGORITHMS = frozenset({"rsassa_pkcs1v15", "sha256_rsa"})
+
+
+def sign(content: bytes, certificate: x509.Certificate, key: rsa.RSAPrivateKey) -> bytes:
+    """A detached CMS SignedData (DER) over `content`, carrying `certificate`."""
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(certificate, key, hashes.SHA256())
+        .sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signed:
+    """What a verified signature proves: this certificate's key signed the content."""
+
+    certificate: x509.Certificate
+    signing_time: dt.datetime | None
+
+
+def _invalid(detail: str, operation: Operation) -> CareplanError:
+    return CareplanError(
+        "SIGNATURE_INVALID",
+        operation=operation,
+        detail=detail,
+        fix="Sign the manifest bytes exactly as sent, as detached CMS SignedData (SHA-256) with "
+        "the office certificate's key, in binary mode.",
+    )
+
+
+def verify(signature: bytes, content: bytes, *, operation: Operation = Operation.SEND) -> Signed:
+    """Check that `signature` is a valid detached CMS signature over `content`."""
+    try:
+        return _verify(signature, content, operation)
+    except CareplanError:
+        raise
+    except Exception as exc:  # asn1crypto raises many kinds on malformed DER
+        raise _invalid(f"the signature is not a readable CMS SignedData: {exc}", operation) from None
+
+
+def _verify(signature: bytes, content: bytes, operation: Operation) -> Signed:
+    info = cms.ContentInfo.load(signature, strict=True)
+    if info["content_type"].native != "signed_data":
+        raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
+    signed_data = info["content"]
+    signer_infos = signed_data["signer_infos"]
+    if len(signer_infos) != 1:
+        raise _invalid(f"{len(signer_infos)} signers; exactly one is expected", operation)
+    signer = signer_infos[0]
+    certificate = _signer_certificate(signed_data, signer, operation)
+    attributes = {attr["type"].native: attr["values"][0] for attr in signer["signed_attrs"]}
+    if signer["digest_algorithm"]["algorithm"].native != "sha256":
+        raise _invalid("the digest algorithm must be SHA-256", operation)
+    if attributes.get("content_type") is None or attributes["content_type"].native != "data":
+        raise _invalid("the signed content-type attribute must be id-data", operation)
+    digest = attributes.get("message_digest")
+    if digest is None or digest.native != hashlib.sha256(content).digest():
+        raise _invalid("the manifest's SHA-256 differs from the signed messageDigest", operation)
+    _check_signature(signer, certificate, operation)
+    signing_time = attributes.get("signing_time")
+    return Signed(
+        certificate=certificate,
+        signing_time=signing_time.native if signing_time is not None else None,
+    )
+
+
+def _signer_certificate(
+    signed_data: cms.SignedData, signer: cms.SignerInfo, operation: Operation
+) -> x509.Certificate:
+    sid = signer["sid"]
+    if sid.name != "issuer_and_serial_number":
+        raise _invalid("the signer must be named by issuer and serial number", operation)
+    serial = sid.chosen["serial_number"].native
+    issuer = sid.chosen["issuer"]
+    for choice in signed_data["certificates"] or []:
+        candidate = choice.chosen
+        if candidate.serial_number == serial and candidate.issuer == issuer:
+            return x509.load_der_x509_certificate(candidate.dump())
+    raise _invalid("the signer's certificate is not included in the signature", operation)
+
+
+def _check_signature(signer: cms.SignerInfo, certificate: x509.Certificate, operation: Operation) -> None:
+    if signer["signature_algorithm"]["algorithm"].native not in _RSA_ALGORITHMS:
+        raise _invalid("the signature algorithm must be RSA PKCS#1 v1.5", operation)
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise _invalid("the signer's key must be RSA", operation)
+    # The signature covers the signed attributes re-encoded as an explicit SET OF (RFC 5652 5.4).
+    signed_attrs = b"\x31" + signer["signed_attrs"].dump()[1:]
+    try:
+        public_key.verify(
+            signer["signature"].native, signed_attrs, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except InvalidSignature:
+        raise _invalid("the RSA signature does not verify with the signer's key", operation) from None

@@ -1,0 +1,144 @@
+"""`careplan up`: the quick start. Creates what is missing (CA, hub TLS certificate, demo offices
+with certificates and passwords, sample CSV files), starts the hub and prints how to use it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from ca.authority import CertificateAuthority
+from ca.cli import write_server_cert
+from fixtures.demo import DEMO_OFFICES, DemoOffice
+from hub.app import SERVICE
+from hub.config import HubConfig
+from hub.passwords import new_password
+from hub.server import RunningHub, serve_forever
+from hub.service import HubService
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan up", description="Start a local hub with demo offices.")
+    parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="data directory (default: %(default)s)")
+    parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
+    return parser
+
+
+def prepare(config: HubConfig) -> CertificateAuthority:
+    """The CA and the hub's TLS certificate, created once."""
+    now = dt.datetime.now(dt.UTC)
+    authority = CertificateAuthority.open_or_create(config.ca_dir, now=now)
+    if not (config.tls_dir / "hub.pem").exists():
+        issued = authority.issue_server(now=now)
+        write_server_cert(issued.cert_pem(), issued.key_pem(), config.tls_dir)
+    return authority
+
+
+def _issue_terminal(authority: CertificateAuthority, office: DemoOffice, demo_dir: Path) -> dict[str, str]:
+    password = new_password()
+    issued = authority.issue_office(office_number=office.office_number, office_user_id=office.office_user_id,
+                                    office_name=office.name, now=dt.datetime.now(dt.UTC))
+    p12 = demo_dir / f"{office.profile}.p12"
+    p12.write_bytes(issued.to_p12(password, name=office.name, ca=authority.certificate))
+    p12.chmod(0o600)
+    return {"p12": str(p12), "p12_password": password}
+
+
+async def seed_demo(service: HubService, authority: CertificateAuthority, demo_dir: Path) -> dict[str, dict[str, str]]:
+    """Register the demo offices (once) and return their credentials, kept in demo/offices.json."""
+    record = demo_dir / "offices.json"
+    saved: dict[str, dict[str, str]] = json.loads(record.read_text("utf-8")) if record.exists() else {}
+    registered = {o["office_number"] for o in await service.offices()}
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    for office in DEMO_OFFICES:
+        if office.profile in saved and office.office_number in registered:
+            continue
+        entry = {"office_number": office.office_number, "name": office.name, "service": office.service_label,
+                 "user": office.office_user_id, "password": new_password(),
+                 "personal_user": office.personal_user_id, "personal_password": new_password()}
+        entry |= _issue_terminal(authority, office, demo_dir)
+        if office.office_number not in registered:
+            await service.register_office(
+                office_number=office.office_number, name=office.name, service_kind=office.service_kind,
+                office_user_id=office.office_user_id, password=entry["password"], licence=office.licence,
+                personal_users=[(entry["personal_user"], entry["personal_password"])],
+            )
+        saved[office.profile] = entry
+    fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(saved, handle, ensure_ascii=False, indent=1)
+    return saved
+
+
+def write_samples(demo_dir: Path, offices: dict[str, dict[str, str]]) -> Path:
+    from fixtures.samples import sample_plan_set
+
+    folder = demo_dir / "samples"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    kyotaku, houmon = offices["kyotaku"], offices["houmon"]
+    for name, data in sample_plan_set(sender=kyotaku["office_number"], recipient=houmon["office_number"]).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _command() -> str:
+    found = shutil.which("careplan")
+    here = Path(sys.argv[0])
+    if found and Path(found).resolve() == here.resolve():
+        return "careplan"
+    try:
+        return str(here.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(here)
+
+
+def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, str]], samples: Path) -> None:
+    cmd = _command()
+    ca = config.trusted_ca_file
+    print(f"\nケアプランデータ連携 hub simulator: {hub.url}   (data: {config.data_dir})")
+    print(f"  CA certificate: {ca}    OpenAPI: {hub.url}/openapi.yaml    health: {hub.url}/healthz\n")
+    print(f"{'profile':<10} {'事業所番号':<11} {'user / password':<40} {'.p12 / password':<44} name")
+    for profile, o in offices.items():
+        print(f"{profile:<10} {o['office_number']:<14} {o['user'] + ' / ' + o['password']:<40} "
+              f"{o['p12'] + ' / ' + o['p12_password']:<44} {o['name']}（{o['service']}）")
+    k, h = offices["kyotaku"], offices["houmon"]
+
+    def login(profile: str, o: dict[str, str]) -> str:
+        return shlex.join([cmd, "client", "--profile", profile, "login", "--hub", hub.url, "--ca", str(ca), "--p12",
+                           o["p12"], "--p12-password", o["p12_password"], "--user", o["user"], "--password", o["password"]])
+
+    print("\nTry it from another shell (copy and paste):")
+    print(f"  {login('kyotaku', k)}")
+    print(f"  {cmd} client --profile kyotaku send {samples}/*.CSV --to {h['office_number']}")
+    print(f"  {login('houmon', h)}")
+    print(f"  {cmd} client --profile houmon inbox")
+    print(f"  {cmd} client --profile houmon download --all --out received")
+    print(f"  {cmd} client --profile kyotaku sent        # shows ダウンロード済")
+    print(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    config = HubConfig.from_env(args.data, host=args.host, port=args.port)
+    authority = prepare(config)
+
+    async def on_start(hub: RunningHub) -> None:
+        offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
+        samples = write_samples(config.data_dir / "demo", offices)
+        _announce(hub, config, offices, samples)
+
+    try:
+        asyncio.run(serve_forever(config, on_start=on_start))
+    except OSError as exc:
+        print(f"careplan up: cannot listen on {config.host}:{config.port}: {exc}\n"
+              "another hub may be running; stop it or pass --port", file=sys.stderr)
+        return 2
+    return 0

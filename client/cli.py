@@ -1,0 +1,197 @@
+"""`careplan client …`: what an office does with the 連携クライアントアプリ, from a shell.
+
+Exit status: 0 done; 1 the hub (or the local pre-check) refused, with code and message;
+2 a local problem (usage, a missing file, a wrong .p12 password); 3 the hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from careplan.errors import CareplanError
+from client import render
+from client.hubclient import HubClient
+from client.profile import Profile, client_home
+
+Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan client", description="ケアプランデータ連携クライアント (headless).")
+    parser.add_argument("--profile", default=os.environ.get("CAREPLAN_PROFILE", "default"),
+                        help="terminal profile name (default: %(default)s)")
+    parser.add_argument("--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True)
+    login = sub.add_parser("login", help="install the certificate on this terminal and log in")
+    login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")
+    login.add_argument("--ca", type=Path, help="the hub's CA certificate (PEM)")
+    login.add_argument("--p12", type=Path, help="the office certificate (.p12)")
+    login.add_argument("--p12-password", default=os.environ.get("CAREPLAN_P12_PASSWORD"))
+    login.add_argument("--user", required=True, help="KJ… office user ID or C… personal user ID")
+    login.add_argument("--password", default=os.environ.get("CAREPLAN_PASSWORD"))
+    sub.add_parser("whoami", help="the office, user and licence expiry (ライセンス期限)")
+    sub.add_parser("logout")
+    send = sub.add_parser("send", help="send files to one office")
+    send.add_argument("files", nargs="+", type=Path)
+    send.add_argument("--to", required=True, help="recipient 事業所番号")
+    inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
+    inbox.add_argument("--all", action="store_true", help="include downloaded ones")
+    download = sub.add_parser("download", help="download (once) and acknowledge")
+    download.add_argument("ids", nargs="*")
+    download.add_argument("--all", action="store_true", help="every waiting transmission")
+    download.add_argument("--out", type=Path, default=Path("received"))
+    sub.add_parser("sent", help="the send list with download status")
+    return parser
+
+
+def _secret(value: str | None, prompt: str) -> str:
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    raise ValueError(f"{prompt.strip(': ')} is required (flag, environment variable or a terminal prompt)")
+
+
+def _login_profile(args: argparse.Namespace, home: Path) -> Profile:
+    try:
+        saved: Profile | None = Profile.load(home, args.profile)
+    except FileNotFoundError:
+        saved = None
+    hub = args.hub or (saved.hub_url if saved else None)
+    ca = args.ca or (Path(saved.ca_file) if saved else None)
+    p12 = args.p12 or (Path(saved.p12_file) if saved else None)
+    if not (hub and ca and p12):
+        raise ValueError("the first login on a terminal needs --hub, --ca and --p12")
+    password = args.p12_password or (saved.p12_password if saved and not args.p12 else None)
+    return Profile(name=args.profile, hub_url=hub, ca_file=str(ca.resolve()), p12_file=str(p12.resolve()),
+                   p12_password=_secret(password, "p12 password: "), user_id=args.user)
+
+
+async def _login(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    result = await hub.login(args.user, _secret(args.password, "password: "))
+    profile.with_token(result["token"], args.user).save(args.home_dir)
+    result.pop("token")
+    if not args.json:
+        _show_office(result, title="ログインしました / logged in")
+    return result
+
+
+def _show_office(me: dict[str, Any], *, title: str) -> None:
+    office = me["office"]
+    render.table(title, ["項目", "値"], [
+        ("事業所番号", office["office_number"]),
+        ("事業所名", office["name"]),
+        ("サービス種類", office["service_kind"]),
+        ("ユーザID", me["user_id"]),
+        ("ライセンス期限", office["licence"]["expires"]),
+        ("ハブ時刻", render.jst(me.get("hub_time"))),
+        ("セッション期限", render.jst(me.get("session_expires_at") or me.get("expires_at"))),
+        ("クライアント", f"careplan-sim {version('careplan-sim')}"),
+    ])
+
+
+async def _whoami(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    me = await hub.whoami()
+    if not args.json:
+        _show_office(me, title="この端末 / this terminal")
+    return me
+
+
+async def _logout(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    await hub.logout()
+    profile.with_token("").save(args.home_dir)
+    if not args.json:
+        render.out.print("ログアウトしました / logged out")
+    return {"logged_out": True}
+
+
+async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    files = [(path.name, path.read_bytes()) for path in args.files]
+    total = sum(len(data) for _, data in files)
+    with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
+        result = await hub.send(files, to=args.to, progress=progress)
+    if not args.json:
+        render.out.print(f"送信しました / sent: {result['transmission_id']}")
+        render.transmissions("送信結果", [result], party="recipient")
+    return result
+
+
+async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    items = await hub.inbox(include_downloaded=args.all)
+    if not args.json:
+        render.transmissions("受信一覧 / inbox", items, party="sender")
+    return {"transmissions": items}
+
+
+async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
+    ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
+    if not ids:
+        raise ValueError("name transmission ids, or use --all" + ("" if waiting else " (the inbox is empty)"))
+    results = []
+    for transmission_id in ids:
+        total = waiting.get(transmission_id, 0)
+        with render.progress_bar(f"受信中 {transmission_id[:8]}", total, enabled=not args.json) as progress:
+            done = await hub.download(transmission_id, args.out, progress=progress)
+        results.append({"transmission_id": transmission_id, "directory": str(done.directory),
+                        "files": [str(p) for p in done.files], "sender": done.signer.office_number,
+                        "signer": done.signer.office_user_id})
+        if not args.json:
+            render.out.print(f"ダウンロードしました / downloaded {transmission_id} from {done.signer.office_number} "
+                             f"{done.signer.office_name} → {done.directory}")
+            for path in done.files:
+                render.out.print(f"  {path}")
+    return {"downloads": results}
+
+
+async def _sent(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    items = await hub.sent()
+    if not args.json:
+        render.transmissions("送信一覧 / send list", items, party="recipient")
+    return {"transmissions": items}
+
+
+COMMANDS: dict[str, Command] = {
+    "login": _login, "whoami": _whoami, "logout": _logout, "send": _send,
+    "inbox": _inbox, "download": _download, "sent": _sent,
+}
+
+
+async def _run(args: argparse.Namespace) -> Any:
+    home = args.home_dir
+    profile = _login_profile(args, home) if args.command == "login" else Profile.load(home, args.profile)
+    hub = HubClient.from_p12(url=profile.hub_url, ca_file=Path(profile.ca_file), p12=Path(profile.p12_file),
+                             password=profile.p12_password, token=profile.token or None)
+    async with hub:
+        return await COMMANDS[args.command](hub, args, profile)
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    args.home_dir = client_home(args.home)
+    try:
+        result = asyncio.run(_run(args))
+    except CareplanError as error:
+        if args.json:
+            render.print_json({"error": error.to_wire()})
+        else:
+            render.refusal(error)
+        return 3 if error.code == "HUB_UNREACHABLE" else 1
+    except (OSError, ValueError) as exc:
+        if args.json:
+            render.print_json({"error": {"code": "LOCAL", "detail": str(exc)}})
+        else:
+            render.err.print(f"[bold red]エラー[/] {exc}")
+        return 2
+    if args.json:
+        render.print_json(result)
+    return 0

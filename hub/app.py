@@ -1,0 +1,139 @@
+"""The hub's aiohttp application: state on AppKeys, the error middleware, identity helpers.
+
+Every refusal leaves as `{code, message, operation, explanation, detail, fix, findings}` with the
+catalogue's HTTP status; anything unexpected becomes INTERNAL with a trace id (the trace goes to
+the log, never to the user). Handlers live in `hub.routes`; operations in `hub.service`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from careplan.certificates import OfficeIdentity
+from careplan.errors import CareplanError, Operation
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.db import Database
+from hub.payloads import PayloadStore
+from hub.service import HubService, Session
+from hub.trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+CONFIG = web.AppKey("config", HubConfig)
+CLOCK = web.AppKey("clock", Clock)
+SERVICE = web.AppKey("service", HubService)
+PEER = web.RequestKey("peer", OfficeIdentity)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: CareplanError) -> web.Response:
+    return web.json_response(error.to_wire(), status=error.status)
+
+
+def _peer_label(request: web.Request) -> str | None:
+    peer = request.get(PEER)
+    return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CareplanError as error:
+        service = request.app[SERVICE]
+        peer = request.get(PEER)
+        try:
+            await service.record_refusal(
+                peer=_peer_label(request),
+                office_number=peer.office_number if peer is not None else None,
+                error=error,
+            )
+        except Exception:  # the audit must never turn a refusal into a 500
+            log.exception("could not record refusal %s", error.code)
+        log.info("refused %s %s: %s %s", request.method, request.path, error.code, error.detail)
+        return error_response(error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = "NOT_FOUND" if exc.status == 404 else "BAD_REQUEST"
+        return error_response(CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
+    except Exception:
+        trace = secrets.token_hex(8)
+        log.exception("internal error, trace %s", trace)
+        return error_response(CareplanError("INTERNAL", detail=f"trace id {trace}"))
+
+
+def _peer_der(request: web.Request) -> bytes | None:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+
+
+def peer_identity(request: web.Request, operation: Operation) -> OfficeIdentity:
+    """The office proven by the TLS client certificate, judged on the hub's clock."""
+    service = request.app[SERVICE]
+    identity = service.trust.judge(_peer_der(request), now=service.clock.now(), operation=operation)
+    request[PEER] = identity
+    return identity
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise CareplanError("SESSION_REQUIRED", detail="no 'Authorization: Bearer <token>' header",
+                            fix="Log in (POST /api/v1/session) and send the token it returns.")
+    return token.strip()
+
+
+async def office_session(request: web.Request, operation: Operation) -> tuple[OfficeIdentity, Session]:
+    """The certificate's office and its session; both must agree (R2.3)."""
+    peer = peer_identity(request, operation)
+    session = await request.app[SERVICE].session(peer, bearer_token(request), operation)
+    return peer, session
+
+
+def require_admin(request: web.Request) -> None:
+    token = request.app[CONFIG].admin_token
+    remote = request.remote or ""
+    try:
+        loopback = ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        loopback = remote == "localhost"
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not token or not loopback or not secrets.compare_digest(given, token):
+        raise CareplanError("ADMIN_FORBIDDEN", detail="admin token missing or wrong, or peer not on loopback",
+                            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.")
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    db = await Database.open(config.db_file)
+    service = HubService(
+        config=config,
+        db=db,
+        payloads=PayloadStore(config.payload_dir, config.key_file),
+        trust=TrustStore(config.trusted_ca_file, config.crl_file),
+        clock=app[CLOCK],
+    )
+    app[SERVICE] = service
+    await service.collect_garbage()
+    yield
+    await db.close()
+
+
+def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
+    from hub.routes import ROUTES
+
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app[CLOCK] = clock or Clock()
+    app.cleanup_ctx.append(_lifecycle)
+    app.add_routes(ROUTES)
+    return app

@@ -1,0 +1,152 @@
+"""The hub's embedded database: SQLite in WAL mode with synchronous=FULL, a versioned schema.
+
+Rules this module keeps:
+1. One connection; every write transaction is `BEGIN IMMEDIATE` under one asyncio lock, so
+   writers never interleave and a crash leaves either the whole transaction or none of it.
+2. The schema version is `PRAGMA user_version`; `MIGRATIONS[n]` takes version n to n + 1.
+3. Reads may run concurrently with writes (WAL); they see only committed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE offices (
+        office_number TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        service_kind TEXT NOT NULL,
+        office_user_id TEXT NOT NULL UNIQUE,
+        licence TEXT NOT NULL DEFAULT 'none' CHECK (licence IN ('none', 'applied', 'valid')),
+        licence_expires TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE users (
+        user_id TEXT PRIMARY KEY,
+        office_number TEXT NOT NULL REFERENCES offices(office_number),
+        password_hash TEXT NOT NULL,
+        password_state TEXT NOT NULL DEFAULT 'ok' CHECK (password_state IN ('ok', 'temporary', 'expired')),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        office_number TEXT NOT NULL REFERENCES offices(office_number),
+        cert_fingerprint TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE transmissions (
+        id TEXT PRIMARY KEY,
+        sender TEXT NOT NULL REFERENCES offices(office_number),
+        recipient TEXT NOT NULL REFERENCES offices(office_number),
+        sender_user TEXT NOT NULL,
+        manifest BLOB NOT NULL,
+        manifest_sha256 TEXT NOT NULL UNIQUE,
+        signature BLOB NOT NULL,
+        signer_fingerprint TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        file_count INTEGER NOT NULL,
+        total_size INTEGER NOT NULL,
+        downloaded_at TEXT,
+        downloaded_by TEXT
+    );
+    CREATE INDEX transmissions_recipient ON transmissions(recipient, submitted_at);
+    CREATE INDEX transmissions_sender ON transmissions(sender, submitted_at);
+    CREATE TABLE transmission_files (
+        transmission_id TEXT NOT NULL REFERENCES transmissions(id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        blob TEXT UNIQUE,
+        PRIMARY KEY (transmission_id, position)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        peer TEXT,
+        office_number TEXT,
+        operation TEXT NOT NULL,
+        code TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
+)
+
+
+class Database:
+    """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        db = cls(conn)
+        await db._migrate()
+        return db
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def _migrate(self) -> None:
+        version = (await self.fetch_one("PRAGMA user_version"))[0]
+        for number in range(version, len(MIGRATIONS)):
+            async with self.transaction() as tx:
+                await tx.executescript_in_tx(MIGRATIONS[number])
+                await tx.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A write transaction: committed on exit, rolled back on any exception."""
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return list(await cursor.fetchall())
+
+
+class Transaction:
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._conn = connection
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount
+
+    async def executescript_in_tx(self, script: str) -> None:
+        # executescript() would COMMIT first; run the statements one by one instead.
+        for statement in (s.strip() for s in script.split(";")):
+            if statement:
+                await self._conn.execute(statement)
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, tuple(params)) as cursor:
+            return await cursor.fetchone()

@@ -1,0 +1,96 @@
+"""Payloads at rest: each file encrypted (AES-256-GCM) and written atomically.
+
+Rules this module keeps:
+1. No plaintext payload byte touches the disk: a file is encrypted in memory, written to a
+   temporary name, fsynced, renamed into place and the directory fsynced, all before the database
+   commit that makes the transmission visible.
+2. Blobs no committed row references are garbage (a crash between write and commit, or between
+   an acknowledgement's commit and the unlink); `collect_garbage` removes them at start-up.
+3. Keys live in one 0600 file, newest first; each blob names its key id, so a rotation adds a key
+   without losing old data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"CPS1"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class PayloadStore:
+    """Encrypted blobs in one directory. All methods are blocking: call them off the loop."""
+
+    def __init__(self, directory: Path, key_file: Path) -> None:
+        self.directory = directory
+        self.key_file = key_file
+        directory.mkdir(parents=True, exist_ok=True)
+        self._keys = self._load_or_create_keys()
+
+    def _load_or_create_keys(self) -> dict[str, bytes]:
+        if not self.key_file.exists():
+            self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            entry = {"id": secrets.token_hex(4), "key": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}
+            _write_atomic(self.key_file, json.dumps([entry]).encode())
+        entries = json.loads(self.key_file.read_text())
+        return {e["id"]: base64.b64decode(e["key"]) for e in entries}
+
+    @property
+    def active_key_id(self) -> str:
+        return next(iter(self._keys))
+
+    def write(self, name: str, plaintext: bytes) -> None:
+        key_id = self.active_key_id
+        nonce = secrets.token_bytes(12)
+        sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, name.encode())
+        _write_atomic(self.directory / name, MAGIC + key_id.encode() + nonce + sealed)
+
+    def read(self, name: str) -> bytes:
+        data = (self.directory / name).read_bytes()
+        if data[:4] != MAGIC:
+            raise ValueError(f"payload {name} is not a careplan-sim blob")
+        key_id, nonce, sealed = data[4:12].decode(), data[12:24], data[24:]
+        return AESGCM(self._keys[key_id]).decrypt(nonce, sealed, name.encode())
+
+    def delete(self, names: Iterable[str]) -> None:
+        for name in names:
+            (self.directory / name).unlink(missing_ok=True)
+        _fsync_dir(self.directory)
+
+    def collect_garbage(self, referenced: set[str]) -> list[str]:
+        """Remove blobs and temporary files no committed row references; returns their names."""
+        removed = [p.name for p in self.directory.iterdir() if p.name not in referenced]
+        self.delete(removed)
+        return removed
+
+    @staticmethod
+    def new_name() -> str:
+        return secrets.token_hex(16)

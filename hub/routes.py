@@ -1,0 +1,222 @@
+"""The hub's HTTP surface: one route table, thin handlers (parse, call the service, serialize).
+
+The same surface is described for vendors in `hub/openapi.yaml`; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from careplan.errors import CareplanError, Operation
+from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, office_session, peer_identity, require_admin
+from hub.service import Upload
+
+ROUTES = web.RouteTableDef()
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CareplanError("BAD_REQUEST", detail=f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise CareplanError("BAD_REQUEST", detail="the body must be a JSON object")
+    return body
+
+
+def _field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise CareplanError("BAD_REQUEST", detail=f"field {name!r} (a non-empty string) is required")
+    return value
+
+
+# --- public ---------------------------------------------------------------------------------
+@ROUTES.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "hub_time": request.app[CLOCK].now().isoformat()})
+
+
+@ROUTES.get("/openapi.yaml")
+async def openapi(request: web.Request) -> web.Response:
+    text = resources.files("hub").joinpath("openapi.yaml").read_text("utf-8")
+    return web.Response(text=text, content_type="application/yaml")
+
+
+@ROUTES.get("/api/v1/trust")
+async def trust(request: web.Request) -> web.Response:
+    """The CA certificates office certificates must chain to (readable without a certificate)."""
+    pem = request.app[CONFIG].trusted_ca_file.read_text("ascii")
+    return web.json_response({"office_ca_pem": pem})
+
+
+# --- sessions --------------------------------------------------------------------------------
+@ROUTES.post("/api/v1/session")
+async def login(request: web.Request) -> web.Response:
+    peer = peer_identity(request, Operation.LOGIN)
+    body = await _json_body(request)
+    result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
+    return web.json_response(result, status=201)
+
+
+@ROUTES.get("/api/v1/session")
+async def whoami(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.LOGIN)
+    return web.json_response(await request.app[SERVICE].whoami(session))
+
+
+@ROUTES.delete("/api/v1/session")
+async def logout(request: web.Request) -> web.Response:
+    await office_session(request, Operation.LOGIN)
+    await request.app[SERVICE].logout(bearer_token(request))
+    return web.json_response({"logged_out": True})
+
+
+# --- sending ---------------------------------------------------------------------------------
+async def _read_part(part: BodyPartReader, limit: int, too_large: CareplanError) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_upload(request: web.Request) -> Upload:
+    """Stream the multipart body, refusing as soon as a limit is passed (R4.3)."""
+    config = request.app[CONFIG]
+    limit = config.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit + 2 * config.max_meta_bytes:
+        raise CareplanError("TRANSMISSION_TOO_LARGE", detail=f"the request is {request.content_length} bytes; "
+                            f"a transmission may carry {limit} bytes of files", fix="Split the files over several sends.")
+    if not request.content_type.startswith("multipart/"):
+        raise CareplanError("BAD_REQUEST", detail="send multipart/form-data with parts manifest, signature, file…")
+    meta_too_large = CareplanError("MANIFEST_INVALID", detail=f"manifest or signature over {config.max_meta_bytes} bytes")
+    parts: dict[str, bytes] = {}
+    files: list[tuple[str, bytes]] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise CareplanError("BAD_REQUEST", detail="nested multipart is not accepted")
+        if part.name in ("manifest", "signature") and part.name not in parts:
+            parts[part.name] = await _read_part(part, config.max_meta_bytes, meta_too_large)
+        elif part.name == "file" and part.filename:
+            if len(files) >= config.max_files:
+                raise CareplanError("TOO_MANY_FILES", detail=f"more than {config.max_files} files in one transmission",
+                                    fix="Split the files over several sends (bulk send does this for you).")
+            remaining = limit - sum(len(d) for _, d in files)
+            too_large = CareplanError("TRANSMISSION_TOO_LARGE", detail=f"the files pass {limit} bytes at {part.filename}",
+                                      fix="Split the files over several sends.")
+            files.append((part.filename, await _read_part(part, remaining, too_large)))
+        else:
+            raise CareplanError("BAD_REQUEST", detail=f"unexpected part {part.name!r} (or a file part without a filename)")
+    if "manifest" not in parts or "signature" not in parts:
+        raise CareplanError("MANIFEST_INVALID", detail="the parts 'manifest' and 'signature' are both required")
+    return Upload(manifest=parts["manifest"], signature=parts["signature"], files=files)
+
+
+@ROUTES.post("/api/v1/transmissions")
+async def send(request: web.Request) -> web.Response:
+    peer, session = await office_session(request, Operation.SEND)
+    upload = await _read_upload(request)
+    return web.json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
+
+
+@ROUTES.get("/api/v1/sent")
+async def sent(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.SEND)
+    return web.json_response({"transmissions": await request.app[SERVICE].sent(session)})
+
+
+# --- receiving -------------------------------------------------------------------------------
+@ROUTES.get("/api/v1/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.RECEIVE)
+    everything = request.query.get("all") in ("1", "true")
+    return web.json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+
+
+@ROUTES.get("/api/v1/inbox/{transmission_id}")
+async def download_info(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.RECEIVE)
+    return web.json_response(await request.app[SERVICE].download_info(session, request.match_info["transmission_id"]))
+
+
+@ROUTES.get("/api/v1/inbox/{transmission_id}/files/{position:[0-9]+}")
+async def download_file(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.RECEIVE)
+    name, data = await request.app[SERVICE].read_file(
+        session, request.match_info["transmission_id"], int(request.match_info["position"])
+    )
+    return web.Response(body=data, content_type="application/octet-stream",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+
+
+@ROUTES.post("/api/v1/inbox/{transmission_id}/ack")
+async def acknowledge(request: web.Request) -> web.Response:
+    _, session = await office_session(request, Operation.RECEIVE)
+    return web.json_response(await request.app[SERVICE].acknowledge(session, request.match_info["transmission_id"]))
+
+
+# --- admin (token + loopback) -------------------------------------------------------------------
+@ROUTES.post("/admin/v1/offices")
+async def register_office(request: web.Request) -> web.Response:
+    require_admin(request)
+    body = await _json_body(request)
+    users = body.get("personal_users") or []
+    office = await request.app[SERVICE].register_office(
+        office_number=_field(body, "office_number"),
+        name=_field(body, "name"),
+        service_kind=_field(body, "service_kind"),
+        office_user_id=_field(body, "office_user_id"),
+        password=_field(body, "password"),
+        licence=str(body.get("licence", "valid")),
+        licence_expires=body.get("licence_expires"),
+        password_state=str(body.get("password_state", "ok")),
+        personal_users=[(_field(u, "user_id"), _field(u, "password")) for u in users],
+    )
+    return web.json_response(office, status=201)
+
+
+@ROUTES.get("/admin/v1/offices")
+async def list_offices(request: web.Request) -> web.Response:
+    require_admin(request)
+    return web.json_response({"offices": await request.app[SERVICE].offices()})
+
+
+@ROUTES.get("/admin/v1/clock")
+async def clock_show(request: web.Request) -> web.Response:
+    require_admin(request)
+    return web.json_response(request.app[CLOCK].state())
+
+
+@ROUTES.post("/admin/v1/clock")
+async def clock_change(request: web.Request) -> web.Response:
+    """{"set": ISO time, "frozen": bool} or {"advance_seconds": n} or {"reset": true}."""
+    require_admin(request)
+    body = await _json_body(request)
+    clock = request.app[CLOCK]
+    try:
+        if body.get("reset"):
+            clock.reset()
+        elif "set" in body:
+            clock.set(dt.datetime.fromisoformat(_field(body, "set")), frozen=bool(body.get("frozen")))
+        elif "advance_seconds" in body:
+            clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
+        else:
+            raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
+    except (TypeError, ValueError) as exc:
+        raise CareplanError("BAD_REQUEST", detail=f"bad clock change: {exc}") from None
+    return web.json_response(clock.state())
+
+
+@ROUTES.get("/admin/v1/audit")
+async def audit(request: web.Request) -> web.Response:
+    require_admin(request)
+    return web.json_response({"refusals": await request.app[SERVICE].audit_log()})

@@ -1,0 +1,108 @@
+"""Running the hub: the mutual-TLS context, the listening site, the ready file, shutdown.
+
+The TLS layer requests a client certificate but does not require one (CERT_OPTIONAL), so that a
+missing, revoked, expired or wrong-kind certificate is refused by the application with a message
+the office understands (R2.3) instead of a bare handshake failure. A certificate from an unknown CA
+still fails the handshake (OpenSSL cannot be told otherwise from Python); the client diagnoses that
+case itself against GET /api/v1/trust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.app import create_app
+from hub.clock import Clock
+from hub.config import HubConfig
+
+REQUIRED_FILES = ("ca/ca.pem", "tls/hub.pem", "tls/hub-key.pem")
+
+
+def missing_files(config: HubConfig) -> list[Path]:
+    return [config.data_dir / name for name in REQUIRED_FILES if not (config.data_dir / name).exists()]
+
+
+def server_ssl_context(config: HubConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.tls_dir / "hub.pem", config.tls_dir / "hub-key.pem")
+    context.load_verify_locations(config.trusted_ca_file)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def admin_token(config: HubConfig) -> str:
+    """The configured admin token, or the one kept in data_dir/admin-token (made on first use)."""
+    if config.admin_token:
+        return config.admin_token
+    path = config.data_dir / "admin-token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+@dataclass(slots=True)
+class RunningHub:
+    url: str
+    port: int
+    runner: web.AppRunner
+
+    @property
+    def app(self) -> web.Application:
+        return self.runner.app
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_hub(config: HubConfig, *, clock: Clock | None = None) -> RunningHub:
+    """Start listening (port 0 picks a free one) and write the ready file."""
+    from dataclasses import replace
+
+    config = replace(config, admin_token=admin_token(config))
+    runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, ssl_context=server_ssl_context(config))
+    await site.start()
+    port = runner.addresses[0][1]
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner)
+    tmp = config.ready_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": hub.url, "port": port, "pid": os.getpid()}))
+    tmp.replace(config.ready_file)
+    return hub
+
+
+async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], Awaitable[None]] | None = None) -> None:
+    """Run until SIGINT/SIGTERM; `on_start` runs once the hub listens (seeding, announcements)."""
+    hub = await start_hub(config)
+    try:
+        if on_start is not None:
+            await on_start(hub)
+    except BaseException:
+        await hub.stop()
+        raise
+    print(f"hub listening on {hub.url} (data: {config.data_dir}); Ctrl-C stops it", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        config.ready_file.unlink(missing_ok=True)
+        await hub.stop()

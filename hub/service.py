@@ -1,0 +1,401 @@
+"""The hub's operations, named after what offices do; callable from tests without HTTP.
+
+Rules this module keeps:
+1. A submission is judged in the order of ARCHITECTURE.md step 6 — manifest, signature, signer
+   (= TLS certificate = login office), files against the manifest, replay, licences, the standard —
+   and the first refusal ends it with nothing written.
+2. Payloads are written (encrypted, fsynced) before the commit that makes them visible, and the
+   caller is answered only after that commit: an acknowledged transmission survives a crash.
+3. Download once (R5.2): a transmission can be fetched until the receiver acknowledges it; the
+   acknowledgement records the receipt and forgets the payload in one commit. A download cut off
+   before the acknowledgement loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import logging
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from careplan.certificates import OfficeIdentity
+from careplan.errors import CareplanError, Operation
+from careplan.manifest import Manifest
+from careplan.office import is_office_number, is_office_user_id, is_personal_user_id
+from careplan.signature import verify
+from careplan.transmission import DownloadStatus
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.db import Database
+from hub.passwords import hash_password, verify_password
+from hub.payloads import PayloadStore
+from hub.trust import TrustStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    user_id: str
+    office_number: str
+    cert_fingerprint: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Upload:
+    """One submission as received: the manifest bytes, its detached signature and the files."""
+
+    manifest: bytes
+    signature: bytes
+    files: Sequence[tuple[str, bytes]]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class HubService:
+    def __init__(self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock) -> None:
+        self.config = config
+        self.db = db
+        self.payloads = payloads
+        self.trust = trust
+        self.clock = clock
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat()
+
+    # --- offices ------------------------------------------------------------------------------
+    async def register_office(
+        self,
+        *,
+        office_number: str,
+        name: str,
+        service_kind: str,
+        office_user_id: str,
+        password: str,
+        licence: str = "valid",
+        licence_expires: str | None = None,
+        password_state: str = "ok",
+        personal_users: Sequence[tuple[str, str]] = (),
+    ) -> dict[str, object]:
+        """Register an office with its KJ office user and personal (C…) users (seed/admin)."""
+        problems = []
+        if not is_office_number(office_number):
+            problems.append(f"office_number {office_number!r} is not a 事業所番号")
+        if not is_office_user_id(office_user_id):
+            problems.append(f"office_user_id {office_user_id!r} must begin with KJ")
+        problems += [f"personal user {uid!r} must begin with C" for uid, _ in personal_users if not is_personal_user_id(uid)]
+        if licence not in ("none", "applied", "valid"):
+            problems.append("licence must be none, applied or valid")
+        if problems:
+            raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail="; ".join(problems))
+        now = self._now()
+        try:
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (office_number, name, service_kind, office_user_id, licence, licence_expires, now),
+                )
+                for user_id, secret, state in [(office_user_id, password, password_state)] + [(u, p, "ok") for u, p in personal_users]:
+                    await tx.execute(
+                        "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                        (user_id, office_number, hash_password(secret), state, now),
+                    )
+        except sqlite3.IntegrityError as exc:
+            raise CareplanError("OFFICE_EXISTS", detail=f"{office_number} / {office_user_id}: {exc}") from None
+        return await self.office(office_number)
+
+    async def office(self, office_number: str) -> dict[str, object]:
+        row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
+        if row is None:
+            raise CareplanError("TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}")
+        return self._office_json(row)
+
+    async def offices(self) -> list[dict[str, object]]:
+        rows = await self.db.fetch_all("SELECT * FROM offices ORDER BY office_number")
+        return [self._office_json(r) for r in rows]
+
+    def _office_json(self, row: sqlite3.Row) -> dict[str, object]:
+        return {
+            "office_number": row["office_number"],
+            "name": row["name"],
+            "service_kind": row["service_kind"],
+            "office_user_id": row["office_user_id"],
+            "licence": {"state": row["licence"], "expires": row["licence_expires"] or "-"},
+        }
+
+    # --- sessions -----------------------------------------------------------------------------
+    async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
+        """Open a session bound to the peer's certificate. The user must belong to its office."""
+        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
+        if user is None or not verify_password(password, user["password_hash"]):
+            raise CareplanError("LOGIN_FAILED", detail=f"user {user_id!r}: unknown user or wrong password",
+                                fix="Check the user ID (KJ… or C…) and its password.")
+        if user["office_number"] != peer.office_number:
+            raise CareplanError(
+                "CERT_OFFICE_MISMATCH",
+                operation=Operation.LOGIN,
+                detail=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
+                f"certificate is office {peer.office_number}'s ({peer.office_user_id})",
+                fix=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
+                f"with a user of office {peer.office_number}.",
+            )
+        if user["password_state"] != "ok":
+            raise CareplanError("PASSWORD_EXPIRED", detail=f"the password of {user_id} is {user['password_state']}",
+                                fix="Change the password on the usage website, then log in again.")
+        token = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        expires = now + dt.timedelta(hours=self.config.session_hours)
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (_token_hash(token), user_id, peer.office_number, peer.fingerprint, now.isoformat(), expires.isoformat()),
+            )
+        return {"token": token, "expires_at": expires.isoformat(), "user_id": user_id} | await self.whoami(
+            Session(user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires)
+        )
+
+    async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
+        """The session of `token`, used with the certificate it was opened with."""
+        row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+        if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
+            raise CareplanError("SESSION_REQUIRED", detail="no session for this token, or it has expired",
+                                fix="Log in again (careplan client login).")
+        if row["cert_fingerprint"] != peer.fingerprint:
+            raise CareplanError(
+                "CERT_OFFICE_MISMATCH",
+                operation=operation,
+                detail=f"the session was opened with another certificate than office "
+                f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
+                fix="Use the session only from the terminal and certificate that opened it.",
+            )
+        return Session(user_id=row["user_id"], office_number=row["office_number"],
+                       cert_fingerprint=row["cert_fingerprint"], expires_at=dt.datetime.fromisoformat(row["expires_at"]))
+
+    async def logout(self, token: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+    async def whoami(self, session: Session) -> dict[str, object]:
+        return {"user_id": session.user_id, "office": await self.office(session.office_number),
+                "session_expires_at": session.expires_at.isoformat(), "hub_time": self._now()}
+
+    # --- sending ------------------------------------------------------------------------------
+    async def submit_transmission(self, peer: OfficeIdentity, session: Session, upload: Upload) -> dict[str, object]:
+        manifest = await self._judge_submission(peer, upload)
+        names = [self.payloads.new_name() for _ in upload.files]
+        await asyncio.to_thread(self._write_payloads, names, upload.files)
+        try:
+            await self._commit_submission(manifest, upload, session, peer, names)
+        except BaseException:
+            await asyncio.to_thread(self.payloads.delete, names)
+            raise
+        log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
+        return await self._sent_row(manifest.transmission_id)
+
+    def _write_payloads(self, names: Sequence[str], files: Sequence[tuple[str, bytes]]) -> None:
+        for name, (_, data) in zip(names, files, strict=True):
+            self.payloads.write(name, data)
+
+    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
+        op = Operation.SEND
+        manifest = Manifest.from_bytes(upload.manifest)
+        signed = verify(upload.signature, upload.manifest, operation=op)
+        signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
+        self._check_signer(peer, signer, manifest)
+        manifest.check_files(upload.files)
+        await self._check_replay(manifest, upload)
+        await self._check_licences(manifest)
+        self._check_standard(manifest, upload)
+        return manifest
+
+    @staticmethod
+    def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:
+        def refuse(detail: str, fix: str) -> CareplanError:
+            return CareplanError("SIGNER_MISMATCH", operation=Operation.SEND, detail=detail, fix=fix)
+
+        if signer.office_number != peer.office_number:
+            raise refuse(f"signed by office {signer.office_number}, but the terminal is office {peer.office_number}",
+                         "Sign with the key of the certificate installed on this terminal.")
+        if signer.fingerprint != peer.fingerprint:
+            raise refuse(f"signed with certificate serial {signer.serial:x}, but connected with serial {peer.serial:x}",
+                         "Sign with the same certificate the terminal connects with.")
+        if manifest.sender != signer.office_number:
+            raise refuse(f"the manifest claims sender {manifest.sender}, but office {signer.office_number} signed it",
+                         "The manifest's sender must be the signing office's 事業所番号.")
+
+    async def _check_replay(self, manifest: Manifest, upload: Upload) -> None:
+        row = await self.db.fetch_one(
+            "SELECT id FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
+            (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
+        )
+        if row is not None:
+            raise CareplanError("REPLAY", detail=f"transmission {row['id']} was already submitted",
+                                fix="Each send needs a new transmission id and a new signature.")
+
+    async def _check_licences(self, manifest: Manifest) -> None:
+        today = self.clock.now().date().isoformat()
+        sender = await self.db.fetch_one("SELECT licence FROM offices WHERE office_number = ?", (manifest.sender,))
+        if sender is None or sender["licence"] == "none":
+            raise CareplanError("SENDER_NOT_APPLIED", detail=f"office {manifest.sender} has not applied (利用申請)",
+                                fix="Apply on the usage website (利用申請), then send again.")
+        if manifest.recipient == manifest.sender:
+            raise CareplanError("SAME_OFFICE", detail=f"sender and recipient are both {manifest.sender}")
+        recipient = await self.db.fetch_one("SELECT licence, licence_expires FROM offices WHERE office_number = ?",
+                                            (manifest.recipient,))
+        if recipient is None or recipient["licence"] != "valid" or (
+            recipient["licence_expires"] and recipient["licence_expires"] < today
+        ):
+            state = "is not registered" if recipient is None else f"has licence state {recipient['licence']}"
+            raise CareplanError("RECIPIENT_NOT_LICENSED", detail=f"recipient {manifest.recipient} {state}",
+                                fix="Ask the recipient office to apply (利用申請), then send again.")
+
+    @staticmethod
+    def _check_standard(manifest: Manifest, upload: Upload) -> None:
+        from careplan import standard
+
+        findings = standard.check_transmission(upload.files, sender=manifest.sender, recipient=manifest.recipient)
+        error = standard.refusal(findings)
+        if error is not None:
+            raise error
+
+    async def _commit_submission(self, manifest: Manifest, upload: Upload, session: Session,
+                                 peer: OfficeIdentity, names: Sequence[str]) -> None:
+        try:
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
+                    "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (manifest.transmission_id, manifest.sender, manifest.recipient, session.user_id, upload.manifest,
+                     hashlib.sha256(upload.manifest).hexdigest(), upload.signature, peer.fingerprint,
+                     manifest.signed_at.isoformat(), self._now(), len(manifest.files), manifest.total_size),
+                )
+                for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True)):
+                    await tx.execute(
+                        "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
+                        (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
+                    )
+        except sqlite3.IntegrityError:
+            raise CareplanError("REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently") from None
+
+    # --- lists --------------------------------------------------------------------------------
+    _LIST_SQL = (
+        "SELECT t.*, s.name AS sender_name, r.name AS recipient_name FROM transmissions t "
+        "JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
+    )
+
+    async def _files(self, transmission_id: str) -> list[dict[str, object]]:
+        rows = await self.db.fetch_all(
+            "SELECT position, name, size, sha256 FROM transmission_files WHERE transmission_id = ? ORDER BY position",
+            (transmission_id,),
+        )
+        return [dict(r) for r in rows]
+
+    async def _row_json(self, row: sqlite3.Row) -> dict[str, object]:
+        return {
+            "transmission_id": row["id"],
+            "sender": {"office_number": row["sender"], "name": row["sender_name"], "user_id": row["sender_user"]},
+            "recipient": {"office_number": row["recipient"], "name": row["recipient_name"]},
+            "signed_at": row["signed_at"],
+            "submitted_at": row["submitted_at"],
+            "file_count": row["file_count"],
+            "total_size": row["total_size"],
+            "files": await self._files(row["id"]),
+            "status": str(DownloadStatus.of(row["downloaded_at"])),
+            "downloaded_at": row["downloaded_at"],
+        }
+
+    async def _sent_row(self, transmission_id: str) -> dict[str, object]:
+        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
+        assert row is not None
+        return await self._row_json(row)
+
+    async def sent(self, session: Session) -> list[dict[str, object]]:
+        """The office's send list with each transmission's download status (R5.1, R6.1)."""
+        rows = await self.db.fetch_all(self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id",
+                                       (session.office_number,))
+        return [await self._row_json(r) for r in rows]
+
+    async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
+        where = "" if include_downloaded else "AND t.downloaded_at IS NULL "
+        rows = await self.db.fetch_all(
+            self._LIST_SQL + f"WHERE t.recipient = ? {where}ORDER BY t.submitted_at, t.id", (session.office_number,)
+        )
+        return [await self._row_json(r) for r in rows]
+
+    # --- receiving ----------------------------------------------------------------------------
+    async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
+        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?",
+                                      (transmission_id, session.office_number))
+        if row is None:
+            raise CareplanError("TRANSMISSION_NOT_FOUND", detail=f"no transmission {transmission_id} for office "
+                                f"{session.office_number}", fix="List the inbox (careplan client inbox) for ids.")
+        if row["downloaded_at"]:
+            raise CareplanError(
+                "ALREADY_DOWNLOADED",
+                detail=f"transmission {transmission_id} was downloaded at {row['downloaded_at']} by {row['downloaded_by']}; "
+                "the hub no longer holds its data",
+                fix=f"Ask the sender ({row['sender']} {row['sender_name']}) to send it again (R5.2).",
+            )
+        return row
+
+    async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
+        """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
+        row = await self._receivable(session, transmission_id)
+        return await self._row_json(row) | {
+            "manifest": row["manifest"].decode("utf-8"),
+            "signature": base64.b64encode(row["signature"]).decode(),
+        }
+
+    async def read_file(self, session: Session, transmission_id: str, position: int) -> tuple[str, bytes]:
+        await self._receivable(session, transmission_id)
+        row = await self.db.fetch_one(
+            "SELECT name, blob FROM transmission_files WHERE transmission_id = ? AND position = ?",
+            (transmission_id, position),
+        )
+        if row is None or row["blob"] is None:
+            raise CareplanError("TRANSMISSION_NOT_FOUND", detail=f"transmission {transmission_id} has no file {position}")
+        return row["name"], await asyncio.to_thread(self.payloads.read, row["blob"])
+
+    async def acknowledge(self, session: Session, transmission_id: str) -> dict[str, object]:
+        """Record the receipt and forget the payload in one commit (R5.2)."""
+        await self._receivable(session, transmission_id)
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? WHERE id = ? AND downloaded_at IS NULL",
+                (self._now(), session.user_id, transmission_id),
+            )
+            if changed != 1:
+                raise CareplanError("ALREADY_DOWNLOADED", detail=f"transmission {transmission_id} was acknowledged concurrently")
+            blobs = [r[0] for r in await self.db.fetch_all(
+                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL", (transmission_id,))]
+            await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
+        await asyncio.to_thread(self.payloads.delete, blobs)
+        return await self._sent_row(transmission_id)
+
+    # --- housekeeping -------------------------------------------------------------------------
+    async def collect_garbage(self) -> list[str]:
+        rows = await self.db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
+        removed = await asyncio.to_thread(self.payloads.collect_garbage, {r[0] for r in rows})
+        if removed:
+            log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
+        return removed
+
+    async def record_refusal(self, *, peer: str | None, office_number: str | None, error: CareplanError) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit (at, peer, office_number, operation, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                (self._now(), peer, office_number, str(error.operation), error.code, error.detail),
+            )
+
+    async def audit_log(self, limit: int = 200) -> list[dict[str, object]]:
+        rows = await self.db.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [dict(r) for r in rows]

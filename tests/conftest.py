@@ -1,0 +1,158 @@
+"""Shared test fixtures: a session-wide PKI (CA, office terminals, forged and odd certificates) and
+a real hub on a loopback port with mutual TLS, one per test, with its own data and clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ca.authority import CertificateAuthority, Issued
+from ca.cli import write_server_cert
+from careplan.certificates import CertificateKind, KeyPair
+from careplan.office import with_check_digit
+from client.hubclient import HubClient
+from hub.app import SERVICE
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.server import RunningHub, start_hub
+from hub.service import HubService
+
+NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Office:
+    number: str
+    name: str
+    kind: str
+    user: str
+    password: str
+    licence: str = "valid"
+
+    @property
+    def personal_user(self) -> str:
+        return f"C{self.number}01"
+
+
+KYOTAKU = Office(number=with_check_digit("137010001"), name="テスト居宅介護支援事業所", kind="43",
+                 user=f"KJ{with_check_digit('137010001')}", password="kyotaku-pass")
+HOUMON = Office(number=with_check_digit("137010002"), name="テスト訪問介護", kind="11",
+                user=f"KJ{with_check_digit('137010002')}", password="houmon-pass")
+MISHINSEI = Office(number=with_check_digit("137010005"), name="テスト未申請事業所", kind="13",
+                   user=f"KJ{with_check_digit('137010005')}", password="mishinsei-pass", licence="none")
+OFFICES = (KYOTAKU, HOUMON, MISHINSEI)
+
+
+def keypair(issued: Issued) -> KeyPair:
+    return KeyPair(certificate=issued.certificate, key=issued.key)
+
+
+@dataclass(slots=True)
+class Pki:
+    directory: Path
+    ca: CertificateAuthority
+    server: Issued
+    terminals: dict[str, KeyPair] = field(default_factory=dict)
+
+    def issue(self, office: Office, **kwargs: object) -> KeyPair:
+        return keypair(self.ca.issue_office(office_number=office.number, office_user_id=office.user,
+                                            office_name=office.name, now=kwargs.pop("now", NOW), **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki")
+    ca = CertificateAuthority.create(now=NOW - dt.timedelta(days=30), directory=directory / "ca")
+    built = Pki(directory=directory, ca=ca, server=ca.issue_server(now=NOW))
+    for office in OFFICES:
+        built.terminals[office.number] = built.issue(office)
+    return built
+
+
+@pytest.fixture(scope="session")
+def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """Another CA issuing look-alike certificates for the same offices (a forger's)."""
+    directory = tmp_path_factory.mktemp("foreign")
+    ca = CertificateAuthority.create(name="careplan-sim Test Office CA", now=NOW - dt.timedelta(days=30),
+                                     directory=directory / "ca")
+    built = Pki(directory=directory, ca=ca, server=ca.issue_server(now=NOW))
+    built.terminals[KYOTAKU.number] = built.issue(KYOTAKU)
+    return built
+
+
+def prepare_data_dir(data: Path, pki: Pki) -> None:
+    """A hub data directory trusting `pki`'s CA (shared, so revocations reach every hub)."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "ca").symlink_to(pki.ca.directory)
+    write_server_cert(pki.server.cert_pem(), pki.server.key_pem(), data / "tls")
+    (data / "admin-token").write_text("test-admin-token")
+
+
+async def seed(service: HubService) -> None:
+    for office in OFFICES:
+        await service.register_office(office_number=office.number, name=office.name, service_kind=office.kind,
+                                      office_user_id=office.user, password=office.password, licence=office.licence,
+                                      personal_users=[(office.personal_user, office.password + "-c")])
+
+
+@dataclass(slots=True)
+class HubUnderTest:
+    running: RunningHub
+    config: HubConfig
+    clock: Clock
+    pki: Pki
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    @property
+    def service(self) -> HubService:
+        return self.running.app[SERVICE]
+
+    def client(self, office_or_pair: Office | KeyPair) -> HubClient:
+        pair = office_or_pair if isinstance(office_or_pair, KeyPair) else self.pki.terminals[office_or_pair.number]
+        return HubClient(url=self.url, ca_file=self.config.trusted_ca_file, keypair=pair)
+
+    async def transmission_count(self) -> int:
+        row = await self.service.db.fetch_one("SELECT count(*) FROM transmissions")
+        assert row is not None
+        return int(row[0])
+
+    def payload_files(self) -> list[Path]:
+        return sorted(self.config.payload_dir.iterdir())
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, pki: Pki) -> AsyncIterator[HubUnderTest]:
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    config = HubConfig(data_dir=data, port=0, admin_token="test-admin-token")
+    clock = Clock()
+    running = await start_hub(config, clock=clock)
+    under_test = HubUnderTest(running=running, config=config, clock=clock, pki=pki)
+    await seed(under_test.service)
+    yield under_test
+    await running.stop()
+
+
+def openssl() -> str | None:
+    """The openssl CLI; CI must have it (its absence there is a failure, not a skip)."""
+    found = shutil.which("openssl")
+    if found is None and os.environ.get("CI") == "true":
+        pytest.fail("openssl is required in CI (.ci/run installs it)")
+    return found
+
+
+def run_careplan(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "careplan_cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout, check=False)

@@ -88,7 +88,9 @@ def _write_private(path: Path, data: bytes) -> None:
 class CertificateAuthority:
     """An office CA, in memory or backed by a directory (then every change is saved)."""
 
-    def __init__(self, root: Issued, *, directory: Path | None = None, index: list[dict[str, object]] | None = None) -> None:
+    def __init__(
+        self, root: Issued, *, directory: Path | None = None, index: list[dict[str, object]] | None = None
+    ) -> None:
         self.root = root
         self.directory = directory
         self.index: list[dict[str, object]] = index or []
@@ -99,13 +101,22 @@ class CertificateAuthority:
 
     # --- creation and persistence -------------------------------------------------------------
     @classmethod
-    def create(cls, *, name: str = "careplan-sim Test Office CA", now: dt.datetime, directory: Path | None = None, years: int = 20) -> CertificateAuthority:
+    def create(
+        cls,
+        *,
+        name: str = "careplan-sim Test Office CA",
+        now: dt.datetime,
+        directory: Path | None = None,
+        years: int = 20,
+    ) -> CertificateAuthority:
         key = _new_key()
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "careplan-sim"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "careplan-sim"),
+                x509.NameAttribute(NameOID.COMMON_NAME, name),
+            ]
+        )
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
         cert = (
             x509.CertificateBuilder()
@@ -116,7 +127,20 @@ class CertificateAuthority:
             .not_valid_before(now - CLOCK_SKEW)
             .not_valid_after(now + dt.timedelta(days=365 * years))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(ski, critical=False)
             .sign(key, hashes.SHA256())
         )
@@ -147,12 +171,16 @@ class CertificateAuthority:
         self.directory.mkdir(parents=True, exist_ok=True)
         _write_private(self.directory / "ca-key.pem", self.root.key_pem())
         (self.directory / "ca.pem").write_bytes(self.root.cert_pem())
-        _write_private(self.directory / "index.json", json.dumps(self.index, ensure_ascii=False, indent=1).encode("utf-8"))
+        _write_private(
+            self.directory / "index.json", json.dumps(self.index, ensure_ascii=False, indent=1).encode("utf-8")
+        )
         crl = self.crl(now=now)
         _write_private(self.directory / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
     # --- issuing ------------------------------------------------------------------------------
-    def _builder(self, subject: x509.Name, key: rsa.RSAPrivateKey, not_before: dt.datetime, not_after: dt.datetime) -> x509.CertificateBuilder:
+    def _builder(
+        self, subject: x509.Name, key: rsa.RSAPrivateKey, not_before: dt.datetime, not_after: dt.datetime
+    ) -> x509.CertificateBuilder:
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -163,7 +191,9 @@ class CertificateAuthority:
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root.key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root.key.public_key()), critical=False
+            )
         )
 
     def issue_office(
@@ -181,35 +211,54 @@ class CertificateAuthority:
         """An office certificate of `kind` for one 事業所番号 and its KJ office user ID."""
         key = _new_key()
         start = not_before if not_before is not None else now - CLOCK_SKEW
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(office_name)),
-            x509.NameAttribute(NameOID.COMMON_NAME, _fit(f"{office_user_id} {office_name}")),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, office_number),
-            x509.NameAttribute(NameOID.USER_ID, office_user_id),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, _fit(office_name)),
+                x509.NameAttribute(NameOID.COMMON_NAME, _fit(f"{office_user_id} {office_name}")),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, office_number),
+                x509.NameAttribute(NameOID.USER_ID, office_user_id),
+            ]
+        )
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [ExtendedKeyUsageOID.EMAIL_PROTECTION]
         cert = (
             self._builder(subject, key, start, start + dt.timedelta(days=days))
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True, data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(x509.CertificatePolicies([x509.PolicyInformation(kind.oid, None)]), critical=False)
             .sign(self.root.key, hashes.SHA256())
         )
-        self.index.append({
-            "serial": format(cert.serial_number, "x"),
-            "office_number": office_number,
-            "office_user_id": office_user_id,
-            "office_name": office_name,
-            "kind": kind.slug,
-            "not_before": cert.not_valid_before_utc.isoformat(),
-            "not_after": cert.not_valid_after_utc.isoformat(),
-            "revoked_at": None,
-        })
+        self.index.append(
+            {
+                "serial": format(cert.serial_number, "x"),
+                "office_number": office_number,
+                "office_user_id": office_user_id,
+                "office_name": office_name,
+                "kind": kind.slug,
+                "not_before": cert.not_valid_before_utc.isoformat(),
+                "not_after": cert.not_valid_after_utc.isoformat(),
+                "revoked_at": None,
+            }
+        )
         self.save(now=now)
         return Issued(certificate=cert, key=key)
 
-    def issue_server(self, *, hostnames: Sequence[str] = ("localhost", "127.0.0.1", "::1"), now: dt.datetime, days: int = 825) -> Issued:
+    def issue_server(
+        self, *, hostnames: Sequence[str] = ("localhost", "127.0.0.1", "::1"), now: dt.datetime, days: int = 825
+    ) -> Issued:
         """The hub's TLS server certificate (serverAuth, SAN for each host name or IP)."""
         key = _new_key()
         names: list[x509.GeneralName] = []

@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--password")
     server = sub.add_parser("server-cert", help="issue the hub's TLS certificate (PEM files)")
     server.add_argument("--out", type=Path, required=True, help="directory for hub.pem and hub-key.pem")
-    server.add_argument("--host", action="append", help="host name or IP (repeatable; default localhost, 127.0.0.1, ::1)")
+    server.add_argument(
+        "--host", action="append", help="host name or IP (repeatable; default localhost, 127.0.0.1, ::1)"
+    )
     return parser
 
 
@@ -58,8 +60,13 @@ def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[st
         print(f"warning: {finding.message}", file=sys.stderr)
     not_before = dt.datetime.fromisoformat(args.not_before) if args.not_before else None
     issued = authority.issue_office(
-        office_number=args.office, office_user_id=args.user, office_name=args.name,
-        kind=CertificateKind.from_slug(args.kind), now=_now(), not_before=not_before, days=args.days,
+        office_number=args.office,
+        office_user_id=args.user,
+        office_name=args.name,
+        kind=CertificateKind.from_slug(args.kind),
+        now=_now(),
+        not_before=not_before,
+        days=args.days,
         client_auth=not args.no_client_auth,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -72,18 +79,27 @@ def _show(authority: CertificateAuthority, args: argparse.Namespace) -> object:
     if args.p12:
         pair = load_p12(args.p12.read_bytes(), args.password or "")
         identity = identity_of(pair.certificate)
-        return {"office_number": identity.office_number, "office_user_id": identity.office_user_id,
-                "office_name": identity.office_name, "kind": identity.kind.value, "serial": f"{identity.serial:x}",
-                "not_before": identity.not_before.isoformat(), "not_after": identity.not_after.isoformat(),
-                "sha256": identity.fingerprint}
+        return {
+            "office_number": identity.office_number,
+            "office_user_id": identity.office_user_id,
+            "office_name": identity.office_name,
+            "kind": identity.kind.value,
+            "serial": f"{identity.serial:x}",
+            "not_before": identity.not_before.isoformat(),
+            "not_after": identity.not_after.isoformat(),
+            "sha256": identity.fingerprint,
+        }
     return authority.index
 
 
 def _run(args: argparse.Namespace) -> object:
     if args.command == "init":
         authority = CertificateAuthority.open_or_create(args.dir, now=_now())
-        return {"ca": str(args.dir / "ca.pem"), "crl": str(args.dir / "crl.pem"),
-                "subject": authority.certificate.subject.rfc4514_string()}
+        return {
+            "ca": str(args.dir / "ca.pem"),
+            "crl": str(args.dir / "crl.pem"),
+            "subject": authority.certificate.subject.rfc4514_string(),
+        }
     authority = CertificateAuthority.load(args.dir)
     if args.command == "issue":
         return _issue(authority, args)
@@ -95,7 +111,10 @@ def _run(args: argparse.Namespace) -> object:
         if args.out:
             encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
             args.out.write_bytes(crl.public_bytes(encoding))
-        return {"crl": str(args.out or args.dir / "crl.pem"), "revoked": [f"{s:x}" for s in authority.revoked_serials()]}
+        return {
+            "crl": str(args.out or args.dir / "crl.pem"),
+            "revoked": [f"{s:x}" for s in authority.revoked_serials()],
+        }
     if args.command == "server-cert":
         issued = authority.issue_server(hostnames=args.host or ("localhost", "127.0.0.1", "::1"), now=_now())
         write_server_cert(issued.cert_pem(), issued.key_pem(), args.out)
@@ -123,6 +142,9 @@ def main(argv: list[str]) -> int:
     else:
         for entry in result:
             state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "valid"
-            print(f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} until {entry['not_after'][:10]}  "
-                  f"{state}  {entry['office_name']}")
+            print(
+                f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} "
+                f"until {entry['not_after'][:10]}  "
+                f"{state}  {entry['office_name']}"
+            )
     return 0

@@ -101,9 +101,7 @@ class ErrorSpec:
             raise ValueError(f"{self.code}: no message for {self.default_operation}")
 
     def message(self, operation: Operation | None = None) -> str:
-        return self.messages.get(operation or self.default_operation) or self.messages[
-            self.default_operation
-        ]
+        return self.messages.get(operation or self.default_operation) or self.messages[self.default_operation]
 
 
 def _cert(code: str, explanation: str, status: int = 403) -> ErrorSpec:
@@ -126,9 +124,7 @@ def _failed(code: str, explanation: str, status: int = 400) -> ErrorSpec:
     )
 
 
-def _one(
-    code: str, message: str, explanation: str, status: int, *, op: Operation, real: bool = True
-) -> ErrorSpec:
+def _one(code: str, message: str, explanation: str, status: int, *, op: Operation, real: bool = True) -> ErrorSpec:
     return ErrorSpec(
         code=code,
         messages=MappingProxyType({op: message}),
@@ -395,9 +391,7 @@ class CareplanError(Exception):
 
     def with_operation(self, operation: Operation) -> CareplanError:
         """The same refusal as seen by another operation (e.g. a certificate check at receive)."""
-        return CareplanError(
-            self.code, operation=operation, detail=self.detail, fix=self.fix, findings=self.findings
-        )
+        return CareplanError(self.code, operation=operation, detail=self.detail, fix=self.fix, findings=self.findings)
 
     def to_wire(self) -> dict[str, object]:
         return {

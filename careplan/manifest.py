@@ -121,9 +121,7 @@ class Manifest:
         }
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            self.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")
-        ).encode("utf-8")
+        return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     @property
     def total_size(self) -> int:
@@ -177,8 +175,7 @@ class Manifest:
         if len(received) != len(files) or received.keys() != expected.keys():
             raise CareplanError(
                 "FILE_TAMPERED",
-                detail=f"files sent {sorted(received)} differ from the signed manifest's "
-                f"{sorted(expected)}",
+                detail=f"files sent {sorted(received)} differ from the signed manifest's {sorted(expected)}",
                 fix="Send exactly the files named in the signed manifest.",
             )
         for name, data in received.items():

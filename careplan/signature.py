@@ -93,9 +93,7 @@ def _verify(signature: bytes, content: bytes, operation: Operation) -> Signed:
     )
 
 
-def _signer_certificate(
-    signed_data: cms.SignedData, signer: cms.SignerInfo, operation: Operation
-) -> x509.Certificate:
+def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo, operation: Operation) -> x509.Certificate:
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
         raise _invalid("the signer must be named by issuer and serial number", operation)
@@ -117,8 +115,6 @@ def _check_signature(signer: cms.SignerInfo, certificate: x509.Certificate, oper
     # The signature covers the signed attributes re-encoded as an explicit SET OF (RFC 5652 5.4).
     signed_attrs = b"\x31" + signer["signed_attrs"].dump()[1:]
     try:
-        public_key.verify(
-            signer["signature"].native, signed_attrs, padding.PKCS1v15(), hashes.SHA256()
-        )
+        public_key.verify(signer["signature"].native, signed_attrs, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise _invalid("the RSA signature does not verify with the signer's key", operation) from None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
+from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.app import SERVICE
 from hub.config import HubConfig
@@ -25,7 +26,9 @@ from hub.service import HubService
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan up", description="Start a local hub with demo offices.")
-    parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="data directory (default: %(default)s)")
+    parser.add_argument(
+        "--data", type=Path, default=Path(".careplan-sim"), help="data directory (default: %(default)s)"
+    )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
     return parser
@@ -43,31 +46,59 @@ def prepare(config: HubConfig) -> CertificateAuthority:
 
 def _issue_terminal(authority: CertificateAuthority, office: DemoOffice, demo_dir: Path) -> dict[str, str]:
     password = new_password()
-    issued = authority.issue_office(office_number=office.office_number, office_user_id=office.office_user_id,
-                                    office_name=office.name, now=dt.datetime.now(dt.UTC))
+    issued = authority.issue_office(
+        office_number=office.office_number,
+        office_user_id=office.office_user_id,
+        office_name=office.name,
+        now=dt.datetime.now(dt.UTC),
+    )
     p12 = demo_dir / f"{office.profile}.p12"
     p12.write_bytes(issued.to_p12(password, name=office.name, ca=authority.certificate))
     p12.chmod(0o600)
     return {"p12": str(p12), "p12_password": password}
 
 
+def _licence_end(office: DemoOffice, today: dt.date) -> str | None:
+    """Demo licences run a year from the first of this month (issue 5 brings the real lifecycle)."""
+    if office.licence != "valid":
+        return None
+    return (today.replace(day=1).replace(year=today.year + 1) - dt.timedelta(days=1)).isoformat()
+
+
+def _saved_credentials(record: Path) -> dict[str, dict[str, str]]:
+    # A few hundred bytes read once at start-up, before any office connects.
+    record.parent.mkdir(parents=True, exist_ok=True)
+    return dict(json.loads(record.read_text("utf-8"))) if record.exists() else {}
+
+
 async def seed_demo(service: HubService, authority: CertificateAuthority, demo_dir: Path) -> dict[str, dict[str, str]]:
     """Register the demo offices (once) and return their credentials, kept in demo/offices.json."""
     record = demo_dir / "offices.json"
-    saved: dict[str, dict[str, str]] = json.loads(record.read_text("utf-8")) if record.exists() else {}
+    saved = _saved_credentials(record)
     registered = {o["office_number"] for o in await service.offices()}
-    demo_dir.mkdir(parents=True, exist_ok=True)
+    today = service.clock.now().date()
     for office in DEMO_OFFICES:
         if office.profile in saved and office.office_number in registered:
             continue
-        entry = {"office_number": office.office_number, "name": office.name, "service": office.service_label,
-                 "user": office.office_user_id, "password": new_password(),
-                 "personal_user": office.personal_user_id, "personal_password": new_password()}
+        entry = {
+            "office_number": office.office_number,
+            "name": office.name,
+            "service": office.service_label,
+            "user": office.office_user_id,
+            "password": new_password(),
+            "personal_user": office.personal_user_id,
+            "personal_password": new_password(),
+        }
         entry |= _issue_terminal(authority, office, demo_dir)
         if office.office_number not in registered:
             await service.register_office(
-                office_number=office.office_number, name=office.name, service_kind=office.service_kind,
-                office_user_id=office.office_user_id, password=entry["password"], licence=office.licence,
+                office_number=office.office_number,
+                name=office.name,
+                service_kind=office.service_kind,
+                office_user_id=office.office_user_id,
+                password=entry["password"],
+                licence=office.licence,
+                licence_expires=_licence_end(office, today),
                 personal_users=[(entry["personal_user"], entry["personal_password"])],
             )
         saved[office.profile] = entry
@@ -103,26 +134,59 @@ def _command() -> str:
 def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, str]], samples: Path) -> None:
     cmd = _command()
     ca = config.trusted_ca_file
-    print(f"\nケアプランデータ連携 hub simulator: {hub.url}   (data: {config.data_dir})")
-    print(f"  CA certificate: {ca}    OpenAPI: {hub.url}/openapi.yaml    health: {hub.url}/healthz\n")
-    print(f"{'profile':<10} {'事業所番号':<11} {'user / password':<40} {'.p12 / password':<44} name")
-    for profile, o in offices.items():
-        print(f"{profile:<10} {o['office_number']:<14} {o['user'] + ' / ' + o['password']:<40} "
-              f"{o['p12'] + ' / ' + o['p12_password']:<44} {o['name']}（{o['service']}）")
+    say = render.out.print
+    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}   (data: {config.data_dir})")
+    say(f"  CA certificate: {ca}   OpenAPI: {hub.url}/openapi.yaml   health: {hub.url}/healthz\n", markup=False)
+    render.table(
+        "デモ事業所 / demo offices",
+        ["profile", "事業所番号", "事業所名", "user / password", ".p12 / password"],
+        [
+            (
+                p,
+                o["office_number"],
+                f"{o['name']}（{o['service']}）",
+                f"{o['user']} / {o['password']}",
+                f"{o['p12']} / {o['p12_password']}",
+            )
+            for p, o in offices.items()
+        ],
+    )
     k, h = offices["kyotaku"], offices["houmon"]
 
     def login(profile: str, o: dict[str, str]) -> str:
-        return shlex.join([cmd, "client", "--profile", profile, "login", "--hub", hub.url, "--ca", str(ca), "--p12",
-                           o["p12"], "--p12-password", o["p12_password"], "--user", o["user"], "--password", o["password"]])
+        return shlex.join(
+            [
+                cmd,
+                "client",
+                "--profile",
+                profile,
+                "login",
+                "--hub",
+                hub.url,
+                "--ca",
+                str(ca),
+                "--p12",
+                o["p12"],
+                "--p12-password",
+                o["p12_password"],
+                "--user",
+                o["user"],
+                "--password",
+                o["password"],
+            ]
+        )
 
-    print("\nTry it from another shell (copy and paste):")
-    print(f"  {login('kyotaku', k)}")
-    print(f"  {cmd} client --profile kyotaku send {samples}/*.CSV --to {h['office_number']}")
-    print(f"  {login('houmon', h)}")
-    print(f"  {cmd} client --profile houmon inbox")
-    print(f"  {cmd} client --profile houmon download --all --out received")
-    print(f"  {cmd} client --profile kyotaku sent        # shows ダウンロード済")
-    print(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", flush=True)
+    say("\nTry it from another shell (copy and paste):")
+    for line in (
+        login("kyotaku", k),
+        f"{cmd} client --profile kyotaku send {samples}/*.CSV --to {h['office_number']}",
+        login("houmon", h),
+        f"{cmd} client --profile houmon inbox",
+        f"{cmd} client --profile houmon download --all --out received",
+        f"{cmd} client --profile kyotaku sent        # shows ダウンロード済",
+    ):
+        say(f"  {line}", markup=False)
+    say(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", markup=False)
 
 
 def main(argv: list[str]) -> int:
@@ -138,7 +202,10 @@ def main(argv: list[str]) -> int:
     try:
         asyncio.run(serve_forever(config, on_start=on_start))
     except OSError as exc:
-        print(f"careplan up: cannot listen on {config.host}:{config.port}: {exc}\n"
-              "another hub may be running; stop it or pass --port", file=sys.stderr)
+        print(
+            f"careplan up: cannot listen on {config.host}:{config.port}: {exc}\n"
+            "another hub may be running; stop it or pass --port",
+            file=sys.stderr,
+        )
         return 2
     return 0

@@ -26,9 +26,14 @@ Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan client", description="ケアプランデータ連携クライアント (headless).")
-    parser.add_argument("--profile", default=os.environ.get("CAREPLAN_PROFILE", "default"),
-                        help="terminal profile name (default: %(default)s)")
-    parser.add_argument("--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)")
+    parser.add_argument(
+        "--profile",
+        default=os.environ.get("CAREPLAN_PROFILE", "default"),
+        help="terminal profile name (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)"
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     sub = parser.add_subparsers(dest="command", required=True)
     login = sub.add_parser("login", help="install the certificate on this terminal and log in")
@@ -72,8 +77,14 @@ def _login_profile(args: argparse.Namespace, home: Path) -> Profile:
     if not (hub and ca and p12):
         raise ValueError("the first login on a terminal needs --hub, --ca and --p12")
     password = args.p12_password or (saved.p12_password if saved and not args.p12 else None)
-    return Profile(name=args.profile, hub_url=hub, ca_file=str(ca.resolve()), p12_file=str(p12.resolve()),
-                   p12_password=_secret(password, "p12 password: "), user_id=args.user)
+    return Profile(
+        name=args.profile,
+        hub_url=hub,
+        ca_file=str(ca.resolve()),
+        p12_file=str(p12.resolve()),
+        p12_password=_secret(password, "p12 password: "),
+        user_id=args.user,
+    )
 
 
 async def _login(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
@@ -87,16 +98,20 @@ async def _login(hub: HubClient, args: argparse.Namespace, profile: Profile) -> 
 
 def _show_office(me: dict[str, Any], *, title: str) -> None:
     office = me["office"]
-    render.table(title, ["項目", "値"], [
-        ("事業所番号", office["office_number"]),
-        ("事業所名", office["name"]),
-        ("サービス種類", office["service_kind"]),
-        ("ユーザID", me["user_id"]),
-        ("ライセンス期限", office["licence"]["expires"]),
-        ("ハブ時刻", render.jst(me.get("hub_time"))),
-        ("セッション期限", render.jst(me.get("session_expires_at") or me.get("expires_at"))),
-        ("クライアント", f"careplan-sim {version('careplan-sim')}"),
-    ])
+    render.table(
+        title,
+        ["項目", "値"],
+        [
+            ("事業所番号", office["office_number"]),
+            ("事業所名", office["name"]),
+            ("サービス種類", office["service_kind"]),
+            ("ユーザID", me["user_id"]),
+            ("ライセンス期限", office["licence"]["expires"]),
+            ("ハブ時刻", render.jst(me.get("hub_time"))),
+            ("セッション期限", render.jst(me.get("session_expires_at") or me.get("expires_at"))),
+            ("クライアント", f"careplan-sim {version('careplan-sim')}"),
+        ],
+    )
 
 
 async def _whoami(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
@@ -142,12 +157,20 @@ async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) 
         total = waiting.get(transmission_id, 0)
         with render.progress_bar(f"受信中 {transmission_id[:8]}", total, enabled=not args.json) as progress:
             done = await hub.download(transmission_id, args.out, progress=progress)
-        results.append({"transmission_id": transmission_id, "directory": str(done.directory),
-                        "files": [str(p) for p in done.files], "sender": done.signer.office_number,
-                        "signer": done.signer.office_user_id})
+        results.append(
+            {
+                "transmission_id": transmission_id,
+                "directory": str(done.directory),
+                "files": [str(p) for p in done.files],
+                "sender": done.signer.office_number,
+                "signer": done.signer.office_user_id,
+            }
+        )
         if not args.json:
-            render.out.print(f"ダウンロードしました / downloaded {transmission_id} from {done.signer.office_number} "
-                             f"{done.signer.office_name} → {done.directory}")
+            render.out.print(
+                f"ダウンロードしました / downloaded {transmission_id} from {done.signer.office_number} "
+                f"{done.signer.office_name} → {done.directory}"
+            )
             for path in done.files:
                 render.out.print(f"  {path}")
     return {"downloads": results}
@@ -161,16 +184,26 @@ async def _sent(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
 
 
 COMMANDS: dict[str, Command] = {
-    "login": _login, "whoami": _whoami, "logout": _logout, "send": _send,
-    "inbox": _inbox, "download": _download, "sent": _sent,
+    "login": _login,
+    "whoami": _whoami,
+    "logout": _logout,
+    "send": _send,
+    "inbox": _inbox,
+    "download": _download,
+    "sent": _sent,
 }
 
 
 async def _run(args: argparse.Namespace) -> Any:
     home = args.home_dir
     profile = _login_profile(args, home) if args.command == "login" else Profile.load(home, args.profile)
-    hub = HubClient.from_p12(url=profile.hub_url, ca_file=Path(profile.ca_file), p12=Path(profile.p12_file),
-                             password=profile.p12_password, token=profile.token or None)
+    hub = HubClient.from_p12(
+        url=profile.hub_url,
+        ca_file=Path(profile.ca_file),
+        p12=Path(profile.p12_file),
+        password=profile.p12_password,
+        token=profile.token or None,
+    )
     async with hub:
         return await COMMANDS[args.command](hub, args, profile)
 

@@ -57,8 +57,11 @@ def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext
         path = Path(tmp) / "terminal.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(keypair.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
+            handle.write(
+                keypair.key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
             handle.write(keypair.certificate.public_bytes(serialization.Encoding.PEM))
         context.load_cert_chain(path)
     return context
@@ -77,8 +80,9 @@ class Downloaded:
 class HubClient:
     """`async with HubClient(url=…, ca_file=…, keypair=…) as hub: await hub.login(…)`."""
 
-    def __init__(self, *, url: str, ca_file: Path, keypair: KeyPair, token: str | None = None,
-                 timeout: float = 120.0) -> None:
+    def __init__(
+        self, *, url: str, ca_file: Path, keypair: KeyPair, token: str | None = None, timeout: float = 120.0
+    ) -> None:
         self.url = url.rstrip("/")
         self.ca_file = ca_file
         self.keypair = keypair
@@ -96,14 +100,17 @@ class HubClient:
         self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._session is not None:
             await self._session.close()
 
     # --- transport ----------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def _call(self, method: str, path: str, operation: Operation, **kwargs: Any) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def _call(
+        self, method: str, path: str, operation: Operation, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         if self._session is None:
             raise RuntimeError("use HubClient inside 'async with'")
         headers = kwargs.pop("headers", {})
@@ -115,9 +122,12 @@ class HubClient:
                     raise await self._refusal(response, operation)
                 yield response
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise CareplanError("HUB_UNREACHABLE", operation=operation,
-                                detail=f"the hub's TLS certificate is not trusted by {self.ca_file}: {exc.certificate_error}",
-                                fix="Use the hub's CA file (data/ca/ca.pem) with --ca.") from None
+            raise CareplanError(
+                "HUB_UNREACHABLE",
+                operation=operation,
+                detail=f"the hub's TLS certificate is not trusted by {self.ca_file}: {exc.certificate_error}",
+                fix="Use the hub's CA file (data/ca/ca.pem) with --ca.",
+            ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise await self._diagnose(exc, operation) from None
 
@@ -140,25 +150,37 @@ class HubClient:
         chain; ask the hub (without a certificate) which CAs it trusts, and say so precisely."""
         try:
             connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
-            async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as plain, \
-                    plain.get(self.url + "/api/v1/trust") as response:
+            async with (
+                aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as plain,
+                plain.get(self.url + "/api/v1/trust") as response,
+            ):
                 anchors = x509.load_pem_x509_certificates((await response.json())["office_ca_pem"].encode())
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
-            return CareplanError("HUB_UNREACHABLE", operation=operation, detail=f"{self.url}: {exc!r}",
-                                 fix="Check that the hub runs (careplan up) and the URL.")
+            return CareplanError(
+                "HUB_UNREACHABLE",
+                operation=operation,
+                detail=f"{self.url}: {exc!r}",
+                fix="Check that the hub runs (careplan up) and the URL.",
+            )
         try:
-            judge_certificate(self.keypair.certificate, trusted=anchors, revoked=(),
-                              now=dt.datetime.now(dt.UTC), operation=operation)
+            judge_certificate(
+                self.keypair.certificate, trusted=anchors, revoked=(), now=dt.datetime.now(dt.UTC), operation=operation
+            )
         except CareplanError as error:
             if error.code == "CERT_UNTRUSTED":
-                return CareplanError("CERT_UNTRUSTED", operation=operation,
-                                     detail=f"{error.detail}; the hub dropped the TLS handshake",
-                                     fix="Install the certificate issued for this office by the hub's CA.")
+                return CareplanError(
+                    "CERT_UNTRUSTED",
+                    operation=operation,
+                    detail=f"{error.detail}; the hub dropped the TLS handshake",
+                    fix="Install the certificate issued for this office by the hub's CA.",
+                )
         return CareplanError("HUB_UNREACHABLE", operation=operation, detail=f"{self.url}: {exc!r}")
 
     # --- sessions -----------------------------------------------------------------------------
     async def login(self, user_id: str, password: str) -> dict[str, Any]:
-        result = await self._json("POST", "/api/v1/session", Operation.LOGIN, json={"user_id": user_id, "password": password})
+        result = await self._json(
+            "POST", "/api/v1/session", Operation.LOGIN, json={"user_id": user_id, "password": password}
+        )
         self.token = result["token"]
         return dict(result)
 
@@ -170,8 +192,14 @@ class HubClient:
         self.token = None
 
     # --- sending ------------------------------------------------------------------------------
-    def prepare(self, files: Sequence[tuple[str, bytes]], *, to: str, transmission_id: str | None = None,
-                signed_at: dt.datetime | None = None) -> tuple[bytes, bytes]:
+    def prepare(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        to: str,
+        transmission_id: str | None = None,
+        signed_at: dt.datetime | None = None,
+    ) -> tuple[bytes, bytes]:
         """Check the files like the hub will, then build and sign the manifest."""
         error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
         if error is not None:
@@ -186,18 +214,33 @@ class HubClient:
         manifest_bytes = manifest.to_bytes()
         return manifest_bytes, sign(manifest_bytes, self.keypair.certificate, self.keypair.key)
 
-    async def send(self, files: Sequence[tuple[str, bytes]], *, to: str, progress: Progress = _no_progress,
-                   transmission_id: str | None = None) -> dict[str, Any]:
+    async def send(
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        to: str,
+        progress: Progress = _no_progress,
+        transmission_id: str | None = None,
+    ) -> dict[str, Any]:
         manifest, signature = self.prepare(files, to=to, transmission_id=transmission_id)
         return await self.upload(manifest, signature, files, progress=progress)
 
-    async def upload(self, manifest: bytes, signature: bytes, files: Sequence[tuple[str, bytes]], *,
-                     progress: Progress = _no_progress) -> dict[str, Any]:
+    async def upload(
+        self,
+        manifest: bytes,
+        signature: bytes,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        progress: Progress = _no_progress,
+    ) -> dict[str, Any]:
         """POST a signed transmission as is (tests use this to send forged ones)."""
         writer = aiohttp.MultipartWriter("form-data")
-        writer.append(manifest, {"Content-Type": "application/json"}).set_content_disposition("form-data", name="manifest")
+        writer.append(manifest, {"Content-Type": "application/json"}).set_content_disposition(
+            "form-data", name="manifest"
+        )
         writer.append(signature, {"Content-Type": "application/pkcs7-signature"}).set_content_disposition(
-            "form-data", name="signature")
+            "form-data", name="signature"
+        )
         for name, data in files:
             part = writer.append(_chunks(data, progress), {"Content-Type": "application/octet-stream"})
             part.set_content_disposition("form-data", name="file", filename=name)
@@ -211,37 +254,53 @@ class HubClient:
         query = "?all=1" if include_downloaded else ""
         return list((await self._json("GET", "/api/v1/inbox" + query, Operation.RECEIVE))["transmissions"])
 
-    async def download(self, transmission_id: str, out_dir: Path, *, progress: Progress = _no_progress,
-                       acknowledge: bool = True) -> Downloaded:
+    async def download(
+        self, transmission_id: str, out_dir: Path, *, progress: Progress = _no_progress, acknowledge: bool = True
+    ) -> Downloaded:
         """Fetch, verify and write a transmission, then acknowledge it (the hub forgets it)."""
         info = await self._json("GET", f"/api/v1/inbox/{transmission_id}", Operation.RECEIVE)
         manifest_bytes = info["manifest"].encode("utf-8")
         signature = base64.b64decode(info["signature"])
         manifest, signer = self._verify_manifest(manifest_bytes, signature)
-        files = [(entry["name"], await self._fetch(transmission_id, entry["position"], progress)) for entry in info["files"]]
+        files = [
+            (entry["name"], await self._fetch(transmission_id, entry["position"], progress)) for entry in info["files"]
+        ]
         manifest.check_files(files)
         directory = _write_download(out_dir, transmission_id, files, manifest_bytes, signature)
-        receipt = await self._json("POST", f"/api/v1/inbox/{transmission_id}/ack", Operation.RECEIVE) if acknowledge else {}
-        return Downloaded(transmission_id=transmission_id, directory=directory,
-                          files=tuple(directory / name for name, _ in files), manifest=manifest, signer=signer,
-                          receipt=dict(receipt))
+        receipt = (
+            await self._json("POST", f"/api/v1/inbox/{transmission_id}/ack", Operation.RECEIVE) if acknowledge else {}
+        )
+        return Downloaded(
+            transmission_id=transmission_id,
+            directory=directory,
+            files=tuple(directory / name for name, _ in files),
+            manifest=manifest,
+            signer=signer,
+            receipt=dict(receipt),
+        )
 
     def _verify_manifest(self, manifest_bytes: bytes, signature: bytes) -> tuple[Manifest, OfficeIdentity]:
         op = Operation.RECEIVE
         signed = verify(signature, manifest_bytes, operation=op)
         anchors = x509.load_pem_x509_certificates(self.ca_file.read_bytes())
-        signer = judge_certificate(signed.certificate, trusted=anchors, revoked=(), now=dt.datetime.now(dt.UTC),
-                                   operation=op)
+        signer = judge_certificate(
+            signed.certificate, trusted=anchors, revoked=(), now=dt.datetime.now(dt.UTC), operation=op
+        )
         manifest = Manifest.from_bytes(manifest_bytes)
         if manifest.sender != signer.office_number or manifest.recipient != self.identity.office_number:
-            raise CareplanError("SIGNER_MISMATCH", operation=op,
-                                detail=f"manifest {manifest.sender} → {manifest.recipient}, signed by {signer.office_number}, "
-                                f"received by {self.identity.office_number}")
+            raise CareplanError(
+                "SIGNER_MISMATCH",
+                operation=op,
+                detail=f"manifest {manifest.sender} → {manifest.recipient}, signed by {signer.office_number}, "
+                f"received by {self.identity.office_number}",
+            )
         return manifest, signer
 
     async def _fetch(self, transmission_id: str, position: int, progress: Progress) -> bytes:
         chunks = []
-        async with self._call("GET", f"/api/v1/inbox/{transmission_id}/files/{position}", Operation.RECEIVE) as response:
+        async with self._call(
+            "GET", f"/api/v1/inbox/{transmission_id}/files/{position}", Operation.RECEIVE
+        ) as response:
             async for chunk in response.content.iter_chunked(CHUNK):
                 chunks.append(chunk)
                 progress(len(chunk))
@@ -250,13 +309,14 @@ class HubClient:
 
 async def _chunks(data: bytes, progress: Progress) -> AsyncIterator[bytes]:
     for start in range(0, len(data), CHUNK):
-        chunk = data[start:start + CHUNK]
+        chunk = data[start : start + CHUNK]
         yield chunk
         progress(len(chunk))
 
 
-def _write_download(out_dir: Path, transmission_id: str, files: Sequence[tuple[str, bytes]],
-                    manifest: bytes, signature: bytes) -> Path:
+def _write_download(
+    out_dir: Path, transmission_id: str, files: Sequence[tuple[str, bytes]], manifest: bytes, signature: bytes
+) -> Path:
     """Write the files into a hidden folder and rename it into place (never a half-written
     download); the signed manifest goes beside it as <id>.manifest.json and <id>.manifest.p7s so
     the office can verify the sender later (e.g. with openssl cms -verify)."""

@@ -37,7 +37,9 @@ class Profile:
     def load(cls, home: Path, name: str) -> Profile:
         path = cls.path(home, name)
         if not path.exists():
-            raise FileNotFoundError(f"no profile {name!r} in {home}: run `careplan client --profile {name} login …` first")
+            raise FileNotFoundError(
+                f"no profile {name!r} in {home}: run `careplan client --profile {name} login …` first"
+            )
         return cls(**json.loads(path.read_text("utf-8")))
 
     def save(self, home: Path) -> Path:

@@ -15,8 +15,18 @@ from rich.table import Table
 from careplan.errors import CareplanError
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """Piped output gets a wide console, so IDs and file names are never cut."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=220)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def jst(iso: str | None) -> str:
@@ -37,10 +47,13 @@ def print_json(value: object) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+NO_WRAP = frozenset({"ID", "状態", "送信日時", "ダウンロード日時", "サイズ", "事業所番号"})
+
+
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     grid = Table(title=title, title_justify="left")
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(column, no_wrap=column in NO_WRAP, overflow="fold")
     for row in rows:
         grid.add_row(*row)
     if not rows:
@@ -84,8 +97,19 @@ def refusal(error: CareplanError) -> None:
             where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
             if f.get("field_no") is not None:
                 where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-            grid.add_row(*(str(x) for x in (f.get("severity", ""), f.get("rule", ""), where, f.get("value") or "",
-                                            f.get("expected") or "", f.get("message", ""))))
+            grid.add_row(
+                *(
+                    str(x)
+                    for x in (
+                        f.get("severity", ""),
+                        f.get("rule", ""),
+                        where,
+                        f.get("value") or "",
+                        f.get("expected") or "",
+                        f.get("message", ""),
+                    )
+                )
+            )
         err.print(grid)
 
 
@@ -95,7 +119,13 @@ def progress_bar(description: str, total: int, *, enabled: bool) -> Iterator[Any
     if not enabled:
         yield lambda _n: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

@@ -87,8 +87,11 @@ def bearer_token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise CareplanError("SESSION_REQUIRED", detail="no 'Authorization: Bearer <token>' header",
-                            fix="Log in (POST /api/v1/session) and send the token it returns.")
+        raise CareplanError(
+            "SESSION_REQUIRED",
+            detail="no 'Authorization: Bearer <token>' header",
+            fix="Log in (POST /api/v1/session) and send the token it returns.",
+        )
     return token.strip()
 
 
@@ -108,8 +111,11 @@ def require_admin(request: web.Request) -> None:
         loopback = remote == "localhost"
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not token or not loopback or not secrets.compare_digest(given, token):
-        raise CareplanError("ADMIN_FORBIDDEN", detail="admin token missing or wrong, or peer not on loopback",
-                            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.")
+        raise CareplanError(
+            "ADMIN_FORBIDDEN",
+            detail="admin token missing or wrong, or peer not on loopback",
+            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
+        )
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

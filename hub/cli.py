@@ -43,8 +43,10 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
     ready = json.loads(config.ready_file.read_text())
     context = ssl.create_default_context(cafile=str(config.trusted_ca_file))
     headers = {"Authorization": f"Bearer {admin_token(config)}"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session, \
-            session.request(method, ready["url"] + path, json=body, headers=headers) as response:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        session.request(method, ready["url"] + path, json=body, headers=headers) as response,
+    ):
         return await response.json()
 
 
@@ -72,8 +74,11 @@ def main(argv: list[str]) -> int:
         return _clock(config, args)
     missing = missing_files(config)
     if missing:
-        print("missing: " + ", ".join(map(str, missing)) + "\nrun `careplan up` once to create the CA, "
-              "the hub's TLS certificate and demo offices", file=sys.stderr)
+        print(
+            "missing: " + ", ".join(map(str, missing)) + "\nrun `careplan up` once to create the CA, "
+            "the hub's TLS certificate and demo offices",
+            file=sys.stderr,
+        )
         return 2
     asyncio.run(serve_forever(config))
     return 0

@@ -93,11 +93,16 @@ async def _read_upload(request: web.Request) -> Upload:
     config = request.app[CONFIG]
     limit = config.max_upload_bytes
     if request.content_length is not None and request.content_length > limit + 2 * config.max_meta_bytes:
-        raise CareplanError("TRANSMISSION_TOO_LARGE", detail=f"the request is {request.content_length} bytes; "
-                            f"a transmission may carry {limit} bytes of files", fix="Split the files over several sends.")
+        raise CareplanError(
+            "TRANSMISSION_TOO_LARGE",
+            detail=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
+            fix="Split the files over several sends.",
+        )
     if not request.content_type.startswith("multipart/"):
         raise CareplanError("BAD_REQUEST", detail="send multipart/form-data with parts manifest, signature, file…")
-    meta_too_large = CareplanError("MANIFEST_INVALID", detail=f"manifest or signature over {config.max_meta_bytes} bytes")
+    meta_too_large = CareplanError(
+        "MANIFEST_INVALID", detail=f"manifest or signature over {config.max_meta_bytes} bytes"
+    )
     parts: dict[str, bytes] = {}
     files: list[tuple[str, bytes]] = []
     reader = await request.multipart()
@@ -108,14 +113,22 @@ async def _read_upload(request: web.Request) -> Upload:
             parts[part.name] = await _read_part(part, config.max_meta_bytes, meta_too_large)
         elif part.name == "file" and part.filename:
             if len(files) >= config.max_files:
-                raise CareplanError("TOO_MANY_FILES", detail=f"more than {config.max_files} files in one transmission",
-                                    fix="Split the files over several sends (bulk send does this for you).")
+                raise CareplanError(
+                    "TOO_MANY_FILES",
+                    detail=f"more than {config.max_files} files in one transmission",
+                    fix="Split the files over several sends (bulk send does this for you).",
+                )
             remaining = limit - sum(len(d) for _, d in files)
-            too_large = CareplanError("TRANSMISSION_TOO_LARGE", detail=f"the files pass {limit} bytes at {part.filename}",
-                                      fix="Split the files over several sends.")
+            too_large = CareplanError(
+                "TRANSMISSION_TOO_LARGE",
+                detail=f"the files pass {limit} bytes at {part.filename}",
+                fix="Split the files over several sends.",
+            )
             files.append((part.filename, await _read_part(part, remaining, too_large)))
         else:
-            raise CareplanError("BAD_REQUEST", detail=f"unexpected part {part.name!r} (or a file part without a filename)")
+            raise CareplanError(
+                "BAD_REQUEST", detail=f"unexpected part {part.name!r} (or a file part without a filename)"
+            )
     if "manifest" not in parts or "signature" not in parts:
         raise CareplanError("MANIFEST_INVALID", detail="the parts 'manifest' and 'signature' are both required")
     return Upload(manifest=parts["manifest"], signature=parts["signature"], files=files)
@@ -139,7 +152,9 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return web.json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+    return web.json_response(
+        {"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)}
+    )
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")
@@ -154,8 +169,11 @@ async def download_file(request: web.Request) -> web.Response:
     name, data = await request.app[SERVICE].read_file(
         session, request.match_info["transmission_id"], int(request.match_info["position"])
     )
-    return web.Response(body=data, content_type="application/octet-stream",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+    return web.Response(
+        body=data,
+        content_type="application/octet-stream",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+    )
 
 
 @ROUTES.post("/api/v1/inbox/{transmission_id}/ack")

@@ -68,8 +68,8 @@ class RunningHub:
         await self.runner.cleanup()
 
 
-async def start_hub(config: HubConfig, *, clock: Clock | None = None) -> RunningHub:
-    """Start listening (port 0 picks a free one) and write the ready file."""
+async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_ready: bool = True) -> RunningHub:
+    """Start listening (port 0 picks a free one) and, unless told not to, write the ready file."""
     from dataclasses import replace
 
     config = replace(config, admin_token=admin_token(config))
@@ -80,21 +80,27 @@ async def start_hub(config: HubConfig, *, clock: Clock | None = None) -> Running
     port = runner.addresses[0][1]
     host = f"[{config.host}]" if ":" in config.host else config.host
     hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner)
-    tmp = config.ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": hub.url, "port": port, "pid": os.getpid()}))
-    tmp.replace(config.ready_file)
+    if announce_ready:
+        write_ready_file(config, hub)
     return hub
+
+
+def write_ready_file(config: HubConfig, hub: RunningHub) -> None:
+    tmp = config.ready_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
+    tmp.replace(config.ready_file)
 
 
 async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], Awaitable[None]] | None = None) -> None:
     """Run until SIGINT/SIGTERM; `on_start` runs once the hub listens (seeding, announcements)."""
-    hub = await start_hub(config)
+    hub = await start_hub(config, announce_ready=False)
     try:
         if on_start is not None:
             await on_start(hub)
     except BaseException:
         await hub.stop()
         raise
+    write_ready_file(config, hub)
     print(f"hub listening on {hub.url} (data: {config.data_dir}); Ctrl-C stops it", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -61,7 +61,9 @@ def _token_hash(token: str) -> str:
 
 
 class HubService:
-    def __init__(self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock) -> None:
+    def __init__(
+        self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock
+    ) -> None:
         self.config = config
         self.db = db
         self.payloads = payloads
@@ -91,7 +93,9 @@ class HubService:
             problems.append(f"office_number {office_number!r} is not a 事業所番号")
         if not is_office_user_id(office_user_id):
             problems.append(f"office_user_id {office_user_id!r} must begin with KJ")
-        problems += [f"personal user {uid!r} must begin with C" for uid, _ in personal_users if not is_personal_user_id(uid)]
+        problems += [
+            f"personal user {uid!r} must begin with C" for uid, _ in personal_users if not is_personal_user_id(uid)
+        ]
         if licence not in ("none", "applied", "valid"):
             problems.append("licence must be none, applied or valid")
         if problems:
@@ -103,7 +107,9 @@ class HubService:
                     "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (office_number, name, service_kind, office_user_id, licence, licence_expires, now),
                 )
-                for user_id, secret, state in [(office_user_id, password, password_state)] + [(u, p, "ok") for u, p in personal_users]:
+                for user_id, secret, state in [(office_user_id, password, password_state)] + [
+                    (u, p, "ok") for u, p in personal_users
+                ]:
                     await tx.execute(
                         "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
                         (user_id, office_number, hash_password(secret), state, now),
@@ -115,7 +121,9 @@ class HubService:
     async def office(self, office_number: str) -> dict[str, object]:
         row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
         if row is None:
-            raise CareplanError("TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}")
+            raise CareplanError(
+                "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}"
+            )
         return self._office_json(row)
 
     async def offices(self) -> list[dict[str, object]]:
@@ -136,8 +144,11 @@ class HubService:
         """Open a session bound to the peer's certificate. The user must belong to its office."""
         user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
         if user is None or not verify_password(password, user["password_hash"]):
-            raise CareplanError("LOGIN_FAILED", detail=f"user {user_id!r}: unknown user or wrong password",
-                                fix="Check the user ID (KJ… or C…) and its password.")
+            raise CareplanError(
+                "LOGIN_FAILED",
+                detail=f"user {user_id!r}: unknown user or wrong password",
+                fix="Check the user ID (KJ… or C…) and its password.",
+            )
         if user["office_number"] != peer.office_number:
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
@@ -148,26 +159,41 @@ class HubService:
                 f"with a user of office {peer.office_number}.",
             )
         if user["password_state"] != "ok":
-            raise CareplanError("PASSWORD_EXPIRED", detail=f"the password of {user_id} is {user['password_state']}",
-                                fix="Change the password on the usage website, then log in again.")
+            raise CareplanError(
+                "PASSWORD_EXPIRED",
+                detail=f"the password of {user_id} is {user['password_state']}",
+                fix="Change the password on the usage website, then log in again.",
+            )
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
         expires = now + dt.timedelta(hours=self.config.session_hours)
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (_token_hash(token), user_id, peer.office_number, peer.fingerprint, now.isoformat(), expires.isoformat()),
+                (
+                    _token_hash(token),
+                    user_id,
+                    peer.office_number,
+                    peer.fingerprint,
+                    now.isoformat(),
+                    expires.isoformat(),
+                ),
             )
         return {"token": token, "expires_at": expires.isoformat(), "user_id": user_id} | await self.whoami(
-            Session(user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires)
+            Session(
+                user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires
+            )
         )
 
     async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
         """The session of `token`, used with the certificate it was opened with."""
         row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
         if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
-            raise CareplanError("SESSION_REQUIRED", detail="no session for this token, or it has expired",
-                                fix="Log in again (careplan client login).")
+            raise CareplanError(
+                "SESSION_REQUIRED",
+                detail="no session for this token, or it has expired",
+                fix="Log in again (careplan client login).",
+            )
         if row["cert_fingerprint"] != peer.fingerprint:
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
@@ -176,16 +202,24 @@ class HubService:
                 f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
                 fix="Use the session only from the terminal and certificate that opened it.",
             )
-        return Session(user_id=row["user_id"], office_number=row["office_number"],
-                       cert_fingerprint=row["cert_fingerprint"], expires_at=dt.datetime.fromisoformat(row["expires_at"]))
+        return Session(
+            user_id=row["user_id"],
+            office_number=row["office_number"],
+            cert_fingerprint=row["cert_fingerprint"],
+            expires_at=dt.datetime.fromisoformat(row["expires_at"]),
+        )
 
     async def logout(self, token: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
 
     async def whoami(self, session: Session) -> dict[str, object]:
-        return {"user_id": session.user_id, "office": await self.office(session.office_number),
-                "session_expires_at": session.expires_at.isoformat(), "hub_time": self._now()}
+        return {
+            "user_id": session.user_id,
+            "office": await self.office(session.office_number),
+            "session_expires_at": session.expires_at.isoformat(),
+            "hub_time": self._now(),
+        }
 
     # --- sending ------------------------------------------------------------------------------
     async def submit_transmission(self, peer: OfficeIdentity, session: Session, upload: Upload) -> dict[str, object]:
@@ -222,14 +256,20 @@ class HubService:
             return CareplanError("SIGNER_MISMATCH", operation=Operation.SEND, detail=detail, fix=fix)
 
         if signer.office_number != peer.office_number:
-            raise refuse(f"signed by office {signer.office_number}, but the terminal is office {peer.office_number}",
-                         "Sign with the key of the certificate installed on this terminal.")
+            raise refuse(
+                f"signed by office {signer.office_number}, but the terminal is office {peer.office_number}",
+                "Sign with the key of the certificate installed on this terminal.",
+            )
         if signer.fingerprint != peer.fingerprint:
-            raise refuse(f"signed with certificate serial {signer.serial:x}, but connected with serial {peer.serial:x}",
-                         "Sign with the same certificate the terminal connects with.")
+            raise refuse(
+                f"signed with certificate serial {signer.serial:x}, but connected with serial {peer.serial:x}",
+                "Sign with the same certificate the terminal connects with.",
+            )
         if manifest.sender != signer.office_number:
-            raise refuse(f"the manifest claims sender {manifest.sender}, but office {signer.office_number} signed it",
-                         "The manifest's sender must be the signing office's 事業所番号.")
+            raise refuse(
+                f"the manifest claims sender {manifest.sender}, but office {signer.office_number} signed it",
+                "The manifest's sender must be the signing office's 事業所番号.",
+            )
 
     async def _check_replay(self, manifest: Manifest, upload: Upload) -> None:
         row = await self.db.fetch_one(
@@ -237,25 +277,37 @@ class HubService:
             (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
         )
         if row is not None:
-            raise CareplanError("REPLAY", detail=f"transmission {row['id']} was already submitted",
-                                fix="Each send needs a new transmission id and a new signature.")
+            raise CareplanError(
+                "REPLAY",
+                detail=f"transmission {row['id']} was already submitted",
+                fix="Each send needs a new transmission id and a new signature.",
+            )
 
     async def _check_licences(self, manifest: Manifest) -> None:
         today = self.clock.now().date().isoformat()
         sender = await self.db.fetch_one("SELECT licence FROM offices WHERE office_number = ?", (manifest.sender,))
         if sender is None or sender["licence"] == "none":
-            raise CareplanError("SENDER_NOT_APPLIED", detail=f"office {manifest.sender} has not applied (利用申請)",
-                                fix="Apply on the usage website (利用申請), then send again.")
+            raise CareplanError(
+                "SENDER_NOT_APPLIED",
+                detail=f"office {manifest.sender} has not applied (利用申請)",
+                fix="Apply on the usage website (利用申請), then send again.",
+            )
         if manifest.recipient == manifest.sender:
             raise CareplanError("SAME_OFFICE", detail=f"sender and recipient are both {manifest.sender}")
-        recipient = await self.db.fetch_one("SELECT licence, licence_expires FROM offices WHERE office_number = ?",
-                                            (manifest.recipient,))
-        if recipient is None or recipient["licence"] != "valid" or (
-            recipient["licence_expires"] and recipient["licence_expires"] < today
+        recipient = await self.db.fetch_one(
+            "SELECT licence, licence_expires FROM offices WHERE office_number = ?", (manifest.recipient,)
+        )
+        if (
+            recipient is None
+            or recipient["licence"] != "valid"
+            or (recipient["licence_expires"] and recipient["licence_expires"] < today)
         ):
             state = "is not registered" if recipient is None else f"has licence state {recipient['licence']}"
-            raise CareplanError("RECIPIENT_NOT_LICENSED", detail=f"recipient {manifest.recipient} {state}",
-                                fix="Ask the recipient office to apply (利用申請), then send again.")
+            raise CareplanError(
+                "RECIPIENT_NOT_LICENSED",
+                detail=f"recipient {manifest.recipient} {state}",
+                fix="Ask the recipient office to apply (利用申請), then send again.",
+            )
 
     @staticmethod
     def _check_standard(manifest: Manifest, upload: Upload) -> None:
@@ -266,17 +318,29 @@ class HubService:
         if error is not None:
             raise error
 
-    async def _commit_submission(self, manifest: Manifest, upload: Upload, session: Session,
-                                 peer: OfficeIdentity, names: Sequence[str]) -> None:
+    async def _commit_submission(
+        self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
+    ) -> None:
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
                     "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
                     "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (manifest.transmission_id, manifest.sender, manifest.recipient, session.user_id, upload.manifest,
-                     hashlib.sha256(upload.manifest).hexdigest(), upload.signature, peer.fingerprint,
-                     manifest.signed_at.isoformat(), self._now(), len(manifest.files), manifest.total_size),
+                    (
+                        manifest.transmission_id,
+                        manifest.sender,
+                        manifest.recipient,
+                        session.user_id,
+                        upload.manifest,
+                        hashlib.sha256(upload.manifest).hexdigest(),
+                        upload.signature,
+                        peer.fingerprint,
+                        manifest.signed_at.isoformat(),
+                        self._now(),
+                        len(manifest.files),
+                        manifest.total_size,
+                    ),
                 )
                 for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True)):
                     await tx.execute(
@@ -284,7 +348,9 @@ class HubService:
                         (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
                     )
         except sqlite3.IntegrityError:
-            raise CareplanError("REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently") from None
+            raise CareplanError(
+                "REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently"
+            ) from None
 
     # --- lists --------------------------------------------------------------------------------
     _LIST_SQL = (
@@ -320,8 +386,9 @@ class HubService:
 
     async def sent(self, session: Session) -> list[dict[str, object]]:
         """The office's send list with each transmission's download status (R5.1, R6.1)."""
-        rows = await self.db.fetch_all(self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id",
-                                       (session.office_number,))
+        rows = await self.db.fetch_all(
+            self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id", (session.office_number,)
+        )
         return [await self._row_json(r) for r in rows]
 
     async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
@@ -333,15 +400,20 @@ class HubService:
 
     # --- receiving ----------------------------------------------------------------------------
     async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
-        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?",
-                                      (transmission_id, session.office_number))
+        row = await self.db.fetch_one(
+            self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?", (transmission_id, session.office_number)
+        )
         if row is None:
-            raise CareplanError("TRANSMISSION_NOT_FOUND", detail=f"no transmission {transmission_id} for office "
-                                f"{session.office_number}", fix="List the inbox (careplan client inbox) for ids.")
+            raise CareplanError(
+                "TRANSMISSION_NOT_FOUND",
+                detail=f"no transmission {transmission_id} for office {session.office_number}",
+                fix="List the inbox (careplan client inbox) for ids.",
+            )
         if row["downloaded_at"]:
             raise CareplanError(
                 "ALREADY_DOWNLOADED",
-                detail=f"transmission {transmission_id} was downloaded at {row['downloaded_at']} by {row['downloaded_by']}; "
+                detail=f"transmission {transmission_id} was downloaded at {row['downloaded_at']} "
+                f"by {row['downloaded_by']}; "
                 "the hub no longer holds its data",
                 fix=f"Ask the sender ({row['sender']} {row['sender_name']}) to send it again (R5.2).",
             )
@@ -362,7 +434,9 @@ class HubService:
             (transmission_id, position),
         )
         if row is None or row["blob"] is None:
-            raise CareplanError("TRANSMISSION_NOT_FOUND", detail=f"transmission {transmission_id} has no file {position}")
+            raise CareplanError(
+                "TRANSMISSION_NOT_FOUND", detail=f"transmission {transmission_id} has no file {position}"
+            )
         return row["name"], await asyncio.to_thread(self.payloads.read, row["blob"])
 
     async def acknowledge(self, session: Session, transmission_id: str) -> dict[str, object]:
@@ -374,9 +448,16 @@ class HubService:
                 (self._now(), session.user_id, transmission_id),
             )
             if changed != 1:
-                raise CareplanError("ALREADY_DOWNLOADED", detail=f"transmission {transmission_id} was acknowledged concurrently")
-            blobs = [r[0] for r in await self.db.fetch_all(
-                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL", (transmission_id,))]
+                raise CareplanError(
+                    "ALREADY_DOWNLOADED", detail=f"transmission {transmission_id} was acknowledged concurrently"
+                )
+            blobs = [
+                r[0]
+                for r in await self.db.fetch_all(
+                    "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL",
+                    (transmission_id,),
+                )
+            ]
             await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
         await asyncio.to_thread(self.payloads.delete, blobs)
         return await self._sent_row(transmission_id)

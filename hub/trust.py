@@ -51,12 +51,9 @@ class TrustStore:
                 "CERT_MISSING",
                 operation=operation,
                 detail="the TLS connection carried no client certificate",
-                fix="Configure the client with the office's .p12 (e.g. curl --cert, "
-                "careplan client login --p12).",
+                fix="Configure the client with the office's .p12 (e.g. curl --cert, careplan client login --p12).",
             )
         return self.judge_certificate(x509.load_der_x509_certificate(der), now=now, operation=operation)
 
     def judge_certificate(self, cert: x509.Certificate, *, now: dt.datetime, operation: Operation) -> OfficeIdentity:
-        return judge_certificate(
-            cert, trusted=self.trusted, revoked=self.revoked(), now=now, operation=operation
-        )
+        return judge_certificate(cert, trusted=self.trusted, revoked=self.revoked(), now=now, operation=operation)

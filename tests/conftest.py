@@ -16,7 +16,7 @@ import pytest
 
 from ca.authority import CertificateAuthority, Issued
 from ca.cli import write_server_cert
-from careplan.certificates import CertificateKind, KeyPair
+from careplan.certificates import KeyPair
 from careplan.office import with_check_digit
 from client.hubclient import HubClient
 from hub.app import SERVICE
@@ -42,12 +42,28 @@ class Office:
         return f"C{self.number}01"
 
 
-KYOTAKU = Office(number=with_check_digit("137010001"), name="テスト居宅介護支援事業所", kind="43",
-                 user=f"KJ{with_check_digit('137010001')}", password="kyotaku-pass")
-HOUMON = Office(number=with_check_digit("137010002"), name="テスト訪問介護", kind="11",
-                user=f"KJ{with_check_digit('137010002')}", password="houmon-pass")
-MISHINSEI = Office(number=with_check_digit("137010005"), name="テスト未申請事業所", kind="13",
-                   user=f"KJ{with_check_digit('137010005')}", password="mishinsei-pass", licence="none")
+KYOTAKU = Office(
+    number=with_check_digit("137010001"),
+    name="テスト居宅介護支援事業所",
+    kind="43",
+    user=f"KJ{with_check_digit('137010001')}",
+    password="kyotaku-pass",
+)
+HOUMON = Office(
+    number=with_check_digit("137010002"),
+    name="テスト訪問介護",
+    kind="11",
+    user=f"KJ{with_check_digit('137010002')}",
+    password="houmon-pass",
+)
+MISHINSEI = Office(
+    number=with_check_digit("137010005"),
+    name="テスト未申請事業所",
+    kind="13",
+    user=f"KJ{with_check_digit('137010005')}",
+    password="mishinsei-pass",
+    licence="none",
+)
 OFFICES = (KYOTAKU, HOUMON, MISHINSEI)
 
 
@@ -63,8 +79,15 @@ class Pki:
     terminals: dict[str, KeyPair] = field(default_factory=dict)
 
     def issue(self, office: Office, **kwargs: object) -> KeyPair:
-        return keypair(self.ca.issue_office(office_number=office.number, office_user_id=office.user,
-                                            office_name=office.name, now=kwargs.pop("now", NOW), **kwargs))  # type: ignore[arg-type]
+        return keypair(
+            self.ca.issue_office(
+                office_number=office.number,
+                office_user_id=office.user,
+                office_name=office.name,
+                now=kwargs.pop("now", NOW),
+                **kwargs,
+            )
+        )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +104,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """Another CA issuing look-alike certificates for the same offices (a forger's)."""
     directory = tmp_path_factory.mktemp("foreign")
-    ca = CertificateAuthority.create(name="careplan-sim Test Office CA", now=NOW - dt.timedelta(days=30),
-                                     directory=directory / "ca")
+    ca = CertificateAuthority.create(
+        name="careplan-sim Test Office CA", now=NOW - dt.timedelta(days=30), directory=directory / "ca"
+    )
     built = Pki(directory=directory, ca=ca, server=ca.issue_server(now=NOW))
     built.terminals[KYOTAKU.number] = built.issue(KYOTAKU)
     return built
@@ -98,9 +122,15 @@ def prepare_data_dir(data: Path, pki: Pki) -> None:
 
 async def seed(service: HubService) -> None:
     for office in OFFICES:
-        await service.register_office(office_number=office.number, name=office.name, service_kind=office.kind,
-                                      office_user_id=office.user, password=office.password, licence=office.licence,
-                                      personal_users=[(office.personal_user, office.password + "-c")])
+        await service.register_office(
+            office_number=office.number,
+            name=office.name,
+            service_kind=office.kind,
+            office_user_id=office.user,
+            password=office.password,
+            licence=office.licence,
+            personal_users=[(office.personal_user, office.password + "-c")],
+        )
 
 
 @dataclass(slots=True)
@@ -152,7 +182,15 @@ def openssl() -> str | None:
     return found
 
 
-def run_careplan(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "careplan_cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+def run_careplan(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "careplan_cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )

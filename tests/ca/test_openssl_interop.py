@@ -40,9 +40,13 @@ def test_openssl_reads_the_ca_and_an_office_certificate(openssl_bin: str, pki: P
 
 
 def test_openssl_opens_the_pkcs12(openssl_bin: str, pki: Pki, tmp_path: Path) -> None:
-    issued = pki.ca.issue_office(office_number=KYOTAKU.number, office_user_id=KYOTAKU.user,
-                                 office_name=KYOTAKU.name, kind=CertificateKind.SEIKYU_ININ,
-                                 now=dt.datetime.now(dt.UTC))
+    issued = pki.ca.issue_office(
+        office_number=KYOTAKU.number,
+        office_user_id=KYOTAKU.user,
+        office_name=KYOTAKU.name,
+        kind=CertificateKind.SEIKYU_ININ,
+        now=dt.datetime.now(dt.UTC),
+    )
     p12 = tmp_path / "office.p12"
     p12.write_bytes(issued.to_p12("パスワード1", ca=pki.ca.certificate))
     done = _run(openssl_bin, "pkcs12", "-in", str(p12), "-passin", "pass:パスワード1", "-nokeys", "-clcerts")
@@ -53,8 +57,9 @@ def test_openssl_opens_the_pkcs12(openssl_bin: str, pki: Pki, tmp_path: Path) ->
 
 
 def test_openssl_reads_the_crl_and_sees_a_revocation(openssl_bin: str, pki: Pki, tmp_path: Path) -> None:
-    issued = pki.ca.issue_office(office_number=HOUMON.number, office_user_id=HOUMON.user,
-                                 office_name=HOUMON.name, now=dt.datetime.now(dt.UTC))
+    issued = pki.ca.issue_office(
+        office_number=HOUMON.number, office_user_id=HOUMON.user, office_name=HOUMON.name, now=dt.datetime.now(dt.UTC)
+    )
     pki.ca.revoke(issued.certificate.serial_number, now=dt.datetime.now(dt.UTC))
     ca, crl = str(pki.ca.directory / "ca.pem"), str(pki.ca.directory / "crl.pem")
     shown = _run(openssl_bin, "crl", "-in", crl, "-CAfile", ca, "-noout", "-text")
@@ -68,13 +73,28 @@ def test_openssl_reads_the_crl_and_sees_a_revocation(openssl_bin: str, pki: Pki,
 
 def test_openssl_cms_verify_accepts_the_clients_signature(openssl_bin: str, pki: Pki, tmp_path: Path) -> None:
     files = list(sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number).items())
-    client = HubClient(url="https://127.0.0.1:1", ca_file=pki.ca.directory / "ca.pem",
-                       keypair=pki.terminals[KYOTAKU.number])
+    client = HubClient(
+        url="https://127.0.0.1:1", ca_file=pki.ca.directory / "ca.pem", keypair=pki.terminals[KYOTAKU.number]
+    )
     manifest, signature = client.prepare(files, to=HOUMON.number)
     (tmp_path / "manifest.json").write_bytes(manifest)
     (tmp_path / "manifest.p7s").write_bytes(signature)
-    args = [openssl_bin, "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp_path / "manifest.p7s"),
-            "-CAfile", str(pki.ca.directory / "ca.pem"), "-purpose", "any", "-out", str(tmp_path / "out")]
+    args = [
+        openssl_bin,
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        str(tmp_path / "manifest.p7s"),
+        "-CAfile",
+        str(pki.ca.directory / "ca.pem"),
+        "-purpose",
+        "any",
+        "-out",
+        str(tmp_path / "out"),
+    ]
     done = _run(*args, "-content", str(tmp_path / "manifest.json"))
     assert done.returncode == 0, done.stderr
     assert "Verification successful" in done.stderr

@@ -28,8 +28,11 @@ TIME_LIMIT = 60.0  # … and in time
 
 def _start(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     (data / "hub.json").unlink(missing_ok=True)
-    process = subprocess.Popen([sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve",
-                                "--port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if (data / "hub.json").exists():
@@ -45,10 +48,16 @@ async def _seed(url: str, ca_file: Path) -> None:
     connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
     async with aiohttp.ClientSession(connector=connector) as session:
         for office in (KYOTAKU, HOUMON):
-            body = {"office_number": office.number, "name": office.name, "service_kind": office.kind,
-                    "office_user_id": office.user, "password": office.password}
-            async with session.post(url + "/admin/v1/offices", json=body,
-                                    headers={"Authorization": "Bearer test-admin-token"}) as response:
+            body = {
+                "office_number": office.number,
+                "name": office.name,
+                "service_kind": office.kind,
+                "office_user_id": office.user,
+                "password": office.password,
+            }
+            async with session.post(
+                url + "/admin/v1/offices", json=body, headers={"Authorization": "Bearer test-admin-token"}
+            ) as response:
                 assert response.status == 201, await response.text()
 
 

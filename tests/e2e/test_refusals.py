@@ -40,8 +40,10 @@ async def _refused(hub: HubUnderTest, action: Callable[[], Awaitable[object]]) -
 
 async def _raw(hub: HubUnderTest, method: str, path: str, **kwargs: object) -> tuple[int, dict[str, object]]:
     connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with aiohttp.ClientSession(connector=connector) as session, \
-            session.request(method, hub.url + path, **kwargs) as response:  # type: ignore[arg-type]
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.request(method, hub.url + path, **kwargs) as response,
+    ):  # type: ignore[arg-type]
         return response.status, await response.json()
 
 
@@ -104,8 +106,13 @@ async def test_expired_certificate_judged_on_the_hub_clock(hub: HubUnderTest) ->
 async def test_signature_by_another_office(hub: HubUnderTest) -> None:
     files = _files()
     other = hub.pki.terminals[HOUMON.number]
-    manifest = Manifest.build(transmission_id="a" * 32, sender=KYOTAKU.number, recipient=HOUMON.number,
-                              signed_at=dt.datetime.now(dt.UTC), files=files).to_bytes()
+    manifest = Manifest.build(
+        transmission_id="a" * 32,
+        sender=KYOTAKU.number,
+        recipient=HOUMON.number,
+        signed_at=dt.datetime.now(dt.UTC),
+        files=files,
+    ).to_bytes()
     forged_signature = sign(manifest, other.certificate, other.key)
     async with hub.client(KYOTAKU) as client:
         await client.login(KYOTAKU.user, KYOTAKU.password)
@@ -119,8 +126,13 @@ async def test_manifest_claiming_another_sender(hub: HubUnderTest) -> None:
     async with hub.client(KYOTAKU) as client:
         await client.login(KYOTAKU.user, KYOTAKU.password)
         me = hub.pki.terminals[KYOTAKU.number]
-        manifest = Manifest.build(transmission_id="b" * 32, sender=HOUMON.number, recipient=KYOTAKU.number,
-                                  signed_at=dt.datetime.now(dt.UTC), files=files).to_bytes()
+        manifest = Manifest.build(
+            transmission_id="b" * 32,
+            sender=HOUMON.number,
+            recipient=KYOTAKU.number,
+            signed_at=dt.datetime.now(dt.UTC),
+            files=files,
+        ).to_bytes()
         error = await _refused(hub, lambda: client.upload(manifest, sign(manifest, me.certificate, me.key), files))
     assert error.code == "SIGNER_MISMATCH"
     assert f"claims sender {HOUMON.number}" in error.detail
@@ -171,8 +183,9 @@ async def test_session_used_with_another_certificate(hub: HubUnderTest) -> None:
     async with hub.client(KYOTAKU) as first:
         await first.login(KYOTAKU.user, KYOTAKU.password)
         token = first.token
-    thief = HubClient(url=hub.url, ca_file=hub.config.trusted_ca_file, keypair=hub.pki.terminals[HOUMON.number],
-                      token=token)
+    thief = HubClient(
+        url=hub.url, ca_file=hub.config.trusted_ca_file, keypair=hub.pki.terminals[HOUMON.number], token=token
+    )
     async with thief:
         error = await _refused(hub, lambda: thief.sent())
     assert (error.code, error.message) == ("CERT_OFFICE_MISMATCH", MSG_SEND_CERT)
@@ -188,8 +201,7 @@ async def test_sender_without_application(hub: HubUnderTest) -> None:
 async def test_recipient_without_licence(hub: HubUnderTest) -> None:
     async with hub.client(KYOTAKU) as client:
         await client.login(KYOTAKU.user, KYOTAKU.password)
-        error = await _refused(hub, lambda: client.send(_files(KYOTAKU.number, MISHINSEI.number),
-                                                        to=MISHINSEI.number))
+        error = await _refused(hub, lambda: client.send(_files(KYOTAKU.number, MISHINSEI.number), to=MISHINSEI.number))
     assert (error.code, error.message) == ("RECIPIENT_NOT_LICENSED", MSG_RECIPIENT_NOT_LICENSED)
 
 
@@ -212,7 +224,9 @@ async def test_unknown_route_and_malformed_body_are_catalogue_errors(hub: HubUnd
     status, body = await _raw(hub, "GET", "/api/v1/nothing")
     assert (status, body["code"]) == (404, "NOT_FOUND")
     context = client_ssl_context(hub.config.trusted_ca_file, hub.pki.terminals[KYOTAKU.number])
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session, \
-            session.post(hub.url + "/api/v1/session", data=b"{not json") as response:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+        session.post(hub.url + "/api/v1/session", data=b"{not json") as response,
+    ):
         assert response.status == 400
         assert (await response.json())["code"] == "BAD_REQUEST"

@@ -1,0 +1,180 @@
+"""The quick start as a vendor or trainer uses it: `careplan up` in one process, the client CLI in
+others; human tables, --json for machines, and exit statuses for refusals."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from careplan.errors import MSG_SENDER_NOT_APPLIED
+from fixtures.samples import sample_actuals_set
+from tests.conftest import run_careplan
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    data: Path
+    url: str
+    offices: dict[str, dict[str, str]]
+    home: Path
+
+    def client(self, profile: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_careplan("client", "--home", str(self.home), "--profile", profile, *args)
+
+    def login(self, profile: str) -> subprocess.CompletedProcess[str]:
+        o = self.offices[profile]
+        return self.client(
+            profile,
+            "--json",
+            "login",
+            "--hub",
+            self.url,
+            "--ca",
+            str(self.data / "ca" / "ca.pem"),
+            "--p12",
+            o["p12"],
+            "--p12-password",
+            o["p12_password"],
+            "--user",
+            o["user"],
+            "--password",
+            o["password"],
+        )
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    root = tmp_path_factory.mktemp("demo")
+    data = root / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (data / "hub.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"careplan up did not start: {process.communicate()[0]}")
+        time.sleep(0.05)
+    offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
+    yield Demo(data=data, url=json.loads((data / "hub.json").read_text())["url"], offices=offices, home=root / "home")
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0, output
+    assert "Try it from another shell" in output
+    assert not (data / "hub.json").exists(), "a stopped hub removes its ready file"
+
+
+def _json(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert done.returncode == 0, done.stdout + done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_send_download_and_send_list_from_the_shell(demo: Demo, tmp_path: Path) -> None:
+    houmon = demo.offices["houmon"]["office_number"]
+    me = _json(demo.login("kyotaku"))
+    assert me["office"]["office_number"] == demo.offices["kyotaku"]["office_number"]  # type: ignore[index]
+    assert "token" not in me
+    samples = sorted(str(p) for p in (demo.data / "demo" / "samples").glob("*.CSV"))
+    sent = _json(demo.client("kyotaku", "--json", "send", *samples, "--to", houmon))
+    tid = str(sent["transmission_id"])
+    assert sent["status"] == "未ダウンロード"
+
+    _json(demo.login("houmon"))
+    inbox = _json(demo.client("houmon", "--json", "inbox"))
+    assert tid in [t["transmission_id"] for t in inbox["transmissions"]]  # type: ignore[attr-defined]
+    table = demo.client("houmon", "inbox")
+    assert tid in table.stdout and "未ダウンロード" in table.stdout
+
+    got = _json(demo.client("houmon", "--json", "download", tid, "--out", str(tmp_path)))
+    [download] = got["downloads"]  # type: ignore[misc]
+    assert sorted(Path(f).name for f in download["files"]) == sorted(Path(s).name for s in samples)
+    for sample in samples:
+        assert (tmp_path / tid / Path(sample).name).read_bytes() == Path(sample).read_bytes()
+
+    listed = demo.client("kyotaku", "sent")
+    assert listed.returncode == 0 and "ダウンロード済" in listed.stdout and tid in listed.stdout
+
+    again = demo.client("houmon", "download", tid, "--out", str(tmp_path / "again"))
+    assert again.returncode == 1
+    assert "ALREADY_DOWNLOADED" in again.stderr and "送信元事業所に再送を依頼してください" in again.stderr
+
+
+def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp_path: Path) -> None:
+    _json(demo.login("mishinsei"))
+    kyotaku = demo.offices["kyotaku"]["office_number"]
+    files = sample_actuals_set(sender=demo.offices["mishinsei"]["office_number"], sender_kind="13", recipient=kyotaku)
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    done = demo.client("mishinsei", "--json", "send", *paths, "--to", kyotaku)
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert (error["code"], error["message"]) == ("SENDER_NOT_APPLIED", MSG_SENDER_NOT_APPLIED)
+    human = demo.client("mishinsei", "send", *paths, "--to", kyotaku)
+    assert human.returncode == 1
+    assert MSG_SENDER_NOT_APPLIED in human.stderr and "理由 / detail" in human.stderr and "対処 / fix" in human.stderr
+
+
+def test_wrong_p12_password_is_a_local_error(demo: Demo) -> None:
+    o = demo.offices["yogu"]
+    done = demo.client(
+        "yogu",
+        "login",
+        "--hub",
+        demo.url,
+        "--ca",
+        str(demo.data / "ca" / "ca.pem"),
+        "--p12",
+        o["p12"],
+        "--p12-password",
+        "wrong",
+        "--user",
+        o["user"],
+        "--password",
+        o["password"],
+    )
+    assert done.returncode == 2
+    assert "PKCS#12" in done.stderr
+
+
+def test_unreachable_hub(demo: Demo) -> None:
+    o = demo.offices["tsusho"]
+    done = demo.client(
+        "tsusho",
+        "--json",
+        "login",
+        "--hub",
+        "https://127.0.0.1:9",
+        "--ca",
+        str(demo.data / "ca" / "ca.pem"),
+        "--p12",
+        o["p12"],
+        "--p12-password",
+        o["p12_password"],
+        "--user",
+        o["user"],
+        "--password",
+        o["password"],
+    )
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["error"]["code"] == "HUB_UNREACHABLE"
+
+
+def test_usage_without_profile(demo: Demo) -> None:
+    done = demo.client("nobody", "inbox")
+    assert done.returncode == 2 and "login" in done.stderr

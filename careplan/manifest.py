@@ -25,8 +25,8 @@ from careplan.office import is_office_number
 
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
-_TRANSMISSION_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_TRANSMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
 
 
@@ -44,8 +44,8 @@ def file_name_problem(name: str) -> str | None:
         return "a file name must have 1 to 255 characters"
     if name in (".", "..") or "/" in name or "\\" in name:
         return f"file name {name!r} must not contain a path"
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        return f"file name {name!r} contains control or format characters"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in name):
+        return f"file name {name!r} contains control, format, surrogate or unassigned characters"
     return None
 
 
@@ -59,7 +59,7 @@ class ManifestFile:
         problem = file_name_problem(self.name)
         if problem:
             raise _invalid(problem)
-        if self.size < 0 or not _SHA256_RE.match(self.sha256):
+        if self.size < 0 or not _SHA256_RE.fullmatch(self.sha256):
             raise _invalid(f"file {self.name!r}: size must be >= 0 and sha256 64 lower-case hex")
 
     @classmethod
@@ -79,7 +79,7 @@ class Manifest:
     def __post_init__(self) -> None:
         if self.version != MANIFEST_VERSION:
             raise _invalid(f"manifest version {self.version} is not {MANIFEST_VERSION}")
-        if not _TRANSMISSION_ID_RE.match(self.transmission_id):
+        if not _TRANSMISSION_ID_RE.fullmatch(self.transmission_id):
             raise _invalid("transmission_id must be 32 lower-case hex characters (a UUID)")
         for role, number in (("sender", self.sender), ("recipient", self.recipient)):
             if not is_office_number(number):
@@ -102,6 +102,8 @@ class Manifest:
         signed_at: dt.datetime,
         files: Sequence[tuple[str, bytes]],
     ) -> Manifest:
+        if signed_at.tzinfo is None:
+            raise _invalid("signed_at must carry a time zone")
         return cls(
             transmission_id=transmission_id,
             sender=sender,
@@ -134,7 +136,9 @@ class Manifest:
             raise _invalid(f"manifest is {len(data)} bytes, at most {MAX_MANIFEST_BYTES}")
         try:
             doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            raise _invalid("manifest JSON is nested too deeply") from None
+        except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, over-long integers
             raise _invalid(f"manifest is not UTF-8 JSON: {exc}") from None
         if not isinstance(doc, Mapping):
             raise _invalid("manifest must be a JSON object")

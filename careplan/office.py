@@ -32,9 +32,10 @@ OFFICE_CLASSES: dict[str, str] = {
 
 _ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ"  # I, O, Q are never used
 _CHAR_VALUE = {str(d): d for d in range(10)} | {c: 10 + i for i, c in enumerate(_ALPHABET)}
-_OFFICE_RE = re.compile(r"^(0[1-9]|[1-3][0-9]|4[0-7])[0-9A-HJ-NPR-Z]{8}$")
-_KJ_RE = re.compile(r"^KJ[0-9A-Za-z]{4,30}$")
-_PERSONAL_RE = re.compile(r"^C[0-9A-Za-z]{4,30}$")
+_OFFICE_RE = re.compile(r"(0[1-9]|[1-3][0-9]|4[0-7])[0-9A-HJ-NPR-Z]{8}")
+_INSURER_RE = re.compile(r"[0-9]{6}")
+_KJ_RE = re.compile(r"KJ[0-9A-Za-z]{4,30}")
+_PERSONAL_RE = re.compile(r"C[0-9A-Za-z]{4,30}")
 
 
 def check_digit(body: str) -> str:
@@ -87,7 +88,7 @@ class OfficeNumber:
 
 def office_number_findings(text: str, *, strict: bool = False, field: str = "事業所番号") -> list[Finding]:
     """Every problem with `text` as a 事業所番号; the check digit is a warning unless strict."""
-    if not _OFFICE_RE.match(text):
+    if not _OFFICE_RE.fullmatch(text):
         return [
             Finding(
                 rule="office_number.structure",
@@ -136,14 +137,14 @@ def is_office_number(text: str) -> bool:
 
 def insurer_number_ok(text: str) -> bool:
     """保険者番号: 6 digits whose last is the 2-1 check digit of the first five (131011)."""
-    return len(text) == 6 and text.isdigit() and check_digit(text[:5]) == text[5]
+    return bool(_INSURER_RE.fullmatch(text)) and check_digit(text[:5]) == text[5]
 
 
 def is_office_user_id(text: str) -> bool:
     """事業所ユーザID from the billing system: begins with KJ (R1.2)."""
-    return bool(_KJ_RE.match(text))
+    return bool(_KJ_RE.fullmatch(text))
 
 
 def is_personal_user_id(text: str) -> bool:
     """個人ユーザID issued after 利用申請: begins with C (R1.3)."""
-    return bool(_PERSONAL_RE.match(text))
+    return bool(_PERSONAL_RE.fullmatch(text))

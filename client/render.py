@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from careplan.errors import CareplanError
 
@@ -55,7 +56,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     for column in columns:
         grid.add_column(column, no_wrap=column in NO_WRAP, overflow="fold")
     for row in rows:
-        grid.add_row(*row)
+        grid.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
     if not rows:
         grid.caption = "（該当なし / none）"
     out.print(grid)

@@ -8,6 +8,7 @@ the log, never to the user). Handlers live in `hub.routes`; operations in `hub.s
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,8 +34,17 @@ PEER = web.RequestKey("peer", OfficeIdentity)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_response(data: object, *, status: int = 200) -> web.Response:
+    """JSON as vendors read it: UTF-8 Japanese, not \\u escapes."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
 def error_response(error: CareplanError) -> web.Response:
-    return web.json_response(error.to_wire(), status=error.status)
+    return json_response(error.to_wire(), status=error.status)
 
 
 def _peer_label(request: web.Request) -> str | None:

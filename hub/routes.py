@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, office_session, peer_identity, require_admin
+from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -39,7 +39,7 @@ def _field(body: dict[str, Any], name: str) -> str:
 # --- public ---------------------------------------------------------------------------------
 @ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "hub_time": request.app[CLOCK].now().isoformat()})
+    return json_response({"status": "ok", "hub_time": request.app[CLOCK].now().isoformat()})
 
 
 @ROUTES.get("/openapi.yaml")
@@ -52,7 +52,7 @@ async def openapi(request: web.Request) -> web.Response:
 async def trust(request: web.Request) -> web.Response:
     """The CA certificates office certificates must chain to (readable without a certificate)."""
     pem = request.app[CONFIG].trusted_ca_file.read_text("ascii")
-    return web.json_response({"office_ca_pem": pem})
+    return json_response({"office_ca_pem": pem})
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -61,20 +61,20 @@ async def login(request: web.Request) -> web.Response:
     peer = peer_identity(request, Operation.LOGIN)
     body = await _json_body(request)
     result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 @ROUTES.get("/api/v1/session")
 async def whoami(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.LOGIN)
-    return web.json_response(await request.app[SERVICE].whoami(session))
+    return json_response(await request.app[SERVICE].whoami(session))
 
 
 @ROUTES.delete("/api/v1/session")
 async def logout(request: web.Request) -> web.Response:
     await office_session(request, Operation.LOGIN)
     await request.app[SERVICE].logout(bearer_token(request))
-    return web.json_response({"logged_out": True})
+    return json_response({"logged_out": True})
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -138,13 +138,13 @@ async def _read_upload(request: web.Request) -> Upload:
 async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
-    return web.json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
+    return json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
 
 
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return web.json_response({"transmissions": await request.app[SERVICE].sent(session)})
+    return json_response({"transmissions": await request.app[SERVICE].sent(session)})
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -152,15 +152,13 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return web.json_response(
-        {"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)}
-    )
+    return json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")
 async def download_info(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
-    return web.json_response(await request.app[SERVICE].download_info(session, request.match_info["transmission_id"]))
+    return json_response(await request.app[SERVICE].download_info(session, request.match_info["transmission_id"]))
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}/files/{position:[0-9]+}")
@@ -179,7 +177,7 @@ async def download_file(request: web.Request) -> web.Response:
 @ROUTES.post("/api/v1/inbox/{transmission_id}/ack")
 async def acknowledge(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
-    return web.json_response(await request.app[SERVICE].acknowledge(session, request.match_info["transmission_id"]))
+    return json_response(await request.app[SERVICE].acknowledge(session, request.match_info["transmission_id"]))
 
 
 # --- admin (token + loopback) -------------------------------------------------------------------
@@ -199,19 +197,19 @@ async def register_office(request: web.Request) -> web.Response:
         password_state=str(body.get("password_state", "ok")),
         personal_users=[(_field(u, "user_id"), _field(u, "password")) for u in users],
     )
-    return web.json_response(office, status=201)
+    return json_response(office, status=201)
 
 
 @ROUTES.get("/admin/v1/offices")
 async def list_offices(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response({"offices": await request.app[SERVICE].offices()})
+    return json_response({"offices": await request.app[SERVICE].offices()})
 
 
 @ROUTES.get("/admin/v1/clock")
 async def clock_show(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response(request.app[CLOCK].state())
+    return json_response(request.app[CLOCK].state())
 
 
 @ROUTES.post("/admin/v1/clock")
@@ -231,10 +229,10 @@ async def clock_change(request: web.Request) -> web.Response:
             raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
     except (TypeError, ValueError) as exc:
         raise CareplanError("BAD_REQUEST", detail=f"bad clock change: {exc}") from None
-    return web.json_response(clock.state())
+    return json_response(clock.state())
 
 
 @ROUTES.get("/admin/v1/audit")
 async def audit(request: web.Request) -> web.Response:
     require_admin(request)
-    return web.json_response({"refusals": await request.app[SERVICE].audit_log()})
+    return json_response({"refusals": await request.app[SERVICE].audit_log()})

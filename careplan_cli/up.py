@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -191,6 +192,9 @@ def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, s
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    # Trainers watch the hub work: each stored transmission and each refusal is one log line.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
     config = HubConfig.from_env(args.data, host=args.host, port=args.port)
     authority = prepare(config)
 

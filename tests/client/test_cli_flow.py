@@ -178,3 +178,22 @@ def test_unreachable_hub(demo: Demo) -> None:
 def test_usage_without_profile(demo: Demo) -> None:
     done = demo.client("nobody", "inbox")
     assert done.returncode == 2 and "login" in done.stderr
+
+
+def test_whoami_and_logout(demo: Demo) -> None:
+    _json(demo.login("tsusho"))
+    me = demo.client("tsusho", "whoami")
+    assert me.returncode == 0 and "ライセンス期限" in me.stdout and demo.offices["tsusho"]["office_number"] in me.stdout
+    assert _json(demo.client("tsusho", "--json", "logout")) == {"logged_out": True}
+    after = demo.client("tsusho", "--json", "whoami")
+    assert after.returncode == 1 and json.loads(after.stdout)["error"]["code"] == "SESSION_REQUIRED"
+
+
+def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
+    moved = run_careplan("hub", "--data", str(demo.data), "clock", "advance", "--days", "2")
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["mode"] == "offset"
+    frozen = json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00",
+                                     "--frozen").stdout)
+    assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T00:00:00+00:00")
+    assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"

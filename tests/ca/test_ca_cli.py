@@ -1,0 +1,61 @@
+"""`careplan ca init | issue | revoke | crl | show | server-cert` on a CA directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from ca.cli import main
+from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.office import with_check_digit
+
+OFFICE = with_check_digit("137010009")
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> object:
+    assert main(list(args)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_issue_show_revoke_and_crl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    issued = _run(capsys, "--dir", ca_dir, "issue", "--office", OFFICE, "--user", f"KJ{OFFICE}", "--name", "テスト事業所",
+                  "--kind", "seikyu-inin", "--password", "pw", "--out", str(tmp_path / "t.p12"))
+    pair = load_p12((tmp_path / "t.p12").read_bytes(), "pw")
+    identity = identity_of(pair.certificate)
+    assert (identity.office_number, identity.kind) == (OFFICE, CertificateKind.SEIKYU_ININ)
+    assert (tmp_path / "t.p12").stat().st_mode & 0o777 == 0o600
+
+    shown = _run(capsys, "--dir", ca_dir, "show", "--p12", str(tmp_path / "t.p12"), "--password", "pw")
+    assert shown["serial"] == issued["serial"]  # type: ignore[index]
+
+    _run(capsys, "--dir", ca_dir, "revoke", str(issued["serial"]))  # type: ignore[index]
+    published = _run(capsys, "--dir", ca_dir, "crl", "--out", str(tmp_path / "crl.der"), "--der")
+    assert published["revoked"] == [issued["serial"]]  # type: ignore[index]
+    crl = x509.load_der_x509_crl((tmp_path / "crl.der").read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(pair.certificate.serial_number) is not None
+
+
+def test_server_certificate_names_loopback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    _run(capsys, "--dir", ca_dir, "server-cert", "--out", str(tmp_path / "tls"))
+    cert = x509.load_pem_x509_certificate((tmp_path / "tls" / "hub.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    assert (tmp_path / "tls" / "hub-key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    assert main(["--dir", ca_dir, "issue", "--office", "12345", "--user", "KJ1", "--name", "x", "--password", "p",
+                 "--out", str(tmp_path / "x.p12")]) == 2
+    assert "事業所番号" in capsys.readouterr().err
+    assert main(["--dir", ca_dir, "revoke", "abcdef"]) == 2
+    assert "not issued by this CA" in capsys.readouterr().err
+    assert main(["--dir", str(tmp_path / "none"), "show"]) == 2

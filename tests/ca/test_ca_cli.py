@@ -23,8 +23,24 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> object:
 def test_issue_show_revoke_and_crl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
-    issued = _run(capsys, "--dir", ca_dir, "issue", "--office", OFFICE, "--user", f"KJ{OFFICE}", "--name", "テスト事業所",
-                  "--kind", "seikyu-inin", "--password", "pw", "--out", str(tmp_path / "t.p12"))
+    issued = _run(
+        capsys,
+        "--dir",
+        ca_dir,
+        "issue",
+        "--office",
+        OFFICE,
+        "--user",
+        f"KJ{OFFICE}",
+        "--name",
+        "テスト事業所",
+        "--kind",
+        "seikyu-inin",
+        "--password",
+        "pw",
+        "--out",
+        str(tmp_path / "t.p12"),
+    )
     pair = load_p12((tmp_path / "t.p12").read_bytes(), "pw")
     identity = identity_of(pair.certificate)
     assert (identity.office_number, identity.kind) == (OFFICE, CertificateKind.SEIKYU_ININ)
@@ -53,8 +69,26 @@ def test_server_certificate_names_loopback(tmp_path: Path, capsys: pytest.Captur
 def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
-    assert main(["--dir", ca_dir, "issue", "--office", "12345", "--user", "KJ1", "--name", "x", "--password", "p",
-                 "--out", str(tmp_path / "x.p12")]) == 2
+    assert (
+        main(
+            [
+                "--dir",
+                ca_dir,
+                "issue",
+                "--office",
+                "12345",
+                "--user",
+                "KJ1",
+                "--name",
+                "x",
+                "--password",
+                "p",
+                "--out",
+                str(tmp_path / "x.p12"),
+            ]
+        )
+        == 2
+    )
     assert "事業所番号" in capsys.readouterr().err
     assert main(["--dir", ca_dir, "revoke", "abcdef"]) == 2
     assert "not issued by this CA" in capsys.readouterr().err

@@ -4,8 +4,9 @@ Rules this module keeps:
 1. A manifest names the transmission id, the sending and receiving offices, the signing time and,
    for each file, its name, size and SHA-256 (R2.4: the platform and the receiver can prove who sent
    what). It travels as canonical JSON (UTF-8, sorted keys, no spaces) so its bytes are signed as is.
-2. File names are plain names: no path separators, no control characters, no "." or "..",
-   at most 255 characters, unique within the manifest.
+2. File names are plain names: no path separators, no control, surrogate or unassigned characters,
+   none of "<>:|?* (Windows refuses them, and the multipart header carries the name raw), no "." or
+   "..", at most 255 characters, unique within the manifest.
 3. Parsing never trusts the input: anything off is MANIFEST_INVALID saying exactly what.
 """
 
@@ -28,6 +29,7 @@ MAX_MANIFEST_BYTES = 64 * 1024
 _TRANSMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
+_FORBIDDEN = '"<>:|?*'
 
 
 def _invalid(detail: str) -> CareplanError:
@@ -44,6 +46,8 @@ def file_name_problem(name: str) -> str | None:
         return "a file name must have 1 to 255 characters"
     if name in (".", "..") or "/" in name or "\\" in name:
         return f"file name {name!r} must not contain a path"
+    if any(ch in _FORBIDDEN for ch in name):
+        return f"file name {name!r} contains one of {_FORBIDDEN!r} (not allowed in file names on Windows)"
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in name):
         return f"file name {name!r} contains control, format, surrogate or unassigned characters"
     return None

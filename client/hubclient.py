@@ -243,7 +243,8 @@ class HubClient:
         )
         for name, data in files:
             part = writer.append(_chunks(data, progress), {"Content-Type": "application/octet-stream"})
-            part.set_content_disposition("form-data", name="file", filename=name)
+            # Raw UTF-8 in filename="…", as curl and browsers send it (aiohttp would percent-encode).
+            part.set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
         return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=writer))
 
     async def sent(self) -> list[dict[str, Any]]:

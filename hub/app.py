@@ -119,7 +119,8 @@ def require_admin(request: web.Request) -> None:
         loopback = ipaddress.ip_address(remote).is_loopback
     except ValueError:
         loopback = remote == "localhost"
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip() if scheme.lower() == "bearer" else ""
     if not token or not loopback or not secrets.compare_digest(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from urllib.parse import quote
 from importlib import resources
 from typing import Any
 
@@ -170,7 +171,7 @@ async def download_file(request: web.Request) -> web.Response:
     return web.Response(
         body=data,
         content_type="application/octet-stream",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"},
     )
 
 

@@ -108,3 +108,14 @@ async def test_sha256_of_received_files_matches_signed_manifest(hub: HubUnderTes
         got = await houmon.download(tid, tmp_path)
     signed = {f.name: f.sha256 for f in got.manifest.files}
     assert signed == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+
+async def test_attachment_with_a_japanese_name_travels_intact(hub: HubUnderTest, tmp_path: Path) -> None:
+    note = ("説明 資料.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        sent = await kyotaku.send([note], to=HOUMON.number)
+        assert [f["name"] for f in sent["files"]] == ["説明 資料.pdf"]
+        got = await houmon.download(sent["transmission_id"], tmp_path)
+    assert [(p.name, p.read_bytes()) for p in got.files] == [note]

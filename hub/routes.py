@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from urllib.parse import quote
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 

@@ -1,0 +1,194 @@
+"""One transmission as the hub sees it: `check_transmission` and `refusal` (R4, decisions D12–D14).
+
+Rules this module keeps:
+1. Limits first (7 files, 10 MiB), then what each file is (zip, type, content), then the names
+   as one sending unit, then each file's format and the links between files.
+2. A transmission holds one sending unit of standard files, or only attachments (decision D12).
+3. Each finding's rule maps to one catalogue code (RULE_CODES); `refusal` picks one code by
+   PRECEDENCE and carries every finding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from careplan.errors import CareplanError, Finding
+from careplan.standard.content import Kind, classify
+from careplan.standard.filename import FileName
+from careplan.standard.layout import standard
+from careplan.standard.units import relation_findings, unit_findings
+from careplan.standard.validate import CsvReport, inspect_csv
+
+# Rule prefix -> error code, first match wins; anything else is FORMAT_INVALID.
+RULE_CODES: tuple[tuple[str, str], ...] = (
+    ("transmission.zip", "DATA_LOAD_FAILED"),
+    ("transmission.file_", "FILE_TYPE_NOT_ALLOWED"),
+    ("transmission.too_many_files", "TOO_MANY_FILES"),
+    ("transmission.too_large", "TRANSMISSION_TOO_LARGE"),
+    ("bulk.too_many_transmissions", "BULK_TOO_MANY_TRANSMISSIONS"),
+    ("filename.same_office", "SAME_OFFICE"),
+    ("transmission.same_office", "SAME_OFFICE"),
+    ("transmission.", "COMBINATION_INVALID"),
+    ("unit.", "COMBINATION_INVALID"),
+    ("relation.", "COMBINATION_INVALID"),
+    ("bulk.", "COMBINATION_INVALID"),
+)
+PRECEDENCE = (
+    "DATA_LOAD_FAILED",
+    "FILE_TYPE_NOT_ALLOWED",
+    "TOO_MANY_FILES",
+    "TRANSMISSION_TOO_LARGE",
+    "BULK_TOO_MANY_TRANSMISSIONS",
+    "SAME_OFFICE",
+    "COMBINATION_INVALID",
+    "FORMAT_INVALID",
+)
+
+
+def code_for(finding: Finding) -> str:
+    """The catalogue code a finding refuses with (decision D14)."""
+    for prefix, code in RULE_CODES:
+        if finding.rule.startswith(prefix):
+            return code
+    return "FORMAT_INVALID"
+
+
+def limit_findings(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
+    """R4.3: at most 7 files and 10 MiB per transmission; at least one file."""
+    limits = standard().limits
+    found: list[Finding] = []
+    if not files:
+        found.append(
+            Finding(
+                rule="transmission.empty",
+                message="the transmission has no files",
+                section="R4.3",
+                fix="Add the files to send.",
+            )
+        )
+    if len(files) > limits.max_files:
+        found.append(
+            Finding(
+                rule="transmission.too_many_files",
+                message=f"{len(files)} files in one transmission",
+                value=str(len(files)),
+                expected=f"≤ {limits.max_files}",
+                section="R4.3",
+                fix="Split the files over several transmissions.",
+            )
+        )
+    size = sum(len(data) for _, data in files)
+    if size > limits.max_bytes:
+        found.append(
+            Finding(
+                rule="transmission.too_large",
+                message=f"{size} bytes in one transmission",
+                value=str(size),
+                expected=f"≤ {limits.max_bytes} bytes (10 MB)",
+                section="R4.3",
+                fix="Send fewer users per file or split the transmission.",
+            )
+        )
+    return found
+
+
+def _names(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
+    counts = Counter(name for name, _ in files)
+    return [
+        Finding(
+            rule="transmission.duplicate_name",
+            file=name,
+            message="two files have the same name",
+            value=name,
+            section="R4.3",
+            fix="Send each file once.",
+        )
+        for name, n in counts.items()
+        if n > 1
+    ]
+
+
+def _mixing(standard_names: list[str], attachments: list[str]) -> list[Finding]:
+    if not (standard_names and attachments):
+        return []
+    return [
+        Finding(
+            rule="transmission.mixed_kinds",
+            file=name,
+            message="a document outside the standard cannot travel with a sending unit",
+            value=name,
+            expected="standard files only, or attachments only",
+            section="R4.3 (decision D12)",
+            fix="Send the document in a transmission of its own.",
+        )
+        for name in attachments
+    ]
+
+
+def _same_office(sender: str | None, recipient: str | None) -> list[Finding]:
+    if sender is None or sender != recipient:
+        return []
+    return [
+        Finding(
+            rule="transmission.same_office",
+            message="sender and recipient have the same 事業所番号",
+            value=sender,
+            section="R4.8",
+            fix="Send to another office; offices under one 事業所番号 share one receive list (R1.4).",
+        )
+    ]
+
+
+def check_transmission(
+    files: Sequence[tuple[str, bytes]], *, sender: str | None = None, recipient: str | None = None, strict: bool = False
+) -> list[Finding]:
+    """Everything the hub checks about one transmission's files; never raises on content.
+
+    `sender`/`recipient` are the 事業所番号 of the signed manifest; when given, the file names
+    must name them. Warnings (severity "warning") do not refuse; see `refusal`.
+    """
+    found = limit_findings(files) + _names(files) + _same_office(sender, recipient)
+    standard_files: list[tuple[str, bytes]] = []
+    attachments: list[str] = []
+    for name, data in files:
+        kind, problems = classify(name, data)
+        found += problems
+        if kind is Kind.STANDARD:
+            standard_files.append((name, data))
+        elif kind is Kind.ATTACHMENT:
+            attachments.append(name)
+    found += _mixing([n for n, _ in standard_files], attachments)
+    reports: list[CsvReport] = [inspect_csv(n, d, strict=strict) for n, d in standard_files]
+    for report in reports:
+        found += report.findings
+    parsed: list[tuple[str, FileName]] = [(r.name, r.file_name) for r in reports if r.file_name]
+    if len(parsed) == len(reports):
+        found += unit_findings(parsed, sender=sender, recipient=recipient)
+        found += relation_findings(reports)
+    return found
+
+
+def _brief(finding: Finding) -> str:
+    where = finding.file or ""
+    if finding.line is not None:
+        where += f":{finding.line}"
+    if finding.field_no is not None:
+        where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
+    return f"{where}: {finding.message}" if where else finding.message
+
+
+def refusal(findings: Sequence[Finding]) -> CareplanError | None:
+    """None when no finding is an error; else one CareplanError by PRECEDENCE with all findings."""
+    errors = [f for f in findings if f.severity == "error"]
+    if not errors:
+        return None
+    code = min((code_for(f) for f in errors), key=PRECEDENCE.index)
+    lead = [f for f in errors if code_for(f) == code]
+    rest = [f for f in errors if code_for(f) != code]
+    warnings = [f for f in findings if f.severity != "error"]
+    shown = "; ".join(_brief(f) for f in lead[:3])
+    more = f" (+{len(errors) - len(lead[:3])} more)" if len(errors) > 3 else ""
+    return CareplanError(
+        code, detail=f"{len(errors)} error(s): {shown}{more}", fix=lead[0].fix or "", findings=[*lead, *rest, *warnings]
+    )

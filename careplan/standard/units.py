@@ -1,0 +1,215 @@
+"""Sending units (標準仕様 2.4/3.4) and the links between their files (2.3/3.3), decision D10.
+
+Rules this module keeps:
+1. `unit_findings` looks at names only (so the bulk sorter can use it without reading content):
+   one ファイル連番 and one sender/recipient pair, each file of one sending unit exactly once,
+   companions at most once (images once per 枝番), months consistent across the unit.
+2. `relation_findings` looks at keys collected by the validator: every child record's key
+   exists in its parent file (7表 and 補足 to 6表; 2表, 3表 and 補足 to 1表; 別表 to their parent).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from careplan.errors import Finding
+from careplan.standard.filename import FileName
+from careplan.standard.layout import IMAGE_ID, SendingUnit, standard
+from careplan.standard.validate import CsvReport
+
+MAX_RELATION_FINDINGS = 20
+
+
+def _finding(rule: str, name: str | None, message: str, **kw: Any) -> Finding:
+    return Finding(rule=rule, file=name, message=message, section=kw.pop("section", "標準仕様 2.4/3.4"), **kw)
+
+
+def match_unit(ids: set[str]) -> SendingUnit | None:
+    """The sending unit formed by these file ids (companions optional), if any."""
+    for unit in standard().units:
+        if unit.files <= ids <= unit.files | unit.companions:
+            return unit
+    return None
+
+
+def _describe(unit: SendingUnit, ids: set[str]) -> str:
+    missing = sorted(unit.files - ids)
+    extra = sorted(ids - unit.files - unit.companions)
+    text = f"{unit.section} {'+'.join(sorted(unit.files))}"
+    return (
+        text
+        + (f" (missing {', '.join(missing)})" if missing else "")
+        + (f" (not part of it: {', '.join(extra)})" if extra else "")
+    )
+
+
+def _combination(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
+    ids = {fn.file_id for _, fn in names}
+    if match_unit(ids) is not None:
+        return []
+    near = [u for u in standard().units if u.files & ids] or list(standard().units)
+    expected = "; ".join(_describe(u, ids) for u in near[:4])
+    return [
+        _finding(
+            "unit.combination",
+            None,
+            f"files {', '.join(sorted(ids))} do not form a sending unit of the standard",
+            value="+".join(sorted(ids)),
+            expected=expected,
+            fix="Send the files of one sending unit together, each once, all with the same ファイル連番.",
+        )
+    ]
+
+
+def _duplicates(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
+    counts = Counter((fn.file_id, fn.branch) for _, fn in names)
+    return [
+        _finding(
+            "unit.duplicate_file",
+            name,
+            f"{fn.file_id} appears more than once",
+            value=fn.file_id,
+            expected="each file of the unit once",
+            fix="Send one file per kind; one file holds all users.",
+        )
+        for name, fn in names
+        if counts[(fn.file_id, fn.branch)] > 1
+    ]
+
+
+def _keys(names: Sequence[tuple[str, FileName]], sender: str | None, recipient: str | None) -> list[Finding]:
+    found: list[Finding] = []
+    first = names[0][1]
+    for name, fn in names:
+        if fn.unit_key != first.unit_key:
+            found.append(
+                _finding(
+                    "unit.serial_mismatch",
+                    name,
+                    "files of one transmission must share ファイル連番, sender and recipient",
+                    value="_".join(fn.unit_key),
+                    expected="_".join(first.unit_key),
+                    fix="Give every file of the unit the same from/to parts and the same 14-digit timestamp.",
+                )
+            )
+        if sender is not None and fn.sender != sender:
+            found.append(
+                _finding(
+                    "unit.sender_mismatch",
+                    name,
+                    "the file name names another sender than the signed manifest",
+                    value=fn.sender,
+                    expected=sender,
+                    fix="Send files of your own office only.",
+                )
+            )
+        if recipient is not None and fn.recipient != recipient:
+            found.append(
+                _finding(
+                    "unit.recipient_mismatch",
+                    name,
+                    "the file name names another recipient than the transmission",
+                    value=fn.recipient,
+                    expected=recipient,
+                    fix="Send the file to the office it names.",
+                )
+            )
+    return found
+
+
+def _months(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
+    by_id = {fn.file_id: (name, fn) for name, fn in names}
+    found: list[Finding] = []
+    plan = by_id.get("UPPLAN")
+    for child in ("UPSIKYU", "UPHOSOKU"):
+        if plan and child in by_id and by_id[child][1].month != plan[1].month:
+            found.append(
+                _finding(
+                    "unit.month_mismatch",
+                    by_id[child][0],
+                    f"{child} month differs from UPPLAN's",
+                    value=by_id[child][1].month,
+                    expected=plan[1].month,
+                    section="標準仕様 2.3",
+                    fix="Link 補足/第7表 to the 第6表 month.",
+                )
+            )
+    if "UP1KYO" in by_id and "UPHOSOKU" in by_id and by_id["UPHOSOKU"][1].month != "000000":
+        found.append(
+            _finding(
+                "unit.hosoku_month",
+                by_id["UPHOSOKU"][0],
+                "UPHOSOKU linked to 第1表 needs 提供年月 000000",
+                value=by_id["UPHOSOKU"][1].month,
+                expected="000000",
+                section="レイアウト定義書 利用者補足情報 ファイル名",
+                fix="※１表、２表に紐づく場合は提供年月は「000000」とする。",
+            )
+        )
+    return found
+
+
+def unit_findings(
+    names: Sequence[tuple[str, FileName]], *, sender: str | None = None, recipient: str | None = None
+) -> list[Finding]:
+    """Everything wrong with these parsed names as one sending unit (names only)."""
+    if not names:
+        return []
+    return _keys(names, sender, recipient) + _duplicates(names) + _combination(names) + _months(names)
+
+
+def _missing(rel_keys: tuple[str, ...], parent: CsvReport, child: CsvReport, section: str) -> list[Finding]:
+    parent_keys = parent.keys.get(rel_keys, {})
+    found: list[Finding] = []
+    for key, line in child.keys.get(rel_keys, {}).items():
+        if key not in parent_keys and len(found) < MAX_RELATION_FINDINGS:
+            pid = parent.file_name.file_id if parent.file_name else "parent"
+            found.append(
+                Finding(
+                    rule="relation.missing_parent",
+                    file=child.name,
+                    line=line,
+                    message=f"no {pid} record with this {'/'.join(rel_keys)}",
+                    value="/".join(key),
+                    expected=f"a key present in {parent.name}",
+                    section=f"標準仕様 {section}",
+                    fix=f"Send the {pid} record this record depends on.",
+                )
+            )
+    return found
+
+
+def _images(reports: Sequence[CsvReport]) -> list[Finding]:
+    kihon = [r for r in reports if r.file_name and r.file_name.file_id == "UPKIHON"]
+    sent = {r.name for r in reports if r.file_name and r.file_name.file_id == IMAGE_ID}
+    wanted = set().union(*(r.images for r in kihon)) if kihon else set()
+    return [
+        Finding(
+            rule="relation.image_missing",
+            severity="warning",
+            file=kihon[0].name,
+            message=f"家族構成 画像ファイル {name} is not in the transmission",
+            value=name,
+            section="レイアウト定義書 利用者基本情報 No.62",
+            fix="Send the image with the UPKIHON file.",
+        )
+        for name in sorted(wanted - sent)
+    ]
+
+
+def relation_findings(reports: Sequence[CsvReport]) -> list[Finding]:
+    """Child keys that have no parent record, and missing family images."""
+    by_id = {r.file_name.file_id: r for r in reports if r.file_name is not None}
+    found: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for rel in standard().relations:
+        parent = by_id.get(rel.parent)
+        for child_id in rel.children:
+            child = by_id.get(child_id)
+            if parent is None or child is None or (rel.parent, child_id) in seen:
+                continue
+            seen.add((rel.parent, child_id))
+            found += _missing(rel.keys, parent, child, rel.section)
+    return found + _images(reports)

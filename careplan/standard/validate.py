@@ -1,0 +1,361 @@
+"""One CSV file against its layout: `validate_csv(name, data) -> list[Finding]`.
+
+Rules this module keeps:
+1. The layout is chosen by the file name (レイアウト定義書 ファイル名称規約); a name that is not
+   the standard's cannot be validated and says so.
+2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長, 書式, codes
+   (fields.py), multi-field rules (records.py). Per file: one CSV version, one 対象年月 equal to
+   the name's YYYYMM (decision D7), 第7表 totals, at least one record.
+3. Findings are capped per file (decision D13); a file is read once, streaming.
+4. `inspect_csv` also returns the relation keys and image names for check_transmission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+from careplan.errors import Finding
+from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem
+from careplan.standard.filename import FileName, file_name_findings
+from careplan.standard.layout import IMAGE_ID, Layout, standard
+from careplan.standard.reader import FindingSink, Record, read_records
+from careplan.standard.records import RECORD_RULES, SikyuTotals
+
+KeySet = dict[tuple[str, ...], int]  # key values -> first line
+JPEG_MAGIC = b"\xff\xd8\xff"
+# A field's own rules depend on its value only, so values already found valid are skipped;
+# the cache is bounded so that a file of unique values cannot grow it without limit.
+VALID_CACHE = 65536
+
+
+@dataclass(slots=True, kw_only=True)
+class CsvReport:
+    """What validating one file found, plus what the unit checks need from it."""
+
+    name: str
+    file_name: FileName | None
+    findings: list[Finding]
+    keys: Mapping[tuple[str, ...], KeySet] = field(default_factory=dict)
+    images: set[str] = field(default_factory=set)
+    records: int = 0
+
+
+def _key_fields(layout: Layout) -> dict[tuple[str, ...], tuple[int, ...]]:
+    """Relation keys (標準仕様 2.3/3.3) this file takes part in, as field indexes."""
+    wanted: dict[tuple[str, ...], tuple[int, ...]] = {}
+    for rel in standard().relations:
+        if layout.file_id == rel.parent or layout.file_id in rel.children:
+            wanted[rel.keys] = tuple(layout.field_no(k) - 1 for k in rel.keys)
+    return wanted
+
+
+class _FileState:
+    """Validation state of one file while its records stream past."""
+
+    def __init__(self, layout: Layout, parsed: FileName, sink: FindingSink, strict: bool) -> None:
+        self.layout, self.parsed, self.sink, self.strict = layout, parsed, sink, strict
+        self.checks: tuple[FieldCheck, ...] = compile_layout(layout.file_id)
+        self.section = f"レイアウト定義書 {layout.file_id}"
+        self.versions: set[str] = set()
+        self.months: set[str] = set()
+        self.unquoted: set[int] = set()
+        self.valid: list[set[str]] = [set() for _ in self.checks]  # values known to be fine
+        self.valid_count = 0
+        self.rule = RECORD_RULES.get(layout.file_id)
+        self.field_count = layout.field_count
+        self.kihon = layout.file_id == "UPKIHON"
+        self.key_fields = _key_fields(layout)
+        self.keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
+        # (names, getter, key set) per relation key; itemgetter builds the key tuple in C.
+        self.key_getters = [(n, itemgetter(*ix), self.keys[n]) for n, ix in self.key_fields.items()]
+        # Per field: (index, required, free text, special values, valid values); `lean` leaves
+        # out optional free text, which needs no look when the record's quoting is fine.
+        self.plan = [
+            (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
+        ]
+        self.lean = [p for p in self.plan if p[1] or not p[2]]
+        self.images: set[str] = set()
+        self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
+        self.records = 0
+        self.line = 0
+
+    def emit(
+        self,
+        rule: str,
+        no: int,
+        message: str,
+        *,
+        value: str | None = None,
+        expected: str | None = None,
+        fix: str | None = None,
+        severity: str = "error",
+        line: int | None = None,
+    ) -> None:
+        fld = self.layout.field(no)
+        self.sink.add(
+            rule,
+            message,
+            severity=severity,
+            line=line or self.line,
+            field_no=no,
+            field_name=fld.name,
+            value=value,
+            expected=expected,
+            section=f"{self.section} No.{no}",
+            fix=fix,
+        )
+
+    def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
+        self.emit(rule, no, message, line=line, **kw)
+
+    def record(self, rec: Record) -> None:
+        self.line = rec.line
+        fields = rec.fields
+        if len(fields) != self.field_count or fields[0] == "CSVバージョン":
+            self._field_count(rec)
+            return
+        self.records += 1
+        if fields[0] not in self.versions:
+            self._version(fields[0])
+        self._fields(fields, rec)
+        self._month(fields)
+        if self.rule is not None:
+            self.rule(fields, self.emit)
+        if self.sikyu is not None:
+            self.sikyu.record(fields, rec.line, self.emit)
+        for names, getter, keys in self.key_getters:
+            key = getter(fields)
+            keys.setdefault(key if len(names) > 1 else (key,), rec.line)
+        if self.kihon and fields[61]:
+            self.images.add(fields[61])
+
+    def _field_count(self, rec: Record) -> None:
+        if rec.fields[0] == "CSVバージョン":
+            self.sink.add(
+                "csv.header",
+                "a header row is not part of the standard",
+                line=rec.line,
+                value=",".join(rec.fields[:3]) + ",…",
+                expected="data records only",
+                section=f"{self.section} (decision D2)",
+                fix="Remove the header row.",
+            )
+            return
+        self.sink.add(
+            "csv.field_count",
+            f"{len(rec.fields)} fields, the layout has {self.layout.field_count}",
+            line=rec.line,
+            value=str(len(rec.fields)),
+            expected=str(self.layout.field_count),
+            section=self.section,
+            fix="Write every item of the layout, empty ones as nothing between commas; "
+            "quote free text containing commas.",
+        )
+
+    def _version(self, version: str) -> None:
+        if version in self.versions:
+            return
+        self.versions.add(version)
+        std = standard()
+        if len(self.versions) == 2:
+            self.emit(
+                "csv.version_mixed",
+                1,
+                "records of several CSV versions in one file",
+                value=", ".join(sorted(self.versions)),
+                expected=std.csv_version,
+                fix="1ファイル中に複数のCSVバージョンのレコードを混在させることはできない.",
+            )
+        if version == std.csv_version:
+            return
+        old = std.older_versions.get(version)
+        message = (
+            f"CSVバージョン {version} is {old}; this system takes {std.csv_version} (第4.1版)"
+            if old
+            else f"CSVバージョン {version!r} is not a version of the standard"
+        )
+        self.emit(
+            "csv.version_old" if old else "csv.version",
+            1,
+            message,
+            value=version,
+            expected=std.csv_version,
+            fix="Export the file with the V4.1 layout "
+            f"(CSVバージョン {std.csv_version}), applicable from サービス提供年月 2025年4月.",
+        )
+
+    def _fields(self, fields: list[str], rec: Record) -> None:
+        quoting = rec.raw is not None or not rec.any_quotes  # else every free text was quoted
+        for index, required, free, special, valid in self.plan if quoting else self.lean:
+            value = fields[index]
+            if not value:
+                if required:
+                    self._required(self.checks[index])
+            elif free:
+                if quoting and index not in self.unquoted and not rec.quoted(index):
+                    self._unquoted(index, value)
+            elif value not in valid and value not in special:
+                self._value(self.checks[index], value)
+
+    def _required(self, check: FieldCheck) -> None:
+        name = check.field.name
+        self.emit(
+            "field.required",
+            check.field.no,
+            f"{name} is required (必須)",
+            value="",
+            expected="a value",
+            fix="Fill in this 必須 item.",
+        )
+
+    def _value(self, check: FieldCheck, value: str) -> None:
+        fld = check.field
+        if fld.length is not None and len(value) > fld.length:
+            self.emit(
+                "field.length",
+                fld.no,
+                f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
+                value=value,
+                expected=f"≤ {fld.length} characters",
+                fix="Shorten the value to the 項目長.",
+            )
+            return
+        for rule in check.rules:
+            if not rule.test(value):
+                self.emit(
+                    rule.rule,
+                    fld.no,
+                    f"{fld.name} {value!r} is not {rule.expected}",
+                    value=value,
+                    expected=rule.expected,
+                    fix=rule.fix,
+                    severity=rule.severity,
+                )
+                return
+        ok = not (check.office or check.insurer) or self._codes(check, value)
+        if ok and self.valid_count < VALID_CACHE:
+            self.valid[check.index].add(value)
+            self.valid_count += 1
+
+    def _codes(self, check: FieldCheck, value: str) -> bool:
+        """Office number / 保険者番号 check digits; True when nothing was reported."""
+        if check.office:
+            problem = office_problem(value, self.strict)
+            if problem is not None:
+                rule, severity, message, expected = problem
+                self.emit(
+                    f"field.{rule}",
+                    check.field.no,
+                    message,
+                    value=value,
+                    expected=expected,
+                    severity=severity,
+                    fix="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
+                )
+            return problem is None or problem[1] == "warning"
+        if insurer_check_digit_ok(value):
+            return True
+        self.emit(
+            "field.insurer_check_digit",
+            check.field.no,
+            f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
+            value=value,
+            expected="a valid check digit",
+            severity="error" if self.strict else "warning",
+            fix="Verify the 保険者番号 on the insurance card (reported once per value).",
+        )
+        return not self.strict
+
+    def _unquoted(self, index: int, value: str) -> None:
+        self.unquoted.add(index)
+        no = index + 1
+        self.emit(
+            "csv.free_text_unquoted",
+            no,
+            'free text is not enclosed in "" (reported once per field)',
+            value=value[:40],
+            expected='"…"',
+            severity="warning",
+            fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',
+        )
+
+    def _month(self, fields: list[str]) -> None:
+        no = self.layout.month_field
+        if no is None:
+            return
+        month = fields[no - 1]
+        if month in self.months or not month:
+            return
+        self.months.add(month)
+        if len(self.months) == 2:
+            self.emit(
+                "csv.month_mixed",
+                no,
+                "several 対象年月 in one file",
+                value=", ".join(sorted(self.months)),
+                expected="one サービス提供年月",
+                fix="１ファイル内は単月のサービス提供年月の情報のみとする.",
+            )
+        if self.parsed.month is not None and month != self.parsed.month:
+            self.emit(
+                "csv.month_name",
+                no,
+                f"対象年月 {month} differs from the file name's {self.parsed.month}",
+                value=month,
+                expected=self.parsed.month,
+                fix="Name the file after the 対象年月 of its records.",
+            )
+
+    def finish(self) -> None:
+        if self.sikyu is not None:
+            self.sikyu.finish(self.emit_at)
+        if self.records == 0 and not self.sink.errors:
+            self.sink.add(
+                "csv.empty",
+                "the file has no records",
+                line=None,
+                section=self.section,
+                fix="Send files with at least one record.",
+            )
+
+
+def _image(name: str, parsed: FileName, data: bytes, sink: FindingSink) -> CsvReport:
+    if not data.startswith(JPEG_MAGIC):
+        sink.add(
+            "image.not_jpeg",
+            "家族構成画像ファイル is not a JPEG image",
+            value=data[:4].hex(" "),
+            expected="JPEG (FF D8 FF)",
+            section="レイアウト定義書 利用者基本情報 No.62",
+            fix="Send the family diagram as a JPEG file.",
+        )
+    return CsvReport(name=name, file_name=parsed, findings=sink.result())
+
+
+def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
+    """Validate one file and keep what the unit checks need (keys, image names)."""
+    std = standard()
+    sink = FindingSink(name, std.limits.max_findings_per_file)
+    parsed, name_findings = file_name_findings(name, strict=strict)
+    sink.extend(name_findings)
+    if parsed is None:
+        return CsvReport(name=name, file_name=None, findings=sink.result())
+    if parsed.file_id == IMAGE_ID:
+        return _image(name, parsed, data, sink)
+    state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
+    for record in read_records(data, sink):
+        if sink.errors >= sink.cap:
+            sink.stopped_at = record.line
+            break
+        state.record(record)
+    state.finish()
+    return CsvReport(
+        name=name, file_name=parsed, findings=sink.result(), keys=state.keys, images=state.images, records=state.records
+    )
+
+
+def validate_csv(name: str, data: bytes, *, strict: bool = False) -> list[Finding]:
+    """Every finding about one standard file (its name and its content); never raises."""
+    return inspect_csv(name, data, strict=strict).findings

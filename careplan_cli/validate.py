@@ -1,0 +1,204 @@
+"""`careplan validate PATH... [--json] [--strict] [--lang ja|en]`: the standard, offline.
+
+Files and folders (recursively) are read and sorted like a bulk send (`sort_bulk`): each
+transmission is checked as the hub would (`check_transmission`), each document outside the
+standard on its own, and each file that cannot be placed is shown with the reason and its own
+format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage (bad path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from careplan.errors import CareplanError, Finding
+from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
+from careplan.standard.content import Kind, classify
+from careplan.standard.filename import split_prefix
+
+LABELS = {
+    "ja": {
+        "transmission": "送信",
+        "attachment": "添付ファイル（標準仕様外）",
+        "unplaced": "送信不可のファイル",
+        "ok": "問題なし",
+        "refused": "送信不可",
+        "error": "エラー",
+        "warning": "警告",
+        "value": "値",
+        "expected": "期待値",
+        "section": "根拠",
+        "fix": "対処",
+        "summary": "{entries}件 / {files}ファイル: エラー {errors}件, 警告 {warnings}件",
+        "to": "送信先",
+    },
+    "en": {
+        "transmission": "Transmission",
+        "attachment": "Attachment (outside the standard)",
+        "unplaced": "Cannot be sent",
+        "ok": "OK",
+        "refused": "Refused",
+        "error": "error",
+        "warning": "warning",
+        "value": "value",
+        "expected": "expected",
+        "section": "section",
+        "fix": "fix",
+        "summary": "{entries} entries / {files} files: {errors} errors, {warnings} warnings",
+        "to": "to",
+    },
+}
+
+
+@dataclass(slots=True, kw_only=True)
+class Entry:
+    """One line of the report: a transmission, an attachment, or a file that cannot be placed."""
+
+    kind: str
+    files: list[str]
+    recipient: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def error(self) -> CareplanError | None:
+        return refusal(self.findings)
+
+    def to_json(self) -> dict[str, object]:
+        error = self.error
+        return {
+            "kind": self.kind,
+            "recipient": self.recipient,
+            "files": self.files,
+            "refusal": error.to_wire() if error else None,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
+    """(name, bytes) for every file under `paths`; raises FileNotFoundError for a bad path."""
+    files: list[tuple[str, bytes]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += [(p.name, p.read_bytes()) for p in sorted(path.rglob("*")) if p.is_file()]
+        elif path.is_file():
+            files.append((path.name, path.read_bytes()))
+        else:
+            raise FileNotFoundError(raw)
+    return files
+
+
+def _unplaced_entry(name: str, data: bytes, why: Finding, strict: bool) -> Entry:
+    kind, _ = classify(name, data)
+    if why.rule == "bulk.no_destination" and split_prefix(name) is None and kind is not Kind.ZIP:
+        return Entry(kind="attachment", files=[name], findings=check_transmission([(name, data)], strict=strict))
+    own = validate_csv(name, data, strict=strict) if kind is Kind.STANDARD else []
+    return Entry(kind="unplaced", files=[name], findings=[why, *own])
+
+
+def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> list[Entry]:
+    """The entries of the report for these files (pure: no I/O)."""
+    plan = sort_bulk(files)
+    entries = [
+        Entry(
+            kind="transmission",
+            recipient=recipient,
+            files=[n for n, _ in group],
+            findings=check_transmission(group, recipient=recipient, strict=strict),
+        )
+        for recipient, group in plan.transmissions
+    ]
+    data = dict(files)
+    entries += [_unplaced_entry(name, data[name], why, strict) for name, why in plan.unplaced]
+    return entries
+
+
+def _finding_lines(f: Finding, labels: dict[str, str]) -> list[str]:
+    where = f.file or ""
+    if f.line is not None:
+        where += f":{f.line}"
+    if f.field_no is not None:
+        where += f" No.{f.field_no} {f.field_name or ''}".rstrip()
+    lines = [f"  [{labels.get(f.severity, f.severity)}] {where}: {f.message}"]
+    details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
+    shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))
+    if shown:
+        lines.append(f"      {shown}")
+    if f.fix:
+        lines.append(f"      {labels['fix']}: {f.fix}")
+    return lines
+
+
+def _entry_lines(number: int, entry: Entry, labels: dict[str, str], lang: str) -> list[str]:
+    head = f"{labels[entry.kind]} {number}"
+    if entry.recipient:
+        head += f" ({labels['to']} {entry.recipient})"
+    lines = [head + ": " + ", ".join(entry.files)]
+    error = entry.error
+    if error is None:
+        lines.append(f"  {labels['ok']}")
+    else:
+        lines.append(f"  {labels['refused']} {error.code}: {error.message}")
+        if lang == "en":
+            lines.append(f"  ({error.spec.explanation})")
+    for f in [
+        *(x for x in entry.findings if x.severity == "error"),
+        *(x for x in entry.findings if x.severity != "error"),
+    ]:
+        lines += _finding_lines(f, labels)
+    return lines
+
+
+def render_text(entries: list[Entry], lang: str) -> str:
+    labels = LABELS[lang]
+    lines: list[str] = []
+    for number, entry in enumerate(entries, 1):
+        lines += [*_entry_lines(number, entry, labels, lang), ""]
+    counts = _counts(entries)
+    lines.append(labels["summary"].format(**counts))
+    return "\n".join(lines)
+
+
+def _counts(entries: list[Entry]) -> dict[str, int]:
+    findings = [f for e in entries for f in e.findings]
+    return {
+        "entries": len(entries),
+        "files": sum(len(e.files) for e in entries),
+        "errors": sum(f.severity == "error" for f in findings),
+        "warnings": sum(f.severity != "error" for f in findings),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="careplan validate", description="Check care plan CSV files and folders against the V4.1 standard offline."
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--strict", action="store_true", help="check digits of office and insurer numbers are errors")
+    parser.add_argument("--lang", choices=("ja", "en"), default="ja")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        files = _collect(args.paths)
+    except (FileNotFoundError, PermissionError) as e:
+        print(f"careplan validate: cannot read {e}", file=sys.stderr)
+        return 2
+    entries = build_report(files, strict=args.strict)
+    counts = _counts(entries)
+    if args.json:
+        body = {"ok": counts["errors"] == 0, "summary": counts, "entries": [e.to_json() for e in entries]}
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(entries, args.lang))
+    return 1 if counts["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

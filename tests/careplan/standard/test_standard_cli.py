@@ -1,0 +1,80 @@
+"""careplan_cli.validate: files and folders offline, text (ja/en) and JSON, exit status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from standard_testkit import HELPER, MANAGER, plan_set
+
+from careplan_cli.validate import main
+from fixtures.samples import sample_actuals_set
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for name, data in plan_set().items():
+        (tmp_path / name).write_bytes(data)
+    sub = tmp_path / "jsk"
+    sub.mkdir()
+    for name, data in sample_actuals_set(sender=HELPER, recipient=MANAGER).items():
+        (sub / name).write_bytes(data)
+    (tmp_path / "letter.pdf").write_bytes(b"%PDF-1.4\n")
+    return tmp_path
+
+
+def test_valid_folder_exits_zero(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("問題なし") == 3 and "エラー 0件" in out
+
+
+def test_json_report(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(folder), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["ok"] is True
+    kinds = sorted(e["kind"] for e in body["entries"])
+    assert kinds == ["attachment", "transmission", "transmission"]
+    recipients = {e["recipient"] for e in body["entries"] if e["kind"] == "transmission"}
+    assert recipients == {HELPER, MANAGER}
+
+
+def test_errors_exit_one_with_findings(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = next(folder.glob("UPPLAN_*"))
+    plan.write_bytes(plan.read_bytes().replace(b"20250403", b"20250431", 1))
+    (folder / "bundle.zip").write_bytes(b"PK\x03\x04data")
+    assert main([str(folder), "--lang", "en"]) == 1
+    out = capsys.readouterr().out
+    assert "Refused FORMAT_INVALID: ケアプランデータの書式フォーマットが正しくありません" in out
+    assert "No.10 サービス利用日" in out and "value: 20250431" in out
+    assert "section: レイアウト定義書 UPPLAN No.10" in out and "fix:" in out
+    assert "DATA_LOAD_FAILED" in out
+    assert main([str(folder), "--json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    refused = [e for e in body["entries"] if e["refusal"]]
+    assert {e["refusal"]["code"] for e in refused} == {"FORMAT_INVALID", "DATA_LOAD_FAILED"}
+
+
+def test_a_lone_file_is_checked_and_told_what_is_missing(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = next(folder.glob("UPPLAN_*"))
+    assert main([str(plan)]) == 1
+    out = capsys.readouterr().out
+    assert "ファイルの組み合わせが正しくありません" in out and "missing UPHOSOKU, UPSIKYU" in out
+
+
+def test_strict_turns_check_digits_into_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = HELPER[:9] + str((int(HELPER[9]) + 1) % 10)
+    for name, data in plan_set().items():
+        (tmp_path / name.replace(HELPER, bad)).write_bytes(data)
+    assert main([str(tmp_path)]) == 0
+    assert main([str(tmp_path), "--strict"]) == 1
+    capsys.readouterr()
+
+
+def test_bad_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as caught:
+        main([])
+    assert caught.value.code == 2

@@ -96,10 +96,14 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
-            await conn.execute(f"PRAGMA {pragma}")
         db = cls(conn)
-        await db._migrate()
+        try:
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+                await conn.execute(f"PRAGMA {pragma}")
+            await db._migrate()
+        except BaseException:
+            await conn.close()  # never leave the connection's thread behind
+            raise
         return db
 
     async def close(self) -> None:

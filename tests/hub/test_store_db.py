@@ -1,0 +1,407 @@
+"""The hub's database (hub/db.py) and its service layer without HTTP (hub/service.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ca.authority import CertificateAuthority
+from careplan.certificates import CertificateKind, OfficeIdentity
+from careplan.errors import CareplanError, Operation
+from careplan.office import with_check_digit
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.db import MIGRATIONS, Database
+from hub.payloads import PayloadStore
+from hub.service import HubService
+from hub.trust import TrustStore
+
+NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
+OFFICE = with_check_digit("137010001")
+OTHER = with_check_digit("137010002")
+
+
+def office_row(number: str = OFFICE, user: str | None = None) -> tuple[object, ...]:
+    return (number, "テスト事業所", "43", user or f"KJ{number}", "valid", None, NOW.isoformat())
+
+
+async def count(db: Database, table: str) -> int:
+    row = await db.fetch_one(f"SELECT count(*) FROM {table}")
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "data" / "hub.sqlite3")
+    yield database
+    await database.close()
+
+
+# --- the database -------------------------------------------------------------------------------
+async def test_pragmas_and_schema_version(db: Database) -> None:
+    assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+    assert (await db.fetch_one("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
+    assert (await db.fetch_one("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+    assert (await db.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"offices", "users", "sessions", "transmissions", "transmission_files", "audit"} <= tables
+
+
+async def test_open_creates_the_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "hub.sqlite3"
+    database = await Database.open(path)
+    await database.close()
+    assert path.exists()
+
+
+async def test_committed_transaction_persists(db: Database) -> None:
+    async with db.transaction() as tx:
+        assert await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row()) == 1
+    row = await db.fetch_one("SELECT name FROM offices WHERE office_number = ?", (OFFICE,))
+    assert row is not None and row["name"] == "テスト事業所"
+
+
+async def test_transaction_that_raises_rolls_back(db: Database) -> None:
+    async def insert_then_fail() -> None:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            assert tuple(await tx.fetch_one("SELECT count(*) FROM offices")) == (1,)  # type: ignore[arg-type]
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await insert_then_fail()
+    assert await count(db, "offices") == 0
+    # The connection is usable again: the lock was released and no transaction is left open.
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+    assert await count(db, "offices") == 1
+
+
+async def test_constraint_failure_rolls_back_the_earlier_statements(db: Database) -> None:
+    async def insert_office_then_orphan_user() -> None:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            # Foreign keys are enforced: this user's office does not exist.
+            await tx.execute(
+                "INSERT INTO users VALUES (?, ?, ?, ?, ?)", ("KJX", "9999999999", "hash", "ok", NOW.isoformat())
+            )
+
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await insert_office_then_orphan_user()
+    assert await count(db, "offices") == 0
+    assert await count(db, "users") == 0
+
+
+async def test_cancelled_transaction_rolls_back(db: Database) -> None:
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            started.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await count(db, "offices") == 0
+
+
+async def test_check_constraints_hold(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (OFFICE, "x", "43", "KJ1", "free", None, NOW.isoformat()),
+            )
+    assert await count(db, "offices") == 0
+
+
+async def test_write_transactions_do_not_interleave(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO audit (at, operation, code, detail) VALUES ('t', 'o', 'c', '0')")
+
+    async def increment() -> None:
+        async with db.transaction() as tx:
+            row = await tx.fetch_one("SELECT detail FROM audit WHERE id = 1")
+            assert row is not None
+            await asyncio.sleep(0.01)  # another writer would read the same value here
+            await tx.execute("UPDATE audit SET detail = ? WHERE id = 1", (str(int(row[0]) + 1),))
+
+    await asyncio.gather(*(increment() for _ in range(5)))
+    assert tuple(await db.fetch_one("SELECT detail FROM audit WHERE id = 1")) == ("5",)  # type: ignore[arg-type]
+
+
+async def test_readers_on_another_connection_see_only_committed_rows(tmp_path: Path, db: Database) -> None:
+    path = tmp_path / "data" / "hub.sqlite3"
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+        with contextlib.closing(sqlite3.connect(path)) as reader:
+            assert reader.execute("SELECT count(*) FROM offices").fetchone() == (0,)
+    with contextlib.closing(sqlite3.connect(path)) as reader:
+        assert reader.execute("SELECT count(*) FROM offices").fetchone() == (1,)
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
+    path = tmp_path / "hub.sqlite3"
+    first = await Database.open(path)
+    async with first.transaction() as tx:
+        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+    await first.close()
+    again = await Database.open(path)
+    try:
+        assert (await again.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+        assert await count(again, "offices") == 1
+    finally:
+        await again.close()
+
+
+async def test_only_new_migrations_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "hub.sqlite3"
+    first = await Database.open(path)
+    await first.close()
+    monkeypatch.setattr(
+        "hub.db.MIGRATIONS", (*MIGRATIONS, "CREATE TABLE extra (x TEXT); INSERT INTO extra VALUES ('once')")
+    )
+    for _ in range(2):
+        database = await Database.open(path)
+        try:
+            assert (await database.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS) + 1  # type: ignore[index]
+            assert [tuple(r) for r in await database.fetch_all("SELECT x FROM extra")] == [("once",)]
+        finally:
+            await database.close()
+
+
+class ConnectionRecorder:
+    """Wraps aiosqlite.connect to keep every connection Database.open makes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.connections: list[aiosqlite.Connection] = []
+        connect = aiosqlite.connect
+
+        def recording(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+            connection = connect(*args, **kwargs)
+            self.connections.append(connection)
+            return connection
+
+        monkeypatch.setattr("hub.db.aiosqlite.connect", recording)
+
+    async def close_all(self) -> None:
+        for connection in self.connections:
+            await connection.close()
+
+
+async def test_failing_migration_leaves_the_old_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "hub.sqlite3"
+    await (await Database.open(path)).close()
+    recorder = ConnectionRecorder(monkeypatch)
+    monkeypatch.setattr("hub.db.MIGRATIONS", (*MIGRATIONS, "CREATE TABLE half (x TEXT); SELECT * FROM nowhere"))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="nowhere"):
+            await Database.open(path)
+    finally:
+        await recorder.close_all()  # see test_failed_open_closes_its_connection
+    monkeypatch.setattr("hub.db.MIGRATIONS", MIGRATIONS)
+    database = await Database.open(path)
+    try:
+        assert (await database.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+        names = {r[0] for r in await database.fetch_all("SELECT name FROM sqlite_master")}
+        assert "half" not in names
+    finally:
+        await database.close()
+
+
+async def test_failed_open_closes_its_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = ConnectionRecorder(monkeypatch)
+    monkeypatch.setattr("hub.db.MIGRATIONS", ("SELECT * FROM nowhere",))
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await Database.open(tmp_path / "hub.sqlite3")
+        (connection,) = recorder.connections
+        assert connection._connection is None, "Database.open left its connection open"
+    finally:
+        await recorder.close_all()
+
+
+# --- the service, called directly ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ca = CertificateAuthority.create(now=NOW - dt.timedelta(days=1))
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    path.write_bytes(ca.certificate.public_bytes(Encoding.PEM))
+    return path
+
+
+@pytest.fixture
+async def service(tmp_path: Path, ca_pem: Path) -> AsyncIterator[HubService]:
+    config = HubConfig(data_dir=tmp_path / "hub", session_hours=12)
+    database = await Database.open(config.db_file)
+    clock = Clock()
+    clock.set(NOW, frozen=True)
+    yield HubService(
+        config=config,
+        db=database,
+        payloads=PayloadStore(config.payload_dir, config.key_file),
+        trust=TrustStore(ca_pem, ca_pem.parent / "crl.pem"),
+        clock=clock,
+    )
+    await database.close()
+
+
+def peer(number: str = OFFICE, fingerprint: str = "f" * 64) -> OfficeIdentity:
+    return OfficeIdentity(
+        office_number=number,
+        office_user_id=f"KJ{number}",
+        office_name="テスト",
+        kind=CertificateKind.KAIGO,
+        serial=0xABC,
+        fingerprint=fingerprint,
+        not_before=NOW - dt.timedelta(days=1),
+        not_after=NOW + dt.timedelta(days=700),
+    )
+
+
+async def register(service: HubService, number: str = OFFICE, **kwargs: object) -> dict[str, object]:
+    args: dict[str, object] = {
+        "office_number": number,
+        "name": "テスト事業所",
+        "service_kind": "43",
+        "office_user_id": f"KJ{number}",
+        "password": "secret",
+    }
+    return await service.register_office(**(args | kwargs))  # type: ignore[arg-type]
+
+
+async def refusal(awaitable: object) -> CareplanError:
+    with pytest.raises(CareplanError) as caught:
+        await awaitable  # type: ignore[misc]
+    return caught.value
+
+
+async def test_register_office(service: HubService) -> None:
+    office = await register(service, personal_users=[(f"C{OFFICE}01", "c-secret")])
+    assert office == {
+        "office_number": OFFICE,
+        "name": "テスト事業所",
+        "service_kind": "43",
+        "office_user_id": f"KJ{OFFICE}",
+        "licence": {"state": "valid", "expires": "-"},
+    }
+    assert await service.offices() == [office]
+    users = await service.db.fetch_all("SELECT user_id, password_hash FROM users ORDER BY user_id")
+    assert [u["user_id"] for u in users] == [f"C{OFFICE}01", f"KJ{OFFICE}"]
+    assert all("secret" not in u["password_hash"] for u in users)
+
+
+async def test_register_refuses_bad_input_listing_every_problem(service: HubService) -> None:
+    error = await refusal(register(service, "12345", office_user_id="U1", licence="free", personal_users=[("X1", "p")]))
+    assert error.code == "BAD_REQUEST"
+    assert error.operation is Operation.ADMIN
+    for fragment in ("12345", "KJ", "'X1'", "licence"):
+        assert fragment in error.detail
+    assert await service.offices() == []
+
+
+async def test_register_twice_is_office_exists_and_writes_nothing(service: HubService) -> None:
+    await register(service)
+    assert (await refusal(register(service))).code == "OFFICE_EXISTS"
+    # Another number but the same KJ user: the office row is rolled back with the user row.
+    error = await refusal(register(service, OTHER, office_user_id=f"KJ{OFFICE}"))
+    assert error.code == "OFFICE_EXISTS"
+    assert [o["office_number"] for o in await service.offices()] == [OFFICE]
+    assert await count(service.db, "users") == 1
+
+
+async def test_unknown_office(service: HubService) -> None:
+    assert (await refusal(service.office(OFFICE))).code == "TRANSMISSION_NOT_FOUND"
+
+
+async def test_login_session_and_logout(service: HubService) -> None:
+    await register(service)
+    answer = await service.login(peer(), f"KJ{OFFICE}", "secret")
+    assert answer["user_id"] == f"KJ{OFFICE}"
+    assert answer["expires_at"] == (NOW + dt.timedelta(hours=12)).isoformat()
+    token = str(answer["token"])
+    session = await service.session(peer(), token, Operation.SEND)
+    assert (session.user_id, session.office_number) == (f"KJ{OFFICE}", OFFICE)
+    row = await service.db.fetch_one("SELECT token_hash FROM sessions")
+    assert row is not None and token not in row[0]
+    await service.logout(token)
+    assert (await refusal(service.session(peer(), token, Operation.SEND))).code == "SESSION_REQUIRED"
+
+
+async def test_login_refusals(service: HubService) -> None:
+    await register(service, password_state="expired")
+    await register(service, OTHER)
+    assert (await refusal(service.login(peer(), f"KJ{OFFICE}", "wrong"))).code == "LOGIN_FAILED"
+    assert (await refusal(service.login(peer(), "KJnobody", "secret"))).code == "LOGIN_FAILED"
+    mismatch = await refusal(service.login(peer(OTHER), f"KJ{OFFICE}", "secret"))
+    assert (mismatch.code, mismatch.operation) == ("CERT_OFFICE_MISMATCH", Operation.LOGIN)
+    assert mismatch.message == "正しい電子証明書をインストールしてください。"
+    assert (await refusal(service.login(peer(), f"KJ{OFFICE}", "secret"))).code == "PASSWORD_EXPIRED"
+    assert await count(service.db, "sessions") == 0
+
+
+async def test_session_expires_on_the_hub_clock(service: HubService) -> None:
+    await register(service)
+    token = str((await service.login(peer(), f"KJ{OFFICE}", "secret"))["token"])
+    service.clock.advance(dt.timedelta(hours=12) - dt.timedelta(microseconds=1))
+    await service.session(peer(), token, Operation.SEND)
+    service.clock.advance(dt.timedelta(microseconds=1))
+    assert (await refusal(service.session(peer(), token, Operation.SEND))).code == "SESSION_REQUIRED"
+
+
+@pytest.mark.parametrize("operation", [Operation.SEND, Operation.RECEIVE])
+async def test_session_used_with_another_certificate(service: HubService, operation: Operation) -> None:
+    await register(service)
+    token = str((await service.login(peer(), f"KJ{OFFICE}", "secret"))["token"])
+    error = await refusal(service.session(peer(fingerprint="0" * 64), token, operation))
+    assert (error.code, error.operation) == ("CERT_OFFICE_MISMATCH", operation)
+
+
+async def test_refusals_are_audited(service: HubService) -> None:
+    await service.record_refusal(
+        peer="127.0.0.1",
+        office_number=OFFICE,
+        error=CareplanError("CERT_REVOKED", operation=Operation.LOGIN, detail="serial abc"),
+    )
+    await service.record_refusal(peer=None, office_number=None, error=CareplanError("BAD_REQUEST"))
+    log = await service.audit_log()
+    assert [(e["code"], e["operation"], e["office_number"]) for e in log] == [
+        ("BAD_REQUEST", "load", None),
+        ("CERT_REVOKED", "login", OFFICE),
+    ]
+    assert log[1]["detail"] == "serial abc"
+    assert log[1]["at"] == NOW.isoformat()
+    assert len(await service.audit_log(limit=1)) == 1
+
+
+async def test_service_collects_unreferenced_payloads(service: HubService) -> None:
+    await register(service)
+    await register(service, OTHER)
+    kept, orphan = service.payloads.new_name(), service.payloads.new_name()
+    service.payloads.write(kept, b"kept")
+    service.payloads.write(orphan, b"orphan")
+    async with service.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, signature, "
+            "signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
+            "VALUES ('t1', ?, ?, 'u', x'', 'h', x'', 'f', 's', 's', 1, 4)",
+            (OFFICE, OTHER),
+        )
+        await tx.execute("INSERT INTO transmission_files VALUES ('t1', 0, 'a.csv', 4, 'h', ?)", (kept,))
+    assert await service.collect_garbage() == [orphan]
+    assert service.payloads.read(kept) == b"kept"
+    assert await service.collect_garbage() == []

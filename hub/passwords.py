@@ -27,6 +27,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
-def new_password() -> str:
-    """A readable random password for seeded accounts (printed once by `careplan up`)."""
-    return secrets.token_urlsafe(9)
+_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I look-alikes
+
+
+def new_password(length: int = 12) -> str:
+    """A random password for seeded accounts, safe to paste after a command-line flag (it never
+    starts with '-') and to read aloud in a training room (no look-alike characters)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))

@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from careplan import standard
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
@@ -311,8 +312,6 @@ class HubService:
 
     @staticmethod
     def _check_standard(manifest: Manifest, upload: Upload) -> None:
-        from careplan import standard
-
         findings = standard.check_transmission(upload.files, sender=manifest.sender, recipient=manifest.recipient)
         error = standard.refusal(findings)
         if error is not None:
@@ -460,6 +459,7 @@ class HubService:
             ]
             await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
         await asyncio.to_thread(self.payloads.delete, blobs)
+        log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         return await self._sent_row(transmission_id)
 
     # --- housekeeping -------------------------------------------------------------------------

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send files to one office")
     send.add_argument("files", nargs="+", type=Path)
     send.add_argument("--to", required=True, help="recipient 事業所番号")
+    bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
+    bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
+    bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
     inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
     inbox.add_argument("--all", action="store_true", help="include downloaded ones")
     download = sub.add_parser("download", help="download (once) and acknowledge")
@@ -140,6 +143,40 @@ async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
     return result
 
 
+def _bulk_files(paths: list[Path]) -> list[tuple[str, bytes]]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        else:
+            files.append(path)
+    return [(path.name, path.read_bytes()) for path in files]
+
+
+async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    files = _bulk_files(args.paths)
+    total = sum(len(data) for _, data in files)
+    with render.progress_bar(f"一括送信 {len(files)} files", total, enabled=not args.json) as progress:
+        result = await hub.bulk_send(files, progress=progress, send_valid=args.send_valid)
+    if not args.json:
+        rows = [
+            (
+                t["recipient"]["office_number"],
+                "\n".join(f["name"] for f in t["files"]),
+                f"送信済 {t['transmission_id']}",
+                "",
+            )
+            for t in result.sent
+        ]
+        rows += [(r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail}") for r, names, e in result.failed]
+        rows += [("-", name, "送信対象外", str(f.get("message", ""))) for name, f in result.unplaced]
+        render.table("一括送信の結果 / bulk send", ["送信先", "ファイル", "結果", "理由"], rows)
+    output = result.to_json()
+    if not result.ok:
+        args.exit_status = 1
+    return output
+
+
 async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     items = await hub.inbox(include_downloaded=args.all)
     if not args.json:
@@ -188,6 +225,7 @@ COMMANDS: dict[str, Command] = {
     "whoami": _whoami,
     "logout": _logout,
     "send": _send,
+    "bulk-send": _bulk_send,
     "inbox": _inbox,
     "download": _download,
     "sent": _sent,
@@ -227,4 +265,4 @@ def main(argv: list[str]) -> int:
         return 2
     if args.json:
         render.print_json(result)
-    return 0
+    return int(getattr(args, "exit_status", 0))

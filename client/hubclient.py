@@ -77,6 +77,40 @@ class Downloaded:
     receipt: dict[str, Any] = field(default_factory=dict)
 
 
+_FATAL_FOR_BULK = frozenset(
+    {
+        "HUB_UNREACHABLE",
+        "SESSION_REQUIRED",
+        "CERT_MISSING",
+        "CERT_UNTRUSTED",
+        "CERT_REVOKED",
+        "CERT_EXPIRED",
+        "CERT_NOT_YET_VALID",
+        "CERT_KIND_NOT_ACCEPTED",
+        "CERT_OFFICE_MISMATCH",
+        "SENDER_NOT_APPLIED",
+    }
+)
+
+
+@dataclass(slots=True, kw_only=True)
+class BulkResult:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[tuple[str, list[str], CareplanError]] = field(default_factory=list)
+    unplaced: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.unplaced
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "sent": self.sent,
+            "failed": [{"recipient": r, "files": names, "error": e.to_wire()} for r, names, e in self.failed],
+            "unplaced": [{"file": name, "finding": finding} for name, finding in self.unplaced],
+        }
+
+
 class HubClient:
     """`async with HubClient(url=…, ca_file=…, keypair=…) as hub: await hub.login(…)`."""
 
@@ -246,6 +280,30 @@ class HubClient:
             # Raw UTF-8 in filename="…", as curl and browsers send it (aiohttp would percent-encode).
             part.set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
         return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=writer))
+
+    async def bulk_send(
+        self, files: Sequence[tuple[str, bytes]], *, progress: Progress = _no_progress, send_valid: bool = False
+    ) -> BulkResult:
+        """一括送信 (R4.3): sort files into transmissions by destination and 連番, then send each.
+
+        A file that cannot be placed refuses the whole bulk send before anything is sent (one
+        CareplanError carrying every reason), unless `send_valid`. A transmission the hub refuses
+        is reported in `failed` and the others still go; a lost connection or session ends it.
+        """
+        plan = standard.sort_bulk(files, sender=self.identity.office_number)
+        if plan.unplaced and not send_valid:
+            error = standard.refusal([finding for _, finding in plan.unplaced])
+            if error is not None:
+                raise error
+        result = BulkResult(unplaced=[(name, finding.to_dict()) for name, finding in plan.unplaced])
+        for recipient, group in plan.transmissions:
+            try:
+                result.sent.append(await self.send(group, to=recipient, progress=progress))
+            except CareplanError as error:
+                if error.code in _FATAL_FOR_BULK:
+                    raise
+                result.failed.append((recipient, [name for name, _ in group], error))
+        return result
 
     async def sent(self) -> list[dict[str, Any]]:
         return list((await self._json("GET", "/api/v1/sent", Operation.SEND))["transmissions"])

@@ -56,6 +56,13 @@ HOUMON = Office(
     user=f"KJ{with_check_digit('137010002')}",
     password="houmon-pass",
 )
+TSUSHO = Office(
+    number=with_check_digit("137010003"),
+    name="テスト通所介護",
+    kind="15",
+    user=f"KJ{with_check_digit('137010003')}",
+    password="tsusho-pass",
+)
 MISHINSEI = Office(
     number=with_check_digit("137010005"),
     name="テスト未申請事業所",
@@ -64,7 +71,7 @@ MISHINSEI = Office(
     password="mishinsei-pass",
     licence="none",
 )
-OFFICES = (KYOTAKU, HOUMON, MISHINSEI)
+OFFICES = (KYOTAKU, HOUMON, TSUSHO, MISHINSEI)
 
 
 def keypair(issued: Issued) -> KeyPair:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from careplan.errors import MSG_SENDER_NOT_APPLIED
-from fixtures.samples import sample_actuals_set
+from fixtures.samples import sample_actuals_set, sample_plan_set
 from tests.conftest import run_careplan
 
 pytestmark = pytest.mark.slow
@@ -180,6 +180,21 @@ def test_usage_without_profile(demo: Demo) -> None:
     assert done.returncode == 2 and "login" in done.stderr
 
 
+def test_bulk_send_of_a_folder(demo: Demo, tmp_path: Path) -> None:
+    _json(demo.login("kyotaku"))
+    me = demo.offices["kyotaku"]["office_number"]
+    for profile, kind in (("houmon", "11"), ("tsusho", "15"), ("yogu", "17")):
+        number = demo.offices[profile]["office_number"]
+        for name, data in sample_plan_set(sender=me, recipient=number, recipient_kind=kind).items():
+            (tmp_path / name).write_bytes(data)
+    result = _json(demo.client("kyotaku", "--json", "bulk-send", str(tmp_path)))
+    assert len(result["sent"]) == 3 and result["failed"] == [] and result["unplaced"] == []  # type: ignore[arg-type]
+    (tmp_path / "plans.zip").write_bytes(b"PK\x03\x04" + bytes(30))
+    human = demo.client("kyotaku", "bulk-send", str(tmp_path))
+    assert human.returncode == 1
+    assert "DATA_LOAD_FAILED" in human.stderr and "plans.zip" in human.stderr
+
+
 def test_whoami_and_logout(demo: Demo) -> None:
     _json(demo.login("tsusho"))
     me = demo.client("tsusho", "whoami")
@@ -193,7 +208,8 @@ def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
     moved = run_careplan("hub", "--data", str(demo.data), "clock", "advance", "--days", "2")
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["mode"] == "offset"
-    frozen = json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00",
-                                     "--frozen").stdout)
+    frozen = json.loads(
+        run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00", "--frozen").stdout
+    )
     assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T00:00:00+00:00")
     assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"

@@ -132,6 +132,14 @@ def _command() -> str:
         return str(here)
 
 
+def login_args(hub_url: str, ca_file: Path, office: dict[str, str]) -> list[str]:
+    """`careplan client … login` arguments for a demo office (its entry in demo/offices.json)."""
+    return [
+        "login", "--hub", hub_url, "--ca", str(ca_file), "--p12", office["p12"],
+        "--p12-password", office["p12_password"], "--user", office["user"], "--password", office["password"],
+    ]  # fmt: skip
+
+
 def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, str]], samples: Path) -> None:
     cmd = _command()
     ca = config.trusted_ca_file
@@ -155,27 +163,7 @@ def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, s
     k, h = offices["kyotaku"], offices["houmon"]
 
     def login(profile: str, o: dict[str, str]) -> str:
-        return shlex.join(
-            [
-                cmd,
-                "client",
-                "--profile",
-                profile,
-                "login",
-                "--hub",
-                hub.url,
-                "--ca",
-                str(ca),
-                "--p12",
-                o["p12"],
-                "--p12-password",
-                o["p12_password"],
-                "--user",
-                o["user"],
-                "--password",
-                o["password"],
-            ]
-        )
+        return shlex.join([cmd, "client", "--profile", profile, *login_args(hub.url, ca, o)])
 
     say("\nTry it from another shell (copy and paste):")
     for line in (

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from careplan.errors import MSG_SENDER_NOT_APPLIED
+from careplan_cli.up import login_args
 from fixtures.samples import sample_actuals_set, sample_plan_set
 from tests.conftest import run_careplan
 
@@ -32,24 +33,7 @@ class Demo:
         return run_careplan("client", "--home", str(self.home), "--profile", profile, *args)
 
     def login(self, profile: str) -> subprocess.CompletedProcess[str]:
-        o = self.offices[profile]
-        return self.client(
-            profile,
-            "--json",
-            "login",
-            "--hub",
-            self.url,
-            "--ca",
-            str(self.data / "ca" / "ca.pem"),
-            "--p12",
-            o["p12"],
-            "--p12-password",
-            o["p12_password"],
-            "--user",
-            o["user"],
-            "--password",
-            o["password"],
-        )
+        return self.client(profile, "--json", *login_args(self.url, self.data / "ca" / "ca.pem", self.offices[profile]))
 
 
 @pytest.fixture(scope="module")
@@ -131,45 +115,15 @@ def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp
 
 
 def test_wrong_p12_password_is_a_local_error(demo: Demo) -> None:
-    o = demo.offices["yogu"]
-    done = demo.client(
-        "yogu",
-        "login",
-        "--hub",
-        demo.url,
-        "--ca",
-        str(demo.data / "ca" / "ca.pem"),
-        "--p12",
-        o["p12"],
-        "--p12-password",
-        "wrong",
-        "--user",
-        o["user"],
-        "--password",
-        o["password"],
-    )
+    office = demo.offices["yogu"] | {"p12_password": "wrong"}
+    done = demo.client("yogu", *login_args(demo.url, demo.data / "ca" / "ca.pem", office))
     assert done.returncode == 2
     assert "PKCS#12" in done.stderr
 
 
 def test_unreachable_hub(demo: Demo) -> None:
-    o = demo.offices["tsusho"]
     done = demo.client(
-        "tsusho",
-        "--json",
-        "login",
-        "--hub",
-        "https://127.0.0.1:9",
-        "--ca",
-        str(demo.data / "ca" / "ca.pem"),
-        "--p12",
-        o["p12"],
-        "--p12-password",
-        o["p12_password"],
-        "--user",
-        o["user"],
-        "--password",
-        o["password"],
+        "tsusho", "--json", *login_args("https://127.0.0.1:9", demo.data / "ca" / "ca.pem", demo.offices["tsusho"])
     )
     assert done.returncode == 3
     assert json.loads(done.stdout)["error"]["code"] == "HUB_UNREACHABLE"

@@ -183,7 +183,7 @@ def judge_certificate(
         )
     if not _has_client_auth(cert):
         raise refuse(
-            "CERT_MALFORMED",
+            "CERT_NO_CLIENT_AUTH",
             "the certificate lacks the clientAuth extended key usage",
             "Re-issue the certificate with the TLS client-authentication usage.",
         )

@@ -148,6 +148,7 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _cert("CERT_EXPIRED", "The certificate's validity ended before the hub's current time."),
     _cert("CERT_NOT_YET_VALID", "The certificate's validity starts after the hub's current time."),
     _cert("CERT_MALFORMED", "The certificate lacks the office identity (事業所番号, KJ user ID)."),
+    _cert("CERT_NO_CLIENT_AUTH", "The certificate lacks the TLS client-authentication usage (clientAuth EKU)."),
     _cert(
         "CERT_OFFICE_MISMATCH",
         "The certificate belongs to another office than the user ID or the session.",
@@ -160,6 +161,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _failed("MANIFEST_INVALID", "The transmission manifest is missing or malformed."),
     _failed("FILE_TAMPERED", "A file's name, size or SHA-256 differs from the signed manifest."),
     _failed("REPLAY", "This transmission id or signed manifest was already submitted.", 409),
+    _failed(
+        "SIGNING_TIME_INVALID",
+        "The manifest's signing time is outside the tolerance around the hub's clock (stale or post-dated).",
+    ),
     # --- sessions and accounts (R1) -------------------------------------------------------------
     _one(
         "LOGIN_FAILED",

@@ -26,6 +26,10 @@ from careplan.office import is_office_number
 
 MANIFEST_VERSION = 1
 MAX_MANIFEST_BYTES = 64 * 1024
+# How far a manifest's signing time may stand from the hub's clock: a stale or post-dated signature
+# is refused. The CMS signingTime attribute is not used for this: signing libraries take it from the
+# terminal's real clock, which a simulation moves away from (the hub's clock is the world's clock).
+SIGNING_TOLERANCE = dt.timedelta(minutes=10)
 _TRANSMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
@@ -175,6 +179,19 @@ class Manifest:
             if isinstance(exc, CareplanError):
                 raise
             raise _invalid(f"signed_at is not an ISO 8601 time: {exc}") from None
+
+    def judge_signing_time(self, now: dt.datetime, *, tolerance: dt.timedelta = SIGNING_TOLERANCE) -> None:
+        """SIGNING_TIME_INVALID unless `signed_at` is within `tolerance` of `now` (the hub's clock)."""
+        drift = self.signed_at - now
+        if abs(drift) > tolerance:
+            word = "ahead of" if drift > dt.timedelta(0) else "behind"
+            raise CareplanError(
+                "SIGNING_TIME_INVALID",
+                detail=f"signed at {self.signed_at.isoformat()}, {abs(drift)} {word} the hub's time "
+                f"{now.isoformat()}; the tolerance is ±{tolerance}",
+                fix="Sign just before sending, with the terminal's clock right (our client reads the hub's "
+                "clock from GET /healthz); a signed manifest cannot be kept and sent later.",
+            )
 
     def check_files(self, files: Sequence[tuple[str, bytes]]) -> None:
         """FILE_TAMPERED unless `files` are exactly the manifest's files, byte for byte."""

@@ -124,6 +124,7 @@ class HubClient:
         self.token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._clock_offset: dt.timedelta | None = None
 
     @classmethod
     def from_p12(cls, *, url: str, ca_file: Path, p12: Path, password: str, token: str | None = None) -> HubClient:
@@ -180,8 +181,16 @@ class HubClient:
         return CareplanError("INTERNAL", operation=operation, detail=f"HTTP {response.status} without a refusal body")
 
     async def _diagnose(self, exc: BaseException, operation: Operation) -> CareplanError:
-        """A dropped connection after the handshake usually means the hub refused our certificate's
-        chain; ask the hub (without a certificate) which CAs it trusts, and say so precisely."""
+        """A connection dropped in or right after the TLS handshake usually means OpenSSL refused our
+        certificate (unknown CA, expired or not yet valid in real time, no clientAuth usage), which
+        the handshake cannot say. Ask the hub, without a certificate, which CAs it trusts and judge
+        the certificate by the same rules, so the office reads the precise reason."""
+        unreachable = CareplanError(
+            "HUB_UNREACHABLE",
+            operation=operation,
+            detail=f"{self.url}: {exc!r}",
+            fix="Check that the hub runs (careplan up) and the URL.",
+        )
         try:
             connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
             async with (
@@ -190,25 +199,19 @@ class HubClient:
             ):
                 anchors = x509.load_pem_x509_certificates((await response.json())["office_ca_pem"].encode())
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
-            return CareplanError(
-                "HUB_UNREACHABLE",
-                operation=operation,
-                detail=f"{self.url}: {exc!r}",
-                fix="Check that the hub runs (careplan up) and the URL.",
-            )
+            return unreachable
         try:
             judge_certificate(
                 self.keypair.certificate, trusted=anchors, revoked=(), now=dt.datetime.now(dt.UTC), operation=operation
             )
         except CareplanError as error:
-            if error.code == "CERT_UNTRUSTED":
-                return CareplanError(
-                    "CERT_UNTRUSTED",
-                    operation=operation,
-                    detail=f"{error.detail}; the hub dropped the TLS handshake",
-                    fix="Install the certificate issued for this office by the hub's CA.",
-                )
-        return CareplanError("HUB_UNREACHABLE", operation=operation, detail=f"{self.url}: {exc!r}")
+            return CareplanError(
+                error.code,
+                operation=operation,
+                detail=f"{error.detail}; the hub refused the TLS handshake",
+                fix=error.fix,
+            )
+        return unreachable
 
     # --- sessions -----------------------------------------------------------------------------
     async def login(self, user_id: str, password: str) -> dict[str, Any]:
@@ -248,6 +251,14 @@ class HubClient:
         manifest_bytes = manifest.to_bytes()
         return manifest_bytes, sign(manifest_bytes, self.keypair.certificate, self.keypair.key)
 
+    async def hub_time(self) -> dt.datetime:
+        """The hub's clock, which the terminal signs with (the simulation's clock is the world's: a
+        terminal keeps its clock right, here by asking the hub once per client)."""
+        if self._clock_offset is None:
+            health = await self._json("GET", "/healthz", Operation.SEND)
+            self._clock_offset = dt.datetime.fromisoformat(health["hub_time"]) - dt.datetime.now(dt.UTC)
+        return dt.datetime.now(dt.UTC) + self._clock_offset
+
     async def send(
         self,
         files: Sequence[tuple[str, bytes]],
@@ -256,7 +267,9 @@ class HubClient:
         progress: Progress = _no_progress,
         transmission_id: str | None = None,
     ) -> dict[str, Any]:
-        manifest, signature = self.prepare(files, to=to, transmission_id=transmission_id)
+        manifest, signature = self.prepare(
+            files, to=to, transmission_id=transmission_id, signed_at=await self.hub_time()
+        )
         return await self.upload(manifest, signature, files, progress=progress)
 
     async def upload(

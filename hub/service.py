@@ -247,6 +247,7 @@ class HubService:
         self._check_signer(peer, signer, manifest)
         manifest.check_files(upload.files)
         await self._check_replay(manifest, upload)
+        manifest.judge_signing_time(self.clock.now())
         await self._check_licences(manifest)
         self._check_standard(manifest, upload)
         return manifest

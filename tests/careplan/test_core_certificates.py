@@ -171,15 +171,15 @@ def test_identity_comes_before_kind(pki: Pki) -> None:
     assert refusal(pki, cert).code == "CERT_MALFORMED"
 
 
-def test_missing_client_auth_is_malformed(pki: Pki) -> None:
+def test_missing_client_auth_is_refused(pki: Pki) -> None:
     error = refusal(pki, pki.issue(client_auth=False).certificate)
-    assert error.code == "CERT_MALFORMED"
+    assert error.code == "CERT_NO_CLIENT_AUTH"
     assert "clientAuth" in error.detail
 
 
 def test_usage_comes_before_validity(pki: Pki) -> None:
     cert = pki.issue(client_auth=False, days=1).certificate
-    assert refusal(pki, cert, now=NOW + dt.timedelta(days=10)).code == "CERT_MALFORMED"
+    assert refusal(pki, cert, now=NOW + dt.timedelta(days=10)).code == "CERT_NO_CLIENT_AUTH"
 
 
 def test_server_certificate_is_not_an_office_certificate(pki: Pki) -> None:

@@ -17,7 +17,8 @@ from careplan.errors import (
     Operation,
 )
 
-REQUIREMENTS = Path("/work/shared/REQUIREMENTS.md")
+# CI clones the repo with shared/ beside it; a developer's checkout has it at ../shared too.
+REQUIREMENTS = Path(__file__).resolve().parents[3] / "shared" / "REQUIREMENTS.md"
 CODES = sorted(CATALOGUE)
 CERT_CODES = [
     "CERT_MISSING",
@@ -27,6 +28,7 @@ CERT_CODES = [
     "CERT_EXPIRED",
     "CERT_NOT_YET_VALID",
     "CERT_MALFORMED",
+    "CERT_NO_CLIENT_AUTH",
     "CERT_OFFICE_MISMATCH",
     "SIGNER_MISMATCH",
 ]

@@ -16,8 +16,13 @@ from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 def _signed(hub: HubUnderTest, files: list[tuple[str, bytes]]) -> tuple[bytes, bytes]:
     pair = hub.pki.terminals[KYOTAKU.number]
-    manifest = Manifest.build(transmission_id="c" * 32, sender=KYOTAKU.number, recipient=HOUMON.number,
-                              signed_at=dt.datetime.now(dt.UTC), files=files).to_bytes()
+    manifest = Manifest.build(
+        transmission_id="c" * 32,
+        sender=KYOTAKU.number,
+        recipient=HOUMON.number,
+        signed_at=dt.datetime.now(dt.UTC),
+        files=files,
+    ).to_bytes()
     return manifest, sign(manifest, pair.certificate, pair.key)
 
 

@@ -27,10 +27,21 @@ def _tools() -> None:
 
 async def _recipe(hub: HubUnderTest, p12: Path, office: object, *args: str, **env: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        "bash", str(RECIPE), *args,
-        env={**os.environ, "HUB": hub.url, "CA": str(hub.config.trusted_ca_file), "P12": str(p12),
-             "P12_PASSWORD": "recipe", "USER_ID": office.user, "PASSWORD": office.password, **env},  # type: ignore[attr-defined]
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "bash",
+        str(RECIPE),
+        *args,
+        env={
+            **os.environ,
+            "HUB": hub.url,
+            "CA": str(hub.config.trusted_ca_file),
+            "P12": str(p12),
+            "P12_PASSWORD": "recipe",
+            "USER_ID": office.user,
+            "PASSWORD": office.password,
+            **env,
+        },  # type: ignore[attr-defined]
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode() + out.decode()
@@ -48,8 +59,15 @@ async def test_openssl_and_curl_send_and_receive(hub: HubUnderTest, tmp_path: Pa
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
 
-    sent = await _recipe(hub, p12s[KYOTAKU.number], KYOTAKU, "send", *(str(tmp_path / n) for n in files),
-                         SENDER=KYOTAKU.number, RECIPIENT=HOUMON.number)
+    sent = await _recipe(
+        hub,
+        p12s[KYOTAKU.number],
+        KYOTAKU,
+        "send",
+        *(str(tmp_path / n) for n in files),
+        SENDER=KYOTAKU.number,
+        RECIPIENT=HOUMON.number,
+    )
     assert '"status": "未ダウンロード"' in sent
 
     out = tmp_path / "received"

@@ -276,15 +276,36 @@ class CertificateAuthority:
         )
         return Issued(certificate=cert, key=key)
 
+    def reissue(self, serial: int, *, now: dt.datetime, days: int = 730, revoke_old: bool = False) -> Issued:
+        """A new certificate for the office of `serial` (same 事業所番号, KJ ID, name and kind): what an
+        office gets when it lost its .p12 password or renews (R2.2). The old one stays valid until it
+        expires, unless `revoke_old`. KeyError if this CA never issued `serial`."""
+        entry = self._entry(serial)
+        issued = self.issue_office(
+            office_number=str(entry["office_number"]),
+            office_user_id=str(entry["office_user_id"]),
+            office_name=str(entry["office_name"]),
+            kind=CertificateKind.from_slug(str(entry["kind"])),
+            now=now,
+            days=days,
+        )
+        if revoke_old:
+            self.revoke(serial, now=now)
+        return issued
+
+    def _entry(self, serial: int) -> dict[str, object]:
+        for entry in self.index:
+            if entry["serial"] == format(serial, "x"):
+                return entry
+        raise KeyError(f"serial {serial:x} was not issued by this CA")
+
     # --- revocation ---------------------------------------------------------------------------
     def revoke(self, serial: int, *, now: dt.datetime) -> dict[str, object]:
         """Put `serial` on the CRL and re-publish it. KeyError if this CA never issued it."""
-        for entry in self.index:
-            if entry["serial"] == format(serial, "x"):
-                entry["revoked_at"] = entry["revoked_at"] or now.isoformat()
-                self.save(now=now)
-                return entry
-        raise KeyError(f"serial {serial:x} was not issued by this CA")
+        entry = self._entry(serial)
+        entry["revoked_at"] = entry["revoked_at"] or now.isoformat()
+        self.save(now=now)
+        return entry
 
     def revoked_serials(self) -> set[int]:
         return {int(str(e["serial"]), 16) for e in self.index if e["revoked_at"]}

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from ca.authority import CertificateAuthority
+from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
 from careplan.office import office_number_findings
 
@@ -33,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--password", required=True, help="the .p12 password")
     issue.add_argument("--out", type=Path, required=True)
     issue.add_argument("--no-client-auth", action="store_true", help="omit the clientAuth usage (to test refusals)")
+    reissue = sub.add_parser("reissue", help="a new .p12 for the office of a certificate (lost password, renewal)")
+    reissue.add_argument("serial", help="serial (hex) of the office's current certificate")
+    reissue.add_argument("--password", required=True, help="the new .p12 password")
+    reissue.add_argument("--out", type=Path, required=True)
+    reissue.add_argument("--days", type=int, default=730)
+    reissue.add_argument("--revoke-old", action="store_true", help="revoke the old certificate now")
     revoke = sub.add_parser("revoke", help="revoke by serial (hex) and publish the CRL")
     revoke.add_argument("serial")
     crl = sub.add_parser("crl", help="publish the CRL and print where")
@@ -69,10 +76,16 @@ def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[st
         days=args.days,
         client_auth=not args.no_client_auth,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(issued.to_p12(args.password, name=args.name, ca=authority.certificate))
-    args.out.chmod(0o600)
-    return authority.index[-1] | {"p12": str(args.out)}
+    return _write_p12(authority, issued, args.password, args.out)
+
+
+def _write_p12(authority: CertificateAuthority, issued: Issued, password: str, out: Path) -> dict[str, object]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = issued.to_p12(password, name=str(authority.index[-1]["office_name"]), ca=authority.certificate)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return authority.index[-1] | {"p12": str(out)}
 
 
 def _show(authority: CertificateAuthority, args: argparse.Namespace) -> object:
@@ -103,6 +116,9 @@ def _run(args: argparse.Namespace) -> object:
     authority = CertificateAuthority.load(args.dir)
     if args.command == "issue":
         return _issue(authority, args)
+    if args.command == "reissue":
+        issued = authority.reissue(int(args.serial, 16), now=_now(), days=args.days, revoke_old=args.revoke_old)
+        return _write_p12(authority, issued, args.password, args.out)
     if args.command == "revoke":
         return authority.revoke(int(args.serial, 16), now=_now())
     if args.command == "crl":

@@ -93,3 +93,41 @@ def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["--dir", ca_dir, "revoke", "abcdef"]) == 2
     assert "not issued by this CA" in capsys.readouterr().err
     assert main(["--dir", str(tmp_path / "none"), "show"]) == 2
+
+
+def test_reissue_for_a_lost_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    first = _run(
+        capsys,
+        "--dir",
+        ca_dir,
+        "issue",
+        "--office",
+        OFFICE,
+        "--user",
+        f"KJ{OFFICE}",
+        "--name",
+        "テスト",
+        "--password",
+        "old",
+        "--out",
+        str(tmp_path / "old.p12"),
+    )
+    second = _run(
+        capsys,
+        "--dir",
+        ca_dir,
+        "reissue",
+        str(first["serial"]),
+        "--password",
+        "new",  # type: ignore[index]
+        "--out",
+        str(tmp_path / "new.p12"),
+        "--revoke-old",
+    )
+    renewed = identity_of(load_p12((tmp_path / "new.p12").read_bytes(), "new").certificate)
+    assert (renewed.office_number, renewed.office_user_id) == (OFFICE, f"KJ{OFFICE}")
+    assert second["serial"] != first["serial"]  # type: ignore[index]
+    index = {e["serial"]: e for e in _run(capsys, "--dir", ca_dir, "--json", "show")}  # type: ignore[union-attr]
+    assert index[first["serial"]]["revoked_at"] and not index[second["serial"]]["revoked_at"]  # type: ignore[index]

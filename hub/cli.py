@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     advance.add_argument("--hours", type=float, default=0)
     advance.add_argument("--seconds", type=float, default=0)
     clock_sub.add_parser("reset", help="back to real time")
+    keys = sub.add_parser("keys", help="rotate the key that encrypts payloads at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate")
+    rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
+    audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
+    audit.add_argument("--json", action="store_true")
     return parser
 
 
@@ -50,10 +56,34 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
         return await response.json()
 
 
+def _no_hub(config: HubConfig) -> bool:
+    if config.ready_file.exists():
+        return False
+    print(f"no running hub for {config.data_dir} (start one with `careplan up`)", file=sys.stderr)
+    return True
+
+
+def _print_result(result: object) -> int:
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 1 if isinstance(result, dict) and "code" in result else 0
+
+
+def _keys(config: HubConfig, args: argparse.Namespace) -> int:
+    return _print_result(asyncio.run(_admin(config, "POST", "/admin/v1/keys/rotate", {"retire_old": args.retire_old})))
+
+
+def _audit(config: HubConfig, args: argparse.Namespace) -> int:
+    result = asyncio.run(_admin(config, "GET", "/admin/v1/audit"))
+    if args.json or not isinstance(result, dict) or "refusals" not in result:
+        return _print_result(result)
+    for r in result["refusals"]:
+        print(f"{r['at'][:19]}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
+    if not result["refusals"]:
+        print("no refusals recorded")
+    return 0
+
+
 def _clock(config: HubConfig, args: argparse.Namespace) -> int:
-    if not config.ready_file.exists():
-        print(f"no running hub for {config.data_dir} (start one with `careplan up`)", file=sys.stderr)
-        return 3
     body: dict[str, object] | None = None
     if args.clock_command == "set":
         body = {"set": args.time, "frozen": args.frozen}
@@ -61,17 +91,16 @@ def _clock(config: HubConfig, args: argparse.Namespace) -> int:
         body = {"advance_seconds": args.days * 86400 + args.hours * 3600 + args.seconds}
     elif args.clock_command == "reset":
         body = {"reset": True}
-    result = asyncio.run(_admin(config, "POST" if body else "GET", "/admin/v1/clock", body))
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-    return 1 if isinstance(result, dict) and "code" in result else 0
+    return _print_result(asyncio.run(_admin(config, "POST" if body else "GET", "/admin/v1/clock", body)))
 
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig.from_env(args.data, host=getattr(args, "host", None), port=getattr(args, "port", None))
-    if args.command == "clock":
-        return _clock(config, args)
+    admin = {"clock": _clock, "keys": _keys, "audit": _audit}
+    if args.command in admin:
+        return 3 if _no_hub(config) else admin[args.command](config, args)
     missing = missing_files(config)
     if missing:
         print(

@@ -7,7 +7,7 @@ Rules this module keeps:
 2. Blobs no committed row references are garbage (a crash between write and commit, or between
    an acknowledgement's commit and the unlink); `collect_garbage` removes them at start-up.
 3. Keys live in one 0600 file, newest first; each blob names its key id, so a rotation adds a key
-   without losing old data.
+   without losing old data, and retiring old keys re-encrypts every blob first.
 """
 
 from __future__ import annotations
@@ -58,10 +58,37 @@ class PayloadStore:
     def _load_or_create_keys(self) -> dict[str, bytes]:
         if not self.key_file.exists():
             self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            entry = {"id": secrets.token_hex(4), "key": base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}
-            _write_atomic(self.key_file, json.dumps([entry]).encode())
+            self._save_keys({secrets.token_hex(4): AESGCM.generate_key(bit_length=256)})
         entries = json.loads(self.key_file.read_text())
         return {e["id"]: base64.b64decode(e["key"]) for e in entries}
+
+    def _save_keys(self, keys: dict[str, bytes]) -> None:
+        entries = [{"id": key_id, "key": base64.b64encode(key).decode()} for key_id, key in keys.items()]
+        _write_atomic(self.key_file, json.dumps(entries).encode())
+
+    def rotate(self, *, retire_old: bool = False) -> dict[str, object]:
+        """Make a new key the active one; old blobs stay readable with their keys. With `retire_old`,
+        re-encrypt every blob with the new key, then drop the old keys from the key file (they stay
+        in this process's memory, so a read racing the rewrite still succeeds)."""
+        new_id = secrets.token_hex(4)
+        self._keys = {new_id: AESGCM.generate_key(bit_length=256), **self._keys}
+        self._save_keys(self._keys)
+        rewritten = 0
+        if retire_old:
+            for path in sorted(self.directory.iterdir()):
+                if path.name.startswith(".tmp-"):
+                    continue
+                try:
+                    self.write(path.name, self.read(path.name))
+                except FileNotFoundError:  # acknowledged (deleted) meanwhile
+                    continue
+                rewritten += 1
+            self._save_keys({new_id: self._keys[new_id]})
+        return {
+            "active_key": new_id,
+            "keys_on_disk": [new_id] if retire_old else list(self._keys),
+            "rewritten": rewritten,
+        }
 
     @property
     def active_key_id(self) -> str:

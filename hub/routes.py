@@ -5,6 +5,7 @@ The same surface is described for vendors in `hub/openapi.yaml`; a test keeps th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from importlib import resources
@@ -231,6 +232,15 @@ async def clock_change(request: web.Request) -> web.Response:
     except (TypeError, ValueError) as exc:
         raise CareplanError("BAD_REQUEST", detail=f"bad clock change: {exc}") from None
     return json_response(clock.state())
+
+
+@ROUTES.post("/admin/v1/keys/rotate")
+async def rotate_keys(request: web.Request) -> web.Response:
+    """{"retire_old": bool}: a new payload key; with retire_old, every stored payload re-encrypted."""
+    require_admin(request)
+    body = await _json_body(request)
+    payloads = request.app[SERVICE].payloads
+    return json_response(await asyncio.to_thread(payloads.rotate, retire_old=bool(body.get("retire_old"))))
 
 
 @ROUTES.get("/admin/v1/audit")

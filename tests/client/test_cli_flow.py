@@ -167,3 +167,16 @@ def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
     )
     assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T00:00:00+00:00")
     assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"
+
+
+def test_audit_and_key_rotation_from_the_shell(demo: Demo) -> None:
+    audit = run_careplan("hub", "--data", str(demo.data), "audit", "--json")
+    assert audit.returncode == 0
+    codes = [r["code"] for r in json.loads(audit.stdout)["refusals"]]
+    assert "ALREADY_DOWNLOADED" in codes and "SENDER_NOT_APPLIED" in codes
+    human = run_careplan("hub", "--data", str(demo.data), "audit")
+    assert "SENDER_NOT_APPLIED" in human.stdout
+    rotated = run_careplan("hub", "--data", str(demo.data), "keys", "rotate", "--retire-old")
+    assert rotated.returncode == 0, rotated.stderr
+    keys = json.loads((demo.data / "keys" / "payload-keys.json").read_text())
+    assert [k["id"] for k in keys] == [json.loads(rotated.stdout)["active_key"]]

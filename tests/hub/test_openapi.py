@@ -40,8 +40,9 @@ def _code_routes() -> set[tuple[str, str]]:
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(method, path): op for path, item in spec["paths"].items()
-            for method, op in item.items() if method in METHODS}
+    return {
+        (method, path): op for path, item in spec["paths"].items() for method, op in item.items() if method in METHODS
+    }
 
 
 def _schema(spec: dict[str, Any], name: str) -> dict[str, Any]:
@@ -119,8 +120,9 @@ def test_operations_list_codes_with_their_statuses(spec: dict[str, Any]) -> None
             assert _resolve(spec, content["schema"]) is _schema(spec, "Error"), f"{where} {status}"
             for c in codes:
                 if str(CATALOGUE[c].status) == status:
-                    assert c in described or (c.startswith("CERT_") and "`CERT_" in described), \
+                    assert c in described or (c.startswith("CERT_") and "`CERT_" in described), (
                         f"{where} {status}: {c} not described"
+                    )
 
 
 def test_error_examples_are_catalogue_refusals(spec: dict[str, Any]) -> None:
@@ -162,8 +164,10 @@ def test_limits_match_the_config(spec: dict[str, Any]) -> None:
 
 async def test_the_hub_serves_this_file(hub: HubUnderTest) -> None:
     connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with aiohttp.ClientSession(connector=connector) as session, \
-            session.get(hub.url + "/openapi.yaml") as response:
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.get(hub.url + "/openapi.yaml") as response,
+    ):
         assert response.status == 200
         assert response.content_type == "application/yaml"
         assert await response.read() == SPEC_FILE.read_bytes()
@@ -176,8 +180,10 @@ async def test_live_answers_fit_the_schemas(spec: dict[str, Any], hub: HubUnderT
         _check(spec, _schema(spec, "WhoAmI"), await client.whoami())
         _check(spec, _schema(spec, "TransmissionList"), {"transmissions": await client.sent()})
     connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with aiohttp.ClientSession(connector=connector) as session, \
-            session.get(hub.url + "/api/v1/session") as response:
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.get(hub.url + "/api/v1/session") as response,
+    ):
         assert response.status == CATALOGUE["CERT_MISSING"].status
         refusal = await response.json()
     _check(spec, _schema(spec, "Error"), refusal)

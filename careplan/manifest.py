@@ -4,7 +4,8 @@ Rules this module keeps:
 1. A manifest names the transmission id, the sending and receiving offices, the signing time and,
    for each file, its name, size and SHA-256 (R2.4: the platform and the receiver can prove who sent
    what). It travels as canonical JSON (UTF-8, sorted keys, no spaces) so its bytes are signed as is.
-2. File names are plain names: no path separators, no control, surrogate or unassigned characters,
+2. File names are plain names: no path separators (nor look-alikes such as ／ ∕ ⁄ ＼, judged after
+   NFKC folding), no control, surrogate or unassigned characters,
    none of "<>:|?* (Windows refuses them, and the multipart header carries the name raw), no "." or
    "..", at most 255 characters, unique within the manifest.
 3. Parsing never trusts the input: anything off is MANIFEST_INVALID saying exactly what.
@@ -34,6 +35,8 @@ _TRANSMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
 _FORBIDDEN = '"<>:|?*'
+# Path separators and what looks like one once a file system or a person reads it.
+_SEPARATORS = "/\\\u2215\u2044\u29f8\u29f9\u2216"
 
 
 def _invalid(detail: str) -> CareplanError:
@@ -48,8 +51,9 @@ def file_name_problem(name: str) -> str | None:
     """Why `name` is not a safe plain file name, or None."""
     if not name or len(name) > 255:
         return "a file name must have 1 to 255 characters"
-    if name in (".", "..") or "/" in name or "\\" in name:
-        return f"file name {name!r} must not contain a path"
+    folded = unicodedata.normalize("NFKC", name)  # ／ → /, ＼ → \, ‥ → ..
+    if folded in (".", "..") or any(ch in folded for ch in _SEPARATORS):
+        return f"file name {name!r} must not contain a path (or a character that looks like a separator)"
     if any(ch in _FORBIDDEN for ch in name):
         return f"file name {name!r} contains one of {_FORBIDDEN!r} (not allowed in file names on Windows)"
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in name):

@@ -211,6 +211,47 @@ _SPECS: tuple[ErrorSpec, ...] = (
         400,
         op=Operation.LOAD,
     ),
+    _one(
+        "LICENCE_NOT_APPLIED",
+        "利用申請が行われていません。利用状況Webサイトの「利用申請/更新」画面より利用申請を行ってください。",
+        "The office has no licence to renew or cancel: it has not applied (R3.2).",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "LICENCE_ALREADY_APPLIED",
+        "利用申請は既に完了しております。ライセンスの有効期限は利用状況Webサイトの「ライセンス」タブでご確認ください。",
+        "The office already holds a licence in force, or its next term is already applied for or renews "
+        "automatically (R3.5).",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "LICENCE_NO_CANCELLATION",
+        "ライセンス有効期間中の途中解約は受け付けておりません。",
+        "A licence cannot be cancelled during its period (R3.3).",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "LICENCE_RENEWAL_NOT_OPEN",
+        "更新の受付期間ではありません。更新はライセンス有効期限の2か月前から受け付けております。",
+        "Renewal opens two months before the licence period ends.",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
+    _one(
+        "LICENCE_PAYMENT_NOT_DUE",
+        "お支払いが必要な請求書はありません。",
+        "No invoice of this licence is open: it is paid by deduction, already paid, or not in force (R3.1).",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+    ),
     # --- sending rules and the standard (R4) ----------------------------------------------------
     _one(
         "COMBINATION_INVALID",

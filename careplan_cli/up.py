@@ -59,13 +59,6 @@ def _issue_terminal(authority: CertificateAuthority, office: DemoOffice, demo_di
     return {"p12": str(p12), "p12_password": password}
 
 
-def _licence_end(office: DemoOffice, today: dt.date) -> str | None:
-    """Demo licences run a year from the first of this month (issue 5 brings the real lifecycle)."""
-    if office.licence != "valid":
-        return None
-    return (today.replace(day=1).replace(year=today.year + 1) - dt.timedelta(days=1)).isoformat()
-
-
 def _saved_credentials(record: Path) -> dict[str, dict[str, str]]:
     # A few hundred bytes read once at start-up, before any office connects.
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +70,6 @@ async def seed_demo(service: HubService, authority: CertificateAuthority, demo_d
     record = demo_dir / "offices.json"
     saved = _saved_credentials(record)
     registered = {o["office_number"] for o in await service.offices()}
-    today = service.clock.now().date()
     for office in DEMO_OFFICES:
         if office.profile in saved and office.office_number in registered:
             continue
@@ -99,7 +91,8 @@ async def seed_demo(service: HubService, authority: CertificateAuthority, demo_d
                 office_user_id=office.office_user_id,
                 password=entry["password"],
                 licence=office.licence,
-                licence_expires=_licence_end(office, today),
+                password_state=office.password_state,
+                address=office.address,
                 personal_users=[(entry["personal_user"], entry["personal_password"])],
             )
         saved[office.profile] = entry

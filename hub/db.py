@@ -81,6 +81,40 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     """,
+    # 2: licences as the pure lifecycle's JSON (careplan.licence), the usage website's sessions,
+    # login throttling, personal users' initial passwords (sealed with the hub key, shown on the
+    # top page until changed, R1.3) and directory correction requests (R3.8). The columns
+    # offices.licence/licence_expires of version 1 are no longer read.
+    """
+    ALTER TABLE offices ADD COLUMN licence_json TEXT;
+    ALTER TABLE offices ADD COLUMN prefecture TEXT NOT NULL DEFAULT '';
+    ALTER TABLE offices ADD COLUMN address TEXT NOT NULL DEFAULT '';
+    ALTER TABLE users ADD COLUMN initial_password BLOB;
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(user_id),
+        office_number TEXT NOT NULL REFERENCES offices(office_number),
+        csrf TEXT NOT NULL,
+        must_change_password INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE TABLE login_failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX login_failures_key ON login_failures(key, at);
+    CREATE TABLE directory_corrections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        office_number TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT '受付済'
+    );
+    """,
 )
 
 

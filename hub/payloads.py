@@ -66,29 +66,31 @@ class PayloadStore:
         entries = [{"id": key_id, "key": base64.b64encode(key).decode()} for key_id, key in keys.items()]
         _write_atomic(self.key_file, json.dumps(entries).encode())
 
-    def rotate(self, *, retire_old: bool = False) -> dict[str, object]:
-        """Make a new key the active one; old blobs stay readable with their keys. With `retire_old`,
-        re-encrypt every blob with the new key, then drop the old keys from the key file (they stay
-        in this process's memory, so a read racing the rewrite still succeeds)."""
+    def add_key(self) -> str:
+        """Make a new key the active one; everything stored stays readable with its own key."""
         new_id = secrets.token_hex(4)
         self._keys = {new_id: AESGCM.generate_key(bit_length=256), **self._keys}
         self._save_keys(self._keys)
+        return new_id
+
+    def retire_old_keys(self) -> int:
+        """Re-encrypt every blob with the active key, then keep only that key in the key file (old
+        keys stay in this process's memory, so a read racing the rewrite still succeeds). Callers
+        re-seal their own sealed values first. Returns how many blobs were rewritten."""
         rewritten = 0
-        if retire_old:
-            for path in sorted(self.directory.iterdir()):
-                if path.name.startswith(".tmp-"):
-                    continue
-                try:
-                    self.write(path.name, self.read(path.name))
-                except FileNotFoundError:  # acknowledged (deleted) meanwhile
-                    continue
-                rewritten += 1
-            self._save_keys({new_id: self._keys[new_id]})
-        return {
-            "active_key": new_id,
-            "keys_on_disk": [new_id] if retire_old else list(self._keys),
-            "rewritten": rewritten,
-        }
+        for path in sorted(self.directory.iterdir()):
+            if path.name.startswith(".tmp-"):
+                continue
+            try:
+                self.write(path.name, self.read(path.name))
+            except FileNotFoundError:  # acknowledged (deleted) meanwhile
+                continue
+            rewritten += 1
+        self._save_keys({self.active_key_id: self._keys[self.active_key_id]})
+        return rewritten
+
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
 
     @property
     def active_key_id(self) -> str:
@@ -106,6 +108,16 @@ class PayloadStore:
             raise ValueError(f"payload {name} is not a careplan-sim blob")
         key_id, nonce, sealed = data[4:12].decode(), data[12:24], data[24:]
         return AESGCM(self._keys[key_id]).decrypt(nonce, sealed, name.encode())
+
+    def seal(self, plaintext: bytes, *, context: str) -> bytes:
+        """Encrypt a small secret for the database (e.g. an initial password shown once, R1.3)."""
+        key_id = self.active_key_id
+        nonce = secrets.token_bytes(12)
+        return key_id.encode() + nonce + AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, context.encode())
+
+    def unseal(self, sealed: bytes, *, context: str) -> bytes:
+        key_id, nonce, body = sealed[:8].decode(), sealed[8:20], sealed[20:]
+        return AESGCM(self._keys[key_id]).decrypt(nonce, body, context.encode())
 
     def delete(self, names: Iterable[str]) -> None:
         for name in names:

@@ -5,7 +5,6 @@ The same surface is described for vendors in `hub/openapi.yaml`; a test keeps th
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from importlib import resources
@@ -195,8 +194,9 @@ async def register_office(request: web.Request) -> web.Response:
         office_user_id=_field(body, "office_user_id"),
         password=_field(body, "password"),
         licence=str(body.get("licence", "valid")),
-        licence_expires=body.get("licence_expires"),
         password_state=str(body.get("password_state", "ok")),
+        prefecture=str(body.get("prefecture", "")),
+        address=str(body.get("address", "")),
         personal_users=[(_field(u, "user_id"), _field(u, "password")) for u in users],
     )
     return json_response(office, status=201)
@@ -239,8 +239,7 @@ async def rotate_keys(request: web.Request) -> web.Response:
     """{"retire_old": bool}: a new payload key; with retire_old, every stored payload re-encrypted."""
     require_admin(request)
     body = await _json_body(request)
-    payloads = request.app[SERVICE].payloads
-    return json_response(await asyncio.to_thread(payloads.rotate, retire_old=bool(body.get("retire_old"))))
+    return json_response(await request.app[SERVICE].rotate_keys(retire_old=bool(body.get("retire_old"))))
 
 
 @ROUTES.get("/admin/v1/audit")

@@ -17,12 +17,14 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import json
 import logging
 import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from careplan import licence as lic
 from careplan import standard
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
@@ -38,6 +40,19 @@ from hub.payloads import PayloadStore
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
+
+# Starting licence states for seeds, scenarios and the admin API (see register_office).
+STARTING_LICENCES = {
+    "none": lambda licence, today: licence,
+    "applied": lambda licence, today: lic.apply(licence, on=today),
+    "valid": lambda licence, today: lic.apply(licence, on=_months_before(today, 4)),
+}
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    month = day.month - months
+    year = day.year + (month - 1) // 12
+    return dt.date(year, (month - 1) % 12 + 1, 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +70,9 @@ class Upload:
     manifest: bytes
     signature: bytes
     files: Sequence[tuple[str, bytes]]
+
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
 
 def _token_hash(token: str) -> str:
@@ -84,11 +102,16 @@ class HubService:
         office_user_id: str,
         password: str,
         licence: str = "valid",
-        licence_expires: str | None = None,
         password_state: str = "ok",
         personal_users: Sequence[tuple[str, str]] = (),
+        prefecture: str = "",
+        address: str = "",
     ) -> dict[str, object]:
-        """Register an office with its KJ office user and personal (C…) users (seed/admin)."""
+        """Register an office with its KJ office user and personal (C…) users (seed/admin).
+
+        `licence` sets the starting state for seeds and scenarios: "none" (未申請), "applied"
+        (申請済 today) or "valid" (有効: applied long enough ago that the deduction is done).
+        """
         problems = []
         if not is_office_number(office_number):
             problems.append(f"office_number {office_number!r} is not a 事業所番号")
@@ -97,29 +120,60 @@ class HubService:
         problems += [
             f"personal user {uid!r} must begin with C" for uid, _ in personal_users if not is_personal_user_id(uid)
         ]
-        if licence not in ("none", "applied", "valid"):
-            problems.append("licence must be none, applied or valid")
+        if licence not in STARTING_LICENCES:
+            problems.append(f"licence must be one of {', '.join(STARTING_LICENCES)}")
+        if password_state not in ("ok", "temporary", "expired"):
+            problems.append("password_state must be ok, temporary or expired")
         if problems:
             raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail="; ".join(problems))
+        start = STARTING_LICENCES[licence](lic.new_licence(office_number), self.today())
         now = self._now()
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
-                    "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (office_number, name, service_kind, office_user_id, licence, licence_expires, now),
+                    "INSERT INTO offices (office_number, name, service_kind, office_user_id, created_at, "
+                    "licence_json, prefecture, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        office_number,
+                        name,
+                        service_kind,
+                        office_user_id,
+                        now,
+                        json.dumps(start.to_json()),
+                        prefecture or office_number[:2],
+                        address,
+                    ),
                 )
-                for user_id, secret, state in [(office_user_id, password, password_state)] + [
-                    (u, p, "ok") for u, p in personal_users
-                ]:
+                users = [(office_user_id, password, password_state), *((u, p, "ok") for u, p in personal_users)]
+                for user_id, secret, state in users:
                     await tx.execute(
-                        "INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO users (user_id, office_number, password_hash, password_state, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
                         (user_id, office_number, hash_password(secret), state, now),
                     )
         except sqlite3.IntegrityError as exc:
             raise CareplanError("OFFICE_EXISTS", detail=f"{office_number} / {office_user_id}: {exc}") from None
         return await self.office(office_number)
 
+    def today(self) -> dt.date:
+        """The calendar day in Japan on the hub's clock: every licence date rule counts in it."""
+        return self.clock.now().astimezone(JST).date()
+
+    async def licence(self, office_number: str) -> lic.Licence | None:
+        row = await self.db.fetch_one("SELECT licence_json FROM offices WHERE office_number = ?", (office_number,))
+        if row is None:
+            return None
+        return lic.Licence.from_json(json.loads(row[0])) if row[0] else lic.new_licence(office_number)
+
+    async def save_licence(self, licence: lic.Licence) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE offices SET licence_json = ? WHERE office_number = ?",
+                (json.dumps(licence.to_json()), licence.office_number),
+            )
+
     async def office(self, office_number: str) -> dict[str, object]:
+        """The office as the API shows it, with its licence summary on the hub's clock."""
         row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
         if row is None:
             raise CareplanError(
@@ -132,12 +186,14 @@ class HubService:
         return [self._office_json(r) for r in rows]
 
     def _office_json(self, row: sqlite3.Row) -> dict[str, object]:
+        licence = lic.Licence.from_json(json.loads(row["licence_json"])) if row["licence_json"] else None
         return {
             "office_number": row["office_number"],
             "name": row["name"],
             "service_kind": row["service_kind"],
             "office_user_id": row["office_user_id"],
-            "licence": {"state": row["licence"], "expires": row["licence_expires"] or "-"},
+            "prefecture": row["prefecture"],
+            "licence": lic.summary(licence or lic.new_licence(row["office_number"]), self.today()),
         }
 
     # --- sessions -----------------------------------------------------------------------------
@@ -286,29 +342,36 @@ class HubService:
             )
 
     async def _check_licences(self, manifest: Manifest) -> None:
-        today = self.clock.now().date().isoformat()
-        sender = await self.db.fetch_one("SELECT licence FROM offices WHERE office_number = ?", (manifest.sender,))
-        if sender is None or sender["licence"] == "none":
+        today = self.today()
+        sender = await self.licence(manifest.sender)
+        if sender is None or not lic.may_send(sender, today):
+            state = lic.state(sender, today).value if sender else "未登録"
             raise CareplanError(
                 "SENDER_NOT_APPLIED",
-                detail=f"office {manifest.sender} has not applied (利用申請)",
-                fix="Apply on the usage website (利用申請), then send again.",
+                detail=f"office {manifest.sender} ({state}) has not completed "
+                "its 利用申請 or its licence is not in force",
+                fix="Apply (利用申請) or renew (更新) on the usage website, then send again.",
             )
         if manifest.recipient == manifest.sender:
             raise CareplanError("SAME_OFFICE", detail=f"sender and recipient are both {manifest.sender}")
-        recipient = await self.db.fetch_one(
-            "SELECT licence, licence_expires FROM offices WHERE office_number = ?", (manifest.recipient,)
-        )
-        if (
-            recipient is None
-            or recipient["licence"] != "valid"
-            or (recipient["licence_expires"] and recipient["licence_expires"] < today)
-        ):
-            state = "is not registered" if recipient is None else f"has licence state {recipient['licence']}"
+        recipient = await self.licence(manifest.recipient)
+        if recipient is None or not lic.may_receive(recipient, today):
+            state = "is not registered" if recipient is None else f"is {lic.state(recipient, today).value}"
             raise CareplanError(
                 "RECIPIENT_NOT_LICENSED",
                 detail=f"recipient {manifest.recipient} {state}",
-                fix="Ask the recipient office to apply (利用申請), then send again.",
+                fix="Ask the recipient office to apply (利用申請) or renew, then send again.",
+            )
+
+    async def _check_data_load(self, session: Session, operation: Operation) -> None:
+        """R3.6: the client's data load (lists) needs a completed application."""
+        licence = await self.licence(session.office_number)
+        if licence is None or lic.state(licence, self.today()) is lic.LicenceState.UNAPPLIED:
+            raise CareplanError(
+                "DATA_LOAD_FAILED",
+                operation=operation,
+                detail=f"office {session.office_number} has not applied (利用申請)",
+                fix="Apply on the usage website (利用申請), then restart the client.",
             )
 
     @staticmethod
@@ -386,12 +449,14 @@ class HubService:
 
     async def sent(self, session: Session) -> list[dict[str, object]]:
         """The office's send list with each transmission's download status (R5.1, R6.1)."""
+        await self._check_data_load(session, Operation.SEND)
         rows = await self.db.fetch_all(
             self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id", (session.office_number,)
         )
         return [await self._row_json(r) for r in rows]
 
     async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
+        await self._check_data_load(session, Operation.RECEIVE)
         where = "" if include_downloaded else "AND t.downloaded_at IS NULL "
         rows = await self.db.fetch_all(
             self._LIST_SQL + f"WHERE t.recipient = ? {where}ORDER BY t.submitted_at, t.id", (session.office_number,)
@@ -462,6 +527,31 @@ class HubService:
         await asyncio.to_thread(self.payloads.delete, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         return await self._sent_row(transmission_id)
+
+    # --- keys at rest --------------------------------------------------------------------------
+    async def rotate_keys(self, *, retire_old: bool) -> dict[str, object]:
+        """A new payload key; with `retire_old`, re-seal the database's sealed values and re-encrypt
+        every payload with it, then drop the old keys (in that order: nothing is ever left sealed
+        under a key that is no longer on disk)."""
+        active = await asyncio.to_thread(self.payloads.add_key)
+        rewritten = 0
+        if retire_old:
+            rewritten += await self._reseal_secrets()
+            rewritten += await asyncio.to_thread(self.payloads.retire_old_keys)
+        keys = [active] if retire_old else await asyncio.to_thread(self.payloads.key_ids)
+        return {"active_key": active, "keys_on_disk": keys, "rewritten": rewritten}
+
+    async def _reseal_secrets(self) -> int:
+        rows = await self.db.fetch_all("SELECT user_id, initial_password FROM users WHERE initial_password IS NOT NULL")
+        async with self.db.transaction() as tx:
+            for row in rows:
+                context = f"initial-password:{row['user_id']}"
+                secret = self.payloads.unseal(row["initial_password"], context=context)
+                await tx.execute(
+                    "UPDATE users SET initial_password = ? WHERE user_id = ?",
+                    (self.payloads.seal(secret, context=context), row["user_id"]),
+                )
+        return len(rows)
 
     # --- housekeeping -------------------------------------------------------------------------
     async def collect_garbage(self) -> list[str]:

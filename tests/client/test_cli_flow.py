@@ -97,8 +97,17 @@ def test_send_download_and_send_list_from_the_shell(demo: Demo, tmp_path: Path) 
     assert "ALREADY_DOWNLOADED" in again.stderr and "送信元事業所に再送を依頼してください" in again.stderr
 
 
+def test_temporary_password_gets_the_real_message(demo: Demo) -> None:
+    done = demo.login("mishinsei")  # its KJ password is temporary until changed on the usage website
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert (error["code"], error["message"]) == ("PASSWORD_EXPIRED", "パスワードの有効期限が切れています")
+
+
 def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp_path: Path) -> None:
-    _json(demo.login("mishinsei"))
+    o = demo.offices["mishinsei"]
+    personal = o | {"user": o["personal_user"], "password": o["personal_password"]}
+    _json(demo.client("mishinsei", "--json", *login_args(demo.url, demo.data / "ca" / "ca.pem", personal)))
     kyotaku = demo.offices["kyotaku"]["office_number"]
     files = sample_actuals_set(sender=demo.offices["mishinsei"]["office_number"], sender_kind="13", recipient=kyotaku)
     paths = []

@@ -95,7 +95,8 @@ async def test_whoami_shows_office_and_licence(hub: HubUnderTest) -> None:
         await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
         me = await kyotaku.whoami()
     assert me["office"]["office_number"] == KYOTAKU.number
-    assert me["office"]["licence"]["state"] == "valid"
+    assert me["office"]["licence"]["state"] == "有効"
+    assert me["office"]["licence"]["expires"] != "-"  # the demo licence has its deduction done
     assert me["user_id"] == KYOTAKU.user
 
 

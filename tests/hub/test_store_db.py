@@ -30,8 +30,13 @@ OFFICE = with_check_digit("137010001")
 OTHER = with_check_digit("137010002")
 
 
+INSERT_OFFICE = (
+    "INSERT INTO offices (office_number, name, service_kind, office_user_id, created_at) VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def office_row(number: str = OFFICE, user: str | None = None) -> tuple[object, ...]:
-    return (number, "テスト事業所", "43", user or f"KJ{number}", "valid", None, NOW.isoformat())
+    return (number, "テスト事業所", "43", user or f"KJ{number}", NOW.isoformat())
 
 
 async def count(db: Database, table: str) -> int:
@@ -66,7 +71,7 @@ async def test_open_creates_the_parent_directory(tmp_path: Path) -> None:
 
 async def test_committed_transaction_persists(db: Database) -> None:
     async with db.transaction() as tx:
-        assert await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row()) == 1
+        assert await tx.execute(INSERT_OFFICE, office_row()) == 1
     row = await db.fetch_one("SELECT name FROM offices WHERE office_number = ?", (OFFICE,))
     assert row is not None and row["name"] == "テスト事業所"
 
@@ -74,7 +79,7 @@ async def test_committed_transaction_persists(db: Database) -> None:
 async def test_transaction_that_raises_rolls_back(db: Database) -> None:
     async def insert_then_fail() -> None:
         async with db.transaction() as tx:
-            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            await tx.execute(INSERT_OFFICE, office_row())
             assert tuple(await tx.fetch_one("SELECT count(*) FROM offices")) == (1,)  # type: ignore[arg-type]
             raise RuntimeError("boom")
 
@@ -83,17 +88,19 @@ async def test_transaction_that_raises_rolls_back(db: Database) -> None:
     assert await count(db, "offices") == 0
     # The connection is usable again: the lock was released and no transaction is left open.
     async with db.transaction() as tx:
-        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+        await tx.execute(INSERT_OFFICE, office_row())
     assert await count(db, "offices") == 1
 
 
 async def test_constraint_failure_rolls_back_the_earlier_statements(db: Database) -> None:
     async def insert_office_then_orphan_user() -> None:
         async with db.transaction() as tx:
-            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            await tx.execute(INSERT_OFFICE, office_row())
             # Foreign keys are enforced: this user's office does not exist.
             await tx.execute(
-                "INSERT INTO users VALUES (?, ?, ?, ?, ?)", ("KJX", "9999999999", "hash", "ok", NOW.isoformat())
+                "INSERT INTO users (user_id, office_number, password_hash, password_state, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ("KJX", "9999999999", "hash", "ok", NOW.isoformat()),
             )
 
     with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
@@ -107,7 +114,7 @@ async def test_cancelled_transaction_rolls_back(db: Database) -> None:
 
     async def slow() -> None:
         async with db.transaction() as tx:
-            await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+            await tx.execute(INSERT_OFFICE, office_row())
             started.set()
             await asyncio.sleep(60)
 
@@ -120,11 +127,13 @@ async def test_cancelled_transaction_rolls_back(db: Database) -> None:
 
 
 async def test_check_constraints_hold(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlite3.IntegrityError):  # noqa: PT012 - the whole transaction is the statement
         async with db.transaction() as tx:
+            await tx.execute(INSERT_OFFICE, office_row())
             await tx.execute(
-                "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (OFFICE, "x", "43", "KJ1", "free", None, NOW.isoformat()),
+                "INSERT INTO users (user_id, office_number, password_hash, password_state, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (f"KJ{OFFICE}", OFFICE, "hash", "free", NOW.isoformat()),
             )
     assert await count(db, "offices") == 0
 
@@ -147,7 +156,7 @@ async def test_write_transactions_do_not_interleave(db: Database) -> None:
 async def test_readers_on_another_connection_see_only_committed_rows(tmp_path: Path, db: Database) -> None:
     path = tmp_path / "data" / "hub.sqlite3"
     async with db.transaction() as tx:
-        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+        await tx.execute(INSERT_OFFICE, office_row())
         with contextlib.closing(sqlite3.connect(path)) as reader:
             assert reader.execute("SELECT count(*) FROM offices").fetchone() == (0,)
     with contextlib.closing(sqlite3.connect(path)) as reader:
@@ -158,7 +167,7 @@ async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -
     path = tmp_path / "hub.sqlite3"
     first = await Database.open(path)
     async with first.transaction() as tx:
-        await tx.execute("INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?, ?)", office_row())
+        await tx.execute(INSERT_OFFICE, office_row())
     await first.close()
     again = await Database.open(path)
     try:
@@ -292,13 +301,17 @@ async def refusal(awaitable: object) -> CareplanError:
 
 async def test_register_office(service: HubService) -> None:
     office = await register(service, personal_users=[(f"C{OFFICE}01", "c-secret")])
+    licence = office.pop("licence")
     assert office == {
         "office_number": OFFICE,
         "name": "テスト事業所",
         "service_kind": "43",
         "office_user_id": f"KJ{OFFICE}",
-        "licence": {"state": "valid", "expires": "-"},
+        "prefecture": OFFICE[:2],
     }
+    assert licence["state"] == "有効"  # type: ignore[index]
+    assert licence["expires"] != "-"  # type: ignore[index]
+    office["licence"] = licence
     assert await service.offices() == [office]
     users = await service.db.fetch_all("SELECT user_id, password_hash FROM users ORDER BY user_id")
     assert [u["user_id"] for u in users] == [f"C{OFFICE}01", f"KJ{OFFICE}"]

@@ -10,9 +10,10 @@ Public API (what the hub, the client and the CLI use):
 - `write_csv(file_id, records) -> bytes`
 - `standard()` (layouts, units, relations as data) and `decisions()` (our readings, with reasons)
 
-Modules: layout (data), filename, reader (MS932 + quoting), fields/records (rules as tables),
-validate (one file), content (zip/type sniffing), units (sending units, relations),
-transmission (one transmission, refusal), bulk (一括送信), writer.
+Modules: layout (data), filename, decoding (MS932, blocks of lines), reader (quoting, records),
+sink (capped findings), fields/records (rules as tables), validate (one file), content
+(zip/type sniffing), units (sending units, relations), transmission (one transmission,
+refusal), bulk (一括送信), writer.
 """
 
 from careplan.standard.bulk import BulkPlan, sort_bulk

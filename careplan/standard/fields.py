@@ -12,7 +12,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -227,6 +227,35 @@ def compile_layout(file_id: str) -> tuple[FieldCheck, ...]:
         )
         for f in layout.fields
     )
+
+
+# Quick checks of a record: (field index, values that need no look), and fields that need a value.
+Quick = tuple[list[tuple[int, Container[str]]], list[int]]
+_NOTHING: frozenset[str] = frozenset()
+
+
+def quick_checks(checks: Sequence[FieldCheck], valid: Sequence[set[str]], unquoted: set[int]) -> tuple[Quick, Quick]:
+    """Quick checks for records with quotes and for records without any (rule 1, faster).
+
+    `valid[i]` holds the values of field i known to pass its rules (special values, "" when
+    optional, values already checked). A record whose values all pass the quick checks has no
+    field finding. With quotes, free text was quoted and needs only a value when required;
+    without, free text must be empty until its field was reported unquoted (`unquoted`).
+    """
+    quoted: Quick = ([], [])
+    bare: Quick = ([], [])
+    for c, v in zip(checks, valid, strict=True):
+        if not c.free_text:
+            quoted[0].append((c.index, v))
+            bare[0].append((c.index, v))
+            continue
+        if c.required:
+            quoted[1].append(c.index)
+        if c.index not in unquoted:
+            bare[0].append((c.index, _NOTHING if c.required else {""}))
+        elif c.required:
+            bare[1].append(c.index)
+    return quoted, bare
 
 
 @lru_cache(maxsize=4096)

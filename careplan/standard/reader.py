@@ -1,33 +1,29 @@
-"""Bytes to records: MS932 decoding and the CSV quoting of 標準仕様 4 (decisions D2–D4).
+"""Lines to records: the CSV quoting of 標準仕様 4 (decisions D2–D3); decoding is decoding.py.
 
 Rules this module keeps:
-1. Never raise on input: every problem is a finding with the line and, for bytes that are not
-   MS932, the byte offset in the file.
-2. Streaming: the data is decoded in blocks of whole physical lines (LF, or CRLF), a block
-   with a problem line by line, so memory stays one block plus one record, not the file.
-   Cutting bytes at LF is safe because 0x0A, 0x0D, 0x22 and 0x2C are never MS932 trail bytes.
+1. Never raise on input: every problem is a finding with the line it starts on.
+2. Streaming: records are read from `Lines`, one block of whole lines at a time, so memory stays
+   one block plus one record, not the file.
 3. A record is a line, joined with the next lines while a quoted field is open (at most
    MAX_RECORD_LINES). Quoted fields keep commas, line breaks and "" escapes; a lone CR outside
    quotes, a quote inside an unquoted field and text after a closing quote are errors.
+4. Two readers, one result. `_fast` runs csv.reader over a clean block's list of lines and keeps
+   only what it can prove equal to the line-by-line reading; any other record (it spans the
+   block's end or more than MAX_RECORD_LINES lines, or csv.reader refused several lines) is left
+   to `_slow`, which feeds csv.reader line by line and hands back at the next clean line.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from careplan.errors import Finding
+from careplan.standard.decoding import BOM, SECTION, Decoder, Lines
+from careplan.standard.sink import FindingSink
 
-ENCODING = "cp932"  # Python's cp932 is Microsoft's MS932 table
-BOM = b"\xef\xbb\xbf"
-SECTION = "標準仕様 4 (文字コード・区切文字)"
-MAX_ENCODING_FINDINGS = 20  # then the rest of the file is decoded with replacement
-BLOCK = 1 << 16  # bytes decoded at once (whole lines)
 MAX_RECORD_LINES = 1000  # physical lines one record (quoted line breaks) may span
-
-BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
 _FIELDS = re.compile(r'(?:^|,)("(?:[^"]|"")*"|[^",\r\n]*)')
 
 
@@ -46,157 +42,18 @@ class Record:
 
     def quoted(self, index: int) -> bool:
         """Whether field `index` may have been quoted (exact when `raw` is known)."""
-        if self.raw is not None:
-            return self.raw[index][:1] == '"'
-        return self.any_quotes
+        return quoted(self.raw, self.any_quotes, index)
 
 
-class FindingSink:
-    """Collects the findings of one file, at most `cap` of them (decision D13)."""
-
-    def __init__(self, file: str, cap: int) -> None:
-        self.file = file
-        self.cap = cap
-        self.items: list[Finding] = []
-        self.suppressed = 0
-        self.errors = 0
-        self.stopped_at: int | None = None  # reading stopped here after `cap` errors
-        self.blank_lines = 0
-
-    def add(self, rule: str, message: str, *, severity: str = "error", **kw: object) -> None:
-        if severity == "error":
-            self.errors += 1
-        if len(self.items) >= self.cap:
-            self.suppressed += 1
-            return
-        self.items.append(Finding(rule=rule, message=message, severity=severity, file=self.file, **kw))  # type: ignore[arg-type]
-
-    def extend(self, findings: list[Finding]) -> None:
-        for f in findings:
-            self.errors += f.severity == "error"
-            if len(self.items) < self.cap:
-                self.items.append(f)
-            else:
-                self.suppressed += 1
-
-    def result(self) -> list[Finding]:
-        if self.stopped_at is not None:
-            stop = Finding(
-                rule="findings.stopped",
-                file=self.file,
-                line=self.stopped_at,
-                message=f"validation stopped at line {self.stopped_at} after {self.cap} errors",
-                fix="Fix the findings shown and validate again.",
-            )
-            return [*self.items, stop]
-        if not self.suppressed:
-            return list(self.items)
-        more = Finding(
-            rule="findings.suppressed",
-            severity="error" if self.errors else "warning",
-            file=self.file,
-            message=f"{self.suppressed} more findings not shown",
-            fix="Fix the findings shown and validate again.",
-        )
-        return [*self.items, more]
+# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`.
+Row = tuple[int, list[str], list[str] | None, bool]
 
 
-def _lines(data: bytes, start: int) -> Iterator[tuple[int, int, bytes]]:
-    """(line number, byte offset, bytes without the LF) for each physical line."""
-    pos, number, size = start, 1, len(data)
-    while pos < size:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = size
-        yield number, pos, data[pos:end]
-        pos, number = end + 1, number + 1
-
-
-def _decoded_lines(data: bytes, start: int, decoder: _Decoder) -> Iterator[tuple[int, str]]:
-    """(line number, text without the LF), decoding blocks of whole lines in one call.
-
-    A block that decodes cleanly is split in C; a block with a problem is decoded line by line
-    so that each finding gets its exact line and byte offset. Memory stays one block.
-    """
-    pos, number, size = start, 1, len(data)
-    while pos < size:
-        end = data.find(b"\n", min(pos + BLOCK, size - 1))
-        end = size if end < 0 else end + 1
-        block = data[pos:end]
-        try:
-            text = block.decode(ENCODING)
-        except UnicodeDecodeError:
-            text = None
-        if text is None or BAD_CHARS.search(text):
-            for line_no, offset, chunk in _lines(block, 0):
-                yield number + line_no - 1, decoder.decode(chunk, number + line_no - 1, pos + offset)
-        else:
-            yield from enumerate(text[:-1].split("\n") if text.endswith("\n") else text.split("\n"), number)
-        number += block.count(b"\n") + (not block.endswith(b"\n"))
-        pos = end
-
-
-class _Decoder:
-    """Decodes line by line, reporting undecodable bytes and 外字 with their byte offset."""
-
-    def __init__(self, sink: FindingSink) -> None:
-        self.sink = sink
-        self.reported = 0
-
-    def decode(self, chunk: bytes, line: int, offset: int) -> str:
-        try:
-            text = chunk.decode(ENCODING)
-        except UnicodeDecodeError:
-            text = self._slow(chunk, line, offset)
-        if BAD_CHARS.search(text):
-            self._bad_chars(text, line, offset)
-        return text
-
-    def _slow(self, chunk: bytes, line: int, offset: int) -> str:
-        parts: list[str] = []
-        pos = 0
-        while self.reported < MAX_ENCODING_FINDINGS:
-            try:
-                parts.append(chunk[pos:].decode(ENCODING))
-                return "".join(parts)
-            except UnicodeDecodeError as e:
-                parts.append(chunk[pos : pos + e.start].decode(ENCODING))
-                self._report(chunk[pos + e.start : pos + e.end], line, offset + pos + e.start)
-                parts.append("\ufffd")
-                pos += e.end
-        parts.append(chunk[pos:].decode(ENCODING, errors="replace"))
-        return "".join(parts)
-
-    def _report(self, bad: bytes, line: int, at: int) -> None:
-        self.reported += 1
-        self.sink.add(
-            "encoding.undecodable",
-            f"byte(s) {bad.hex(' ')} at byte offset {at} are not a character of MS932",
-            line=line,
-            value=bad.hex(" "),
-            expected="MS932 (Shift_JIS) text",
-            section=SECTION,
-            fix="Save the file as MS932/Shift_JIS and replace characters outside it (e.g. 𠮷 → 吉, emoji → text).",
-        )
-
-    def _bad_chars(self, text: str, line: int, offset: int) -> None:
-        for match in BAD_CHARS.finditer(text):
-            char = match.group()
-            if char == "\ufffd" or self.reported >= MAX_ENCODING_FINDINGS:
-                continue
-            self.reported += 1
-            at = offset + len(text[: match.start()].encode(ENCODING, errors="replace"))
-            gaiji = "\ue000" <= char <= "\uf8ff"
-            self.sink.add(
-                "encoding.gaiji" if gaiji else "encoding.control",
-                f"{'外字 (user-defined character)' if gaiji else 'control character'} "
-                f"U+{ord(char):04X} at byte offset {at}",
-                line=line,
-                value=f"U+{ord(char):04X}",
-                expected="MS932 characters without 外字",
-                section=SECTION,
-                fix="Replace 外字 and control characters with MS932 characters.",
-            )
+def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
+    """Whether field `index` of a record may have been quoted (exact when `raw` is known)."""
+    if raw is not None:
+        return raw[index][:1] == '"'
+    return any_quotes
 
 
 def _locate(text: str) -> str:
@@ -244,7 +101,7 @@ def split_record(text: str) -> tuple[list[str], list[str] | None] | str:
 
 
 class _Feed:
-    """Decoded lines for csv.reader, remembering the raw text of the record being read.
+    """Lines for csv.reader, remembering the raw text and first line of the record being read.
 
     csv.reader pulls one line at a time with no read-ahead, so after each row `take()` returns
     exactly that row's lines. A record may not span more than MAX_RECORD_LINES lines: past it,
@@ -252,12 +109,12 @@ class _Feed:
     quote costs one bounded record instead of the rest of the file.
     """
 
-    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+    def __init__(self, lines: Lines) -> None:
         self.lines = lines
         self.pending: list[str] = []
+        self.first = 0
         self.quotes = False
         self.overflow = False
-        self.injected = 0
 
     def __iter__(self) -> _Feed:
         return self
@@ -265,18 +122,19 @@ class _Feed:
     def __next__(self) -> str:
         if len(self.pending) >= MAX_RECORD_LINES:
             self.overflow = True
-            self.injected += 1  # not a line of the file: line numbers skip it
-            self.pending.append("")
+            self.pending.append("")  # not a line of the file: line numbers skip it
             return '"\n'
-        _, text = next(self.lines)
+        number, text = next(self.lines)
+        if not self.pending:
+            self.first = number
         self.pending.append(text)
         if '"' in text:
             self.quotes = True
         return text + "\n"
 
-    def take(self) -> tuple[str, bool, bool]:
+    def take(self) -> tuple[str, bool, bool, int]:
         raw = "\n".join(self.pending)
-        taken = (raw[:-1] if raw.endswith("\r") else raw, self.quotes, self.overflow)
+        taken = (raw[:-1] if raw.endswith("\r") else raw, self.quotes, self.overflow, self.first)
         self.pending, self.quotes, self.overflow = [], False, False
         return taken
 
@@ -292,13 +150,26 @@ def _quoting(sink: FindingSink, line: int, reason: str) -> None:
     )
 
 
-def _exact(raw: str, sink: FindingSink, line: int) -> tuple[list[str], list[str] | None] | None:
+def _blank(sink: FindingSink, line: int) -> None:
+    sink.blank_lines += 1
+    if sink.blank_lines == 1:
+        sink.add(
+            "csv.blank_line",
+            "blank line skipped (blank lines are reported once per file)",
+            severity="warning",
+            line=line,
+            section=SECTION,
+            fix="Remove blank lines.",
+        )
+
+
+def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row]:
     """Our own reading of a record csv.reader could not judge exactly (quotes inside values)."""
     split = split_record(raw)
     if isinstance(split, str):
         _quoting(sink, line, split)
-        return None
-    return split
+        return
+    yield line, split[0], split[1], quotes
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -316,16 +187,15 @@ def _bom(data: bytes, sink: FindingSink) -> int:
     return len(BOM)
 
 
-def read_records(data: bytes, sink: FindingSink) -> Iterator[Record]:
-    """The records of `data`; problems go to `sink`. Blank lines are skipped with a warning.
+def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
+    """Records read line by line through `_Feed`, until a record ends before a clean line.
 
     csv.reader (strict) does the splitting; a record whose values contain a quote, or that
     csv.reader refuses, is re-read by `split_record`, which is exact about stray quotes and says
-    why a record is malformed.
+    why a record is malformed. At least one record is read.
     """
-    feed = _Feed(_decoded_lines(data, _bom(data, sink), _Decoder(sink)))
+    feed = _Feed(lines)
     reader = csv.reader(feed, strict=True)
-    line = 1
     while True:
         try:
             row: list[str] | None = next(reader)
@@ -333,24 +203,85 @@ def read_records(data: bytes, sink: FindingSink) -> Iterator[Record]:
             return
         except csv.Error:
             row = None
-        raw, quotes, overflow = feed.take()
-        start, line = line, reader.line_num + 1 - feed.injected
+        raw, quotes, overflow, start = feed.take()
         if overflow:
             _quoting(sink, start, f"unterminated quoted field (more than {MAX_RECORD_LINES} lines)")
         elif row == [] or (row is not None and not raw):
-            sink.blank_lines += 1
-            if sink.blank_lines == 1:
-                sink.add(
-                    "csv.blank_line",
-                    "blank line skipped (blank lines are reported once per file)",
-                    severity="warning",
-                    line=start,
-                    section=SECTION,
-                    fix="Remove blank lines.",
-                )
+            _blank(sink, start)
         elif row is None or (quotes and '"' in "".join(row)):
-            exact = _exact(raw, sink, start)
-            if exact is not None:
-                yield Record(start, exact[0], exact[1], quotes)
+            yield from _exact(raw, sink, start, quotes)
         else:
-            yield Record(start, row, None, quotes)
+            yield start, row, None, quotes
+        if lines.settle():
+            return
+
+
+def _several(lines: list[str]) -> tuple[list[str], str] | None:
+    """csv.reader's row and the raw text of lines read with their line breaks, if one record."""
+    if len(lines) > MAX_RECORD_LINES:
+        return None
+    try:
+        rows = list(csv.reader([line + "\n" for line in lines], strict=True))
+    except csv.Error:
+        return None
+    return (rows[0], "\n".join(lines)) if len(rows) == 1 and rows[0] else None
+
+
+def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
+    """The records of the clean block at `lines`; True when one is left to `_slow`.
+
+    Read without line breaks, a line's end closes a record exactly as its LF would, so a record
+    of one line is the same row; a record of several lines is read again with its line breaks
+    (`_several`). A record still open at the block's end, or refused over several lines, or
+    longer than MAX_RECORD_LINES is where this reader stops.
+    """
+    skip = lines.at
+    block = lines.clean[skip:] if skip else lines.clean
+    first, done, reader = lines.first + skip, 0, csv.reader(block, strict=True)
+    while True:
+        try:
+            for row in reader:
+                end = reader.line_num
+                if end - done == 1:
+                    text = block[done]
+                else:
+                    again = _several(block[done:end])
+                    if again is None:
+                        break
+                    row, text = again
+                start, done = first + done, end
+                if not row:
+                    _blank(sink, start)
+                elif '"' not in text:
+                    yield start, row, None, False
+                elif '"' not in "".join(row):
+                    yield start, row, None, True
+                else:
+                    yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
+            else:
+                lines.at = skip + done
+                return False
+            lines.at = skip + done
+            return True
+        except csv.Error:
+            end = reader.line_num
+            if end - done > 1 or end == len(block):
+                lines.at = skip + done
+                return True
+            text, start, done = block[done], first + done, end
+            yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, '"' in text)
+
+
+def read_rows(data: bytes, sink: FindingSink) -> Iterator[Row]:
+    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning."""
+    lines = Lines(data, _bom(data, sink), Decoder(sink))
+    while (clean := lines.settle()) is not None:
+        if clean and not (yield from _fast(lines, sink)):
+            continue
+        yield from _slow(lines, sink)
+
+
+def read_records(data: bytes, sink: FindingSink) -> Iterator[Record]:
+    """The records of `data`; problems go to `sink`. Blank lines are skipped with a warning."""
+    for row in read_rows(data, sink):
+        yield Record(*row)

@@ -240,8 +240,18 @@ def _subtotal_row(f: list[str], emit: Emit) -> None:
             )
 
 
-RECORD_RULES: dict[str, Callable[[list[str], Emit], None]] = {
-    "UPPLAN": plan_record,
-    "UPJSK": plan_record,
-    "UPHOSOKU": hosoku_record,
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordRule:
+    """A rule over one record and the fields (0-based) it reads: its findings depend on them only,
+    so a combination of values once found fine needs no second look (validate.py)."""
+
+    check: Callable[[list[str], Emit], None]
+    reads: tuple[int, ...]
+
+
+_PLAN = RecordRule(check=plan_record, reads=(4, 9, 10, 11, 12, 14, 15, 16, 18))
+RECORD_RULES: dict[str, RecordRule] = {
+    "UPPLAN": _PLAN,
+    "UPJSK": _PLAN,
+    "UPHOSOKU": RecordRule(check=hosoku_record, reads=(3, 62)),
 }

@@ -7,6 +7,9 @@ Rules this module keeps:
    (fields.py), multi-field rules (records.py). Per file: one CSV version, one 対象年月 equal to
    the name's YYYYMM (decision D7), 第7表 totals, at least one record.
 3. Findings are capped per file (decision D13); a file is read once, streaming.
+   Checks give the same findings as a full look, only faster: a record whose values are all
+   known to pass (`quick_checks`) skips the field loop, and a record rule skips a combination of
+   the values it reads (`RecordRule.reads`) once it found it fine.
 4. `inspect_csv` also returns the relation keys and image names for check_transmission.
 """
 
@@ -17,17 +20,19 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 
 from careplan.errors import Finding
-from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem
+from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem, quick_checks
 from careplan.standard.filename import FileName, file_name_findings
 from careplan.standard.layout import IMAGE_ID, Layout, standard
-from careplan.standard.reader import FindingSink, Record, read_records
+from careplan.standard.reader import quoted, read_rows
 from careplan.standard.records import RECORD_RULES, SikyuTotals
+from careplan.standard.sink import FindingSink
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
 JPEG_MAGIC = b"\xff\xd8\xff"
 # A field's own rules depend on its value only, so values already found valid are skipped;
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
+RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -61,21 +66,27 @@ class _FileState:
         self.versions: set[str] = set()
         self.months: set[str] = set()
         self.unquoted: set[int] = set()
-        self.valid: list[set[str]] = [set() for _ in self.checks]  # values known to be fine
+        # Values known to be fine per field: its special values, "" when optional, and the
+        # values `_value` passed (their rules depend on the value only).
+        self.valid: list[set[str]] = [{*c.field.special, *([] if c.required else [""])} for c in self.checks]
         self.valid_count = 0
         self.rule = RECORD_RULES.get(layout.file_id)
+        self.rule_key = itemgetter(*self.rule.reads) if self.rule is not None else None
+        self.rule_fine: set[object] = set()
+        self.month_index = None if layout.month_field is None else layout.month_field - 1
         self.field_count = layout.field_count
         self.kihon = layout.file_id == "UPKIHON"
         self.key_fields = _key_fields(layout)
         self.keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
-        # (names, getter, key set) per relation key; itemgetter builds the key tuple in C.
-        self.key_getters = [(n, itemgetter(*ix), self.keys[n]) for n, ix in self.key_fields.items()]
+        # (getter, key set, several fields) per relation key; itemgetter builds the key tuple in C.
+        self.key_getters = [(itemgetter(*ix), self.keys[n], len(ix) > 1) for n, ix in self.key_fields.items()]
         # Per field: (index, required, free text, special values, valid values); `lean` leaves
         # out optional free text, which needs no look when the record's quoting is fine.
         self.plan = [
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
         self.lean = [p for p in self.plan if p[1] or not p[2]]
+        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
         self.records = 0
@@ -110,34 +121,57 @@ class _FileState:
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(self, rec: Record) -> None:
-        self.line = rec.line
-        fields = rec.fields
+    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        self.line = line
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
-            self._field_count(rec)
+            self._field_count(line, fields)
             return
         self.records += 1
         if fields[0] not in self.versions:
             self._version(fields[0])
-        self._fields(fields, rec)
-        self._month(fields)
-        if self.rule is not None:
-            self.rule(fields, self.emit)
+        if raw is not None or not self._known(fields, quotes):
+            self._fields(fields, raw, quotes)
+        if self.month_index is not None and fields[self.month_index] not in self.months:
+            self._month(fields)
+        if self.rule_key is not None and self.rule_key(fields) not in self.rule_fine:
+            self._rule(fields)
         if self.sikyu is not None:
-            self.sikyu.record(fields, rec.line, self.emit)
-        for names, getter, keys in self.key_getters:
+            self.sikyu.record(fields, line, self.emit)
+        for getter, keys, several in self.key_getters:
             key = getter(fields)
-            keys.setdefault(key if len(names) > 1 else (key,), rec.line)
+            keys.setdefault(key if several else (key,), line)
         if self.kihon and fields[61]:
             self.images.add(fields[61])
 
-    def _field_count(self, rec: Record) -> None:
-        if rec.fields[0] == "CSVバージョン":
+    def _known(self, fields: list[str], quotes: bool) -> bool:
+        """Whether every value the field rules look at is one known to be fine."""
+        known, filled = self.quick_quoted if quotes else self.quick_bare
+        for index in filled:
+            if not fields[index]:
+                return False
+        for index, fine in known:
+            if fields[index] not in fine:
+                break
+        else:
+            return True
+        return False
+
+    def _rule(self, fields: list[str]) -> None:
+        """The layout's record rule; a combination of values it found fine is skipped from now on."""
+        assert self.rule is not None
+        assert self.rule_key is not None
+        added = self.sink.added
+        self.rule.check(fields, self.emit)
+        if self.sink.added == added and len(self.rule_fine) < RULE_CACHE:
+            self.rule_fine.add(self.rule_key(fields))
+
+    def _field_count(self, line: int, fields: list[str]) -> None:
+        if fields[0] == "CSVバージョン":
             self.sink.add(
                 "csv.header",
                 "a header row is not part of the standard",
-                line=rec.line,
-                value=",".join(rec.fields[:3]) + ",…",
+                line=line,
+                value=",".join(fields[:3]) + ",…",
                 expected="data records only",
                 section=f"{self.section} (decision D2)",
                 fix="Remove the header row.",
@@ -145,9 +179,9 @@ class _FileState:
             return
         self.sink.add(
             "csv.field_count",
-            f"{len(rec.fields)} fields, the layout has {self.layout.field_count}",
-            line=rec.line,
-            value=str(len(rec.fields)),
+            f"{len(fields)} fields, the layout has {self.layout.field_count}",
+            line=line,
+            value=str(len(fields)),
             expected=str(self.layout.field_count),
             section=self.section,
             fix="Write every item of the layout, empty ones as nothing between commas; "
@@ -186,15 +220,15 @@ class _FileState:
             f"(CSVバージョン {std.csv_version}), applicable from サービス提供年月 2025年4月.",
         )
 
-    def _fields(self, fields: list[str], rec: Record) -> None:
-        quoting = rec.raw is not None or not rec.any_quotes  # else every free text was quoted
+    def _fields(self, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        quoting = raw is not None or not quotes  # else every free text was quoted
         for index, required, free, special, valid in self.plan if quoting else self.lean:
             value = fields[index]
             if not value:
                 if required:
                     self._required(self.checks[index])
             elif free:
-                if quoting and index not in self.unquoted and not rec.quoted(index):
+                if quoting and index not in self.unquoted and not quoted(raw, quotes, index):
                     self._unquoted(index, value)
             elif value not in valid and value not in special:
                 self._value(self.checks[index], value)
@@ -270,6 +304,7 @@ class _FileState:
 
     def _unquoted(self, index: int, value: str) -> None:
         self.unquoted.add(index)
+        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
         no = index + 1
         self.emit(
             "csv.free_text_unquoted",
@@ -345,11 +380,12 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
     if parsed.file_id == IMAGE_ID:
         return _image(name, parsed, data, sink)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
-    for record in read_records(data, sink):
-        if sink.errors >= sink.cap:
-            sink.stopped_at = record.line
+    record, cap = state.record, sink.cap
+    for row in read_rows(data, sink):
+        if sink.errors >= cap:
+            sink.stopped_at = row[0]
             break
-        state.record(record)
+        record(*row)
     state.finish()
     return CsvReport(
         name=name, file_name=parsed, findings=sink.result(), keys=state.keys, images=state.images, records=state.records

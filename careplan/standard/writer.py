@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
+from careplan.standard.decoding import BAD_CHARS, ENCODING
 from careplan.standard.layout import standard
-from careplan.standard.reader import BAD_CHARS, ENCODING
 
 SECTION = "標準仕様 4 (文字コード・区切文字)"
 _NEEDS_QUOTES = frozenset(',"\r\n')

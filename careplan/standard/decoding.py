@@ -1,0 +1,193 @@
+"""Bytes to lines: MS932 decoding, one block of whole lines at a time (標準仕様 4, decision D4).
+
+Rules this module keeps:
+1. Never raise on input: bytes that are not MS932, 外字 and control characters are findings with
+   their line and byte offset in the file.
+2. Streaming: the data is decoded in blocks of whole physical lines (LF, or CRLF), so memory
+   stays one block. Cutting bytes at LF is safe because 0x0A is never an MS932 trail byte.
+3. A clean block (it decodes and has no character of BAD_CHARS) is kept as a list of lines for
+   the fast reader; a block with a problem is decoded line by line, lazily, so that each finding
+   comes with its exact line and byte offset, in reading order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from careplan.standard.sink import FindingSink
+
+ENCODING = "cp932"  # Python's cp932 is Microsoft's MS932 table
+BOM = b"\xef\xbb\xbf"
+SECTION = "標準仕様 4 (文字コード・区切文字)"
+MAX_ENCODING_FINDINGS = 20  # then the rest of the file is decoded with replacement
+BLOCK = 1 << 16  # bytes decoded at once (whole lines)
+
+BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
+# What BAD_CHARS finds, found without a regex step per character (`has_bad_chars`).
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F))
+_NOT_PRIVATE_USE_HIGH = bytes(b for b in range(256) if not 0xE0 <= b <= 0xF8)
+
+
+def has_bad_chars(block: bytes, text: str) -> bool:
+    """Whether BAD_CHARS matches `text`, the MS932 decoding of `block` (same answer, faster).
+
+    MS932 decodes C0 controls and DEL only from their own bytes, which are never part of a
+    two-byte character, and C1 controls only from 0x80 (U+0080); 外字 is U+E000–U+F8FF, the
+    characters whose UTF-16 high byte is E0–F8. test_standard_decoding checks every character.
+    """
+    return bool(
+        block.translate(None, _NOT_CONTROL_BYTES)
+        or "\x80" in text
+        or "\ufffd" in text
+        or text.encode("utf-16-le")[1::2].translate(None, _NOT_PRIVATE_USE_HIGH)
+    )
+
+
+def clean_text(block: bytes) -> str | None:
+    """The text of `block` when it decodes and holds no character of BAD_CHARS, else None."""
+    try:
+        text = block.decode(ENCODING)
+    except UnicodeDecodeError:
+        return None
+    return None if has_bad_chars(block, text) else text
+
+
+def _blocks(data: bytes, start: int) -> Iterator[tuple[int, int, bytes, str | None]]:
+    """(first line number, byte offset, bytes, clean text or None) per block of whole lines."""
+    pos, number, size = start, 1, len(data)
+    while pos < size:
+        end = data.find(b"\n", min(pos + BLOCK, size - 1))
+        end = size if end < 0 else end + 1
+        block = data[pos:end]
+        yield number, pos, block, clean_text(block)
+        number += block.count(b"\n") + (not block.endswith(b"\n"))
+        pos = end
+
+
+def _lines(data: bytes, start: int) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, bytes without the LF) for each physical line."""
+    pos, number, size = start, 1, len(data)
+    while pos < size:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = size
+        yield number, pos, data[pos:end]
+        pos, number = end + 1, number + 1
+
+
+class Lines:
+    """The physical lines of a file in order, as (line number, text without the LF).
+
+    Iterating hands out lines one by one. A clean block is also open to direct reading: while
+    `settle()` is True, `clean[at:]` are the block's unread lines and `first` is the number of
+    `clean[0]`; a reader that takes lines from it moves `at` past them.
+    """
+
+    def __init__(self, data: bytes, start: int, decoder: Decoder) -> None:
+        self.blocks = _blocks(data, start)
+        self.decoder = decoder
+        self.clean: list[str] = []  # the current block's lines when it is clean
+        self.is_clean = True
+        self.first = 1
+        self.at = 0  # index in the current block of the next line
+        self.size = 0  # lines in the current block
+        self.lazy: Iterator[tuple[int, str]] = iter(())  # the current block's lines otherwise
+
+    def __iter__(self) -> Lines:
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        if self.settle() is None:
+            raise StopIteration
+        self.at += 1
+        if self.is_clean:
+            return self.first + self.at - 1, self.clean[self.at - 1]
+        return next(self.lazy)
+
+    def settle(self) -> bool | None:
+        """Load blocks until a line is left: whether it is in a clean block, None at the end."""
+        while self.at >= self.size:
+            item = next(self.blocks, None)
+            if item is None:
+                return None
+            self._load(*item)
+        return self.is_clean
+
+    def _load(self, number: int, pos: int, block: bytes, text: str | None) -> None:
+        self.first, self.at, self.is_clean = number, 0, text is not None
+        if text is not None:
+            self.clean = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+            self.size = len(self.clean)
+        else:
+            self.clean = []
+            self.size = block.count(b"\n") + (not block.endswith(b"\n"))
+            self.lazy = self.decoder.lines(block, number, pos)
+
+
+class Decoder:
+    """Decodes line by line, reporting undecodable bytes and 外字 with their byte offset."""
+
+    def __init__(self, sink: FindingSink) -> None:
+        self.sink = sink
+        self.reported = 0
+
+    def lines(self, block: bytes, number: int, pos: int) -> Iterator[tuple[int, str]]:
+        """The lines of a block with a problem, decoded one by one as they are read."""
+        for line_no, offset, chunk in _lines(block, 0):
+            yield number + line_no - 1, self.decode(chunk, number + line_no - 1, pos + offset)
+
+    def decode(self, chunk: bytes, line: int, offset: int) -> str:
+        try:
+            text = chunk.decode(ENCODING)
+        except UnicodeDecodeError:
+            text = self._slow(chunk, line, offset)
+        if BAD_CHARS.search(text):
+            self._bad_chars(text, line, offset)
+        return text
+
+    def _slow(self, chunk: bytes, line: int, offset: int) -> str:
+        parts: list[str] = []
+        pos = 0
+        while self.reported < MAX_ENCODING_FINDINGS:
+            try:
+                parts.append(chunk[pos:].decode(ENCODING))
+                return "".join(parts)
+            except UnicodeDecodeError as e:
+                parts.append(chunk[pos : pos + e.start].decode(ENCODING))
+                self._report(chunk[pos + e.start : pos + e.end], line, offset + pos + e.start)
+                parts.append("\ufffd")
+                pos += e.end
+        parts.append(chunk[pos:].decode(ENCODING, errors="replace"))
+        return "".join(parts)
+
+    def _report(self, bad: bytes, line: int, at: int) -> None:
+        self.reported += 1
+        self.sink.add(
+            "encoding.undecodable",
+            f"byte(s) {bad.hex(' ')} at byte offset {at} are not a character of MS932",
+            line=line,
+            value=bad.hex(" "),
+            expected="MS932 (Shift_JIS) text",
+            section=SECTION,
+            fix="Save the file as MS932/Shift_JIS and replace characters outside it (e.g. 𠮷 → 吉, emoji → text).",
+        )
+
+    def _bad_chars(self, text: str, line: int, offset: int) -> None:
+        for match in BAD_CHARS.finditer(text):
+            char = match.group()
+            if char == "\ufffd" or self.reported >= MAX_ENCODING_FINDINGS:
+                continue
+            self.reported += 1
+            at = offset + len(text[: match.start()].encode(ENCODING, errors="replace"))
+            gaiji = "\ue000" <= char <= "\uf8ff"
+            self.sink.add(
+                "encoding.gaiji" if gaiji else "encoding.control",
+                f"{'外字 (user-defined character)' if gaiji else 'control character'} "
+                f"U+{ord(char):04X} at byte offset {at}",
+                line=line,
+                value=f"U+{ord(char):04X}",
+                expected="MS932 characters without 外字",
+                section=SECTION,
+                fix="Replace 外字 and control characters with MS932 characters.",
+            )

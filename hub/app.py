@@ -23,6 +23,7 @@ from hub.db import Database
 from hub.payloads import PayloadStore
 from hub.service import HubService, Session
 from hub.trust import TrustStore
+from hub.usage import UsageSite
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ CONFIG = web.AppKey("config", HubConfig)
 CLOCK = web.AppKey("clock", Clock)
 SERVICE = web.AppKey("service", HubService)
 PEER = web.RequestKey("peer", OfficeIdentity)
+USAGE = web.AppKey("usage", UsageSite)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -140,6 +142,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         clock=app[CLOCK],
     )
     app[SERVICE] = service
+    app[USAGE] = UsageSite(service)
     await service.collect_garbage()
     yield
     await db.close()
@@ -147,10 +150,13 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
     from hub.routes import ROUTES
+    from hub.website import TEMPLATES, WEB, templates
 
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     app.cleanup_ctx.append(_lifecycle)
+    app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
+    app.add_routes(WEB)
     return app

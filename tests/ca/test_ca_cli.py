@@ -20,26 +20,17 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> object:
     return json.loads(capsys.readouterr().out)
 
 
+def _issue(capsys: pytest.CaptureFixture[str], ca_dir: str, name: str, *args: str) -> dict[str, object]:
+    issued = _run(capsys, "--dir", ca_dir, "issue", "--office", OFFICE, "--user", f"KJ{OFFICE}", "--name", name, *args)
+    assert isinstance(issued, dict)
+    return issued
+
+
 def test_issue_show_revoke_and_crl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
-    issued = _run(
-        capsys,
-        "--dir",
-        ca_dir,
-        "issue",
-        "--office",
-        OFFICE,
-        "--user",
-        f"KJ{OFFICE}",
-        "--name",
-        "テスト事業所",
-        "--kind",
-        "seikyu-inin",
-        "--password",
-        "pw",
-        "--out",
-        str(tmp_path / "t.p12"),
+    issued = _issue(
+        capsys, ca_dir, "テスト事業所", "--kind", "seikyu-inin", "--password", "pw", "--out", str(tmp_path / "t.p12")
     )
     pair = load_p12((tmp_path / "t.p12").read_bytes(), "pw")
     identity = identity_of(pair.certificate)
@@ -98,22 +89,7 @@ def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_reissue_for_a_lost_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
-    first = _run(
-        capsys,
-        "--dir",
-        ca_dir,
-        "issue",
-        "--office",
-        OFFICE,
-        "--user",
-        f"KJ{OFFICE}",
-        "--name",
-        "テスト",
-        "--password",
-        "old",
-        "--out",
-        str(tmp_path / "old.p12"),
-    )
+    first = _issue(capsys, ca_dir, "テスト", "--password", "old", "--out", str(tmp_path / "old.p12"))
     second = _run(
         capsys,
         "--dir",

@@ -3,8 +3,9 @@
 Rules this module keeps:
 1. Only the KJ office user logs in here. A temporary or expired password opens a session that can
    do one thing: change the password (R1.2).
-2. Failed logins are counted per user ID and per address on the hub's clock; five within fifteen
-   minutes close the door for the rest of that window (LOGIN_THROTTLED).
+2. Failed logins are counted per user ID and per address on the hub's clock; five for a user ID
+   (twenty for an address, which offices behind one NAT share) within fifteen minutes close the
+   door for the rest of that window (LOGIN_THROTTLED).
 3. Applying (利用申請) and renewing (更新) go through `careplan.licence`; the first application issues
    the office's personal user (C…) with an initial password, sealed with the hub key and shown on
    the top page until the user changes it (R1.3). Passwords themselves are stored only as scrypt.
@@ -24,7 +25,8 @@ from careplan.office import PREFECTURES, is_office_number, is_office_user_id
 from hub.passwords import hash_password, new_password, verify_password
 from hub.service import HubService
 
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per user ID
+MAX_FAILURES_PER_ADDRESS = 20  # per address: offices behind one NAT must not lock each other out
 FAILURE_WINDOW = dt.timedelta(minutes=15)
 WEB_SESSION_HOURS = 2
 CORRECTABLE_FIELDS = {"name": "事業所名", "address": "所在地", "service_kind": "サービス種類"}
@@ -64,8 +66,9 @@ class UsageSite:
     async def _throttled(self, keys: list[str]) -> bool:
         since = (self._now() - FAILURE_WINDOW).isoformat()
         for key in keys:
+            limit = MAX_FAILURES_PER_ADDRESS if key.startswith("addr:") else MAX_FAILURES
             row = await self.db.fetch_one("SELECT count(*) FROM login_failures WHERE key = ? AND at > ?", (key, since))
-            if row is not None and row[0] >= MAX_FAILURES:
+            if row is not None and row[0] >= limit:
                 return True
         return False
 

@@ -146,7 +146,7 @@ async def top(request: web.Request) -> web.Response:
     ws = await _session(request)
     data = await request.app[USAGE].top(ws)
     flash = "パスワードを変更しました。" if request.query.get("changed") else None
-    return render(request, "top.html", page="top", flash=flash, **data)
+    return render(request, "top.html", page="top", flash=flash, kinds=_service_kinds(), **data)
 
 
 @WEB.get("/web/apply")

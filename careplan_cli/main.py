@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "client": ("client.cli", "the office client: login, send, inbox, download, sent, whoami"),
     "ca": ("ca.cli", "the test certificate authority: init, issue, revoke, crl, show"),
     "validate": ("careplan_cli.validate", "check care plan CSV files against the V4.1 standard offline"),
+    "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
     "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),
 }
 

@@ -1,0 +1,72 @@
+"""`careplan fixtures generate|broken`: seeded test data on disk (issue #6 item 1).
+
+- `generate --offices N --users M --month YYYYMM --seed S --out DIR`: a spec-valid month
+  (fixtures.generate); the same arguments write byte-identical files.
+- `broken --out DIR`: each variant of fixtures.broken in DIR/<name>/ (only its files, so
+  `careplan validate DIR/<name>` sees the transmission as is) and DIR/README, one line per
+  variant naming the rule the validator must report.
+Exit status: 0 done, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fixtures.broken import BROKEN
+from fixtures.generate import UNITS, generate, write
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan fixtures", description="write seeded test data")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="a spec-valid month of CSV files")
+    gen.add_argument("--offices", type=int, default=8, help="offices (a quarter 居宅介護支援; at least 2)")
+    gen.add_argument("--users", type=int, default=20, help="users (at least 1)")
+    gen.add_argument("--month", required=True, help="サービス提供年月 YYYYMM")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--units", default=",".join(UNITS), help=f"comma-separated subset of {', '.join(UNITS)}")
+    gen.add_argument("--out", type=Path, required=True)
+    broken = sub.add_parser("broken", help="one folder per deliberately broken variant")
+    broken.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    units = tuple(u for u in args.units.split(",") if u)
+    unknown = [u for u in units if u not in UNITS]
+    if unknown:
+        print(f"careplan fixtures: unknown unit(s) {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    try:
+        dataset = generate(offices=args.offices, users=args.users, month=args.month, seed=args.seed, units=units)
+    except ValueError as e:
+        print(f"careplan fixtures: {e}", file=sys.stderr)
+        return 2
+    paths = write(dataset, args.out)
+    print(f"{len(paths)} files in {len(dataset.transmissions)} transmissions → {args.out}")
+    return 0
+
+
+def _broken(args: argparse.Namespace) -> int:
+    lines = []
+    for breakage in BROKEN:
+        folder = args.out / breakage.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in breakage.make().items():
+            (folder / name).write_bytes(data)
+        strict = " (strict mode)" if breakage.strict else ""
+        also = f"; also {', '.join(sorted(breakage.also))}" if breakage.also else ""
+        lines.append(f"{breakage.name}: {breakage.rule}{strict}: {breakage.description}{also}\n")
+    (args.out / "README").write_text("".join(lines), encoding="utf-8")
+    print(f"{len(BROKEN)} broken variants → {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    return _generate(args) if args.command == "generate" else _broken(args)

@@ -19,7 +19,7 @@ from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
 from hub.app import CLOCK, USAGE
-from hub.service import JST
+from hub.offices import JST
 from hub.usage import CORRECTABLE_FIELDS, WebSession
 
 WEB = web.RouteTableDef()

@@ -1,0 +1,147 @@
+"""Offices and their licences, as the hub keeps them (R1.4: one licence per 事業所番号).
+
+The office rows hold the licence as `careplan.licence` JSON; every date rule counts in calendar
+days in Japan on the hub's clock (`today`). HubService builds on this class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from careplan import licence as lic
+from careplan.errors import CareplanError, Operation
+from careplan.office import is_office_number, is_office_user_id, is_personal_user_id
+from hub.clock import Clock
+from hub.db import Database
+from hub.passwords import hash_password
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+# Starting licence states for seeds, scenarios and the admin API (see register_office).
+STARTING_LICENCES = {
+    "none": lambda licence, today: licence,
+    "applied": lambda licence, today: lic.apply(licence, on=today),
+    "valid": lambda licence, today: lic.apply(licence, on=_months_before(today, 4)),
+}
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    month = day.month - months
+    year = day.year + (month - 1) // 12
+    return dt.date(year, (month - 1) % 12 + 1, 1)
+
+
+class Offices:
+    """Registering offices, reading them with their licence summary, storing licences."""
+
+    db: Database
+    clock: Clock
+
+    def _now(self) -> str:
+        return self.clock.now().isoformat()
+
+    async def register_office(
+        self,
+        *,
+        office_number: str,
+        name: str,
+        service_kind: str,
+        office_user_id: str,
+        password: str,
+        licence: str = "valid",
+        password_state: str = "ok",
+        personal_users: Sequence[tuple[str, str]] = (),
+        prefecture: str = "",
+        address: str = "",
+    ) -> dict[str, object]:
+        """Register an office with its KJ office user and personal (C…) users (seed/admin).
+
+        `licence` sets the starting state for seeds and scenarios: "none" (未申請), "applied"
+        (申請済 today) or "valid" (有効: applied long enough ago that the deduction is done).
+        """
+        problems = []
+        if not is_office_number(office_number):
+            problems.append(f"office_number {office_number!r} is not a 事業所番号")
+        if not is_office_user_id(office_user_id):
+            problems.append(f"office_user_id {office_user_id!r} must begin with KJ")
+        problems += [
+            f"personal user {uid!r} must begin with C" for uid, _ in personal_users if not is_personal_user_id(uid)
+        ]
+        if licence not in STARTING_LICENCES:
+            problems.append(f"licence must be one of {', '.join(STARTING_LICENCES)}")
+        if password_state not in ("ok", "temporary", "expired"):
+            problems.append("password_state must be ok, temporary or expired")
+        if problems:
+            raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail="; ".join(problems))
+        start = STARTING_LICENCES[licence](lic.new_licence(office_number), self.today())
+        now = self._now()
+        try:
+            async with self.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO offices (office_number, name, service_kind, office_user_id, created_at, "
+                    "licence_json, prefecture, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        office_number,
+                        name,
+                        service_kind,
+                        office_user_id,
+                        now,
+                        json.dumps(start.to_json()),
+                        prefecture or office_number[:2],
+                        address,
+                    ),
+                )
+                users = [(office_user_id, password, password_state), *((u, p, "ok") for u, p in personal_users)]
+                for user_id, secret, state in users:
+                    await tx.execute(
+                        "INSERT INTO users (user_id, office_number, password_hash, password_state, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (user_id, office_number, hash_password(secret), state, now),
+                    )
+        except sqlite3.IntegrityError as exc:
+            raise CareplanError("OFFICE_EXISTS", detail=f"{office_number} / {office_user_id}: {exc}") from None
+        return await self.office(office_number)
+
+    def today(self) -> dt.date:
+        """The calendar day in Japan on the hub's clock: every licence date rule counts in it."""
+        return self.clock.now().astimezone(JST).date()
+
+    async def licence(self, office_number: str) -> lic.Licence | None:
+        row = await self.db.fetch_one("SELECT licence_json FROM offices WHERE office_number = ?", (office_number,))
+        if row is None:
+            return None
+        return lic.Licence.from_json(json.loads(row[0])) if row[0] else lic.new_licence(office_number)
+
+    async def save_licence(self, licence: lic.Licence) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE offices SET licence_json = ? WHERE office_number = ?",
+                (json.dumps(licence.to_json()), licence.office_number),
+            )
+
+    async def office(self, office_number: str) -> dict[str, object]:
+        """The office as the API shows it, with its licence summary on the hub's clock."""
+        row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
+        if row is None:
+            raise CareplanError(
+                "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}"
+            )
+        return self._office_json(row)
+
+    async def offices(self) -> list[dict[str, object]]:
+        rows = await self.db.fetch_all("SELECT * FROM offices ORDER BY office_number")
+        return [self._office_json(r) for r in rows]
+
+    def _office_json(self, row: sqlite3.Row) -> dict[str, object]:
+        licence = lic.Licence.from_json(json.loads(row["licence_json"])) if row["licence_json"] else None
+        return {
+            "office_number": row["office_number"],
+            "name": row["name"],
+            "service_kind": row["service_kind"],
+            "office_user_id": row["office_user_id"],
+            "prefecture": row["prefecture"],
+            "licence": lic.summary(licence or lic.new_licence(row["office_number"]), self.today()),
+        }

@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "ca": ("ca.cli", "the test certificate authority: init, issue, revoke, crl, show"),
     "validate": ("careplan_cli.validate", "check care plan CSV files against the V4.1 standard offline"),
     "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
+    "scenarios": ("careplan_cli.scenarios", "run scenario files (YAML) against a fresh hub; JUnit, JSON, HTML reports"),
     "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),
 }
 

@@ -1,0 +1,85 @@
+"""`careplan scenarios run|list`: declarative scenario suites against in-process hubs.
+
+    careplan scenarios run [PATHS…] [--tag T] [--junit FILE] [--json FILE] [--html FILE]
+    careplan scenarios list [PATHS…] [--tag T]
+
+PATHS are scenario files or folders (default: the packaged library, scenarios/library). Every
+scenario runs against its own fresh in-process hub with its own clock. Exit status: 0 all passed,
+1 a scenario failed, 2 a scenario file could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scenarios.loader import LIBRARY, ScenarioError, load_paths
+from scenarios.model import Scenario
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan scenarios", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run scenarios and report",
+        description="Run each scenario against its own fresh in-process hub (own data directory and clock). "
+        "Running against an existing hub (--hub URL) is not supported yet.",
+    )
+    listing = sub.add_parser("list", help="list scenarios: file, name, tags, steps")
+    for p in (run, listing):
+        p.add_argument("paths", nargs="*", type=Path, help=f"scenario files or folders (default: {LIBRARY})")
+        p.add_argument("--tag", action="append", default=[], help="only scenarios with this tag (repeatable)")
+    run.add_argument("--junit", type=Path, help="write JUnit XML here")
+    run.add_argument("--json", type=Path, help="write the results as JSON here")
+    run.add_argument("--html", type=Path, help="write a single-file HTML report here")
+    run.add_argument("-v", "--verbose", action="store_true", help="show every step")
+    return parser
+
+
+def select(paths: Sequence[Path], tags: Sequence[str]) -> list[Scenario]:
+    scenarios = load_paths(paths or [LIBRARY])
+    if tags:
+        scenarios = [s for s in scenarios if set(tags) & set(s.tags)]
+    return scenarios
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        scenarios = select(args.paths, args.tag)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "list":
+        for s in scenarios:
+            print(f"{s.path.name}:{s.line}\t{s.name}\t[{', '.join(s.tags)}]\t{len(s.steps)} steps")
+        return 0
+    from scenarios import report
+    from scenarios.runner import run
+
+    results = run(scenarios)
+    for result in results:
+        mark = "PASS" if result.passed else "FAIL"
+        print(f"{mark}  {result.duration:6.2f}s  {Path(result.path).name}:{result.line}  {result.name}")
+        if args.verbose or not result.passed:
+            for s in result.steps:
+                flag = "skip" if s.skipped else ("ok" if s.passed else "FAIL")
+                print(
+                    f"        {s.index:>2} {flag:<4} {s.actor or '-':<10} {s.action:<40} {s.expectation} => {s.outcome}"
+                )
+        if not result.passed:
+            print("      " + report.failure_text(result).replace("\n", "\n      "))
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    for target, render in ((args.junit, report.to_junit), (args.json, report.to_json), (args.html, report.to_html)):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(render(results), "utf-8")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Read scenario YAML (PyYAML `safe_load` rules) into `scenarios.model`, with line numbers.
+
+Each YAML document in a file is one scenario. Every mistake is a ScenarioError whose text names
+the file and line: "licensing.yaml:12: step 3: unknown action 'sned'".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from careplan.office import is_office_number, with_check_digit
+from scenarios.model import (
+    ACTIONS,
+    ACTORLESS,
+    CERTIFICATES,
+    LICENCES,
+    STEP_KEYS,
+    Expect,
+    OfficeSpec,
+    Scenario,
+    Step,
+)
+
+LIBRARY = Path(__file__).parent / "library"
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be read; the text starts with file:line."""
+
+
+class _Map(dict[Any, Any]):
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class _List(list[Any]):
+    line: int = 0
+    lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that remembers where each mapping, key and list item starts."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    result = _Map()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise ScenarioError(f"{key_node.start_mark.line + 1}: duplicate key {key!r}")
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _List:
+    result = _List(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def office_number_for(label: str) -> str:
+    """A stable, valid 事業所番号 (東京都, check digit) derived from an office label."""
+    digest = int.from_bytes(hashlib.sha256(label.encode("utf-8")).digest()[:8], "big")
+    return with_check_digit(f"137{digest % 1_000_000:06d}")  # 東京都, 事業所区分 7
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """YAML files under `paths` (files as given, folders searched recursively), sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+        elif path.exists():
+            found.append(path)
+        else:
+            raise ScenarioError(f"{path}: no such file or folder")
+    return found
+
+
+def load_file(path: Path) -> list[Scenario]:
+    text = path.read_text("utf-8")
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path.name}:{exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ScenarioError(f"{path.name}:{line}: YAML: {exc.problem or exc}") from None
+    return [_scenario(path, doc) for doc in documents if doc is not None]
+
+
+def load_paths(paths: Iterable[Path]) -> list[Scenario]:
+    return [scenario for path in discover(paths) for scenario in load_file(path)]
+
+
+# --- validation -----------------------------------------------------------------------------------
+class _Where:
+    def __init__(self, path: Path, prefix: str = "") -> None:
+        self.path = path
+        self.prefix = prefix
+
+    def error(self, line: int, text: str) -> ScenarioError:
+        return ScenarioError(f"{self.path.name}:{line}: {self.prefix}{text}")
+
+
+def _line(value: Any, key: Any = None, default: int = 0) -> int:
+    if isinstance(value, _Map) and key is not None:
+        return value.lines.get(key, value.line)
+    return getattr(value, "line", default)
+
+
+def _scenario(path: Path, doc: Any) -> Scenario:
+    where = _Where(path)
+    if not isinstance(doc, _Map):
+        raise where.error(1, "a scenario is a mapping with name, clock, offices and steps")
+    unknown = set(doc) - {"name", "tags", "clock", "offices", "steps", "description"}
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise where.error(_line(doc, key), f"unknown key {key!r}")
+    for key in ("name", "clock", "offices", "steps"):
+        if key not in doc:
+            raise where.error(doc.line, f"missing {key!r}")
+    name = str(doc["name"])
+    clock = _instant(doc["clock"], where, _line(doc, "clock"))
+    tags = doc.get("tags") or []
+    if not isinstance(tags, list):
+        raise where.error(_line(doc, "tags"), "tags is a list")
+    offices = _offices(doc["offices"], where, _line(doc, "offices"))
+    labels = {o.label for o in offices}
+    steps_node = doc["steps"]
+    if not isinstance(steps_node, _List) or not steps_node:
+        raise where.error(_line(doc, "steps"), "steps is a non-empty list")
+    steps = tuple(
+        _step(node, index, steps_node.lines[index - 1], _Where(path, f"step {index}: "), labels)
+        for index, node in enumerate(steps_node, start=1)
+    )
+    return Scenario(
+        name=name,
+        path=path,
+        line=doc.line,
+        clock=clock,
+        offices=offices,
+        steps=steps,
+        tags=tuple(str(t) for t in tags),
+        description=str(doc.get("description") or ""),
+    )
+
+
+def _instant(value: Any, where: _Where, line: int) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        instant = value
+    elif isinstance(value, dt.date):
+        instant = dt.datetime(value.year, value.month, value.day, 9, 0)
+    else:
+        try:
+            instant = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            raise where.error(line, f"{value!r} is not a date-time (e.g. 2026-04-10T10:00:00+09:00)") from None
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=JST)
+
+
+def _offices(node: Any, where: _Where, line: int) -> tuple[OfficeSpec, ...]:
+    if not isinstance(node, _Map) or not node:
+        raise where.error(line, "offices maps labels to {kind, licence, certificate}")
+    offices = []
+    numbers: dict[str, str] = {}
+    for label, spec in node.items():
+        at = node.lines[label]
+        spec = spec if spec is not None else _Map()
+        if not isinstance(spec, Mapping):
+            raise where.error(at, f"office {label!r}: expected a mapping")
+        unknown = set(spec) - {"kind", "licence", "certificate", "number", "name"}
+        if unknown:
+            raise where.error(at, f"office {label!r}: unknown key {sorted(map(str, unknown))[0]!r}")
+        kind = str(spec.get("kind", "43"))
+        if not re.fullmatch(r"[0-9A-Z]{2}", kind):
+            raise where.error(at, f'office {label!r}: kind {kind!r} is not a サービス種類コード like "43"')
+        licence = str(spec.get("licence", "valid"))
+        if licence not in LICENCES:
+            raise where.error(at, f"office {label!r}: licence {licence!r}; one of {', '.join(LICENCES)}")
+        certificate = str(spec.get("certificate", "kaigo"))
+        if certificate not in CERTIFICATES:
+            raise where.error(at, f"office {label!r}: certificate {certificate!r}; one of {', '.join(CERTIFICATES)}")
+        number = str(spec.get("number") or office_number_for(str(label)))
+        if not is_office_number(number):
+            raise where.error(at, f"office {label!r}: {number!r} is not a 事業所番号")
+        if number in numbers:
+            raise where.error(at, f"office {label!r} has the same 事業所番号 as {numbers[number]!r}")
+        numbers[number] = str(label)
+        offices.append(
+            OfficeSpec(
+                label=str(label),
+                number=number,
+                kind=kind,
+                licence=licence,
+                certificate=certificate,
+                name=str(spec.get("name") or label),
+            )
+        )
+    return tuple(offices)
+
+
+def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> Step:
+    if not isinstance(node, _Map):
+        raise where.error(line, "a step is a mapping like {as: 居宅A, send: {plan_to: 訪問B}}")
+    for key in node:
+        if key not in STEP_KEYS:
+            raise where.error(_line(node, key), f"unknown action {key!r}")
+    actions = [key for key in node if key in ACTIONS]
+    if len(actions) != 1:
+        raise where.error(line, f"one action per step, got {len(actions)} ({', '.join(actions) or 'none'})")
+    action = actions[0]
+    argument = node[action]
+    at = _line(node, action)
+    actor = node.get("as")
+    if action in ACTORLESS:
+        if actor is not None:
+            raise where.error(_line(node, "as"), f"{action} takes no actor ('as')")
+    elif actor is None:
+        raise where.error(line, f"{action} needs an actor ('as: <office>')")
+    elif str(actor) not in labels:
+        raise where.error(_line(node, "as"), f"unknown office {actor!r}")
+    allowed = ACTIONS[action]
+    if isinstance(argument, Mapping):
+        if allowed is None:
+            raise where.error(at, f"{action} takes a value, not a mapping")
+        for key in argument:
+            if key not in allowed:
+                raise where.error(
+                    _line(argument, key), f"{action}: unknown key {key!r}; one of {', '.join(sorted(allowed))}"
+                )
+    _check_argument(action, argument, at, where, labels)
+    save = node.get("save")
+    return Step(
+        index=index,
+        line=line,
+        action=action,
+        argument=_plain(argument),
+        actor=str(actor) if actor is not None else None,
+        expect=_expect(node.get("expect", "ok"), _line(node, "expect"), where),
+        save=str(save) if save is not None else None,
+        title=str(node.get("title") or ""),
+    )
+
+
+def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: set[str]) -> None:
+    def office(value: Any) -> None:
+        if not (isinstance(value, str) and ("${" in value or value in labels)):
+            raise where.error(at, f"{action}: unknown office {value!r}")
+
+    if action == "send":
+        if not isinstance(argument, Mapping):
+            raise where.error(
+                at, "send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}"
+            )
+        sources = [k for k in ("plan_to", "actuals_to", "files", "broken", "generated") if k in argument]
+        if len(sources) != 1:
+            raise where.error(at, "send needs exactly one of plan_to, actuals_to, files, broken, generated")
+        for key in ("plan_to", "actuals_to", "to"):
+            if key in argument:
+                office(argument[key])
+        if sources[0] in ("files", "broken", "generated") and "to" not in argument:
+            raise where.error(at, f"send: {sources[0]} needs 'to'")
+        if sources[0] == "broken":
+            from fixtures.broken import by_name
+
+            try:
+                by_name(str(argument["broken"]))
+            except KeyError:
+                raise where.error(
+                    at, f"send: no broken variant {argument['broken']!r} (careplan fixtures broken)"
+                ) from None
+    elif action == "bulk_send":
+        if not isinstance(argument, Mapping) or not ({"plans_to", "files"} & set(argument)):
+            raise where.error(at, "bulk_send needs {plans_to: [offices]} or {files: [paths]}")
+        for value in argument.get("plans_to") or []:
+            office(value)
+    elif action == "clock":
+        if not isinstance(argument, Mapping) or len({"set", "advance"} & set(argument)) != 1:
+            raise where.error(at, "clock needs {set: TIME} or {advance: {days: N, hours: N, minutes: N}}")
+        if "set" in argument:
+            _instant(argument["set"], where, at)
+        else:
+            delta = argument["advance"]
+            if not isinstance(delta, Mapping) or set(delta) - {"days", "hours", "minutes", "seconds"}:
+                raise where.error(at, "clock advance takes {days, hours, minutes, seconds}")
+    elif action == "revoke":
+        office(argument)
+    elif action in ("download",):
+        if argument is None:
+            raise where.error(at, "download needs a transmission id (e.g. ${tid}) or 'all'")
+    elif action in ("apply", "renew"):
+        if argument not in (None, "deduction", "invoice", "差引", "請求書"):
+            raise where.error(at, f"{action}: payment {argument!r}; deduction or invoice")
+    elif action == "login" and argument is not None:
+        if not isinstance(argument, Mapping):
+            raise where.error(at, "login takes nothing or {user, password, certificate}")
+        if "certificate" in argument and argument["certificate"] not in CERTIFICATES:
+            raise where.error(at, f"login: certificate {argument['certificate']!r}; one of {', '.join(CERTIFICATES)}")
+
+
+def _expect(value: Any, line: int, where: _Where) -> Expect:
+    if value in ("ok", None, True) or (isinstance(value, Mapping) and value.get("ok") is True and len(value) == 1):
+        return Expect()
+    if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
+        return Expect(error=value)
+    if isinstance(value, Mapping) and "error" in value:
+        unknown = set(value) - {"error", "message"}
+        if unknown:
+            raise where.error(line, f"expect: unknown key {sorted(map(str, unknown))[0]!r}")
+        from careplan.errors import CATALOGUE
+
+        code = str(value["error"])
+        if code not in CATALOGUE:
+            raise where.error(line, f"expect: unknown error code {code!r} (careplan errors lists them)")
+        message = value.get("message")
+        return Expect(error=code, message=str(message) if message is not None else None)
+    raise where.error(line, f"expect: {value!r}; ok, an error code, or {{error: CODE, message: …}}")
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and tuples (the loader's line-carrying types stay in here)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value

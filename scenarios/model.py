@@ -1,0 +1,119 @@
+"""Scenario files as frozen data: what a QA suite declares, before anything runs.
+
+A scenario names its offices (each gets a generated 事業所番号, a KJ user, a password and a
+certificate), sets the hub's clock and lists steps. A step is one actor doing one action with one
+expectation; `scenarios.loader` builds these from YAML and `scenarios.runner` runs them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# action -> keys its mapping argument may carry (None: a scalar argument or nothing)
+ACTIONS: Mapping[str, frozenset[str] | None] = {
+    "send": frozenset({"plan_to", "actuals_to", "files", "broken", "generated", "to", "month", "precheck", "id"}),
+    "bulk_send": frozenset({"plans_to", "files", "send_valid", "expect_sent", "expect_failed"}),
+    "inbox": frozenset({"expect_ids", "expect_count", "all"}),
+    "download": None,
+    "sent": frozenset({"expect_status", "expect_count"}),
+    "apply": None,
+    "renew": None,
+    "licence": frozenset({"expect_state", "expect_expires", "expect_period"}),
+    "clock": frozenset({"set", "advance"}),
+    "login": frozenset({"user", "password", "certificate"}),
+    "logout": None,
+    "revoke": None,
+}
+ACTORLESS = frozenset({"clock", "revoke"})
+CERTIFICATES = ("kaigo", "seikyu-inin", "dairinin", "shogai", "revoked", "expired", "foreign", "no-client-auth")
+LICENCES = ("none", "applied", "valid")
+STEP_KEYS = frozenset({"as", "expect", "save", "title", *ACTIONS})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfficeSpec:
+    label: str
+    number: str
+    kind: str
+    licence: str = "valid"
+    certificate: str = "kaigo"
+    name: str = ""
+
+    @property
+    def user(self) -> str:
+        return f"KJ{self.number}"
+
+    @property
+    def password(self) -> str:
+        return f"pw-{self.number}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expect:
+    """`ok`, or a refusal: its code and, optionally, its exact message (or a prefix ending in …)."""
+
+    error: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def describe(self) -> str:
+        if self.ok:
+            return "ok"
+        return self.error + (f" 「{self.message}」" if self.message else "")
+
+    def message_matches(self, message: str) -> bool:
+        if self.message is None:
+            return True
+        if self.message.endswith("…"):
+            return message.startswith(self.message[:-1])
+        return message == self.message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    index: int  # 1-based
+    line: int
+    action: str
+    argument: Any
+    actor: str | None = None
+    expect: Expect = field(default_factory=Expect)
+    save: str | None = None
+    title: str = ""
+
+    def describe(self) -> str:
+        return f"{self.action} {_brief(self.argument)}".strip()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    name: str
+    path: Path
+    line: int
+    clock: dt.datetime
+    offices: tuple[OfficeSpec, ...]
+    steps: tuple[Step, ...]
+    tags: tuple[str, ...] = ()
+    description: str = ""
+
+    def office(self, label: str) -> OfficeSpec:
+        for office in self.offices:
+            if office.label == label:
+                return office
+        raise KeyError(label)
+
+
+def _brief(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_brief(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_brief(v) for v in value) + "]"
+    return str(value)

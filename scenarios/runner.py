@@ -1,0 +1,574 @@
+"""Run scenarios against a fresh in-process hub each, and record what happened at every step.
+
+Rules this module keeps:
+1. Every scenario gets its own hub: a temp data directory, its own CRL, its own clock set (frozen)
+   to the scenario's `clock:`. Time moves only through that clock; nothing sleeps.
+2. Keys are expensive: one CA, one server certificate and one certificate per (office label,
+   certificate kind) per process, reused by every scenario. Revocations are per run (each hub
+   gets a copy of the CA directory and publishes its own CRL).
+3. A step's outcome is the hub's own answer: on refusal its code, message, detail and fix.
+4. After the first failing step the rest of the scenario is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ca.authority import CertificateAuthority, Issued
+from ca.cli import write_server_cert
+from careplan import licence as lic
+from careplan.certificates import CertificateKind, KeyPair
+from careplan.errors import CareplanError
+from careplan.manifest import Manifest
+from careplan.signature import sign
+from careplan.standard import parse_file_name
+from client.hubclient import HubClient
+from hub.app import SERVICE
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.server import RunningHub, start_hub
+from hub.service import HubService
+from scenarios.model import OfficeSpec, Scenario, Step
+
+ADMIN_TOKEN = "scenario-admin-token"
+PKI_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+LONG_DAYS = 365 * 30
+
+
+# --- results --------------------------------------------------------------------------------------
+@dataclass(slots=True, kw_only=True)
+class StepResult:
+    index: int
+    line: int
+    actor: str
+    action: str
+    expectation: str
+    outcome: str  # "ok", "CODE", or what a check found
+    passed: bool
+    skipped: bool = False
+    explanation: dict[str, Any] = field(default_factory=dict)  # code, message, detail, fix
+    note: str = ""
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True, kw_only=True)
+class ScenarioResult:
+    name: str
+    path: str
+    line: int
+    tags: tuple[str, ...]
+    steps: list[StepResult] = field(default_factory=list)
+    error: str = ""  # a problem outside the steps (setup)
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(s.passed for s in self.steps)
+
+    @property
+    def failing_step(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.passed and not s.skipped), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "line": self.line,
+            "tags": list(self.tags),
+            "passed": self.passed,
+            "error": self.error,
+            "duration": round(self.duration, 3),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+class StepFailed(Exception):
+    """A check inside a step found something other than what the scenario expects."""
+
+
+# --- the process-wide PKI -------------------------------------------------------------------------
+class Pki:
+    """One CA (and a foreign look-alike) per process; certificates cached by office and kind."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="careplan-scenarios-pki-"))
+        self.ca = CertificateAuthority.create(now=PKI_EPOCH, directory=self.directory / "ca", years=40)
+        self.server: Issued = self.ca.issue_server(now=PKI_EPOCH, days=LONG_DAYS)
+        self._foreign: CertificateAuthority | None = None
+        self._cache: dict[tuple[str, str, str], KeyPair] = {}
+
+    @property
+    def foreign(self) -> CertificateAuthority:
+        if self._foreign is None:
+            self._foreign = CertificateAuthority.create(
+                name="careplan-sim Test Office CA", now=PKI_EPOCH, directory=self.directory / "foreign", years=40
+            )
+        return self._foreign
+
+    def terminal(self, office: OfficeSpec, certificate: str) -> KeyPair:
+        key = (office.label, office.number, certificate)
+        if key not in self._cache:
+            ca, kind, days, client_auth = self.ca, CertificateKind.KAIGO, LONG_DAYS, True
+            if certificate == "foreign":
+                ca = self.foreign
+            elif certificate == "expired":
+                days = 365
+            elif certificate == "no-client-auth":
+                client_auth = False
+            elif certificate not in ("kaigo", "revoked"):
+                kind = CertificateKind.from_slug(certificate)
+            issued = ca.issue_office(
+                office_number=office.number,
+                office_user_id=office.user,
+                office_name=office.name,
+                kind=kind,
+                now=PKI_EPOCH,
+                days=days,
+                client_auth=client_auth,
+            )
+            self._cache[key] = KeyPair(certificate=issued.certificate, key=issued.key)
+        return self._cache[key]
+
+
+_PKI: Pki | None = None
+
+
+def pki() -> Pki:
+    global _PKI
+    if _PKI is None:
+        _PKI = Pki()
+    return _PKI
+
+
+# --- one run --------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Actor:
+    office: OfficeSpec
+    keypair: KeyPair
+    client: HubClient | None = None
+    user: str = ""
+    password: str = ""
+    logged_in: bool = False
+
+
+_VAR = re.compile(r"\$\{([^}]+)\}")
+
+
+class Run:
+    def __init__(self, scenario: Scenario, data: Path, hub: RunningHub, clock: Clock, ca: CertificateAuthority) -> None:
+        self.scenario = scenario
+        self.data = data
+        self.hub = hub
+        self.clock = clock
+        self.ca = ca
+        self.variables: dict[str, Any] = {}
+        for office in scenario.offices:  # ${居宅A.number}, ${居宅A.user}, ${居宅A.password}
+            self.variables |= {
+                f"{office.label}.number": office.number,
+                f"{office.label}.user": office.user,
+                f"{office.label}.password": office.password,
+            }
+        self.actors: dict[str, Actor] = {}
+
+    @property
+    def service(self) -> HubService:
+        return self.hub.app[SERVICE]
+
+    def ca_file(self) -> Path:
+        return self.data / "ca" / "ca.pem"
+
+    # --- variables ---------------------------------------------------------------------------
+    def expand(self, value: Any) -> Any:
+        if isinstance(value, str):
+            whole = _VAR.fullmatch(value)
+            if whole:
+                return self.variable(whole.group(1))
+            return _VAR.sub(lambda m: str(self.variable(m.group(1))), value)
+        if isinstance(value, Mapping):
+            return {self.expand(k): self.expand(v) for k, v in value.items()}
+        if isinstance(value, tuple | list):
+            return tuple(self.expand(v) for v in value)
+        return value
+
+    def variable(self, name: str) -> Any:
+        if name not in self.variables:
+            raise StepFailed(f"no variable ${{{name}}} (save: {name} on an earlier step)")
+        return self.variables[name]
+
+    def number(self, label: str) -> str:
+        try:
+            return self.scenario.office(label).number
+        except KeyError:
+            raise StepFailed(f"unknown office {label!r}") from None
+
+    # --- actors -------------------------------------------------------------------------------
+    def actor(self, label: str) -> Actor:
+        if label not in self.actors:
+            office = self.scenario.office(label)
+            self.actors[label] = Actor(
+                office=office,
+                keypair=pki().terminal(office, office.certificate),
+                user=office.user,
+                password=office.password,
+            )
+        return self.actors[label]
+
+    async def client(self, actor: Actor) -> HubClient:
+        if actor.client is None:
+            actor.client = HubClient(url=self.hub.url, ca_file=self.ca_file(), keypair=actor.keypair)
+            await actor.client.__aenter__()
+        return actor.client
+
+    async def drop_client(self, actor: Actor) -> None:
+        if actor.client is not None:
+            await actor.client.__aexit__(None, None, None)
+            actor.client = None
+        actor.logged_in = False
+
+    async def session(self, actor: Actor) -> HubClient:
+        client = await self.client(actor)
+        if not actor.logged_in:
+            await client.login(actor.user, actor.password)
+            actor.logged_in = True
+        return client
+
+    async def close(self) -> None:
+        for actor in self.actors.values():
+            await self.drop_client(actor)
+
+    # --- actions ------------------------------------------------------------------------------
+    async def do(self, step: Step) -> tuple[Any, str]:
+        """Perform the step; returns (value to save, a note for the report)."""
+        argument = self.expand(step.argument)
+        action: Callable[[Step, Any], Any] = getattr(self, "do_" + step.action)
+        return await action(step, argument)
+
+    async def do_clock(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
+        if "set" in argument:
+            from scenarios.loader import _instant, _Where
+
+            self.clock.set(_instant(argument["set"], _Where(self.scenario.path), step.line), frozen=True)
+        else:
+            self.clock.advance(dt.timedelta(**{k: float(v) for k, v in argument["advance"].items()}))
+        for actor in self.actors.values():  # terminals keep their clocks right; sessions may have lapsed
+            await self.drop_client(actor)
+        now = self.clock.now().astimezone(dt.timezone(dt.timedelta(hours=9)))
+        return now.isoformat(), f"hub time {now.isoformat()}"
+
+    async def do_login(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
+        actor = self.actor(step.actor or "")
+        argument = argument or {}
+        await self.drop_client(actor)
+        if "certificate" in argument:
+            actor.keypair = pki().terminal(actor.office, str(argument["certificate"]))
+        actor.user = str(argument.get("user", actor.office.user))
+        actor.password = str(argument.get("password", actor.office.password))
+        client = await self.client(actor)
+        result = await client.login(actor.user, actor.password)
+        actor.logged_in = True
+        return result.get("user_id", actor.user), f"logged in as {actor.user}"
+
+    async def do_logout(self, step: Step, argument: Any) -> tuple[Any, str]:
+        actor = self.actor(step.actor or "")
+        client = await self.session(actor)
+        await client.logout()
+        actor.logged_in = False
+        return None, "logged out"
+
+    async def do_revoke(self, step: Step, argument: str) -> tuple[Any, str]:
+        actor = self.actor(argument)
+        serial = actor.keypair.certificate.serial_number
+        self.ca.revoke(serial, now=self.clock.now())
+        return format(serial, "x"), f"revoked certificate {serial:x} of {argument}"
+
+    def files_for(self, actor: Actor, argument: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], str]:
+        from fixtures.samples import sample_actuals_set, sample_plan_set
+
+        month = str(argument.get("month", "202504"))
+        me = actor.office
+        if "plan_to" in argument:
+            to = self.scenario.office(str(argument["plan_to"]))
+            files = sample_plan_set(
+                sender=me.number, sender_kind=me.kind, recipient=to.number, recipient_kind=to.kind, month=month
+            )
+            return list(files.items()), to.number
+        if "actuals_to" in argument:
+            to = self.scenario.office(str(argument["actuals_to"]))
+            files = sample_actuals_set(
+                sender=me.number, sender_kind=me.kind, recipient=to.number, recipient_kind=to.kind, month=month
+            )
+            return list(files.items()), to.number
+        to_number = self.number(str(argument["to"]))
+        if "files" in argument:
+            base = self.scenario.path.parent
+            paths = [Path(p) if Path(p).is_absolute() else base / p for p in argument["files"]]
+            missing = [str(p) for p in paths if not p.is_file()]
+            if missing:
+                raise StepFailed(f"no such file: {', '.join(missing)}")
+            return [(p.name, p.read_bytes()) for p in paths], to_number
+        if "broken" in argument:
+            from fixtures.broken import by_name
+
+            files = by_name(str(argument["broken"])).make()
+        else:
+            files = _generated(tuple(str(x) for x in argument["generated"]))
+        return _rebase(files, sender=me.number, recipient=to_number), to_number
+
+    async def do_send(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
+        actor = self.actor(step.actor or "")
+        files, to = self.files_for(actor, argument)
+        client = await self.session(actor)
+        precheck = bool(argument.get("precheck", "broken" not in argument and "files" not in argument))
+        if precheck:
+            result = await client.send(files, to=to, transmission_id=argument.get("id"))
+        else:  # straight to the hub: its own checks answer
+            manifest = Manifest.build(
+                transmission_id=argument.get("id") or _new_id(),
+                sender=actor.office.number,
+                recipient=to,
+                signed_at=self.clock.now(),
+                files=files,
+            ).to_bytes()
+            signature = sign(manifest, actor.keypair.certificate, actor.keypair.key)
+            result = await client.upload(manifest, signature, files)
+        tid = result["transmission_id"]
+        return tid, f"transmission {tid} ({len(files)} files)"
+
+    async def do_bulk_send(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
+        actor = self.actor(step.actor or "")
+        files: list[tuple[str, bytes]] = []
+        for label in argument.get("plans_to") or ():
+            files += self.files_for(actor, {"plan_to": label})[0]
+        if argument.get("files"):
+            files += self.files_for(actor, {"files": argument["files"], "to": actor.office.label})[0]
+        client = await self.session(actor)
+        result = await client.bulk_send(files, send_valid=bool(argument.get("send_valid", False)))
+        sent, failed = len(result.sent), len(result.failed)
+        for key, got in (("expect_sent", sent), ("expect_failed", failed)):
+            if key in argument and int(argument[key]) != got:
+                raise StepFailed(f"{key} {argument[key]}, got {got}")
+        return [r["transmission_id"] for r in result.sent], f"sent {sent}, failed {failed}"
+
+    async def do_inbox(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
+        argument = argument or {}
+        client = await self.session(self.actor(step.actor or ""))
+        rows = await client.inbox(include_downloaded=bool(argument.get("all", False)))
+        ids = [r["transmission_id"] for r in rows]
+        if "expect_ids" in argument and sorted(argument["expect_ids"]) != sorted(ids):
+            raise StepFailed(f"inbox holds {ids}, expected {list(argument['expect_ids'])}")
+        if "expect_count" in argument and int(argument["expect_count"]) != len(ids):
+            raise StepFailed(f"inbox holds {len(ids)}, expected {argument['expect_count']}")
+        return ids, f"{len(ids)} waiting"
+
+    async def do_download(self, step: Step, argument: Any) -> tuple[Any, str]:
+        client = await self.session(self.actor(step.actor or ""))
+        ids = [r["transmission_id"] for r in await client.inbox()] if argument == "all" else [str(argument)]
+        out = self.data / "downloads" / (step.actor or "")
+        names: list[str] = []
+        for tid in ids:
+            downloaded = await client.download(tid, out)
+            names += [p.name for p in downloaded.files]
+        return (ids if argument == "all" else ids[0]), f"downloaded {len(names)} files: {', '.join(names)}"
+
+    async def do_sent(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
+        argument = argument or {}
+        client = await self.session(self.actor(step.actor or ""))
+        rows = {r["transmission_id"]: r for r in await client.sent()}
+        for tid, status in (argument.get("expect_status") or {}).items():
+            if tid not in rows:
+                raise StepFailed(f"{tid} is not in the send list")
+            if rows[tid]["status"] != status:
+                raise StepFailed(f"{tid} is {rows[tid]['status']}, expected {status}")
+        if "expect_count" in argument and int(argument["expect_count"]) != len(rows):
+            raise StepFailed(f"send list holds {len(rows)}, expected {argument['expect_count']}")
+        note = ", ".join(f"{tid[:8]}… {r['status']}" for tid, r in rows.items())
+        return {tid: r["status"] for tid, r in rows.items()}, note
+
+    async def _licence_change(self, step: Step, argument: Any, change: Callable[..., lic.Licence]) -> tuple[Any, str]:
+        number = self.actor(step.actor or "").office.number
+        current = await self.service.licence(number)
+        assert current is not None
+        payment = lic.Payment(argument) if argument else None
+        kwargs = {"payment": payment} if payment is not None else {}
+        updated = change(current, on=self.service.today(), **kwargs)
+        await self.service.save_licence(updated)
+        summary = lic.summary(updated, self.service.today())
+        note = f"{summary['state']}, claim {summary['claim_month']}, deduction {summary['deduction_date']}"
+        return summary["state"], note
+
+    async def do_apply(self, step: Step, argument: Any) -> tuple[Any, str]:
+        return await self._licence_change(step, argument, lic.apply)
+
+    async def do_renew(self, step: Step, argument: Any) -> tuple[Any, str]:
+        return await self._licence_change(step, argument, lic.renew)
+
+    async def do_licence(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
+        argument = argument or {}
+        number = self.actor(step.actor or "").office.number
+        current = await self.service.licence(number)
+        assert current is not None
+        summary = lic.summary(current, self.service.today())
+        for key, field_name in (("expect_state", "state"), ("expect_expires", "expires"), ("expect_period", "period")):
+            if key in argument and str(argument[key]) != str(summary[field_name]):
+                raise StepFailed(f"{field_name} is {summary[field_name]!r}, expected {argument[key]!r}")
+        note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {self.service.today()})"
+        return summary["state"], note
+
+
+def _new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def _generated(file_ids: tuple[str, ...]) -> dict[str, bytes]:
+    from fixtures.broken import unit
+
+    try:
+        return unit(*file_ids)
+    except KeyError:
+        raise StepFailed(f"the generated data set has no transmission of exactly {', '.join(file_ids)}") from None
+
+
+def _rebase(files: Mapping[str, bytes], *, sender: str, recipient: str) -> list[tuple[str, bytes]]:
+    """Generated files name generated offices: put the scenario's sender and recipient in their place
+    (in names and contents; 事業所番号 are ASCII digits in every encoding)."""
+    mapping: dict[str, str] = {}
+    for name in files:
+        try:
+            parsed = parse_file_name(name)
+        except Exception:  # an attachment or a deliberately broken name
+            continue
+        if getattr(parsed, "sender", None):
+            mapping.setdefault(parsed.sender, sender)
+        if getattr(parsed, "recipient", None) and parsed.recipient != parsed.sender:
+            mapping.setdefault(parsed.recipient, recipient)
+    rebased = []
+    for name, data in files.items():
+        for old, new in mapping.items():
+            name = name.replace(old, new)
+            data = data.replace(old.encode("ascii"), new.encode("ascii"))
+        rebased.append((name, data))
+    return rebased
+
+
+# --- running ----------------------------------------------------------------------------------------
+def _explanation(error: CareplanError) -> dict[str, Any]:
+    return {"code": error.code, "message": error.message, "detail": error.detail, "fix": error.fix}
+
+
+async def run_scenario(scenario: Scenario) -> ScenarioResult:
+    started = time.perf_counter()
+    result = ScenarioResult(name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags)
+    shared = pki()
+    with tempfile.TemporaryDirectory(prefix="careplan-scenario-") as tmp:
+        data = Path(tmp) / "hub"
+        data.mkdir()
+        for office in scenario.offices:  # issue before copying the CA: its index must know them
+            shared.terminal(office, office.certificate)
+        shutil.copytree(shared.ca.directory, data / "ca")
+        ca = CertificateAuthority.load(data / "ca")
+        write_server_cert(shared.server.cert_pem(), shared.server.key_pem(), data / "tls")
+        (data / "admin-token").write_text(ADMIN_TOKEN)
+        clock = Clock()
+        clock.set(scenario.clock, frozen=True)
+        hub = await start_hub(
+            HubConfig(data_dir=data, port=0, admin_token=ADMIN_TOKEN), clock=clock, announce_ready=False
+        )
+        run = Run(scenario, data, hub, clock, ca)
+        try:
+            for office in scenario.offices:
+                await run.service.register_office(
+                    office_number=office.number,
+                    name=office.name,
+                    service_kind=office.kind,
+                    office_user_id=office.user,
+                    password=office.password,
+                    licence=office.licence,
+                )
+                if office.certificate == "revoked":
+                    ca.revoke(shared.terminal(office, "revoked").certificate.serial_number, now=clock.now())
+            failed = False
+            for step in scenario.steps:
+                if failed:
+                    result.steps.append(_skipped(step))
+                    continue
+                step_result = await _run_step(run, step)
+                result.steps.append(step_result)
+                failed = not step_result.passed
+        except Exception as exc:  # setup went wrong: report, do not crash the suite
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            await run.close()
+            await hub.stop()
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def _skipped(step: Step) -> StepResult:
+    return StepResult(
+        index=step.index,
+        line=step.line,
+        actor=step.actor or "",
+        action=step.describe(),
+        expectation=step.expect.describe(),
+        outcome="skipped",
+        passed=False,
+        skipped=True,
+    )
+
+
+async def _run_step(run: Run, step: Step) -> StepResult:
+    started = time.perf_counter()
+    outcome, passed, explanation, note = "ok", True, {}, ""
+    try:
+        value, note = await run.do(step)
+        if step.save:
+            run.variables[step.save] = value
+        if not step.expect.ok:
+            passed, note = False, f"expected {step.expect.error}, but it succeeded ({note})"
+    except CareplanError as error:
+        outcome, explanation = error.code, _explanation(error)
+        if step.expect.ok:
+            passed, note = False, f"refused with {error.code}: {error.message}"
+        elif error.code != step.expect.error:
+            passed, note = False, f"expected {step.expect.error}, got {error.code}"
+        elif not step.expect.message_matches(error.message):
+            passed, note = False, f"message differs: expected 「{step.expect.message}」, got 「{error.message}」"
+        else:
+            note = error.detail
+    except StepFailed as exc:
+        outcome, passed, note = "mismatch", False, str(exc)
+    return StepResult(
+        index=step.index,
+        line=step.line,
+        actor=step.actor or "",
+        action=step.describe(),
+        expectation=step.expect.describe(),
+        outcome=outcome,
+        passed=passed,
+        explanation=explanation,
+        note=note,
+        duration=round(time.perf_counter() - started, 4),
+    )
+
+
+async def run_all(scenarios: Sequence[Scenario]) -> list[ScenarioResult]:
+    return [await run_scenario(s) for s in scenarios]
+
+
+def run(scenarios: Iterable[Scenario]) -> list[ScenarioResult]:
+    return asyncio.run(run_all(list(scenarios)))

@@ -1,0 +1,189 @@
+"""Scenario files: the library passes, failures carry the hub's explanation, bad files name their line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from careplan_cli.scenarios import main
+from scenarios import report
+from scenarios.loader import LIBRARY, ScenarioError, load_file, load_paths, office_number_for
+from scenarios.runner import run_scenario
+
+LIBRARY_SCENARIOS = load_paths([LIBRARY])
+
+
+def test_library_covers_the_brief() -> None:
+    tags = {t for s in LIBRARY_SCENARIOS for t in s.tags}
+    assert {"licensing", "impersonation", "format", "download", "trainer"} <= tags
+
+
+@pytest.mark.parametrize("scenario", LIBRARY_SCENARIOS, ids=lambda s: f"{s.path.stem}:{s.line}")
+async def test_library_scenario_passes(scenario) -> None:  # type: ignore[no-untyped-def]
+    result = await run_scenario(scenario)
+    assert result.passed, report.failure_text(result)
+    assert all(s.passed and not s.skipped for s in result.steps)
+
+
+FAILING = """\
+name: 未申請の受信者に送れるはず (deliberately wrong)
+tags: [demo]
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+  訪問B: {kind: "11", licence: none}
+steps:
+  - as: 居宅A
+    login: {}
+  - as: 居宅A
+    send: {plan_to: 訪問B}
+    expect: ok
+  - as: 訪問B
+    inbox: {expect_count: 1}
+---
+name: 通る
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+  - as: 居宅A
+    login: {}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), "utf-8")
+    return path
+
+
+async def test_failing_scenario_names_the_step_and_the_hub_explanation(tmp_path: Path) -> None:
+    failing, passing = load_file(write(tmp_path, "wrong.yaml", FAILING))
+    result = await run_scenario(failing)
+    assert not result.passed
+    step = result.failing_step
+    assert step is not None and step.index == 2 and step.line == 10
+    assert step.outcome == "RECIPIENT_NOT_LICENSED"
+    assert step.explanation["message"].startswith("送信に失敗しました。送信先事業所が")
+    assert step.explanation["detail"] and step.explanation["fix"]
+    assert result.steps[2].skipped
+    ok = await run_scenario(passing)
+
+    root = ET.fromstring(report.to_junit([result, ok]))
+    (suite,) = root.findall("testsuite")
+    assert suite.get("name") == "wrong.yaml" and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    failure = cases[failing.name].find("failure")
+    assert failure is not None and cases["通る"].find("failure") is None
+    assert "step 2 (line 10)" in (failure.text or "")
+    assert "RECIPIENT_NOT_LICENSED" in (failure.text or "")
+    assert "fix: Ask the recipient office to apply" in (failure.text or "")
+
+    page = report.to_html([result, ok])
+    assert "RECIPIENT_NOT_LICENSED" in page and 'class="fail"' in page and "<style>" in page
+    data = json.loads(report.to_json([result, ok]))
+    assert data["summary"] == {"scenarios": 2, "passed": 1, "failed": 1}
+
+
+def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "wrong.yaml", FAILING)
+    junit, html, data = tmp_path / "out" / "j.xml", tmp_path / "r.html", tmp_path / "r.json"
+    code = main(["run", str(path), "--junit", str(junit), "--html", str(html), "--json", str(data)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL" in out and "PASS" in out and "1 passed, 1 failed" in out
+    assert ET.parse(junit).getroot().get("failures") == "1"
+    assert html.read_text("utf-8").startswith("<!DOCTYPE html>")
+    assert main(["run", str(path), "--tag", "nothing-has-this"]) == 0
+    assert main(["list"]) == 0
+    assert "licensing.yaml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
+              居宅A: {kind: "43"}
+              訪問B: {kind: "11"}
+            steps:
+              - as: 居宅A
+                login: {}
+              - as: 居宅A
+                login: {}
+              - as: 居宅A
+                sned: {plan_to: 訪問B}
+            """,
+            "bad.yaml:12: step 3: unknown action 'sned'",
+        ),
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
+              居宅A: {kind: "43", licence: maybe}
+            steps:
+              - as: 居宅A
+                login: {}
+            """,
+            "bad.yaml:4: office '居宅A': licence 'maybe'",
+        ),
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
+              居宅A: {kind: "43"}
+            steps:
+              - as: 居宅Z
+                login: {}
+            """,
+            "bad.yaml:6: step 1: unknown office '居宅Z'",
+        ),
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
+              居宅A: {kind: "43"}
+            steps:
+              - as: 居宅A
+                send: {broken: no-such-variant, to: 居宅A}
+            """,
+            "bad.yaml:7: step 1: send: no broken variant 'no-such-variant'",
+        ),
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
+              居宅A: {kind: "43"}
+            steps:
+              - as: 居宅A
+                login: {}
+                expect: {error: NOT_A_CODE}
+            """,
+            "bad.yaml:8: step 1: expect: unknown error code 'NOT_A_CODE'",
+        ),
+        ("name: x\nsteps: [\n", "bad.yaml:3: YAML:"),
+    ],
+)
+def test_loader_errors_carry_line_numbers(tmp_path: Path, body: str, expected: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_file(write(tmp_path, "bad.yaml", body))
+    assert str(caught.value).startswith(expected), str(caught.value)
+
+
+def test_office_numbers_are_stable_and_valid() -> None:
+    from careplan.office import office_number_findings
+
+    number = office_number_for("居宅A")
+    assert number == office_number_for("居宅A") != office_number_for("訪問B")
+    assert office_number_findings(number, strict=True) == []

@@ -258,6 +258,7 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
         expect=_expect(node.get("expect", "ok"), _line(node, "expect"), where),
         save=str(save) if save is not None else None,
         title=str(node.get("title") or ""),
+        say=str(node.get("say") or ""),
     )
 
 
@@ -293,6 +294,9 @@ def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: 
             raise where.error(at, "bulk_send needs {plans_to: [offices]} or {files: [paths]}")
         for value in argument.get("plans_to") or []:
             office(value)
+        count = argument.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise where.error(at, f"bulk_send: count {count!r} is not a whole number ≥ 1")
     elif action == "clock":
         if not isinstance(argument, Mapping) or len({"set", "advance"} & set(argument)) != 1:
             raise where.error(at, "clock needs {set: TIME} or {advance: {days: N, hours: N, minutes: N}}")

@@ -16,12 +16,14 @@ from typing import Any
 # action -> keys its mapping argument may carry (None: a scalar argument or nothing)
 ACTIONS: Mapping[str, frozenset[str] | None] = {
     "send": frozenset({"plan_to", "actuals_to", "files", "broken", "generated", "to", "month", "precheck", "id"}),
-    "bulk_send": frozenset({"plans_to", "files", "send_valid", "expect_sent", "expect_failed"}),
+    "bulk_send": frozenset({"plans_to", "count", "files", "send_valid", "expect_sent", "expect_failed"}),
     "inbox": frozenset({"expect_ids", "expect_count", "all"}),
     "download": None,
     "sent": frozenset({"expect_status", "expect_count"}),
     "apply": None,
     "renew": None,
+    "cancel": None,
+    "pay_invoice": None,
     "licence": frozenset({"expect_state", "expect_expires", "expect_period"}),
     "clock": frozenset({"set", "advance"}),
     "login": frozenset({"user", "password", "certificate"}),
@@ -31,7 +33,7 @@ ACTIONS: Mapping[str, frozenset[str] | None] = {
 ACTORLESS = frozenset({"clock", "revoke"})
 CERTIFICATES = ("kaigo", "seikyu-inin", "dairinin", "shogai", "revoked", "expired", "foreign", "no-client-auth")
 LICENCES = ("none", "applied", "valid")
-STEP_KEYS = frozenset({"as", "expect", "save", "title", *ACTIONS})
+STEP_KEYS = frozenset({"as", "expect", "save", "title", "say", *ACTIONS})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +88,7 @@ class Step:
     expect: Expect = field(default_factory=Expect)
     save: str | None = None
     title: str = ""
+    say: str = ""  # a one-line Japanese narration for `careplan demo`
 
     def describe(self) -> str:
         return f"{self.action} {_brief(self.argument)}".strip()

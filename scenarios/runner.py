@@ -302,7 +302,12 @@ class Run:
         if "plan_to" in argument:
             to = self.scenario.office(str(argument["plan_to"]))
             files = sample_plan_set(
-                sender=me.number, sender_kind=me.kind, recipient=to.number, recipient_kind=to.kind, month=month
+                sender=me.number,
+                sender_kind=me.kind,
+                recipient=to.number,
+                recipient_kind=to.kind,
+                month=month,
+                created=str(argument.get("created", "20250420093000")),
             )
             return list(files.items()), to.number
         if "actuals_to" in argument:
@@ -350,8 +355,9 @@ class Run:
     async def do_bulk_send(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
         actor = self.actor(step.actor or "")
         files: list[tuple[str, bytes]] = []
-        for label in argument.get("plans_to") or ():
-            files += self.files_for(actor, {"plan_to": label})[0]
+        for created in _serials(int(argument.get("count", 1))):  # `count` transmissions per office
+            for label in argument.get("plans_to") or ():
+                files += self.files_for(actor, {"plan_to": label, "created": created})[0]
         if argument.get("files"):
             files += self.files_for(actor, {"files": argument["files"], "to": actor.office.label})[0]
         client = await self.session(actor)
@@ -415,6 +421,13 @@ class Run:
     async def do_renew(self, step: Step, argument: Any) -> tuple[Any, str]:
         return await self._licence_change(step, argument, lic.renew)
 
+    async def do_cancel(self, step: Step, argument: Any) -> tuple[Any, str]:
+        return await self._licence_change(step, None, lic.cancel)
+
+    async def do_pay_invoice(self, step: Step, argument: Any) -> tuple[Any, str]:
+        """The 国保連合会 records the payment of the office's open invoice today."""
+        return await self._licence_change(step, None, lic.record_invoice_payment)
+
     async def do_licence(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
         argument = argument or {}
         number = self.actor(step.actor or "").office.number
@@ -426,6 +439,12 @@ class Run:
                 raise StepFailed(f"{field_name} is {summary[field_name]!r}, expected {argument[key]!r}")
         note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {self.service.today()})"
         return summary["state"], note
+
+
+def _serials(count: int) -> list[str]:
+    """`count` distinct ファイル連番 (作成日時 YYYYMMDDhhmmss), a minute apart from 2025-04-20 09:30."""
+    first = dt.datetime(2025, 4, 20, 9, 30)
+    return [(first + dt.timedelta(minutes=i)).strftime("%Y%m%d%H%M%S") for i in range(count)]
 
 
 def _new_id() -> str:
@@ -470,7 +489,12 @@ def _explanation(error: CareplanError) -> dict[str, Any]:
     return {"code": error.code, "message": error.message, "detail": error.detail, "fix": error.fix}
 
 
-async def run_scenario(scenario: Scenario) -> ScenarioResult:
+StepHook = Callable[[Step, StepResult | None], None]
+"""Called with (step, None) just before a step runs and with (step, its result) just after;
+`careplan demo` narrates through it. Skipped steps are reported after only."""
+
+
+async def run_scenario(scenario: Scenario, on_step: StepHook | None = None) -> ScenarioResult:
     started = time.perf_counter()
     result = ScenarioResult(name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags)
     shared = pki()
@@ -505,9 +529,15 @@ async def run_scenario(scenario: Scenario) -> ScenarioResult:
             for step in scenario.steps:
                 if failed:
                     result.steps.append(_skipped(step))
+                    if on_step is not None:
+                        on_step(step, result.steps[-1])
                     continue
+                if on_step is not None:
+                    on_step(step, None)
                 step_result = await _run_step(run, step)
                 result.steps.append(step_result)
+                if on_step is not None:
+                    on_step(step, step_result)
                 failed = not step_result.passed
         except Exception as exc:  # setup went wrong: report, do not crash the suite
             result.error = f"{type(exc).__name__}: {exc}"
@@ -566,9 +596,9 @@ async def _run_step(run: Run, step: Step) -> StepResult:
     )
 
 
-async def run_all(scenarios: Sequence[Scenario]) -> list[ScenarioResult]:
-    return [await run_scenario(s) for s in scenarios]
+async def run_all(scenarios: Sequence[Scenario], on_step: StepHook | None = None) -> list[ScenarioResult]:
+    return [await run_scenario(s, on_step) for s in scenarios]
 
 
-def run(scenarios: Iterable[Scenario]) -> list[ScenarioResult]:
-    return asyncio.run(run_all(list(scenarios)))
+def run(scenarios: Iterable[Scenario], on_step: StepHook | None = None) -> list[ScenarioResult]:
+    return asyncio.run(run_all(list(scenarios), on_step))

@@ -187,3 +187,35 @@ def test_office_numbers_are_stable_and_valid() -> None:
     number = office_number_for("居宅A")
     assert number == office_number_for("居宅A") != office_number_for("訪問B")
     assert office_number_findings(number, strict=True) == []
+
+
+def test_demo_narrates_the_trainers_month(capsys: pytest.CaptureFixture[str]) -> None:
+    from careplan_cli import demo
+
+    assert demo.main([]) == 0
+    out = capsys.readouterr().out
+    assert " 2. 居宅介護支援事業所が第6表・第7表を訪問介護事業所へ送信します" in out
+    assert "送信しました [OK]" in out and "ダウンロードしました [OK]" in out
+    assert "最後まで想定どおり" in out
+
+
+def test_demo_step_does_not_wait_without_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from careplan_cli import demo
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a TTY, and input() would hit EOF
+    assert demo.main(["--step"]) == 0
+    assert "Enter" not in capsys.readouterr().out
+
+
+def test_demo_says_refusals_in_plain_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from careplan_cli import demo
+
+    path = write(tmp_path, "refused.yaml", FAILING.split("---")[0])
+    assert demo.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "拒否されました: 送信に失敗しました。" in out and "[RECIPIENT_NOT_LICENSED]" in out
+    assert "想定と異なります" in out

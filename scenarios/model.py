@@ -15,7 +15,9 @@ from typing import Any
 
 # action -> keys its mapping argument may carry (None: a scalar argument or nothing)
 ACTIONS: Mapping[str, frozenset[str] | None] = {
-    "send": frozenset({"plan_to", "actuals_to", "files", "broken", "generated", "to", "month", "precheck", "id"}),
+    "send": frozenset(
+        {"plan_to", "actuals_to", "files", "broken", "generated", "to", "month", "precheck", "id", "created"}
+    ),
     "bulk_send": frozenset({"plans_to", "count", "files", "send_valid", "expect_sent", "expect_failed"}),
     "inbox": frozenset({"expect_ids", "expect_count", "all"}),
     "download": None,

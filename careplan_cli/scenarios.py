@@ -1,11 +1,13 @@
 """`careplan scenarios run|list`: declarative scenario suites against in-process hubs.
 
-    careplan scenarios run [PATHS…] [--tag T] [--junit FILE] [--json FILE] [--html FILE]
+    careplan scenarios run [PATHS…] [--tag T] [--junit FILE] [--json FILE] [--html FILE] [--hub URL --data DIR]
     careplan scenarios list [PATHS…] [--tag T]
 
 PATHS are scenario files or folders (default: the packaged library, scenarios/library). Every
-scenario runs against its own fresh in-process hub with its own clock. Exit status: 0 all passed,
-1 a scenario failed, 2 a scenario file could not be read.
+scenario runs against its own fresh in-process hub with its own clock; with --hub URL --data DIR
+they run against that running hub instead (DIR: its data directory, for the CA and the admin
+token; office numbers are namespaced per run). Exit status: 0 all passed, 1 a scenario failed,
+2 a scenario file could not be read (or bad options).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="run scenarios and report",
         description="Run each scenario against its own fresh in-process hub (own data directory and clock). "
-        "Running against an existing hub (--hub URL) is not supported yet.",
+        "With --hub URL --data DIR, run them against that running hub instead (it must be on this machine: "
+        "the admin API answers loopback only; its clock is moved and restored afterwards).",
     )
     listing = sub.add_parser("list", help="list scenarios: file, name, tags, steps")
     for p in (run, listing):
@@ -35,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", type=Path, help="write JUnit XML here")
     run.add_argument("--json", type=Path, help="write the results as JSON here")
     run.add_argument("--html", type=Path, help="write a single-file HTML report here")
+    run.add_argument("--hub", metavar="URL", help="run against this running hub (needs --data)")
+    run.add_argument("--data", type=Path, metavar="DIR", help="the running hub's data directory (with --hub)")
     run.add_argument("-v", "--verbose", action="store_true", help="show every step")
     return parser
 
@@ -48,6 +53,15 @@ def select(paths: Sequence[Path], tags: Sequence[str]) -> list[Scenario]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    hub: tuple[str, Path] | None = None
+    if args.command == "run" and (args.hub is not None or args.data is not None):
+        if args.hub is None or args.data is None:
+            print("error: --hub URL and --data DIR go together (the hub's URL and its data directory)", file=sys.stderr)
+            return 2
+        if not (args.data / "ca" / "ca.pem").is_file():
+            print(f"error: {args.data} is not a hub data directory (no ca/ca.pem)", file=sys.stderr)
+            return 2
+        hub = (str(args.hub), args.data)
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
@@ -60,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from scenarios import report
     from scenarios.runner import run
 
-    results = run(scenarios)
+    results = run(scenarios, hub=hub)
     for result in results:
         mark = "PASS" if result.passed else "FAIL"
         print(f"{mark}  {result.duration:6.2f}s  {Path(result.path).name}:{result.line}  {result.name}")

@@ -131,6 +131,41 @@ class Offices:
             )
         return self._office_json(row)
 
+    async def change_licence(self, office_number: str, action: str, payment: str | None = None) -> dict[str, object]:
+        """Apply `action` (apply, renew, cancel, pay_invoice) to the office's licence on the hub's today
+        (admin, scenarios against a running hub); the licence summary afterwards. Licence rules refuse
+        with their own CareplanErrors."""
+        changes = {
+            "apply": lic.apply,
+            "renew": lic.renew,
+            "cancel": lic.cancel,
+            "pay_invoice": lic.record_invoice_payment,
+        }
+        if action not in changes:
+            raise CareplanError(
+                "BAD_REQUEST", operation=Operation.ADMIN, detail=f"action must be one of {', '.join(changes)}"
+            )
+        method: lic.Payment | None = None
+        if payment is not None:
+            if action not in ("apply", "renew"):
+                raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail=f"{action} takes no payment")
+            try:
+                method = lic.Payment(payment)
+            except ValueError:
+                raise CareplanError(
+                    "BAD_REQUEST", operation=Operation.ADMIN, detail=f"payment {payment!r} is not deduction or invoice"
+                ) from None
+        current = await self.licence(office_number)
+        if current is None:
+            raise CareplanError(
+                "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}"
+            )
+        today = self.today()
+        kwargs = {"payment": method} if method is not None else {}
+        updated = changes[action](current, on=today, **kwargs)  # type: ignore[operator]
+        await self.save_licence(updated)
+        return lic.summary(updated, today)
+
     async def offices(self) -> list[dict[str, object]]:
         rows = await self.db.fetch_all("SELECT * FROM offices ORDER BY office_number")
         return [self._office_json(r) for r in rows]

@@ -208,6 +208,24 @@ async def list_offices(request: web.Request) -> web.Response:
     return json_response({"offices": await request.app[SERVICE].offices()})
 
 
+@ROUTES.get("/admin/v1/offices/{office_number}")
+async def show_office(request: web.Request) -> web.Response:
+    require_admin(request)
+    return json_response(await request.app[SERVICE].office(request.match_info["office_number"]))
+
+
+@ROUTES.post("/admin/v1/offices/{office_number}/licence")
+async def change_licence(request: web.Request) -> web.Response:
+    """{"action": "apply"|"renew"|"cancel"|"pay_invoice", "payment": "deduction"|"invoice"}."""
+    require_admin(request)
+    body = await _json_body(request)
+    payment = body.get("payment")
+    summary = await request.app[SERVICE].change_licence(
+        request.match_info["office_number"], _field(body, "action"), None if payment is None else str(payment)
+    )
+    return json_response(summary)
+
+
 @ROUTES.get("/admin/v1/clock")
 async def clock_show(request: web.Request) -> web.Response:
     require_admin(request)

@@ -1,4 +1,5 @@
-"""Run scenarios against a fresh in-process hub each, and record what happened at every step.
+"""Run scenarios against a fresh in-process hub each (or against a running hub, `--hub`), and
+record what happened at every step.
 
 Rules this module keeps:
 1. Every scenario gets its own hub: a temp data directory, its own CRL, its own clock set (frozen)
@@ -8,6 +9,10 @@ Rules this module keeps:
    gets a copy of the CA directory and publishes its own CRL).
 3. A step's outcome is the hub's own answer: on refusal its code, message, detail and fix.
 4. After the first failing step the rest of the scenario is skipped.
+5. Everything a step needs from the hub itself (registering offices, licence changes, the clock,
+   revocation) goes through a `HubDriver`: `InProcessHub` uses the service directly, `RemoteHub`
+   the admin API of a hub already running (its data directory gives the CA and the admin token).
+   A remote run derives its 事業所番号 from the labels and a random nonce, so runs never collide.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ import asyncio
 import dataclasses
 import datetime as dt
 import re
+import secrets
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import aiohttp
 
 from ca.authority import CertificateAuthority, Issued
 from ca.cli import write_server_cert
@@ -32,12 +40,13 @@ from careplan.errors import CareplanError
 from careplan.manifest import Manifest
 from careplan.signature import sign
 from careplan.standard import parse_file_name
-from client.hubclient import HubClient
+from client.hubclient import HubClient, client_ssl_context
 from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.server import RunningHub, start_hub
+from hub.server import RunningHub, admin_token, start_hub
 from hub.service import HubService
+from scenarios.loader import office_number_for
 from scenarios.model import OfficeSpec, Scenario, Step
 
 ADMIN_TOKEN = "scenario-admin-token"
@@ -143,6 +152,16 @@ class Pki:
         return self._cache[key]
 
 
+class RemotePki(Pki):
+    """Certificates issued by a running hub's own CA (its data directory's ca/), per scenario run."""
+
+    def __init__(self, ca_directory: Path) -> None:  # no super().__init__: the CA exists already
+        self.directory = Path(tempfile.mkdtemp(prefix="careplan-scenarios-remote-"))
+        self.ca = CertificateAuthority.load(ca_directory)
+        self._foreign = None
+        self._cache = {}
+
+
 _PKI: Pki | None = None
 
 
@@ -151,6 +170,192 @@ def pki() -> Pki:
     if _PKI is None:
         _PKI = Pki()
     return _PKI
+
+
+# --- the hub a run talks to -------------------------------------------------------------------------
+class HubDriver(Protocol):
+    """What a run needs from the hub beyond the office API."""
+
+    url: str
+    ca_file: Path
+    pki: Pki
+
+    async def register_office(self, office: OfficeSpec) -> None: ...
+    async def change_licence(self, office_number: str, action: str, payment: str | None) -> dict[str, Any]: ...
+    async def licence_summary(self, office_number: str) -> tuple[dict[str, Any], dt.date]: ...
+    async def set_clock(self, when: dt.datetime) -> dt.datetime: ...
+    async def advance_clock(self, delta: dt.timedelta) -> dt.datetime: ...
+    async def now(self) -> dt.datetime: ...
+    async def revoke(self, serial: int) -> None: ...
+
+
+_CHANGES: dict[str, Callable[..., lic.Licence]] = {
+    "apply": lic.apply,
+    "renew": lic.renew,
+    "cancel": lic.cancel,
+    "pay_invoice": lic.record_invoice_payment,
+}
+
+
+class InProcessHub:
+    """A hub started in this process: the service, its clock and a copy of the CA, directly."""
+
+    def __init__(self, hub: RunningHub, clock: Clock, ca: CertificateAuthority, ca_file: Path) -> None:
+        self.hub = hub
+        self.clock = clock
+        self.ca = ca
+        self.url = hub.url
+        self.ca_file = ca_file
+        self.pki = pki()
+
+    @property
+    def service(self) -> HubService:
+        return self.hub.app[SERVICE]
+
+    async def register_office(self, office: OfficeSpec) -> None:
+        await self.service.register_office(
+            office_number=office.number,
+            name=office.name,
+            service_kind=office.kind,
+            office_user_id=office.user,
+            password=office.password,
+            licence=office.licence,
+        )
+
+    async def change_licence(self, office_number: str, action: str, payment: str | None) -> dict[str, Any]:
+        current = await self.service.licence(office_number)
+        assert current is not None
+        kwargs = {"payment": lic.Payment(payment)} if payment else {}
+        updated = _CHANGES[action](current, on=self.service.today(), **kwargs)
+        await self.service.save_licence(updated)
+        return lic.summary(updated, self.service.today())
+
+    async def licence_summary(self, office_number: str) -> tuple[dict[str, Any], dt.date]:
+        current = await self.service.licence(office_number)
+        assert current is not None
+        return lic.summary(current, self.service.today()), self.service.today()
+
+    async def set_clock(self, when: dt.datetime) -> dt.datetime:
+        self.clock.set(when, frozen=True)
+        return self.clock.now()
+
+    async def advance_clock(self, delta: dt.timedelta) -> dt.datetime:
+        self.clock.advance(delta)
+        return self.clock.now()
+
+    async def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    async def revoke(self, serial: int) -> None:
+        self.ca.revoke(serial, now=self.clock.now())
+
+
+class RemoteHub:
+    """A hub already running (`careplan up`, `careplan hub serve`), driven through its admin API."""
+
+    def __init__(self, url: str, data: Path) -> None:
+        self.url = url.rstrip("/")
+        self.data = data
+        self.ca_file = data / "ca" / "ca.pem"
+        self.pki: Pki = RemotePki(data / "ca")
+        self.token = admin_token(HubConfig(data_dir=data))
+        self._session: aiohttp.ClientSession | None = None
+        self._clock_before: dict[str, Any] | None = None
+
+    async def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None)),
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        async with self._session.request(method, self.url + path, json=body) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except ValueError:
+                answer = None
+            if response.status >= 400:
+                if isinstance(answer, dict) and "code" in answer:
+                    raise CareplanError.from_wire(answer)
+                raise CareplanError("INTERNAL", detail=f"{method} {path}: HTTP {response.status}")
+            if not isinstance(answer, dict):
+                raise CareplanError("INTERNAL", detail=f"{method} {path}: the hub answered no JSON object")
+            return answer
+
+    async def open(self) -> None:
+        self._clock_before = await self._call("GET", "/admin/v1/clock")
+
+    async def close(self) -> None:
+        try:
+            before = self._clock_before
+            if before is not None:  # leave the hub's clock as this run found it
+                if before.get("mode") == "frozen":
+                    await self._call("POST", "/admin/v1/clock", {"set": before["now"], "frozen": True})
+                else:
+                    await self._call("POST", "/admin/v1/clock", {"reset": True})
+                    offset = float(before.get("offset_seconds") or 0)
+                    if offset:
+                        await self._call("POST", "/admin/v1/clock", {"advance_seconds": offset})
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    async def register_office(self, office: OfficeSpec) -> None:
+        await self._call(
+            "POST",
+            "/admin/v1/offices",
+            {
+                "office_number": office.number,
+                "name": office.name,
+                "service_kind": office.kind,
+                "office_user_id": office.user,
+                "password": office.password,
+                "licence": office.licence,
+            },
+        )
+
+    async def change_licence(self, office_number: str, action: str, payment: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action}
+        if payment:
+            body["payment"] = payment
+        return await self._call("POST", f"/admin/v1/offices/{office_number}/licence", body)
+
+    async def licence_summary(self, office_number: str) -> tuple[dict[str, Any], dt.date]:
+        office = await self._call("GET", f"/admin/v1/offices/{office_number}")
+        return dict(office["licence"]), (await self.now()).astimezone(_JST).date()
+
+    async def _clock(self, body: Mapping[str, Any]) -> dt.datetime:
+        return dt.datetime.fromisoformat(str((await self._call("POST", "/admin/v1/clock", body))["now"]))
+
+    async def set_clock(self, when: dt.datetime) -> dt.datetime:
+        return await self._clock({"set": when.isoformat(), "frozen": True})
+
+    async def advance_clock(self, delta: dt.timedelta) -> dt.datetime:
+        return await self._clock({"advance_seconds": delta.total_seconds()})
+
+    async def now(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(str((await self._call("GET", "/admin/v1/clock"))["now"]))
+
+    async def revoke(self, serial: int) -> None:
+        self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own
+
+
+_JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def namespaced(scenario: Scenario, nonce: str) -> Scenario:
+    """The scenario with 事業所番号 derived from its labels and `nonce`: unique on a shared hub."""
+    offices: list[OfficeSpec] = []
+    taken: set[str] = set()
+    for office in scenario.offices:
+        salt = 0
+        number = office_number_for(f"{nonce}:{office.label}")
+        while number in taken:
+            salt += 1
+            number = office_number_for(f"{nonce}:{salt}:{office.label}")
+        taken.add(number)
+        offices.append(dataclasses.replace(office, number=number))
+    return dataclasses.replace(scenario, offices=tuple(offices))
 
 
 # --- one run --------------------------------------------------------------------------------------
@@ -168,12 +373,10 @@ _VAR = re.compile(r"\$\{([^}]+)\}")
 
 
 class Run:
-    def __init__(self, scenario: Scenario, data: Path, hub: RunningHub, clock: Clock, ca: CertificateAuthority) -> None:
+    def __init__(self, scenario: Scenario, data: Path, driver: HubDriver) -> None:
         self.scenario = scenario
-        self.data = data
-        self.hub = hub
-        self.clock = clock
-        self.ca = ca
+        self.data = data  # a scratch directory (downloads)
+        self.driver = driver
         self.variables: dict[str, Any] = {}
         for office in scenario.offices:  # ${居宅A.number}, ${居宅A.user}, ${居宅A.password}
             self.variables |= {
@@ -183,12 +386,8 @@ class Run:
             }
         self.actors: dict[str, Actor] = {}
 
-    @property
-    def service(self) -> HubService:
-        return self.hub.app[SERVICE]
-
     def ca_file(self) -> Path:
-        return self.data / "ca" / "ca.pem"
+        return self.driver.ca_file
 
     # --- variables ---------------------------------------------------------------------------
     def expand(self, value: Any) -> Any:
@@ -220,7 +419,7 @@ class Run:
             office = self.scenario.office(label)
             self.actors[label] = Actor(
                 office=office,
-                keypair=pki().terminal(office, office.certificate),
+                keypair=self.driver.pki.terminal(office, office.certificate),
                 user=office.user,
                 password=office.password,
             )
@@ -228,7 +427,7 @@ class Run:
 
     async def client(self, actor: Actor) -> HubClient:
         if actor.client is None:
-            actor.client = HubClient(url=self.hub.url, ca_file=self.ca_file(), keypair=actor.keypair)
+            actor.client = HubClient(url=self.driver.url, ca_file=self.ca_file(), keypair=actor.keypair)
             await actor.client.__aenter__()
         return actor.client
 
@@ -260,12 +459,12 @@ class Run:
         if "set" in argument:
             from scenarios.loader import _instant, _Where
 
-            self.clock.set(_instant(argument["set"], _Where(self.scenario.path), step.line), frozen=True)
+            now = await self.driver.set_clock(_instant(argument["set"], _Where(self.scenario.path), step.line))
         else:
-            self.clock.advance(dt.timedelta(**{k: float(v) for k, v in argument["advance"].items()}))
+            now = await self.driver.advance_clock(dt.timedelta(**{k: float(v) for k, v in argument["advance"].items()}))
         for actor in self.actors.values():  # terminals keep their clocks right; sessions may have lapsed
             await self.drop_client(actor)
-        now = self.clock.now().astimezone(dt.timezone(dt.timedelta(hours=9)))
+        now = now.astimezone(_JST)
         return now.isoformat(), f"hub time {now.isoformat()}"
 
     async def do_login(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
@@ -273,7 +472,7 @@ class Run:
         argument = argument or {}
         await self.drop_client(actor)
         if "certificate" in argument:
-            actor.keypair = pki().terminal(actor.office, str(argument["certificate"]))
+            actor.keypair = self.driver.pki.terminal(actor.office, str(argument["certificate"]))
         actor.user = str(argument.get("user", actor.office.user))
         actor.password = str(argument.get("password", actor.office.password))
         client = await self.client(actor)
@@ -291,7 +490,7 @@ class Run:
     async def do_revoke(self, step: Step, argument: str) -> tuple[Any, str]:
         actor = self.actor(argument)
         serial = actor.keypair.certificate.serial_number
-        self.ca.revoke(serial, now=self.clock.now())
+        await self.driver.revoke(serial)
         return format(serial, "x"), f"revoked certificate {serial:x} of {argument}"
 
     def files_for(self, actor: Actor, argument: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], str]:
@@ -344,7 +543,7 @@ class Run:
                 transmission_id=argument.get("id") or _new_id(),
                 sender=actor.office.number,
                 recipient=to,
-                signed_at=self.clock.now(),
+                signed_at=await self.driver.now(),
                 files=files,
             ).to_bytes()
             signature = sign(manifest, actor.keypair.certificate, actor.keypair.key)
@@ -403,41 +602,35 @@ class Run:
         note = ", ".join(f"{tid[:8]}… {r['status']}" for tid, r in rows.items())
         return {tid: r["status"] for tid, r in rows.items()}, note
 
-    async def _licence_change(self, step: Step, argument: Any, change: Callable[..., lic.Licence]) -> tuple[Any, str]:
+    async def _licence_change(self, step: Step, argument: Any, action: str) -> tuple[Any, str]:
         number = self.actor(step.actor or "").office.number
-        current = await self.service.licence(number)
-        assert current is not None
-        payment = lic.Payment(argument) if argument else None
-        kwargs = {"payment": payment} if payment is not None else {}
-        updated = change(current, on=self.service.today(), **kwargs)
-        await self.service.save_licence(updated)
-        summary = lic.summary(updated, self.service.today())
+        payment = lic.Payment(argument) if argument else None  # refuses an unknown payment as before
+        wire = {lic.Payment.DEDUCTION: "deduction", lic.Payment.INVOICE: "invoice"}[payment] if payment else None
+        summary = await self.driver.change_licence(number, action, wire)
         note = f"{summary['state']}, claim {summary['claim_month']}, deduction {summary['deduction_date']}"
         return summary["state"], note
 
     async def do_apply(self, step: Step, argument: Any) -> tuple[Any, str]:
-        return await self._licence_change(step, argument, lic.apply)
+        return await self._licence_change(step, argument, "apply")
 
     async def do_renew(self, step: Step, argument: Any) -> tuple[Any, str]:
-        return await self._licence_change(step, argument, lic.renew)
+        return await self._licence_change(step, argument, "renew")
 
     async def do_cancel(self, step: Step, argument: Any) -> tuple[Any, str]:
-        return await self._licence_change(step, None, lic.cancel)
+        return await self._licence_change(step, None, "cancel")
 
     async def do_pay_invoice(self, step: Step, argument: Any) -> tuple[Any, str]:
         """The 国保連合会 records the payment of the office's open invoice today."""
-        return await self._licence_change(step, None, lic.record_invoice_payment)
+        return await self._licence_change(step, None, "pay_invoice")
 
     async def do_licence(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
         argument = argument or {}
         number = self.actor(step.actor or "").office.number
-        current = await self.service.licence(number)
-        assert current is not None
-        summary = lic.summary(current, self.service.today())
+        summary, today = await self.driver.licence_summary(number)
         for key, field_name in (("expect_state", "state"), ("expect_expires", "expires"), ("expect_period", "period")):
             if key in argument and str(argument[key]) != str(summary[field_name]):
                 raise StepFailed(f"{field_name} is {summary[field_name]!r}, expected {argument[key]!r}")
-        note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {self.service.today()})"
+        note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {today})"
         return summary["state"], note
 
 
@@ -494,9 +687,17 @@ StepHook = Callable[[Step, StepResult | None], None]
 `careplan demo` narrates through it. Skipped steps are reported after only."""
 
 
-async def run_scenario(scenario: Scenario, on_step: StepHook | None = None) -> ScenarioResult:
+async def run_scenario(
+    scenario: Scenario, on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+) -> ScenarioResult:
+    """Run one scenario: against a fresh in-process hub, or with `hub` = (URL, data directory)
+    against that running hub (its 事業所番号 namespaced by a random nonce)."""
     started = time.perf_counter()
     result = ScenarioResult(name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags)
+    if hub is not None:
+        await _run_remote(namespaced(scenario, secrets.token_hex(8)), result, on_step, hub[0], hub[1])
+        result.duration = time.perf_counter() - started
+        return result
     shared = pki()
     with tempfile.TemporaryDirectory(prefix="careplan-scenario-") as tmp:
         data = Path(tmp) / "hub"
@@ -509,43 +710,65 @@ async def run_scenario(scenario: Scenario, on_step: StepHook | None = None) -> S
         (data / "admin-token").write_text(ADMIN_TOKEN)
         clock = Clock()
         clock.set(scenario.clock, frozen=True)
-        hub = await start_hub(
+        running = await start_hub(
             HubConfig(data_dir=data, port=0, admin_token=ADMIN_TOKEN), clock=clock, announce_ready=False
         )
-        run = Run(scenario, data, hub, clock, ca)
+        run = Run(scenario, data, InProcessHub(running, clock, ca, data / "ca" / "ca.pem"))
         try:
-            for office in scenario.offices:
-                await run.service.register_office(
-                    office_number=office.number,
-                    name=office.name,
-                    service_kind=office.kind,
-                    office_user_id=office.user,
-                    password=office.password,
-                    licence=office.licence,
-                )
-                if office.certificate == "revoked":
-                    ca.revoke(shared.terminal(office, "revoked").certificate.serial_number, now=clock.now())
-            failed = False
-            for step in scenario.steps:
-                if failed:
-                    result.steps.append(_skipped(step))
-                    if on_step is not None:
-                        on_step(step, result.steps[-1])
-                    continue
-                if on_step is not None:
-                    on_step(step, None)
-                step_result = await _run_step(run, step)
-                result.steps.append(step_result)
-                if on_step is not None:
-                    on_step(step, step_result)
-                failed = not step_result.passed
+            await _setup_and_steps(run, result, on_step)
         except Exception as exc:  # setup went wrong: report, do not crash the suite
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             await run.close()
-            await hub.stop()
+            await running.stop()
     result.duration = time.perf_counter() - started
     return result
+
+
+async def _run_remote(
+    scenario: Scenario, result: ScenarioResult, on_step: StepHook | None, url: str, data: Path
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="careplan-scenario-remote-") as tmp:
+        driver: RemoteHub | None = None
+        run: Run | None = None
+        try:
+            driver = RemoteHub(url, data)
+            await driver.open()
+            await driver.set_clock(scenario.clock)
+            run = Run(scenario, Path(tmp), driver)
+            await _setup_and_steps(run, result, on_step)
+        except Exception as exc:  # setup went wrong: report, do not crash the suite
+            result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if run is not None:
+                await run.close()
+            if driver is not None:
+                try:
+                    await driver.close()
+                except Exception as exc:
+                    result.error = result.error or f"restoring the hub's clock: {type(exc).__name__}: {exc}"
+
+
+async def _setup_and_steps(run: Run, result: ScenarioResult, on_step: StepHook | None) -> None:
+    driver = run.driver
+    for office in run.scenario.offices:
+        await driver.register_office(office)
+        if office.certificate == "revoked":
+            await driver.revoke(driver.pki.terminal(office, "revoked").certificate.serial_number)
+    failed = False
+    for step in run.scenario.steps:
+        if failed:
+            result.steps.append(_skipped(step))
+            if on_step is not None:
+                on_step(step, result.steps[-1])
+            continue
+        if on_step is not None:
+            on_step(step, None)
+        step_result = await _run_step(run, step)
+        result.steps.append(step_result)
+        if on_step is not None:
+            on_step(step, step_result)
+        failed = not step_result.passed
 
 
 def _skipped(step: Step) -> StepResult:
@@ -596,9 +819,14 @@ async def _run_step(run: Run, step: Step) -> StepResult:
     )
 
 
-async def run_all(scenarios: Sequence[Scenario], on_step: StepHook | None = None) -> list[ScenarioResult]:
-    return [await run_scenario(s, on_step) for s in scenarios]
+async def run_all(
+    scenarios: Sequence[Scenario], on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+) -> list[ScenarioResult]:
+    return [await run_scenario(s, on_step, hub=hub) for s in scenarios]
 
 
-def run(scenarios: Iterable[Scenario], on_step: StepHook | None = None) -> list[ScenarioResult]:
-    return asyncio.run(run_all(list(scenarios), on_step))
+def run(
+    scenarios: Iterable[Scenario], on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+) -> list[ScenarioResult]:
+    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub."""
+    return asyncio.run(run_all(list(scenarios), on_step, hub=hub))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from scenarios.model import (
     ACTIONS,
     ACTORLESS,
     CERTIFICATES,
+    FORGE_KEYS,
     LICENCES,
     STEP_KEYS,
+    TAMPER,
     Expect,
     OfficeSpec,
     Scenario,
@@ -273,6 +275,11 @@ def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: 
                 at, "send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}"
             )
         sources = [k for k in ("plan_to", "actuals_to", "files", "broken", "generated") if k in argument]
+        if "replay" in argument:
+            if len(argument) != 1:
+                raise where.error(at, "send: replay takes nothing else (it re-uploads an earlier send exactly)")
+            return
+        _check_forgery(argument, at, where, office)
         if len(sources) != 1:
             raise where.error(at, "send needs exactly one of plan_to, actuals_to, files, broken, generated")
         for key in ("plan_to", "actuals_to", "to"):
@@ -289,6 +296,8 @@ def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: 
                 raise where.error(
                     at, f"send: no broken variant {argument['broken']!r} (careplan fixtures broken)"
                 ) from None
+    elif action == "inbox" and isinstance(argument, Mapping) and "steal_session" in argument:
+        office(argument["steal_session"])
     elif action == "bulk_send":
         if not isinstance(argument, Mapping) or not ({"plans_to", "files"} & set(argument)):
             raise where.error(at, "bulk_send needs {plans_to: [offices]} or {files: [paths]}")
@@ -319,6 +328,33 @@ def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: 
             raise where.error(at, "login takes nothing or {user, password, certificate}")
         if "certificate" in argument and argument["certificate"] not in CERTIFICATES:
             raise where.error(at, f"login: certificate {argument['certificate']!r}; one of {', '.join(CERTIFICATES)}")
+
+
+def _check_forgery(argument: Mapping[str, Any], at: int, where: _Where, office: Callable[[Any], None]) -> None:
+    """send's attack options: forge {signed_by | claim_sender | other_certificate}, tamper, signed_at,
+    manifest_to."""
+    forge = argument.get("forge")
+    if forge is not None:
+        if not isinstance(forge, Mapping) or len(forge) != 1 or set(forge) - FORGE_KEYS:
+            raise where.error(at, f"send: forge takes one of {', '.join(sorted(FORGE_KEYS))}")
+        for key in ("signed_by", "claim_sender"):
+            if key in forge:
+                office(forge[key])
+        if "other_certificate" in forge and forge["other_certificate"] is not True:
+            raise where.error(at, "send: forge other_certificate takes true")
+    if "tamper" in argument and argument["tamper"] not in TAMPER:
+        raise where.error(at, f"send: tamper {argument['tamper']!r}; one of {', '.join(TAMPER)}")
+    if "signed_at" in argument:
+        delta = argument["signed_at"]
+        if (
+            not isinstance(delta, Mapping)
+            or not delta
+            or set(delta) - {"days", "hours", "minutes", "seconds"}
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in delta.values())
+        ):
+            raise where.error(at, "send: signed_at takes {days, hours, minutes, seconds} relative to the hub's clock")
+    if "manifest_to" in argument:
+        office(argument["manifest_to"])
 
 
 def _expect(value: Any, line: int, where: _Where) -> Expect:

@@ -16,10 +16,26 @@ from typing import Any
 # action -> keys its mapping argument may carry (None: a scalar argument or nothing)
 ACTIONS: Mapping[str, frozenset[str] | None] = {
     "send": frozenset(
-        {"plan_to", "actuals_to", "files", "broken", "generated", "to", "month", "precheck", "id", "created"}
+        {
+            "plan_to",
+            "actuals_to",
+            "files",
+            "broken",
+            "generated",
+            "to",
+            "month",
+            "precheck",
+            "id",
+            "created",
+            "forge",
+            "tamper",
+            "signed_at",
+            "replay",
+            "manifest_to",
+        }
     ),
     "bulk_send": frozenset({"plans_to", "count", "files", "send_valid", "expect_sent", "expect_failed"}),
-    "inbox": frozenset({"expect_ids", "expect_count", "all"}),
+    "inbox": frozenset({"expect_ids", "expect_count", "all", "steal_session"}),
     "download": None,
     "sent": frozenset({"expect_status", "expect_count"}),
     "apply": None,
@@ -33,7 +49,19 @@ ACTIONS: Mapping[str, frozenset[str] | None] = {
     "revoke": None,
 }
 ACTORLESS = frozenset({"clock", "revoke"})
-CERTIFICATES = ("kaigo", "seikyu-inin", "dairinin", "shogai", "revoked", "expired", "foreign", "no-client-auth")
+CERTIFICATES = (
+    "kaigo",
+    "seikyu-inin",
+    "dairinin",
+    "shogai",
+    "revoked",
+    "expired",
+    "foreign",
+    "no-client-auth",
+    "not-yet-valid",  # issued now (real time): valid for TLS, not yet valid on a scenario clock in the past
+)
+FORGE_KEYS = frozenset({"signed_by", "claim_sender", "other_certificate"})
+TAMPER = ("file", "manifest")
 LICENCES = ("none", "applied", "valid")
 STEP_KEYS = frozenset({"as", "expect", "save", "title", "say", *ACTIONS})
 

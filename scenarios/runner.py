@@ -52,6 +52,7 @@ from scenarios.model import OfficeSpec, Scenario, Step
 ADMIN_TOKEN = "scenario-admin-token"
 PKI_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 LONG_DAYS = 365 * 30
+OTHER_CERTIFICATE = "kaigo-other"  # `forge: {other_certificate: true}`: the same office, another certificate
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -131,7 +132,13 @@ class Pki:
         key = (office.label, office.number, certificate)
         if key not in self._cache:
             ca, kind, days, client_auth = self.ca, CertificateKind.KAIGO, LONG_DAYS, True
-            if certificate == "foreign":
+            now = PKI_EPOCH
+            if certificate == "not-yet-valid":  # valid in real time, not on a scenario clock before today
+                now = dt.datetime.now(dt.UTC)
+                days = 365
+            elif certificate == OTHER_CERTIFICATE:  # a second 介護保険証明書 of the same office
+                pass
+            elif certificate == "foreign":
                 ca = self.foreign
             elif certificate == "expired":
                 days = 365
@@ -144,7 +151,7 @@ class Pki:
                 office_user_id=office.user,
                 office_name=office.name,
                 kind=kind,
-                now=PKI_EPOCH,
+                now=now,
                 days=days,
                 client_auth=client_auth,
             )
@@ -385,6 +392,8 @@ class Run:
                 f"{office.label}.password": office.password,
             }
         self.actors: dict[str, Actor] = {}
+        # transmission id -> (manifest, signature, files) of each upload, for `send: {replay: ${tid}}`
+        self.uploads: dict[str, tuple[bytes, bytes, list[tuple[str, bytes]]]] = {}
 
     def ca_file(self) -> Path:
         return self.driver.ca_file
@@ -533,21 +542,47 @@ class Run:
 
     async def do_send(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
         actor = self.actor(step.actor or "")
-        files, to = self.files_for(actor, argument)
+        if "replay" in argument:  # exactly the stored signed manifest, signature and files, again
+            earlier = str(argument["replay"])
+            if earlier not in self.uploads:
+                raise StepFailed(f"nothing to replay: {earlier} was not uploaded in this run (precheck: false)")
+            manifest, signature, files = self.uploads[earlier]
+            client = await self.session(actor)
+            result = await client.upload(manifest, signature, files)
+            return result["transmission_id"], f"replayed {earlier}"
+        forge = argument.get("forge") or {}
+        sender = self.actor(str(forge["claim_sender"])) if "claim_sender" in forge else actor
+        files, to = self.files_for(sender, argument)
         client = await self.session(actor)
-        precheck = bool(argument.get("precheck", "broken" not in argument and "files" not in argument))
+        attack = {"forge", "tamper", "signed_at", "manifest_to"} & set(argument)
+        precheck = bool(argument.get("precheck", "broken" not in argument and "files" not in argument)) and not attack
         if precheck:
             result = await client.send(files, to=to, transmission_id=argument.get("id"))
         else:  # straight to the hub: its own checks answer
+            signed_at = await self.driver.now()
+            if "signed_at" in argument:
+                signed_at += dt.timedelta(**{k: float(v) for k, v in argument["signed_at"].items()})
+            tid = str(argument.get("id") or _new_id())
             manifest = Manifest.build(
-                transmission_id=argument.get("id") or _new_id(),
-                sender=actor.office.number,
-                recipient=to,
-                signed_at=await self.driver.now(),
+                transmission_id=tid,
+                sender=sender.office.number,
+                recipient=self.number(str(argument["manifest_to"])) if "manifest_to" in argument else to,
+                signed_at=signed_at,
                 files=files,
             ).to_bytes()
-            signature = sign(manifest, actor.keypair.certificate, actor.keypair.key)
+            signer = actor.keypair
+            if "signed_by" in forge:
+                signer = self.actor(str(forge["signed_by"])).keypair
+            elif forge.get("other_certificate"):
+                signer = self.driver.pki.terminal(actor.office, OTHER_CERTIFICATE)
+            signature = sign(manifest, signer.certificate, signer.key)
+            if argument.get("tamper") == "file":
+                name, data = files[0]
+                files = [(name, data + b" "), *files[1:]]
+            elif argument.get("tamper") == "manifest":  # after signing: the signature no longer fits
+                manifest = manifest.replace(tid.encode("ascii"), _new_id().encode("ascii"))
             result = await client.upload(manifest, signature, files)
+            self.uploads[str(result["transmission_id"])] = (manifest, signature, files)
         tid = result["transmission_id"]
         return tid, f"transmission {tid} ({len(files)} files)"
 
@@ -569,8 +604,16 @@ class Run:
 
     async def do_inbox(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
         argument = argument or {}
-        client = await self.session(self.actor(step.actor or ""))
-        rows = await client.inbox(include_downloaded=bool(argument.get("all", False)))
+        if "steal_session" in argument:  # this terminal's certificate with another office's session token
+            owner = await self.session(self.actor(str(argument["steal_session"])))
+            actor = self.actor(step.actor or "")
+            async with HubClient(
+                url=self.driver.url, ca_file=self.ca_file(), keypair=actor.keypair, token=owner.token
+            ) as thief:
+                rows = await thief.inbox(include_downloaded=bool(argument.get("all", False)))
+        else:
+            client = await self.session(self.actor(step.actor or ""))
+            rows = await client.inbox(include_downloaded=bool(argument.get("all", False)))
         ids = [r["transmission_id"] for r in rows]
         if "expect_ids" in argument and sorted(argument["expect_ids"]) != sorted(ids):
             raise StepFailed(f"inbox holds {ids}, expected {list(argument['expect_ids'])}")
@@ -702,8 +745,11 @@ async def run_scenario(
     with tempfile.TemporaryDirectory(prefix="careplan-scenario-") as tmp:
         data = Path(tmp) / "hub"
         data.mkdir()
+        forging = any(s.action == "send" and "forge" in (s.argument or {}) for s in scenario.steps)
         for office in scenario.offices:  # issue before copying the CA: its index must know them
             shared.terminal(office, office.certificate)
+            if forging:
+                shared.terminal(office, OTHER_CERTIFICATE)
         shutil.copytree(shared.ca.directory, data / "ca")
         ca = CertificateAuthority.load(data / "ca")
         write_server_cert(shared.server.cert_pem(), shared.server.key_pem(), data / "tls")

@@ -49,7 +49,7 @@ def _run(hub: tuple[str, Path], *names: str) -> subprocess.CompletedProcess[str]
 
 
 def test_library_scenarios_pass_against_a_running_hub_twice(running_hub: tuple[str, Path]) -> None:
-    first = _run(running_hub, "download-tracking.yaml", "licensing.yaml")
+    first = _run(running_hub, "download-tracking.yaml", "licensing.yaml", "impersonation.yaml")
     assert first.returncode == 0, first.stdout + first.stderr
     assert " 0 failed" in first.stdout and first.stdout.count("PASS ") >= 3, first.stdout
     again = _run(running_hub, "download-tracking.yaml")  # same labels, same hub: no OFFICE_EXISTS

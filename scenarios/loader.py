@@ -28,6 +28,7 @@ from scenarios.model import (
     OfficeSpec,
     Scenario,
     Step,
+    split_actor,
 )
 
 LIBRARY = Path(__file__).parent / "library"
@@ -238,8 +239,13 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
             raise where.error(_line(node, "as"), f"{action} takes no actor ('as')")
     elif actor is None:
         raise where.error(line, f"{action} needs an actor ('as: <office>')")
-    elif str(actor) not in labels:
-        raise where.error(_line(node, "as"), f"unknown office {actor!r}")
+    else:
+        try:
+            office_label, _ = split_actor(str(actor))
+        except ValueError as exc:
+            raise where.error(_line(node, "as"), str(exc)) from None
+        if office_label not in labels:
+            raise where.error(_line(node, "as"), f"unknown office {actor!r}")
     allowed = ACTIONS[action]
     if isinstance(argument, Mapping):
         if allowed is None:

@@ -64,6 +64,16 @@ FORGE_KEYS = frozenset({"signed_by", "claim_sender", "other_certificate"})
 TAMPER = ("file", "manifest")
 LICENCES = ("none", "applied", "valid")
 STEP_KEYS = frozenset({"as", "expect", "save", "title", "say", *ACTIONS})
+TERMINAL = "#"  # `as: 居宅A#2` is the office 居宅A on its second terminal (own certificate, own session)
+
+
+def split_actor(actor: str) -> tuple[str, int]:
+    """`居宅A#2` → ("居宅A", 2); `居宅A` → ("居宅A", 1). ValueError for a bad terminal number."""
+    label, _, terminal = actor.partition(TERMINAL)
+    number = int(terminal) if terminal else 1
+    if number < 1 or (terminal and not terminal.isdigit()):
+        raise ValueError(f"terminal number in {actor!r} must be 1 or more")
+    return label, number
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

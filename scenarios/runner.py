@@ -47,7 +47,7 @@ from hub.config import HubConfig
 from hub.server import RunningHub, admin_token, start_hub
 from hub.service import HubService
 from scenarios.loader import office_number_for
-from scenarios.model import OfficeSpec, Scenario, Step
+from scenarios.model import OfficeSpec, Scenario, Step, split_actor
 
 ADMIN_TOKEN = "scenario-admin-token"
 PKI_EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -118,7 +118,7 @@ class Pki:
         self.ca = CertificateAuthority.create(now=PKI_EPOCH, directory=self.directory / "ca", years=40)
         self.server: Issued = self.ca.issue_server(now=PKI_EPOCH, days=LONG_DAYS)
         self._foreign: CertificateAuthority | None = None
-        self._cache: dict[tuple[str, str, str], KeyPair] = {}
+        self._cache: dict[tuple[str, str, str], KeyPair] = {}  # (label, number, kind#terminal)
 
     @property
     def foreign(self) -> CertificateAuthority:
@@ -128,8 +128,9 @@ class Pki:
             )
         return self._foreign
 
-    def terminal(self, office: OfficeSpec, certificate: str) -> KeyPair:
-        key = (office.label, office.number, certificate)
+    def terminal(self, office: OfficeSpec, certificate: str, terminal: int = 1) -> KeyPair:
+        """The certificate installed on an office's terminal (each terminal has its own, R6.1)."""
+        key = (office.label, office.number, f"{certificate}#{terminal}")
         if key not in self._cache:
             ca, kind, days, client_auth = self.ca, CertificateKind.KAIGO, LONG_DAYS, True
             now = PKI_EPOCH
@@ -424,11 +425,13 @@ class Run:
 
     # --- actors -------------------------------------------------------------------------------
     def actor(self, label: str) -> Actor:
+        """An office on one of its terminals (`居宅A`, `居宅A#2`): its own certificate and session."""
         if label not in self.actors:
-            office = self.scenario.office(label)
+            office_label, terminal = split_actor(label)
+            office = self.scenario.office(office_label)
             self.actors[label] = Actor(
                 office=office,
-                keypair=self.driver.pki.terminal(office, office.certificate),
+                keypair=self.driver.pki.terminal(office, office.certificate, terminal),
                 user=office.user,
                 password=office.password,
             )

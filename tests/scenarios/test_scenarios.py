@@ -128,6 +128,18 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
             name: x
             clock: 2026-04-10T10:00:00+09:00
             offices:
+              居宅A: {kind: "43"}
+            steps:
+              - as: 居宅A#0
+                login: {}
+            """,
+            "bad.yaml:6: step 1: terminal number in '居宅A#0' must be 1 or more",
+        ),
+        (
+            """\
+            name: x
+            clock: 2026-04-10T10:00:00+09:00
+            offices:
               居宅A: {kind: "43", licence: maybe}
             steps:
               - as: 居宅A

@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, help="write the results as JSON here")
     run.add_argument("--html", type=Path, help="write a single-file HTML report here")
     run.add_argument("--hub", metavar="URL", help="run against this running hub (needs --data)")
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the generated data sets that `send: {generated: …}` uses (default 2024)",
+    )
     run.add_argument("--data", type=Path, metavar="DIR", help="the running hub's data directory (with --hub)")
     run.add_argument("-v", "--verbose", action="store_true", help="show every step")
     return parser
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from scenarios import report
     from scenarios.runner import run
 
-    results = run(scenarios, hub=hub)
+    results = run(scenarios, hub=hub, seed=args.seed)
     for result in results:
         mark = "PASS" if result.passed else "FAIL"
         print(f"{mark}  {result.duration:6.2f}s  {Path(result.path).name}:{result.line}  {result.name}")

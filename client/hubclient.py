@@ -339,9 +339,7 @@ class HubClient:
         ]
         manifest.check_files(files)
         directory = _write_download(out_dir, transmission_id, files, manifest_bytes, signature)
-        receipt = (
-            await self._json("POST", f"/api/v1/inbox/{transmission_id}/ack", Operation.RECEIVE) if acknowledge else {}
-        )
+        receipt = await self.acknowledge(transmission_id) if acknowledge else {}
         return Downloaded(
             transmission_id=transmission_id,
             directory=directory,
@@ -350,6 +348,11 @@ class HubClient:
             signer=signer,
             receipt=dict(receipt),
         )
+
+    async def acknowledge(self, transmission_id: str) -> dict[str, Any]:
+        """The receipt: the hub records ダウンロード済 and forgets the data (R5.2). Call it only once
+        the files are safely stored (download() does, after verifying and writing them)."""
+        return dict(await self._json("POST", f"/api/v1/inbox/{transmission_id}/ack", Operation.RECEIVE))
 
     def _verify_manifest(self, manifest_bytes: bytes, signature: bytes) -> tuple[Manifest, OfficeIdentity]:
         op = Operation.RECEIVE

@@ -18,6 +18,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import datetime as dt
 import re
@@ -625,14 +626,27 @@ class Run:
         return ids, f"{len(ids)} waiting"
 
     async def do_download(self, step: Step, argument: Any) -> tuple[Any, str]:
+        """`download: ID | all`, or `{id: ID, acknowledge: false}`: fetched and verified but not
+        acknowledged, as when a download is cut off; the hub keeps it (see `acknowledge`)."""
+        acknowledge = True
+        if isinstance(argument, Mapping):
+            acknowledge = bool(argument.get("acknowledge", True))
+            argument = argument.get("id", "all")
         client = await self.session(self.actor(step.actor or ""))
         ids = [r["transmission_id"] for r in await client.inbox()] if argument == "all" else [str(argument)]
         out = self.data / "downloads" / (step.actor or "")
         names: list[str] = []
         for tid in ids:
-            downloaded = await client.download(tid, out)
+            downloaded = await client.download(tid, out, acknowledge=acknowledge)
             names += [p.name for p in downloaded.files]
-        return (ids if argument == "all" else ids[0]), f"downloaded {len(names)} files: {', '.join(names)}"
+        verb = "downloaded" if acknowledge else "fetched (not acknowledged)"
+        return (ids if argument == "all" else ids[0]), f"{verb} {len(names)} files: {', '.join(names)}"
+
+    async def do_acknowledge(self, step: Step, argument: Any) -> tuple[Any, str]:
+        """The receipt for a transmission fetched earlier: the hub then forgets its data (R5.2)."""
+        client = await self.session(self.actor(step.actor or ""))
+        receipt = await client.acknowledge(str(argument))
+        return receipt["transmission_id"], f"acknowledged: {receipt['status']} at {receipt['downloaded_at']}"
 
     async def do_sent(self, step: Step, argument: Mapping[str, Any] | None) -> tuple[Any, str]:
         argument = argument or {}
@@ -680,6 +694,10 @@ class Run:
         return summary["state"], note
 
 
+# The seed of generated fixtures for this run (a context variable: asyncio.run copies it).
+GENERATED_SEED: contextvars.ContextVar[int] = contextvars.ContextVar("generated_seed", default=2024)
+
+
 def _serials(count: int) -> list[str]:
     """`count` distinct ファイル連番 (作成日時 YYYYMMDDhhmmss), a minute apart from 2025-04-20 09:30."""
     first = dt.datetime(2025, 4, 20, 9, 30)
@@ -696,7 +714,7 @@ def _generated(file_ids: tuple[str, ...]) -> dict[str, bytes]:
     from fixtures.broken import unit
 
     try:
-        return unit(*file_ids)
+        return unit(*file_ids, seed=GENERATED_SEED.get())
     except KeyError:
         raise StepFailed(f"the generated data set has no transmission of exactly {', '.join(file_ids)}") from None
 
@@ -875,7 +893,16 @@ async def run_all(
 
 
 def run(
-    scenarios: Iterable[Scenario], on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+    scenarios: Iterable[Scenario],
+    on_step: StepHook | None = None,
+    *,
+    hub: tuple[str, Path] | None = None,
+    seed: int | None = None,
 ) -> list[ScenarioResult]:
-    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub."""
-    return asyncio.run(run_all(list(scenarios), on_step, hub=hub))
+    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub; `seed`
+    picks the generated data set that `send: {generated: […]}` draws from (same seed, same bytes)."""
+    token = GENERATED_SEED.set(GENERATED_SEED.get() if seed is None else seed)
+    try:
+        return asyncio.run(run_all(list(scenarios), on_step, hub=hub))
+    finally:
+        GENERATED_SEED.reset(token)

@@ -231,3 +231,14 @@ def test_demo_says_refusals_in_plain_words(tmp_path: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert "拒否されました: 送信に失敗しました。" in out and "[RECIPIENT_NOT_LICENSED]" in out
     assert "想定と異なります" in out
+
+
+def test_seed_picks_the_generated_data_set(tmp_path: Path) -> None:
+    from careplan_cli.scenarios import main as cli
+    from fixtures.broken import unit
+
+    plan = ("UP1KYO", "UP2KYO", "UP3KYO", "UPHOSOKU")
+    assert unit(*plan, seed=7) == unit(*plan, seed=7)
+    assert unit(*plan, seed=7) != unit(*plan, seed=2024)
+    library = Path(__file__).resolve().parents[2] / "scenarios" / "library" / "trainer-month.yaml"
+    assert cli(["run", str(library), "--seed", "7", "--json", str(tmp_path / "r.json")]) == 0

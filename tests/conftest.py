@@ -3,12 +3,16 @@ a real hub on a loopback port with mutual TLS, one per test, with its own data a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,6 +191,34 @@ def openssl() -> str | None:
     if found is None and os.environ.get("CI") == "true":
         pytest.fail("openssl is required in CI (.ci/run installs it)")
     return found
+
+
+@contextlib.contextmanager
+def careplan_up(root: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """`careplan up --port 0` in a subprocess under `root`: yields (URL, data dir, its output once it
+    has stopped — filled in after the block), stops it with SIGINT and checks it stopped cleanly."""
+    data = root / "data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (data / "hub.json").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"careplan up did not start: {process.communicate()[0]}")
+        time.sleep(0.05)
+    output: list[str] = []
+    try:
+        yield json.loads((data / "hub.json").read_text())["url"], data, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        output.append(process.communicate(timeout=20)[0])
+    assert process.returncode == 0, output[0]
+    assert not (data / "hub.json").exists(), "a stopped hub removes its ready file"
 
 
 def run_careplan(

@@ -4,10 +4,7 @@ others; human tables, --json for machines, and exit statuses for refusals."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +14,7 @@ import pytest
 from careplan.errors import MSG_SENDER_NOT_APPLIED
 from careplan_cli.up import login_args
 from fixtures.samples import sample_actuals_set, sample_plan_set
-from tests.conftest import run_careplan
+from tests.conftest import careplan_up, run_careplan
 
 pytestmark = pytest.mark.slow
 
@@ -39,27 +36,10 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     root = tmp_path_factory.mktemp("demo")
-    data = root / "data"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (data / "hub.json").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"careplan up did not start: {process.communicate()[0]}")
-        time.sleep(0.05)
-    offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
-    yield Demo(data=data, url=json.loads((data / "hub.json").read_text())["url"], offices=offices, home=root / "home")
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=20)[0]
-    assert process.returncode == 0, output
-    assert "Try it from another shell" in output
-    assert not (data / "hub.json").exists(), "a stopped hub removes its ready file"
+    with careplan_up(root) as (url, data, output):
+        offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
+        yield Demo(data=data, url=url, offices=offices, home=root / "home")
+    assert "Try it from another shell" in output[0]
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> dict[str, object]:

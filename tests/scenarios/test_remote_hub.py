@@ -3,43 +3,22 @@ process (`careplan up`), twice against the same hub without 事業所番号 coll
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scenarios.loader import LIBRARY
-from tests.conftest import run_careplan
+from tests.conftest import careplan_up, run_careplan
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def running_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    root = tmp_path_factory.mktemp("remote-hub")
-    data = root / "data"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (data / "hub.json").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"careplan up did not start: {process.communicate()[0]}")
-        time.sleep(0.05)
-    yield json.loads((data / "hub.json").read_text())["url"], data
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=20)[0]
-    assert process.returncode == 0, output
+    with careplan_up(tmp_path_factory.mktemp("remote-hub")) as (url, data, _):
+        yield url, data
 
 
 def _run(hub: tuple[str, Path], *names: str) -> subprocess.CompletedProcess[str]:

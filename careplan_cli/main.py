@@ -7,9 +7,9 @@ import sys
 
 SUBCOMMANDS = {
     "up": ("careplan_cli.up", "start a hub with a CA and demo offices (the quick start)"),
-    "hub": ("hub.cli", "run the hub; move its simulated clock"),
-    "client": ("client.cli", "the office client: login, send, inbox, download, sent, whoami"),
-    "ca": ("ca.cli", "the test certificate authority: init, issue, revoke, crl, show"),
+    "hub": ("hub.cli", "run the hub; its simulated clock, audit log and payload keys"),
+    "client": ("client.cli", "the office client: login, send, bulk-send, inbox, download, sent, whoami"),
+    "ca": ("ca.cli", "the test certificate authority: init, issue, reissue, revoke, crl, show"),
     "validate": ("careplan_cli.validate", "check care plan CSV files against the V4.1 standard offline"),
     "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
     "scenarios": ("careplan_cli.scenarios", "run scenario files (YAML) against a fresh hub; JUnit, JSON, HTML reports"),

@@ -15,14 +15,16 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 from ca.authority import CertificateAuthority, Issued
 from ca.cli import write_server_cert
 from careplan.certificates import KeyPair
 from careplan.office import with_check_digit
-from client.hubclient import HubClient
+from client.hubclient import HubClient, client_ssl_context
 from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
@@ -162,6 +164,16 @@ class HubUnderTest:
     def client(self, office_or_pair: Office | KeyPair) -> HubClient:
         pair = office_or_pair if isinstance(office_or_pair, KeyPair) else self.pki.terminals[office_or_pair.number]
         return HubClient(url=self.url, ca_file=self.config.trusted_ca_file, keypair=pair)
+
+    async def raw(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """A request with no client certificate (as a browser, curl or the admin would make it):
+        the HTTP status and the JSON answer."""
+        connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.config.trusted_ca_file, None))
+        async with (
+            aiohttp.ClientSession(connector=connector) as session,
+            session.request(method, self.url + path, **kwargs) as response,
+        ):
+            return response.status, await response.json()
 
     async def transmission_count(self) -> int:
         row = await self.service.db.fetch_one("SELECT count(*) FROM transmissions")

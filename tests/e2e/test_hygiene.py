@@ -56,15 +56,10 @@ async def test_tls_1_2_is_accepted(hub: HubUnderTest) -> None:
     ],
 )
 async def test_admin_api_needs_its_token(hub: HubUnderTest, header: str | None, status: int) -> None:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    headers = {"Authorization": header} if header else {}
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.get(hub.url + "/admin/v1/offices", headers=headers) as response,
-    ):
-        assert response.status == status
-        if status == 403:
-            assert (await response.json())["code"] == "ADMIN_FORBIDDEN"
+    answer = await hub.raw("GET", "/admin/v1/offices", headers={"Authorization": header} if header else {})
+    assert answer[0] == status
+    if status == 403:
+        assert answer[1]["code"] == "ADMIN_FORBIDDEN"
 
 
 @pytest.mark.parametrize("peer", ["10.0.0.5", "192.168.1.20", "203.0.113.9"])

@@ -8,7 +8,6 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
 from ca.authority import CertificateAuthority
@@ -23,7 +22,7 @@ from careplan.errors import (
 )
 from careplan.manifest import Manifest
 from careplan.signature import sign
-from client.hubclient import HubClient, client_ssl_context
+from client.hubclient import HubClient
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, TSUSHO, HubUnderTest, Pki
 
@@ -137,12 +136,8 @@ async def _g(hub: HubUnderTest, pki: Pki) -> object:
 
 @row("no-client-certificate", "CERT_MISSING", MSG_SEND_CERT, "no client certificate")
 async def _h(hub: HubUnderTest, pki: Pki) -> object:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.post(hub.url + "/api/v1/transmissions", data=b"x") as response,
-    ):
-        raise CareplanError.from_wire(await response.json())
+    _, body = await hub.raw("POST", "/api/v1/transmissions", data=b"x")
+    raise CareplanError.from_wire(body)
 
 
 @row("certificate-from-another-ca", "CERT_UNTRUSTED", MSG_LOGIN_CERT, "not a CA this hub trusts")

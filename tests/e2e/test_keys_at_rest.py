@@ -5,25 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
-
-from client.hubclient import client_ssl_context
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 
 async def _rotate(hub: HubUnderTest, retire_old: bool) -> dict[str, object]:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.post(
-            hub.url + "/admin/v1/keys/rotate",
-            json={"retire_old": retire_old},
-            headers={"Authorization": "Bearer test-admin-token"},
-        ) as response,
-    ):
-        assert response.status == 200
-        return dict(await response.json())
+    status, answer = await hub.raw(
+        "POST",
+        "/admin/v1/keys/rotate",
+        json={"retire_old": retire_old},
+        headers={"Authorization": "Bearer test-admin-token"},
+    )
+    assert status == 200
+    return dict(answer)
 
 
 async def test_rotation_keeps_every_payload_readable(hub: HubUnderTest, tmp_path: Path) -> None:

@@ -35,23 +35,14 @@ async def _refused(hub: HubUnderTest, action: Callable[[], Awaitable[object]]) -
     return caught.value
 
 
-async def _raw(hub: HubUnderTest, method: str, path: str, **kwargs: object) -> tuple[int, dict[str, object]]:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.request(method, hub.url + path, **kwargs) as response,
-    ):  # type: ignore[arg-type]
-        return response.status, await response.json()
-
-
 async def test_no_client_certificate_at_login(hub: HubUnderTest) -> None:
-    status, body = await _raw(hub, "POST", "/api/v1/session", json={"user_id": KYOTAKU.user, "password": "x"})
+    status, body = await hub.raw("POST", "/api/v1/session", json={"user_id": KYOTAKU.user, "password": "x"})
     assert (status, body["code"], body["message"]) == (401, "CERT_MISSING", MSG_LOGIN_CERT)
     assert "no client certificate" in str(body["detail"])
 
 
 async def test_no_client_certificate_at_send(hub: HubUnderTest) -> None:
-    status, body = await _raw(hub, "POST", "/api/v1/transmissions", data=b"x")
+    status, body = await hub.raw("POST", "/api/v1/transmissions", data=b"x")
     assert (status, body["code"], body["message"]) == (401, "CERT_MISSING", MSG_SEND_CERT)
     assert await hub.transmission_count() == 0
 
@@ -97,13 +88,13 @@ async def test_refusals_are_audited(hub: HubUnderTest) -> None:
     async with hub.client(KYOTAKU) as client:
         with pytest.raises(CareplanError):
             await client.login(HOUMON.user, HOUMON.password)
-    status, body = await _raw(hub, "GET", "/admin/v1/audit", headers={"Authorization": "Bearer test-admin-token"})
+    status, body = await hub.raw("GET", "/admin/v1/audit", headers={"Authorization": "Bearer test-admin-token"})
     assert status == 200
     assert body["refusals"][0]["code"] == "CERT_OFFICE_MISMATCH"  # type: ignore[index]
 
 
 async def test_unknown_route_and_malformed_body_are_catalogue_errors(hub: HubUnderTest) -> None:
-    status, body = await _raw(hub, "GET", "/api/v1/nothing")
+    status, body = await hub.raw("GET", "/api/v1/nothing")
     assert (status, body["code"]) == (404, "NOT_FOUND")
     context = client_ssl_context(hub.config.trusted_ca_file, hub.pki.terminals[KYOTAKU.number])
     async with (

@@ -179,12 +179,7 @@ async def test_live_answers_fit_the_schemas(spec: dict[str, Any], hub: HubUnderT
         _check(spec, _schema(spec, "LoginResult"), login)
         _check(spec, _schema(spec, "WhoAmI"), await client.whoami())
         _check(spec, _schema(spec, "TransmissionList"), {"transmissions": await client.sent()})
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, None))
-    async with (
-        aiohttp.ClientSession(connector=connector) as session,
-        session.get(hub.url + "/api/v1/session") as response,
-    ):
-        assert response.status == CATALOGUE["CERT_MISSING"].status
-        refusal = await response.json()
+    status, refusal = await hub.raw("GET", "/api/v1/session")
+    assert status == CATALOGUE["CERT_MISSING"].status
     _check(spec, _schema(spec, "Error"), refusal)
     assert refusal["code"] == "CERT_MISSING"

@@ -95,6 +95,10 @@ class ErrorSpec:
     explanation: str
     status: int
     real: bool = True  # the Japanese text is the real system's (False: ours, the real one is silent)
+    # Office-facing texts in Japanese first, English on request (being filled in for every entry).
+    explanation_ja: str = ""
+    fix_ja: str = ""
+    fix_en: str = ""
 
     def __post_init__(self) -> None:
         if self.default_operation not in self.messages:
@@ -124,7 +128,18 @@ def _failed(code: str, explanation: str, status: int = 400) -> ErrorSpec:
     )
 
 
-def _one(code: str, message: str, explanation: str, status: int, *, op: Operation, real: bool = True) -> ErrorSpec:
+def _one(
+    code: str,
+    message: str,
+    explanation: str,
+    status: int,
+    *,
+    op: Operation,
+    real: bool = True,
+    explanation_ja: str = "",
+    fix_ja: str = "",
+    fix_en: str = "",
+) -> ErrorSpec:
     return ErrorSpec(
         code=code,
         messages=MappingProxyType({op: message}),
@@ -132,6 +147,9 @@ def _one(code: str, message: str, explanation: str, status: int, *, op: Operatio
         explanation=explanation,
         status=status,
         real=real,
+        explanation_ja=explanation_ja,
+        fix_ja=fix_ja,
+        fix_en=fix_en,
     )
 
 
@@ -435,6 +453,8 @@ class CareplanError(Exception):
         detail: str = "",
         fix: str = "",
         findings: Sequence[Finding | Mapping[str, object]] = (),
+        detail_en: str = "",
+        fix_en: str = "",
     ) -> None:
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code!r}")
@@ -442,6 +462,9 @@ class CareplanError(Exception):
         self.operation = operation or CATALOGUE[code].default_operation
         self.detail = detail
         self.fix = fix
+        # English versions of detail and fix where the raise site wrote them in Japanese.
+        self.detail_en = detail_en
+        self.fix_en = fix_en
         self.findings: tuple[Mapping[str, object], ...] = tuple(
             f.to_dict() if isinstance(f, Finding) else dict(f) for f in findings
         )
@@ -461,7 +484,15 @@ class CareplanError(Exception):
 
     def with_operation(self, operation: Operation) -> CareplanError:
         """The same refusal as seen by another operation (e.g. a certificate check at receive)."""
-        return CareplanError(self.code, operation=operation, detail=self.detail, fix=self.fix, findings=self.findings)
+        return CareplanError(
+            self.code,
+            operation=operation,
+            detail=self.detail,
+            fix=self.fix,
+            findings=self.findings,
+            detail_en=self.detail_en,
+            fix_en=self.fix_en,
+        )
 
     def to_wire(self) -> dict[str, object]:
         return {

@@ -176,6 +176,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[USAGE] = UsageSite(service)
     harden(config.data_dir)
     await service.collect_garbage()
+    await _purge(service)  # at start, before the first request
     housekeeping = asyncio.get_running_loop().create_task(_housekeeping(service))
     restore_loop_handler = quiet_accept_errors(asyncio.get_running_loop())
     with repeat_filtered(config.log_interval):
@@ -187,16 +188,21 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await db.close()
 
 
+async def _purge(service: HubService) -> None:
+    try:
+        purged = await service.purge_expired()
+    except Exception:  # housekeeping must not take the hub down; it tries again later
+        log.exception("purge failed")
+        return
+    if any(purged.values()):
+        log.info("purged expired rows: %s", purged)
+
+
 async def _housekeeping(service: HubService) -> None:
-    """Retention purge and audit summaries: now (at start) and every purge_interval seconds."""
+    """Retention purge and audit summaries every purge_interval seconds (hub.retention)."""
     while True:
-        try:
-            purged = await service.purge_expired()
-            if any(purged.values()):
-                log.info("purged expired rows: %s", purged)
-        except Exception:  # housekeeping must not take the hub down; it tries again later
-            log.exception("purge failed")
         await asyncio.sleep(service.config.purge_interval)
+        await _purge(service)
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:

@@ -197,7 +197,7 @@ async def hub_with(tmp_path: Path, pki: Pki, **config: Any) -> AsyncIterator[Hub
         await seed(under_test.service)
         yield under_test
     finally:
-        await running.stop()
+        await under_test.running.stop()  # a test may have restarted it
 
 
 @pytest.fixture

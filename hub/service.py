@@ -445,14 +445,16 @@ class HubService(Offices):
         rest are counted and the count written with the next row of that kind (or by
         `flush_refusals`), so a flood writes a bounded number of rows. The row holds no value from
         any file (`audit_detail`)."""
-        key = (peer, office_number, str(error.operation), error.code)
-        passes, held_back = self._refusal_bursts.admit(key)
+        # Refusals of no proven office (no certificate, admin, website) count together whatever
+        # their address, so that a flood from many addresses is bounded too.
+        who = peer if office_number is not None else "(no certificate)"
+        passes, held_back = self._refusal_bursts.admit((who, office_number, str(error.operation), error.code))
         if not passes:
             return
         detail = audit_detail(error)
         if held_back:
             detail += f" [+{held_back} earlier refusal(s) like this not recorded one by one]"
-        await self._audit(*key, detail)
+        await self._audit(peer, office_number, str(error.operation), error.code, detail)
 
     async def _audit(self, peer: str | None, office_number: str | None, operation: str, code: str, detail: str) -> None:
         async with self.db.transaction() as tx:

@@ -79,13 +79,23 @@ def slow_request_error(config: HubConfig, *, body: bool) -> CareplanError:
     )
 
 
-def busy_error(config: HubConfig, cap: int) -> CareplanError:
+def try_again_later(code: str, *, seconds: int, detail: str, detail_en: str) -> CareplanError:
+    """A refusal whose fix is to wait `seconds` (the answer's Retry-After): HUB_BUSY, RATE_LIMITED."""
     return CareplanError(
+        code,
+        detail=detail,
+        detail_en=detail_en,
+        fix=f"{seconds} 秒ほど待ってから、再度実行してください。",
+        fix_en=f"Wait {seconds} s (Retry-After), then try again.",
+    )
+
+
+def busy_error(config: HubConfig, cap: int) -> CareplanError:
+    return try_again_later(
         "HUB_BUSY",
+        seconds=config.retry_after,
         detail=f"同時接続数が上限（{cap}）に達しています。",
         detail_en=f"the hub holds its maximum of {cap} connections",
-        fix=f"{config.retry_after} 秒ほど待ってから、再度実行してください。",
-        fix_en=f"Wait about {config.retry_after} s (Retry-After), then try again.",
     )
 
 

@@ -32,7 +32,7 @@ from aiohttp import web
 from careplan.errors import CareplanError
 from hub.bodies import check_web_form
 from hub.config import HubConfig
-from hub.connections import GuardedRequestHandler
+from hub.connections import GuardedRequestHandler, try_again_later
 
 MAX_ADDRESSES = 10_000
 RETRY_AFTER = web.RequestKey("retry_after", int)
@@ -101,12 +101,11 @@ class RateLimits:
         wait = self.doors[door].take(address)
         if wait:
             request[RETRY_AFTER] = max(1, math.ceil(wait))
-            raise CareplanError(
+            raise try_again_later(
                 "RATE_LIMITED",
+                seconds=request[RETRY_AFTER],
                 detail=f"このアドレス（{address}）からの要求が多すぎます。",
                 detail_en=f"too many requests from {address} to {request.method} {request.path}",
-                fix=f"{request[RETRY_AFTER]} 秒ほど待ってから、再度実行してください。",
-                fix_en=f"Wait {request[RETRY_AFTER]} s (Retry-After), then try again.",
             )
         if door == "correction" and self.corrections.add(address, today) > self.config.corrections_per_address_per_day:
             raise CareplanError(

@@ -71,9 +71,10 @@ class Bursts:
 
 
 class RepeatFilter(logging.Filter):
-    """A logging filter: an identical record (logger, level, message template, exception type, and an
-    optional `repeat_key` given in `extra=`) passes once per interval; the next one that passes says
-    how many were held back."""
+    """A logging filter: an identical record passes once per interval; the next one that passes says
+    how many were held back. Identical: same logger, level, exception type and message — or, when
+    the call gives `extra={"repeat_key": …}`, same message template and key (so refusals of one
+    code from one peer count as one line whatever their details)."""
 
     def __init__(self, interval: float, now: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -81,23 +82,32 @@ class RepeatFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         kind = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
-        key = (record.name, record.levelno, str(record.msg), kind, getattr(record, "repeat_key", None))
+        repeat_key = getattr(record, "repeat_key", None)
+        text = str(record.msg) if repeat_key is not None else record.getMessage()
+        key = (record.name, record.levelno, text, kind, repeat_key)
         passes, held_back = self.bursts.admit(key)
         if passes and held_back:
             record.msg = f"{record.msg} [{held_back} like this in the previous {self.bursts.interval:g} s not logged]"
         return passes
 
 
-# The loggers a misbehaving client can make speak: the hub's refusals, aiohttp's server, asyncio.
-NOISY_LOGGERS = ("hub", "hub.app", "hub.service", "hub.connections", "aiohttp.server", "aiohttp.web", "asyncio")
+# The loggers a misbehaving client can make speak: every hub module's, aiohttp's, asyncio's. (A
+# logger's filters see only records made on that logger, not its children's: each is named.)
+NOISY_PREFIXES = ("hub", "aiohttp", "asyncio")
+
+
+def _noisy_loggers() -> list[logging.Logger]:
+    names = {"hub.app", "hub.service", "hub.connections", "aiohttp.server", "aiohttp.web", "asyncio"}
+    names |= {n for n in logging.root.manager.loggerDict if n.split(".")[0] in NOISY_PREFIXES}
+    return [logging.getLogger(name) for name in sorted(names)]
 
 
 @contextmanager
-def repeat_filtered(interval: float, names: tuple[str, ...] = NOISY_LOGGERS) -> Iterator[RepeatFilter]:
+def repeat_filtered(interval: float) -> Iterator[RepeatFilter]:
     """Install one RepeatFilter on the noisy loggers for the life of a hub (removed afterwards, so
     hubs started one after another in one process do not pile filters up)."""
     repeat = RepeatFilter(interval)
-    loggers = [logging.getLogger(name) for name in names]
+    loggers = _noisy_loggers()
     for logger in loggers:
         logger.addFilter(repeat)
     try:

@@ -67,12 +67,17 @@ def test_identical_log_lines_pass_once_per_interval(caplog: pytest.LogCaptureFix
             logger.info("refused %s", "x", extra={"repeat_key": "OTHER"})
             time.now = 60
             logger.info("refused %s", "again", extra={"repeat_key": "BAD_REQUEST"})
+            logger.info("stored transmission %s", "a")  # ordinary lines differ by their text
+            logger.info("stored transmission %s", "b")
+            logger.info("stored transmission %s", "b")
     finally:
         logger.removeFilter(repeat)
     assert [r.getMessage() for r in caplog.records] == [
         "refused 0",
         "refused x",
         "refused again [99 like this in the previous 60 s not logged]",
+        "stored transmission a",
+        "stored transmission b",
     ]
 
 

@@ -241,6 +241,8 @@ class GuardedRequestHandler(RequestHandler):
 
     def _abort(self) -> None:
         self._gate.handlers.discard(self)
+        if self.transport is not None:
+            self.transport.abort()  # not close(): that would wait to flush what the client does not read
         self.force_close()
 
 

@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import json
 import re
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import pytest
 from careplan.errors import CareplanError
 from client.hubclient import client_ssl_context
 from hub.usage import UsageSite
-from tests.conftest import KYOTAKU, HubUnderTest, Pki, hub_with
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, hub_with
 
 FAST = {"header_timeout": 0.5, "body_grace": 0.5, "body_min_rate": 1000, "keepalive_timeout": 1.5}
 MARGIN = 1.5  # seconds beyond a timeout: the sweep's tick, TLS and a loaded machine
@@ -191,3 +192,33 @@ async def test_correction_requests_are_capped_per_address_and_in_total(tmp_path:
         assert rows is not None and rows[0] == 3
         hub.clock.advance(dt.timedelta(days=1, seconds=1))  # the total cap counts the last 24 hours
         await usage.request_correction(office_number=KYOTAKU.number, field="name", value="v", contact="c")
+
+
+async def test_an_answer_the_client_never_reads_does_not_hold_the_connection(tmp_path: Path, pki: Pki) -> None:
+    """The hub writes the answer and is done; the connection then idles and is closed after
+    keepalive_timeout (the TLS close gives up flushing after 5 s)."""
+    big = [("scan.pdf", b"%PDF-1.4\n" + bytes(9 * 1024 * 1024))]  # more than the socket buffers hold
+    async with hub_with(tmp_path, pki, **FAST) as hub:
+        async with hub.client(KYOTAKU) as sender, hub.client(HOUMON) as receiver:
+            await sender.login(KYOTAKU.user, KYOTAKU.password)
+            sent = await sender.send(big, to=HOUMON.number)
+            await receiver.login(HOUMON.user, HOUMON.password)
+            token = receiver.token
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", hub.running.port))
+        context = client_ssl_context(hub.config.trusted_ca_file, hub.pki.terminals[HOUMON.number])
+        _, writer = await asyncio.open_connection(sock=sock, ssl=context, server_hostname="127.0.0.1")
+        writer.write(
+            f"GET /api/v1/inbox/{sent['transmission_id']}/files/0 HTTP/1.1\r\nHost: hub\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n".encode()
+        )
+        await writer.drain()  # and never read the answer
+        started = time.monotonic()
+        limit = FAST["keepalive_timeout"] + 5 + MARGIN
+        while hub.running.gate.handlers and time.monotonic() - started < limit:
+            await asyncio.sleep(0.05)
+        assert not hub.running.gate.handlers, "a client that never reads still holds a connection"
+        writer.transport.abort()
+        status, health = await hub.raw("GET", "/healthz")
+        assert (status, health["status"]) == (200, "ok")

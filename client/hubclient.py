@@ -237,10 +237,8 @@ class HubClient:
         transmission_id: str | None = None,
         signed_at: dt.datetime | None = None,
     ) -> tuple[bytes, bytes]:
-        """Check the files like the hub will, then build and sign the manifest."""
-        error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
-        if error is not None:
-            raise error
+        """Check the files like the hub will, in its order (the manifest's file names, then the
+        standard), then sign the manifest."""
         manifest = Manifest.build(
             transmission_id=transmission_id or uuid.uuid4().hex,
             sender=self.identity.office_number,
@@ -248,6 +246,9 @@ class HubClient:
             signed_at=signed_at or dt.datetime.now(dt.UTC),
             files=files,
         )
+        error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
+        if error is not None:
+            raise error
         manifest_bytes = manifest.to_bytes()
         return manifest_bytes, sign(manifest_bytes, self.keypair.certificate, self.keypair.key)
 

@@ -139,7 +139,9 @@ async def _read_upload(request: web.Request) -> Upload:
 async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
-    return json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
+    result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    # 200 when this exact submission was stored before (a retry whose answer was lost), 201 when new.
+    return json_response(result, status=200 if result["already_stored"] else 201)
 
 
 @ROUTES.get("/api/v1/sent")

@@ -435,16 +435,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     _one(
         "CLOCK_BEFORE_RECORDED",
-        "記録済みの出来事より前の時刻にハブの時計を戻すことはできません。",
-        "The hub's clock cannot be moved before a recorded fact (a transmission, a download or a licence "
-        "event): those facts would then lie in the future.",
+        "ハブの時刻が記録済みの出来事より前のため、この操作は行えません。",
+        "The hub's clock stands before a recorded fact this operation builds on (a licence application or "
+        "payment recorded on a later day): the clock was moved back. Nothing was changed.",
         409,
         op=Operation.ADMIN,
         real=False,
-        explanation_ja="送信・ダウンロード・ライセンスの記録より前の時刻に時計を戻すと、記録済みの出来事が"
-        "未来のものになり、日付の規則が成り立たなくなります。",
-        fix_ja="最新の記録以降の時刻を指定するか、新しいデータディレクトリのハブで試してください。",
-        fix_en="Choose a time at or after the latest recorded fact, or use a hub with a fresh data directory.",
+        explanation_ja="ハブの時計が戻されたため、この操作が前提とする記録（利用申請・支払いなど）が未来の日付に"
+        "なっています。何も変更されていません。",
+        fix_ja="ハブの時計を最新の記録以降の日時に進めてから（careplan hub clock set / advance）、"
+        "もう一度操作してください。",
+        fix_en="Move the hub's clock to or after the latest recorded event (careplan hub clock set / advance), "
+        "then try again.",
     ),
     # --- protocol and platform ------------------------------------------------------------------
     _one(

@@ -24,7 +24,7 @@ from careplan.errors import CareplanError
 from client.hubclient import HubClient
 from client.retry import RetryPolicy, retry_after_seconds
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, NOW, HubUnderTest, Pki
+from tests.conftest import HOUMON, KYOTAKU, NOW, HubUnderTest, Pki, run_careplan
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 
@@ -210,3 +210,9 @@ def test_backoff_and_retry_after_rules() -> None:
     assert retry_after_seconds("soon", NOW) is None
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+
+
+def test_the_cli_sends_with_bounded_retries() -> None:
+    for command in ("send", "bulk-send"):
+        shown = run_careplan("client", command, "--help")
+        assert shown.returncode == 0 and "--attempts" in shown.stdout, shown.stderr

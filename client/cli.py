@@ -20,8 +20,19 @@ from careplan.errors import CareplanError
 from client import render
 from client.hubclient import HubClient
 from client.profile import Profile, client_home
+from client.retry import DEFAULT_RETRY, RetryPolicy
 
 Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
+
+
+def _retries_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=DEFAULT_RETRY.attempts,
+        help="tries per transmission when the answer is lost (connection cut, 5xx); each retry re-sends the "
+        "same id and signature, so nothing is sent twice (default: %(default)s)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,9 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send files to one office")
     send.add_argument("files", nargs="+", type=Path)
     send.add_argument("--to", required=True, help="recipient 事業所番号")
+    _retries_option(send)
     bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
     bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
+    _retries_option(bulk)
     inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
     inbox.add_argument("--all", action="store_true", help="include downloaded ones")
     download = sub.add_parser("download", help="download (once) and acknowledge")
@@ -139,6 +152,10 @@ async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
         result = await hub.send(files, to=args.to, progress=progress)
     if not args.json:
         render.out.print(f"送信しました / sent: {result['transmission_id']}")
+        if result.get("already_stored"):
+            render.out.print(
+                "（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)"
+            )
         render.transmissions("送信結果", [result], party="recipient")
     return result
 
@@ -241,6 +258,7 @@ async def _run(args: argparse.Namespace) -> Any:
         p12=Path(profile.p12_file),
         password=profile.p12_password,
         token=profile.token or None,
+        retry=RetryPolicy(attempts=max(1, getattr(args, "attempts", DEFAULT_RETRY.attempts))),
     )
     async with hub:
         return await COMMANDS[args.command](hub, args, profile)

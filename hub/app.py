@@ -169,7 +169,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         config=config,
         db=db,
         payloads=PayloadStore(config.payload_dir, config.key_file),
-        trust=TrustStore(config.trusted_ca_file, config.crl_file),
+        trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
         clock=app[CLOCK],
     )
     app[SERVICE] = service

@@ -192,7 +192,9 @@ async def _read_parts(request: web.Request) -> Upload:
 async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
-    return json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
+    result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    # 200 when this exact submission was stored before (a retry whose answer was lost), 201 when new.
+    return json_response(result, status=200 if result["already_stored"] else 201)
 
 
 @ROUTES.get("/api/v1/sent")
@@ -300,8 +302,15 @@ async def clock_change(request: web.Request) -> web.Response:
             clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
         else:
             raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
-    except (TypeError, ValueError) as exc:
-        raise CareplanError("BAD_REQUEST", detail=f"bad clock change: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # the clock stays where it was
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail=f"時計を変更できません: {exc}",
+            fix="タイムゾーン付きのISO 8601の日時（2000年～2099年）か、有限の秒数を指定してください。",
+            detail_en=f"bad clock change: {exc}",
+            fix_en="Give an ISO 8601 time with a zone (years 2000-2099) or a finite number of seconds.",
+        ) from None
     return json_response(clock.state())
 
 
@@ -317,3 +326,10 @@ async def rotate_keys(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     require_admin(request)
     return json_response({"refusals": await request.app[SERVICE].audit_log()})
+
+
+@ROUTES.get("/admin/v1/crl")
+async def crl_status(request: web.Request) -> web.Response:
+    """The CRL in force (its number) and the latest refused publication, if any."""
+    require_admin(request)
+    return json_response(request.app[SERVICE].trust.crl_status())

@@ -6,7 +6,12 @@ Rules this module keeps:
    and the first refusal ends it with nothing written.
 2. Payloads are written (encrypted, fsynced) before the commit that makes them visible, and the
    caller is answered only after that commit: an acknowledged transmission survives a crash.
-3. Download once (R5.2): a transmission can be fetched until the receiver acknowledges it; the
+3. A submit is idempotent: the same transmission id with byte-identical manifest and signature (so
+   the same files) is answered with the stored record and `already_stored: true` — a retry whose
+   answer was lost never stores twice. Other bytes under a stored id (or a stored manifest) are
+   REPLAY. This holds after the receiver has downloaded and acknowledged it too: the retry learns
+   the transmission arrived (status ダウンロード済) and nothing is delivered again.
+4. Download once (R5.2): a transmission can be fetched until the receiver acknowledges it; the
    acknowledgement records the receipt and forgets the payload in one commit. A download cut off
    before the acknowledgement loses nothing.
 """
@@ -58,6 +63,14 @@ class Upload:
     manifest: bytes
     signature: bytes
     files: Sequence[tuple[str, bytes]]
+
+
+def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bool:
+    return (
+        row["id"] == manifest.transmission_id
+        and bytes(row["manifest"]) == upload.manifest
+        and bytes(row["signature"]) == upload.signature
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -159,33 +172,50 @@ class HubService(Offices):
 
     # --- sending ------------------------------------------------------------------------------
     async def submit_transmission(self, peer: OfficeIdentity, session: Session, upload: Upload) -> dict[str, object]:
-        manifest = await self._judge_submission(peer, upload)
+        """Judge and store a transmission; answered only after its commit. The record carries
+        `already_stored`: true when this exact submission was stored before (a retry, rule 3)."""
+        manifest, already_stored = await self._judge_submission(peer, upload)
+        if not already_stored:
+            already_stored = await self._store(manifest, upload, session, peer)
+        if already_stored:
+            log.info("transmission %s resubmitted unchanged: answered with the stored record", manifest.transmission_id)
+        else:
+            log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
+        return await self._sent_row(manifest.transmission_id) | {"already_stored": already_stored}
+
+    async def _store(self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity) -> bool:
+        """Write the payloads, then commit the row naming them. True (and nothing kept) if an identical
+        submission — the same retry racing this one — committed first."""
         names = [self.payloads.new_name() for _ in upload.files]
         await asyncio.to_thread(self._write_payloads, names, upload.files)
         try:
-            await self._commit_submission(manifest, upload, session, peer, names)
+            committed = await self._commit_submission(manifest, upload, session, peer, names)
         except BaseException:
             await asyncio.to_thread(self.payloads.delete, names)
             raise
-        log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
-        return await self._sent_row(manifest.transmission_id)
+        if not committed:
+            await asyncio.to_thread(self.payloads.delete, names)
+        return not committed
 
     def _write_payloads(self, names: Sequence[str], files: Sequence[tuple[str, bytes]]) -> None:
         for name, (_, data) in zip(names, files, strict=True):
             self.payloads.write(name, data)
 
-    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
+    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
+        """The manifest, and whether this exact submission is already stored (then the later checks
+        — signing time, licences, standard — were passed when it was first stored)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
         signed = verify(upload.signature, upload.manifest, operation=op)
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         self._check_signer(peer, signer, manifest)
         manifest.check_files(upload.files)
-        await self._check_replay(manifest, upload)
+        if await self._check_replay(manifest, upload):
+            return manifest, True
         manifest.judge_signing_time(self.clock.now())
         await self._check_licences(manifest)
         self._check_standard(manifest, upload)
-        return manifest
+        return manifest, False
 
     @staticmethod
     def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:
@@ -208,17 +238,26 @@ class HubService(Offices):
                 "The manifest's sender must be the signing office's 事業所番号.",
             )
 
-    async def _check_replay(self, manifest: Manifest, upload: Upload) -> None:
+    async def _check_replay(self, manifest: Manifest, upload: Upload) -> bool:
+        """True if this exact submission (same id, byte-identical manifest and signature) is stored:
+        a retry. REPLAY if the id or the signed manifest is stored with other bytes."""
         row = await self.db.fetch_one(
-            "SELECT id FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
+            "SELECT id, manifest, signature FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
             (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
         )
-        if row is not None:
-            raise CareplanError(
-                "REPLAY",
-                detail=f"transmission {row['id']} was already submitted",
-                fix="Each send needs a new transmission id and a new signature.",
-            )
+        if row is None:
+            return False
+        if _same_submission(row, manifest, upload):
+            return True
+        raise CareplanError(
+            "REPLAY",
+            detail=f"送信ID {row['id']} は別の内容（マニフェストまたは署名）で既に送信されています",
+            fix="送信ごとに新しい送信IDで署名してください。応答を受け取れなかった送信の再試行は、"
+            "同じ送信ID・同じ署名・同じファイルのまま送ってください。",
+            detail_en=f"transmission {row['id']} was already submitted with other bytes (manifest or signature)",
+            fix_en="Each send needs a new transmission id and a new signature; retry a send whose answer was "
+            "lost with the same id, signature and files unchanged.",
+        )
 
     async def _check_licences(self, manifest: Manifest) -> None:
         today = self.today()
@@ -262,7 +301,8 @@ class HubService(Offices):
 
     async def _commit_submission(
         self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
-    ) -> None:
+    ) -> bool:
+        """Commit the transmission's rows; False if an identical submission is already committed."""
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
@@ -290,9 +330,14 @@ class HubService(Offices):
                         (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
                     )
         except sqlite3.IntegrityError:
+            # A concurrent submission of the same id or manifest committed first: that was this
+            # very retry (answer it as stored), or a replay.
+            if await self._check_replay(manifest, upload):
+                return False
             raise CareplanError(
                 "REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently"
             ) from None
+        return True
 
     # --- lists --------------------------------------------------------------------------------
     _LIST_SQL = (

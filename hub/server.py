@@ -90,7 +90,9 @@ async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_r
 
 def write_ready_file(config: HubConfig, hub: RunningHub) -> None:
     tmp = config.ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # like every file of the data directory
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
     tmp.replace(config.ready_file)
 
 

@@ -159,7 +159,8 @@ async def test_the_data_directory_is_private(hub: HubUnderTest) -> None:
         )
     data = hub.config.data_dir
     assert _mode(data) == 0o700
-    for name in ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm", "keys/payload-keys.json", "admin-token"):
+    files = ("hub.sqlite3", "hub.sqlite3-wal", "hub.sqlite3-shm", "keys/payload-keys.json", "admin-token", "hub.json")
+    for name in files:
         assert _mode(data / name) == 0o600, name
     for directory in ("payloads", "keys", "tls"):
         assert _mode(data / directory) == 0o700, directory

@@ -35,14 +35,13 @@ from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import verify
 from careplan.transmission import DownloadStatus
+from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
-from hub.logs import Bursts
 from hub.offices import Offices
 from hub.passwords import verify_password
 from hub.payloads import PayloadStore
-from hub.retention import audit_detail, purge
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class HubService(Offices):
+class HubService(Offices, Audit):
     def __init__(
         self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock
     ) -> None:
@@ -86,7 +85,6 @@ class HubService(Offices):
         self.payloads = payloads
         self.trust = trust
         self.clock = clock
-        self._refusal_bursts = Bursts(interval=config.audit_interval, burst=config.audit_burst)
 
     # --- sessions -----------------------------------------------------------------------------
     async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
@@ -484,42 +482,3 @@ class HubService(Offices):
         if removed:
             log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
         return removed
-
-    async def record_refusal(self, *, peer: str | None, office_number: str | None, error: CareplanError) -> None:
-        """One audit row per refusal, up to `audit_burst` per (peer, code) per `audit_interval`; the
-        rest are counted and the count written with the next row of that kind (or by
-        `flush_refusals`), so a flood writes a bounded number of rows. The row holds no value from
-        any file (`audit_detail`)."""
-        # Refusals of no proven office (no certificate, admin, website) count together whatever
-        # their address, so that a flood from many addresses is bounded too.
-        who = peer if office_number is not None else "(no certificate)"
-        passes, held_back = self._refusal_bursts.admit((who, office_number, str(error.operation), error.code))
-        if not passes:
-            return
-        detail = audit_detail(error)
-        if held_back:
-            detail += f" [+{held_back} earlier refusal(s) like this not recorded one by one]"
-        await self._audit(peer, office_number, str(error.operation), error.code, detail)
-
-    async def _audit(self, peer: str | None, office_number: str | None, operation: str, code: str, detail: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO audit (at, peer, office_number, operation, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (self._now(), peer, office_number, operation, code, detail),
-            )
-
-    async def flush_refusals(self) -> int:
-        """One summary row per (peer, code) whose window closed with refusals not yet recorded."""
-        closed = list(self._refusal_bursts.drain())
-        for (peer, office_number, operation, code), count in closed:  # type: ignore[misc]
-            await self._audit(peer, office_number, operation, code, f"{count} more refusal(s) like this")
-        return len(closed)
-
-    async def purge_expired(self) -> dict[str, int]:
-        """Retention (hub.retention) on the hub clock, after writing pending audit summaries."""
-        await self.flush_refusals()
-        return await purge(self.db, self.config, self.clock.now())
-
-    async def audit_log(self, limit: int = 200) -> list[dict[str, object]]:
-        rows = await self.db.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
-        return [dict(r) for r in rows]

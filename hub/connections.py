@@ -12,7 +12,8 @@ Rules this module keeps:
 3. At most `max_connections` connections (clamped below the process's file limit, which is raised
    to its hard limit first): one more is answered 503 HUB_BUSY with Retry-After and closed, so the
    process never meets EMFILE and other users keep being served.
-4. Nothing here logs per connection; counters (`refused_busy`, `closed_slow`) say what happened.
+4. Nothing here logs per connection (reaching the cap is one warning per `log_interval`); the
+   counters `refused_busy` and `closed_slow` say what happened.
 
 The phases BODY and BUSY are told by `hub.limits.limits_middleware`, which sees each request start
 (aiohttp parsed its headers) and end (its answer written).
@@ -110,7 +111,8 @@ def connection_cap(config: HubConfig) -> int:
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     if soft == resource.RLIM_INFINITY:
         return config.max_connections
-    return max(1, min(config.max_connections, soft - FILE_RESERVE))
+    reserve = max(16, min(FILE_RESERVE, soft // 4))  # a small limit keeps most of it for connections
+    return max(1, min(config.max_connections, soft - reserve))
 
 
 class ConnectionGate:
@@ -163,6 +165,7 @@ class GuardedRequestHandler(RequestHandler):
         gate = self._gate
         if len(gate.handlers) >= gate.cap:
             gate.refused_busy += 1
+            log.warning("%d connections open: new ones are answered 503 HUB_BUSY", gate.cap)  # once an interval
             self._answer_and_close(gate._busy)
             return
         gate.handlers.add(self)

@@ -111,6 +111,8 @@ def test_the_connection_cap_stays_below_the_file_limit(monkeypatch: pytest.Monke
     monkeypatch.setattr(resource, "setrlimit", lambda *_: None)
     assert connections.connection_cap(HubConfig(data_dir=tmp_path, max_connections=100_000)) == 1024 - 128
     assert connections.connection_cap(HubConfig(data_dir=tmp_path, max_connections=10)) == 10
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (256, 256))
+    assert connections.connection_cap(HubConfig(data_dir=tmp_path, max_connections=100_000)) == 256 - 64
 
 
 def _raise_in_aiohttp() -> BaseException:

@@ -162,6 +162,8 @@ async def test_malformed_requests_are_4xx_with_a_code_and_change_nothing(
     assert all(status < 500 for status in statuses)
     tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
     assert not tracebacks, tracebacks[0].getMessage()
+    refusal_lines = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusal_lines) <= 3 * len(codes), f"{len(refusal_lines)} log lines: one per code and peer a minute"
     status, health = await hub.raw("GET", "/healthz")
     assert (status, health["status"]) == (200, "ok")
     assert await hub.transmission_count() == 0

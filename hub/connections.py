@@ -40,6 +40,7 @@ from hub.config import HubConfig
 
 log = logging.getLogger(__name__)
 FILE_RESERVE = 128  # descriptors kept for the database, payload files, worker threads, logs
+CLOSE_GRACE = 1.0  # seconds a refused connection has to take its answer before it is cut
 
 
 class Phase(enum.Enum):
@@ -238,8 +239,12 @@ class GuardedRequestHandler(RequestHandler):
 
     def _answer_and_close(self, answer: bytes) -> None:
         self._gate.handlers.discard(self)
-        if self.transport is not None:
-            self.transport.write(answer)
+        transport = self.transport
+        if transport is not None:
+            transport.write(answer)
+            # A closing TLS connection waits for the peer's close_notify; a flood of refused
+            # connections must not keep their descriptors that long.
+            self._loop.call_later(CLOSE_GRACE, transport.abort)
         self.force_close()
 
     def _abort(self) -> None:

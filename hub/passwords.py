@@ -118,8 +118,9 @@ def _classes(password: str) -> int:
 def is_common(password: str) -> bool:
     """A listed password, also spelled with look-alike digits (P@ssw0rd) or with digits and
     symbols around it (Password2026!)."""
-    plain = password.lower().translate(_LEET)
-    candidates = {password.lower(), plain, plain.strip(_EDGES), password.lower().strip(_EDGES)}
+    lower = password.lower()
+    plain = lower.translate(_LEET)
+    candidates = {lower, plain, plain.strip(_EDGES), lower.strip(_EDGES), lower.strip(_EDGES).translate(_LEET)}
     return any(c in common_passwords() for c in candidates if c)
 
 

@@ -49,9 +49,10 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def cpu_pool() -> ThreadPoolExecutor:
-    """The app's pool for CPU-heavy calls: as many workers as cores (at most 4), so a burst of
-    logins queues here instead of stalling the event loop, and never takes more than the cores."""
-    return ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="careplan-cpu")
+    """The app's pool for CPU-heavy calls: one worker per core but one (at least one, at most 4),
+    so a burst of logins queues here and the event loop keeps a core to answer everything else."""
+    workers = max(1, min(4, (os.cpu_count() or 1) - 1))
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="careplan-cpu")
 
 
 class PasswordHasher:

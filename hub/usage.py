@@ -10,9 +10,10 @@ Rules this module keeps:
    the office's personal user (C…) with an initial password, sealed with the hub key and shown on
    the top page until the user changes it (R1.3). Passwords themselves are stored only as scrypt,
    hashed off the event loop (`hub.passwords.PasswordHasher`).
-5. A password change ends every session of the user, web and API, and gives the session that
-   changed it a new token; a new password must pass `hub.passwords.policy_problems`.
 4. The public directory lists an office from `licence.listed_from` on the hub's clock (R3.8).
+5. A password change ends every session of the user, web and API, and gives the session that
+   changed it a new token; a new password must pass `hub.passwords.policy_problems`, and the
+   current one is checked through the login throttle (a stolen session is no guessing oracle).
 """
 
 from __future__ import annotations
@@ -130,24 +131,19 @@ class UsageSite:
             async with self.db.transaction() as tx:
                 await tx.execute("DELETE FROM web_sessions WHERE token_hash = ?", (_hash(token),))
 
-    async def change_password(self, ws: WebSession, current: str, new: str, confirm: str) -> str:
+    async def change_password(self, ws: WebSession, current: str, new: str, confirm: str, *, remote: str | None) -> str:
         """Set the new password, end every session of the user (web and API) and return the token
         of a fresh web session for the browser that changed it."""
-        user = await self.db.fetch_one("SELECT password_hash FROM users WHERE user_id = ?", (ws.user_id,))
-        if user is None or not await self.service.hasher.verify(current, user["password_hash"]):
-            raise CareplanError(
-                "LOGIN_FAILED",
-                operation=Operation.LOGIN,
-                detail="現在のパスワードが違います",
-                fix="ログインしたときのパスワードを「現在のパスワード」に入力してください。",
-                detail_en="the current password is wrong",
-                fix_en="Type the password you logged in with as the current password.",
-            )
         problem = password_problem(ws.user_id, current, new, confirm)
         if problem:
             raise problem
+        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (ws.user_id,))
+        checked = await self.service.check_password(
+            ws.user_id, current, source=address_source(remote), found=user, operation=Operation.LOGIN
+        )
         new_hash = await self.service.hasher.hash(new)
         async with self.db.transaction() as tx:
+            await checked.attempt.succeeded(tx)
             await tx.execute(
                 "UPDATE users SET password_hash = ?, password_state = 'ok' WHERE user_id = ?", (new_hash, ws.user_id)
             )

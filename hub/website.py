@@ -148,6 +148,7 @@ async def change_password(request: web.Request) -> web.Response:
             str(form.get("current_password", "")),
             str(form.get("new_password", "")),
             str(form.get("new_password_confirm", "")),
+            remote=request.remote,
         )
     except CareplanError as error:
         office = await request.app[USAGE].service.office(ws.office_number)

@@ -227,3 +227,18 @@ async def test_web_login_of_a_personal_user_answers_like_an_unknown_user(frozen:
         unknown = await visitor.log_in("KJ0000000000", KYOTAKU.password)
     assert personal.status == unknown.status == 401
     assert "LOGIN_FAILED" in personal.text and "LOGIN_FAILED" in unknown.text
+
+
+async def test_the_current_password_of_a_password_change_is_throttled_too(frozen: HubUnderTest) -> None:
+    """A stolen session must not become an unthrottled oracle for the current password."""
+    async with browser(frozen) as thief:
+        await thief.log_in(KYOTAKU.user, KYOTAKU.password)
+        codes = []
+        for attempt in range(6):
+            form = {"current_password": f"Guess-{attempt}-x", "new_password": GOOD_PASSWORD}
+            page = await thief.get("/web/password")
+            answer = await thief.post(
+                "/web/password", form | {"new_password_confirm": GOOD_PASSWORD, "csrf": page.csrf}
+            )
+            codes.append(re.findall(r"(LOGIN_FAILED|LOGIN_THROTTLED)", answer.text)[:1])
+    assert codes == [["LOGIN_FAILED"]] * 5 + [["LOGIN_THROTTLED"]]

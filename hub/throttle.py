@@ -83,7 +83,9 @@ class Attempt:
     async def succeeded(self, tx: Transaction) -> None:
         """Inside the transaction that opens the session: clear the pair, un-count the source."""
         await tx.execute("DELETE FROM login_throttle WHERE key = ?", (self.pair,))
-        await tx.execute("UPDATE login_throttle SET failures = max(failures - 1, 0) WHERE key = ?", (self.source,))
+        await tx.execute("UPDATE login_throttle SET failures = failures - 1 WHERE key = ?", (self.source,))
+        # a source with nothing against it leaves no row behind (rows stay only for sources that failed)
+        await tx.execute("DELETE FROM login_throttle WHERE key = ? AND failures <= 0", (self.source,))
 
 
 class LoginThrottle:

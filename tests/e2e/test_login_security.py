@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from careplan.certificates import KeyPair
+from careplan.certificates import KeyPair, fingerprint
 from careplan.errors import MSG_LOGIN_CERT, CareplanError
 from client.hubclient import client_ssl_context
 from hub import passwords
@@ -131,8 +131,9 @@ async def test_api_logins_are_throttled_with_growing_windows(frozen: HubUnderTes
         # a success clears the pair: the next mistake starts from one again
         assert (await a.login(KYOTAKU.user, "typo")).code == "LOGIN_FAILED"
         assert (await a.login(KYOTAKU.user, KYOTAKU.password)).status == 201
-    rows = await hub.service.db.fetch_all("SELECT key FROM login_throttle")
-    assert rows, "the throttle's state lives in the database (shared by worker processes)"
+    rows = await hub.service.db.fetch_all("SELECT key, failures FROM login_throttle")
+    source = f"source:cert:{fingerprint(hub.pki.terminals[KYOTAKU.number].certificate)}"
+    assert [tuple(r) for r in rows] == [(source, 8)], "the state is in the database, shared by every worker"
 
 
 async def test_a_strangers_certificate_never_locks_the_real_terminal_out(frozen: HubUnderTest) -> None:

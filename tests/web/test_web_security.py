@@ -214,6 +214,8 @@ async def test_a_stranger_at_another_address_never_locks_the_real_user_out(froze
 
         assert (await office.log_in(KYOTAKU.user, KYOTAKU.password)).status == 303, "the real user is not locked"
         assert (await office.get("/web/licence")).status == 200
+        keys = {r[0] for r in await hub.service.db.fetch_all("SELECT key FROM login_throttle")}
+        assert keys == {f"pair:{KYOTAKU.user}|addr:127.0.0.2", "source:addr:127.0.0.2"}, "only the stranger's"
 
         hub.clock.advance(dt.timedelta(seconds=60))
         assert (await stranger.log_in(KYOTAKU.user, "Guess-again-x")).status == 401

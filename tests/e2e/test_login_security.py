@@ -19,6 +19,7 @@ from careplan.certificates import KeyPair, fingerprint
 from careplan.errors import MSG_LOGIN_CERT, CareplanError
 from client.hubclient import client_ssl_context
 from hub import passwords
+from hub.server import start_hub
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 from tests.web.test_web_security import GOOD_PASSWORD, browser
 
@@ -198,3 +199,21 @@ async def test_the_client_reads_the_throttle_refusal(frozen: HubUnderTest) -> No
         with pytest.raises(CareplanError) as caught:
             await client.login(KYOTAKU.user, KYOTAKU.password)
     assert caught.value.code == "LOGIN_THROTTLED" and caught.value.fix
+
+
+async def test_a_second_worker_on_the_same_database_sees_the_lock(frozen: HubUnderTest) -> None:
+    """Two hub processes' worth of apps on one data directory (as several workers would run):
+    failures counted by one lock the key on the other."""
+    hub = frozen
+    second = await start_hub(hub.config, clock=hub.clock, announce_ready=False)
+    try:
+        pair = hub.pki.terminals[KYOTAKU.number]
+        async with terminal(hub, pair) as first_worker:
+            for n in range(5):
+                assert (await first_worker.login(KYOTAKU.user, f"guess-{n}")).code == "LOGIN_FAILED"
+        async with terminal(hub, pair) as other:
+            other.base = second.url
+            refused = await other.login(KYOTAKU.user, KYOTAKU.password)
+        assert (refused.code, refused.headers["Retry-After"]) == ("LOGIN_THROTTLED", "60")
+    finally:
+        await second.stop()

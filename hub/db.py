@@ -115,6 +115,22 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL DEFAULT '受付済'
     );
     """,
+    # 3: logins (hub/throttle.py, hub/website.py): the throttle's counts per (user, source) pair and
+    # per source, shared by every worker process; and the key that binds the usage website's CSRF
+    # tokens to a session or pre-session cookie (random, made by SQLite once). login_failures of
+    # version 2 is no longer written.
+    """
+    CREATE TABLE login_throttle (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL
+    );
+    CREATE TABLE hub_secrets (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    INSERT INTO hub_secrets (name, value) VALUES ('csrf', randomblob(32));
+    """,
 )
 
 

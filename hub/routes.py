@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.headers import retry_after_on_throttle
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -61,7 +62,8 @@ async def trust(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     peer = peer_identity(request, Operation.LOGIN)
     body = await _json_body(request)
-    result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
+    with retry_after_on_throttle(request):
+        result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
     return json_response(result, status=201)
 
 

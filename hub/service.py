@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import logging
-import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,19 +37,13 @@ from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
 from hub.offices import Offices
-from hub.passwords import verify_password
+from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore
+from hub.sessions import Session, Sessions
+from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Session:
-    user_id: str
-    office_number: str
-    cert_fingerprint: str
-    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,94 +63,26 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class HubService(Offices):
+class HubService(Sessions, Offices):
     def __init__(
-        self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock
+        self,
+        *,
+        config: HubConfig,
+        db: Database,
+        payloads: PayloadStore,
+        trust: TrustStore,
+        clock: Clock,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.payloads = payloads
         self.trust = trust
         self.clock = clock
+        self.hasher = hasher or PasswordHasher()
+        self.throttle = LoginThrottle(db, clock)
 
-    # --- sessions -----------------------------------------------------------------------------
-    async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
-        """Open a session bound to the peer's certificate. The user must belong to its office."""
-        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
-        if user is None or not verify_password(password, user["password_hash"]):
-            raise CareplanError(
-                "LOGIN_FAILED",
-                detail=f"user {user_id!r}: unknown user or wrong password",
-                fix="Check the user ID (KJ… or C…) and its password.",
-            )
-        if user["office_number"] != peer.office_number:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=Operation.LOGIN,
-                detail=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
-                f"certificate is office {peer.office_number}'s ({peer.office_user_id})",
-                fix=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
-                f"with a user of office {peer.office_number}.",
-            )
-        if user["password_state"] != "ok":
-            raise CareplanError(
-                "PASSWORD_EXPIRED",
-                detail=f"the password of {user_id} is {user['password_state']}",
-                fix="Change the password on the usage website, then log in again.",
-            )
-        token = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        expires = now + dt.timedelta(hours=self.config.session_hours)
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _token_hash(token),
-                    user_id,
-                    peer.office_number,
-                    peer.fingerprint,
-                    now.isoformat(),
-                    expires.isoformat(),
-                ),
-            )
-        return {"token": token, "expires_at": expires.isoformat(), "user_id": user_id} | await self.whoami(
-            Session(
-                user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires
-            )
-        )
-
-    async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
-        """The session of `token`, used with the certificate it was opened with."""
-        row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-        if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
-            raise CareplanError(
-                "SESSION_REQUIRED",
-                detail="no session for this token, or it has expired",
-                fix="Log in again (careplan client login).",
-            )
-        if row["cert_fingerprint"] != peer.fingerprint:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=operation,
-                detail=f"the session was opened with another certificate than office "
-                f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
-                fix="Use the session only from the terminal and certificate that opened it.",
-            )
-        return Session(
-            user_id=row["user_id"],
-            office_number=row["office_number"],
-            cert_fingerprint=row["cert_fingerprint"],
-            expires_at=dt.datetime.fromisoformat(row["expires_at"]),
-        )
-
-    async def logout(self, token: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-
+    # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
         return {
             "user_id": session.user_id,

@@ -115,6 +115,18 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL DEFAULT '受付済'
     );
     """,
+    # 3 (issue 10, list pagination): keyset indexes so that one page of a send list or an inbox
+    # costs the same at 10k and at 1M stored transmissions. Pages walk (submitted_at, id); the
+    # pending inbox (the default view) gets a partial index, since the pending rows are a small,
+    # moving part of an office's history. Self-contained: it only swaps indexes.
+    """
+    DROP INDEX IF EXISTS transmissions_recipient;
+    DROP INDEX IF EXISTS transmissions_sender;
+    CREATE INDEX transmissions_sender_page ON transmissions(sender, submitted_at, id);
+    CREATE INDEX transmissions_recipient_page ON transmissions(recipient, submitted_at, id);
+    CREATE INDEX transmissions_pending_page ON transmissions(recipient, submitted_at, id)
+        WHERE downloaded_at IS NULL;
+    """,
 )
 
 

@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.listing import PAGE_MAX
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -142,10 +143,25 @@ async def send(request: web.Request) -> web.Response:
     return json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
 
 
+def _page_query(request: web.Request) -> dict[str, Any]:
+    """?limit=N&cursor=C of the list routes (the service checks their values)."""
+    limit = request.query.get("limit")
+    if limit is not None and not limit.isdigit():
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.LOAD,
+            detail=f"limit {limit!r} は整数ではありません",
+            fix=f"limit には 1〜{PAGE_MAX} の整数を指定してください。",
+            detail_en=f"limit {limit!r} is not a whole number",
+            fix_en=f"Give limit as a whole number from 1 to {PAGE_MAX}.",
+        )
+    return {"limit": None if limit is None else int(limit), "cursor": request.query.get("cursor") or None}
+
+
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response({"transmissions": await request.app[SERVICE].sent(session)})
+    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -153,7 +169,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
+    return json_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")

@@ -20,7 +20,7 @@ import contextlib
 import datetime as dt
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from client import render
 from client.hubclient import HubClient, client_ssl_context
 from client.load import MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
+from fixtures.people import Office
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
@@ -112,9 +113,10 @@ def password_of(office_number: str, seed: int) -> str:
     return f"load-{seed}-{office_number}"
 
 
-async def register(target: Target, dataset: Dataset, seed: int) -> None:
+async def register(target: Target, offices: Sequence[Office], seed: int) -> None:
+    """Register `offices` with valid licences (an office already there is left as it is)."""
     async with target.admin() as session:
-        for office in dataset.offices:
+        for office in offices:
             body = {
                 "office_number": office.number,
                 "name": office.name,
@@ -134,7 +136,7 @@ async def hub_time(target: Target) -> dt.datetime:
         return dt.datetime.fromisoformat((await target.call(session, "GET", "/healthz"))["hub_time"])
 
 
-def terminals(target: Target, dataset: Dataset, now: dt.datetime) -> dict[str, KeyPair]:
+def terminals(target: Target, offices: Sequence[Office], now: dt.datetime) -> dict[str, KeyPair]:
     """A certificate per office from the data directory's CA, valid on the hub's clock and in real
     time (the TLS handshake checks the latter)."""
     authority = CertificateAuthority.load(target.data / "ca")
@@ -142,7 +144,7 @@ def terminals(target: Target, dataset: Dataset, now: dt.datetime) -> dict[str, K
     start = min(real, now) - dt.timedelta(days=1)
     days = abs((real - now).days) + 400
     pairs = {}
-    for office in dataset.offices:
+    for office in offices:
         issued = authority.issue_office(
             office_number=office.number, office_user_id=f"KJ{office.number}", office_name=office.name, now=start,
             days=days,
@@ -197,8 +199,8 @@ async def run_load(
         seed=plan.seed,
         units=("plans", "actuals"),
     )
-    await register(target, dataset, plan.seed)
-    pairs = await asyncio.to_thread(terminals, target, dataset, now)
+    await register(target, dataset.offices, plan.seed)
+    pairs = await asyncio.to_thread(terminals, target, dataset.offices, now)
     async with logged_in(target, pairs, plan.seed) as clients:
         return await LoadRun(clients, workload(dataset), plan).run(on_done)
 

@@ -180,6 +180,7 @@ class Round:
     errors: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cpu: float = 0.0
+    driver_cpu: float = 0.0  # this process (the load driver): near 1 core means the driver limits the round
     bytes_sent: int = 0
     exhausted: bool = False
 
@@ -272,7 +273,7 @@ async def run_round(
     supply: Iterator[Sequence[bytes]] = iter(bodies) if server.name == "hub" else itertools.cycle(bodies)
     async with driver.sessions() as (sender, recipient):
         started = time.monotonic()
-        cpu_before = server.cpu_seconds()
+        cpu_before, driver_before = server.cpu_seconds(), time.process_time()
         deadline = started + window
 
         async def worker() -> None:
@@ -295,6 +296,7 @@ async def run_round(
         await asyncio.gather(*(worker() for _ in range(driver.connections)))
         result.elapsed = time.monotonic() - started
         result.cpu = server.cpu_seconds() - cpu_before
+        result.driver_cpu = time.process_time() - driver_before
     return result
 
 
@@ -400,7 +402,7 @@ async def _rounds(
                 print(
                     f"{scenario:<7} round {number + 1} {server.name:<5} {done.per_second:8.1f}/s "
                     f"p99 {percentile(done.latencies, 0.99) * 1000:7.1f} ms  CPU {done.cpu_ms:6.2f} ms/op"
-                    f"  errors {sum(done.errors.values())}",
+                    f"  errors {sum(done.errors.values())}  driver {done.driver_cpu / done.elapsed:4.0%} of a core",
                     flush=True,
                 )
         if scenario == "submit" and args.py_spy:  # an extra hub round, not in the figures: py-spy slows it

@@ -33,8 +33,7 @@ _FILES_JSON = (
     "'sha256', f.sha256)) FROM transmission_files f WHERE f.transmission_id = t.id) AS files_json"
 )
 _JOINS = (
-    "FROM transmissions t JOIN offices s ON s.office_number = t.sender "
-    "JOIN offices r ON r.office_number = t.recipient "
+    "FROM transmissions t JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
 )
 # Lists never read the manifest and signature (about 5 KB a row): only what a row shows.
 _PAGE_SQL = (
@@ -75,20 +74,22 @@ def decode_cursor(kind: str, cursor: str) -> tuple[str, str]:
     )
 
 
-def check_limit(limit: int | None) -> int:
-    """The page size: PAGE_DEFAULT when not given; BAD_REQUEST outside 1…PAGE_MAX."""
+def check_limit(limit: int | str | None) -> int:
+    """The page size from an int or the query's text: PAGE_DEFAULT when not given; BAD_REQUEST
+    unless it is a whole number from 1 to PAGE_MAX."""
     if limit is None:
         return PAGE_DEFAULT
-    if not 1 <= limit <= PAGE_MAX:
-        raise CareplanError(
-            "BAD_REQUEST",
-            operation=Operation.LOAD,
-            detail=f"limit {limit} は 1 から {PAGE_MAX} の範囲にありません",
-            fix=f"limit に 1〜{PAGE_MAX} を指定してください（省略時は {PAGE_DEFAULT} 件）。",
-            detail_en=f"limit {limit} is outside 1…{PAGE_MAX}",
-            fix_en=f"Ask for 1 to {PAGE_MAX} rows a page (default {PAGE_DEFAULT}).",
-        )
-    return limit
+    number = limit if isinstance(limit, int) else int(limit) if limit.isdecimal() and len(limit) <= 6 else 0
+    if 1 <= number <= PAGE_MAX:
+        return number
+    raise CareplanError(
+        "BAD_REQUEST",
+        operation=Operation.LOAD,
+        detail=f"limit {limit!r} は 1 から {PAGE_MAX} までの整数ではありません",
+        fix=f"limit に 1〜{PAGE_MAX} を指定してください（省略時は {PAGE_DEFAULT} 件）。",
+        detail_en=f"limit {limit!r} is not a whole number from 1 to {PAGE_MAX}",
+        fix_en=f"Ask for 1 to {PAGE_MAX} rows a page (default {PAGE_DEFAULT}).",
+    )
 
 
 def row_json(row: sqlite3.Row) -> dict[str, object]:
@@ -124,7 +125,9 @@ class Listings:
         assert row is not None
         return row_json(row)
 
-    async def sent(self, session: Any, *, limit: int | None = None, cursor: str | None = None) -> dict[str, object]:
+    async def sent(
+        self, session: Any, *, limit: int | str | None = None, cursor: str | None = None
+    ) -> dict[str, object]:
         """A page of the office's send list, newest first, with each transmission's download status
         (R5.1, R6.1): {"transmissions": […], "next_cursor": str or None}."""
         await self._check_data_load(session, Operation.SEND)
@@ -135,7 +138,12 @@ class Listings:
         return await self._page("sent", _PAGE_SQL + where + _SENT_ORDER, params, check_limit(limit))
 
     async def inbox(
-        self, session: Any, *, include_downloaded: bool = False, limit: int | None = None, cursor: str | None = None
+        self,
+        session: Any,
+        *,
+        include_downloaded: bool = False,
+        limit: int | str | None = None,
+        cursor: str | None = None,
     ) -> dict[str, object]:
         """A page of the transmissions addressed to the office, oldest first; by default only those
         not yet downloaded."""

@@ -15,7 +15,6 @@ from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
-from hub.listing import PAGE_MAX
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -144,18 +143,8 @@ async def send(request: web.Request) -> web.Response:
 
 
 def _page_query(request: web.Request) -> dict[str, Any]:
-    """?limit=N&cursor=C of the list routes (the service checks their values)."""
-    limit = request.query.get("limit")
-    if limit is not None and not limit.isdigit():
-        raise CareplanError(
-            "BAD_REQUEST",
-            operation=Operation.LOAD,
-            detail=f"limit {limit!r} は整数ではありません",
-            fix=f"limit には 1〜{PAGE_MAX} の整数を指定してください。",
-            detail_en=f"limit {limit!r} is not a whole number",
-            fix_en=f"Give limit as a whole number from 1 to {PAGE_MAX}.",
-        )
-    return {"limit": None if limit is None else int(limit), "cursor": request.query.get("cursor") or None}
+    """?limit=N&cursor=C of the list routes, as given: the service checks them."""
+    return {"limit": request.query.get("limit"), "cursor": request.query.get("cursor") or None}
 
 
 @ROUTES.get("/api/v1/sent")

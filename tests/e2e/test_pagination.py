@@ -70,7 +70,7 @@ async def test_default_and_largest_page_and_refused_limits(hub: HubUnderTest) ->
         last = await kyotaku.sent_page(limit=500, cursor=biggest.next_cursor)
         assert [t["transmission_id"] for t in last] == [ids[0]] and last.next_cursor is None
         assert [t["transmission_id"] for t in await kyotaku.sent()] == ids[::-1]
-        for bad in ("0", "501", "-1", "ten"):
+        for bad in ("0", "501", "-1", "ten", "1" * 5000, "2.5"):
             status, body = await _raw_list(hub, kyotaku, f"/api/v1/sent?limit={bad}")
             assert (status, body["code"]) == (400, "BAD_REQUEST"), bad
             assert "limit" in body["detail"]

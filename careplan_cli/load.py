@@ -99,13 +99,11 @@ class Target:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise CareplanError("HUB_UNREACHABLE", detail=f"{self.url}{path}: {exc!r}") from None
-        if response.status >= 400:
-            raise (
-                CareplanError.from_wire(answer)
-                if isinstance(answer, dict) and "code" in answer
-                else (CareplanError("INTERNAL", detail=f"{method} {path}: HTTP {response.status}"))
-            )
-        return answer
+        if response.status < 400:
+            return answer
+        if isinstance(answer, dict) and "code" in answer:
+            raise CareplanError.from_wire(answer)
+        raise CareplanError("INTERNAL", detail=f"{method} {path}: HTTP {response.status}")
 
 
 def password_of(office_number: str, seed: int) -> str:
@@ -127,8 +125,11 @@ async def register(target: Target, offices: Sequence[Office], seed: int) -> None
                 "prefecture": office.prefecture,
                 "address": office.address,
             }
-            with contextlib.suppress(CareplanError):  # OFFICE_EXISTS: registered by an earlier run
+            try:
                 await target.call(session, "POST", "/admin/v1/offices", body)
+            except CareplanError as error:
+                if error.code != "OFFICE_EXISTS":  # registered by an earlier run: reused
+                    raise
 
 
 async def hub_time(target: Target) -> dt.datetime:

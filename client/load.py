@@ -207,8 +207,7 @@ class LoadRun:
             if running:
                 await asyncio.wait(running)
         finally:
-            self.report.cancelled += sum(1 for t in running if not t.done())
-            for task in running:
+            for task in running:  # each counts itself as cancelled
                 task.cancel()
 
     async def _one(self, on_done: Callable[[int], None]) -> None:

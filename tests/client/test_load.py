@@ -32,7 +32,8 @@ def _unit(recipient: str) -> Unit:
 
 async def test_seeded_offices_run_the_month_start_mix(hub: HubUnderTest) -> None:
     before = await hub.transmission_count()
-    plan = LoadPlan(count=40, duration=60, concurrency=4, seed=3)
+    even = parse_mix("send=1,bulk=1,download=1,list=1")  # each operation surely drawn in 40
+    plan = LoadPlan(count=40, duration=60, concurrency=4, mix=even, seed=3)
     done: list[int] = []
     report = (await run_load(Target.of(hub.config.data_dir, hub.url), plan, offices=4, on_done=done.append)).to_json()
     assert report["operations_done"] == 40 == len(done)

@@ -5,10 +5,11 @@ Rules this module keeps:
    list newest first, the inbox oldest first, both by (submitted_at, id)). A cursor names the last
    row shown, so transmissions arriving during a walk never make a page repeat or skip a row that
    was there when the walk began (new sends sort before a send-list walk's cursor; new inbox
-   arrivals come at its end and show up on a later page).
+   arrivals come at its end and show up on a later page — unless a simulation moved the hub's
+   clock back meanwhile: then they sort before the cursor and show up on the next walk).
 2. One query per page: the files of every row come in the same query as a JSON array; the stored
-   manifest and signature are not read for lists. Migration 3 (hub/db.py) gives each order an index,
-   so a page costs the same at 10k and at 1M stored transmissions.
+   manifest and signature are not read for lists. Migration 3 (hub/db.py) gives each order a
+   covering index, so a page costs the same at 10k and at 1M stored transmissions.
 3. A cursor is opaque to offices (base64url of JSON) and bound to its list: a malformed one, or one
    from the other list, is BAD_REQUEST and changes nothing.
 """

@@ -146,10 +146,15 @@ async def send(request: web.Request) -> web.Response:
     return json_response(result, status=200 if result["already_stored"] else 201)
 
 
+def _page_query(request: web.Request) -> dict[str, Any]:
+    """?limit=N&cursor=C of the list routes, as given: the service checks them."""
+    return {"limit": request.query.get("limit"), "cursor": request.query.get("cursor") or None}
+
+
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response({"transmissions": await request.app[SERVICE].sent(session)})
+    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -157,7 +162,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
+    return json_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")

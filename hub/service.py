@@ -32,10 +32,10 @@ from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import verify
-from careplan.transmission import DownloadStatus
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
+from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore
@@ -63,7 +63,7 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
-class HubService(Sessions, Offices):
+class HubService(Sessions, Offices, Listings):
     def __init__(
         self,
         *,
@@ -260,54 +260,6 @@ class HubService(Sessions, Offices):
             ) from None
         return True
 
-    # --- lists --------------------------------------------------------------------------------
-    _LIST_SQL = (
-        "SELECT t.*, s.name AS sender_name, r.name AS recipient_name FROM transmissions t "
-        "JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
-    )
-
-    async def _files(self, transmission_id: str) -> list[dict[str, object]]:
-        rows = await self.db.fetch_all(
-            "SELECT position, name, size, sha256 FROM transmission_files WHERE transmission_id = ? ORDER BY position",
-            (transmission_id,),
-        )
-        return [dict(r) for r in rows]
-
-    async def _row_json(self, row: sqlite3.Row) -> dict[str, object]:
-        return {
-            "transmission_id": row["id"],
-            "sender": {"office_number": row["sender"], "name": row["sender_name"], "user_id": row["sender_user"]},
-            "recipient": {"office_number": row["recipient"], "name": row["recipient_name"]},
-            "signed_at": row["signed_at"],
-            "submitted_at": row["submitted_at"],
-            "file_count": row["file_count"],
-            "total_size": row["total_size"],
-            "files": await self._files(row["id"]),
-            "status": str(DownloadStatus.of(row["downloaded_at"])),
-            "downloaded_at": row["downloaded_at"],
-        }
-
-    async def _sent_row(self, transmission_id: str) -> dict[str, object]:
-        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
-        assert row is not None
-        return await self._row_json(row)
-
-    async def sent(self, session: Session) -> list[dict[str, object]]:
-        """The office's send list with each transmission's download status (R5.1, R6.1)."""
-        await self._check_data_load(session, Operation.SEND)
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
-
-    async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
-        await self._check_data_load(session, Operation.RECEIVE)
-        where = "" if include_downloaded else "AND t.downloaded_at IS NULL "
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + f"WHERE t.recipient = ? {where}ORDER BY t.submitted_at, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
-
     # --- receiving ----------------------------------------------------------------------------
     async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
         row = await self.db.fetch_one(
@@ -332,7 +284,7 @@ class HubService(Sessions, Offices):
     async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
         row = await self._receivable(session, transmission_id)
-        return await self._row_json(row) | {
+        return row_json(row) | {
             "manifest": row["manifest"].decode("utf-8"),
             "signature": base64.b64encode(row["signature"]).decode(),
         }

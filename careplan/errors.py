@@ -195,15 +195,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _one(
         "LOGIN_THROTTLED",
         "ログインの試行回数が上限に達しました。しばらく時間をおいてから再度お試しください。",
-        "Too many failed logins for this user ID or address in the last 15 minutes (hub clock).",
+        "Too many failed logins for this user ID from this certificate or address, or from this certificate or "
+        "address at all; locked for a window that doubles with each further failure (hub clock, Retry-After).",
         429,
         op=Operation.LOGIN,
         real=False,
     ),
     _one(
         "PASSWORD_RULE",
-        "新しいパスワードが条件を満たしていません。8文字以上で英字と数字を含め、現在のパスワードとは異なるものにしてください。",
-        "A new password needs 8+ characters with letters and digits, differs from the current one, typed twice.",
+        "新しいパスワードが条件を満たしていません。10文字以上で英大文字・英小文字・数字・記号のうち3種類以上を含め、"
+        "ユーザIDやよく使われる語を含まない、現在のパスワードとは異なるものにしてください。",
+        "A new password needs 10+ characters mixing three of upper case, lower case, digits and symbols, no user ID "
+        "or common word, differs from the current one, typed twice.",
         422,
         op=Operation.LOGIN,
         real=False,

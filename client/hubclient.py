@@ -21,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import random
@@ -28,7 +29,7 @@ import shutil
 import ssl
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -72,6 +73,20 @@ def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext
             handle.write(keypair.certificate.public_bytes(serialization.Encoding.PEM))
         context.load_cert_chain(path)
     return context
+
+
+PAGE_MAX = 500  # the largest page the hub serves (GET /api/v1/sent, /api/v1/inbox: ?limit=1…500)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """One page of a list; `next_cursor` asks for the next one (None on the last page)."""
+
+    transmissions: list[dict[str, Any]]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.transmissions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,13 +381,51 @@ class HubClient:
                 result.failed.append((recipient, [name for name, _ in group], error))
         return result
 
+    # --- lists (pages) -------------------------------------------------------------------------
+    async def sent_page(self, *, limit: int | None = None, cursor: str | None = None) -> Page:
+        """One page of the send list, newest first (the hub's default size when `limit` is None)."""
+        return await self._page("/api/v1/sent", Operation.SEND, {}, limit, cursor)
+
+    async def inbox_page(
+        self, *, include_downloaded: bool = False, limit: int | None = None, cursor: str | None = None
+    ) -> Page:
+        """One page of the inbox, oldest first."""
+        query = {"all": "1"} if include_downloaded else {}
+        return await self._page("/api/v1/inbox", Operation.RECEIVE, query, limit, cursor)
+
+    async def _page(
+        self, path: str, operation: Operation, query: dict[str, str], limit: int | None, cursor: str | None
+    ) -> Page:
+        params = dict(query)
+        if limit is not None:
+            params["limit"] = str(limit)
+        if cursor:
+            params["cursor"] = cursor
+        body = await self._json("GET", path, operation, params=params)
+        return Page(transmissions=list(body["transmissions"]), next_cursor=body.get("next_cursor"))
+
+    @staticmethod
+    async def walk(
+        fetch: Callable[[str | None], Awaitable[Page]], *, cursor: str | None = None, max_pages: int | None = None
+    ) -> AsyncIterator[Page]:
+        """Every page of a list from `cursor` (None: the first page) on: `fetch(cursor)` is e.g.
+        `lambda c: hub.sent_page(cursor=c, limit=500)`. Stops after `max_pages` if given."""
+        for _ in itertools.count() if max_pages is None else range(max_pages):
+            page = await fetch(cursor)
+            yield page
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     async def sent(self) -> list[dict[str, Any]]:
-        return list((await self._json("GET", "/api/v1/sent", Operation.SEND))["transmissions"])
+        """The whole send list (every page)."""
+        return [t async for page in self.walk(lambda c: self.sent_page(cursor=c, limit=PAGE_MAX)) for t in page]
 
     # --- receiving ----------------------------------------------------------------------------
     async def inbox(self, *, include_downloaded: bool = False) -> list[dict[str, Any]]:
-        query = "?all=1" if include_downloaded else ""
-        return list((await self._json("GET", "/api/v1/inbox" + query, Operation.RECEIVE))["transmissions"])
+        """The whole inbox (every page)."""
+        pages = self.walk(lambda c: self.inbox_page(include_downloaded=include_downloaded, cursor=c, limit=PAGE_MAX))
+        return [t async for page in pages for t in page]
 
     async def download(
         self, transmission_id: str, out_dir: Path, *, progress: Progress = _no_progress, acknowledge: bool = True

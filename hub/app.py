@@ -23,8 +23,10 @@ from hub.bodies import refusal_for, too_large
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
-from hub.limits import RETRY_AFTER, RateLimits, limits_middleware
+from hub.headers import security_headers
+from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
+from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.retention import audit_detail, harden
 from hub.service import HubService, Session
@@ -79,10 +81,7 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
         audit_detail(error),
         extra={"repeat_key": (error.code, label)},
     )
-    response = error_response(error)
-    retry_after = request.get(RETRY_AFTER)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
+    response = error_response(error)  # Retry-After of a 429: hub.headers
     if error.code == "REQUEST_TIMEOUT":
         response.force_close()  # the rest of a too-slow body is not waited for
     return response
@@ -165,12 +164,14 @@ def require_admin(request: web.Request) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await Database.open(config.db_file)
+    cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
     service = HubService(
         config=config,
         db=db,
         payloads=PayloadStore(config.payload_dir, config.key_file),
         trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
         clock=app[CLOCK],
+        hasher=PasswordHasher(cpu),
     )
     app[SERVICE] = service
     app[USAGE] = UsageSite(service)
@@ -186,6 +187,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await housekeeping
     await db.close()
+    cpu.shutdown(wait=True, cancel_futures=True)
 
 
 async def _purge(service: HubService) -> None:
@@ -220,6 +222,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
         ]
     )
     app.cleanup_ctx.append(_lifecycle)
+    app.on_response_prepare.append(security_headers)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)

@@ -33,9 +33,9 @@ from careplan.errors import CareplanError
 from hub.bodies import check_web_form
 from hub.config import HubConfig
 from hub.connections import GuardedRequestHandler, try_again_later
+from hub.headers import RETRY_AFTER  # the answer's Retry-After (set by hub.headers on every 429)
 
 MAX_ADDRESSES = 10_000
-RETRY_AFTER = web.RequestKey("retry_after", int)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -58,6 +58,7 @@ def _retention(config: HubConfig) -> tuple[tuple[str, str, dt.timedelta], ...]:
     return (
         ("audit", "at", dt.timedelta(days=config.audit_retention_days)),
         ("login_failures", "at", dt.timedelta(days=config.login_failure_retention_days)),
+        ("login_throttle", "last_failure_at", dt.timedelta(days=config.login_failure_retention_days)),
         ("directory_corrections", "received_at", dt.timedelta(days=config.correction_retention_days)),
         ("sessions", "expires_at", grace),
         ("web_sessions", "expires_at", grace),

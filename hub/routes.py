@@ -15,6 +15,7 @@ from aiohttp import BodyPartReader, web
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.bodies import json_object, refusal_for
+from hub.headers import retry_after_on_throttle
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -55,7 +56,8 @@ async def trust(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     peer = peer_identity(request, Operation.LOGIN)
     body = await _json_body(request)
-    result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
+    with retry_after_on_throttle(request):
+        result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
     return json_response(result, status=201)
 
 
@@ -197,10 +199,15 @@ async def send(request: web.Request) -> web.Response:
     return json_response(result, status=200 if result["already_stored"] else 201)
 
 
+def _page_query(request: web.Request) -> dict[str, Any]:
+    """?limit=N&cursor=C of the list routes, as given: the service checks them."""
+    return {"limit": request.query.get("limit"), "cursor": request.query.get("cursor") or None}
+
+
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response({"transmissions": await request.app[SERVICE].sent(session)})
+    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -208,7 +215,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
+    return json_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import logging
-import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,25 +32,19 @@ from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import verify
-from careplan.transmission import DownloadStatus
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
+from hub.listing import Listings, row_json
 from hub.offices import Offices
-from hub.passwords import verify_password
+from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore
+from hub.sessions import Session, Sessions
+from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Session:
-    user_id: str
-    office_number: str
-    cert_fingerprint: str
-    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,94 +64,26 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class HubService(Offices, Audit):
+class HubService(Sessions, Offices, Listings, Audit):
     def __init__(
-        self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock
+        self,
+        *,
+        config: HubConfig,
+        db: Database,
+        payloads: PayloadStore,
+        trust: TrustStore,
+        clock: Clock,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.payloads = payloads
         self.trust = trust
         self.clock = clock
+        self.hasher = hasher or PasswordHasher()
+        self.throttle = LoginThrottle(db, clock)
 
-    # --- sessions -----------------------------------------------------------------------------
-    async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
-        """Open a session bound to the peer's certificate. The user must belong to its office."""
-        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
-        if user is None or not verify_password(password, user["password_hash"]):
-            raise CareplanError(
-                "LOGIN_FAILED",
-                detail=f"user {user_id!r}: unknown user or wrong password",
-                fix="Check the user ID (KJ… or C…) and its password.",
-            )
-        if user["office_number"] != peer.office_number:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=Operation.LOGIN,
-                detail=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
-                f"certificate is office {peer.office_number}'s ({peer.office_user_id})",
-                fix=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
-                f"with a user of office {peer.office_number}.",
-            )
-        if user["password_state"] != "ok":
-            raise CareplanError(
-                "PASSWORD_EXPIRED",
-                detail=f"the password of {user_id} is {user['password_state']}",
-                fix="Change the password on the usage website, then log in again.",
-            )
-        token = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        expires = now + dt.timedelta(hours=self.config.session_hours)
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _token_hash(token),
-                    user_id,
-                    peer.office_number,
-                    peer.fingerprint,
-                    now.isoformat(),
-                    expires.isoformat(),
-                ),
-            )
-        return {"token": token, "expires_at": expires.isoformat(), "user_id": user_id} | await self.whoami(
-            Session(
-                user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires
-            )
-        )
-
-    async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
-        """The session of `token`, used with the certificate it was opened with."""
-        row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-        if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
-            raise CareplanError(
-                "SESSION_REQUIRED",
-                detail="no session for this token, or it has expired",
-                fix="Log in again (careplan client login).",
-            )
-        if row["cert_fingerprint"] != peer.fingerprint:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=operation,
-                detail=f"the session was opened with another certificate than office "
-                f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
-                fix="Use the session only from the terminal and certificate that opened it.",
-            )
-        return Session(
-            user_id=row["user_id"],
-            office_number=row["office_number"],
-            cert_fingerprint=row["cert_fingerprint"],
-            expires_at=dt.datetime.fromisoformat(row["expires_at"]),
-        )
-
-    async def logout(self, token: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-
+    # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
         return {
             "user_id": session.user_id,
@@ -337,54 +261,6 @@ class HubService(Offices, Audit):
             ) from None
         return True
 
-    # --- lists --------------------------------------------------------------------------------
-    _LIST_SQL = (
-        "SELECT t.*, s.name AS sender_name, r.name AS recipient_name FROM transmissions t "
-        "JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
-    )
-
-    async def _files(self, transmission_id: str) -> list[dict[str, object]]:
-        rows = await self.db.fetch_all(
-            "SELECT position, name, size, sha256 FROM transmission_files WHERE transmission_id = ? ORDER BY position",
-            (transmission_id,),
-        )
-        return [dict(r) for r in rows]
-
-    async def _row_json(self, row: sqlite3.Row) -> dict[str, object]:
-        return {
-            "transmission_id": row["id"],
-            "sender": {"office_number": row["sender"], "name": row["sender_name"], "user_id": row["sender_user"]},
-            "recipient": {"office_number": row["recipient"], "name": row["recipient_name"]},
-            "signed_at": row["signed_at"],
-            "submitted_at": row["submitted_at"],
-            "file_count": row["file_count"],
-            "total_size": row["total_size"],
-            "files": await self._files(row["id"]),
-            "status": str(DownloadStatus.of(row["downloaded_at"])),
-            "downloaded_at": row["downloaded_at"],
-        }
-
-    async def _sent_row(self, transmission_id: str) -> dict[str, object]:
-        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
-        assert row is not None
-        return await self._row_json(row)
-
-    async def sent(self, session: Session) -> list[dict[str, object]]:
-        """The office's send list with each transmission's download status (R5.1, R6.1)."""
-        await self._check_data_load(session, Operation.SEND)
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
-
-    async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
-        await self._check_data_load(session, Operation.RECEIVE)
-        where = "" if include_downloaded else "AND t.downloaded_at IS NULL "
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + f"WHERE t.recipient = ? {where}ORDER BY t.submitted_at, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
-
     # --- receiving ----------------------------------------------------------------------------
     async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
         row = await self.db.fetch_one(
@@ -409,7 +285,7 @@ class HubService(Offices, Audit):
     async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
         row = await self._receivable(session, transmission_id)
-        return await self._row_json(row) | {
+        return row_json(row) | {
             "manifest": row["manifest"].decode("utf-8"),
             "signature": base64.b64encode(row["signature"]).decode(),
         }

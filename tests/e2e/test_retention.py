@@ -103,7 +103,7 @@ async def _fill_every_table(hub: HubUnderTest) -> None:
 
 
 async def _counts(hub: HubUnderTest) -> dict[str, int]:
-    tables = ("audit", "sessions", "web_sessions", "login_failures", "directory_corrections")
+    tables = ("audit", "sessions", "web_sessions", "login_throttle", "directory_corrections")
     counts = {}
     for table in tables:
         row = await hub.service.db.fetch_one(f"SELECT count(*) FROM {table}")
@@ -118,7 +118,7 @@ async def test_rows_expire_on_the_hub_clock(hub: HubUnderTest) -> None:
     hub.clock.advance(dt.timedelta(days=hub.config.login_failure_retention_days - 1))
     await hub.service.purge_expired()
     kept = await _counts(hub)
-    assert kept["login_failures"] and kept["audit"] and kept["directory_corrections"], "not yet"
+    assert kept["login_throttle"] and kept["audit"] and kept["directory_corrections"], "not yet"
     assert kept["sessions"] == kept["web_sessions"] == 0, "expired more than a day ago"
     hub.clock.advance(dt.timedelta(days=hub.config.correction_retention_days))
     await hub.service.record_refusal(peer="192.0.2.2", office_number=None, error=CareplanError("NOT_FOUND"))
@@ -128,7 +128,7 @@ async def test_rows_expire_on_the_hub_clock(hub: HubUnderTest) -> None:
         "audit": 1,  # the refusal recorded after the clock moved
         "sessions": 0,
         "web_sessions": 0,
-        "login_failures": 0,
+        "login_throttle": 0,
         "directory_corrections": 0,
     }
 

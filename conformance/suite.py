@@ -22,7 +22,6 @@ from conformance.judges import (
     judge_refused,
     judge_send_list,
     judge_sent,
-    not_run,
     silent,
 )
 from conformance.kit import Kit, SuiteStep
@@ -104,7 +103,8 @@ async def bulk_send(kit: Kit, step: SuiteStep) -> Verdict:
     arrived = "; ".join(v.arrived for v in verdicts)
     evidence = {"transmissions": [v.evidence for v in verdicts]}
     if failed or len(new) != len(units):
-        reason = "; ".join(v.reason for v in failed) or f"{len(new)} transmissions stored, expected {len(units)}"
+        reasons = dict.fromkeys(v.reason for v in failed)  # the same reason once
+        reason = "; ".join(reasons) or f"{len(new)} transmissions stored, expected {len(units)}"
         return fail(reason, expected=expected, arrived=arrived, evidence=evidence)
     return Verdict(status=PASS, expected=expected, arrived=arrived, evidence=evidence)
 
@@ -215,8 +215,6 @@ def retry(fault: dict[str, Any]) -> Any:
 
 # --- the send list ------------------------------------------------------------------------------------
 async def send_list(kit: Kit, step: SuiteStep) -> Verdict:
-    if not kit.sent:
-        return not_run("not run: the office sent nothing in this run")
     partner = await kit.partner("houmon")
     waiting = {r["transmission_id"] for r in await partner.inbox()}
     first = next((tid for tid in kit.sent if tid in waiting), None)

@@ -44,7 +44,7 @@ class HubView:
 
     async def _get(self, path: str, missing: str | None = None) -> dict[str, Any]:
         try:
-            return await self.driver._call("GET", path)
+            return await self.driver.call("GET", path)
         except CareplanError as error:
             if missing is not None and error.code == "NOT_FOUND":
                 raise NotAvailable(missing) from None
@@ -88,7 +88,7 @@ class HubView:
 
     async def arm_fault(self, fault: dict[str, Any]) -> dict[str, Any]:
         try:
-            return await self.driver._call("POST", "/admin/v1/faults", fault)
+            return await self.driver.call("POST", "/admin/v1/faults", fault)
         except CareplanError as error:
             if error.code == "NOT_FOUND":
                 raise NotAvailable("the hub has no faults API (POST /admin/v1/faults)") from None
@@ -96,7 +96,7 @@ class HubView:
 
     async def clear_faults(self) -> None:
         with contextlib.suppress(CareplanError):  # no faults API, or nothing armed
-            await self.driver._call("DELETE", "/admin/v1/faults")
+            await self.driver.call("DELETE", "/admin/v1/faults")
 
     # --- a stored file, changed on disk ---------------------------------------------------------
     def tamper_stored_file(self, transmission_id: str, position: int = 0) -> None:

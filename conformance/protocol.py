@@ -33,7 +33,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 PROTOCOL = 1
@@ -134,9 +133,3 @@ def ask_person(step: dict[str, Any], *, timeout: float, lang: str, out: TextIO =
     if text:
         result["error"] = {"message": text}
     return Answer(result=result, duration=time.perf_counter() - started)
-
-
-def workdir(root: Path, step_id: str) -> Path:
-    path = root / step_id
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -15,6 +15,7 @@ from typing import Any
 from conformance.judges import FAIL, NOT_RUN, PASS
 
 STATUS_JA = {PASS: "合格", FAIL: "不合格", NOT_RUN: "未実施"}
+PARTIAL = "partial"  # a requirement some of whose steps passed and the rest did not run
 
 
 def summary(run: Mapping[str, Any]) -> dict[str, int]:
@@ -80,7 +81,7 @@ body{font-family:"IPAGothic","Noto Sans CJK JP",sans-serif;margin:2em;color:#222
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}
-th{background:#f3f3f3}.pass{background:#dff5e1}.fail{background:#fde2e1}.not_run{background:#eee;color:#666}
+th{background:#f3f3f3;white-space:nowrap}.pass{background:#dff5e1}.partial{background:#eef7e0}.fail{background:#fde2e1}.not_run{background:#eee;color:#666}
 .badge{display:inline-block;padding:.05em .5em;margin:.1em;border-radius:.6em;font-size:.9em}
 details{margin:.3em 0}pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:.5em;font-size:.85em}
 .summary span{margin-right:1.5em}
@@ -95,16 +96,23 @@ def _badge(step: str, status: str) -> str:
     return f'<a href="#{_e(step)}" class="badge {status}">{_e(step)} {STATUS_JA[status]}</a>'
 
 
+_MATRIX_JA = STATUS_JA | {PARTIAL: "一部合格"}
+
+
+def _verdict(statuses: set[str]) -> str:
+    if FAIL in statuses:
+        return FAIL
+    if statuses == {PASS}:
+        return PASS
+    return PARTIAL if PASS in statuses else NOT_RUN
+
+
 def _matrix(run: Mapping[str, Any]) -> str:
     rows = []
     for ref, steps in coverage(run).items():
-        worst = (
-            FAIL
-            if any(s["status"] == FAIL for s in steps)
-            else (PASS if all(s["status"] == PASS for s in steps) else NOT_RUN)
-        )
+        verdict = _verdict({s["status"] for s in steps})
         badges = " ".join(_badge(s["step"], s["status"]) for s in steps)
-        rows.append(f'<tr><th>{_e(ref)}</th><td class="{worst}">{STATUS_JA[worst]}</td><td>{badges}</td></tr>')
+        rows.append(f'<tr><th>{_e(ref)}</th><td class="{verdict}">{_MATRIX_JA[verdict]}</td><td>{badges}</td></tr>')
     return "<table><tr><th>要件 / 標準仕様</th><th>判定</th><th>ステップ</th></tr>" + "".join(rows) + "</table>"
 
 

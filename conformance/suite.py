@@ -8,7 +8,7 @@ partner has downloaded one of the office's transmissions so both statuses appear
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from careplan import standard
@@ -28,6 +28,7 @@ from conformance.kit import Kit, SuiteStep
 from conformance.units import UNITS, Party, seeded_unit, unit_files
 
 Files = list[tuple[str, bytes]]
+StepRun = Callable[[Kit, SuiteStep], Awaitable[Verdict]]
 
 
 def _t(ja: str, en: str) -> dict[str, str]:
@@ -62,7 +63,7 @@ async def _send(kit: Kit, step: SuiteStep, files: Files, to: Party) -> Verdict:
     return judge_sent(new, answer, sender=kit.office, recipient=to.number, files=files, window=(start, end))
 
 
-def send_unit(key: str) -> Any:
+def send_unit(key: str) -> StepRun:
     async def run(kit: Kit, step: SuiteStep) -> Verdict:
         to = kit.partners["yobou" if UNITS[key].preventive else "houmon"].party
         return await _send(kit, step, unit_files(key, kit.sut, to), to)
@@ -202,7 +203,7 @@ async def wrong_signer(kit: Kit, step: SuiteStep) -> Verdict:
 
 
 # --- retries (issue 11's faults) ----------------------------------------------------------------------
-def retry(fault: dict[str, Any]) -> Any:
+def retry(fault: dict[str, Any]) -> StepRun:
     async def run(kit: Kit, step: SuiteStep) -> Verdict:
         await kit.view.arm_fault(fault)
         try:

@@ -115,7 +115,8 @@ class RemoteHub:
         self._session: aiohttp.ClientSession | None = None
         self._clock_before: dict[str, Any] | None = None
 
-    async def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One admin API call; a refusal raises the hub's CareplanError (NOT_FOUND: no such route)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None)),
@@ -135,26 +136,26 @@ class RemoteHub:
             return answer
 
     async def open(self) -> None:
-        self._clock_before = await self._call("GET", "/admin/v1/clock")
+        self._clock_before = await self.call("GET", "/admin/v1/clock")
 
     async def close(self) -> None:
         try:
             before = self._clock_before
             if before is not None:  # leave the hub's clock as this run found it
                 if before.get("mode") == "frozen":
-                    await self._call("POST", "/admin/v1/clock", {"set": before["now"], "frozen": True})
+                    await self.call("POST", "/admin/v1/clock", {"set": before["now"], "frozen": True})
                 else:
-                    await self._call("POST", "/admin/v1/clock", {"reset": True})
+                    await self.call("POST", "/admin/v1/clock", {"reset": True})
                     offset = float(before.get("offset_seconds") or 0)
                     if offset:
-                        await self._call("POST", "/admin/v1/clock", {"advance_seconds": offset})
+                        await self.call("POST", "/admin/v1/clock", {"advance_seconds": offset})
         finally:
             if self._session is not None:
                 await self._session.close()
                 self._session = None
 
     async def register_office(self, office: OfficeSpec) -> None:
-        await self._call(
+        await self.call(
             "POST",
             "/admin/v1/offices",
             {
@@ -171,14 +172,14 @@ class RemoteHub:
         body: dict[str, Any] = {"action": action}
         if payment:
             body["payment"] = payment
-        return await self._call("POST", f"/admin/v1/offices/{office_number}/licence", body)
+        return await self.call("POST", f"/admin/v1/offices/{office_number}/licence", body)
 
     async def licence_summary(self, office_number: str) -> tuple[dict[str, Any], dt.date]:
-        office = await self._call("GET", f"/admin/v1/offices/{office_number}")
+        office = await self.call("GET", f"/admin/v1/offices/{office_number}")
         return dict(office["licence"]), (await self.now()).astimezone(JST).date()
 
     async def _clock(self, body: Mapping[str, Any]) -> dt.datetime:
-        return dt.datetime.fromisoformat(str((await self._call("POST", "/admin/v1/clock", body))["now"]))
+        return dt.datetime.fromisoformat(str((await self.call("POST", "/admin/v1/clock", body))["now"]))
 
     async def set_clock(self, when: dt.datetime) -> dt.datetime:
         return await self._clock({"set": when.isoformat(), "frozen": True})
@@ -187,7 +188,7 @@ class RemoteHub:
         return await self._clock({"advance_seconds": delta.total_seconds()})
 
     async def now(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(str((await self._call("GET", "/admin/v1/clock"))["now"]))
+        return dt.datetime.fromisoformat(str((await self.call("GET", "/admin/v1/clock"))["now"]))
 
     async def revoke(self, serial: int) -> None:
         self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own

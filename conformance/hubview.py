@@ -92,6 +92,8 @@ class HubView:
         except CareplanError as error:
             if error.code == "NOT_FOUND":
                 raise NotAvailable("the hub has no faults API (POST /admin/v1/faults)") from None
+            if error.code == "BAD_REQUEST":  # a faults API that does not know this fault (yet)
+                raise NotAvailable(f"the hub's faults API does not offer {fault}: {error.detail}") from None
             raise
 
     async def clear_faults(self) -> None:

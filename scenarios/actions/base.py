@@ -36,7 +36,6 @@ class Action:
     keys: frozenset[str] | None = None  # keys of a mapping argument; None: a scalar argument or nothing
     check: Callable[[Any, Checker], None] = no_check
     actorless: bool = False  # `clock`, `revoke`: the hub's side, no `as:`
-    doc: str = ""
 
 
 def delta(value: Any) -> dt.timedelta:

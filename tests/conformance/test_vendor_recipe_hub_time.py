@@ -7,23 +7,16 @@ import asyncio
 import datetime as dt
 import json
 import os
-import shutil
 from pathlib import Path
-
-import pytest
 
 from ca.authority import Issued
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
-
-RECIPE = Path(__file__).resolve().parents[2] / "docs" / "vendor-recipe.sh"
+from tests.e2e.test_vendor_recipe import RECIPE, _tools
 
 
 async def _recipe(hub: HubUnderTest, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
-    if not (shutil.which("openssl") and shutil.which("curl")):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must have openssl and curl")
-        pytest.skip("openssl or curl missing")
+    _tools()
     pair = hub.pki.issue(KYOTAKU)
     p12 = tmp_path / "kyotaku.p12"
     p12.write_bytes(Issued(certificate=pair.certificate, key=pair.key).to_p12("recipe"))

@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+import aiohttp
+
 from careplan.errors import CareplanError
 
 
@@ -52,7 +54,14 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.kit import StepRecord, run_suite
     from conformance.suite import SUITES
 
+    if not (args.data / "ca" / "ca.pem").is_file():
+        print(f"careplan conformance: {args.data} is not a hub's data folder (no ca/ca.pem)", file=sys.stderr)
+        return 2
     steps = [s for s in SUITES[args.suite] if not args.only or s.id in args.only]
+    unknown = sorted(set(args.only) - {s.id for s in SUITES[args.suite]})
+    if unknown:
+        print(f"careplan conformance: no step {', '.join(unknown)} in the {args.suite} suite", file=sys.stderr)
+        return 2
     baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
 
     def show(record: StepRecord) -> None:
@@ -71,7 +80,16 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     except CareplanError as error:
-        print(f"careplan conformance: {error.code}: {error.message} ({error.detail})", file=sys.stderr)
+        print(
+            f"careplan conformance: {error.code}: {error.detail}" + (f"\n  {error.fix}" if error.fix else ""),
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
+        print(
+            f"careplan conformance: cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     paths = report.write(run, args.report, baseline)
     counts = report.summary(run)

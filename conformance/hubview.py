@@ -35,10 +35,8 @@ class HubView:
     def url(self) -> str:
         return self.driver.url
 
-    async def open(self) -> None:
-        await self.driver.open()
-
     async def close(self) -> None:
+        """The kit never moves the hub's clock, so nothing is restored: only the session ends."""
         await self.driver.close()
         self.driver.pki.close()
 

@@ -17,9 +17,10 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from careplan.errors import CareplanError
@@ -32,11 +33,13 @@ from scenarios.loader import office_number_for
 from scenarios.model import OfficeSpec
 
 # label → (サービス種類, licence, name): the partners the client suite exchanges with
-PARTNERS: dict[str, tuple[str, str, str]] = {
-    "houmon": ("11", "valid", "適合性確認 訪問介護"),
-    "yobou": ("A2", "valid", "適合性確認 訪問型サービス"),
-    "unlicensed": ("11", "none", "適合性確認 未申請事業所"),
-}
+PARTNERS: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        "houmon": ("11", "valid", "適合性確認 訪問介護"),
+        "yobou": ("A2", "valid", "適合性確認 訪問型サービス"),
+        "unlicensed": ("11", "none", "適合性確認 未申請事業所"),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,8 +114,14 @@ class Kit:
 
     # --- setup --------------------------------------------------------------------------------
     async def setup(self) -> None:
-        await self.view.open()
-        me = await self.view.office(self.office)
+        try:
+            me = await self.view.office(self.office)
+        except CareplanError as error:
+            raise CareplanError(
+                error.code,
+                detail=f"office {self.office} is not registered on {self.view.url} ({error.detail})",
+                fix="Register the office under test first (careplan up seeds demo offices), or pass its 事業所番号.",
+            ) from None
         self.sut = Party(number=self.office, kind=str(me["service_kind"]))
         self.users = (str(me["office_user_id"]),)
         for label, (kind, licence, name) in PARTNERS.items():

@@ -167,6 +167,13 @@ async def file_type(kit: Kit, step: SuiteStep) -> Verdict:
     )
 
 
+async def too_many_files(kit: Kit, step: SuiteStep) -> Verdict:
+    """Eight documents in one transmission: over the limit of 7 files (R4.3)."""
+    limit = standard.standard().limits.max_files
+    files = [(f"連絡メモ{i + 1}.txt", f"連絡事項 {i + 1}\r\n".encode("cp932")) for i in range(limit + 1)]
+    return await _refused(kit, step, files, "TOO_MANY_FILES", to=kit.partners["houmon"].party)
+
+
 async def sender_licence(kit: Kit, step: SuiteStep) -> Verdict:
     raise NotAvailable("the kit never changes the licence of the office under test (R3.6 needs an office without one)")
 
@@ -321,6 +328,15 @@ CLIENT: Sequence[SuiteStep] = (
         action="send",
         run=format_error,
         title=_t("書式の誤ったCSVを送信してください（拒否されます）。", "Send a CSV that breaks the format (refused)."),
+    ),
+    SuiteStep(
+        id="refusal.too-many-files",
+        refs=("R4.3",),
+        action="send",
+        run=too_many_files,
+        title=_t(
+            "8つのファイルを1回で送信してください（上限7: 拒否されます）。", "Send 8 files at once (limit 7: refused)."
+        ),
     ),
     SuiteStep(
         id="refusal.file-type",

@@ -124,16 +124,14 @@ async def bulk_limit(kit: Kit, step: SuiteStep) -> Verdict:
     limit = standard.standard().limits.max_transmissions
     base = unit_files("delete-plan-1", kit.sut, houmon)
     files = [f for i in range(limit + 1) for f in _with_serial(base, f"202504201{i // 60:01d}{i % 60:02d}00")]
-    return await _refused(kit, step, files, "BULK_TOO_MANY_TRANSMISSIONS", files_key="files")
+    return await _refused(kit, step, files, "BULK_TOO_MANY_TRANSMISSIONS")
 
 
 # --- refusals ---------------------------------------------------------------------------------------
-async def _refused(
-    kit: Kit, step: SuiteStep, files: Files, code: str, *, to: Party | None = None, files_key: str = "files"
-) -> Verdict:
+async def _refused(kit: Kit, step: SuiteStep, files: Files, code: str, *, to: Party | None = None) -> Verdict:
     before = await kit.sent_ids()
     refusals_before = {r["id"] for r in await kit.view.refusals(kit.office)}
-    args: dict[str, Any] = {files_key: kit.write_files(step, files)}
+    args: dict[str, Any] = {"files": kit.write_files(step, files)}
     if to is not None:
         args["to"] = to.number
     answer = await kit.ask(step, **args)

@@ -208,6 +208,7 @@ async def _housekeeping(service: HubService) -> None:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
+    from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
     from hub.routes import ROUTES
     from hub.website import TEMPLATES, WEB, templates
 
@@ -225,5 +226,6 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app.on_response_prepare.append(security_headers)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
+    app.add_routes(ADMIN_VIEWS)
     app.add_routes(WEB)
     return app

@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 
 from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
 from client.hubclient import client_ssl_context
+from hub.admin_views import ADMIN_VIEWS
 from hub.routes import ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
 
@@ -36,7 +37,7 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    return {(r.method.lower(), _spec_path(r.path)) for r in ROUTES}  # type: ignore[attr-defined]
+    return {(r.method.lower(), _spec_path(r.path)) for r in [*ROUTES, *ADMIN_VIEWS]}  # type: ignore[attr-defined]
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

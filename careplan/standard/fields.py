@@ -43,9 +43,13 @@ def is_date(value: str) -> bool:
 
 
 def is_time(value: str) -> bool:
-    if not (len(value) == 4 and value.isascii() and value.isdigit()):
-        return False
-    return value == "2400" or (value[:2] <= "23" and value[2:] <= "59")
+    """HHMM of an end time: 0000–2359, or 2400 (decision D16)."""
+    return value == "2400" or is_start_time(value)
+
+
+def is_start_time(value: str) -> bool:
+    """HHMM of a start time: 0000–2359; 2400 ends a day and starts none (decision D16)."""
+    return len(value) == 4 and value.isascii() and value.isdigit() and value[:2] <= "23" and value[2:] <= "59"
 
 
 def _regex(pattern: str) -> Test:
@@ -79,7 +83,10 @@ FORMAT_RULES: dict[str, FieldRule] = {
         fix="Write a real date as 8 digits, e.g. 20250401.",
     ),
     "HHMM": FieldRule(
-        rule="field.time", expected="HHMM (0000–2359, 2400)", test=is_time, fix="Write the time as 4 digits, e.g. 0930."
+        rule="field.time",
+        expected="HHMM (0000–2359; 2400 as an end time)",
+        test=is_time,
+        fix="Write the time as 4 digits, e.g. 0930.",
     ),
     "XXX-XXXX": FieldRule(
         rule="field.postcode",
@@ -98,6 +105,13 @@ FORMAT_RULES: dict[str, FieldRule] = {
     ),
 }
 
+# A start time (開始時刻, 開始時間) may not be 2400: D16 allows it as the end of a day only.
+START_TIME = FieldRule(
+    rule="field.time",
+    expected="HHMM 0000–2359 (2400 only as an end time, decision D16)",
+    test=is_start_time,
+    fix="Write the start time as 0000–2359; a service starting at midnight starts at 0000.",
+)
 _DIGITS = FieldRule(rule="field.digits", expected="digits", test=_regex(r"\d+"), fix="Write digits only.")
 _OFFICE_NAMES = frozenset(
     {
@@ -203,6 +217,8 @@ def _rules_for(field: Field) -> tuple[FieldRule, ...]:
                 fix="Use a code of the layout's list.",
             ),
         )
+    if field.format == "HHMM" and "開始" in field.name:
+        return (START_TIME,)
     if field.format in FORMAT_RULES:
         return (FORMAT_RULES[field.format],)
     for pattern, rule in NAME_RULES:

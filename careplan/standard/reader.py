@@ -140,6 +140,7 @@ class _Feed:
 
 
 def _quoting(sink: FindingSink, line: int, reason: str) -> None:
+    sink.lost.append(line)
     sink.add(
         "csv.quoting",
         f"record cannot be read: {reason}",
@@ -272,9 +273,11 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
             yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, '"' in text)
 
 
-def read_rows(data: bytes, sink: FindingSink) -> Iterator[Row]:
-    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning."""
-    lines = Lines(data, _bom(data, sink), Decoder(sink))
+def read_rows(data: bytes, sink: FindingSink, decoder: Decoder | None = None) -> Iterator[Row]:
+    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning.
+
+    A `decoder` built with `hold=True` keeps character problems for the caller to place."""
+    lines = Lines(data, _bom(data, sink), decoder or Decoder(sink))
     while (clean := lines.settle()) is not None:
         if clean and not (yield from _fast(lines, sink)):
             continue

@@ -98,14 +98,16 @@ def _plan_code(f: list[str], emit: Emit) -> None:
             fix="Write the TAIS code of the item, or its 届出コード.",
         )
     if f[18] and kind not in WELFARE_KINDS:
+        # No.19 note: 「17:福祉用具貸与」以外の場合は「Null（空）」とする; 67 is read as 17 (decision D19).
         emit(
             "plan.meisai",
             19,
-            "明細判別コード is only for 17 福祉用具貸与",
-            severity="warning",
+            f"明細判別コードはサービス種類 {kind} には設定できません（福祉用具貸与 17・67 のみ）。",
+            message_en=f"明細判別コード is only for 17 福祉用具貸与 (and 67, decision D19), not kind {kind}",
             value=f[18],
             expected="Null（空）",
-            fix="Leave 明細判別コード empty for this service.",
+            fix="福祉用具貸与以外のサービスでは明細判別コードを空にしてください。",
+            fix_en="Leave 明細判別コード empty for this service.",
         )
 
 

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 
 from careplan.errors import Finding
+from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
 from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem, quick_checks
 from careplan.standard.filename import FileName, file_name_findings
-from careplan.standard.layout import IMAGE_ID, Layout, standard
+from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
 from careplan.standard.reader import quoted, read_rows
 from careplan.standard.records import RECORD_RULES, SikyuTotals
 from careplan.standard.sink import FindingSink
@@ -45,6 +46,12 @@ class CsvReport:
     keys: Mapping[tuple[str, ...], KeySet] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
     records: int = 0
+    # Records that could not be read (their lines, and their keys where the fields held them),
+    # and whether every record was read: a child key missing from an incomplete parent is a
+    # consequence of the parent's defect, not a defect of its own (decision D14).
+    lost: list[int] = field(default_factory=list)
+    lost_keys: Mapping[tuple[str, ...], KeySet] = field(default_factory=dict)
+    complete: bool = True
 
 
 def _key_fields(layout: Layout) -> dict[tuple[str, ...], tuple[int, ...]]:
@@ -61,6 +68,9 @@ class _FileState:
 
     def __init__(self, layout: Layout, parsed: FileName, sink: FindingSink, strict: bool) -> None:
         self.layout, self.parsed, self.sink, self.strict = layout, parsed, sink, strict
+        self.decoder = Decoder(sink, hold=True)
+        names = [f.name for f in layout.fields]
+        self.insured = names.index("被保険者番号") if "被保険者番号" in names else None
         self.checks: tuple[FieldCheck, ...] = compile_layout(layout.file_id)
         self.section = f"レイアウト定義書 {layout.file_id}"
         self.versions: set[str] = set()
@@ -78,6 +88,7 @@ class _FileState:
         self.kihon = layout.file_id == "UPKIHON"
         self.key_fields = _key_fields(layout)
         self.keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
+        self.lost_keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
         # (getter, key set, several fields) per relation key; itemgetter builds the key tuple in C.
         self.key_getters = [(itemgetter(*ix), self.keys[n], len(ix) > 1) for n, ix in self.key_fields.items()]
         # Per field: (index, required, free text, special values, valid values); `lean` leaves
@@ -85,7 +96,9 @@ class _FileState:
         self.plan = [
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
-        self.lean = [p for p in self.plan if p[1] or not p[2]]
+        # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
+        self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
+        self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
         self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
@@ -103,6 +116,8 @@ class _FileState:
         fix: str | None = None,
         severity: str = "error",
         line: int | None = None,
+        message_en: str | None = None,
+        fix_en: str | None = None,
     ) -> None:
         fld = self.layout.field(no)
         self.sink.add(
@@ -116,6 +131,8 @@ class _FileState:
             expected=expected,
             section=f"{self.section} No.{no}",
             fix=fix,
+            message_en=message_en,
+            fix_en=fix_en,
         )
 
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
@@ -123,6 +140,8 @@ class _FileState:
 
     def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
         self.line = line
+        if self.decoder.pending:
+            self._place_chars(line, fields)
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
             self._field_count(line, fields)
             return
@@ -149,6 +168,9 @@ class _FileState:
         for index in filled:
             if not fields[index]:
                 return False
+        for index, limit in self.free_limits.items():
+            if len(fields[index]) > limit:
+                return False
         for index, fine in known:
             if fields[index] not in fine:
                 break
@@ -165,7 +187,40 @@ class _FileState:
         if self.sink.added == added and len(self.rule_fine) < RULE_CACHE:
             self.rule_fine.add(self.rule_key(fields))
 
+    def _place_chars(self, line: int, fields: list[str]) -> None:
+        """Name the item and the record of each held character problem (標準仕様 4, decision D21).
+
+        Problems on earlier lines belong to records that could not be read and are reported as
+        they are. The problems of this record come in reading order, as do its fields, so the
+        n-th bad character of the record's fields is the n-th problem held from this line on.
+        """
+        self.decoder.flush(before=line)
+        insured = fields[self.insured] if self.insured is not None and self.insured < len(fields) else ""
+        who, who_en = (f"（被保険者番号 {insured}）", f" (被保険者番号 {insured})") if insured else ("", "")
+        for index, value in enumerate(fields):
+            for _ in BAD_CHARS.finditer(value):
+                if not self.decoder.pending:
+                    return
+                problem = self.decoder.pending.popleft()
+                if index >= self.field_count:
+                    self.decoder.problem(problem, line=line)
+                    continue
+                fld = self.layout.field(index + 1)
+                self.decoder.problem(
+                    problem,
+                    item=f"{line}行目{who}の No.{fld.no} {fld.name}",
+                    item_en=f"line {line}{who_en}, No.{fld.no} {fld.name}",
+                    line=line,
+                    field_no=fld.no,
+                    field_name=fld.name,
+                    section=f"{SECTION}; {self.section} No.{fld.no}",
+                )
+
     def _field_count(self, line: int, fields: list[str]) -> None:
+        self.sink.lost.append(line)
+        for name, ix in self.key_fields.items():
+            if max(ix) < len(fields):
+                self.lost_keys[name].setdefault(tuple(fields[i] for i in ix), line)
         if fields[0] == "CSVバージョン":
             self.sink.add(
                 "csv.header",
@@ -230,6 +285,8 @@ class _FileState:
             elif free:
                 if quoting and index not in self.unquoted and not quoted(raw, quotes, index):
                     self._unquoted(index, value)
+                if index in self.free_limits and len(value) > self.free_limits[index]:
+                    self._length(self.checks[index].field, value)
             elif value not in valid and value not in special:
                 self._value(self.checks[index], value)
 
@@ -247,14 +304,7 @@ class _FileState:
     def _value(self, check: FieldCheck, value: str) -> None:
         fld = check.field
         if fld.length is not None and len(value) > fld.length:
-            self.emit(
-                "field.length",
-                fld.no,
-                f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
-                value=value,
-                expected=f"≤ {fld.length} characters",
-                fix="Shorten the value to the 項目長.",
-            )
+            self._length(fld, value)
             return
         for rule in check.rules:
             if not rule.test(value):
@@ -272,6 +322,19 @@ class _FileState:
         if ok and self.valid_count < VALID_CACHE:
             self.valid[check.index].add(value)
             self.valid_count += 1
+
+    def _length(self, fld: Field, value: str) -> None:
+        """項目長 is a maximum in characters, free text included (decisions D1, D20)."""
+        self.emit(
+            "field.length",
+            fld.no,
+            f"{fld.name}が{len(value)}文字です。項目長は{fld.length}文字です。",
+            message_en=f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
+            value=value,
+            expected=f"≤ {fld.length} characters",
+            fix=f"{fld.length}文字以内にしてください。",
+            fix_en="Shorten the value to the 項目長.",
+        )
 
     def _codes(self, check: FieldCheck, value: str) -> bool:
         """Office number / 保険者番号 check digits; True when nothing was reported."""
@@ -369,6 +432,20 @@ def _image(name: str, parsed: FileName, data: bytes, sink: FindingSink) -> CsvRe
     return CsvReport(name=name, file_name=parsed, findings=sink.result())
 
 
+def _unicode(encoding: str, sink: FindingSink) -> None:
+    """One finding for a file saved as Unicode, instead of one per byte (decision D21)."""
+    sink.add(
+        "encoding.unicode",
+        f"ファイルが {encoding} で保存されています。Shift_JIS (MS932) で保存し直してください。",
+        message_en=f"the file is saved as {encoding}; save it as Shift_JIS (MS932)",
+        value=encoding,
+        expected="MS932 (Shift_JIS)",
+        section=SECTION,
+        fix="介護ソフトの出力設定、または表計算ソフトの保存形式で、文字コードを Shift_JIS (MS932) にしてください。",
+        fix_en="Export or save the file as Shift_JIS (MS932), e.g. 'CSV (comma delimited)' rather than 'CSV UTF-8'.",
+    )
+
+
 def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
     """Validate one file and keep what the unit checks need (keys, image names)."""
     std = standard()
@@ -379,16 +456,29 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
         return CsvReport(name=name, file_name=None, findings=sink.result())
     if parsed.file_id == IMAGE_ID:
         return _image(name, parsed, data, sink)
+    encoding = unicode_encoding(data)
+    if encoding is not None:
+        _unicode(encoding, sink)
+        return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
     record, cap = state.record, sink.cap
-    for row in read_rows(data, sink):
+    for row in read_rows(data, sink, state.decoder):
         if sink.errors >= cap:
             sink.stopped_at = row[0]
             break
         record(*row)
+    state.decoder.flush()
     state.finish()
     return CsvReport(
-        name=name, file_name=parsed, findings=sink.result(), keys=state.keys, images=state.images, records=state.records
+        name=name,
+        file_name=parsed,
+        findings=sink.result(),
+        keys=state.keys,
+        images=state.images,
+        records=state.records,
+        lost=sink.lost,
+        lost_keys=state.lost_keys,
+        complete=sink.stopped_at is None,
     )
 
 

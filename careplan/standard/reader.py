@@ -45,8 +45,9 @@ class Record:
         return quoted(self.raw, self.any_quotes, index)
 
 
-# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`.
-Row = tuple[int, list[str], list[str] | None, bool]
+# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`,
+# and whether the record repeats the one before it but for its dates (`_whole`).
+Row = tuple[int, list[str], list[str] | None, bool, bool]
 
 
 def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
@@ -170,7 +171,7 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     if isinstance(split, str):
         _quoting(sink, line, split)
         return
-    yield line, split[0], split[1], quotes
+    yield line, split[0], split[1], quotes, False
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -212,7 +213,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
         elif row is None or (quotes and '"' in "".join(row)):
             yield from _exact(raw, sink, start, quotes)
         else:
-            yield start, row, None, quotes
+            yield start, row, None, quotes, False
         if lines.settle():
             return
 
@@ -254,9 +255,9 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
                 if not row:
                     _blank(sink, start)
                 elif '"' not in text:
-                    yield start, row, None, False
+                    yield start, row, None, False, False
                 elif '"' not in "".join(row):
-                    yield start, row, None, True
+                    yield start, row, None, True, False
                 else:
                     yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
             else:
@@ -273,18 +274,148 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
             yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, '"' in text)
 
 
-def read_rows(data: bytes, sink: FindingSink, decoder: Decoder | None = None) -> Iterator[Row]:
-    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning.
+@dataclass(frozen=True, slots=True)
+class Template:
+    """What a reader may know of a layout to read repeated records without csv.reader: the
+    indexes of its fixed-width date items and of its free text (written in "" by write_csv)."""
 
-    A `decoder` built with `hold=True` keeps character problems for the caller to place."""
+    dates: tuple[int, ...]
+    free_text: frozenset[int]
+
+
+class _OneLine:
+    """The input of a csv.reader that is handed one line at a time (it asks for no more)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+
+    def __iter__(self) -> _OneLine:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+
+def _cut(fields: list[str], text: str, template: Template) -> tuple[list[tuple[str, int]], list[tuple[int, int, int]]]:
+    """`text` cut around its dates: the pieces between them with their offsets, and each date's
+    (index, start, end). Empty unless `text` is exactly `fields` as write_csv writes them (free
+    text in "", nothing else quoted), which makes the offsets certain."""
+    cells = fields[:]
+    for index in template.free_text:
+        if index < len(cells) and cells[index]:
+            cells[index] = '"' + cells[index] + '"'
+    if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
+        return [("\n", 0)], []  # a piece no line holds: never a repeat
+    pieces, spans, at = [], [], 0
+    for index in template.dates:
+        start = sum(map(len, cells[:index])) + index
+        pieces.append((text[at:start], at))
+        spans.append((index, start, start + len(cells[index])))
+        at = start + len(cells[index])
+    pieces.append((text[at:], at))
+    return pieces, spans
+
+
+def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template | None) -> bool:
+    """The rows of the clean block at `lines`, each line one record (the common case: no quoted
+    line breaks); True when the block is done, False at a line csv.reader cannot read alone
+    (`lines.at` is left there for `_fast`).
+
+    A line that repeats the previous one but for its dates (`_repeated`) is not given to
+    csv.reader at all, and its row says so (Row's last item): rows of one user's service differ
+    by the day only, and the validator then looks only at what a date can change.
+    """
+    skip = lines.at
+    block = lines.clean[skip:] if skip else lines.clean
+    one = _OneLine()
+    reader = csv.reader(one, strict=True)
+    first = lines.first + skip
+    previous: tuple[str, list[str], bool] | None = None
+    cut: tuple[list[tuple[str, int]], list[tuple[int, int, int]]] | None = None
+    for offset, text in enumerate(block):
+        number = first + offset
+        if previous is not None and template is not None and len(text) == len(previous[0]):
+            # `text` equal to the previous line but in its dates, which are digits of the same
+            # width: csv.reader would read the previous fields with the new dates.
+            if cut is None:
+                cut = _cut(previous[1], previous[0], template)
+            pieces, spans = cut
+            for piece, at in pieces:
+                if not text.startswith(piece, at):
+                    break
+            else:
+                fields = previous[1][:]
+                for index, start, end in spans:
+                    value = fields[index] = text[start:end]
+                    if not (value.isdigit() and value.isascii()):
+                        break
+                else:
+                    into.append((number, fields, None, previous[2], True))
+                    previous = (text, fields, previous[2])
+                    continue
+        one.line = text
+        try:
+            row = next(reader)
+        except csv.Error:
+            lines.at = skip + offset
+            return False
+        previous, cut = None, None
+        if not row:
+            _blank(sink, number)
+        elif '"' not in text:
+            into.append((number, row, None, False, False))
+            previous = (text, row, False)
+        elif '"' not in "".join(row):
+            into.append((number, row, None, True, False))
+            previous = (text, row, True)
+        else:
+            into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
+    lines.at = skip + len(block)
+    return True
+
+
+def _drain(rows: Iterator[Row], into: list[Row]) -> bool:
+    """Append what a reader yields to `into`; its return value (whether `_slow` must go on)."""
+    while True:
+        try:
+            into.append(next(rows))
+        except StopIteration as stop:
+            return bool(stop.value)
+
+
+def read_batches(
+    data: bytes, sink: FindingSink, decoder: Decoder | None = None, template: Template | None = None
+) -> Iterator[list[Row]]:
+    """The records of `data` as lists of rows, about a block at a time; problems go to `sink`.
+
+    A `decoder` built with `hold=True` keeps character problems for the caller to place; a
+    `template` lets repeated records be read without csv.reader (`_whole`)."""
     lines = Lines(data, _bom(data, sink), decoder or Decoder(sink))
     while (clean := lines.settle()) is not None:
-        if clean and not (yield from _fast(lines, sink)):
-            continue
-        yield from _slow(lines, sink)
+        rows: list[Row] = []
+        if clean:
+            if _whole(lines, sink, rows, template):
+                yield rows
+                continue
+            if not _drain(_fast(lines, sink), rows):
+                yield rows
+                continue
+        _drain(_slow(lines, sink), rows)
+        yield rows
+
+
+def read_rows(data: bytes, sink: FindingSink, decoder: Decoder | None = None) -> Iterator[Row]:
+    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning."""
+    for batch in read_batches(data, sink, decoder):
+        yield from batch
 
 
 def read_records(data: bytes, sink: FindingSink) -> Iterator[Record]:
     """The records of `data`; problems go to `sink`. Blank lines are skipped with a warning."""
     for row in read_rows(data, sink):
-        yield Record(*row)
+        yield Record(*row[:4])

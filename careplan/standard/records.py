@@ -2,7 +2,8 @@
 
 Rules this module keeps:
 1. 第6表 (UPPLAN, UPJSK): サービス利用日 in 対象年月, 日割対象日 within the month, 9999 in pairs,
-   no 第7表 subtotal codes, TAIS/届出コード for 17/67, kinds in scope (レイアウト定義書 第6表 notes).
+   no 第7表 subtotal codes, TAIS/届出コード for 17/67, 明細判別コード only for 17/67 (decision
+   D19), kinds in scope (レイアウト定義書 第6表 notes).
 2. 第7表 (UPSIKYU): kind+AAAA/EEEE/ZZZZ and 999999 rows with 0 units and Null discounts, 999999
    with 9999999999, one 全合計 per user (decision D15).
 3. 利用者補足情報 (UPHOSOKU): 000000 / 00000000 exclusive (decision D8).
@@ -29,9 +30,9 @@ def is_subtotal(code: str) -> bool:
     return code == GRAND_TOTAL or (len(code) == 6 and code[2:] in SUBTOTAL_SUFFIXES)
 
 
-def plan_record(f: list[str], emit: Emit) -> None:
-    """第6表 / 実績 (UPPLAN, UPJSK): No.5 対象年月, 10 利用日, 11 日割, 12/13 時刻, 15 コード."""
-    month, day, hiwari = f[4], f[9], f[10]
+def plan_day(f: list[str], emit: Emit) -> None:
+    """第6表 / 実績: No.10 サービス利用日 in No.5 対象年月 (decision D7)."""
+    month, day = f[4], f[9]
     if is_month(month) and is_date(day) and day[:6] != month:
         emit(
             "plan.date_month",
@@ -41,6 +42,11 @@ def plan_record(f: list[str], emit: Emit) -> None:
             expected=f"a date in {month}",
             fix="One file holds one サービス提供年月 only.",
         )
+
+
+def plan_record(f: list[str], emit: Emit) -> None:
+    """第6表 / 実績 (UPPLAN, UPJSK): No.5 対象年月, 11 日割, 12/13 時刻, 15 コード (No.10: plan_day)."""
+    month, hiwari = f[4], f[10]
     if is_month(month) and len(hiwari) == 31 and "1" in hiwari[month_days(month) :]:
         emit(
             "plan.hiwari_month",
@@ -245,15 +251,20 @@ def _subtotal_row(f: list[str], emit: Emit) -> None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordRule:
     """A rule over one record and the fields (0-based) it reads: its findings depend on them only,
-    so a combination of values once found fine needs no second look (validate.py)."""
+    so a combination of values once found fine needs no second look (validate.py). A rule that
+    reads a value changing on every row (the day) is kept apart from the rest, so that the rest's
+    combinations repeat across a user's rows."""
 
     check: Callable[[list[str], Emit], None]
     reads: tuple[int, ...]
 
 
-_PLAN = RecordRule(check=plan_record, reads=(4, 9, 10, 11, 12, 14, 15, 16, 18))
-RECORD_RULES: dict[str, RecordRule] = {
+_PLAN = (
+    RecordRule(check=plan_day, reads=(4, 9)),
+    RecordRule(check=plan_record, reads=(4, 10, 11, 12, 14, 15, 16, 18)),
+)
+RECORD_RULES: dict[str, tuple[RecordRule, ...]] = {
     "UPPLAN": _PLAN,
     "UPJSK": _PLAN,
-    "UPHOSOKU": RecordRule(check=hosoku_record, reads=(3, 62)),
+    "UPHOSOKU": (RecordRule(check=hosoku_record, reads=(3, 62)),),
 }

@@ -15,17 +15,24 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 from careplan.errors import Finding
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
-from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem, quick_checks
+from careplan.standard.fields import (
+    FieldCheck,
+    Quick,
+    compile_layout,
+    insurer_check_digit_ok,
+    office_problem,
+    quick_checks,
+)
 from careplan.standard.filename import FileName, file_name_findings
 from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
-from careplan.standard.reader import quoted, read_rows
-from careplan.standard.records import RECORD_RULES, SikyuTotals
+from careplan.standard.reader import Template, quoted, read_batches
+from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
@@ -34,6 +41,16 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
+SIGNATURE_CACHE = 16384  # combinations of a record's values other than dates, found fine
+# `_known`'s quick checks: (signature of the stable values, signatures found fine, date fields
+# with their known values, fields that need a value, every field with its known values).
+Signed = tuple[
+    Callable[[list[str]], object],
+    set[object],
+    list[tuple[int, Container[str]]],
+    list[int],
+    list[tuple[int, Container[str]]],
+]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -80,9 +97,9 @@ class _FileState:
         # values `_value` passed (their rules depend on the value only).
         self.valid: list[set[str]] = [{*c.field.special, *([] if c.required else [""])} for c in self.checks]
         self.valid_count = 0
-        self.rule = RECORD_RULES.get(layout.file_id)
-        self.rule_key = itemgetter(*self.rule.reads) if self.rule is not None else None
-        self.rule_fine: set[object] = set()
+        # (rule, key of the values it reads, combinations found fine) per record rule
+        self.rules = [(r, itemgetter(*r.reads), set[object]()) for r in RECORD_RULES.get(layout.file_id, ())]
+        self.pending = self.decoder.pending
         self.month_index = None if layout.month_field is None else layout.month_field - 1
         self.field_count = layout.field_count
         self.kihon = layout.file_id == "UPKIHON"
@@ -99,7 +116,22 @@ class _FileState:
         # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
         self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
         self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
-        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
+        # Dates change on nearly every row; the other values repeat across a user's rows, so their
+        # combination (a signature) once found fine is checked with one set lookup (`_known`).
+        self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
+        self._quick()
+        # A record equal to the previous clean one in every value but its dates needs only the
+        # rules that read a date (`_repeat`): rows of one user's service differ by the day only.
+        self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
+        self.dated_keys = [
+            k
+            for k, ix in zip(self.key_getters, self.key_fields.values(), strict=True)
+            if self.volatile.intersection(ix)
+        ]
+        self.template = Template(
+            dates=tuple(sorted(self.volatile)), free_text=frozenset(c.index for c in self.checks if c.free_text)
+        )
+        self.clean = False  # whether the previous record was read exactly and found nothing
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
         self.records = 0
@@ -138,22 +170,53 @@ class _FileState:
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: bool) -> None:
         self.line = line
-        if self.decoder.pending:
+        if self.pending:
             self._place_chars(line, fields)
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
             self._field_count(line, fields)
+            self.clean = False
             return
         self.records += 1
+        if repeat and self.clean:
+            # The same values as the previous clean record but the dates: if they are known
+            # good, what no date is read by would find what it found before, nothing.
+            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
+                if fields[index] not in ok:
+                    break
+            else:
+                self._repeat(line, fields)
+                return
+        added = self.sink.added
+        self._record(line, fields, raw, quotes)
+        self.clean = raw is None and self.sink.added == added
+
+    def _repeat(self, line: int, fields: list[str]) -> None:
+        """A record equal to the previous clean one except its known-good dates: the rules and keys
+        that read a date are all that can find something new."""
+        for rule, key, fine in self.dated_rules:
+            if key(fields) not in fine:
+                added = self.sink.added
+                self._rule(rule, key, fine, fields)
+                self.clean = self.sink.added == added
+        for getter, keys, several in self.dated_keys:
+            key = getter(fields)
+            keys.setdefault(key if several else (key,), line)
+        if self.kihon and fields[61]:
+            self.images.add(fields[61])
+
+    def _record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        """Every rule of one record of the right length."""
         if fields[0] not in self.versions:
             self._version(fields[0])
         if raw is not None or not self._known(fields, quotes):
             self._fields(fields, raw, quotes)
         if self.month_index is not None and fields[self.month_index] not in self.months:
             self._month(fields)
-        if self.rule_key is not None and self.rule_key(fields) not in self.rule_fine:
-            self._rule(fields)
+        for rule, key, fine in self.rules:
+            if key(fields) not in fine:
+                self._rule(rule, key, fine, fields)
         if self.sikyu is not None:
             self.sikyu.record(fields, line, self.emit)
         for getter, keys, several in self.key_getters:
@@ -162,30 +225,46 @@ class _FileState:
         if self.kihon and fields[61]:
             self.images.add(fields[61])
 
+    def _quick(self) -> None:
+        """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
+        quoted_checks, bare_checks = quick_checks(self.checks, self.valid, self.unquoted)
+        self.quick_quoted, self.quick_bare = self._signed(quoted_checks), self._signed(bare_checks)
+
+    def _signed(self, quick: Quick) -> Signed:
+        known, filled = quick
+        stable = [index for index, _ in known if index not in self.volatile]
+        dates = [(index, fine) for index, fine in known if index in self.volatile]
+        signature: Callable[[list[str]], object] = itemgetter(*stable) if stable else (lambda _: ())
+        return signature, set(), dates, filled, known
+
     def _known(self, fields: list[str], quotes: bool) -> bool:
         """Whether every value the field rules look at is one known to be fine."""
-        known, filled = self.quick_quoted if quotes else self.quick_bare
+        signature, fine, dates, filled, known = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
                 return False
         for index, limit in self.free_limits.items():
             if len(fields[index]) > limit:
                 return False
-        for index, fine in known:
-            if fields[index] not in fine:
-                break
-        else:
+        for index, ok in dates:
+            if fields[index] not in ok:
+                return False
+        key = signature(fields)
+        if key in fine:
             return True
-        return False
+        for index, ok in known:
+            if fields[index] not in ok:
+                return False
+        if len(fine) < SIGNATURE_CACHE:
+            fine.add(key)
+        return True
 
-    def _rule(self, fields: list[str]) -> None:
-        """The layout's record rule; a combination of values it found fine is skipped from now on."""
-        assert self.rule is not None
-        assert self.rule_key is not None
+    def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:
+        """A record rule; a combination of values it found fine is skipped from now on."""
         added = self.sink.added
-        self.rule.check(fields, self.emit)
-        if self.sink.added == added and len(self.rule_fine) < RULE_CACHE:
-            self.rule_fine.add(self.rule_key(fields))
+        rule.check(fields, self.emit)
+        if self.sink.added == added and len(fine) < RULE_CACHE:
+            fine.add(key(fields))
 
     def _place_chars(self, line: int, fields: list[str]) -> None:
         """Name the item and the record of each held character problem (標準仕様 4, decision D21).
@@ -367,7 +446,7 @@ class _FileState:
 
     def _unquoted(self, index: int, value: str) -> None:
         self.unquoted.add(index)
-        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
+        self._quick()
         no = index + 1
         self.emit(
             "csv.free_text_unquoted",
@@ -462,11 +541,14 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
     record, cap = state.record, sink.cap
-    for row in read_rows(data, sink, state.decoder):
-        if sink.errors >= cap:
-            sink.stopped_at = row[0]
+    for batch in read_batches(data, sink, state.decoder, state.template):
+        for line, fields, raw, quotes, repeat in batch:
+            if sink.errors >= cap:
+                sink.stopped_at = line
+                break
+            record(line, fields, raw, quotes, repeat)
+        if sink.stopped_at is not None:
             break
-        record(*row)
     state.decoder.flush()
     state.finish()
     return CsvReport(

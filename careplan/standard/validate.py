@@ -200,6 +200,8 @@ class _FileState:
                 added = self.sink.added
                 self._rule(rule, key, fine, fields)
                 self.clean = self.sink.added == added
+        if self.sikyu is not None:  # it counts rows, so it sees every one
+            self.sikyu.record(fields, line, self.emit)
         for getter, keys, several in self.dated_keys:
             key = getter(fields)
             keys.setdefault(key if several else (key,), line)

@@ -245,17 +245,21 @@ _SNIFF = 200  # bytes looked at for the NULs of UTF-16 without a BOM
 def unicode_encoding(data: bytes) -> str | None:
     """ "UTF-8" or "UTF-16" when `data` is Unicode text rather than MS932, else None (decision D21).
 
-    UTF-16 is recognised by its BOM or by a NUL in every other byte of its start (ASCII text in
-    UTF-16); UTF-8 by decoding strictly the first block that holds a non-ASCII byte. MS932 text
-    is almost never valid UTF-8: its lead bytes 0x81–0x9F are UTF-8 continuation bytes, so the
-    decode stops at the first kana or kanji. Memory stays one block.
+    UTF-16 is recognised by its BOM or by NULs in a third of its even or odd bytes at the start
+    (the high bytes of ASCII characters in UTF-16); UTF-8 by decoding strictly the first block
+    that holds a non-ASCII byte. MS932 text is almost never valid UTF-8: its lead bytes 0x81–0x9F
+    are UTF-8 continuation bytes, so the decode stops at the first kana or kanji. Memory stays
+    one block.
     """
     head = data[:_SNIFF]
-    nul_halves = len(head) >= 4 and (not head[1::2].strip(b"\x00") or not head[0::2].strip(b"\x00"))
+    # MS932 text holds no NUL; UTF-16 puts one in the high byte of every ASCII character.
+    even, odd = (half.count(0) * 3 >= len(half) for half in (head[0::2], head[1::2]))
+    nul_halves = len(head) >= 4 and even != odd  # NULs on one side only: not binary zeros
     if head.startswith(UTF16_BOMS) or nul_halves:
         return "UTF-16"
-    for start in range(0, len(data), BLOCK):
-        block = data[start : start + BLOCK]
+    body = data[len(BOM) :] if data.startswith(BOM) else data  # ASCII after a BOM is MS932 too (D2)
+    for start in range(0, len(body), BLOCK):
+        block = body[start : start + BLOCK]
         if block.isascii():
             continue
         # The first block with a non-ASCII byte decides; a character cut at its end is fine.

@@ -189,10 +189,12 @@ def main(argv: list[str]) -> int:
         ours.append(_time(lambda: validate_csv(name, data)))
         ratios.append(ours[-1] / theirs[-1])
     print(
-        f"file: {name} ({len(data) / 1024 / 1024:.1f} MiB, {rows} rows, {distinct} distinct 被保険者番号, seed {args.seed})"
+        f"file: {name} ({len(data) / 1024 / 1024:.1f} MiB, {rows} rows, "
+        f"{distinct} distinct 被保険者番号, seed {args.seed})"
     )
     print(
-        f"method: CPU time of {args.runs} alternating rounds on the same input; csv.reader gets the text decoded beforehand "
+        f"method: CPU time of {args.runs} alternating rounds on the same input; "
+        "csv.reader gets the text decoded beforehand "
         "(decoding not timed), validate_csv gets the bytes and does all its work (MS932 decoding, quoting, "
         "every field, record and file rule); every row differs (seeded), so caches of known-good values "
         "do not flatter the validator"

@@ -92,7 +92,9 @@ def test_careplan_validate_text_names_the_gaiji_item(tmp_path: Path, capsys: pyt
     assert re.search(pattern, out), out
 
 
-async def _refused(hub: HubUnderTest, sender: Office, recipient: Office, files: list[tuple[str, bytes]]) -> CareplanError:
+async def _refused(
+    hub: HubUnderTest, sender: Office, recipient: Office, files: list[tuple[str, bytes]]
+) -> CareplanError:
     pair = hub.pki.terminals[sender.number]
     manifest = Manifest.build(
         transmission_id="e" * 32,

@@ -184,34 +184,31 @@ def _missing(rel_keys: tuple[str, ...], parent: CsvReport, child: CsvReport, sec
         if key in parent_keys or len(found) >= MAX_RELATION_FINDINGS:
             continue
         cause = _orphaned(key, rel_keys, parent)
-        common: dict[str, Any] = {
-            "file": child.name,
-            "line": line,
-            "value": "/".join(key),
-            "section": f"標準仕様 {section}",
-        }
-        if cause is not None:
-            found.append(
-                Finding(
-                    rule="relation.orphaned",
-                    message=f"{cause[0]}、このレコードの親（{pid}）が見つかりません（{names}）。",
-                    message_en=f"{cause[1]}: this record's parent ({pid}, {'/'.join(rel_keys)}) is not found",
-                    expected=f"a key present in {parent.name}",
-                    fix=f"{parent.name} の読めないレコードを直してください（このレコードは直す必要はありません）。",
-                    fix_en=f"Fix the unreadable record of {parent.name}; this record itself needs no change.",
-                    **common,
-                )
+        if cause is not None:  # a consequence of the parent's defect (D14)
+            rule, message, message_en = (
+                "relation.orphaned",
+                f"{cause[0]}、このレコードの親（{pid}）が見つかりません（{names}）。",
+                (f"{cause[1]}: this record's parent ({pid}, {'/'.join(rel_keys)}) is not found"),
             )
-            continue
+            fix = f"{parent.name} の読めないレコードを直してください（このレコードは直す必要はありません）。"
+            fix_en = f"Fix the unreadable record of {parent.name}; this record itself needs no change."
+        else:
+            rule, message = "relation.missing_parent", f"{pid} に同じ{names}のレコードがありません。"
+            message_en = f"no {pid} record with this {'/'.join(rel_keys)}"
+            fix = f"このレコードが従属する {pid} のレコードを {parent.name} に含めてください。"
+            fix_en = f"Send the {pid} record this record depends on."
         found.append(
             Finding(
-                rule="relation.missing_parent",
-                message=f"{pid} に同じ{names}のレコードがありません。",
-                message_en=f"no {pid} record with this {'/'.join(rel_keys)}",
+                rule=rule,
+                message=message,
+                message_en=message_en,
+                file=child.name,
+                line=line,
+                value="/".join(key),
                 expected=f"a key present in {parent.name}",
-                fix=f"このレコードが従属する {pid} のレコードを {parent.name} に含めてください。",
-                fix_en=f"Send the {pid} record this record depends on.",
-                **common,
+                section=f"標準仕様 {section}",
+                fix=fix,
+                fix_en=fix_en,
             )
         )
     return found

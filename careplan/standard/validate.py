@@ -15,9 +15,10 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from careplan.errors import Finding
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
@@ -36,6 +37,7 @@ from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
+KeyGetter = tuple[Callable[[list[str]], Any], KeySet, bool]  # (getter, key set, several fields)
 JPEG_MAGIC = b"\xff\xd8\xff"
 # A field's own rules depend on its value only, so values already found valid are skipped;
 # the cache is bounded so that a file of unique values cannot grow it without limit.
@@ -200,9 +202,14 @@ class _FileState:
                 added = self.sink.added
                 self._rule(rule, key, fine, fields)
                 self.clean = self.sink.added == added
-        if self.sikyu is not None:  # it counts rows, so it sees every one
+        self._collect(line, fields, self.dated_keys)  # 第7表's counts see every row
+
+    def _collect(self, line: int, fields: list[str], key_getters: Sequence[KeyGetter]) -> None:
+        """What the file-wide rules and the unit checks gather from a record: 第7表 totals,
+        relation keys, image names."""
+        if self.sikyu is not None:
             self.sikyu.record(fields, line, self.emit)
-        for getter, keys, several in self.dated_keys:
+        for getter, keys, several in key_getters:
             key = getter(fields)
             keys.setdefault(key if several else (key,), line)
         if self.kihon and fields[61]:
@@ -219,13 +226,7 @@ class _FileState:
         for rule, key, fine in self.rules:
             if key(fields) not in fine:
                 self._rule(rule, key, fine, fields)
-        if self.sikyu is not None:
-            self.sikyu.record(fields, line, self.emit)
-        for getter, keys, several in self.key_getters:
-            key = getter(fields)
-            keys.setdefault(key if several else (key,), line)
-        if self.kihon and fields[61]:
-            self.images.add(fields[61])
+        self._collect(line, fields, self.key_getters)
 
     def _quick(self) -> None:
         """(Re)build the quick checks of `_known` (after a field was found unquoted)."""

@@ -7,10 +7,14 @@ Rules this module keeps:
 3. A record is a line, joined with the next lines while a quoted field is open (at most
    MAX_RECORD_LINES). Quoted fields keep commas, line breaks and "" escapes; a lone CR outside
    quotes, a quote inside an unquoted field and text after a closing quote are errors.
-4. Two readers, one result. `_fast` runs csv.reader over a clean block's list of lines and keeps
-   only what it can prove equal to the line-by-line reading; any other record (it spans the
-   block's end or more than MAX_RECORD_LINES lines, or csv.reader refused several lines) is left
-   to `_slow`, which feeds csv.reader line by line and hands back at the next clean line.
+4. Three readers, one result. `_whole` reads a clean block whose lines are each one record,
+   and reads a line that repeats the previous one but for its dates (digits of the same width,
+   checked against the previous line's text cut around them) without csv.reader, since it would
+   give the previous fields with the new dates. `_fast` runs csv.reader over a clean block's
+   list of lines and keeps only what it can prove equal to the line-by-line reading; any other
+   record (it spans the block's end or more than MAX_RECORD_LINES lines, or csv.reader refused
+   several lines) is left to `_slow`, which feeds csv.reader line by line and hands back at the
+   next clean line.
 """
 
 from __future__ import annotations

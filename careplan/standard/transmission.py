@@ -5,7 +5,10 @@ Rules this module keeps:
    as one sending unit, then each file's format and the links between files.
 2. A transmission holds one sending unit of standard files, or only attachments (decision D12).
 3. Each finding's rule maps to one catalogue code (RULE_CODES); `refusal` picks one code by
-   PRECEDENCE and carries every finding.
+   PRECEDENCE among the root causes (CONSEQUENCES never pick it) and carries every finding, root
+   causes first (decision D14). Its detail names places and rules, never values (it is logged).
+4. A misspelled prefix is a standard file named wrongly, not an attachment: refused by name and
+   counted in the unit as the file it was meant to be (decision D22).
 """
 
 from __future__ import annotations

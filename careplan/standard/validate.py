@@ -3,14 +3,19 @@
 Rules this module keeps:
 1. The layout is chosen by the file name (レイアウト定義書 ファイル名称規約); a name that is not
    the standard's cannot be validated and says so.
-2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長, 書式, codes
-   (fields.py), multi-field rules (records.py). Per file: one CSV version, one 対象年月 equal to
-   the name's YYYYMM (decision D7), 第7表 totals, at least one record.
+2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長 (free text
+   too, D20), 書式, codes (fields.py), multi-field rules (records.py). Per file: one CSV version,
+   one 対象年月 equal to the name's YYYYMM (decision D7), 第7表 totals, at least one record. A
+   file saved as UTF-8/UTF-16 is one finding (D21); a character outside MS932 is reported with
+   the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
-   known to pass (`quick_checks`) skips the field loop, and a record rule skips a combination of
-   the values it reads (`RecordRule.reads`) once it found it fine.
-4. `inspect_csv` also returns the relation keys and image names for check_transmission.
+   known to pass (`quick_checks`, a signature of its values) skips the field loop; a record rule
+   skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
+   record the reader found to repeat the previous clean one but for its dates (reader.py
+   `_whole`) is looked at only where a date reaches (`_repeat`).
+4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
+   records it could not read, so that keys they take with them are consequences (D14).
 """
 
 from __future__ import annotations

@@ -330,37 +330,38 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
     line breaks); True when the block is done, False at a line csv.reader cannot read alone
     (`lines.at` is left there for `_fast`).
 
-    A line that repeats the previous one but for its dates (`_repeated`) is not given to
-    csv.reader at all, and its row says so (Row's last item): rows of one user's service differ
-    by the day only, and the validator then looks only at what a date can change.
+    A line that repeats the previous one but for its dates is not given to csv.reader at all,
+    and its row says so (Row's last item): rows of one user's service differ by the day only,
+    and the validator then looks only at what a date can change.
     """
     skip = lines.at
     block = lines.clean[skip:] if skip else lines.clean
     one = _OneLine()
     reader = csv.reader(one, strict=True)
     first = lines.first + skip
-    previous: tuple[str, list[str], bool] | None = None
+    # The previous line read exactly (its text, fields, quoting), its length, and its cut.
+    prev_text, prev_fields, prev_quotes, size = "", list[str](), False, -1
     cut: tuple[list[tuple[str, int]], list[tuple[int, int, int]]] | None = None
     for offset, text in enumerate(block):
-        number = first + offset
-        if previous is not None and template is not None and len(text) == len(previous[0]):
+        if len(text) == size and template is not None:
             # `text` equal to the previous line but in its dates, which are digits of the same
-            # width: csv.reader would read the previous fields with the new dates.
+            # width (so no comma, quote or CR moves a field): csv.reader would read the previous
+            # fields with the new dates.
             if cut is None:
-                cut = _cut(previous[1], previous[0], template)
+                cut = _cut(prev_fields, prev_text, template)
             pieces, spans = cut
             for piece, at in pieces:
                 if not text.startswith(piece, at):
                     break
             else:
-                fields = previous[1][:]
+                fields = prev_fields[:]
                 for index, start, end in spans:
                     value = fields[index] = text[start:end]
-                    if not (value.isdigit() and value.isascii()):
+                    if not value.isdigit():
                         break
                 else:
-                    into.append((number, fields, None, previous[2], True))
-                    previous = (text, fields, previous[2])
+                    into.append((first + offset, fields, None, prev_quotes, True))
+                    prev_text, prev_fields = text, fields
                     continue
         one.line = text
         try:
@@ -368,15 +369,15 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
         except csv.Error:
             lines.at = skip + offset
             return False
-        previous, cut = None, None
+        number, size, cut = first + offset, -1, None
         if not row:
             _blank(sink, number)
         elif '"' not in text:
             into.append((number, row, None, False, False))
-            previous = (text, row, False)
+            prev_text, prev_fields, prev_quotes, size = text, row, False, len(text)
         elif '"' not in "".join(row):
             into.append((number, row, None, True, False))
-            previous = (text, row, True)
+            prev_text, prev_fields, prev_quotes, size = text, row, True, len(text)
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
     lines.at = skip + len(block)

@@ -141,6 +141,7 @@ class _FileState:
         self.clean = False  # whether the previous record was read exactly and found nothing
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
+        self.collect_on_repeat = bool(self.sikyu is not None or self.dated_keys or self.kihon)
         self.records = 0
         self.line = 0
 
@@ -207,7 +208,8 @@ class _FileState:
                 added = self.sink.added
                 self._rule(rule, key, fine, fields)
                 self.clean = self.sink.added == added
-        self._collect(line, fields, self.dated_keys)  # 第7表's counts see every row
+        if self.collect_on_repeat:  # 第7表's counts see every row
+            self._collect(line, fields, self.dated_keys)
 
     def _collect(self, line: int, fields: list[str], key_getters: Sequence[KeyGetter]) -> None:
         """What the file-wide rules and the unit checks gather from a record: 第7表 totals,

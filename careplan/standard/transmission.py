@@ -177,15 +177,21 @@ def check_transmission(
     return found
 
 
+# Rules about names, counts and kinds of files: their messages hold no value from a file's content.
+_NAME_RULES = ("unit.", "filename.", "transmission.", "bulk.")
+
+
 def _brief(finding: Finding) -> str:
-    """Where a finding is and which rule it breaks, without the value: the detail of a refusal is
-    also written to the hub's log and audit, which must not hold values from files."""
+    """Where a finding is and which rule it breaks, and for a rule about names its message; never
+    a value from a file's content: the detail of a refusal is also written to the hub's log and
+    audit, which must not hold personal data."""
     where = finding.file or ""
     if finding.line is not None:
         where += f":{finding.line}"
     if finding.field_no is not None:
         where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
-    return f"{where} ({finding.rule})" if where else finding.rule
+    said = f": {finding.message}" if finding.rule.startswith(_NAME_RULES) else ""
+    return f"{where} ({finding.rule}){said}" if where else f"{finding.rule}{said}"
 
 
 def refusal(findings: Sequence[Finding]) -> CareplanError | None:

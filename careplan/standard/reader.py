@@ -148,11 +148,13 @@ def _quoting(sink: FindingSink, line: int, reason: str) -> None:
     sink.lost.append(line)
     sink.add(
         "csv.quoting",
-        f"record cannot be read: {reason}",
+        f"レコードを読めません: {reason}",
+        message_en=f"record cannot be read: {reason}",
         line=line,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
-        fix='Enclose free text in "" and double every " inside it.',
+        fix='フリーテキストは""で囲み、中の"は""と2つ重ねてください。',
+        fix_en='Enclose free text in "" and double every " inside it.',
     )
 
 
@@ -161,11 +163,13 @@ def _blank(sink: FindingSink, line: int) -> None:
     if sink.blank_lines == 1:
         sink.add(
             "csv.blank_line",
-            "blank line skipped (blank lines are reported once per file)",
+            "空行を読み飛ばしました（空行はファイルごとに一度だけ報告します）。",
+            message_en="blank line skipped (blank lines are reported once per file)",
             severity="warning",
             line=line,
             section=SECTION,
-            fix="Remove blank lines.",
+            fix="空行を削除してください。",
+            fix_en="Remove blank lines.",
         )
 
 
@@ -183,12 +187,14 @@ def _bom(data: bytes, sink: FindingSink) -> int:
         return 0
     sink.add(
         "encoding.bom",
-        "the file starts with a UTF-8 byte order mark",
+        "ファイルの先頭に UTF-8 の BOM があります。",
+        message_en="the file starts with a UTF-8 byte order mark",
         severity="warning",
         line=1,
         section=SECTION,
         expected="MS932 without BOM",
-        fix="Save as MS932 (Shift_JIS) without BOM.",
+        fix="BOM なしの MS932 (Shift_JIS) で保存してください。",
+        fix_en="Save as MS932 (Shift_JIS) without BOM.",
     )
     return len(BOM)
 

@@ -313,22 +313,27 @@ class _FileState:
         if fields[0] == "CSVバージョン":
             self.sink.add(
                 "csv.header",
-                "a header row is not part of the standard",
+                "見出し行があります。標準仕様のCSVは見出し行を持ちません。",
+                message_en="a header row is not part of the standard",
                 line=line,
                 value=",".join(fields[:3]) + ",…",
                 expected="data records only",
                 section=f"{self.section} (decision D2)",
-                fix="Remove the header row.",
+                fix="見出し行を削除してください。",
+                fix_en="Remove the header row.",
             )
             return
         self.sink.add(
             "csv.field_count",
-            f"{len(fields)} fields, the layout has {self.layout.field_count}",
+            f"項目数が{len(fields)}です。レイアウトの項目数は{self.layout.field_count}です。",
+            message_en=f"{len(fields)} fields, the layout has {self.layout.field_count}",
             line=line,
             value=str(len(fields)),
             expected=str(self.layout.field_count),
             section=self.section,
-            fix="Write every item of the layout, empty ones as nothing between commas; "
+            fix="レイアウトのすべての項目を書いてください（空の項目はカンマの間を空に）。カンマを含む"
+            'フリーテキストは""で囲んでください。',
+            fix_en="Write every item of the layout, empty ones as nothing between commas; "
             "quote free text containing commas.",
         )
 
@@ -349,18 +354,27 @@ class _FileState:
         if version == std.csv_version:
             return
         old = std.older_versions.get(version)
-        message = (
-            f"CSVバージョン {version} is {old}; this system takes {std.csv_version} (第4.1版)"
+        message, message_en = (
+            (
+                f"CSVバージョン {version} は {old} のものです。{std.csv_version}（第4.1版）で出力してください。",
+                f"CSVバージョン {version} is {old}; this system takes {std.csv_version} (第4.1版)",
+            )
             if old
-            else f"CSVバージョン {version!r} is not a version of the standard"
+            else (
+                f"CSVバージョン「{version}」は標準仕様のバージョンではありません。",
+                f"CSVバージョン {version!r} is not a version of the standard",
+            )
         )
         self.emit(
             "csv.version_old" if old else "csv.version",
             1,
             message,
+            message_en=message_en,
             value=version,
             expected=std.csv_version,
-            fix="Export the file with the V4.1 layout "
+            fix=f"第4.1版のレイアウト（CSVバージョン {std.csv_version}、サービス提供年月 2025年4月から）で"
+            "出力してください。",
+            fix_en="Export the file with the V4.1 layout "
             f"(CSVバージョン {std.csv_version}), applicable from サービス提供年月 2025年4月.",
         )
 
@@ -384,10 +398,12 @@ class _FileState:
         self.emit(
             "field.required",
             check.field.no,
-            f"{name} is required (必須)",
+            f"{name}は必須項目です。",
+            message_en=f"{name} is required (必須)",
             value="",
             expected="a value",
-            fix="Fill in this 必須 item.",
+            fix="必須項目に値を入れてください。",
+            fix_en="Fill in this 必須 item.",
         )
 
     def _value(self, check: FieldCheck, value: str) -> None:
@@ -400,10 +416,12 @@ class _FileState:
                 self.emit(
                     rule.rule,
                     fld.no,
-                    f"{fld.name} {value!r} is not {rule.expected}",
+                    f"{fld.name}「{value}」が書式に合いません（{rule.expected}）。",
+                    message_en=f"{fld.name} {value!r} is not {rule.expected}",
                     value=value,
                     expected=rule.expected,
-                    fix=rule.fix,
+                    fix=rule.fix_ja or rule.fix,
+                    fix_en=rule.fix,
                     severity=rule.severity,
                 )
                 return
@@ -446,11 +464,13 @@ class _FileState:
         self.emit(
             "field.insurer_check_digit",
             check.field.no,
-            f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
+            f"保険者番号 {value} のチェックデジットが合いません（モジュラス10 ウェイト2-1）。",
+            message_en=f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
             value=value,
             expected="a valid check digit",
             severity="error" if self.strict else "warning",
-            fix="Verify the 保険者番号 on the insurance card (reported once per value).",
+            fix="被保険者証の保険者番号を確かめてください（同じ値は一度だけ報告します）。",
+            fix_en="Verify the 保険者番号 on the insurance card (reported once per value).",
         )
         return not self.strict
 
@@ -461,11 +481,13 @@ class _FileState:
         self.emit(
             "csv.free_text_unquoted",
             no,
-            'free text is not enclosed in "" (reported once per field)',
+            'フリーテキストが""で囲まれていません（項目ごとに一度だけ報告します）。',
+            message_en='free text is not enclosed in "" (reported once per field)',
             value=value[:40],
             expected='"…"',
             severity="warning",
             fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',
+            fix_en='Enclose free text in "" (half-width), 標準仕様 4.',
         )
 
     def _month(self, fields: list[str]) -> None:
@@ -480,7 +502,8 @@ class _FileState:
             self.emit(
                 "csv.month_mixed",
                 no,
-                "several 対象年月 in one file",
+                "1ファイルに複数の対象年月があります。",
+                message_en="several 対象年月 in one file",
                 value=", ".join(sorted(self.months)),
                 expected="one サービス提供年月",
                 fix="１ファイル内は単月のサービス提供年月の情報のみとする.",
@@ -489,10 +512,12 @@ class _FileState:
             self.emit(
                 "csv.month_name",
                 no,
-                f"対象年月 {month} differs from the file name's {self.parsed.month}",
+                f"対象年月 {month} がファイル名の {self.parsed.month} と違います。",
+                message_en=f"対象年月 {month} differs from the file name's {self.parsed.month}",
                 value=month,
                 expected=self.parsed.month,
-                fix="Name the file after the 対象年月 of its records.",
+                fix="ファイル名の年月をレコードの対象年月に合わせてください。",
+                fix_en="Name the file after the 対象年月 of its records.",
             )
 
     def finish(self) -> None:
@@ -501,10 +526,12 @@ class _FileState:
         if self.records == 0 and not self.sink.errors:
             self.sink.add(
                 "csv.empty",
-                "the file has no records",
+                "レコードがありません。",
+                message_en="the file has no records",
                 line=None,
                 section=self.section,
-                fix="Send files with at least one record.",
+                fix="レコードが1件以上あるファイルを送ってください。",
+                fix_en="Send files with at least one record.",
             )
 
 
@@ -512,11 +539,13 @@ def _image(name: str, parsed: FileName, data: bytes, sink: FindingSink) -> CsvRe
     if not data.startswith(JPEG_MAGIC):
         sink.add(
             "image.not_jpeg",
-            "家族構成画像ファイル is not a JPEG image",
+            "家族構成画像ファイルが JPEG ではありません。",
+            message_en="家族構成画像ファイル is not a JPEG image",
             value=data[:4].hex(" "),
             expected="JPEG (FF D8 FF)",
             section="レイアウト定義書 利用者基本情報 No.62",
-            fix="Send the family diagram as a JPEG file.",
+            fix="家族構成図は JPEG ファイルで送ってください。",
+            fix_en="Send the family diagram as a JPEG file.",
         )
     return CsvReport(name=name, file_name=parsed, findings=sink.result())
 

@@ -597,6 +597,9 @@ class Finding:
     expected: str | None = None
     section: str | None = None
     fix: str | None = None
+    # English beside a Japanese message/fix (office-facing text is Japanese first).
+    message_en: str | None = None
+    fix_en: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}

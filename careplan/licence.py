@@ -24,6 +24,11 @@ Rules this module keeps:
    (then it is a new application). Applications and renewals from AUTO_RENEWAL_FROM renew
    automatically: the next term is applied for on the day the window opens, with its own deduction.
 10. The office appears in the public (WAM NET) list about a month after applying [FAQ 全般-9; R3.8].
+11. Campaigns (CAMPAIGNS, data) waive the fee of a new application's first term: the
+   フリーパスキャンペーン waives 21,000円 for applications from 2025-06-01 (decisions D24, D25 in
+   careplan/data/decisions-v4.1.json). The waiver is decided when the term is applied for and
+   stored with it; it changes the amount, not the calendar (claim month, period, the day the
+   expiry shows), and no invoice is issued for a waived term.
 
 Which action each state allows is the table TRANSITIONS; the refusal for every other pair is
 REFUSALS. Date-driven events (payment, next period, expiry) are in TRANSITIONS too, so a test can
@@ -63,6 +68,41 @@ PERIOD_MONTHS = 12
 RENEWAL_WINDOW_MONTHS = 2  # 更新 opens this many months before the period ends
 AUTO_RENEWAL_FROM = date(2025, 6, 1)  # the system renews automatically from this application day
 LISTING_DELAY_MONTHS = 1  # WAM NET lists an office about a month after it applied [R3.8]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Campaign:
+    """A fee waiver for new applications made within [applications_from, applications_until]."""
+
+    name: str
+    applications_from: date
+    applications_until: date  # our reading where the official end is not public (decision D24)
+    renewals: bool = False  # whether a renewal (更新) in the window is waived too (decision D25)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.applications_until < self.applications_from:
+            raise ValueError(f"{self.name}: ends before it starts")
+
+    def waives(self, applied_on: date, *, renewal: bool) -> bool:
+        return self.applications_from <= applied_on <= self.applications_until and (self.renewals or not renewal)
+
+
+CAMPAIGNS: tuple[Campaign, ...] = (
+    Campaign(
+        name="フリーパスキャンペーン",
+        applications_from=date(2025, 6, 1),
+        # Notices describe a one-year campaign from June 2025; the official end is not public.
+        applications_until=date(2026, 5, 31),
+        renewals=False,
+        source="public notices by care-software and care-management publishers (2025); decisions D24, D25",
+    ),
+)
+
+
+def campaign_for(applied_on: date, *, renewal: bool = False) -> Campaign | None:
+    """The campaign that waives the fee of a term applied for on `applied_on`, if any."""
+    return next((c for c in CAMPAIGNS if c.waives(applied_on, renewal=renewal)), None)
 
 
 class LicenceState(StrEnum):
@@ -192,6 +232,12 @@ class Term:
     payment: Payment = Payment.DEDUCTION
     automatic: bool = False  # applied for by auto-renewal, not by the office
     invoice_paid_on: date | None = None
+    campaign: str = ""  # the campaign that waived this term's fee (rule 11), decided when applied
+
+    @property
+    def fee_yen(self) -> int:
+        """What this term costs: the yearly fee, or 0 when a campaign waived it."""
+        return 0 if self.campaign else FEE_PER_YEAR
 
     def __post_init__(self) -> None:
         if self.start.day != 1:
@@ -200,6 +246,8 @@ class Term:
             raise ValueError("only an invoice is paid by record_invoice_payment")
         if self.invoice_paid_on is not None and self.invoice_paid_on < self.applied_on:
             raise ValueError("an invoice is paid after the application")
+        if self.invoice_paid_on is not None and self.campaign:
+            raise ValueError("a waived term has no invoice to pay")
 
     @property
     def end(self) -> date:
@@ -219,8 +267,10 @@ class Term:
 
     @property
     def paid_on(self) -> date | None:
-        """The day the payment completes: the deduction day, or the recorded invoice payment."""
-        if self.payment is Payment.DEDUCTION:
+        """The day the payment completes: the deduction day, or the recorded invoice payment.
+        A waived term settles on the deduction day whatever its payment (the 国保連合会 process
+        the claim month's 0円, rule 11)."""
+        if self.payment is Payment.DEDUCTION or self.campaign:
             return deduction_date(self.applied_on)
         return self.invoice_paid_on
 
@@ -234,6 +284,7 @@ class Term:
             "payment": self.payment.value,
             "automatic": self.automatic,
             "invoice_paid_on": self.invoice_paid_on.isoformat() if self.invoice_paid_on else None,
+            "campaign": self.campaign,
         }
 
     @classmethod
@@ -245,6 +296,7 @@ class Term:
             payment=Payment(data["payment"]),
             automatic=bool(data.get("automatic", False)),
             invoice_paid_on=date.fromisoformat(paid) if paid else None,
+            campaign=str(data.get("campaign") or ""),  # absent in licences stored before campaigns
         )
 
 
@@ -274,11 +326,18 @@ class Licence:
 
 # --- derived state --------------------------------------------------------------------------------
 def _auto_renewal(term: Term) -> Term:
+    return _term(term.renewal_opens, term.end + timedelta(days=1), term.payment, renewal=True, automatic=True)
+
+
+def _term(applied_on: date, start: date, payment: Payment, *, renewal: bool, automatic: bool = False) -> Term:
+    """A new term, with the campaign (if any) that waives it (rule 11)."""
+    waiver = campaign_for(applied_on, renewal=renewal)
     return Term(
-        applied_on=term.renewal_opens,
-        start=term.end + timedelta(days=1),
-        payment=term.payment,
-        automatic=True,
+        applied_on=applied_on,
+        start=start,
+        payment=payment,
+        automatic=automatic,
+        campaign=waiver.name if waiver else "",
     )
 
 
@@ -379,7 +438,7 @@ def _with(licence: Licence, terms: tuple[Term, ...]) -> Licence:
 def apply(licence: Licence, *, on: date, payment: Payment = Payment.DEDUCTION) -> Licence:
     """利用申請 on `on`. Raises LICENCE_ALREADY_APPLIED while a licence is in force."""
     _check(licence, Event.APPLY, on)
-    term = Term(applied_on=on, start=_claim_start(on), payment=Payment(payment))
+    term = _term(on, _claim_start(on), Payment(payment), renewal=False)
     return _with(licence, (*_terms_until(licence, on), term))
 
 
@@ -403,7 +462,7 @@ def renew(licence: Licence, *, on: date, payment: Payment | None = None) -> Lice
         raise _refuse(licence, "LICENCE_ALREADY_APPLIED", f"the term from {last.start} is already applied for")
     if on < last.renewal_opens:
         raise _refuse(licence, "LICENCE_RENEWAL_NOT_OPEN", f"renewal opens on {last.renewal_opens}")
-    return _with(licence, (*terms, Term(applied_on=on, start=last.end + timedelta(days=1), payment=pay)))
+    return _with(licence, (*terms, _term(on, last.end + timedelta(days=1), pay, renewal=True)))
 
 
 def cancel(licence: Licence, *, on: date) -> Licence:
@@ -418,7 +477,11 @@ def record_invoice_payment(licence: Licence, *, on: date) -> Licence:
     from that day its period shows. Raises LICENCE_PAYMENT_NOT_DUE if no invoice is open."""
     _check(licence, Event.INVOICE_PAID, on)
     terms = _terms_until(licence, on)
-    due = [i for i, t in enumerate(terms) if t.payment is Payment.INVOICE and t.invoice_paid_on is None and on <= t.end]
+    due = [
+        i
+        for i, t in enumerate(terms)
+        if t.payment is Payment.INVOICE and not t.campaign and t.invoice_paid_on is None and on <= t.end
+    ]
     if not due:
         raise _refuse(licence, "LICENCE_PAYMENT_NOT_DUE", f"no unpaid invoice on {on}")
     paid = replace(terms[due[0]], invoice_paid_on=on)
@@ -436,7 +499,7 @@ def _iso(day: date | None) -> str:
 
 _NO_TERM: Mapping[str, object] = MappingProxyType(
     dict.fromkeys(("applied_on", "payment", "claim_month", "deduction_date", "paid_on", "period", "renewal_opens"), "-")
-    | {"auto_renew": False}
+    | {"auto_renew": False, "fee_due_yen": FEE_PER_YEAR, "fee_waived_yen": 0, "campaign": ""}
 )
 
 
@@ -453,6 +516,9 @@ def _term_summary(term: Term | None, today: date, *, in_force: bool) -> dict[str
         "period": _span(term) if paid else "-",
         "auto_renew": term.auto_renew,
         "renewal_opens": _iso(term.renewal_opens if in_force else None),
+        "fee_due_yen": term.fee_yen,
+        "fee_waived_yen": FEE_PER_YEAR - term.fee_yen,
+        "campaign": term.campaign,
     }
 
 
@@ -480,6 +546,7 @@ def summary(licence: Licence, today: date) -> dict[str, object]:
 __all__ = [
     "ACTIONS",
     "AUTO_RENEWAL_FROM",
+    "CAMPAIGNS",
     "CLAIM_CUTOFF_DAY",
     "FEE_PER_MONTH",
     "FEE_PER_YEAR",
@@ -490,12 +557,14 @@ __all__ = [
     "REFUSALS",
     "RENEWAL_WINDOW_MONTHS",
     "TRANSITIONS",
+    "Campaign",
     "Event",
     "Licence",
     "LicenceState",
     "Payment",
     "Term",
     "apply",
+    "campaign_for",
     "cancel",
     "claim_month",
     "deduction_date",

@@ -5,7 +5,9 @@ Rules this module keeps (decision D18):
    whose names form a sending unit within the limits becomes one transmission.
 2. Every file that cannot be placed is reported with one finding saying why: a zip archive, a
    name without a destination (attachments), a malformed name, another sender, a duplicate, a
-   group that is not a sending unit or breaks a limit, or a transmission beyond the 50th.
+   group that is not a sending unit or breaks a limit, or a transmission beyond the 50th. A
+   name with a misspelled prefix is placed as the file it was meant to be (decision D22); the
+   transmission's check then refuses it by name.
 3. Transmissions are ordered by recipient, then 連番 (processing order, 標準仕様 2.5).
 Only names and sizes are read here; check_transmission judges the content of each transmission.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from careplan.errors import Finding
 from careplan.standard.content import is_zip
-from careplan.standard.filename import FileName, file_name_findings
+from careplan.standard.filename import FileName, file_name_findings, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.transmission import limit_findings
 from careplan.standard.units import unit_findings
@@ -48,6 +50,11 @@ def _unplaceable(name: str, data: bytes, sender: str | None) -> tuple[FileName |
             fix="Unpack it and sort its files.",
         )
     parsed, found = file_name_findings(name)
+    typo = misspelled(name) if parsed is None else None
+    if typo is not None and typo[1] is not None:
+        # A misspelled prefix: sorted as the file it was meant to be, so that its unit forms and
+        # check_transmission reports the name as the cause (decision D22).
+        parsed, found = typo[1], []
     errors = [f for f in found if f.severity == "error"]
     if parsed is None:
         first = errors[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from careplan.errors import Finding
-from careplan.standard.filename import split_prefix
+from careplan.standard.filename import misspelled, split_prefix
 from careplan.standard.layout import standard
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -102,6 +102,9 @@ def classify(name: str, data: bytes) -> tuple[Kind, list[Finding]]:
         ]
     if split_prefix(name) is not None:
         return Kind.STANDARD, []
+    typo = misspelled(name)
+    if typo is not None:  # a standard file with a typo in its prefix, not an attachment (D22)
+        return Kind.REFUSED, [typo[0]]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in standard().attachment_extensions:
         return Kind.REFUSED, [

@@ -12,8 +12,12 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from careplan.standard.sink import FindingSink
 
@@ -22,6 +26,8 @@ BOM = b"\xef\xbb\xbf"
 SECTION = "標準仕様 4 (文字コード・区切文字)"
 MAX_ENCODING_FINDINGS = 20  # then the rest of the file is decoded with replacement
 BLOCK = 1 << 16  # bytes decoded at once (whole lines)
+FIX_JA = "外字や Shift_JIS (MS932) にない文字を、MS932 の文字に置き換えてください（例: 𠮷 → 吉、絵文字 → 文字）。"
+FIX_EN = "Replace characters outside MS932 and 外字 with MS932 characters (e.g. 𠮷 → 吉, emoji → text)."
 
 BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
 # What BAD_CHARS finds, found without a regex step per character (`has_bad_chars`).
@@ -125,12 +131,70 @@ class Lines:
             self.lazy = self.decoder.lines(block, number, pos)
 
 
-class Decoder:
-    """Decodes line by line, reporting undecodable bytes and 外字 with their byte offset."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CharProblem:
+    """A character the file may not hold: its line, byte offset, rule and what it is."""
 
-    def __init__(self, sink: FindingSink) -> None:
+    rule: str  # encoding.undecodable | encoding.gaiji | encoding.control
+    line: int
+    offset: int
+    value: str  # the bytes in hex (undecodable) or U+XXXX
+
+    def where(self) -> tuple[str, str]:
+        """What it is and where, in Japanese and in English (for the message)."""
+        if self.rule == "encoding.undecodable":
+            return (
+                f"MS932 の文字ではないバイト {self.value}（ファイル先頭から {self.offset} バイト目）",
+                f"byte(s) {self.value} at byte offset {self.offset} are not a character of MS932",
+            )
+        what_ja, what_en = ("外字", "外字 (user-defined character)") if self.rule == "encoding.gaiji" else (
+            "制御文字", "control character")  # fmt: skip
+        return (
+            f"{what_ja} {self.value}（ファイル先頭から {self.offset} バイト目）",
+            f"{what_en} {self.value} at byte offset {self.offset}",
+        )
+
+
+class Decoder:
+    """Decodes line by line, reporting undecodable bytes and 外字 with their byte offset.
+
+    With `hold`, problems wait in `pending` (in reading order) for the validator, which names
+    the item (No. and name) and the record holding each (`flush` reports the rest as they are).
+    """
+
+    def __init__(self, sink: FindingSink, *, hold: bool = False) -> None:
         self.sink = sink
         self.reported = 0
+        self.hold = hold
+        self.pending: deque[CharProblem] = deque()
+
+    def problem(self, problem: CharProblem, *, item: str | None = None, item_en: str | None = None, **kw: Any) -> None:
+        """Report `problem`, inside `item` (e.g. 「3行目（被保険者番号 …）の No.6 利用者氏名」) if known."""
+        what_ja, what_en = problem.where()
+        self.sink.add(
+            problem.rule,
+            f"{item}に{what_ja}があります。" if item else f"{what_ja}があります。",
+            message_en=f"{what_en} in {item_en}" if item_en else what_en,
+            line=kw.pop("line", problem.line),
+            value=problem.value,
+            expected="MS932 (Shift_JIS) の文字（外字・制御文字を除く）",
+            section=kw.pop("section", SECTION),
+            fix=FIX_JA,
+            fix_en=FIX_EN,
+            **kw,
+        )
+
+    def flush(self, before: int | None = None) -> None:
+        """Report the held problems on lines before `before` (all when None) without an item."""
+        while self.pending and (before is None or self.pending[0].line < before):
+            self.problem(self.pending.popleft())
+
+    def _add(self, problem: CharProblem) -> None:
+        self.reported += 1
+        if self.hold:
+            self.pending.append(problem)
+        else:
+            self.problem(problem)
 
     def lines(self, block: bytes, number: int, pos: int) -> Iterator[tuple[int, str]]:
         """The lines of a block with a problem, decoded one by one as they are read."""
@@ -162,32 +226,46 @@ class Decoder:
         return "".join(parts)
 
     def _report(self, bad: bytes, line: int, at: int) -> None:
-        self.reported += 1
-        self.sink.add(
-            "encoding.undecodable",
-            f"byte(s) {bad.hex(' ')} at byte offset {at} are not a character of MS932",
-            line=line,
-            value=bad.hex(" "),
-            expected="MS932 (Shift_JIS) text",
-            section=SECTION,
-            fix="Save the file as MS932/Shift_JIS and replace characters outside it (e.g. 𠮷 → 吉, emoji → text).",
-        )
+        self._add(CharProblem(rule="encoding.undecodable", line=line, offset=at, value=bad.hex(" ")))
 
     def _bad_chars(self, text: str, line: int, offset: int) -> None:
         for match in BAD_CHARS.finditer(text):
             char = match.group()
             if char == "\ufffd" or self.reported >= MAX_ENCODING_FINDINGS:
                 continue
-            self.reported += 1
             at = offset + len(text[: match.start()].encode(ENCODING, errors="replace"))
-            gaiji = "\ue000" <= char <= "\uf8ff"
-            self.sink.add(
-                "encoding.gaiji" if gaiji else "encoding.control",
-                f"{'外字 (user-defined character)' if gaiji else 'control character'} "
-                f"U+{ord(char):04X} at byte offset {at}",
-                line=line,
-                value=f"U+{ord(char):04X}",
-                expected="MS932 characters without 外字",
-                section=SECTION,
-                fix="Replace 外字 and control characters with MS932 characters.",
-            )
+            rule = "encoding.gaiji" if "\ue000" <= char <= "\uf8ff" else "encoding.control"
+            self._add(CharProblem(rule=rule, line=line, offset=at, value=f"U+{ord(char):04X}"))
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_SNIFF = 200  # bytes looked at for the NULs of UTF-16 without a BOM
+
+
+def unicode_encoding(data: bytes) -> str | None:
+    """ "UTF-8" or "UTF-16" when `data` is Unicode text rather than MS932, else None (decision D21).
+
+    UTF-16 is recognised by its BOM or by NULs in a third of its even or odd bytes at the start
+    (the high bytes of ASCII characters in UTF-16); UTF-8 by decoding strictly the first block
+    that holds a non-ASCII byte. MS932 text is almost never valid UTF-8: its lead bytes 0x81–0x9F
+    are UTF-8 continuation bytes, so the decode stops at the first kana or kanji. Memory stays
+    one block.
+    """
+    head = data[:_SNIFF]
+    # MS932 text holds no NUL; UTF-16 puts one in the high byte of every ASCII character.
+    even, odd = (half.count(0) * 3 >= len(half) for half in (head[0::2], head[1::2]))
+    nul_halves = len(head) >= 4 and even != odd  # NULs on one side only: not binary zeros
+    if head.startswith(UTF16_BOMS) or nul_halves:
+        return "UTF-16"
+    body = data[len(BOM) :] if data.startswith(BOM) else data  # ASCII after a BOM is MS932 too (D2)
+    for start in range(0, len(body), BLOCK):
+        block = body[start : start + BLOCK]
+        if block.isascii():
+            continue
+        # The first block with a non-ASCII byte decides; a character cut at its end is fine.
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(block, final=False)
+        except UnicodeDecodeError:
+            return None
+        return "UTF-8"
+    return None

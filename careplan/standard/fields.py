@@ -43,9 +43,13 @@ def is_date(value: str) -> bool:
 
 
 def is_time(value: str) -> bool:
-    if not (len(value) == 4 and value.isascii() and value.isdigit()):
-        return False
-    return value == "2400" or (value[:2] <= "23" and value[2:] <= "59")
+    """HHMM of an end time: 0000–2359, or 2400 (decision D16)."""
+    return value == "2400" or is_start_time(value)
+
+
+def is_start_time(value: str) -> bool:
+    """HHMM of a start time: 0000–2359; 2400 ends a day and starts none (decision D16)."""
+    return len(value) == 4 and value.isascii() and value.isdigit() and value[:2] <= "23" and value[2:] <= "59"
 
 
 def _regex(pattern: str) -> Test:
@@ -60,7 +64,8 @@ class FieldRule:
     rule: str
     expected: str
     test: Test
-    fix: str
+    fix: str  # English
+    fix_ja: str = ""  # Japanese, what the office reads first
     severity: str = "error"
 
 
@@ -71,33 +76,49 @@ FORMAT_RULES: dict[str, FieldRule] = {
         expected="YYYYMM (a real year and month)",
         test=is_month,
         fix="Write the year and month as 6 digits, e.g. 202504.",
+        fix_ja="年月を6桁の数字で書いてください（例: 202504）。",
     ),
     "YYYYMMDD": FieldRule(
         rule="field.date",
         expected="YYYYMMDD (a real date)",
         test=is_date,
         fix="Write a real date as 8 digits, e.g. 20250401.",
+        fix_ja="実在する日付を8桁の数字で書いてください（例: 20250401）。",
     ),
     "HHMM": FieldRule(
-        rule="field.time", expected="HHMM (0000–2359, 2400)", test=is_time, fix="Write the time as 4 digits, e.g. 0930."
+        rule="field.time",
+        expected="HHMM (0000–2359; 2400 as an end time)",
+        test=is_time,
+        fix="Write the time as 4 digits, e.g. 0930.",
+        fix_ja="時刻を4桁の数字で書いてください（例: 0930）。",
     ),
     "XXX-XXXX": FieldRule(
         rule="field.postcode",
         expected="XXX-XXXX",
         test=_regex(r"\d{3}-\d{4}"),
         fix="Write the postcode as 3 digits, a hyphen and 4 digits.",
+        fix_ja="郵便番号は「3桁-4桁」で書いてください（例: 100-0005）。",
     ),
     "整数": FieldRule(
         rule="field.integer",
         expected="an integer",
         test=_regex(r"-?\d+"),
         fix="Write digits only (a leading minus for 減算).",
+        fix_ja="数字だけで書いてください（減算は先頭にマイナス）。",
     ),
     "99.99 形式で入力": FieldRule(
         rule="field.decimal", expected="99.99", test=_regex(r"\d{1,2}\.\d{2}"), fix="Write e.g. 10.00 or 11.40."
     ),
 }
 
+# A start time (開始時刻, 開始時間) may not be 2400: D16 allows it as the end of a day only.
+START_TIME = FieldRule(
+    rule="field.time",
+    expected="HHMM 0000–2359 (2400 only as an end time, decision D16)",
+    test=is_start_time,
+    fix="Write the start time as 0000–2359; a service starting at midnight starts at 0000.",
+    fix_ja="開始時刻は0000～2359で書いてください。2400は終了時刻にだけ使えます（0時開始は0000）。",
+)
 _DIGITS = FieldRule(rule="field.digits", expected="digits", test=_regex(r"\d+"), fix="Write digits only.")
 _OFFICE_NAMES = frozenset(
     {
@@ -201,8 +222,11 @@ def _rules_for(field: Field) -> tuple[FieldRule, ...]:
                 expected="one of " + ", ".join(f"{k}:{v}" for k, v in choices.items()),
                 test=choices.__contains__,
                 fix="Use a code of the layout's list.",
+                fix_ja="レイアウト定義書の一覧にあるコードを書いてください。",
             ),
         )
+    if field.format == "HHMM" and "開始" in field.name:
+        return (START_TIME,)
     if field.format in FORMAT_RULES:
         return (FORMAT_RULES[field.format],)
     for pattern, rule in NAME_RULES:

@@ -13,6 +13,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,14 @@ _TAIL = re.compile(
 
 # Errors that make a name unparseable; office-number and kind findings are semantic.
 _SYNTAX_RULES = frozenset(
-    {"filename.prefix", "filename.grammar", "filename.serial", "filename.month", "filename.extension"}
+    {
+        "filename.prefix",
+        "filename.prefix_misspelled",
+        "filename.grammar",
+        "filename.serial",
+        "filename.month",
+        "filename.extension",
+    }
 )
 
 
@@ -242,9 +250,50 @@ def kind_findings(name: str, parsed: FileName) -> list[Finding]:
     return found
 
 
+# A name with the five standard parts after a prefix that is not the standard's (decision D22).
+_LOOKALIKE = re.compile(
+    r"^(?P<prefix>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)_(?P<tail>" + _TAIL.pattern[1:-1] + ")$"
+)
+
+
+def misspelled(name: str) -> tuple[Finding, FileName | None] | None:
+    """When `name` has the standard's parts but a prefix that is not one (a letter missing, extra
+    or swapped): the finding naming it with the nearest standard prefix, and the name read with
+    that prefix (None when no prefix is near or the name still does not parse). None otherwise."""
+    if split_prefix(name) is not None:
+        return None
+    match = _LOOKALIKE.match(name.rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    prefix = match["prefix"]
+    near = difflib.get_close_matches(prefix.upper(), standard().prefixes, n=1, cutoff=0.6)
+    corrected: FileName | None = None
+    if near:
+        candidate, found = file_name_findings(f"{near[0]}_{match['tail']}")
+        corrected = candidate if not [f for f in found if f.rule in _SYNTAX_RULES] else None
+    guess_ja = f"「{near[0]}」の誤りではありませんか。" if near else ""
+    guess_en = f"; did you mean {near[0]}?" if near else ""
+    finding = _finding(
+        "filename.prefix_misspelled",
+        name,
+        f"ファイル名の先頭「{prefix}」は標準仕様のファイル名にありません。{guess_ja}",
+        message_en=f"file name prefix {prefix!r} is not a prefix of the standard{guess_en}",
+        value=prefix,
+        expected=near[0] if near else ", ".join(sorted(standard().prefixes)),
+        fix=f"ファイル名を {corrected} にしてください。"
+        if corrected
+        else "レイアウト定義書のファイル名称規約どおりの名前にしてください。",
+        fix_en=f"Rename the file to {corrected}." if corrected else "Name the file as レイアウト定義書 prescribes.",
+    )
+    return finding, corrected
+
+
 def file_name_findings(name: str, *, strict: bool = False) -> tuple[FileName | None, list[Finding]]:
     """Parse `name` and every problem with it (errors and warnings)."""
     split = split_prefix(name)
+    typo = misspelled(name) if split is None else None
+    if typo is not None:
+        return None, [typo[0]]
     if split is None:
         return None, [
             _finding(

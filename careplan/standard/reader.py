@@ -7,10 +7,14 @@ Rules this module keeps:
 3. A record is a line, joined with the next lines while a quoted field is open (at most
    MAX_RECORD_LINES). Quoted fields keep commas, line breaks and "" escapes; a lone CR outside
    quotes, a quote inside an unquoted field and text after a closing quote are errors.
-4. Two readers, one result. `_fast` runs csv.reader over a clean block's list of lines and keeps
-   only what it can prove equal to the line-by-line reading; any other record (it spans the
-   block's end or more than MAX_RECORD_LINES lines, or csv.reader refused several lines) is left
-   to `_slow`, which feeds csv.reader line by line and hands back at the next clean line.
+4. Three readers, one result. `_whole` reads a clean block whose lines are each one record,
+   and reads a line that repeats the previous one but for its dates (digits of the same width,
+   checked against the previous line's text cut around them) without csv.reader, since it would
+   give the previous fields with the new dates. `_fast` runs csv.reader over a clean block's
+   list of lines and keeps only what it can prove equal to the line-by-line reading; any other
+   record (it spans the block's end or more than MAX_RECORD_LINES lines, or csv.reader refused
+   several lines) is left to `_slow`, which feeds csv.reader line by line and hands back at the
+   next clean line.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ class Record:
         return quoted(self.raw, self.any_quotes, index)
 
 
-# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`.
-Row = tuple[int, list[str], list[str] | None, bool]
+# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`,
+# and whether the record repeats the one before it but for its dates (`_whole`).
+Row = tuple[int, list[str], list[str] | None, bool, bool]
 
 
 def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
@@ -140,13 +145,16 @@ class _Feed:
 
 
 def _quoting(sink: FindingSink, line: int, reason: str) -> None:
+    sink.lost.append(line)
     sink.add(
         "csv.quoting",
-        f"record cannot be read: {reason}",
+        f"レコードを読めません: {reason}",
+        message_en=f"record cannot be read: {reason}",
         line=line,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
-        fix='Enclose free text in "" and double every " inside it.',
+        fix='フリーテキストは""で囲み、中の"は""と2つ重ねてください。',
+        fix_en='Enclose free text in "" and double every " inside it.',
     )
 
 
@@ -155,11 +163,13 @@ def _blank(sink: FindingSink, line: int) -> None:
     if sink.blank_lines == 1:
         sink.add(
             "csv.blank_line",
-            "blank line skipped (blank lines are reported once per file)",
+            "空行を読み飛ばしました（空行はファイルごとに一度だけ報告します）。",
+            message_en="blank line skipped (blank lines are reported once per file)",
             severity="warning",
             line=line,
             section=SECTION,
-            fix="Remove blank lines.",
+            fix="空行を削除してください。",
+            fix_en="Remove blank lines.",
         )
 
 
@@ -169,7 +179,7 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     if isinstance(split, str):
         _quoting(sink, line, split)
         return
-    yield line, split[0], split[1], quotes
+    yield line, split[0], split[1], quotes, False
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -177,12 +187,14 @@ def _bom(data: bytes, sink: FindingSink) -> int:
         return 0
     sink.add(
         "encoding.bom",
-        "the file starts with a UTF-8 byte order mark",
+        "ファイルの先頭に UTF-8 の BOM があります。",
+        message_en="the file starts with a UTF-8 byte order mark",
         severity="warning",
         line=1,
         section=SECTION,
         expected="MS932 without BOM",
-        fix="Save as MS932 (Shift_JIS) without BOM.",
+        fix="BOM なしの MS932 (Shift_JIS) で保存してください。",
+        fix_en="Save as MS932 (Shift_JIS) without BOM.",
     )
     return len(BOM)
 
@@ -211,7 +223,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
         elif row is None or (quotes and '"' in "".join(row)):
             yield from _exact(raw, sink, start, quotes)
         else:
-            yield start, row, None, quotes
+            yield start, row, None, quotes, False
         if lines.settle():
             return
 
@@ -253,9 +265,9 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
                 if not row:
                     _blank(sink, start)
                 elif '"' not in text:
-                    yield start, row, None, False
+                    yield start, row, None, False, False
                 elif '"' not in "".join(row):
-                    yield start, row, None, True
+                    yield start, row, None, True, False
                 else:
                     yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
             else:
@@ -272,16 +284,149 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
             yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, '"' in text)
 
 
-def read_rows(data: bytes, sink: FindingSink) -> Iterator[Row]:
-    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning."""
-    lines = Lines(data, _bom(data, sink), Decoder(sink))
+@dataclass(frozen=True, slots=True)
+class Template:
+    """What a reader may know of a layout to read repeated records without csv.reader: the
+    indexes of its fixed-width date items and of its free text (written in "" by write_csv)."""
+
+    dates: tuple[int, ...]
+    free_text: frozenset[int]
+
+
+class _OneLine:
+    """The input of a csv.reader that is handed one line at a time (it asks for no more)."""
+
+    __slots__ = ("line",)
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+
+    def __iter__(self) -> _OneLine:
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+
+def _cut(fields: list[str], text: str, template: Template) -> tuple[list[tuple[str, int]], list[tuple[int, int, int]]]:
+    """`text` cut around its dates: the pieces between them with their offsets, and each date's
+    (index, start, end). Empty unless `text` is exactly `fields` as write_csv writes them (free
+    text in "", nothing else quoted), which makes the offsets certain."""
+    cells = fields[:]
+    for index in template.free_text:
+        if index < len(cells) and cells[index]:
+            cells[index] = '"' + cells[index] + '"'
+    if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
+        return [("\n", 0)], []  # a piece no line holds: never a repeat
+    pieces, spans, at = [], [], 0
+    for index in template.dates:
+        start = sum(map(len, cells[:index])) + index
+        pieces.append((text[at:start], at))
+        spans.append((index, start, start + len(cells[index])))
+        at = start + len(cells[index])
+    pieces.append((text[at:], at))
+    return pieces, spans
+
+
+def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template | None) -> bool:
+    """The rows of the clean block at `lines`, each line one record (the common case: no quoted
+    line breaks); True when the block is done, False at a line csv.reader cannot read alone
+    (`lines.at` is left there for `_fast`).
+
+    A line that repeats the previous one but for its dates is not given to csv.reader at all,
+    and its row says so (Row's last item): rows of one user's service differ by the day only,
+    and the validator then looks only at what a date can change.
+    """
+    skip = lines.at
+    block = lines.clean[skip:] if skip else lines.clean
+    one = _OneLine()
+    reader = csv.reader(one, strict=True)
+    first = lines.first + skip
+    # The previous line read exactly (its text, fields, quoting), its length, and its cut.
+    prev_text, prev_fields, prev_quotes, size = "", list[str](), False, -1
+    cut: tuple[list[tuple[str, int]], list[tuple[int, int, int]]] | None = None
+    for offset, text in enumerate(block):
+        if len(text) == size and template is not None:
+            # `text` equal to the previous line but in its dates, which are digits of the same
+            # width (so no comma, quote or CR moves a field): csv.reader would read the previous
+            # fields with the new dates.
+            if cut is None:
+                cut = _cut(prev_fields, prev_text, template)
+            pieces, spans = cut
+            for piece, at in pieces:
+                if not text.startswith(piece, at):
+                    break
+            else:
+                fields = prev_fields[:]
+                for index, start, end in spans:
+                    value = fields[index] = text[start:end]
+                    if not value.isdigit():
+                        break
+                else:
+                    into.append((first + offset, fields, None, prev_quotes, True))
+                    prev_text, prev_fields = text, fields
+                    continue
+        one.line = text
+        try:
+            row = next(reader)
+        except csv.Error:
+            lines.at = skip + offset
+            return False
+        number, size, cut = first + offset, -1, None
+        if not row:
+            _blank(sink, number)
+        elif '"' not in text:
+            into.append((number, row, None, False, False))
+            prev_text, prev_fields, prev_quotes, size = text, row, False, len(text)
+        elif '"' not in "".join(row):
+            into.append((number, row, None, True, False))
+            prev_text, prev_fields, prev_quotes, size = text, row, True, len(text)
+        else:
+            into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
+    lines.at = skip + len(block)
+    return True
+
+
+def _drain(rows: Iterator[Row], into: list[Row]) -> bool:
+    """Append what a reader yields to `into`; its return value (whether `_slow` must go on)."""
+    while True:
+        try:
+            into.append(next(rows))
+        except StopIteration as stop:
+            return bool(stop.value)
+
+
+def read_batches(
+    data: bytes, sink: FindingSink, decoder: Decoder | None = None, template: Template | None = None
+) -> Iterator[list[Row]]:
+    """The records of `data` as lists of rows, about a block at a time; problems go to `sink`.
+
+    A `decoder` built with `hold=True` keeps character problems for the caller to place; a
+    `template` lets repeated records be read without csv.reader (`_whole`)."""
+    lines = Lines(data, _bom(data, sink), decoder or Decoder(sink))
     while (clean := lines.settle()) is not None:
-        if clean and not (yield from _fast(lines, sink)):
-            continue
-        yield from _slow(lines, sink)
+        rows: list[Row] = []
+        if clean:
+            if _whole(lines, sink, rows, template):
+                yield rows
+                continue
+            if not _drain(_fast(lines, sink), rows):
+                yield rows
+                continue
+        _drain(_slow(lines, sink), rows)
+        yield rows
+
+
+def read_rows(data: bytes, sink: FindingSink, decoder: Decoder | None = None) -> Iterator[Row]:
+    """The records of `data` as rows; problems go to `sink`. Blank lines are skipped with a warning."""
+    for batch in read_batches(data, sink, decoder):
+        yield from batch
 
 
 def read_records(data: bytes, sink: FindingSink) -> Iterator[Record]:
     """The records of `data`; problems go to `sink`. Blank lines are skipped with a warning."""
     for row in read_rows(data, sink):
-        yield Record(*row)
+        yield Record(*row[:4])

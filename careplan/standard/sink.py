@@ -16,6 +16,7 @@ class FindingSink:
         self.errors = 0
         self.stopped_at: int | None = None  # reading stopped here after `cap` errors
         self.blank_lines = 0
+        self.lost: list[int] = []  # lines of records that could not be read (quoting, field count)
 
     @property
     def added(self) -> int:

@@ -5,7 +5,10 @@ Rules this module keeps:
    as one sending unit, then each file's format and the links between files.
 2. A transmission holds one sending unit of standard files, or only attachments (decision D12).
 3. Each finding's rule maps to one catalogue code (RULE_CODES); `refusal` picks one code by
-   PRECEDENCE and carries every finding.
+   PRECEDENCE among the root causes (CONSEQUENCES never pick it) and carries every finding, root
+   causes first (decision D14). Its detail names places and rules, never values (it is logged).
+4. A misspelled prefix is a standard file named wrongly, not an attachment: refused by name and
+   counted in the unit as the file it was meant to be (decision D22).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
 from careplan.standard.content import Kind, classify
-from careplan.standard.filename import FileName
+from careplan.standard.filename import FileName, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.units import relation_findings, unit_findings
 from careplan.standard.validate import CsvReport, inspect_csv
@@ -31,9 +34,11 @@ RULE_CODES: tuple[tuple[str, str], ...] = (
     ("transmission.same_office", "SAME_OFFICE"),
     ("transmission.", "COMBINATION_INVALID"),
     ("unit.", "COMBINATION_INVALID"),
-    ("relation.", "COMBINATION_INVALID"),
     ("bulk.", "COMBINATION_INVALID"),
-)
+)  # relation.* is FORMAT_INVALID: the files travel together, their content does not fit (D14)
+# Findings that follow from another one (the root cause): listed after the roots, never chosen
+# for the refusal code (decision D14).
+CONSEQUENCES = frozenset({"relation.orphaned"})
 PRECEDENCE = (
     "DATA_LOAD_FAILED",
     "FILE_TYPE_NOT_ALLOWED",
@@ -163,32 +168,55 @@ def check_transmission(
     for report in reports:
         found += report.findings
     parsed: list[tuple[str, FileName]] = [(r.name, r.file_name) for r in reports if r.file_name]
-    if len(parsed) == len(reports):
+    # A file whose prefix is misspelled takes part in the unit as what it was meant to be, so
+    # that the unit is not also called incomplete because of it (its own finding is the cause).
+    parsed += [(name, typo[1]) for name, _ in files if (typo := misspelled(name)) and typo[1] is not None]
+    if len(parsed) >= len(reports) and (reports or parsed):
         found += unit_findings(parsed, sender=sender, recipient=recipient)
         found += relation_findings(reports)
     return found
 
 
+# Rules about names, counts and kinds of files: their messages hold no value from a file's content.
+_NAME_RULES = ("unit.", "filename.", "transmission.", "bulk.")
+
+
 def _brief(finding: Finding) -> str:
+    """Where a finding is and which rule it breaks, and for a rule about names its message; never
+    a value from a file's content: the detail of a refusal is also written to the hub's log and
+    audit, which must not hold personal data."""
     where = finding.file or ""
     if finding.line is not None:
         where += f":{finding.line}"
     if finding.field_no is not None:
         where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
-    return f"{where}: {finding.message}" if where else finding.message
+    said = f": {finding.message}" if finding.rule.startswith(_NAME_RULES) else ""
+    return f"{where} ({finding.rule}){said}" if where else f"{finding.rule}{said}"
 
 
 def refusal(findings: Sequence[Finding]) -> CareplanError | None:
-    """None when no finding is an error; else one CareplanError by PRECEDENCE with all findings."""
+    """None when no finding is an error; else one CareplanError with all findings.
+
+    The code is chosen by PRECEDENCE among the root causes (errors that are not CONSEQUENCES);
+    the findings come root causes of that code first, then the other root causes, then the
+    consequences, then the warnings (decision D14)."""
     errors = [f for f in findings if f.severity == "error"]
     if not errors:
         return None
-    code = min((code_for(f) for f in errors), key=PRECEDENCE.index)
-    lead = [f for f in errors if code_for(f) == code]
-    rest = [f for f in errors if code_for(f) != code]
+    roots = [f for f in errors if f.rule not in CONSEQUENCES] or errors
+    code = min((code_for(f) for f in roots), key=PRECEDENCE.index)
+    lead = [f for f in roots if code_for(f) == code]
+    rest = [f for f in roots if code_for(f) != code]
+    after = [f for f in errors if f not in roots]
     warnings = [f for f in findings if f.severity != "error"]
     shown = "; ".join(_brief(f) for f in lead[:3])
-    more = f" (+{len(errors) - len(lead[:3])} more)" if len(errors) > 3 else ""
+    more = len(errors) - len(lead[:3])
+    first = lead[0]
     return CareplanError(
-        code, detail=f"{len(errors)} error(s): {shown}{more}", fix=lead[0].fix or "", findings=[*lead, *rest, *warnings]
+        code,
+        detail=f"エラー {len(errors)}件: {shown}" + (f"（ほか {more}件）" if more else ""),
+        detail_en=f"{len(errors)} error(s): {shown}" + (f" (+{more} more)" if more else ""),
+        fix=first.fix or "",
+        fix_en=first.fix_en or "",
+        findings=[*lead, *rest, *after, *warnings],
     )

@@ -160,24 +160,57 @@ def unit_findings(
     return _keys(names, sender, recipient) + _duplicates(names) + _combination(names) + _months(names)
 
 
+def _orphaned(key: tuple[str, ...], rel_keys: tuple[str, ...], parent: CsvReport) -> tuple[str, str] | None:
+    """Why `key` is missing from `parent` when the parent's own defect explains it: (ja, en).
+
+    A record of the parent that could not be read (field count, quoting, encoding, the findings
+    cap) takes its key with it; the child records that depend on it are orphaned by that defect,
+    which is the root cause to report and refuse for (decision D14).
+    """
+    line = parent.lost_keys.get(rel_keys, {}).get(key)
+    if line is not None:
+        return (f"{parent.name} の {line}行目が読めないため", f"line {line} of {parent.name} could not be read")
+    if parent.lost or not parent.complete:
+        return (f"{parent.name} に読めないレコードがあるため", f"{parent.name} has records that could not be read")
+    return None
+
+
 def _missing(rel_keys: tuple[str, ...], parent: CsvReport, child: CsvReport, section: str) -> list[Finding]:
     parent_keys = parent.keys.get(rel_keys, {})
+    pid = parent.file_name.file_id if parent.file_name else "parent"
+    names = "・".join(rel_keys)
     found: list[Finding] = []
     for key, line in child.keys.get(rel_keys, {}).items():
-        if key not in parent_keys and len(found) < MAX_RELATION_FINDINGS:
-            pid = parent.file_name.file_id if parent.file_name else "parent"
-            found.append(
-                Finding(
-                    rule="relation.missing_parent",
-                    file=child.name,
-                    line=line,
-                    message=f"no {pid} record with this {'/'.join(rel_keys)}",
-                    value="/".join(key),
-                    expected=f"a key present in {parent.name}",
-                    section=f"標準仕様 {section}",
-                    fix=f"Send the {pid} record this record depends on.",
-                )
+        if key in parent_keys or len(found) >= MAX_RELATION_FINDINGS:
+            continue
+        cause = _orphaned(key, rel_keys, parent)
+        if cause is not None:  # a consequence of the parent's defect (D14)
+            rule, message, message_en = (
+                "relation.orphaned",
+                f"{cause[0]}、このレコードの親（{pid}）が見つかりません（{names}）。",
+                (f"{cause[1]}: this record's parent ({pid}, {'/'.join(rel_keys)}) is not found"),
             )
+            fix = f"{parent.name} の読めないレコードを直してください（このレコードは直す必要はありません）。"
+            fix_en = f"Fix the unreadable record of {parent.name}; this record itself needs no change."
+        else:
+            rule, message = "relation.missing_parent", f"{pid} に同じ{names}のレコードがありません。"
+            message_en = f"no {pid} record with this {'/'.join(rel_keys)}"
+            fix = f"このレコードが従属する {pid} のレコードを {parent.name} に含めてください。"
+            fix_en = f"Send the {pid} record this record depends on."
+        found.append(
+            Finding(
+                rule=rule,
+                message=message,
+                message_en=message_en,
+                file=child.name,
+                line=line,
+                value="/".join(key),
+                expected=f"a key present in {parent.name}",
+                section=f"標準仕様 {section}",
+                fix=fix,
+                fix_en=fix_en,
+            )
+        )
     return found
 
 

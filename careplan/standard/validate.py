@@ -3,36 +3,61 @@
 Rules this module keeps:
 1. The layout is chosen by the file name (レイアウト定義書 ファイル名称規約); a name that is not
    the standard's cannot be validated and says so.
-2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長, 書式, codes
-   (fields.py), multi-field rules (records.py). Per file: one CSV version, one 対象年月 equal to
-   the name's YYYYMM (decision D7), 第7表 totals, at least one record.
+2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長 (free text
+   too, D20), 書式, codes (fields.py), multi-field rules (records.py). Per file: one CSV version,
+   one 対象年月 equal to the name's YYYYMM (decision D7), 第7表 totals, at least one record. A
+   file saved as UTF-8/UTF-16 is one finding (D21); a character outside MS932 is reported with
+   the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
-   known to pass (`quick_checks`) skips the field loop, and a record rule skips a combination of
-   the values it reads (`RecordRule.reads`) once it found it fine.
-4. `inspect_csv` also returns the relation keys and image names for check_transmission.
+   known to pass (`quick_checks`, a signature of its values) skips the field loop; a record rule
+   skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
+   record the reader found to repeat the previous clean one but for its dates (reader.py
+   `_whole`) is looked at only where a date reaches (`_repeat`).
+4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
+   records it could not read, so that keys they take with them are consequences (D14).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.fields import FieldCheck, compile_layout, insurer_check_digit_ok, office_problem, quick_checks
+from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
+from careplan.standard.fields import (
+    FieldCheck,
+    Quick,
+    compile_layout,
+    insurer_check_digit_ok,
+    office_problem,
+    quick_checks,
+)
 from careplan.standard.filename import FileName, file_name_findings
-from careplan.standard.layout import IMAGE_ID, Layout, standard
-from careplan.standard.reader import quoted, read_rows
-from careplan.standard.records import RECORD_RULES, SikyuTotals
+from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
+from careplan.standard.reader import Template, quoted, read_batches
+from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
+KeyGetter = tuple[Callable[[list[str]], Any], KeySet, bool]  # (getter, key set, several fields)
 JPEG_MAGIC = b"\xff\xd8\xff"
 # A field's own rules depend on its value only, so values already found valid are skipped;
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
+SIGNATURE_CACHE = 16384  # combinations of a record's values other than dates, found fine
+# `_known`'s quick checks: (signature of the stable values, signatures found fine, date fields
+# with their known values, fields that need a value, every field with its known values).
+Signed = tuple[
+    Callable[[list[str]], object],
+    set[object],
+    list[tuple[int, Container[str]]],
+    list[int],
+    list[tuple[int, Container[str]]],
+]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -45,6 +70,12 @@ class CsvReport:
     keys: Mapping[tuple[str, ...], KeySet] = field(default_factory=dict)
     images: set[str] = field(default_factory=set)
     records: int = 0
+    # Records that could not be read (their lines, and their keys where the fields held them),
+    # and whether every record was read: a child key missing from an incomplete parent is a
+    # consequence of the parent's defect, not a defect of its own (decision D14).
+    lost: list[int] = field(default_factory=list)
+    lost_keys: Mapping[tuple[str, ...], KeySet] = field(default_factory=dict)
+    complete: bool = True
 
 
 def _key_fields(layout: Layout) -> dict[tuple[str, ...], tuple[int, ...]]:
@@ -61,6 +92,9 @@ class _FileState:
 
     def __init__(self, layout: Layout, parsed: FileName, sink: FindingSink, strict: bool) -> None:
         self.layout, self.parsed, self.sink, self.strict = layout, parsed, sink, strict
+        self.decoder = Decoder(sink, hold=True)
+        names = [f.name for f in layout.fields]
+        self.insured = names.index("被保険者番号") if "被保険者番号" in names else None
         self.checks: tuple[FieldCheck, ...] = compile_layout(layout.file_id)
         self.section = f"レイアウト定義書 {layout.file_id}"
         self.versions: set[str] = set()
@@ -70,14 +104,15 @@ class _FileState:
         # values `_value` passed (their rules depend on the value only).
         self.valid: list[set[str]] = [{*c.field.special, *([] if c.required else [""])} for c in self.checks]
         self.valid_count = 0
-        self.rule = RECORD_RULES.get(layout.file_id)
-        self.rule_key = itemgetter(*self.rule.reads) if self.rule is not None else None
-        self.rule_fine: set[object] = set()
+        # (rule, key of the values it reads, combinations found fine) per record rule
+        self.rules = [(r, itemgetter(*r.reads), set[object]()) for r in RECORD_RULES.get(layout.file_id, ())]
+        self.pending = self.decoder.pending
         self.month_index = None if layout.month_field is None else layout.month_field - 1
         self.field_count = layout.field_count
         self.kihon = layout.file_id == "UPKIHON"
         self.key_fields = _key_fields(layout)
         self.keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
+        self.lost_keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
         # (getter, key set, several fields) per relation key; itemgetter builds the key tuple in C.
         self.key_getters = [(itemgetter(*ix), self.keys[n], len(ix) > 1) for n, ix in self.key_fields.items()]
         # Per field: (index, required, free text, special values, valid values); `lean` leaves
@@ -85,10 +120,28 @@ class _FileState:
         self.plan = [
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
-        self.lean = [p for p in self.plan if p[1] or not p[2]]
-        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
+        # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
+        self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
+        self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
+        # Dates change on nearly every row; the other values repeat across a user's rows, so their
+        # combination (a signature) once found fine is checked with one set lookup (`_known`).
+        self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
+        self._quick()
+        # A record equal to the previous clean one in every value but its dates needs only the
+        # rules that read a date (`_repeat`): rows of one user's service differ by the day only.
+        self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
+        self.dated_keys = [
+            k
+            for k, ix in zip(self.key_getters, self.key_fields.values(), strict=True)
+            if self.volatile.intersection(ix)
+        ]
+        self.template = Template(
+            dates=tuple(sorted(self.volatile)), free_text=frozenset(c.index for c in self.checks if c.free_text)
+        )
+        self.clean = False  # whether the previous record was read exactly and found nothing
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None
+        self.collect_on_repeat = bool(self.sikyu is not None or self.dated_keys or self.kihon)
         self.records = 0
         self.line = 0
 
@@ -103,6 +156,8 @@ class _FileState:
         fix: str | None = None,
         severity: str = "error",
         line: int | None = None,
+        message_en: str | None = None,
+        fix_en: str | None = None,
     ) -> None:
         fld = self.layout.field(no)
         self.sink.add(
@@ -116,75 +171,169 @@ class _FileState:
             expected=expected,
             section=f"{self.section} No.{no}",
             fix=fix,
+            message_en=message_en,
+            fix_en=fix_en,
         )
 
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: bool) -> None:
         self.line = line
+        if self.pending:
+            self._place_chars(line, fields)
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
             self._field_count(line, fields)
+            self.clean = False
             return
         self.records += 1
+        if repeat and self.clean:
+            # The same values as the previous clean record but the dates: if they are known
+            # good, what no date is read by would find what it found before, nothing.
+            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
+                if fields[index] not in ok:
+                    break
+            else:
+                self._repeat(line, fields)
+                return
+        added = self.sink.added
+        self._record(line, fields, raw, quotes)
+        self.clean = raw is None and self.sink.added == added
+
+    def _repeat(self, line: int, fields: list[str]) -> None:
+        """A record equal to the previous clean one except its known-good dates: the rules and keys
+        that read a date are all that can find something new."""
+        for rule, key, fine in self.dated_rules:
+            if key(fields) not in fine:
+                added = self.sink.added
+                self._rule(rule, key, fine, fields)
+                self.clean = self.sink.added == added
+        if self.collect_on_repeat:  # 第7表's counts see every row
+            self._collect(line, fields, self.dated_keys)
+
+    def _collect(self, line: int, fields: list[str], key_getters: Sequence[KeyGetter]) -> None:
+        """What the file-wide rules and the unit checks gather from a record: 第7表 totals,
+        relation keys, image names."""
+        if self.sikyu is not None:
+            self.sikyu.record(fields, line, self.emit)
+        for getter, keys, several in key_getters:
+            key = getter(fields)
+            keys.setdefault(key if several else (key,), line)
+        if self.kihon and fields[61]:
+            self.images.add(fields[61])
+
+    def _record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        """Every rule of one record of the right length."""
         if fields[0] not in self.versions:
             self._version(fields[0])
         if raw is not None or not self._known(fields, quotes):
             self._fields(fields, raw, quotes)
         if self.month_index is not None and fields[self.month_index] not in self.months:
             self._month(fields)
-        if self.rule_key is not None and self.rule_key(fields) not in self.rule_fine:
-            self._rule(fields)
-        if self.sikyu is not None:
-            self.sikyu.record(fields, line, self.emit)
-        for getter, keys, several in self.key_getters:
-            key = getter(fields)
-            keys.setdefault(key if several else (key,), line)
-        if self.kihon and fields[61]:
-            self.images.add(fields[61])
+        for rule, key, fine in self.rules:
+            if key(fields) not in fine:
+                self._rule(rule, key, fine, fields)
+        self._collect(line, fields, self.key_getters)
+
+    def _quick(self) -> None:
+        """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
+        quoted_checks, bare_checks = quick_checks(self.checks, self.valid, self.unquoted)
+        self.quick_quoted, self.quick_bare = self._signed(quoted_checks), self._signed(bare_checks)
+
+    def _signed(self, quick: Quick) -> Signed:
+        known, filled = quick
+        stable = [index for index, _ in known if index not in self.volatile]
+        dates = [(index, fine) for index, fine in known if index in self.volatile]
+        signature: Callable[[list[str]], object] = itemgetter(*stable) if stable else (lambda _: ())
+        return signature, set(), dates, filled, known
 
     def _known(self, fields: list[str], quotes: bool) -> bool:
         """Whether every value the field rules look at is one known to be fine."""
-        known, filled = self.quick_quoted if quotes else self.quick_bare
+        signature, fine, dates, filled, known = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
                 return False
-        for index, fine in known:
-            if fields[index] not in fine:
-                break
-        else:
+        for index, limit in self.free_limits.items():
+            if len(fields[index]) > limit:
+                return False
+        for index, ok in dates:
+            if fields[index] not in ok:
+                return False
+        key = signature(fields)
+        if key in fine:
             return True
-        return False
+        for index, ok in known:
+            if fields[index] not in ok:
+                return False
+        if len(fine) < SIGNATURE_CACHE:
+            fine.add(key)
+        return True
 
-    def _rule(self, fields: list[str]) -> None:
-        """The layout's record rule; a combination of values it found fine is skipped from now on."""
-        assert self.rule is not None
-        assert self.rule_key is not None
+    def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:
+        """A record rule; a combination of values it found fine is skipped from now on."""
         added = self.sink.added
-        self.rule.check(fields, self.emit)
-        if self.sink.added == added and len(self.rule_fine) < RULE_CACHE:
-            self.rule_fine.add(self.rule_key(fields))
+        rule.check(fields, self.emit)
+        if self.sink.added == added and len(fine) < RULE_CACHE:
+            fine.add(key(fields))
+
+    def _place_chars(self, line: int, fields: list[str]) -> None:
+        """Name the item and the record of each held character problem (標準仕様 4, decision D21).
+
+        Problems on earlier lines belong to records that could not be read and are reported as
+        they are. The problems of this record come in reading order, as do its fields, so the
+        n-th bad character of the record's fields is the n-th problem held from this line on.
+        """
+        self.decoder.flush(before=line)
+        insured = fields[self.insured] if self.insured is not None and self.insured < len(fields) else ""
+        who, who_en = (f"（被保険者番号 {insured}）", f" (被保険者番号 {insured})") if insured else ("", "")
+        for index, value in enumerate(fields):
+            for _ in BAD_CHARS.finditer(value):
+                if not self.decoder.pending:
+                    return
+                problem = self.decoder.pending.popleft()
+                if index >= self.field_count:
+                    self.decoder.problem(problem, line=line)
+                    continue
+                fld = self.layout.field(index + 1)
+                self.decoder.problem(
+                    problem,
+                    item=f"{line}行目{who}の No.{fld.no} {fld.name}",
+                    item_en=f"line {line}{who_en}, No.{fld.no} {fld.name}",
+                    line=line,
+                    field_no=fld.no,
+                    field_name=fld.name,
+                    section=f"{SECTION}; {self.section} No.{fld.no}",
+                )
 
     def _field_count(self, line: int, fields: list[str]) -> None:
+        self.sink.lost.append(line)
+        for name, ix in self.key_fields.items():
+            if max(ix) < len(fields):
+                self.lost_keys[name].setdefault(tuple(fields[i] for i in ix), line)
         if fields[0] == "CSVバージョン":
             self.sink.add(
                 "csv.header",
-                "a header row is not part of the standard",
+                "見出し行があります。標準仕様のCSVは見出し行を持ちません。",
+                message_en="a header row is not part of the standard",
                 line=line,
                 value=",".join(fields[:3]) + ",…",
                 expected="data records only",
                 section=f"{self.section} (decision D2)",
-                fix="Remove the header row.",
+                fix="見出し行を削除してください。",
+                fix_en="Remove the header row.",
             )
             return
         self.sink.add(
             "csv.field_count",
-            f"{len(fields)} fields, the layout has {self.layout.field_count}",
+            f"項目数が{len(fields)}です。レイアウトの項目数は{self.layout.field_count}です。",
+            message_en=f"{len(fields)} fields, the layout has {self.layout.field_count}",
             line=line,
             value=str(len(fields)),
             expected=str(self.layout.field_count),
             section=self.section,
-            fix="Write every item of the layout, empty ones as nothing between commas; "
+            fix="レイアウトのすべての項目を書いてください（空の項目はカンマの間を空に）。カンマを含む"
+            'フリーテキストは""で囲んでください。',
+            fix_en="Write every item of the layout, empty ones as nothing between commas; "
             "quote free text containing commas.",
         )
 
@@ -205,18 +354,27 @@ class _FileState:
         if version == std.csv_version:
             return
         old = std.older_versions.get(version)
-        message = (
-            f"CSVバージョン {version} is {old}; this system takes {std.csv_version} (第4.1版)"
+        message, message_en = (
+            (
+                f"CSVバージョン {version} は {old} のものです。{std.csv_version}（第4.1版）で出力してください。",
+                f"CSVバージョン {version} is {old}; this system takes {std.csv_version} (第4.1版)",
+            )
             if old
-            else f"CSVバージョン {version!r} is not a version of the standard"
+            else (
+                f"CSVバージョン「{version}」は標準仕様のバージョンではありません。",
+                f"CSVバージョン {version!r} is not a version of the standard",
+            )
         )
         self.emit(
             "csv.version_old" if old else "csv.version",
             1,
             message,
+            message_en=message_en,
             value=version,
             expected=std.csv_version,
-            fix="Export the file with the V4.1 layout "
+            fix=f"第4.1版のレイアウト（CSVバージョン {std.csv_version}、サービス提供年月 2025年4月から）で"
+            "出力してください。",
+            fix_en="Export the file with the V4.1 layout "
             f"(CSVバージョン {std.csv_version}), applicable from サービス提供年月 2025年4月.",
         )
 
@@ -230,6 +388,8 @@ class _FileState:
             elif free:
                 if quoting and index not in self.unquoted and not quoted(raw, quotes, index):
                     self._unquoted(index, value)
+                if index in self.free_limits and len(value) > self.free_limits[index]:
+                    self._length(self.checks[index].field, value)
             elif value not in valid and value not in special:
                 self._value(self.checks[index], value)
 
@@ -238,33 +398,30 @@ class _FileState:
         self.emit(
             "field.required",
             check.field.no,
-            f"{name} is required (必須)",
+            f"{name}は必須項目です。",
+            message_en=f"{name} is required (必須)",
             value="",
             expected="a value",
-            fix="Fill in this 必須 item.",
+            fix="必須項目に値を入れてください。",
+            fix_en="Fill in this 必須 item.",
         )
 
     def _value(self, check: FieldCheck, value: str) -> None:
         fld = check.field
         if fld.length is not None and len(value) > fld.length:
-            self.emit(
-                "field.length",
-                fld.no,
-                f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
-                value=value,
-                expected=f"≤ {fld.length} characters",
-                fix="Shorten the value to the 項目長.",
-            )
+            self._length(fld, value)
             return
         for rule in check.rules:
             if not rule.test(value):
                 self.emit(
                     rule.rule,
                     fld.no,
-                    f"{fld.name} {value!r} is not {rule.expected}",
+                    f"{fld.name}「{value}」が書式に合いません（{rule.expected}）。",
+                    message_en=f"{fld.name} {value!r} is not {rule.expected}",
                     value=value,
                     expected=rule.expected,
-                    fix=rule.fix,
+                    fix=rule.fix_ja or rule.fix,
+                    fix_en=rule.fix,
                     severity=rule.severity,
                 )
                 return
@@ -272,6 +429,19 @@ class _FileState:
         if ok and self.valid_count < VALID_CACHE:
             self.valid[check.index].add(value)
             self.valid_count += 1
+
+    def _length(self, fld: Field, value: str) -> None:
+        """項目長 is a maximum in characters, free text included (decisions D1, D20)."""
+        self.emit(
+            "field.length",
+            fld.no,
+            f"{fld.name}が{len(value)}文字です。項目長は{fld.length}文字です。",
+            message_en=f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
+            value=value,
+            expected=f"≤ {fld.length} characters",
+            fix=f"{fld.length}文字以内にしてください。",
+            fix_en="Shorten the value to the 項目長.",
+        )
 
     def _codes(self, check: FieldCheck, value: str) -> bool:
         """Office number / 保険者番号 check digits; True when nothing was reported."""
@@ -294,26 +464,30 @@ class _FileState:
         self.emit(
             "field.insurer_check_digit",
             check.field.no,
-            f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
+            f"保険者番号 {value} のチェックデジットが合いません（モジュラス10 ウェイト2-1）。",
+            message_en=f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
             value=value,
             expected="a valid check digit",
             severity="error" if self.strict else "warning",
-            fix="Verify the 保険者番号 on the insurance card (reported once per value).",
+            fix="被保険者証の保険者番号を確かめてください（同じ値は一度だけ報告します）。",
+            fix_en="Verify the 保険者番号 on the insurance card (reported once per value).",
         )
         return not self.strict
 
     def _unquoted(self, index: int, value: str) -> None:
         self.unquoted.add(index)
-        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
+        self._quick()
         no = index + 1
         self.emit(
             "csv.free_text_unquoted",
             no,
-            'free text is not enclosed in "" (reported once per field)',
+            'フリーテキストが""で囲まれていません（項目ごとに一度だけ報告します）。',
+            message_en='free text is not enclosed in "" (reported once per field)',
             value=value[:40],
             expected='"…"',
             severity="warning",
             fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',
+            fix_en='Enclose free text in "" (half-width), 標準仕様 4.',
         )
 
     def _month(self, fields: list[str]) -> None:
@@ -328,7 +502,8 @@ class _FileState:
             self.emit(
                 "csv.month_mixed",
                 no,
-                "several 対象年月 in one file",
+                "1ファイルに複数の対象年月があります。",
+                message_en="several 対象年月 in one file",
                 value=", ".join(sorted(self.months)),
                 expected="one サービス提供年月",
                 fix="１ファイル内は単月のサービス提供年月の情報のみとする.",
@@ -337,10 +512,12 @@ class _FileState:
             self.emit(
                 "csv.month_name",
                 no,
-                f"対象年月 {month} differs from the file name's {self.parsed.month}",
+                f"対象年月 {month} がファイル名の {self.parsed.month} と違います。",
+                message_en=f"対象年月 {month} differs from the file name's {self.parsed.month}",
                 value=month,
                 expected=self.parsed.month,
-                fix="Name the file after the 対象年月 of its records.",
+                fix="ファイル名の年月をレコードの対象年月に合わせてください。",
+                fix_en="Name the file after the 対象年月 of its records.",
             )
 
     def finish(self) -> None:
@@ -349,10 +526,12 @@ class _FileState:
         if self.records == 0 and not self.sink.errors:
             self.sink.add(
                 "csv.empty",
-                "the file has no records",
+                "レコードがありません。",
+                message_en="the file has no records",
                 line=None,
                 section=self.section,
-                fix="Send files with at least one record.",
+                fix="レコードが1件以上あるファイルを送ってください。",
+                fix_en="Send files with at least one record.",
             )
 
 
@@ -360,13 +539,29 @@ def _image(name: str, parsed: FileName, data: bytes, sink: FindingSink) -> CsvRe
     if not data.startswith(JPEG_MAGIC):
         sink.add(
             "image.not_jpeg",
-            "家族構成画像ファイル is not a JPEG image",
+            "家族構成画像ファイルが JPEG ではありません。",
+            message_en="家族構成画像ファイル is not a JPEG image",
             value=data[:4].hex(" "),
             expected="JPEG (FF D8 FF)",
             section="レイアウト定義書 利用者基本情報 No.62",
-            fix="Send the family diagram as a JPEG file.",
+            fix="家族構成図は JPEG ファイルで送ってください。",
+            fix_en="Send the family diagram as a JPEG file.",
         )
     return CsvReport(name=name, file_name=parsed, findings=sink.result())
+
+
+def _unicode(encoding: str, sink: FindingSink) -> None:
+    """One finding for a file saved as Unicode, instead of one per byte (decision D21)."""
+    sink.add(
+        "encoding.unicode",
+        f"ファイルが {encoding} で保存されています。Shift_JIS (MS932) で保存し直してください。",
+        message_en=f"the file is saved as {encoding}; save it as Shift_JIS (MS932)",
+        value=encoding,
+        expected="MS932 (Shift_JIS)",
+        section=SECTION,
+        fix="介護ソフトの出力設定、または表計算ソフトの保存形式で、文字コードを Shift_JIS (MS932) にしてください。",
+        fix_en="Export or save the file as Shift_JIS (MS932), e.g. 'CSV (comma delimited)' rather than 'CSV UTF-8'.",
+    )
 
 
 def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
@@ -379,16 +574,32 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
         return CsvReport(name=name, file_name=None, findings=sink.result())
     if parsed.file_id == IMAGE_ID:
         return _image(name, parsed, data, sink)
+    encoding = unicode_encoding(data)
+    if encoding is not None:
+        _unicode(encoding, sink)
+        return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
     record, cap = state.record, sink.cap
-    for row in read_rows(data, sink):
-        if sink.errors >= cap:
-            sink.stopped_at = row[0]
+    for batch in read_batches(data, sink, state.decoder, state.template):
+        for line, fields, raw, quotes, repeat in batch:
+            if sink.errors >= cap:
+                sink.stopped_at = line
+                break
+            record(line, fields, raw, quotes, repeat)
+        if sink.stopped_at is not None:
             break
-        record(*row)
+    state.decoder.flush()
     state.finish()
     return CsvReport(
-        name=name, file_name=parsed, findings=sink.result(), keys=state.keys, images=state.images, records=state.records
+        name=name,
+        file_name=parsed,
+        findings=sink.result(),
+        keys=state.keys,
+        images=state.images,
+        records=state.records,
+        lost=sink.lost,
+        lost_keys=state.lost_keys,
+        complete=sink.stopped_at is None,
     )
 
 

@@ -243,12 +243,13 @@ def test_invoice_payment_is_refused_without_an_open_invoice() -> None:
 
 
 def test_automatic_renewal_by_invoice_is_paid_for_its_own_term() -> None:
-    licence = lic.record_invoice_payment(applied(D(2025, 7, 1), Payment.INVOICE), on=D(2025, 7, 20))
-    renewed = lic.record_invoice_payment(licence, on=D(2026, 5, 10))  # the automatic term opened 2026-05-01
+    # Applied after the フリーパスキャンペーン (D24): the first term has an invoice too.
+    licence = lic.record_invoice_payment(applied(D(2026, 7, 1), Payment.INVOICE), on=D(2026, 7, 20))
+    renewed = lic.record_invoice_payment(licence, on=D(2027, 5, 10))  # the automatic term opened 2027-05-01
     assert [t.automatic for t in renewed.terms] == [False, True]
-    assert renewed.terms[1].invoice_paid_on == D(2026, 5, 10)
-    assert lic.expiry_display(renewed, D(2026, 7, 1)) == "2027-06-30"
-    assert lic.expiry_display(licence, D(2026, 7, 1)) == "-"  # unpaid: in force, no expiry shown
+    assert renewed.terms[1].invoice_paid_on == D(2027, 5, 10)
+    assert lic.expiry_display(renewed, D(2027, 7, 1)) == "2028-06-30"
+    assert lic.expiry_display(licence, D(2027, 7, 1)) == "-"  # unpaid: in force, no expiry shown
     assert Licence.from_json(renewed.to_json()) == renewed
 
 
@@ -416,6 +417,9 @@ def test_summary_is_what_the_licence_tab_shows() -> None:
         "period": "-",
         "auto_renew": False,
         "renewal_opens": "2026-03-01",
+        "fee_due_yen": 21_000,
+        "fee_waived_yen": 0,
+        "campaign": "",
         "expires": "-",
         "next_period": "-",
         "listed_from": "2025-05-16",

@@ -86,7 +86,7 @@ def test_bytes_outside_ms932_are_findings_with_line_and_offset(raw: bytes) -> No
     found = [f for f in sink.items if f.rule.startswith("encoding.")]
     assert found, sink.items
     assert found[0].line == 2
-    offsets = [int(f.message.split("byte offset ")[1].split()[0]) for f in found]
+    offsets = [int(f.message_en.split("byte offset ")[1].split()[0]) for f in found]
     assert all(8 <= o < 8 + len(raw) for o in offsets)  # line 2 starts at 5, "xy," is 3 bytes
     assert len(records) == 2  # the record is still read, with U+FFFD in place
 
@@ -95,7 +95,7 @@ def test_gaiji_and_control_characters() -> None:
     _, sink = _read(b"a,\xf0\x40\r\nb,\x01\r\n")
     assert [f.rule for f in sink.items] == ["encoding.gaiji", "encoding.control"]
     assert [f.line for f in sink.items] == [1, 2]
-    assert "byte offset 2" in sink.items[0].message
+    assert "byte offset 2" in sink.items[0].message_en
 
 
 def test_bom_is_skipped_with_a_warning() -> None:

@@ -26,12 +26,12 @@ _VALUES = ["", "202504", "20250403", "9999", "0900", "171001", "999999", "1" * 3
 @pytest.mark.parametrize("file_id", sorted(RECORD_RULES))
 @pytest.mark.parametrize("value", _VALUES)
 def test_rules_read_only_their_declared_fields(file_id: str, value: str) -> None:
-    rule = RECORD_RULES[file_id]
-    for seed in range(len(_VALUES)):
-        values = [
-            _VALUES[(seed + i) % len(_VALUES)] if i % 2 else value
-            for i in range(standard().layout(file_id).field_count)
-        ]
-        record = _Watched(values)
-        rule.check(record, lambda *a, **k: None)
-        assert record.read <= set(rule.reads)
+    for rule in RECORD_RULES[file_id]:
+        for seed in range(len(_VALUES)):
+            values = [
+                _VALUES[(seed + i) % len(_VALUES)] if i % 2 else value
+                for i in range(standard().layout(file_id).field_count)
+            ]
+            record = _Watched(values)
+            rule.check(record, lambda *a, **k: None)
+            assert record.read <= set(rule.reads)

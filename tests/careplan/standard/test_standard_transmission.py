@@ -143,7 +143,7 @@ def test_linked_keys_must_exist_in_the_parent() -> None:
     missing = [f for f in found if f.rule == "relation.missing_parent"]
     assert {f.file.split("_")[0] for f in missing} == {"UPSIKYU", "UPHOSOKU"}  # type: ignore[union-attr]
     assert all(f.value and "H123456789" in f.value and f.line for f in missing)
-    assert refusal(found).code == "COMBINATION_INVALID"  # type: ignore[union-attr]
+    assert refusal(found).code == "FORMAT_INVALID"  # content, not combination (D14)  # type: ignore[union-attr]
 
 
 def test_first_table_unit_with_hosoku_000000() -> None:

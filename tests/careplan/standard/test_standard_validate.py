@@ -46,7 +46,7 @@ MUTATIONS = [
     ("UPPLAN", 0, 15, "331111", "plan.kind_scope", "warning"),
     ("UPPLAN", 0, 15, "11-111", "field.service_code", "error"),
     ("UPPLAN", 0, 16, "00001000010", "field.tais", "error"),
-    ("UPPLAN", 0, 19, "1", "plan.meisai", "warning"),
+    ("UPPLAN", 0, 19, "1", "plan.meisai", "error"),
     ("UPPLAN", 0, 20, "", "field.required", "error"),
     ("UPPLAN", 0, 23, "2", "field.choice", "error"),
     ("UPPLAN", 0, 5, "202505", "csv.month_mixed", "error"),

@@ -1,0 +1,188 @@
+"""Issue 12, round 2: each gap of the review fixed, with its rule (decisions D14, D16, D19–D22)."""
+
+from __future__ import annotations
+
+import pytest
+from standard_testkit import HELPER, MANAGER, errors, name_of, plan_records, plan_set, records_of, rules
+
+from careplan.standard import check_transmission, file_name_findings, refusal, validate_csv, write_csv
+from careplan.standard import reader as reader_module
+from fixtures.broken import unit
+from fixtures.broken_more import KIHON_UNIT, YOBO_UNIT
+
+
+def _check(file_id: str, rows: list[list[str]], *, month: str | None = "202504") -> list:
+    return validate_csv(name_of(file_id, month=month), write_csv(file_id, rows))
+
+
+def _rows_of(files: dict[str, bytes], prefix: str) -> tuple[str, list[list[str]]]:
+    import csv
+    import io
+
+    name = next(n for n in files if n.startswith(prefix + "_") and not n.startswith(prefix + "_SUB"))
+    return name, [list(r) for r in csv.reader(io.StringIO(files[name].decode("cp932"), newline=""))]
+
+
+# --- free text with a 項目長 (D20) ------------------------------------------------------------------
+def test_free_text_with_a_length_is_length_checked() -> None:
+    files = unit(*YOBO_UNIT)
+    name = next(n for n in files if n.startswith("UPYOBO_SUB_"))
+    _, rows = _rows_of({name: files[name]}, "UPYOBO_SUB")
+    rows[0][4] = "12"
+    assert validate_csv(name, write_csv("UPYOBO_SUB", rows)) == []
+    rows[0][4] = "123"
+    found = validate_csv(name, write_csv("UPYOBO_SUB", rows))
+    assert [(f.rule, f.field_no, f.field_name) for f in found] == [("field.length", 5, "課題ＮＯ")]
+    assert found[0].message.startswith("課題ＮＯが3文字です") and found[0].message_en
+
+
+# --- 明細判別コード (D19) ----------------------------------------------------------------------------
+@pytest.mark.parametrize(("code", "refused"), [("111211", True), ("171001", False), ("671001", False)])
+def test_meisai_only_for_welfare_rental(code: str, refused: bool) -> None:
+    rows = plan_records()
+    rows[0][14], rows[0][15], rows[0][18] = code, "00001－000010", "1"
+    found = _check("UPPLAN", rows)
+    assert ("plan.meisai" in rules(found, "error")) is refused
+    if refused:
+        assert [f.field_no for f in found if f.rule == "plan.meisai"] == [19]
+
+
+# --- 2400 as an end time only (D16) ------------------------------------------------------------------
+def test_2400_is_an_end_time_only() -> None:
+    rows = plan_records()
+    rows[0][11], rows[0][12] = "2300", "2400"
+    assert _check("UPPLAN", rows) == []
+    rows[0][11], rows[0][12] = "2400", "2400"
+    found = errors(_check("UPPLAN", rows))
+    assert [(f.rule, f.field_no) for f in found] == [("field.time", 12)]
+    assert "2400 only as an end time" in (found[0].expected or "")
+
+
+# --- 外字 and bytes outside MS932, named by item and record (D21) --------------------------------
+def test_gaiji_names_the_item_and_the_user() -> None:
+    name = next(n for n in plan_set() if n.startswith("UPHOSOKU"))
+    rows = records_of("UPHOSOKU")
+    data = write_csv("UPHOSOKU", rows).replace(rows[1][5].encode("cp932"), rows[1][5].encode("cp932") + b"\xf0\x40", 1)
+    (finding,) = validate_csv(name, data)
+    assert (finding.rule, finding.line, finding.field_no, finding.field_name) == ("encoding.gaiji", 2, 6, "利用者氏名")
+    assert rows[1][2] in finding.message and "No.6 利用者氏名" in finding.message
+    assert "byte offset" in (finding.message_en or "")
+
+
+def test_undecodable_bytes_name_the_item_and_unreadable_records_keep_the_offset() -> None:
+    name = next(n for n in plan_set() if n.startswith("UPHOSOKU"))
+    data = write_csv("UPHOSOKU", records_of("UPHOSOKU"))
+    broken = data.replace(b'","', b'","\x85\x40', 1)  # inside No.6 of the first record
+    (finding,) = validate_csv(name, broken)
+    assert (finding.rule, finding.field_no, finding.line) == ("encoding.undecodable", 6, 1)
+    unreadable = data.replace(b'","', b'"x\x85\x40","', 1)  # a stray quote: the record cannot be read
+    found = validate_csv(name, unreadable)
+    assert {f.rule for f in found} == {"csv.quoting", "encoding.undecodable"}
+    assert next(f for f in found if f.rule == "encoding.undecodable").field_no is None
+
+
+# --- UTF-8 / UTF-16 (D21) -----------------------------------------------------------------------------
+UNICODE = [("utf-8", b"", "UTF-8"), ("utf-8", b"\xef\xbb\xbf", "UTF-8"), ("utf-16", b"", "UTF-16"),
+           ("utf-16-le", b"", "UTF-16")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("encoding", "bom", "named"), UNICODE)
+def test_unicode_files_get_one_finding(encoding: str, bom: bytes, named: str) -> None:
+    name = next(n for n in plan_set() if n.startswith("UPHOSOKU"))
+    data = bom + plan_set()[name].decode("cp932").encode(encoding)
+    (finding,) = validate_csv(name, data)
+    assert (finding.rule, finding.value) == ("encoding.unicode", named)
+    assert "Shift_JIS (MS932)" in finding.message
+
+
+def test_a_bom_before_ms932_or_ascii_is_only_a_warning() -> None:
+    for file_id in ("UPHOSOKU", "UPSIKYU"):
+        name = next(n for n in plan_set() if n.startswith(file_id))
+        found = validate_csv(name, b"\xef\xbb\xbf" + plan_set()[name])
+        assert [(f.rule, f.severity) for f in found] == [("encoding.bom", "warning")]
+
+
+# --- misspelled prefixes (D22) ------------------------------------------------------------------------
+@pytest.mark.parametrize(("typo", "meant"), [("UPPLN", "UPPLAN"), ("UPPLANN", "UPPLAN"), ("UPSIKY", "UPSIKYU"),
+                                             ("UPHOSOK", "UPHOSOKU")])  # fmt: skip
+def test_a_misspelled_prefix_is_named_with_the_nearest(typo: str, meant: str) -> None:
+    files = plan_set()
+    wrong = {n.replace(meant + "_", typo + "_", 1) if n.startswith(meant + "_") else n: d for n, d in files.items()}
+    found = check_transmission(list(wrong.items()))
+    error = refusal(found)
+    assert error is not None and error.code == "FORMAT_INVALID"
+    assert [f.rule for f in found if f.severity == "error"] == ["filename.prefix_misspelled"]
+    finding = found[0]
+    assert finding.file and finding.file.startswith(typo + "_") and finding.expected == meant
+    assert f"「{meant}」の誤り" in finding.message
+
+
+def test_a_misspelled_file_alone_is_not_an_attachment() -> None:
+    name = next(n for n in plan_set() if n.startswith("UPPLAN_"))
+    found = check_transmission([(name.replace("UPPLAN_", "UPPLN_"), plan_set()[name])])
+    # Refused and named; read as UPPLAN it is still not a unit alone, a root cause of its own.
+    assert refusal(found) is not None and refusal(found).code == "COMBINATION_INVALID"  # type: ignore[union-attr]
+    assert [f.rule for f in found] == ["filename.prefix_misspelled", "unit.combination"]
+    _, own = file_name_findings(name.replace("UPPLAN_", "UPPLN_"))
+    assert [f.rule for f in own] == ["filename.prefix_misspelled"]
+    letter = check_transmission([("連絡メモ_20250401.txt", "連絡".encode("cp932"))])
+    assert refusal(letter) is None  # a document outside the standard stays one
+
+
+# --- root causes first, the code follows them (D14) ------------------------------------------------
+def test_one_broken_first_table_record_is_a_format_error_with_orphans_after_it() -> None:
+    files = unit("UP1KYO", "UP2KYO", "UP3KYO", "UPHOSOKU")
+    name = next(n for n in files if n.startswith("UP1KYO_"))
+    files[name] = files[name].replace(b",\r\n", b"\r\n", 1)
+    error = refusal(check_transmission(list(files.items())))
+    assert error is not None and error.code == "FORMAT_INVALID"
+    rules_in_order = [f["rule"] for f in error.findings]
+    assert rules_in_order[0] == "csv.field_count"
+    assert set(rules_in_order[1:]) == {"relation.orphaned"}
+    orphan = error.findings[1]
+    assert f"{name} の 1行目が読めないため" in str(orphan["message"]) and orphan["file"] != name
+
+
+def test_a_refusal_detail_names_places_and_rules_not_values() -> None:
+    rows = records_of("UPHOSOKU")
+    rows[0][11] = "03-1234-567x"
+    files = plan_set()
+    hosoku = next(n for n in files if n.startswith("UPHOSOKU"))
+    files[hosoku] = write_csv("UPHOSOKU", rows)
+    error = refusal(check_transmission(list(files.items())))
+    assert error is not None and "field.phone" in error.detail and "567x" not in error.detail
+    assert error.detail.startswith("エラー 1件") and error.detail_en.startswith("1 error(s)")
+
+
+# --- the fast path: repeated rows are judged as a full look judges them -------------------------------
+def _repeated_plan(change: int) -> bytes:
+    rows = plan_records()
+    first = rows[0]
+    many = [[*first[:9], f"202504{d:02d}", *first[10:]] for d in range(1, 29)]
+    if change == 1:
+        many[5][9] = "20250431"  # not a date
+    elif change == 2:
+        many[6][9] = "20250501"  # a date of another month
+    elif change == 3:
+        many[7][6] = "別の 担当者"  # free text differs: no repeat
+    elif change == 4:
+        many[8][9] = "2025,401"  # same width, but a comma moves the fields
+    return (
+        write_csv("UPPLAN", many)
+        if change != 4
+        else write_csv("UPPLAN", many[:8]) + (",".join(many[8]).encode("cp932") + b"\r\n")
+    )
+
+
+@pytest.mark.parametrize("change", [0, 1, 2, 3, 4])
+def test_repeated_rows_give_the_findings_of_a_full_look(change: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _repeated_plan(change)
+    name = name_of("UPPLAN")
+    fast = validate_csv(name, data)
+    monkeypatch.setattr(reader_module, "_cut", lambda *_: ([("\n", 0)], []))
+    assert validate_csv(name, data) == fast
+    assert (fast == []) is (change in (0, 3))
+
+
+def test_sample_offices_are_still_what_the_kit_says() -> None:
+    assert MANAGER != HELPER and KIHON_UNIT[0] == "UPKIHON"

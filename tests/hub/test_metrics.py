@@ -305,3 +305,10 @@ def test_hub_serve_writes_json_logs(tmp_path: Path, pki: Pki) -> None:
     [refusal] = [entry for entry in lines if entry["request_id"] == "cli-json-1"]
     assert "CERT_MISSING" in refusal["message"]
     assert refusal["node"] == f"{socket.gethostname()}:{url.rsplit(':', 1)[1]}/{process.pid}"
+
+
+def test_careplan_up_takes_the_log_format() -> None:
+    from careplan_cli.up import _parser
+
+    assert _parser().parse_args(["--log-format", "json"]).log_format == "json"
+    assert _parser().parse_args([]).log_format == "text"

@@ -151,6 +151,12 @@ async def office_session(request: web.Request, operation: Operation) -> tuple[Of
     return peer, session
 
 
+def presented_token(request: web.Request) -> str:
+    """The Authorization header's bearer token, or "" (admin and metrics tokens are compared to it)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
 def require_admin(request: web.Request) -> None:
     token = request.app[CONFIG].admin_token
     remote = request.remote or ""
@@ -158,8 +164,7 @@ def require_admin(request: web.Request) -> None:
         loopback = ipaddress.ip_address(remote).is_loopback
     except ValueError:
         loopback = remote == "localhost"
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    given = given.strip() if scheme.lower() == "bearer" else ""
+    given = presented_token(request)
     if not token or not loopback or not secrets.compare_digest(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",

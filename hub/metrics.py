@@ -15,7 +15,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib import metadata
@@ -26,7 +25,6 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from careplan.errors import CareplanError, Operation
 from hub.requestid import REFUSAL_CODE
 
 PREFIX = "careplan_hub"
@@ -168,26 +166,6 @@ def metrics_middleware(metrics: HubMetrics) -> Callable[[web.Request, Handler], 
                 metrics.observe_request(request, status, time.perf_counter() - started)
 
     return middleware
-
-
-def check_scraper(request: web.Request, *, metrics_token: str, admin_allowed: Callable[[web.Request], None]) -> None:
-    """A scraper shows `metrics_token` (from anywhere), or the admin token from loopback."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if metrics_token and scheme.lower() == "bearer" and secrets.compare_digest(given.strip(), metrics_token):
-        return
-    try:
-        admin_allowed(request)
-    except CareplanError:
-        raise CareplanError(
-            "ADMIN_FORBIDDEN",
-            operation=Operation.ADMIN,
-            detail="メトリクスの取得には、メトリクス用トークン、またはループバックからの管理トークンが必要です。",
-            detail_en="/metrics needs the metrics token, or the admin token from a loopback peer",
-            fix="Authorization: Bearer <トークン> を付けてください（metrics_token の設定値、"
-            "またはこのマシン上で data_dir/admin-token の値）。",
-            fix_en="Send 'Authorization: Bearer <token>' with the configured metrics_token, or the admin token "
-            "(data_dir/admin-token) from this machine.",
-        ) from None
 
 
 def connection_counts(gate: object | None) -> dict[str, int]:

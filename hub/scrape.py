@@ -6,11 +6,14 @@ or the admin token from loopback, as for /admin. Served on the hub's own port, o
 
 from __future__ import annotations
 
+import secrets
+
 from aiohttp import web
 
-from hub.app import CONFIG, SERVICE, require_admin
+from careplan.errors import CareplanError, Operation
+from hub.app import CONFIG, SERVICE, presented_token, require_admin
 from hub.logformat import node_name
-from hub.metrics import METRICS, check_scraper, connection_counts
+from hub.metrics import METRICS, connection_counts
 
 METRICS_ROUTES = web.RouteTableDef()
 
@@ -22,9 +25,29 @@ PENDING_SQL = "SELECT count(*), coalesce(sum(total_size), 0) FROM transmissions 
 STORED_SQL = "SELECT coalesce(max(rowid), 0) FROM transmissions"
 
 
+def check_scraper(request: web.Request) -> None:
+    """A scraper shows the metrics token (from anywhere), or the admin token from loopback."""
+    metrics_token = request.app[CONFIG].metrics_token
+    if metrics_token and secrets.compare_digest(presented_token(request), metrics_token):
+        return
+    try:
+        require_admin(request)
+    except CareplanError:
+        raise CareplanError(
+            "ADMIN_FORBIDDEN",
+            operation=Operation.ADMIN,
+            detail="メトリクスの取得には、メトリクス用トークン、またはループバックからの管理トークンが必要です。",
+            detail_en="/metrics needs the metrics token, or the admin token from a loopback peer",
+            fix="Authorization: Bearer <トークン> を付けてください（metrics_token の設定値、"
+            "またはこのマシン上で data_dir/admin-token の値）。",
+            fix_en="Send 'Authorization: Bearer <token>' with the configured metrics_token, or the admin token "
+            "(data_dir/admin-token) from this machine.",
+        ) from None
+
+
 @METRICS_ROUTES.get("/metrics")
 async def scrape(request: web.Request) -> web.Response:
-    check_scraper(request, metrics_token=request.app[CONFIG].metrics_token, admin_allowed=require_admin)
+    check_scraper(request)
     db = request.app[SERVICE].db
     pending, stored = await db.fetch_one(PENDING_SQL), await db.fetch_one(STORED_SQL)
     sockname = request.transport.get_extra_info("sockname") if request.transport else None

@@ -33,10 +33,10 @@ from careplan.certificates import KeyPair
 from careplan.errors import CareplanError
 from client.hubclient import client_ssl_context
 from fixtures.samples import sample_plan_set
-from hub.app import CONFIG, require_admin
+from hub.app import CONFIG
 from hub.config import HubConfig
 from hub.logformat import JsonFormatter
-from hub.metrics import check_scraper
+from hub.scrape import check_scraper
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, hub_with, prepare_data_dir
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -168,7 +168,7 @@ def test_the_metrics_token_works_from_afar_the_admin_token_only_from_loopback() 
         headers = {"Authorization": f"Bearer {token}"}
         request = make_mocked_request("GET", "/metrics", headers=headers, transport=transport, app=app)
         try:
-            check_scraper(request, metrics_token="scrape", admin_allowed=require_admin)
+            check_scraper(request)
         except CareplanError as error:
             assert error.code == "ADMIN_FORBIDDEN"
             return False

@@ -20,6 +20,7 @@ from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.app import SERVICE
 from hub.config import HubConfig
+from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
+    parser.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
     return parser
 
 
@@ -174,12 +176,14 @@ def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, s
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     # Trainers watch the hub work: each stored transmission and each refusal is one log line.
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     config = HubConfig.from_env(args.data, host=args.host, port=args.port)
     authority = prepare(config)
 
     async def on_start(hub: RunningHub) -> None:
+        if json_logs is not None:
+            json_logs.node = node_name(hub.port)
         offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
         samples = write_samples(config.data_dir / "demo", offices)
         _announce(hub, config, offices, samples)

@@ -26,8 +26,10 @@ from hub.db import Database
 from hub.headers import security_headers
 from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
+from hub.metrics import METRICS, HubMetrics, metrics_middleware
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
+from hub.requestid import REQUEST_ID, answer_request_id, note_refusal, request_id_middleware
 from hub.retention import audit_detail, harden
 from hub.service import HubService, Session
 from hub.trust import TrustStore
@@ -57,6 +59,11 @@ def error_response(error: CareplanError) -> web.Response:
     return json_response(error.to_wire(), status=error.status)
 
 
+def _answer(request: web.Request, error: CareplanError) -> web.Response:
+    note_refusal(request, error)  # for the request counters (hub.metrics) and the journal
+    return error_response(error)
+
+
 def _peer_label(request: web.Request) -> str | None:
     peer = request.get(PEER)
     return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
@@ -81,7 +88,7 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
         audit_detail(error),
         extra={"repeat_key": (error.code, label)},
     )
-    response = error_response(error)  # Retry-After of a 429: hub.headers
+    response = _answer(request, error)  # Retry-After of a 429: hub.headers
     if error.code == "REQUEST_TIMEOUT":
         response.force_close()  # the rest of a too-slow body is not waited for
     return response
@@ -99,17 +106,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 413:
             return await _refused(request, too_large(request.client_max_size))
         code = "NOT_FOUND" if exc.status == 404 else "BAD_REQUEST"
-        return error_response(CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
+        return _answer(request, CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
     except ConnectionError:  # the client went away while we read its body: nobody to answer
         log.debug("client left during %s %s", request.method, request.path)
-        return error_response(CareplanError("BAD_REQUEST", detail="the client closed the connection"))
+        return _answer(request, CareplanError("BAD_REQUEST", detail="the client closed the connection"))
     except Exception as exc:
         refusal = refusal_for(request, exc)
         if refusal is not None:  # raised while reading a malformed body: the client's fault
             return await _refused(request, refusal)
-        trace = secrets.token_hex(8)
+        trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
         log.exception("internal error, trace %s", trace)
-        return error_response(CareplanError("INTERNAL", detail=f"trace id {trace}"))
+        return _answer(request, CareplanError("INTERNAL", detail=f"trace id {trace}"))
 
 
 def peer_der(request: web.Request) -> bytes | None:
@@ -144,6 +151,12 @@ async def office_session(request: web.Request, operation: Operation) -> tuple[Of
     return peer, session
 
 
+def presented_token(request: web.Request) -> str:
+    """The Authorization header's bearer token, or "" (admin and metrics tokens are compared to it)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return given.strip() if scheme.lower() == "bearer" else ""
+
+
 def require_admin(request: web.Request) -> None:
     token = request.app[CONFIG].admin_token
     remote = request.remote or ""
@@ -151,8 +164,7 @@ def require_admin(request: web.Request) -> None:
         loopback = ipaddress.ip_address(remote).is_loopback
     except ValueError:
         loopback = remote == "localhost"
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    given = given.strip() if scheme.lower() == "bearer" else ""
+    given = presented_token(request)
     if not token or not loopback or not secrets.compare_digest(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",
@@ -164,6 +176,7 @@ def require_admin(request: web.Request) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await Database.open(config.db_file)
+    db.on_commit = app[METRICS].observe_commit_batch
     cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
     service = HubService(
         config=config,
@@ -210,22 +223,28 @@ async def _housekeeping(service: HubService) -> None:
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
     from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
     from hub.routes import ROUTES
+    from hub.scrape import METRICS_ROUTES
     from hub.website import TEMPLATES, WEB, templates
 
     app = web.Application(client_max_size=config.max_form_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     limits = RateLimits(config)
+    app[METRICS] = HubMetrics()
     app.middlewares.extend(
         [
+            request_id_middleware,  # outermost: every log line of the request carries its id
+            metrics_middleware(app[METRICS]),  # sees the final status of every answer
             error_middleware,
             limits_middleware(limits, lambda r: peer_der(r) is not None, lambda: app[SERVICE].today().isoformat()),
         ]
     )
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(answer_request_id)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(ADMIN_VIEWS)
     app.add_routes(WEB)
+    app.add_routes(METRICS_ROUTES)
     return app

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import ssl
 import sys
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 import aiohttp
 
 from hub.config import HubConfig
-from hub.server import admin_token, missing_files, serve_forever
+from hub.logformat import FORMATS, configure_logging, node_name
+from hub.server import RunningHub, admin_token, missing_files, serve_forever
 
 DEFAULT_DATA = Path(".careplan-sim")
 
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the hub (mutual TLS) until Ctrl-C")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port; see data/hub.json")
+    serve.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True)
     clock_sub.add_parser("show")
@@ -118,7 +119,9 @@ def _clock(config: HubConfig, args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    json_logs = configure_logging(
+        getattr(args, "log_format", "text"), text="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = HubConfig.from_env(args.data, host=getattr(args, "host", None), port=getattr(args, "port", None))
     admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
     if args.command in admin:
@@ -131,5 +134,10 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(serve_forever(config))
+
+    async def on_start(hub: RunningHub) -> None:
+        if json_logs is not None:
+            json_logs.node = node_name(hub.port)
+
+    asyncio.run(serve_forever(config, on_start=on_start))
     return 0

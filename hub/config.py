@@ -15,6 +15,7 @@ class HubConfig:
     host: str = "127.0.0.1"
     port: int = 8443
     admin_token: str = ""
+    metrics_token: str = ""  # GET /metrics from any address with it (README "Metrics and logs")
     session_hours: int = 12
     max_upload_bytes: int = 10 * MIB  # R4.3: 10 MB per transmission
     max_files: int = 7  # R4.3
@@ -84,6 +85,7 @@ class HubConfig:
             "host": os.environ.get("CAREPLAN_HUB_HOST", "127.0.0.1"),
             "port": int(os.environ.get("CAREPLAN_HUB_PORT", "8443")),
             "admin_token": os.environ.get("CAREPLAN_ADMIN_TOKEN", ""),
+            "metrics_token": os.environ.get("CAREPLAN_HUB_METRICS_TOKEN", ""),
         }
         for name, field in cls.__dataclass_fields__.items():  # CAREPLAN_HUB_MAX_CONNECTIONS=… etc.
             raw = os.environ.get(f"CAREPLAN_HUB_{name.upper()}")

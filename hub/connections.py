@@ -13,7 +13,9 @@ Rules this module keeps:
    to its hard limit first): one more is answered 503 HUB_BUSY with Retry-After and closed, so the
    process never meets EMFILE and other users keep being served.
 4. Nothing here logs per connection (reaching the cap is one warning per `log_interval`); the
-   counters `refused_busy` and `closed_slow` say what happened.
+   counters `refused_busy`, `closed_slow` and `refused_handshake` say what happened (GET /metrics).
+   A TLS handshake that has not completed `header_timeout` after the connection was accepted was
+   refused or timed out (asyncio tells the application nothing of either): the sweep counts it.
 
 The phases BODY and BUSY are told by `hub.limits.limits_middleware`, which sees each request start
 (aiohttp parsed its headers) and end (its answer written).
@@ -126,6 +128,8 @@ class ConnectionGate:
         self.handlers: set[GuardedRequestHandler] = set()
         self.refused_busy = 0
         self.closed_slow = 0
+        self.refused_handshake = 0
+        self.handshaking: dict[GuardedRequestHandler, float] = {}  # accepted, TLS not yet through (rule 4)
         self._sweeper: asyncio.Task[None] | None = None
         self._header_timeout = canned(slow_request_error(config, body=False), reason="Request Timeout")
         self._busy = canned(busy_error(config, self.cap), reason="Service Unavailable", retry_after=config.retry_after)
@@ -146,6 +150,14 @@ class ConnectionGate:
             now = loop.time()
             for handler in list(self.handlers):
                 handler.check(now)
+            self._expire_handshakes(now)
+
+    def _expire_handshakes(self, now: float) -> None:
+        for handler, accepted in list(self.handshaking.items()):  # oldest first
+            if now - accepted <= self.config.header_timeout + self.tick:
+                break
+            del self.handshaking[handler]
+            self.refused_handshake += 1
 
 
 class GuardedRequestHandler(RequestHandler):
@@ -159,11 +171,17 @@ class GuardedRequestHandler(RequestHandler):
         self._received = 0
         self._body_start = 0
         self._body: web.Request | None = None
+        gate.handshaking[self] = self._since  # made for each accepted connection, before its TLS handshake
+
+    @property
+    def gate(self) -> ConnectionGate:
+        return self._gate
 
     # --- asyncio protocol --------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         gate = self._gate
+        gate.handshaking.pop(self, None)
         if len(gate.handlers) >= gate.cap:
             gate.refused_busy += 1
             log.warning("%d connections open: new ones are answered 503 HUB_BUSY", gate.cap)  # once an interval

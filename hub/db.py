@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +176,7 @@ class Database:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._conn = connection
         self._write_lock = asyncio.Lock()
+        self.on_commit: Callable[[int], None] | None = None  # told each commit's batch size (hub.metrics)
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -214,6 +215,8 @@ class Database:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+            if self.on_commit is not None:
+                self.on_commit(1)  # one write transaction per commit until group commit batches them
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._conn.execute(sql, tuple(params)) as cursor:

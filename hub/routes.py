@@ -16,6 +16,7 @@ from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.bodies import json_object, refusal_for
 from hub.headers import retry_after_on_throttle
+from hub.metrics import METRICS
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -195,6 +196,7 @@ async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
     result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    request.app[METRICS].transmission_stored(result)  # payload bytes counted once, not on a retry
     # 200 when this exact submission was stored before (a retry whose answer was lost), 201 when new.
     return json_response(result, status=200 if result["already_stored"] else 201)
 

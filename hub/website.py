@@ -26,6 +26,7 @@ from careplan.standard import standard
 from hub.app import CLOCK, USAGE
 from hub.headers import retry_after_on_throttle
 from hub.offices import JST
+from hub.requestid import note_refusal
 from hub.usage import CORRECTABLE_FIELDS, WebSession
 
 WEB = web.RouteTableDef()
@@ -83,6 +84,7 @@ async def _form(request: web.Request) -> MultiDictProxy[str]:
 
 
 async def _refused(request: web.Request, template: str, error: CareplanError, **context: Any) -> web.Response:
+    note_refusal(request, error)  # for the request counters (hub.metrics) and the journal
     return await render(request, template, status=error.status, error=error, **context)
 
 

@@ -18,6 +18,7 @@ from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
 from client.hubclient import client_ssl_context
 from hub.admin_views import ADMIN_VIEWS
 from hub.routes import ROUTES
+from hub.scrape import METRICS_ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
 
 SPEC_FILE = Path(str(resources.files("hub").joinpath("openapi.yaml")))  # what GET /openapi.yaml reads
@@ -37,7 +38,7 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    return {(r.method.lower(), _spec_path(r.path)) for r in [*ROUTES, *ADMIN_VIEWS]}  # type: ignore[attr-defined]
+    return {(r.method.lower(), _spec_path(r.path)) for r in [*ROUTES, *ADMIN_VIEWS, *METRICS_ROUTES]}  # type: ignore[attr-defined]
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

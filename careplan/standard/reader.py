@@ -23,6 +23,7 @@ import csv
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 
 from careplan.standard.decoding import BOM, SECTION, Decoder, Lines
 from careplan.standard.sink import FindingSink
@@ -311,22 +312,32 @@ class _OneLine:
         return line
 
 
-def _cut(fields: list[str], text: str, template: Template) -> tuple[list[tuple[str, int]], list[tuple[int, int, int]]]:
-    """`text` cut around its dates: the pieces between them with their offsets, and each date's
-    (index, start, end). Empty unless `text` is exactly `fields` as write_csv writes them (free
-    text in "", nothing else quoted), which makes the offsets certain."""
+Cut = tuple[list[tuple[str, int]], list[tuple[int, int, int]]]
+_NEVER: Cut = ([("\n", 0)], [])  # a piece no line holds: never a repeat
+
+
+def _cut(fields: list[str], text: str, template: Template, following: str) -> Cut:
+    """`text` cut around the dates that differ in `following` (a line of the same length): the
+    pieces between them with their offsets, and each such date's (index, start, end). A date
+    equal in both lines stays in its piece, so a run of one service's rows, which differ in
+    サービス利用日 only, is checked with two comparisons a line. `_NEVER` unless `text` is
+    exactly `fields` as write_csv writes them (free text in "", nothing else quoted), which
+    makes the offsets certain."""
     cells = fields[:]
     for index in template.free_text:
         if index < len(cells) and cells[index]:
             cells[index] = '"' + cells[index] + '"'
     if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
-        return [("\n", 0)], []  # a piece no line holds: never a repeat
+        return _NEVER
+    starts = list(accumulate([len(cell) + 1 for cell in cells], initial=0))  # each cell's offset
     pieces, spans, at = [], [], 0
     for index in template.dates:
-        start = sum(map(len, cells[:index])) + index
+        start, end = starts[index], starts[index + 1] - 1
+        if text[start:end] == following[start:end]:
+            continue  # the same date: part of the piece
         pieces.append((text[at:start], at))
-        spans.append((index, start, start + len(cells[index])))
-        at = start + len(cells[index])
+        spans.append((index, start, end))
+        at = end
     pieces.append((text[at:], at))
     return pieces, spans
 
@@ -345,45 +356,64 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
     one = _OneLine()
     reader = csv.reader(one, strict=True)
     first = lines.first + skip
-    # The previous line read exactly (its text, fields, quoting), its length, and its cut.
+    # The previous line read exactly (its text, fields, quoting), its length (-1: no repeat can
+    # follow), and its cut; `single` is the cut when one date differs (head, start, end, tail, index).
     prev_text, prev_fields, prev_quotes, size = "", list[str](), False, -1
-    cut: tuple[list[tuple[str, int]], list[tuple[int, int, int]]] | None = None
+    cut: Cut | None = None
+    single: tuple[str, int, int, str, int] | None = None
     for offset, text in enumerate(block):
-        if len(text) == size and template is not None:
+        if len(text) == size:
             # `text` equal to the previous line but in its dates, which are digits of the same
             # width (so no comma, quote or CR moves a field): csv.reader would read the previous
             # fields with the new dates.
             if cut is None:
-                cut = _cut(prev_fields, prev_text, template)
-            pieces, spans = cut
-            for piece, at in pieces:
-                if not text.startswith(piece, at):
-                    break
+                cut = _cut(prev_fields, prev_text, template, text)  # type: ignore[arg-type]
+                if len(cut[1]) == 1:
+                    (head, _), (tail, end) = cut[0]
+                    index, start, _ = cut[1][0]
+                    single = head, start, end, tail, index
+            if single is not None:  # the common case, unrolled
+                head, start, end, tail, index = single
+                if text.startswith(head) and text.startswith(tail, end):
+                    value = text[start:end]
+                    if value.isdigit():
+                        fields = prev_fields[:]
+                        fields[index] = value
+                        into.append((first + offset, fields, None, prev_quotes, True))
+                        prev_fields = fields
+                        continue
             else:
-                fields = prev_fields[:]
-                for index, start, end in spans:
-                    value = fields[index] = text[start:end]
-                    if not value.isdigit():
+                pieces, spans = cut
+                for piece, at in pieces:
+                    if not text.startswith(piece, at):
                         break
                 else:
-                    into.append((first + offset, fields, None, prev_quotes, True))
-                    prev_text, prev_fields = text, fields
-                    continue
+                    fields = prev_fields[:]
+                    for index, start, end in spans:
+                        value = fields[index] = text[start:end]
+                        if not value.isdigit():
+                            break
+                    else:
+                        into.append((first + offset, fields, None, prev_quotes, True))
+                        prev_fields = fields
+                        continue
         one.line = text
         try:
             row = next(reader)
         except csv.Error:
             lines.at = skip + offset
             return False
-        number, size, cut = first + offset, -1, None
+        number, size, cut, single = first + offset, -1, None, None
         if not row:
             _blank(sink, number)
         elif '"' not in text:
             into.append((number, row, None, False, False))
-            prev_text, prev_fields, prev_quotes, size = text, row, False, len(text)
+            prev_text, prev_fields, prev_quotes = text, row, False
+            size = -1 if template is None else len(text)
         elif '"' not in "".join(row):
             into.append((number, row, None, True, False))
-            prev_text, prev_fields, prev_quotes, size = text, row, True, len(text)
+            prev_text, prev_fields, prev_quotes = text, row, True
+            size = -1 if template is None else len(text)
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
     lines.at = skip + len(block)

@@ -13,7 +13,7 @@ Rules this module keeps:
    known to pass (`quick_checks`, a signature of its values) skips the field loop; a record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
-   `_whole`) is looked at only where a date reaches (`_repeat`).
+   `_whole`) is looked at only where a date reaches (`record`).
 4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
    records it could not read, so that keys they take with them are consequences (D14).
 """
@@ -128,7 +128,7 @@ class _FileState:
         self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
         self._quick()
         # A record equal to the previous clean one in every value but its dates needs only the
-        # rules that read a date (`_repeat`): rows of one user's service differ by the day only.
+        # rules that read a date (`record`): rows of one user's service differ by the day only.
         self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
         self.dated_keys = [
             k
@@ -180,6 +180,23 @@ class _FileState:
 
     def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: bool) -> None:
         self.line = line
+        if repeat and self.clean and not self.pending:
+            # The same values as the previous clean record (so the same length and version) but
+            # the dates: if they are known good, only the rules and keys that read a date can
+            # find something new (what no date is read by would find what it found before).
+            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
+                if fields[index] not in ok:
+                    break
+            else:
+                self.records += 1
+                for rule, key, fine in self.dated_rules:
+                    if key(fields) not in fine:
+                        added = self.sink.added
+                        self._rule(rule, key, fine, fields)
+                        self.clean = self.sink.added == added
+                if self.collect_on_repeat:  # 第7表's counts see every row
+                    self._collect(line, fields, self.dated_keys)
+                return
         if self.pending:
             self._place_chars(line, fields)
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
@@ -187,29 +204,9 @@ class _FileState:
             self.clean = False
             return
         self.records += 1
-        if repeat and self.clean:
-            # The same values as the previous clean record but the dates: if they are known
-            # good, what no date is read by would find what it found before, nothing.
-            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
-                if fields[index] not in ok:
-                    break
-            else:
-                self._repeat(line, fields)
-                return
         added = self.sink.added
         self._record(line, fields, raw, quotes)
         self.clean = raw is None and self.sink.added == added
-
-    def _repeat(self, line: int, fields: list[str]) -> None:
-        """A record equal to the previous clean one except its known-good dates: the rules and keys
-        that read a date are all that can find something new."""
-        for rule, key, fine in self.dated_rules:
-            if key(fields) not in fine:
-                added = self.sink.added
-                self._rule(rule, key, fine, fields)
-                self.clean = self.sink.added == added
-        if self.collect_on_repeat:  # 第7表's counts see every row
-            self._collect(line, fields, self.dated_keys)
 
     def _collect(self, line: int, fields: list[str], key_getters: Sequence[KeyGetter]) -> None:
         """What the file-wide rules and the unit checks gather from a record: 第7表 totals,

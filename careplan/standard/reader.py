@@ -329,10 +329,11 @@ def _cut(fields: list[str], text: str, template: Template, following: str) -> Cu
             cells[index] = '"' + cells[index] + '"'
     if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
         return _NEVER
-    starts = list(accumulate([len(cell) + 1 for cell in cells], initial=0))  # each cell's offset
+    ends = list(accumulate(map(len, cells)))  # cell i ends at ends[i] + i (i commas before it)
     pieces, spans, at = [], [], 0
     for index in template.dates:
-        start, end = starts[index], starts[index + 1] - 1
+        end = ends[index] + index
+        start = end - len(cells[index])
         if text[start:end] == following[start:end]:
             continue  # the same date: part of the piece
         pieces.append((text[at:start], at))

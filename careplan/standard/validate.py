@@ -10,7 +10,7 @@ Rules this module keeps:
    the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
-   known to pass (`quick_checks`, a signature of its values) skips the field loop; a record rule
+   known to pass (`quick_checks`) skips the field loop; a record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
    `_whole`) is looked at only where a date reaches (`record`).
@@ -48,16 +48,11 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
-SIGNATURE_CACHE = 16384  # combinations of a record's values other than dates, found fine
-# `_known`'s quick checks: (signature of the stable values, signatures found fine, date fields
-# with their known values, fields that need a value, every field with its known values).
-Signed = tuple[
-    Callable[[list[str]], object],
-    set[object],
-    list[tuple[int, Container[str]]],
-    list[int],
-    list[tuple[int, Container[str]]],
-]
+# `_known`'s quick checks: (date fields with their known values, fields that need a value, every
+# field with its known values). No signature of a record's other values is kept: on real files
+# the records that repeat them are the reader's repeats (`record`), the rest are new (46 of
+# 8,993 in bench/validate.py), and building and hashing it cost more than it saved.
+Signed = tuple[list[tuple[int, Container[str]]], list[int], list[tuple[int, Container[str]]]]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -123,8 +118,7 @@ class _FileState:
         # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
         self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
         self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
-        # Dates change on nearly every row; the other values repeat across a user's rows, so their
-        # combination (a signature) once found fine is checked with one set lookup (`_known`).
+        # Dates change on nearly every row; the other values repeat across a user's rows.
         self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
         self._quick()
         # A record equal to the previous clean one in every value but its dates needs only the
@@ -184,7 +178,7 @@ class _FileState:
             # The same values as the previous clean record (so the same length and version) but
             # the dates: if they are known good, only the rules and keys that read a date can
             # find something new (what no date is read by would find what it found before).
-            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
+            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[0]:
                 if fields[index] not in ok:
                     break
             else:
@@ -239,31 +233,20 @@ class _FileState:
 
     def _signed(self, quick: Quick) -> Signed:
         known, filled = quick
-        stable = [index for index, _ in known if index not in self.volatile]
-        dates = [(index, fine) for index, fine in known if index in self.volatile]
-        signature: Callable[[list[str]], object] = itemgetter(*stable) if stable else (lambda _: ())
-        return signature, set(), dates, filled, known
+        return [(index, fine) for index, fine in known if index in self.volatile], filled, known
 
     def _known(self, fields: list[str], quotes: bool) -> bool:
         """Whether every value the field rules look at is one known to be fine."""
-        signature, fine, dates, filled, known = self.quick_quoted if quotes else self.quick_bare
+        _, filled, known = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
                 return False
         for index, limit in self.free_limits.items():
             if len(fields[index]) > limit:
                 return False
-        for index, ok in dates:
+        for index, ok in known:  # noqa: SIM110 (a loop: all() of a generator is slower here)
             if fields[index] not in ok:
                 return False
-        key = signature(fields)
-        if key in fine:
-            return True
-        for index, ok in known:
-            if fields[index] not in ok:
-                return False
-        if len(fine) < SIGNATURE_CACHE:
-            fine.add(key)
         return True
 
     def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:

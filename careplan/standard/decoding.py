@@ -59,15 +59,14 @@ def clean_text(block: bytes) -> str | None:
     return None if has_bad_chars(block, text) else text
 
 
-def _blocks(data: bytes, start: int) -> Iterator[tuple[int, int, bytes, str | None]]:
-    """(first line number, byte offset, bytes, clean text or None) per block of whole lines."""
-    pos, number, size = start, 1, len(data)
+def _blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
+    """(byte offset, bytes, clean text or None) per block of whole lines."""
+    pos, size = start, len(data)
     while pos < size:
         end = data.find(b"\n", min(pos + BLOCK, size - 1))
         end = size if end < 0 else end + 1
         block = data[pos:end]
-        yield number, pos, block, clean_text(block)
-        number += block.count(b"\n") + (not block.endswith(b"\n"))
+        yield pos, block, clean_text(block)
         pos = end
 
 
@@ -96,6 +95,7 @@ class Lines:
         self.clean: list[str] = []  # the current block's lines when it is clean
         self.is_clean = True
         self.first = 1
+        self.next = 1  # the number of the next block's first line
         self.at = 0  # index in the current block of the next line
         self.size = 0  # lines in the current block
         self.lazy: Iterator[tuple[int, str]] = iter(())  # the current block's lines otherwise
@@ -120,15 +120,17 @@ class Lines:
             self._load(*item)
         return self.is_clean
 
-    def _load(self, number: int, pos: int, block: bytes, text: str | None) -> None:
-        self.first, self.at, self.is_clean = number, 0, text is not None
+    def _load(self, pos: int, block: bytes, text: str | None) -> None:
+        number = self.first = self.next
+        self.at, self.is_clean = 0, text is not None
         if text is not None:
             self.clean = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-            self.size = len(self.clean)
+            self.size = len(self.clean)  # its physical lines: counted by the split, not again
         else:
             self.clean = []
             self.size = block.count(b"\n") + (not block.endswith(b"\n"))
             self.lazy = self.decoder.lines(block, number, pos)
+        self.next = number + self.size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -357,68 +357,67 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
     one = _OneLine()
     reader = csv.reader(one, strict=True)
     first = lines.first + skip
-    # The previous line read exactly (its text, fields, quoting), its length (-1: no repeat can
-    # follow), and its cut; `single` is the cut when one date differs (head, start, end, tail, index).
-    prev_text, prev_fields, prev_quotes, size = "", list[str](), False, -1
-    cut: Cut | None = None
-    single: tuple[str, int, int, str, int] | None = None
-    for offset, text in enumerate(block):
-        if len(text) == size:
-            # `text` equal to the previous line but in its dates, which are digits of the same
-            # width (so no comma, quote or CR moves a field): csv.reader would read the previous
-            # fields with the new dates.
-            if cut is None:
-                cut = _cut(prev_fields, prev_text, template, text)  # type: ignore[arg-type]
-                if len(cut[1]) == 1:
-                    (head, _), (tail, end) = cut[0]
-                    index, start, _ = cut[1][0]
-                    single = head, start, end, tail, index
-            if single is not None:  # the common case, unrolled
-                head, start, end, tail, index = single
-                if text.startswith(head) and text.startswith(tail, end):
-                    value = text[start:end]
-                    if value.isdigit():
-                        fields = prev_fields[:]
-                        fields[index] = value
-                        into.append((first + offset, fields, None, prev_quotes, True))
-                        prev_fields = fields
-                        continue
-            else:
-                pieces, spans = cut
-                for piece, at in pieces:
-                    if not text.startswith(piece, at):
-                        break
-                else:
-                    fields = prev_fields[:]
-                    for index, start, end in spans:
-                        value = fields[index] = text[start:end]
-                        if not value.isdigit():
-                            break
-                    else:
-                        into.append((first + offset, fields, None, prev_quotes, True))
-                        prev_fields = fields
-                        continue
+    at, count = 0, len(block)
+    while at < count:
+        text = block[at]
         one.line = text
         try:
             row = next(reader)
         except csv.Error:
-            lines.at = skip + offset
+            lines.at = skip + at
             return False
-        number, size, cut, single = first + offset, -1, None, None
+        number, at = first + at, at + 1
         if not row:
             _blank(sink, number)
-        elif '"' not in text:
-            into.append((number, row, None, False, False))
-            prev_text, prev_fields, prev_quotes = text, row, False
-            size = -1 if template is None else len(text)
+            continue
+        if '"' not in text:
+            quotes = False
         elif '"' not in "".join(row):
-            into.append((number, row, None, True, False))
-            prev_text, prev_fields, prev_quotes = text, row, True
-            size = -1 if template is None else len(text)
+            quotes = True
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
-    lines.at = skip + len(block)
+            continue
+        into.append((number, row, None, quotes, False))
+        if template is not None and at < count and len(block[at]) == len(text):
+            at = _repeats(block, at, first, row, quotes, _cut(row, text, template, block[at]), into)
+    lines.at = skip + count
     return True
+
+
+def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: bool, cut: Cut, into: list[Row]) -> int:
+    """The rows of the lines from `at` that repeat `fields`' line (cut as `cut`) but in its
+    dates, which are digits of the same width there (so no comma, quote or CR moves a field):
+    csv.reader would read `fields` with the new dates. Returns the index of the first other line."""
+    pieces, spans = cut
+    if len(spans) == 1:  # the common case (one サービス利用日 a row), unrolled
+        (head, _), (tail, end) = pieces
+        index, start, _ = spans[0]
+        size, count = len(tail) + end, len(block)
+        while at < count:
+            text = block[at]
+            if len(text) != size or not text.startswith(head) or not text.startswith(tail, end):
+                break
+            value = text[start:end]
+            if not value.isdigit():
+                break
+            fields = fields[:]
+            fields[index] = value
+            into.append((first + at, fields, None, quotes, True))
+            at += 1
+        return at
+    size, count = len(pieces[-1][0]) + pieces[-1][1], len(block)
+    while at < count:
+        text = block[at]
+        if len(text) != size or not all(text.startswith(piece, offset) for piece, offset in pieces):
+            break
+        fields = fields[:]
+        for index, start, end in spans:
+            value = fields[index] = text[start:end]
+            if not value.isdigit():
+                return at
+        into.append((first + at, fields, None, quotes, True))
+        at += 1
+    return at
 
 
 def _drain(rows: Iterator[Row], into: list[Row]) -> bool:

@@ -30,23 +30,30 @@ FIX_JA = "外字や Shift_JIS (MS932) にない文字を、MS932 の文字に置
 FIX_EN = "Replace characters outside MS932 and 外字 with MS932 characters (e.g. 𠮷 → 吉, emoji → text)."
 
 BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
-# What BAD_CHARS finds, found without a regex step per character (`has_bad_chars`).
-_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F))
-_NOT_PRIVATE_USE_HIGH = bytes(b for b in range(256) if not 0xE0 <= b <= 0xF8)
+# What BAD_CHARS finds, found by byte and substring searches (`has_bad_chars`): the C0 controls
+# and DEL, and the bytes MS932 decodes alone into the private use area (U+F8F1–U+F8F3).
+_CONTROL_BYTES = tuple(bytes([b]) for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
+_PRIVATE_USE_BYTES = (b"\xfd", b"\xfe", b"\xff")
 
 
 def has_bad_chars(block: bytes, text: str) -> bool:
     """Whether BAD_CHARS matches `text`, the MS932 decoding of `block` (same answer, faster).
 
     MS932 decodes C0 controls and DEL only from their own bytes, which are never part of a
-    two-byte character, and C1 controls only from 0x80 (U+0080); 外字 is U+E000–U+F8FF, the
-    characters whose UTF-16 high byte is E0–F8. test_standard_decoding checks every character.
+    two-byte character, and C1 controls only from 0x80 (U+0080). Of the private use area
+    (U+E000–U+F8FF) it decodes 外字 F040–F9FC to U+E000–U+E757, whose UTF-8 starts with EE
+    (as nothing else's does), and the single bytes A0, FD, FE, FF to U+F8F0–U+F8F3 (FD–FF are
+    never part of a two-byte character; A0 may be, so U+F8F0 is looked for in the text). Each
+    test is a memchr-like search, not a step per character. test_standard_decoding checks
+    every character of the table.
     """
-    return bool(
-        block.translate(None, _NOT_CONTROL_BYTES)
+    return (
+        any(control in block for control in _CONTROL_BYTES)
         or "\x80" in text
         or "\ufffd" in text
-        or text.encode("utf-16-le")[1::2].translate(None, _NOT_PRIVATE_USE_HIGH)
+        or "\uf8f0" in text
+        or any(high in block for high in _PRIVATE_USE_BYTES)
+        or b"\xee" in text.encode("utf-8")
     )
 
 

@@ -23,7 +23,6 @@ import csv
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from itertools import accumulate
 
 from careplan.standard.decoding import BOM, SECTION, Decoder, Lines
 from careplan.standard.sink import FindingSink
@@ -51,8 +50,9 @@ class Record:
 
 
 # What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`,
-# and whether the record repeats the one before it but for its dates (`_whole`).
-Row = tuple[int, list[str], list[str] | None, bool, bool]
+# and, when the record repeats the one before it but for some dates (`_whole`), those dates'
+# indexes (else nothing: a record read on its own).
+Row = tuple[int, list[str], list[str] | None, bool, tuple[int, ...]]
 
 
 def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
@@ -180,7 +180,7 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     if isinstance(split, str):
         _quoting(sink, line, split)
         return
-    yield line, split[0], split[1], quotes, False
+    yield line, split[0], split[1], quotes, ()
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -224,7 +224,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
         elif row is None or (quotes and '"' in "".join(row)):
             yield from _exact(raw, sink, start, quotes)
         else:
-            yield start, row, None, quotes, False
+            yield start, row, None, quotes, ()
         if lines.settle():
             return
 
@@ -266,9 +266,9 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
                 if not row:
                     _blank(sink, start)
                 elif '"' not in text:
-                    yield start, row, None, False, False
+                    yield start, row, None, False, ()
                 elif '"' not in "".join(row):
-                    yield start, row, None, True, False
+                    yield start, row, None, True, ()
                 else:
                     yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
             else:
@@ -290,7 +290,7 @@ class Template:
     """What a reader may know of a layout to read repeated records without csv.reader: the
     indexes of its fixed-width date items and of its free text (written in "" by write_csv)."""
 
-    dates: tuple[int, ...]
+    dates: tuple[int, ...]  # in increasing order
     free_text: frozenset[int]
 
 
@@ -323,17 +323,17 @@ def _cut(fields: list[str], text: str, template: Template, following: str) -> Cu
     サービス利用日 only, is checked with two comparisons a line. `_NEVER` unless `text` is
     exactly `fields` as write_csv writes them (free text in "", nothing else quoted), which
     makes the offsets certain."""
-    cells = fields[:]
+    cells, dates = fields[:], template.dates
+    count = len(cells)
     for index in template.free_text:
-        if index < len(cells) and cells[index]:
+        if index < count and cells[index]:
             cells[index] = '"' + cells[index] + '"'
-    if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
+    if not dates or dates[-1] >= count or ",".join(cells) != text.removesuffix("\r"):
         return _NEVER
-    ends = list(accumulate(map(len, cells)))  # cell i ends at ends[i] + i (i commas before it)
     pieces, spans, at = [], [], 0
-    for index in template.dates:
-        end = ends[index] + index
-        start = end - len(cells[index])
+    for index in dates:
+        start = sum(map(len, cells[:index])) + index  # the cells before it and their commas
+        end = start + len(cells[index])
         if text[start:end] == following[start:end]:
             continue  # the same date: part of the piece
         pieces.append((text[at:start], at))
@@ -377,7 +377,7 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
             continue
-        into.append((number, row, None, quotes, False))
+        into.append((number, row, None, quotes, ()))
         if template is not None and at < count and len(block[at]) == len(text):
             at = _repeats(block, at, first, row, quotes, _cut(row, text, template, block[at]), into)
     lines.at = skip + count
@@ -392,6 +392,7 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
     if len(spans) == 1:  # the common case (one サービス利用日 a row), unrolled
         (head, _), (tail, end) = pieces
         index, start, _ = spans[0]
+        changed: tuple[int, ...] = (index,)
         size, count = len(tail) + end, len(block)
         while at < count:
             text = block[at]
@@ -402,10 +403,11 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
                 break
             fields = fields[:]
             fields[index] = value
-            into.append((first + at, fields, None, quotes, True))
+            into.append((first + at, fields, None, quotes, changed))
             at += 1
         return at
     size, count = len(pieces[-1][0]) + pieces[-1][1], len(block)
+    changed = tuple(index for index, _, _ in spans)
     while at < count:
         text = block[at]
         if len(text) != size or not all(text.startswith(piece, offset) for piece, offset in pieces):
@@ -415,7 +417,7 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
             value = fields[index] = text[start:end]
             if not value.isdigit():
                 return at
-        into.append((first + at, fields, None, quotes, True))
+        into.append((first + at, fields, None, quotes, changed))
         at += 1
     return at
 

@@ -20,7 +20,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -29,7 +29,6 @@ from careplan.errors import Finding
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
 from careplan.standard.fields import (
     FieldCheck,
-    Quick,
     compile_layout,
     insurer_check_digit_ok,
     office_problem,
@@ -48,11 +47,9 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
-# `_known`'s quick checks: (date fields with their known values, fields that need a value, every
-# field with its known values). No signature of a record's other values is kept: on real files
-# the records that repeat them are the reader's repeats (`record`), the rest are new (46 of
-# 8,993 in bench/validate.py), and building and hashing it cost more than it saved.
-Signed = tuple[list[tuple[int, Container[str]]], list[int], list[tuple[int, Container[str]]]]
+# `_known` keeps no signature of a record's other values: on real files the records that repeat
+# them are the reader's repeats (`record`), the rest are new (46 of 8,993 in bench/validate.py),
+# and building and hashing it cost more than it saved.
 
 
 @dataclass(slots=True, kw_only=True)
@@ -172,14 +169,18 @@ class _FileState:
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: bool) -> None:
+    def record(
+        self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: tuple[int, ...]
+    ) -> None:
         self.line = line
         if repeat and self.clean and not self.pending:
             # The same values as the previous clean record (so the same length and version) but
-            # the dates: if they are known good, only the rules and keys that read a date can
-            # find something new (what no date is read by would find what it found before).
-            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[0]:
-                if fields[index] not in ok:
+            # the dates at `repeat`: if they are known good, only the rules and keys that read a
+            # date can find something new (what no date is read by would find what it found
+            # before; a date not at `repeat` is the previous record's, which found nothing).
+            valid = self.valid
+            for index in repeat:
+                if fields[index] not in valid[index]:
                     break
             else:
                 self.records += 1
@@ -228,16 +229,11 @@ class _FileState:
 
     def _quick(self) -> None:
         """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
-        quoted_checks, bare_checks = quick_checks(self.checks, self.valid, self.unquoted)
-        self.quick_quoted, self.quick_bare = self._signed(quoted_checks), self._signed(bare_checks)
-
-    def _signed(self, quick: Quick) -> Signed:
-        known, filled = quick
-        return [(index, fine) for index, fine in known if index in self.volatile], filled, known
+        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
 
     def _known(self, fields: list[str], quotes: bool) -> bool:
         """Whether every value the field rules look at is one known to be fine."""
-        _, filled, known = self.quick_quoted if quotes else self.quick_bare
+        known, filled = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
                 return False

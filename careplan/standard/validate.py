@@ -13,7 +13,7 @@ Rules this module keeps:
    known to pass (`quick_checks`) skips the field loop; a record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
-   `_whole`) is looked at only where a date reaches (`record`).
+   `_whole`) is looked at only where a date reaches (`_FileState.batch`).
 4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
    records it could not read, so that keys they take with them are consequences (D14).
 """
@@ -36,7 +36,7 @@ from careplan.standard.fields import (
 )
 from careplan.standard.filename import FileName, file_name_findings
 from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
-from careplan.standard.reader import Template, quoted, read_batches
+from careplan.standard.reader import Row, Template, quoted, read_batches
 from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
 
@@ -48,7 +48,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
 # `_known` keeps no signature of a record's other values: on real files the records that repeat
-# them are the reader's repeats (`record`), the rest are new (46 of 8,993 in bench/validate.py),
+# them are the reader's repeats (`batch`), the rest are new (46 of 8,993 in bench/validate.py),
 # and building and hashing it cost more than it saved.
 
 
@@ -119,7 +119,7 @@ class _FileState:
         self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
         self._quick()
         # A record equal to the previous clean one in every value but its dates needs only the
-        # rules that read a date (`record`): rows of one user's service differ by the day only.
+        # rules that read a date (`batch`): rows of one user's service differ by the day only.
         self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
         self.dated_keys = [
             k
@@ -169,29 +169,42 @@ class _FileState:
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(
-        self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: tuple[int, ...]
-    ) -> None:
+    def batch(self, rows: list[Row]) -> bool:
+        """Every record of `rows`; False when the cap of errors stopped the reading (decision D13).
+
+        A repeat (the reader found the record equal to the previous one but for the dates at
+        `repeat`) of a clean record is judged here, in the loop: if those dates are known good,
+        only the rules and keys that read a date can find something new (what no date is read by
+        would find what it found before; the other dates are the previous record's, which found
+        nothing). Any other record gets every rule (`record`).
+        """
+        sink, cap, valid, pending, record = self.sink, self.sink.cap, self.valid, self.pending, self.record
+        dated_rules, dated_keys, collect = self.dated_rules, self.dated_keys, self.collect_on_repeat
+        for line, fields, raw, quotes, repeat in rows:
+            if sink.errors >= cap:
+                sink.stopped_at = line
+                return False
+            if repeat and self.clean and not pending:
+                for index in repeat:
+                    if fields[index] not in valid[index]:
+                        break
+                else:
+                    self.line = line
+                    self.records += 1
+                    for rule, key, fine in dated_rules:
+                        if key(fields) not in fine:
+                            added = sink.added
+                            self._rule(rule, key, fine, fields)
+                            self.clean = sink.added == added
+                    if collect:  # 第7表's counts see every row
+                        self._collect(line, fields, dated_keys)
+                    continue
+            record(line, fields, raw, quotes)
+        return True
+
+    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        """Every rule of one record."""
         self.line = line
-        if repeat and self.clean and not self.pending:
-            # The same values as the previous clean record (so the same length and version) but
-            # the dates at `repeat`: if they are known good, only the rules and keys that read a
-            # date can find something new (what no date is read by would find what it found
-            # before; a date not at `repeat` is the previous record's, which found nothing).
-            valid = self.valid
-            for index in repeat:
-                if fields[index] not in valid[index]:
-                    break
-            else:
-                self.records += 1
-                for rule, key, fine in self.dated_rules:
-                    if key(fields) not in fine:
-                        added = self.sink.added
-                        self._rule(rule, key, fine, fields)
-                        self.clean = self.sink.added == added
-                if self.collect_on_repeat:  # 第7表's counts see every row
-                    self._collect(line, fields, self.dated_keys)
-                return
         if self.pending:
             self._place_chars(line, fields)
         if len(fields) != self.field_count or fields[0] == "CSVバージョン":
@@ -555,14 +568,8 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
-    record, cap = state.record, sink.cap
     for batch in read_batches(data, sink, state.decoder, state.template):
-        for line, fields, raw, quotes, repeat in batch:
-            if sink.errors >= cap:
-                sink.stopped_at = line
-                break
-            record(line, fields, raw, quotes, repeat)
-        if sink.stopped_at is not None:
+        if not state.batch(batch):
             break
     state.decoder.flush()
     state.finish()

@@ -11,10 +11,13 @@ row differs from every other; values repeat only as they do in real files (an of
 on its users' rows), not as copies of one 15-row sample (what this benchmark used before round 2
 of issue 12, which filled the validator's caches of known-good values and flattered it).
 
-Then times `validate_csv` (MS932 decoding, quoting, every field, record and file rule) against
-`csv.reader` over the same text already decoded (decoding excluded from the baseline, so the
-ratio is an upper bound), alternating the two, RUNS rounds, and reports the median of the
-per-round ratios and the best time of each side.
+Then times `validate_csv` on the bytes (MS932 decoding, quoting, every field, record and file
+rule) against the baseline the goal is stated for: the same bytes decoded from MS932 and read by
+`csv.reader` (the validator must decode too, so the baseline does). It also times csv.reader
+over text decoded beforehand, which flatters the baseline and makes a ratio that is an upper
+bound (the figure this benchmark printed before). The three alternate, RUNS rounds, in CPU time;
+it reports the median of the per-round ratios, the ratio of the median times, the best round of
+each, and the machine's load.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import random
 import statistics
 import sys
@@ -180,28 +184,43 @@ def main(argv: list[str]) -> int:
     findings = validate_csv(name, data)
     assert [f for f in findings if f.severity == "error"] == [], findings[:3]
 
-    def baseline() -> int:
+    def baseline() -> int:  # what the goal compares with: decoding is part of reading the file
+        return sum(1 for _ in csv.reader(io.StringIO(data.decode("cp932"), newline="")))
+
+    def decoded() -> int:
         return sum(1 for _ in csv.reader(io.StringIO(text, newline="")))
 
-    ratios, ours, theirs = [], [], []
-    for _ in range(args.runs):  # alternate, so that machine noise hits both sides alike
+    ratios, ratios_decoded, ours, theirs, plain = [], [], [], [], []
+    load = os.getloadavg()[0]
+    for _ in range(args.runs):  # alternate, so that machine noise hits every side alike
         theirs.append(_time(baseline))
         ours.append(_time(lambda: validate_csv(name, data)))
+        plain.append(_time(decoded))
         ratios.append(ours[-1] / theirs[-1])
+        ratios_decoded.append(ours[-1] / plain[-1])
     print(
         f"file: {name} ({len(data) / 1024 / 1024:.1f} MiB, {rows} rows, "
         f"{distinct} distinct 被保険者番号, seed {args.seed})"
     )
     print(
-        f"method: CPU time of {args.runs} alternating rounds on the same input; "
-        "csv.reader gets the text decoded beforehand "
-        "(decoding not timed), validate_csv gets the bytes and does all its work (MS932 decoding, quoting, "
-        "every field, record and file rule); every row differs (seeded), so caches of known-good values "
-        "do not flatter the validator"
+        f"method: CPU time (time.process_time) of {args.runs} alternating rounds on the same input, median of the "
+        "per-round ratios; validate_csv gets the bytes and does all its work (MS932 decoding, quoting, every "
+        "field, record and file rule), the baseline gets the same bytes and decodes them; every row differs "
+        "(seeded), so caches of known-good values do not flatter the validator; "
+        f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    print(f"csv.reader (decoded text): {rows / min(theirs):12,.0f} rows/s (best round)")
-    print(f"validate_csv (bytes):      {rows / min(ours):12,.0f} rows/s (best round)")
-    print(f"ratio: {statistics.median(ratios):.2f}x median of rounds (best {min(ratios):.2f}x); goal <= 3x, next <= 2x")
+    print(f"MS932 decode + csv.reader (bytes): {rows / min(theirs):12,.0f} rows/s (best round)")
+    print(f"csv.reader (text decoded before):  {rows / min(plain):12,.0f} rows/s (best round)")
+    print(f"validate_csv (bytes):              {rows / min(ours):12,.0f} rows/s (best round)")
+    print(
+        f"ratio to decode + csv.reader: {statistics.median(ratios):.2f}x median of rounds "
+        f"(best {min(ratios):.2f}x; median times {statistics.median(ours) / statistics.median(theirs):.2f}x); "
+        "goal <= 3x, next <= 2x"
+    )
+    print(
+        f"ratio to csv.reader on decoded text (decoding not timed, an upper bound): "
+        f"{statistics.median(ratios_decoded):.2f}x median (best {min(ratios_decoded):.2f}x)"
+    )
     return 0
 
 

@@ -30,23 +30,30 @@ FIX_JA = "外字や Shift_JIS (MS932) にない文字を、MS932 の文字に置
 FIX_EN = "Replace characters outside MS932 and 外字 with MS932 characters (e.g. 𠮷 → 吉, emoji → text)."
 
 BAD_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufffd]")
-# What BAD_CHARS finds, found without a regex step per character (`has_bad_chars`).
-_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not ((b < 0x20 and b not in b"\t\n\r") or b == 0x7F))
-_NOT_PRIVATE_USE_HIGH = bytes(b for b in range(256) if not 0xE0 <= b <= 0xF8)
+# What BAD_CHARS finds, found by byte and substring searches (`has_bad_chars`): the C0 controls
+# and DEL, and the bytes MS932 decodes alone into the private use area (U+F8F1–U+F8F3).
+_CONTROL_BYTES = tuple(bytes([b]) for b in (*range(0x20), 0x7F) if b not in b"\t\n\r")
+_PRIVATE_USE_BYTES = (b"\xfd", b"\xfe", b"\xff")
 
 
 def has_bad_chars(block: bytes, text: str) -> bool:
     """Whether BAD_CHARS matches `text`, the MS932 decoding of `block` (same answer, faster).
 
     MS932 decodes C0 controls and DEL only from their own bytes, which are never part of a
-    two-byte character, and C1 controls only from 0x80 (U+0080); 外字 is U+E000–U+F8FF, the
-    characters whose UTF-16 high byte is E0–F8. test_standard_decoding checks every character.
+    two-byte character, and C1 controls only from 0x80 (U+0080). Of the private use area
+    (U+E000–U+F8FF) it decodes 外字 F040–F9FC to U+E000–U+E757, whose UTF-8 starts with EE
+    (as nothing else's does), and the single bytes A0, FD, FE, FF to U+F8F0–U+F8F3 (FD–FF are
+    never part of a two-byte character; A0 may be, so U+F8F0 is looked for in the text). Each
+    test is a memchr-like search, not a step per character. test_standard_decoding checks
+    every character of the table.
     """
-    return bool(
-        block.translate(None, _NOT_CONTROL_BYTES)
+    return (
+        any(control in block for control in _CONTROL_BYTES)
         or "\x80" in text
         or "\ufffd" in text
-        or text.encode("utf-16-le")[1::2].translate(None, _NOT_PRIVATE_USE_HIGH)
+        or "\uf8f0" in text
+        or any(high in block for high in _PRIVATE_USE_BYTES)
+        or b"\xee" in text.encode("utf-8")
     )
 
 
@@ -59,15 +66,14 @@ def clean_text(block: bytes) -> str | None:
     return None if has_bad_chars(block, text) else text
 
 
-def _blocks(data: bytes, start: int) -> Iterator[tuple[int, int, bytes, str | None]]:
-    """(first line number, byte offset, bytes, clean text or None) per block of whole lines."""
-    pos, number, size = start, 1, len(data)
+def _blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
+    """(byte offset, bytes, clean text or None) per block of whole lines."""
+    pos, size = start, len(data)
     while pos < size:
         end = data.find(b"\n", min(pos + BLOCK, size - 1))
         end = size if end < 0 else end + 1
         block = data[pos:end]
-        yield number, pos, block, clean_text(block)
-        number += block.count(b"\n") + (not block.endswith(b"\n"))
+        yield pos, block, clean_text(block)
         pos = end
 
 
@@ -96,6 +102,7 @@ class Lines:
         self.clean: list[str] = []  # the current block's lines when it is clean
         self.is_clean = True
         self.first = 1
+        self.next = 1  # the number of the next block's first line
         self.at = 0  # index in the current block of the next line
         self.size = 0  # lines in the current block
         self.lazy: Iterator[tuple[int, str]] = iter(())  # the current block's lines otherwise
@@ -120,15 +127,17 @@ class Lines:
             self._load(*item)
         return self.is_clean
 
-    def _load(self, number: int, pos: int, block: bytes, text: str | None) -> None:
-        self.first, self.at, self.is_clean = number, 0, text is not None
+    def _load(self, pos: int, block: bytes, text: str | None) -> None:
+        number = self.first = self.next
+        self.at, self.is_clean = 0, text is not None
         if text is not None:
             self.clean = text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
-            self.size = len(self.clean)
+            self.size = len(self.clean)  # its physical lines: counted by the split, not again
         else:
             self.clean = []
             self.size = block.count(b"\n") + (not block.endswith(b"\n"))
             self.lazy = self.decoder.lines(block, number, pos)
+        self.next = number + self.size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

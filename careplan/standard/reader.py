@@ -50,8 +50,9 @@ class Record:
 
 
 # What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`,
-# and whether the record repeats the one before it but for its dates (`_whole`).
-Row = tuple[int, list[str], list[str] | None, bool, bool]
+# and, when the record repeats the one before it but for some dates (`_whole`), those dates'
+# indexes (else nothing: a record read on its own).
+Row = tuple[int, list[str], list[str] | None, bool, tuple[int, ...]]
 
 
 def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
@@ -179,7 +180,7 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     if isinstance(split, str):
         _quoting(sink, line, split)
         return
-    yield line, split[0], split[1], quotes, False
+    yield line, split[0], split[1], quotes, ()
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -223,7 +224,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
         elif row is None or (quotes and '"' in "".join(row)):
             yield from _exact(raw, sink, start, quotes)
         else:
-            yield start, row, None, quotes, False
+            yield start, row, None, quotes, ()
         if lines.settle():
             return
 
@@ -265,9 +266,9 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
                 if not row:
                     _blank(sink, start)
                 elif '"' not in text:
-                    yield start, row, None, False, False
+                    yield start, row, None, False, ()
                 elif '"' not in "".join(row):
-                    yield start, row, None, True, False
+                    yield start, row, None, True, ()
                 else:
                     yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
             else:
@@ -289,7 +290,7 @@ class Template:
     """What a reader may know of a layout to read repeated records without csv.reader: the
     indexes of its fixed-width date items and of its free text (written in "" by write_csv)."""
 
-    dates: tuple[int, ...]
+    dates: tuple[int, ...]  # in increasing order
     free_text: frozenset[int]
 
 
@@ -311,22 +312,33 @@ class _OneLine:
         return line
 
 
-def _cut(fields: list[str], text: str, template: Template) -> tuple[list[tuple[str, int]], list[tuple[int, int, int]]]:
-    """`text` cut around its dates: the pieces between them with their offsets, and each date's
-    (index, start, end). Empty unless `text` is exactly `fields` as write_csv writes them (free
-    text in "", nothing else quoted), which makes the offsets certain."""
-    cells = fields[:]
+Cut = tuple[list[tuple[str, int]], list[tuple[int, int, int]]]
+_NEVER: Cut = ([("\n", 0)], [])  # a piece no line holds: never a repeat
+
+
+def _cut(fields: list[str], text: str, template: Template, following: str) -> Cut:
+    """`text` cut around the dates that differ in `following` (a line of the same length): the
+    pieces between them with their offsets, and each such date's (index, start, end). A date
+    equal in both lines stays in its piece, so a run of one service's rows, which differ in
+    サービス利用日 only, is checked with two comparisons a line. `_NEVER` unless `text` is
+    exactly `fields` as write_csv writes them (free text in "", nothing else quoted), which
+    makes the offsets certain."""
+    cells, dates = fields[:], template.dates
+    count = len(cells)
     for index in template.free_text:
-        if index < len(cells) and cells[index]:
+        if index < count and cells[index]:
             cells[index] = '"' + cells[index] + '"'
-    if not template.dates or max(template.dates) >= len(cells) or ",".join(cells) != text.removesuffix("\r"):
-        return [("\n", 0)], []  # a piece no line holds: never a repeat
+    if not dates or dates[-1] >= count or ",".join(cells) != text.removesuffix("\r"):
+        return _NEVER
     pieces, spans, at = [], [], 0
-    for index in template.dates:
-        start = sum(map(len, cells[:index])) + index
+    for index in dates:
+        start = sum(map(len, cells[:index])) + index  # the cells before it and their commas
+        end = start + len(cells[index])
+        if text[start:end] == following[start:end]:
+            continue  # the same date: part of the piece
         pieces.append((text[at:start], at))
-        spans.append((index, start, start + len(cells[index])))
-        at = start + len(cells[index])
+        spans.append((index, start, end))
+        at = end
     pieces.append((text[at:], at))
     return pieces, spans
 
@@ -345,49 +357,69 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
     one = _OneLine()
     reader = csv.reader(one, strict=True)
     first = lines.first + skip
-    # The previous line read exactly (its text, fields, quoting), its length, and its cut.
-    prev_text, prev_fields, prev_quotes, size = "", list[str](), False, -1
-    cut: tuple[list[tuple[str, int]], list[tuple[int, int, int]]] | None = None
-    for offset, text in enumerate(block):
-        if len(text) == size and template is not None:
-            # `text` equal to the previous line but in its dates, which are digits of the same
-            # width (so no comma, quote or CR moves a field): csv.reader would read the previous
-            # fields with the new dates.
-            if cut is None:
-                cut = _cut(prev_fields, prev_text, template)
-            pieces, spans = cut
-            for piece, at in pieces:
-                if not text.startswith(piece, at):
-                    break
-            else:
-                fields = prev_fields[:]
-                for index, start, end in spans:
-                    value = fields[index] = text[start:end]
-                    if not value.isdigit():
-                        break
-                else:
-                    into.append((first + offset, fields, None, prev_quotes, True))
-                    prev_text, prev_fields = text, fields
-                    continue
+    at, count = 0, len(block)
+    while at < count:
+        text = block[at]
         one.line = text
         try:
             row = next(reader)
         except csv.Error:
-            lines.at = skip + offset
+            lines.at = skip + at
             return False
-        number, size, cut = first + offset, -1, None
+        number, at = first + at, at + 1
         if not row:
             _blank(sink, number)
-        elif '"' not in text:
-            into.append((number, row, None, False, False))
-            prev_text, prev_fields, prev_quotes, size = text, row, False, len(text)
+            continue
+        if '"' not in text:
+            quotes = False
         elif '"' not in "".join(row):
-            into.append((number, row, None, True, False))
-            prev_text, prev_fields, prev_quotes, size = text, row, True, len(text)
+            quotes = True
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
-    lines.at = skip + len(block)
+            continue
+        into.append((number, row, None, quotes, ()))
+        if template is not None and at < count and len(block[at]) == len(text):
+            at = _repeats(block, at, first, row, quotes, _cut(row, text, template, block[at]), into)
+    lines.at = skip + count
     return True
+
+
+def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: bool, cut: Cut, into: list[Row]) -> int:
+    """The rows of the lines from `at` that repeat `fields`' line (cut as `cut`) but in its
+    dates, which are digits of the same width there (so no comma, quote or CR moves a field):
+    csv.reader would read `fields` with the new dates. Returns the index of the first other line."""
+    pieces, spans = cut
+    if len(spans) == 1:  # the common case (one サービス利用日 a row), unrolled
+        (head, _), (tail, end) = pieces
+        index, start, _ = spans[0]
+        changed: tuple[int, ...] = (index,)
+        size, count = len(tail) + end, len(block)
+        while at < count:
+            text = block[at]
+            if len(text) != size or not text.startswith(head) or not text.startswith(tail, end):
+                break
+            value = text[start:end]
+            if not value.isdigit():
+                break
+            fields = fields[:]
+            fields[index] = value
+            into.append((first + at, fields, None, quotes, changed))
+            at += 1
+        return at
+    size, count = len(pieces[-1][0]) + pieces[-1][1], len(block)
+    changed = tuple(index for index, _, _ in spans)
+    while at < count:
+        text = block[at]
+        if len(text) != size or not all(text.startswith(piece, offset) for piece, offset in pieces):
+            break
+        fields = fields[:]
+        for index, start, end in spans:
+            value = fields[index] = text[start:end]
+            if not value.isdigit():
+                return at
+        into.append((first + at, fields, None, quotes, changed))
+        at += 1
+    return at
 
 
 def _drain(rows: Iterator[Row], into: list[Row]) -> bool:

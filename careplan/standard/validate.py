@@ -10,17 +10,17 @@ Rules this module keeps:
    the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
-   known to pass (`quick_checks`, a signature of its values) skips the field loop; a record rule
+   known to pass (`quick_checks`) skips the field loop; a record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
-   `_whole`) is looked at only where a date reaches (`_repeat`).
+   `_whole`) is looked at only where a date reaches (`_FileState.batch`).
 4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
    records it could not read, so that keys they take with them are consequences (D14).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -29,7 +29,6 @@ from careplan.errors import Finding
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
 from careplan.standard.fields import (
     FieldCheck,
-    Quick,
     compile_layout,
     insurer_check_digit_ok,
     office_problem,
@@ -37,7 +36,7 @@ from careplan.standard.fields import (
 )
 from careplan.standard.filename import FileName, file_name_findings
 from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
-from careplan.standard.reader import Template, quoted, read_batches
+from careplan.standard.reader import Row, Template, quoted, read_batches
 from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
 
@@ -48,16 +47,9 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
-SIGNATURE_CACHE = 16384  # combinations of a record's values other than dates, found fine
-# `_known`'s quick checks: (signature of the stable values, signatures found fine, date fields
-# with their known values, fields that need a value, every field with its known values).
-Signed = tuple[
-    Callable[[list[str]], object],
-    set[object],
-    list[tuple[int, Container[str]]],
-    list[int],
-    list[tuple[int, Container[str]]],
-]
+# `_known` keeps no signature of a record's other values: on real files the records that repeat
+# them are the reader's repeats (`batch`), the rest are new (46 of 8,993 in bench/validate.py),
+# and building and hashing it cost more than it saved.
 
 
 @dataclass(slots=True, kw_only=True)
@@ -123,12 +115,11 @@ class _FileState:
         # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
         self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
         self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
-        # Dates change on nearly every row; the other values repeat across a user's rows, so their
-        # combination (a signature) once found fine is checked with one set lookup (`_known`).
+        # Dates change on nearly every row; the other values repeat across a user's rows.
         self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
         self._quick()
         # A record equal to the previous clean one in every value but its dates needs only the
-        # rules that read a date (`_repeat`): rows of one user's service differ by the day only.
+        # rules that read a date (`batch`): rows of one user's service differ by the day only.
         self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
         self.dated_keys = [
             k
@@ -178,7 +169,41 @@ class _FileState:
     def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
-    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool, repeat: bool) -> None:
+    def batch(self, rows: list[Row]) -> bool:
+        """Every record of `rows`; False when the cap of errors stopped the reading (decision D13).
+
+        A repeat (the reader found the record equal to the previous one but for the dates at
+        `repeat`) of a clean record is judged here, in the loop: if those dates are known good,
+        only the rules and keys that read a date can find something new (what no date is read by
+        would find what it found before; the other dates are the previous record's, which found
+        nothing). Any other record gets every rule (`record`).
+        """
+        sink, cap, valid, pending, record = self.sink, self.sink.cap, self.valid, self.pending, self.record
+        dated_rules, dated_keys, collect = self.dated_rules, self.dated_keys, self.collect_on_repeat
+        for line, fields, raw, quotes, repeat in rows:
+            if sink.errors >= cap:
+                sink.stopped_at = line
+                return False
+            if repeat and self.clean and not pending:
+                for index in repeat:
+                    if fields[index] not in valid[index]:
+                        break
+                else:
+                    self.line = line
+                    self.records += 1
+                    for rule, key, fine in dated_rules:
+                        if key(fields) not in fine:
+                            added = sink.added
+                            self._rule(rule, key, fine, fields)
+                            self.clean = sink.added == added
+                    if collect:  # 第7表's counts see every row
+                        self._collect(line, fields, dated_keys)
+                    continue
+            record(line, fields, raw, quotes)
+        return True
+
+    def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:
+        """Every rule of one record."""
         self.line = line
         if self.pending:
             self._place_chars(line, fields)
@@ -187,29 +212,9 @@ class _FileState:
             self.clean = False
             return
         self.records += 1
-        if repeat and self.clean:
-            # The same values as the previous clean record but the dates: if they are known
-            # good, what no date is read by would find what it found before, nothing.
-            for index, ok in (self.quick_quoted if quotes else self.quick_bare)[2]:
-                if fields[index] not in ok:
-                    break
-            else:
-                self._repeat(line, fields)
-                return
         added = self.sink.added
         self._record(line, fields, raw, quotes)
         self.clean = raw is None and self.sink.added == added
-
-    def _repeat(self, line: int, fields: list[str]) -> None:
-        """A record equal to the previous clean one except its known-good dates: the rules and keys
-        that read a date are all that can find something new."""
-        for rule, key, fine in self.dated_rules:
-            if key(fields) not in fine:
-                added = self.sink.added
-                self._rule(rule, key, fine, fields)
-                self.clean = self.sink.added == added
-        if self.collect_on_repeat:  # 第7表's counts see every row
-            self._collect(line, fields, self.dated_keys)
 
     def _collect(self, line: int, fields: list[str], key_getters: Sequence[KeyGetter]) -> None:
         """What the file-wide rules and the unit checks gather from a record: 第7表 totals,
@@ -237,36 +242,20 @@ class _FileState:
 
     def _quick(self) -> None:
         """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
-        quoted_checks, bare_checks = quick_checks(self.checks, self.valid, self.unquoted)
-        self.quick_quoted, self.quick_bare = self._signed(quoted_checks), self._signed(bare_checks)
-
-    def _signed(self, quick: Quick) -> Signed:
-        known, filled = quick
-        stable = [index for index, _ in known if index not in self.volatile]
-        dates = [(index, fine) for index, fine in known if index in self.volatile]
-        signature: Callable[[list[str]], object] = itemgetter(*stable) if stable else (lambda _: ())
-        return signature, set(), dates, filled, known
+        self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
 
     def _known(self, fields: list[str], quotes: bool) -> bool:
         """Whether every value the field rules look at is one known to be fine."""
-        signature, fine, dates, filled, known = self.quick_quoted if quotes else self.quick_bare
+        known, filled = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
                 return False
         for index, limit in self.free_limits.items():
             if len(fields[index]) > limit:
                 return False
-        for index, ok in dates:
+        for index, ok in known:  # noqa: SIM110 (a loop: all() of a generator is slower here)
             if fields[index] not in ok:
                 return False
-        key = signature(fields)
-        if key in fine:
-            return True
-        for index, ok in known:
-            if fields[index] not in ok:
-                return False
-        if len(fine) < SIGNATURE_CACHE:
-            fine.add(key)
         return True
 
     def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:
@@ -579,14 +568,8 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
-    record, cap = state.record, sink.cap
     for batch in read_batches(data, sink, state.decoder, state.template):
-        for line, fields, raw, quotes, repeat in batch:
-            if sink.errors >= cap:
-                sink.stopped_at = line
-                break
-            record(line, fields, raw, quotes, repeat)
-        if sink.stopped_at is not None:
+        if not state.batch(batch):
             break
     state.decoder.flush()
     state.finish()

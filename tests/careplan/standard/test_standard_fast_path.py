@@ -1,0 +1,133 @@
+"""Issue 12 (speed): the validator's shortcuts give exactly the findings of a full look.
+
+The shortcuts are the reader's repeated lines (reader.py `_whole`/`_cut`: a line equal to the
+previous one but for its dates is not parsed) and the validator's cache of rule inputs found
+fine (validate.py). The full look turns them off; every broken fixture variant and
+hypothesis-made runs of 第6表 rows must then give the same findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from standard_testkit import name_of, plan_records
+
+from careplan.errors import Finding
+from careplan.standard import parse_file_name, validate_csv, write_csv
+from careplan.standard import reader as reader_module
+from careplan.standard import validate as validate_module
+from fixtures.broken import BROKEN
+
+
+@contextmanager
+def _full_look() -> Iterator[None]:
+    """No shortcut: every line parsed, every record rule run.
+
+    The cache of valid values stays: it is also what reports a check-digit warning once per
+    value (its rule), not only a shortcut."""
+    saved = (reader_module._cut, validate_module.RULE_CACHE)
+    reader_module._cut = lambda *_: reader_module._NEVER  # type: ignore[assignment]
+    validate_module.RULE_CACHE = 0
+    try:
+        yield
+    finally:
+        reader_module._cut, validate_module.RULE_CACHE = saved
+
+
+def _both(name: str, data: bytes, strict: bool = False) -> tuple[list[Finding], list[Finding]]:
+    fast = validate_csv(name, data, strict=strict)
+    with _full_look():
+        slow = validate_csv(name, data, strict=strict)
+    return fast, slow
+
+
+def _is_csv(name: str) -> bool:
+    try:
+        return parse_file_name(name).file_id != "UPKIHON_IMAGE"
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda b: b.name)
+def test_every_broken_variant_gets_the_findings_of_a_full_look(breakage) -> None:  # type: ignore[no-untyped-def]
+    for name, data in breakage.make().items():
+        if _is_csv(name):
+            fast, slow = _both(name, data, breakage.strict)
+            assert fast == slow, name
+
+
+# --- runs of one service's rows, changed the ways a real file (or a broken one) changes them ------
+BASE = plan_records()[0]
+FREE_TEXT = {6, 17, 20}  # 第6表's free text: プラン担当者名, 福祉用具商品名, サービス事業所名
+DAYS = ["20250401", "20250415", "20250430", "20250431", "20250501", "2025041A", "2025,401", "", "00000000"]
+MADE = ["20250420", "20250421", "20250230", ""]
+OTHER: list[tuple[int, str]] = [
+    (2, "0001234568"),  # another 被保険者番号
+    (2, "12345"),  # not one
+    (7, "300"),  # another 単位数
+    (7, "3x0"),
+    (11, "9999"),  # one of a 9999 pair
+    (14, "11AAAA"),  # a subtotal code
+    (6, "別の 担当者"),  # free text
+    (6, 'a "quote"'),
+    (19, "1311700024"),  # an office number with a wrong check digit
+]
+ROW = st.tuples(
+    st.sampled_from(DAYS),
+    st.sampled_from(MADE) | st.just(MADE[0]),
+    st.none() | st.sampled_from(OTHER),
+    st.integers(min_value=1, max_value=3),  # copies of the row
+)
+
+
+def _rows(spec: list[tuple[str, str, tuple[int, str] | None, int]]) -> list[list[str]]:
+    rows = []
+    for day, made, other, copies in spec:
+        row = [*BASE]
+        row[9], row[3] = day, made
+        if other is not None:
+            row[other[0]] = other[1]
+        rows += [row] * copies
+    return rows
+
+
+def _line(row: list[str]) -> bytes:
+    """write_csv's line for `row`, but a comma in a date written bare (a broken file; write_csv
+    would quote it), with free text in "" as write_csv writes it, so that the reader may take
+    the line for a repeat of the one before."""
+    if "," not in row[9]:
+        return write_csv("UPPLAN", [row])
+    cells = [f'"{v}"' if i in FREE_TEXT and v else v for i, v in enumerate(row)]
+    return ",".join(cells).encode("cp932") + b"\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=st.lists(ROW, min_size=1, max_size=25))
+def test_runs_of_rows_get_the_findings_of_a_full_look(spec: list[tuple[str, str, tuple[int, str] | None, int]]) -> None:
+    fast, slow = _both(name_of("UPPLAN"), b"".join(map(_line, _rows(spec))))
+    assert fast == slow
+
+
+def test_a_run_whose_other_date_changes_midway_is_read_again() -> None:
+    """The cut keeps a date equal in a run's first two lines in its piece (only サービス利用日
+    differs there); a later line with another 作成年月日 must be parsed, not taken as a repeat."""
+    rows = _rows([(d, "20250420", None, 1) for d in DAYS[:3]] + [("20250402", "20250230", None, 1)])
+    fast, slow = _both(name_of("UPPLAN"), write_csv("UPPLAN", rows))
+    assert fast == slow
+    assert [f.rule for f in fast] == ["field.date"] and fast[0].line == 4
+
+
+def test_the_cut_folds_dates_that_do_not_change() -> None:
+    template = reader_module.Template(dates=(3, 9), free_text=frozenset(FREE_TEXT))
+    first = _rows([("20250401", "20250420", None, 1)])[0]
+    text = write_csv("UPPLAN", [first]).decode("cp932").rstrip("\r\n")
+    following = text.replace("20250401", "20250402")
+    pieces, spans = reader_module._cut(first, text, template, following)
+    assert [index for index, _, _ in spans] == [9]
+    assert "".join(p for p, _ in pieces) == text.replace("20250401", "")
+    unchanged: Callable[[], object] = lambda: reader_module._cut(first, text, template, text)  # noqa: E731
+    assert unchanged() == ([(text, 0)], [])  # an identical line: one piece, nothing to read

@@ -134,10 +134,13 @@ def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo, ope
     if sid.name != "issuer_and_serial_number":
         raise _invalid("the signer must be named by issuer and serial number", operation)
     serial = sid.chosen["serial_number"].native
-    issuer = sid.chosen["issuer"]
+    # Names compared by their DER bytes: asn1crypto's Name.__eq__ runs LDAP string preparation on
+    # every attribute (a large share of a submit's CPU); the signer's issuer is copied from its
+    # certificate, so the same name has the same bytes.
+    issuer = sid.chosen["issuer"].dump()
     for choice in signed_data["certificates"] or []:
         candidate = choice.chosen
-        if candidate.serial_number == serial and candidate.issuer == issuer:
+        if candidate.serial_number == serial and candidate.issuer.dump() == issuer:
             return x509.load_der_x509_certificate(candidate.dump())
     raise _invalid("the signer's certificate is not included in the signature", operation)
 

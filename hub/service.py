@@ -126,18 +126,25 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
         """The manifest, and whether this exact submission is already stored (then the later checks
         — signing time, licences, standard — were passed when it was first stored)."""
+        # CPU-heavy checks (CMS, certificate, hashes, the CSV standard) run in a thread, not on the
+        # event loop: a 10 MB unit's standard check would otherwise stall every connection.
+        manifest = await asyncio.to_thread(self._judge_signed, peer, upload)
+        if await self._check_replay(manifest, upload):
+            return manifest, True
+        manifest.judge_signing_time(self.clock.now())
+        await self._check_licences(manifest)
+        await asyncio.to_thread(self._check_standard, manifest, upload)
+        return manifest, False
+
+    def _judge_signed(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
+        """Manifest, signature, signer and files against the manifest (blocking: run in a thread)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
         signed = verify(upload.signature, upload.manifest, operation=op)
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         self._check_signer(peer, signer, manifest)
         manifest.check_files(upload.files)
-        if await self._check_replay(manifest, upload):
-            return manifest, True
-        manifest.judge_signing_time(self.clock.now())
-        await self._check_licences(manifest)
-        self._check_standard(manifest, upload)
-        return manifest, False
+        return manifest
 
     @staticmethod
     def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:

@@ -25,6 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the hub (mutual TLS) until Ctrl-C")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port; see data/hub.json")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default %(default)s; e.g. one per CPU)"
+    )
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True)
     clock_sub.add_parser("show")
@@ -131,5 +134,12 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        from hub.workers import serve_workers
+
+        return serve_workers(config, args.workers)
     asyncio.run(serve_forever(config))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
@@ -173,9 +174,10 @@ def _private(path: Path) -> None:
 class Database:
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, lock_file: int) -> None:
         self._conn = connection
-        self._write_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()  # writers of this process, in turn …
+        self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -183,18 +185,34 @@ class Database:
         _private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        db = cls(conn)
+        lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        db = cls(conn, lock_file)
         try:
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
                 await conn.execute(f"PRAGMA {pragma}")
             await db._migrate()
         except BaseException:
-            await conn.close()  # never leave the connection's thread behind
+            await db.close()  # never leave the connection's thread behind
             raise
         return db
 
     async def close(self) -> None:
         await self._conn.close()
+        os.close(self._lock_file)
+
+    async def _lock_writers(self) -> None:
+        """Take the write lock shared by every worker process of this database. Without it the
+        processes would meet in SQLite's busy handler, which polls with sleeps of up to 100 ms;
+        a blocked flock wakes as soon as the holder commits."""
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self._lock_file, fcntl.LOCK_EX))
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:  # the thread still takes the lock: give it back then
+                waiting.add_done_callback(lambda _: fcntl.flock(self._lock_file, fcntl.LOCK_UN))
+                raise
 
     async def _migrate(self) -> None:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
@@ -207,13 +225,17 @@ class Database:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """A write transaction: committed on exit, rolled back on any exception."""
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._lock_writers()
             try:
-                yield Transaction(self._conn)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Transaction(self._conn)
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await self._conn.execute("COMMIT")
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         async with self._conn.execute(sql, tuple(params)) as cursor:

@@ -7,7 +7,9 @@ Rules this module keeps:
 2. Blobs no committed row references are garbage (a crash between write and commit, or between
    an acknowledgement's commit and the unlink); `collect_garbage` removes them at start-up.
 3. Keys live in one 0600 file, newest first; each blob names its key id, so a rotation adds a key
-   without losing old data, and retiring old keys re-encrypts every blob first.
+   without losing old data, and retiring old keys re-encrypts every blob first. The key file is
+   re-read when it changes (one stat per write; a read with an unknown key id), so the worker
+   processes of `serve --workers N` (hub.workers) follow a rotation made through any one of them.
 """
 
 from __future__ import annotations
@@ -53,14 +55,26 @@ class PayloadStore:
         self.directory = directory
         self.key_file = key_file
         directory.mkdir(parents=True, exist_ok=True)
+        self._stamp: tuple[int, int, int] | None = None
+        self._keys: dict[str, bytes] = {}
         self._keys = self._load_or_create_keys()
 
     def _load_or_create_keys(self) -> dict[str, bytes]:
         if not self.key_file.exists():
             self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._save_keys({secrets.token_hex(4): AESGCM.generate_key(bit_length=256)})
+        stat = self.key_file.stat()
         entries = json.loads(self.key_file.read_text())
-        return {e["id"]: base64.b64decode(e["key"]) for e in entries}
+        self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        keys = {e["id"]: base64.b64decode(e["key"]) for e in entries}
+        # Keys this process knew and the file no longer lists stay readable here (rule 3).
+        return keys | {key_id: key for key_id, key in self._keys.items() if key_id not in keys}
+
+    def _follow_key_file(self) -> None:
+        """Take in a key file another process rewrote (a rotation made through another worker)."""
+        stat = self.key_file.stat()
+        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._stamp:
+            self._keys = self._load_or_create_keys()
 
     def _save_keys(self, keys: dict[str, bytes]) -> None:
         entries = [{"id": key_id, "key": base64.b64encode(key).decode()} for key_id, key in keys.items()]
@@ -68,6 +82,7 @@ class PayloadStore:
 
     def add_key(self) -> str:
         """Make a new key the active one; everything stored stays readable with its own key."""
+        self._follow_key_file()
         new_id = secrets.token_hex(4)
         self._keys = {new_id: AESGCM.generate_key(bit_length=256), **self._keys}
         self._save_keys(self._keys)
@@ -97,6 +112,7 @@ class PayloadStore:
         return next(iter(self._keys))
 
     def write(self, name: str, plaintext: bytes) -> None:
+        self._follow_key_file()
         key_id = self.active_key_id
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, name.encode())
@@ -107,6 +123,8 @@ class PayloadStore:
         if data[:4] != MAGIC:
             raise ValueError(f"payload {name} is not a careplan-sim blob")
         key_id, nonce, sealed = data[4:12].decode(), data[12:24], data[24:]
+        if key_id not in self._keys:
+            self._follow_key_file()
         return AESGCM(self._keys[key_id]).decrypt(nonce, sealed, name.encode())
 
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
@@ -117,6 +135,8 @@ class PayloadStore:
 
     def unseal(self, sealed: bytes, *, context: str) -> bytes:
         key_id, nonce, body = sealed[:8].decode(), sealed[8:20], sealed[20:]
+        if key_id not in self._keys:
+            self._follow_key_file()
         return AESGCM(self._keys[key_id]).decrypt(nonce, body, context.encode())
 
     def delete(self, names: Iterable[str]) -> None:

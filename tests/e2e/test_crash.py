@@ -1,7 +1,9 @@
 """Crash safety: SIGKILL the hub while 8 senders stream submissions in; the hub restarts on the same
 port while they retry with the same ids (HubClient's retry, issue 9 point 8). Afterwards every
 acknowledged transmission is intact, every send in flight at the kill was completed by its retry,
-none is stored twice and nothing half-written is visible."""
+none is stored twice and nothing half-written is visible. Run with one process and with several
+workers sharing the port (`serve --workers N`): then the supervisor and every worker are killed at
+once, as a power cut would."""
 
 from __future__ import annotations
 
@@ -36,12 +38,14 @@ AFTER_RESTART = 16  # acknowledged sends after the restart before the senders st
 ACROSS_A_RESTART = RetryPolicy(attempts=30, base_delay=0.1, max_delay=1.0)
 
 
-def _start(data: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
+def _start(data: Path, port: int = 0, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     (data / "hub.json").unlink(missing_ok=True)
+    serve = ["serve", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", str(port)],
+        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), *serve],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the supervisor and its workers die together
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -75,6 +79,7 @@ async def _seed(url: str, ca_file: Path) -> None:
 class Stream:
     hub: subprocess.Popen[bytes]
     data: Path
+    workers: int
     acknowledged: dict[str, dict[str, bytes]] = field(default_factory=dict)
     already_stored: set[str] = field(default_factory=set)  # answered by a retry with the stored record
     failed: list[tuple[str, CareplanError]] = field(default_factory=list)
@@ -105,21 +110,22 @@ async def _stream_across_a_kill(client: HubClient, stream: Stream, port: int) ->
     async def killer() -> None:
         while len(stream.acknowledged) < KILL_AFTER and time.monotonic() - started < TIME_LIMIT:
             await asyncio.sleep(0.01)
-        os.kill(stream.hub.pid, signal.SIGKILL)
+        os.killpg(stream.hub.pid, signal.SIGKILL)
         await asyncio.to_thread(stream.hub.wait, 10)
         assert stream.hub.returncode == -signal.SIGKILL
-        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port)
+        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port, stream.workers)
         stream.restarted_at = len(stream.acknowledged)
 
     await asyncio.gather(*(sender() for _ in range(SENDERS)), killer())
 
 
-async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path: Path, pki: Pki) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path: Path, pki: Pki, workers: int) -> None:
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
     ca_file = data / "ca" / "ca.pem"
-    process, url = _start(data)
-    stream = Stream(hub=process, data=data)
+    process, url = _start(data, workers=workers)
+    stream = Stream(hub=process, data=data, workers=workers)
     try:
         await _seed(url, ca_file)
         pair = pki.terminals[KYOTAKU.number]
@@ -148,5 +154,5 @@ async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path:
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
-            stream.hub.kill()
+            os.killpg(stream.hub.pid, signal.SIGKILL)
         stream.hub.wait(timeout=10)

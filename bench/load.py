@@ -69,10 +69,10 @@ CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 Files = list[tuple[str, bytes]]
 
 
-def unit(size: int) -> Files:
+def unit(size: int, sender: str = MANAGER.number, recipient: str = HELPER.number) -> Files:
     """A valid UPPLAN + UPSIKYU + UPHOSOKU unit of about `size` bytes: the sample 第6表 repeated
     with one new 被保険者番号 per copy (the first copy keeps the one 第7表 and 補足 name)."""
-    files = sample_plan_set(sender=MANAGER.number, recipient=HELPER.number)
+    files = sample_plan_set(sender=sender, recipient=recipient)
     name = next(n for n in files if n.startswith("UPPLAN_"))
     chunk, rest = files[name], sum(len(d) for n, d in files.items() if n != name)
     copies = max(1, (size - rest) // len(chunk))

@@ -137,9 +137,10 @@ def main(argv: list[str]) -> int:
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
-    if args.workers > 1:
-        from hub.workers import serve_workers
+    from hub.workers import serve_workers, tune_malloc
 
+    if args.workers > 1:
         return serve_workers(config, args.workers)
+    tune_malloc()
     asyncio.run(serve_forever(config))
     return 0

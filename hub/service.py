@@ -39,7 +39,7 @@ from hub.db import Database
 from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
-from hub.payloads import PayloadStore
+from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, Sessions
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
@@ -47,13 +47,23 @@ from hub.trust import TrustStore
 log = logging.getLogger(__name__)
 
 
+STANDARD_CHECKS = 1  # units read back for the standard check at once, per process: bounds memory
+# (the check holds the GIL, so a second one at once would not finish sooner)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Upload:
-    """One submission as received: the manifest bytes, its detached signature and the files."""
+    """One submission as received: the manifest bytes, its detached signature and the files, each
+    staged encrypted on disk as it streamed in (hub.payloads), with its size and SHA-256."""
 
     manifest: bytes
     signature: bytes
-    files: Sequence[tuple[str, bytes]]
+    files: Sequence[tuple[str, StagedPayload]]
+
+    def discard(self) -> None:
+        """Remove the staged files not published (a no-op for those that were)."""
+        for _, staged in self.files:
+            staged.discard()
 
 
 def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bool:
@@ -82,6 +92,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = LoginThrottle(db, clock)
+        self._standard_turns = asyncio.Semaphore(STANDARD_CHECKS)
 
     # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
@@ -108,8 +119,8 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def _store(self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity) -> bool:
         """Write the payloads, then commit the row naming them. True (and nothing kept) if an identical
         submission — the same retry racing this one — committed first."""
-        names = [self.payloads.new_name() for _ in upload.files]
-        await asyncio.to_thread(self._write_payloads, names, upload.files)
+        names = [staged.name for _, staged in upload.files]
+        await asyncio.to_thread(self.payloads.publish, [staged for _, staged in upload.files])
         try:
             committed = await self._commit_submission(manifest, upload, session, peer, names)
         except BaseException:
@@ -118,10 +129,6 @@ class HubService(Sessions, Offices, Listings, Audit):
         if not committed:
             await asyncio.to_thread(self.payloads.delete, names)
         return not committed
-
-    def _write_payloads(self, names: Sequence[str], files: Sequence[tuple[str, bytes]]) -> None:
-        for name, (_, data) in zip(names, files, strict=True):
-            self.payloads.write(name, data)
 
     async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
         """The manifest, and whether this exact submission is already stored (then the later checks
@@ -133,7 +140,8 @@ class HubService(Sessions, Offices, Listings, Audit):
             return manifest, True
         manifest.judge_signing_time(self.clock.now())
         await self._check_licences(manifest)
-        await asyncio.to_thread(self._check_standard, manifest, upload)
+        async with self._standard_turns:
+            await asyncio.to_thread(self._check_standard, manifest, upload)
         return manifest, False
 
     def _judge_signed(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
@@ -143,7 +151,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         signed = verify(upload.signature, upload.manifest, operation=op)
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         self._check_signer(peer, signer, manifest)
-        manifest.check_files(upload.files)
+        manifest.check_received([(name, staged.size, staged.sha256) for name, staged in upload.files])
         return manifest
 
     @staticmethod
@@ -221,9 +229,11 @@ class HubService(Sessions, Offices, Listings, Audit):
                 fix="Apply on the usage website (利用申請), then restart the client.",
             )
 
-    @staticmethod
-    def _check_standard(manifest: Manifest, upload: Upload) -> None:
-        findings = standard.check_transmission(upload.files, sender=manifest.sender, recipient=manifest.recipient)
+    def _check_standard(self, manifest: Manifest, upload: Upload) -> None:
+        """The standard's checks on the files read back from their staging files (blocking). The
+        validator wants each unit whole (≤ 10 MB); STANDARD_CHECKS bounds how many are in memory."""
+        files = [(name, self.payloads.read_staged(staged)) for name, staged in upload.files]
+        findings = standard.check_transmission(files, sender=manifest.sender, recipient=manifest.recipient)
         error = standard.refusal(findings)
         if error is not None:
             raise error

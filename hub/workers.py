@@ -45,6 +45,18 @@ READY_TIMEOUT = 60.0  # seconds a worker has to listen
 STOP_TIMEOUT = 20.0  # seconds workers have to finish their requests on SIGTERM
 RESTART_BURST, RESTART_WINDOW = 5, 60.0
 PR_SET_PDEATHSIG = 1
+M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc mallopt parameters
+
+
+def tune_malloc() -> None:
+    """Keep a hub process's memory near what it uses. glibc raises its mmap threshold after the
+    first large buffer is freed (so later 10 MB uploads stay in the heap, never given back) and
+    gives every thread its own arena; a fixed threshold and two arenas halve the peak RSS of 32
+    concurrent 10 MB uploads (bench/load.py). A no-op where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
+        libc.mallopt(M_ARENA_MAX, 2)
 
 
 def clock_file(config: HubConfig) -> Path:
@@ -186,6 +198,7 @@ async def _worker(config: HubConfig) -> None:
 
 def main(argv: list[str]) -> int:
     _die_with_parent()
+    tune_malloc()
     parser = argparse.ArgumentParser(prog="python -m hub.workers", description="one worker of `careplan hub serve`")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--host", required=True)

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from careplan.errors import CareplanError
-from client.hubclient import HubClient, client_ssl_context
+from client.hubclient import HubClient
 from client.retry import RetryPolicy
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, Pki, prepare_data_dir
+from tests.e2e.hubprocess import seed as _seed
+from tests.e2e.hubprocess import start as _start
 
 pytestmark = pytest.mark.slow
 SEND_LIMIT = 200  # bounds the load loop in count …
@@ -36,43 +35,6 @@ KILL_AFTER = 12  # acknowledged sends before the SIGKILL
 AFTER_RESTART = 16  # acknowledged sends after the restart before the senders stop
 # Retries span the restart (a few seconds): up to ~30 s of backoff, far inside the ±10 min signing rule.
 ACROSS_A_RESTART = RetryPolicy(attempts=30, base_delay=0.1, max_delay=1.0)
-
-
-def _start(data: Path, port: int = 0, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
-    (data / "hub.json").unlink(missing_ok=True)
-    serve = ["serve", "--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), *serve],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the supervisor and its workers die together
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if (data / "hub.json").exists():
-            return process, json.loads((data / "hub.json").read_text())["url"]
-        if process.poll() is not None:
-            raise RuntimeError(f"the hub exited with {process.returncode}")
-        time.sleep(0.05)
-    process.kill()
-    raise TimeoutError("the hub did not become ready")
-
-
-async def _seed(url: str, ca_file: Path) -> None:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for office in (KYOTAKU, HOUMON):
-            body = {
-                "office_number": office.number,
-                "name": office.name,
-                "service_kind": office.kind,
-                "office_user_id": office.user,
-                "password": office.password,
-            }
-            async with session.post(
-                url + "/admin/v1/offices", json=body, headers={"Authorization": "Bearer test-admin-token"}
-            ) as response:
-                assert response.status == 201, await response.text()
 
 
 @dataclass(slots=True)

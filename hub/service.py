@@ -263,11 +263,13 @@ class HubService(Sessions, Offices, Listings, Audit):
                         manifest.total_size,
                     ),
                 )
-                for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True)):
-                    await tx.execute(
-                        "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
-                        (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
-                    )
+                await tx.execute_many(
+                    "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
+                        for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
+                    ],
+                )
         except sqlite3.IntegrityError:
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.

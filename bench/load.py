@@ -449,6 +449,7 @@ async def _rounds(
 def _py_spy(out: Path, pid: int, window: float) -> subprocess.Popen[bytes]:
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy), "record", "--pid", str(pid), "--rate", "200", "--duration", str(int(window))]
+    command += ["--subprocesses", "--gil"]  # the workers of `serve --workers N`; Python CPU only
     return subprocess.Popen([*command, "--format", "raw", "--threads", "-o", str(out)], stdout=subprocess.DEVNULL)
 
 

@@ -31,7 +31,7 @@ from careplan import standard
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
-from careplan.signature import verify
+from careplan.signature import DerPrefixes, verify
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
@@ -93,6 +93,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         self.hasher = hasher or PasswordHasher()
         self.throttle = LoginThrottle(db, clock)
         self._standard_turns = asyncio.Semaphore(STANDARD_CHECKS)
+        self._der_prefixes = DerPrefixes()  # signatures' DER checks, cheap from an office's second
 
     # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
@@ -148,7 +149,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         """Manifest, signature, signer and files against the manifest (blocking: run in a thread)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
-        signed = verify(upload.signature, upload.manifest, operation=op)
+        signed = verify(upload.signature, upload.manifest, operation=op, der_prefixes=self._der_prefixes)
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         self._check_signer(peer, signer, manifest)
         manifest.check_received([(name, staged.size, staged.sha256) for name, staged in upload.files])

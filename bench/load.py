@@ -428,10 +428,10 @@ async def _rounds(
                 )
                 for what, times in done.errors.items():
                     print(f"        {times} x {what}", flush=True)
-        if scenario == "submit" and args.py_spy:  # an extra hub round, not in the figures: py-spy slows it
+        if scenario == args.py_spy_scenario and args.py_spy:  # an extra hub round, not in the figures
             spy = _py_spy(args.py_spy, hub.pid, window)
             await run_round(
-                scenario, hub, driver, presign(count, pair, files, dt.datetime.now(dt.UTC)), window, cycle=False
+                scenario, hub, driver, presign(count, pair, files, dt.datetime.now(dt.UTC)), window, cycle=cycle
             )
             spy.wait(timeout=window + 60)
         if scenario == "10mb":
@@ -476,6 +476,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2, help="hub worker processes (serve --workers; default 2)")
     parser.add_argument("--py-spy", type=Path, default=None, help="record the hub's first submit round here")
+    parser.add_argument("--py-spy-scenario", default="submit", help="the scenario py-spy records (default submit)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(SCENARIOS)

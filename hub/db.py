@@ -14,7 +14,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +178,9 @@ class Database:
         self._conn = connection
         self._write_lock = asyncio.Lock()  # writers of this process, in turn …
         self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
+        # Observers (hub metrics): called after each commit with how many operations it carried
+        # (1 while there is no group commit; see README Performance).
+        self.on_commit_batch: Callable[[int], None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -234,6 +237,8 @@ class Database:
                     await self._conn.execute("ROLLBACK")
                     raise
                 await self._conn.execute("COMMIT")
+                if self.on_commit_batch is not None:
+                    self.on_commit_batch(1)
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 

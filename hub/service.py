@@ -35,7 +35,7 @@ from careplan.signature import DerPrefixes, verify
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.db import Database
+from hub.db import Database, Transaction
 from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
@@ -243,34 +243,39 @@ class HubService(Sessions, Offices, Listings, Audit):
         self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
     ) -> bool:
         """Commit the transmission's rows; False if an identical submission is already committed."""
+
+        async def write(tx: Transaction) -> None:
+            await tx.execute(
+                "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
+                "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    manifest.transmission_id,
+                    manifest.sender,
+                    manifest.recipient,
+                    session.user_id,
+                    upload.manifest,
+                    hashlib.sha256(upload.manifest).hexdigest(),
+                    upload.signature,
+                    peer.fingerprint,
+                    manifest.signed_at.isoformat(),
+                    self._now(),
+                    len(manifest.files),
+                    manifest.total_size,
+                ),
+            )
+            await tx.execute_many(
+                "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
+                    for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
+                ],
+            )
+
         try:
-            async with self.db.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
-                    "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        manifest.transmission_id,
-                        manifest.sender,
-                        manifest.recipient,
-                        session.user_id,
-                        upload.manifest,
-                        hashlib.sha256(upload.manifest).hexdigest(),
-                        upload.signature,
-                        peer.fingerprint,
-                        manifest.signed_at.isoformat(),
-                        self._now(),
-                        len(manifest.files),
-                        manifest.total_size,
-                    ),
-                )
-                await tx.execute_many(
-                    "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
-                        for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
-                    ],
-                )
+            # Group commit (hub.db): concurrent submits share one transaction and one fsync; this
+            # returns after the COMMIT that holds these rows.
+            await self.db.commit_together(write)
         except sqlite3.IntegrityError:
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.

@@ -184,7 +184,7 @@ class TrustStore:
         if self.kept_file is None:
             return
         self.kept_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.kept_file.with_suffix(".tmp")
+        tmp = self.kept_file.with_suffix(f".{os.getpid()}.tmp")  # workers (hub.workers) may keep it at once
         tmp.write_bytes(crl.pem)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

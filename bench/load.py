@@ -1,6 +1,6 @@
 """The hub against its floor (bench/floor.py), same bodies, same run: figures, not a test.
 
-    .venv/bin/python bench/load.py [--rounds 3] [--window 5] [--connections 32] [--only submit,cycle,10mb]
+    .venv/bin/python bench/load.py [--rounds 3] [--window 5] [--connections 32] [--only submit,cycle,10mb] [--workers 2]
                                    [--py-spy OUT] [--json OUT]
 
 What it does (the method of issue 10; see README "Performance"):
@@ -69,10 +69,10 @@ CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 Files = list[tuple[str, bytes]]
 
 
-def unit(size: int) -> Files:
+def unit(size: int, sender: str = MANAGER.number, recipient: str = HELPER.number) -> Files:
     """A valid UPPLAN + UPSIKYU + UPHOSOKU unit of about `size` bytes: the sample 第6表 repeated
     with one new 被保険者番号 per copy (the first copy keeps the one 第7表 and 補足 name)."""
-    files = sample_plan_set(sender=MANAGER.number, recipient=HELPER.number)
+    files = sample_plan_set(sender=sender, recipient=recipient)
     name = next(n for n in files if n.startswith("UPPLAN_"))
     chunk, rest = files[name], sum(len(d) for n, d in files.items() if n != name)
     copies = max(1, (size - rest) // len(chunk))
@@ -118,18 +118,38 @@ class Server:
     pid: int
     process: subprocess.Popen[bytes]
 
+    def pids(self) -> list[int]:
+        """The server's process and its children (the workers of `serve --workers N`)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *map(int, children)]
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def reset_peak_rss(self) -> None:
-        Path(f"/proc/{self.pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+        for pid in self.pids():
+            Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """The sum of every process's peak RSS (an upper bound of the peak of their sum)."""
+        total = 0.0
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        return total
+
+    def peak_rss_per_process_mb(self) -> list[float]:
+        peaks = []
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(round(int(line.split()[1]) / 1024, 1))
+        return peaks
 
     def stop(self) -> None:
         self.process.terminate()
@@ -140,12 +160,13 @@ class Server:
             self.process.wait()
 
 
-def start_hub(data: Path, log: Path) -> Server:
+def start_hub(data: Path, log: Path, workers: int = 1) -> Server:
     ready = HubConfig(data_dir=data).ready_file
     ready.unlink(missing_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", "0"],
+            [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", "0",
+             "--workers", str(workers)],
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -354,7 +375,7 @@ def print_summary(summary: dict[str, Any], conditions: dict[str, Any]) -> None:
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     data = workdir / "data"
     prepare(HubConfig(data_dir=data))
-    hub = start_hub(data, workdir / "hub.log")
+    hub = start_hub(data, workdir / "hub.log", args.workers)
     floor = start_floor(data)
     try:
         target = Target.of(data, hub.url)
@@ -405,14 +426,20 @@ async def _rounds(
                     f"  errors {sum(done.errors.values())}  driver {done.driver_cpu / done.elapsed:4.0%} of a core",
                     flush=True,
                 )
-        if scenario == "submit" and args.py_spy:  # an extra hub round, not in the figures: py-spy slows it
+                for what, times in done.errors.items():
+                    print(f"        {times} x {what}", flush=True)
+        if scenario == args.py_spy_scenario and args.py_spy:  # an extra hub round, not in the figures
             spy = _py_spy(args.py_spy, hub.pid, window)
             await run_round(
-                scenario, hub, driver, presign(count, pair, files, dt.datetime.now(dt.UTC)), window, cycle=False
+                scenario, hub, driver, presign(count, pair, files, dt.datetime.now(dt.UTC)), window, cycle=cycle
             )
             spy.wait(timeout=window + 60)
         if scenario == "10mb":
-            peaks[scenario] = {"hub": round(hub.peak_rss_mb(), 1), "floor": round(floor.peak_rss_mb(), 1)}
+            peaks[scenario] = {
+                "hub": round(hub.peak_rss_mb(), 1),
+                "hub_per_process": hub.peak_rss_per_process_mb(),
+                "floor": round(floor.peak_rss_mb(), 1),
+            }
     summary = summarize(rounds)
     for scenario, peak in peaks.items():
         summary[scenario]["peak_rss_mb"] = peak
@@ -422,6 +449,7 @@ async def _rounds(
 def _py_spy(out: Path, pid: int, window: float) -> subprocess.Popen[bytes]:
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy), "record", "--pid", str(pid), "--rate", "200", "--duration", str(int(window))]
+    command += ["--subprocesses", "--gil"]  # the workers of `serve --workers N`; Python CPU only
     return subprocess.Popen([*command, "--format", "raw", "--threads", "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
@@ -434,6 +462,7 @@ def _conditions(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "window_s": args.window,
         "connections": args.connections,
+        "hub_workers": args.workers,
         "python": sys.version.split()[0],
     }
 
@@ -445,7 +474,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections (default 32)")
     parser.add_argument("--only", type=lambda s: s.split(","), default=list(SCENARIOS), help="submit,cycle,10mb")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="hub worker processes (serve --workers; default 2)")
     parser.add_argument("--py-spy", type=Path, default=None, help="record the hub's first submit round here")
+    parser.add_argument("--py-spy-scenario", default="submit", help="the scenario py-spy records (default submit)")
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(SCENARIOS)

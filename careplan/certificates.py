@@ -161,47 +161,71 @@ def judge_certificate(
 ) -> OfficeIdentity:
     """The office a certificate proves, or the one refusal that explains why it proves none.
 
-    Order: issuer, identity, kind, usage, validity on `now` (the hub's simulated clock),
-    revocation. Raises CareplanError with the message of `operation` (R2.3).
+    Order: issuer, identity, kind, usage (`judge_structure`), then validity on `now` (the hub's
+    simulated clock) and revocation (`judge_on`). Raises CareplanError with the message of
+    `operation` (R2.3).
     """
+    identity = judge_structure(cert, trusted=trusted, operation=operation)
+    return judge_on(identity, revoked=revoked, now=now, operation=operation)
 
-    def refuse(code: str, detail: str, fix: str) -> CareplanError:
-        return CareplanError(code, operation=operation, detail=detail, fix=fix)
 
+def _refuse(code: str, operation: Operation, detail: str, fix: str) -> CareplanError:
+    return CareplanError(code, operation=operation, detail=detail, fix=fix)
+
+
+def judge_structure(
+    cert: x509.Certificate, *, trusted: Sequence[x509.Certificate], operation: Operation
+) -> OfficeIdentity:
+    """The checks that depend on the certificate and the trusted CAs only (issuer, identity, kind,
+    usage): their result never changes, so a caller may keep it by fingerprint and re-run only
+    `judge_on` (time and revocation), which is what the hub's judgement cache does."""
     if _issuer_of(cert, trusted) is None:
-        raise refuse(
+        raise _refuse(
             "CERT_UNTRUSTED",
+            operation,
             f"issuer {cert.issuer.rfc4514_string()!r} is not a CA this hub trusts",
             "Install the certificate issued for this office by the hub's CA.",
         )
     identity = identity_of(cert, operation=operation)
     if not identity.kind.accepted:
-        raise refuse(
+        raise _refuse(
             "CERT_KIND_NOT_ACCEPTED",
+            operation,
             f"the certificate is a {identity.kind.value}",
             "Use the office's 介護保険証明書 or 請求委任事業所用ケアプラン証明書 (R2.1).",
         )
     if not _has_client_auth(cert):
-        raise refuse(
+        raise _refuse(
             "CERT_NO_CLIENT_AUTH",
+            operation,
             "the certificate lacks the clientAuth extended key usage",
             "Re-issue the certificate with the TLS client-authentication usage.",
         )
+    return identity
+
+
+def judge_on(
+    identity: OfficeIdentity, *, revoked: Collection[int], now: dt.datetime, operation: Operation
+) -> OfficeIdentity:
+    """The checks that move with time: validity on `now` and revocation."""
     if now < identity.not_before:
-        raise refuse(
+        raise _refuse(
             "CERT_NOT_YET_VALID",
+            operation,
             f"valid from {identity.not_before.isoformat()}, hub time is {now.isoformat()}",
             "Wait until the certificate's start date, or check the terminal's and hub's clocks.",
         )
     if now > identity.not_after:
-        raise refuse(
+        raise _refuse(
             "CERT_EXPIRED",
+            operation,
             f"expired at {identity.not_after.isoformat()}, hub time is {now.isoformat()}",
             "Install the office's renewed certificate.",
         )
     if identity.serial in revoked:
-        raise refuse(
+        raise _refuse(
             "CERT_REVOKED",
+            operation,
             f"serial {identity.serial:x} is on the CA's revocation list",
             "Have a new certificate issued for this office and install it on the terminal.",
         )

@@ -267,7 +267,11 @@ class Manifest:
 
     def check_files(self, files: Sequence[tuple[str, bytes]]) -> None:
         """FILE_TAMPERED unless `files` are exactly the manifest's files, byte for byte."""
-        received = {name: data for name, data in files}
+        self.check_received([(name, len(data), hashlib.sha256(data).hexdigest()) for name, data in files])
+
+    def check_received(self, files: Sequence[tuple[str, int, str]]) -> None:
+        """`check_files` on each file's (name, size, SHA-256), as measured while it streamed in."""
+        received = {name: (size, sha256) for name, size, sha256 in files}
         expected = {f.name: f for f in self.files}
         if len(received) != len(files) or received.keys() != expected.keys():
             raise CareplanError(
@@ -275,12 +279,11 @@ class Manifest:
                 detail=f"files sent {sorted(received)} differ from the signed manifest's {sorted(expected)}",
                 fix="Send exactly the files named in the signed manifest.",
             )
-        for name, data in received.items():
-            actual = ManifestFile.of(name, data)
-            if actual != expected[name]:
+        for name, (size, sha256) in received.items():
+            if (size, sha256) != (expected[name].size, expected[name].sha256):
                 raise CareplanError(
                     "FILE_TAMPERED",
-                    detail=f"{name}: {actual.size} bytes sha256 {actual.sha256[:16]}… but the "
+                    detail=f"{name}: {size} bytes sha256 {sha256[:16]}… but the "
                     f"manifest signed {expected[name].size} bytes sha256 "
                     f"{expected[name].sha256[:16]}…",
                     fix="The file changed after signing: sign and send it again.",

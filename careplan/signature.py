@@ -67,10 +67,40 @@ def _invalid(detail: str, operation: Operation) -> CareplanError:
     )
 
 
-def verify(signature: bytes, content: bytes, *, operation: Operation = Operation.SEND) -> Signed:
-    """Check that `signature` is a valid detached CMS signature over `content`."""
+class DerPrefixes:
+    """Remembers signatures' DER-checked prefixes (all but the final signerInfos), so that the next
+    signature of the same office — same certificate, same algorithms, new signerInfos — needs only
+    its signerInfos re-encoded: re-encoding the certificate is most of the DER check's cost.
+
+    Sound because signerInfos is the last field of SignedData, which is the last field of
+    ContentInfo, and holds exactly one SignerInfo (so no SET OF order is at stake): the same prefix
+    bytes with DER signerInfos of the same length (the lengths in the prefix's headers) is DER.
+    Bounded: forgets everything past `limit` entries. The caller owns it (no module state here)."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._known: set[bytes] = set()
+        self._limit = limit
+
+    def __contains__(self, prefix: bytes) -> bool:
+        return prefix in self._known
+
+    def add(self, prefix: bytes) -> None:
+        if len(self._known) >= self._limit:
+            self._known.clear()
+        self._known.add(prefix)
+
+
+def verify(
+    signature: bytes,
+    content: bytes,
+    *,
+    operation: Operation = Operation.SEND,
+    der_prefixes: DerPrefixes | None = None,
+) -> Signed:
+    """Check that `signature` is a valid detached CMS signature over `content`. `der_prefixes`
+    (optional) makes repeated DER checks of the same office's signatures cheap."""
     try:
-        return _verify(signature, content, operation)
+        return _verify(signature, content, operation, der_prefixes)
     except CareplanError:
         raise
     except Exception as exc:  # asn1crypto raises many kinds on malformed DER
@@ -81,7 +111,9 @@ def _refuse(code: str, operation: Operation, detail: tuple[str, str], fix: tuple
     return CareplanError(code, operation=operation, detail=detail[0], fix=fix[0], detail_en=detail[1], fix_en=fix[1])
 
 
-def _check_detached_der(info: cms.ContentInfo, signature: bytes, operation: Operation) -> None:
+def _check_detached_der(
+    info: cms.ContentInfo, signature: bytes, operation: Operation, der_prefixes: DerPrefixes | None
+) -> None:
     if info["content"]["encap_content_info"]["content"].native is not None:
         raise _refuse(
             "SIGNATURE_NOT_DETACHED",
@@ -93,7 +125,16 @@ def _check_detached_der(info: cms.ContentInfo, signature: bytes, operation: Oper
             ),
         )
     # asn1crypto keeps the bytes it parsed; force=True re-encodes every value in DER.
-    if info.copy().dump(force=True) != signature:
+    signer_infos = info["content"]["signer_infos"]
+    tail = signer_infos.dump()
+    prefix = signature[: -len(tail)] if len(signer_infos) == 1 and signature.endswith(tail) else None
+    if der_prefixes is not None and prefix is not None and prefix in der_prefixes:
+        encoded = prefix + signer_infos.copy().dump(force=True)
+    else:
+        encoded = info.copy().dump(force=True)
+        if der_prefixes is not None and prefix is not None and encoded == signature:
+            der_prefixes.add(prefix)
+    if encoded != signature:
         raise _refuse(
             "SIGNATURE_NOT_DER",
             operation,
@@ -102,11 +143,11 @@ def _check_detached_der(info: cms.ContentInfo, signature: bytes, operation: Oper
         )
 
 
-def _verify(signature: bytes, content: bytes, operation: Operation) -> Signed:
+def _verify(signature: bytes, content: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
-    _check_detached_der(info, signature, operation)
+    _check_detached_der(info, signature, operation, der_prefixes)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
@@ -134,10 +175,13 @@ def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo, ope
     if sid.name != "issuer_and_serial_number":
         raise _invalid("the signer must be named by issuer and serial number", operation)
     serial = sid.chosen["serial_number"].native
-    issuer = sid.chosen["issuer"]
+    # Names compared by their DER bytes: asn1crypto's Name.__eq__ runs LDAP string preparation on
+    # every attribute (a large share of a submit's CPU); the signer's issuer is copied from its
+    # certificate, so the same name has the same bytes.
+    issuer = sid.chosen["issuer"].dump()
     for choice in signed_data["certificates"] or []:
         candidate = choice.chosen
-        if candidate.serial_number == serial and candidate.issuer == issuer:
+        if candidate.serial_number == serial and candidate.issuer.dump() == issuer:
             return x509.load_der_x509_certificate(candidate.dump())
     raise _invalid("the signer's certificate is not included in the signature", operation)
 

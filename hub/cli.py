@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port; see data/hub.json")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default %(default)s; e.g. one per CPU)"
+    )
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True)
     clock_sub.add_parser("show")
@@ -134,6 +137,14 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    from hub.workers import serve_workers, tune_malloc
+
+    if args.workers > 1:
+        return serve_workers(config, args.workers, args.log_format)
+    tune_malloc()
 
     async def on_start(hub: RunningHub) -> None:
         if json_logs is not None:

@@ -9,12 +9,23 @@ scenarios dated in the past): the rules handle facts recorded "in the future" (a
 dated before the office's last recorded licence event is CLOCK_BEFORE_RECORDED, 409). Outside that
 range date arithmetic (licence periods a year ahead, certificate validity) would overflow, so a
 move there is refused with ValueError and the clock stays where it was.
+
+Several worker processes (`careplan hub serve --workers N`, hub.workers) share one clock:
+`SharedClock` keeps the offset and the frozen instant in a small memory-mapped file of the data
+directory, so a move made through one worker is what every worker reads next, at the cost of one
+read of shared memory per `now()`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+import fcntl
+import mmap
+import os
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -75,3 +86,73 @@ class Clock:
             "mode": "frozen" if self._frozen is not None else ("offset" if self._offset else "real"),
             "offset_seconds": self._offset.total_seconds(),
         }
+
+
+# The shared state: a sequence number (odd while a move is being written: readers retry), the
+# offset and the frozen instant in microseconds since the epoch (0 when running: a frozen instant
+# is never 1970, EARLIEST is 2000). A new file (zeros) is a running clock without offset.
+_LAYOUT = struct.Struct("<qqq")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _micros(delta: dt.timedelta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class SharedClock(Clock):
+    """A Clock whose state lives in `path`, shared by every process that opens it. Moves are
+    serialized by an exclusive lock on the file; readers never lock (a sequence lock)."""
+
+    def __init__(self, path: Path, source: Callable[[], dt.datetime] = _real_now) -> None:
+        super().__init__(source)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < _LAYOUT.size:
+                os.ftruncate(fd, _LAYOUT.size)
+            self._map = mmap.mmap(fd, _LAYOUT.size)
+        finally:
+            os.close(fd)
+        self._path = path
+
+    @classmethod
+    def fresh(cls, path: Path) -> SharedClock:
+        """The clock a starting hub begins with: real time, as the in-process clock does."""
+        path.unlink(missing_ok=True)
+        return cls(path)
+
+    def _read(self) -> tuple[int, dt.timedelta, dt.datetime | None]:
+        while True:
+            sequence, offset, frozen = _LAYOUT.unpack_from(self._map)
+            if sequence % 2 == 0 and _LAYOUT.unpack_from(self._map)[0] == sequence:
+                thawed = None if frozen == 0 else EPOCH + dt.timedelta(microseconds=frozen)
+                return sequence, dt.timedelta(microseconds=offset), thawed
+
+    @contextlib.contextmanager
+    def _moving(self) -> Iterator[None]:
+        with open(self._path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # one move at a time across processes
+            sequence, self._offset, self._frozen = self._read()
+            yield  # the move (Clock's own code) changes _offset/_frozen; on ValueError nothing is written
+            frozen = 0 if self._frozen is None else _micros(self._frozen - EPOCH)
+            _LAYOUT.pack_into(self._map, 0, sequence + 1, _micros(self._offset), frozen)
+            struct.pack_into("<q", self._map, 0, sequence + 2)
+
+    def now(self) -> dt.datetime:
+        _, offset, frozen = self._read()
+        return frozen if frozen is not None else self._source() + offset
+
+    def set(self, instant: dt.datetime, *, frozen: bool = False) -> None:
+        with self._moving():
+            super().set(instant, frozen=frozen)
+
+    def advance(self, delta: dt.timedelta) -> None:
+        with self._moving():
+            super().advance(delta)
+
+    def reset(self) -> None:
+        with self._moving():
+            super().reset()
+
+    def state(self) -> dict[str, object]:
+        _, self._offset, self._frozen = self._read()
+        return super().state()

@@ -295,7 +295,13 @@ class GuardedSite(web.TCPSite):
         if self._ssl_context is not None:
             tls = {"ssl_handshake_timeout": config.header_timeout, "ssl_shutdown_timeout": 5.0}
         self._server = await loop.create_server(
-            factory, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, **tls
+            factory,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_port=self._reuse_port,  # workers of `serve --workers N` share the port (hub.workers)
+            **tls,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1]
         gate.start()

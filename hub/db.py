@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -161,6 +163,16 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A work of a group commit that raised: its savepoint was rolled back, the batch committed."""
+
+    error: Exception
+
+
 def _private(path: Path) -> None:
     """The database file exists with mode 0600 before SQLite opens it: SQLite gives its -wal and
     -shm files the mode of the database file, so they are private from their first byte too."""
@@ -173,10 +185,15 @@ def _private(path: Path) -> None:
 class Database:
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, lock_file: int) -> None:
         self._conn = connection
-        self._write_lock = asyncio.Lock()
-        self.on_commit: Callable[[int], None] | None = None  # told each commit's batch size (hub.metrics)
+        self._write_lock = asyncio.Lock()  # writers of this process, in turn …
+        self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
+        # Observers (hub metrics): called after each commit with how many operations it carried
+        # (1 while there is no group commit; see README Performance).
+        self.on_commit_batch: Callable[[int], None] | None = None
+        self._queue: list[tuple[Callable[[Transaction], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -184,18 +201,34 @@ class Database:
         _private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        db = cls(conn)
+        lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        db = cls(conn, lock_file)
         try:
             for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
                 await conn.execute(f"PRAGMA {pragma}")
             await db._migrate()
         except BaseException:
-            await conn.close()  # never leave the connection's thread behind
+            await db.close()  # never leave the connection's thread behind
             raise
         return db
 
     async def close(self) -> None:
         await self._conn.close()
+        os.close(self._lock_file)
+
+    async def _lock_writers(self) -> None:
+        """Take the write lock shared by every worker process of this database. Without it the
+        processes would meet in SQLite's busy handler, which polls with sleeps of up to 100 ms;
+        a blocked flock wakes as soon as the holder commits."""
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, self._lock_file, fcntl.LOCK_EX))
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:  # the thread still takes the lock: give it back then
+                waiting.add_done_callback(lambda _: fcntl.flock(self._lock_file, fcntl.LOCK_UN))
+                raise
 
     async def _migrate(self) -> None:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
@@ -205,26 +238,88 @@ class Database:
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """A write transaction: committed on exit, rolled back on any exception."""
+    async def transaction(self, *, operations: int = 1) -> AsyncIterator[Transaction]:
+        """A write transaction: committed on exit, rolled back on any exception. `operations`:
+        how many callers' writes it carries (group commit), for `on_commit_batch`."""
         async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._lock_writers()
             try:
-                yield Transaction(self._conn)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-            if self.on_commit is not None:
-                self.on_commit(1)  # one write transaction per commit until group commit batches them
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield Transaction(self._conn)
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await self._conn.execute("COMMIT")
+                if self.on_commit_batch is not None:
+                    self.on_commit_batch(operations)
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    async def commit_together(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
+        """Group commit: run `work` in a write transaction shared with the other works queued
+        meanwhile — one BEGIN IMMEDIATE … COMMIT and one fsync for all — and return its result
+        only after that COMMIT. Each work of a batch runs in its own SAVEPOINT, so its exception
+        undoes only its own writes and is raised to its own caller. Once queued, a work's outcome
+        is awaited even if the caller is cancelled: a caller must never believe its writes were
+        not committed when they were (hub.service deletes payloads on failure)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if not future.done():
+                await asyncio.wait([future])
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return future.result()
+
+    async def _commit_queued(self) -> None:
+        """Commit what is queued, in batches, until the queue is empty: the works that arrive while
+        one batch commits form the next batch."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes = await self._commit_batch([work for work, _ in batch])
+            except Exception as exc:  # nothing of the batch was committed
+                outcomes = [exc] * len(batch)
+            for outcome, (_, future) in zip(outcomes, batch, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, _Failed):
+                    future.set_exception(outcome.error)
+                elif isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _commit_batch(self, works: list[Callable[[Transaction], Awaitable[Any]]]) -> list[Any]:
+        if len(works) == 1:  # alone: no savepoint needed, its exception rolls the transaction back
+            async with self.transaction() as tx:
+                return [await works[0](tx)]
+        outcomes: list[Any] = []
+        async with self.transaction(operations=len(works)) as tx:
+            for number, work in enumerate(works):
+                await tx.execute(f"SAVEPOINT work{number}")
+                try:
+                    outcomes.append(await work(tx))
+                except Exception as exc:
+                    await tx.execute(f"ROLLBACK TO work{number}")
+                    outcomes.append(_Failed(exc))
+                await tx.execute(f"RELEASE work{number}")
+        return outcomes
+
+    # Each call is one trip to the connection's thread (execute and fetch together): aiosqlite's
+    # cursor API costs three (execute, fetch, close), each a thread hand-off for the event loop.
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        rows = await self._conn.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._conn.execute_fetchall(sql, tuple(params)))
 
 
 class Transaction:
@@ -232,8 +327,12 @@ class Transaction:
         self._conn = connection
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount
+        """One trip to the connection's thread; the cursor of a write needs no closing."""
+        cursor = await self._conn.execute(sql, tuple(params))
+        return cursor.rowcount
+
+    async def execute_many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        await self._conn.executemany(sql, [tuple(row) for row in rows])
 
     async def executescript_in_tx(self, script: str) -> None:
         # executescript() would COMMIT first; run the statements one by one instead.
@@ -242,5 +341,5 @@ class Transaction:
                 await self._conn.execute(statement)
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        rows = await self._conn.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)

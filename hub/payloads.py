@@ -3,25 +3,38 @@
 Rules this module keeps:
 1. No plaintext payload byte touches the disk: a file is encrypted in memory, written to a
    temporary name, fsynced, renamed into place and the directory fsynced, all before the database
-   commit that makes the transmission visible.
+   commit that makes the transmission visible. An upload is never held whole in memory: its files
+   are staged (`stage`) while they stream in, sealed chunk by chunk (CPS2: AES-256-GCM per
+   CHUNK bytes, the nonce counting chunks, the blob name, chunk number and a last-chunk flag in the
+   associated data, so chunks can be neither reordered, moved to another blob nor cut off) and
+   hashed as they come; `publish` fsyncs them, renames them into place and fsyncs the directory
+   once for the whole transmission.
 2. Blobs no committed row references are garbage (a crash between write and commit, or between
    an acknowledgement's commit and the unlink); `collect_garbage` removes them at start-up.
 3. Keys live in one 0600 file, newest first; each blob names its key id, so a rotation adds a key
-   without losing old data, and retiring old keys re-encrypts every blob first.
+   without losing old data, and retiring old keys re-encrypts every blob first. The key file is
+   re-read when it changes (one stat per write; a read with an unknown key id), so the worker
+   processes of `serve --workers N` (hub.workers) follow a rotation made through any one of them.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-MAGIC = b"CPS1"
+MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
+MAGIC_CHUNKED = b"CPS2"  # sealed chunk by chunk (StagedPayload)
+CHUNK = 256 * 1024  # plaintext bytes per sealed chunk
+_LENGTH = struct.Struct(">I")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -53,14 +66,26 @@ class PayloadStore:
         self.directory = directory
         self.key_file = key_file
         directory.mkdir(parents=True, exist_ok=True)
+        self._stamp: tuple[int, int, int] | None = None
+        self._keys: dict[str, bytes] = {}
         self._keys = self._load_or_create_keys()
 
     def _load_or_create_keys(self) -> dict[str, bytes]:
         if not self.key_file.exists():
             self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._save_keys({secrets.token_hex(4): AESGCM.generate_key(bit_length=256)})
+        stat = self.key_file.stat()
         entries = json.loads(self.key_file.read_text())
-        return {e["id"]: base64.b64decode(e["key"]) for e in entries}
+        self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        keys = {e["id"]: base64.b64decode(e["key"]) for e in entries}
+        # Keys this process knew and the file no longer lists stay readable here (rule 3).
+        return keys | {key_id: key for key_id, key in self._keys.items() if key_id not in keys}
+
+    def _follow_key_file(self) -> None:
+        """Take in a key file another process rewrote (a rotation made through another worker)."""
+        stat = self.key_file.stat()
+        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._stamp:
+            self._keys = self._load_or_create_keys()
 
     def _save_keys(self, keys: dict[str, bytes]) -> None:
         entries = [{"id": key_id, "key": base64.b64encode(key).decode()} for key_id, key in keys.items()]
@@ -68,6 +93,7 @@ class PayloadStore:
 
     def add_key(self) -> str:
         """Make a new key the active one; everything stored stays readable with its own key."""
+        self._follow_key_file()
         new_id = secrets.token_hex(4)
         self._keys = {new_id: AESGCM.generate_key(bit_length=256), **self._keys}
         self._save_keys(self._keys)
@@ -97,17 +123,53 @@ class PayloadStore:
         return next(iter(self._keys))
 
     def write(self, name: str, plaintext: bytes) -> None:
+        self._follow_key_file()
         key_id = self.active_key_id
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, name.encode())
         _write_atomic(self.directory / name, MAGIC + key_id.encode() + nonce + sealed)
 
     def read(self, name: str) -> bytes:
-        data = (self.directory / name).read_bytes()
+        return self._open(self.directory / name, name)
+
+    def _key(self, key_id: str) -> bytes:
+        if key_id not in self._keys:
+            self._follow_key_file()
+        return self._keys[key_id]
+
+    def _open(self, path: Path, name: str) -> bytes:
+        with path.open("rb") as handle:
+            head = handle.read(20)
+            if head[:4] == MAGIC_CHUNKED:  # read chunk by chunk: the file is never in memory twice
+                return _open_chunks(handle, head[12:20], name, self._key(head[4:12].decode()))
+            data = head + handle.read()
         if data[:4] != MAGIC:
             raise ValueError(f"payload {name} is not a careplan-sim blob")
         key_id, nonce, sealed = data[4:12].decode(), data[12:24], data[24:]
-        return AESGCM(self._keys[key_id]).decrypt(nonce, sealed, name.encode())
+        return AESGCM(self._key(key_id)).decrypt(nonce, sealed, name.encode())
+
+    # --- uploads, streamed ------------------------------------------------------------------------
+    def stage(self) -> StagedPayload:
+        """A new payload to receive chunk by chunk (rule 1); not visible until `publish`."""
+        self._follow_key_file()
+        name = self.new_name()
+        return StagedPayload(self.directory / f".tmp-{name}", name, self.active_key_id, self._keys[self.active_key_id])
+
+    def read_staged(self, staged: StagedPayload) -> bytes:
+        return self._open(staged.path, staged.name)
+
+    def publish(self, staged: Sequence[StagedPayload]) -> None:
+        """Make staged payloads durable under their names: fsync each, rename, fsync the directory
+        once. Blocking: call off the loop, before the commit that names them."""
+        for payload in staged:
+            fd = os.open(payload.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for payload in staged:
+            os.replace(payload.path, self.directory / payload.name)
+        _fsync_dir(self.directory)
 
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
         """Encrypt a small secret for the database (e.g. an initial password shown once, R1.3)."""
@@ -117,6 +179,8 @@ class PayloadStore:
 
     def unseal(self, sealed: bytes, *, context: str) -> bytes:
         key_id, nonce, body = sealed[:8].decode(), sealed[8:20], sealed[20:]
+        if key_id not in self._keys:
+            self._follow_key_file()
         return AESGCM(self._keys[key_id]).decrypt(nonce, body, context.encode())
 
     def delete(self, names: Iterable[str]) -> None:
@@ -133,3 +197,77 @@ class PayloadStore:
     @staticmethod
     def new_name() -> str:
         return secrets.token_hex(16)
+
+
+def _open_chunks(handle: BinaryIO, prefix: bytes, name: str, key: bytes) -> bytes:
+    aead, number, plain = AESGCM(key), 0, []
+    length = handle.read(_LENGTH.size)
+    while True:
+        sealed = handle.read(_LENGTH.unpack(length)[0])
+        length = handle.read(_LENGTH.size)
+        last = not length
+        plain.append(aead.decrypt(prefix + number.to_bytes(4, "big"), sealed, _aad(name, number, last)))
+        if last:
+            return b"".join(plain)
+        number += 1
+
+
+def _aad(name: str, number: int, last: bool) -> bytes:
+    return name.encode() + number.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
+
+
+class StagedPayload:
+    """One file of an upload as it streams in: sealed by CHUNK into `path` (never whole in memory),
+    its plaintext size and SHA-256 counted on the way. `write` as parts arrive, `close` at the end
+    of the part, then PayloadStore.publish — or `discard`."""
+
+    def __init__(self, path: Path, name: str, key_id: str, key: bytes) -> None:
+        self.path = path
+        self.name = name
+        self.size = 0
+        self._hash = hashlib.sha256()
+        self._aead = AESGCM(key)
+        self._prefix = secrets.token_bytes(8)
+        self._number = 0
+        self._pending = bytearray()
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._write(MAGIC_CHUNKED + key_id.encode() + self._prefix)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        self._hash.update(data)
+        self.size += len(data)
+        self._pending += data
+        while len(self._pending) > CHUNK:  # the last chunk is sealed by close(), flagged as last
+            self._seal(bytes(self._pending[:CHUNK]), last=False)
+            del self._pending[:CHUNK]
+
+    def close(self) -> None:
+        self._seal(bytes(self._pending), last=True)
+        self._pending.clear()
+        self._close_fd()
+
+    def discard(self) -> None:
+        """Forget the file (a refusal, a retry already stored); a no-op once published."""
+        self._close_fd()
+        self.path.unlink(missing_ok=True)
+
+    def _seal(self, chunk: bytes, *, last: bool) -> None:
+        nonce = self._prefix + self._number.to_bytes(4, "big")
+        sealed = self._aead.encrypt(nonce, chunk, _aad(self.name, self._number, last))
+        self._write(_LENGTH.pack(len(sealed)) + sealed)
+        self._number += 1
+
+    def _write(self, data: bytes) -> None:
+        assert self._fd is not None, "written after close"
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -17,6 +17,7 @@ from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_
 from hub.bodies import json_object, refusal_for
 from hub.headers import retry_after_on_throttle
 from hub.metrics import METRICS
+from hub.payloads import StagedPayload
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -76,6 +77,15 @@ async def logout(request: web.Request) -> web.Response:
 
 
 # --- sending ---------------------------------------------------------------------------------
+async def _stream_part(part: BodyPartReader, staged: StagedPayload, limit: int, too_large: CareplanError) -> None:
+    """A file part straight into its encrypted staging file: never whole in memory (hub.payloads)."""
+    while chunk := await part.read_chunk(64 * 1024):
+        if staged.size + len(chunk) > limit:
+            raise too_large
+        staged.write(chunk)
+    staged.close()
+
+
 async def _read_part(part: BodyPartReader, limit: int, too_large: CareplanError) -> bytes:
     chunks, size = [], 0
     while chunk := await part.read_chunk(64 * 1024):
@@ -144,7 +154,6 @@ async def _read_upload(request: web.Request) -> Upload:
 
 async def _read_parts(request: web.Request) -> Upload:
     config = request.app[CONFIG]
-    limit = config.max_upload_bytes
     meta_too_large = CareplanError(
         "MANIFEST_INVALID",
         detail=f"manifest または signature パートが {config.max_meta_bytes} バイトを超えています。",
@@ -152,8 +161,21 @@ async def _read_parts(request: web.Request) -> Upload:
         fix="manifest には署名対象の JSON、signature には DER 形式の分離署名だけを入れてください。",
         fix_en="Put only the signed JSON in manifest and only the detached DER signature in signature.",
     )
+    files: list[tuple[str, StagedPayload]] = []
+    try:
+        return await _stream_parts(request, files, meta_too_large)
+    except BaseException:
+        for _, staged in files:
+            staged.discard()
+        raise
+
+
+async def _stream_parts(
+    request: web.Request, files: list[tuple[str, StagedPayload]], meta_too_large: CareplanError
+) -> Upload:
+    config = request.app[CONFIG]
+    limit = config.max_upload_bytes
     parts: dict[str, bytes] = {}
-    files: list[tuple[str, bytes]] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
@@ -168,13 +190,14 @@ async def _read_parts(request: web.Request) -> Upload:
                     detail=f"more than {config.max_files} files in one transmission",
                     fix="Split the files over several sends (bulk send does this for you).",
                 )
-            remaining = limit - sum(len(d) for _, d in files)
+            remaining = limit - sum(staged.size for _, staged in files)
             too_large = CareplanError(
                 "TRANSMISSION_TOO_LARGE",
                 detail=f"the files pass {limit} bytes at {filename}",
                 fix="Split the files over several sends.",
             )
-            files.append((filename, await _read_part(part, remaining, too_large)))
+            files.append((filename, request.app[SERVICE].payloads.stage()))
+            await _stream_part(part, files[-1][1], remaining, too_large)
         else:
             raise _bad_part(
                 f"想定外のパート {name!r} です（manifest・signature の重複、または filename のない file パート）。",
@@ -188,14 +211,17 @@ async def _read_parts(request: web.Request) -> Upload:
             fix="manifest（JSON）と signature（分離署名）のパートを、file パートと一緒に送ってください。",
             fix_en="Send the parts manifest (JSON) and signature (detached signature) with the file parts.",
         )
-    return Upload(manifest=parts["manifest"], signature=parts["signature"], files=files)
+    return Upload(manifest=parts["manifest"], signature=parts["signature"], files=tuple(files))
 
 
 @ROUTES.post("/api/v1/transmissions")
 async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
-    result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    try:
+        result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    finally:
+        upload.discard()  # what was not published: a refusal, or a retry already stored
     request.app[METRICS].transmission_stored(result)  # payload bytes counted once, not on a retry
     # 200 when this exact submission was stored before (a retry whose answer was lost), 201 when new.
     return json_response(result, status=200 if result["already_stored"] else 201)

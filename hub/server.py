@@ -70,29 +70,33 @@ class RunningHub:
         await self.runner.cleanup()
 
 
-async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_ready: bool = True) -> RunningHub:
-    """Start listening (port 0 picks a free one) and, unless told not to, write the ready file."""
+async def start_hub(
+    config: HubConfig, *, clock: Clock | None = None, announce_ready: bool = True, worker: bool = False
+) -> RunningHub:
+    """Start listening (port 0 picks a free one) and, unless told not to, write the ready file.
+    A `worker` of `serve --workers N` (hub.workers) shares its port and leaves garbage collection
+    to its supervisor."""
     from dataclasses import replace
 
     config = replace(config, admin_token=admin_token(config))
     args = handler_args(config)
-    runner = web.AppRunner(create_app(config, clock=clock), **args)
+    runner = web.AppRunner(create_app(config, clock=clock, collect_garbage=not worker), **args)
     await runner.setup()
-    site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config))
+    site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config), reuse_port=worker or None)
     await site.start()
     port = runner.addresses[0][1]
     host = f"[{config.host}]" if ":" in config.host else config.host
     hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner, gate=site.gate)
     if announce_ready:
-        write_ready_file(config, hub)
+        write_ready_file(config, url=hub.url, port=hub.port)
     return hub
 
 
-def write_ready_file(config: HubConfig, hub: RunningHub) -> None:
+def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:
     tmp = config.ready_file.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # like every file of the data directory
     with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
+        handle.write(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
     tmp.replace(config.ready_file)
 
 
@@ -105,7 +109,7 @@ async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], A
     except BaseException:
         await hub.stop()
         raise
-    write_ready_file(config, hub)
+    write_ready_file(config, url=hub.url, port=hub.port)
     print(f"hub listening on {hub.url} (data: {config.data_dir}); Ctrl-C stops it", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

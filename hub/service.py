@@ -31,15 +31,15 @@ from careplan import standard
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
-from careplan.signature import verify
+from careplan.signature import DerPrefixes, verify
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.db import Database
+from hub.db import Database, Transaction
 from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
-from hub.payloads import PayloadStore
+from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, Sessions
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
@@ -47,13 +47,23 @@ from hub.trust import TrustStore
 log = logging.getLogger(__name__)
 
 
+STANDARD_CHECKS = 1  # units read back for the standard check at once, per process: bounds memory
+# (the check holds the GIL, so a second one at once would not finish sooner)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Upload:
-    """One submission as received: the manifest bytes, its detached signature and the files."""
+    """One submission as received: the manifest bytes, its detached signature and the files, each
+    staged encrypted on disk as it streamed in (hub.payloads), with its size and SHA-256."""
 
     manifest: bytes
     signature: bytes
-    files: Sequence[tuple[str, bytes]]
+    files: Sequence[tuple[str, StagedPayload]]
+
+    def discard(self) -> None:
+        """Remove the staged files not published (a no-op for those that were)."""
+        for _, staged in self.files:
+            staged.discard()
 
 
 def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bool:
@@ -82,6 +92,8 @@ class HubService(Sessions, Offices, Listings, Audit):
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = LoginThrottle(db, clock)
+        self._standard_turns = asyncio.Semaphore(STANDARD_CHECKS)
+        self._der_prefixes = DerPrefixes()  # signatures' DER checks, cheap from an office's second
 
     # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
@@ -108,8 +120,8 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def _store(self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity) -> bool:
         """Write the payloads, then commit the row naming them. True (and nothing kept) if an identical
         submission — the same retry racing this one — committed first."""
-        names = [self.payloads.new_name() for _ in upload.files]
-        await asyncio.to_thread(self._write_payloads, names, upload.files)
+        names = [staged.name for _, staged in upload.files]
+        await asyncio.to_thread(self.payloads.publish, [staged for _, staged in upload.files])
         try:
             committed = await self._commit_submission(manifest, upload, session, peer, names)
         except BaseException:
@@ -119,25 +131,29 @@ class HubService(Sessions, Offices, Listings, Audit):
             await asyncio.to_thread(self.payloads.delete, names)
         return not committed
 
-    def _write_payloads(self, names: Sequence[str], files: Sequence[tuple[str, bytes]]) -> None:
-        for name, (_, data) in zip(names, files, strict=True):
-            self.payloads.write(name, data)
-
     async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
         """The manifest, and whether this exact submission is already stored (then the later checks
         — signing time, licences, standard — were passed when it was first stored)."""
-        op = Operation.SEND
-        manifest = Manifest.from_bytes(upload.manifest)
-        signed = verify(upload.signature, upload.manifest, operation=op)
-        signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
-        self._check_signer(peer, signer, manifest)
-        manifest.check_files(upload.files)
+        # CPU-heavy checks (CMS, certificate, hashes, the CSV standard) run in a thread, not on the
+        # event loop: a 10 MB unit's standard check would otherwise stall every connection.
+        manifest = await asyncio.to_thread(self._judge_signed, peer, upload)
         if await self._check_replay(manifest, upload):
             return manifest, True
         manifest.judge_signing_time(self.clock.now())
         await self._check_licences(manifest)
-        self._check_standard(manifest, upload)
+        async with self._standard_turns:
+            await asyncio.to_thread(self._check_standard, manifest, upload)
         return manifest, False
+
+    def _judge_signed(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
+        """Manifest, signature, signer and files against the manifest (blocking: run in a thread)."""
+        op = Operation.SEND
+        manifest = Manifest.from_bytes(upload.manifest)
+        signed = verify(upload.signature, upload.manifest, operation=op, der_prefixes=self._der_prefixes)
+        signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
+        self._check_signer(peer, signer, manifest)
+        manifest.check_received([(name, staged.size, staged.sha256) for name, staged in upload.files])
+        return manifest
 
     @staticmethod
     def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:
@@ -214,9 +230,11 @@ class HubService(Sessions, Offices, Listings, Audit):
                 fix="Apply on the usage website (利用申請), then restart the client.",
             )
 
-    @staticmethod
-    def _check_standard(manifest: Manifest, upload: Upload) -> None:
-        findings = standard.check_transmission(upload.files, sender=manifest.sender, recipient=manifest.recipient)
+    def _check_standard(self, manifest: Manifest, upload: Upload) -> None:
+        """The standard's checks on the files read back from their staging files (blocking). The
+        validator wants each unit whole (≤ 10 MB); STANDARD_CHECKS bounds how many are in memory."""
+        files = [(name, self.payloads.read_staged(staged)) for name, staged in upload.files]
+        findings = standard.check_transmission(files, sender=manifest.sender, recipient=manifest.recipient)
         error = standard.refusal(findings)
         if error is not None:
             raise error
@@ -225,32 +243,39 @@ class HubService(Sessions, Offices, Listings, Audit):
         self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
     ) -> bool:
         """Commit the transmission's rows; False if an identical submission is already committed."""
+
+        async def write(tx: Transaction) -> None:
+            await tx.execute(
+                "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
+                "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    manifest.transmission_id,
+                    manifest.sender,
+                    manifest.recipient,
+                    session.user_id,
+                    upload.manifest,
+                    hashlib.sha256(upload.manifest).hexdigest(),
+                    upload.signature,
+                    peer.fingerprint,
+                    manifest.signed_at.isoformat(),
+                    self._now(),
+                    len(manifest.files),
+                    manifest.total_size,
+                ),
+            )
+            await tx.execute_many(
+                "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
+                    for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
+                ],
+            )
+
         try:
-            async with self.db.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
-                    "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        manifest.transmission_id,
-                        manifest.sender,
-                        manifest.recipient,
-                        session.user_id,
-                        upload.manifest,
-                        hashlib.sha256(upload.manifest).hexdigest(),
-                        upload.signature,
-                        peer.fingerprint,
-                        manifest.signed_at.isoformat(),
-                        self._now(),
-                        len(manifest.files),
-                        manifest.total_size,
-                    ),
-                )
-                for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True)):
-                    await tx.execute(
-                        "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
-                        (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
-                    )
+            # Group commit (hub.db): concurrent submits share one transaction and one fsync; this
+            # returns after the COMMIT that holds these rows.
+            await self.db.commit_together(write)
         except sqlite3.IntegrityError:
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.
@@ -353,8 +378,14 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     # --- housekeeping -------------------------------------------------------------------------
     async def collect_garbage(self) -> list[str]:
-        rows = await self.db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
-        removed = await asyncio.to_thread(self.payloads.collect_garbage, {r[0] for r in rows})
-        if removed:
-            log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
-        return removed
+        return await collect_garbage(self.db, self.payloads)
+
+
+async def collect_garbage(db: Database, payloads: PayloadStore) -> list[str]:
+    """Remove payload files no committed row names (left by an interrupted write). Only while no
+    submit is in flight: at start, before the first request (hub.workers: in the supervisor)."""
+    rows = await db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
+    removed = await asyncio.to_thread(payloads.collect_garbage, {r[0] for r in rows})
+    if removed:
+        log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
+    return removed

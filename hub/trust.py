@@ -9,7 +9,11 @@ Rules this module keeps:
    are in force is refused: the last good CRL stays in force, the refusal is logged once (per file
    content) and shown by `crl_status` (GET /admin/v1/crl, `careplan hub crl-status`). A
    certificate request is never answered 500 because of the CRL file.
-3. The CRL in force is kept in the hub's own data directory (`kept_file`), so a restart neither
+3. Certificate judgements are cached by the certificate's DER (bounded, oldest out first):
+   only the part that never changes (issuer signature, identity, kind, usage) is kept; validity on
+   the hub clock and revocation are judged again on every call, so a cached judgement is never
+   stale, whatever the clock or the CRL do.
+4. The CRL in force is kept in the hub's own data directory (`kept_file`), so a restart neither
    forgets a revocation nor lets an older CRL in. Before any good CRL was ever loaded nothing is
    revoked (the refusal says so).
 """
@@ -20,15 +24,18 @@ import datetime as dt
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from careplan.certificates import OfficeIdentity, judge_certificate
+from careplan.certificates import OfficeIdentity, judge_on, judge_structure
 from careplan.errors import CareplanError, Operation
 
 log = logging.getLogger(__name__)
+JUDGEMENT_CACHE = 4096  # certificates whose structural judgement is kept (a few hundred bytes each)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +100,7 @@ class TrustStore:
         self._crl_stamp: tuple[int, int] | None = None
         self._in_force: Crl | None = None
         self._refusal: CrlRefusal | None = None
+        self._judged: OrderedDict[bytes, OfficeIdentity] = OrderedDict()
         if kept_file is not None and kept_file.exists():
             try:
                 self._in_force = self._judge_crl(kept_file.read_bytes())
@@ -176,7 +184,7 @@ class TrustStore:
         if self.kept_file is None:
             return
         self.kept_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.kept_file.with_suffix(".tmp")
+        tmp = self.kept_file.with_suffix(f".{os.getpid()}.tmp")  # workers (hub.workers) may keep it at once
         tmp.write_bytes(crl.pem)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -201,7 +209,21 @@ class TrustStore:
                 detail="the TLS connection carried no client certificate",
                 fix="Configure the client with the office's .p12 (e.g. curl --cert, careplan client login --p12).",
             )
-        return self.judge_certificate(x509.load_der_x509_certificate(der), now=now, operation=operation)
+        identity = self._judged.get(der)
+        if identity is None:
+            identity = self._structure(der, x509.load_der_x509_certificate(der), operation)
+        return judge_on(identity, revoked=self.revoked(), now=now, operation=operation)
 
     def judge_certificate(self, cert: x509.Certificate, *, now: dt.datetime, operation: Operation) -> OfficeIdentity:
-        return judge_certificate(cert, trusted=self.trusted, revoked=self.revoked(), now=now, operation=operation)
+        der = cert.public_bytes(Encoding.DER)
+        identity = self._judged.get(der) or self._structure(der, cert, operation)
+        return judge_on(identity, revoked=self.revoked(), now=now, operation=operation)
+
+    def _structure(self, der: bytes, cert: x509.Certificate, operation: Operation) -> OfficeIdentity:
+        """Judge what never changes about `cert` and keep it (refusals are not kept: they are rare
+        and their message depends on the operation)."""
+        identity = judge_structure(cert, trusted=self.trusted, operation=operation)
+        self._judged[der] = identity
+        if len(self._judged) > JUDGEMENT_CACHE:
+            self._judged.popitem(last=False)
+        return identity

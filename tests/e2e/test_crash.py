@@ -1,30 +1,31 @@
 """Crash safety: SIGKILL the hub while 8 senders stream submissions in; the hub restarts on the same
 port while they retry with the same ids (HubClient's retry, issue 9 point 8). Afterwards every
 acknowledged transmission is intact, every send in flight at the kill was completed by its retry,
-none is stored twice and nothing half-written is visible."""
+none is stored twice and nothing half-written is visible. Run with one process and with several
+workers sharing the port (`serve --workers N`): then the supervisor and every worker are killed at
+once, as a power cut would."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from careplan.errors import CareplanError
-from client.hubclient import HubClient, client_ssl_context
+from client.hubclient import HubClient
 from client.retry import RetryPolicy
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, Pki, prepare_data_dir
+from tests.e2e.hubprocess import seed as _seed
+from tests.e2e.hubprocess import start as _start
 
 pytestmark = pytest.mark.slow
 SEND_LIMIT = 200  # bounds the load loop in count …
@@ -36,45 +37,11 @@ AFTER_RESTART = 16  # acknowledged sends after the restart before the senders st
 ACROSS_A_RESTART = RetryPolicy(attempts=30, base_delay=0.1, max_delay=1.0)
 
 
-def _start(data: Path, port: int = 0) -> tuple[subprocess.Popen[bytes], str]:
-    (data / "hub.json").unlink(missing_ok=True)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if (data / "hub.json").exists():
-            return process, json.loads((data / "hub.json").read_text())["url"]
-        if process.poll() is not None:
-            raise RuntimeError(f"the hub exited with {process.returncode}")
-        time.sleep(0.05)
-    process.kill()
-    raise TimeoutError("the hub did not become ready")
-
-
-async def _seed(url: str, ca_file: Path) -> None:
-    connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for office in (KYOTAKU, HOUMON):
-            body = {
-                "office_number": office.number,
-                "name": office.name,
-                "service_kind": office.kind,
-                "office_user_id": office.user,
-                "password": office.password,
-            }
-            async with session.post(
-                url + "/admin/v1/offices", json=body, headers={"Authorization": "Bearer test-admin-token"}
-            ) as response:
-                assert response.status == 201, await response.text()
-
-
 @dataclass(slots=True)
 class Stream:
     hub: subprocess.Popen[bytes]
     data: Path
+    workers: int
     acknowledged: dict[str, dict[str, bytes]] = field(default_factory=dict)
     already_stored: set[str] = field(default_factory=set)  # answered by a retry with the stored record
     failed: list[tuple[str, CareplanError]] = field(default_factory=list)
@@ -105,21 +72,22 @@ async def _stream_across_a_kill(client: HubClient, stream: Stream, port: int) ->
     async def killer() -> None:
         while len(stream.acknowledged) < KILL_AFTER and time.monotonic() - started < TIME_LIMIT:
             await asyncio.sleep(0.01)
-        os.kill(stream.hub.pid, signal.SIGKILL)
+        os.killpg(stream.hub.pid, signal.SIGKILL)
         await asyncio.to_thread(stream.hub.wait, 10)
         assert stream.hub.returncode == -signal.SIGKILL
-        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port)
+        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port, stream.workers)
         stream.restarted_at = len(stream.acknowledged)
 
     await asyncio.gather(*(sender() for _ in range(SENDERS)), killer())
 
 
-async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path: Path, pki: Pki) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path: Path, pki: Pki, workers: int) -> None:
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
     ca_file = data / "ca" / "ca.pem"
-    process, url = _start(data)
-    stream = Stream(hub=process, data=data)
+    process, url = _start(data, workers=workers)
+    stream = Stream(hub=process, data=data, workers=workers)
     try:
         await _seed(url, ca_file)
         pair = pki.terminals[KYOTAKU.number]
@@ -148,5 +116,5 @@ async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path:
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
-            stream.hub.kill()
+            os.killpg(stream.hub.pid, signal.SIGKILL)
         stream.hub.wait(timeout=10)

@@ -1,0 +1,52 @@
+"""A hub as a subprocess (`careplan hub serve`) in its own process group, for tests that kill it
+or measure it from outside."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from client.hubclient import client_ssl_context
+from tests.conftest import HOUMON, KYOTAKU
+
+
+def start(data: Path, port: int = 0, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    (data / "hub.json").unlink(missing_ok=True)
+    serve = ["serve", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), *serve],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the supervisor and its workers die together
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if (data / "hub.json").exists():
+            return process, json.loads((data / "hub.json").read_text())["url"]
+        if process.poll() is not None:
+            raise RuntimeError(f"the hub exited with {process.returncode}")
+        time.sleep(0.05)
+    process.kill()
+    raise TimeoutError("the hub did not become ready")
+
+
+async def seed(url: str, ca_file: Path) -> None:
+    connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for office in (KYOTAKU, HOUMON):
+            body = {
+                "office_number": office.number,
+                "name": office.name,
+                "service_kind": office.kind,
+                "office_user_id": office.user,
+                "password": office.password,
+            }
+            async with session.post(
+                url + "/admin/v1/offices", json=body, headers={"Authorization": "Bearer test-admin-token"}
+            ) as response:
+                assert response.status == 201, await response.text()

@@ -1,0 +1,55 @@
+"""`careplan hub serve --workers N`: the workers share the port and the clock. A clock move made
+through one connection is what every later connection sees, whichever worker takes it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from client.hubclient import client_ssl_context
+from tests.conftest import Pki, prepare_data_dir
+from tests.e2e.hubprocess import start
+
+pytestmark = pytest.mark.slow
+CONNECTIONS = 12  # fresh connections, spread over the workers by the kernel (SO_REUSEPORT)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+async def _hub_time(url: str, ca_file: Path) -> dt.datetime:
+    connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None), force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session, session.get(url + "/healthz") as response:
+        return dt.datetime.fromisoformat((await response.json())["hub_time"])
+
+
+async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki) -> None:
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    ca_file = data / "ca" / "ca.pem"
+    process, url = start(data, workers=2)
+    try:
+        assert len(_children(process.pid)) == 2
+        connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
+        async with aiohttp.ClientSession(connector=connector) as admin:
+            moved = dt.datetime(2025, 4, 16, 9, 0, tzinfo=dt.UTC)
+            async with admin.post(
+                url + "/admin/v1/clock",
+                json={"set": moved.isoformat(), "frozen": True},
+                headers={"Authorization": "Bearer test-admin-token"},
+            ) as response:
+                assert response.status == 200, await response.text()
+        seen = {await _hub_time(url, ca_file) for _ in range(CONNECTIONS)}
+        assert seen == {moved}, "every worker reads the moved clock"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0, "SIGTERM stops the supervisor and its workers cleanly"

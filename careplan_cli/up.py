@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
+from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.app import SERVICE
@@ -32,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
-    return parser
+    return with_examples(parser, {"": "例: careplan up\n    careplan up --port 8444 --data /tmp/training"})
 
 
 def prepare(config: HubConfig) -> CertificateAuthority:

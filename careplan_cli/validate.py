@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from careplan.errors import CareplanError, Finding
+from careplan.helptext import with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import split_prefix
+from client import render
 
 LABELS = {
     "ja": {
@@ -174,13 +176,20 @@ def _counts(entries: list[Entry]) -> dict[str, int]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="careplan validate", description="Check care plan CSV files and folders against the V4.1 standard offline."
+        prog="careplan validate",
+        description="Check care plan CSV files and folders against the V4.1 standard offline.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--strict", action="store_true", help="check digits of office and insurer numbers are errors")
-    parser.add_argument("--lang", choices=("ja", "en"), default="ja")
-    return parser
+    parser.add_argument(
+        "--lang",
+        choices=("ja", "en"),
+        default=str(render.lang()),
+        help="language of the report (default: $CAREPLAN_LANG or ja)",
+    )
+    example = "例: careplan validate .careplan-sim/demo/samples/\n    careplan validate --json --strict 今月分/*.CSV"
+    return with_examples(parser, {"": example})
 
 
 def main(argv: list[str]) -> int:

@@ -122,6 +122,7 @@ class HubClient:
         self.keypair = keypair
         self.identity = identity_of(keypair.certificate, operation=Operation.LOGIN)
         self.token = token
+        self.lang = "ja"  # Accept-Language: the hub's explanations, details and fixes in this language
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._clock_offset: dt.timedelta | None = None
@@ -149,6 +150,7 @@ class HubClient:
         if self._session is None:
             raise RuntimeError("use HubClient inside 'async with'")
         headers = kwargs.pop("headers", {})
+        headers.setdefault("Accept-Language", self.lang)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:

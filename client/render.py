@@ -1,21 +1,35 @@
-"""How the client CLI shows things to a person: tables, refusals, progress, times in JST."""
+"""How the `careplan` commands show things to a person: tables, transmission lists, refusals,
+progress, times and sizes.
+
+Rules this module keeps:
+1. Times: JST with seconds for people (`2026-12-01 15:04:05`), ISO 8601 with the +09:00 offset
+   and whole seconds in JSON (`json_times`), the same instant either way.
+2. Sizes: one convention everywhere, the progress bar included: 1 KB = 1,024 bytes (the
+   platform's "10MB" limit is 10 × 1,024 × 1,024 bytes).
+3. Lists fit the terminal: below `WIDE` columns a transmission is a block of lines with its full
+   ID (so it can be pasted into `download`); `--wide` (or a wide terminal) gives the table.
+4. Language: explanations and fixes in Japanese unless `--lang en` / CAREPLAN_LANG=en.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Lang, parse_lang
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
+WIDE = 150  # columns the seven-column transmission table needs to stay readable
+LANG_ENV = "CAREPLAN_LANG"
 
 
 def _console(stderr: bool = False) -> Console:
@@ -30,22 +44,54 @@ out = _console()
 err = _console(stderr=True)
 
 
+def lang() -> Lang:
+    """The language chosen with `--lang` (the dispatcher puts it in CAREPLAN_LANG) or the default."""
+    return parse_lang(os.environ.get(LANG_ENV))
+
+
+def _parse(iso: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(iso)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
 def jst(iso: str | None) -> str:
-    if not iso:
+    """`2026-12-01 15:04:05` (JST) for people; `-` for nothing."""
+    if not iso or iso == "-":
         return "-"
-    return dt.datetime.fromisoformat(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+    return _parse(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def size(n: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+def iso_jst(iso: str) -> str:
+    """`2026-12-01T15:04:05+09:00`: the JSON form of a time."""
+    return _parse(iso).astimezone(JST).replace(microsecond=0).isoformat()
+
+
+TIME_KEYS = frozenset({"hub_time", "expires_at", "signed_at"})
+
+
+def json_times(value: Any) -> Any:
+    """`value` with every time (keys ending in `_at`, and TIME_KEYS) as ISO 8601 in JST."""
+    if isinstance(value, Mapping):
+        return {
+            k: iso_jst(v) if isinstance(v, str) and (k.endswith("_at") or k in TIME_KEYS) and v else json_times(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [json_times(v) for v in value]
+    return value
+
+
+def size(n: int | float) -> str:
+    """Bytes as people read them, 1 KB = 1,024 bytes: `512 B`, `12.5 KB`, `10.0 MB`."""
+    if n < 1024:
+        return f"{int(n):,} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.1f} KB"
+    return f"{n / (1024 * 1024):,.1f} MB"
 
 
 def print_json(value: object) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
+    print(json.dumps(json_times(value), ensure_ascii=False, indent=2))
 
 
 NO_WRAP = frozenset({"ID", "状態", "送信日時", "ダウンロード日時", "サイズ", "事業所番号"})
@@ -62,56 +108,86 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     out.print(grid)
 
 
-def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str) -> None:
-    """The send list (party='recipient') or the inbox (party='sender')."""
+def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str, wide: bool = False) -> None:
+    """The send list (party='recipient') or the inbox (party='sender'): a table on wide terminals
+    or with `wide`, else one block per transmission with its full ID."""
     label = "送信先" if party == "recipient" else "送信元"
-    rows = [
-        (
-            t["transmission_id"],
-            f"{t[party]['office_number']} {t[party]['name']}",
-            jst(t["submitted_at"]),
-            "\n".join(f["name"] for f in t["files"]),
-            size(int(t["total_size"])),
-            t["status"],
-            jst(t["downloaded_at"]),
-        )
-        for t in items
-    ]
-    table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows)
+    if wide or out.width >= WIDE:
+        rows = [
+            (
+                t["transmission_id"],
+                f"{t[party]['office_number']} {t[party]['name']}",
+                jst(t["submitted_at"]),
+                "\n".join(f["name"] for f in t["files"]),
+                size(int(t["total_size"])),
+                t["status"],
+                jst(t["downloaded_at"]),
+            )
+            for t in items
+        ]
+        table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows)
+        return
+    out.print(Text(f"{title}（{len(items)}件）", style="bold"))
+    if not items:
+        out.print("（該当なし / none）")
+    for t in items:
+        out.print(Text("─" * min(out.width, 60), style="dim"))
+        status = t["status"] + (f"（{jst(t['downloaded_at'])}）" if t.get("downloaded_at") else "")
+        lines = [
+            ("ID", t["transmission_id"]),
+            (label, f"{t[party]['office_number']} {t[party]['name']}"),
+            ("送信日時", jst(t["submitted_at"])),
+            ("状態", status),
+            ("ファイル", f"{len(t['files'])}件 {size(int(t['total_size']))}"),
+        ]
+        for key, value in lines:
+            out.print(Text(f"{key}\u3000", style="dim") + Text(value))
+        for f in t["files"]:
+            out.print(Text(f"  ・{f['name']}"))
 
 
-def refusal(error: CareplanError) -> None:
-    err.print(f"[bold red]エラー {error.code}[/] ({error.operation})")
+_LABELS = {
+    Lang.JA: {"error": "エラー", "detail": "詳細", "fix": "対処", "own": "（この文言はシミュレータ独自のものです）"},
+    Lang.EN: {"error": "error", "detail": "detail", "fix": "fix", "own": "(the message text is the simulator's own)"},
+}
+
+
+def refusal(error: CareplanError, language: Lang | None = None) -> None:
+    """A refusal as an office reads it: the real message, what it means, what was wrong, the fix."""
+    language = language or lang()
+    labels = _LABELS[language]
+    err.print(f"[bold red]{labels['error']} {error.code}[/] ({error.operation})")
     err.print(error.message, markup=False)
-    if error.detail:
-        err.print(f"  理由 / detail: {error.detail}", markup=False)
-    if error.fix:
-        err.print(f"  対処 / fix:    {error.fix}", markup=False)
+    err.print(f"  {error.explanation_in(language)}", markup=False)
+    if error.detail_in(language):
+        err.print(f"  {labels['detail']}: {error.detail_in(language)}", markup=False)
+    err.print(f"  {labels['fix']}: {error.fix_in(language)}", markup=False)
     if not error.spec.real:
-        err.print("  (この文言はシミュレータ独自のものです / message text is the simulator's own)", style="dim")
+        err.print(f"  {labels['own']}", style="dim")
     findings = [f for f in error.findings if f]
     if findings:
-        grid = Table(title="指摘事項 / findings", title_justify="left")
-        for column in ("severity", "rule", "where", "value", "expected", "message"):
-            grid.add_column(column)
-        for f in findings:
-            where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
-            if f.get("field_no") is not None:
-                where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-            grid.add_row(
-                *(
-                    str(x)
-                    for x in (
-                        f.get("severity", ""),
-                        f.get("rule", ""),
-                        where,
-                        f.get("value") or "",
-                        f.get("expected") or "",
-                        f.get("message", ""),
-                    )
-                )
-            )
-        err.print(grid)
+        _findings(findings)
+
+
+def _findings(findings: Sequence[Mapping[str, object]]) -> None:
+    grid = Table(title="指摘事項 / findings", title_justify="left")
+    for column in ("severity", "rule", "where", "value", "expected", "message"):
+        grid.add_column(column, overflow="fold")
+    for f in findings:
+        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
+        if f.get("field_no") is not None:
+            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
+        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), f.get("message"))
+        grid.add_row(*(Text(str(x or "")) for x in cells))
+    err.print(grid)
+
+
+class SizeColumn(ProgressColumn):
+    """`3.2 MB / 10.0 MB  1.1 MB/s` in the convention of `size` (rich's columns count 1 KB = 1,000)."""
+
+    def render(self, task: Task) -> Text:
+        speed = f"  {size(task.speed)}/s" if task.speed else ""
+        return Text(f"{size(task.completed)} / {size(task.total or 0)}{speed}")
 
 
 @contextmanager
@@ -123,8 +199,7 @@ def progress_bar(description: str, total: int, *, enabled: bool) -> Iterator[Any
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        SizeColumn(),
         console=err,
         transient=True,
     ) as bar:

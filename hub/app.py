@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from careplan.certificates import OfficeIdentity
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError, Lang, Operation, parse_lang
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
@@ -45,8 +45,29 @@ def json_response(data: object, *, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
-def error_response(error: CareplanError) -> web.Response:
-    return json_response(error.to_wire(), status=error.status)
+LANG_COOKIE = "careplan_lang"
+API_PREFIXES = ("/api/", "/admin/")
+
+
+def request_lang(request: web.Request) -> Lang:
+    """Japanese unless asked: `?lang=`, the website's language switch (cookie), or, on the API
+    only, Accept-Language (a browser's English locale must not turn the Japanese site English)."""
+    chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in Lang._value2member_map_:
+        return Lang(chosen)
+    api = request.path.startswith(API_PREFIXES)
+    return parse_lang(request.headers.get("Accept-Language")) if api else Lang.JA
+
+
+def error_response(error: CareplanError, request: web.Request | None = None) -> web.Response:
+    """JSON for API clients; an HTML page for a browser outside the API (hub.pages)."""
+    if request is None:
+        return json_response(error.to_wire(), status=error.status)
+    from hub.pages import error_page, wants_html
+
+    if wants_html(request):
+        return error_page(request, error)
+    return json_response(error.to_wire(request_lang(request)), status=error.status)
 
 
 def _peer_label(request: web.Request) -> str | None:
@@ -70,16 +91,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         except Exception:  # the audit must never turn a refusal into a 500
             log.exception("could not record refusal %s", error.code)
         log.info("refused %s %s: %s %s", request.method, request.path, error.code, error.detail)
-        return error_response(error)
+        return error_response(error, request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = "NOT_FOUND" if exc.status == 404 else "BAD_REQUEST"
-        return error_response(CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
+        from hub.pages import http_refusal
+
+        return http_refusal(request, exc)
     except Exception:
         trace = secrets.token_hex(8)
         log.exception("internal error, trace %s", trace)
-        return error_response(CareplanError("INTERNAL", detail=f"trace id {trace}"))
+        return error_response(
+            CareplanError("INTERNAL", detail=f"追跡ID {trace}", detail_en=f"trace id {trace}"), request
+        )
 
 
 def _peer_der(request: web.Request) -> bytes | None:
@@ -149,6 +173,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
+    from hub.pages import PAGES
     from hub.routes import ROUTES
     from hub.website import TEMPLATES, WEB, templates
 
@@ -159,4 +184,5 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)
+    app.add_routes(PAGES)
     return app

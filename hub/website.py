@@ -18,7 +18,7 @@ from multidict import MultiDictProxy
 from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
-from hub.app import CLOCK, USAGE
+from hub.app import CLOCK, USAGE, request_lang
 from hub.offices import JST
 from hub.usage import CORRECTABLE_FIELDS, WebSession
 
@@ -40,7 +40,8 @@ def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     hub_time = request.app[CLOCK].now().astimezone(JST).strftime(JST_FORMAT)
-    html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **context)
+    page_context = {"lang": str(request_lang(request)), "path": request.path_qs} | context
+    html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **page_context)
     response = web.Response(text=html, content_type="text/html", status=status)
     if CSRF_COOKIE not in request.cookies:
         _cookie(response, CSRF_COOKIE, csrf)
@@ -85,7 +86,8 @@ async def web_root(request: web.Request) -> web.Response:
 
 @WEB.get("/web/login")
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", page="login")
+    flash = "ログアウトしました。" if request.query.get("logged_out") else None
+    return render(request, "login.html", page="login", flash=flash)
 
 
 @WEB.post("/web/login")
@@ -95,8 +97,9 @@ async def login(request: web.Request) -> web.Response:
         token, must_change = await request.app[USAGE].login(
             str(form.get("user_id", "")), str(form.get("password", "")), remote=request.remote or "?"
         )
-    except CareplanError as error:
-        return _refused(request, "login.html", error, page="login")
+    except CareplanError as error:  # the form keeps the user ID typed (never the password)
+        user_id = str((await request.post()).get("user_id", ""))
+        return _refused(request, "login.html", error, page="login", user_id=user_id)
     response = web.HTTPSeeOther("/web/password" if must_change else "/web/")
     _cookie(response, SESSION_COOKIE, token)
     raise response
@@ -135,7 +138,7 @@ async def logout(request: web.Request) -> web.Response:
     except CareplanError as error:
         return _refused(request, "error.html", error)
     await request.app[USAGE].logout(request.cookies.get(SESSION_COOKIE))
-    response = web.HTTPSeeOther("/web/login")
+    response = web.HTTPSeeOther("/web/login?logged_out=1")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
 

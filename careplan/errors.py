@@ -75,12 +75,14 @@ class Category(StrEnum):
     PLATFORM = "platform"
 
 
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+# Hiragana: every Japanese sentence has it (particles, endings); an English sentence naming a
+# Japanese term (事業所ユーザID, 利用申請/更新, ダウンロード済) has kanji or katakana only.
+_HIRAGANA = re.compile(r"[\u3041-\u309f]")
 
 
 def is_japanese(text: str) -> bool:
-    """True when `text` has kana, kanji or full-width forms (a Japanese sentence, not an English one)."""
-    return bool(_JAPANESE.search(text))
+    """True when `text` is a Japanese sentence, not an English one that names Japanese terms."""
+    return bool(_HIRAGANA.search(text))
 
 
 def parse_lang(value: str | None, default: Lang = Lang.JA) -> Lang:

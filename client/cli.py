@@ -179,7 +179,6 @@ def _recipient(text: str) -> str:
 
 
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    args.to = _recipient(args.to)
     files = [(path.name, path.read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
     with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
@@ -284,6 +283,8 @@ COMMANDS: dict[str, Command] = {
 
 
 async def _run(args: argparse.Namespace) -> Any:
+    if args.command == "send":  # before anything else: a wrong --to never reaches the hub
+        args.to = _recipient(args.to)
     home = args.home_dir
     profile = _login_profile(args, home) if args.command == "login" else Profile.load(home, args.profile)
     hub = HubClient.from_p12(

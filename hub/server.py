@@ -76,7 +76,11 @@ async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_r
     runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, ssl_context=server_ssl_context(config))
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # e.g. the port is taken: close the database, or its thread keeps us alive
+        await runner.cleanup()
+        raise
     port = runner.addresses[0][1]
     host = f"[{config.host}]" if ":" in config.host else config.host
     hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner)

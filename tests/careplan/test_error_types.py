@@ -94,6 +94,7 @@ def test_an_untranslated_raise_site_still_reads_right_in_both_languages() -> Non
     assert legacy.fix_in(Lang.EN) == "Send field x."
     assert legacy.fix_in(Lang.JA) == CATALOGUE["BAD_REQUEST"].fix_ja  # never English under Japanese
     assert legacy.detail_in(Lang.EN) == legacy.detail_in(Lang.JA) == "field 'x' is required"
+    assert not is_japanese("Log in with the office's KJ user ID (事業所ユーザID) and its password.")
     japanese_only = CareplanError("BAD_REQUEST", fix="項目 x を送ってください。")
     assert japanese_only.fix_in(Lang.EN) == CATALOGUE["BAD_REQUEST"].fix_en
 

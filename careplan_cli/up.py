@@ -14,6 +14,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from rich.cells import cell_len
+
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
 from careplan.helptext import with_examples
@@ -173,7 +175,7 @@ def _announce(
         ("API説明 / API description", "/api"),
         ("証明書の警告 / trust the test CA", "/trust"),
     ):
-        say(f"  {label:<36} {hub.url}{path}", markup=False)
+        say(f"  {label}{' ' * (38 - cell_len(label))}{hub.url}{path}", markup=False)  # CJK: 2 cells a glyph
     say(f"  CA certificate: {ca}   OpenAPI: {hub.url}/openapi.yaml   health: {hub.url}/healthz\n", markup=False)
     render.table(
         "デモ事業所（ハブの現在の状態） / demo offices, as the hub has them now",

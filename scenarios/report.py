@@ -107,8 +107,9 @@ label[for=only-failed]::before{content:"☐ "} #only-failed:checked ~ .page labe
 details.scenario{background:#fff;border:1px solid #cfd8dc;border-radius:6px;margin:8px 0;padding:6px 12px}
 details.scenario.fail{border-left:5px solid #c62828} details.scenario.pass{border-left:5px solid #2e7d32}
 details.scenario summary{cursor:pointer;display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
-col.n{width:3em} col.r{width:6em} col.f{width:22%} col.t{width:5em} col.s{width:5em} col.a{width:10%}
-col.x{width:30%} col.o{width:14%}
+col.n{width:3em} col.r{width:6em} col.f{width:16%} col.w{width:30%} col.t{width:5em} col.s{width:5em}
+col.a{width:13%}
+col.i{width:6.5em} col.o{width:13%}
 """
 
 # Keeps the page usable without it: the failures-only box is CSS; the text filter needs this.
@@ -152,7 +153,7 @@ def _summary_rows(ordered: list[tuple[int, ScenarioResult]]) -> list[str]:
 def _steps_table(result: ScenarioResult) -> str:
     e = html.escape
     parts = [
-        '<table><colgroup><col class="n"><col class="a"><col class="a"><col class="o"><col class="o"><col class="x">'
+        '<table><colgroup><col class="i"><col class="a"><col class="a"><col class="o"><col class="o"><col>'
         "</colgroup><tr><th>手順<br><small>step</small></th><th>担当<br><small>actor</small></th>"
         "<th>操作<br><small>action</small></th><th>期待<br><small>expected</small></th>"
         "<th>結果<br><small>outcome</small></th><th>説明<br><small>explanation</small></th></tr>"
@@ -195,7 +196,7 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
         '<label>絞り込み / filter <input type="search" id="filter" '
         'placeholder="名前・ファイル・タグ / name, file, tag"></label></div>',
         '<h2 id="summary">一覧（失敗が先） / summary, failures first</h2>',
-        '<table><colgroup><col class="n"><col class="r"><col class="f"><col class="f"><col class="s"><col>'
+        '<table><colgroup><col class="n"><col class="r"><col class="w"><col class="f"><col class="s"><col>'
         '<col class="t"></colgroup>'
         "<tr><th>#</th><th>結果<br><small>result</small></th><th>シナリオ<br><small>scenario</small></th>"
         "<th>ファイル<br><small>file</small></th><th>手順数<br><small>steps</small></th>"

@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careplan.errors import CareplanError, Lang, parse_lang
+from careplan.findings_ja import rule_ja
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
@@ -166,10 +167,10 @@ def refusal(error: CareplanError, language: Lang | None = None) -> None:
         err.print(f"  {labels['own']}", style="dim")
     findings = [f for f in error.findings if f]
     if findings:
-        _findings(findings)
+        _findings(findings, language)
 
 
-def _findings(findings: Sequence[Mapping[str, object]]) -> None:
+def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
     grid = Table(title="指摘事項 / findings", title_justify="left")
     for column in ("severity", "rule", "where", "value", "expected", "message"):
         grid.add_column(column, overflow="fold")
@@ -177,7 +178,9 @@ def _findings(findings: Sequence[Mapping[str, object]]) -> None:
         where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
         if f.get("field_no") is not None:
             where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), f.get("message"))
+        japanese = rule_ja(str(f.get("rule", ""))) if language is Lang.JA else None
+        message = f"{japanese[0]}\n{japanese[1]}" if japanese else f.get("message")
+        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
 

@@ -13,7 +13,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,8 +26,8 @@ from rich.text import Text
 
 from careplan.errors import CareplanError, Lang, parse_lang
 from careplan.findings_ja import rule_ja
+from careplan.jst import for_json, for_people, json_times
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
 LANG_ENV = "CAREPLAN_LANG"
 
@@ -50,36 +49,8 @@ def lang() -> Lang:
     return parse_lang(os.environ.get(LANG_ENV))
 
 
-def _parse(iso: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(iso)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def jst(iso: str | None) -> str:
-    """`2026-12-01 15:04:05` (JST) for people; `-` for nothing."""
-    if not iso or iso == "-":
-        return "-"
-    return _parse(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def iso_jst(iso: str) -> str:
-    """`2026-12-01T15:04:05+09:00`: the JSON form of a time."""
-    return _parse(iso).astimezone(JST).replace(microsecond=0).isoformat()
-
-
-TIME_KEYS = frozenset({"hub_time", "expires_at", "signed_at"})
-
-
-def json_times(value: Any) -> Any:
-    """`value` with every time (keys ending in `_at`, and TIME_KEYS) as ISO 8601 in JST."""
-    if isinstance(value, Mapping):
-        return {
-            k: iso_jst(v) if isinstance(v, str) and (k.endswith("_at") or k in TIME_KEYS) and v else json_times(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [json_times(v) for v in value]
-    return value
+jst = for_people  # the names the commands use
+iso_jst = for_json
 
 
 def size(n: int | float) -> str:

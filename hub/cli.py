@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from careplan.helptext import with_examples
+from careplan.jst import for_people, json_times
 from hub.config import HubConfig
 from hub.server import admin_token, missing_files, serve_forever
 
@@ -79,7 +80,7 @@ def _no_hub(config: HubConfig) -> bool:
 
 
 def _print_result(result: object) -> int:
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+    print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     return 1 if isinstance(result, dict) and "code" in result else 0
 
 
@@ -92,7 +93,7 @@ def _audit(config: HubConfig, args: argparse.Namespace) -> int:
     if args.json or not isinstance(result, dict) or "refusals" not in result:
         return _print_result(result)
     for r in result["refusals"]:
-        print(f"{r['at'][:19]}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
+        print(f"{for_people(r['at'])}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
     if not result["refusals"]:
         print("no refusals recorded")
     return 0

@@ -158,7 +158,7 @@ def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
     frozen = json.loads(
         run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00", "--frozen").stdout
     )
-    assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T00:00:00+00:00")
+    assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T09:00:00+09:00")  # JST, like every command
     assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"
 
 

@@ -30,9 +30,7 @@ def catalogue_json(lang: Lang = Lang.JA) -> list[dict[str, object]]:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan errors", description="List the error catalogue.")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--lang", choices=("ja", "en"), default=str(render.lang()), help="language of explanations and fixes"
-    )
+    render.add_lang_option(parser)
     parser.add_argument("code", nargs="?", help="show one code, e.g. FORMAT_INVALID")
     return with_examples(parser, {"": "例: careplan errors FORMAT_INVALID\n    careplan errors --json --lang en"})
 

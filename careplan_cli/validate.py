@@ -184,12 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--strict", action="store_true", help="check digits of office and insurer numbers are errors")
-    parser.add_argument(
-        "--lang",
-        choices=("ja", "en"),
-        default=str(render.lang()),
-        help="language of the report (default: $CAREPLAN_LANG or ja)",
-    )
+    render.add_lang_option(parser, "the report")
     example = "例: careplan validate .careplan-sim/demo/samples/\n    careplan validate --json --strict 今月分/*.CSV"
     return with_examples(parser, {"": example})
 

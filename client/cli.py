@@ -53,12 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         "--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)"
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output (times in ISO 8601, +09:00)")
-    parser.add_argument(
-        "--lang",
-        choices=("ja", "en"),
-        default=str(render.lang()),
-        help="language of explanations and fixes (default: $CAREPLAN_LANG or ja)",
-    )
+    render.add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     login = sub.add_parser("login", help="install the certificate on this terminal and log in")
     login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")

@@ -13,12 +13,14 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
@@ -47,6 +49,13 @@ err = _console(stderr=True)
 def lang() -> Lang:
     """The language chosen with `--lang` (the dispatcher puts it in CAREPLAN_LANG) or the default."""
     return parse_lang(os.environ.get(LANG_ENV))
+
+
+def add_lang_option(parser: argparse.ArgumentParser, what: str = "explanations and fixes") -> None:
+    """`--lang ja|en` on a command's own parser (the dispatcher also takes it anywhere on the line)."""
+    parser.add_argument(
+        "--lang", choices=("ja", "en"), default=str(lang()), help=f"language of {what} (default: $CAREPLAN_LANG or ja)"
+    )
 
 
 jst = for_people  # the names the commands use
@@ -113,7 +122,7 @@ def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str,
             ("ファイル", f"{len(t['files'])}件 {size(int(t['total_size']))}"),
         ]
         for key, value in lines:
-            out.print(Text(f"{key}\u3000", style="dim") + Text(value))
+            out.print(Text.assemble((_pad(key, 8), "dim"), value))
         for f in t["files"]:
             out.print(Text(f"  ・{f['name']}"))
 
@@ -141,7 +150,15 @@ def refusal(error: CareplanError, language: Lang | None = None) -> None:
         _findings(findings, language)
 
 
+def _pad(label: str, cells: int) -> str:
+    return label + " " * max(1, cells - cell_len(label))
+
+
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
+    """The findings: a table on a wide terminal, one block each on a narrow one."""
+    if err.width < WIDE:
+        _finding_blocks(findings, language)
+        return
     grid = Table(title="指摘事項 / findings", title_justify="left")
     for column in ("severity", "rule", "where", "value", "expected", "message"):
         grid.add_column(column, overflow="fold")
@@ -154,6 +171,22 @@ def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
         cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
+
+
+def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
+    labels = ("値", "期待値", "根拠", "対処") if language is Lang.JA else ("value", "expected", "section", "fix")
+    err.print(Text("指摘事項 / findings", style="italic"))
+    for f in findings:
+        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
+        if f.get("field_no") is not None:
+            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
+        japanese = rule_ja(str(f.get("rule", ""))) if language is Lang.JA else None
+        message, fix = japanese if japanese else (f.get("message"), f.get("fix"))
+        err.print(Text(f"・[{f.get('severity', '')}] {f.get('rule', '')}  {where}"))
+        err.print(Text(f"    {message or ''}"))
+        for label, value in zip(labels, (f.get("value"), f.get("expected"), f.get("section"), fix), strict=True):
+            if value not in (None, ""):
+                err.print(Text.assemble(("    " + _pad(label, 8), "dim"), str(value)))
 
 
 class SizeColumn(ProgressColumn):

@@ -4,8 +4,8 @@ one screen width. Screenshots go to reports/screenshots/pages/ for a human to lo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,28 +13,15 @@ import pytest
 from scenarios import report
 from scenarios.runner import ScenarioResult, StepResult
 from tests.conftest import KYOTAKU, HubUnderTest
-from tests.web.test_usage_site_browser import LAUNCH_ARGS, chromium, log_in
+from tests.web.test_usage_site_browser import log_in
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    async_playwright = None  # type: ignore[assignment]
+with contextlib.suppress(ImportError):  # without playwright the `browser` fixture skips
+    from playwright.async_api import Browser, Page
 
 SHOTS = Path(__file__).resolve().parents[2] / "reports" / "screenshots" / "pages"
 WIDTHS = (390, 1280)
 PUBLIC = ("/", "/directory", "/web/login", "/api", "/trust", "/no-such-page")
 OFFICE = ("/web/", "/web/licence", "/web/apply")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def _page(browser: Browser, width: int) -> Page:

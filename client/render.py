@@ -78,7 +78,11 @@ def print_json(value: object) -> None:
 NO_WRAP = frozenset({"ID", "状態", "送信日時", "ダウンロード日時", "サイズ", "事業所番号"})
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, wide: bool = False) -> None:
+    """A table on a wide terminal (or with `wide`, or for two columns), else one block per row."""
+    if not (wide or out.width >= WIDE or len(columns) <= 2):
+        blocks(title, columns, rows)
+        return
     grid = Table(title=title, title_justify="left")
     for column in columns:
         grid.add_column(column, no_wrap=column in NO_WRAP, overflow="fold")
@@ -89,42 +93,41 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     out.print(grid)
 
 
-def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str, wide: bool = False) -> None:
-    """The send list (party='recipient') or the inbox (party='sender'): a table on wide terminals
-    or with `wide`, else one block per transmission with its full ID."""
-    label = "送信先" if party == "recipient" else "送信元"
-    if wide or out.width >= WIDE:
-        rows = [
-            (
-                t["transmission_id"],
-                f"{t[party]['office_number']} {t[party]['name']}",
-                jst(t["submitted_at"]),
-                "\n".join(f["name"] for f in t["files"]),
-                size(int(t["total_size"])),
-                t["status"],
-                jst(t["downloaded_at"]),
-            )
-            for t in items
-        ]
-        table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows)
-        return
-    out.print(Text(f"{title}（{len(items)}件）", style="bold"))
-    if not items:
+def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Each row as lines of `column  value`, values whole (IDs stay pasteable at any width)."""
+    out.print(Text(f"{title}（{len(rows)}件）", style="bold"))
+    if not rows:
         out.print("（該当なし / none）")
-    for t in items:
+    width = max((cell_len(c) for c in columns), default=0) + 2
+    for row in rows:
         out.print(Text("─" * min(out.width, 60), style="dim"))
-        status = t["status"] + (f"（{jst(t['downloaded_at'])}）" if t.get("downloaded_at") else "")
-        lines = [
-            ("ID", t["transmission_id"]),
-            (label, f"{t[party]['office_number']} {t[party]['name']}"),
-            ("送信日時", jst(t["submitted_at"])),
-            ("状態", status),
-            ("ファイル", f"{len(t['files'])}件 {size(int(t['total_size']))}"),
-        ]
-        for key, value in lines:
-            out.print(Text.assemble((_pad(key, 8), "dim"), value))
-        for f in t["files"]:
-            out.print(Text(f"  ・{f['name']}"))
+        for column, cell in zip(columns, row, strict=True):
+            first, *more = (cell or "-").split("\n")
+            out.print(Text.assemble((_pad(column, width), "dim"), first))
+            for line in more:
+                out.print(Text(" " * width + line))
+
+
+def _pad(label: str, cells: int) -> str:
+    return label + " " * max(1, cells - cell_len(label))
+
+
+def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str, wide: bool = False) -> None:
+    """The send list (party='recipient') or the inbox (party='sender')."""
+    label = "送信先" if party == "recipient" else "送信元"
+    rows = [
+        (
+            t["transmission_id"],
+            f"{t[party]['office_number']} {t[party]['name']}",
+            jst(t["submitted_at"]),
+            "\n".join(f["name"] for f in t["files"]),
+            size(int(t["total_size"])),
+            t["status"],
+            jst(t["downloaded_at"]),
+        )
+        for t in items
+    ]
+    table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows, wide=wide)
 
 
 _LABELS = {
@@ -148,10 +151,6 @@ def refusal(error: CareplanError, language: Lang | None = None) -> None:
     findings = [f for f in error.findings if f]
     if findings:
         _findings(findings, language)
-
-
-def _pad(label: str, cells: int) -> str:
-    return label + " " * max(1, cells - cell_len(label))
 
 
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -38,10 +39,26 @@ def test_at_80_columns_each_transmission_is_a_block_with_everything_whole() -> N
     text = _render(80)
     assert all(console_width(line) <= 80 for line in text.splitlines()), text
     assert TID in text  # the full ID, ready to paste into `download`
-    assert "ダウンロード済（2026-12-01 16:00:00）" in text
+    assert re.search(r"^状態 +ダウンロード済$", text, re.M)
+    assert re.search(r"^ダウンロード日時 +2026-12-01 16:00:00$", text, re.M)
     assert "1370100024 ひまわり訪問介護ステーション株式会社 本店営業所" in text
     assert "JISSEKI_202612_1370100016_1370100024.CSV" in text and "別紙.pdf" in text
-    assert "送信日時\u30002026-12-01 15:04:05" in text and "10.0 MB" in text
+    assert re.search(r"^送信日時 +2026-12-01 15:04:05$", text, re.M) and "10.0 MB" in text
+
+
+def test_every_table_of_more_than_two_columns_becomes_blocks_when_narrow() -> None:
+    buffer = io.StringIO()
+    saved, render.out = render.out, Console(file=buffer, width=80)
+    try:
+        render.table(
+            "一括送信の結果 / bulk send", ["送信先", "ファイル", "結果"], [("1370100024", "A.CSV\nB.CSV", "送信済")]
+        )
+        render.table("この端末", ["項目", "値"], [("事業所番号", "1370100016")])
+    finally:
+        render.out = saved
+    text = buffer.getvalue()
+    assert "一括送信の結果 / bulk send（1件）" in text and re.search(r"^ファイル +A.CSV\n +B.CSV$", text, re.M)
+    assert "┃ 項目" in text  # two columns stay a table
 
 
 def test_wide_gives_the_table() -> None:

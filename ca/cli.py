@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
 from careplan.helptext import with_examples
+from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
 from careplan.trust_help import as_text
 
@@ -180,13 +181,13 @@ def main(argv: list[str]) -> int:
         print(f"careplan ca: {exc}", file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     else:
         for entry in result:
-            state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "valid"
+            state = f"revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "valid"
             print(
                 f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} "
-                f"until {entry['not_after'][:10]}  "
+                f"until {for_people(entry['not_after'])}  "
                 f"{state}  {entry['office_name']}"
             )
     return 0

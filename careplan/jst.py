@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
-TIME_KEYS = frozenset({"hub_time", "expires_at", "signed_at", "at", "now"})
+TIME_KEYS = frozenset({"hub_time", "expires_at", "signed_at", "at", "now", "not_before", "not_after"})
 
 
 def _parse(iso: str) -> dt.datetime:

@@ -37,7 +37,7 @@ from ca.authority import CertificateAuthority, Issued
 from ca.cli import write_server_cert
 from careplan import licence as lic
 from careplan.certificates import CertificateKind, KeyPair
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Lang
 from careplan.manifest import Manifest
 from careplan.signature import sign
 from careplan.standard import parse_file_name
@@ -743,7 +743,15 @@ def _rebase(files: Mapping[str, bytes], *, sender: str, recipient: str) -> list[
 
 # --- running ----------------------------------------------------------------------------------------
 def _explanation(error: CareplanError) -> dict[str, Any]:
-    return {"code": error.code, "message": error.message, "detail": error.detail, "fix": error.fix}
+    """The hub's explanation in Japanese (as the office reads it) with the English beside it."""
+    return {
+        "code": error.code,
+        "message": error.message,
+        "detail": error.detail_in(Lang.JA),
+        "fix": error.fix_in(Lang.JA),
+        "detail_en": error.detail_in(Lang.EN),
+        "fix_en": error.fix_in(Lang.EN),
+    }
 
 
 StepHook = Callable[[Step, StepResult | None], None]

@@ -102,7 +102,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         trace = secrets.token_hex(8)
         log.exception("internal error, trace %s", trace)
         return error_response(
-            CareplanError("INTERNAL", detail=f"追跡ID {trace}", detail_en=f"trace id {trace}"), request
+            CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}"), request
         )
 
 

@@ -209,8 +209,11 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
             )
             for t in result.sent
         ]
-        rows += [(r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail}") for r, names, e in result.failed]
-        rows += [("-", name, "送信対象外", str(f.get("message", ""))) for name, f in result.unplaced]
+        rows += [
+            (r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail_in(Lang(args.lang))}")
+            for r, names, e in result.failed
+        ]
+        rows += [("-", name, "送信対象外", render.finding_text(f, Lang(args.lang))[0]) for name, f in result.unplaced]
         render.table("一括送信の結果 / bulk send", ["送信先", "ファイル", "結果", "理由"], rows)
     output = result.to_json()
     if not result.ok:

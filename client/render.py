@@ -108,6 +108,14 @@ def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
                 out.print(Text(" " * width + line))
 
 
+def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
+    """A finding's (what is wrong, how to mend it): Japanese by rule, else the finding's English."""
+    japanese = rule_ja(str(finding.get("rule", ""))) if language is Lang.JA else None
+    if japanese:
+        return japanese
+    return str(finding.get("message") or ""), str(finding.get("fix") or "")
+
+
 def _pad(label: str, cells: int) -> str:
     return label + " " * max(1, cells - cell_len(label))
 
@@ -165,8 +173,8 @@ def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
         where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
         if f.get("field_no") is not None:
             where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-        japanese = rule_ja(str(f.get("rule", ""))) if language is Lang.JA else None
-        message = f"{japanese[0]}\n{japanese[1]}" if japanese else f.get("message")
+        what, how = finding_text(f, language)
+        message = f"{what}\n{how}" if how else what
         cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
@@ -179,8 +187,7 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
         where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
         if f.get("field_no") is not None:
             where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-        japanese = rule_ja(str(f.get("rule", ""))) if language is Lang.JA else None
-        message, fix = japanese if japanese else (f.get("message"), f.get("fix"))
+        message, fix = finding_text(f, language)
         err.print(Text(f"・[{f.get('severity', '')}] {f.get('rule', '')}  {where}"))
         err.print(Text(f"    {message or ''}"))
         for label, value in zip(labels, (f.get("value"), f.get("expected"), f.get("section"), fix), strict=True):

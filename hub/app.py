@@ -173,7 +173,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
-    from hub.pages import PAGES
+    from hub import pages
     from hub.routes import ROUTES
     from hub.website import TEMPLATES, WEB, templates
 
@@ -184,5 +184,5 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)
-    app.add_routes(PAGES)
+    pages.setup(app)
     return app

@@ -12,7 +12,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -43,8 +42,7 @@ def _render(request: web.Request, template: str, *, status: int = 200, **context
 
 
 def error_page(request: web.Request, error: CareplanError) -> web.Response:
-    response = _render(request, "error.html", status=error.status, error=error, page="error")
-    return response
+    return _render(request, "error.html", status=error.status, error=error, page="error")
 
 
 def http_refusal(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -84,13 +82,28 @@ async def landing(request: web.Request) -> web.Response:
 
 
 # --- the API description --------------------------------------------------------------------------
-@cache
-def _openapi() -> dict[str, Any]:
-    text = resources.files("hub").joinpath("openapi.yaml").read_text("utf-8")
-    return dict(yaml.safe_load(text))
+class ApiDoc:
+    """hub/openapi.yaml parsed on first use and kept by the application (not the module)."""
+
+    def __init__(self) -> None:
+        self._spec: dict[str, Any] | None = None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        if self._spec is None:
+            self._spec = dict(yaml.safe_load(resources.files("hub").joinpath("openapi.yaml").read_text("utf-8")))
+        return self._spec
 
 
-@cache
+API_DOC = web.AppKey("api_doc", ApiDoc)
+
+
+def setup(app: web.Application) -> None:
+    """The pages' routes and state (called by hub.app.create_app)."""
+    app[API_DOC] = ApiDoc()
+    app.add_routes(PAGES)
+
+
 def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
@@ -118,7 +131,7 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @PAGES.get("/api")
 async def api_description(request: web.Request) -> web.Response:
-    spec = _openapi()
+    spec = request.app[API_DOC].spec
     lang = request_lang(request)
     codes = [(spec.code, spec.status, spec.message(), spec.explanation_in(lang)) for spec in CATALOGUE.values()]
     return _render(

@@ -156,6 +156,26 @@ _FAILED_MESSAGES = MappingProxyType(
 )
 
 
+def _guess_category(code: str, status: int, messages: Mapping[Operation, str]) -> Category:
+    """For entries that do not name their category: by their messages, the code's prefix, the status."""
+    if messages is _CERT_MESSAGES:
+        return Category.CERTIFICATE
+    if messages is _FAILED_MESSAGES or code.startswith(("SIGNATURE_", "MANIFEST_")):
+        return Category.SIGNATURE
+    prefixes = {
+        "CERT_": Category.CERTIFICATE,
+        "LOGIN_": Category.SESSION,
+        "PASSWORD_": Category.SESSION,
+        "SESSION_": Category.SESSION,
+        "LICENCE_": Category.LICENCE,
+        "FILE_": Category.FORMAT,
+    }
+    for prefix, category in prefixes.items():
+        if code.startswith(prefix):
+            return category
+    return Category.PLATFORM if status >= 500 else Category.REQUEST
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorSpec:
     """One catalogue entry: what the office reads, what it means, how HTTP carries it."""
@@ -170,11 +190,13 @@ class ErrorSpec:
     explanation_ja: str = ""
     fix_ja: str = ""
     fix_en: str = ""
-    category: Category = Category.REQUEST
+    category: Category = None  # type: ignore[assignment]  # None: derived in __post_init__
 
     def __post_init__(self) -> None:
         if self.default_operation not in self.messages:
             raise ValueError(f"{self.code}: no message for {self.default_operation}")
+        if self.category is None:  # an entry that does not name its category gets one from its code
+            object.__setattr__(self, "category", _guess_category(self.code, self.status, self.messages))
 
     def explanation_in(self, lang: Lang) -> str:
         return self.explanation_ja if lang == Lang.JA and self.explanation_ja else self.explanation
@@ -189,21 +211,6 @@ class ErrorSpec:
 
     def message(self, operation: Operation | None = None) -> str:
         return self.messages.get(operation or self.default_operation) or self.messages[self.default_operation]
-
-
-def _guess_category(code: str, status: int) -> Category:
-    """For entries that do not name their category: by the code's prefix, then the status."""
-    prefixes = {
-        "CERT_": Category.CERTIFICATE,
-        "LOGIN_": Category.SESSION,
-        "PASSWORD_": Category.SESSION,
-        "SESSION_": Category.SESSION,
-        "LICENCE_": Category.LICENCE,
-    }
-    for prefix, category in prefixes.items():
-        if code.startswith(prefix):
-            return category
-    return Category.PLATFORM if status >= 500 else Category.REQUEST
 
 
 def _cert(
@@ -273,7 +280,7 @@ def _one(
         explanation_ja=explanation_ja,
         fix_ja=fix_ja,
         fix_en=fix_en,
-        category=category or _guess_category(code, status),
+        category=category,  # type: ignore[arg-type]  # None: ErrorSpec derives it
     )
 
 
@@ -414,24 +421,29 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _one(
         "LOGIN_THROTTLED",
         "ログインの試行回数が上限に達しました。しばらく時間をおいてから再度お試しください。",
-        "Too many failed logins for this user ID or address in the last 15 minutes (hub clock).",
+        "Too many failed logins for this user ID from this certificate or address, or from this certificate or "
+        "address at all; locked for a window that doubles with each further failure (hub clock, Retry-After).",
         429,
         op=Operation.LOGIN,
         category=Category.SESSION,
-        explanation_ja="このユーザIDまたは接続元からのログインの失敗が、直近15分間（ハブ時刻）で上限を超えました。",
-        fix_ja="15分ほど待ってから、正しいパスワードでログインしてください。",
-        fix_en="Wait about 15 minutes, then log in with the right password.",
+        explanation_ja="このユーザIDへのこの証明書・接続元からの（または接続元全体からの）ログインの失敗が上限に"
+        "達しました。失敗が続くたびにロックの時間は倍になります（ハブ時刻、Retry-After）。",
+        fix_ja="Retry-After（または詳細）の時刻まで待ってから、正しいパスワードでログインしてください。",
+        fix_en="Wait until the time in Retry-After (or the detail), then log in with the right password.",
         real=False,
     ),
     _one(
         "PASSWORD_RULE",
-        "新しいパスワードが条件を満たしていません。8文字以上で英字と数字を含め、現在のパスワードとは異なるものにしてください。",
-        "A new password needs 8+ characters with letters and digits, differs from the current one, typed twice.",
+        "新しいパスワードが条件を満たしていません。10文字以上で英大文字・英小文字・数字・記号のうち3種類以上を含め、"
+        "ユーザIDやよく使われる語を含まない、現在のパスワードとは異なるものにしてください。",
+        "A new password needs 10+ characters mixing three of upper case, lower case, digits and symbols, no user ID "
+        "or common word, differs from the current one, typed twice.",
         422,
         op=Operation.LOGIN,
         category=Category.SESSION,
         explanation_ja=(
-            "新しいパスワードは8文字以上で英字と数字を含み、現在のものと異なり、2回同じものを入力する必要があります。"
+            "新しいパスワードは10文字以上で、英大文字・英小文字・数字・記号のうち3種類以上を含み、ユーザIDや"
+            "よく使われる語を含まず、現在のものと異なり、2回同じものを入力する必要があります。"
         ),
         fix_ja="条件を満たすパスワードを、2回同じように入力してください。",
         fix_en="Type a password that meets the rules, twice alike.",
@@ -695,6 +707,88 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_en="Check the transmission id in the inbox (careplan client inbox).",
         real=False,
     ),
+    # --- issue 9 part C: integrity (file names, signature encoding, hub clock) ------------------
+    _one(
+        "FILE_NAME_RESERVED",
+        "Windowsで予約されている名前（CON、PRN、AUX、NUL、COM1～COM9、LPT1～LPT9）はファイル名に使用できません。"
+        "ファイル名を変更してから再度送信してください。",
+        "A file name is a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, CONIN$, CONOUT$), "
+        "with any extension and in any case: a Windows receiver cannot save it.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="ファイル名（拡張子を除く部分）がWindowsのデバイス名です。大文字・小文字や拡張子に関係なく、"
+        "Windowsの受信側では保存できません。",
+        fix_ja="ファイル名を変更してください（例: CON.txt → CON_memo.txt）。",
+        fix_en="Rename the file (e.g. CON.txt -> CON_memo.txt).",
+    ),
+    _one(
+        "FILE_NAME_TRAILING_DOT",
+        "ファイル名の末尾にピリオド（.）または空白は使用できません。ファイル名を変更してから再度送信してください。",
+        "A file name ends in a dot or a space: Windows drops them, so the receiver would save another name.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="ファイル名がピリオドまたは空白で終わっています。Windowsは末尾のピリオドと空白を取り除くため、"
+        "受信側では別の名前で保存されてしまいます。",
+        fix_ja="末尾のピリオドと空白を取り除いたファイル名にしてください。",
+        fix_en="Remove the trailing dots and spaces from the file name.",
+    ),
+    _one(
+        "FILE_NAME_DUPLICATE",
+        "大文字・小文字や文字の合成方法の違いを除くと同じになるファイル名が、1回の送信に含まれています。"
+        "ファイル名を変更してから再度送信してください。",
+        "Two file names of one transmission are equal after case folding and Unicode NFC (a.txt and A.txt, "
+        "composed and decomposed kana): on Windows and macOS one would overwrite the other.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="1回の送信に、大文字・小文字の違い（a.txt と A.txt）や濁点の合成・分解の違いだけで"
+        "同じ名前になるファイルが含まれています。Windows・macOSの受信側では一方が他方を上書きします。",
+        fix_ja="どちらかのファイル名を変更するか、別々に送信してください。",
+        fix_en="Rename one of the files, or send them separately.",
+    ),
+    ErrorSpec(
+        code="SIGNATURE_NOT_DETACHED",
+        messages=_FAILED_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation="The CMS signature carries the manifest inside it (attached); the API takes detached "
+        "SignedData only, so what is verified is exactly the manifest part sent beside it.",
+        status=400,
+        explanation_ja="署名（CMS SignedData）の中にマニフェストが含まれています（アタッチ署名）。"
+        "APIはデタッチ署名のみを受け付けます。",
+        fix_ja="マニフェストを含めないデタッチ署名で署名し直してください"
+        "（openssl cms -sign -binary、PKCS7Options.DetachedSignature）。",
+        fix_en="Sign again as a detached signature (openssl cms -sign -binary without -nodetach; "
+        "PKCS7Options.DetachedSignature).",
+    ),
+    ErrorSpec(
+        code="SIGNATURE_NOT_DER",
+        messages=_FAILED_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation="The CMS signature is not in DER (e.g. BER indefinite lengths or non-minimal length "
+        "octets): one signature must have exactly one encoding.",
+        status=400,
+        explanation_ja="署名がDER形式ではありません（BERの不定長形式や冗長な長さ表現など）。"
+        "署名の符号化は一通りでなければなりません。",
+        fix_ja="署名をDER形式で出力してください（openssl cms -outform DER）。",
+        fix_en="Output the signature in DER (openssl cms -outform DER).",
+    ),
+    _one(
+        "CLOCK_BEFORE_RECORDED",
+        "ハブの時刻が記録済みの出来事より前のため、この操作は行えません。",
+        "The hub's clock stands before a recorded fact this operation builds on (a licence application or "
+        "payment recorded on a later day): the clock was moved back. Nothing was changed.",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="ハブの時計が戻されたため、この操作が前提とする記録（利用申請・支払いなど）が未来の日付に"
+        "なっています。何も変更されていません。",
+        fix_ja="ハブの時計を最新の記録以降の日時に進めてから（careplan hub clock set / advance）、"
+        "もう一度操作してください。",
+        fix_en="Move the hub's clock to or after the latest recorded event (careplan hub clock set / advance), "
+        "then try again.",
+    ),
     # --- protocol and platform ------------------------------------------------------------------
     _one(
         "BAD_REQUEST",
@@ -820,7 +914,10 @@ class CareplanError(Exception):
 
     category: ClassVar[Category | None] = None
 
-    def __new__(cls, code: str, *args: Any, **kwargs: Any) -> CareplanError:
+    def __new__(cls, *args: Any, **kwargs: Any) -> CareplanError:
+        if cls is not CareplanError and cls not in ERROR_CLASSES.values():
+            return super().__new__(cls)  # a subclass with its own constructor: __init__ checks the code
+        code = str(args[0] if args else kwargs.get("code"))
         if code not in CATALOGUE:
             raise KeyError(f"unknown error code {code!r}")
         target = ERROR_CLASSES[CATALOGUE[code].category]
@@ -839,6 +936,11 @@ class CareplanError(Exception):
         detail_en: str = "",
         fix_en: str = "",
     ) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code!r}")
+        category = type(self).category
+        if category is not None and CATALOGUE[code].category is not category:
+            raise TypeError(f"{code} is not a {type(self).__name__}")
         self.code = code
         self.operation = operation or CATALOGUE[code].default_operation
         self.detail = detail

@@ -20,6 +20,8 @@ from careplan.errors import CareplanError, Lang, Operation, parse_lang
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
+from hub.headers import security_headers
+from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.service import HubService, Session
 from hub.trust import TrustStore
@@ -60,14 +62,16 @@ def request_lang(request: web.Request) -> Lang:
 
 
 def error_response(error: CareplanError, request: web.Request | None = None) -> web.Response:
+    """The JSON refusal, in the language the request asks for (Japanese by default)."""
+    lang = request_lang(request) if request is not None else Lang.JA
+    return json_response(error.to_wire(lang), status=error.status)
+
+
+async def refusal_response(error: CareplanError, request: web.Request) -> web.Response:
     """JSON for API clients; an HTML page for a browser outside the API (hub.pages)."""
-    if request is None:
-        return json_response(error.to_wire(), status=error.status)
     from hub.pages import error_page, wants_html
 
-    if wants_html(request):
-        return error_page(request, error)
-    return json_response(error.to_wire(request_lang(request)), status=error.status)
+    return await error_page(request, error) if wants_html(request) else error_response(error, request)
 
 
 def _peer_label(request: web.Request) -> str | None:
@@ -91,17 +95,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         except Exception:  # the audit must never turn a refusal into a 500
             log.exception("could not record refusal %s", error.code)
         log.info("refused %s %s: %s %s", request.method, request.path, error.code, error.detail)
-        return error_response(error, request)
+        return await refusal_response(error, request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         from hub.pages import http_refusal
 
-        return http_refusal(request, exc)
+        return await http_refusal(request, exc)
     except Exception:
         trace = secrets.token_hex(8)
         log.exception("internal error, trace %s", trace)
-        return error_response(
+        return await refusal_response(
             CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}"), request
         )
 
@@ -158,22 +162,26 @@ def require_admin(request: web.Request) -> None:
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await Database.open(config.db_file)
+    cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
     service = HubService(
         config=config,
         db=db,
         payloads=PayloadStore(config.payload_dir, config.key_file),
-        trust=TrustStore(config.trusted_ca_file, config.crl_file),
+        trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
         clock=app[CLOCK],
+        hasher=PasswordHasher(cpu),
     )
     app[SERVICE] = service
     app[USAGE] = UsageSite(service)
     await service.collect_garbage()
     yield
     await db.close()
+    cpu.shutdown(wait=True, cancel_futures=True)
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
     from hub import pages
+    from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
     from hub.routes import ROUTES
     from hub.website import TEMPLATES, WEB, templates
 
@@ -181,8 +189,10 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     app.cleanup_ctx.append(_lifecycle)
+    app.on_response_prepare.append(security_headers)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
+    app.add_routes(ADMIN_VIEWS)
     app.add_routes(WEB)
     pages.setup(app)
     return app

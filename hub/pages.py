@@ -4,7 +4,7 @@ HTML error pages.
 
 Rules this module keeps:
 1. API clients get JSON, browsers get pages: a refusal is HTML only for a request outside
-   /api/ and /admin/ whose Accept header asks for text/html (hub.app.error_response asks here).
+   /api/ and /admin/ whose Accept header asks for text/html (hub.app.refusal_response asks here).
 2. Everything works offline: no CDN, no JavaScript needed; the API description is rendered on
    the server from the same openapi.yaml that /openapi.yaml serves.
 3. Pages are Japanese; English explanations and fixes with the language switch (cookie).
@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 
 from careplan.errors import CATALOGUE, CareplanError, Lang
 from careplan.trust_help import sections
-from hub.app import API_PREFIXES, CONFIG, LANG_COOKIE, error_response, request_lang
+from hub.app import API_PREFIXES, CONFIG, LANG_COOKIE, refusal_response, request_lang
 
 PAGES = web.RouteTableDef()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -35,17 +35,17 @@ def wants_html(request: web.Request) -> bool:
     return "text/html" in request.headers.get("Accept", "")
 
 
-def _render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
-    from hub.website import render  # the site's shell: CSRF cookie, hub time, language
+async def _render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    from hub.website import render  # the site's shell: CSRF token, hub time, language
 
-    return render(request, template, status=status, **context)
-
-
-def error_page(request: web.Request, error: CareplanError) -> web.Response:
-    return _render(request, "error.html", status=error.status, error=error, page="error")
+    return await render(request, template, status=status, **context)
 
 
-def http_refusal(request: web.Request, exc: web.HTTPException) -> web.Response:
+async def error_page(request: web.Request, error: CareplanError) -> web.Response:
+    return await _render(request, "error.html", status=error.status, error=error, page="error")
+
+
+async def http_refusal(request: web.Request, exc: web.HTTPException) -> web.Response:
     """aiohttp's own 404/405/4xx as catalogue refusals (405 keeps its Allow header)."""
     where = f"{request.method} {request.path}"
     if exc.status == 404:
@@ -59,7 +59,7 @@ def http_refusal(request: web.Request, exc: web.HTTPException) -> web.Response:
         )
     else:
         error = CareplanError("BAD_REQUEST", detail=f"{where}: {exc.reason}", detail_en=f"{where}: {exc.reason}")
-    response = error_response(error, request)
+    response = await refusal_response(error, request)
     if exc.status == 405 and "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
     return response
@@ -72,7 +72,7 @@ def _has_route(request: web.Request, path: str) -> bool:
 
 @PAGES.get("/")
 async def landing(request: web.Request) -> web.Response:
-    return _render(
+    return await _render(
         request,
         "landing.html",
         page="landing",
@@ -134,7 +134,7 @@ async def api_description(request: web.Request) -> web.Response:
     spec = request.app[API_DOC].spec
     lang = request_lang(request)
     codes = [(spec.code, spec.status, spec.message(), spec.explanation_in(lang)) for spec in CATALOGUE.values()]
-    return _render(
+    return await _render(
         request,
         "api.html",
         page="api",
@@ -150,7 +150,7 @@ async def api_description(request: web.Request) -> web.Response:
 async def trust_help(request: web.Request) -> web.Response:
     hub_url = f"{request.scheme}://{request.host}"
     ca_file = str(request.app[CONFIG].trusted_ca_file)
-    return _render(request, "trust.html", page="trust", sections=sections(ca_file, hub_url), hub_url=hub_url)
+    return await _render(request, "trust.html", page="trust", sections=sections(ca_file, hub_url), hub_url=hub_url)
 
 
 @PAGES.get("/ca.pem")

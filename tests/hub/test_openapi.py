@@ -14,8 +14,9 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
+from careplan.errors import CATALOGUE, CareplanError, Finding, Lang, Operation
 from client.hubclient import client_ssl_context
+from hub.admin_views import ADMIN_VIEWS
 from hub.routes import ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
 
@@ -36,7 +37,7 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    return {(r.method.lower(), _spec_path(r.path)) for r in ROUTES}  # type: ignore[attr-defined]
+    return {(r.method.lower(), _spec_path(r.path)) for r in [*ROUTES, *ADMIN_VIEWS]}  # type: ignore[attr-defined]
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -132,7 +133,7 @@ def test_error_examples_are_catalogue_refusals(spec: dict[str, Any]) -> None:
             continue
         entry = CATALOGUE[value["code"]]
         assert value["message"] == entry.message(Operation(value["operation"])), name
-        assert value["explanation"] == entry.explanation, name
+        assert value["explanation"] == entry.explanation_in(Lang(value.get("lang", "en"))), name
 
 
 def test_json_examples_fit_their_schemas(spec: dict[str, Any]) -> None:

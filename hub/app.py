@@ -129,8 +129,10 @@ def bearer_token(request: web.Request) -> str:
     if scheme.lower() != "bearer" or not token:
         raise CareplanError(
             "SESSION_REQUIRED",
-            detail="no 'Authorization: Bearer <token>' header",
-            fix="Log in (POST /api/v1/session) and send the token it returns.",
+            detail="'Authorization: Bearer <トークン>' ヘッダがありません",
+            fix="ログイン（POST /api/v1/session）し、返されたトークンを送ってください。",
+            detail_en="no 'Authorization: Bearer <token>' header",
+            fix_en="Log in (POST /api/v1/session) and send the token it returns.",
         )
     return token.strip()
 
@@ -154,8 +156,10 @@ def require_admin(request: web.Request) -> None:
     if not token or not loopback or not secrets.compare_digest(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",
-            detail="admin token missing or wrong, or peer not on loopback",
-            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
+            detail="管理トークンがないか誤っている、または接続元がループバックではありません",
+            fix="このマシンから data_dir/admin-token のトークンを 'Authorization: Bearer …' で送ってください。",
+            detail_en="admin token missing or wrong, or peer not on loopback",
+            fix_en="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
         )
 
 

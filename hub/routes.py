@@ -25,16 +25,24 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CareplanError("BAD_REQUEST", detail=f"the body is not JSON: {exc}") from None
+        raise CareplanError(
+            "BAD_REQUEST", detail=f"本文がJSONではありません: {exc}", detail_en=f"the body is not JSON: {exc}"
+        ) from None
     if not isinstance(body, dict):
-        raise CareplanError("BAD_REQUEST", detail="the body must be a JSON object")
+        raise CareplanError(
+            "BAD_REQUEST", detail="本文はJSONオブジェクトにしてください", detail_en="the body must be a JSON object"
+        )
     return body
 
 
 def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise CareplanError("BAD_REQUEST", detail=f"field {name!r} (a non-empty string) is required")
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"項目 {name!r}（空でない文字列）が必要です",
+            detail_en=f"field {name!r} (a non-empty string) is required",
+        )
     return value
 
 
@@ -98,42 +106,62 @@ async def _read_upload(request: web.Request) -> Upload:
     if request.content_length is not None and request.content_length > limit + 2 * config.max_meta_bytes:
         raise CareplanError(
             "TRANSMISSION_TOO_LARGE",
-            detail=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
-            fix="Split the files over several sends.",
+            detail=f"要求は {request.content_length} バイトです。1回の送信で送れるファイルは {limit} バイトまでです",
+            fix="ファイルを分けて、何回かに分けて送信してください。",
+            detail_en=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
+            fix_en="Split the files over several sends.",
         )
     if not request.content_type.startswith("multipart/"):
-        raise CareplanError("BAD_REQUEST", detail="send multipart/form-data with parts manifest, signature, file…")
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail="manifest・signature・file の部分からなる multipart/form-data で送ってください",
+            detail_en="send multipart/form-data with parts manifest, signature, file…",
+        )
     meta_too_large = CareplanError(
-        "MANIFEST_INVALID", detail=f"manifest or signature over {config.max_meta_bytes} bytes"
+        "MANIFEST_INVALID",
+        detail=f"manifest または signature が {config.max_meta_bytes} バイトを超えています",
+        detail_en=f"manifest or signature over {config.max_meta_bytes} bytes",
     )
     parts: dict[str, bytes] = {}
     files: list[tuple[str, bytes]] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
-            raise CareplanError("BAD_REQUEST", detail="nested multipart is not accepted")
+            raise CareplanError(
+                "BAD_REQUEST", detail="入れ子のmultipartは受け付けません", detail_en="nested multipart is not accepted"
+            )
         if part.name in ("manifest", "signature") and part.name not in parts:
             parts[part.name] = await _read_part(part, config.max_meta_bytes, meta_too_large)
         elif part.name == "file" and part.filename:
             if len(files) >= config.max_files:
                 raise CareplanError(
                     "TOO_MANY_FILES",
-                    detail=f"more than {config.max_files} files in one transmission",
-                    fix="Split the files over several sends (bulk send does this for you).",
+                    detail=f"1回の送信に {config.max_files} を超えるファイルがあります",
+                    fix="何回かに分けて送信してください（一括送信なら自動で分けます）。",
+                    detail_en=f"more than {config.max_files} files in one transmission",
+                    fix_en="Split the files over several sends (bulk send does this for you).",
                 )
             remaining = limit - sum(len(d) for _, d in files)
             too_large = CareplanError(
                 "TRANSMISSION_TOO_LARGE",
-                detail=f"the files pass {limit} bytes at {part.filename}",
-                fix="Split the files over several sends.",
+                detail=f"{part.filename} の時点でファイルの合計が {limit} バイトを超えました",
+                fix="ファイルを分けて、何回かに分けて送信してください。",
+                detail_en=f"the files pass {limit} bytes at {part.filename}",
+                fix_en="Split the files over several sends.",
             )
             files.append((part.filename, await _read_part(part, remaining, too_large)))
         else:
             raise CareplanError(
-                "BAD_REQUEST", detail=f"unexpected part {part.name!r} (or a file part without a filename)"
+                "BAD_REQUEST",
+                detail=f"想定していない部分 {part.name!r} です（またはファイル名のないファイル部分）",
+                detail_en=f"unexpected part {part.name!r} (or a file part without a filename)",
             )
     if "manifest" not in parts or "signature" not in parts:
-        raise CareplanError("MANIFEST_INVALID", detail="the parts 'manifest' and 'signature' are both required")
+        raise CareplanError(
+            "MANIFEST_INVALID",
+            detail="'manifest' と 'signature' の両方の部分が必要です",
+            detail_en="the parts 'manifest' and 'signature' are both required",
+        )
     return Upload(manifest=parts["manifest"], signature=parts["signature"], files=files)
 
 
@@ -256,7 +284,11 @@ async def clock_change(request: web.Request) -> web.Response:
         elif "advance_seconds" in body:
             clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
         else:
-            raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail="set・advance_seconds・reset のどれか1つを指定してください",
+                detail_en="give one of set, advance_seconds, reset",
+            )
     except (TypeError, ValueError, OverflowError) as exc:  # the clock stays where it was
         raise CareplanError(
             "BAD_REQUEST",

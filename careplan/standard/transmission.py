@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
+from careplan.findings_ja import rule_ja
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import FileName
 from careplan.standard.layout import standard
@@ -169,13 +170,15 @@ def check_transmission(
     return found
 
 
-def _brief(finding: Finding) -> str:
+def _brief(finding: Finding, *, japanese: bool = False) -> str:
     where = finding.file or ""
     if finding.line is not None:
         where += f":{finding.line}"
     if finding.field_no is not None:
         where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
-    return f"{where}: {finding.message}" if where else finding.message
+    texts = rule_ja(finding.rule) if japanese else None
+    message = texts[0] if texts else finding.message
+    return f"{where}: {message}" if where else message
 
 
 def refusal(findings: Sequence[Finding]) -> CareplanError | None:
@@ -189,6 +192,14 @@ def refusal(findings: Sequence[Finding]) -> CareplanError | None:
     warnings = [f for f in findings if f.severity != "error"]
     shown = "; ".join(_brief(f) for f in lead[:3])
     more = f" (+{len(errors) - len(lead[:3])} more)" if len(errors) > 3 else ""
+    shown_ja = "; ".join(_brief(f, japanese=True) for f in lead[:3])
+    more_ja = f"（ほか{len(errors) - len(lead[:3])}件）" if len(errors) > 3 else ""
+    fix_ja = rule_ja(lead[0].rule)
     return CareplanError(
-        code, detail=f"{len(errors)} error(s): {shown}{more}", fix=lead[0].fix or "", findings=[*lead, *rest, *warnings]
+        code,
+        detail=f"エラー{len(errors)}件: {shown_ja}{more_ja}",
+        fix=fix_ja[1] if fix_ja else lead[0].fix or "",
+        detail_en=f"{len(errors)} error(s): {shown}{more}",
+        fix_en=lead[0].fix or "",
+        findings=[*lead, *rest, *warnings],
     )

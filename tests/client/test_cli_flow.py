@@ -101,7 +101,7 @@ def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp
     human = demo.client("mishinsei", "send", *paths, "--to", kyotaku)
     assert human.returncode == 1
     assert MSG_SENDER_NOT_APPLIED in human.stderr and "詳細:" in human.stderr and "対処:" in human.stderr
-    assert CATALOGUE["SENDER_NOT_APPLIED"].fix_ja in human.stderr  # Japanese by default
+    assert CATALOGUE["SENDER_NOT_APPLIED"].explanation_ja in human.stderr  # Japanese by default
     english = demo.client("mishinsei", "--lang", "en", "send", *paths, "--to", kyotaku)
     assert english.returncode == 1 and MSG_SENDER_NOT_APPLIED in english.stderr  # the real text stays
     assert CATALOGUE["SENDER_NOT_APPLIED"].explanation in english.stderr and "fix:" in english.stderr

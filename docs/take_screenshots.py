@@ -1,6 +1,6 @@
 """Take the README's screenshots (docs/screenshots/) with Debian's Chromium: the hub's pages at
 390 and 1280 px against a fresh `careplan up`, and the scenario report of the library plus one
-deliberately failing scenario (so the failures-first view has something to show).
+deliberately failing scenario (the tests' own, so the failures-first view has something to show).
 
     .venv/bin/python docs/take_screenshots.py
 
@@ -21,32 +21,13 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, async_playwright
 
-OUT = Path(__file__).resolve().parent / "screenshots"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the tests' launch recipe and their deliberately failing scenario
+from tests.scenarios.test_scenarios import FAILING  # noqa: E402
+from tests.web.test_usage_site_browser import LAUNCH_ARGS  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
 CAREPLAN = [sys.executable, "-m", "careplan_cli.main"]
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-FAILING = """\
-name: 未申請の受信者に送れるはず（研修用のわざと間違えた例 / deliberately wrong）
-tags: [demo]
-clock: 2026-04-10T10:00:00+09:00
-offices:
-  居宅A: {kind: "43"}
-  訪問B: {kind: "11", licence: none}
-steps:
-  - as: 居宅A
-    login: {}
-  - as: 居宅A
-    send: {plan_to: 訪問B}
-    expect: ok
-  - as: 訪問B
-    inbox: {expect_count: 1}
-"""
 
 
 async def _page(browser: Browser, width: int) -> Page:

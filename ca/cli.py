@@ -13,47 +13,71 @@ from cryptography.hazmat.primitives import serialization
 
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.helptext import with_examples
+from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
+from careplan.trust_help import as_text
 
 DEFAULT_DIR = Path(".careplan-sim/ca")
+
+
+EXAMPLES = {
+    "": "例: careplan ca init\n    careplan ca show\n    careplan ca trust-help",
+    "init": "例: careplan ca --dir .careplan-sim/ca init",
+    "issue": "例: careplan ca issue --office 1171201369 --user KJ0000000002 --name ハッピー訪問介護 \\\n"
+    "      --password secret --out houmon.p12",
+    "reissue": "例: careplan ca reissue 3f2a… --password new-secret --out houmon-new.p12 --revoke-old",
+    "revoke": "例: careplan ca revoke 3f2a…（careplan ca show の serial）",
+    "crl": "例: careplan ca crl --out crl.der --der",
+    "show": "例: careplan ca show\n    careplan ca show --p12 houmon.p12 --password secret",
+    "server-cert": "例: careplan ca server-cert --out .careplan-sim/tls --host localhost --host 127.0.0.1",
+    "trust-help": "例: careplan ca trust-help --hub https://127.0.0.1:8443",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan ca", description="Test CA for KJ-style office certificates.")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="CA directory (default: %(default)s)")
-    parser.add_argument("--json", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("init", help="create the CA (if absent)")
     issue = sub.add_parser("issue", help="issue an office certificate as .p12")
     issue.add_argument("--office", required=True, help="事業所番号 (10 characters)")
     issue.add_argument("--user", required=True, help="KJ office user ID")
     issue.add_argument("--name", required=True, help="office name")
-    issue.add_argument("--kind", default="kaigo", choices=[k.slug for k in CertificateKind])
-    issue.add_argument("--days", type=int, default=730)
+    issue.add_argument(
+        "--kind",
+        default="kaigo",
+        choices=[k.slug for k in CertificateKind],
+        help="certificate kind (default: %(default)s; the others test refusals, R2.1)",
+    )
+    issue.add_argument("--days", type=int, default=730, help="validity in days (default: %(default)s)")
     issue.add_argument("--not-before", help="ISO 8601 start (default: now)")
     issue.add_argument("--password", required=True, help="the .p12 password")
-    issue.add_argument("--out", type=Path, required=True)
+    issue.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
     issue.add_argument("--no-client-auth", action="store_true", help="omit the clientAuth usage (to test refusals)")
     reissue = sub.add_parser("reissue", help="a new .p12 for the office of a certificate (lost password, renewal)")
     reissue.add_argument("serial", help="serial (hex) of the office's current certificate")
     reissue.add_argument("--password", required=True, help="the new .p12 password")
-    reissue.add_argument("--out", type=Path, required=True)
-    reissue.add_argument("--days", type=int, default=730)
+    reissue.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
+    reissue.add_argument("--days", type=int, default=730, help="validity in days (default: %(default)s)")
     reissue.add_argument("--revoke-old", action="store_true", help="revoke the old certificate now")
     revoke = sub.add_parser("revoke", help="revoke by serial (hex) and publish the CRL")
-    revoke.add_argument("serial")
+    revoke.add_argument("serial", help="serial (hex) as `careplan ca show` lists it")
     crl = sub.add_parser("crl", help="publish the CRL and print where")
     crl.add_argument("--out", type=Path, help="also write it here (PEM, or DER with --der)")
-    crl.add_argument("--der", action="store_true")
+    crl.add_argument("--der", action="store_true", help="write --out as DER instead of PEM")
     show = sub.add_parser("show", help="list issued certificates, or show one .p12")
-    show.add_argument("--p12", type=Path)
-    show.add_argument("--password")
+    show.add_argument("--p12", type=Path, help="a .p12 file to describe instead of the list")
+    show.add_argument("--password", help="the password of --p12")
     server = sub.add_parser("server-cert", help="issue the hub's TLS certificate (PEM files)")
     server.add_argument("--out", type=Path, required=True, help="directory for hub.pem and hub-key.pem")
     server.add_argument(
         "--host", action="append", help="host name or IP (repeatable; default localhost, 127.0.0.1, ::1)"
     )
-    return parser
+    trust = sub.add_parser("trust-help", help="how to make Chromium, Firefox or Windows trust this test CA")
+    trust.add_argument("--hub", default="https://127.0.0.1:8443", help="the hub's URL (default: %(default)s)")
+    return with_examples(parser, EXAMPLES)
 
 
 def _now() -> dt.datetime:
@@ -148,19 +172,22 @@ def write_server_cert(cert_pem: bytes, key_pem: bytes, directory: Path) -> None:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "trust-help":  # text only: works before the CA exists
+        print(as_text(str((args.dir / "ca.pem").resolve()), args.hub.rstrip("/")))
+        return 0
     try:
         result = _run(args)
     except (OSError, ValueError, KeyError) as exc:
         print(f"careplan ca: {exc}", file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
-        print(json.dumps(result, ensure_ascii=False, indent=2))
+        print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     else:
         for entry in result:
-            state = f"revoked {entry['revoked_at']}" if entry["revoked_at"] else "valid"
+            state = f"revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "valid"
             print(
                 f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} "
-                f"until {entry['not_after'][:10]}  "
+                f"until {for_people(entry['not_after'])}  "
                 f"{state}  {entry['office_name']}"
             )
     return 0

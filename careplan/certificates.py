@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from careplan.errors import CareplanError, Operation
+from careplan.jst import for_json
 from careplan.office import is_office_number
 
 POLICY_ARC = "2.25.212660690079085241972801136289228417442"
@@ -117,9 +118,12 @@ def identity_of(cert: x509.Certificate, *, operation: Operation = Operation.SEND
         raise CareplanError(
             "CERT_MALFORMED",
             operation=operation,
-            detail=f"subject {cert.subject.rfc4514_string()!r} lacks a 事業所番号 (serialNumber), "
+            detail=f"証明書の主体 {cert.subject.rfc4514_string()!r} に事業所番号（serialNumber）、"
+            "KJユーザID（UID）または証明書の種類がありません",
+            fix="このシステム用に発行された証明書を使ってください（ここでは `careplan ca issue`）。",
+            detail_en=f"subject {cert.subject.rfc4514_string()!r} lacks a 事業所番号 (serialNumber), "
             "a KJ office user ID (UID) or a certificate-kind policy",
-            fix="Use a certificate issued by the care PKI (here: `careplan ca issue`).",
+            fix_en="Use a certificate issued by the care PKI (here: `careplan ca issue`).",
         )
     return OfficeIdentity(
         office_number=office_number,
@@ -169,8 +173,9 @@ def judge_certificate(
     return judge_on(identity, revoked=revoked, now=now, operation=operation)
 
 
-def _refuse(code: str, operation: Operation, detail: str, fix: str) -> CareplanError:
-    return CareplanError(code, operation=operation, detail=detail, fix=fix)
+def _refuse(code: str, operation: Operation, ja: tuple[str, str], en: tuple[str, str]) -> CareplanError:
+    """A refusal with its detail and fix in Japanese (`ja`) and English (`en`)."""
+    return CareplanError(code, operation=operation, detail=ja[0], fix=ja[1], detail_en=en[0], fix_en=en[1])
 
 
 def judge_structure(
@@ -180,26 +185,45 @@ def judge_structure(
     usage): their result never changes, so a caller may keep it by fingerprint and re-run only
     `judge_on` (time and revocation), which is what the hub's judgement cache does."""
     if _issuer_of(cert, trusted) is None:
+        issuer = cert.issuer.rfc4514_string()
         raise _refuse(
             "CERT_UNTRUSTED",
             operation,
-            f"issuer {cert.issuer.rfc4514_string()!r} is not a CA this hub trusts",
-            "Install the certificate issued for this office by the hub's CA.",
+            (
+                f"発行者 {issuer!r} はこのハブが信頼する認証局ではありません",
+                "ハブの認証局がこの事業所に発行した証明書をインストールしてください。",
+            ),
+            (
+                f"issuer {issuer!r} is not a CA this hub trusts",
+                "Install the certificate issued for this office by the hub's CA.",
+            ),
         )
     identity = identity_of(cert, operation=operation)
     if not identity.kind.accepted:
         raise _refuse(
             "CERT_KIND_NOT_ACCEPTED",
             operation,
-            f"the certificate is a {identity.kind.value}",
-            "Use the office's 介護保険証明書 or 請求委任事業所用ケアプラン証明書 (R2.1).",
+            (
+                f"この証明書は{identity.kind.value}です",
+                "介護保険証明書または請求委任事業所用ケアプラン証明書を使ってください（R2.1）。",
+            ),
+            (
+                f"the certificate is a {identity.kind.value}",
+                "Use the office's 介護保険証明書 or 請求委任事業所用ケアプラン証明書 (R2.1).",
+            ),
         )
     if not _has_client_auth(cert):
         raise _refuse(
             "CERT_NO_CLIENT_AUTH",
             operation,
-            "the certificate lacks the clientAuth extended key usage",
-            "Re-issue the certificate with the TLS client-authentication usage.",
+            (
+                "証明書にTLSクライアント認証の用途（clientAuth）がありません",
+                "クライアント認証の用途を付けて証明書を再発行してください。",
+            ),
+            (
+                "the certificate lacks the clientAuth extended key usage",
+                "Re-issue the certificate with the TLS client-authentication usage.",
+            ),
         )
     return identity
 
@@ -212,22 +236,42 @@ def judge_on(
         raise _refuse(
             "CERT_NOT_YET_VALID",
             operation,
-            f"valid from {identity.not_before.isoformat()}, hub time is {now.isoformat()}",
-            "Wait until the certificate's start date, or check the terminal's and hub's clocks.",
+            (
+                f"有効期間の開始は {for_json(identity.not_before.isoformat())}、"
+                f"ハブの時刻は {for_json(now.isoformat())} です",
+                "証明書の開始日まで待つか、端末とハブの時刻を確かめてください。",
+            ),
+            (
+                f"valid from {identity.not_before.isoformat()}, hub time is {now.isoformat()}",
+                "Wait until the certificate's start date, or check the terminal's and hub's clocks.",
+            ),
         )
     if now > identity.not_after:
         raise _refuse(
             "CERT_EXPIRED",
             operation,
-            f"expired at {identity.not_after.isoformat()}, hub time is {now.isoformat()}",
-            "Install the office's renewed certificate.",
+            (
+                f"有効期間は {for_json(identity.not_after.isoformat())} に終わりました"
+                f"（ハブの時刻 {for_json(now.isoformat())}）",
+                "更新された事業所の証明書をインストールしてください。",
+            ),
+            (
+                f"expired at {identity.not_after.isoformat()}, hub time is {now.isoformat()}",
+                "Install the office's renewed certificate.",
+            ),
         )
     if identity.serial in revoked:
         raise _refuse(
             "CERT_REVOKED",
             operation,
-            f"serial {identity.serial:x} is on the CA's revocation list",
-            "Have a new certificate issued for this office and install it on the terminal.",
+            (
+                f"シリアル {identity.serial:x} の証明書は認証局の失効リストにあります",
+                "この事業所の証明書を新しく発行してもらい、端末にインストールしてください。",
+            ),
+            (
+                f"serial {identity.serial:x} is on the CA's revocation list",
+                "Have a new certificate issued for this office and install it on the terminal.",
+            ),
         )
     return identity
 

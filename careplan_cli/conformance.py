@@ -24,6 +24,17 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import CareplanError
+from careplan.helptext import with_examples
+from client import render
+
+EXAMPLES = {
+    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
+    "      --sut 'careplan conformance adapter careplan-client' --report conformance/",
+    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
+    "      --report conformance/ --lang en",
+    "adapter": "例: careplan conformance adapter careplan-client",
+    "csv": "例: careplan conformance csv export/ --report csv-report/",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,17 +46,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--office", required=True, metavar="事業所番号", help="the office whose client is under test")
     run.add_argument("--sut", metavar="COMMAND", help="the adapter command (without it: a person follows the steps)")
     run.add_argument("--report", required=True, type=Path, metavar="DIR", help="write JSON, JUnit and HTML here")
-    run.add_argument("--suite", default="client", choices=["client"])
+    run.add_argument("--suite", default="client", choices=["client"], help="the suite to run (default: %(default)s)")
     run.add_argument("--step-timeout", type=float, default=120.0, metavar="S", help="seconds per step (default 120)")
     run.add_argument("--compare", type=Path, metavar="BASELINE.json", help="a known-good run's conformance.json")
     run.add_argument("--only", action="append", default=[], metavar="STEP", help="run only these steps (repeatable)")
-    run.add_argument("--lang", default="ja", choices=["ja", "en"], help="language of the instructions")
+    render.add_lang_option(run, "the instructions")
     adapter = sub.add_parser("adapter", help="a packaged adapter (careplan-client: our own client)")
-    adapter.add_argument("name", choices=["careplan-client"])
+    adapter.add_argument("name", choices=["careplan-client"], help="the adapter to run")
     csv = sub.add_parser("csv", help="judge a vendor's CSV export and measure its coverage of the standard")
     csv.add_argument("folder", type=Path, help="the folder of exported files")
     csv.add_argument("--report", required=True, type=Path, metavar="DIR", help="write JSON and HTML here")
-    return parser
+    return with_examples(parser, EXAMPLES)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from careplan.helptext import with_examples
 from scenarios.loader import LIBRARY, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
@@ -100,13 +101,17 @@ def outcome(step: Step, result: StepResult) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan demo", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "file", nargs="?", type=Path, default=TRAINER_MONTH, help="a scenario file (default: %(default)s)"
     )
     parser.add_argument("--step", action="store_true", help="wait for Enter between steps (on a terminal)")
-    args = parser.parse_args(argv)
+    return with_examples(parser, {"": "例: careplan demo --step"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         scenarios = load_file(args.file)
     except (ScenarioError, OSError) as exc:

@@ -14,23 +14,30 @@ import argparse
 import sys
 from pathlib import Path
 
+from careplan.helptext import with_examples
 from fixtures.broken import BROKEN
 from fixtures.generate import UNITS, generate, write
+
+EXAMPLES = {
+    "": "例: careplan fixtures generate --month 202604 --out month/\n    careplan fixtures broken --out broken/",
+    "generate": "例: careplan fixtures generate --month 202604 --offices 8 --users 20 --seed 1 --out month/",
+    "broken": "例: careplan fixtures broken --out broken/",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan fixtures", description="write seeded test data")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = sub.add_parser("generate", help="a spec-valid month of CSV files")
     gen.add_argument("--offices", type=int, default=8, help="offices (a quarter 居宅介護支援; at least 2)")
     gen.add_argument("--users", type=int, default=20, help="users (at least 1)")
     gen.add_argument("--month", required=True, help="サービス提供年月 YYYYMM")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help="same seed, same files (default: %(default)s)")
     gen.add_argument("--units", default=",".join(UNITS), help=f"comma-separated subset of {', '.join(UNITS)}")
-    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--out", type=Path, required=True, help="folder to write the CSV files into")
     broken = sub.add_parser("broken", help="one folder per deliberately broken variant")
-    broken.add_argument("--out", type=Path, required=True)
-    return parser
+    broken.add_argument("--out", type=Path, required=True, help="folder for one subfolder per variant")
+    return with_examples(parser, EXAMPLES)
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ca.authority import CertificateAuthority
 from careplan.certificates import KeyPair
 from careplan.errors import CareplanError
+from careplan.helptext import with_examples
 from careplan.standard import parse_file_name
 from client import render
 from client.hubclient import HubClient, client_ssl_context
@@ -61,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     default_mix = ",".join(f"{k}={v:g}" for k, v in MONTH_START_MIX.items())
     parser.add_argument("--mix", default=default_mix, help="operation weights (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="the report as JSON on stdout")
-    return parser
+    example = "例: careplan load --concurrency 8 --count 500\n    careplan load --rate 20 --duration 60 --json"
+    return with_examples(parser, {"": example})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,13 +17,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from careplan.helptext import with_examples
 from scenarios.loader import LIBRARY, ScenarioError, load_paths
 from scenarios.model import Scenario
+
+EXAMPLES = {
+    "": "例: careplan scenarios run --html report.html\n    careplan scenarios list --tag licence",
+    "run": "例: careplan scenarios run --tag licence --html report.html --junit junit.xml\n"
+    "    careplan scenarios run --hub https://127.0.0.1:8443 --data .careplan-sim",
+    "list": "例: careplan scenarios list scenarios/library/licensing.yaml",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan scenarios", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser(
         "run",
         help="run scenarios and report",
@@ -47,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data", type=Path, metavar="DIR", help="the running hub's data directory (with --hub)")
     run.add_argument("-v", "--verbose", action="store_true", help="show every step")
-    return parser
+    return with_examples(parser, EXAMPLES)
 
 
 def select(paths: Sequence[Path], tags: Sequence[str]) -> list[Scenario]:

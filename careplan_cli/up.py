@@ -14,14 +14,17 @@ import shutil
 import sys
 from pathlib import Path
 
+from rich.cells import cell_len
+
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
+from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.app import SERVICE
 from hub.config import HubConfig
 from hub.logformat import FORMATS, configure_logging, node_name
-from hub.passwords import new_password
+from hub.passwords import new_password, verify_password
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
 
@@ -33,8 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
-    parser.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
-    return parser
+    parser.add_argument(
+        "--log-format", choices=FORMATS, default="text", help="ログの形式（json: 1行に1つのJSON） / log format"
+    )
+    return with_examples(parser, {"": "例: careplan up\n    careplan up --port 8444 --data /tmp/training"})
 
 
 def prepare(config: HubConfig) -> CertificateAuthority:
@@ -135,21 +140,57 @@ def login_args(hub_url: str, ca_file: Path, office: dict[str, str]) -> list[str]
     ]  # fmt: skip
 
 
-def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, str]], samples: Path) -> None:
+async def current_state(service: HubService, offices: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each demo office as the hub has it now (not as first seeded): licence state and expiry, and
+    whether the saved passwords still open it (an office may have changed them on the website)."""
+    state: dict[str, dict[str, str]] = {}
+    for profile, office in offices.items():
+        licence = dict((await service.office(office["office_number"]))["licence"])  # type: ignore[call-overload]
+        row = await service.db.fetch_one(
+            "SELECT password_hash, password_state FROM users WHERE user_id = ?", (office["user"],)
+        )
+        valid = row is not None and await asyncio.to_thread(verify_password, office["password"], row["password_hash"])
+        password = office["password"] if valid else "（変更済み / changed）"
+        if valid and row is not None and row["password_state"] != "ok":
+            password += "（要変更 / must change）"
+        state[profile] = {
+            "licence": f"{licence.get('state', '-')}　期限 {licence.get('expires', '-')}",
+            "password": password,
+            "login_password": office["password"] if valid else "<変更後のパスワード>",
+        }
+    return state
+
+
+def _announce(
+    hub: RunningHub,
+    config: HubConfig,
+    offices: dict[str, dict[str, str]],
+    samples: Path,
+    state: dict[str, dict[str, str]],
+) -> None:
     cmd = _command()
     ca = config.trusted_ca_file
     say = render.out.print
-    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}   (data: {config.data_dir})")
+    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}/   (data: {config.data_dir})")
+    for label, path in (
+        ("はじめに / start here", "/"),
+        ("利用状況Webサイト / usage website", "/web/"),
+        ("利用事業所検索 / directory", "/directory"),
+        ("API説明 / API description", "/api"),
+        ("証明書の警告 / trust the test CA", "/trust"),
+    ):
+        say(f"  {label}{' ' * (38 - cell_len(label))}{hub.url}{path}", markup=False)  # CJK: 2 cells a glyph
     say(f"  CA certificate: {ca}   OpenAPI: {hub.url}/openapi.yaml   health: {hub.url}/healthz\n", markup=False)
     render.table(
-        "デモ事業所 / demo offices",
-        ["profile", "事業所番号", "事業所名", "user / password", ".p12 / password"],
+        "デモ事業所（ハブの現在の状態） / demo offices, as the hub has them now",
+        ["profile", "事業所番号", "事業所名", "利用状況 / licence", "user / password", ".p12 / password"],
         [
             (
                 p,
                 o["office_number"],
                 f"{o['name']}（{o['service']}）",
-                f"{o['user']} / {o['password']}",
+                state[p]["licence"],
+                f"{o['user']} / {state[p]['password']}",
                 f"{o['p12']} / {o['p12_password']}",
             )
             for p, o in offices.items()
@@ -158,7 +199,8 @@ def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, s
     k, h = offices["kyotaku"], offices["houmon"]
 
     def login(profile: str, o: dict[str, str]) -> str:
-        return shlex.join([cmd, "client", "--profile", profile, *login_args(hub.url, ca, o)])
+        current = o | {"password": state[profile]["login_password"]}
+        return shlex.join([cmd, "client", "--profile", profile, *login_args(hub.url, ca, current)])
 
     say("\nTry it from another shell (copy and paste):")
     for line in (
@@ -173,12 +215,32 @@ def _announce(hub: RunningHub, config: HubConfig, offices: dict[str, dict[str, s
     say(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", markup=False)
 
 
+def running_hub(config: HubConfig) -> dict[str, object] | None:
+    """The hub already serving this data directory (its ready file names a live process), if any."""
+    try:
+        running = dict(json.loads(config.ready_file.read_text("utf-8")))
+        os.kill(int(running["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return running
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     # Trainers watch the hub work: each stored transmission and each refusal is one log line.
     json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     config = HubConfig.from_env(args.data, host=args.host, port=args.port)
+    running = running_hub(config)
+    if running is not None:  # before opening its database: one hub per data directory
+        print(
+            f"careplan up: このデータ（{config.data_dir}）のハブが既に動いています"
+            f"（pid {running['pid']}）: {running['url']}/\n"
+            "  そのまま使うか、そのハブを Ctrl-C で止めてから、もう一度実行してください。\n"
+            f"  a hub already serves {config.data_dir}: use it, or stop it first",
+            file=sys.stderr,
+        )
+        return 2
     authority = prepare(config)
 
     async def on_start(hub: RunningHub) -> None:
@@ -186,15 +248,23 @@ def main(argv: list[str]) -> int:
             json_logs.node = node_name(hub.port)
         offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
         samples = write_samples(config.data_dir / "demo", offices)
-        _announce(hub, config, offices, samples)
+        _announce(hub, config, offices, samples, await current_state(hub.app[SERVICE], offices))
 
     try:
         asyncio.run(serve_forever(config, on_start=on_start))
     except OSError as exc:
-        print(
-            f"careplan up: cannot listen on {config.host}:{config.port}: {exc}\n"
-            "another hub may be running; stop it or pass --port",
-            file=sys.stderr,
-        )
+        print(cannot_listen(config, exc), file=sys.stderr)
         return 2
     return 0
+
+
+def cannot_listen(config: HubConfig, exc: OSError) -> str:
+    """What to do when the port is taken: usually by a hub started earlier (its ready file says)."""
+    where = f"{config.host}:{config.port}"
+    return "\n".join(
+        [
+            f"careplan up: {where} で待ち受けできません / cannot listen on {where} ({exc.strerror or exc})",
+            "  別のハブ（またはほかのプログラム）がこのポートを使っています。そのハブを使うか、止めてください。",
+            "  別のポートで起動するには / another port: careplan up --port 8444",
+        ]
+    )

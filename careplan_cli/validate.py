@@ -14,10 +14,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from careplan.errors import CareplanError, Finding
+from careplan.errors import CareplanError, Finding, Lang
+from careplan.findings_ja import rule_ja
+from careplan.helptext import with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import split_prefix
+from client import render
 
 LABELS = {
     "ja": {
@@ -116,19 +119,21 @@ def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> lis
     return entries
 
 
-def _finding_lines(f: Finding, labels: dict[str, str]) -> list[str]:
+def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list[str]:
     where = f.file or ""
     if f.line is not None:
         where += f":{f.line}"
     if f.field_no is not None:
         where += f" No.{f.field_no} {f.field_name or ''}".rstrip()
-    lines = [f"  [{labels.get(f.severity, f.severity)}] {where}: {f.message}"]
+    japanese = rule_ja(f.rule) if lang == "ja" else None  # the exact values stay in 値/期待値
+    message, fix = japanese if japanese else (f.message, f.fix)
+    lines = [f"  [{labels.get(f.severity, f.severity)}] {where}: {message}"]
     details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
     shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))
     if shown:
         lines.append(f"      {shown}")
-    if f.fix:
-        lines.append(f"      {labels['fix']}: {f.fix}")
+    if fix:
+        lines.append(f"      {labels['fix']}: {fix}")
     return lines
 
 
@@ -142,13 +147,12 @@ def _entry_lines(number: int, entry: Entry, labels: dict[str, str], lang: str) -
         lines.append(f"  {labels['ok']}")
     else:
         lines.append(f"  {labels['refused']} {error.code}: {error.message}")
-        if lang == "en":
-            lines.append(f"  ({error.spec.explanation})")
+        lines.append(f"  （{error.explanation_in(Lang(lang))}）" if lang == "ja" else f"  ({error.spec.explanation})")
     for f in [
         *(x for x in entry.findings if x.severity == "error"),
         *(x for x in entry.findings if x.severity != "error"),
     ]:
-        lines += _finding_lines(f, labels)
+        lines += _finding_lines(f, labels, lang)
     return lines
 
 
@@ -174,13 +178,15 @@ def _counts(entries: list[Entry]) -> dict[str, int]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="careplan validate", description="Check care plan CSV files and folders against the V4.1 standard offline."
+        prog="careplan validate",
+        description="Check care plan CSV files and folders against the V4.1 standard offline.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--strict", action="store_true", help="check digits of office and insurer numbers are errors")
-    parser.add_argument("--lang", choices=("ja", "en"), default="ja")
-    return parser
+    render.add_lang_option(parser, "the report")
+    example = "例: careplan validate .careplan-sim/demo/samples/\n    careplan validate --json --strict 今月分/*.CSV"
+    return with_examples(parser, {"": example})
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 Exit status: 0 done; 1 the hub (or the local pre-check) refused, with code and message;
 2 a local problem (usage, a missing file, a wrong .p12 password); 3 the hub cannot be reached.
+Each refusal's status comes from the catalogue (`CareplanError.exit_status`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,30 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Lang
+from careplan.helptext import with_examples
+from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, HubClient, Page
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
 Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
+
+
+EXAMPLES = {
+    "": "例 / examples:\n  careplan client --profile kyotaku sent\n  careplan client --profile houmon --json inbox",
+    "login": "例: careplan client --profile kyotaku login --hub https://127.0.0.1:8443 \\\n"
+    "      --ca .careplan-sim/ca/ca.pem --p12 kyotaku.p12 --user KJ0000000001",
+    "whoami": "例: careplan client --profile kyotaku whoami",
+    "logout": "例: careplan client --profile kyotaku logout",
+    "send": "例: careplan client --profile kyotaku send 第6表.CSV 第7表.CSV --to 1171201369",
+    "bulk-send": "例: careplan client --profile kyotaku bulk-send 今月分/ --send-valid",
+    "inbox": "例: careplan client --profile houmon inbox --all --downloaded",
+    "download": "例: careplan client --profile houmon download --all --out received\n"
+    "    careplan client --profile houmon download 0b6c2f5e-…（受信一覧の ID）",
+    "sent": "例: careplan client --profile kyotaku sent --all --wide",
+}
 
 
 def _retries_option(parser: argparse.ArgumentParser) -> None:
@@ -45,20 +63,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)"
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--json", action="store_true", help="machine-readable output (times in ISO 8601, +09:00)")
+    render.add_lang_option(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     login = sub.add_parser("login", help="install the certificate on this terminal and log in")
     login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")
     login.add_argument("--ca", type=Path, help="the hub's CA certificate (PEM)")
     login.add_argument("--p12", type=Path, help="the office certificate (.p12)")
-    login.add_argument("--p12-password", default=os.environ.get("CAREPLAN_P12_PASSWORD"))
+    login.add_argument(
+        "--p12-password",
+        default=os.environ.get("CAREPLAN_P12_PASSWORD"),
+        help="the .p12 password (default: $CAREPLAN_P12_PASSWORD, else asked on the terminal)",
+    )
     login.add_argument("--user", required=True, help="KJ… office user ID or C… personal user ID")
-    login.add_argument("--password", default=os.environ.get("CAREPLAN_PASSWORD"))
+    login.add_argument(
+        "--password",
+        default=os.environ.get("CAREPLAN_PASSWORD"),
+        help="the user's password (default: $CAREPLAN_PASSWORD, else asked on the terminal)",
+    )
     sub.add_parser("whoami", help="the office, user and licence expiry (ライセンス期限)")
-    sub.add_parser("logout")
+    sub.add_parser("logout", help="end the session on the hub (the certificate stays installed)")
     send = sub.add_parser("send", help="send files to one office")
-    send.add_argument("files", nargs="+", type=Path)
-    send.add_argument("--to", required=True, help="recipient 事業所番号")
+    send.add_argument("files", nargs="+", type=Path, help="the CSV files of one sending unit, or documents")
+    send.add_argument("--to", required=True, help="recipient 事業所番号 (10 characters)")
     _retries_option(send)
     bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
     bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
@@ -68,15 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     inbox.add_argument("--downloaded", action="store_true", help="include downloaded ones")
     _paging_options(inbox)
     download = sub.add_parser("download", help="download (once) and acknowledge")
-    download.add_argument("ids", nargs="*")
+    download.add_argument("ids", nargs="*", help="transmission IDs as the inbox lists them")
     download.add_argument("--all", action="store_true", help="every waiting transmission")
-    download.add_argument("--out", type=Path, default=Path("received"))
+    download.add_argument(
+        "--out", type=Path, default=Path("received"), help="folder for the files, one subfolder per ID (%(default)s)"
+    )
     _paging_options(sub.add_parser("sent", help="the send list with download status"))
-    return parser
+    return with_examples(parser, EXAMPLES)
 
 
 def _paging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every page (default: the first page only)")
+    parser.add_argument("--wide", action="store_true", help="one table row per transmission (needs ~150 columns)")
     parser.add_argument("--limit", type=int, default=None, help="rows a page, 1-500 (default: the hub's, 100)")
     parser.add_argument("--cursor", default=None, help="start after this next_cursor of an earlier page")
 
@@ -91,7 +121,7 @@ async def _list(fetch: Callable[[int | None, str | None], Awaitable[Page]], args
 
 def _show_list(title: str, page: Page, args: argparse.Namespace, *, party: str) -> dict[str, Any]:
     if not args.json:
-        render.transmissions(title, page.transmissions, party=party)
+        render.transmissions(title, page.transmissions, party=party, wide=args.wide)
         if page.next_cursor:
             render.err.print(
                 f"続きがあります / more: --all, or --cursor {page.next_cursor}", markup=False, highlight=False
@@ -170,6 +200,16 @@ async def _logout(hub: HubClient, args: argparse.Namespace, profile: Profile) ->
     return {"logged_out": True}
 
 
+def _recipient(text: str) -> str:
+    """`--to` as a 事業所番号: the structure is checked here; a check digit that differs is only
+    a warning (R1.1: some real みなし指定 numbers use another rule)."""
+    for finding in office_number_findings(text, field="--to"):
+        if finding.severity == "error":
+            raise ValueError(f"--to {text!r} は事業所番号（10桁: 都道府県番号2桁＋事業所区分＋…）ではありません")
+        render.err.print(f"注意 / warning: {finding.message}", markup=False)
+    return text
+
+
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     files = [(path.name, path.read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
@@ -210,8 +250,11 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
             )
             for t in result.sent
         ]
-        rows += [(r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail}") for r, names, e in result.failed]
-        rows += [("-", name, "送信対象外", str(f.get("message", ""))) for name, f in result.unplaced]
+        rows += [
+            (r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail_in(Lang(args.lang))}")
+            for r, names, e in result.failed
+        ]
+        rows += [("-", name, "送信対象外", render.finding_text(f, Lang(args.lang))[0]) for name, f in result.unplaced]
         render.table("一括送信の結果 / bulk send", ["送信先", "ファイル", "結果", "理由"], rows)
     output = result.to_json()
     if not result.ok:
@@ -227,8 +270,12 @@ async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> 
 async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
     ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
+    if not ids and args.all:  # nothing waiting is not a failure
+        if not args.json:
+            render.out.print("受信待ちのデータはありません / nothing is waiting")
+        return {"downloads": []}
     if not ids:
-        raise ValueError("name transmission ids, or use --all" + ("" if waiting else " (the inbox is empty)"))
+        raise ValueError("送信IDを指定するか --all を付けてください / name transmission ids, or use --all")
     results = []
     for transmission_id in ids:
         total = waiting.get(transmission_id, 0)
@@ -271,6 +318,8 @@ COMMANDS: dict[str, Command] = {
 
 
 async def _run(args: argparse.Namespace) -> Any:
+    if args.command == "send":  # before anything else: a wrong --to never reaches the hub
+        args.to = _recipient(args.to)
     home = args.home_dir
     profile = _login_profile(args, home) if args.command == "login" else Profile.load(home, args.profile)
     hub = HubClient.from_p12(
@@ -281,8 +330,18 @@ async def _run(args: argparse.Namespace) -> Any:
         token=profile.token or None,
         retry=RetryPolicy(attempts=max(1, getattr(args, "attempts", DEFAULT_RETRY.attempts))),
     )
+    hub.lang = args.lang
     async with hub:
         return await COMMANDS[args.command](hub, args, profile)
+
+
+def report_refusal(args: argparse.Namespace, error: CareplanError) -> int:
+    """Show a refusal (JSON with --json) in the chosen language; its exit status from the catalogue."""
+    if args.json:
+        render.print_json({"error": error.to_wire(args.lang)})
+    else:
+        render.refusal(error, Lang(args.lang))
+    return error.exit_status
 
 
 def main(argv: list[str]) -> int:
@@ -291,11 +350,7 @@ def main(argv: list[str]) -> int:
     try:
         result = asyncio.run(_run(args))
     except CareplanError as error:
-        if args.json:
-            render.print_json({"error": error.to_wire()})
-        else:
-            render.refusal(error)
-        return 3 if error.code == "HUB_UNREACHABLE" else 1
+        return report_refusal(args, error)
     except (OSError, ValueError) as exc:
         if args.json:
             render.print_json({"error": {"code": "LOCAL", "detail": str(exc)}})

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import serialization
 
 from careplan import standard
 from careplan.certificates import KeyPair, OfficeIdentity, identity_of, judge_certificate, load_p12
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError, Lang, Operation
 from careplan.manifest import Manifest
 from careplan.signature import sign, verify
 from client.retry import DEFAULT_RETRY, HubTrouble, RetryPolicy, answer_lost, retry_after_seconds
@@ -151,6 +151,7 @@ class HubClient:
         self.keypair = keypair
         self.identity = identity_of(keypair.certificate, operation=Operation.LOGIN)
         self.token = token
+        self.lang = "ja"  # Accept-Language: the hub's explanations, details and fixes in this language
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._clock_offset: dt.timedelta | None = None
@@ -191,6 +192,7 @@ class HubClient:
         if self._session is None:
             raise RuntimeError("use HubClient inside 'async with'")
         headers = kwargs.pop("headers", {})
+        headers.setdefault("Accept-Language", self.lang)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
@@ -205,8 +207,10 @@ class HubClient:
             raise CareplanError(
                 "HUB_UNREACHABLE",
                 operation=operation,
-                detail=f"the hub's TLS certificate is not trusted by {self.ca_file}: {exc.certificate_error}",
-                fix="Use the hub's CA file (data/ca/ca.pem) with --ca.",
+                detail=f"ハブのTLS証明書を {self.ca_file} では確認できません: {exc.certificate_error}",
+                fix="ハブの認証局ファイル（data/ca/ca.pem）を --ca に指定してください。",
+                detail_en=f"the hub's TLS certificate is not trusted by {self.ca_file}: {exc.certificate_error}",
+                fix_en="Use the hub's CA file (data/ca/ca.pem) with --ca.",
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise await self._diagnose(exc, operation) from None
@@ -223,7 +227,12 @@ class HubClient:
             body = None
         if isinstance(body, dict) and "code" in body:
             return CareplanError.from_wire(body)
-        return CareplanError("INTERNAL", operation=operation, detail=f"HTTP {response.status} without a refusal body")
+        return CareplanError(
+            "INTERNAL",
+            operation=operation,
+            detail=f"HTTP {response.status} で、拒否の内容がありません",
+            detail_en=f"HTTP {response.status} without a refusal body",
+        )
 
     async def _diagnose(self, exc: BaseException, operation: Operation) -> CareplanError:
         """A connection dropped in or right after the TLS handshake usually means OpenSSL refused our
@@ -233,8 +242,10 @@ class HubClient:
         unreachable = CareplanError(
             "HUB_UNREACHABLE",
             operation=operation,
-            detail=f"{self.url}: {exc!r}",
-            fix="Check that the hub runs (careplan up) and the URL.",
+            detail=f"{self.url} に接続できません: {exc!r}",
+            fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
+            detail_en=f"{self.url}: {exc!r}",
+            fix_en="Check that the hub runs (careplan up) and the URL.",
         )
         try:
             connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
@@ -253,8 +264,10 @@ class HubClient:
             return CareplanError(
                 error.code,
                 operation=operation,
-                detail=f"{error.detail}; the hub refused the TLS handshake",
+                detail=f"{error.detail}（ハブがTLS接続を拒否しました）",
                 fix=error.fix,
+                detail_en=f"{error.detail_in(Lang.EN)}; the hub refused the TLS handshake",
+                fix_en=error.fix_in(Lang.EN),
             )
         return unreachable
 
@@ -467,7 +480,9 @@ class HubClient:
             raise CareplanError(
                 "SIGNER_MISMATCH",
                 operation=op,
-                detail=f"manifest {manifest.sender} → {manifest.recipient}, signed by {signer.office_number}, "
+                detail=f"明細は {manifest.sender} → {manifest.recipient}、署名は {signer.office_number}、"
+                f"受信は {self.identity.office_number} です",
+                detail_en=f"manifest {manifest.sender} → {manifest.recipient}, signed by {signer.office_number}, "
                 f"received by {self.identity.office_number}",
             )
         return manifest, signer

@@ -1,21 +1,37 @@
-"""How the client CLI shows things to a person: tables, refusals, progress, times in JST."""
+"""How the `careplan` commands show things to a person: tables, transmission lists, refusals,
+progress, times and sizes.
+
+Rules this module keeps:
+1. Times: JST with seconds for people (`2026-12-01 15:04:05`), ISO 8601 with the +09:00 offset
+   and whole seconds in JSON (`json_times`), the same instant either way.
+2. Sizes: one convention everywhere, the progress bar included: 1 KB = 1,024 bytes (the
+   platform's "10MB" limit is 10 × 1,024 × 1,024 bytes).
+3. Lists fit the terminal: below `WIDE` columns a transmission is a block of lines with its full
+   ID (so it can be pasted into `download`); `--wide` (or a wide terminal) gives the table.
+4. Language: explanations and fixes in Japanese unless `--lang en` / CAREPLAN_LANG=en.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import argparse
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Lang, parse_lang
+from careplan.findings_ja import rule_ja
+from careplan.jst import for_json, for_people, json_times
 
-JST = dt.timezone(dt.timedelta(hours=9), "JST")
+WIDE = 150  # columns the seven-column transmission table needs to stay readable
+LANG_ENV = "CAREPLAN_LANG"
 
 
 def _console(stderr: bool = False) -> Console:
@@ -30,28 +46,43 @@ out = _console()
 err = _console(stderr=True)
 
 
-def jst(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    return dt.datetime.fromisoformat(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+def lang() -> Lang:
+    """The language chosen with `--lang` (the dispatcher puts it in CAREPLAN_LANG) or the default."""
+    return parse_lang(os.environ.get(LANG_ENV))
 
 
-def size(n: int) -> str:
-    for unit in ("B", "KB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:,} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+def add_lang_option(parser: argparse.ArgumentParser, what: str = "explanations and fixes") -> None:
+    """`--lang ja|en` on a command's own parser (the dispatcher also takes it anywhere on the line)."""
+    parser.add_argument(
+        "--lang", choices=("ja", "en"), default=str(lang()), help=f"language of {what} (default: $CAREPLAN_LANG or ja)"
+    )
+
+
+jst = for_people  # the names the commands use
+iso_jst = for_json
+
+
+def size(n: int | float) -> str:
+    """Bytes as people read them, 1 KB = 1,024 bytes: `512 B`, `12.5 KB`, `10.0 MB`."""
+    if n < 1024:
+        return f"{int(n):,} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.1f} KB"
+    return f"{n / (1024 * 1024):,.1f} MB"
 
 
 def print_json(value: object) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
+    print(json.dumps(json_times(value), ensure_ascii=False, indent=2))
 
 
 NO_WRAP = frozenset({"ID", "状態", "送信日時", "ダウンロード日時", "サイズ", "事業所番号"})
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, wide: bool = False) -> None:
+    """A table on a wide terminal (or with `wide`, or for two columns), else one block per row."""
+    if not (wide or out.width >= WIDE or len(columns) <= 2):
+        blocks(title, columns, rows)
+        return
     grid = Table(title=title, title_justify="left")
     for column in columns:
         grid.add_column(column, no_wrap=column in NO_WRAP, overflow="fold")
@@ -62,7 +93,34 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> 
     out.print(grid)
 
 
-def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str) -> None:
+def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Each row as lines of `column  value`, values whole (IDs stay pasteable at any width)."""
+    out.print(Text(f"{title}（{len(rows)}件）", style="bold"))
+    if not rows:
+        out.print("（該当なし / none）")
+    width = max((cell_len(c) for c in columns), default=0) + 2
+    for row in rows:
+        out.print(Text("─" * min(out.width, 60), style="dim"))
+        for column, cell in zip(columns, row, strict=True):
+            first, *more = (cell or "-").split("\n")
+            out.print(Text.assemble((_pad(column, width), "dim"), first))
+            for line in more:
+                out.print(Text(" " * width + line))
+
+
+def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
+    """A finding's (what is wrong, how to mend it): Japanese by rule, else the finding's English."""
+    japanese = rule_ja(str(finding.get("rule", ""))) if language is Lang.JA else None
+    if japanese:
+        return japanese
+    return str(finding.get("message") or ""), str(finding.get("fix") or "")
+
+
+def _pad(label: str, cells: int) -> str:
+    return label + " " * max(1, cells - cell_len(label))
+
+
+def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str, wide: bool = False) -> None:
     """The send list (party='recipient') or the inbox (party='sender')."""
     label = "送信先" if party == "recipient" else "送信元"
     rows = [
@@ -77,41 +135,72 @@ def transmissions(title: str, items: Sequence[Mapping[str, Any]], *, party: str)
         )
         for t in items
     ]
-    table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows)
+    table(title, ["ID", label, "送信日時", "ファイル", "サイズ", "状態", "ダウンロード日時"], rows, wide=wide)
 
 
-def refusal(error: CareplanError) -> None:
-    err.print(f"[bold red]エラー {error.code}[/] ({error.operation})")
+_LABELS = {
+    Lang.JA: {"error": "エラー", "detail": "詳細", "fix": "対処", "own": "（この文言はシミュレータ独自のものです）"},
+    Lang.EN: {"error": "error", "detail": "detail", "fix": "fix", "own": "(the message text is the simulator's own)"},
+}
+
+
+def refusal(error: CareplanError, language: Lang | None = None) -> None:
+    """A refusal as an office reads it: the real message, what it means, what was wrong, the fix."""
+    language = language or lang()
+    labels = _LABELS[language]
+    err.print(f"[bold red]{labels['error']} {error.code}[/] ({error.operation})")
     err.print(error.message, markup=False)
-    if error.detail:
-        err.print(f"  理由 / detail: {error.detail}", markup=False)
-    if error.fix:
-        err.print(f"  対処 / fix:    {error.fix}", markup=False)
+    err.print(f"  {error.explanation_in(language)}", markup=False)
+    if error.detail_in(language):
+        err.print(f"  {labels['detail']}: {error.detail_in(language)}", markup=False)
+    err.print(f"  {labels['fix']}: {error.fix_in(language)}", markup=False)
     if not error.spec.real:
-        err.print("  (この文言はシミュレータ独自のものです / message text is the simulator's own)", style="dim")
+        err.print(f"  {labels['own']}", style="dim")
     findings = [f for f in error.findings if f]
     if findings:
-        grid = Table(title="指摘事項 / findings", title_justify="left")
-        for column in ("severity", "rule", "where", "value", "expected", "message"):
-            grid.add_column(column)
-        for f in findings:
-            where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
-            if f.get("field_no") is not None:
-                where += f" No.{f['field_no']} {f.get('field_name') or ''}"
-            grid.add_row(
-                *(
-                    str(x)
-                    for x in (
-                        f.get("severity", ""),
-                        f.get("rule", ""),
-                        where,
-                        f.get("value") or "",
-                        f.get("expected") or "",
-                        f.get("message", ""),
-                    )
-                )
-            )
-        err.print(grid)
+        _findings(findings, language)
+
+
+def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
+    """The findings: a table on a wide terminal, one block each on a narrow one."""
+    if err.width < WIDE:
+        _finding_blocks(findings, language)
+        return
+    grid = Table(title="指摘事項 / findings", title_justify="left")
+    for column in ("severity", "rule", "where", "value", "expected", "message"):
+        grid.add_column(column, overflow="fold")
+    for f in findings:
+        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
+        if f.get("field_no") is not None:
+            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
+        what, how = finding_text(f, language)
+        message = f"{what}\n{how}" if how else what
+        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), message)
+        grid.add_row(*(Text(str(x or "")) for x in cells))
+    err.print(grid)
+
+
+def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
+    labels = ("値", "期待値", "根拠", "対処") if language is Lang.JA else ("value", "expected", "section", "fix")
+    err.print(Text("指摘事項 / findings", style="italic"))
+    for f in findings:
+        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
+        if f.get("field_no") is not None:
+            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
+        message, fix = finding_text(f, language)
+        err.print(Text(f"・[{f.get('severity', '')}] {f.get('rule', '')}  {where}"))
+        err.print(Text(f"    {message or ''}"))
+        for label, value in zip(labels, (f.get("value"), f.get("expected"), f.get("section"), fix), strict=True):
+            if value not in (None, ""):
+                err.print(Text.assemble(("    " + _pad(label, 8), "dim"), str(value)))
+
+
+class SizeColumn(ProgressColumn):
+    """`3.2 MB / 10.0 MB  1.1 MB/s` in the convention of `size` (rich's columns count 1 KB = 1,000)."""
+
+    def render(self, task: Task) -> Text:
+        speed = f"  {size(task.speed)}/s" if task.speed else ""
+        return Text(f"{size(task.completed)} / {size(task.total or 0)}{speed}")
 
 
 @contextmanager
@@ -123,8 +212,7 @@ def progress_bar(description: str, total: int, *, enabled: bool) -> Iterator[Any
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        SizeColumn(),
         console=err,
         transient=True,
     ) as bar:

@@ -51,7 +51,11 @@ async def transmissions(request: web.Request) -> web.Response:
     require_admin(request)
     where = {k: v for k in ("sender", "recipient") if (v := request.query.get(k))}
     if not where:
-        raise CareplanError("BAD_REQUEST", detail="give ?sender=事業所番号 or ?recipient=事業所番号")
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail="?sender=事業所番号 か ?recipient=事業所番号 を指定してください",
+            detail_en="give ?sender=事業所番号 or ?recipient=事業所番号",
+        )
     condition = " AND ".join(f"{k} = ?" for k in where)
     rows = await request.app[SERVICE].db.fetch_all(
         f"SELECT {_COLUMNS} FROM transmissions WHERE {condition} ORDER BY submitted_at, id", tuple(where.values())
@@ -65,7 +69,9 @@ async def transmission(request: web.Request) -> web.Response:
     tid = request.match_info["transmission_id"]
     row = await request.app[SERVICE].db.fetch_one(f"SELECT {_COLUMNS} FROM transmissions WHERE id = ?", (tid,))
     if row is None:
-        raise CareplanError("TRANSMISSION_NOT_FOUND", detail=f"no transmission {tid}")
+        raise CareplanError(
+            "TRANSMISSION_NOT_FOUND", detail=f"送信ID {tid} のデータはありません", detail_en=f"no transmission {tid}"
+        )
     return json_response(await _stored(request, row))
 
 

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from careplan.certificates import OfficeIdentity
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError, Lang, Operation, parse_lang
 from hub.bodies import refusal_for, too_large
 from hub.clock import Clock
 from hub.config import HubConfig
@@ -56,13 +56,36 @@ def json_response(data: object, *, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
-def error_response(error: CareplanError) -> web.Response:
-    return json_response(error.to_wire(), status=error.status)
+LANG_COOKIE = "careplan_lang"
+API_PREFIXES = ("/api/", "/admin/")
 
 
-def _answer(request: web.Request, error: CareplanError) -> web.Response:
+def request_lang(request: web.Request) -> Lang:
+    """Japanese unless asked: `?lang=`, the website's language switch (cookie), or, on the API
+    only, Accept-Language (a browser's English locale must not turn the Japanese site English)."""
+    chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
+    if chosen in Lang._value2member_map_:
+        return Lang(chosen)
+    api = request.path.startswith(API_PREFIXES)
+    return parse_lang(request.headers.get("Accept-Language")) if api else Lang.JA
+
+
+def error_response(error: CareplanError, request: web.Request | None = None) -> web.Response:
+    """The JSON refusal, in the language the request asks for (Japanese by default)."""
+    lang = request_lang(request) if request is not None else Lang.JA
+    return json_response(error.to_wire(lang), status=error.status)
+
+
+async def refusal_response(error: CareplanError, request: web.Request) -> web.Response:
+    """JSON for API clients; an HTML page for a browser outside the API (hub.pages)."""
+    from hub.pages import error_page, wants_html
+
     note_refusal(request, error)  # for the request counters (hub.metrics) and the journal
-    return error_response(error)
+    return await error_page(request, error) if wants_html(request) else error_response(error, request)
+
+
+async def _answer(request: web.Request, error: CareplanError) -> web.Response:
+    return await refusal_response(error, request)
 
 
 def _peer_label(request: web.Request) -> str | None:
@@ -89,7 +112,7 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
         audit_detail(error),
         extra={"repeat_key": (error.code, label)},
     )
-    response = _answer(request, error)  # Retry-After of a 429: hub.headers
+    response = await _answer(request, error)  # Retry-After of a 429: hub.headers
     if error.code == "REQUEST_TIMEOUT":
         response.force_close()  # the rest of a too-slow body is not waited for
     return response
@@ -106,18 +129,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         if exc.status == 413:
             return await _refused(request, too_large(request.client_max_size))
-        code = "NOT_FOUND" if exc.status == 404 else "BAD_REQUEST"
-        return _answer(request, CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
+        from hub.pages import http_refusal
+
+        return await http_refusal(request, exc)
     except ConnectionError:  # the client went away while we read its body: nobody to answer
         log.debug("client left during %s %s", request.method, request.path)
-        return _answer(request, CareplanError("BAD_REQUEST", detail="the client closed the connection"))
+        return await _answer(
+            request,
+            CareplanError(
+                "BAD_REQUEST", detail="クライアントが接続を閉じました", detail_en="the client closed the connection"
+            ),
+        )
     except Exception as exc:
         refusal = refusal_for(request, exc)
         if refusal is not None:  # raised while reading a malformed body: the client's fault
             return await _refused(request, refusal)
         trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
         log.exception("internal error, trace %s", trace)
-        return _answer(request, CareplanError("INTERNAL", detail=f"trace id {trace}"))
+        return await _answer(
+            request, CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}")
+        )
 
 
 def peer_der(request: web.Request) -> bytes | None:
@@ -139,8 +170,10 @@ def bearer_token(request: web.Request) -> str:
     if scheme.lower() != "bearer" or not token:
         raise CareplanError(
             "SESSION_REQUIRED",
-            detail="no 'Authorization: Bearer <token>' header",
-            fix="Log in (POST /api/v1/session) and send the token it returns.",
+            detail="'Authorization: Bearer <トークン>' ヘッダがありません",
+            fix="ログイン（POST /api/v1/session）し、返されたトークンを送ってください。",
+            detail_en="no 'Authorization: Bearer <token>' header",
+            fix_en="Log in (POST /api/v1/session) and send the token it returns.",
         )
     return token.strip()
 
@@ -169,8 +202,10 @@ def require_admin(request: web.Request) -> None:
     if not token or not loopback or not secrets.compare_digest(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",
-            detail="admin token missing or wrong, or peer not on loopback",
-            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
+            detail="管理トークンがないか誤っている、または接続元がループバックではありません",
+            fix="このマシンから data_dir/admin-token のトークンを 'Authorization: Bearer …' で送ってください。",
+            detail_en="admin token missing or wrong, or peer not on loopback",
+            fix_en="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
         )
 
 
@@ -223,6 +258,7 @@ async def _housekeeping(service: HubService) -> None:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage: bool = True) -> web.Application:
+    from hub import pages
     from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
     from hub.routes import ROUTES
     from hub.scrape import METRICS_ROUTES
@@ -250,4 +286,5 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage
     app.add_routes(ADMIN_VIEWS)
     app.add_routes(WEB)
     app.add_routes(METRICS_ROUTES)
+    pages.setup(app)
     return app

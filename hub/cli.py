@@ -11,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 
+from careplan.helptext import with_examples
+from careplan.jst import for_people, json_times
 from hub.config import HubConfig
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.server import RunningHub, admin_token, missing_files, serve_forever
@@ -18,37 +20,52 @@ from hub.server import RunningHub, admin_token, missing_files, serve_forever
 DEFAULT_DATA = Path(".careplan-sim")
 
 
+EXAMPLES = {
+    "": "例: careplan hub serve --port 8443\n    careplan hub clock advance --days 31",
+    "serve": "例: careplan hub --data .careplan-sim serve --host 127.0.0.1 --port 8443",
+    "clock": "例: careplan hub clock show",
+    "clock show": "例: careplan hub clock show",
+    "clock set": "例: careplan hub clock set 2027-04-16T09:00:00+09:00 --frozen",
+    "clock advance": "例: careplan hub clock advance --days 31",
+    "clock reset": "例: careplan hub clock reset",
+    "keys": "例: careplan hub keys rotate --retire-old",
+    "keys rotate": "例: careplan hub keys rotate --retire-old",
+    "audit": "例: careplan hub audit --json",
+    "crl-status": "例: careplan hub crl-status --json",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan hub", description="The ケアプランデータ連携 platform simulator.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default: %(default)s)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the hub (mutual TLS) until Ctrl-C")
-    serve.add_argument("--host", default=None)
+    serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="0 picks a free port; see data/hub.json")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
     serve.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default %(default)s; e.g. one per CPU)"
     )
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
-    clock_sub = clock.add_subparsers(dest="clock_command", required=True)
-    clock_sub.add_parser("show")
-    clock_set = clock_sub.add_parser("set")
+    clock_sub = clock.add_subparsers(dest="clock_command", required=True, metavar="COMMAND")
+    clock_sub.add_parser("show", help="the hub's time and mode")
+    clock_set = clock_sub.add_parser("set", help="set the simulated time")
     clock_set.add_argument("time", help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
     clock_set.add_argument("--frozen", action="store_true", help="stop the clock at that time")
-    advance = clock_sub.add_parser("advance")
-    advance.add_argument("--days", type=float, default=0)
-    advance.add_argument("--hours", type=float, default=0)
-    advance.add_argument("--seconds", type=float, default=0)
+    advance = clock_sub.add_parser("advance", help="move the simulated time forward")
+    advance.add_argument("--days", type=float, default=0, help="days to add")
+    advance.add_argument("--hours", type=float, default=0, help="hours to add")
+    advance.add_argument("--seconds", type=float, default=0, help="seconds to add")
     clock_sub.add_parser("reset", help="back to real time")
     keys = sub.add_parser("keys", help="rotate the key that encrypts payloads at rest")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    rotate = keys_sub.add_parser("rotate")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    rotate = keys_sub.add_parser("rotate", help="start encrypting with a new key")
     rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
     audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
     crl = sub.add_parser("crl-status", help="the CRL in force and any refused publication (corrupt, forged, older)")
-    crl.add_argument("--json", action="store_true")
-    return parser
+    crl.add_argument("--json", action="store_true", help="machine-readable output")
+    return with_examples(parser, EXAMPLES)
 
 
 async def _admin(config: HubConfig, method: str, path: str, body: object | None = None) -> object:
@@ -70,7 +87,7 @@ def _no_hub(config: HubConfig) -> bool:
 
 
 def _print_result(result: object) -> int:
-    print(json.dumps(result, ensure_ascii=False, indent=2))
+    print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     return 1 if isinstance(result, dict) and "code" in result else 0
 
 
@@ -83,7 +100,7 @@ def _audit(config: HubConfig, args: argparse.Namespace) -> int:
     if args.json or not isinstance(result, dict) or "refusals" not in result:
         return _print_result(result)
     for r in result["refusals"]:
-        print(f"{r['at'][:19]}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
+        print(f"{for_people(r['at'])}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
     if not result["refusals"]:
         print("no refusals recorded")
     return 0

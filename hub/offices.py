@@ -75,7 +75,12 @@ class Offices:
         if password_state not in ("ok", "temporary", "expired"):
             problems.append("password_state must be ok, temporary or expired")
         if problems:
-            raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail="; ".join(problems))
+            raise CareplanError(
+                "BAD_REQUEST",
+                operation=Operation.ADMIN,
+                detail="登録内容の誤り: " + "; ".join(problems),
+                detail_en="; ".join(problems),
+            )
         start = STARTING_LICENCES[licence](lic.new_licence(office_number), self.today())
         now = self._now()
         try:
@@ -102,7 +107,11 @@ class Offices:
                         (user_id, office_number, hash_password(secret), state, now),
                     )
         except sqlite3.IntegrityError as exc:
-            raise CareplanError("OFFICE_EXISTS", detail=f"{office_number} / {office_user_id}: {exc}") from None
+            raise CareplanError(
+                "OFFICE_EXISTS",
+                detail=f"{office_number} / {office_user_id} は登録済みです",
+                detail_en=f"{office_number} / {office_user_id}: {exc}",
+            ) from None
         return await self.office(office_number)
 
     def today(self) -> dt.date:
@@ -127,7 +136,10 @@ class Offices:
         row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
         if row is None:
             raise CareplanError(
-                "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}"
+                "TRANSMISSION_NOT_FOUND",
+                operation=Operation.ADMIN,
+                detail=f"事業所 {office_number} は登録されていません",
+                detail_en=f"no office {office_number}",
             )
         return self._office_json(row)
 
@@ -143,22 +155,36 @@ class Offices:
         }
         if action not in changes:
             raise CareplanError(
-                "BAD_REQUEST", operation=Operation.ADMIN, detail=f"action must be one of {', '.join(changes)}"
+                "BAD_REQUEST",
+                operation=Operation.ADMIN,
+                detail=f"action は {', '.join(changes)} のいずれかです",
+                detail_en=f"action must be one of {', '.join(changes)}",
             )
         method: lic.Payment | None = None
         if payment is not None:
             if action not in ("apply", "renew"):
-                raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail=f"{action} takes no payment")
+                raise CareplanError(
+                    "BAD_REQUEST",
+                    operation=Operation.ADMIN,
+                    detail=f"{action} には payment を指定しません",
+                    detail_en=f"{action} takes no payment",
+                )
             try:
                 method = lic.Payment(payment)
             except ValueError:
                 raise CareplanError(
-                    "BAD_REQUEST", operation=Operation.ADMIN, detail=f"payment {payment!r} is not deduction or invoice"
+                    "BAD_REQUEST",
+                    operation=Operation.ADMIN,
+                    detail=f"payment {payment!r} は deduction（差引）でも invoice（請求書）でもありません",
+                    detail_en=f"payment {payment!r} is not deduction or invoice",
                 ) from None
         current = await self.licence(office_number)
         if current is None:
             raise CareplanError(
-                "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"no office {office_number}"
+                "TRANSMISSION_NOT_FOUND",
+                operation=Operation.ADMIN,
+                detail=f"事業所 {office_number} は登録されていません",
+                detail_en=f"no office {office_number}",
             )
         today = self.today()
         kwargs = {"payment": method} if method is not None else {}

@@ -30,7 +30,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 def _field(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
-        raise CareplanError("BAD_REQUEST", detail=f"field {name!r} (a non-empty string) is required")
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"項目 {name!r}（空でない文字列）が必要です",
+            detail_en=f"field {name!r} (a non-empty string) is required",
+        )
     return value
 
 
@@ -130,8 +134,10 @@ async def _read_upload(request: web.Request) -> Upload:
     if request.content_length is not None and request.content_length > limit + 2 * config.max_meta_bytes:
         raise CareplanError(
             "TRANSMISSION_TOO_LARGE",
-            detail=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
-            fix="Split the files over several sends.",
+            detail=f"要求は {request.content_length} バイトです。1回の送信で送れるファイルは {limit} バイトまでです",
+            fix="ファイルを分けて、何回かに分けて送信してください。",
+            detail_en=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
+            fix_en="Split the files over several sends.",
         )
     if request.content_type != "multipart/form-data":
         raise CareplanError(
@@ -187,14 +193,18 @@ async def _stream_parts(
             if len(files) >= config.max_files:
                 raise CareplanError(
                     "TOO_MANY_FILES",
-                    detail=f"more than {config.max_files} files in one transmission",
-                    fix="Split the files over several sends (bulk send does this for you).",
+                    detail=f"1回の送信に {config.max_files} を超えるファイルがあります",
+                    fix="何回かに分けて送信してください（一括送信なら自動で分けます）。",
+                    detail_en=f"more than {config.max_files} files in one transmission",
+                    fix_en="Split the files over several sends (bulk send does this for you).",
                 )
             remaining = limit - sum(staged.size for _, staged in files)
             too_large = CareplanError(
                 "TRANSMISSION_TOO_LARGE",
-                detail=f"the files pass {limit} bytes at {filename}",
-                fix="Split the files over several sends.",
+                detail=f"{filename} の時点でファイルの合計が {limit} バイトを超えました",
+                fix="ファイルを分けて、何回かに分けて送信してください。",
+                detail_en=f"the files pass {limit} bytes at {filename}",
+                fix_en="Split the files over several sends.",
             )
             files.append((filename, request.app[SERVICE].payloads.stage()))
             await _stream_part(part, files[-1][1], remaining, too_large)
@@ -337,7 +347,11 @@ async def clock_change(request: web.Request) -> web.Response:
         elif "advance_seconds" in body:
             clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
         else:
-            raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail="set・advance_seconds・reset のどれか1つを指定してください",
+                detail_en="give one of set, advance_seconds, reset",
+            )
     except (TypeError, ValueError, OverflowError) as exc:  # the clock stays where it was
         raise CareplanError(
             "BAD_REQUEST",

@@ -83,7 +83,11 @@ async def start_hub(
     runner = web.AppRunner(create_app(config, clock=clock, collect_garbage=not worker), **args)
     await runner.setup()
     site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config), reuse_port=worker or None)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:  # e.g. the port is taken: close the database, or its thread keeps us alive
+        await runner.cleanup()
+        raise
     port = runner.addresses[0][1]
     host = f"[{config.host}]" if ":" in config.host else config.host
     hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner, gate=site.gate)

@@ -30,6 +30,7 @@ from careplan import licence as lic
 from careplan import standard
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
+from careplan.jst import for_people
 from careplan.manifest import Manifest
 from careplan.signature import DerPrefixes, verify
 from hub.audit import Audit
@@ -157,21 +158,29 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     @staticmethod
     def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:
-        def refuse(detail: str, fix: str) -> CareplanError:
-            return CareplanError("SIGNER_MISMATCH", operation=Operation.SEND, detail=detail, fix=fix)
+        def refuse(detail: str, fix: str, detail_en: str, fix_en: str) -> CareplanError:
+            return CareplanError(
+                "SIGNER_MISMATCH", operation=Operation.SEND, detail=detail, fix=fix, detail_en=detail_en, fix_en=fix_en
+            )
 
         if signer.office_number != peer.office_number:
             raise refuse(
+                f"事業所 {signer.office_number} が署名していますが、この端末は事業所 {peer.office_number} です",
+                "この端末にインストールされた証明書の鍵で署名してください。",
                 f"signed by office {signer.office_number}, but the terminal is office {peer.office_number}",
                 "Sign with the key of the certificate installed on this terminal.",
             )
         if signer.fingerprint != peer.fingerprint:
             raise refuse(
+                f"シリアル {signer.serial:x} の証明書で署名されていますが、接続はシリアル {peer.serial:x} です",
+                "接続に使っている証明書で署名してください。",
                 f"signed with certificate serial {signer.serial:x}, but connected with serial {peer.serial:x}",
                 "Sign with the same certificate the terminal connects with.",
             )
         if manifest.sender != signer.office_number:
             raise refuse(
+                f"明細の送信元は {manifest.sender} ですが、署名したのは事業所 {signer.office_number} です",
+                "明細の送信元には、署名する事業所の事業所番号を書いてください。",
                 f"the manifest claims sender {manifest.sender}, but office {signer.office_number} signed it",
                 "The manifest's sender must be the signing office's 事業所番号.",
             )
@@ -204,19 +213,29 @@ class HubService(Sessions, Offices, Listings, Audit):
             state = lic.state(sender, today).value if sender else "未登録"
             raise CareplanError(
                 "SENDER_NOT_APPLIED",
-                detail=f"office {manifest.sender} ({state}) has not completed "
+                detail=f"事業所 {manifest.sender}（{state}）は利用申請が完了していないか、"
+                "ライセンスが有効ではありません",
+                fix="利用状況Webサイトで利用申請（または更新）を行ってから、もう一度送信してください。",
+                detail_en=f"office {manifest.sender} ({state}) has not completed "
                 "its 利用申請 or its licence is not in force",
-                fix="Apply (利用申請) or renew (更新) on the usage website, then send again.",
+                fix_en="Apply (利用申請) or renew (更新) on the usage website, then send again.",
             )
         if manifest.recipient == manifest.sender:
-            raise CareplanError("SAME_OFFICE", detail=f"sender and recipient are both {manifest.sender}")
+            raise CareplanError(
+                "SAME_OFFICE",
+                detail=f"送信元も送信先も {manifest.sender} です",
+                detail_en=f"sender and recipient are both {manifest.sender}",
+            )
         recipient = await self.licence(manifest.recipient)
         if recipient is None or not lic.may_receive(recipient, today):
             state = "is not registered" if recipient is None else f"is {lic.state(recipient, today).value}"
             raise CareplanError(
                 "RECIPIENT_NOT_LICENSED",
-                detail=f"recipient {manifest.recipient} {state}",
-                fix="Ask the recipient office to apply (利用申請) or renew, then send again.",
+                detail=f"送信先 {manifest.recipient} は"
+                f"{'登録されていません' if recipient is None else lic.state(recipient, today).value + 'です'}",
+                fix="送信先事業所に利用申請（または更新）を依頼してから、もう一度送信してください。",
+                detail_en=f"recipient {manifest.recipient} {state}",
+                fix_en="Ask the recipient office to apply (利用申請) or renew, then send again.",
             )
 
     async def _check_data_load(self, session: Session, operation: Operation) -> None:
@@ -226,8 +245,10 @@ class HubService(Sessions, Offices, Listings, Audit):
             raise CareplanError(
                 "DATA_LOAD_FAILED",
                 operation=operation,
-                detail=f"office {session.office_number} has not applied (利用申請)",
-                fix="Apply on the usage website (利用申請), then restart the client.",
+                detail=f"事業所 {session.office_number} は利用申請をしていません",
+                fix="利用状況Webサイトで利用申請を行ってから、クライアントを再起動してください。",
+                detail_en=f"office {session.office_number} has not applied (利用申請)",
+                fix_en="Apply on the usage website (利用申請), then restart the client.",
             )
 
     def _check_standard(self, manifest: Manifest, upload: Upload) -> None:
@@ -282,7 +303,9 @@ class HubService(Sessions, Offices, Listings, Audit):
             if await self._check_replay(manifest, upload):
                 return False
             raise CareplanError(
-                "REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently"
+                "REPLAY",
+                detail=f"送信ID {manifest.transmission_id} は同時に別の要求で送信されました",
+                detail_en=f"transmission {manifest.transmission_id} was submitted concurrently",
             ) from None
         return True
 
@@ -294,16 +317,21 @@ class HubService(Sessions, Offices, Listings, Audit):
         if row is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",
-                detail=f"no transmission {transmission_id} for office {session.office_number}",
-                fix="List the inbox (careplan client inbox) for ids.",
+                detail=f"事業所 {session.office_number} あての送信ID {transmission_id} のデータはありません",
+                fix="受信一覧（careplan client inbox）で送信IDを確かめてください。",
+                detail_en=f"no transmission {transmission_id} for office {session.office_number}",
+                fix_en="List the inbox (careplan client inbox) for ids.",
             )
         if row["downloaded_at"]:
             raise CareplanError(
                 "ALREADY_DOWNLOADED",
-                detail=f"transmission {transmission_id} was downloaded at {row['downloaded_at']} "
+                detail=f"送信ID {transmission_id} は {for_people(row['downloaded_at'])} に {row['downloaded_by']} が"
+                "ダウンロード済みで、ハブにはもうデータがありません",
+                fix=f"送信元（{row['sender']} {row['sender_name']}）に再送を依頼してください（R5.2）。",
+                detail_en=f"transmission {transmission_id} was downloaded at {row['downloaded_at']} "
                 f"by {row['downloaded_by']}; "
                 "the hub no longer holds its data",
-                fix=f"Ask the sender ({row['sender']} {row['sender_name']}) to send it again (R5.2).",
+                fix_en=f"Ask the sender ({row['sender']} {row['sender_name']}) to send it again (R5.2).",
             )
         return row
 
@@ -323,7 +351,9 @@ class HubService(Sessions, Offices, Listings, Audit):
         )
         if row is None or row["blob"] is None:
             raise CareplanError(
-                "TRANSMISSION_NOT_FOUND", detail=f"transmission {transmission_id} has no file {position}"
+                "TRANSMISSION_NOT_FOUND",
+                detail=f"送信ID {transmission_id} に {position} 番目のファイルはありません",
+                detail_en=f"transmission {transmission_id} has no file {position}",
             )
         return row["name"], await asyncio.to_thread(self.payloads.read, row["blob"])
 
@@ -337,7 +367,9 @@ class HubService(Sessions, Offices, Listings, Audit):
             )
             if changed != 1:
                 raise CareplanError(
-                    "ALREADY_DOWNLOADED", detail=f"transmission {transmission_id} was acknowledged concurrently"
+                    "ALREADY_DOWNLOADED",
+                    detail=f"送信ID {transmission_id} の受領は同時に別の要求で記録されました",
+                    detail_en=f"transmission {transmission_id} was acknowledged concurrently",
                 )
             blobs = [
                 r[0]

@@ -71,9 +71,13 @@ class Sessions:
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
                 operation=Operation.LOGIN,
-                detail=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
+                detail=f"ユーザ {user_id} は事業所 {user['office_number']} のユーザですが、この端末の証明書は"
+                f"事業所 {peer.office_number}（{peer.office_user_id}）のものです",
+                fix=f"事業所 {user['office_number']} の証明書をこの端末にインストールするか、"
+                f"事業所 {peer.office_number} のユーザでログインしてください。",
+                detail_en=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
                 f"certificate is office {peer.office_number}'s ({peer.office_user_id})",
-                fix=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
+                fix_en=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
                 f"with a user of office {peer.office_number}.",
             )
         user = await self.check_password(
@@ -83,8 +87,11 @@ class Sessions:
             await self._take_back(user.attempt)  # the password was right: not a failure
             raise CareplanError(
                 "PASSWORD_EXPIRED",
-                detail=f"the password of {user_id} is {user.row['password_state']}",
-                fix="Change the password on the usage website, then log in again.",
+                detail=f"{user_id} のパスワードは"
+                f"{'仮パスワード' if user.row['password_state'] == 'temporary' else '有効期限切れ'}です",
+                fix="利用状況Webサイトでパスワードを変更してから、もう一度ログインしてください。",
+                detail_en=f"the password of {user_id} is {user.row['password_state']}",
+                fix_en="Change the password on the usage website, then log in again.",
             )
         token = secrets.token_urlsafe(32)
         now = self.clock.now()
@@ -152,16 +159,21 @@ class Sessions:
         if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
             raise CareplanError(
                 "SESSION_REQUIRED",
-                detail="no session for this token, or it has expired",
-                fix="Log in again (careplan client login).",
+                detail="このトークンのセッションがないか、期限が切れています",
+                fix="ログインし直してください（careplan client login）。",
+                detail_en="no session for this token, or it has expired",
+                fix_en="Log in again (careplan client login).",
             )
         if row["cert_fingerprint"] != peer.fingerprint:
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
                 operation=operation,
-                detail=f"the session was opened with another certificate than office "
+                detail=f"このセッションは、いま使われている事業所 {peer.office_number} の証明書"
+                f"（シリアル {peer.serial:x}）とは別の証明書で開かれました",
+                fix="セッションは、それを開いた端末と証明書からだけ使ってください。",
+                detail_en=f"the session was opened with another certificate than office "
                 f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
-                fix="Use the session only from the terminal and certificate that opened it.",
+                fix_en="Use the session only from the terminal and certificate that opened it.",
             )
         return Session(
             user_id=row["user_id"],

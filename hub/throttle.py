@@ -22,7 +22,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from careplan.errors import CareplanError
+from careplan.errors import SessionError
 from hub.clock import Clock
 from hub.db import Database, Transaction
 
@@ -57,7 +57,7 @@ def lock_window(limit: Limit, failures: int) -> dt.timedelta | None:
     return min(limit.base * 2**doublings, LOCK_MAX)
 
 
-class LoginThrottled(CareplanError):
+class LoginThrottled(SessionError):  # catchable as every session refusal is
     """LOGIN_THROTTLED with the seconds until the lock ends (for the Retry-After header)."""
 
     def __init__(self, *, retry_after: int, until: dt.datetime, what_ja: str, what_en: str) -> None:

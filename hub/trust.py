@@ -206,8 +206,10 @@ class TrustStore:
             raise CareplanError(
                 "CERT_MISSING",
                 operation=operation,
-                detail="the TLS connection carried no client certificate",
-                fix="Configure the client with the office's .p12 (e.g. curl --cert, careplan client login --p12).",
+                detail="TLS接続にクライアント証明書がありません",
+                fix="事業所の .p12 をクライアントに設定してください（例: careplan client login --p12、curl --cert）。",
+                detail_en="the TLS connection carried no client certificate",
+                fix_en="Configure the client with the office's .p12 (e.g. curl --cert, careplan client login --p12).",
             )
         identity = self._judged.get(der)
         if identity is None:

@@ -180,7 +180,11 @@ class UsageSite:
         try:
             method = lic.Payment(payment)
         except ValueError:
-            raise CareplanError("BAD_REQUEST", detail=f"payment {payment!r} is not deduction or invoice") from None
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail=f"支払方法 {payment!r} は deduction（差引）でも invoice（請求書）でもありません",
+                detail_en=f"payment {payment!r} is not deduction or invoice",
+            ) from None
         updated = lic.apply(await self._licence(ws), on=self.service.today(), payment=method)
         await self.service.save_licence(updated)
         await self._issue_personal_user(ws.office_number)
@@ -256,7 +260,13 @@ class UsageSite:
         if not value.strip() or not contact.strip():
             problems.append("the corrected value and a contact are required")
         if problems:
-            raise CareplanError("BAD_REQUEST", detail="; ".join(problems), fix="Fill in every field of the form.")
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail="入力の誤り: " + "; ".join(problems),
+                fix="フォームのすべての項目を入力してください。",
+                detail_en="; ".join(problems),
+                fix_en="Fill in every field of the form.",
+            )
         cap = self.service.config.corrections_per_day  # all addresses; per address: hub.limits
         since = (self._now() - dt.timedelta(days=1)).isoformat()
         async with self.db.transaction() as tx:

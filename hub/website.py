@@ -23,7 +23,7 @@ from multidict import MultiDictProxy
 from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
-from hub.app import CLOCK, USAGE
+from hub.app import CLOCK, USAGE, request_lang
 from hub.headers import retry_after_on_throttle
 from hub.offices import JST
 from hub.requestid import note_refusal
@@ -61,7 +61,8 @@ async def render(request: web.Request, template: str, *, status: int = 200, **co
         binding = f"pre:{presession}"
     csrf = await request.app[USAGE].csrf_token(binding)
     hub_time = request.app[CLOCK].now().astimezone(JST).strftime(JST_FORMAT)
-    html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **context)
+    page_context = {"lang": str(request_lang(request)), "path": request.path_qs} | context
+    html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **page_context)
     response = web.Response(text=html, content_type="text/html", status=status)
     if presession is not None:
         _cookie(response, PRESESSION_COOKIE, presession)
@@ -116,7 +117,8 @@ async def style_sheet(request: web.Request) -> web.Response:
 
 @WEB.get("/web/login")
 async def login_page(request: web.Request) -> web.Response:
-    return await render(request, "login.html", page="login")
+    flash = "ログアウトしました。" if request.query.get("logged_out") else None
+    return await render(request, "login.html", page="login", flash=flash)
 
 
 @WEB.post("/web/login")
@@ -127,8 +129,9 @@ async def login(request: web.Request) -> web.Response:
             token, must_change = await request.app[USAGE].login(
                 str(form.get("user_id", "")), str(form.get("password", "")), remote=request.remote
             )
-    except CareplanError as error:
-        return await _refused(request, "login.html", error, page="login")
+    except CareplanError as error:  # the form keeps the user ID typed (never the password)
+        user_id = str((await request.post()).get("user_id", ""))
+        return await _refused(request, "login.html", error, page="login", user_id=user_id)
     response = web.HTTPSeeOther("/web/password" if must_change else "/web/")
     _cookie(response, SESSION_COOKIE, token)
     raise response
@@ -169,7 +172,7 @@ async def logout(request: web.Request) -> web.Response:
     except CareplanError as error:
         return await _refused(request, "error.html", error)
     await request.app[USAGE].logout(request.cookies.get(SESSION_COOKIE))
-    response = web.HTTPSeeOther("/web/login")
+    response = web.HTTPSeeOther("/web/login?logged_out=1")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response
 

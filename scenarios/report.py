@@ -1,5 +1,7 @@
 """Scenario results as JSON, JUnit XML (one testsuite per file, one testcase per scenario) and a
-single-file HTML page (inline CSS, one table per scenario)."""
+single-file HTML page (inline CSS, no network: totals, a summary table with failures first and
+links, a failures-only switch and a filter, then one folded table per scenario; Japanese labels
+with English beneath; fits a 1280 px window)."""
 
 from __future__ import annotations
 
@@ -84,51 +86,138 @@ def to_junit(results: Sequence[ScenarioResult]) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,"Hiragino Sans","Noto Sans CJK JP",sans-serif;margin:2em;color:#222}
-h1{font-size:1.4em} h2{font-size:1.1em;margin-top:2em} .meta{color:#666;font-size:.9em}
-table{border-collapse:collapse;width:100%;margin-top:.5em;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} tr.pass td.outcome{background:#d9f2d9} tr.fail td.outcome{background:#f8d0d0}
-tr.skip{color:#999} .badge{padding:.1em .5em;border-radius:.3em;color:#fff}
+*{box-sizing:border-box}
+body{font-family:system-ui,"IPAGothic","Hiragino Sans","Noto Sans CJK JP",sans-serif;margin:0;color:#222;
+background:#f4f6f8}
+.page{max-width:1240px;margin:0 auto;padding:16px 20px}
+h1{font-size:1.4em;margin:.2em 0} h2{font-size:1.05em;margin:0} .meta{color:#555;font-size:.9em}
+table{border-collapse:collapse;width:100%;margin-top:.5em;font-size:.88em;background:#fff;table-layout:fixed}
+th,td{border:1px solid #cfd8dc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#eceff1;font-weight:600} tr.pass td.outcome{background:#d9f2d9} tr.fail td.outcome{background:#f8d0d0}
+tr.skip{color:#999} .badge{padding:.05em .5em;border-radius:.3em;color:#fff;font-size:.85em;white-space:nowrap}
 .badge.pass{background:#2e7d32} .badge.fail{background:#c62828} small{color:#555}
+.totals{display:flex;gap:12px;margin:8px 0 12px} .totals div{background:#fff;border:1px solid #cfd8dc;
+border-radius:6px;padding:6px 14px} .totals b{font-size:1.3em} .totals .bad b{color:#c62828}
+.totals .good b{color:#2e7d32}
+.filters{display:flex;flex-wrap:wrap;gap:16px;align-items:center;background:#fff;border:1px solid #cfd8dc;
+border-radius:6px;padding:8px 12px;margin:8px 0} .filters input[type=search]{padding:4px 8px;width:24em;max-width:100%}
+#only-failed{position:absolute;opacity:0} label[for=only-failed]{cursor:pointer}
+label[for=only-failed]::before{content:"☐ "} #only-failed:checked ~ .page label[for=only-failed]::before{content:"☑ "}
+#only-failed:checked ~ .page .scenario.pass,#only-failed:checked ~ .page tr.summary.pass{display:none}
+details.scenario{background:#fff;border:1px solid #cfd8dc;border-radius:6px;margin:8px 0;padding:6px 12px}
+details.scenario.fail{border-left:5px solid #c62828} details.scenario.pass{border-left:5px solid #2e7d32}
+details.scenario summary{cursor:pointer;display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
+col.n{width:3em} col.r{width:6em} col.f{width:16%} col.w{width:30%} col.t{width:5em} col.s{width:5em}
+col.a{width:13%}
+col.i{width:6.5em} col.o{width:13%}
+"""
+
+# Keeps the page usable without it: the failures-only box is CSS; the text filter needs this.
+_FILTER_JS = """
+document.getElementById('filter').addEventListener('input', function (e) {
+  var q = e.target.value.toLowerCase();
+  document.querySelectorAll('[data-search]').forEach(function (el) {
+    el.style.display = el.getAttribute('data-search').indexOf(q) >= 0 ? '' : 'none';
+  });
+});
 """
 
 
-def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim scenarios") -> str:
+def _failures_first(results: Sequence[ScenarioResult]) -> list[tuple[int, ScenarioResult]]:
+    numbered = list(enumerate(results, 1))
+    return sorted(numbered, key=lambda item: (item[1].passed, item[0]))
+
+
+def _summary_rows(ordered: list[tuple[int, ScenarioResult]]) -> list[str]:
+    e = html.escape
+    rows = []
+    for number, result in ordered:
+        badge = "pass" if result.passed else "fail"
+        step = result.failing_step
+        where = (
+            f"手順 {step.index}（{e(step.action)}）: 期待 {e(step.expectation)} → {e(step.outcome)}"
+            if step
+            else e(result.error)
+        )
+        search = e(f"{result.name} {result.path} {' '.join(result.tags)} {badge}".lower())
+        rows.append(
+            f'<tr class="summary {badge}" data-search="{search}"><td>{number}</td>'
+            f'<td><span class="badge {badge}">{badge.upper()}</span></td>'
+            f'<td><a href="#s{number}">{e(result.name)}</a></td>'
+            f"<td><small>{e(Path(result.path).name)}:{result.line}</small></td>"
+            f"<td>{len(result.steps)}</td><td>{where}</td><td>{result.duration:.2f} s</td></tr>"
+        )
+    return rows
+
+
+def _steps_table(result: ScenarioResult) -> str:
+    e = html.escape
+    parts = [
+        '<table><colgroup><col class="i"><col class="a"><col class="a"><col class="o"><col class="o"><col>'
+        "</colgroup><tr><th>手順<br><small>step</small></th><th>担当<br><small>actor</small></th>"
+        "<th>操作<br><small>action</small></th><th>期待<br><small>expected</small></th>"
+        "<th>結果<br><small>outcome</small></th><th>説明<br><small>explanation</small></th></tr>"
+    ]
+    for s in result.steps:
+        css = "skip" if s.skipped else ("pass" if s.passed else "fail")
+        why = "<br>".join(
+            f"<small>{k}:</small> {e(str(s.explanation[k]))}"
+            for k in ("code", "message", "detail", "fix")
+            if s.explanation.get(k)
+        )
+        if s.note and s.explanation.get("detail") != s.note:
+            why = (why + "<br>" if why else "") + e(s.note)
+        parts.append(
+            f'<tr class="{css}"><td>{s.index} <small>(line {s.line})</small></td><td>{e(s.actor or "-")}</td>'
+            f"<td>{e(s.action)}</td><td>{e(s.expectation)}</td>"
+            f'<td class="outcome">{e(s.outcome)}</td><td>{why}</td></tr>'
+        )
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シナリオ結果 / scenario results") -> str:
+    """One page: totals, a summary table (failures first, each row linking to its scenario), a
+    failures-only switch and a text filter, then each scenario folded (failures open)."""
     e = html.escape
     passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    ordered = _failures_first(results)
     parts = [
         f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{e(title)}</title>',
-        f"<style>{_CSS}</style></head><body><h1>{e(title)}</h1>",
-        f'<p class="meta">{passed} of {len(results)} scenarios passed</p>',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<style>{_CSS}</style></head><body>",
+        '<input type="checkbox" id="only-failed">',  # a sibling of .page: the switch works without JS
+        f'<div class="page"><h1>{e(title)}</h1>',
+        f'<div class="totals"><div>シナリオ / scenarios <b>{len(results)}</b></div>'
+        f'<div class="good">成功 / passed <b>{passed}</b></div><div class="bad">失敗 / failed <b>{failed}</b></div>'
+        f"<div>時間 / time <b>{sum(r.duration for r in results):.1f}</b> s</div></div>",
+        '<div class="filters"><label for="only-failed">失敗のみ表示 / failures only</label>'
+        '<label>絞り込み / filter <input type="search" id="filter" '
+        'placeholder="名前・ファイル・タグ / name, file, tag"></label></div>',
+        '<h2 id="summary">一覧（失敗が先） / summary, failures first</h2>',
+        '<table><colgroup><col class="n"><col class="r"><col class="w"><col class="f"><col class="s"><col>'
+        '<col class="t"></colgroup>'
+        "<tr><th>#</th><th>結果<br><small>result</small></th><th>シナリオ<br><small>scenario</small></th>"
+        "<th>ファイル<br><small>file</small></th><th>手順数<br><small>steps</small></th>"
+        "<th>失敗した手順<br><small>failing step</small></th><th>時間<br><small>time</small></th></tr>",
+        *_summary_rows(ordered),
+        "</table>",
+        '<h2 style="margin-top:1.2em">詳細 / details</h2>',
     ]
-    for result in results:
+    for number, result in ordered:
         badge = "pass" if result.passed else "fail"
+        search = e(f"{result.name} {result.path} {' '.join(result.tags)} {badge}".lower())
+        fold = "" if result.passed else " open"
         parts.append(
-            f'<h2><span class="badge {badge}">{badge.upper()}</span> {e(result.name)}</h2>'
-            f'<p class="meta">{e(result.path)}:{result.line} · tags: {e(", ".join(result.tags) or "-")}'
-            f" · {result.duration:.2f} s</p>"
+            f'<details class="scenario {badge}" id="s{number}" data-search="{search}"{fold}>'
+            f'<summary><span class="badge {badge}">{badge.upper()}</span><h2>{e(result.name)}</h2>'
+            f'<span class="meta">{e(result.path)}:{result.line} · タグ / tags: {e(", ".join(result.tags) or "-")}'
+            f' · {result.duration:.2f} s · <a href="#summary">一覧へ / summary</a></span></summary>'
         )
         if result.error:
-            parts.append(f"<p><strong>setup failed:</strong> {e(result.error)}</p>")
-        parts.append(
-            "<table><tr><th>step</th><th>actor</th><th>action</th><th>expectation</th>"
-            "<th>outcome</th><th>explanation</th></tr>"
-        )
-        for s in result.steps:
-            css = "skip" if s.skipped else ("pass" if s.passed else "fail")
-            why = "<br>".join(
-                f"<small>{k}:</small> {e(str(s.explanation[k]))}"
-                for k in ("code", "message", "detail", "fix")
-                if s.explanation.get(k)
-            )
-            if s.note and s.explanation.get("detail") != s.note:
-                why = (why + "<br>" if why else "") + e(s.note)
-            parts.append(
-                f'<tr class="{css}"><td>{s.index} <small>(line {s.line})</small></td><td>{e(s.actor or "-")}</td>'
-                f"<td>{e(s.action)}</td><td>{e(s.expectation)}</td>"
-                f'<td class="outcome">{e(s.outcome)}</td><td>{why}</td></tr>'
-            )
-        parts.append("</table>")
-    parts.append("</body></html>\n")
+            parts.append(f"<p><strong>準備に失敗 / setup failed:</strong> {e(result.error)}</p>")
+        parts.append(_steps_table(result))
+        parts.append("</details>")
+    parts.append(f"</div><script>{_FILTER_JS}</script></body></html>\n")
     return "".join(parts)

@@ -27,7 +27,7 @@ from typing import Any
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Lang
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.server import start_hub
@@ -61,7 +61,15 @@ def namespaced(scenario: Scenario, nonce: str) -> Scenario:
 
 # --- running ----------------------------------------------------------------------------------------
 def _explanation(error: CareplanError) -> dict[str, Any]:
-    return {"code": error.code, "message": error.message, "detail": error.detail, "fix": error.fix}
+    """The hub's explanation in Japanese (as the office reads it) with the English beside it."""
+    return {
+        "code": error.code,
+        "message": error.message,
+        "detail": error.detail_in(Lang.JA),
+        "fix": error.fix_in(Lang.JA),
+        "detail_en": error.detail_in(Lang.EN),
+        "fix_en": error.fix_in(Lang.EN),
+    }
 
 
 StepHook = Callable[[Step, StepResult | None], None]

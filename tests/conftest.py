@@ -163,12 +163,15 @@ class HubUnderTest:
 
     def client(self, office_or_pair: Office | KeyPair) -> HubClient:
         pair = office_or_pair if isinstance(office_or_pair, KeyPair) else self.pki.terminals[office_or_pair.number]
-        return HubClient(url=self.url, ca_file=self.config.trusted_ca_file, keypair=pair)
+        client = HubClient(url=self.url, ca_file=self.config.trusted_ca_file, keypair=pair)
+        client.lang = "en"  # the e2e tests match on the English details (Japanese: tests/hub/test_pages.py)
+        return client
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         """A request with no client certificate (as a browser, curl or the admin would make it):
         the HTTP status and the JSON answer."""
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.config.trusted_ca_file, None))
+        kwargs.setdefault("headers", {"Accept-Language": "en"})  # details in English, as the tests match them
         async with (
             aiohttp.ClientSession(connector=connector) as session,
             session.request(method, self.url + path, **kwargs) as response,

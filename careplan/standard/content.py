@@ -92,8 +92,17 @@ def _content_problem(ext: str, data: bytes) -> str | None:
     return "binary" if b"\x00" in data[:SNIFF] else None
 
 
+# Office documents are zip containers too: they need "convert to PDF" (R4.2), not "unpack" (R4.6).
+OFFICE_DOCUMENTS = frozenset({"docx", "xlsx", "pptx", "docm", "xlsm", "odt", "ods", "odp"})
+
+
 def classify(name: str, data: bytes) -> tuple[Kind, list[Finding]]:
     """What `name`/`data` is, and the findings that refuse it (zip, type, content, name)."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if is_zip(data) and ext in OFFICE_DOCUMENTS:
+        return Kind.REFUSED, [
+            _type(name, "transmission.file_type", f"file type .{ext} (Word/Excel) cannot be sent: convert to PDF", ext)
+        ]
     if is_zip(data):
         return Kind.ZIP, [_zip(name)]
     if not name or any(c in name for c in "/\\\x00") or name in (".", ".."):
@@ -105,7 +114,6 @@ def classify(name: str, data: bytes) -> tuple[Kind, list[Finding]]:
     typo = misspelled(name)
     if typo is not None:  # a standard file with a typo in its prefix, not an attachment (D22)
         return Kind.REFUSED, [typo[0]]
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in standard().attachment_extensions:
         return Kind.REFUSED, [
             _type(name, "transmission.file_type", f"file type .{ext} cannot be sent", ext or "(none)")

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
+from careplan.findings_ja import rule_ja
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import FileName, misspelled
 from careplan.standard.layout import standard
@@ -181,16 +182,22 @@ def check_transmission(
 _NAME_RULES = ("unit.", "filename.", "transmission.", "bulk.")
 
 
-def _brief(finding: Finding) -> str:
+def _brief(finding: Finding, *, japanese: bool = False) -> str:
     """Where a finding is and which rule it breaks, and for a rule about names its message; never
     a value from a file's content: the detail of a refusal is also written to the hub's log and
-    audit, which must not hold personal data."""
+    audit, which must not hold personal data. In Japanese a rule reads as its line of the table
+    of rules (careplan.findings_ja), which holds no values either."""
     where = finding.file or ""
     if finding.line is not None:
         where += f":{finding.line}"
     if finding.field_no is not None:
         where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
-    said = f": {finding.message}" if finding.rule.startswith(_NAME_RULES) else ""
+    texts = rule_ja(finding.rule) if japanese else None
+    if finding.rule.startswith(_NAME_RULES):
+        said = texts[0] if texts else (finding.message if japanese else finding.message_en or finding.message)
+        said = f": {said}"
+    else:
+        said = f": {texts[0]}" if texts else ""
     return f"{where} ({finding.rule}){said}" if where else f"{finding.rule}{said}"
 
 
@@ -211,12 +218,17 @@ def refusal(findings: Sequence[Finding]) -> CareplanError | None:
     warnings = [f for f in findings if f.severity != "error"]
     shown = "; ".join(_brief(f) for f in lead[:3])
     more = len(errors) - len(lead[:3])
+    shown_ja = "; ".join(_brief(f, japanese=True) for f in lead[:3])
     first = lead[0]
+    # A finding with an English fix beside it has its fix in Japanese; otherwise its fix is English
+    # and the Japanese one comes from the table of rules.
+    table = rule_ja(first.rule)
+    fix_ja = first.fix if first.fix_en else (table[1] if table else first.fix)
     return CareplanError(
         code,
-        detail=f"エラー {len(errors)}件: {shown}" + (f"（ほか {more}件）" if more else ""),
+        detail=f"エラー {len(errors)}件: {shown_ja}" + (f"（ほか {more}件）" if more else ""),
         detail_en=f"{len(errors)} error(s): {shown}" + (f" (+{more} more)" if more else ""),
-        fix=first.fix or "",
-        fix_en=first.fix_en or "",
+        fix=fix_ja or "",
+        fix_en=first.fix_en or first.fix or "",
         findings=[*lead, *rest, *after, *warnings],
     )

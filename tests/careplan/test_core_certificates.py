@@ -18,7 +18,7 @@ from careplan.certificates import (
     judge_certificate,
     load_p12,
 )
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError, Lang, Operation
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 NUMBER = "1171201369"
@@ -195,10 +195,10 @@ def test_validity_boundaries_are_judged_on_now(pki: Pki) -> None:
     assert judge(pki, cert, now=end).not_after == end
     early = refusal(pki, cert, now=start - TICK)
     assert early.code == "CERT_NOT_YET_VALID"
-    assert start.isoformat() in early.detail
+    assert start.isoformat() in early.detail_in(Lang.EN)
     late = refusal(pki, cert, now=end + TICK)
     assert late.code == "CERT_EXPIRED"
-    assert end.isoformat() in late.detail
+    assert end.isoformat() in late.detail_in(Lang.EN)
     # The judgement reads only `now`: the real clock (2026 here) plays no part.
     assert refusal(pki, cert, now=NOW).code == "CERT_NOT_YET_VALID"
 

@@ -14,6 +14,7 @@ from careplan.errors import (
     CareplanError,
     ErrorSpec,
     Finding,
+    Lang,
     Operation,
 )
 
@@ -155,29 +156,46 @@ def test_with_operation_keeps_everything_but_the_operation() -> None:
 
 
 # --- the wire -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", list(Lang))
 @pytest.mark.parametrize("operation", list(Operation))
 @pytest.mark.parametrize("code", CODES)
-def test_wire_round_trip(code: str, operation: Operation) -> None:
+def test_wire_round_trip(code: str, operation: Operation, lang: Lang) -> None:
     findings = [Finding(rule="csv.field", message="bad", file="a.csv", line=2, field_no=5), {"rule": "x"}]
-    error = CareplanError(code, operation=operation, detail="exactly this", fix="do that", findings=findings)
-    wire = json.loads(json.dumps(error.to_wire(), ensure_ascii=False))
+    error = CareplanError(
+        code,
+        operation=operation,
+        detail="まさにこれ",
+        fix="こうする",
+        detail_en="exactly this",
+        fix_en="do that",
+        findings=findings,
+    )
+    wire = json.loads(json.dumps(error.to_wire(lang), ensure_ascii=False))
+    english = lang is Lang.EN
     assert wire == {
         "code": code,
-        "message": error.message,
+        "message": error.message,  # the real system's Japanese in either language
         "operation": operation.value,
-        "explanation": CATALOGUE[code].explanation,
-        "detail": "exactly this",
-        "fix": "do that",
+        "explanation": CATALOGUE[code].explanation if english else CATALOGUE[code].explanation_ja,
+        "detail": "exactly this" if english else "まさにこれ",
+        "fix": "do that" if english else "こうする",
         "findings": [
             {"rule": "csv.field", "message": "bad", "severity": "error", "file": "a.csv", "line": 2, "field_no": 5},
             {"rule": "x"},
         ],
+        "lang": lang.value,
     }
     back = CareplanError.from_wire(wire)
-    assert (back.code, back.operation, back.detail, back.fix) == (code, operation, "exactly this", "do that")
+    assert type(back) is type(error)
+    assert (back.code, back.operation, back.detail_in(lang), back.fix_in(lang)) == (
+        code,
+        operation,
+        wire["detail"],
+        wire["fix"],
+    )
     assert back.message == error.message
     assert back.findings == error.findings
-    assert back.to_wire() == error.to_wire()
+    assert back.to_wire(lang) == error.to_wire(lang)
 
 
 def test_unknown_wire_code_becomes_internal_keeping_the_original() -> None:
@@ -194,6 +212,7 @@ def test_unknown_wire_code_becomes_internal_keeping_the_original() -> None:
 def test_from_wire_tolerates_missing_and_odd_fields() -> None:
     error = CareplanError.from_wire({})
     assert (error.code, error.detail, error.fix, error.findings) == ("INTERNAL", "", "", ())
+    assert error.fix_in(Lang.JA) == CATALOGUE["INTERNAL"].fix_ja  # the catalogue's fix, never empty
     assert error.operation is Operation.LOAD
     odd = CareplanError.from_wire(
         {"code": "REPLAY", "operation": "dance", "detail": None, "findings": [1, "x", {"rule": "r"}]}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from careplan.errors import MSG_SENDER_NOT_APPLIED
+from careplan.errors import CATALOGUE, MSG_SENDER_NOT_APPLIED
 from careplan_cli.up import login_args
 from fixtures.samples import sample_actuals_set, sample_plan_set
 from tests.conftest import careplan_up, run_careplan
@@ -100,7 +100,11 @@ def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp
     assert (error["code"], error["message"]) == ("SENDER_NOT_APPLIED", MSG_SENDER_NOT_APPLIED)
     human = demo.client("mishinsei", "send", *paths, "--to", kyotaku)
     assert human.returncode == 1
-    assert MSG_SENDER_NOT_APPLIED in human.stderr and "理由 / detail" in human.stderr and "対処 / fix" in human.stderr
+    assert MSG_SENDER_NOT_APPLIED in human.stderr and "詳細:" in human.stderr and "対処:" in human.stderr
+    assert CATALOGUE["SENDER_NOT_APPLIED"].explanation_ja in human.stderr  # Japanese by default
+    english = demo.client("mishinsei", "--lang", "en", "send", *paths, "--to", kyotaku)
+    assert english.returncode == 1 and MSG_SENDER_NOT_APPLIED in english.stderr  # the real text stays
+    assert CATALOGUE["SENDER_NOT_APPLIED"].explanation in english.stderr and "fix:" in english.stderr
 
 
 def test_wrong_p12_password_is_a_local_error(demo: Demo) -> None:
@@ -154,7 +158,7 @@ def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
     frozen = json.loads(
         run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00", "--frozen").stdout
     )
-    assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T00:00:00+00:00")
+    assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T09:00:00+09:00")  # JST, like every command
     assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"
 
 

@@ -14,7 +14,7 @@ import yaml
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
+from careplan.errors import CATALOGUE, CareplanError, Finding, Lang, Operation
 from client.hubclient import client_ssl_context
 from hub.admin_views import ADMIN_VIEWS
 from hub.routes import ROUTES
@@ -134,7 +134,7 @@ def test_error_examples_are_catalogue_refusals(spec: dict[str, Any]) -> None:
             continue
         entry = CATALOGUE[value["code"]]
         assert value["message"] == entry.message(Operation(value["operation"])), name
-        assert value["explanation"] == entry.explanation, name
+        assert value["explanation"] == entry.explanation_in(Lang(value.get("lang", "en"))), name
 
 
 def test_json_examples_fit_their_schemas(spec: dict[str, Any]) -> None:

@@ -81,10 +81,15 @@ async def test_failing_scenario_names_the_step_and_the_hub_explanation(tmp_path:
     assert failure is not None and cases["通る"].find("failure") is None
     assert "step 2 (line 10)" in (failure.text or "")
     assert "RECIPIENT_NOT_LICENSED" in (failure.text or "")
-    assert "fix: Ask the recipient office to apply" in (failure.text or "")
+    assert f"fix: {step.explanation['fix']}" in (failure.text or "")
 
     page = report.to_html([result, ok])
-    assert "RECIPIENT_NOT_LICENSED" in page and 'class="fail"' in page and "<style>" in page
+    assert "RECIPIENT_NOT_LICENSED" in page and "<style>" in page
+    # The summary table on top lists failures first and links each scenario; the failure is open.
+    summary = page[page.index('id="summary"') : page.index("詳細 / details")]
+    assert summary.index(failing.name) < summary.index("通る")
+    assert 'href="#s1"' in summary and 'id="s1"' in page and 'class="scenario fail" id="s1"' in page
+    assert 'id="only-failed"' in page and 'id="filter"' in page and "failures only" in page
     data = json.loads(report.to_json([result, ok]))
     assert data["summary"] == {"scenarios": 2, "passed": 1, "failed": 1}
 

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from standard_testkit import HELPER, MANAGER, actuals_set, errors, name_of, plan_set, records_of, rules
 
-from careplan.errors import CareplanError, Finding
+from careplan.errors import CareplanError, Finding, Lang
 from careplan.standard import check_transmission, code_for, refusal, write_csv
 from careplan.standard.transmission import PRECEDENCE
 
@@ -301,7 +301,7 @@ def test_refusal_precedence_and_contents() -> None:
         error = refusal(findings)
         assert error is not None and error.code == expected.pop(0)
         assert len(error.findings) == len(findings)  # every finding, warnings included
-        assert error.fix.startswith("fix ")
+        assert error.fix_in(Lang.EN).startswith("fix ")  # the finding's own fix; Japanese per rule
         findings = [x for x in findings if code_for(x) != error.code]
     assert refusal(findings) is None  # only the warning is left
     assert list(PRECEDENCE).index("SAME_OFFICE") < list(PRECEDENCE).index("COMBINATION_INVALID")

@@ -1,0 +1,35 @@
+"""Every rule the validator can report reads in Japanese (careplan/findings_ja.py, issue 13)."""
+
+from __future__ import annotations
+
+import pytest
+
+from careplan.errors import is_japanese
+from careplan.findings_ja import RULES_JA, rule_ja
+from careplan.standard import check_transmission
+from careplan_cli.validate import build_report, render_text
+from fixtures.broken import BROKEN
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda b: b.name)
+def test_every_finding_of_every_broken_variant_reads_in_japanese(breakage) -> None:  # type: ignore[no-untyped-def]
+    files = list(breakage.make().items())
+    entries = build_report(files, strict=breakage.strict)
+    rules = {f.rule for e in entries for f in e.findings} | {f.rule for f in check_transmission(files)}
+    assert breakage.rule in rules, breakage.name
+    for rule in rules:
+        assert rule_ja(rule) is not None, f"{rule} has no Japanese text"
+    if not any(e.findings for e in entries):
+        return  # a limit of one transmission that the bulk sorting splits away
+    text = render_text(entries, "ja")
+    english = [f.message for e in entries for f in e.findings]
+    assert not any(message in text for message in english), "the Japanese report shows English findings"
+    assert english[0] in render_text(entries, "en")
+
+
+def test_the_table_is_japanese_and_families_fall_back() -> None:
+    for rule, (what, fix) in RULES_JA.items():
+        assert is_japanese(what) or what.endswith("。"), rule
+        assert fix.endswith("。") or fix.endswith("）。"), rule
+    assert rule_ja("field.office_number.check_digit") == RULES_JA["field.office_number"]
+    assert rule_ja("no.such.rule") is None

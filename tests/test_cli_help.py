@@ -1,0 +1,82 @@
+"""Every `careplan` command explains itself: help text for every option, an example per command,
+`--lang` on any command, and a quiet end when the reader of stdout goes away (issue 13)."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import importlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from careplan.helptext import subparsers
+from careplan_cli.main import SUBCOMMANDS, take_lang
+from tests.conftest import run_careplan
+
+MODULES = sorted({module for module, _ in SUBCOMMANDS.values()})
+
+
+def _parser(module: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = importlib.import_module(module)._parser()
+    return parser
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_option_has_help_and_every_command_an_example(module: str) -> None:
+    for parser in subparsers(_parser(module)):
+        assert parser.epilog and "例" in parser.epilog, f"{parser.prog}: no example"
+        assert parser.description, f"{parser.prog}: no description"
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            assert action.help, f"{parser.prog} {action.option_strings or action.dest}: no help text"
+        assert "例" in parser.format_help()
+
+
+@pytest.mark.parametrize(
+    ("argv", "rest", "lang"),
+    [
+        (["client", "sent"], ["client", "sent"], None),
+        (["--lang", "en", "client", "sent"], ["client", "sent"], "en"),
+        (["client", "--lang=ja", "sent"], ["client", "sent"], "ja"),
+        (["validate", "x.csv", "--lang", "en"], ["validate", "x.csv"], "en"),
+        (["scenarios", "run", "--", "--lang", "en"], ["scenarios", "run", "--", "--lang", "en"], None),
+    ],
+)
+def test_lang_is_taken_from_anywhere_on_the_line(argv: list[str], rest: list[str], lang: str | None) -> None:
+    assert take_lang(argv) == (rest, lang)
+
+
+def test_an_unknown_language_is_a_usage_error() -> None:
+    with pytest.raises(ValueError, match="ja or en"):
+        take_lang(["--lang", "fr", "errors"])
+    done = run_careplan("--lang", "fr", "errors")
+    assert done.returncode == 2 and "ja or en" in done.stderr
+
+
+def test_errors_in_both_languages() -> None:
+    ja = json.loads(run_careplan("errors", "--json", "LOGIN_FAILED").stdout)[0]
+    en = json.loads(run_careplan("--lang", "en", "errors", "--json", "LOGIN_FAILED").stdout)[0]
+    env = json.loads(run_careplan("errors", "--json", "LOGIN_FAILED", env={"CAREPLAN_LANG": "en"}).stdout)[0]
+    assert ja["messages"] == en["messages"]  # the message stays as it is
+    assert ja["fix"].endswith("。") and en["fix"].endswith(".") and env == en
+    assert ja["exception"] == "SessionError" and ja["exit_status"] == 1
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`careplan errors --json | head -c 10`: no BrokenPipeError traceback, exit status 141."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # smaller than the output: the writer must wait
+    with subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "errors", "--json"], stdout=write_end, stderr=subprocess.PIPE
+    ) as process:
+        os.close(write_end)
+        os.read(read_end, 10)
+        os.close(read_end)  # the reader goes away before the command is done
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr.decode() and "BrokenPipe" not in stderr.decode(), stderr.decode()
+    assert process.returncode == 141

@@ -125,8 +125,12 @@ def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list
         where += f":{f.line}"
     if f.field_no is not None:
         where += f" No.{f.field_no} {f.field_name or ''}".rstrip()
-    japanese = rule_ja(f.rule) if lang == "ja" else None  # the exact values stay in 値/期待値
-    message, fix = japanese if japanese else (f.message, f.fix)
+    if lang != "ja":
+        message, fix = f.message_en or f.message, f.fix_en or f.fix
+    elif f.message_en:  # written Japanese first: its own message names the item exactly
+        message, fix = f.message, f.fix
+    else:  # an English finding: the rule's line of the Japanese table; the values stay in 値/期待値
+        message, fix = rule_ja(f.rule) or (f.message, f.fix)
     lines = [f"  [{labels.get(f.severity, f.severity)}] {where}: {message}"]
     details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
     shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))

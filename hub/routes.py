@@ -13,7 +13,17 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.app import (
+    CLOCK,
+    CONFIG,
+    SERVICE,
+    bearer_token,
+    json_response,
+    json_text_response,
+    office_session,
+    peer_identity,
+    require_admin,
+)
 from hub.bodies import json_object, refusal_for
 from hub.headers import retry_after_on_throttle
 from hub.metrics import METRICS
@@ -235,7 +245,7 @@ def _page_query(request: web.Request) -> dict[str, Any]:
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
+    return json_text_response(await request.app[SERVICE].sent_json(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -243,8 +253,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
-    return json_response(page)
+    page = await request.app[SERVICE].inbox_json(session, include_downloaded=everything, **_page_query(request))
+    return json_text_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")

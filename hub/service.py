@@ -287,10 +287,20 @@ class HubService(Sessions, Offices, Listings, Audit):
         return True
 
     # --- receiving ----------------------------------------------------------------------------
-    async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
-        row = await self.db.fetch_one(
-            self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?", (transmission_id, session.office_number)
-        )
+    # What a download step needs to judge the transmission (not its files or manifest): read_file
+    # and acknowledge no longer build the whole row (one query per file, not two).
+    _RECEIVABLE_SQL = (
+        "SELECT t.id, t.sender, t.downloaded_at, t.downloaded_by, s.name AS sender_name{extra} FROM transmissions t "
+        "JOIN offices s ON s.office_number = t.sender {join}WHERE t.id = ? AND t.recipient = ?"
+    )
+
+    async def _receivable(
+        self, session: Session, transmission_id: str, *, sql: str | None = None, params: tuple[object, ...] = ()
+    ) -> sqlite3.Row:
+        """The transmission's row (`sql`, default the few columns judged here) if `session`'s office
+        may still download it."""
+        query = sql or self._RECEIVABLE_SQL.format(extra="", join="")
+        row = await self.db.fetch_one(query, (*params, transmission_id, session.office_number))
         if row is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",
@@ -309,23 +319,28 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
-        row = await self._receivable(session, transmission_id)
+        full = self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?"
+        row = await self._receivable(session, transmission_id, sql=full)
         return row_json(row) | {
             "manifest": row["manifest"].decode("utf-8"),
             "signature": base64.b64encode(row["signature"]).decode(),
         }
 
     async def read_file(self, session: Session, transmission_id: str, position: int) -> tuple[str, bytes]:
-        await self._receivable(session, transmission_id)
-        row = await self.db.fetch_one(
-            "SELECT name, blob FROM transmission_files WHERE transmission_id = ? AND position = ?",
-            (transmission_id, position),
+        row = await self._receivable(
+            session,
+            transmission_id,
+            sql=self._RECEIVABLE_SQL.format(
+                extra=", f.name AS file_name, f.blob",
+                join="LEFT JOIN transmission_files f ON f.transmission_id = t.id AND f.position = ? ",
+            ),
+            params=(position,),
         )
-        if row is None or row["blob"] is None:
+        if row["blob"] is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND", detail=f"transmission {transmission_id} has no file {position}"
             )
-        return row["name"], await asyncio.to_thread(self.payloads.read, row["blob"])
+        return row["file_name"], await asyncio.to_thread(self.payloads.read, row["blob"])
 
     async def acknowledge(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Record the receipt and forget the payload in one commit (R5.2)."""

@@ -40,7 +40,7 @@ from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
-from hub.sessions import Session, Sessions
+from hub.sessions import Session, SessionCache, Sessions
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
@@ -92,6 +92,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = LoginThrottle(db, clock)
+        self.session_cache = SessionCache(config.data_dir / "sessions-generation")  # hub.sessions rule 4
         self._standard_turns = asyncio.Semaphore(STANDARD_CHECKS)
         self._der_prefixes = DerPrefixes()  # signatures' DER checks, cheap from an office's second
 

@@ -352,3 +352,6 @@ class Transaction:
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self._conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, tuple(params)))

@@ -344,25 +344,28 @@ class HubService(Sessions, Offices, Listings, Audit):
         return row["file_name"], await asyncio.to_thread(self.payloads.read, row["blob"])
 
     async def acknowledge(self, session: Session, transmission_id: str) -> dict[str, object]:
-        """Record the receipt and forget the payload in one commit (R5.2)."""
-        await self._receivable(session, transmission_id)
-        async with self.db.transaction() as tx:
+        """Record the receipt and forget the payload in one commit (R5.2). The commit is shared with
+        concurrent submits and receipts (group commit, hub.db) and the transmission is judged by the
+        UPDATE itself: only when it changes nothing is the row read, for the refusal's details."""
+
+        async def write(tx: Transaction) -> list[str]:
             changed = await tx.execute(
-                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? WHERE id = ? AND downloaded_at IS NULL",
-                (self._now(), session.user_id, transmission_id),
+                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? "
+                "WHERE id = ? AND recipient = ? AND downloaded_at IS NULL",
+                (self._now(), session.user_id, transmission_id, session.office_number),
             )
             if changed != 1:
+                await self._receivable(session, transmission_id)  # TRANSMISSION_NOT_FOUND, ALREADY_DOWNLOADED
                 raise CareplanError(
                     "ALREADY_DOWNLOADED", detail=f"transmission {transmission_id} was acknowledged concurrently"
                 )
-            blobs = [
-                r[0]
-                for r in await self.db.fetch_all(
-                    "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL",
-                    (transmission_id,),
-                )
-            ]
+            rows = await tx.fetch_all(
+                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL", (transmission_id,)
+            )
             await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
+            return [r[0] for r in rows]
+
+        blobs = await self.db.commit_together(write)
         await asyncio.to_thread(self.payloads.delete, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         return await self._sent_row(transmission_id)

@@ -10,7 +10,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from careplan.errors import CareplanError, Operation
 from hub.app import (
@@ -119,8 +120,10 @@ def _bad_part(detail: str, detail_en: str) -> CareplanError:
 
 
 def _part_names(part: BodyPartReader) -> tuple[str, str | None]:
-    """The part's name and filename, read once (each access re-parses Content-Disposition)."""
-    name, filename = part.name, part.filename
+    """The part's name and filename from one parse of its Content-Disposition (aiohttp's `.name`
+    and `.filename` parse it once each)."""
+    _, params = parse_content_disposition(part.headers.get(hdrs.CONTENT_DISPOSITION))
+    name, filename = content_disposition_filename(params, "name"), content_disposition_filename(params, "filename")
     if not name:
         raise _bad_part("Content-Disposition の name がないパートがあります。", "a part has no name")
     for label, text in (("name", name), ("filename", filename or "")):

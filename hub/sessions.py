@@ -23,8 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
-import mmap
-import os
 import secrets
 import sqlite3
 import struct
@@ -34,7 +32,7 @@ from pathlib import Path
 
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
-from hub.clock import Clock
+from hub.clock import Clock, mapped_file
 from hub.config import HubConfig
 from hub.db import Database, Transaction
 from hub.passwords import PasswordHasher
@@ -72,13 +70,7 @@ class SessionCache:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < _GENERATION.size:
-                os.ftruncate(fd, _GENERATION.size)
-            self._map = mmap.mmap(fd, _GENERATION.size)
-        finally:
-            os.close(fd)
+        self._map = mapped_file(path, _GENERATION.size)
         self._path = path
         self._entries: dict[str, tuple[Session, int, dt.datetime]] = {}
         self._seen = 0

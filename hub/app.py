@@ -56,6 +56,11 @@ def json_response(data: object, *, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
+def json_text_response(text: str, *, status: int = 200) -> web.Response:
+    """JSON already serialized (list pages built by SQLite, hub.listing)."""
+    return web.Response(text=text, status=status, content_type="application/json")
+
+
 LANG_COOKIE = "careplan_lang"
 API_PREFIXES = ("/api/", "/admin/")
 

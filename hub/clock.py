@@ -99,19 +99,25 @@ def _micros(delta: dt.timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def mapped_file(path: Path, size: int) -> mmap.mmap:
+    """The first `size` bytes of `path` (created 0600, zeros when new) mapped shared: what one
+    process writes there, every process that maps it reads (also hub.sessions' generation)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)
+
+
 class SharedClock(Clock):
     """A Clock whose state lives in `path`, shared by every process that opens it. Moves are
     serialized by an exclusive lock on the file; readers never lock (a sequence lock)."""
 
     def __init__(self, path: Path, source: Callable[[], dt.datetime] = _real_now) -> None:
         super().__init__(source)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size < _LAYOUT.size:
-                os.ftruncate(fd, _LAYOUT.size)
-            self._map = mmap.mmap(fd, _LAYOUT.size)
-        finally:
-            os.close(fd)
+        self._map = mapped_file(path, _LAYOUT.size)
         self._path = path
 
     @classmethod

@@ -245,12 +245,15 @@ class Database:
             await self._lock_writers()
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
+                tx = Transaction(self._conn)
                 try:
-                    yield Transaction(self._conn)
+                    yield tx
                 except BaseException:
                     await self._conn.execute("ROLLBACK")
                     raise
                 await self._conn.execute("COMMIT")
+                for callback in tx.committed:
+                    callback()
                 if self.on_commit_batch is not None:
                     self.on_commit_batch(operations)
             finally:
@@ -325,6 +328,12 @@ class Database:
 class Transaction:
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._conn = connection
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction has committed (not if it rolls back), before the
+        caller goes on (hub.sessions: a revocation is announced only after its commit)."""
+        self.committed.append(callback)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One trip to the connection's thread; the cursor of a write needs no closing."""
@@ -343,3 +352,6 @@ class Transaction:
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         rows = await self._conn.execute_fetchall(sql, tuple(params))
         return next(iter(rows), None)
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, tuple(params)))

@@ -10,10 +10,21 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.app import (
+    CLOCK,
+    CONFIG,
+    SERVICE,
+    bearer_token,
+    json_response,
+    json_text_response,
+    office_session,
+    peer_identity,
+    require_admin,
+)
 from hub.bodies import json_object, refusal_for
 from hub.headers import retry_after_on_throttle
 from hub.metrics import METRICS
@@ -113,8 +124,10 @@ def _bad_part(detail: str, detail_en: str) -> CareplanError:
 
 
 def _part_names(part: BodyPartReader) -> tuple[str, str | None]:
-    """The part's name and filename, read once (each access re-parses Content-Disposition)."""
-    name, filename = part.name, part.filename
+    """The part's name and filename from one parse of its Content-Disposition (aiohttp's `.name`
+    and `.filename` parse it once each)."""
+    _, params = parse_content_disposition(part.headers.get(hdrs.CONTENT_DISPOSITION))
+    name, filename = content_disposition_filename(params, "name"), content_disposition_filename(params, "filename")
     if not name:
         raise _bad_part("Content-Disposition の name がないパートがあります。", "a part has no name")
     for label, text in (("name", name), ("filename", filename or "")):
@@ -245,7 +258,7 @@ def _page_query(request: web.Request) -> dict[str, Any]:
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
+    return json_text_response(await request.app[SERVICE].sent_json(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -253,8 +266,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
-    return json_response(page)
+    page = await request.app[SERVICE].inbox_json(session, include_downloaded=everything, **_page_query(request))
+    return json_text_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")

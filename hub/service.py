@@ -41,7 +41,7 @@ from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
-from hub.sessions import Session, Sessions
+from hub.sessions import Session, SessionCache, Sessions
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
@@ -93,6 +93,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = LoginThrottle(db, clock)
+        self.session_cache = SessionCache(config.data_dir / "sessions-generation")  # hub.sessions rule 4
         self._standard_turns = asyncio.Semaphore(STANDARD_CHECKS)
         self._der_prefixes = DerPrefixes()  # signatures' DER checks, cheap from an office's second
 
@@ -310,10 +311,20 @@ class HubService(Sessions, Offices, Listings, Audit):
         return True
 
     # --- receiving ----------------------------------------------------------------------------
-    async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
-        row = await self.db.fetch_one(
-            self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?", (transmission_id, session.office_number)
-        )
+    # What a download step needs to judge the transmission (not its files or manifest): read_file
+    # and acknowledge no longer build the whole row (one query per file, not two).
+    _RECEIVABLE_SQL = (
+        "SELECT t.id, t.sender, t.downloaded_at, t.downloaded_by, s.name AS sender_name{extra} FROM transmissions t "
+        "JOIN offices s ON s.office_number = t.sender {join}WHERE t.id = ? AND t.recipient = ?"
+    )
+
+    async def _receivable(
+        self, session: Session, transmission_id: str, *, sql: str | None = None, params: tuple[object, ...] = ()
+    ) -> sqlite3.Row:
+        """The transmission's row (`sql`, default the few columns judged here) if `session`'s office
+        may still download it."""
+        query = sql or self._RECEIVABLE_SQL.format(extra="", join="")
+        row = await self.db.fetch_one(query, (*params, transmission_id, session.office_number))
         if row is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",
@@ -337,48 +348,56 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
-        row = await self._receivable(session, transmission_id)
+        full = self._LIST_SQL + "WHERE t.id = ? AND t.recipient = ?"
+        row = await self._receivable(session, transmission_id, sql=full)
         return row_json(row) | {
             "manifest": row["manifest"].decode("utf-8"),
             "signature": base64.b64encode(row["signature"]).decode(),
         }
 
     async def read_file(self, session: Session, transmission_id: str, position: int) -> tuple[str, bytes]:
-        await self._receivable(session, transmission_id)
-        row = await self.db.fetch_one(
-            "SELECT name, blob FROM transmission_files WHERE transmission_id = ? AND position = ?",
-            (transmission_id, position),
+        row = await self._receivable(
+            session,
+            transmission_id,
+            sql=self._RECEIVABLE_SQL.format(
+                extra=", f.name AS file_name, f.blob",
+                join="LEFT JOIN transmission_files f ON f.transmission_id = t.id AND f.position = ? ",
+            ),
+            params=(position,),
         )
-        if row is None or row["blob"] is None:
+        if row["blob"] is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",
                 detail=f"送信ID {transmission_id} に {position} 番目のファイルはありません",
                 detail_en=f"transmission {transmission_id} has no file {position}",
             )
-        return row["name"], await asyncio.to_thread(self.payloads.read, row["blob"])
+        return row["file_name"], await asyncio.to_thread(self.payloads.read, row["blob"])
 
     async def acknowledge(self, session: Session, transmission_id: str) -> dict[str, object]:
-        """Record the receipt and forget the payload in one commit (R5.2)."""
-        await self._receivable(session, transmission_id)
-        async with self.db.transaction() as tx:
+        """Record the receipt and forget the payload in one commit (R5.2). The commit is shared with
+        concurrent submits and receipts (group commit, hub.db) and the transmission is judged by the
+        UPDATE itself: only when it changes nothing is the row read, for the refusal's details."""
+
+        async def write(tx: Transaction) -> list[str]:
             changed = await tx.execute(
-                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? WHERE id = ? AND downloaded_at IS NULL",
-                (self._now(), session.user_id, transmission_id),
+                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? "
+                "WHERE id = ? AND recipient = ? AND downloaded_at IS NULL",
+                (self._now(), session.user_id, transmission_id, session.office_number),
             )
             if changed != 1:
+                await self._receivable(session, transmission_id)  # TRANSMISSION_NOT_FOUND, ALREADY_DOWNLOADED
                 raise CareplanError(
                     "ALREADY_DOWNLOADED",
                     detail=f"送信ID {transmission_id} の受領は同時に別の要求で記録されました",
                     detail_en=f"transmission {transmission_id} was acknowledged concurrently",
                 )
-            blobs = [
-                r[0]
-                for r in await self.db.fetch_all(
-                    "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL",
-                    (transmission_id,),
-                )
-            ]
+            rows = await tx.fetch_all(
+                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND blob IS NOT NULL", (transmission_id,)
+            )
             await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
+            return [r[0] for r in rows]
+
+        blobs = await self.db.commit_together(write)
         await asyncio.to_thread(self.payloads.delete, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         return await self._sent_row(transmission_id)

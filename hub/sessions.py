@@ -9,20 +9,30 @@ Rules this module keeps:
    source (certificate or address); the attempt is closed in the transaction that opens the session.
 3. A session is bound to the certificate that opened it, expires on the hub's clock, and ends with
    logout or with any password change of its user (`revoke_sessions`, web sessions included).
+4. Sessions found are cached per process (`SessionCache`: one database round trip less per
+   request) without changing rule 3: expiry and the certificate are judged on every request as
+   before, an entry lives at most CACHE_SECONDS on the hub's clock (and not at all once the clock
+   is moved back before it), and every end of sessions bumps a revocation generation shared by all
+   worker processes (a mapped file) after its commit, which empties every process's cache. A
+   lookup reads the generation before the database, so no process can keep a session ended by a
+   commit that an answer already reported.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import secrets
 import sqlite3
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
-from hub.clock import Clock
+from hub.clock import Clock, mapped_file
 from hub.config import HubConfig
 from hub.db import Database, Transaction
 from hub.passwords import PasswordHasher
@@ -49,6 +59,57 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+CACHE_SECONDS = 5  # how long (hub clock) a found session is used without reading it again
+CACHE_ENTRIES = 10_000  # a bound on memory: the cache starts over when full
+_GENERATION = struct.Struct("<Q")
+
+
+class SessionCache:
+    """Sessions found, by token hash, valid while the revocation generation in `path` (shared by
+    every process of the hub, like hub.clock's SharedClock) is the one read before finding them."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._map = mapped_file(path, _GENERATION.size)
+        self._path = path
+        self._entries: dict[str, tuple[Session, int, dt.datetime]] = {}
+        self._seen = 0
+
+    def generation(self) -> int:
+        """The generation now; a change empties this process's cache. Read it before the database."""
+        current: int = _GENERATION.unpack_from(self._map)[0]
+        if current != self._seen:
+            self._entries.clear()
+            self._seen = current
+        return current
+
+    def get(self, token_hash: str, now: dt.datetime) -> Session | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        session, generation, cached_at = entry
+        if generation != self.generation() or not cached_at <= now < cached_at + dt.timedelta(seconds=CACHE_SECONDS):
+            self._entries.pop(token_hash, None)
+            return None
+        return session
+
+    def put(self, token_hash: str, session: Session, generation: int, now: dt.datetime) -> None:
+        if len(self._entries) >= CACHE_ENTRIES:
+            self._entries.clear()
+        self._entries[token_hash] = (session, generation, now)
+
+    def revoked(self) -> None:
+        """Sessions were ended (call after the commit): every process reads them again. The
+        increment is under an exclusive lock on the file (two ends at once both count)."""
+        with open(self._path, "rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            _GENERATION.pack_into(self._map, 0, _GENERATION.unpack_from(self._map)[0] + 1)
+        self._entries.clear()
+
+    def close(self) -> None:
+        self._map.close()
+
+
 class Sessions:
     """Logging in, finding and ending sessions; HubService builds on this class."""
 
@@ -57,6 +118,7 @@ class Sessions:
     clock: Clock
     hasher: PasswordHasher
     throttle: LoginThrottle
+    session_cache: SessionCache
     whoami: Callable[[Session], Awaitable[dict[str, object]]]  # HubService's (office and licence)
 
     async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
@@ -152,11 +214,24 @@ class Sessions:
         """End every session of `user_id`, API and usage website (after a password change)."""
         await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
         await tx.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))
+        tx.after_commit(self.session_cache.revoked)  # rule 4
 
     async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
         """The session of `token`, used with the certificate it was opened with."""
-        row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-        if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
+        now, token_hash = self.clock.now(), _token_hash(token)
+        session = self.session_cache.get(token_hash, now)
+        if session is None:
+            generation = self.session_cache.generation()  # before the read (rule 4)
+            row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
+            if row is not None:
+                session = Session(
+                    user_id=row["user_id"],
+                    office_number=row["office_number"],
+                    cert_fingerprint=row["cert_fingerprint"],
+                    expires_at=dt.datetime.fromisoformat(row["expires_at"]),
+                )
+                self.session_cache.put(token_hash, session, generation, now)
+        if session is None or session.expires_at <= now:
             raise CareplanError(
                 "SESSION_REQUIRED",
                 detail="このトークンのセッションがないか、期限が切れています",
@@ -164,7 +239,7 @@ class Sessions:
                 detail_en="no session for this token, or it has expired",
                 fix_en="Log in again (careplan client login).",
             )
-        if row["cert_fingerprint"] != peer.fingerprint:
+        if session.cert_fingerprint != peer.fingerprint:
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
                 operation=operation,
@@ -175,13 +250,9 @@ class Sessions:
                 f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
                 fix_en="Use the session only from the terminal and certificate that opened it.",
             )
-        return Session(
-            user_id=row["user_id"],
-            office_number=row["office_number"],
-            cert_fingerprint=row["cert_fingerprint"],
-            expires_at=dt.datetime.fromisoformat(row["expires_at"]),
-        )
+        return session
 
     async def logout(self, token: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+            tx.after_commit(self.session_cache.revoked)  # rule 4

@@ -366,6 +366,42 @@ _SPECS: tuple[ErrorSpec, ...] = (
         op=Operation.RECEIVE,
         real=False,
     ),
+    # --- control plane: steering and watching a running hub (issue 11) ---------------------------
+    _one(
+        "HUB_BUSY",
+        "ただいま混み合っております。しばらく時間をおいてから再度実行してください。",
+        "The hub cannot answer now (an injected fault, or a restore waiting for requests in flight); "
+        "try again after Retry-After seconds.",
+        503,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="ハブが一時的に応答できません（障害の模擬、または復元の待ち合わせ）。"
+        "Retry-After の秒数の後に同じ操作をやり直してください。",
+        fix_ja="しばらく待ってから、同じ操作をもう一度行ってください。送信は同じ送信IDで再送されます。",
+        fix_en="Wait a moment and repeat the same operation; a send is repeated with the same transmission id.",
+    ),
+    _one(
+        "SNAPSHOT_NOT_FOUND",
+        "指定されたスナップショットが見つかりません。",
+        "No snapshot of this name is stored in the hub's data directory.",
+        404,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="この名前のスナップショットはハブのデータディレクトリにありません。",
+        fix_ja="careplan hub snapshot list で保存済みの名前を確認してください。",
+        fix_en="List the stored names with `careplan hub snapshot list`.",
+    ),
+    _one(
+        "CORRECTION_NOT_FOUND",
+        "指定された掲載情報の修正依頼が見つかりません。",
+        "No directory correction request has this id.",
+        404,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="この番号の掲載情報修正依頼はありません。",
+        fix_ja="careplan hub corrections で依頼の番号を確認してください。",
+        fix_en="List the requests and their ids with `careplan hub corrections`.",
+    ),
     # --- protocol and platform ------------------------------------------------------------------
     _one(
         "BAD_REQUEST",

@@ -159,4 +159,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)
+    from hub.control import install  # the control plane: journal, faults, snapshots, dashboard
+
+    install(app)
     return app

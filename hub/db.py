@@ -121,6 +121,8 @@ MIGRATIONS: tuple[str, ...] = (
 class Database:
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
+    migrations: tuple[str, ...] = MIGRATIONS  # a subclass may keep another schema (hub.control.store)
+
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._conn = connection
         self._write_lock = asyncio.Lock()
@@ -145,9 +147,9 @@ class Database:
 
     async def _migrate(self) -> None:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
-        for number in range(version, len(MIGRATIONS)):
+        for number in range(version, len(self.migrations)):
             async with self.transaction() as tx:
-                await tx.executescript_in_tx(MIGRATIONS[number])
+                await tx.executescript_in_tx(self.migrations[number])
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.asynccontextmanager

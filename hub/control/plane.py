@@ -1,0 +1,157 @@
+"""The control plane's state on the app (CONTROL), its middleware and its lifecycle.
+
+The control middleware is the outermost one: it opens the request's decision chain, lets the
+request through the gate (so a restore is atomic for it) and records its journal entry once the
+answer is known. The dashboard's own polling is not journalled (it would only record itself).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from hub.app import CLOCK, CONFIG, PEER, SERVICE
+from hub.control.faults import FAULT, Faults, route_of
+from hub.control.gate import Gate
+from hub.control.journal import Entry, Journal, recording
+from hub.control.snapshots import Snapshots
+from hub.control.store import ControlDatabase
+from hub.service import HubService
+
+Seeder = Callable[[HubService], Awaitable[object]]
+
+
+@dataclass(slots=True, kw_only=True)
+class Control:
+    db: ControlDatabase
+    journal: Journal
+    faults: Faults
+    gate: Gate
+    snapshots: Snapshots
+    seeder: Seeder | None = None
+
+
+CONTROL = web.AppKey("control", Control)
+SEEDER = web.AppKey("control_seeder", list)  # set before start-up by `careplan up` (set_seeder)
+UNJOURNALLED = ("/dashboard/events", "/dashboard/state", "/dashboard/static")
+# Control routes that take the gate exclusively (or stream for ever) must not hold it shared.
+UNGATED = ("/admin/v1/reset", "/admin/v1/snapshots", "/dashboard")
+
+
+def set_seeder(app: web.Application, seeder: Seeder) -> None:
+    """What `POST /admin/v1/reset` re-creates after emptying the hub (`careplan up`: the demo offices)."""
+    app[SEEDER] = [seeder]
+
+
+async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    db = await ControlDatabase.open_control(config.data_dir / "control.sqlite3")
+    journal = Journal(db)
+    journal.start()
+    seeders = app.get(SEEDER) or [None]
+    app[CONTROL] = Control(
+        db=db,
+        journal=journal,
+        faults=Faults(db),
+        gate=Gate(),
+        snapshots=Snapshots(app[SERVICE], app[CLOCK], config),
+        seeder=seeders[0],
+    )
+    try:
+        yield
+    finally:
+        await journal.stop()
+        await db.close()
+
+
+def _error_code(response: web.StreamResponse) -> str | None:
+    body = response.body if isinstance(response, web.Response) else None
+    if response.status < 400 or not isinstance(body, bytes) or response.content_type != "application/json":
+        return None
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(body).get("code") or "") or None
+    return None
+
+
+def _answer_field(response: web.StreamResponse, name: str) -> str | None:
+    body = response.body if isinstance(response, web.Response) else None
+    if response.status >= 400 or not isinstance(body, bytes) or response.content_type != "application/json":
+        return None
+    with contextlib.suppress(ValueError, AttributeError):
+        value = json.loads(body).get(name)
+        return str(value) if value else None
+    return None
+
+
+async def _user(request: web.Request, service: HubService) -> str | None:
+    """The user behind the request's API session or website session (hashes only)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    table, secret = ("sessions", token.strip()) if scheme.lower() == "bearer" else ("web_sessions", "")
+    if not secret:
+        secret = request.cookies.get("careplan_web", "")
+    if not secret:
+        return None
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    row = await service.db.fetch_one(f"SELECT user_id FROM {table} WHERE token_hash = ?", (digest,))
+    return str(row[0]) if row is not None else None
+
+
+async def _entry(request: web.Request, status: int, response: web.StreamResponse | None, started: float,
+                 chain: Any) -> Entry:  # fmt: skip
+    peer = request.get(PEER)
+    route = route_of(request)
+    transmission = request.match_info.get("transmission_id") or chain.transmission
+    user = await _user(request, request.app[SERVICE])
+    if response is not None:
+        transmission = transmission or _answer_field(response, "transmission_id")
+        user = user or (_answer_field(response, "user_id") if route == "POST /api/v1/session" else None)
+    method, _, template = route.partition(" ")
+    return Entry(
+        at=request.app[CLOCK].now().isoformat(),
+        method=method,
+        route=template,
+        path=request.path,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        code=_error_code(response) if response is not None else None,
+        office=peer.office_number if peer is not None else None,
+        user_id=user,
+        serial=format(peer.serial, "x") if peer is not None else None,
+        transmission=transmission,
+        fault=request.get(FAULT),
+        decisions=tuple(chain.decisions),
+    )
+
+
+@web.middleware
+async def control_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    control = request.app.get(CONTROL)
+    if control is None or request.path.startswith(UNJOURNALLED):
+        return await handler(request)  # type: ignore[no-any-return]
+    started = time.perf_counter()
+    gated = not request.path.startswith(UNGATED)
+    response: web.StreamResponse | None = None
+    status = 500
+    with recording() as chain:
+        try:
+            async with control.gate.shared() if gated else contextlib.nullcontext():
+                response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:  # redirects of the website
+            status = exc.status
+            raise
+        finally:
+            try:
+                control.journal.record(await _entry(request, status, response, started, chain))
+            except Exception:  # the journal never turns an answer into an error
+                import logging
+
+                logging.getLogger(__name__).exception("could not journal %s %s", request.method, request.path)

@@ -42,7 +42,9 @@ class Gate:
         async with self._condition:
             self._waiting_writers += 1
             try:
-                await asyncio.wait_for(self._condition.wait_for(lambda: not self._closed and not self._active), WAIT_SECONDS)
+                await asyncio.wait_for(
+                    self._condition.wait_for(lambda: not self._closed and not self._active), WAIT_SECONDS
+                )
             except TimeoutError:
                 raise CareplanError(
                     "HUB_BUSY",

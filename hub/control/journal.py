@@ -19,8 +19,10 @@ import contextlib
 import contextvars
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from hub.control.store import ControlDatabase
@@ -55,6 +57,56 @@ def decision(step: str, outcome: str = "ok", note: str = "", *, transmission: st
     chain.decisions.append(Decision(step=step, outcome=outcome, note=note))
     if transmission:
         chain.transmission = transmission
+
+
+# The check that refuses with each code: the chain ends with that step marked "refused", so the
+# service needs one `decision()` line per passed check and nothing around its raise sites.
+_CERTIFICATE_CODES = (
+    "CERT_UNTRUSTED", "CERT_KIND_NOT_ACCEPTED", "CERT_REVOKED", "CERT_EXPIRED", "CERT_NOT_YET_VALID", "CERT_MALFORMED",
+    "CERT_NO_CLIENT_AUTH",
+)  # fmt: skip
+REFUSING_STEP: Mapping[str, str] = MappingProxyType(
+    {
+        "MANIFEST_INVALID": "manifest",
+        "SIGNATURE_INVALID": "signature",
+        **dict.fromkeys(_CERTIFICATE_CODES, "certificate"),
+        "SIGNER_MISMATCH": "signer",
+        "FILE_TAMPERED": "files",
+        "REPLAY": "replay",
+        "SIGNING_TIME_INVALID": "signing_time",
+        "SENDER_NOT_APPLIED": "licences",
+        "SAME_OFFICE": "licences",
+        "RECIPIENT_NOT_LICENSED": "licences",
+        "COMBINATION_INVALID": "standard",
+        "FORMAT_INVALID": "standard",
+        "FILE_TYPE_NOT_ALLOWED": "standard",
+    }
+)
+
+
+def findings_summary(findings: Iterable[Mapping[str, Any] | Any]) -> str:
+    """'errors 2, warnings 1: RULE×2, OTHER×1' — rules and counts only, never a value (rule 2)."""
+    counts: Counter[str] = Counter()
+    severities: Counter[str] = Counter()
+    for finding in findings:
+        get = finding.get if isinstance(finding, Mapping) else lambda k, f=finding: getattr(f, k, None)
+        counts[str(get("rule"))] += 1
+        severities[str(get("severity") or "error")] += 1
+    if not counts:
+        return "no findings"
+    head = ", ".join(f"{s}s {n}" for s, n in sorted(severities.items()))
+    return f"{head}: " + ", ".join(f"{rule}×{n}" for rule, n in counts.most_common())
+
+
+def close_chain(chain: _Chain, code: str | None, findings: Iterable[Mapping[str, Any]] = ()) -> None:
+    """Mark the refusing check at the end of a submission's chain."""
+    if not chain.decisions or code is None:
+        return
+    step = REFUSING_STEP.get(code, "request")
+    note = findings_summary(findings) if step == "standard" else ""
+    if chain.decisions[-1].step == step:  # the check itself recorded its refusal
+        note = chain.decisions.pop().note
+    chain.decisions.append(Decision(step=step, outcome=f"refused: {code}", note=note))
 
 
 @contextlib.contextmanager
@@ -94,7 +146,9 @@ _COLUMNS = (
 def _row(entry: Entry) -> tuple[Any, ...]:
     values = asdict(entry)
     values["fault"] = json.dumps(entry.fault, ensure_ascii=False) if entry.fault else None
-    values["decisions"] = json.dumps([asdict(d) for d in entry.decisions], ensure_ascii=False) or None
+    values["decisions"] = (
+        json.dumps([asdict(d) for d in entry.decisions], ensure_ascii=False) if entry.decisions else None
+    )
     return tuple(values[c] for c in _COLUMNS)
 
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from hub.app import CLOCK, CONFIG, PEER, SERVICE
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
-from hub.control.journal import Entry, Journal, recording
+from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase
 from hub.service import HubService
@@ -71,13 +71,16 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
-def _error_code(response: web.StreamResponse) -> str | None:
+def _refusal(response: web.StreamResponse) -> tuple[str | None, list[dict[str, Any]]]:
+    """The catalogue code and findings of a refusal answer (codes and rules only are kept)."""
     body = response.body if isinstance(response, web.Response) else None
     if response.status < 400 or not isinstance(body, bytes) or response.content_type != "application/json":
-        return None
+        return None, []
     with contextlib.suppress(ValueError, AttributeError):
-        return str(json.loads(body).get("code") or "") or None
-    return None
+        wire = json.loads(body)
+        findings = wire.get("findings")
+        return str(wire.get("code") or "") or None, findings if isinstance(findings, list) else []
+    return None, []
 
 
 def _answer_field(response: web.StreamResponse, name: str) -> str | None:
@@ -112,6 +115,8 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
     if response is not None:
         transmission = transmission or _answer_field(response, "transmission_id")
         user = user or (_answer_field(response, "user_id") if route == "POST /api/v1/session" else None)
+    code, findings = _refusal(response) if response is not None else (None, [])
+    close_chain(chain, code, findings)
     method, _, template = route.partition(" ")
     return Entry(
         at=request.app[CLOCK].now().isoformat(),
@@ -120,7 +125,7 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
         path=request.path,
         status=status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        code=_error_code(response) if response is not None else None,
+        code=code,
         office=peer.office_number if peer is not None else None,
         user_id=user,
         serial=format(peer.serial, "x") if peer is not None else None,

@@ -10,11 +10,11 @@ import io
 from pathlib import Path
 
 import pytest
+from controlkit import admin, control, journal, ok, plan
 
 from careplan.errors import CareplanError
 from careplan.manifest import Manifest
 from careplan.signature import sign
-from controlkit import admin, control, journal, ok, plan
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 
 CHECKS = ["manifest", "signature", "certificate", "signer", "files", "replay", "signing_time", "licences", "standard"]
@@ -63,7 +63,8 @@ async def test_the_decision_chain_of_an_accepted_send(hub: HubUnderTest) -> None
 async def test_the_decision_chain_of_refused_sends_stops_at_the_refusing_check(hub: HubUnderTest) -> None:
     async with hub.client(KYOTAKU) as kyotaku:
         await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
-        files = [(n.replace(HOUMON.number, MISHINSEI.number), d.replace(HOUMON.number.encode(), MISHINSEI.number.encode())) for n, d in plan()]  # fmt: skip
+        to = (HOUMON.number, MISHINSEI.number)
+        files = [(n.replace(*to), d.replace(*(x.encode() for x in to))) for n, d in plan()]
         with pytest.raises(CareplanError) as refused:
             await kyotaku.send(files, to=MISHINSEI.number)
         assert refused.value.code == "RECIPIENT_NOT_LICENSED"
@@ -100,7 +101,7 @@ def _values(files: list[tuple[str, bytes]]) -> set[bytes]:
             for value in row:
                 if value in (KYOTAKU.number, HOUMON.number):
                     continue
-                if len(value) >= 6 and not value.isdigit() or len(value) >= 10 and value.isdigit():
+                if (len(value) >= 6 and not value.isdigit()) or (len(value) >= 10 and value.isdigit()):
                     found |= {value.encode("cp932"), value.encode("utf-8")}
     return found
 

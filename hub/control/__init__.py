@@ -15,11 +15,12 @@ from aiohttp import web
 def install(app: web.Application) -> None:
     from hub.control.dashboard import DASHBOARD
     from hub.control.faults import fault_middleware
-    from hub.control.plane import control_middleware, lifecycle
+    from hub.control.plane import closing, control_middleware, lifecycle
     from hub.control.routes import CONTROL_ROUTES
 
     app.middlewares.insert(0, control_middleware)
     app.middlewares.append(fault_middleware)
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(closing)
     app.add_routes(CONTROL_ROUTES)
     app.add_routes(DASHBOARD)

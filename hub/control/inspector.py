@@ -17,6 +17,17 @@ _LIFE = {
     ("GET", "/api/v1/inbox/{transmission_id}/files/{position}"): "file downloaded",
     ("POST", "/api/v1/inbox/{transmission_id}/ack"): "acknowledged",
 }
+STEPS_JA = {
+    "manifest": "送信票（マニフェスト）",
+    "signature": "電子署名",
+    "certificate": "電子証明書",
+    "signer": "署名者＝端末＝ログイン＝送信元",
+    "files": "ファイルと送信票の一致",
+    "replay": "再送信（リプレイ）の検出",
+    "signing_time": "署名日時",
+    "licences": "ライセンス（送信元・送信先）",
+    "standard": "標準仕様（組み合わせ・書式）",
+}
 LABELS_JA = {
     "submitted": "送信",
     "stored": "保存",
@@ -83,7 +94,10 @@ async def inspect(service: HubService, journal: Journal, transmission_id: str) -
     result: dict[str, Any] = {
         "transmission_id": transmission_id,
         "life": [_event(e) for e in entries],
-        "decisions": submissions[-1]["decisions"] if submissions else [],
+        "decisions": [
+            d | {"label": STEPS_JA.get(d["step"], d["step"])}
+            for d in (submissions[-1]["decisions"] if submissions else [])
+        ],
         "stored": row is not None,
     }
     if row is not None:

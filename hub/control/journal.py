@@ -250,12 +250,15 @@ class Journal:
         rows = await self.db.fetch_all("SELECT * FROM journal WHERE transmission = ? ORDER BY id", (transmission,))
         return [entry_json(r) for r in rows]
 
-    async def follow(self, cursor: int, *, interval: float = 0.25) -> AsyncIterator[list[dict[str, Any]]]:
-        """New entries after `cursor`, polled from the database (shared by every worker)."""
-        while True:
+    async def follow(
+        self, cursor: int, stop: asyncio.Event, *, interval: float = 0.25
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """New entries after `cursor`, polled from the database (shared by every worker); an empty
+        list after each quiet interval, so a stream can send keep-alives. Ends when `stop` is set."""
+        while not stop.is_set():
             page = await self.page(cursor=cursor, limit=200)
-            if page["entries"]:
-                cursor = int(page["next_cursor"])
-                yield page["entries"]
-            else:
-                await asyncio.sleep(interval)
+            cursor = int(page["next_cursor"])
+            yield page["entries"]
+            if not page["entries"]:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), interval)

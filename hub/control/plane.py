@@ -7,12 +7,13 @@ answer is known. The dashboard's own polling is not journalled (it would only re
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +37,7 @@ class Control:
     gate: Gate
     snapshots: Snapshots
     seeder: Seeder | None = None
+    closing: asyncio.Event = field(default_factory=asyncio.Event)  # ends the dashboard's streams
 
 
 CONTROL = web.AppKey("control", Control)
@@ -48,6 +50,13 @@ UNGATED = ("/admin/v1/reset", "/admin/v1/snapshots", "/dashboard")
 def set_seeder(app: web.Application, seeder: Seeder) -> None:
     """What `POST /admin/v1/reset` re-creates after emptying the hub (`careplan up`: the demo offices)."""
     app[SEEDER] = [seeder]
+
+
+async def closing(app: web.Application) -> None:
+    """On shutdown: end the dashboard's event streams, which would otherwise hold it up."""
+    control = app.get(CONTROL)
+    if control is not None:
+        control.closing.set()
 
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:

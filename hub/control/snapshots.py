@@ -38,7 +38,7 @@ from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.trust import TrustStore
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+NAME = re.compile(r"\w[\w.-]{0,63}")  # letters of any script (月初), digits, _ . -; never / or ..
 CA_STATE = ("crl.pem", "index.json")  # the revocation list and the CA's record of revocations
 
 
@@ -46,7 +46,7 @@ def _bad_name(name: str) -> CareplanError:
     return CareplanError(
         "BAD_REQUEST",
         operation=Operation.ADMIN,
-        detail=f"snapshot name {name!r}: 1–64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        detail=f"snapshot name {name!r}: 1–64 letters of any script, digits, '.', '_', '-'; first a letter or digit",
         fix='e.g. {"name": "before-month-end"}',
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import ssl
@@ -13,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from hub.config import HubConfig
+from hub.control import cli as control_cli
 from hub.server import admin_token, missing_files, serve_forever
 
 DEFAULT_DATA = Path(".careplan-sim")
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
     audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
     audit.add_argument("--json", action="store_true")
+    control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
     return parser
 
 
@@ -101,6 +104,9 @@ def main(argv: list[str]) -> int:
     admin = {"clock": _clock, "keys": _keys, "audit": _audit}
     if args.command in admin:
         return 3 if _no_hub(config) else admin[args.command](config, args)
+    if args.command in control_cli.NAMES:
+        call = functools.partial(_admin, config)
+        return 3 if _no_hub(config) else control_cli.run(args.command, call, args, _print_result)
     missing = missing_files(config)
     if missing:
         print(

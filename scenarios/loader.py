@@ -323,6 +323,16 @@ def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: 
                 raise where.error(at, "clock advance takes {days, hours, minutes, seconds}")
     elif action == "revoke":
         office(argument)
+    elif action == "faults":
+        rules = argument.get("add", []) if isinstance(argument, Mapping) else None
+        if not argument or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+            raise where.error(at, "faults needs {add: [rule, …], seed: N} and/or {clear: true}")
+        for rule in rules:
+            if "office" in rule:
+                office(rule["office"])
+    elif action == "snapshot":
+        if not isinstance(argument, Mapping) or len(argument) != 1:
+            raise where.error(at, "snapshot needs {save: NAME} or {restore: NAME}")
     elif action in ("download",):
         if argument is None:
             raise where.error(at, "download needs a transmission id (e.g. ${tid}) or 'all'")

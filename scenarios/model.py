@@ -48,8 +48,10 @@ ACTIONS: Mapping[str, frozenset[str] | None] = {
     "login": frozenset({"user", "password", "certificate"}),
     "logout": None,
     "revoke": None,
+    "faults": frozenset({"add", "clear", "seed"}),  # the hub's fault injection (hub.control.faults)
+    "snapshot": frozenset({"save", "restore"}),
 }
-ACTORLESS = frozenset({"clock", "revoke"})
+ACTORLESS = frozenset({"clock", "revoke", "faults", "snapshot"})
 CERTIFICATES = (
     "kaigo",
     "seikyu-inin",

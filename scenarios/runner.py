@@ -45,6 +45,7 @@ from client.hubclient import HubClient, client_ssl_context
 from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import steer
 from hub.server import RunningHub, admin_token, start_hub
 from hub.service import HubService
 from scenarios.loader import office_number_for
@@ -196,6 +197,8 @@ class HubDriver(Protocol):
     async def advance_clock(self, delta: dt.timedelta) -> dt.datetime: ...
     async def now(self) -> dt.datetime: ...
     async def revoke(self, serial: int) -> None: ...
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None: ...
+    async def snapshot(self, action: str, name: str) -> None: ...
 
 
 _CHANGES: dict[str, Callable[..., lic.Licence]] = {
@@ -258,11 +261,20 @@ class InProcessHub:
     async def revoke(self, serial: int) -> None:
         self.ca.revoke(serial, now=self.clock.now())
 
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        await steer.change_faults(self.hub.app[steer.CONTROL], add, seed=seed, clear=clear, now=self.clock.now())
+
+    async def snapshot(self, action: str, name: str) -> None:
+        control = self.hub.app[steer.CONTROL]
+        await (steer.save_snapshot(control, name) if action == "save" else steer.restore_snapshot(control, name))
+
 
 class RemoteHub:
     """A hub already running (`careplan up`, `careplan hub serve`), driven through its admin API."""
 
-    def __init__(self, url: str, data: Path) -> None:
+    def __init__(self, url: str, data: Path, *, keep: bool = False) -> None:
+        self.keep = keep  # leave the run's offices and transmissions on the hub (careplan demo --hub)
+        self._snapshot: str | None = None
         self.url = url.rstrip("/")
         self.data = data
         self.ca_file = data / "ca" / "ca.pem"
@@ -292,9 +304,16 @@ class RemoteHub:
 
     async def open(self) -> None:
         self._clock_before = await self._call("GET", "/admin/v1/clock")
+        if not self.keep:  # the hub as this run found it, to return to afterwards
+            self._snapshot = f"_scenario-run-{secrets.token_hex(6)}"
+            await self._call("POST", "/admin/v1/snapshots", {"name": self._snapshot})
 
     async def close(self) -> None:
         try:
+            if self._snapshot is not None:  # offices, transmissions, clock: all as before the run
+                await self._call("POST", f"/admin/v1/snapshots/{self._snapshot}/restore")
+                await self._call("DELETE", f"/admin/v1/snapshots/{self._snapshot}")
+                self._clock_before = None
             before = self._clock_before
             if before is not None:  # leave the hub's clock as this run found it
                 if before.get("mode") == "frozen":
@@ -347,6 +366,18 @@ class RemoteHub:
 
     async def revoke(self, serial: int) -> None:
         self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own
+
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        if clear:
+            await self._call("DELETE", "/admin/v1/faults")
+        if add:
+            await self._call("POST", "/admin/v1/faults", {"seed": seed, "rules": add})
+
+    async def snapshot(self, action: str, name: str) -> None:
+        if action == "save":
+            await self._call("POST", "/admin/v1/snapshots", {"name": name})
+        else:
+            await self._call("POST", f"/admin/v1/snapshots/{name}/restore")
 
 
 _JST = dt.timezone(dt.timedelta(hours=9))
@@ -499,6 +530,21 @@ class Run:
         await client.logout()
         actor.logged_in = False
         return None, "logged out"
+
+    async def do_faults(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
+        """`faults: {add: [rule, …], seed: N, clear: true}`; a rule's `office` is a label."""
+        rules = [
+            dict(r) | ({"office": self.number(str(r["office"]))} if "office" in r else {})
+            for r in argument.get("add", ())
+        ]
+        await self.driver.faults(rules, seed=int(argument.get("seed", 0)), clear=bool(argument.get("clear")))
+        return len(rules), f"{len(rules)} fault rule(s) added" + (" after clearing" if argument.get("clear") else "")
+
+    async def do_snapshot(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
+        """`snapshot: {save: NAME}` or `{restore: NAME}`: the whole hub's state."""
+        [(action, name)] = argument.items()
+        await self.driver.snapshot(str(action), str(name))
+        return name, f"snapshot {name} {'saved' if action == 'save' else 'restored'}"
 
     async def do_revoke(self, step: Step, argument: str) -> tuple[Any, str]:
         actor = self.actor(argument)
@@ -752,14 +798,14 @@ StepHook = Callable[[Step, StepResult | None], None]
 
 
 async def run_scenario(
-    scenario: Scenario, on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+    scenario: Scenario, on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None, keep: bool = False
 ) -> ScenarioResult:
     """Run one scenario: against a fresh in-process hub, or with `hub` = (URL, data directory)
     against that running hub (its 事業所番号 namespaced by a random nonce)."""
     started = time.perf_counter()
     result = ScenarioResult(name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags)
     if hub is not None:
-        await _run_remote(namespaced(scenario, secrets.token_hex(8)), result, on_step, hub[0], hub[1])
+        await _run_remote(namespaced(scenario, secrets.token_hex(8)), result, on_step, hub[0], hub[1], keep=keep)
         result.duration = time.perf_counter() - started
         return result
     shared = pki()
@@ -793,13 +839,13 @@ async def run_scenario(
 
 
 async def _run_remote(
-    scenario: Scenario, result: ScenarioResult, on_step: StepHook | None, url: str, data: Path
+    scenario: Scenario, result: ScenarioResult, on_step: StepHook | None, url: str, data: Path, *, keep: bool = False
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="careplan-scenario-remote-") as tmp:
         driver: RemoteHub | None = None
         run: Run | None = None
         try:
-            driver = RemoteHub(url, data)
+            driver = RemoteHub(url, data, keep=keep)
             await driver.open()
             await driver.set_clock(scenario.clock)
             run = Run(scenario, Path(tmp), driver)
@@ -887,9 +933,13 @@ async def _run_step(run: Run, step: Step) -> StepResult:
 
 
 async def run_all(
-    scenarios: Sequence[Scenario], on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+    scenarios: Sequence[Scenario],
+    on_step: StepHook | None = None,
+    *,
+    hub: tuple[str, Path] | None = None,
+    keep: bool = False,
 ) -> list[ScenarioResult]:
-    return [await run_scenario(s, on_step, hub=hub) for s in scenarios]
+    return [await run_scenario(s, on_step, hub=hub, keep=keep) for s in scenarios]
 
 
 def run(
@@ -898,11 +948,13 @@ def run(
     *,
     hub: tuple[str, Path] | None = None,
     seed: int | None = None,
+    keep: bool = False,
 ) -> list[ScenarioResult]:
-    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub; `seed`
-    picks the generated data set that `send: {generated: […]}` draws from (same seed, same bytes)."""
+    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub, which
+    is restored afterwards to how the run found it unless `keep`; `seed` picks the generated data
+    set that `send: {generated: […]}` draws from (same seed, same bytes)."""
     token = GENERATED_SEED.set(GENERATED_SEED.get() if seed is None else seed)
     try:
-        return asyncio.run(run_all(list(scenarios), on_step, hub=hub))
+        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep))
     finally:
         GENERATED_SEED.reset(token)

@@ -27,7 +27,7 @@ from hub.config import HubConfig
 from hub.control.feed import feed_item, jst, state
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
-from hub.control.routes import restore_snapshot
+from hub.control.steer import restore_snapshot
 
 DASHBOARD = web.RouteTableDef()
 COOKIE = "careplan_dashboard"

@@ -103,8 +103,7 @@ class FaultRule:
             raise _bad(str(exc)) from None
 
     def to_json(self) -> dict[str, Any]:
-        defaults = FaultRule(kind=self.kind)
-        return {k: v for k, v in asdict(self).items() if k == "kind" or v != getattr(defaults, k)}
+        return asdict(self)
 
     def matches(self, route: str, office: str | None) -> bool:
         if self.route is not None and not fnmatch.fnmatchcase(route, self.route):

@@ -41,15 +41,14 @@ class Control:
 
 
 CONTROL = web.AppKey("control", Control)
-SEEDER = web.AppKey("control_seeder", list)  # set before start-up by `careplan up` (set_seeder)
-UNJOURNALLED = ("/dashboard/events", "/dashboard/state", "/dashboard/static")
+UNJOURNALLED = ("/dashboard/events", "/dashboard/state", "/admin/v1/journal")  # reading it is no event
 # Control routes that take the gate exclusively (or stream for ever) must not hold it shared.
 UNGATED = ("/admin/v1/reset", "/admin/v1/snapshots", "/dashboard")
 
 
 def set_seeder(app: web.Application, seeder: Seeder) -> None:
     """What `POST /admin/v1/reset` re-creates after emptying the hub (`careplan up`: the demo offices)."""
-    app[SEEDER] = [seeder]
+    app[CONTROL].seeder = seeder
 
 
 async def closing(app: web.Application) -> None:
@@ -64,14 +63,12 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     db = await ControlDatabase.open_control(config.data_dir / "control.sqlite3")
     journal = Journal(db)
     journal.start()
-    seeders = app.get(SEEDER) or [None]
     app[CONTROL] = Control(
         db=db,
         journal=journal,
         faults=Faults(db),
         gate=Gate(),
         snapshots=Snapshots(app[SERVICE], app[CLOCK], config),
-        seeder=seeders[0],
     )
     try:
         yield

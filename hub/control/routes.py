@@ -3,16 +3,14 @@ over hub.control's modules. Documented in hub/openapi.yaml with the hub's other 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, SERVICE, json_response, require_admin
 from hub.control import views
-from hub.control.faults import FaultRule
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL, Control
+from hub.control.steer import change_faults, reset_hub, restore_snapshot, save_snapshot
 from hub.routes import _field, _json_body
 
 CONTROL_ROUTES = web.RouteTableDef()
@@ -24,37 +22,23 @@ def _control(request: web.Request) -> Control:
 
 
 # --- reset and snapshots --------------------------------------------------------------------------
-async def reset_hub(request: web.Request, control: Control, to: str) -> dict[str, Any]:
-    if to not in ("seed", "empty"):
-        raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail='"to" is "seed" (default) or "empty"')
-    async with control.gate.exclusive():
-        return await control.snapshots.reset(empty=to == "empty", seeder=control.seeder)
-
-
 @CONTROL_ROUTES.post("/admin/v1/reset")
 async def reset(request: web.Request) -> web.Response:
     """{"to": "seed"|"empty"}: back to what `careplan up` seeded (default), or to nothing."""
     control = _control(request)
     body = await _json_body(request) if request.can_read_body else {}
-    return json_response(await reset_hub(request, control, str(body.get("to", "seed"))))
+    return json_response(await reset_hub(control, str(body.get("to", "seed"))))
 
 
 @CONTROL_ROUTES.post("/admin/v1/snapshots")
 async def snapshot_save(request: web.Request) -> web.Response:
     control = _control(request)
-    name = _field(await _json_body(request), "name")
-    async with control.gate.exclusive():
-        return json_response(await control.snapshots.save(name), status=201)
+    return json_response(await save_snapshot(control, _field(await _json_body(request), "name")), status=201)
 
 
 @CONTROL_ROUTES.get("/admin/v1/snapshots")
 async def snapshot_list(request: web.Request) -> web.Response:
     return json_response({"snapshots": _control(request).snapshots.list()})
-
-
-async def restore_snapshot(control: Control, name: str) -> dict[str, Any]:
-    async with control.gate.exclusive():
-        return await control.snapshots.restore(name)
 
 
 @CONTROL_ROUTES.post("/admin/v1/snapshots/{name}/restore")
@@ -97,9 +81,8 @@ async def faults_add(request: web.Request) -> web.Response:
     seed = body.get("seed", 0)
     if not isinstance(seed, int):
         raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail='"seed" is a whole number')
-    rules = [FaultRule.from_json(r) for r in raw]
-    now = request.app[CLOCK].now().isoformat()
-    return json_response({"faults": await control.faults.add(rules, seed=seed, now=now)}, status=201)
+    faults = await change_faults(control, raw, seed=seed, clear=False, now=request.app[CLOCK].now())
+    return json_response({"faults": faults}, status=201)
 
 
 @CONTROL_ROUTES.get("/admin/v1/faults")

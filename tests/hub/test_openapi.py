@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 
 from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
 from client.hubclient import client_ssl_context
+from hub.control.routes import CONTROL_ROUTES
 from hub.routes import ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
 
@@ -36,7 +37,8 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    return {(r.method.lower(), _spec_path(r.path)) for r in ROUTES}  # type: ignore[attr-defined]
+    routes = [*ROUTES, *CONTROL_ROUTES]  # the office-facing API and the control plane's admin API
+    return {(r.method.lower(), _spec_path(r.path)) for r in routes}  # type: ignore[attr-defined]
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -24,6 +24,7 @@ from aiohttp import web
 from careplan.errors import CareplanError, Operation
 from hub.app import CLOCK, CONFIG, SERVICE, json_response
 from hub.config import HubConfig
+from hub.control import views
 from hub.control.feed import feed_item, jst, state
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
@@ -155,6 +156,18 @@ async def restore(request: web.Request) -> web.Response:
     except (ValueError, KeyError, TypeError):
         raise CareplanError("BAD_REQUEST", detail='send {"name": snapshot}') from None
     return json_response(await restore_snapshot(request.app[CONTROL], name))
+
+
+@DASHBOARD.post("/dashboard/corrections/{correction_id:[0-9]+}")
+async def correction(request: web.Request) -> web.Response:
+    """{"status": …}: a directory correction request moves on (受付済 → 対応中 → 反映済 / 却下)."""
+    _guard(request, control=True)
+    try:
+        status = str((await request.json())["status"])
+    except (ValueError, KeyError, TypeError):
+        raise CareplanError("BAD_REQUEST", detail='send {"status": …}') from None
+    changed = await views.set_correction_status(request.app[SERVICE], int(request.match_info["correction_id"]), status)
+    return json_response(changed)
 
 
 @DASHBOARD.get("/dashboard/transmissions/{transmission_id}")

@@ -90,5 +90,7 @@ async def state(service: HubService, control: Control) -> dict[str, Any]:
         "refusals": [feed_item(dict(r) | {"fault": None}) for r in refused],
         "snapshots": [s["name"] for s in control.snapshots.list()],
         "faults": len([f for f in await control.faults.list() if f["remaining"] != 0]),
+        "sessions": await views.sessions(service),
+        "corrections": await views.corrections(service),
         "last_id": await control.journal.last_id(),
     }

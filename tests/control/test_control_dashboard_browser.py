@@ -14,6 +14,7 @@ import pytest
 from controlkit import ok, plan, with_seed
 
 from careplan.errors import MSG_RECIPIENT_NOT_LICENSED, CareplanError
+from hub.app import USAGE
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.web.test_usage_site_browser import LAUNCH_ARGS, chromium
 
@@ -124,6 +125,17 @@ async def test_the_dashboard_needs_the_token_or_the_trainer_passcode(hub: HubUnd
         "POST", "/dashboard/clock", json={"days": 1}, headers={"Authorization": "Bearer test-admin-token"}
     )
     assert status == 403  # a control without the page's header: CSRF_FAILED
+    await hub.running.app[USAGE].request_correction(
+        office_number=HOUMON.number, field="address", value="東京都千代田区1-1", contact="03-0000-0000"
+    )
     await page.locator("input[name=passcode]").fill(trainer_passcode(hub.config))
     await page.get_by_role("button", name="表示").click()
     await expect(page.locator(f"#office-{KYOTAKU.number}")).to_be_visible()
+    await page.locator("#corrections select").select_option("対応中")  # the admin view of corrections
+    await expect(page.locator("#corrections select")).to_have_value("対応中")
+    for _ in range(50):
+        [request] = (await ok(hub, "GET", "/admin/v1/corrections"))["corrections"]
+        if request["status"] == "対応中":
+            break
+        await page.wait_for_timeout(100)
+    assert request["status"] == "対応中"

@@ -69,10 +69,11 @@ def _link_tree(source: Path, target: Path) -> int:
 
 def _sync_payloads(snapshot: Path, live: Path) -> None:
     """Make `live` hold exactly the snapshot's blobs (links; same name and same inode = kept)."""
-    wanted = {e.name: e.stat() for e in os.scandir(snapshot) if e.is_file()}
+    # Inode numbers come with the directory listing (no stat per file); both folders are on one
+    # file system (links), so the same inode means the same file.
+    wanted = {e.name: e.inode() for e in os.scandir(snapshot)}
     for entry in os.scandir(live):
-        kept = wanted.get(entry.name)
-        if kept is None or (entry.stat().st_ino, entry.stat().st_dev) != (kept.st_ino, kept.st_dev):
+        if wanted.get(entry.name) != entry.inode():
             os.unlink(entry.path)
     present = {e.name for e in os.scandir(live)}
     for name in wanted.keys() - present:
@@ -138,9 +139,11 @@ class Snapshots:
             **self._counts(partial / "hub.sqlite3"),
         }
         (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        old = target.with_name(f".old-{name}")
         if target.exists():  # saving under an existing name replaces that snapshot
-            shutil.rmtree(target)
+            os.replace(target, old)
         os.replace(partial, target)
+        shutil.rmtree(old, ignore_errors=True)
         return meta
 
     @staticmethod

@@ -121,7 +121,7 @@ MIGRATIONS: tuple[str, ...] = (
 class Database:
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
-    migrations: tuple[str, ...] = MIGRATIONS  # a subclass may keep another schema (hub.control.store)
+    migrations: tuple[str, ...] | None = None  # a subclass may keep another schema (hub.control.store)
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._conn = connection
@@ -147,9 +147,10 @@ class Database:
 
     async def _migrate(self) -> None:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
-        for number in range(version, len(self.migrations)):
+        migrations = MIGRATIONS if self.migrations is None else self.migrations
+        for number in range(version, len(migrations)):
             async with self.transaction() as tx:
-                await tx.executescript_in_tx(self.migrations[number])
+                await tx.executescript_in_tx(migrations[number])
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.asynccontextmanager

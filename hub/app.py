@@ -1,52 +1,51 @@
-"""The hub's aiohttp application: state on AppKeys, the error middleware, identity helpers.
+"""The hub's aiohttp application, assembled: the error middleware, the lifecycle, the routes.
 
 Every refusal leaves as `{code, message, operation, explanation, detail, fix, findings}` with the
 catalogue's HTTP status; anything unexpected becomes INTERNAL with a trace id (the trace goes to
-the log, never to the user). Handlers live in `hub.routes`; operations in `hub.service`.
+the log, never to the user). Handlers live in `hub.routes`, `hub.website` and `hub.control`;
+the keys and request helpers they share in `hub.keys` (re-exported here for older imports);
+operations in `hub.service`. No module imports this one except the server that runs it.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from careplan.certificates import OfficeIdentity
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import install as install_control
 from hub.db import Database
+from hub.keys import (  # re-exported: modules written before hub.keys import them from here
+    CLOCK,
+    CONFIG,
+    PEER,
+    SERVICE,
+    USAGE,
+    Handler,
+    bearer_token,
+    error_response,
+    json_response,
+    office_session,
+    peer_identity,
+    require_admin,
+)
 from hub.payloads import PayloadStore
-from hub.service import HubService, Session
+from hub.routes import ROUTES
+from hub.service import HubService
 from hub.trust import TrustStore
 from hub.usage import UsageSite
+from hub.website import TEMPLATES, WEB, templates
 
 log = logging.getLogger(__name__)
-
-CONFIG = web.AppKey("config", HubConfig)
-CLOCK = web.AppKey("clock", Clock)
-SERVICE = web.AppKey("service", HubService)
-PEER = web.RequestKey("peer", OfficeIdentity)
-USAGE = web.AppKey("usage", UsageSite)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def json_response(data: object, *, status: int = 200) -> web.Response:
-    """JSON as vendors read it: UTF-8 Japanese, not \\u escapes."""
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-def error_response(error: CareplanError) -> web.Response:
-    return json_response(error.to_wire(), status=error.status)
+__all__ = [
+    "CLOCK", "CONFIG", "PEER", "SERVICE", "USAGE", "bearer_token", "create_app", "error_response", "json_response",
+    "office_session", "peer_identity", "require_admin",
+]  # fmt: skip
 
 
 def _peer_label(request: web.Request) -> str | None:
@@ -82,55 +81,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(CareplanError("INTERNAL", detail=f"trace id {trace}"))
 
 
-def _peer_der(request: web.Request) -> bytes | None:
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-
-
-def peer_identity(request: web.Request, operation: Operation) -> OfficeIdentity:
-    """The office proven by the TLS client certificate, judged on the hub's clock."""
-    service = request.app[SERVICE]
-    identity = service.trust.judge(_peer_der(request), now=service.clock.now(), operation=operation)
-    request[PEER] = identity
-    return identity
-
-
-def bearer_token(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise CareplanError(
-            "SESSION_REQUIRED",
-            detail="no 'Authorization: Bearer <token>' header",
-            fix="Log in (POST /api/v1/session) and send the token it returns.",
-        )
-    return token.strip()
-
-
-async def office_session(request: web.Request, operation: Operation) -> tuple[OfficeIdentity, Session]:
-    """The certificate's office and its session; both must agree (R2.3)."""
-    peer = peer_identity(request, operation)
-    session = await request.app[SERVICE].session(peer, bearer_token(request), operation)
-    return peer, session
-
-
-def require_admin(request: web.Request) -> None:
-    token = request.app[CONFIG].admin_token
-    remote = request.remote or ""
-    try:
-        loopback = ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        loopback = remote == "localhost"
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    given = given.strip() if scheme.lower() == "bearer" else ""
-    if not token or not loopback or not secrets.compare_digest(given, token):
-        raise CareplanError(
-            "ADMIN_FORBIDDEN",
-            detail="admin token missing or wrong, or peer not on loopback",
-            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
-        )
-
-
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await Database.open(config.db_file)
@@ -149,9 +99,6 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
-    from hub.routes import ROUTES
-    from hub.website import TEMPLATES, WEB, templates
-
     app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
@@ -159,7 +106,5 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)
-    from hub.control import install  # the control plane: journal, faults, snapshots, dashboard
-
-    install(app)
+    install_control(app)  # the control plane: journal, faults, snapshots, dashboard
     return app

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.keys import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()

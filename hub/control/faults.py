@@ -32,6 +32,7 @@ from cryptography import x509
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
 from hub.control.store import ControlDatabase
+from hub.keys import SERVICE, json_response
 
 KINDS = ("latency", "http_error", "cut_upload", "cut_download", "lose_answer", "expire_session")
 OPERATIONS: Mapping[str, tuple[str, ...]] = {
@@ -253,8 +254,6 @@ async def _cut_download(request: web.Request, response: web.StreamResponse) -> w
 
 
 async def _expire_session(request: web.Request) -> None:
-    from hub.app import SERVICE
-
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return
@@ -267,8 +266,6 @@ async def _expire_session(request: web.Request) -> None:
 
 
 def _error(rule: FaultRule) -> web.Response:
-    from hub.app import json_response
-
     error = CareplanError(
         rule.code,
         detail=f"injected fault: HTTP {rule.status}",

@@ -85,6 +85,15 @@ def _guard(request: web.Request, *, control: bool = False) -> None:
         raise CareplanError("CSRF_FAILED", detail="dashboard controls are posted by the dashboard page only")
 
 
+async def _control_field(request: web.Request, name: str) -> str:
+    """One field of a control's JSON body, after the access and CSRF checks."""
+    _guard(request, control=True)
+    try:
+        return str((await request.json())[name])
+    except (ValueError, KeyError, TypeError):
+        raise CareplanError("BAD_REQUEST", detail=f'send {{"{name}": …}}') from None
+
+
 def _page(template: str, status: int = 200, **context: Any) -> web.Response:
     return web.Response(
         text=_TEMPLATES.get_template(template).render(**context), content_type="text/html", status=status
@@ -135,11 +144,10 @@ async def events(request: web.Request) -> web.StreamResponse:
 @DASHBOARD.post("/dashboard/clock")
 async def advance(request: web.Request) -> web.Response:
     """{"days": n}: the trainer moves the hub's clock forward."""
-    _guard(request, control=True)
     try:
-        days = float((await request.json())["days"])
-    except (ValueError, KeyError, TypeError):
-        raise CareplanError("BAD_REQUEST", detail='send {"days": n}') from None
+        days = float(await _control_field(request, "days"))
+    except ValueError:
+        days = -1
     if not 0 < days <= ADVANCE_LIMIT_DAYS:
         raise CareplanError("BAD_REQUEST", detail=f"days must be in (0, {ADVANCE_LIMIT_DAYS}]")
     clock = request.app[CLOCK]
@@ -150,22 +158,14 @@ async def advance(request: web.Request) -> web.Response:
 @DASHBOARD.post("/dashboard/restore")
 async def restore(request: web.Request) -> web.Response:
     """{"name": snapshot}: the trainer returns the hub to a saved state."""
-    _guard(request, control=True)
-    try:
-        name = str((await request.json())["name"])
-    except (ValueError, KeyError, TypeError):
-        raise CareplanError("BAD_REQUEST", detail='send {"name": snapshot}') from None
+    name = await _control_field(request, "name")
     return json_response(await restore_snapshot(request.app[CONTROL], name))
 
 
 @DASHBOARD.post("/dashboard/corrections/{correction_id:[0-9]+}")
 async def correction(request: web.Request) -> web.Response:
     """{"status": …}: a directory correction request moves on (受付済 → 対応中 → 反映済 / 却下)."""
-    _guard(request, control=True)
-    try:
-        status = str((await request.json())["status"])
-    except (ValueError, KeyError, TypeError):
-        raise CareplanError("BAD_REQUEST", detail='send {"status": …}') from None
+    status = await _control_field(request, "status")
     changed = await views.set_correction_status(request.app[SERVICE], int(request.match_info["correction_id"]), status)
     return json_response(changed)
 

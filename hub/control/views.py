@@ -34,7 +34,8 @@ def cursor_value(text: str | None) -> int | None:
 async def transmissions(
     service: HubService, *, office: str = "", cursor: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
-    """Newest first (by storage order); `next_cursor` is null on the last page."""
+    """Newest first (in storage order), each as the office API shows it; `next_cursor` is null on
+    the last page."""
     where, params = ["1 = 1"], []
     if office:
         where.append("(t.sender = ? OR t.recipient = ?)")
@@ -43,29 +44,14 @@ async def transmissions(
         where.append("t.rowid < ?")
         params.append(cursor)
     rows = await service.db.fetch_all(
-        "SELECT t.rowid AS rid, t.id, t.sender, t.recipient, t.sender_user, t.submitted_at, t.file_count, "
-        "t.total_size, t.downloaded_at, t.downloaded_by, s.name AS sender_name, r.name AS recipient_name "
-        "FROM transmissions t JOIN offices s ON s.office_number = t.sender "
-        f"JOIN offices r ON r.office_number = t.recipient WHERE {' AND '.join(where)} ORDER BY t.rowid DESC LIMIT ?",
-        [*params, limit + 1],
+        service._LIST_SQL + f"WHERE {' AND '.join(where)} ORDER BY t.rowid DESC LIMIT ?", [*params, limit + 1]
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    items = [
-        {
-            "transmission_id": r["id"],
-            "sender": {"office_number": r["sender"], "name": r["sender_name"], "user_id": r["sender_user"]},
-            "recipient": {"office_number": r["recipient"], "name": r["recipient_name"]},
-            "submitted_at": r["submitted_at"],
-            "file_count": r["file_count"],
-            "total_size": r["total_size"],
-            "status": "ダウンロード済" if r["downloaded_at"] else "未ダウンロード",
-            "downloaded_at": r["downloaded_at"],
-            "downloaded_by": r["downloaded_by"],
-        }
-        for r in rows
-    ]
-    return {"transmissions": items, "next_cursor": str(rows[-1]["rid"]) if more else None}
+    items = [await service._row_json(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = await service.db.fetch_one("SELECT rowid FROM transmissions WHERE id = ?", (rows[limit - 1]["id"],))
+        next_cursor = str(last[0]) if last is not None else None
+    return {"transmissions": items, "next_cursor": next_cursor}
 
 
 async def sessions(service: HubService) -> dict[str, Any]:

@@ -5,9 +5,9 @@ controls work; presenter-mode screenshots go to docs/ (shown in the README)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,28 +16,17 @@ from controlkit import ok, plan, with_seed
 from careplan.errors import MSG_RECIPIENT_NOT_LICENSED, CareplanError
 from hub.app import USAGE
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
-from tests.web.test_usage_site_browser import LAUNCH_ARGS, chromium
+from tests.web import test_usage_site_browser as usage_site
 
-try:
-    from playwright.async_api import Browser, Page, async_playwright, expect
-except ImportError:  # pragma: no cover - depends on the machine
-    async_playwright = None  # type: ignore[assignment]
+with contextlib.suppress(ImportError):  # without playwright the fixture skips (fails in CI)
+    from playwright.async_api import Browser, Page, expect
+
+browser = usage_site.browser  # the usage-site tests' Chromium fixture, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 # Screenshots go to reports/; with CAREPLAN_UPDATE_DOCS=1 also to docs/ (committed, in the README).
 SHOTS = [ROOT / "reports" / "screenshots"] + ([ROOT / "docs"] if os.environ.get("CAREPLAN_UPDATE_DOCS") == "1" else [])
 LIVE_SECONDS = 2.0
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def _page(browser: Browser, url: str) -> Page:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from hub.control.store import ControlDatabase
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.service import HubService
 
+log = logging.getLogger(__name__)
 Seeder = Callable[[HubService], Awaitable[object]]
 
 
@@ -38,6 +40,7 @@ class Control:
     snapshots: Snapshots
     seeder: Seeder | None = None
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # ends the dashboard's streams
+    users: dict[str, str] = field(default_factory=dict)  # token hash -> user id, for the journal
 
 
 CONTROL = web.AppKey("control", Control)
@@ -77,30 +80,23 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
-def _refusal(response: web.StreamResponse) -> tuple[str | None, list[dict[str, Any]]]:
-    """The catalogue code and findings of a refusal answer (codes and rules only are kept)."""
+def _answer(response: web.StreamResponse | None) -> dict[str, Any]:
+    """The JSON object a handler answered (refusals included), or {}; read once per request."""
     body = response.body if isinstance(response, web.Response) else None
-    if response.status < 400 or not isinstance(body, bytes) or response.content_type != "application/json":
-        return None, []
-    with contextlib.suppress(ValueError, AttributeError):
-        wire = json.loads(body)
-        findings = wire.get("findings")
-        return str(wire.get("code") or "") or None, findings if isinstance(findings, list) else []
-    return None, []
+    if response is None or not isinstance(body, bytes) or response.content_type != "application/json":
+        return {}
+    with contextlib.suppress(ValueError):
+        loaded = json.loads(body)
+        return loaded if isinstance(loaded, dict) else {}
+    return {}
 
 
-def _answer_field(response: web.StreamResponse, name: str) -> str | None:
-    body = response.body if isinstance(response, web.Response) else None
-    if response.status >= 400 or not isinstance(body, bytes) or response.content_type != "application/json":
-        return None
-    with contextlib.suppress(ValueError, AttributeError):
-        value = json.loads(body).get(name)
-        return str(value) if value else None
-    return None
+_ANSWER_READ = frozenset({"POST /api/v1/transmissions", "POST /api/v1/session"})  # ids worth keeping
+USERS_KEPT = 4096  # token hashes whose user is remembered (a session's user never changes)
 
 
-async def _user(request: web.Request, service: HubService) -> str | None:
-    """The user behind the request's API session or website session (hashes only)."""
+async def _user(request: web.Request, service: HubService, users: dict[str, str]) -> str | None:
+    """The user behind the request's API session or website session (by token hash only)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     table, secret = ("sessions", token.strip()) if scheme.lower() == "bearer" else ("web_sessions", "")
     if not secret:
@@ -108,21 +104,33 @@ async def _user(request: web.Request, service: HubService) -> str | None:
     if not secret:
         return None
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    row = await service.db.fetch_one(f"SELECT user_id FROM {table} WHERE token_hash = ?", (digest,))
-    return str(row[0]) if row is not None else None
+    if digest not in users:
+        row = await service.db.fetch_one(f"SELECT user_id FROM {table} WHERE token_hash = ?", (digest,))
+        if row is None:
+            return None
+        if len(users) >= USERS_KEPT:
+            users.clear()
+        users[digest] = str(row[0])
+    return users[digest]
 
 
-async def _entry(request: web.Request, status: int, response: web.StreamResponse | None, started: float,
+async def _entry(request: web.Request, status: int, response: web.StreamResponse | None, duration: float,
                  chain: Any) -> Entry:  # fmt: skip
+    """The journal entry of a finished request. Of the answer only the code, the findings' rules
+    and counts, the transmission id and (at login) the user id are kept (journal rule 2)."""
     peer = request.get(PEER)
     route = route_of(request)
-    transmission = request.match_info.get("transmission_id") or chain.transmission
-    user = await _user(request, request.app[SERVICE])
-    if response is not None:
-        transmission = transmission or _answer_field(response, "transmission_id")
-        user = user or (_answer_field(response, "user_id") if route == "POST /api/v1/session" else None)
-    code, findings = _refusal(response) if response is not None else (None, [])
+    refused = status >= 400
+    answer = _answer(response) if refused or route in _ANSWER_READ else {}
+    code = (str(answer.get("code") or "") or None) if refused else None
+    findings = answer.get("findings") if refused and isinstance(answer.get("findings"), list) else []
     close_chain(chain, code, findings)
+    transmission = request.match_info.get("transmission_id") or chain.transmission
+    if not transmission and not refused and answer.get("transmission_id"):
+        transmission = str(answer["transmission_id"])
+    user = await _user(request, request.app[SERVICE], request.app[CONTROL].users)
+    if user is None and route == "POST /api/v1/session" and not refused and answer.get("user_id"):
+        user = str(answer["user_id"])
     method, _, template = route.partition(" ")
     return Entry(
         at=request.app[CLOCK].now().isoformat(),
@@ -130,7 +138,7 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
         route=template,
         path=request.path,
         status=status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        duration_ms=round(duration * 1000, 2),
         code=code,
         office=peer.office_number if peer is not None else None,
         user_id=user,
@@ -161,8 +169,7 @@ async def control_middleware(request: web.Request, handler: Any) -> web.StreamRe
             raise
         finally:
             try:
-                control.journal.record(await _entry(request, status, response, started, chain))
+                duration = time.perf_counter() - started
+                control.journal.record(await _entry(request, status, response, duration, chain))
             except Exception:  # the journal never turns an answer into an error
-                import logging
-
-                logging.getLogger(__name__).exception("could not journal %s %s", request.method, request.path)
+                log.exception("could not journal %s %s", request.method, request.path)

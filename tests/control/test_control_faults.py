@@ -175,3 +175,10 @@ async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> No
         status, refusal = await admin(hub, "POST", "/admin/v1/faults", rule)
         assert (status, refusal["code"]) == (400, "BAD_REQUEST") and words in refusal["detail"], refusal
     assert (await ok(hub, "GET", "/admin/v1/faults"))["faults"] == []
+
+
+async def test_a_catch_all_rule_spares_the_admin_api_and_the_dashboard(hub: HubUnderTest) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "http_error"})  # every route, until cleared
+    assert (await hub.raw("GET", "/healthz"))[0] == 503
+    assert (await ok(hub, "DELETE", "/admin/v1/faults"))["cleared"] == 1
+    assert (await hub.raw("GET", "/healthz"))[0] == 200

@@ -114,7 +114,8 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
 @DASHBOARD.get("/dashboard/state")
 async def dashboard_state(request: web.Request) -> web.Response:
     _guard(request)
-    return json_response(await state(request.app[SERVICE], request.app[CONTROL]))
+    limit = views.page_limit(request.query.get("limit"), default=15)  # さらに表示 asks for more rows
+    return json_response(await state(request.app[SERVICE], request.app[CONTROL], limit=limit))
 
 
 @DASHBOARD.get("/dashboard/events")

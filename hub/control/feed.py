@@ -61,7 +61,7 @@ async def _pending(service: HubService) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def state(service: HubService, control: Control) -> dict[str, Any]:
+async def state(service: HubService, control: Control, *, limit: int = 15) -> dict[str, Any]:
     pending = await _pending(service)
     offices = [
         {
@@ -74,7 +74,8 @@ async def state(service: HubService, control: Control) -> dict[str, Any]:
         }
         for o in await service.offices()
     ]
-    sent = (await views.transmissions(service, limit=15))["transmissions"]
+    page = await views.transmissions(service, limit=limit)
+    sent = page["transmissions"]
     for row in sent:
         row["submitted_at_jst"] = jst(row["submitted_at"])
         row["downloaded_at_jst"] = jst(row["downloaded_at"])
@@ -87,6 +88,7 @@ async def state(service: HubService, control: Control) -> dict[str, Any]:
         "clock": clock | {"jst": jst(str(clock["now"]))},
         "offices": offices,
         "transmissions": sent,
+        "more": page["next_cursor"] is not None,
         "refusals": [feed_item(dict(r) | {"fault": None}) for r in refused],
         "snapshots": [s["name"] for s in control.snapshots.list()],
         "faults": len([f for f in await control.faults.list() if f["remaining"] != 0]),

@@ -159,6 +159,10 @@ def entry_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+KEEP = 200_000  # entries kept; older ones are dropped as new ones come (about 100 MB at most)
+TRIM_EVERY = 1_000  # entries written between two trims
+
+
 class Journal:
     """Records entries (in batches, off the request path) and answers queries over them."""
 
@@ -166,6 +170,7 @@ class Journal:
         self.db = db
         self._queue: asyncio.Queue[Entry | asyncio.Event] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._written = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._writer(), name="journal-writer")
@@ -208,6 +213,10 @@ class Journal:
         async with self.db.transaction() as tx:
             for entry in entries:
                 await tx.execute(sql, _row(entry))
+            self._written += len(entries)
+            if self._written >= TRIM_EVERY:  # trim now and then, not on every batch
+                self._written = 0
+                await tx.execute("DELETE FROM journal WHERE id <= (SELECT max(id) FROM journal) - ?", (KEEP,))
 
     # --- queries ------------------------------------------------------------------------------
     async def page(

@@ -152,3 +152,15 @@ async def test_filters_and_cursor_pages(hub: HubUnderTest) -> None:
     assert later["entries"] == []
     status, bad = await admin(hub, "GET", "/admin/v1/journal?cursor=abc")
     assert (status, bad["code"]) == (400, "BAD_REQUEST")
+
+
+async def test_the_journal_keeps_the_latest_entries_only(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.control import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "KEEP", 3)
+    monkeypatch.setattr(journal_module, "TRIM_EVERY", 1)
+    for _ in range(8):
+        await hub.raw("GET", "/healthz")
+    await control(hub).journal.flush()
+    kept = (await ok(hub, "GET", "/admin/v1/journal?cursor=0&limit=500"))["entries"]
+    assert 1 <= len(kept) <= 4 and kept[-1]["route"] == "/healthz"

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
+
+from hub.offices import JST
 
 Call = Callable[[str, str, object | None], Awaitable[object]]
 Printer = Callable[[object], int]
@@ -107,10 +110,13 @@ async def _corrections(call: Call, args: argparse.Namespace) -> object:
 
 
 def journal_line(e: dict[str, Any]) -> str:
+    """One entry for people: hub time in JST, status, route, who, code, transmission, fault, duration;
+    a submission's checks indented below it."""
     who = " ".join(x for x in (e.get("office"), e.get("user_id")) if x)
     fault = f"  ⚡{e['fault']['kind']}" if e.get("fault") else ""
     tid = f"  {e['transmission']}" if e.get("transmission") else ""
-    line = f"{e['at'][:19]}  {e['status']}  {e['method']:<6} {e['route']:<48} {who:<28} {e.get('code') or '':<22}"
+    at = dt.datetime.fromisoformat(e["at"]).astimezone(JST).strftime("%m-%d %H:%M:%S")
+    line = f"{at}  {e['status']}  {e['method']:<6} {e['route']:<48} {who:<28} {e.get('code') or '':<22}"
     line = line.rstrip() + tid + fault + f"  {e['duration_ms']:.0f} ms"
     for d in e.get("decisions") or []:
         line += f"\n      {d['step']:<13} {d['outcome']:<28} {d['note']}".rstrip()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
+from client.hubclient import HubClient, client_ssl_context
 from fixtures.samples import sample_plan_set
 from hub.control.plane import CONTROL, Control
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, seed
@@ -41,3 +44,22 @@ def plan(created: str = "20250420093000") -> list[tuple[str, bytes]]:
 async def journal(hub: HubUnderTest, **query: str) -> list[dict[str, Any]]:
     path = "/admin/v1/journal?" + "&".join(f"{k}={v}" for k, v in query.items())
     return list((await ok(hub, "GET", path))["entries"])
+
+
+async def raw_send(hub: HubUnderTest, client: HubClient, tid: str) -> tuple[int, dict[str, Any]]:
+    """One POST /api/v1/transmissions made by hand (no client retry policy in between): the HTTP
+    status and the JSON answer; aiohttp.ClientError when the hub cuts the connection."""
+    files = plan()
+    manifest, signature = client.prepare(files, to=HOUMON.number, transmission_id=tid)
+    form = aiohttp.MultipartWriter("form-data")
+    form.append(manifest, {"Content-Type": "application/json"}).set_content_disposition("form-data", name="manifest")
+    form.append(signature).set_content_disposition("form-data", name="signature")
+    for name, data in files:
+        form.append(data).set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
+    connector = aiohttp.TCPConnector(ssl=client_ssl_context(hub.config.trusted_ca_file, client.keypair))
+    headers = {"Authorization": f"Bearer {client.token}"}
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.post(hub.url + "/api/v1/transmissions", data=form, headers=headers) as response,
+    ):
+        return response.status, await response.json()

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-from controlkit import admin, journal, ok, plan
+from controlkit import admin, journal, ok, plan, raw_send
 
-from careplan.errors import CareplanError
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 SEND_RETRY = pytest.mark.xfail(
@@ -30,11 +30,9 @@ async def test_the_issue_example_fails_the_next_send_once_with_retry_after(hub: 
     assert added[0]["rule"]["kind"] == "http_error" and added[0]["remaining"] == 1
     async with hub.client(KYOTAKU) as kyotaku:
         await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
-        files = plan()
-        with pytest.raises(CareplanError) as busy:
-            await kyotaku.upload(*kyotaku.prepare(files, to=HOUMON.number, transmission_id="a" * 32), files)
-        assert busy.value.code == "HUB_BUSY" and "Retry" in busy.value.fix
-        again = await kyotaku.send(files, to=HOUMON.number, transmission_id="a" * 32)  # the same id: stored once
+        status, busy = await raw_send(hub, kyotaku, "a" * 32)
+        assert (status, busy["code"]) == (503, "HUB_BUSY") and "Retry" in busy["fix"]
+        again = await kyotaku.send(plan(), to=HOUMON.number, transmission_id="a" * 32)  # the same id: stored once
         assert again["transmission_id"] == "a" * 32
     assert await hub.transmission_count() == 1
     [marked] = await _faulted(hub)
@@ -74,12 +72,10 @@ async def test_a_cut_upload_stores_nothing_and_the_same_send_goes_through_after(
     await ok(hub, "POST", "/admin/v1/faults", rule)
     async with hub.client(KYOTAKU) as kyotaku:
         await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
-        files = plan()
-        with pytest.raises(CareplanError) as cut:
-            await kyotaku.upload(*kyotaku.prepare(files, to=HOUMON.number, transmission_id="b" * 32), files)
-        assert cut.value.code == "HUB_UNREACHABLE"
+        with pytest.raises(aiohttp.ClientError):
+            await raw_send(hub, kyotaku, "b" * 32)
         assert await hub.transmission_count() == 0 and hub.payload_files() == []
-        await kyotaku.send(files, to=HOUMON.number, transmission_id="b" * 32)
+        await kyotaku.send(plan(), to=HOUMON.number, transmission_id="b" * 32)
     assert await hub.transmission_count() == 1
     [marked] = await _faulted(hub)
     assert marked["fault"]["kind"] == "cut_upload"

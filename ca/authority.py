@@ -6,7 +6,9 @@ Rules this module keeps:
    (CMS encryption needs RSA).
 2. A CA directory holds `ca.pem`, `ca-key.pem` (0600), `index.json` (every certificate issued,
    with its revocation) and `crl.pem`, which is re-published on every revocation so that a
-   running hub picks it up without a restart.
+   running hub picks it up without a restart. Every publication carries the next CRL number
+   (RFC 5280 5.2.3; the counter is kept in `crlnumber`, as openssl ca does), so a hub can refuse
+   an older CRL put back in place of a newer one.
 3. Time is passed in (`now`): tests issue expired or not-yet-valid certificates on purpose.
 """
 
@@ -89,11 +91,17 @@ class CertificateAuthority:
     """An office CA, in memory or backed by a directory (then every change is saved)."""
 
     def __init__(
-        self, root: Issued, *, directory: Path | None = None, index: list[dict[str, object]] | None = None
+        self,
+        root: Issued,
+        *,
+        directory: Path | None = None,
+        index: list[dict[str, object]] | None = None,
+        crl_number: int = 0,
     ) -> None:
         self.root = root
         self.directory = directory
         self.index: list[dict[str, object]] = index or []
+        self.crl_number = crl_number  # of the CRL last published
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -157,7 +165,9 @@ class CertificateAuthority:
             raise ValueError(f"{directory / 'ca-key.pem'} is not an RSA key")
         index_path = directory / "index.json"
         index = json.loads(index_path.read_text("utf-8")) if index_path.exists() else []
-        return cls(Issued(certificate=cert, key=key), directory=directory, index=index)
+        number_path = directory / "crlnumber"
+        number = int(number_path.read_text().strip(), 16) if number_path.exists() else 0
+        return cls(Issued(certificate=cert, key=key), directory=directory, index=index, crl_number=number)
 
     @classmethod
     def open_or_create(cls, directory: Path, *, now: dt.datetime) -> CertificateAuthority:
@@ -174,6 +184,9 @@ class CertificateAuthority:
         _write_private(
             self.directory / "index.json", json.dumps(self.index, ensure_ascii=False, indent=1).encode("utf-8")
         )
+        # The number first: a crash between the two writes skips a number, never reuses one.
+        self.crl_number += 1
+        _write_private(self.directory / "crlnumber", f"{self.crl_number:x}\n".encode())
         crl = self.crl(now=now)
         _write_private(self.directory / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
@@ -311,11 +324,16 @@ class CertificateAuthority:
         return {int(str(e["serial"]), 16) for e in self.index if e["revoked_at"]}
 
     def crl(self, *, now: dt.datetime, days: int = 7) -> x509.CertificateRevocationList:
+        """The CRL as last published (its number is `crl_number`; `save` publishes the next)."""
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.certificate.subject)
             .last_update(now - CLOCK_SKEW)
             .next_update(now + dt.timedelta(days=days))
+            .add_extension(x509.CRLNumber(self.crl_number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root.key.public_key()), critical=False
+            )
         )
         for entry in self.index:
             if entry["revoked_at"]:

@@ -122,8 +122,8 @@ def _run(args: argparse.Namespace) -> object:
     if args.command == "revoke":
         return authority.revoke(int(args.serial, 16), now=_now())
     if args.command == "crl":
+        authority.save(now=_now())  # publishes the next CRL number; --out gets that same number
         crl = authority.crl(now=_now())
-        authority.save(now=_now())
         if args.out:
             encoding = serialization.Encoding.DER if args.der else serialization.Encoding.PEM
             args.out.write_bytes(crl.public_bytes(encoding))

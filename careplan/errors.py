@@ -195,15 +195,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _one(
         "LOGIN_THROTTLED",
         "ログインの試行回数が上限に達しました。しばらく時間をおいてから再度お試しください。",
-        "Too many failed logins for this user ID or address in the last 15 minutes (hub clock).",
+        "Too many failed logins for this user ID from this certificate or address, or from this certificate or "
+        "address at all; locked for a window that doubles with each further failure (hub clock, Retry-After).",
         429,
         op=Operation.LOGIN,
         real=False,
     ),
     _one(
         "PASSWORD_RULE",
-        "新しいパスワードが条件を満たしていません。8文字以上で英字と数字を含め、現在のパスワードとは異なるものにしてください。",
-        "A new password needs 8+ characters with letters and digits, differs from the current one, typed twice.",
+        "新しいパスワードが条件を満たしていません。10文字以上で英大文字・英小文字・数字・記号のうち3種類以上を含め、"
+        "ユーザIDやよく使われる語を含まない、現在のパスワードとは異なるものにしてください。",
+        "A new password needs 10+ characters mixing three of upper case, lower case, digits and symbols, no user ID "
+        "or common word, differs from the current one, typed twice.",
         422,
         op=Operation.LOGIN,
         real=False,
@@ -365,6 +368,88 @@ _SPECS: tuple[ErrorSpec, ...] = (
         404,
         op=Operation.RECEIVE,
         real=False,
+    ),
+    # --- issue 9 part C: integrity (file names, signature encoding, hub clock) ------------------
+    _one(
+        "FILE_NAME_RESERVED",
+        "Windowsで予約されている名前（CON、PRN、AUX、NUL、COM1～COM9、LPT1～LPT9）はファイル名に使用できません。"
+        "ファイル名を変更してから再度送信してください。",
+        "A file name is a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9, CONIN$, CONOUT$), "
+        "with any extension and in any case: a Windows receiver cannot save it.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="ファイル名（拡張子を除く部分）がWindowsのデバイス名です。大文字・小文字や拡張子に関係なく、"
+        "Windowsの受信側では保存できません。",
+        fix_ja="ファイル名を変更してください（例: CON.txt → CON_memo.txt）。",
+        fix_en="Rename the file (e.g. CON.txt -> CON_memo.txt).",
+    ),
+    _one(
+        "FILE_NAME_TRAILING_DOT",
+        "ファイル名の末尾にピリオド（.）または空白は使用できません。ファイル名を変更してから再度送信してください。",
+        "A file name ends in a dot or a space: Windows drops them, so the receiver would save another name.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="ファイル名がピリオドまたは空白で終わっています。Windowsは末尾のピリオドと空白を取り除くため、"
+        "受信側では別の名前で保存されてしまいます。",
+        fix_ja="末尾のピリオドと空白を取り除いたファイル名にしてください。",
+        fix_en="Remove the trailing dots and spaces from the file name.",
+    ),
+    _one(
+        "FILE_NAME_DUPLICATE",
+        "大文字・小文字や文字の合成方法の違いを除くと同じになるファイル名が、1回の送信に含まれています。"
+        "ファイル名を変更してから再度送信してください。",
+        "Two file names of one transmission are equal after case folding and Unicode NFC (a.txt and A.txt, "
+        "composed and decomposed kana): on Windows and macOS one would overwrite the other.",
+        422,
+        op=Operation.SEND,
+        real=False,
+        explanation_ja="1回の送信に、大文字・小文字の違い（a.txt と A.txt）や濁点の合成・分解の違いだけで"
+        "同じ名前になるファイルが含まれています。Windows・macOSの受信側では一方が他方を上書きします。",
+        fix_ja="どちらかのファイル名を変更するか、別々に送信してください。",
+        fix_en="Rename one of the files, or send them separately.",
+    ),
+    ErrorSpec(
+        code="SIGNATURE_NOT_DETACHED",
+        messages=_FAILED_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation="The CMS signature carries the manifest inside it (attached); the API takes detached "
+        "SignedData only, so what is verified is exactly the manifest part sent beside it.",
+        status=400,
+        explanation_ja="署名（CMS SignedData）の中にマニフェストが含まれています（アタッチ署名）。"
+        "APIはデタッチ署名のみを受け付けます。",
+        fix_ja="マニフェストを含めないデタッチ署名で署名し直してください"
+        "（openssl cms -sign -binary、PKCS7Options.DetachedSignature）。",
+        fix_en="Sign again as a detached signature (openssl cms -sign -binary without -nodetach; "
+        "PKCS7Options.DetachedSignature).",
+    ),
+    ErrorSpec(
+        code="SIGNATURE_NOT_DER",
+        messages=_FAILED_MESSAGES,
+        default_operation=Operation.SEND,
+        explanation="The CMS signature is not in DER (e.g. BER indefinite lengths or non-minimal length "
+        "octets): one signature must have exactly one encoding.",
+        status=400,
+        explanation_ja="署名がDER形式ではありません（BERの不定長形式や冗長な長さ表現など）。"
+        "署名の符号化は一通りでなければなりません。",
+        fix_ja="署名をDER形式で出力してください（openssl cms -outform DER）。",
+        fix_en="Output the signature in DER (openssl cms -outform DER).",
+    ),
+    _one(
+        "CLOCK_BEFORE_RECORDED",
+        "ハブの時刻が記録済みの出来事より前のため、この操作は行えません。",
+        "The hub's clock stands before a recorded fact this operation builds on (a licence application or "
+        "payment recorded on a later day): the clock was moved back. Nothing was changed.",
+        409,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="ハブの時計が戻されたため、この操作が前提とする記録（利用申請・支払いなど）が未来の日付に"
+        "なっています。何も変更されていません。",
+        fix_ja="ハブの時計を最新の記録以降の日時に進めてから（careplan hub clock set / advance）、"
+        "もう一度操作してください。",
+        fix_en="Move the hub's clock to or after the latest recorded event (careplan hub clock set / advance), "
+        "then try again.",
     ),
     # --- control plane: steering and watching a running hub (issue 11) ---------------------------
     _one(

@@ -357,8 +357,15 @@ def _refuse(licence: Licence, code: str, detail: str) -> CareplanError:
 def _check(licence: Licence, event: Event, on: date) -> LicenceState:
     """The state on `on`, if it allows `event`; raise the table's refusal otherwise."""
     recorded = [d for t in licence.terms for d in (t.applied_on, t.invoice_paid_on) if d is not None]
-    if recorded and on < max(recorded):
-        raise ValueError(f"{event} on {on} is before the last recorded event ({max(recorded)})")
+    if recorded and on < max(recorded):  # the hub's clock was moved back: a clean refusal, not a 500
+        raise CareplanError(
+            "CLOCK_BEFORE_RECORDED",
+            operation=Operation.ADMIN,
+            detail=f"{licence.office_number}: {event}（{on}）は最後に記録された出来事（{max(recorded)}）より前です",
+            fix="ハブの時計を最新の記録以降の日時に進めてから、もう一度操作してください。",
+            detail_en=f"{licence.office_number}: {event} on {on} is before the last recorded event ({max(recorded)})",
+            fix_en="Move the hub's clock to or after the latest recorded event, then try again.",
+        )
     now = state(licence, on)
     if event not in TRANSITIONS[now]:
         raise _refuse(licence, REFUSALS[now][event], f"{event} is refused while the licence is {now} on {on}")

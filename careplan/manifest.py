@@ -8,6 +8,11 @@ Rules this module keeps:
    NFKC folding), no control, surrogate or unassigned characters,
    none of "<>:|?* (Windows refuses them, and the multipart header carries the name raw), no "." or
    "..", at most 255 characters, unique within the manifest.
+   Names a Windows receiver could not save as sent have their own codes: a device name (CON, PRN,
+   AUX, NUL, COM0-9, LPT0-9 with any extension, any case) is FILE_NAME_RESERVED, a trailing dot or
+   space FILE_NAME_TRAILING_DOT, and two names equal after case folding and NFC (a.txt / A.txt,
+   composed / decomposed kana) FILE_NAME_DUPLICATE. The client pre-checks with these same rules
+   (it builds its manifest here), so an office learns of them before uploading.
 3. Parsing never trusts the input: anything off is MANIFEST_INVALID saying exactly what.
 """
 
@@ -47,8 +52,68 @@ def _invalid(detail: str) -> CareplanError:
     )
 
 
+# Windows device names (Naming Files, Paths, and Namespaces, learn.microsoft.com): reserved with any
+# extension ("CON.txt", "con.tar.gz") and in any case; the superscript digits fold to 1-3 under NFKC.
+_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"} | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(10)}
+)
+
+
+def _windows_refusal(name: str) -> CareplanError | None:
+    """FILE_NAME_RESERVED or FILE_NAME_TRAILING_DOT if a Windows receiver could not save `name` as is."""
+    stem = unicodedata.normalize("NFKC", name).split(".")[0].rstrip(" ").upper()
+    if stem in _DEVICE_NAMES:
+        return CareplanError(
+            "FILE_NAME_RESERVED",
+            detail=f"ファイル名 {name!r} はWindowsのデバイス名 {stem} です",
+            fix="ファイル名を変更してください（例: CON.txt → CON_memo.txt）。",
+            detail_en=f"file name {name!r} is the Windows device name {stem}",
+            fix_en="Rename the file (e.g. CON.txt -> CON_memo.txt).",
+        )
+    if name.endswith((".", " ")):
+        return CareplanError(
+            "FILE_NAME_TRAILING_DOT",
+            detail=f"ファイル名 {name!r} がピリオドまたは空白で終わっています",
+            fix="末尾のピリオドと空白を取り除いたファイル名にしてください。",
+            detail_en=f"file name {name!r} ends in a dot or a space",
+            fix_en="Remove the trailing dots and spaces from the file name.",
+        )
+    return None
+
+
+def name_key(name: str) -> str:
+    """What a case-insensitive, normalising file system (Windows, macOS) sees of `name`."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def _twin_refusal(names: Sequence[str]) -> CareplanError | None:
+    """FILE_NAME_DUPLICATE if two different names of one transmission are one name on Windows/macOS."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name_key(name), name)
+        if other != name:
+            return CareplanError(
+                "FILE_NAME_DUPLICATE",
+                detail=f"ファイル名 {other!r} と {name!r} は大文字・小文字・文字の合成を区別しないと同じ名前です",
+                fix="どちらかのファイル名を変更するか、別々に送信してください。",
+                detail_en=f"file names {other!r} and {name!r} are one name without case and composition",
+                fix_en="Rename one of the files, or send them separately.",
+            )
+    return None
+
+
 def file_name_problem(name: str) -> str | None:
     """Why `name` is not a safe plain file name, or None."""
+    refusal = _file_name_refusal(name)
+    return refusal.detail_en or refusal.detail if refusal is not None else None
+
+
+def _file_name_refusal(name: str) -> CareplanError | None:
+    problem = _unsafe_name(name)
+    return _invalid(problem) if problem else _windows_refusal(name)
+
+
+def _unsafe_name(name: str) -> str | None:
     if not name or len(name) > 255:
         return "a file name must have 1 to 255 characters"
     folded = unicodedata.normalize("NFKC", name)  # ／ → /, ＼ → \, ‥ → ..
@@ -68,9 +133,9 @@ class ManifestFile:
     sha256: str
 
     def __post_init__(self) -> None:
-        problem = file_name_problem(self.name)
-        if problem:
-            raise _invalid(problem)
+        refusal = _file_name_refusal(self.name)
+        if refusal is not None:
+            raise refusal
         if self.size < 0 or not _SHA256_RE.fullmatch(self.sha256):
             raise _invalid(f"file {self.name!r}: size must be >= 0 and sha256 64 lower-case hex")
 
@@ -103,6 +168,9 @@ class Manifest:
         names = [f.name for f in self.files]
         if len(set(names)) != len(names):
             raise _invalid("file names must be unique within a transmission")
+        twins = _twin_refusal(names)
+        if twins is not None:
+            raise twins
 
     @classmethod
     def build(

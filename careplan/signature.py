@@ -8,7 +8,12 @@ Rules this module keeps:
    checks the content-type and messageDigest attributes against the content, and verifies the
    signature over the DER of the signed attributes with the signer's public key.
    Who the signer is, and whether to trust it, is `careplan.certificates.judge_certificate`'s job.
-3. Every failure is SIGNATURE_INVALID with the exact reason; nothing here raises anything else.
+3. Only detached SignedData in DER is accepted: a signature carrying the manifest inside it is
+   SIGNATURE_NOT_DETACHED (what the hub verifies must be exactly the manifest part beside it), and
+   any other encoding of the same structure (BER indefinite lengths, long-form lengths, unsorted
+   SET OF) is SIGNATURE_NOT_DER — one signature has one encoding, so a re-encoded copy cannot pass
+   for a new one. Every other failure is SIGNATURE_INVALID with the exact reason; nothing here
+   raises anything else.
 """
 
 from __future__ import annotations
@@ -29,13 +34,18 @@ from careplan.errors import CareplanError, Operation
 _RSA_ALGORITHMS = frozenset({"rsassa_pkcs1v15", "sha256_rsa"})
 
 
-def sign(content: bytes, certificate: x509.Certificate, key: rsa.RSAPrivateKey) -> bytes:
-    """A detached CMS SignedData (DER) over `content`, carrying `certificate`."""
+def sign(content: bytes, certificate: x509.Certificate, key: rsa.RSAPrivateKey, *, capabilities: bool = True) -> bytes:
+    """A detached CMS SignedData (DER) over `content`, carrying `certificate`. With
+    `capabilities=False` the SMIMECapabilities attribute is left out: another valid signature over
+    the same bytes (tests and scenarios re-sign a stored manifest with it)."""
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    if not capabilities:
+        options.append(pkcs7.PKCS7Options.NoCapabilities)
     return (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(content)
         .add_signer(certificate, key, hashes.SHA256())
-        .sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+        .sign(Encoding.DER, options)
     )
 
 
@@ -67,10 +77,36 @@ def verify(signature: bytes, content: bytes, *, operation: Operation = Operation
         raise _invalid(f"the signature is not a readable CMS SignedData: {exc}", operation) from None
 
 
+def _refuse(code: str, operation: Operation, detail: tuple[str, str], fix: tuple[str, str]) -> CareplanError:
+    return CareplanError(code, operation=operation, detail=detail[0], fix=fix[0], detail_en=detail[1], fix_en=fix[1])
+
+
+def _check_detached_der(info: cms.ContentInfo, signature: bytes, operation: Operation) -> None:
+    if info["content"]["encap_content_info"]["content"].native is not None:
+        raise _refuse(
+            "SIGNATURE_NOT_DETACHED",
+            operation,
+            ("署名の中にマニフェストが含まれています（アタッチ署名）", "the SignedData carries its content (attached)"),
+            (
+                "マニフェストを含めないデタッチ署名で署名し直してください（openssl cms -sign -binary）。",
+                "Sign again as a detached signature (openssl cms -sign -binary, without -nodetach).",
+            ),
+        )
+    # asn1crypto keeps the bytes it parsed; force=True re-encodes every value in DER.
+    if info.copy().dump(force=True) != signature:
+        raise _refuse(
+            "SIGNATURE_NOT_DER",
+            operation,
+            ("署名がDER形式ではありません（BERの不定長形式、冗長な長さ表現など）", "the signature is not DER-encoded"),
+            ("署名をDER形式で出力してください（openssl cms -outform DER）。", "Output the signature in DER."),
+        )
+
+
 def _verify(signature: bytes, content: bytes, operation: Operation) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
+    _check_detached_der(info, signature, operation)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:

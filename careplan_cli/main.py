@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
     "scenarios": ("careplan_cli.scenarios", "run scenario files (YAML) against a fresh hub; JUnit, JSON, HTML reports"),
     "demo": ("careplan_cli.demo", "the trainer's month, narrated step by step in Japanese"),
+    "load": ("careplan_cli.load", "month-start load on a running hub: throughput, p50/p99, errors by code"),
     "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),
 }
 

@@ -18,10 +18,21 @@ from typing import Any
 
 from careplan.errors import CareplanError
 from client import render
-from client.hubclient import HubClient
+from client.hubclient import PAGE_MAX, HubClient, Page
 from client.profile import Profile, client_home
+from client.retry import DEFAULT_RETRY, RetryPolicy
 
 Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
+
+
+def _retries_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=DEFAULT_RETRY.attempts,
+        help="tries per transmission when the answer is lost (connection cut, 5xx); each retry re-sends the "
+        "same id and signature, so nothing is sent twice (default: %(default)s)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,17 +59,44 @@ def _parser() -> argparse.ArgumentParser:
     send = sub.add_parser("send", help="send files to one office")
     send.add_argument("files", nargs="+", type=Path)
     send.add_argument("--to", required=True, help="recipient 事業所番号")
+    _retries_option(send)
     bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
     bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
+    _retries_option(bulk)
     inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
-    inbox.add_argument("--all", action="store_true", help="include downloaded ones")
+    inbox.add_argument("--downloaded", action="store_true", help="include downloaded ones")
+    _paging_options(inbox)
     download = sub.add_parser("download", help="download (once) and acknowledge")
     download.add_argument("ids", nargs="*")
     download.add_argument("--all", action="store_true", help="every waiting transmission")
     download.add_argument("--out", type=Path, default=Path("received"))
-    sub.add_parser("sent", help="the send list with download status")
+    _paging_options(sub.add_parser("sent", help="the send list with download status"))
     return parser
+
+
+def _paging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true", help="every page (default: the first page only)")
+    parser.add_argument("--limit", type=int, default=None, help="rows a page, 1-500 (default: the hub's, 100)")
+    parser.add_argument("--cursor", default=None, help="start after this next_cursor of an earlier page")
+
+
+async def _list(fetch: Callable[[int | None, str | None], Awaitable[Page]], args: argparse.Namespace) -> Page:
+    """The page asked for, or with --all every page from --cursor on, as one page."""
+    if not args.all:
+        return await fetch(args.limit, args.cursor)
+    pages = HubClient.walk(lambda cursor: fetch(args.limit or PAGE_MAX, cursor), cursor=args.cursor)
+    return Page(transmissions=[t async for page in pages for t in page], next_cursor=None)
+
+
+def _show_list(title: str, page: Page, args: argparse.Namespace, *, party: str) -> dict[str, Any]:
+    if not args.json:
+        render.transmissions(title, page.transmissions, party=party)
+        if page.next_cursor:
+            render.err.print(
+                f"続きがあります / more: --all, or --cursor {page.next_cursor}", markup=False, highlight=False
+            )
+    return {"transmissions": page.transmissions, "next_cursor": page.next_cursor}
 
 
 def _secret(value: str | None, prompt: str) -> str:
@@ -139,6 +177,10 @@ async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
         result = await hub.send(files, to=args.to, progress=progress)
     if not args.json:
         render.out.print(f"送信しました / sent: {result['transmission_id']}")
+        if result.get("already_stored"):
+            render.out.print(
+                "（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)"
+            )
         render.transmissions("送信結果", [result], party="recipient")
     return result
 
@@ -178,10 +220,8 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
 
 
 async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    items = await hub.inbox(include_downloaded=args.all)
-    if not args.json:
-        render.transmissions("受信一覧 / inbox", items, party="sender")
-    return {"transmissions": items}
+    page = await _list(lambda n, c: hub.inbox_page(include_downloaded=args.downloaded, limit=n, cursor=c), args)
+    return _show_list("受信一覧 / inbox", page, args, party="sender")
 
 
 async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
@@ -214,10 +254,8 @@ async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) 
 
 
 async def _sent(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    items = await hub.sent()
-    if not args.json:
-        render.transmissions("送信一覧 / send list", items, party="recipient")
-    return {"transmissions": items}
+    page = await _list(lambda n, c: hub.sent_page(limit=n, cursor=c), args)
+    return _show_list("送信一覧 / send list", page, args, party="recipient")
 
 
 COMMANDS: dict[str, Command] = {
@@ -241,6 +279,7 @@ async def _run(args: argparse.Namespace) -> Any:
         p12=Path(profile.p12_file),
         password=profile.p12_password,
         token=profile.token or None,
+        retry=RetryPolicy(attempts=max(1, getattr(args, "attempts", DEFAULT_RETRY.attempts))),
     )
     async with hub:
         return await COMMANDS[args.command](hub, args, profile)

@@ -9,6 +9,10 @@ Rules this module keeps:
    show that the terminal's certificate is not one it accepts (a handshake cannot say so itself).
 4. A download is verified (signature, signer, every file's SHA-256) and written completely before
    it is acknowledged; the source files of a send are never touched (R4.7).
+5. A send whose answer was lost (connection reset or timeout, a 5xx answer) is retried with the
+   SAME transmission id, signature and files (the hub answers an identical resubmission with the
+   stored record and `already_stored`), a bounded number of times with exponential backoff and full
+   jitter, honouring Retry-After: a retry never makes a second transmission.
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
+import random
 import shutil
 import ssl
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +44,7 @@ from careplan.certificates import KeyPair, OfficeIdentity, identity_of, judge_ce
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import sign, verify
+from client.retry import DEFAULT_RETRY, HubTrouble, RetryPolicy, answer_lost, retry_after_seconds
 
 Progress = Callable[[int], None]
 CHUNK = 64 * 1024
@@ -67,6 +74,20 @@ def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext
             handle.write(keypair.certificate.public_bytes(serialization.Encoding.PEM))
         context.load_cert_chain(path)
     return context
+
+
+PAGE_MAX = 500  # the largest page the hub serves (GET /api/v1/sent, /api/v1/inbox: ?limit=1…500)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """One page of a list; `next_cursor` asks for the next one (None on the last page)."""
+
+    transmissions: list[dict[str, Any]]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.transmissions)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +138,14 @@ class HubClient:
     """`async with HubClient(url=…, ca_file=…, keypair=…) as hub: await hub.login(…)`."""
 
     def __init__(
-        self, *, url: str, ca_file: Path, keypair: KeyPair, token: str | None = None, timeout: float = 120.0
+        self,
+        *,
+        url: str,
+        ca_file: Path,
+        keypair: KeyPair,
+        token: str | None = None,
+        timeout: float = 120.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.url = url.rstrip("/")
         self.ca_file = ca_file
@@ -128,10 +156,23 @@ class HubClient:
         self._session: aiohttp.ClientSession | None = None
         self._clock_offset: dt.timedelta | None = None
         self._credentials: tuple[str, str] | None = None  # kept in memory only, to log in again
+        self.retry = retry
+        self._rng = random.Random()
+        self.retries = 0  # how many sends were retried by this client (figures, tests)
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # tests record the backoff instead
 
     @classmethod
-    def from_p12(cls, *, url: str, ca_file: Path, p12: Path, password: str, token: str | None = None) -> HubClient:
-        return cls(url=url, ca_file=ca_file, keypair=load_p12(p12.read_bytes(), password), token=token)
+    def from_p12(
+        cls,
+        *,
+        url: str,
+        ca_file: Path,
+        p12: Path,
+        password: str,
+        token: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> HubClient:
+        return cls(url=url, ca_file=ca_file, keypair=load_p12(p12.read_bytes(), password), token=token, retry=retry)
 
     async def __aenter__(self) -> HubClient:
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, self.keypair))
@@ -156,6 +197,9 @@ class HubClient:
             headers["Authorization"] = f"Bearer {self.token}"
         try:
             async with self._session.request(method, self.url + path, headers=headers, **kwargs) as response:
+                if response.status >= 500:
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"), dt.datetime.now(dt.UTC))
+                    raise HubTrouble(await self._refusal(response, operation), retry_after)
                 if response.status >= 400:
                     raise await self._refusal(response, operation)
                 yield response
@@ -259,10 +303,8 @@ class HubClient:
         transmission_id: str | None = None,
         signed_at: dt.datetime | None = None,
     ) -> tuple[bytes, bytes]:
-        """Check the files like the hub will, then build and sign the manifest."""
-        error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
-        if error is not None:
-            raise error
+        """Check the files like the hub will, in its order (the manifest's file names, then the
+        standard), then sign the manifest."""
         manifest = Manifest.build(
             transmission_id=transmission_id or uuid.uuid4().hex,
             sender=self.identity.office_number,
@@ -270,6 +312,9 @@ class HubClient:
             signed_at=signed_at or dt.datetime.now(dt.UTC),
             files=files,
         )
+        error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
+        if error is not None:
+            raise error
         manifest_bytes = manifest.to_bytes()
         return manifest_bytes, sign(manifest_bytes, self.keypair.certificate, self.keypair.key)
 
@@ -302,15 +347,28 @@ class HubClient:
         *,
         progress: Progress = _no_progress,
     ) -> dict[str, Any]:
-        """POST a signed transmission as is (tests use this to send forged ones)."""
-        return dict(
-            await self._json(
-                "POST",
-                "/api/v1/transmissions",
-                Operation.SEND,
-                data=lambda: _multipart(manifest, signature, files, progress),
-            )
-        )
+        """POST a signed transmission as is (tests use this to send forged ones), retried with the
+        same bytes while its answer is lost (rule 5). The answer carries `already_stored`: true when
+        an earlier attempt had been stored."""
+        for retry in range(self.retry.attempts):
+            try:
+                return await self._upload_once(manifest, signature, files, progress)
+            except CareplanError as error:
+                if retry + 1 >= self.retry.attempts or not answer_lost(error):
+                    raise
+                self.retries += 1
+                await self.sleep(
+                    self.retry.delay(retry, error.retry_after if isinstance(error, HubTrouble) else None, self._rng)
+                )
+        raise AssertionError("RetryPolicy.attempts is at least 1")
+
+    async def _upload_once(
+        self, manifest: bytes, signature: bytes, files: Sequence[tuple[str, bytes]], progress: Progress
+    ) -> dict[str, Any]:
+        # The body is built per attempt (a factory): its file parts stream once, and a session that
+        # ended early makes _json log in again and repeat the request.
+        body = lambda: _multipart(manifest, signature, files, progress)  # noqa: E731
+        return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=body))
 
     async def bulk_send(
         self, files: Sequence[tuple[str, bytes]], *, progress: Progress = _no_progress, send_valid: bool = False
@@ -336,13 +394,51 @@ class HubClient:
                 result.failed.append((recipient, [name for name, _ in group], error))
         return result
 
+    # --- lists (pages) -------------------------------------------------------------------------
+    async def sent_page(self, *, limit: int | None = None, cursor: str | None = None) -> Page:
+        """One page of the send list, newest first (the hub's default size when `limit` is None)."""
+        return await self._page("/api/v1/sent", Operation.SEND, {}, limit, cursor)
+
+    async def inbox_page(
+        self, *, include_downloaded: bool = False, limit: int | None = None, cursor: str | None = None
+    ) -> Page:
+        """One page of the inbox, oldest first."""
+        query = {"all": "1"} if include_downloaded else {}
+        return await self._page("/api/v1/inbox", Operation.RECEIVE, query, limit, cursor)
+
+    async def _page(
+        self, path: str, operation: Operation, query: dict[str, str], limit: int | None, cursor: str | None
+    ) -> Page:
+        params = dict(query)
+        if limit is not None:
+            params["limit"] = str(limit)
+        if cursor:
+            params["cursor"] = cursor
+        body = await self._json("GET", path, operation, params=params)
+        return Page(transmissions=list(body["transmissions"]), next_cursor=body.get("next_cursor"))
+
+    @staticmethod
+    async def walk(
+        fetch: Callable[[str | None], Awaitable[Page]], *, cursor: str | None = None, max_pages: int | None = None
+    ) -> AsyncIterator[Page]:
+        """Every page of a list from `cursor` (None: the first page) on: `fetch(cursor)` is e.g.
+        `lambda c: hub.sent_page(cursor=c, limit=500)`. Stops after `max_pages` if given."""
+        for _ in itertools.count() if max_pages is None else range(max_pages):
+            page = await fetch(cursor)
+            yield page
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     async def sent(self) -> list[dict[str, Any]]:
-        return list((await self._json("GET", "/api/v1/sent", Operation.SEND))["transmissions"])
+        """The whole send list (every page)."""
+        return [t async for page in self.walk(lambda c: self.sent_page(cursor=c, limit=PAGE_MAX)) for t in page]
 
     # --- receiving ----------------------------------------------------------------------------
     async def inbox(self, *, include_downloaded: bool = False) -> list[dict[str, Any]]:
-        query = "?all=1" if include_downloaded else ""
-        return list((await self._json("GET", "/api/v1/inbox" + query, Operation.RECEIVE))["transmissions"])
+        """The whole inbox (every page)."""
+        pages = self.walk(lambda c: self.inbox_page(include_downloaded=include_downloaded, cursor=c, limit=PAGE_MAX))
+        return [t async for page in pages for t in page]
 
     async def download(
         self, transmission_id: str, out_dir: Path, *, progress: Progress = _no_progress, acknowledge: bool = True

@@ -20,6 +20,7 @@ from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import install as install_control
 from hub.db import Database
+from hub.headers import security_headers
 from hub.keys import (  # re-exported: modules written before hub.keys import them from here
     CLOCK,
     CONFIG,
@@ -34,6 +35,7 @@ from hub.keys import (  # re-exported: modules written before hub.keys import th
     peer_identity,
     require_admin,
 )
+from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.routes import ROUTES
 from hub.service import HubService
@@ -84,18 +86,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await Database.open(config.db_file)
+    cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
     service = HubService(
         config=config,
         db=db,
         payloads=PayloadStore(config.payload_dir, config.key_file),
-        trust=TrustStore(config.trusted_ca_file, config.crl_file),
+        trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
         clock=app[CLOCK],
+        hasher=PasswordHasher(cpu),
     )
     app[SERVICE] = service
     app[USAGE] = UsageSite(service)
     await service.collect_garbage()
     yield
     await db.close()
+    cpu.shutdown(wait=True, cancel_futures=True)
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
@@ -103,6 +108,7 @@ def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Applicat
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     app.cleanup_ctx.append(_lifecycle)
+    app.on_response_prepare.append(security_headers)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
     app.add_routes(WEB)

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
     audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
     audit.add_argument("--json", action="store_true")
+    crl = sub.add_parser("crl-status", help="the CRL in force and any refused publication (corrupt, forged, older)")
+    crl.add_argument("--json", action="store_true")
     control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
     return parser
 
@@ -86,6 +88,26 @@ def _audit(config: HubConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _crl_status(config: HubConfig, args: argparse.Namespace) -> int:
+    result = asyncio.run(_admin(config, "GET", "/admin/v1/crl"))
+    if args.json or not isinstance(result, dict) or "in_force" not in result:
+        return _print_result(result)
+    force, refused = result["in_force"], result["refused"]
+    print(f"CRL file: {result['file']}")
+    if force is None:
+        print("in force: none (no good CRL was ever loaded: nothing is revoked)")
+    else:
+        print(
+            f"in force: CRL number {force['crl_number']}, {force['revoked_count']} revoked, "
+            f"issued {force['last_update'][:19]}, next update {(force['next_update'] or '-')[:19]}"
+        )
+    if refused is None:
+        print("refused: none (the published file is the CRL in force)")
+        return 0
+    print(f"refused: {refused['reason']} at {refused['noticed_at'][:19]}\n    {refused['detail']}")
+    return 1
+
+
 def _clock(config: HubConfig, args: argparse.Namespace) -> int:
     body: dict[str, object] | None = None
     if args.clock_command == "set":
@@ -101,7 +123,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig.from_env(args.data, host=getattr(args, "host", None), port=getattr(args, "port", None))
-    admin = {"clock": _clock, "keys": _keys, "audit": _audit}
+    admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
     if args.command in admin:
         return 3 if _no_hub(config) else admin[args.command](config, args)
     if args.command in control_cli.NAMES:

@@ -115,6 +115,39 @@ MIGRATIONS: tuple[str, ...] = (
         status TEXT NOT NULL DEFAULT '受付済'
     );
     """,
+    # 3: logins (hub/throttle.py, hub/website.py): the throttle's counts per (user, source) pair and
+    # per source, shared by every worker process; and the key that binds the usage website's CSRF
+    # tokens to a session or pre-session cookie (random, made by SQLite once). login_failures of
+    # version 2 is no longer written.
+    """
+    CREATE TABLE login_throttle (
+        key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_failure_at TEXT NOT NULL
+    );
+    CREATE TABLE hub_secrets (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+    INSERT INTO hub_secrets (name, value) VALUES ('csrf', randomblob(32));
+    """,
+    # 4 (issue 10, list pagination): keyset indexes so that one page of a send list or an inbox
+    # costs the same at 10k and at 1M stored transmissions. Pages walk (submitted_at, id). The
+    # indexes cover every column a list row shows (hub/listing.py), so a page never reads the
+    # table rows, whose inline manifest and signature (~5 KB) spill onto overflow pages. The
+    # pending inbox (the default view) gets a partial index: pending rows are a small, moving part
+    # of an office's history. Self-contained: it only swaps indexes.
+    """
+    DROP INDEX IF EXISTS transmissions_recipient;
+    DROP INDEX IF EXISTS transmissions_sender;
+    CREATE INDEX transmissions_sender_page ON transmissions(sender, submitted_at, id,
+        recipient, sender_user, signed_at, file_count, total_size, downloaded_at);
+    CREATE INDEX transmissions_recipient_page ON transmissions(recipient, submitted_at, id,
+        sender, sender_user, signed_at, file_count, total_size, downloaded_at);
+    CREATE INDEX transmissions_pending_page ON transmissions(recipient, submitted_at, id,
+        sender, sender_user, signed_at, file_count, total_size, downloaded_at)
+        WHERE downloaded_at IS NULL;
+    """,
 )
 
 

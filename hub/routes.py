@@ -14,6 +14,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
+from hub.headers import retry_after_on_throttle
 from hub.keys import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.service import Upload
 
@@ -61,7 +62,8 @@ async def trust(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     peer = peer_identity(request, Operation.LOGIN)
     body = await _json_body(request)
-    result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
+    with retry_after_on_throttle(request):
+        result = await request.app[SERVICE].login(peer, _field(body, "user_id"), _field(body, "password"))
     return json_response(result, status=201)
 
 
@@ -139,13 +141,20 @@ async def _read_upload(request: web.Request) -> Upload:
 async def send(request: web.Request) -> web.Response:
     peer, session = await office_session(request, Operation.SEND)
     upload = await _read_upload(request)
-    return json_response(await request.app[SERVICE].submit_transmission(peer, session, upload), status=201)
+    result = await request.app[SERVICE].submit_transmission(peer, session, upload)
+    # 200 when this exact submission was stored before (a retry whose answer was lost), 201 when new.
+    return json_response(result, status=200 if result["already_stored"] else 201)
+
+
+def _page_query(request: web.Request) -> dict[str, Any]:
+    """?limit=N&cursor=C of the list routes, as given: the service checks them."""
+    return {"limit": request.query.get("limit"), "cursor": request.query.get("cursor") or None}
 
 
 @ROUTES.get("/api/v1/sent")
 async def sent(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.SEND)
-    return json_response({"transmissions": await request.app[SERVICE].sent(session)})
+    return json_response(await request.app[SERVICE].sent(session, **_page_query(request)))
 
 
 # --- receiving -------------------------------------------------------------------------------
@@ -153,7 +162,8 @@ async def sent(request: web.Request) -> web.Response:
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
     everything = request.query.get("all") in ("1", "true")
-    return json_response({"transmissions": await request.app[SERVICE].inbox(session, include_downloaded=everything)})
+    page = await request.app[SERVICE].inbox(session, include_downloaded=everything, **_page_query(request))
+    return json_response(page)
 
 
 @ROUTES.get("/api/v1/inbox/{transmission_id}")
@@ -247,8 +257,15 @@ async def clock_change(request: web.Request) -> web.Response:
             clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
         else:
             raise CareplanError("BAD_REQUEST", detail="give one of set, advance_seconds, reset")
-    except (TypeError, ValueError) as exc:
-        raise CareplanError("BAD_REQUEST", detail=f"bad clock change: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # the clock stays where it was
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail=f"時計を変更できません: {exc}",
+            fix="タイムゾーン付きのISO 8601の日時（2000年～2099年）か、有限の秒数を指定してください。",
+            detail_en=f"bad clock change: {exc}",
+            fix_en="Give an ISO 8601 time with a zone (years 2000-2099) or a finite number of seconds.",
+        ) from None
     return json_response(clock.state())
 
 
@@ -264,3 +281,10 @@ async def rotate_keys(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     require_admin(request)
     return json_response({"refusals": await request.app[SERVICE].audit_log()})
+
+
+@ROUTES.get("/admin/v1/crl")
+async def crl_status(request: web.Request) -> web.Response:
+    """The CRL in force (its number) and the latest refused publication, if any."""
+    require_admin(request)
+    return json_response(request.app[SERVICE].trust.crl_status())

@@ -6,7 +6,12 @@ Rules this module keeps:
    and the first refusal ends it with nothing written.
 2. Payloads are written (encrypted, fsynced) before the commit that makes them visible, and the
    caller is answered only after that commit: an acknowledged transmission survives a crash.
-3. Download once (R5.2): a transmission can be fetched until the receiver acknowledges it; the
+3. A submit is idempotent: the same transmission id with byte-identical manifest and signature (so
+   the same files) is answered with the stored record and `already_stored: true` — a retry whose
+   answer was lost never stores twice. Other bytes under a stored id (or a stored manifest) are
+   REPLAY. This holds after the receiver has downloaded and acknowledged it too: the retry learns
+   the transmission arrived (status ダウンロード済) and nothing is delivered again.
+4. Download once (R5.2): a transmission can be fetched until the receiver acknowledges it; the
    acknowledgement records the receipt and forgets the payload in one commit. A download cut off
    before the acknowledgement loses nothing.
 """
@@ -15,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import logging
-import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,24 +32,18 @@ from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import verify
-from careplan.transmission import DownloadStatus
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
+from hub.listing import Listings, row_json
 from hub.offices import Offices
-from hub.passwords import verify_password
+from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore
+from hub.sessions import Session, Sessions
+from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Session:
-    user_id: str
-    office_number: str
-    cert_fingerprint: str
-    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,94 +55,34 @@ class Upload:
     files: Sequence[tuple[str, bytes]]
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bool:
+    return (
+        row["id"] == manifest.transmission_id
+        and bytes(row["manifest"]) == upload.manifest
+        and bytes(row["signature"]) == upload.signature
+    )
 
 
-class HubService(Offices):
+class HubService(Sessions, Offices, Listings):
     def __init__(
-        self, *, config: HubConfig, db: Database, payloads: PayloadStore, trust: TrustStore, clock: Clock
+        self,
+        *,
+        config: HubConfig,
+        db: Database,
+        payloads: PayloadStore,
+        trust: TrustStore,
+        clock: Clock,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.payloads = payloads
         self.trust = trust
         self.clock = clock
+        self.hasher = hasher or PasswordHasher()
+        self.throttle = LoginThrottle(db, clock)
 
-    # --- sessions -----------------------------------------------------------------------------
-    async def login(self, peer: OfficeIdentity, user_id: str, password: str) -> dict[str, object]:
-        """Open a session bound to the peer's certificate. The user must belong to its office."""
-        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
-        if user is None or not verify_password(password, user["password_hash"]):
-            raise CareplanError(
-                "LOGIN_FAILED",
-                detail=f"user {user_id!r}: unknown user or wrong password",
-                fix="Check the user ID (KJ… or C…) and its password.",
-            )
-        if user["office_number"] != peer.office_number:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=Operation.LOGIN,
-                detail=f"user {user_id} belongs to office {user['office_number']}, but the terminal's "
-                f"certificate is office {peer.office_number}'s ({peer.office_user_id})",
-                fix=f"Install office {user['office_number']}'s certificate on this terminal, or log in "
-                f"with a user of office {peer.office_number}.",
-            )
-        if user["password_state"] != "ok":
-            raise CareplanError(
-                "PASSWORD_EXPIRED",
-                detail=f"the password of {user_id} is {user['password_state']}",
-                fix="Change the password on the usage website, then log in again.",
-            )
-        token = secrets.token_urlsafe(32)
-        now = self.clock.now()
-        expires = now + dt.timedelta(hours=self.config.session_hours)
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    _token_hash(token),
-                    user_id,
-                    peer.office_number,
-                    peer.fingerprint,
-                    now.isoformat(),
-                    expires.isoformat(),
-                ),
-            )
-        return {"token": token, "expires_at": expires.isoformat(), "user_id": user_id} | await self.whoami(
-            Session(
-                user_id=user_id, office_number=peer.office_number, cert_fingerprint=peer.fingerprint, expires_at=expires
-            )
-        )
-
-    async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
-        """The session of `token`, used with the certificate it was opened with."""
-        row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-        if row is None or dt.datetime.fromisoformat(row["expires_at"]) <= self.clock.now():
-            raise CareplanError(
-                "SESSION_REQUIRED",
-                detail="no session for this token, or it has expired",
-                fix="Log in again (careplan client login).",
-            )
-        if row["cert_fingerprint"] != peer.fingerprint:
-            raise CareplanError(
-                "CERT_OFFICE_MISMATCH",
-                operation=operation,
-                detail=f"the session was opened with another certificate than office "
-                f"{peer.office_number}'s certificate (serial {peer.serial:x}) used now",
-                fix="Use the session only from the terminal and certificate that opened it.",
-            )
-        return Session(
-            user_id=row["user_id"],
-            office_number=row["office_number"],
-            cert_fingerprint=row["cert_fingerprint"],
-            expires_at=dt.datetime.fromisoformat(row["expires_at"]),
-        )
-
-    async def logout(self, token: str) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-
+    # --- sessions (login, session, logout: hub/sessions.py) ---------------------------------------
     async def whoami(self, session: Session) -> dict[str, object]:
         return {
             "user_id": session.user_id,
@@ -156,33 +93,50 @@ class HubService(Offices):
 
     # --- sending ------------------------------------------------------------------------------
     async def submit_transmission(self, peer: OfficeIdentity, session: Session, upload: Upload) -> dict[str, object]:
-        manifest = await self._judge_submission(peer, upload)
+        """Judge and store a transmission; answered only after its commit. The record carries
+        `already_stored`: true when this exact submission was stored before (a retry, rule 3)."""
+        manifest, already_stored = await self._judge_submission(peer, upload)
+        if not already_stored:
+            already_stored = await self._store(manifest, upload, session, peer)
+        if already_stored:
+            log.info("transmission %s resubmitted unchanged: answered with the stored record", manifest.transmission_id)
+        else:
+            log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
+        return await self._sent_row(manifest.transmission_id) | {"already_stored": already_stored}
+
+    async def _store(self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity) -> bool:
+        """Write the payloads, then commit the row naming them. True (and nothing kept) if an identical
+        submission — the same retry racing this one — committed first."""
         names = [self.payloads.new_name() for _ in upload.files]
         await asyncio.to_thread(self._write_payloads, names, upload.files)
         try:
-            await self._commit_submission(manifest, upload, session, peer, names)
+            committed = await self._commit_submission(manifest, upload, session, peer, names)
         except BaseException:
             await asyncio.to_thread(self.payloads.delete, names)
             raise
-        log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
-        return await self._sent_row(manifest.transmission_id)
+        if not committed:
+            await asyncio.to_thread(self.payloads.delete, names)
+        return not committed
 
     def _write_payloads(self, names: Sequence[str], files: Sequence[tuple[str, bytes]]) -> None:
         for name, (_, data) in zip(names, files, strict=True):
             self.payloads.write(name, data)
 
-    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
+    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
+        """The manifest, and whether this exact submission is already stored (then the later checks
+        — signing time, licences, standard — were passed when it was first stored)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
         signed = verify(upload.signature, upload.manifest, operation=op)
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         self._check_signer(peer, signer, manifest)
         manifest.check_files(upload.files)
-        await self._check_replay(manifest, upload)
+        if await self._check_replay(manifest, upload):
+            return manifest, True
         manifest.judge_signing_time(self.clock.now())
         await self._check_licences(manifest)
         self._check_standard(manifest, upload)
-        return manifest
+        return manifest, False
 
     @staticmethod
     def _check_signer(peer: OfficeIdentity, signer: OfficeIdentity, manifest: Manifest) -> None:
@@ -205,17 +159,26 @@ class HubService(Offices):
                 "The manifest's sender must be the signing office's 事業所番号.",
             )
 
-    async def _check_replay(self, manifest: Manifest, upload: Upload) -> None:
+    async def _check_replay(self, manifest: Manifest, upload: Upload) -> bool:
+        """True if this exact submission (same id, byte-identical manifest and signature) is stored:
+        a retry. REPLAY if the id or the signed manifest is stored with other bytes."""
         row = await self.db.fetch_one(
-            "SELECT id FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
+            "SELECT id, manifest, signature FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
             (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
         )
-        if row is not None:
-            raise CareplanError(
-                "REPLAY",
-                detail=f"transmission {row['id']} was already submitted",
-                fix="Each send needs a new transmission id and a new signature.",
-            )
+        if row is None:
+            return False
+        if _same_submission(row, manifest, upload):
+            return True
+        raise CareplanError(
+            "REPLAY",
+            detail=f"送信ID {row['id']} は別の内容（マニフェストまたは署名）で既に送信されています",
+            fix="送信ごとに新しい送信IDで署名してください。応答を受け取れなかった送信の再試行は、"
+            "同じ送信ID・同じ署名・同じファイルのまま送ってください。",
+            detail_en=f"transmission {row['id']} was already submitted with other bytes (manifest or signature)",
+            fix_en="Each send needs a new transmission id and a new signature; retry a send whose answer was "
+            "lost with the same id, signature and files unchanged.",
+        )
 
     async def _check_licences(self, manifest: Manifest) -> None:
         today = self.today()
@@ -259,7 +222,8 @@ class HubService(Offices):
 
     async def _commit_submission(
         self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
-    ) -> None:
+    ) -> bool:
+        """Commit the transmission's rows; False if an identical submission is already committed."""
         try:
             async with self.db.transaction() as tx:
                 await tx.execute(
@@ -287,57 +251,14 @@ class HubService(Offices):
                         (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob),
                     )
         except sqlite3.IntegrityError:
+            # A concurrent submission of the same id or manifest committed first: that was this
+            # very retry (answer it as stored), or a replay.
+            if await self._check_replay(manifest, upload):
+                return False
             raise CareplanError(
                 "REPLAY", detail=f"transmission {manifest.transmission_id} was submitted concurrently"
             ) from None
-
-    # --- lists --------------------------------------------------------------------------------
-    _LIST_SQL = (
-        "SELECT t.*, s.name AS sender_name, r.name AS recipient_name FROM transmissions t "
-        "JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
-    )
-
-    async def _files(self, transmission_id: str) -> list[dict[str, object]]:
-        rows = await self.db.fetch_all(
-            "SELECT position, name, size, sha256 FROM transmission_files WHERE transmission_id = ? ORDER BY position",
-            (transmission_id,),
-        )
-        return [dict(r) for r in rows]
-
-    async def _row_json(self, row: sqlite3.Row) -> dict[str, object]:
-        return {
-            "transmission_id": row["id"],
-            "sender": {"office_number": row["sender"], "name": row["sender_name"], "user_id": row["sender_user"]},
-            "recipient": {"office_number": row["recipient"], "name": row["recipient_name"]},
-            "signed_at": row["signed_at"],
-            "submitted_at": row["submitted_at"],
-            "file_count": row["file_count"],
-            "total_size": row["total_size"],
-            "files": await self._files(row["id"]),
-            "status": str(DownloadStatus.of(row["downloaded_at"])),
-            "downloaded_at": row["downloaded_at"],
-        }
-
-    async def _sent_row(self, transmission_id: str) -> dict[str, object]:
-        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
-        assert row is not None
-        return await self._row_json(row)
-
-    async def sent(self, session: Session) -> list[dict[str, object]]:
-        """The office's send list with each transmission's download status (R5.1, R6.1)."""
-        await self._check_data_load(session, Operation.SEND)
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + "WHERE t.sender = ? ORDER BY t.submitted_at DESC, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
-
-    async def inbox(self, session: Session, *, include_downloaded: bool = False) -> list[dict[str, object]]:
-        await self._check_data_load(session, Operation.RECEIVE)
-        where = "" if include_downloaded else "AND t.downloaded_at IS NULL "
-        rows = await self.db.fetch_all(
-            self._LIST_SQL + f"WHERE t.recipient = ? {where}ORDER BY t.submitted_at, t.id", (session.office_number,)
-        )
-        return [await self._row_json(r) for r in rows]
+        return True
 
     # --- receiving ----------------------------------------------------------------------------
     async def _receivable(self, session: Session, transmission_id: str) -> sqlite3.Row:
@@ -363,7 +284,7 @@ class HubService(Offices):
     async def download_info(self, session: Session, transmission_id: str) -> dict[str, object]:
         """Everything the receiver needs to fetch and verify a transmission before acknowledging."""
         row = await self._receivable(session, transmission_id)
-        return await self._row_json(row) | {
+        return row_json(row) | {
             "manifest": row["manifest"].decode("utf-8"),
             "signature": base64.b64encode(row["signature"]).decode(),
         }

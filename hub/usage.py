@@ -3,31 +3,35 @@
 Rules this module keeps:
 1. Only the KJ office user logs in here. A temporary or expired password opens a session that can
    do one thing: change the password (R1.2).
-2. Failed logins are counted per user ID and per address on the hub's clock; five for a user ID
-   (twenty for an address, which offices behind one NAT share) within fifteen minutes close the
-   door for the rest of that window (LOGIN_THROTTLED).
+2. Logins go through the same password check and throttle as the API's (`HubService.check_password`,
+   `hub.throttle`), the client address being the source; a user that is not a KJ office user
+   answers exactly like an unknown one.
 3. Applying (利用申請) and renewing (更新) go through `careplan.licence`; the first application issues
    the office's personal user (C…) with an initial password, sealed with the hub key and shown on
-   the top page until the user changes it (R1.3). Passwords themselves are stored only as scrypt.
+   the top page until the user changes it (R1.3). Passwords themselves are stored only as scrypt,
+   hashed off the event loop (`hub.passwords.PasswordHasher`).
 4. The public directory lists an office from `licence.listed_from` on the hub's clock (R3.8).
+5. A password change ends every session of the user, web and API, and gives the session that
+   changed it a new token; a new password must pass `hub.passwords.policy_problems`, and the
+   current one is checked through the login throttle (a stolen session is no guessing oracle).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 
 from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from careplan.office import PREFECTURES, is_office_number, is_office_user_id
-from hub.passwords import hash_password, new_password, verify_password
+from hub.db import Transaction
+from hub.passwords import Problem, new_password, policy_problems
 from hub.service import HubService
+from hub.throttle import address_source
 
-MAX_FAILURES = 5  # per user ID
-MAX_FAILURES_PER_ADDRESS = 20  # per address: offices behind one NAT must not lock each other out
-FAILURE_WINDOW = dt.timedelta(minutes=15)
 WEB_SESSION_HOURS = 2
 CORRECTABLE_FIELDS = {"name": "事業所名", "address": "所在地", "service_kind": "サービス種類"}
 
@@ -43,73 +47,72 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def password_problem(current: str, new: str, confirm: str) -> str | None:
-    """Why `new` is not acceptable, or None (8+ characters, letters and digits, changed, confirmed)."""
+def password_problem(user_id: str, current: str, new: str, confirm: str) -> CareplanError | None:
+    """Why `new` is not acceptable as the new password of `user_id` (PASSWORD_RULE), or None."""
+    problems = policy_problems(new, user_id=user_id)
     if new != confirm:
-        return "the two new passwords differ"
-    if len(new) < 8 or not any(c.isascii() and c.isalpha() for c in new) or not any(c.isdigit() for c in new):
-        return "the new password needs at least 8 characters with letters and digits"
+        problems.insert(0, Problem(ja="確認用のパスワードが一致しません", en="the two new passwords differ"))
     if new == current:
-        return "the new password must differ from the current one"
-    return None
+        problems.append(
+            Problem(ja="現在のパスワードと異なるものにしてください", en="it must differ from the current one")
+        )
+    if not problems:
+        return None
+    return CareplanError(
+        "PASSWORD_RULE",
+        detail="、".join(p.ja for p in problems),
+        fix="10文字以上で英大文字・英小文字・数字・記号のうち3種類以上を含み、ユーザIDやよく使われる語を含まない"
+        "パスワードを、確認欄にも同じく入力してください。",
+        detail_en="; ".join(p.en for p in problems),
+        fix_en="10+ characters mixing three of upper case, lower case, digits and symbols, without the user ID "
+        "or a common word, typed twice alike.",
+    )
 
 
 class UsageSite:
     def __init__(self, service: HubService) -> None:
         self.service = service
         self.db = service.db
+        self._csrf_key: bytes | None = None
 
     def _now(self) -> dt.datetime:
         return self.service.clock.now()
 
     # --- login ----------------------------------------------------------------------------------
-    async def _throttled(self, keys: list[str]) -> bool:
-        since = (self._now() - FAILURE_WINDOW).isoformat()
-        for key in keys:
-            limit = MAX_FAILURES_PER_ADDRESS if key.startswith("addr:") else MAX_FAILURES
-            row = await self.db.fetch_one("SELECT count(*) FROM login_failures WHERE key = ? AND at > ?", (key, since))
-            if row is not None and row[0] >= limit:
-                return True
-        return False
-
-    async def login(self, user_id: str, password: str, *, remote: str) -> tuple[str, bool]:
-        """A web session token and whether the password must be changed first."""
-        keys = [f"user:{user_id}", f"addr:{remote}"]
-        if await self._throttled(keys):
-            raise CareplanError(
-                "LOGIN_THROTTLED",
-                detail=f"{MAX_FAILURES} failed logins within {FAILURE_WINDOW}",
-                fix="Wait 15 minutes, then log in with the right password.",
-            )
+    async def login(self, user_id: str, password: str, *, remote: str | None) -> tuple[str, bool]:
+        """A web session token and whether the password must be changed first. Only KJ office
+        users log in here (rule 1); any other user ID answers like an unknown one."""
         user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
-        if user is None or not is_office_user_id(user_id) or not verify_password(password, user["password_hash"]):
-            async with self.db.transaction() as tx:
-                for key in keys:
-                    await tx.execute(
-                        "INSERT INTO login_failures (key, at) VALUES (?, ?)", (key, self._now().isoformat())
-                    )
-            raise CareplanError(
-                "LOGIN_FAILED",
-                detail=f"user {user_id!r}: unknown KJ office user or wrong password",
-                fix="Log in with the office's KJ user ID (事業所ユーザID) and its password.",
-            )
-        token = secrets.token_urlsafe(32)
-        must_change = user["password_state"] != "ok"
-        now = self._now()
+        checked = await self.service.check_password(
+            user_id,
+            password,
+            source=address_source(remote),
+            found=user,
+            operation=Operation.LOGIN,
+            admit=lambda row: is_office_user_id(row["user_id"]),
+        )
+        must_change = checked.row["password_state"] != "ok"
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _hash(token),
-                    user_id,
-                    user["office_number"],
-                    "",
-                    int(must_change),
-                    now.isoformat(),
-                    (now + dt.timedelta(hours=WEB_SESSION_HOURS)).isoformat(),
-                ),
-            )
+            await checked.attempt.succeeded(tx)
+            token = await self._open_session(tx, user_id, checked.row["office_number"], must_change=must_change)
         return token, must_change
+
+    async def _open_session(self, tx: Transaction, user_id: str, office_number: str, *, must_change: bool) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self._now()
+        await tx.execute(
+            "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _hash(token),
+                user_id,
+                office_number,
+                "",  # unused: CSRF tokens are derived from the session cookie (csrf_token)
+                int(must_change),
+                now.isoformat(),
+                (now + dt.timedelta(hours=WEB_SESSION_HOURS)).isoformat(),
+            ),
+        )
+        return token
 
     async def session(self, token: str | None) -> WebSession | None:
         if not token:
@@ -128,24 +131,33 @@ class UsageSite:
             async with self.db.transaction() as tx:
                 await tx.execute("DELETE FROM web_sessions WHERE token_hash = ?", (_hash(token),))
 
-    async def change_password(self, token: str, ws: WebSession, current: str, new: str, confirm: str) -> None:
-        user = await self.db.fetch_one("SELECT password_hash FROM users WHERE user_id = ?", (ws.user_id,))
-        if user is None or not verify_password(current, user["password_hash"]):
-            raise CareplanError(
-                "LOGIN_FAILED",
-                operation=Operation.LOGIN,
-                detail="the current password is wrong",
-                fix="Type the password you logged in with as the current password.",
-            )
-        problem = password_problem(current, new, confirm)
+    async def change_password(self, ws: WebSession, current: str, new: str, confirm: str, *, remote: str | None) -> str:
+        """Set the new password, end every session of the user (web and API) and return the token
+        of a fresh web session for the browser that changed it."""
+        problem = password_problem(ws.user_id, current, new, confirm)
         if problem:
-            raise CareplanError("PASSWORD_RULE", detail=problem, fix="8+ characters, letters and digits, twice alike.")
+            raise problem
+        user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (ws.user_id,))
+        checked = await self.service.check_password(
+            ws.user_id, current, source=address_source(remote), found=user, operation=Operation.LOGIN
+        )
+        new_hash = await self.service.hasher.hash(new)
         async with self.db.transaction() as tx:
+            await checked.attempt.succeeded(tx)
             await tx.execute(
-                "UPDATE users SET password_hash = ?, password_state = 'ok' WHERE user_id = ?",
-                (hash_password(new), ws.user_id),
+                "UPDATE users SET password_hash = ?, password_state = 'ok' WHERE user_id = ?", (new_hash, ws.user_id)
             )
-            await tx.execute("UPDATE web_sessions SET must_change_password = 0 WHERE token_hash = ?", (_hash(token),))
+            await self.service.revoke_sessions(tx, ws.user_id)
+            return await self._open_session(tx, ws.user_id, ws.office_number, must_change=False)
+
+    async def csrf_token(self, binding: str) -> str:
+        """The CSRF token of a form for the browser holding `binding` (its session or pre-session
+        cookie): an HMAC under the hub's key, so a token is good only with that cookie."""
+        if self._csrf_key is None:
+            row = await self.db.fetch_one("SELECT value FROM hub_secrets WHERE name = 'csrf'")
+            assert row is not None, "schema version 3 creates the key"
+            self._csrf_key = bytes(row["value"])
+        return hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).hexdigest()
 
     # --- the office's pages -------------------------------------------------------------------------
     async def top(self, ws: WebSession) -> dict[str, object]:
@@ -199,11 +211,12 @@ class UsageSite:
             return
         user_id, password = f"C{office_number}01", new_password()
         sealed = self.service.payloads.seal(password.encode(), context=f"initial-password:{user_id}")
+        password_hash = await self.service.hasher.hash(password)
         async with self.db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO users (user_id, office_number, password_hash, password_state, created_at, "
                 "initial_password) VALUES (?, ?, ?, 'ok', ?, ?)",
-                (user_id, office_number, hash_password(password), self._now().isoformat(), sealed),
+                (user_id, office_number, password_hash, self._now().isoformat(), sealed),
             )
 
     # --- the public directory (WAM NET) -----------------------------------------------------------

@@ -1,14 +1,19 @@
 """The usage-status website and the public office directory: server-rendered Japanese pages that
 work without JavaScript. Thin handlers over `hub.usage.UsageSite`.
 
-Security: the session cookie is HttpOnly, Secure and SameSite=Strict; every form carries a CSRF
-token that must equal the token in its own cookie (double submit); refusals render the page again
-with the catalogue's message and status, never a traceback.
+Security: cookies are `__Host-` prefixed, HttpOnly, Secure and SameSite=Strict. Every form carries
+a CSRF token bound to the browser's session cookie, or before login to its pre-session cookie (an
+HMAC of that cookie under the hub's key, `UsageSite.csrf_token`): a token read from one session is
+worthless with another, and a cookie planted by someone else comes without a token. Security
+headers (CSP, frame denial, nosniff, referrer, HSTS) are added to every response by
+`hub.headers`. Refusals render the page again with the catalogue's message and status, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import secrets
+from importlib import resources
 from typing import Any
 
 import jinja2
@@ -18,13 +23,15 @@ from multidict import MultiDictProxy
 from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
+from hub.headers import retry_after_on_throttle
 from hub.keys import CLOCK, USAGE
 from hub.offices import JST
 from hub.usage import CORRECTABLE_FIELDS, WebSession
 
 WEB = web.RouteTableDef()
-SESSION_COOKIE = "careplan_web"
-CSRF_COOKIE = "careplan_csrf"
+# __Host-: the browser takes them only from this host over HTTPS, never from a sibling domain.
+SESSION_COOKIE = "__Host-careplan_web"
+PRESESSION_COOKIE = "__Host-careplan_pre"
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 JST_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -37,30 +44,46 @@ def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
     response.set_cookie(name, value, httponly=True, secure=True, samesite="Strict", path="/")
 
 
-def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
-    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+def _binding(request: web.Request) -> str | None:
+    """What the browser's CSRF tokens are bound to: its session cookie, else its pre-session one."""
+    if session := request.cookies.get(SESSION_COOKIE):
+        return f"session:{session}"
+    if presession := request.cookies.get(PRESESSION_COOKIE):
+        return f"pre:{presession}"
+    return None
+
+
+async def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    binding, presession = _binding(request), None
+    if binding is None:  # a first visit: a pre-session cookie for the forms of this page
+        presession = secrets.token_urlsafe(24)
+        binding = f"pre:{presession}"
+    csrf = await request.app[USAGE].csrf_token(binding)
     hub_time = request.app[CLOCK].now().astimezone(JST).strftime(JST_FORMAT)
     html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **context)
     response = web.Response(text=html, content_type="text/html", status=status)
-    if CSRF_COOKIE not in request.cookies:
-        _cookie(response, CSRF_COOKIE, csrf)
+    if presession is not None:
+        _cookie(response, PRESESSION_COOKIE, presession)
     return response
 
 
 async def _form(request: web.Request) -> MultiDictProxy[str]:
     form = await request.post()
-    expected = request.cookies.get(CSRF_COOKIE)
+    binding = _binding(request)
+    expected = await request.app[USAGE].csrf_token(binding) if binding else ""
     if not expected or not secrets.compare_digest(str(form.get("csrf", "")), expected):
         raise CareplanError(
             "CSRF_FAILED",
-            detail="the form's csrf token does not match its cookie",
-            fix="Reload the page and submit the form again.",
+            detail="フォームのCSRFトークンが、このブラウザのセッションのものではありません",
+            fix="ページを再読み込みしてから、もう一度送信してください。",
+            detail_en="the form's csrf token does not belong to this browser's session or pre-session cookie",
+            fix_en="Reload the page and submit the form again.",
         )
     return MultiDictProxy(form)  # type: ignore[arg-type]
 
 
-def _refused(request: web.Request, template: str, error: CareplanError, **context: Any) -> web.Response:
-    return render(request, template, status=error.status, error=error, **context)
+async def _refused(request: web.Request, template: str, error: CareplanError, **context: Any) -> web.Response:
+    return await render(request, template, status=error.status, error=error, **context)
 
 
 async def _session(request: web.Request, *, allow_must_change: bool = False) -> WebSession:
@@ -74,7 +97,7 @@ async def _session(request: web.Request, *, allow_must_change: bool = False) -> 
 
 async def _office_page(request: web.Request, template: str, page: str, ws: WebSession, **context: Any) -> web.Response:
     office = await request.app[USAGE].service.office(ws.office_number)
-    return render(request, template, office=office, page=page, **context)
+    return await render(request, template, office=office, page=page, **context)
 
 
 # --- login and password -------------------------------------------------------------------------
@@ -83,20 +106,27 @@ async def web_root(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/web/")
 
 
+@WEB.get("/web/static/site.css")
+async def style_sheet(request: web.Request) -> web.Response:
+    css = resources.files("hub").joinpath("static/site.css").read_bytes()
+    return web.Response(body=css, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
 @WEB.get("/web/login")
 async def login_page(request: web.Request) -> web.Response:
-    return render(request, "login.html", page="login")
+    return await render(request, "login.html", page="login")
 
 
 @WEB.post("/web/login")
 async def login(request: web.Request) -> web.Response:
     try:
         form = await _form(request)
-        token, must_change = await request.app[USAGE].login(
-            str(form.get("user_id", "")), str(form.get("password", "")), remote=request.remote or "?"
-        )
+        with retry_after_on_throttle(request):
+            token, must_change = await request.app[USAGE].login(
+                str(form.get("user_id", "")), str(form.get("password", "")), remote=request.remote
+            )
     except CareplanError as error:
-        return _refused(request, "login.html", error, page="login")
+        return await _refused(request, "login.html", error, page="login")
     response = web.HTTPSeeOther("/web/password" if must_change else "/web/")
     _cookie(response, SESSION_COOKIE, token)
     raise response
@@ -113,19 +143,21 @@ async def change_password(request: web.Request) -> web.Response:
     ws = await _session(request, allow_must_change=True)
     try:
         form = await _form(request)
-        await request.app[USAGE].change_password(
-            request.cookies.get(SESSION_COOKIE, ""),
+        token = await request.app[USAGE].change_password(
             ws,
             str(form.get("current_password", "")),
             str(form.get("new_password", "")),
             str(form.get("new_password_confirm", "")),
+            remote=request.remote,
         )
     except CareplanError as error:
         office = await request.app[USAGE].service.office(ws.office_number)
-        return _refused(
+        return await _refused(
             request, "password.html", error, office=office, page="password", must_change=ws.must_change_password
         )
-    raise web.HTTPSeeOther("/web/?changed=1")
+    response = web.HTTPSeeOther("/web/?changed=1")
+    _cookie(response, SESSION_COOKIE, token)  # every older session of the user has ended
+    raise response
 
 
 @WEB.post("/web/logout")
@@ -133,7 +165,7 @@ async def logout(request: web.Request) -> web.Response:
     try:
         await _form(request)
     except CareplanError as error:
-        return _refused(request, "error.html", error)
+        return await _refused(request, "error.html", error)
     await request.app[USAGE].logout(request.cookies.get(SESSION_COOKIE))
     response = web.HTTPSeeOther("/web/login")
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -146,7 +178,7 @@ async def top(request: web.Request) -> web.Response:
     ws = await _session(request)
     data = await request.app[USAGE].top(ws)
     flash = "パスワードを変更しました。" if request.query.get("changed") else None
-    return render(request, "top.html", page="top", flash=flash, kinds=_service_kinds(), **data)
+    return await render(request, "top.html", page="top", flash=flash, kinds=_service_kinds(), **data)
 
 
 @WEB.get("/web/apply")
@@ -176,7 +208,7 @@ async def _licence_action(request: web.Request, action: str) -> web.Response:
             await usage.renew(ws)
     except CareplanError as error:
         office = await usage.service.office(ws.office_number)
-        return _refused(
+        return await _refused(
             request, "apply.html", error, office=office, page="apply", licence=await usage.licence_summary(ws)
         )
     raise web.HTTPSeeOther("/web/apply")
@@ -200,7 +232,7 @@ def _service_kinds() -> dict[str, str]:
 async def directory(request: web.Request) -> web.Response:
     query = {k: request.query.get(k, "").strip() for k in ("q", "prefecture", "service_kind")}
     offices = await request.app[USAGE].directory(**query)
-    return render(
+    return await render(
         request,
         "directory.html",
         page="directory",
@@ -213,7 +245,7 @@ async def directory(request: web.Request) -> web.Response:
 
 @WEB.get("/directory/correction")
 async def correction_page(request: web.Request) -> web.Response:
-    return render(
+    return await render(
         request,
         "correction.html",
         page="directory",
@@ -234,7 +266,7 @@ async def correction(request: web.Request) -> web.Response:
             contact=str(form.get("contact", "")),
         )
     except CareplanError as error:
-        return _refused(
+        return await _refused(
             request,
             "correction.html",
             error,
@@ -243,4 +275,4 @@ async def correction(request: web.Request) -> web.Response:
             done=False,
             office_number=request.query.get("office", ""),
         )
-    return render(request, "correction.html", page="directory", fields=CORRECTABLE_FIELDS, done=True)
+    return await render(request, "correction.html", page="directory", fields=CORRECTABLE_FIELDS, done=True)

@@ -592,12 +592,15 @@ class Run:
 
     async def do_send(self, step: Step, argument: Mapping[str, Any]) -> tuple[Any, str]:
         actor = self.actor(step.actor or "")
-        if "replay" in argument:  # exactly the stored signed manifest, signature and files, again
+        if "replay" in argument:  # the stored signed manifest and files again, under another signature
             earlier = str(argument["replay"])
             if earlier not in self.uploads:
                 raise StepFailed(f"nothing to replay: {earlier} was not uploaded in this run (precheck: false)")
-            manifest, signature, files = self.uploads[earlier]
+            manifest, _, files = self.uploads[earlier]
             client = await self.session(actor)
+            # Byte-identical bytes would be an idempotent retry (answered as already stored); a
+            # replay is the same manifest under other signature bytes.
+            signature = sign(manifest, client.keypair.certificate, client.keypair.key, capabilities=False)
             result = await client.upload(manifest, signature, files)
             return result["transmission_id"], f"replayed {earlier}"
         forge = argument.get("forge") or {}

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import time
+from importlib import resources
 from typing import Any
 
 import jinja2
@@ -34,6 +35,14 @@ DASHBOARD = web.RouteTableDef()
 COOKIE = "careplan_dashboard"
 KEEPALIVE_SECONDS = 15
 ADVANCE_LIMIT_DAYS = 400
+# The pages load their script and styles from /dashboard/static (no inline code), talk to the hub
+# only (fetch, server-sent events), and are never framed.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "inspector.css": "text/css",
+          "login.css": "text/css"}  # fmt: skip
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("hub.control", "templates"), autoescape=True)
 
 
@@ -95,9 +104,18 @@ async def _control_field(request: web.Request, name: str) -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> web.Response:
-    return web.Response(
-        text=_TEMPLATES.get_template(template).render(**context), content_type="text/html", status=status
-    )
+    html = _TEMPLATES.get_template(template).render(**context)
+    return web.Response(text=html, content_type="text/html", status=status, headers={"Content-Security-Policy": CSP})
+
+
+@DASHBOARD.get("/dashboard/static/{name}")
+async def static(request: web.Request) -> web.Response:
+    """The pages' script and styles (the login page's too, so no access check)."""
+    name = request.match_info["name"]
+    if name not in STATIC:
+        raise web.HTTPNotFound()
+    text = resources.files("hub.control").joinpath("static", name).read_text("utf-8")
+    return web.Response(text=text, content_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
 
 @DASHBOARD.get("/dashboard")

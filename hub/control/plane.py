@@ -44,7 +44,7 @@ class Control:
 
 
 CONTROL = web.AppKey("control", Control)
-UNJOURNALLED = ("/dashboard/events", "/dashboard/state", "/admin/v1/journal")  # reading it is no event
+UNJOURNALLED = ("/dashboard/events", "/dashboard/state", "/dashboard/static", "/admin/v1/journal")  # no events
 # Control routes that take the gate exclusively (or stream for ever) must not hold it shared.
 UNGATED = ("/admin/v1/reset", "/admin/v1/snapshots", "/dashboard")
 

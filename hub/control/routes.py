@@ -102,10 +102,7 @@ async def transmissions(request: web.Request) -> web.Response:
     _control(request)
     query = request.query
     page = await views.transmissions(
-        request.app[SERVICE],
-        office=query.get("office", ""),
-        cursor=views.cursor_value(query.get("cursor")),
-        limit=views.page_limit(query.get("limit")),
+        request.app[SERVICE], office=query.get("office", ""), cursor=query.get("cursor"), limit=query.get("limit")
     )
     return json_response(page)
 

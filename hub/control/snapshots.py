@@ -39,7 +39,6 @@ from hub.service import HubService
 from hub.trust import TrustStore
 
 NAME = re.compile(r"\w[\w.-]{0,63}")  # letters of any script (月初), digits, _ . -; never / or ..
-CA_STATE = ("crl.pem", "index.json")  # the revocation list and the CA's record of revocations
 
 
 def _bad_name(name: str) -> CareplanError:
@@ -127,10 +126,11 @@ class Snapshots:
         _backup(self.config.db_file, partial / "hub.sqlite3")
         blobs = _link_tree(self.config.payload_dir, partial / "payloads")
         shutil.copyfile(self.config.key_file, partial / "payload-keys.json")
-        (partial / "ca").mkdir()
-        for name_ in CA_STATE:
-            if (self.config.ca_dir / name_).exists():
-                shutil.copyfile(self.config.ca_dir / name_, partial / "ca" / name_)
+        for live in self._revocation_files():
+            if live.exists():
+                kept = partial / "files" / live.relative_to(self.config.data_dir)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(live, kept)
         meta = {
             "name": name,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -180,8 +180,9 @@ class Snapshots:
         _backup(source / "hub.sqlite3", self.config.db_file)
         _copy_if_changed(source / "payload-keys.json", self.config.key_file)
         _sync_payloads(source / "payloads", self.config.payload_dir)
-        for name in CA_STATE:
-            _copy_if_changed(source / "ca" / name, self.config.ca_dir / name)
+        for live in self._revocation_files():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
 
     def _restore_clock(self, state: dict[str, Any]) -> None:
         self.clock.reset()
@@ -190,10 +191,20 @@ class Snapshots:
         elif state["mode"] == "offset":
             self.clock.advance(dt.timedelta(seconds=float(state["offset_seconds"])))
 
+    def _revocation_files(self) -> list[Path]:
+        """The CA's published CRL and its record of revocations, and the CRL the hub holds in force
+        (data_dir/trust/, when the trust store keeps one): restored together, or a restored older
+        CRL would be refused as a step back."""
+        kept = getattr(self.service.trust, "kept_file", None)
+        files = [self.config.crl_file, self.config.ca_dir / "index.json", kept]
+        return [f for f in files if f is not None and self.config.data_dir in f.parents]
+
     def _fresh_stores(self) -> None:
-        """Keys and revocations as they are on disk now (the stores cache both)."""
+        """Keys and revocations as they are on disk now (the stores cache both); built with the
+        same files as the ones they replace."""
         self.service.payloads = PayloadStore(self.config.payload_dir, self.config.key_file)
-        self.service.trust = TrustStore(self.config.trusted_ca_file, self.config.crl_file)
+        trust = self.service.trust
+        self.service.trust = TrustStore(trust.ca_file, trust.crl_file, getattr(trust, "kept_file", None))
 
     @staticmethod
     def _summary(meta: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
+from hub.listing import _PAGE_SQL, _SENT_ORDER, check_limit, decode_cursor
 from hub.service import HubService
 
 CORRECTION_STATUSES = ("受付済", "対応中", "反映済", "却下")
@@ -32,26 +33,18 @@ def cursor_value(text: str | None) -> int | None:
 
 
 async def transmissions(
-    service: HubService, *, office: str = "", cursor: int | None = None, limit: int = 50
+    service: HubService, *, office: str = "", cursor: str | None = None, limit: int | str | None = None
 ) -> dict[str, Any]:
-    """Newest first (in storage order), each as the office API shows it; `next_cursor` is null on
-    the last page."""
-    where, params = ["1 = 1"], []
+    """Every office's transmissions (or one office's, sent or received), newest first, as the send
+    list pages them (hub.listing: same row shape, same keyset cursor)."""
+    where, params = "WHERE 1 = 1 ", []
     if office:
-        where.append("(t.sender = ? OR t.recipient = ?)")
+        where += "AND (t.sender = ? OR t.recipient = ?) "
         params += [office, office]
-    if cursor is not None:
-        where.append("t.rowid < ?")
-        params.append(cursor)
-    rows = await service.db.fetch_all(
-        service._LIST_SQL + f"WHERE {' AND '.join(where)} ORDER BY t.rowid DESC LIMIT ?", [*params, limit + 1]
-    )
-    items = [await service._row_json(r) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = await service.db.fetch_one("SELECT rowid FROM transmissions WHERE id = ?", (rows[limit - 1]["id"],))
-        next_cursor = str(last[0]) if last is not None else None
-    return {"transmissions": items, "next_cursor": next_cursor}
+    if cursor:
+        where += "AND (t.submitted_at, t.id) < (?, ?) "
+        params += decode_cursor("sent", cursor)
+    return await service._page("sent", _PAGE_SQL + where + _SENT_ORDER, params, check_limit(limit))
 
 
 async def sessions(service: HubService) -> dict[str, Any]:

@@ -280,8 +280,11 @@ def test_applying_again_after_expiry_starts_a_new_run() -> None:
 
 
 def test_events_must_be_recorded_in_date_order() -> None:
-    with pytest.raises(ValueError, match="before the last recorded event"):
+    # A day before a recorded event means the hub's clock was moved back: a clean 409 (issue 9).
+    with pytest.raises(CareplanError) as caught:
         lic.apply(applied(D(2025, 4, 10)), on=D(2025, 4, 9), payment=Payment.DEDUCTION)
+    assert (caught.value.code, caught.value.status) == ("CLOCK_BEFORE_RECORDED", 409)
+    assert "before the last recorded event (2025-04-10)" in caught.value.detail_en
 
 
 # --- the tables -----------------------------------------------------------------------------------

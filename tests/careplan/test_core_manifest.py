@@ -282,7 +282,9 @@ def test_unsafe_file_names(name: str) -> None:
     assert caught.value.code == "MANIFEST_INVALID"
 
 
-@pytest.mark.parametrize("name", ["x" * 255, "計" * 255, "a.b.c", "...", ".hidden", "名前 with space.csv"])
+@pytest.mark.parametrize(
+    "name", ["x" * 255, "計" * 255, "a.b.c", ".hidden", "名前 with space.csv", "CONSOLE.txt", "xCON.txt", "COM10.txt"]
+)
 def test_plain_file_names_are_accepted(name: str) -> None:
     assert file_name_problem(name) is None
     assert build(files=[(name, b"data")]).files[0].name == name

@@ -140,7 +140,8 @@ def test_flipped_bytes_of_a_real_signature_raise_only_signature_invalid(keys: Ke
     try:
         signed = verify(bytes(signature), CONTENT)
     except CareplanError as error:
-        assert error.code == "SIGNATURE_INVALID"
+        # A flipped byte may also leave valid BER that is not DER (e.g. a boolean's value octet).
+        assert error.code in ("SIGNATURE_INVALID", "SIGNATURE_NOT_DER")
     else:
         # Some bytes (e.g. inside an unsigned certificate field or the signing time) may not matter
         # to the check, but then the signature must still name the same key.

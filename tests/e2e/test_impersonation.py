@@ -270,9 +270,36 @@ async def test_replay_is_refused_and_stores_nothing_more(hub: HubUnderTest, same
         await client.login(KYOTAKU.user, KYOTAKU.password)
         await client.upload(manifest, _signed(me, manifest), files)
         before = await _state(hub)
+        # Other bytes under the stored id: the same manifest signed anew, or another manifest.
         again = manifest if same == "signed-manifest" else _manifest(files, signed_at=dt.datetime.now(dt.UTC))
         with pytest.raises(CareplanError) as caught:
-            await client.upload(again, _signed(me, again), files)
+            await client.upload(again, sign(again, me.certificate, me.key, capabilities=False), files)
     assert (caught.value.code, caught.value.message) == ("REPLAY", MSG_SEND_FAILED)
     assert "d" * 32 in caught.value.detail
     assert await _state(hub) == before
+
+
+async def test_identical_resubmission_is_answered_with_the_stored_record(hub: HubUnderTest) -> None:
+    """A retry whose answer was lost: the same id, manifest, signature and files get 200 and the
+    stored record with already_stored, even after the receiver downloaded it; nothing is stored twice."""
+    files = _files()
+    me = hub.pki.terminals[KYOTAKU.number]
+    manifest = _manifest(files)
+    signature = _signed(me, manifest)
+    async with hub.client(me) as client:
+        await client.login(KYOTAKU.user, KYOTAKU.password)
+        first = await client.upload(manifest, signature, files)
+        before = await _state(hub)
+        again = await client.upload(manifest, signature, files)
+        assert (first["already_stored"], again["already_stored"]) == (False, True)
+        assert {k: v for k, v in again.items() if k != "already_stored"} == {
+            k: v for k, v in first.items() if k != "already_stored"
+        }
+        assert await _state(hub) == before
+        async with hub.client(HOUMON) as houmon:
+            await houmon.login(HOUMON.user, HOUMON.password)
+            await houmon.download("d" * 32, hub.config.data_dir / "received")
+        after_download = await client.upload(manifest, signature, files)
+    assert after_download["already_stored"] is True
+    assert after_download["status"] == "ダウンロード済"
+    assert await hub.transmission_count() == 1

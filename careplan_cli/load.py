@@ -1,0 +1,273 @@
+"""`careplan load`: month-start load on any running hub, from seeded offices (issue 10).
+
+    careplan load --data .careplan-sim --offices 12 --concurrency 16 --count 500 --duration 60
+
+Setup, through the hub's admin API and its data directory (never by importing the hub): the
+seeded fixture offices (`fixtures.generate`, same seed → same offices and files) are registered
+with valid licences (or reused when a previous run registered them), each gets a certificate from
+the data directory's CA and logs in. Then `client.load` drives them and the report shows
+throughput, p50/p99 by operation and errors by code (`--json` for machines).
+
+Exit status: 0 every operation succeeded; 1 some were refused or failed (see errors by code);
+2 a local problem (usage, no data directory); 3 the hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ca.authority import CertificateAuthority
+from careplan.certificates import KeyPair
+from careplan.errors import CareplanError
+from careplan.standard import parse_file_name
+from client import render
+from client.hubclient import HubClient, client_ssl_context
+from client.load import MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
+from fixtures.generate import Dataset, generate
+from fixtures.people import Office
+
+BULK_MAX = 50  # R4.3: transmissions per 一括送信
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="careplan load", description="Month-start load on a running hub from seeded offices."
+    )
+    parser.add_argument(
+        "--data", type=Path, default=Path(".careplan-sim"), help="the hub's data directory (CA, admin token)"
+    )
+    parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
+    parser.add_argument("--offices", type=int, default=8, help="seeded offices (a quarter 居宅介護支援; default 8)")
+    parser.add_argument("--users", type=int, default=None, help="seeded users (default 3 per office)")
+    parser.add_argument("--seed", type=int, default=1, help="fixture and choice seed (default 1)")
+    parser.add_argument("--month", default=None, help="サービス提供年月 YYYYMM (default: the hub's month)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument("--concurrency", type=int, default=None, help="closed loop: this many at once (default 8)")
+    pace.add_argument("--rate", type=float, default=None, help="open loop: operations a second")
+    parser.add_argument("--count", type=int, default=200, help="stop after this many operations (default 200)")
+    parser.add_argument("--duration", type=float, default=60.0, help="or after this many seconds (default 60)")
+    default_mix = ",".join(f"{k}={v:g}" for k, v in MONTH_START_MIX.items())
+    parser.add_argument("--mix", default=default_mix, help="operation weights (default %(default)s)")
+    parser.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    return parser
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """A running hub and what its data directory gives a load run: trust, admin token, CA."""
+
+    url: str
+    data: Path
+
+    @classmethod
+    def of(cls, data: Path, url: str | None) -> Target:
+        if not (data / "ca" / "ca-key.pem").exists() or not (data / "admin-token").exists():
+            raise ValueError(f"{data} is not a hub data directory (needs ca/ca-key.pem and admin-token)")
+        if url is None:
+            ready = data / "hub.json"
+            if not ready.exists():
+                raise ValueError(f"no --hub given and no running hub announced in {ready}")
+            url = str(json.loads(ready.read_text("utf-8"))["url"])
+        return cls(url=url.rstrip("/"), data=data)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.data / "ca" / "ca.pem"
+
+    @contextlib.asynccontextmanager
+    async def admin(self) -> AsyncIterator[aiohttp.ClientSession]:
+        token = (self.data / "admin-token").read_text().strip()
+        connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
+        async with aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {token}"}) as s:
+            yield s
+
+    async def call(self, session: aiohttp.ClientSession, method: str, path: str, body: object = None) -> Any:
+        try:
+            async with session.request(method, self.url + path, json=body) as response:
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise CareplanError("HUB_UNREACHABLE", detail=f"{self.url}{path}: {exc!r}") from None
+        if response.status < 400:
+            return answer
+        if isinstance(answer, dict) and "code" in answer:
+            raise CareplanError.from_wire(answer)
+        raise CareplanError("INTERNAL", detail=f"{method} {path}: HTTP {response.status}")
+
+
+def password_of(office_number: str, seed: int) -> str:
+    """Load offices' passwords: derived, so a later run (same seed) logs the same offices in."""
+    return f"load-{seed}-{office_number}"
+
+
+async def register(target: Target, offices: Sequence[Office], seed: int) -> None:
+    """Register `offices` with valid licences (an office already there is left as it is)."""
+    async with target.admin() as session:
+        for office in offices:
+            body = {
+                "office_number": office.number,
+                "name": office.name,
+                "service_kind": office.kind,
+                "office_user_id": f"KJ{office.number}",
+                "password": password_of(office.number, seed),
+                "licence": "valid",
+                "prefecture": office.prefecture,
+                "address": office.address,
+            }
+            try:
+                await target.call(session, "POST", "/admin/v1/offices", body)
+            except CareplanError as error:
+                if error.code != "OFFICE_EXISTS":  # registered by an earlier run: reused
+                    raise
+
+
+async def hub_time(target: Target) -> dt.datetime:
+    async with target.admin() as session:
+        return dt.datetime.fromisoformat((await target.call(session, "GET", "/healthz"))["hub_time"])
+
+
+def terminals(target: Target, offices: Sequence[Office], now: dt.datetime) -> dict[str, KeyPair]:
+    """A certificate per office from the data directory's CA, valid on the hub's clock and in real
+    time (the TLS handshake checks the latter)."""
+    authority = CertificateAuthority.load(target.data / "ca")
+    real = dt.datetime.now(dt.UTC)
+    start = min(real, now) - dt.timedelta(days=1)
+    days = abs((real - now).days) + 400
+    pairs = {}
+    for office in offices:
+        issued = authority.issue_office(
+            office_number=office.number, office_user_id=f"KJ{office.number}", office_name=office.name, now=start,
+            days=days,
+        )  # fmt: skip
+        pairs[office.number] = KeyPair(certificate=issued.certificate, key=issued.key)
+    return pairs
+
+
+def workload(dataset: Dataset) -> Workload:
+    """Every generated transmission is a unit; each 居宅 office's plan units form its 一括送信."""
+    units = []
+    for names in dataset.transmissions:
+        parsed = parse_file_name(names[0])
+        units.append(
+            Unit(sender=parsed.sender, recipient=parsed.recipient, files=tuple((n, dataset.files[n]) for n in names))
+        )
+    bulk: dict[str, list[Unit]] = {}
+    care = {o.number for o in dataset.offices if o.care_management}
+    for unit in units:
+        if unit.sender in care and len(bulk.setdefault(unit.sender, [])) < BULK_MAX:
+            bulk[unit.sender].append(unit)
+    return Workload(units=tuple(units), bulk={s: tuple(f for u in us for f in u.files) for s, us in bulk.items()})
+
+
+@contextlib.asynccontextmanager
+async def logged_in(target: Target, pairs: Mapping[str, KeyPair], seed: int) -> AsyncIterator[dict[str, HubClient]]:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {}
+        for number, pair in pairs.items():
+            client = await stack.enter_async_context(HubClient(url=target.url, ca_file=target.ca_file, keypair=pair))
+            await client.login(f"KJ{number}", password_of(number, seed))
+            clients[number] = client
+        yield clients
+
+
+async def run_load(
+    target: Target,
+    plan: LoadPlan,
+    *,
+    offices: int,
+    users: int | None = None,
+    month: str | None = None,
+    on_done: Callable[[int], None] = lambda _n: None,
+) -> Report:
+    """Register and log in the seeded offices (seed = `plan.seed`), then run `plan` against them."""
+    now = await hub_time(target)
+    dataset = await asyncio.to_thread(
+        generate,
+        offices=offices,
+        users=users if users is not None else 3 * offices,
+        month=month or now.strftime("%Y%m"),
+        seed=plan.seed,
+        units=("plans", "actuals"),
+    )
+    await register(target, dataset.offices, plan.seed)
+    pairs = await asyncio.to_thread(terminals, target, dataset.offices, now)
+    async with logged_in(target, pairs, plan.seed) as clients:
+        return await LoadRun(clients, workload(dataset), plan).run(on_done)
+
+
+async def _run(args: argparse.Namespace, plan: LoadPlan) -> Report:
+    target = Target.of(args.data, args.hub)
+    options = {"offices": args.offices, "users": args.users, "month": args.month}
+    if args.json:
+        return await run_load(target, plan, **options)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=render.err, transient=True) as bar:
+        task = bar.add_task(f"負荷 / load on {target.url}", total=plan.count)
+        return await run_load(target, plan, **options, on_done=lambda n: bar.advance(task, n))
+
+
+def show(report: dict[str, Any]) -> None:
+    render.table(
+        "負荷試験の結果 / load report",
+        ["operation", "ok", "errors", "ok/s", "p50 ms", "p99 ms"],
+        [
+            (
+                name,
+                str(op["ok"]),
+                str(op["errors"]),
+                f"{op['per_second']:.1f}",
+                f"{op['p50_ms']:.0f}",
+                f"{op['p99_ms']:.0f}",
+            )
+            for name, op in report["by_operation"].items()
+        ],
+    )
+    render.out.print(
+        f"{report['operations_done']} operations in {report['elapsed_s']:.1f} s: {report['ok']} ok "
+        f"({report['ok_per_second']:.1f}/s), {report['errors']} errors, {report['cancelled']} cancelled",
+        markup=False,
+    )
+    if report["errors_by_code"]:
+        render.table(
+            "エラー / errors by code", ["code", "count"], [(c, str(n)) for c, n in report["errors_by_code"].items()]
+        )
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        plan = LoadPlan(
+            count=args.count,
+            duration=args.duration,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            mix=parse_mix(args.mix),
+            seed=args.seed,
+        )
+        report = asyncio.run(_run(args, plan)).to_json()
+    except CareplanError as error:
+        render.refusal(error)
+        return 3 if error.code == "HUB_UNREACHABLE" else 1
+    except (OSError, ValueError) as exc:
+        render.err.print(f"careplan load: {exc}", markup=False)
+        return 2
+    if args.json:
+        render.print_json(report)
+    else:
+        show(report)
+    return 1 if report["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,93 @@
+"""`careplan load` against a test hub: small, bounded in count and time, every operation of the
+month-start mix, refusals counted by code, the CLI's report and exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from careplan_cli.load import Target, run_load
+from client.hubclient import HubClient
+from client.load import LoadPlan, LoadRun, Unit, Workload, parse_mix, percentile
+from fixtures.samples import sample_plan_set
+from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, run_careplan
+
+
+@contextlib.asynccontextmanager
+async def _terminals(hub: HubUnderTest) -> AsyncIterator[dict[str, HubClient]]:
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        yield {KYOTAKU.number: kyotaku, HOUMON.number: houmon}
+
+
+def _unit(recipient: str) -> Unit:
+    files = tuple(sample_plan_set(sender=KYOTAKU.number, recipient=recipient).items())
+    return Unit(sender=KYOTAKU.number, recipient=recipient, files=files)
+
+
+async def test_seeded_offices_run_the_month_start_mix(hub: HubUnderTest) -> None:
+    before = await hub.transmission_count()
+    even = parse_mix("send=1,bulk=1,download=1,list=1")  # each operation surely drawn in 40
+    plan = LoadPlan(count=40, duration=60, concurrency=4, mix=even, seed=3)
+    done: list[int] = []
+    report = (await run_load(Target.of(hub.config.data_dir, hub.url), plan, offices=4, on_done=done.append)).to_json()
+    assert report["operations_done"] == 40 == len(done)
+    assert report["errors"] == 0, report["errors_by_code"]
+    assert set(report["by_operation"]) == {"send", "bulk", "download", "list"}
+    for operation in report["by_operation"].values():
+        assert 0 < operation["p50_ms"] <= operation["p99_ms"]
+    sends = report["by_operation"]["send"]["ok"]
+    assert await hub.transmission_count() - before >= sends  # bulk sends add more
+    # a second run with the same seed reuses the registered offices
+    again = await run_load(Target.of(hub.config.data_dir, hub.url), LoadPlan(count=5, seed=3), offices=4)
+    assert again.to_json()["errors"] == 0
+
+
+async def test_refusals_are_counted_by_code_and_the_run_goes_on(hub: HubUnderTest) -> None:
+    workload = Workload(units=(_unit(HOUMON.number), _unit(MISHINSEI.number)), bulk={})
+    plan = LoadPlan(count=30, duration=60, concurrency=3, mix=parse_mix("send=1"), seed=5)
+    async with _terminals(hub) as terminals:
+        report = (await LoadRun(terminals, workload, plan).run()).to_json()
+    refused = report["errors_by_code"].get("RECIPIENT_NOT_LICENSED", 0)
+    assert refused > 0 and report["by_operation"]["send"]["ok"] > 0
+    assert report["errors"] == refused and report["operations_done"] == 30
+
+
+async def test_a_run_stops_at_its_duration(hub: HubUnderTest) -> None:
+    workload = Workload(units=(_unit(HOUMON.number),), bulk={})
+    plan = LoadPlan(count=100_000, duration=0.5, rate=20, seed=1)
+    async with _terminals(hub) as terminals:
+        report = await asyncio.wait_for(LoadRun(terminals, workload, plan).run(), timeout=30)
+    assert 0 < report.done < 100 and report.elapsed < 10
+
+
+def test_plans_and_mixes_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="either"):
+        LoadPlan(concurrency=2, rate=3.0)
+    with pytest.raises(ValueError, match="unknown operation"):
+        parse_mix("send=1,upload=2")
+    with pytest.raises(ValueError, match="one positive"):
+        LoadPlan(mix=parse_mix("send=0"))
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 0.5) == 3.0
+    assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
+    assert percentile([], 0.5) == 0.0
+
+
+@pytest.mark.slow
+async def test_the_cli_reports_json_and_exit_status(hub: HubUnderTest) -> None:
+    data = str(hub.config.data_dir)
+    done = await asyncio.to_thread(
+        run_careplan, "load", "--data", data, "--offices", "4", "--count", "12", "--concurrency", "3", "--json"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["operations_done"] == 12 and report["errors"] == 0
+    table = await asyncio.to_thread(run_careplan, "load", "--data", data, "--offices", "4", "--count", "4")
+    assert table.returncode == 0 and "load report" in table.stdout
+    unreachable = await asyncio.to_thread(run_careplan, "load", "--data", data, "--hub", "https://127.0.0.1:9")
+    assert unreachable.returncode == 3 and "HUB_UNREACHABLE" in unreachable.stderr

@@ -68,7 +68,12 @@ _CERTIFICATE_CODES = (
 REFUSING_STEP: Mapping[str, str] = MappingProxyType(
     {
         "MANIFEST_INVALID": "manifest",
+        "FILE_NAME_RESERVED": "manifest",
+        "FILE_NAME_TRAILING_DOT": "manifest",
+        "FILE_NAME_DUPLICATE": "manifest",
         "SIGNATURE_INVALID": "signature",
+        "SIGNATURE_NOT_DETACHED": "signature",
+        "SIGNATURE_NOT_DER": "signature",
         **dict.fromkeys(_CERTIFICATE_CODES, "certificate"),
         "SIGNER_MISMATCH": "signer",
         "FILE_TAMPERED": "files",

@@ -369,6 +369,82 @@ _SPECS: tuple[ErrorSpec, ...] = (
         op=Operation.RECEIVE,
         real=False,
     ),
+    # --- issue 9 part B: malformed input, slow and flooding clients ------------------------------
+    _one(
+        "MULTIPART_MALFORMED",
+        "送信データ（multipart/form-data）の形式が正しくありません。",
+        "The multipart/form-data body cannot be parsed: no or wrong boundary, no closing boundary, a "
+        "truncated body, part headers too long or not ended by CRLF, too many parts, or an invalid part name.",
+        400,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="multipart/form-data の本文を解析できません（boundary の欠落・不一致、終端の欠落、"
+        "途中で切れた本文、長すぎる・CRLF で終わらないパートヘッダ、多すぎるパート、不正なパート名など）。",
+        fix_ja="RFC 7578 に従い、Content-Type の boundary と同じ境界で各パートを区切り、"
+        "終端（--boundary--）まで送ってください。",
+        fix_en="Send RFC 7578 multipart/form-data: the boundary of Content-Type between parts, and the closing "
+        "--boundary-- at the end.",
+    ),
+    _one(
+        "BODY_TOO_LARGE",
+        "要求の本文が大きすぎます。",
+        "The request body is larger than this route accepts (forms and JSON: max_form_bytes, 1 MiB by default).",
+        413,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="要求の本文がこの宛先の上限（フォームと JSON は既定で 1 MiB）を超えています。",
+        fix_ja="本文を小さくしてください。ファイルの送信は POST /api/v1/transmissions を使ってください。",
+        fix_en="Send a smaller body; files go to POST /api/v1/transmissions.",
+    ),
+    _one(
+        "REQUEST_TIMEOUT",
+        "要求の受信が時間内に完了しませんでした。通信環境を確認のうえ、再度実行してください。",
+        "The request's headers did not arrive within header_timeout, or its body arrived slower than "
+        "body_min_rate; the hub closes such connections so that slow clients cannot hold it.",
+        408,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="要求ヘッダが header_timeout 以内に届かなかったか、"
+        "本文の受信速度が body_min_rate を下回りました。低速な接続がハブを占有しないよう、接続を切断しました。",
+        fix_ja="要求を一度に送ってください。回線が遅い場合は、ファイルを分けて送信してください。",
+        fix_en="Send the request in one go; on a slow line, split the files over several sends.",
+    ),
+    _one(
+        "HUB_BUSY",
+        "現在混み合っています。しばらく時間をおいてから再度実行してください。",
+        "The hub holds its maximum number of connections (max_connections); retry after Retry-After seconds.",
+        503,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="ハブの同時接続数が上限（max_connections）に達しています。",
+        fix_ja="Retry-After ヘッダの秒数だけ待ってから、再度実行してください。",
+        fix_en="Wait for the seconds of the Retry-After header, then try again.",
+    ),
+    _one(
+        "RATE_LIMITED",
+        "短時間に多くの要求があったため、一時的に受け付けを制限しています。しばらく時間をおいてから再度実行してください。",
+        "Too many requests from this address to a route open without a certificate or session (web login, "
+        "directory correction, certificate-less API calls) within a minute.",
+        429,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="証明書やログインなしで使える画面・API（Web ログイン、掲載情報の修正依頼、"
+        "証明書なしの API 要求）に、同じアドレスから 1 分間に多くの要求がありました。",
+        fix_ja="Retry-After ヘッダの秒数だけ待ってから、再度実行してください。",
+        fix_en="Wait for the seconds of the Retry-After header, then try again.",
+    ),
+    _one(
+        "CORRECTION_LIMIT",
+        "掲載情報の修正依頼の受付数が上限に達しました。翌日以降に再度ご依頼ください。",
+        "Directory correction requests are capped per address per day and for all addresses per day (hub clock).",
+        429,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="掲載情報の修正依頼は、アドレスごとと全体で 1 日あたりの受付数に上限があります"
+        "（ハブの時計で判定）。",
+        fix_ja="翌日以降に再度依頼してください。急ぎの場合はサポートにお問い合わせください。",
+        fix_en="Ask again on a later day; if it is urgent, contact support.",
+    ),
     # --- issue 9 part C: integrity (file names, signature encoding, hub clock) ------------------
     _one(
         "FILE_NAME_RESERVED",
@@ -451,20 +527,7 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_en="Move the hub's clock to or after the latest recorded event (careplan hub clock set / advance), "
         "then try again.",
     ),
-    # --- control plane: steering and watching a running hub (issue 11) ---------------------------
-    _one(
-        "HUB_BUSY",
-        "ただいま混み合っております。しばらく時間をおいてから再度実行してください。",
-        "The hub cannot answer now (an injected fault, or a restore waiting for requests in flight); "
-        "try again after Retry-After seconds.",
-        503,
-        op=Operation.LOAD,
-        real=False,
-        explanation_ja="ハブが一時的に応答できません（障害の模擬、または復元の待ち合わせ）。"
-        "Retry-After の秒数の後に同じ操作をやり直してください。",
-        fix_ja="しばらく待ってから、同じ操作をもう一度行ってください。送信は同じ送信IDで再送されます。",
-        fix_en="Wait a moment and repeat the same operation; a send is repeated with the same transmission id.",
-    ),
+    # --- control plane: steering and watching a running hub (issue 11; HUB_BUSY is issue 9B's) ----
     _one(
         "SNAPSHOT_NOT_FOUND",
         "指定されたスナップショットが見つかりません。",

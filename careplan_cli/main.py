@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "validate": ("careplan_cli.validate", "check care plan CSV files against the V4.1 standard offline"),
     "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
     "scenarios": ("careplan_cli.scenarios", "run scenario files (YAML) against a fresh hub; JUnit, JSON, HTML reports"),
+    "conformance": ("careplan_cli.conformance", "the vendor conformance kit: judge a client or a CSV export"),
     "demo": ("careplan_cli.demo", "the trainer's month, narrated step by step in Japanese"),
     "load": ("careplan_cli.load", "month-start load on a running hub: throughput, p50/p99, errors by code"),
     "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),

@@ -1,53 +1,60 @@
-"""The hub's aiohttp application, assembled: the error middleware, the lifecycle, the routes.
+"""The hub's aiohttp application: state on AppKeys, the error middleware, identity helpers.
 
 Every refusal leaves as `{code, message, operation, explanation, detail, fix, findings}` with the
 catalogue's HTTP status; anything unexpected becomes INTERNAL with a trace id (the trace goes to
-the log, never to the user). Handlers live in `hub.routes`, `hub.website` and `hub.control`;
-the keys and request helpers they share in `hub.keys` (re-exported here for older imports);
-operations in `hub.service`. No module imports this one except the server that runs it.
+the log, never to the user). Handlers live in `hub.routes`; operations in `hub.service`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
+import json
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from careplan.errors import CareplanError
+from careplan.certificates import OfficeIdentity
+from careplan.errors import CareplanError, Operation
+from hub.bodies import refusal_for, too_large
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.control import install as install_control
 from hub.db import Database
 from hub.headers import security_headers
-from hub.keys import (  # re-exported: modules written before hub.keys import them from here
-    CLOCK,
-    CONFIG,
-    PEER,
-    SERVICE,
-    USAGE,
-    Handler,
-    bearer_token,
-    error_response,
-    json_response,
-    office_session,
-    peer_identity,
-    require_admin,
-)
+from hub.limits import RateLimits, limits_middleware
+from hub.logs import quiet_accept_errors, repeat_filtered
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
-from hub.routes import ROUTES
-from hub.service import HubService
+from hub.retention import audit_detail, harden
+from hub.service import HubService, Session
 from hub.trust import TrustStore
 from hub.usage import UsageSite
-from hub.website import TEMPLATES, WEB, templates
 
 log = logging.getLogger(__name__)
-__all__ = [
-    "CLOCK", "CONFIG", "PEER", "SERVICE", "USAGE", "bearer_token", "create_app", "error_response", "json_response",
-    "office_session", "peer_identity", "require_admin",
-]  # fmt: skip
+
+CONFIG = web.AppKey("config", HubConfig)
+CLOCK = web.AppKey("clock", Clock)
+SERVICE = web.AppKey("service", HubService)
+PEER = web.RequestKey("peer", OfficeIdentity)
+USAGE = web.AppKey("usage", UsageSite)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_response(data: object, *, status: int = 200) -> web.Response:
+    """JSON as vendors read it: UTF-8 Japanese, not \\u escapes."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+def error_response(error: CareplanError) -> web.Response:
+    return json_response(error.to_wire(), status=error.status)
 
 
 def _peer_label(request: web.Request) -> str | None:
@@ -55,32 +62,103 @@ def _peer_label(request: web.Request) -> str | None:
     return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
 
 
+async def _refused(request: web.Request, error: CareplanError) -> web.Response:
+    """Audit (rate-limited by the service), log once per interval without values, answer."""
+    service = request.app[SERVICE]
+    peer = request.get(PEER)
+    label = _peer_label(request)
+    try:
+        await service.record_refusal(
+            peer=label, office_number=peer.office_number if peer is not None else None, error=error
+        )
+    except Exception as exc:  # the audit must never turn a refusal into a 500
+        log.warning("could not record refusal %s: %s: %s", error.code, type(exc).__name__, exc)
+    log.info(
+        "refused %s %s: %s %s",
+        request.method,
+        request.path,
+        error.code,
+        audit_detail(error),
+        extra={"repeat_key": (error.code, label)},
+    )
+    response = error_response(error)  # Retry-After of a 429: hub.headers
+    if error.code == "REQUEST_TIMEOUT":
+        response.force_close()  # the rest of a too-slow body is not waited for
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except CareplanError as error:
-        service = request.app[SERVICE]
-        peer = request.get(PEER)
-        try:
-            await service.record_refusal(
-                peer=_peer_label(request),
-                office_number=peer.office_number if peer is not None else None,
-                error=error,
-            )
-        except Exception:  # the audit must never turn a refusal into a 500
-            log.exception("could not record refusal %s", error.code)
-        log.info("refused %s %s: %s %s", request.method, request.path, error.code, error.detail)
-        return error_response(error)
+        return await _refused(request, error)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        if exc.status == 413:
+            return await _refused(request, too_large(request.client_max_size))
         code = "NOT_FOUND" if exc.status == 404 else "BAD_REQUEST"
         return error_response(CareplanError(code, detail=f"{request.method} {request.path}: {exc.reason}"))
-    except Exception:
+    except ConnectionError:  # the client went away while we read its body: nobody to answer
+        log.debug("client left during %s %s", request.method, request.path)
+        return error_response(CareplanError("BAD_REQUEST", detail="the client closed the connection"))
+    except Exception as exc:
+        refusal = refusal_for(request, exc)
+        if refusal is not None:  # raised while reading a malformed body: the client's fault
+            return await _refused(request, refusal)
         trace = secrets.token_hex(8)
         log.exception("internal error, trace %s", trace)
         return error_response(CareplanError("INTERNAL", detail=f"trace id {trace}"))
+
+
+def peer_der(request: web.Request) -> bytes | None:
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+
+
+def peer_identity(request: web.Request, operation: Operation) -> OfficeIdentity:
+    """The office proven by the TLS client certificate, judged on the hub's clock."""
+    service = request.app[SERVICE]
+    identity = service.trust.judge(peer_der(request), now=service.clock.now(), operation=operation)
+    request[PEER] = identity
+    return identity
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise CareplanError(
+            "SESSION_REQUIRED",
+            detail="no 'Authorization: Bearer <token>' header",
+            fix="Log in (POST /api/v1/session) and send the token it returns.",
+        )
+    return token.strip()
+
+
+async def office_session(request: web.Request, operation: Operation) -> tuple[OfficeIdentity, Session]:
+    """The certificate's office and its session; both must agree (R2.3)."""
+    peer = peer_identity(request, operation)
+    session = await request.app[SERVICE].session(peer, bearer_token(request), operation)
+    return peer, session
+
+
+def require_admin(request: web.Request) -> None:
+    token = request.app[CONFIG].admin_token
+    remote = request.remote or ""
+    try:
+        loopback = ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        loopback = remote == "localhost"
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip() if scheme.lower() == "bearer" else ""
+    if not token or not loopback or not secrets.compare_digest(given, token):
+        raise CareplanError(
+            "ADMIN_FORBIDDEN",
+            detail="admin token missing or wrong, or peer not on loopback",
+            fix="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
+        )
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -97,20 +175,59 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     )
     app[SERVICE] = service
     app[USAGE] = UsageSite(service)
+    harden(config.data_dir)
     await service.collect_garbage()
-    yield
+    await _purge(service)  # at start, before the first request
+    housekeeping = asyncio.get_running_loop().create_task(_housekeeping(service))
+    restore_loop_handler = quiet_accept_errors(asyncio.get_running_loop())
+    with repeat_filtered(config.log_interval):
+        yield
+    restore_loop_handler()
+    housekeeping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await housekeeping
     await db.close()
     cpu.shutdown(wait=True, cancel_futures=True)
 
 
+async def _purge(service: HubService) -> None:
+    try:
+        purged = await service.purge_expired()
+    except Exception:  # housekeeping must not take the hub down; it tries again later
+        log.exception("purge failed")
+        return
+    if any(purged.values()):
+        log.info("purged expired rows: %s", purged)
+
+
+async def _housekeeping(service: HubService) -> None:
+    """Retention purge and audit summaries every purge_interval seconds (hub.retention)."""
+    while True:
+        await asyncio.sleep(service.config.purge_interval)
+        await _purge(service)
+
+
 def create_app(config: HubConfig, *, clock: Clock | None = None) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
+    from hub.control import install as install_control  # journal, faults, snapshots, dashboard
+    from hub.routes import ROUTES
+    from hub.website import TEMPLATES, WEB, templates
+
+    app = web.Application(client_max_size=config.max_form_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
+    limits = RateLimits(config)
+    app.middlewares.extend(
+        [
+            error_middleware,
+            limits_middleware(limits, lambda r: peer_der(r) is not None, lambda: app[SERVICE].today().isoformat()),
+        ]
+    )
     app.cleanup_ctx.append(_lifecycle)
     app.on_response_prepare.append(security_headers)
     app[TEMPLATES] = templates()
     app.add_routes(ROUTES)
+    app.add_routes(ADMIN_VIEWS)
     app.add_routes(WEB)
-    install_control(app)  # the control plane: journal, faults, snapshots, dashboard
+    install_control(app)
     return app

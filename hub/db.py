@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -148,7 +149,25 @@ MIGRATIONS: tuple[str, ...] = (
         sender, sender_user, signed_at, file_count, total_size, downloaded_at)
         WHERE downloaded_at IS NULL;
     """,
+    # 5 (issue 9 part B, retention and privacy): indexes for the retention purge and the daily
+    # correction cap, and refusal details written before audit rows stopped quoting files: a
+    # standard refusal's detail could hold values from the refused file (e.g. a 生年月日).
+    """
+    CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+    CREATE INDEX IF NOT EXISTS directory_corrections_received ON directory_corrections(received_at);
+    UPDATE audit SET detail = '(removed: may have quoted values from the refused files)'
+        WHERE code IN ('FORMAT_INVALID', 'COMBINATION_INVALID', 'FILE_TYPE_NOT_ALLOWED', 'DATA_LOAD_FAILED')
+    """,
 )
+
+
+def _private(path: Path) -> None:
+    """The database file exists with mode 0600 before SQLite opens it: SQLite gives its -wal and
+    -shm files the mode of the database file, so they are private from their first byte too."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists():
+            os.chmod(name, 0o600)
 
 
 class Database:
@@ -162,7 +181,8 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         db = cls(conn)

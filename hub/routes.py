@@ -6,7 +6,6 @@ The same surface is described for vendors in `hub/openapi.yaml`; a test keeps th
 from __future__ import annotations
 
 import datetime as dt
-import json
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -14,21 +13,16 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from careplan.errors import CareplanError, Operation
+from hub.app import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
+from hub.bodies import json_object, refusal_for
 from hub.headers import retry_after_on_throttle
-from hub.keys import CLOCK, CONFIG, SERVICE, bearer_token, json_response, office_session, peer_identity, require_admin
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CareplanError("BAD_REQUEST", detail=f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise CareplanError("BAD_REQUEST", detail="the body must be a JSON object")
-    return body
+    return await json_object(request)
 
 
 def _field(body: dict[str, Any], name: str) -> str:
@@ -91,8 +85,35 @@ async def _read_part(part: BodyPartReader, limit: int, too_large: CareplanError)
     return b"".join(chunks)
 
 
+def _bad_part(detail: str, detail_en: str) -> CareplanError:
+    return CareplanError(
+        "MULTIPART_MALFORMED",
+        detail=detail,
+        detail_en=detail_en,
+        fix='各パートに Content-Disposition: form-data; name="manifest"|"signature"|"file" を付け、'
+        "file パートには制御文字を含まない filename を付けてください。",
+        fix_en='Give each part Content-Disposition: form-data; name="manifest"|"signature"|"file", and each file '
+        "part a filename without control characters.",
+    )
+
+
+def _part_names(part: BodyPartReader) -> tuple[str, str | None]:
+    """The part's name and filename, read once (each access re-parses Content-Disposition)."""
+    name, filename = part.name, part.filename
+    if not name:
+        raise _bad_part("Content-Disposition の name がないパートがあります。", "a part has no name")
+    for label, text in (("name", name), ("filename", filename or "")):
+        if not text.isprintable():
+            raise _bad_part(
+                f"パートの {label} に制御文字（NUL など）が含まれています: {text!r}",
+                f"a part's {label} holds control characters (NUL…): {text!r}",
+            )
+    return name, filename
+
+
 async def _read_upload(request: web.Request) -> Upload:
-    """Stream the multipart body, refusing as soon as a limit is passed (R4.3)."""
+    """Stream the multipart body, refusing as soon as a limit is passed (R4.3); every way the body
+    can be malformed is a catalogue refusal (hub.bodies), never INTERNAL."""
     config = request.app[CONFIG]
     limit = config.max_upload_bytes
     if request.content_length is not None and request.content_length > limit + 2 * config.max_meta_bytes:
@@ -101,20 +122,45 @@ async def _read_upload(request: web.Request) -> Upload:
             detail=f"the request is {request.content_length} bytes; a transmission may carry {limit} bytes of files",
             fix="Split the files over several sends.",
         )
-    if not request.content_type.startswith("multipart/"):
-        raise CareplanError("BAD_REQUEST", detail="send multipart/form-data with parts manifest, signature, file…")
+    if request.content_type != "multipart/form-data":
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"Content-Type が multipart/form-data ではありません（{request.content_type}）。",
+            detail_en=f"the Content-Type is {request.content_type}, not multipart/form-data",
+            fix="manifest、signature、file の各パートを multipart/form-data で送ってください。",
+            fix_en="Send multipart/form-data with the parts manifest, signature, file…",
+        )
+    try:
+        return await _read_parts(request)
+    except CareplanError:
+        raise
+    except Exception as exc:
+        refusal = refusal_for(request, exc)
+        if refusal is None:
+            raise
+        raise refusal from None
+
+
+async def _read_parts(request: web.Request) -> Upload:
+    config = request.app[CONFIG]
+    limit = config.max_upload_bytes
     meta_too_large = CareplanError(
-        "MANIFEST_INVALID", detail=f"manifest or signature over {config.max_meta_bytes} bytes"
+        "MANIFEST_INVALID",
+        detail=f"manifest または signature パートが {config.max_meta_bytes} バイトを超えています。",
+        detail_en=f"manifest or signature over {config.max_meta_bytes} bytes",
+        fix="manifest には署名対象の JSON、signature には DER 形式の分離署名だけを入れてください。",
+        fix_en="Put only the signed JSON in manifest and only the detached DER signature in signature.",
     )
     parts: dict[str, bytes] = {}
     files: list[tuple[str, bytes]] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
-            raise CareplanError("BAD_REQUEST", detail="nested multipart is not accepted")
-        if part.name in ("manifest", "signature") and part.name not in parts:
-            parts[part.name] = await _read_part(part, config.max_meta_bytes, meta_too_large)
-        elif part.name == "file" and part.filename:
+            raise _bad_part("入れ子の multipart は受け付けません。", "nested multipart is not accepted")
+        name, filename = _part_names(part)
+        if name in ("manifest", "signature") and name not in parts:
+            parts[name] = await _read_part(part, config.max_meta_bytes, meta_too_large)
+        elif name == "file" and filename:
             if len(files) >= config.max_files:
                 raise CareplanError(
                     "TOO_MANY_FILES",
@@ -124,16 +170,23 @@ async def _read_upload(request: web.Request) -> Upload:
             remaining = limit - sum(len(d) for _, d in files)
             too_large = CareplanError(
                 "TRANSMISSION_TOO_LARGE",
-                detail=f"the files pass {limit} bytes at {part.filename}",
+                detail=f"the files pass {limit} bytes at {filename}",
                 fix="Split the files over several sends.",
             )
-            files.append((part.filename, await _read_part(part, remaining, too_large)))
+            files.append((filename, await _read_part(part, remaining, too_large)))
         else:
-            raise CareplanError(
-                "BAD_REQUEST", detail=f"unexpected part {part.name!r} (or a file part without a filename)"
+            raise _bad_part(
+                f"想定外のパート {name!r} です（manifest・signature の重複、または filename のない file パート）。",
+                f"unexpected part {name!r} (a second manifest or signature, or a file part without a filename)",
             )
     if "manifest" not in parts or "signature" not in parts:
-        raise CareplanError("MANIFEST_INVALID", detail="the parts 'manifest' and 'signature' are both required")
+        raise CareplanError(
+            "MANIFEST_INVALID",
+            detail="manifest と signature の両方のパートが必要です。",
+            detail_en="the parts 'manifest' and 'signature' are both required",
+            fix="manifest（JSON）と signature（分離署名）のパートを、file パートと一緒に送ってください。",
+            fix_en="Send the parts manifest (JSON) and signature (detached signature) with the file parts.",
+        )
     return Upload(manifest=parts["manifest"], signature=parts["signature"], files=files)
 
 

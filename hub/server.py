@@ -25,6 +25,7 @@ from aiohttp import web
 from hub.app import create_app
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.connections import ConnectionGate, GuardedSite, handler_args
 
 REQUIRED_FILES = ("ca/ca.pem", "tls/hub.pem", "tls/hub-key.pem")
 
@@ -59,6 +60,7 @@ class RunningHub:
     url: str
     port: int
     runner: web.AppRunner
+    gate: ConnectionGate  # live connections, their deadlines and cap (hub.connections)
 
     @property
     def app(self) -> web.Application:
@@ -73,13 +75,14 @@ async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_r
     from dataclasses import replace
 
     config = replace(config, admin_token=admin_token(config))
-    runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
+    args = handler_args(config)
+    runner = web.AppRunner(create_app(config, clock=clock), **args)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, ssl_context=server_ssl_context(config))
+    site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config))
     await site.start()
     port = runner.addresses[0][1]
     host = f"[{config.host}]" if ":" in config.host else config.host
-    hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner)
+    hub = RunningHub(url=f"https://{host}:{port}", port=port, runner=runner, gate=site.gate)
     if announce_ready:
         write_ready_file(config, hub)
     return hub
@@ -87,7 +90,9 @@ async def start_hub(config: HubConfig, *, clock: Clock | None = None, announce_r
 
 def write_ready_file(config: HubConfig, hub: RunningHub) -> None:
     tmp = config.ready_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # like every file of the data directory
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps({"url": hub.url, "port": hub.port, "pid": os.getpid()}))
     tmp.replace(config.ready_file)
 
 

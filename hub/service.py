@@ -32,6 +32,7 @@ from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from careplan.manifest import Manifest
 from careplan.signature import verify
+from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
@@ -63,7 +64,7 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
-class HubService(Sessions, Offices, Listings):
+class HubService(Sessions, Offices, Listings, Audit):
     def __init__(
         self,
         *,
@@ -357,14 +358,3 @@ class HubService(Sessions, Offices, Listings):
         if removed:
             log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
         return removed
-
-    async def record_refusal(self, *, peer: str | None, office_number: str | None, error: CareplanError) -> None:
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO audit (at, peer, office_number, operation, code, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                (self._now(), peer, office_number, str(error.operation), error.code, error.detail),
-            )
-
-    async def audit_log(self, limit: int = 200) -> list[dict[str, object]]:
-        rows = await self.db.fetch_all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
-        return [dict(r) for r in rows]

@@ -257,7 +257,18 @@ class UsageSite:
             problems.append("the corrected value and a contact are required")
         if problems:
             raise CareplanError("BAD_REQUEST", detail="; ".join(problems), fix="Fill in every field of the form.")
+        cap = self.service.config.corrections_per_day  # all addresses; per address: hub.limits
+        since = (self._now() - dt.timedelta(days=1)).isoformat()
         async with self.db.transaction() as tx:
+            row = await tx.fetch_one("SELECT count(*) FROM directory_corrections WHERE received_at > ?", (since,))
+            if row is not None and row[0] >= cap:
+                raise CareplanError(
+                    "CORRECTION_LIMIT",
+                    detail=f"直近 24 時間の修正依頼が上限の {cap} 件に達しています。",
+                    detail_en=f"{cap} correction requests were received in the last 24 hours",
+                    fix="翌日以降に再度依頼してください。",
+                    fix_en="Ask again on a later day.",
+                )
             await tx.execute(
                 "INSERT INTO directory_corrections (office_number, field, value, contact, received_at) "
                 "VALUES (?, ?, ?, ?, ?)",

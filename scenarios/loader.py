@@ -9,21 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from careplan.office import is_office_number, with_check_digit
+from scenarios.actions import ACTIONS, ACTORLESS
 from scenarios.model import (
-    ACTIONS,
-    ACTORLESS,
     CERTIFICATES,
-    FORGE_KEYS,
+    JST,
     LICENCES,
     STEP_KEYS,
-    TAMPER,
     Expect,
     OfficeSpec,
     Scenario,
@@ -32,7 +30,6 @@ from scenarios.model import (
 )
 
 LIBRARY = Path(__file__).parent / "library"
-JST = dt.timezone(dt.timedelta(hours=9))
 
 
 class ScenarioError(ValueError):
@@ -225,7 +222,7 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
     if not isinstance(node, _Map):
         raise where.error(line, "a step is a mapping like {as: 居宅A, send: {plan_to: 訪問B}}")
     for key in node:
-        if key not in STEP_KEYS:
+        if key not in STEP_KEYS and key not in ACTIONS:
             raise where.error(_line(node, key), f"unknown action {key!r}")
     actions = [key for key in node if key in ACTIONS]
     if len(actions) != 1:
@@ -246,7 +243,7 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
             raise where.error(_line(node, "as"), str(exc)) from None
         if office_label not in labels:
             raise where.error(_line(node, "as"), f"unknown office {actor!r}")
-    allowed = ACTIONS[action]
+    allowed = ACTIONS[action].keys
     if isinstance(argument, Mapping):
         if allowed is None:
             raise where.error(at, f"{action} takes a value, not a mapping")
@@ -255,7 +252,7 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
                 raise where.error(
                     _line(argument, key), f"{action}: unknown key {key!r}; one of {', '.join(sorted(allowed))}"
                 )
-    _check_argument(action, argument, at, where, labels)
+    ACTIONS[action].check(argument, _Check(action, at, where, labels))
     save = node.get("save")
     return Step(
         index=index,
@@ -270,107 +267,22 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
     )
 
 
-def _check_argument(action: str, argument: Any, at: int, where: _Where, labels: set[str]) -> None:
-    def office(value: Any) -> None:
-        if not (isinstance(value, str) and ("${" in value or value in labels)):
-            raise where.error(at, f"{action}: unknown office {value!r}")
+class _Check:
+    """What an action's argument check may use (scenarios.actions.base.Checker): errors that name
+    the file and line, and the scenario's office labels."""
 
-    if action == "send":
-        if not isinstance(argument, Mapping):
-            raise where.error(
-                at, "send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}"
-            )
-        sources = [k for k in ("plan_to", "actuals_to", "files", "broken", "generated") if k in argument]
-        if "replay" in argument:
-            if len(argument) != 1:
-                raise where.error(at, "send: replay takes nothing else (it re-uploads an earlier send exactly)")
-            return
-        _check_forgery(argument, at, where, office)
-        if len(sources) != 1:
-            raise where.error(at, "send needs exactly one of plan_to, actuals_to, files, broken, generated")
-        for key in ("plan_to", "actuals_to", "to"):
-            if key in argument:
-                office(argument[key])
-        if sources[0] in ("files", "broken", "generated") and "to" not in argument:
-            raise where.error(at, f"send: {sources[0]} needs 'to'")
-        if sources[0] == "broken":
-            from fixtures.broken import by_name
+    def __init__(self, action: str, at: int, where: _Where, labels: set[str]) -> None:
+        self.action, self.at, self.where, self.labels = action, at, where, labels
 
-            try:
-                by_name(str(argument["broken"]))
-            except KeyError:
-                raise where.error(
-                    at, f"send: no broken variant {argument['broken']!r} (careplan fixtures broken)"
-                ) from None
-    elif action == "inbox" and isinstance(argument, Mapping) and "steal_session" in argument:
-        office(argument["steal_session"])
-    elif action == "bulk_send":
-        if not isinstance(argument, Mapping) or not ({"plans_to", "files"} & set(argument)):
-            raise where.error(at, "bulk_send needs {plans_to: [offices]} or {files: [paths]}")
-        for value in argument.get("plans_to") or []:
-            office(value)
-        count = argument.get("count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise where.error(at, f"bulk_send: count {count!r} is not a whole number ≥ 1")
-    elif action == "clock":
-        if not isinstance(argument, Mapping) or len({"set", "advance"} & set(argument)) != 1:
-            raise where.error(at, "clock needs {set: TIME} or {advance: {days: N, hours: N, minutes: N}}")
-        if "set" in argument:
-            _instant(argument["set"], where, at)
-        else:
-            delta = argument["advance"]
-            if not isinstance(delta, Mapping) or set(delta) - {"days", "hours", "minutes", "seconds"}:
-                raise where.error(at, "clock advance takes {days, hours, minutes, seconds}")
-    elif action == "revoke":
-        office(argument)
-    elif action == "faults":
-        rules = argument.get("add", []) if isinstance(argument, Mapping) else None
-        if not argument or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
-            raise where.error(at, "faults needs {add: [rule, …], seed: N} and/or {clear: true}")
-        for rule in rules:
-            if "office" in rule:
-                office(rule["office"])
-    elif action == "snapshot":
-        if not isinstance(argument, Mapping) or len(argument) != 1:
-            raise where.error(at, "snapshot needs {save: NAME} or {restore: NAME}")
-    elif action in ("download",):
-        if argument is None:
-            raise where.error(at, "download needs a transmission id (e.g. ${tid}) or 'all'")
-    elif action in ("apply", "renew"):
-        if argument not in (None, "deduction", "invoice", "差引", "請求書"):
-            raise where.error(at, f"{action}: payment {argument!r}; deduction or invoice")
-    elif action == "login" and argument is not None:
-        if not isinstance(argument, Mapping):
-            raise where.error(at, "login takes nothing or {user, password, certificate}")
-        if "certificate" in argument and argument["certificate"] not in CERTIFICATES:
-            raise where.error(at, f"login: certificate {argument['certificate']!r}; one of {', '.join(CERTIFICATES)}")
+    def fail(self, text: str) -> Exception:
+        return self.where.error(self.at, text if text.startswith(self.action) else f"{self.action}: {text}")
 
+    def office(self, value: Any) -> None:
+        if not (isinstance(value, str) and ("${" in value or value in self.labels)):
+            raise self.fail(f"unknown office {value!r}")
 
-def _check_forgery(argument: Mapping[str, Any], at: int, where: _Where, office: Callable[[Any], None]) -> None:
-    """send's attack options: forge {signed_by | claim_sender | other_certificate}, tamper, signed_at,
-    manifest_to."""
-    forge = argument.get("forge")
-    if forge is not None:
-        if not isinstance(forge, Mapping) or len(forge) != 1 or set(forge) - FORGE_KEYS:
-            raise where.error(at, f"send: forge takes one of {', '.join(sorted(FORGE_KEYS))}")
-        for key in ("signed_by", "claim_sender"):
-            if key in forge:
-                office(forge[key])
-        if "other_certificate" in forge and forge["other_certificate"] is not True:
-            raise where.error(at, "send: forge other_certificate takes true")
-    if "tamper" in argument and argument["tamper"] not in TAMPER:
-        raise where.error(at, f"send: tamper {argument['tamper']!r}; one of {', '.join(TAMPER)}")
-    if "signed_at" in argument:
-        delta = argument["signed_at"]
-        if (
-            not isinstance(delta, Mapping)
-            or not delta
-            or set(delta) - {"days", "hours", "minutes", "seconds"}
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in delta.values())
-        ):
-            raise where.error(at, "send: signed_at takes {days, hours, minutes, seconds} relative to the hub's clock")
-    if "manifest_to" in argument:
-        office(argument["manifest_to"])
+    def instant(self, value: Any) -> dt.datetime:
+        return _instant(value, self.where, self.at)
 
 
 def _expect(value: Any, line: int, where: _Where) -> Expect:

@@ -13,45 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# action -> keys its mapping argument may carry (None: a scalar argument or nothing)
-ACTIONS: Mapping[str, frozenset[str] | None] = {
-    "send": frozenset(
-        {
-            "plan_to",
-            "actuals_to",
-            "files",
-            "broken",
-            "generated",
-            "to",
-            "month",
-            "precheck",
-            "id",
-            "created",
-            "forge",
-            "tamper",
-            "signed_at",
-            "replay",
-            "manifest_to",
-        }
-    ),
-    "bulk_send": frozenset({"plans_to", "count", "files", "send_valid", "expect_sent", "expect_failed"}),
-    "inbox": frozenset({"expect_ids", "expect_count", "all", "steal_session"}),
-    "download": frozenset({"id", "acknowledge"}),
-    "acknowledge": None,
-    "sent": frozenset({"expect_status", "expect_count"}),
-    "apply": None,
-    "renew": None,
-    "cancel": None,
-    "pay_invoice": None,
-    "licence": frozenset({"expect_state", "expect_expires", "expect_period"}),
-    "clock": frozenset({"set", "advance"}),
-    "login": frozenset({"user", "password", "certificate"}),
-    "logout": None,
-    "revoke": None,
-    "faults": frozenset({"add", "clear", "seed"}),  # the hub's fault injection (hub.control.faults)
-    "snapshot": frozenset({"save", "restore"}),
-}
-ACTORLESS = frozenset({"clock", "revoke", "faults", "snapshot"})
+JST = dt.timezone(dt.timedelta(hours=9))
+
 CERTIFICATES = (
     "kaigo",
     "seikyu-inin",
@@ -66,7 +29,7 @@ CERTIFICATES = (
 FORGE_KEYS = frozenset({"signed_by", "claim_sender", "other_certificate"})
 TAMPER = ("file", "manifest")
 LICENCES = ("none", "applied", "valid")
-STEP_KEYS = frozenset({"as", "expect", "save", "title", "say", *ACTIONS})
+STEP_KEYS = frozenset({"as", "expect", "save", "title", "say"})  # and the action's own key
 TERMINAL = "#"  # `as: 居宅A#2` is the office 居宅A on its second terminal (own certificate, own session)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
 
-from scenarios.runner import ScenarioResult, StepResult
+from scenarios.results import ScenarioResult, StepResult
 
 
 def _by_file(results: Sequence[ScenarioResult]) -> list[tuple[str, list[ScenarioResult]]]:

@@ -184,17 +184,26 @@ class HubUnderTest:
         return sorted(self.config.payload_dir.iterdir())
 
 
-@pytest.fixture
-async def hub(tmp_path: Path, pki: Pki) -> AsyncIterator[HubUnderTest]:
+@contextlib.asynccontextmanager
+async def hub_with(tmp_path: Path, pki: Pki, **config: Any) -> AsyncIterator[HubUnderTest]:
+    """A seeded hub on a loopback port whose configuration differs from the defaults by `config`."""
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
-    config = HubConfig(data_dir=data, port=0, admin_token="test-admin-token")
+    settings = HubConfig(data_dir=data, port=0, admin_token="test-admin-token", **config)
     clock = Clock()
-    running = await start_hub(config, clock=clock)
-    under_test = HubUnderTest(running=running, config=config, clock=clock, pki=pki)
-    await seed(under_test.service)
-    yield under_test
-    await running.stop()
+    running = await start_hub(settings, clock=clock)
+    under_test = HubUnderTest(running=running, config=settings, clock=clock, pki=pki)
+    try:
+        await seed(under_test.service)
+        yield under_test
+    finally:
+        await under_test.running.stop()  # a test may have restarted it
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, pki: Pki) -> AsyncIterator[HubUnderTest]:
+    async with hub_with(tmp_path, pki) as under_test:
+        yield under_test
 
 
 def openssl() -> str | None:

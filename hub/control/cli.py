@@ -96,7 +96,7 @@ async def _faults(call: Call, args: argparse.Namespace) -> object:
 
 async def _transmissions(call: Call, args: argparse.Namespace) -> object:
     query = {k: v for k, v in (("office", args.office), ("limit", args.limit), ("cursor", args.cursor)) if v}
-    return await call("GET", "/admin/v1/transmissions?" + urlencode(query), None)
+    return await call("GET", "/admin/v1/inspector/transmissions?" + urlencode(query), None)
 
 
 async def _sessions(call: Call, args: argparse.Namespace) -> object:

@@ -31,9 +31,10 @@ from cryptography import x509
 
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
+from hub.app import SERVICE, json_response
 from hub.control.store import ControlDatabase
-from hub.keys import SERVICE, json_response
 
+ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
 KINDS = ("latency", "http_error", "cut_upload", "cut_download", "lose_answer", "expire_session")
 OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "login": ("POST /api/v1/session",),
@@ -95,6 +96,8 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
+        if body.get("kind") in ALIASES:
+            body = {**body, "kind": ALIASES[body["kind"]]}
         names = set(cls.__dataclass_fields__)
         unknown = set(body) - names - {"seed"}
         if unknown:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
+from hub.app import CLOCK, SERVICE, json_response, require_admin
 from hub.control import views
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL, Control
 from hub.control.steer import change_faults, reset_hub, restore_snapshot, save_snapshot
-from hub.keys import CLOCK, SERVICE, json_response, require_admin
 from hub.routes import _field, _json_body
 
 CONTROL_ROUTES = web.RouteTableDef()
@@ -96,7 +96,7 @@ async def faults_clear(request: web.Request) -> web.Response:
 
 
 # --- admin views -----------------------------------------------------------------------------------
-@CONTROL_ROUTES.get("/admin/v1/transmissions")
+@CONTROL_ROUTES.get("/admin/v1/inspector/transmissions")
 async def transmissions(request: web.Request) -> web.Response:
     """?office=&cursor=&limit= (newest first)."""
     _control(request)
@@ -107,7 +107,7 @@ async def transmissions(request: web.Request) -> web.Response:
     return json_response(page)
 
 
-@CONTROL_ROUTES.get("/admin/v1/transmissions/{transmission_id}")
+@CONTROL_ROUTES.get("/admin/v1/inspector/transmissions/{transmission_id}")
 async def transmission(request: web.Request) -> web.Response:
     """The message inspector's data: life, signature chain, decision chain."""
     control = _control(request)

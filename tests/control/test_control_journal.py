@@ -52,7 +52,7 @@ async def test_the_decision_chain_of_an_accepted_send(hub: HubUnderTest) -> None
     assert all(d["outcome"] == "ok" for d in chain), chain
     assert "介護" in chain[2]["note"] and "not revoked" in chain[2]["note"]  # the certificate judged
     assert KYOTAKU.number in chain[3]["note"]  # signer = terminal = login = sender
-    inspected = await ok(hub, "GET", f"/admin/v1/transmissions/{tid}")
+    inspected = await ok(hub, "GET", f"/admin/v1/inspector/transmissions/{tid}")
     assert [{k: d[k] for k in ("step", "outcome", "note")} for d in inspected["decisions"]] == chain
     assert inspected["decisions"][2]["label"] == "電子証明書"
     signer = inspected["signature_chain"][0]

@@ -15,17 +15,17 @@ async def test_transmissions_pages_and_sessions(hub: HubUnderTest) -> None:
         sent = [
             (await kyotaku.send(plan(f"202504200930{i:02d}"), to=HOUMON.number))["transmission_id"] for i in range(5)
         ]
-        first = await ok(hub, "GET", "/admin/v1/transmissions?limit=2")
-        second = await ok(hub, "GET", f"/admin/v1/transmissions?limit=2&cursor={first['next_cursor']}")
-        third = await ok(hub, "GET", f"/admin/v1/transmissions?limit=2&cursor={second['next_cursor']}")
+        first = await ok(hub, "GET", "/admin/v1/inspector/transmissions?limit=2")
+        second = await ok(hub, "GET", f"/admin/v1/inspector/transmissions?limit=2&cursor={first['next_cursor']}")
+        third = await ok(hub, "GET", f"/admin/v1/inspector/transmissions?limit=2&cursor={second['next_cursor']}")
         pages = [t["transmission_id"] for page in (first, second, third) for t in page["transmissions"]]
         assert pages == sent[::-1] and third["next_cursor"] is None
-        only = await ok(hub, "GET", f"/admin/v1/transmissions?office={TSUSHO.number}")
+        only = await ok(hub, "GET", f"/admin/v1/inspector/transmissions?office={TSUSHO.number}")
         assert only == {"transmissions": [], "next_cursor": None}
         sessions = await ok(hub, "GET", "/admin/v1/sessions")
         assert [s["user_id"] for s in sessions["client"]] == [KYOTAKU.user] and sessions["website"] == []
         assert "token" not in str(sessions)
-    status, refusal = await admin(hub, "GET", "/admin/v1/transmissions?limit=0")
+    status, refusal = await admin(hub, "GET", "/admin/v1/inspector/transmissions?limit=0")
     assert (status, refusal["code"]) == (400, "BAD_REQUEST")
 
 

@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 
 from careplan.errors import CATALOGUE, CareplanError, Finding, Operation
 from client.hubclient import client_ssl_context
+from hub.admin_views import ADMIN_VIEWS
 from hub.control.routes import CONTROL_ROUTES
 from hub.routes import ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
@@ -37,7 +38,7 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    routes = [*ROUTES, *CONTROL_ROUTES]  # the office-facing API and the control plane's admin API
+    routes = [*ROUTES, *ADMIN_VIEWS, *CONTROL_ROUTES]  # the office API, judges' views, the control plane
     return {(r.method.lower(), _spec_path(r.path)) for r in routes}  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,113 @@
+"""`careplan conformance`: the vendor conformance kit.
+
+    careplan conformance run --hub URL --data DIR --office 事業所番号 --report DIR
+                             [--sut COMMAND] [--suite client] [--step-timeout S] [--compare BASELINE.json]
+                             [--lang ja|en]
+    careplan conformance adapter careplan-client --home H --profile P
+    careplan conformance csv DIR --report DIR
+
+`run` registers the partner offices it needs on the running hub (DIR: its data directory, for the
+CA and the admin token) and plays them; for each step it runs COMMAND with the step as JSON on
+stdin (the adapter protocol, README "Conformance kit") and judges from the hub's side. Without
+--sut it shows each instruction and waits for a person at the client. Exit status: 0 every step
+that ran passed, 1 a step failed, 2 bad options or the hub could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from careplan.errors import CareplanError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="careplan conformance", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the client suite against a running hub and report")
+    run.add_argument("--hub", required=True, metavar="URL", help="the running hub")
+    run.add_argument("--data", required=True, type=Path, metavar="DIR", help="the running hub's data directory")
+    run.add_argument("--office", required=True, metavar="事業所番号", help="the office whose client is under test")
+    run.add_argument("--sut", metavar="COMMAND", help="the adapter command (without it: a person follows the steps)")
+    run.add_argument("--report", required=True, type=Path, metavar="DIR", help="write JSON, JUnit and HTML here")
+    run.add_argument("--suite", default="client", choices=["client"])
+    run.add_argument("--step-timeout", type=float, default=120.0, metavar="S", help="seconds per step (default 120)")
+    run.add_argument("--compare", type=Path, metavar="BASELINE.json", help="a known-good run's conformance.json")
+    run.add_argument("--only", action="append", default=[], metavar="STEP", help="run only these steps (repeatable)")
+    run.add_argument("--lang", default="ja", choices=["ja", "en"], help="language of the instructions")
+    adapter = sub.add_parser("adapter", help="a packaged adapter (careplan-client: our own client)")
+    adapter.add_argument("name", choices=["careplan-client"])
+    csv = sub.add_parser("csv", help="judge a vendor's CSV export and measure its coverage of the standard")
+    csv.add_argument("folder", type=Path, help="the folder of exported files")
+    csv.add_argument("--report", required=True, type=Path, metavar="DIR", help="write JSON and HTML here")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from conformance import report
+    from conformance.hubview import HubView
+    from conformance.kit import StepRecord, run_suite
+    from conformance.suite import SUITES
+
+    if not (args.data / "ca" / "ca.pem").is_file():
+        print(f"careplan conformance: {args.data} is not a hub's data folder (no ca/ca.pem)", file=sys.stderr)
+        return 2
+    steps = [s for s in SUITES[args.suite] if not args.only or s.id in args.only]
+    unknown = sorted(set(args.only) - {s.id for s in SUITES[args.suite]})
+    if unknown:
+        print(f"careplan conformance: no step {', '.join(unknown)} in the {args.suite} suite", file=sys.stderr)
+        return 2
+    baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
+
+    def show(record: StepRecord) -> None:
+        print(f"{report.STATUS_JA[record.status]:<4} {record.id:<26} {record.reason}", flush=True)
+
+    try:
+        run = asyncio.run(
+            run_suite(
+                HubView(args.hub, args.data),
+                args.office,
+                steps,
+                adapter=args.sut,
+                step_timeout=args.step_timeout,
+                lang=args.lang,
+                on_step=show,
+            )
+        )
+    except CareplanError as error:
+        print(
+            f"careplan conformance: {error.code}: {error.detail}" + (f"\n  {error.fix}" if error.fix else ""),
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
+        print(
+            f"careplan conformance: cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
+            file=sys.stderr,
+        )
+        return 2
+    paths = report.write(run, args.report, baseline)
+    counts = report.summary(run)
+    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['not_run']} not run — {paths[-1]}")
+    return 1 if counts["fail"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["adapter", "careplan-client"]:  # its own options: hand them over untouched
+        from conformance.adapters.careplan_client import main as adapter_main
+
+        return adapter_main(argv[2:])
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "csv":
+        from conformance.csvcoverage import main as csv_main
+
+        return csv_main(args.folder, args.report)
+    return 2

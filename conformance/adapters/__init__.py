@@ -1,0 +1,1 @@
+"""Adapters that put a client behind the conformance protocol (conformance.protocol)."""

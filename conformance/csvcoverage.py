@@ -1,0 +1,183 @@
+"""`careplan conformance csv DIR --report DIR`: a vendor's CSV export judged by the validator and
+measured against the standard — which file kinds, sending units, items and code values it
+exercised and which it never did. The files are sorted like a bulk send (`sort_bulk`), each
+transmission is checked as the hub would check it, and every record is read for coverage.
+
+Coverage counts an item as exercised when some record has a value in it, and a code value when
+some record carries it. Values from the files never appear in the report, only item numbers,
+names and the standard's own code values.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from careplan.errors import Finding
+from careplan.standard import check_transmission, parse_file_name, sort_bulk, standard
+from careplan.standard.layout import IMAGE_ID
+from careplan.standard.reader import read_records
+from careplan.standard.sink import FindingSink
+
+
+@dataclass(slots=True)
+class Usage:
+    files: Counter[str] = field(default_factory=Counter)  # file id → files
+    units: Counter[str] = field(default_factory=Counter)  # 標準仕様 § → transmissions
+    items: dict[str, set[int]] = field(default_factory=dict)  # file id → item Nos. with a value
+    codes: dict[tuple[str, int], set[str]] = field(default_factory=dict)  # (file id, No.) → code values seen
+
+
+def _read(folder: Path) -> list[tuple[str, bytes]]:
+    return [(p.name, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def _record_usage(name: str, data: bytes, usage: Usage) -> None:
+    try:
+        file_id = parse_file_name(name).file_id
+    except Exception:  # an attachment or a name outside the standard: nothing to measure
+        return
+    usage.files[file_id] += 1
+    if file_id == IMAGE_ID:
+        return
+    layout = standard().layouts[file_id]
+    filled = usage.items.setdefault(file_id, set())
+    for record in read_records(data, FindingSink(name, 0)):
+        for item, value in zip(layout.fields, record.fields, strict=False):
+            if value:
+                filled.add(item.no)
+                if item.choices is not None:
+                    usage.codes.setdefault((file_id, item.no), set()).add(value)
+
+
+def _units_of(names: Sequence[str]) -> list[str]:
+    ids = {parse_file_name(n).file_id for n in names}
+    return [u.section for u in standard().units if u.files <= ids <= u.files | u.companions]
+
+
+def measure(files: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
+    """The coverage record (JSON-ready) of an export's files."""
+    usage = Usage()
+    findings: list[Finding] = []
+    plan = sort_bulk(files)
+    for recipient, group in plan.transmissions:
+        sender = parse_file_name(group[0][0]).sender
+        findings += check_transmission(group, sender=sender, recipient=recipient)
+        for section in _units_of([n for n, _ in group]):
+            usage.units[section] += 1
+    findings += [finding for _, finding in plan.unplaced]
+    for name, data in files:
+        _record_usage(name, data, usage)
+    return _record(files, plan.transmissions, usage, findings)
+
+
+def _record(
+    files: Sequence[tuple[str, bytes]], transmissions: Sequence[Any], usage: Usage, findings: Sequence[Finding]
+) -> dict[str, Any]:
+    std = standard()
+    layouts = {fid: layout for fid, layout in std.layouts.items() if layout.is_csv}
+    items = {
+        fid: {
+            "filled": sorted(usage.items.get(fid, set())),
+            "never": [f"{f.no} {f.name}" for f in layout.fields if f.no not in usage.items.get(fid, set())],
+            "total": len(layout.fields),
+        }
+        for fid, layout in layouts.items()
+        if fid in usage.files
+    }
+    codes = {
+        f"{fid} No.{f.no} {f.name}": {
+            "seen": sorted(usage.codes.get((fid, f.no), set()) & set(f.choices)),
+            "never": sorted(set(f.choices) - usage.codes.get((fid, f.no), set())),
+        }
+        for fid, layout in layouts.items()
+        if fid in usage.files
+        for f in layout.fields
+        if f.choices is not None
+    }
+    return {
+        "files": len(files),
+        "transmissions": len(transmissions),
+        "file_kinds": {"seen": dict(usage.files), "never": sorted(set(std.layouts) - set(usage.files))},
+        "units": {"seen": dict(usage.units), "never": [u.section for u in std.units if u.section not in usage.units]},
+        "items": items,
+        "codes": codes,
+        "findings": {
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity != "error" for f in findings),
+            "list": [{k: v for k, v in f.to_dict().items() if k != "value"} for f in findings[:500]],
+        },
+    }
+
+
+_CSS = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}"
+)
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def to_html(record: Mapping[str, Any]) -> str:
+    kinds = record["file_kinds"]
+    units = record["units"]
+    parts = [
+        f"<p>{record['files']} files, {record['transmissions']} transmissions; "
+        f"findings: {record['findings']['errors']} errors, {record['findings']['warnings']} warnings</p>",
+        "<h2>File kinds</h2>",
+        _table(["file", "files"], sorted(kinds["seen"].items())),
+        f"<p>never: {_e(', '.join(kinds['never']) or '—')}</p>",
+        "<h2>Sending units (標準仕様 2.4 / 3.4)</h2>",
+        _table(["§", "transmissions"], sorted(units["seen"].items())),
+        f"<p>never: {_e(', '.join(units['never']) or '—')}</p>",
+        "<h2>Items</h2>",
+        _table(
+            ["file", "filled", "never filled"],
+            [(fid, f"{len(i['filled'])}/{i['total']}", ", ".join(i["never"])) for fid, i in record["items"].items()],
+        ),
+        "<h2>Code values</h2>",
+        _table(
+            ["item", "seen", "never"],
+            [(k, " ".join(v["seen"]), " ".join(v["never"])) for k, v in record["codes"].items()],
+        ),
+        "<h2>Findings</h2>",
+        _table(
+            ["severity", "file", "line", "item", "rule", "message"],
+            [
+                (f.get("severity"), f.get("file"), f.get("line"), f.get("field_name"), f.get("rule"), f.get("message"))
+                for f in record["findings"]["list"]
+            ],
+        ),
+    ]
+    return (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>CSV coverage</title>'
+        f"<style>{_CSS}</style></head><body><h1>CSV出力の網羅性 / CSV export coverage</h1>"
+        f"{''.join(parts)}</body></html>"
+    )
+
+
+def main(folder: Path, report: Path) -> int:
+    if not folder.is_dir():
+        print(f"careplan conformance csv: {folder} is not a folder")
+        return 2
+    record = measure(_read(folder))
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "csv-coverage.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), "utf-8")
+    (report / "csv-coverage.html").write_text(to_html(record), "utf-8")
+    kinds, units = record["file_kinds"], record["units"]
+    counts = f"{len(kinds['seen'])} file kinds, {len(units['seen'])} sending units exercised"
+    found = f"{record['findings']['errors']} errors, {record['findings']['warnings']} warnings"
+    print(f"{record['files']} files: {counts}; {found} — {report / 'csv-coverage.html'}")
+    return 1 if record["findings"]["errors"] else 0

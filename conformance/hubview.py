@@ -1,0 +1,124 @@
+"""Evidence from the hub's side, through one small interface the judges use.
+
+`HubView` reads what the hub stored (admin views: a transmission's signed manifest and signature,
+an office's sessions, the refusal audit) and drives its admin API (offices, licences, clock) by
+reusing the scenario runner's `RemoteHub`. Two parts belong to issue 11 and may be missing on the
+hub under test: the journal (`GET /admin/v1/journal`) and faults (`POST /admin/v1/faults`). When
+their routes answer 404 they raise `NotAvailable`, and the step that needed them is reported as
+*not run*, never as failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from careplan.errors import CareplanError
+from hub.config import HubConfig
+from scenarios.drivers import RemoteHub
+from scenarios.model import OfficeSpec
+
+
+class NotAvailable(Exception):
+    """The hub under test does not offer this (its text says what is missing)."""
+
+
+class HubView:
+    def __init__(self, url: str, data: Path) -> None:
+        self.driver = RemoteHub(url, data)
+        self.data = data
+
+    @property
+    def url(self) -> str:
+        return self.driver.url
+
+    async def close(self) -> None:
+        """The kit never moves the hub's clock, so nothing is restored: only the session ends."""
+        await self.driver.close()
+        self.driver.pki.close()
+
+    async def _get(self, path: str, missing: str | None = None) -> dict[str, Any]:
+        try:
+            return await self.driver.call("GET", path)
+        except CareplanError as error:
+            if missing is not None and error.code == "NOT_FOUND":
+                raise NotAvailable(missing) from None
+            raise
+
+    # --- offices ------------------------------------------------------------------------------
+    async def office(self, number: str) -> dict[str, Any]:
+        return await self._get(f"/admin/v1/offices/{number}")
+
+    async def register(self, office: OfficeSpec) -> None:
+        await self.driver.register_office(office)
+
+    async def sessions(self, number: str) -> list[dict[str, Any]]:
+        return list((await self._get(f"/admin/v1/offices/{number}/sessions"))["sessions"])
+
+    # --- transmissions ------------------------------------------------------------------------
+    async def stored(self, transmission_id: str) -> dict[str, Any] | None:
+        try:
+            return await self._get(f"/admin/v1/transmissions/{transmission_id}")
+        except CareplanError as error:
+            if error.code == "TRANSMISSION_NOT_FOUND":
+                return None
+            raise
+
+    async def sent_by(self, sender: str, recipient: str | None = None) -> list[dict[str, Any]]:
+        query = {"sender": sender} | ({"recipient": recipient} if recipient else {})
+        return list((await self._get("/admin/v1/transmissions?" + urlencode(query)))["transmissions"])
+
+    async def refusals(self, office: str) -> list[dict[str, Any]]:
+        """The hub's refusals to this office, newest first (the audit keeps the latest 200)."""
+        rows = (await self._get("/admin/v1/audit"))["refusals"]
+        return [r for r in rows if r.get("office_number") == office]
+
+    # --- issue 11: journal and faults (may be missing) -----------------------------------------
+    async def journal(self, transmission_id: str) -> list[dict[str, Any]]:
+        answer = await self._get(
+            "/admin/v1/journal?" + urlencode({"transmission": transmission_id}),
+            missing="the hub has no journal API (GET /admin/v1/journal)",
+        )
+        return list(answer.get("entries") or answer.get("journal") or [])
+
+    async def arm_fault(self, fault: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.driver.call("POST", "/admin/v1/faults", fault)
+        except CareplanError as error:
+            if error.code == "NOT_FOUND":
+                raise NotAvailable("the hub has no faults API (POST /admin/v1/faults)") from None
+            if error.code == "BAD_REQUEST":  # a faults API that does not know this fault (yet)
+                raise NotAvailable(f"the hub's faults API does not offer {fault}: {error.detail}") from None
+            raise
+
+    async def clear_faults(self) -> None:
+        with contextlib.suppress(CareplanError):  # no faults API, or nothing armed
+            await self.driver.call("DELETE", "/admin/v1/faults")
+
+    # --- a stored file, changed on disk ---------------------------------------------------------
+    def tamper_stored_file(self, transmission_id: str, position: int = 0) -> None:
+        """Change one byte of a stored payload, re-encrypted with the hub's own key.
+
+        The hub checks every upload against its signed manifest, so no sender can make it store a
+        tampered file; the kit has the hub's data directory and rewrites the stored copy, as a
+        faulty disk or a man in the middle would. NotAvailable when the store is not the embedded
+        SQLite + payload folder this needs."""
+        from hub.payloads import PayloadStore
+
+        config = HubConfig(data_dir=self.data)
+        if not config.db_file.is_file():
+            raise NotAvailable(f"the hub's store is not reachable here ({config.db_file} is missing)")
+        with contextlib.closing(sqlite3.connect(f"file:{config.db_file}?mode=ro", uri=True, timeout=10)) as db:
+            row = db.execute(
+                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND position = ?",
+                (transmission_id, position),
+            ).fetchone()
+        if row is None or row[0] is None:
+            raise NotAvailable(f"transmission {transmission_id} has no stored file {position}")
+        store = PayloadStore(config.payload_dir, config.key_file)
+        data = bytearray(store.read(row[0]))
+        data[-3] ^= 0x01  # inside the last record: the size stays, the digest does not
+        store.write(row[0], bytes(data))

@@ -1,0 +1,135 @@
+"""The adapter protocol: one step as JSON on the adapter's stdin, its result as JSON on stdout.
+
+An adapter is any command that drives the client under test. For each step the kit runs it once,
+writes one JSON object to its stdin and closes it, and reads one JSON object from its stdout
+(anything before the last line that parses is ignored, so an adapter may log to stdout; logs
+belong on stderr). The adapter exits when the step is done; a step that takes longer than the step
+timeout is killed and judged on what the hub saw.
+
+Step (stdin), protocol 1 — every step has `protocol`, `step`, `action`, `hub`, `office`, `workdir`
+and `instruction` ({"ja": …, "en": …}); each action adds:
+    login      —                                 log in with the office's installed certificate
+    send       to, files: [absolute paths]       send exactly these files to office `to`
+    bulk_send  files: [absolute paths]           一括送信: let the client sort and send them
+    download   out: folder                       download everything waiting, verify, acknowledge
+    send_list  —                                 show the send list with download status
+Result (stdout):
+    {"ok": true|false,
+     "error": {"code": …, "message": …},         on a refusal: the code and the exact message shown
+     "transmission_id": …,                        send: the id the client used
+     "sent": [ids], "failed": [{"files": [...], "error": {...}}],         bulk_send
+     "downloaded": [ids], "refused": [{"transmission_id": …, "error": {...}}],   download
+     "transmissions": [{"transmission_id": …, "status": "未ダウンロード"|"ダウンロード済"}],  send_list
+     "unsupported": true}                         the adapter does not implement this action
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+PROTOCOL = 1
+ACTIONS = ("login", "send", "bulk_send", "download", "send_list")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """What came back from the adapter (or the person) for one step."""
+
+    result: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    timed_out: bool = False
+    stderr: str = ""
+    problem: str = ""  # why no result could be read, in words for the report
+    duration: float = 0.0
+
+    @property
+    def unsupported(self) -> bool:
+        return bool(self.result.get("unsupported"))
+
+    def error(self) -> dict[str, Any]:
+        error = self.result.get("error")
+        return error if isinstance(error, dict) else {}
+
+
+def _last_json_object(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        return None
+    return whole if isinstance(whole, dict) else None
+
+
+def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dict[str, str] | None = None) -> Answer:
+    """Run the adapter once for `step`; never raises for what the adapter does."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            shlex.split(command),
+            input=json.dumps(step, ensure_ascii=False),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+        return Answer(
+            result=_last_json_object(out) or {},
+            timed_out=True,
+            problem=f"the adapter did not finish within {timeout:g} s",
+            duration=time.perf_counter() - started,
+        )
+    except OSError as exc:
+        return Answer(problem=f"the adapter could not be started: {exc}", duration=time.perf_counter() - started)
+    result = _last_json_object(done.stdout)
+    problem = ""
+    if result is None:
+        problem = "the adapter wrote no result JSON" if not done.stdout.strip() else "the adapter's output is not JSON"
+    return Answer(
+        result=result or {},
+        exit_code=done.returncode,
+        stderr=done.stderr[-2000:],
+        problem=problem,
+        duration=time.perf_counter() - started,
+    )
+
+
+def ask_person(step: dict[str, Any], *, timeout: float, lang: str, out: TextIO = sys.stdout) -> Answer:
+    """No adapter: show the instruction, wait (up to `timeout`) for the person to press Enter after
+    acting; what they type (the message their client showed, or a transmission id) is kept."""
+    started = time.perf_counter()
+    prompt = {
+        "ja": "操作が終わったら Enter（表示されたメッセージがあれば貼り付けてから）",
+        "en": "Press Enter when done (paste the message shown first, if any)",
+    }
+    print(f"\n[{step['step']}] {step['instruction'][lang]}", file=out)
+    for key in ("to", "out"):
+        if key in step:
+            print(f"  {key}: {step[key]}", file=out)
+    for path in step.get("files", []):
+        print(f"  - {path}", file=out)
+    print(f"  ({prompt.get(lang, prompt['en'])}; {timeout:g} s)", file=out, flush=True)
+    ready, _, _ = select.select([sys.stdin], [], [], timeout)
+    if not ready:
+        return Answer(timed_out=True, problem="no one answered within the step timeout", duration=timeout)
+    text = sys.stdin.readline().strip()
+    result: dict[str, Any] = {"manual": True, "text": text}
+    if text:
+        result["error"] = {"message": text}
+    return Answer(result=result, duration=time.perf_counter() - started)

@@ -1,0 +1,95 @@
+"""What the hub keeps, for how long, and who may read it on disk (issue 9 §6).
+
+Rules this module keeps:
+1. Audit rows, API and web sessions, login failures and directory correction requests expire by the
+   hub clock (the simulated time, so scenarios can age them): `purge` deletes what is older than its
+   configured retention, at start and every `purge_interval` seconds. A table another migration
+   has dropped or renamed is skipped, not an error.
+2. The audit and the log hold codes, file names, line and item numbers — never values from files.
+   A refusal's `detail` may quote values (the standard's findings say "生年月日 19450229 is not a
+   date" to the sender, who may see its own data), so `audit_detail` rebuilds the text from the
+   findings' places and rules only, and drops `detail` whenever findings exist.
+3. The data directory is the hub's alone: directories 0700, files 0600 (database with its WAL and
+   SHM, payloads, keys, tokens, TLS key), applied at every start so an older data directory is
+   tightened too. Symbolic links are not followed (a shared CA directory is its owner's business).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from careplan.errors import CareplanError
+from hub.config import HubConfig
+from hub.db import Database
+
+DETAIL_CHARS = 300
+PLACES_SHOWN = 5
+
+
+def _place(finding: Mapping[str, object]) -> str:
+    where = str(finding.get("file") or "")
+    if finding.get("line") is not None:
+        where += f":{finding['line']}"
+    if finding.get("field_no") is not None:
+        where += f" No.{finding['field_no']}"
+        if finding.get("field_name"):
+            where += f" {finding['field_name']}"
+    rule = finding.get("rule")
+    return f"{where} [{rule}]".strip() if rule else where
+
+
+def audit_detail(error: CareplanError) -> str:
+    """What the audit and the log may say about a refusal: no value from any file."""
+    if error.findings:
+        places = [_place(f) for f in error.findings[:PLACES_SHOWN]]
+        more = f" (+{len(error.findings) - PLACES_SHOWN} more)" if len(error.findings) > PLACES_SHOWN else ""
+        return f"{len(error.findings)} finding(s): " + "; ".join(places) + more
+    detail = error.detail_en or error.detail
+    return detail[:DETAIL_CHARS] + ("…" if len(detail) > DETAIL_CHARS else "")
+
+
+def _retention(config: HubConfig) -> tuple[tuple[str, str, dt.timedelta], ...]:
+    """(table, time column, age after which a row goes)."""
+    grace = dt.timedelta(days=config.session_grace_days)
+    return (
+        ("audit", "at", dt.timedelta(days=config.audit_retention_days)),
+        ("login_failures", "at", dt.timedelta(days=config.login_failure_retention_days)),
+        ("login_throttle", "last_failure_at", dt.timedelta(days=config.login_failure_retention_days)),
+        ("directory_corrections", "received_at", dt.timedelta(days=config.correction_retention_days)),
+        ("sessions", "expires_at", grace),
+        ("web_sessions", "expires_at", grace),
+    )
+
+
+async def purge(db: Database, config: HubConfig, now: dt.datetime) -> dict[str, int]:
+    """Delete every row past its retention on the hub clock `now`; how many per table."""
+    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    deleted: dict[str, int] = {}
+    async with db.transaction() as tx:
+        for table, column, age in _retention(config):
+            if table in tables:
+                cutoff = (now - age).astimezone(dt.UTC).isoformat()
+                deleted[table] = await tx.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+    return deleted
+
+
+def harden(data_dir: Path) -> None:
+    """Directories 0700 and files 0600 under `data_dir` (itself included), not through symlinks."""
+    if not data_dir.is_dir():
+        return
+    os.chmod(data_dir, 0o700)
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:  # a payload deleted meanwhile
+                continue
+            if stat.S_ISDIR(mode):
+                os.chmod(path, 0o700)
+            elif stat.S_ISREG(mode) and stat.S_IMODE(mode) != 0o600:
+                os.chmod(path, 0o600)

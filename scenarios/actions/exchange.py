@@ -1,0 +1,169 @@
+"""Sending: `send` (through the client's own checks, or straight to the hub with the attacks a
+scenario may stage) and `bulk_send` (the client's 一括送信)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from careplan.manifest import Manifest
+from careplan.signature import sign
+from scenarios.actions.base import DELTA_KEYS, Action, Checker, Outcome, delta
+from scenarios.files import new_id, serials
+from scenarios.model import FORGE_KEYS, TAMPER
+from scenarios.pki import OTHER_CERTIFICATE
+from scenarios.results import StepFailed
+
+if TYPE_CHECKING:
+    from scenarios.context import Run
+    from scenarios.model import Step
+
+SOURCES = ("plan_to", "actuals_to", "files", "broken", "generated")
+
+
+async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
+    actor = run.actor(step.actor or "")
+    if "replay" in argument:  # the stored signed manifest and files again, under another signature
+        earlier = str(argument["replay"])
+        if earlier not in run.uploads:
+            raise StepFailed(f"nothing to replay: {earlier} was not uploaded in this run (precheck: false)")
+        manifest, _, files = run.uploads[earlier]
+        client = await run.session(actor)
+        # Byte-identical bytes would be an idempotent retry (answered as already stored); a
+        # replay is the same manifest under other signature bytes.
+        signature = sign(manifest, client.keypair.certificate, client.keypair.key, capabilities=False)
+        result = await client.upload(manifest, signature, files)
+        return result["transmission_id"], f"replayed {earlier}"
+    forge = argument.get("forge") or {}
+    sender = run.actor(str(forge["claim_sender"])) if "claim_sender" in forge else actor
+    files, to = run.files_for(sender, argument)
+    client = await run.session(actor)
+    attack = {"forge", "tamper", "signed_at", "manifest_to"} & set(argument)
+    precheck = bool(argument.get("precheck", "broken" not in argument and "files" not in argument)) and not attack
+    if precheck:
+        result = await client.send(files, to=to, transmission_id=argument.get("id"))
+    else:  # straight to the hub: its own checks answer
+        signed_at = await run.driver.now()
+        if "signed_at" in argument:
+            signed_at += delta(argument["signed_at"])
+        tid = str(argument.get("id") or new_id())
+        manifest = Manifest.build(
+            transmission_id=tid,
+            sender=sender.office.number,
+            recipient=run.number(str(argument["manifest_to"])) if "manifest_to" in argument else to,
+            signed_at=signed_at,
+            files=files,
+        ).to_bytes()
+        signer = actor.keypair
+        if "signed_by" in forge:
+            signer = run.actor(str(forge["signed_by"])).keypair
+        elif forge.get("other_certificate"):
+            signer = run.driver.pki.terminal(actor.office, OTHER_CERTIFICATE)
+        signature = sign(manifest, signer.certificate, signer.key)
+        if argument.get("tamper") == "file":
+            name, data = files[0]
+            files = [(name, data + b" "), *files[1:]]
+        elif argument.get("tamper") == "manifest":  # after signing: the signature no longer fits
+            manifest = manifest.replace(tid.encode("ascii"), new_id().encode("ascii"))
+        result = await client.upload(manifest, signature, files)
+        run.uploads[str(result["transmission_id"])] = (manifest, signature, files)
+    tid = result["transmission_id"]
+    return tid, f"transmission {tid} ({len(files)} files)"
+
+
+def check_send(argument: Any, check: Checker) -> None:
+    if not isinstance(argument, Mapping):
+        raise check.fail("send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}")
+    if "replay" in argument:
+        if len(argument) != 1:
+            raise check.fail("send: replay takes nothing else (it re-uploads an earlier send exactly)")
+        return
+    _check_forgery(argument, check)
+    sources = [k for k in SOURCES if k in argument]
+    if len(sources) != 1:
+        raise check.fail("send needs exactly one of plan_to, actuals_to, files, broken, generated")
+    for key in ("plan_to", "actuals_to", "to"):
+        if key in argument:
+            check.office(argument[key])
+    if sources[0] in ("files", "broken", "generated") and "to" not in argument:
+        raise check.fail(f"send: {sources[0]} needs 'to'")
+    if sources[0] == "broken":
+        from fixtures.broken import by_name
+
+        try:
+            by_name(str(argument["broken"]))
+        except KeyError:
+            raise check.fail(f"send: no broken variant {argument['broken']!r} (careplan fixtures broken)") from None
+
+
+def _check_forgery(argument: Mapping[str, Any], check: Checker) -> None:
+    """send's attack options: forge {signed_by | claim_sender | other_certificate}, tamper, signed_at,
+    manifest_to."""
+    forge = argument.get("forge")
+    if forge is not None:
+        if not isinstance(forge, Mapping) or len(forge) != 1 or set(forge) - FORGE_KEYS:
+            raise check.fail(f"send: forge takes one of {', '.join(sorted(FORGE_KEYS))}")
+        for key in ("signed_by", "claim_sender"):
+            if key in forge:
+                check.office(forge[key])
+        if "other_certificate" in forge and forge["other_certificate"] is not True:
+            raise check.fail("send: forge other_certificate takes true")
+    if "tamper" in argument and argument["tamper"] not in TAMPER:
+        raise check.fail(f"send: tamper {argument['tamper']!r}; one of {', '.join(TAMPER)}")
+    if "signed_at" in argument:
+        value = argument["signed_at"]
+        if (
+            not isinstance(value, Mapping)
+            or not value
+            or set(value) - DELTA_KEYS
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
+        ):
+            raise check.fail("send: signed_at takes {days, hours, minutes, seconds} relative to the hub's clock")
+    if "manifest_to" in argument:
+        check.office(argument["manifest_to"])
+
+
+async def bulk_send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
+    actor = run.actor(step.actor or "")
+    files: list[tuple[str, bytes]] = []
+    for created in serials(int(argument.get("count", 1))):  # `count` transmissions per office
+        for label in argument.get("plans_to") or ():
+            files += run.files_for(actor, {"plan_to": label, "created": created})[0]
+    if argument.get("files"):
+        files += run.files_for(actor, {"files": argument["files"], "to": actor.office.label})[0]
+    client = await run.session(actor)
+    result = await client.bulk_send(files, send_valid=bool(argument.get("send_valid", False)))
+    sent, failed = len(result.sent), len(result.failed)
+    for key, got in (("expect_sent", sent), ("expect_failed", failed)):
+        if key in argument and int(argument[key]) != got:
+            raise StepFailed(f"{key} {argument[key]}, got {got}")
+    return [r["transmission_id"] for r in result.sent], f"sent {sent}, failed {failed}"
+
+
+def check_bulk_send(argument: Any, check: Checker) -> None:
+    if not isinstance(argument, Mapping) or not ({"plans_to", "files"} & set(argument)):
+        raise check.fail("bulk_send needs {plans_to: [offices]} or {files: [paths]}")
+    for value in argument.get("plans_to") or []:
+        check.office(value)
+    count = argument.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise check.fail(f"bulk_send: count {count!r} is not a whole number ≥ 1")
+
+
+EXCHANGE = (
+    Action(
+        name="send",
+        run=send,
+        keys=frozenset(
+            {*SOURCES, "to", "month", "precheck", "id", "created", "forge", "tamper", "signed_at", "replay"}
+            | {"manifest_to"}
+        ),
+        check=check_send,
+    ),
+    Action(
+        name="bulk_send",
+        run=bulk_send,
+        keys=frozenset({"plans_to", "count", "files", "send_valid", "expect_sent", "expect_failed"}),
+        check=check_bulk_send,
+    ),
+)

@@ -1,0 +1,97 @@
+"""The receiving side and the send list: inbox, download (and a later acknowledge), sent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from client.hubclient import HubClient
+from scenarios.actions.base import Action, Checker, Outcome
+from scenarios.results import StepFailed
+
+if TYPE_CHECKING:
+    from scenarios.context import Run
+    from scenarios.model import Step
+
+
+async def inbox(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outcome:
+    argument = argument or {}
+    if "steal_session" in argument:  # this terminal's certificate with another office's session token
+        owner = await run.session(run.actor(str(argument["steal_session"])))
+        actor = run.actor(step.actor or "")
+        async with HubClient(
+            url=run.driver.url, ca_file=run.ca_file(), keypair=actor.keypair, token=owner.token
+        ) as thief:
+            rows = await thief.inbox(include_downloaded=bool(argument.get("all", False)))
+    else:
+        client = await run.session(run.actor(step.actor or ""))
+        rows = await client.inbox(include_downloaded=bool(argument.get("all", False)))
+    ids = [r["transmission_id"] for r in rows]
+    if "expect_ids" in argument and sorted(argument["expect_ids"]) != sorted(ids):
+        raise StepFailed(f"inbox holds {ids}, expected {list(argument['expect_ids'])}")
+    if "expect_count" in argument and int(argument["expect_count"]) != len(ids):
+        raise StepFailed(f"inbox holds {len(ids)}, expected {argument['expect_count']}")
+    return ids, f"{len(ids)} waiting"
+
+
+def check_inbox(argument: Any, check: Checker) -> None:
+    if isinstance(argument, Mapping) and "steal_session" in argument:
+        check.office(argument["steal_session"])
+
+
+async def download(run: Run, step: Step, argument: Any) -> Outcome:
+    """`download: ID | all`, or `{id: ID, acknowledge: false}`: fetched and verified but not
+    acknowledged, as when a download is cut off; the hub keeps it (see `acknowledge`)."""
+    acknowledge = True
+    if isinstance(argument, Mapping):
+        acknowledge = bool(argument.get("acknowledge", True))
+        argument = argument.get("id", "all")
+    client = await run.session(run.actor(step.actor or ""))
+    ids = [r["transmission_id"] for r in await client.inbox()] if argument == "all" else [str(argument)]
+    out = run.data / "downloads" / (step.actor or "")
+    names: list[str] = []
+    for tid in ids:
+        downloaded = await client.download(tid, out, acknowledge=acknowledge)
+        names += [p.name for p in downloaded.files]
+    verb = "downloaded" if acknowledge else "fetched (not acknowledged)"
+    return (ids if argument == "all" else ids[0]), f"{verb} {len(names)} files: {', '.join(names)}"
+
+
+def check_download(argument: Any, check: Checker) -> None:
+    if argument is None:
+        raise check.fail("download needs a transmission id (e.g. ${tid}) or 'all'")
+
+
+async def acknowledge(run: Run, step: Step, argument: Any) -> Outcome:
+    """The receipt for a transmission fetched earlier: the hub then forgets its data (R5.2)."""
+    client = await run.session(run.actor(step.actor or ""))
+    receipt = await client.acknowledge(str(argument))
+    return receipt["transmission_id"], f"acknowledged: {receipt['status']} at {receipt['downloaded_at']}"
+
+
+async def sent(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outcome:
+    argument = argument or {}
+    client = await run.session(run.actor(step.actor or ""))
+    rows = {r["transmission_id"]: r for r in await client.sent()}
+    for tid, status in (argument.get("expect_status") or {}).items():
+        if tid not in rows:
+            raise StepFailed(f"{tid} is not in the send list")
+        if rows[tid]["status"] != status:
+            raise StepFailed(f"{tid} is {rows[tid]['status']}, expected {status}")
+    if "expect_count" in argument and int(argument["expect_count"]) != len(rows):
+        raise StepFailed(f"send list holds {len(rows)}, expected {argument['expect_count']}")
+    note = ", ".join(f"{tid[:8]}… {r['status']}" for tid, r in rows.items())
+    return {tid: r["status"] for tid, r in rows.items()}, note
+
+
+MAILBOX = (
+    Action(
+        name="inbox",
+        run=inbox,
+        keys=frozenset({"expect_ids", "expect_count", "all", "steal_session"}),
+        check=check_inbox,
+    ),
+    Action(name="download", run=download, keys=frozenset({"id", "acknowledge"}), check=check_download),
+    Action(name="acknowledge", run=acknowledge),
+    Action(name="sent", run=sent, keys=frozenset({"expect_status", "expect_count"})),
+)

@@ -1,0 +1,60 @@
+"""What a run records: one StepResult per step, one ScenarioResult per scenario (JSON-ready)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True, kw_only=True)
+class StepResult:
+    index: int
+    line: int
+    actor: str
+    action: str
+    expectation: str
+    outcome: str  # "ok", "CODE", or what a check found
+    passed: bool
+    skipped: bool = False
+    explanation: dict[str, Any] = field(default_factory=dict)  # code, message, detail, fix
+    note: str = ""
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(slots=True, kw_only=True)
+class ScenarioResult:
+    name: str
+    path: str
+    line: int
+    tags: tuple[str, ...]
+    steps: list[StepResult] = field(default_factory=list)
+    error: str = ""  # a problem outside the steps (setup)
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(s.passed for s in self.steps)
+
+    @property
+    def failing_step(self) -> StepResult | None:
+        return next((s for s in self.steps if not s.passed and not s.skipped), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "line": self.line,
+            "tags": list(self.tags),
+            "passed": self.passed,
+            "error": self.error,
+            "duration": round(self.duration, 3),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+class StepFailed(Exception):
+    """A check inside a step found something other than what the scenario expects."""

@@ -64,8 +64,10 @@ def _forbidden() -> CareplanError:
     return CareplanError(
         "ADMIN_FORBIDDEN",
         operation=Operation.ADMIN,
-        detail="the dashboard needs the admin token or the trainer passcode",
-        fix="Open /dashboard?passcode=… with the passcode `careplan up` printed.",
+        detail="ダッシュボードには管理トークンまたは講師用パスコードが必要です",
+        fix="`careplan up` が表示した講師用パスコードで /dashboard?passcode=… を開いてください。",
+        detail_en="the dashboard needs the admin token or the trainer passcode",
+        fix_en="Open /dashboard?passcode=… with the passcode `careplan up` printed.",
     )
 
 
@@ -91,7 +93,13 @@ def _guard(request: web.Request, *, control: bool = False) -> None:
     if not _allowed(request):
         raise _forbidden()
     if control and request.headers.get("X-Dashboard") != "1":
-        raise CareplanError("CSRF_FAILED", detail="dashboard controls are posted by the dashboard page only")
+        raise CareplanError(
+            "CSRF_FAILED",
+            detail="ダッシュボードの操作はダッシュボード画面からのみ受け付けます",
+            fix="ダッシュボード画面を再読み込みして、画面のボタンから操作してください。",
+            detail_en="dashboard controls are posted by the dashboard page only",
+            fix_en="Reload the dashboard and use its buttons.",
+        )
 
 
 async def _control_field(request: web.Request, name: str) -> str:
@@ -100,7 +108,13 @@ async def _control_field(request: web.Request, name: str) -> str:
     try:
         return str((await request.json())[name])
     except (ValueError, KeyError, TypeError):
-        raise CareplanError("BAD_REQUEST", detail=f'send {{"{name}": …}}') from None
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f'本文は JSON の {{"{name}": …}} です',
+            fix="ダッシュボード画面のボタンから操作してください。",
+            detail_en=f'send {{"{name}": …}}',
+            fix_en="Use the dashboard's buttons.",
+        ) from None
 
 
 def _page(template: str, status: int = 200, **context: Any) -> web.Response:
@@ -168,7 +182,13 @@ async def advance(request: web.Request) -> web.Response:
     except ValueError:
         days = -1
     if not 0 < days <= ADVANCE_LIMIT_DAYS:
-        raise CareplanError("BAD_REQUEST", detail=f"days must be in (0, {ADVANCE_LIMIT_DAYS}]")
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"days は 0 より大きく {ADVANCE_LIMIT_DAYS} 以下です",
+            fix="進める日数を指定し直してください。",
+            detail_en=f"days must be in (0, {ADVANCE_LIMIT_DAYS}]",
+            fix_en="Give the number of days to advance again.",
+        )
     clock = request.app[CLOCK]
     clock.advance(dt.timedelta(days=days))
     return json_response(clock.state() | {"jst": jst(clock.now().isoformat())})
@@ -181,11 +201,11 @@ async def restore(request: web.Request) -> web.Response:
     return json_response(await restore_snapshot(request.app[CONTROL], name))
 
 
-@DASHBOARD.post("/dashboard/corrections/{correction_id:[0-9]+}")
+@DASHBOARD.post("/dashboard/corrections/{correction_id}")
 async def correction(request: web.Request) -> web.Response:
     """{"status": …}: a directory correction request moves on (受付済 → 対応中 → 反映済 / 却下)."""
     status = await _control_field(request, "status")
-    changed = await views.set_correction_status(request.app[SERVICE], int(request.match_info["correction_id"]), status)
+    changed = await views.set_correction_status(request.app[SERVICE], request.match_info["correction_id"], status)
     return json_response(changed)
 
 

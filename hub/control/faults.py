@@ -48,12 +48,16 @@ REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
 
 
-def _bad(detail: str) -> CareplanError:
+def _bad(problems: list[tuple[str, str]]) -> CareplanError:
+    """BAD_REQUEST naming every problem of a rule: (Japanese, English) pairs."""
+    example = '{"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}'
     return CareplanError(
         "BAD_REQUEST",
         operation=Operation.ADMIN,
-        detail=detail,
-        fix='e.g. {"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}',
+        detail="、".join(ja for ja, _ in problems),
+        fix=f"規則の例: {example}",
+        detail_en="; ".join(en for _, en in problems),
+        fix_en=f"e.g. {example}",
     )
 
 
@@ -72,27 +76,34 @@ class FaultRule:
     after_bytes: int = 0
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[tuple[str, str]] = []
         if self.kind not in KINDS:
-            problems.append(f"kind must be one of {', '.join(KINDS)}")
+            problems.append((f"kind は {', '.join(KINDS)} のいずれかです", f"kind must be one of {', '.join(KINDS)}"))
         if self.operation is not None and self.operation not in OPERATIONS:
-            problems.append(f"operation must be one of {', '.join(OPERATIONS)}")
+            problems.append(
+                (
+                    f"operation は {', '.join(OPERATIONS)} のいずれかです",
+                    f"operation must be one of {', '.join(OPERATIONS)}",
+                )
+            )
         if self.route is not None and len(self.route.split(" ", 1)) != 2:
-            problems.append("route is 'METHOD /path', e.g. 'POST /api/v1/transmissions'")
+            problems.append(("route は 'POST /api/v1/transmissions' の形です", "route is 'METHOD /path'"))
         if self.count is not None and self.count < 1:
-            problems.append("count must be at least 1 (leave it out for every matching request)")
+            problems.append(("count は 1 以上です（省略すると解除まで毎回）", "count must be at least 1"))
         if not 0 < self.probability <= 1:
-            problems.append("probability must be in (0, 1]")
+            problems.append(("probability は 0 より大きく 1 以下です", "probability must be in (0, 1]"))
         if not 0 <= self.latency_ms <= 120_000:
-            problems.append("latency_ms must be between 0 and 120000")
+            problems.append(("latency_ms は 0〜120000 です", "latency_ms must be between 0 and 120000"))
         if not 400 <= self.status <= 599:
-            problems.append("status must be an HTTP error status (400–599)")
+            problems.append(("status は HTTP のエラー番号（400〜599）です", "status must be an HTTP error status"))
         if self.code not in CATALOGUE:
-            problems.append(f"code {self.code!r} is not in the error catalogue")
+            problems.append(
+                (f"code {self.code!r} はエラー一覧にありません", f"code {self.code!r} is not in the catalogue")
+            )
         if self.after_bytes < 0:
-            problems.append("after_bytes must not be negative")
+            problems.append(("after_bytes は 0 以上です", "after_bytes must not be negative"))
         if problems:
-            raise _bad("; ".join(problems))
+            raise _bad(problems)
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
@@ -101,11 +112,14 @@ class FaultRule:
         names = set(cls.__dataclass_fields__)
         unknown = set(body) - names - {"seed"}
         if unknown:
-            raise _bad(f"unknown field(s) {', '.join(sorted(unknown))}; a rule has {', '.join(sorted(names))}")
+            fields, known = ", ".join(sorted(unknown)), ", ".join(sorted(names))
+            raise _bad(
+                [(f"未知の項目 {fields}（規則の項目は {known}）", f"unknown field(s) {fields}; a rule has {known}")]
+            )
         try:
             return cls(**{k: v for k, v in body.items() if k in names})
         except TypeError as exc:
-            raise _bad(str(exc)) from None
+            raise _bad([(f"項目の型が違います: {exc}", str(exc))]) from None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -270,10 +284,13 @@ async def _expire_session(request: web.Request) -> None:
 
 
 def _error(rule: FaultRule) -> web.Response:
+    wait = rule.retry_after
     error = CareplanError(
         rule.code,
-        detail=f"injected fault: HTTP {rule.status}",
-        fix=f"Retry after {rule.retry_after} s." if rule.retry_after is not None else "",
+        detail=f"障害の模擬（HTTP {rule.status}）",
+        fix=f"{wait} 秒後に同じ操作をやり直してください（Retry-After）。" if wait is not None else "",
+        detail_en=f"injected fault: HTTP {rule.status}",
+        fix_en=f"Retry after {wait} s." if wait is not None else "",
     )
     response = json_response(error.to_wire(), status=rule.status)
     if rule.retry_after is not None:

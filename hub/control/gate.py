@@ -48,8 +48,10 @@ class Gate:
             except TimeoutError:
                 raise CareplanError(
                     "HUB_BUSY",
-                    detail=f"{self._active} request(s) still in flight after {WAIT_SECONDS:.0f} s",
-                    fix="Try again when the hub is less busy.",
+                    detail=f"{WAIT_SECONDS:.0f} 秒待っても処理中の要求が {self._active} 件残っています",
+                    fix="ハブが空いてから、もう一度実行してください。",
+                    detail_en=f"{self._active} request(s) still in flight after {WAIT_SECONDS:.0f} s",
+                    fix_en="Try again when the hub is less busy.",
                 ) from None
             finally:
                 self._waiting_writers -= 1

@@ -77,10 +77,24 @@ async def faults_add(request: web.Request) -> web.Response:
     body = await _json_body(request)
     raw = body.get("rules", [body]) if "rules" in body else [body]
     if not isinstance(raw, list) or not raw or not all(isinstance(r, dict) for r in raw):
-        raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail='"rules" is a non-empty list of rules')
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail='"rules" は規則の空でない一覧です',
+            fix='{"seed": 7, "rules": [{"kind": "latency", "latency_ms": 500}]} のように送ってください。',
+            detail_en='"rules" is a non-empty list of rules',
+            fix_en='Send e.g. {"seed": 7, "rules": [{"kind": "latency", "latency_ms": 500}]}.',
+        )
     seed = body.get("seed", 0)
     if not isinstance(seed, int):
-        raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail='"seed" is a whole number')
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail='"seed" は整数です',
+            fix='"seed": 7 のように整数で送ってください。',
+            detail_en='"seed" is a whole number',
+            fix_en='Send e.g. "seed": 7.',
+        )
     faults = await change_faults(control, raw, seed=seed, clear=False, now=request.app[CLOCK].now())
     return json_response({"faults": faults}, status=201)
 
@@ -115,7 +129,12 @@ async def transmission(request: web.Request) -> web.Response:
     found = await inspect(request.app[SERVICE], control.journal, tid)
     if found is None:
         raise CareplanError(
-            "TRANSMISSION_NOT_FOUND", operation=Operation.ADMIN, detail=f"neither the hub nor the journal knows {tid}"
+            "TRANSMISSION_NOT_FOUND",
+            operation=Operation.ADMIN,
+            detail=f"送信ID {tid} はハブにもジャーナルにもありません",
+            fix="careplan hub transmissions または careplan hub journal で送信IDを確認してください。",
+            detail_en=f"neither the hub nor the journal knows {tid}",
+            fix_en="Look the id up with careplan hub transmissions or careplan hub journal.",
         )
     return json_response(found)
 
@@ -132,10 +151,10 @@ async def corrections(request: web.Request) -> web.Response:
     return json_response(await views.corrections(request.app[SERVICE]))
 
 
-@CONTROL_ROUTES.post("/admin/v1/corrections/{correction_id:[0-9]+}")
+@CONTROL_ROUTES.post("/admin/v1/corrections/{correction_id}")
 async def correction_status(request: web.Request) -> web.Response:
     """{"status": "受付済"|"対応中"|"反映済"|"却下"}."""
     _control(request)
     status = _field(await _json_body(request), "status")
-    changed = await views.set_correction_status(request.app[SERVICE], int(request.match_info["correction_id"]), status)
+    changed = await views.set_correction_status(request.app[SERVICE], request.match_info["correction_id"], status)
     return json_response(changed)

@@ -45,8 +45,10 @@ def _bad_name(name: str) -> CareplanError:
     return CareplanError(
         "BAD_REQUEST",
         operation=Operation.ADMIN,
-        detail=f"snapshot name {name!r}: 1–64 letters of any script, digits, '.', '_', '-'; first a letter or digit",
-        fix='e.g. {"name": "before-month-end"}',
+        detail=f"スナップショット名 {name!r} は使えません（文字・数字・'.'・'_'・'-' の1〜64文字、先頭は文字か数字）",
+        fix='{"name": "月初"} のように名前を付けてください。',
+        detail_en=f"snapshot name {name!r}: 1–64 letters of any script, digits, '.', '_', '-'; first a letter or digit",
+        fix_en='e.g. {"name": "before-month-end"}',
     )
 
 
@@ -108,8 +110,10 @@ class Snapshots:
         if not (path / "meta.json").exists():
             raise CareplanError(
                 "SNAPSHOT_NOT_FOUND",
-                detail=f"no snapshot {name!r} in {self.directory}",
-                fix="List the snapshots (careplan hub snapshot list).",
+                detail=f"スナップショット {name!r} はありません",
+                fix="careplan hub snapshot list で保存済みの名前を確認してください。",
+                detail_en=f"no snapshot {name!r} in {self.directory}",
+                fix_en="List the snapshots (careplan hub snapshot list).",
             )
         return path
 
@@ -218,8 +222,10 @@ class Snapshots:
             raise CareplanError(
                 "BAD_REQUEST",
                 operation=Operation.ADMIN,
-                detail="this hub has no seed to return to (it was not started by `careplan up`)",
-                fix='Reset with {"to": "empty"}, or restore a snapshot.',
+                detail="このハブには戻る初期状態（seed）がありません（careplan up で起動していません）",
+                fix='{"to": "empty"} で空に戻すか、スナップショットを復元してください。',
+                detail_en="this hub has no seed to return to (it was not started by `careplan up`)",
+                fix_en='Reset with {"to": "empty"}, or restore a snapshot.',
             )
         started = time.perf_counter()
         await self._empty()

@@ -16,7 +16,14 @@ __all__ = ["CONTROL", "Control", "change_faults", "reset_hub", "restore_snapshot
 
 async def reset_hub(control: Control, to: str) -> dict[str, Any]:
     if to not in ("seed", "empty"):
-        raise CareplanError("BAD_REQUEST", operation=Operation.ADMIN, detail='"to" is "seed" (default) or "empty"')
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail='"to" は "seed"（省略時）か "empty" です',
+            fix='{"to": "empty"} のように送ってください。',
+            detail_en='"to" is "seed" (default) or "empty"',
+            fix_en='Send e.g. {"to": "empty"}.',
+        )
     async with control.gate.exclusive():
         return await control.snapshots.reset(empty=to == "empty", seeder=control.seeder)
 

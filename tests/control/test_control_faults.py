@@ -154,11 +154,11 @@ async def test_probability_draws_are_seeded_and_reproducible(hub: HubUnderTest) 
 
 async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> None:
     for rule, words in (
-        ({"kind": "meteor"}, "kind must be one of"),
-        ({"kind": "http_error", "status": 200}, "status must be"),
-        ({"kind": "latency", "colour": "red"}, "unknown field"),
-        ({"kind": "http_error", "code": "NOPE"}, "not in the error catalogue"),
-        ({"kind": "latency", "operation": "dance"}, "operation must be"),
+        ({"kind": "meteor"}, "kind は"),
+        ({"kind": "http_error", "status": 200}, "status は"),
+        ({"kind": "latency", "colour": "red"}, "未知の項目 colour"),
+        ({"kind": "http_error", "code": "NOPE"}, "エラー一覧にありません"),
+        ({"kind": "latency", "operation": "dance"}, "operation は"),
     ):
         status, refusal = await admin(hub, "POST", "/admin/v1/faults", rule)
         assert (status, refusal["code"]) == (400, "BAD_REQUEST") and words in refusal["detail"], refusal

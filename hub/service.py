@@ -35,6 +35,7 @@ from careplan.signature import verify
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control.journal import decision, findings_summary
 from hub.db import Database
 from hub.listing import Listings, row_json
 from hub.offices import Offices
@@ -128,14 +129,23 @@ class HubService(Sessions, Offices, Listings, Audit):
         — signing time, licences, standard — were passed when it was first stored)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
+        decision("manifest", "ok", f"{len(manifest.files)} files", transmission=manifest.transmission_id)
         signed = verify(upload.signature, upload.manifest, operation=op)
+        decision("signature", "ok", f"CMS signature verifies; signer serial {signed.certificate.serial_number:x}")
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
+        decision("certificate", "ok", f"{signer.kind.value}, serial {signer.serial:x}: trusted, valid, not revoked")
         self._check_signer(peer, signer, manifest)
+        decision("signer", "ok", f"signer = terminal = login = manifest sender ({signer.office_number})")
         manifest.check_files(upload.files)
+        decision("files", "ok", f"{len(upload.files)} files: names, sizes and SHA-256 match the manifest")
         if await self._check_replay(manifest, upload):
+            decision("replay", "already stored", "an identical retry: answered with the stored record")
             return manifest, True
+        decision("replay", "ok", "new transmission id and signed manifest")
         manifest.judge_signing_time(self.clock.now())
+        decision("signing_time", "ok", f"signed at {manifest.signed_at.isoformat()}, within tolerance of the hub clock")
         await self._check_licences(manifest)
+        decision("licences", "ok", f"sender {manifest.sender} applied; recipient {manifest.recipient} licensed")
         self._check_standard(manifest, upload)
         return manifest, False
 
@@ -217,6 +227,7 @@ class HubService(Sessions, Offices, Listings, Audit):
     @staticmethod
     def _check_standard(manifest: Manifest, upload: Upload) -> None:
         findings = standard.check_transmission(upload.files, sender=manifest.sender, recipient=manifest.recipient)
+        decision("standard", "ok" if standard.refusal(findings) is None else "refused", findings_summary(findings))
         error = standard.refusal(findings)
         if error is not None:
             raise error

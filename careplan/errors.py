@@ -865,6 +865,29 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_en="Move the hub's clock to or after the latest recorded event (careplan hub clock set / advance), "
         "then try again.",
     ),
+    # --- control plane: steering and watching a running hub (issue 11; HUB_BUSY is issue 9B's) ----
+    _one(
+        "SNAPSHOT_NOT_FOUND",
+        "指定されたスナップショットが見つかりません。",
+        "No snapshot of this name is stored in the hub's data directory.",
+        404,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="この名前のスナップショットはハブのデータディレクトリにありません。",
+        fix_ja="careplan hub snapshot list で保存済みの名前を確認してください。",
+        fix_en="List the stored names with `careplan hub snapshot list`.",
+    ),
+    _one(
+        "CORRECTION_NOT_FOUND",
+        "指定された掲載情報の修正依頼が見つかりません。",
+        "No directory correction request has this id.",
+        404,
+        op=Operation.ADMIN,
+        real=False,
+        explanation_ja="この番号の掲載情報修正依頼はありません。",
+        fix_ja="careplan hub corrections で依頼の番号を確認してください。",
+        fix_en="List the requests and their ids with `careplan hub corrections`.",
+    ),
     # --- protocol and platform ------------------------------------------------------------------
     _one(
         "BAD_REQUEST",

@@ -1,11 +1,13 @@
 """`careplan demo`: the trainer's month (scenarios/library/trainer-month.yaml), narrated in Japanese.
 
-    careplan demo [--step] [FILE]
+    careplan demo [--step] [--hub URL [--data DIR]] [FILE]
 
 Before each step one line says, in Japanese, who does what (the step's `say:`, or a line made
 from its action); after it, what happened in plain words (送信しました, ダウンロードしました,
 拒否されました: <the hub's message>) with the hub's code. `--step` waits for Enter between steps
-(only on a terminal: with stdin not a TTY it just goes on). Exit status: 0 when the month played
+(only on a terminal: with stdin not a TTY it just goes on). `--hub URL` plays the month on that
+running hub (`careplan up`; DIR is its data directory, default .careplan-sim) and leaves what it
+did there, so the dashboard (/dashboard) shows it live. Exit status: 0 when the month played
 as the scenario expects, 1 when a step turned out otherwise, 2 when the file cannot be read.
 """
 
@@ -107,11 +109,18 @@ def _parser() -> argparse.ArgumentParser:
         "file", nargs="?", type=Path, default=TRAINER_MONTH, help="a scenario file (default: %(default)s)"
     )
     parser.add_argument("--step", action="store_true", help="wait for Enter between steps (on a terminal)")
-    return with_examples(parser, {"": "例: careplan demo --step"})
+    parser.add_argument("--hub", metavar="URL", help="play on this running hub, for its dashboard (needs its --data)")
+    parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="its data directory (%(default)s)")
+    examples = "例: careplan demo --step\n    careplan demo --hub https://127.0.0.1:8443 --data .careplan-sim"
+    return with_examples(parser, {"": examples})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    hub = (str(args.hub), args.data) if args.hub else None
+    if hub is not None and not (args.data / "ca" / "ca.pem").is_file():
+        print(f"error: {args.data} is not the hub's data directory (no ca/ca.pem); pass --data", file=sys.stderr)
+        return 2
     try:
         scenarios = load_file(args.file)
     except (ScenarioError, OSError) as exc:
@@ -131,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"    → {outcome(step, result)}")
 
-        results = run([scenario], on_step=on_step)
+        results = run([scenario], on_step=on_step, hub=hub, keep=True)
         if not results[0].passed:
             if results[0].error:
                 print(f"  error: {results[0].error}")

@@ -6,7 +6,8 @@
 PATHS are scenario files or folders (default: the packaged library, scenarios/library). Every
 scenario runs against its own fresh in-process hub with its own clock; with --hub URL --data DIR
 they run against that running hub instead (DIR: its data directory, for the CA and the admin
-token; office numbers are namespaced per run). Exit status: 0 all passed, 1 a scenario failed,
+token; office numbers are namespaced per run; a snapshot taken before each scenario is restored
+after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 a scenario failed,
 2 a scenario file could not be read (or bad options).
 """
 
@@ -37,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         help="run scenarios and report",
         description="Run each scenario against its own fresh in-process hub (own data directory and clock). "
         "With --hub URL --data DIR, run them against that running hub instead (it must be on this machine: "
-        "the admin API answers loopback only; its clock is moved and restored afterwards).",
+        "the admin API answers loopback only; each scenario's changes, clock included, are undone afterwards "
+        "by restoring a snapshot taken before it).",
     )
     listing = sub.add_parser("list", help="list scenarios: file, name, tags, steps")
     for p in (run, listing):

@@ -23,6 +23,8 @@ from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.app import SERVICE
 from hub.config import HubConfig
+from hub.control.dashboard import trainer_passcode
+from hub.control.plane import set_seeder
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
 from hub.server import RunningHub, serve_forever
@@ -80,16 +82,18 @@ async def seed_demo(service: HubService, authority: CertificateAuthority, demo_d
     for office in DEMO_OFFICES:
         if office.profile in saved and office.office_number in registered:
             continue
-        entry = {
-            "office_number": office.office_number,
-            "name": office.name,
-            "service": office.service_label,
-            "user": office.office_user_id,
-            "password": new_password(),
-            "personal_user": office.personal_user_id,
-            "personal_password": new_password(),
-        }
-        entry |= _issue_terminal(authority, office, demo_dir)
+        entry = saved.get(office.profile)  # a reset re-registers the offices with what was handed out
+        if entry is None:
+            entry = {
+                "office_number": office.office_number,
+                "name": office.name,
+                "service": office.service_label,
+                "user": office.office_user_id,
+                "password": new_password(),
+                "personal_user": office.personal_user_id,
+                "personal_password": new_password(),
+            }
+            entry |= _issue_terminal(authority, office, demo_dir)
         if office.office_number not in registered:
             await service.register_office(
                 office_number=office.office_number,
@@ -213,6 +217,8 @@ def _announce(
     ):
         say(f"  {line}", markup=False)
     say(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", markup=False)
+    passcode = trainer_passcode(config)
+    say(f"ダッシュボード（講師用パスコード {passcode}）: {hub.url}/dashboard?passcode={passcode}\n", markup=False)
 
 
 def running_hub(config: HubConfig) -> dict[str, object] | None:
@@ -247,6 +253,7 @@ def main(argv: list[str]) -> int:
         if json_logs is not None:
             json_logs.node = node_name(hub.port)
         offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
+        set_seeder(hub.app, lambda service: seed_demo(service, authority, config.data_dir / "demo"))
         samples = write_samples(config.data_dir / "demo", offices)
         _announce(hub, config, offices, samples, await current_state(hub.app[SERVICE], offices))
 

@@ -48,6 +48,7 @@ from client.retry import DEFAULT_RETRY, HubTrouble, RetryPolicy, answer_lost, re
 
 Progress = Callable[[int], None]
 CHUNK = 64 * 1024
+FETCH_ATTEMPTS = 3  # a cut download is repeated this often in all
 
 
 def _no_progress(_: int) -> None:
@@ -155,6 +156,7 @@ class HubClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._clock_offset: dt.timedelta | None = None
+        self._credentials: tuple[str, str] | None = None  # kept in memory only, to log in again
         self.retry = retry
         self._rng = random.Random()
         self.retries = 0  # how many sends were retried by this client (figures, tests)
@@ -216,8 +218,25 @@ class HubClient:
             raise await self._diagnose(exc, operation) from None
 
     async def _json(self, method: str, path: str, operation: Operation, **kwargs: Any) -> Any:
-        async with self._call(method, path, operation, **kwargs) as response:
-            return await response.json()
+        """One call; `data` may be a factory (a streamed body can be sent only once). A session that
+        ended early (SESSION_REQUIRED) is opened again with the same user, then the call repeated."""
+        factory = kwargs.pop("data", None)
+        for attempt in (1, 2):
+            if factory is not None:
+                kwargs["data"] = factory() if callable(factory) else factory
+            try:
+                async with self._call(method, path, operation, **kwargs) as response:
+                    return await response.json()
+            except CareplanError as error:
+                if attempt == 2 or not await self._login_again(error, path):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _login_again(self, error: CareplanError, path: str) -> bool:
+        if error.code != "SESSION_REQUIRED" or self._credentials is None or path == "/api/v1/session":
+            return False
+        await self.login(*self._credentials)
+        return True
 
     @staticmethod
     async def _refusal(response: aiohttp.ClientResponse, operation: Operation) -> CareplanError:
@@ -277,6 +296,7 @@ class HubClient:
             "POST", "/api/v1/session", Operation.LOGIN, json={"user_id": user_id, "password": password}
         )
         self.token = result["token"]
+        self._credentials = (user_id, password)
         return dict(result)
 
     async def whoami(self) -> dict[str, Any]:
@@ -285,6 +305,7 @@ class HubClient:
     async def logout(self) -> None:
         await self._json("DELETE", "/api/v1/session", Operation.LOGIN)
         self.token = None
+        self._credentials = None
 
     # --- sending ------------------------------------------------------------------------------
     def prepare(
@@ -357,18 +378,10 @@ class HubClient:
     async def _upload_once(
         self, manifest: bytes, signature: bytes, files: Sequence[tuple[str, bytes]], progress: Progress
     ) -> dict[str, Any]:
-        writer = aiohttp.MultipartWriter("form-data")
-        writer.append(manifest, {"Content-Type": "application/json"}).set_content_disposition(
-            "form-data", name="manifest"
-        )
-        writer.append(signature, {"Content-Type": "application/pkcs7-signature"}).set_content_disposition(
-            "form-data", name="signature"
-        )
-        for name, data in files:
-            part = writer.append(_chunks(data, progress), {"Content-Type": "application/octet-stream"})
-            # Raw UTF-8 in filename="…", as curl and browsers send it (aiohttp would percent-encode).
-            part.set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
-        return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=writer))
+        # The body is built per attempt (a factory): its file parts stream once, and a session that
+        # ended early makes _json log in again and repeat the request.
+        body = lambda: _multipart(manifest, signature, files, progress)  # noqa: E731
+        return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=body))
 
     async def bulk_send(
         self, files: Sequence[tuple[str, bytes]], *, progress: Progress = _no_progress, send_valid: bool = False
@@ -466,7 +479,23 @@ class HubClient:
     async def acknowledge(self, transmission_id: str) -> dict[str, Any]:
         """The receipt: the hub records ダウンロード済 and forgets the data (R5.2). Call it only once
         the files are safely stored (download() does, after verifying and writing them)."""
-        return dict(await self._json("POST", f"/api/v1/inbox/{transmission_id}/ack", Operation.RECEIVE))
+        path = f"/api/v1/inbox/{transmission_id}/ack"
+        try:
+            return dict(await self._json("POST", path, Operation.RECEIVE))
+        except CareplanError as error:
+            if error.code != "HUB_UNREACHABLE":
+                raise
+        # The answer was lost: the receipt may or may not be committed. Ask again; "already
+        # downloaded" then means our first acknowledgement went through.
+        try:
+            return dict(await self._json("POST", path, Operation.RECEIVE))
+        except CareplanError as error:
+            if error.code != "ALREADY_DOWNLOADED":
+                raise
+            for row in await self.inbox(include_downloaded=True):
+                if row["transmission_id"] == transmission_id:
+                    return row
+            raise
 
     def _verify_manifest(self, manifest_bytes: bytes, signature: bytes) -> tuple[Manifest, OfficeIdentity]:
         op = Operation.RECEIVE
@@ -488,6 +517,18 @@ class HubClient:
         return manifest, signer
 
     async def _fetch(self, transmission_id: str, position: int, progress: Progress) -> bytes:
+        """One file; a download cut off midway is repeated (the hub keeps the file until the
+        acknowledgement), up to FETCH_ATTEMPTS times."""
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            try:
+                return await self._fetch_once(transmission_id, position, progress)
+            except CareplanError as error:
+                if error.code != "HUB_UNREACHABLE" or attempt == FETCH_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _fetch_once(self, transmission_id: str, position: int, progress: Progress) -> bytes:
         chunks = []
         async with self._call(
             "GET", f"/api/v1/inbox/{transmission_id}/files/{position}", Operation.RECEIVE
@@ -496,6 +537,22 @@ class HubClient:
                 chunks.append(chunk)
                 progress(len(chunk))
         return b"".join(chunks)
+
+
+def _multipart(
+    manifest: bytes, signature: bytes, files: Sequence[tuple[str, bytes]], progress: Progress
+) -> aiohttp.MultipartWriter:
+    """The upload body (built per attempt: its file parts stream once)."""
+    writer = aiohttp.MultipartWriter("form-data")
+    writer.append(manifest, {"Content-Type": "application/json"}).set_content_disposition("form-data", name="manifest")
+    writer.append(signature, {"Content-Type": "application/pkcs7-signature"}).set_content_disposition(
+        "form-data", name="signature"
+    )
+    for name, data in files:
+        part = writer.append(_chunks(data, progress), {"Content-Type": "application/octet-stream"})
+        # Raw UTF-8 in filename="…", as curl and browsers send it (aiohttp would percent-encode).
+        part.set_content_disposition("form-data", quote_fields=False, name="file", filename=name)
+    return writer
 
 
 async def _chunks(data: bytes, progress: Progress) -> AsyncIterator[bytes]:

@@ -265,6 +265,7 @@ async def _housekeeping(service: HubService) -> None:
 def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage: bool = True) -> web.Application:
     from hub import pages
     from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
+    from hub.control import install as install_control  # journal, faults, snapshots, dashboard
     from hub.routes import ROUTES
     from hub.scrape import METRICS_ROUTES
     from hub.website import TEMPLATES, WEB, templates
@@ -292,4 +293,5 @@ def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage
     app.add_routes(WEB)
     app.add_routes(METRICS_ROUTES)
     pages.setup(app)
+    install_control(app)
     return app

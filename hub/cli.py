@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import ssl
 import sys
@@ -14,6 +15,7 @@ import aiohttp
 from careplan.helptext import with_examples
 from careplan.jst import for_people, json_times
 from hub.config import HubConfig
+from hub.control import cli as control_cli
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.server import RunningHub, admin_token, missing_files, serve_forever
 
@@ -32,6 +34,7 @@ EXAMPLES = {
     "keys rotate": "例: careplan hub keys rotate --retire-old",
     "audit": "例: careplan hub audit --json",
     "crl-status": "例: careplan hub crl-status --json",
+    **control_cli.EXAMPLES,
 }
 
 
@@ -65,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     crl = sub.add_parser("crl-status", help="the CRL in force and any refused publication (corrupt, forged, older)")
     crl.add_argument("--json", action="store_true", help="machine-readable output")
+    control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
     return with_examples(parser, EXAMPLES)
 
 
@@ -146,6 +150,9 @@ def main(argv: list[str]) -> int:
     admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
     if args.command in admin:
         return 3 if _no_hub(config) else admin[args.command](config, args)
+    if args.command in control_cli.NAMES:
+        call = functools.partial(_admin, config)
+        return 3 if _no_hub(config) else control_cli.run(args.command, call, args, _print_result)
     missing = missing_files(config)
     if missing:
         print(

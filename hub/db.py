@@ -185,6 +185,8 @@ def _private(path: Path) -> None:
 class Database:
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
+    migrations: tuple[str, ...] | None = None  # a subclass may keep another schema (hub.control.store)
+
     def __init__(self, connection: aiosqlite.Connection, lock_file: int) -> None:
         self._conn = connection
         self._write_lock = asyncio.Lock()  # writers of this process, in turn …
@@ -232,9 +234,10 @@ class Database:
 
     async def _migrate(self) -> None:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
-        for number in range(version, len(MIGRATIONS)):
+        migrations = MIGRATIONS if self.migrations is None else self.migrations
+        for number in range(version, len(migrations)):
             async with self.transaction() as tx:
-                await tx.executescript_in_tx(MIGRATIONS[number])
+                await tx.executescript_in_tx(migrations[number])
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.asynccontextmanager

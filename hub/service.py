@@ -36,6 +36,7 @@ from careplan.signature import DerPrefixes, verify
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control.journal import decision, findings_summary
 from hub.db import Database, Transaction
 from hub.listing import Listings, row_json
 from hub.offices import Offices
@@ -140,9 +141,13 @@ class HubService(Sessions, Offices, Listings, Audit):
         # event loop: a 10 MB unit's standard check would otherwise stall every connection.
         manifest = await asyncio.to_thread(self._judge_signed, peer, upload)
         if await self._check_replay(manifest, upload):
+            decision("replay", "already stored", "an identical retry: answered with the stored record")
             return manifest, True
+        decision("replay", "ok", "new transmission id and signed manifest")
         manifest.judge_signing_time(self.clock.now())
+        decision("signing_time", "ok", f"signed at {manifest.signed_at.isoformat()}, within tolerance of the hub clock")
         await self._check_licences(manifest)
+        decision("licences", "ok", f"sender {manifest.sender} applied; recipient {manifest.recipient} licensed")
         async with self._standard_turns:
             await asyncio.to_thread(self._check_standard, manifest, upload)
         return manifest, False
@@ -151,10 +156,15 @@ class HubService(Sessions, Offices, Listings, Audit):
         """Manifest, signature, signer and files against the manifest (blocking: run in a thread)."""
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
+        decision("manifest", "ok", f"{len(manifest.files)} files", transmission=manifest.transmission_id)
         signed = verify(upload.signature, upload.manifest, operation=op, der_prefixes=self._der_prefixes)
+        decision("signature", "ok", f"CMS signature verifies; signer serial {signed.certificate.serial_number:x}")
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
+        decision("certificate", "ok", f"{signer.kind.value}, serial {signer.serial:x}: trusted, valid, not revoked")
         self._check_signer(peer, signer, manifest)
+        decision("signer", "ok", f"signer = terminal = login = manifest sender ({signer.office_number})")
         manifest.check_received([(name, staged.size, staged.sha256) for name, staged in upload.files])
+        decision("files", "ok", f"{len(upload.files)} files: names, sizes and SHA-256 match the manifest")
         return manifest
 
     @staticmethod
@@ -258,6 +268,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         files = [(name, self.payloads.read_staged(staged)) for name, staged in upload.files]
         findings = standard.check_transmission(files, sender=manifest.sender, recipient=manifest.recipient)
         error = standard.refusal(findings)
+        decision("standard", "ok" if error is None else "refused", findings_summary(findings))
         if error is not None:
             raise error
 

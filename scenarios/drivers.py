@@ -6,9 +6,11 @@ data directory gives the CA and the admin token)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import aiohttp
 
@@ -19,6 +21,7 @@ from client.hubclient import client_ssl_context
 from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import steer
 from hub.server import RunningHub, admin_token
 from hub.service import HubService
 from scenarios.model import JST, OfficeSpec
@@ -40,6 +43,8 @@ class HubDriver(Protocol):
     async def advance_clock(self, delta: dt.timedelta) -> dt.datetime: ...
     async def now(self) -> dt.datetime: ...
     async def revoke(self, serial: int) -> None: ...
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None: ...
+    async def snapshot(self, action: str, name: str) -> None: ...
 
 
 _CHANGES: dict[str, Callable[..., lic.Licence]] = {
@@ -102,11 +107,20 @@ class InProcessHub:
     async def revoke(self, serial: int) -> None:
         self.ca.revoke(serial, now=self.clock.now())
 
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        await steer.change_faults(self.hub.app[steer.CONTROL], add, seed=seed, clear=clear, now=self.clock.now())
+
+    async def snapshot(self, action: str, name: str) -> None:
+        control = self.hub.app[steer.CONTROL]
+        await (steer.save_snapshot(control, name) if action == "save" else steer.restore_snapshot(control, name))
+
 
 class RemoteHub:
     """A hub already running (`careplan up`, `careplan hub serve`), driven through its admin API."""
 
-    def __init__(self, url: str, data: Path) -> None:
+    def __init__(self, url: str, data: Path, *, keep: bool = False) -> None:
+        self.keep = keep  # leave a run's offices and transmissions on the hub (careplan demo --hub)
+        self._snapshot: str | None = None
         self.url = url.rstrip("/")
         self.data = data
         self.ca_file = data / "ca" / "ca.pem"
@@ -137,9 +151,16 @@ class RemoteHub:
 
     async def open(self) -> None:
         self._clock_before = await self.call("GET", "/admin/v1/clock")
+        if not self.keep:  # the hub as this run found it, to return to afterwards
+            self._snapshot = f"_scenario-run-{secrets.token_hex(6)}"
+            await self.call("POST", "/admin/v1/snapshots", {"name": self._snapshot})
 
     async def close(self) -> None:
         try:
+            if self._snapshot is not None:  # offices, transmissions, clock: all as before the run
+                await self.call("POST", f"/admin/v1/snapshots/{self._snapshot}/restore")
+                await self.call("DELETE", f"/admin/v1/snapshots/{self._snapshot}")
+                self._snapshot = self._clock_before = None
             before = self._clock_before
             if before is not None:  # leave the hub's clock as this run found it
                 if before.get("mode") == "frozen":
@@ -192,3 +213,15 @@ class RemoteHub:
 
     async def revoke(self, serial: int) -> None:
         self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own
+
+    async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        if clear:
+            await self.call("DELETE", "/admin/v1/faults")
+        if add:
+            await self.call("POST", "/admin/v1/faults", {"seed": seed, "rules": add})
+
+    async def snapshot(self, action: str, name: str) -> None:
+        if action == "save":
+            await self.call("POST", "/admin/v1/snapshots", {"name": name})
+        else:
+            await self.call("POST", f"/admin/v1/snapshots/{quote(name, safe='')}/restore")

@@ -78,14 +78,14 @@ StepHook = Callable[[Step, StepResult | None], None]
 
 
 async def run_scenario(
-    scenario: Scenario, on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+    scenario: Scenario, on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None, keep: bool = False
 ) -> ScenarioResult:
     """Run one scenario: against a fresh in-process hub, or with `hub` = (URL, data directory)
     against that running hub (its 事業所番号 namespaced by a random nonce)."""
     started = time.perf_counter()
     result = ScenarioResult(name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags)
     if hub is not None:
-        await _run_remote(namespaced(scenario, secrets.token_hex(8)), result, on_step, hub[0], hub[1])
+        await _run_remote(namespaced(scenario, secrets.token_hex(8)), result, on_step, hub[0], hub[1], keep=keep)
         result.duration = time.perf_counter() - started
         return result
     shared = pki()
@@ -119,13 +119,13 @@ async def run_scenario(
 
 
 async def _run_remote(
-    scenario: Scenario, result: ScenarioResult, on_step: StepHook | None, url: str, data: Path
+    scenario: Scenario, result: ScenarioResult, on_step: StepHook | None, url: str, data: Path, *, keep: bool = False
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="careplan-scenario-remote-") as tmp:
         driver: RemoteHub | None = None
         run: Run | None = None
         try:
-            driver = RemoteHub(url, data)
+            driver = RemoteHub(url, data, keep=keep)
             await driver.open()
             await driver.set_clock(scenario.clock)
             run = Run(scenario, Path(tmp), driver)
@@ -213,9 +213,13 @@ async def _run_step(run: Run, step: Step) -> StepResult:
 
 
 async def run_all(
-    scenarios: Sequence[Scenario], on_step: StepHook | None = None, *, hub: tuple[str, Path] | None = None
+    scenarios: Sequence[Scenario],
+    on_step: StepHook | None = None,
+    *,
+    hub: tuple[str, Path] | None = None,
+    keep: bool = False,
 ) -> list[ScenarioResult]:
-    return [await run_scenario(s, on_step, hub=hub) for s in scenarios]
+    return [await run_scenario(s, on_step, hub=hub, keep=keep) for s in scenarios]
 
 
 def run(
@@ -224,11 +228,13 @@ def run(
     *,
     hub: tuple[str, Path] | None = None,
     seed: int | None = None,
+    keep: bool = False,
 ) -> list[ScenarioResult]:
-    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub; `seed`
-    picks the generated data set that `send: {generated: […]}` draws from (same seed, same bytes)."""
+    """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub, which
+    is restored afterwards to how the run found it unless `keep`; `seed` picks the generated data
+    set that `send: {generated: […]}` draws from (same seed, same bytes)."""
     token = GENERATED_SEED.set(GENERATED_SEED.get() if seed is None else seed)
     try:
-        return asyncio.run(run_all(list(scenarios), on_step, hub=hub))
+        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep))
     finally:
         GENERATED_SEED.reset(token)

@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 from careplan.errors import CATALOGUE, CareplanError, Finding, Lang, Operation
 from client.hubclient import client_ssl_context
 from hub.admin_views import ADMIN_VIEWS
+from hub.control.routes import CONTROL_ROUTES
 from hub.routes import ROUTES
 from hub.scrape import METRICS_ROUTES
 from tests.conftest import KYOTAKU, HubUnderTest
@@ -38,7 +39,8 @@ def _spec_path(aiohttp_path: str) -> str:
 
 
 def _code_routes() -> set[tuple[str, str]]:
-    return {(r.method.lower(), _spec_path(r.path)) for r in [*ROUTES, *ADMIN_VIEWS, *METRICS_ROUTES]}  # type: ignore[attr-defined]
+    routes = [*ROUTES, *ADMIN_VIEWS, *METRICS_ROUTES, *CONTROL_ROUTES]  # office API, judges, metrics, control
+    return {(r.method.lower(), _spec_path(r.path)) for r in routes}  # type: ignore[attr-defined]
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

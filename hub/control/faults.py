@@ -1,0 +1,325 @@
+"""Fault injection, seeded and reproducible: make the hub slow, fail or cut a connection so that a
+client's retry logic can be tested.
+
+Rules this module keeps:
+1. A rule matches requests by route (`"POST /api/v1/transmissions"`, `*` wildcards), office
+   (the TLS certificate's 事業所番号) and operation (login, send, list, download, acknowledge);
+   `count` limits it to the next N matching requests, `probability` draws from a hash of the
+   rule, its seed and the match number, so the same rules and requests inject the same faults.
+2. Rules, counters and draws live in the control database: every worker process sees the same
+   rules and a `count` is spent once across all of them.
+3. Every injected fault is marked on its request, so the journal shows it.
+4. Kinds: latency (wait, then answer), http_error (status, catalogue code, Retry-After),
+   cut_upload (read `after_bytes` of the body, then close), cut_download (send `after_bytes` of
+   the answer, then close), lose_answer (do the work, commit, then close without answering),
+   expire_session (the request's session ends now; the handler refuses SESSION_REQUIRED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from aiohttp import web
+from cryptography import x509
+
+from careplan.certificates import identity_of
+from careplan.errors import CATALOGUE, CareplanError, Operation
+from hub.app import SERVICE, json_response
+from hub.control.store import ControlDatabase
+
+ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
+KINDS = ("latency", "http_error", "cut_upload", "cut_download", "lose_answer", "expire_session")
+OPERATIONS: Mapping[str, tuple[str, ...]] = {
+    "login": ("POST /api/v1/session",),
+    "send": ("POST /api/v1/transmissions",),
+    "list": ("GET /api/v1/sent", "GET /api/v1/inbox"),
+    "download": ("GET /api/v1/inbox/{transmission_id}", "GET /api/v1/inbox/{transmission_id}/files/{position}"),
+    "acknowledge": ("POST /api/v1/inbox/{transmission_id}/ack",),
+}
+FAULT = web.RequestKey("fault", dict)
+REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
+SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
+
+
+def _bad(problems: list[tuple[str, str]]) -> CareplanError:
+    """BAD_REQUEST naming every problem of a rule: (Japanese, English) pairs."""
+    example = '{"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}'
+    return CareplanError(
+        "BAD_REQUEST",
+        operation=Operation.ADMIN,
+        detail="、".join(ja for ja, _ in problems),
+        fix=f"規則の例: {example}",
+        detail_en="; ".join(en for _, en in problems),
+        fix_en=f"e.g. {example}",
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultRule:
+    kind: str
+    route: str | None = None
+    office: str | None = None
+    operation: str | None = None
+    count: int | None = None
+    probability: float = 1.0
+    latency_ms: int = 0
+    status: int = 503
+    code: str = "HUB_BUSY"
+    retry_after: int | None = 1
+    after_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        if self.kind not in KINDS:
+            problems.append((f"kind は {', '.join(KINDS)} のいずれかです", f"kind must be one of {', '.join(KINDS)}"))
+        if self.operation is not None and self.operation not in OPERATIONS:
+            problems.append(
+                (
+                    f"operation は {', '.join(OPERATIONS)} のいずれかです",
+                    f"operation must be one of {', '.join(OPERATIONS)}",
+                )
+            )
+        if self.route is not None and len(self.route.split(" ", 1)) != 2:
+            problems.append(("route は 'POST /api/v1/transmissions' の形です", "route is 'METHOD /path'"))
+        if self.count is not None and self.count < 1:
+            problems.append(("count は 1 以上です（省略すると解除まで毎回）", "count must be at least 1"))
+        if not 0 < self.probability <= 1:
+            problems.append(("probability は 0 より大きく 1 以下です", "probability must be in (0, 1]"))
+        if not 0 <= self.latency_ms <= 120_000:
+            problems.append(("latency_ms は 0〜120000 です", "latency_ms must be between 0 and 120000"))
+        if not 400 <= self.status <= 599:
+            problems.append(("status は HTTP のエラー番号（400〜599）です", "status must be an HTTP error status"))
+        if self.code not in CATALOGUE:
+            problems.append(
+                (f"code {self.code!r} はエラー一覧にありません", f"code {self.code!r} is not in the catalogue")
+            )
+        if self.after_bytes < 0:
+            problems.append(("after_bytes は 0 以上です", "after_bytes must not be negative"))
+        if problems:
+            raise _bad(problems)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
+        if body.get("kind") in ALIASES:
+            body = {**body, "kind": ALIASES[body["kind"]]}
+        names = set(cls.__dataclass_fields__)
+        unknown = set(body) - names - {"seed"}
+        if unknown:
+            fields, known = ", ".join(sorted(unknown)), ", ".join(sorted(names))
+            raise _bad(
+                [(f"未知の項目 {fields}（規則の項目は {known}）", f"unknown field(s) {fields}; a rule has {known}")]
+            )
+        try:
+            return cls(**{k: v for k, v in body.items() if k in names})
+        except TypeError as exc:
+            raise _bad([(f"項目の型が違います: {exc}", str(exc))]) from None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def matches(self, route: str, office: str | None) -> bool:
+        if self.route is not None and not fnmatch.fnmatchcase(route, self.route):
+            return False
+        if self.operation is not None and route not in OPERATIONS[self.operation]:
+            return False
+        return self.office is None or self.office == office
+
+    def draw(self, seed: int, number: int) -> bool:
+        """Whether the `number`th matching request is hit (reproducible: no process randomness)."""
+        if self.probability >= 1:
+            return True
+        key = f"{seed}:{json.dumps(self.to_json(), sort_keys=True)}:{number}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64 < self.probability
+
+
+def route_of(request: web.Request) -> str:
+    """`METHOD /template` of the route that matched (the path itself when none did)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource is not None else request.path}"
+
+
+def peer_office(request: web.Request) -> str | None:
+    """The 事業所番号 in the TLS certificate, unjudged (matching only; the handler judges it)."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        return None
+    try:
+        return identity_of(x509.load_der_x509_certificate(der)).office_number
+    except (CareplanError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    id: int
+    rule: FaultRule
+    seed: int
+
+
+class Faults:
+    """The rule set in the control database, with a short-lived per-process cache."""
+
+    def __init__(self, db: ControlDatabase) -> None:
+        self.db = db
+        self._cache: list[_Active] = []
+        self._loaded = 0.0
+
+    async def add(self, rules: list[FaultRule], *, seed: int, now: str) -> list[dict[str, Any]]:
+        async with self.db.transaction() as tx:
+            for rule in rules:
+                await tx.execute(
+                    "INSERT INTO faults (rule, seed, remaining, created_at) VALUES (?, ?, ?, ?)",
+                    (json.dumps(rule.to_json()), seed, rule.count, now),
+                )
+        self._loaded = 0.0
+        return await self.list()
+
+    async def list(self) -> list[dict[str, Any]]:
+        rows = await self.db.fetch_all("SELECT * FROM faults ORDER BY id")
+        return [
+            {
+                "id": r["id"],
+                "rule": json.loads(r["rule"]),
+                "seed": r["seed"],
+                "remaining": r["remaining"],
+                "matched": r["matched"],
+                "injected": r["injected"],
+                "created_at": r["created_at"],
+            }
+            for r in rows
+        ]
+
+    async def clear(self) -> int:
+        async with self.db.transaction() as tx:
+            removed = await tx.execute("DELETE FROM faults")
+        self._loaded = 0.0
+        return removed
+
+    async def _active(self) -> list[_Active]:
+        if time.monotonic() - self._loaded > REFRESH_SECONDS:
+            rows = await self.db.fetch_all(
+                "SELECT id, rule, seed FROM faults WHERE remaining IS NULL OR remaining > 0 ORDER BY id"
+            )
+            self._cache = [_Active(r["id"], FaultRule.from_json(json.loads(r["rule"])), r["seed"]) for r in rows]
+            self._loaded = time.monotonic()
+        return self._cache
+
+    async def match(self, request: web.Request) -> tuple[int, FaultRule] | None:
+        """The rule that hits this request (spending one of its count), or None."""
+        active = await self._active()
+        if not active:
+            return None
+        route, office = route_of(request), None
+        if any(a.rule.office for a in active):
+            office = peer_office(request)
+        for candidate in active:
+            if candidate.rule.matches(route, office) and await self._spend(candidate):
+                return candidate.id, candidate.rule
+        return None
+
+    async def _spend(self, candidate: _Active) -> bool:
+        async with self.db.transaction() as tx:
+            row = await tx.fetch_one(
+                "UPDATE faults SET matched = matched + 1 WHERE id = ? AND (remaining IS NULL OR remaining > 0) "
+                "RETURNING matched",
+                (candidate.id,),
+            )
+            if row is None or not candidate.rule.draw(candidate.seed, int(row[0])):
+                return False
+            await tx.execute(
+                "UPDATE faults SET injected = injected + 1, remaining = remaining - 1 WHERE id = ?", (candidate.id,)
+            )
+        return True
+
+
+# --- applying a fault -------------------------------------------------------------------------------
+def _close(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.close()
+
+
+async def _cut_upload(request: web.Request, rule: FaultRule) -> web.StreamResponse:
+    received = 0
+    while received < rule.after_bytes:
+        chunk = await request.content.read(min(64 * 1024, rule.after_bytes - received))
+        if not chunk:
+            break
+        received += len(chunk)
+    _close(request)
+    return web.Response(status=503)  # never delivered: the connection is gone
+
+
+async def _cut_download(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    rule = request[FAULT]
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes):
+        _close(request)
+        return response
+    cut = web.StreamResponse(status=response.status, headers=response.headers)
+    cut.content_length = len(body)
+    await cut.prepare(request)
+    await cut.write(body[: int(rule["after_bytes"])])
+    _close(request)
+    return cut
+
+
+async def _expire_session(request: web.Request) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return
+    service = request.app[SERVICE]
+    async with service.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE sessions SET expires_at = ? WHERE token_hash = ?",
+            (service.clock.now().isoformat(), hashlib.sha256(token.strip().encode()).hexdigest()),
+        )
+
+
+def _error(rule: FaultRule) -> web.Response:
+    wait = rule.retry_after
+    error = CareplanError(
+        rule.code,
+        detail=f"障害の模擬（HTTP {rule.status}）",
+        fix=f"{wait} 秒後に同じ操作をやり直してください（Retry-After）。" if wait is not None else "",
+        detail_en=f"injected fault: HTTP {rule.status}",
+        fix_en=f"Retry after {wait} s." if wait is not None else "",
+    )
+    response = json_response(error.to_wire(), status=rule.status)
+    if rule.retry_after is not None:
+        response.headers["Retry-After"] = str(rule.retry_after)
+    return response
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    from hub.control.plane import CONTROL
+
+    control = request.app.get(CONTROL)
+    spared = control is None or request.path.startswith(SPARED)
+    hit = None if spared else await control.faults.match(request)
+    if hit is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    rule_id, rule = hit
+    request[FAULT] = {"rule": rule_id, **rule.to_json()}
+    if rule.kind == "http_error":
+        return _error(rule)
+    if rule.kind == "cut_upload":
+        return await _cut_upload(request, rule)
+    if rule.kind == "latency":
+        await asyncio.sleep(rule.latency_ms / 1000)
+    elif rule.kind == "expire_session":
+        await _expire_session(request)
+    response: web.StreamResponse = await handler(request)
+    if rule.kind == "lose_answer":
+        _close(request)
+    elif rule.kind == "cut_download":
+        return await _cut_download(request, response)
+    return response

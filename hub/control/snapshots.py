@@ -1,0 +1,246 @@
+"""Reset and snapshots: return a running hub to a known state in well under a second.
+
+A snapshot (data_dir/snapshots/NAME/) is a consistent copy of everything that makes the hub's
+state: the database (SQLite's online backup), the encrypted payloads (hard links: a blob is never
+changed in place, a rewrite replaces the file, so a link keeps the old bytes), the payload keys
+in use, the clock and the CA's revocation list with its index.
+
+Rules this module keeps:
+1. Save, restore and reset run with the gate held exclusively (see hub.control.gate): no request
+   is in flight, so a copy is consistent and no request sees half of a restore.
+2. Restore copies the snapshot's database into the live one with the backup API in a single
+   step (one transaction), so even a reader outside the gate sees the old state or the new one.
+3. Payload files are brought to the snapshot's set by links and unlinks, never by copying bytes;
+   the service then gets fresh key and trust stores, so restored sessions, keys and revocations
+   behave exactly as they did when the snapshot was taken.
+4. The journal and the fault rules are not part of the state (they live in control.sqlite3): a
+   restore is itself journalled, and the faults a tester set up stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from careplan.errors import CareplanError, Operation
+from hub.clock import Clock
+from hub.config import HubConfig
+from hub.payloads import PayloadStore
+from hub.service import HubService
+from hub.trust import TrustStore
+
+NAME = re.compile(r"\w[\w.-]{0,63}")  # letters of any script (月初), digits, _ . -; never / or ..
+
+
+def _bad_name(name: str) -> CareplanError:
+    return CareplanError(
+        "BAD_REQUEST",
+        operation=Operation.ADMIN,
+        detail=f"スナップショット名 {name!r} は使えません（文字・数字・'.'・'_'・'-' の1〜64文字、先頭は文字か数字）",
+        fix='{"name": "月初"} のように名前を付けてください。',
+        detail_en=f"snapshot name {name!r}: 1–64 letters of any script, digits, '.', '_', '-'; first a letter or digit",
+        fix_en='e.g. {"name": "before-month-end"}',
+    )
+
+
+def _backup(source: Path, target: Path) -> None:
+    """SQLite's online backup of `source` into `target`, in one step (one transaction)."""
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst, pages=-1)
+
+
+def _link_tree(source: Path, target: Path) -> int:
+    target.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for entry in os.scandir(source):
+        if entry.is_file() and not entry.name.startswith(".tmp-"):
+            os.link(entry.path, target / entry.name)
+            count += 1
+    return count
+
+
+def _sync_payloads(snapshot: Path, live: Path) -> None:
+    """Make `live` hold exactly the snapshot's blobs (links; same name and same inode = kept)."""
+    # Inode numbers come with the directory listing (no stat per file); both folders are on one
+    # file system (links), so the same inode means the same file.
+    wanted = {e.name: e.inode() for e in os.scandir(snapshot)}
+    for entry in os.scandir(live):
+        if wanted.get(entry.name) != entry.inode():
+            os.unlink(entry.path)
+    present = {e.name for e in os.scandir(live)}
+    for name in wanted.keys() - present:
+        os.link(snapshot / name, live / name)
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    if source.exists():
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            tmp = target.with_name(f".restore-{target.name}")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+    elif target.exists():
+        target.unlink()
+
+
+class Snapshots:
+    """Save, list, restore, delete snapshots and reset the hub. Call with the gate held."""
+
+    def __init__(self, service: HubService, clock: Clock, config: HubConfig) -> None:
+        self.service = service
+        self.clock = clock
+        self.config = config
+        self.directory = config.data_dir / "snapshots"
+
+    def _path(self, name: str) -> Path:
+        if not NAME.fullmatch(name):
+            raise _bad_name(name)
+        return self.directory / name
+
+    def _existing(self, name: str) -> Path:
+        path = self._path(name)
+        if not (path / "meta.json").exists():
+            raise CareplanError(
+                "SNAPSHOT_NOT_FOUND",
+                detail=f"スナップショット {name!r} はありません",
+                fix="careplan hub snapshot list で保存済みの名前を確認してください。",
+                detail_en=f"no snapshot {name!r} in {self.directory}",
+                fix_en="List the snapshots (careplan hub snapshot list).",
+            )
+        return path
+
+    async def save(self, name: str) -> dict[str, Any]:
+        target = self._path(name)
+        started = time.perf_counter()
+        meta = await asyncio.to_thread(self._save, target, name)
+        return meta | {"seconds": round(time.perf_counter() - started, 4)}
+
+    def _save(self, target: Path, name: str) -> dict[str, Any]:
+        partial = target.with_name(f".partial-{name}")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        _backup(self.config.db_file, partial / "hub.sqlite3")
+        blobs = _link_tree(self.config.payload_dir, partial / "payloads")
+        shutil.copyfile(self.config.key_file, partial / "payload-keys.json")
+        for live in self._revocation_files():
+            if live.exists():
+                kept = partial / "files" / live.relative_to(self.config.data_dir)
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(live, kept)
+        meta = {
+            "name": name,
+            "saved_at": dt.datetime.now(dt.UTC).isoformat(),
+            "clock": self.clock.state(),
+            "payloads": blobs,
+            **self._counts(partial / "hub.sqlite3"),
+        }
+        (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
+        old = target.with_name(f".old-{name}")
+        if target.exists():  # saving under an existing name replaces that snapshot
+            os.replace(target, old)
+        os.replace(partial, target)
+        shutil.rmtree(old, ignore_errors=True)
+        return meta
+
+    @staticmethod
+    def _counts(db: Path) -> dict[str, int]:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            offices = conn.execute("SELECT count(*) FROM offices").fetchone()[0]
+            transmissions = conn.execute("SELECT count(*) FROM transmissions").fetchone()[0]
+        return {"offices": int(offices), "transmissions": int(transmissions)}
+
+    def list(self) -> list[dict[str, Any]]:
+        if not self.directory.exists():
+            return []
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            if (path / "meta.json").exists() and not path.name.startswith("."):
+                found.append(json.loads((path / "meta.json").read_text()))
+        return found
+
+    def delete(self, name: str) -> dict[str, Any]:
+        path = self._existing(name)
+        shutil.rmtree(path)
+        return {"deleted": name}
+
+    async def restore(self, name: str) -> dict[str, Any]:
+        source = self._existing(name)
+        meta = json.loads((source / "meta.json").read_text())
+        started = time.perf_counter()
+        await asyncio.to_thread(self._restore_files, source)
+        self._restore_clock(meta["clock"])
+        self._fresh_stores()
+        return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
+
+    def _restore_files(self, source: Path) -> None:
+        _backup(source / "hub.sqlite3", self.config.db_file)
+        _copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        _sync_payloads(source / "payloads", self.config.payload_dir)
+        for live in self._revocation_files():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+
+    def _restore_clock(self, state: dict[str, Any]) -> None:
+        self.clock.reset()
+        if state["mode"] == "frozen":
+            self.clock.set(dt.datetime.fromisoformat(state["now"]), frozen=True)
+        elif state["mode"] == "offset":
+            self.clock.advance(dt.timedelta(seconds=float(state["offset_seconds"])))
+
+    def _revocation_files(self) -> list[Path]:
+        """The CA's published CRL and its record of revocations, and the CRL the hub holds in force
+        (data_dir/trust/, when the trust store keeps one): restored together, or a restored older
+        CRL would be refused as a step back."""
+        kept = getattr(self.service.trust, "kept_file", None)
+        files = [self.config.crl_file, self.config.ca_dir / "index.json", kept]
+        return [f for f in files if f is not None and self.config.data_dir in f.parents]
+
+    def _fresh_stores(self) -> None:
+        """Keys and revocations as they are on disk now (the stores cache both); built with the
+        same files as the ones they replace."""
+        self.service.payloads = PayloadStore(self.config.payload_dir, self.config.key_file)
+        trust = self.service.trust
+        self.service.trust = TrustStore(trust.ca_file, trust.crl_file, getattr(trust, "kept_file", None))
+
+    @staticmethod
+    def _summary(meta: dict[str, Any]) -> dict[str, Any]:
+        return {k: meta[k] for k in ("offices", "transmissions", "clock", "saved_at")}
+
+    # --- reset --------------------------------------------------------------------------------
+    async def reset(self, *, empty: bool, seeder: Any) -> dict[str, Any]:
+        """Empty every table and the payloads, the clock back to real time; then (unless `empty`)
+        the seed again: what `careplan up` registers."""
+        if not empty and seeder is None:
+            raise CareplanError(
+                "BAD_REQUEST",
+                operation=Operation.ADMIN,
+                detail="このハブには戻る初期状態（seed）がありません（careplan up で起動していません）",
+                fix='{"to": "empty"} で空に戻すか、スナップショットを復元してください。',
+                detail_en="this hub has no seed to return to (it was not started by `careplan up`)",
+                fix_en='Reset with {"to": "empty"}, or restore a snapshot.',
+            )
+        started = time.perf_counter()
+        await self._empty()
+        self.clock.reset()
+        if not empty:
+            await seeder(self.service)
+        offices = await self.service.offices()
+        return {"reset_to": "empty" if empty else "seed", "offices": len(offices),
+                "seconds": round(time.perf_counter() - started, 4)}  # fmt: skip
+
+    async def _empty(self) -> None:
+        db = self.service.db
+        tables = [r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        async with db.transaction() as tx:
+            await tx.execute("PRAGMA defer_foreign_keys = ON")
+            for table in tables:
+                await tx.execute(f'DELETE FROM "{table}"')  # names from sqlite_master, not from a request
+        await self.service.collect_garbage()

@@ -1,0 +1,107 @@
+"""Admin views over the hub's own tables: transmissions (paginated), sessions and directory
+correction requests (R3.8) with their status. Read-only except a correction's status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from careplan.errors import CareplanError, Operation
+from hub.listing import _PAGE_SQL, _SENT_ORDER, check_limit, decode_cursor
+from hub.service import HubService
+
+CORRECTION_STATUSES = ("受付済", "対応中", "反映済", "却下")
+
+
+def _bad(detail: str, detail_en: str, fix: str, fix_en: str) -> CareplanError:
+    return CareplanError(
+        "BAD_REQUEST", operation=Operation.ADMIN, detail=detail, fix=fix, detail_en=detail_en, fix_en=fix_en
+    )
+
+
+def page_limit(text: str | None, default: int = 50, maximum: int = 500) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise _bad(
+            f"limit は 1〜{maximum} の整数です",
+            f"limit must be a whole number from 1 to {maximum}",
+            f"limit に 1〜{maximum} を指定してください（省略時は {default} 件）。",
+            f"Ask for 1 to {maximum} rows (default {default}).",
+        )
+    return int(text)
+
+
+def cursor_value(text: str | None) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit():
+        raise _bad(
+            "cursor は前のページの next_cursor です",
+            "cursor must be the next_cursor of an earlier page",
+            "cursor を付けずに最初から読み、各ページの next_cursor をそのまま渡してください。",
+            "Start without a cursor and pass each page's next_cursor as is.",
+        )
+    return int(text)
+
+
+async def transmissions(
+    service: HubService, *, office: str = "", cursor: str | None = None, limit: int | str | None = None
+) -> dict[str, Any]:
+    """Every office's transmissions (or one office's, sent or received), newest first, as the send
+    list pages them (hub.listing: same row shape, same keyset cursor)."""
+    where, params = "WHERE 1 = 1 ", []
+    if office:
+        where += "AND (t.sender = ? OR t.recipient = ?) "
+        params += [office, office]
+    if cursor:
+        where += "AND (t.submitted_at, t.id) < (?, ?) "
+        params += decode_cursor("sent", cursor)
+    return await service._page("sent", _PAGE_SQL + where + _SENT_ORDER, params, check_limit(limit))
+
+
+async def sessions(service: HubService) -> dict[str, Any]:
+    """Open client and website sessions on the hub's clock (never their tokens)."""
+    now = service.clock.now().isoformat()
+    api = await service.db.fetch_all(
+        "SELECT user_id, office_number, created_at, expires_at FROM sessions WHERE expires_at > ? ORDER BY created_at",
+        (now,),
+    )
+    web = await service.db.fetch_all(
+        "SELECT user_id, office_number, created_at, expires_at FROM web_sessions WHERE expires_at > ? "
+        "ORDER BY created_at",
+        (now,),
+    )
+    return {"client": [dict(r) for r in api], "website": [dict(r) for r in web]}
+
+
+async def corrections(service: HubService) -> dict[str, Any]:
+    rows = await service.db.fetch_all("SELECT * FROM directory_corrections ORDER BY id DESC")
+    return {"corrections": [dict(r) for r in rows], "statuses": list(CORRECTION_STATUSES)}
+
+
+async def set_correction_status(service: HubService, correction_id: str, status: str) -> dict[str, Any]:
+    """Move a correction request to `status`; an id that names no request (not even a number) is
+    CORRECTION_NOT_FOUND."""
+    if status not in CORRECTION_STATUSES:
+        statuses = "、".join(CORRECTION_STATUSES)
+        raise _bad(
+            f"status は {statuses} のいずれかです",
+            f"status must be one of {statuses}",
+            '{"status": "反映済"} のように送ってください。',
+            'Send e.g. {"status": "反映済"}.',
+        )
+    async with service.db.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE directory_corrections SET status = ? WHERE id = ?",
+            (status, int(correction_id) if correction_id.isdecimal() and len(correction_id) < 19 else -1),
+        )
+    if changed != 1:
+        raise CareplanError(
+            "CORRECTION_NOT_FOUND",
+            detail=f"掲載情報の修正依頼 {correction_id} はありません",
+            fix="careplan hub corrections で依頼の番号を確認してください。",
+            detail_en=f"no directory correction request {correction_id}",
+            fix_en="List the requests (careplan hub corrections).",
+        )
+    row = await service.db.fetch_one("SELECT * FROM directory_corrections WHERE id = ?", (int(correction_id),))
+    return dict(row) if row is not None else {}

@@ -1,0 +1,50 @@
+"""The hub's control plane in a scenario: `faults` (inject latency, errors, cuts, a lost answer or an
+early session end; hub.control.faults) and `snapshot` (save or restore the whole hub's state)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from scenarios.actions.base import Action, Checker, Outcome
+
+if TYPE_CHECKING:
+    from scenarios.context import Run
+    from scenarios.model import Step
+
+
+async def faults(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
+    """`faults: {add: [rule, …], seed: N, clear: true}`; a rule's `office` is an office label."""
+    rules = [
+        dict(r) | ({"office": run.number(str(r["office"]))} if "office" in r else {}) for r in argument.get("add", ())
+    ]
+    clear = bool(argument.get("clear"))
+    await run.driver.faults(rules, seed=int(argument.get("seed", 0)), clear=clear)
+    return len(rules), f"{len(rules)} fault rule(s) added" + (" after clearing" if clear else "")
+
+
+def check_faults(argument: Any, check: Checker) -> None:
+    rules = argument.get("add", []) if isinstance(argument, Mapping) else None
+    if not argument or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
+        raise check.fail("faults needs {add: [rule, …], seed: N} and/or {clear: true}")
+    for rule in rules:
+        if "office" in rule:
+            check.office(rule["office"])
+
+
+async def snapshot(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
+    """`snapshot: {save: NAME}` or `{restore: NAME}`: the whole hub's state."""
+    [(action, name)] = argument.items()
+    await run.driver.snapshot(str(action), str(name))
+    return name, f"snapshot {name} {'saved' if action == 'save' else 'restored'}"
+
+
+def check_snapshot(argument: Any, check: Checker) -> None:
+    if not isinstance(argument, Mapping) or len(argument) != 1:
+        raise check.fail("snapshot needs {save: NAME} or {restore: NAME}")
+
+
+CONTROL = (
+    Action(name="faults", run=faults, keys=frozenset({"add", "clear", "seed"}), check=check_faults, actorless=True),
+    Action(name="snapshot", run=snapshot, keys=frozenset({"save", "restore"}), check=check_snapshot, actorless=True),
+)

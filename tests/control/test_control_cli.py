@@ -1,0 +1,126 @@
+"""The control plane from a shell against `careplan up` in another process: the passcode in the
+banner; `careplan hub snapshot|reset|journal|faults|transmissions|sessions|corrections`;
+`careplan scenarios run --hub` leaves nothing behind; `careplan demo --hub` leaves the month for
+the dashboard; after a reset the demo credentials still log in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client.hubclient import HubClient
+from scenarios.loader import LIBRARY
+from tests.conftest import careplan_up, run_careplan
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[str]]]:
+    with careplan_up(tmp_path_factory.mktemp("control-cli")) as hub:
+        yield hub
+    url, data, output = hub
+    passcode = (data / "trainer-passcode").read_text().strip()
+    assert len(passcode) == 8 and passcode.isdigit()
+    assert f"講師用パスコード {passcode}）: {url}/dashboard?passcode={passcode}" in output[0]  # the banner
+
+
+def hub_cmd(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_careplan("hub", "--data", str(data), *args, timeout=120)
+
+
+def answer(data: Path, *args: str) -> Any:
+    done = hub_cmd(data, *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def test_snapshots_scenarios_demo_and_reset_from_the_shell(running: tuple[str, Path, list[str]]) -> None:
+    url, data, _ = running
+    base = answer(data, "snapshot", "save", "base")
+    assert base["transmissions"] == 0 and base["offices"] == 5
+
+    ran = run_careplan("scenarios", "run", str(LIBRARY / "download-tracking.yaml"), "--hub", url, "--data", str(data))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    after = answer(data, "snapshot", "save", "after-scenario")
+    assert (after["offices"], after["transmissions"]) == (5, 0)  # the run left nothing behind
+
+    played = run_careplan("demo", "--hub", url, "--data", str(data), timeout=300)
+    assert played.returncode == 0, played.stdout + played.stderr
+    listed = answer(data, "transmissions", "--limit", "3")
+    assert len(listed["transmissions"]) == 3 and listed["next_cursor"]
+    assert answer(data, "transmissions", "--cursor", listed["next_cursor"])["transmissions"]
+
+    journal = hub_cmd(data, "journal", "--limit", "400", "--json")
+    entries = [json.loads(line) for line in journal.stdout.splitlines()]
+    sends = [e for e in entries if e["route"] == "/api/v1/transmissions"]
+    assert sends and all(e["decisions"] for e in sends)
+    human = hub_cmd(data, "journal", "--limit", "5").stdout
+    assert ("ms" in human and "GET" in human) or "POST" in human
+
+    reset = answer(data, "reset")
+    assert reset["reset_to"] == "seed" and reset["offices"] == 5
+    assert answer(data, "transmissions")["transmissions"] == []
+    offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
+    kyotaku = offices["kyotaku"]
+
+    async def log_in() -> dict[str, Any]:
+        client = HubClient.from_p12(
+            url=url, ca_file=data / "ca" / "ca.pem", p12=Path(kyotaku["p12"]), password=kyotaku["p12_password"]
+        )
+        async with client:
+            return await client.login(kyotaku["user"], kyotaku["password"])
+
+    assert asyncio.run(log_in())["user_id"] == kyotaku["user"]  # the handed-out credentials still work
+    assert [s["user_id"] for s in answer(data, "sessions")["client"]] == [kyotaku["user"]]
+
+    restored = answer(data, "snapshot", "restore", "base")
+    assert restored["restored"] == "base" and restored["transmissions"] == 0
+    names = [s["name"] for s in answer(data, "snapshot", "list")["snapshots"]]
+    assert names == ["after-scenario", "base"]
+    assert answer(data, "snapshot", "delete", "after-scenario")["deleted"] == "after-scenario"
+    missing = hub_cmd(data, "snapshot", "restore", "after-scenario")
+    assert missing.returncode == 1 and "SNAPSHOT_NOT_FOUND" in missing.stdout
+
+
+def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[str]]) -> None:
+    _, data, _ = running
+    example = '{"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}'
+    assert answer(data, "faults", "add", example)["faults"][0]["rule"]["status"] == 503
+    flags = answer(
+        data, "faults", "add", "--kind", "latency", "--latency-ms", "50", "--operation", "list", "--seed", "3"
+    )
+    assert [f["rule"]["kind"] for f in flags["faults"]] == ["http_error", "latency"] and flags["faults"][1]["seed"] == 3
+    assert len(answer(data, "faults", "list")["faults"]) == 2
+    assert answer(data, "faults", "clear")["cleared"] == 2
+    bad = hub_cmd(data, "faults", "add", '{"kind": "meteor"}')
+    assert bad.returncode == 1 and "BAD_REQUEST" in bad.stdout
+
+    assert answer(data, "corrections")["corrections"] == []
+    unknown = hub_cmd(data, "corrections", "--set", "999", "対応中")
+    assert unknown.returncode == 1 and "CORRECTION_NOT_FOUND" in unknown.stdout
+
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "journal", "--follow", "--limit", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        follow.stdout.readline()  # the latest entry
+        answer(data, "sessions")  # a new request
+        line = follow.stdout.readline()
+        assert "/admin/v1/sessions" in line
+    finally:
+        follow.send_signal(signal.SIGINT)
+        follow.communicate(timeout=20)
+    assert follow.returncode == 0

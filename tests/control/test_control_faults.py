@@ -1,0 +1,172 @@
+"""Fault injection over a real hub, one test per kind, each with our client's correct reaction and
+no duplicate; every injected fault is in the journal, marked; rules are seeded and reproducible."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from controlkit import admin, journal, ok, plan, raw_send
+
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+
+
+async def _faulted(hub: HubUnderTest, **query: str) -> list[dict[str, Any]]:
+    return [e for e in await journal(hub, limit="500", **query) if e["fault"]]
+
+
+async def test_the_issue_example_fails_the_next_send_once_with_retry_after(hub: HubUnderTest) -> None:
+    rule = {"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}
+    added = (await ok(hub, "POST", "/admin/v1/faults", rule))["faults"]
+    assert added[0]["rule"]["kind"] == "http_error" and added[0]["remaining"] == 1
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        status, busy = await raw_send(hub, kyotaku, "a" * 32)
+        assert (status, busy["code"]) == (503, "HUB_BUSY") and "Retry" in busy["fix"]
+        again = await kyotaku.send(plan(), to=HOUMON.number, transmission_id="a" * 32)  # the same id: stored once
+        assert again["transmission_id"] == "a" * 32
+    assert await hub.transmission_count() == 1
+    [marked] = await _faulted(hub)
+    assert (marked["status"], marked["code"], marked["fault"]["kind"]) == (503, "HUB_BUSY", "http_error")
+    listed = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert (listed[0]["remaining"], listed[0]["injected"]) == (0, 1)
+    assert (await ok(hub, "DELETE", "/admin/v1/faults"))["cleared"] == 1
+
+
+async def test_our_client_retries_a_refused_send_with_the_same_id(hub: HubUnderTest) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "http_error", "route": "POST /api/v1/transmissions", "count": 1})
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.send(plan(), to=HOUMON.number)
+        assert kyotaku.retries == 1
+    assert await hub.transmission_count() == 1
+    sends = [e for e in await journal(hub) if e["route"] == "/api/v1/transmissions"]
+    assert [(e["status"], bool(e["fault"])) for e in sends] == [(503, True), (201, False)]
+
+
+async def test_latency_delays_the_answer_and_changes_nothing_else(hub: HubUnderTest) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "latency", "latency_ms": 400, "operation": "list"})
+    async with hub.client(HOUMON) as houmon:
+        await houmon.login(HOUMON.user, HOUMON.password)
+        started = time.monotonic()
+        assert await houmon.inbox() == []
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        await houmon.whoami()  # not a list: not delayed
+        assert time.monotonic() - started < 0.4
+    [marked] = await _faulted(hub)
+    assert marked["route"] == "/api/v1/inbox" and marked["duration_ms"] >= 400 and marked["status"] == 200
+
+
+async def test_a_cut_upload_stores_nothing_and_the_same_send_goes_through_after(hub: HubUnderTest) -> None:
+    rule = {"kind": "cut_upload", "operation": "send", "after_bytes": 2000, "count": 1}
+    await ok(hub, "POST", "/admin/v1/faults", rule)
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        with pytest.raises(aiohttp.ClientError):
+            await raw_send(hub, kyotaku, "b" * 32)
+        assert await hub.transmission_count() == 0 and hub.payload_files() == []
+        await kyotaku.send(plan(), to=HOUMON.number, transmission_id="b" * 32)
+    assert await hub.transmission_count() == 1
+    [marked] = await _faulted(hub)
+    assert marked["fault"]["kind"] == "cut_upload"
+
+
+async def test_our_client_resends_a_cut_upload_with_the_same_id(hub: HubUnderTest) -> None:
+    await ok(
+        hub, "POST", "/admin/v1/faults", {"kind": "cut_upload", "operation": "send", "after_bytes": 2000, "count": 1}
+    )
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.send(plan(), to=HOUMON.number)
+    assert await hub.transmission_count() == 1
+
+
+async def test_a_cut_download_is_repeated_and_acknowledged_once(hub: HubUnderTest, tmp_path: Path) -> None:
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        tid = (await kyotaku.send(plan(), to=HOUMON.number))["transmission_id"]
+        rule = {"kind": "cut_download", "route": "GET /api/v1/inbox/*/files/*", "after_bytes": 300, "count": 1}
+        await ok(hub, "POST", "/admin/v1/faults", rule)
+        got = await houmon.download(tid, tmp_path)
+        assert {p.name: p.read_bytes() for p in got.files} == dict(plan())
+        [row] = await kyotaku.sent()
+        assert row["status"] == "ダウンロード済"
+    entries = await journal(hub, transmission=tid)
+    files = [e for e in entries if e["route"].endswith("/files/{position}")]
+    assert len(files) == len(plan()) + 1 and files[0]["fault"]["kind"] == "cut_download"
+    assert [e["path"] for e in files[:2]] == [files[0]["path"]] * 2  # the cut file fetched again
+    assert sum(e["route"].endswith("/ack") for e in entries) == 1
+
+
+async def test_a_lost_acknowledgement_answer_is_recognised_not_repeated(hub: HubUnderTest, tmp_path: Path) -> None:
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        tid = (await kyotaku.send(plan(), to=HOUMON.number))["transmission_id"]
+        await ok(hub, "POST", "/admin/v1/faults", {"kind": "lose_answer", "operation": "acknowledge", "count": 1})
+        got = await houmon.download(tid, tmp_path)
+        assert got.receipt["status"] == "ダウンロード済" and got.receipt["transmission_id"] == tid
+    acks = [e for e in await journal(hub, transmission=tid) if e["route"].endswith("/ack")]
+    assert [(e["status"], e["code"]) for e in acks] == [(200, None), (410, "ALREADY_DOWNLOADED")]
+    assert acks[0]["fault"]["kind"] == "lose_answer"  # committed, the answer never arrived
+
+
+async def test_a_lost_send_answer_is_retried_without_a_duplicate(hub: HubUnderTest) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "lose_answer", "operation": "send", "count": 1})
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        sent = await kyotaku.send(plan(), to=HOUMON.number)
+        assert [r["transmission_id"] for r in await kyotaku.sent()] == [sent["transmission_id"]]
+    assert await hub.transmission_count() == 1
+
+
+async def test_an_early_session_expiry_makes_our_client_log_in_again(hub: HubUnderTest) -> None:
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        first_token = kyotaku.token
+        await ok(hub, "POST", "/admin/v1/faults", {"kind": "expire_session", "operation": "list", "count": 1})
+        assert await kyotaku.sent() == []
+        assert kyotaku.token != first_token
+        await kyotaku.send(plan(), to=HOUMON.number)  # the new session sends
+    entries = await journal(hub, office=KYOTAKU.number)
+    shape = [(e["route"], e["status"], bool(e["fault"])) for e in entries]
+    assert shape[1:4] == [("/api/v1/sent", 401, True), ("/api/v1/session", 201, False), ("/api/v1/sent", 200, False)]
+
+
+async def test_probability_draws_are_seeded_and_reproducible(hub: HubUnderTest) -> None:
+    rule = {"kind": "http_error", "route": "GET /healthz", "probability": 0.5}
+
+    async def pattern(seed: int) -> list[int]:
+        await ok(hub, "DELETE", "/admin/v1/faults")
+        await ok(hub, "POST", "/admin/v1/faults", {"seed": seed, "rules": [rule]})
+        return [(await hub.raw("GET", "/healthz"))[0] for _ in range(24)]
+
+    first = await pattern(7)
+    assert set(first) == {200, 503}
+    assert await pattern(7) == first
+    assert await pattern(8) != first
+
+
+async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> None:
+    for rule, words in (
+        ({"kind": "meteor"}, "kind は"),
+        ({"kind": "http_error", "status": 200}, "status は"),
+        ({"kind": "latency", "colour": "red"}, "未知の項目 colour"),
+        ({"kind": "http_error", "code": "NOPE"}, "エラー一覧にありません"),
+        ({"kind": "latency", "operation": "dance"}, "operation は"),
+    ):
+        status, refusal = await admin(hub, "POST", "/admin/v1/faults", rule)
+        assert (status, refusal["code"]) == (400, "BAD_REQUEST") and words in refusal["detail"], refusal
+    assert (await ok(hub, "GET", "/admin/v1/faults"))["faults"] == []
+
+
+async def test_a_catch_all_rule_spares_the_admin_api_and_the_dashboard(hub: HubUnderTest) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "http_error"})  # every route, until cleared
+    assert (await hub.raw("GET", "/healthz"))[0] == 503
+    assert (await ok(hub, "DELETE", "/admin/v1/faults"))["cleared"] == 1
+    assert (await hub.raw("GET", "/healthz"))[0] == 200

@@ -3,6 +3,7 @@ correction requests (R3.8) with their status. Read-only except a correction's st
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
@@ -56,7 +57,8 @@ async def transmissions(
     if cursor:
         where += "AND (t.submitted_at, t.id) < (?, ?) "
         params += decode_cursor("sent", cursor)
-    return await service._page("sent", _PAGE_SQL + where + _SENT_ORDER, params, check_limit(limit))
+    page = await service._page("sent", _PAGE_SQL + where + _SENT_ORDER, params, check_limit(limit))
+    return json.loads(page)  # the page as the send list answers it (JSON built by SQLite)
 
 
 async def sessions(service: HubService) -> dict[str, Any]:

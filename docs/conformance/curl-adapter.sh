@@ -51,8 +51,23 @@ PY
   local parts=(-F "manifest=@$work/manifest.json;type=application/json"
                -F "signature=@$work/manifest.p7s;type=application/pkcs7-signature")
   while IFS= read -r path; do parts+=(-F "file=@$path"); done < <(python3 -c "import json,sys; print('\n'.join(json.load(open(sys.argv[1]))['files']))" "$work/step.json")
-  status=$(call -H "$(auth)" "${parts[@]}" "$HUB/api/v1/transmissions")
-  [ "$status" = 201 ] || { refused; return; }
+  # A 5xx or a lost answer is retried with the same id, signature and files (at most 5 tries,
+  # waiting as Retry-After says, else 1, 2, 4, 8 s): the hub answers 200 already_stored if the
+  # first try was stored after all, so a retry never duplicates. A 4xx is final.
+  local attempt=1 wait
+  while :; do
+    status=$(call -D "$work/headers" -H "$(auth)" "${parts[@]}" "$HUB/api/v1/transmissions") || status=000
+    case $status in 5??|000) ;; *) break ;; esac
+    [ "$attempt" -lt 5 ] || break
+    wait=$(sed -n 's/^[Rr]etry-[Aa]fter: *\([0-9]*\).*/\1/p' "$work/headers" 2>/dev/null | head -n 1)
+    sleep "${wait:-$((1 << (attempt - 1)))}"
+    attempt=$((attempt + 1))
+  done
+  if [ "$status" = 000 ]; then
+    echo '{"ok": false, "error": {"code": "HUB_UNREACHABLE", "detail": "no answer from the hub after 5 tries"}}'
+    return
+  fi
+  [ "$status" = 201 ] || [ "$status" = 200 ] || { refused; return; }
   python3 -c "import json,sys; print(json.dumps({'ok': True, 'transmission_id': json.load(open(sys.argv[1]))['transmission_id']}))" "$work/body"
 }
 

@@ -1,6 +1,7 @@
 """Take the README's screenshots (docs/screenshots/) with Debian's Chromium: the hub's pages at
 390 and 1280 px against a fresh `careplan up`, and the scenario report of the library plus one
-deliberately failing scenario (the tests' own, so the failures-first view has something to show).
+deliberately failing scenario at 390 and 1280 px (the tests' own failure, so the failures-first view
+has something to show).
 
     .venv/bin/python docs/take_screenshots.py
 
@@ -65,9 +66,10 @@ async def hub_pages(browser: Browser, url: str, office: dict[str, str]) -> None:
 
 
 async def report(browser: Browser, html: Path) -> None:
-    page = await _page(browser, 1280)
-    await page.goto(html.as_uri())
-    await _shot(page, "scenario-report-1280")
+    for width in (390, 1280):
+        page = await _page(browser, width)
+        await page.goto(html.as_uri())
+        await _shot(page, f"scenario-report-{width}")
 
 
 async def shots(url: str, office: dict[str, str], html: Path) -> None:

@@ -110,6 +110,12 @@ details.scenario summary{cursor:pointer;display:flex;gap:10px;align-items:baseli
 col.n{width:3em} col.r{width:6em} col.f{width:16%} col.w{width:30%} col.t{width:5em} col.s{width:5em}
 col.a{width:13%}
 col.i{width:6.5em} col.o{width:13%}
+@media (max-width:640px){.page{padding:12px}.totals{flex-wrap:wrap;gap:8px}.totals div{padding:4px 10px}
+table.summary col.f,table.summary col.s,table.summary col.t,table.summary th:nth-child(4),
+table.summary td:nth-child(4),table.summary th:nth-child(5),table.summary td:nth-child(5),
+table.summary th:nth-child(7),table.summary td:nth-child(7){display:none}
+table.summary col.n{width:2.4em} table.summary col.r{width:4.6em} table.summary col.w{width:44%}
+.wide{overflow-x:auto} .wide table{min-width:640px}}
 """
 
 # Keeps the page usable without it: the failures-only box is CSS; the text filter needs this.
@@ -153,7 +159,8 @@ def _summary_rows(ordered: list[tuple[int, ScenarioResult]]) -> list[str]:
 def _steps_table(result: ScenarioResult) -> str:
     e = html.escape
     parts = [
-        '<table><colgroup><col class="i"><col class="a"><col class="a"><col class="o"><col class="o"><col>'
+        '<div class="wide"><table><colgroup><col class="i"><col class="a"><col class="a">'
+        '<col class="o"><col class="o"><col>'
         "</colgroup><tr><th>手順<br><small>step</small></th><th>担当<br><small>actor</small></th>"
         "<th>操作<br><small>action</small></th><th>期待<br><small>expected</small></th>"
         "<th>結果<br><small>outcome</small></th><th>説明<br><small>explanation</small></th></tr>"
@@ -172,7 +179,7 @@ def _steps_table(result: ScenarioResult) -> str:
             f"<td>{e(s.action)}</td><td>{e(s.expectation)}</td>"
             f'<td class="outcome">{e(s.outcome)}</td><td>{why}</td></tr>'
         )
-    parts.append("</table>")
+    parts.append("</table></div>")
     return "".join(parts)
 
 
@@ -196,7 +203,8 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
         '<label>絞り込み / filter <input type="search" id="filter" '
         'placeholder="名前・ファイル・タグ / name, file, tag"></label></div>',
         '<h2 id="summary">一覧（失敗が先） / summary, failures first</h2>',
-        '<table><colgroup><col class="n"><col class="r"><col class="w"><col class="f"><col class="s"><col>'
+        '<table class="summary"><colgroup><col class="n"><col class="r"><col class="w"><col class="f">'
+        '<col class="s"><col>'
         '<col class="t"></colgroup>'
         "<tr><th>#</th><th>結果<br><small>result</small></th><th>シナリオ<br><small>scenario</small></th>"
         "<th>ファイル<br><small>file</small></th><th>手順数<br><small>steps</small></th>"

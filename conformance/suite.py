@@ -204,10 +204,13 @@ async def download_tampered(kit: Kit, step: SuiteStep) -> Verdict:
 
 
 async def wrong_signer(kit: Kit, step: SuiteStep) -> Verdict:
-    raise NotAvailable("the hub refuses uploads signed by another office; serving one needs issue 11's faults")
+    raise NotAvailable(
+        "the hub refuses every upload signed by another office than its sender, so no such transmission can be "
+        "stored and served (a fault that rewrites a stored signature is not among the hub's fault kinds)"
+    )
 
 
-# --- retries (issue 11's faults) ----------------------------------------------------------------------
+# --- retries (the hub's faults) ----------------------------------------------------------------------
 def retry(fault: dict[str, Any]) -> StepRun:
     async def run(kit: Kit, step: SuiteStep) -> Verdict:
         await kit.view.arm_fault(fault)

@@ -3,16 +3,14 @@ and ends on a refusal with the hub's own JSON error, not a Python traceback."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 from ca.authority import Issued
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
-from tests.e2e.test_vendor_recipe import RECIPE, _tools
+from tests.e2e.test_vendor_recipe import _tools, run_recipe
 
 
 async def _recipe(hub: HubUnderTest, tmp_path: Path, *args: str, **env: str) -> tuple[int, str, str]:
@@ -20,28 +18,7 @@ async def _recipe(hub: HubUnderTest, tmp_path: Path, *args: str, **env: str) -> 
     pair = hub.pki.issue(KYOTAKU)
     p12 = tmp_path / "kyotaku.p12"
     p12.write_bytes(Issued(certificate=pair.certificate, key=pair.key).to_p12("recipe"))
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        str(RECIPE),
-        *args,
-        env={
-            **os.environ,
-            "HUB": hub.url,
-            "CA": str(hub.config.trusted_ca_file),
-            "P12": str(p12),
-            "P12_PASSWORD": "recipe",
-            "USER_ID": KYOTAKU.user,
-            "PASSWORD": KYOTAKU.password,
-            "SENDER": KYOTAKU.number,
-            "RECIPIENT": HOUMON.number,
-            **env,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_recipe(hub, p12, KYOTAKU, *args, SENDER=KYOTAKU.number, RECIPIENT=HOUMON.number, **env)
 
 
 def _files(tmp_path: Path) -> list[str]:

@@ -25,7 +25,8 @@ def _tools() -> None:
         pytest.skip(f"{missing} not installed here: the vendor recipe is not exercised")
 
 
-async def _recipe(hub: HubUnderTest, p12: Path, office: object, *args: str, **env: str) -> str:
+async def run_recipe(hub: HubUnderTest, p12: Path, office: object, *args: str, **env: str) -> tuple[int, str, str]:
+    """docs/vendor-recipe.sh as an office runs it: (exit status, stdout, stderr)."""
     process = await asyncio.create_subprocess_exec(
         "bash",
         str(RECIPE),
@@ -44,8 +45,14 @@ async def _recipe(hub: HubUnderTest, p12: Path, office: object, *args: str, **en
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, err.decode() + out.decode()
-    return out.decode()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def _recipe(hub: HubUnderTest, p12: Path, office: object, *args: str, **env: str) -> str:
+    code, out, err = await run_recipe(hub, p12, office, *args, **env)
+    assert code == 0, err + out
+    return out
 
 
 async def test_openssl_and_curl_send_and_receive(hub: HubUnderTest, tmp_path: Path) -> None:

@@ -23,9 +23,9 @@ from pathlib import Path
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
 from careplan.office import with_check_digit
-from hub.app import SERVICE
 from hub.config import HubConfig
 from hub.control import steer
+from hub.keys import SERVICE
 from hub.server import start_hub
 
 RUNS = 3

@@ -21,10 +21,10 @@ from ca.cli import write_server_cert
 from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
-from hub.app import SERVICE
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
+from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
 from hub.server import RunningHub, serve_forever

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from careplan.errors import CareplanError
-from hub.app import SERVICE, json_response, require_admin
+from hub.keys import SERVICE, json_response, require_admin
 
 ADMIN_VIEWS = web.RouteTableDef()
 

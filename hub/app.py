@@ -1,217 +1,42 @@
-"""The hub's aiohttp application: state on AppKeys, the error middleware, identity helpers.
-
-Every refusal leaves as `{code, message, operation, explanation, detail, fix, findings}` with the
-catalogue's HTTP status; anything unexpected becomes INTERNAL with a trace id (the trace goes to
-the log, never to the user). Handlers live in `hub.routes`; operations in `hub.service`.
+"""The hub's aiohttp application, assembled: state on AppKeys (`hub.keys`), the middlewares, the
+route tables of the API, the website, the pages, metrics and the control plane, and the lifecycle
+(database, service, housekeeping). Nothing else lives here, and no module imports it but the
+server (`hub.server`) and tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import json
 import logging
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from careplan.certificates import OfficeIdentity
-from careplan.errors import CareplanError, Lang, Operation, parse_lang
-from hub.bodies import refusal_for, too_large
+from hub import pages
+from hub.admin_views import ADMIN_VIEWS
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import install as install_control
 from hub.db import Database
 from hub.headers import security_headers
+from hub.keys import CLOCK, COLLECT_GARBAGE, CONFIG, SERVICE, USAGE, peer_der
 from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
 from hub.metrics import METRICS, HubMetrics, metrics_middleware
+from hub.middleware import error_middleware
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
-from hub.requestid import REQUEST_ID, answer_request_id, note_refusal, request_id_middleware
-from hub.retention import audit_detail, harden
-from hub.service import HubService, Session
+from hub.requestid import answer_request_id, request_id_middleware
+from hub.retention import harden
+from hub.routes import ROUTES
+from hub.scrape import METRICS_ROUTES
+from hub.service import HubService
 from hub.trust import TrustStore
 from hub.usage import UsageSite
+from hub.website import TEMPLATES, WEB, templates
 
 log = logging.getLogger(__name__)
-
-CONFIG = web.AppKey("config", HubConfig)
-CLOCK = web.AppKey("clock", Clock)
-SERVICE = web.AppKey("service", HubService)
-PEER = web.RequestKey("peer", OfficeIdentity)
-USAGE = web.AppKey("usage", UsageSite)
-COLLECT_GARBAGE = web.AppKey("collect_garbage", bool)  # False in the workers of `serve --workers N`
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def json_response(data: object, *, status: int = 200) -> web.Response:
-    """JSON as vendors read it: UTF-8 Japanese, not \\u escapes."""
-    return web.json_response(data, status=status, dumps=_dumps)
-
-
-def json_text_response(text: str, *, status: int = 200) -> web.Response:
-    """JSON already serialized (list pages built by SQLite, hub.listing)."""
-    return web.Response(text=text, status=status, content_type="application/json")
-
-
-LANG_COOKIE = "careplan_lang"
-API_PREFIXES = ("/api/", "/admin/")
-
-
-def request_lang(request: web.Request) -> Lang:
-    """Japanese unless asked: `?lang=`, the website's language switch (cookie), or, on the API
-    only, Accept-Language (a browser's English locale must not turn the Japanese site English)."""
-    chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE)
-    if chosen in Lang._value2member_map_:
-        return Lang(chosen)
-    api = request.path.startswith(API_PREFIXES)
-    return parse_lang(request.headers.get("Accept-Language")) if api else Lang.JA
-
-
-def error_response(error: CareplanError, request: web.Request | None = None) -> web.Response:
-    """The JSON refusal, in the language the request asks for (Japanese by default)."""
-    lang = request_lang(request) if request is not None else Lang.JA
-    return json_response(error.to_wire(lang), status=error.status)
-
-
-async def refusal_response(error: CareplanError, request: web.Request) -> web.Response:
-    """JSON for API clients; an HTML page for a browser outside the API (hub.pages)."""
-    from hub.pages import error_page, wants_html
-
-    note_refusal(request, error)  # for the request counters (hub.metrics) and the journal
-    return await error_page(request, error) if wants_html(request) else error_response(error, request)
-
-
-async def _answer(request: web.Request, error: CareplanError) -> web.Response:
-    return await refusal_response(error, request)
-
-
-def _peer_label(request: web.Request) -> str | None:
-    peer = request.get(PEER)
-    return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
-
-
-async def _refused(request: web.Request, error: CareplanError) -> web.Response:
-    """Audit (rate-limited by the service), log once per interval without values, answer."""
-    service = request.app[SERVICE]
-    peer = request.get(PEER)
-    label = _peer_label(request)
-    try:
-        await service.record_refusal(
-            peer=label, office_number=peer.office_number if peer is not None else None, error=error
-        )
-    except Exception as exc:  # the audit must never turn a refusal into a 500
-        log.warning("could not record refusal %s: %s: %s", error.code, type(exc).__name__, exc)
-    log.info(
-        "refused %s %s: %s %s",
-        request.method,
-        request.path,
-        error.code,
-        audit_detail(error),
-        extra={"repeat_key": (error.code, label)},
-    )
-    response = await _answer(request, error)  # Retry-After of a 429: hub.headers
-    if error.code == "REQUEST_TIMEOUT":
-        response.force_close()  # the rest of a too-slow body is not waited for
-    return response
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except CareplanError as error:
-        return await _refused(request, error)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        if exc.status == 413:
-            return await _refused(request, too_large(request.client_max_size))
-        from hub.pages import http_refusal
-
-        return await http_refusal(request, exc)
-    except ConnectionError:  # the client went away while we read its body: nobody to answer
-        log.debug("client left during %s %s", request.method, request.path)
-        return await _answer(
-            request,
-            CareplanError(
-                "BAD_REQUEST", detail="クライアントが接続を閉じました", detail_en="the client closed the connection"
-            ),
-        )
-    except Exception as exc:
-        refusal = refusal_for(request, exc)
-        if refusal is not None:  # raised while reading a malformed body: the client's fault
-            return await _refused(request, refusal)
-        trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
-        log.exception("internal error, trace %s", trace)
-        return await _answer(
-            request, CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}")
-        )
-
-
-def peer_der(request: web.Request) -> bytes | None:
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-
-
-def peer_identity(request: web.Request, operation: Operation) -> OfficeIdentity:
-    """The office proven by the TLS client certificate, judged on the hub's clock."""
-    service = request.app[SERVICE]
-    identity = service.trust.judge(peer_der(request), now=service.clock.now(), operation=operation)
-    request[PEER] = identity
-    return identity
-
-
-def bearer_token(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise CareplanError(
-            "SESSION_REQUIRED",
-            detail="'Authorization: Bearer <トークン>' ヘッダがありません",
-            fix="ログイン（POST /api/v1/session）し、返されたトークンを送ってください。",
-            detail_en="no 'Authorization: Bearer <token>' header",
-            fix_en="Log in (POST /api/v1/session) and send the token it returns.",
-        )
-    return token.strip()
-
-
-async def office_session(request: web.Request, operation: Operation) -> tuple[OfficeIdentity, Session]:
-    """The certificate's office and its session; both must agree (R2.3)."""
-    peer = peer_identity(request, operation)
-    session = await request.app[SERVICE].session(peer, bearer_token(request), operation)
-    return peer, session
-
-
-def presented_token(request: web.Request) -> str:
-    """The Authorization header's bearer token, or "" (admin and metrics tokens are compared to it)."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return given.strip() if scheme.lower() == "bearer" else ""
-
-
-def require_admin(request: web.Request) -> None:
-    token = request.app[CONFIG].admin_token
-    remote = request.remote or ""
-    try:
-        loopback = ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        loopback = remote == "localhost"
-    given = presented_token(request)
-    if not token or not loopback or not secrets.compare_digest(given, token):
-        raise CareplanError(
-            "ADMIN_FORBIDDEN",
-            detail="管理トークンがないか誤っている、または接続元がループバックではありません",
-            fix="このマシンから data_dir/admin-token のトークンを 'Authorization: Bearer …' で送ってください。",
-            detail_en="admin token missing or wrong, or peer not on loopback",
-            fix_en="Send 'Authorization: Bearer <token>' from data_dir/admin-token on this machine.",
-        )
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -263,13 +88,6 @@ async def _housekeeping(service: HubService) -> None:
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage: bool = True) -> web.Application:
-    from hub import pages
-    from hub.admin_views import ADMIN_VIEWS  # read-only views for judges (the conformance kit)
-    from hub.control import install as install_control  # journal, faults, snapshots, dashboard
-    from hub.routes import ROUTES
-    from hub.scrape import METRICS_ROUTES
-    from hub.website import TEMPLATES, WEB, templates
-
     app = web.Application(client_max_size=config.max_form_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()

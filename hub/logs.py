@@ -97,7 +97,7 @@ NOISY_PREFIXES = ("hub", "aiohttp", "asyncio")
 
 
 def _noisy_loggers() -> list[logging.Logger]:
-    names = {"hub.app", "hub.service", "hub.connections", "aiohttp.server", "aiohttp.web", "asyncio"}
+    names = {"hub.app", "hub.middleware", "hub.service", "hub.connections", "aiohttp.server", "aiohttp.web", "asyncio"}
     names |= {n for n in logging.root.manager.loggerDict if n.split(".")[0] in NOISY_PREFIXES}
     return [logging.getLogger(name) for name in sorted(names)]
 

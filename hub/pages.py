@@ -4,7 +4,7 @@ HTML error pages.
 
 Rules this module keeps:
 1. API clients get JSON, browsers get pages: a refusal is HTML only for a request outside
-   /api/ and /admin/ whose Accept header asks for text/html (hub.app.refusal_response asks here).
+   /api/ and /admin/ whose Accept header asks for text/html (refusal_response asks here).
 2. Everything works offline: no CDN, no JavaScript needed; the API description is rendered on
    the server from the same openapi.yaml that /openapi.yaml serves.
 3. Pages are Japanese; English explanations and fixes with the language switch (cookie).
@@ -22,7 +22,8 @@ from markdown_it import MarkdownIt
 
 from careplan.errors import CATALOGUE, CareplanError, Lang
 from careplan.trust_help import sections
-from hub.app import API_PREFIXES, CONFIG, LANG_COOKIE, refusal_response, request_lang
+from hub.keys import API_PREFIXES, CONFIG, LANG_COOKIE, error_response, request_lang
+from hub.requestid import note_refusal
 
 PAGES = web.RouteTableDef()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -33,6 +34,12 @@ def wants_html(request: web.Request) -> bool:
     if request.path.startswith(API_PREFIXES):
         return False
     return "text/html" in request.headers.get("Accept", "")
+
+
+async def refusal_response(error: CareplanError, request: web.Request) -> web.Response:
+    """JSON for API clients; an HTML page for a browser outside the API (hub.pages)."""
+    note_refusal(request, error)  # for the request counters (hub.metrics) and the journal
+    return await error_page(request, error) if wants_html(request) else error_response(error, request)
 
 
 async def _render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -14,7 +14,9 @@ from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from careplan.errors import CareplanError, Operation
-from hub.app import (
+from hub.bodies import json_object, refusal_for
+from hub.headers import retry_after_on_throttle
+from hub.keys import (
     CLOCK,
     CONFIG,
     SERVICE,
@@ -25,8 +27,6 @@ from hub.app import (
     peer_identity,
     require_admin,
 )
-from hub.bodies import json_object, refusal_for
-from hub.headers import retry_after_on_throttle
 from hub.metrics import METRICS
 from hub.payloads import StagedPayload
 from hub.service import Upload

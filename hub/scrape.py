@@ -11,7 +11,7 @@ import secrets
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CONFIG, SERVICE, presented_token, require_admin
+from hub.keys import CONFIG, SERVICE, presented_token, require_admin
 from hub.logformat import node_name
 from hub.metrics import METRICS, connection_counts
 

@@ -23,8 +23,8 @@ from multidict import MultiDictProxy
 from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
-from hub.app import CLOCK, USAGE, request_lang
 from hub.headers import retry_after_on_throttle
+from hub.keys import CLOCK, USAGE, request_lang
 from hub.offices import JST
 from hub.requestid import note_refusal
 from hub.usage import CORRECTABLE_FIELDS, WebSession

@@ -18,10 +18,10 @@ from ca.authority import CertificateAuthority
 from careplan import licence as lic
 from careplan.errors import CareplanError
 from client.hubclient import client_ssl_context
-from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import steer
+from hub.keys import SERVICE
 from hub.server import RunningHub, admin_token
 from hub.service import HubService
 from scenarios.model import JST, OfficeSpec

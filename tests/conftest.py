@@ -25,9 +25,9 @@ from ca.cli import write_server_cert
 from careplan.certificates import KeyPair
 from careplan.office import with_check_digit
 from client.hubclient import HubClient, client_ssl_context
-from hub.app import SERVICE
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.keys import SERVICE
 from hub.server import RunningHub, start_hub
 from hub.service import HubService
 

@@ -23,13 +23,13 @@ import jinja2
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, CONFIG, SERVICE, json_response
 from hub.config import HubConfig
 from hub.control import views
 from hub.control.feed import feed_item, jst, state
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
 from hub.control.steer import restore_snapshot
+from hub.keys import CLOCK, CONFIG, SERVICE, json_response
 
 DASHBOARD = web.RouteTableDef()
 COOKIE = "careplan_dashboard"

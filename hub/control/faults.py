@@ -31,8 +31,8 @@ from cryptography import x509
 
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
-from hub.app import SERVICE, json_response
 from hub.control.store import ControlDatabase
+from hub.keys import SERVICE, json_response
 
 ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
 KINDS = ("latency", "http_error", "cut_upload", "cut_download", "lose_answer", "expire_session")

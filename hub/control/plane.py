@@ -19,12 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.app import CLOCK, CONFIG, PEER, SERVICE
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase
+from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.service import HubService
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
-from hub.app import CLOCK, SERVICE, json_response, require_admin
 from hub.control import views
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL, Control
 from hub.control.steer import change_faults, reset_hub, restore_snapshot, save_snapshot
+from hub.keys import CLOCK, SERVICE, json_response, require_admin
 from hub.routes import _field, _json_body
 
 CONTROL_ROUTES = web.RouteTableDef()

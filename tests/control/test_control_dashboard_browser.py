@@ -14,7 +14,7 @@ import pytest
 from controlkit import ok, plan, with_seed
 
 from careplan.errors import MSG_RECIPIENT_NOT_LICENSED, CareplanError
-from hub.app import USAGE
+from hub.keys import USAGE
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.web import test_usage_site_browser as usage_site
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controlkit import admin, ok, plan
 
-from hub.app import USAGE
+from hub.keys import USAGE
 from tests.conftest import HOUMON, KYOTAKU, TSUSHO, HubUnderTest
 
 

@@ -18,8 +18,8 @@ from aiohttp.test_utils import make_mocked_request
 from careplan.errors import CareplanError
 from careplan.signature import sign
 from client.hubclient import client_ssl_context
-from hub.app import CONFIG, require_admin
 from hub.config import HubConfig
+from hub.keys import CONFIG, require_admin
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 

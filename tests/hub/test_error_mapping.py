@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 from careplan.errors import CATALOGUE, ERROR_CLASSES, CareplanError, Lang, Operation, is_japanese
 from client import cli
 from client.hubclient import HubClient
-from hub.app import SERVICE, error_middleware
+from hub.keys import SERVICE
+from hub.middleware import error_middleware
 
 CODES = sorted(CATALOGUE)
 

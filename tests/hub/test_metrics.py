@@ -33,8 +33,8 @@ from careplan.certificates import KeyPair
 from careplan.errors import CareplanError
 from client.hubclient import client_ssl_context
 from fixtures.samples import sample_plan_set
-from hub.app import CONFIG
 from hub.config import HubConfig
+from hub.keys import CONFIG
 from hub.logformat import JsonFormatter
 from hub.scrape import check_scraper
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, hub_with, prepare_data_dir
@@ -218,7 +218,7 @@ async def test_json_log_lines_carry_the_request_id_of_the_answer(hub: HubUnderTe
     [refusal] = [entry for entry in lines if "CERT_MISSING" in entry["message"]]
     assert refusal["request_id"] == answer["X-Request-Id"]
     assert set(refusal) == {"time", "level", "logger", "message", "request_id", "node"}
-    assert refusal["level"] == "INFO" and refusal["logger"] == "hub.app" and refusal["node"] == "test-node"
+    assert refusal["level"] == "INFO" and refusal["logger"] == "hub.middleware" and refusal["node"] == "test-node"
 
 
 def test_the_json_formatter_writes_one_line_and_nothing_extra() -> None:

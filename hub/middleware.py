@@ -1,0 +1,90 @@
+"""The error middleware: every refusal leaves as `{code, message, operation, explanation, detail,
+fix, findings}` with the catalogue's HTTP status (JSON for API clients, an HTML page for browsers:
+`hub.pages.refusal_response`); anything unexpected becomes INTERNAL with a trace id (the trace goes
+to the log, never to the user). Refusals are audited (rate-limited) and logged once per interval,
+without values from files.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from careplan.errors import CareplanError
+from hub.bodies import refusal_for, too_large
+from hub.keys import PEER, SERVICE
+from hub.pages import http_refusal, refusal_response
+from hub.requestid import REQUEST_ID
+from hub.retention import audit_detail
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _answer(request: web.Request, error: CareplanError) -> web.Response:
+    return await refusal_response(error, request)
+
+
+def _peer_label(request: web.Request) -> str | None:
+    peer = request.get(PEER)
+    return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
+
+
+async def _refused(request: web.Request, error: CareplanError) -> web.Response:
+    """Audit (rate-limited by the service), log once per interval without values, answer."""
+    service = request.app[SERVICE]
+    peer = request.get(PEER)
+    label = _peer_label(request)
+    try:
+        await service.record_refusal(
+            peer=label, office_number=peer.office_number if peer is not None else None, error=error
+        )
+    except Exception as exc:  # the audit must never turn a refusal into a 500
+        log.warning("could not record refusal %s: %s: %s", error.code, type(exc).__name__, exc)
+    log.info(
+        "refused %s %s: %s %s",
+        request.method,
+        request.path,
+        error.code,
+        audit_detail(error),
+        extra={"repeat_key": (error.code, label)},
+    )
+    response = await _answer(request, error)  # Retry-After of a 429: hub.headers
+    if error.code == "REQUEST_TIMEOUT":
+        response.force_close()  # the rest of a too-slow body is not waited for
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CareplanError as error:
+        return await _refused(request, error)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        if exc.status == 413:
+            return await _refused(request, too_large(request.client_max_size))
+        return await http_refusal(request, exc)
+    except ConnectionError:  # the client went away while we read its body: nobody to answer
+        log.debug("client left during %s %s", request.method, request.path)
+        return await _answer(
+            request,
+            CareplanError(
+                "BAD_REQUEST", detail="クライアントが接続を閉じました", detail_en="the client closed the connection"
+            ),
+        )
+    except Exception as exc:
+        refusal = refusal_for(request, exc)
+        if refusal is not None:  # raised while reading a malformed body: the client's fault
+            return await _refused(request, refusal)
+        trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
+        log.exception("internal error, trace %s", trace)
+        return await _answer(
+            request, CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}")
+        )

@@ -233,10 +233,17 @@ class Database:
                 raise
 
     async def _migrate(self) -> None:
-        version = (await self.fetch_one("PRAGMA user_version"))[0]
+        """Take the schema to the newest version, one step a transaction. The version is read
+        inside each write transaction: worker processes that open the same database at once (the
+        control database is opened by every worker) take turns, and the later ones find the work
+        done instead of creating the same tables again."""
         migrations = MIGRATIONS if self.migrations is None else self.migrations
-        for number in range(version, len(migrations)):
+        while True:
             async with self.transaction() as tx:
+                row = await tx.fetch_one("PRAGMA user_version")
+                number = row[0] if row is not None else 0
+                if number >= len(migrations):
+                    return
                 await tx.executescript_in_tx(migrations[number])
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 

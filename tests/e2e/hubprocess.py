@@ -4,6 +4,8 @@ or measure it from outside."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,21 +20,24 @@ from tests.conftest import HOUMON, KYOTAKU
 def start(data: Path, port: int = 0, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     (data / "hub.json").unlink(missing_ok=True)
     serve = ["serve", "--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), *serve],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the supervisor and its workers die together
-    )
-    deadline = time.monotonic() + 30
+    log = data.parent / f"hub-{len(list(data.parent.glob('hub-*.log')))}.log"  # what it said, if it fails
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), *serve],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,  # its own process group: the supervisor and its workers die together
+        )
+    deadline = time.monotonic() + 90  # generous: CI shares two cores with everything else
     while time.monotonic() < deadline:
         if (data / "hub.json").exists():
             return process, json.loads((data / "hub.json").read_text())["url"]
         if process.poll() is not None:
-            raise RuntimeError(f"the hub exited with {process.returncode}")
+            raise RuntimeError(f"the hub exited with {process.returncode}: {log.read_text()[-2000:]}")
         time.sleep(0.05)
-    process.kill()
-    raise TimeoutError("the hub did not become ready")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    raise TimeoutError(f"the hub did not become ready: {log.read_text()[-2000:]}")
 
 
 async def seed(url: str, ca_file: Path) -> None:

@@ -11,15 +11,24 @@ from careplan.errors import CareplanError
 from careplan.manifest import Manifest
 from careplan.signature import sign
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Office
 
 
-def _signed(hub: HubUnderTest, files: list[tuple[str, bytes]]) -> tuple[bytes, bytes]:
-    pair = hub.pki.terminals[KYOTAKU.number]
+def signed(
+    hub: HubUnderTest,
+    files: list[tuple[str, bytes]],
+    *,
+    sender: Office = KYOTAKU,
+    recipient: Office = HOUMON,
+    transmission_id: str = "c" * 32,
+) -> tuple[bytes, bytes]:
+    """A manifest of `files` from `sender` to `recipient`, signed by the sender's terminal (no client
+    pre-check: what the hub alone decides)."""
+    pair = hub.pki.terminals[sender.number]
     manifest = Manifest.build(
-        transmission_id="c" * 32,
-        sender=KYOTAKU.number,
-        recipient=HOUMON.number,
+        transmission_id=transmission_id,
+        sender=sender.number,
+        recipient=recipient.number,
         signed_at=dt.datetime.now(dt.UTC),
         files=files,
     ).to_bytes()
@@ -27,7 +36,7 @@ def _signed(hub: HubUnderTest, files: list[tuple[str, bytes]]) -> tuple[bytes, b
 
 
 async def _refused(hub: HubUnderTest, files: list[tuple[str, bytes]]) -> CareplanError:
-    manifest, signature = _signed(hub, files)
+    manifest, signature = signed(hub, files)
     async with hub.client(KYOTAKU) as client:
         await client.login(KYOTAKU.user, KYOTAKU.password)
         with pytest.raises(CareplanError) as caught:

@@ -13,12 +13,11 @@ import aiohttp
 import pytest
 
 from careplan.errors import MSG_FORMAT_INVALID, CareplanError
-from careplan.manifest import Manifest
-from careplan.signature import sign
 from careplan_cli.validate import main as validate_main
 from client.hubclient import client_ssl_context
 from fixtures.broken import by_name, valid_sets
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, Office
+from tests.e2e.test_limits import signed
 
 JST = dt.timezone(dt.timedelta(hours=9))
 # variant -> (the file the finding names, its item No. and name, or None when it names a file only)
@@ -95,18 +94,11 @@ def test_careplan_validate_text_names_the_gaiji_item(tmp_path: Path, capsys: pyt
 async def _refused(
     hub: HubUnderTest, sender: Office, recipient: Office, files: list[tuple[str, bytes]]
 ) -> CareplanError:
-    pair = hub.pki.terminals[sender.number]
-    manifest = Manifest.build(
-        transmission_id="e" * 32,
-        sender=sender.number,
-        recipient=recipient.number,
-        signed_at=dt.datetime.now(dt.UTC),
-        files=files,
-    ).to_bytes()
+    manifest, signature = signed(hub, files, sender=sender, recipient=recipient, transmission_id="e" * 32)
     async with hub.client(sender) as client:
         await client.login(sender.user, sender.password)
         with pytest.raises(CareplanError) as caught:
-            await client.upload(manifest, sign(manifest, pair.certificate, pair.key), files)
+            await client.upload(manifest, signature, files)
     assert await hub.transmission_count() == 0
     assert hub.payload_files() == []
     return caught.value

@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _answer(request: web.Request, error: CareplanError) -> web.Response:
-    return await refusal_response(error, request)
-
-
 def _peer_label(request: web.Request) -> str | None:
     peer = request.get(PEER)
     return f"{peer.office_number}/{peer.serial:x}" if peer is not None else request.remote
@@ -53,7 +49,7 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
         audit_detail(error),
         extra={"repeat_key": (error.code, label)},
     )
-    response = await _answer(request, error)  # Retry-After of a 429: hub.headers
+    response = await refusal_response(error, request)  # Retry-After of a 429: hub.headers
     if error.code == "REQUEST_TIMEOUT":
         response.force_close()  # the rest of a too-slow body is not waited for
     return response
@@ -73,11 +69,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await http_refusal(request, exc)
     except ConnectionError:  # the client went away while we read its body: nobody to answer
         log.debug("client left during %s %s", request.method, request.path)
-        return await _answer(
-            request,
+        return await refusal_response(
             CareplanError(
                 "BAD_REQUEST", detail="クライアントが接続を閉じました", detail_en="the client closed the connection"
             ),
+            request,
         )
     except Exception as exc:
         refusal = refusal_for(request, exc)
@@ -85,6 +81,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return await _refused(request, refusal)
         trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
         log.exception("internal error, trace %s", trace)
-        return await _answer(
-            request, CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}")
+        return await refusal_response(
+            CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}"), request
         )

@@ -12,12 +12,19 @@ Rules this module keeps:
 4. Kinds: latency (wait, then answer), http_error (status, catalogue code, Retry-After),
    cut_upload (read `after_bytes` of the body, then close), cut_download (send `after_bytes` of
    the answer, then close), lose_answer (do the work, commit, then close without answering),
-   expire_session (the request's session ends now; the handler refuses SESSION_REQUIRED).
+   expire_session (the request's session ends now; the handler refuses SESSION_REQUIRED),
+   substitute_signature (the download of one transmission answers with another detached
+   signature, given in the rule: a wrong signer on the wire, the stored one untouched).
+5. substitute_signature is a fault and not a change to the store because the hub must never hold
+   a transmission whose signer is not its sender (the submit check refuses it): the stored record
+   stays true, the journal marks the one answer that lied, and clearing the rules ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import fnmatch
 import hashlib
 import json
@@ -35,7 +42,16 @@ from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
 
 ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
-KINDS = ("latency", "http_error", "cut_upload", "cut_download", "lose_answer", "expire_session")
+KINDS = (
+    "latency",
+    "http_error",
+    "cut_upload",
+    "cut_download",
+    "lose_answer",
+    "expire_session",
+    "substitute_signature",
+)
+SIGNED_ANSWER = "GET /api/v1/inbox/{transmission_id}"  # the answer that carries manifest + signature
 OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "login": ("POST /api/v1/session",),
     "send": ("POST /api/v1/transmissions",),
@@ -74,9 +90,12 @@ class FaultRule:
     code: str = "HUB_BUSY"
     retry_after: int | None = 1
     after_bytes: int = 0
+    transmission: str | None = None  # only this transmission's requests (its id in the path)
+    signature: str = ""  # substitute_signature: base64 of the detached CMS signature to serve
 
     def __post_init__(self) -> None:
         problems: list[tuple[str, str]] = []
+        problems += self._signature_problems()
         if self.kind not in KINDS:
             problems.append((f"kind は {', '.join(KINDS)} のいずれかです", f"kind must be one of {', '.join(KINDS)}"))
         if self.operation is not None and self.operation not in OPERATIONS:
@@ -105,6 +124,29 @@ class FaultRule:
         if problems:
             raise _bad(problems)
 
+    def _signature_problems(self) -> list[tuple[str, str]]:
+        if self.kind != "substitute_signature":
+            if self.signature:
+                return [("signature は substitute_signature の項目です", "signature is for substitute_signature only")]
+            return []
+        problems = []
+        if not self.transmission:
+            problems.append(
+                ("substitute_signature には transmission（送信ID）が要ります", "it needs a transmission id")
+            )
+        try:
+            der = base64.b64decode(self.signature, validate=True)
+        except (binascii.Error, ValueError):
+            der = b""
+        if not der.startswith(b"\x30"):  # a DER SEQUENCE (ContentInfo); verifying it is the client's job
+            problems.append(
+                (
+                    "signature は分離署名（CMS SignedData, DER）の base64 です",
+                    "signature is the base64 of a detached CMS SignedData (DER)",
+                )
+            )
+        return problems
+
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
         if body.get("kind") in ALIASES:
@@ -124,10 +166,22 @@ class FaultRule:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def matches(self, route: str, office: str | None) -> bool:
+    def marker(self) -> dict[str, Any]:
+        """The rule as the journal marks a request with it: a substituted signature by its digest
+        (a certificate and a signature are no business of the journal's)."""
+        marked = self.to_json()
+        if marked.pop("signature"):
+            marked["signature_sha256"] = hashlib.sha256(base64.b64decode(self.signature)).hexdigest()
+        return marked
+
+    def matches(self, route: str, office: str | None, transmission: str | None = None) -> bool:
         if self.route is not None and not fnmatch.fnmatchcase(route, self.route):
             return False
         if self.operation is not None and route not in OPERATIONS[self.operation]:
+            return False
+        if self.kind == "substitute_signature" and route != SIGNED_ANSWER:
+            return False
+        if self.transmission is not None and self.transmission != transmission:
             return False
         return self.office is None or self.office == office
 
@@ -220,8 +274,9 @@ class Faults:
         route, office = route_of(request), None
         if any(a.rule.office for a in active):
             office = peer_office(request)
+        transmission = request.match_info.get("transmission_id")
         for candidate in active:
-            if candidate.rule.matches(route, office) and await self._spend(candidate):
+            if candidate.rule.matches(route, office, transmission) and await self._spend(candidate):
                 return candidate.id, candidate.rule
         return None
 
@@ -283,6 +338,19 @@ async def _expire_session(request: web.Request) -> None:
         )
 
 
+def _substitute_signature(response: web.StreamResponse, rule: FaultRule) -> web.StreamResponse:
+    """The download's answer with the rule's signature in place of the stored one (a refusal or
+    any other answer passes unchanged)."""
+    body = response.body if isinstance(response, web.Response) and response.status == 200 else None
+    if not isinstance(body, bytes):
+        return response
+    answer = json.loads(body)
+    answer["signature"] = rule.signature
+    response.body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+    response.headers.pop("Content-Length", None)  # counted again from the new body
+    return response
+
+
 def _error(rule: FaultRule) -> web.Response:
     wait = rule.retry_after
     error = CareplanError(
@@ -308,7 +376,7 @@ async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResp
     if hit is None:
         return await handler(request)  # type: ignore[no-any-return]
     rule_id, rule = hit
-    request[FAULT] = {"rule": rule_id, **rule.to_json()}
+    request[FAULT] = {"rule": rule_id, **rule.marker()}
     if rule.kind == "http_error":
         return _error(rule)
     if rule.kind == "cut_upload":
@@ -322,4 +390,6 @@ async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResp
         _close(request)
     elif rule.kind == "cut_download":
         return await _cut_download(request, response)
+    elif rule.kind == "substitute_signature":
+        return _substitute_signature(response, rule)
     return response

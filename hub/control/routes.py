@@ -9,6 +9,7 @@ from careplan.errors import CareplanError, Operation
 from hub.control import views
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL, Control
+from hub.control.staging import licence_record, replace_licence_record
 from hub.control.steer import change_faults, reset_hub, restore_snapshot, save_snapshot
 from hub.keys import CLOCK, SERVICE, json_response, require_admin
 from hub.routes import _field, _json_body
@@ -107,6 +108,21 @@ async def faults_list(request: web.Request) -> web.Response:
 @CONTROL_ROUTES.delete("/admin/v1/faults")
 async def faults_clear(request: web.Request) -> web.Response:
     return json_response({"cleared": await _control(request).faults.clear()})
+
+
+# --- staging a licence for a test (the conformance kit's R3.6 step) --------------------------------
+@CONTROL_ROUTES.get("/admin/v1/offices/{office_number}/licence/record")
+async def licence_record_show(request: web.Request) -> web.Response:
+    _control(request)
+    return json_response(await licence_record(request.app[SERVICE], request.match_info["office_number"]))
+
+
+@CONTROL_ROUTES.put("/admin/v1/offices/{office_number}/licence/record")
+async def licence_record_replace(request: web.Request) -> web.Response:
+    """{"licence": record}: a record read with GET (restores it exactly), or one with no terms (未申請)."""
+    _control(request)
+    number, body = request.match_info["office_number"], await _json_body(request)
+    return json_response(await replace_licence_record(request.app[SERVICE], number, body))
 
 
 # --- admin views -----------------------------------------------------------------------------------

@@ -2,16 +2,23 @@
 
 `HubView` reads what the hub stored (admin views: a transmission's signed manifest and signature,
 an office's sessions, the refusal audit) and drives its admin API (offices, licences, clock) by
-reusing the scenario runner's `RemoteHub`. Two parts belong to issue 11 and may be missing on the
-hub under test: the journal (`GET /admin/v1/journal`) and faults (`POST /admin/v1/faults`). When
-their routes answer 404 they raise `NotAvailable`, and the step that needed them is reported as
-*not run*, never as failed.
+reusing the scenario runner's `RemoteHub`. Two stagings change the hub for one step and undo it in
+a `finally`: the office under test without a licence (its licence record read, emptied, written
+back exactly), and a download answered with another office's signature (a fault rule, cleared).
+
+Parts an older hub under test may lack: the journal (`GET /admin/v1/journal`), faults
+(`POST /admin/v1/faults`, and its substitute_signature kind) and the licence record
+(`/admin/v1/offices/{n}/licence/record`). When their routes answer 404 (or the faults API does not
+know the kind) they raise `NotAvailable`, and the step that needed them is reported as *not run*,
+never as failed.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,7 +43,8 @@ class HubView:
         return self.driver.url
 
     async def close(self) -> None:
-        """The kit never moves the hub's clock, so nothing is restored: only the session ends."""
+        """The kit never moves the hub's clock and undoes each staging in its step, so nothing is
+        restored here: only the session ends."""
         await self.driver.close()
         self.driver.pki.close()
 
@@ -97,6 +105,41 @@ class HubView:
     async def clear_faults(self) -> None:
         with contextlib.suppress(CareplanError):  # no faults API, or nothing armed
             await self.driver.call("DELETE", "/admin/v1/faults")
+
+    # --- staging the office under test without a licence (R3.6) ---------------------------------
+    @contextlib.asynccontextmanager
+    async def licence_withdrawn(self, office: str) -> AsyncIterator[dict[str, str]]:
+        """Inside the block the office has no licence (未申請); afterwards its stored licence record
+        is written back exactly, also when the block raised or the adapter timed out. Yields the
+        licence states (before, during; `restored` is added on the way out)."""
+        path = f"/admin/v1/offices/{office}/licence/record"
+        try:
+            kept = await self.driver.call("GET", path)
+        except CareplanError as error:
+            if error.code == "NOT_FOUND":
+                raise NotAvailable(f"the hub cannot stage a licence (no GET {path})") from None
+            raise
+        empty = {"version": 1, "office_number": office, "terms": []}
+        states = {"before": kept["summary"]["state"]}
+        states["during"] = (await self.driver.call("PUT", path, {"licence": empty}))["summary"]["state"]
+        try:
+            yield states
+        finally:
+            restored = await self.driver.call("PUT", path, {"licence": kept["licence"]})
+            if restored["licence"] != kept["licence"]:  # never leave the vendor's office changed unnoticed
+                raise RuntimeError(f"the licence of {office} was not restored: {restored['licence']}")
+            states["restored"] = restored["summary"]["state"]
+
+    # --- a download answered with another signature -------------------------------------------------
+    async def serve_signature(self, transmission_id: str, signature: bytes) -> None:
+        """Until `clear_faults`, the download of this transmission carries `signature` instead of
+        the stored one (the hub's substitute_signature fault); the store stays as it is."""
+        rule = {
+            "kind": "substitute_signature",
+            "transmission": transmission_id,
+            "signature": base64.b64encode(signature).decode("ascii"),
+        }
+        await self.arm_fault(rule)
 
     # --- a stored file, changed on disk ---------------------------------------------------------
     def tamper_stored_file(self, transmission_id: str, position: int = 0) -> None:

@@ -157,8 +157,15 @@ def judge_sent(
 
 # --- a refusal the client must show ---------------------------------------------------------------
 def judge_refused(
-    new: Sequence[dict[str, Any]], answer: Answer, *, code: str, hub_refusals: Sequence[dict[str, Any]]
+    new: Sequence[dict[str, Any]],
+    answer: Answer,
+    *,
+    code: str,
+    hub_refusals: Sequence[dict[str, Any]],
+    hub_must_refuse: bool = False,
 ) -> Verdict:
+    """The client showed the real message of `code` and nothing was stored; with `hub_must_refuse`
+    the hub's own refusal with `code` must be on record too (a refusal only the hub can make)."""
     message = real_message(code)
     expected = f"{code}: 「{message}」 shown, nothing stored"
     evidence: dict[str, Any] = {"hub_refusals": [{k: r[k] for k in ("at", "code", "detail")} for r in hub_refusals]}
@@ -181,6 +188,13 @@ def judge_refused(
     if shown.get("code") and shown["code"] != code:
         return fail(
             f"refused with {shown['code']}, expected {code}", expected=expected, arrived=arrived, evidence=evidence
+        )
+    if hub_must_refuse and code not in {r["code"] for r in hub_refusals}:
+        return fail(
+            f"the hub recorded no {code} refusal in this step: the client must send and show the hub's answer",
+            expected=expected,
+            arrived=arrived,
+            evidence=evidence,
         )
     if shown.get("message") != message:
         return fail("the message shown is not the real system's", expected=expected, arrived=arrived, evidence=evidence)
@@ -229,9 +243,13 @@ def judge_downloaded(stored: dict[str, Any], answer: Answer, *, out: Path, offic
     )
 
 
-def judge_not_acknowledged(stored: dict[str, Any], answer: Answer) -> Verdict:
+TAMPERED = "a file does not match the sender's signed manifest"
+
+
+def judge_not_acknowledged(stored: dict[str, Any], answer: Answer, *, problem: str = TAMPERED) -> Verdict:
+    """The client refused `stored` (it verified before acknowledging, and found `problem`)."""
     tid = stored["transmission_id"]
-    expected = f"{tid} refused after verification (file does not match the signed manifest); no receipt"
+    expected = f"{tid} refused after verification ({problem}); no receipt"
     evidence = {"hub": {k: stored[k] for k in ("downloaded_at", "downloaded_by")}}
     refused = {
         r.get("transmission_id"): r.get("error") for r in answer.result.get("refused") or [] if isinstance(r, dict)
@@ -239,7 +257,7 @@ def judge_not_acknowledged(stored: dict[str, Any], answer: Answer) -> Verdict:
     arrived = f"refused: {refused[tid]}" if tid in refused else (silent(answer) or "nothing reported")
     if stored["downloaded_at"]:
         return fail(
-            f"the client acknowledged {tid} although a file does not match the sender's signed manifest",
+            f"the client acknowledged {tid} although {problem}",
             expected=expected,
             arrived="ダウンロード済",
             evidence=evidence,

@@ -5,7 +5,9 @@ from the hub's side and record the verdict with its evidence.
 Rules this module keeps:
 1. Partner offices get fresh 事業所番号 per run (a random nonce), so runs never collide and the
    office under test only ever exchanges with offices of this run.
-2. The office under test is only read, never changed (no licence or clock changes).
+2. The office under test is only read, with one exception: the R3.6 step takes its licence away
+   for one send and writes the same licence record back in a `finally` (HubView.licence_withdrawn).
+   The hub's clock is never moved.
 3. A step that raises is recorded as failed with the error, and the run goes on.
 """
 

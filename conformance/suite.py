@@ -1,8 +1,11 @@
 """The client suite: what a care-management client must do right, one step per behaviour, each
 naming the requirements (R-numbers) and 標準仕様 §s it covers.
 
-Order matters where a step builds on an earlier one: login first; the send list last, after a
-partner has downloaded one of the office's transmissions so both statuses appear.
+Order matters where a step builds on an earlier one: login first; the send list after a partner
+has downloaded one of the office's transmissions so both statuses appear. The sender-licence step
+(R3.6) runs last: it is the only one that changes the office under test (its licence, restored
+exactly in a `finally`), so even a hub that failed while it was staged leaves no later step
+judged on a changed office.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from careplan import standard
-from conformance.hubview import NotAvailable
+from careplan.signature import sign
 from conformance.judges import (
     PASS,
     Verdict,
@@ -128,7 +131,9 @@ async def bulk_limit(kit: Kit, step: SuiteStep) -> Verdict:
 
 
 # --- refusals ---------------------------------------------------------------------------------------
-async def _refused(kit: Kit, step: SuiteStep, files: Files, code: str, *, to: Party | None = None) -> Verdict:
+async def _refused(
+    kit: Kit, step: SuiteStep, files: Files, code: str, *, to: Party | None = None, hub_must_refuse: bool = False
+) -> Verdict:
     before = await kit.sent_ids()
     refusals_before = {r["id"] for r in await kit.view.refusals(kit.office)}
     args: dict[str, Any] = {"files": kit.write_files(step, files)}
@@ -137,7 +142,7 @@ async def _refused(kit: Kit, step: SuiteStep, files: Files, code: str, *, to: Pa
     answer = await kit.ask(step, **args)
     new = await kit.new_sent(before)
     hub_refusals = [r for r in await kit.view.refusals(kit.office) if r["id"] not in refusals_before]
-    return judge_refused(new, answer, code=code, hub_refusals=hub_refusals)
+    return judge_refused(new, answer, code=code, hub_refusals=hub_refusals, hub_must_refuse=hub_must_refuse)
 
 
 async def recipient_licence(kit: Kit, step: SuiteStep) -> Verdict:
@@ -173,7 +178,13 @@ async def too_many_files(kit: Kit, step: SuiteStep) -> Verdict:
 
 
 async def sender_licence(kit: Kit, step: SuiteStep) -> Verdict:
-    raise NotAvailable("the kit never changes the licence of the office under test (R3.6 needs an office without one)")
+    """The office under test without a licence for this one send (R3.6); its licence is restored
+    before the verdict is returned, whatever the client did."""
+    to = kit.partners["houmon"].party
+    files = unit_files("delete-plan-1", kit.sut, to)
+    async with kit.view.licence_withdrawn(kit.office) as licence:
+        verdict = await _refused(kit, step, files, "SENDER_NOT_APPLIED", to=to, hub_must_refuse=True)
+    return dataclasses.replace(verdict, evidence=verdict.evidence | {"licence": licence})
 
 
 # --- receiving --------------------------------------------------------------------------------------
@@ -204,10 +215,26 @@ async def download_tampered(kit: Kit, step: SuiteStep) -> Verdict:
 
 
 async def wrong_signer(kit: Kit, step: SuiteStep) -> Verdict:
-    raise NotAvailable(
-        "the hub refuses every upload signed by another office than its sender, so no such transmission can be "
-        "stored and served (a fault that rewrites a stored signature is not among the hub's fault kinds)"
-    )
+    """A valid CMS signature over the right manifest, but made with another office's terminal
+    certificate: the hub never stores such an upload, so its download answer carries it (a fault
+    rule, cleared afterwards) while the stored transmission stays as the sender signed it."""
+    tid = await _partner_sends(kit, "20250503170103")
+    stored = await kit.view.stored(tid)
+    assert stored is not None
+    other = kit.partners["yobou"]
+    pair = kit.view.driver.pki.terminal(other.spec, "kaigo")
+    await kit.view.serve_signature(tid, sign(stored["manifest"].encode("utf-8"), pair.certificate, pair.key))
+    try:
+        answer = await kit.ask(step, out=str(kit.folder(step, "received")))
+    finally:
+        await kit.view.clear_faults()
+    stored = await kit.view.stored(tid)
+    assert stored is not None
+    sender = kit.partners["houmon"].party.number
+    problem = f"the signature was made by office {other.party.number}, not by the sender {sender}"
+    verdict = judge_not_acknowledged(stored, answer, problem=problem)
+    served = {"sender": sender, "served_signer": other.party.number}
+    return _with_transmission(dataclasses.replace(verdict, evidence=verdict.evidence | served), tid)
 
 
 # --- retries (the hub's faults) ----------------------------------------------------------------------
@@ -304,16 +331,6 @@ CLIENT: Sequence[SuiteStep] = (
         ),
     ),
     SuiteStep(
-        id="refusal.sender-licence",
-        refs=("R3.6",),
-        action="send",
-        run=sender_licence,
-        title=_t(
-            "利用申請前の事業所として送信してください（拒否されます）。",
-            "Send as an office without a licence (refused).",
-        ),
-    ),
-    SuiteStep(
         id="refusal.combination",
         refs=("R4.4", "標準仕様 2.4"),
         action="send",
@@ -399,6 +416,16 @@ CLIENT: Sequence[SuiteStep] = (
         action="send_list",
         run=send_list,
         title=_t("送信一覧（ダウンロード状況つき）を表示してください。", "Show the send list with download status."),
+    ),
+    SuiteStep(
+        id="refusal.sender-licence",
+        refs=("R3.6",),
+        action="send",
+        run=sender_licence,
+        title=_t(
+            "この手順の間だけ事業所の利用申請を外しました。指定の事業所へ送信してください（拒否されます）。",
+            "The office's licence is taken away for this step: send to the given office (refused).",
+        ),
     ),
 )
 

@@ -25,9 +25,9 @@ from tests.conftest import careplan_up, run_careplan
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 CURL_ADAPTER = ROOT / "docs" / "conformance" / "curl-adapter.sh"
-# Steps no adapter can pass on today's hub: the kit says why (R3.6 would change the office under
-# test, a wrong signer cannot be stored). The retry steps run since the hub has faults (issue 11).
-KIT_NOT_RUN = {"refusal.sender-licence", "download.wrong-signer"}
+# Steps no adapter can pass on today's hub: none since the kit stages R3.6 (the office's licence
+# record taken away and written back) and a wrong signer (a substitute_signature fault).
+KIT_NOT_RUN: set[str] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,22 @@ def test_our_client_passes_the_whole_client_suite(hub: Hub, tmp_path: Path) -> N
         sent["evidence"]["signer"]["fingerprint"] == sent["evidence"]["signer"]["connected_with"]
     )  # signer = terminal
     assert sent["evidence"]["journal"]  # the hub's journal excerpt (issue 11)
-    assert {"R2.4", "R4.3", "R5.1", "R5.2", "標準仕様 3.4 (2)"} <= set(report["coverage"])
+    assert {"R2.4", "R3.6", "R4.3", "R5.1", "R5.2", "標準仕様 3.4 (2)"} <= set(report["coverage"])
+    steps = {s["id"]: s for s in report["steps"]}
+    licence = steps["refusal.sender-licence"]  # taken away for the one send, then the same record back
+    assert licence["evidence"]["licence"] == {"before": "有効", "during": "未申請", "restored": "有効"}
+    assert [r["code"] for r in licence["evidence"]["hub_refusals"]] == ["SENDER_NOT_APPLIED"]
+    assert licence["adapter"]["result"]["error"]["message"].startswith(
+        "送信に失敗しました。ケアプランデータ連携システムWebサイト"
+    )
+    wrong = steps["download.wrong-signer"]  # served with the 訪問型サービス partner's signature
+    assert wrong["evidence"]["served_signer"] == report["partners"]["yobou"] != wrong["evidence"]["sender"]
+    assert wrong["evidence"]["hub"]["downloaded_at"] is None
+    [refused] = [
+        r for r in wrong["adapter"]["result"]["refused"] if r["transmission_id"] == wrong["evidence"]["transmission_id"]
+    ]
+    assert refused["error"]["code"] == "SIGNER_MISMATCH"
+    assert any(e["fault"] and e["fault"]["kind"] == "substitute_signature" for e in wrong["evidence"]["journal"])
     junit = ET.parse(tmp_path / "conformance-junit.xml").getroot()
     assert (junit.get("tests"), junit.get("failures"), junit.get("skipped")) == (
         str(len(CLIENT)),
@@ -179,21 +194,33 @@ def test_a_do_nothing_adapter_fails_every_step_that_needs_an_action(hub: Hub, tm
         assert "Changes against the baseline" in (tmp_path / "conformance.html").read_text("utf-8")
 
 
-def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_step(hub: Hub, tmp_path: Path) -> None:
+def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_steps(hub: Hub, tmp_path: Path) -> None:
     sut = shlex.join(
         [sys.executable, "-m", "tests.conformance.ack_without_verifying", str(hub.home), "sut", hub.office["password"]]
     )
-    only = ("--only", "login", "--only", "download.once", "--only", "download.verify")
-    done = hub.run(tmp_path, sut, *only, cwd=ROOT)
+    only = ("login", "download.once", "download.verify", "download.wrong-signer")
+    done = hub.run(tmp_path, sut, *(a for step in only for a in ("--only", step)), cwd=ROOT)
     assert done.returncode == 1, done.stdout + done.stderr
     report = _report(tmp_path)
-    assert _statuses(report) == {"login": "pass", "download.once": "pass", "download.verify": "fail"}
-    verify = report["steps"][-1]
+    assert _statuses(report) == {
+        "login": "pass",
+        "download.once": "pass",
+        "download.verify": "fail",
+        "download.wrong-signer": "fail",
+    }
+    steps = {s["id"]: s for s in report["steps"]}
+    verify, wrong = steps["download.verify"], steps["download.wrong-signer"]
     assert (
         "the client acknowledged" in verify["reason"]
         and "does not match the sender's signed manifest" in verify["reason"]
     )
     assert verify["evidence"]["hub"]["downloaded_at"]
+    partners = report["partners"]
+    assert wrong["reason"] == (
+        f"the client acknowledged {wrong['evidence']['transmission_id']} although the signature was made by "
+        f"office {partners['yobou']}, not by the sender {partners['houmon']}"
+    )
+    assert wrong["evidence"]["hub"]["downloaded_at"]
 
 
 def test_without_an_adapter_a_person_follows_the_instructions(hub: Hub, tmp_path: Path) -> None:

@@ -15,20 +15,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from careplan import standard
-from careplan.signature import sign
 from conformance.judges import (
     PASS,
     Verdict,
     fail,
-    judge_downloaded,
-    judge_not_acknowledged,
     judge_refused,
     judge_send_list,
     judge_sent,
     silent,
 )
 from conformance.kit import Kit, SuiteStep
-from conformance.units import UNITS, Party, seeded_unit, unit_files
+from conformance.receiving import download_once, download_tampered, wrong_signer
+from conformance.units import UNITS, Party, unit_files, with_serial
 
 Files = list[tuple[str, bytes]]
 StepRun = Callable[[Kit, SuiteStep], Awaitable[Verdict]]
@@ -113,20 +111,12 @@ async def bulk_send(kit: Kit, step: SuiteStep) -> Verdict:
     return Verdict(status=PASS, expected=expected, arrived=arrived, evidence=evidence)
 
 
-def _with_serial(files: Files, serial: str) -> Files:
-    out = []
-    for name, data in files:
-        parsed = standard.parse_file_name(name)
-        out.append((dataclasses.replace(parsed, serial=serial).format(), data))
-    return out
-
-
 async def bulk_limit(kit: Kit, step: SuiteStep) -> Verdict:
     """51 transmissions in one 一括送信: over the limit of 50 (R4.3); nothing may be sent."""
     houmon = kit.partners["houmon"].party
     limit = standard.standard().limits.max_transmissions
     base = unit_files("delete-plan-1", kit.sut, houmon)
-    files = [f for i in range(limit + 1) for f in _with_serial(base, f"202504201{i // 60:01d}{i % 60:02d}00")]
+    files = [f for i in range(limit + 1) for f in with_serial(base, f"202504201{i // 60:01d}{i % 60:02d}00")]
     return await _refused(kit, step, files, "BULK_TOO_MANY_TRANSMISSIONS")
 
 
@@ -187,56 +177,6 @@ async def sender_licence(kit: Kit, step: SuiteStep) -> Verdict:
     return dataclasses.replace(verdict, evidence=verdict.evidence | {"licence": licence})
 
 
-# --- receiving --------------------------------------------------------------------------------------
-async def _partner_sends(kit: Kit, serial: str) -> str:
-    houmon = kit.partners["houmon"]
-    files = _with_serial(seeded_unit(("UPJSK",), houmon.party, kit.sut), serial)
-    client = await kit.partner("houmon")
-    return str((await client.send(files, to=kit.office))["transmission_id"])
-
-
-async def download_once(kit: Kit, step: SuiteStep) -> Verdict:
-    tid = await _partner_sends(kit, "20250503170101")
-    out = kit.folder(step, "received")
-    answer = await kit.ask(step, out=str(out))
-    stored = await kit.view.stored(tid)
-    assert stored is not None
-    verdict = judge_downloaded(stored, answer, out=out, office=kit.acknowledged_by_office)
-    return _with_transmission(verdict, tid)
-
-
-async def download_tampered(kit: Kit, step: SuiteStep) -> Verdict:
-    tid = await _partner_sends(kit, "20250503170102")
-    kit.view.tamper_stored_file(tid)
-    answer = await kit.ask(step, out=str(kit.folder(step, "received")))
-    stored = await kit.view.stored(tid)
-    assert stored is not None
-    return _with_transmission(judge_not_acknowledged(stored, answer), tid)
-
-
-async def wrong_signer(kit: Kit, step: SuiteStep) -> Verdict:
-    """A valid CMS signature over the right manifest, but made with another office's terminal
-    certificate: the hub never stores such an upload, so its download answer carries it (a fault
-    rule, cleared afterwards) while the stored transmission stays as the sender signed it."""
-    tid = await _partner_sends(kit, "20250503170103")
-    stored = await kit.view.stored(tid)
-    assert stored is not None
-    other = kit.partners["yobou"]
-    pair = kit.view.driver.pki.terminal(other.spec, "kaigo")
-    await kit.view.serve_signature(tid, sign(stored["manifest"].encode("utf-8"), pair.certificate, pair.key))
-    try:
-        answer = await kit.ask(step, out=str(kit.folder(step, "received")))
-    finally:
-        await kit.view.clear_faults()
-    stored = await kit.view.stored(tid)
-    assert stored is not None
-    sender = kit.partners["houmon"].party.number
-    problem = f"the signature was made by office {other.party.number}, not by the sender {sender}"
-    verdict = judge_not_acknowledged(stored, answer, problem=problem)
-    served = {"sender": sender, "served_signer": other.party.number}
-    return _with_transmission(dataclasses.replace(verdict, evidence=verdict.evidence | served), tid)
-
-
 # --- retries (the hub's faults) ----------------------------------------------------------------------
 def retry(fault: dict[str, Any]) -> StepRun:
     async def run(kit: Kit, step: SuiteStep) -> Verdict:
@@ -259,11 +199,6 @@ async def send_list(kit: Kit, step: SuiteStep) -> Verdict:
     answer = await kit.ask(step)
     stored = [s for tid in kit.sent if (s := await kit.view.stored(tid)) is not None]
     return judge_send_list(answer, stored)
-
-
-def _with_transmission(verdict: Verdict, tid: str) -> Verdict:
-    """The verdict with its transmission named in the evidence (the report adds its journal)."""
-    return dataclasses.replace(verdict, evidence=verdict.evidence | {"transmission_id": tid})
 
 
 CLIENT: Sequence[SuiteStep] = (

@@ -9,6 +9,7 @@ record per file, required items only, every value valid for its format. When fix
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -118,3 +119,11 @@ def unit_files(key: str, sender: Party, recipient: Party) -> Files:
     kind = UNITS[key]
     build = yobo_unit if kind.preventive else seeded_unit
     return build(kind.file_ids, sender, recipient)
+
+
+def with_serial(files: Files, serial: str) -> Files:
+    """The same files under another ファイル連番 (a new transmission of the same unit)."""
+    out = []
+    for name, data in files:
+        out.append((dataclasses.replace(parse_file_name(name), serial=serial).format(), data))
+    return out

@@ -169,6 +169,8 @@ def test_the_curl_adapter_passes_the_steps_it_implements(hub: Hub, tmp_path: Pat
     # the adapter retries a 503 and a lost answer with the same id, signature and files
     assert {sid for sid, status in statuses.items() if status == "fail"} == set()
     assert statuses["retry.503"] == statuses["retry.lost-answer"] == "pass"
+    # it shows the hub's R3.6 refusal, and checks the signer's 事業所番号 against the sender, not only the chain
+    assert statuses["refusal.sender-licence"] == statuses["download.wrong-signer"] == "pass"
     unsupported = {
         s["id"] for s in report["steps"] if s["reason"] == "not run: the adapter does not implement bulk_send"
     }

@@ -341,10 +341,9 @@ async def _expire_session(request: web.Request) -> None:
 def _substitute_signature(response: web.StreamResponse, rule: FaultRule) -> web.StreamResponse:
     """The download's answer with the rule's signature in place of the stored one (a refusal or
     any other answer passes unchanged)."""
-    body = response.body if isinstance(response, web.Response) and response.status == 200 else None
-    if not isinstance(body, bytes):
+    if not (isinstance(response, web.Response) and response.status == 200 and isinstance(response.body, bytes)):
         return response
-    answer = json.loads(body)
+    answer = json.loads(response.body)
     answer["signature"] = rule.signature
     response.body = json.dumps(answer, ensure_ascii=False).encode("utf-8")
     response.headers.pop("Content-Length", None)  # counted again from the new body

@@ -246,6 +246,13 @@ def judge_downloaded(stored: dict[str, Any], answer: Answer, *, out: Path, offic
 TAMPERED = "a file does not match the sender's signed manifest"
 
 
+def _shown(error: object) -> str:
+    """An adapter's error as the office saw it: its code and message, not the whole object."""
+    if not isinstance(error, dict):
+        return str(error)
+    return f"{error.get('code', '')}: 「{error.get('message', '')}」"
+
+
 def judge_not_acknowledged(stored: dict[str, Any], answer: Answer, *, problem: str = TAMPERED) -> Verdict:
     """The client refused `stored` (it verified before acknowledging, and found `problem`)."""
     tid = stored["transmission_id"]
@@ -254,7 +261,7 @@ def judge_not_acknowledged(stored: dict[str, Any], answer: Answer, *, problem: s
     refused = {
         r.get("transmission_id"): r.get("error") for r in answer.result.get("refused") or [] if isinstance(r, dict)
     }
-    arrived = f"refused: {refused[tid]}" if tid in refused else (silent(answer) or "nothing reported")
+    arrived = f"refused: {_shown(refused[tid])}" if tid in refused else (silent(answer) or "nothing reported")
     if stored["downloaded_at"]:
         return fail(
             f"the client acknowledged {tid} although {problem}",

@@ -125,6 +125,8 @@ class FaultRule:
             raise _bad(problems)
 
     def _signature_problems(self) -> list[tuple[str, str]]:
+        if self.transmission is not None and not isinstance(self.transmission, str):
+            return [("transmission は送信ID（文字列）です", "transmission is a transmission id (a string)")]
         if self.kind != "substitute_signature":
             if self.signature:
                 return [("signature は substitute_signature の項目です", "signature is for substitute_signature only")]

@@ -69,7 +69,8 @@ def rowcount(status: str) -> int:
 
 
 def _unreachable(exc: BaseException) -> bool:
-    """Whether `exc` says the database cannot be reached (rather than that a statement is wrong)."""
+    """Whether `exc` says the database cannot be reached or refuses us (rather than that a statement
+    is wrong)."""
     if isinstance(
         exc,
         OSError
@@ -77,7 +78,9 @@ def _unreachable(exc: BaseException) -> bool:
         | asyncpg.PostgresConnectionError
         | asyncpg.CannotConnectNowError
         | asyncpg.AdminShutdownError
-        | asyncpg.TooManyConnectionsError,
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.InvalidAuthorizationSpecificationError  # refused: user, password, pg_hba.conf
+        | asyncpg.InvalidCatalogNameError,  # refused: the database does not exist (any more)
     ):
         return True
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
@@ -167,15 +170,13 @@ class PostgresDatabase(GroupCommit):
                 else:
                     await tx.execute("UPDATE schema_version SET version = ?", (number + 1,))
 
-    async def _begin(self, connection: asyncpg.Connection) -> Any:
-        transaction = connection.transaction()
-        await transaction.start()
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", self.lock_key)
-        if self.relaxed:
-            await connection.execute("SET LOCAL synchronous_commit = off")
-        return transaction
+    def _begin_sql(self) -> str:
+        """BEGIN, the advisory lock (rule 1) and the control database's relaxed commit, sent as one
+        simple query: one round trip before the first statement instead of three."""
+        relaxed = "; SET LOCAL synchronous_commit = off" if self.relaxed else ""
+        return f"BEGIN; SELECT pg_advisory_xact_lock({int(self.lock_key)}){relaxed}"
 
-    async def _begun(self) -> tuple[asyncpg.Connection, Any]:
+    async def _begun(self) -> asyncpg.Connection:
         """A pooled connection in a transaction holding the advisory lock; the caller releases it.
         A connection the database dropped meanwhile (it restarted) is replaced once."""
         for attempt in (1, 2):
@@ -183,7 +184,8 @@ class PostgresDatabase(GroupCommit):
                 connection = await self._pool.acquire()
             try:
                 with self._mapped(connection):
-                    return connection, await self._begin(connection)
+                    await connection.execute(self._begin_sql())
+                    return connection
             except BaseException as exc:
                 await self._release(connection)
                 if attempt == 2 or not isinstance(exc, CareplanError):
@@ -199,17 +201,17 @@ class PostgresDatabase(GroupCommit):
     async def transaction(self, *, operations: int = 1) -> AsyncIterator[PostgresTransaction]:
         """A write transaction: committed on exit, rolled back on any exception (rule 1)."""
         async with self._write_lock:
-            connection, transaction = await self._begun()
+            connection = await self._begun()
             try:
                 tx = PostgresTransaction(connection, self)
                 try:
                     yield tx
                 except BaseException:
                     with contextlib.suppress(Exception):  # a dropped connection has rolled back already
-                        await transaction.rollback()
+                        await connection.execute("ROLLBACK")
                     raise
                 with self._mapped(connection):
-                    await transaction.commit()
+                    await connection.execute("COMMIT")
             finally:
                 await self._release(connection)
         for callback in tx.committed:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +47,6 @@ T = TypeVar("T")
 
 # What `except IntegrityError:` catches: a UNIQUE, FOREIGN KEY or CHECK constraint refused a write.
 IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
-
-
-class Row(Protocol):
-    """sqlite3.Row and asyncpg.Record alike: by position, by column name, dict(row), iteration."""
-
-    def __getitem__(self, key: int | str, /) -> Any: ...
-    def keys(self) -> Iterable[str]: ...
-    def __iter__(self) -> Iterator[Any]: ...
-    def __len__(self) -> int: ...
 
 
 class StorageTransaction(Protocol):

@@ -25,7 +25,9 @@ What a caller may rely on, whichever the backend:
    ("sqlite" or "postgresql").
 7. Errors: a broken constraint raises one of `IntegrityError` (a tuple to catch); a database that
    cannot be reached raises CareplanError("DATABASE_UNAVAILABLE") (503 with Retry-After), never a
-   driver exception.
+   driver exception. A statement that fails inside a transaction fails the whole transaction on
+   PostgreSQL (SQLite would let it go on): catch a refused write outside `transaction()`, as
+   hub.service and hub.offices do, or give it a SAVEPOINT of its own (group commit does).
 """
 
 from __future__ import annotations

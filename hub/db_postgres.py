@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -56,6 +57,7 @@ def postgres_ddl(script: str) -> str:
     return script.replace("randomblob(32)", f"decode('{secrets.token_hex(32)}', 'hex')")
 
 
+@functools.lru_cache(maxsize=2048)  # SQL texts are few and built from constants: each translated once
 def numbered(sql: str) -> str:
     """`?` placeholders as `$1…$n`, leaving quoted literals, identifiers and comments alone."""
     counter = iter(range(1, 1 << 16))
@@ -109,7 +111,6 @@ class PostgresDatabase(GroupCommit):
         self.url = url
         self.schema = schema
         self._write_lock = asyncio.Lock()  # one writer per process waits on the advisory lock
-        self._sql: dict[str, str] = {}
         self.on_commit_batch: Callable[[int], None] | None = None
 
     @classmethod
@@ -123,6 +124,7 @@ class PostgresDatabase(GroupCommit):
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT,
                 server_settings={"search_path": schema, "application_name": "careplan-hub"},
+                statement_cache_size=512,  # prepared statements per connection: every query of the hub
             )
         except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError) as exc:
             raise unavailable(url, exc) from None
@@ -136,12 +138,6 @@ class PostgresDatabase(GroupCommit):
 
     async def close(self) -> None:
         await self._pool.close()
-
-    def translate(self, sql: str) -> str:
-        found = self._sql.get(sql)
-        if found is None:
-            found = self._sql[sql] = numbered(sql)
-        return found
 
     @contextlib.contextmanager
     def _mapped(self, connection: asyncpg.Connection | None = None) -> Iterator[None]:
@@ -221,7 +217,7 @@ class PostgresDatabase(GroupCommit):
 
     async def _read(self, method: str, sql: str, params: Iterable[Any]) -> Any:
         """A read on any pooled connection; retried once on a fresh one if the first was dropped."""
-        query, args = self.translate(sql), tuple(params)
+        query, args = numbered(sql), tuple(params)
         for attempt in (1, 2):
             try:
                 with self._mapped():
@@ -258,11 +254,11 @@ class PostgresTransaction:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         with self._db._mapped(self._conn):
-            return rowcount(await self._conn.execute(self._db.translate(sql), *params))
+            return rowcount(await self._conn.execute(numbered(sql), *params))
 
     async def execute_many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
         with self._db._mapped(self._conn):
-            await self._conn.executemany(self._db.translate(sql), [tuple(row) for row in rows])
+            await self._conn.executemany(numbered(sql), [tuple(row) for row in rows])
 
     async def executescript_in_tx(self, script: str) -> None:
         with self._db._mapped(self._conn):
@@ -270,9 +266,9 @@ class PostgresTransaction:
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> asyncpg.Record | None:
         with self._db._mapped(self._conn):
-            row: asyncpg.Record | None = await self._conn.fetchrow(self._db.translate(sql), *params)
+            row: asyncpg.Record | None = await self._conn.fetchrow(numbered(sql), *params)
             return row
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
         with self._db._mapped(self._conn):
-            return list(await self._conn.fetch(self._db.translate(sql), *params))
+            return list(await self._conn.fetch(numbered(sql), *params))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +78,7 @@ class Storage(Protocol):
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
     async def table_names(self) -> set[str]:
-        """The hub's tables (retention and snapshots skip tables an older schema lacks)."""
+        """The hub's tables (retention skips the tables an older schema lacks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,15 +177,13 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-async def open_storage(
-    url: str, sqlite_path: Path, *, schema: str = "careplan", migrations: Mapping[str, Any] | None = None
-) -> Storage:
+async def open_storage(url: str, sqlite_path: Path) -> Storage:
     """The hub's database: PostgreSQL when `url` is a postgresql:// URL, else SQLite at
     `sqlite_path`. Raises CareplanError("DATABASE_UNAVAILABLE") when PostgreSQL cannot be reached."""
     if is_postgres_url(url):
         from hub.db_postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, schema=schema)
+        return await PostgresDatabase.open(url)
     from hub.db import Database
 
     return await Database.open(sqlite_path)

@@ -123,7 +123,9 @@ class PostgresDatabase(GroupCommit):
                 min_size=0,  # no floor to restore: asyncpg logs a traceback for each failed attempt
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT,
-                server_settings={"search_path": schema, "application_name": "careplan-hub"},
+                # synchronous_commit on whatever the server's default: a submit is answered after its
+                # COMMIT reached the disk (the control database relaxes it per transaction)
+                server_settings={"search_path": schema, "application_name": "careplan-hub", "synchronous_commit": "on"},
                 statement_cache_size=512,  # prepared statements per connection: every query of the hub
             )
         except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError) as exc:

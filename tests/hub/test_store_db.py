@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import inspect
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -561,3 +564,15 @@ def test_both_backends_implement_the_whole_interface(protocol: type, classes: tu
         for name, signature in wanted.items():
             assert list(inspect.signature(getattr(cls, name)).parameters) == list(signature.parameters), (cls, name)
         assert hasattr(cls, "dialect") or protocol is StorageTransaction
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 error")])
+def test_without_postgresql_the_tests_skip_except_in_ci(tmp_path: Path, ci: str, outcome: str) -> None:
+    env = {**os.environ, "CAREPLAN_TEST_PG_BIN": str(tmp_path / "nowhere"), "CI": ci}
+    test = "tests/hub/test_store_db.py::test_schema_version_and_tables[postgresql]"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
+        capture_output=True, text=True, env=env, timeout=120, check=False, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert outcome in done.stdout, done.stdout
+    assert "PostgreSQL is not installed" in done.stdout and "apt-get install postgresql-15" in done.stdout

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from careplan.errors import CareplanError
 from hub.control.store import ControlDatabase
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,9 @@ class Journal:
             try:
                 if entries:
                     await self._write(entries)
+            except CareplanError as error:  # DATABASE_UNAVAILABLE: a known outage, no traceback
+                log.warning("could not write %d journal entries: %s", len(entries), error.code,
+                            extra={"repeat_key": ("journal", error.code)})  # fmt: skip
             except Exception:  # the journal must never take the hub down
                 log.exception("could not write %d journal entries", len(entries))
             for item in batch:
@@ -216,8 +220,7 @@ class Journal:
     async def _write(self, entries: list[Entry]) -> None:
         sql = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
         async with self.db.transaction() as tx:
-            for entry in entries:
-                await tx.execute(sql, _row(entry))
+            await tx.execute_many(sql, [_row(entry) for entry in entries])  # one round trip on PostgreSQL
             self._written += len(entries)
             if self._written >= TRIM_EVERY:  # trim now and then, not on every batch
                 self._written = 0

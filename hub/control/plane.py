@@ -19,11 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
+from careplan.errors import CareplanError
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
-from hub.control.store import ControlDatabase
+from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.service import HubService
 
@@ -63,7 +64,7 @@ async def closing(app: web.Application) -> None:
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await ControlDatabase.open_control(config.data_dir / "control.sqlite3")
+    db = await open_control(config)
     journal = Journal(db)
     journal.start()
     app[CONTROL] = Control(
@@ -171,5 +172,8 @@ async def control_middleware(request: web.Request, handler: Any) -> web.StreamRe
             try:
                 duration = time.perf_counter() - started
                 control.journal.record(await _entry(request, status, response, duration, chain))
+            except CareplanError as error:  # DATABASE_UNAVAILABLE: a known outage, no traceback
+                log.warning("could not journal %s %s: %s", request.method, request.path, error.code,
+                            extra={"repeat_key": ("journal", error.code)})  # fmt: skip
             except Exception:  # the journal never turns an answer into an error
                 log.exception("could not journal %s %s", request.method, request.path)

@@ -15,6 +15,12 @@ Rules this module keeps:
    behave exactly as they did when the snapshot was taken.
 4. The journal and the fault rules are not part of the state (they live in control.sqlite3): a
    restore is itself journalled, and the faults a tester set up stay.
+5. On PostgreSQL (several nodes) the tables are copied inside the database instead
+   (hub.control.tables: a snapshot schema, restored in one transaction). The gate holds only this
+   node still; other nodes keep serving and see the old state or the new one. Payload files are
+   linked in before the restore commits and the ones the snapshot lacks unlinked only after it, so
+   a node never reads a committed row whose file is missing. A restore and a reset end every
+   cached session on every node and process (hub.sessions rule 4): the sessions table changed.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import tables as pg
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.trust import TrustStore
@@ -63,22 +70,44 @@ def _link_tree(source: Path, target: Path) -> int:
     count = 0
     for entry in os.scandir(source):
         if entry.is_file() and not entry.name.startswith(".tmp-"):
-            os.link(entry.path, target / entry.name)
+            try:
+                os.link(entry.path, target / entry.name)
+            except FileNotFoundError:  # acknowledged (row deleted) on another node since the listing
+                continue
             count += 1
     return count
 
 
-def _sync_payloads(snapshot: Path, live: Path) -> None:
-    """Make `live` hold exactly the snapshot's blobs (links; same name and same inode = kept)."""
+def _link_in(snapshot: Path, live: Path) -> None:
+    """Give `live` every blob of the snapshot (links; same name and same inode = kept). A live
+    file of the same name but another inode (re-encrypted since) is replaced atomically."""
     # Inode numbers come with the directory listing (no stat per file); both folders are on one
     # file system (links), so the same inode means the same file.
-    wanted = {e.name: e.inode() for e in os.scandir(snapshot)}
+    present = {e.name: e.inode() for e in os.scandir(live)}
+    for entry in os.scandir(snapshot):
+        if present.get(entry.name) == entry.inode():
+            continue
+        if entry.name in present:
+            tmp = live / f".tmp-restore-{entry.name}"
+            os.link(entry.path, tmp)
+            os.replace(tmp, live / entry.name)
+        else:
+            os.link(entry.path, live / entry.name)
+
+
+def _prune(snapshot: Path, live: Path) -> None:
+    """Unlink the live blobs the snapshot does not hold (after the restore's commit)."""
+    wanted = {e.name for e in os.scandir(snapshot)}
     for entry in os.scandir(live):
-        if wanted.get(entry.name) != entry.inode():
-            os.unlink(entry.path)
-    present = {e.name for e in os.scandir(live)}
-    for name in wanted.keys() - present:
-        os.link(snapshot / name, live / name)
+        if entry.name not in wanted:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+
+
+def _sync_payloads(snapshot: Path, live: Path) -> None:
+    """Make `live` hold exactly the snapshot's blobs."""
+    _link_in(snapshot, live)
+    _prune(snapshot, live)
 
 
 def _copy_if_changed(source: Path, target: Path) -> None:
@@ -117,17 +146,27 @@ class Snapshots:
             )
         return path
 
+    @property
+    def _postgres(self) -> bool:
+        return getattr(self.service.db, "dialect", "sqlite") == "postgresql"
+
     async def save(self, name: str) -> dict[str, Any]:
         target = self._path(name)
         started = time.perf_counter()
-        meta = await asyncio.to_thread(self._save, target, name)
+        if self._postgres:
+            meta = await self._save_in_database(target, name)
+        else:
+            meta = await asyncio.to_thread(self._save, target, name)
         return meta | {"seconds": round(time.perf_counter() - started, 4)}
 
-    def _save(self, target: Path, name: str) -> dict[str, Any]:
+    def _partial(self, target: Path, name: str) -> Path:
         partial = target.with_name(f".partial-{name}")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        _backup(self.config.db_file, partial / "hub.sqlite3")
+        return partial
+
+    def _save_files(self, partial: Path) -> int:
+        """Payload links, the key file and the revocation files into `partial`; the blob count."""
         blobs = _link_tree(self.config.payload_dir, partial / "payloads")
         shutil.copyfile(self.config.key_file, partial / "payload-keys.json")
         for live in self._revocation_files():
@@ -135,19 +174,63 @@ class Snapshots:
                 kept = partial / "files" / live.relative_to(self.config.data_dir)
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(live, kept)
-        meta = {
+        return blobs
+
+    def _meta(self, name: str, blobs: int, counts: dict[str, int]) -> dict[str, Any]:
+        return {
             "name": name,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(),
             "clock": self.clock.state(),
             "payloads": blobs,
-            **self._counts(partial / "hub.sqlite3"),
+            **counts,
         }
+
+    @staticmethod
+    def _put_in_place(partial: Path, target: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """Write meta.json and swap the folder in; the meta of the snapshot it replaced, if any."""
         (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-        old = target.with_name(f".old-{name}")
+        old = target.with_name(f".old-{target.name}")
+        replaced = None
         if target.exists():  # saving under an existing name replaces that snapshot
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                replaced = json.loads((target / "meta.json").read_text())
             os.replace(target, old)
         os.replace(partial, target)
         shutil.rmtree(old, ignore_errors=True)
+        return replaced
+
+    def _save(self, target: Path, name: str) -> dict[str, Any]:
+        partial = self._partial(target, name)
+        _backup(self.config.db_file, partial / "hub.sqlite3")
+        blobs = self._save_files(partial)
+        meta = self._meta(name, blobs, self._counts(partial / "hub.sqlite3"))
+        self._put_in_place(partial, target, meta)
+        return meta
+
+    async def _save_in_database(self, target: Path, name: str) -> dict[str, Any]:
+        """hub.control.tables rule 1: the tables into a new schema and the payload links taken in
+        one write transaction (no node commits meanwhile), then the folder put in place."""
+        db = self.service.db
+        partial = await asyncio.to_thread(self._partial, target, name)
+        schema = pg.new_schema()
+        try:
+            tables = await pg.state_tables(db)
+            async with db.transaction() as tx:
+                await pg.copy_out(tx, db.schema, schema, tables)
+                blobs = await asyncio.to_thread(self._save_files, partial)
+                counts = {
+                    table: int((await tx.fetch_one(f'SELECT count(*) FROM "{schema}"."{table}"'))[0])
+                    for table in ("offices", "transmissions")
+                }
+            meta = self._meta(name, blobs, counts) | {"schema": schema}
+            replaced = await asyncio.to_thread(self._put_in_place, partial, target, meta)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                await pg.drop(db, schema)
+            raise
+        if replaced and replaced.get("schema"):
+            await pg.drop(db, str(replaced["schema"]))
         return meta
 
     @staticmethod
@@ -166,16 +249,23 @@ class Snapshots:
                 found.append(json.loads((path / "meta.json").read_text()))
         return found
 
-    def delete(self, name: str) -> dict[str, Any]:
+    async def delete(self, name: str) -> dict[str, Any]:
         path = self._existing(name)
+        meta = json.loads((path / "meta.json").read_text())
         shutil.rmtree(path)
+        if self._postgres and meta.get("schema"):
+            await pg.drop(self.service.db, str(meta["schema"]))
         return {"deleted": name}
 
     async def restore(self, name: str) -> dict[str, Any]:
         source = self._existing(name)
         meta = json.loads((source / "meta.json").read_text())
         started = time.perf_counter()
-        await asyncio.to_thread(self._restore_files, source)
+        if self._postgres:
+            await self._restore_in_database(source, meta)
+        else:
+            await asyncio.to_thread(self._restore_files, source)
+            self.service.session_cache.revoked()  # the sessions table was replaced (rule 5)
         self._restore_clock(meta["clock"])
         self._fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
@@ -187,6 +277,40 @@ class Snapshots:
         for live in self._revocation_files():
             live.parent.mkdir(parents=True, exist_ok=True)
             _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+
+    def _restore_side_files(self, source: Path) -> None:
+        """The key file, the snapshot's blobs (linked in, none removed) and the revocation files."""
+        _copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        _link_in(source / "payloads", self.config.payload_dir)
+        for live in self._revocation_files():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+
+    async def _restore_in_database(self, source: Path, meta: dict[str, Any]) -> None:
+        """Rule 5: files in first, the tables in one transaction, then the blobs that only the
+        replaced rows named are unlinked. A blob another node wrote for a submit not yet committed
+        is named by no row either side, so it is never touched (the next quiet start collects it
+        if that submit fails)."""
+        schema = meta.get("schema")
+        if not schema:
+            raise CareplanError(
+                "SNAPSHOT_NOT_FOUND",
+                detail=f"スナップショット {meta.get('name')!r} は SQLite のハブで保存されたため、"
+                "PostgreSQL のハブには復元できません",
+                fix="このハブでスナップショットを保存し直してください。",
+                detail_en=f"snapshot {meta.get('name')!r} was saved by a hub on SQLite: "
+                "it cannot be restored on PostgreSQL",
+                fix_en="Save the snapshot again on this hub.",
+            )
+        db = self.service.db
+        await asyncio.to_thread(self._restore_side_files, source)
+        tables = await pg.state_tables(db)
+        async with db.transaction() as tx:
+            before = await _blobs(tx)
+            await pg.restore_into(db, tx, str(schema), tables)
+            after = await _blobs(tx)
+            await self.service.session_cache.revoking(tx)
+        await asyncio.to_thread(self.service.payloads.delete, sorted(before - after))
 
     def _restore_clock(self, state: dict[str, Any]) -> None:
         self.clock.reset()
@@ -228,7 +352,7 @@ class Snapshots:
                 fix_en='Reset with {"to": "empty"}, or restore a snapshot.',
             )
         started = time.perf_counter()
-        await self._empty()
+        await (self._empty_database() if self._postgres else self._empty())
         self.clock.reset()
         if not empty:
             await seeder(self.service)
@@ -241,6 +365,22 @@ class Snapshots:
         tables = [r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")]
         async with db.transaction() as tx:
             await tx.execute("PRAGMA defer_foreign_keys = ON")
-            for table in tables:
+            for table in (t for t in tables if t not in pg.KEPT):  # a key and the nodes' row stay
                 await tx.execute(f'DELETE FROM "{table}"')  # names from sqlite_master, not from a request
+        self.service.session_cache.revoked()
         await self.service.collect_garbage()
+
+    async def _empty_database(self) -> None:
+        """Rule 5 for a reset: the tables emptied in one transaction, then the blobs they named."""
+        db = self.service.db
+        tables = await pg.state_tables(db)
+        async with db.transaction() as tx:
+            named = await _blobs(tx)
+            await pg.empty(db, tx, tables)
+            await self.service.session_cache.revoking(tx)
+        await asyncio.to_thread(self.service.payloads.delete, sorted(named))
+
+
+async def _blobs(tx: Any) -> set[str]:
+    """The payload files the committed rows name (what a restore or reset may unlink)."""
+    return {str(r[0]) for r in await tx.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")}

@@ -18,18 +18,25 @@ Rules this module keeps:
 4. The row is never part of a snapshot and a reset does not empty it (hub.control.snapshots):
    its sequences only grow, so a node can tell a newer reading from an older one that finished
    later, and a restore is announced like any other move and revocation.
-5. Per node, by design (documented in the README's Deployment section): rate-limit buckets
+5. A node starting while others serve must not take another node's payload file, written but
+   not yet committed, for garbage: on a shared database start-up collection removes only
+   unreferenced files last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).
+6. Per node, by design (documented in the README's Deployment section): rate-limit buckets
    (hub.limits), the connection cap (hub.connections), the metrics (hub.metrics, with a node
    label) and the gate that holds requests still during a restore (hub.control.gate).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import os
+import time
 from typing import Any
 
 from hub.clock import EPOCH, Clock, Move, micros
+from hub.payloads import PayloadStore
 from hub.sessions import SessionCache
 
 log = logging.getLogger(__name__)
@@ -105,3 +112,30 @@ class NodeState:
             self.clock.adopt_next()  # the move is not shared: go back to the row's state
             raise
         await self.refresh()
+
+
+GARBAGE_GRACE = 3600.0  # seconds: far longer than any upload takes between its last write and its commit
+
+
+async def collect_stale_garbage(db: Any, payloads: PayloadStore, *, grace: float = GARBAGE_GRACE) -> list[str]:
+    """Rule 5: remove the payload files no committed row names that nobody wrote for `grace`
+    seconds (a crash long ago); a younger unnamed file may be another node's submit in flight."""
+    rows = await db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
+    referenced = {str(r[0]) for r in rows}
+
+    def stale() -> list[str]:
+        limit = time.time() - grace
+        found = []
+        for entry in os.scandir(payloads.directory):
+            try:
+                if entry.name not in referenced and entry.stat().st_mtime < limit:
+                    found.append(entry.name)
+            except FileNotFoundError:  # acknowledged and unlinked meanwhile
+                continue
+        payloads.delete(found)
+        return found
+
+    removed = await asyncio.to_thread(stale)
+    if removed:
+        log.warning("removed %d unreferenced payload file(s) older than %.0f s", len(removed), grace)
+    return removed

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import Database
-from hub.nodes import NodeState
+from hub.nodes import GARBAGE_GRACE, NodeState, collect_stale_garbage
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.sessions import SessionCache
@@ -178,3 +180,18 @@ async def test_a_rolled_back_revocation_bumps_nothing(nodes: tuple[Node, Node]) 
         await failed_change()
     after = await b.service.db.fetch_one("SELECT revocations FROM node_state")
     assert before is not None and after is not None and before[0] == after[0]
+
+
+async def test_a_starting_node_leaves_young_unnamed_payloads_alone(nodes: tuple[Node, Node]) -> None:
+    a, _ = nodes
+    payloads = a.service.payloads
+    payloads.directory.mkdir(parents=True, exist_ok=True)
+    young, old = payloads.directory / "a", payloads.directory / "b"
+    for path in (young, old):
+        path.write_bytes(b"sealed")
+    long_ago = time.time() - GARBAGE_GRACE - 60
+    os.utime(old, (long_ago, long_ago))
+    removed = await collect_stale_garbage(a.service.db, payloads)
+    assert removed == ["b"]
+    assert young.exists(), "another node's submit in flight: its file is not garbage yet"
+    assert not old.exists()

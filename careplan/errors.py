@@ -888,6 +888,22 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_ja="careplan hub corrections で依頼の番号を確認してください。",
         fix_en="List the requests and their ids with `careplan hub corrections`.",
     ),
+    # --- storage: the hub's database (issue 15, PostgreSQL backend) ------------------------------
+    _one(
+        "DATABASE_UNAVAILABLE",
+        "現在サービスを利用できません。しばらく時間をおいてから再度実行してください。",
+        "The hub cannot reach its database (PostgreSQL down, restarting, unreachable or refusing the "
+        "connection); nothing was changed. The hub serves again as soon as the database is back.",
+        503,
+        op=Operation.LOAD,
+        real=False,
+        explanation_ja="ハブがデータベース（PostgreSQL）に接続できません（停止中・再起動中・到達不能・接続拒否）。"
+        "何も変更されていません。データベースが復旧すると、ハブは再び応答します。",
+        fix_ja="Retry-After ヘッダの秒数だけ待ってから再度実行してください。続く場合はハブの管理者に"
+        "データベースの状態を確認するよう依頼してください。",
+        fix_en="Wait for the seconds of the Retry-After header and try again; if it persists, ask the hub's "
+        "operator to check the database.",
+    ),
     # --- protocol and platform ------------------------------------------------------------------
     _one(
         "BAD_REQUEST",

@@ -18,6 +18,7 @@ from rich.cells import cell_len
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
+from careplan.errors import CareplanError
 from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
@@ -29,6 +30,7 @@ from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
+from hub.storage import refusal_line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +43,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format", choices=FORMATS, default="text", help="ログの形式（json: 1行に1つのJSON） / log format"
     )
-    return with_examples(parser, {"": "例: careplan up\n    careplan up --port 8444 --data /tmp/training"})
+    parser.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db（省略時: データディレクトリの SQLite） / the hub's database",
+    )
+    return with_examples(
+        parser,
+        {
+            "": "例: careplan up\n    careplan up --port 8444 --data /tmp/training\n"
+            "    careplan up --database postgresql://careplan@127.0.0.1:5432/careplan"
+        },
+    )
 
 
 def prepare(config: HubConfig) -> CertificateAuthority:
@@ -236,7 +250,7 @@ def main(argv: list[str]) -> int:
     # Trainers watch the hub work: each stored transmission and each refusal is one log line.
     json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
-    config = HubConfig.from_env(args.data, host=args.host, port=args.port)
+    config = HubConfig.from_env(args.data, host=args.host, port=args.port, database_url=args.database)
     running = running_hub(config)
     if running is not None:  # before opening its database: one hub per data directory
         print(
@@ -261,6 +275,12 @@ def main(argv: list[str]) -> int:
         asyncio.run(serve_forever(config, on_start=on_start))
     except OSError as exc:
         print(cannot_listen(config, exc), file=sys.stderr)
+        return 2
+    except CareplanError as error:
+        line = refusal_line("careplan up", error)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
         return 2
     return 0
 

@@ -18,7 +18,6 @@ from hub.admin_views import ADMIN_VIEWS
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import install as install_control
-from hub.db import Database
 from hub.headers import security_headers
 from hub.keys import CLOCK, COLLECT_GARBAGE, CONFIG, SERVICE, USAGE, peer_der
 from hub.limits import RateLimits, limits_middleware
@@ -32,6 +31,7 @@ from hub.retention import harden
 from hub.routes import ROUTES
 from hub.scrape import METRICS_ROUTES
 from hub.service import HubService
+from hub.storage import open_storage
 from hub.trust import TrustStore
 from hub.usage import UsageSite
 from hub.website import TEMPLATES, WEB, templates
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await Database.open(config.db_file)
+    db = await open_storage(config.database_url, config.db_file)
     db.on_commit_batch = app[METRICS].observe_commit_batch
     cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
     service = HubService(

@@ -19,9 +19,9 @@ from typing import cast
 from careplan.errors import CareplanError
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.db import Database
 from hub.logs import Bursts
 from hub.retention import audit_detail, purge
+from hub.storage import Storage as Database
 
 
 class Audit:

@@ -12,19 +12,22 @@ from pathlib import Path
 
 import aiohttp
 
+from careplan.errors import CareplanError
 from careplan.helptext import with_examples
 from careplan.jst import for_people, json_times
 from hub.config import HubConfig
 from hub.control import cli as control_cli
-from hub.logformat import FORMATS, configure_logging, node_name
+from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, admin_token, missing_files, serve_forever
+from hub.storage import refusal_line
 
 DEFAULT_DATA = Path(".careplan-sim")
 
 
 EXAMPLES = {
     "": "例: careplan hub serve --port 8443\n    careplan hub clock advance --days 31",
-    "serve": "例: careplan hub --data .careplan-sim serve --host 127.0.0.1 --port 8443",
+    "serve": "例: careplan hub --data .careplan-sim serve --host 127.0.0.1 --port 8443\n"
+    "    careplan hub serve --database postgresql://careplan@127.0.0.1:5432/careplan --workers 2",
     "clock": "例: careplan hub clock show",
     "clock show": "例: careplan hub clock show",
     "clock set": "例: careplan hub clock set 2027-04-16T09:00:00+09:00 --frozen",
@@ -48,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
     serve.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (default %(default)s; e.g. one per CPU)"
+    )
+    serve.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db (default: SQLite in the data directory; "
+        "env CAREPLAN_HUB_DATABASE)",
     )
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True, metavar="COMMAND")
@@ -146,7 +156,12 @@ def main(argv: list[str]) -> int:
     json_logs = configure_logging(
         getattr(args, "log_format", "text"), text="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = HubConfig.from_env(args.data, host=getattr(args, "host", None), port=getattr(args, "port", None))
+    config = HubConfig.from_env(
+        args.data,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        database_url=getattr(args, "database", None),
+    )
     admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
     if args.command in admin:
         return 3 if _no_hub(config) else admin[args.command](config, args)
@@ -164,6 +179,17 @@ def main(argv: list[str]) -> int:
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
+    try:
+        return _serve(config, args, json_logs)
+    except CareplanError as error:  # the database cannot be reached: one line, no traceback
+        line = refusal_line("careplan hub serve", error)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return 2
+
+
+def _serve(config: HubConfig, args: argparse.Namespace, json_logs: JsonFormatter | None) -> int:
     from hub.workers import serve_workers, tune_malloc
 
     if args.workers > 1:

@@ -15,6 +15,8 @@ class HubConfig:
     host: str = "127.0.0.1"
     port: int = 8443
     admin_token: str = ""
+    # postgresql://user:password@host:port/database (hub.db_postgres); empty: SQLite at db_file
+    database_url: str = ""
     metrics_token: str = ""  # GET /metrics from any address with it (README "Metrics and logs")
     session_hours: int = 12
     max_upload_bytes: int = 10 * MIB  # R4.3: 10 MB per transmission
@@ -86,6 +88,7 @@ class HubConfig:
             "port": int(os.environ.get("CAREPLAN_HUB_PORT", "8443")),
             "admin_token": os.environ.get("CAREPLAN_ADMIN_TOKEN", ""),
             "metrics_token": os.environ.get("CAREPLAN_HUB_METRICS_TOKEN", ""),
+            "database_url": os.environ.get("CAREPLAN_HUB_DATABASE", ""),
         }
         for name, field in cls.__dataclass_fields__.items():  # CAREPLAN_HUB_MAX_CONNECTIONS=… etc.
             raw = os.environ.get(f"CAREPLAN_HUB_{name.upper()}")

@@ -1,4 +1,6 @@
-"""The hub's embedded database: SQLite in WAL mode with synchronous=FULL, a versioned schema.
+"""The hub's embedded database: SQLite in WAL mode with synchronous=FULL, a versioned schema. One
+of the two implementations of the storage interface (hub.storage; the other: hub.db_postgres), and
+the home of the schema versions both backends apply.
 
 Rules this module keeps:
 1. One connection; every write transaction is `BEGIN IMMEDIATE` under one asyncio lock, so
@@ -14,12 +16,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
+
+from hub.storage import GroupCommit
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -163,16 +166,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    """A work of a group commit that raised: its savepoint was rolled back, the batch committed."""
-
-    error: Exception
-
-
 def _private(path: Path) -> None:
     """The database file exists with mode 0600 before SQLite opens it: SQLite gives its -wal and
     -shm files the mode of the database file, so they are private from their first byte too."""
@@ -182,20 +175,21 @@ def _private(path: Path) -> None:
             os.chmod(name, 0o600)
 
 
-class Database:
+class Database(GroupCommit):
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
     migrations: tuple[str, ...] | None = None  # a subclass may keep another schema (hub.control.store)
 
+    dialect = "sqlite"
+
     def __init__(self, connection: aiosqlite.Connection, lock_file: int) -> None:
+        super().__init__()
         self._conn = connection
         self._write_lock = asyncio.Lock()  # writers of this process, in turn …
         self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
         # Observers (hub metrics): called after each commit with how many operations it carried
         # (1 while there is no group commit; see README Performance).
         self.on_commit_batch: Callable[[int], None] | None = None
-        self._queue: list[tuple[Callable[[Transaction], Awaitable[Any]], asyncio.Future[Any]]] = []
-        self._committer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -269,62 +263,6 @@ class Database:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    async def commit_together(self, work: Callable[[Transaction], Awaitable[T]]) -> T:
-        """Group commit: run `work` in a write transaction shared with the other works queued
-        meanwhile — one BEGIN IMMEDIATE … COMMIT and one fsync for all — and return its result
-        only after that COMMIT. Each work of a batch runs in its own SAVEPOINT, so its exception
-        undoes only its own writes and is raised to its own caller. Once queued, a work's outcome
-        is awaited even if the caller is cancelled: a caller must never believe its writes were
-        not committed when they were (hub.service deletes payloads on failure)."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_queued())
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            if not future.done():
-                await asyncio.wait([future])
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            return future.result()
-
-    async def _commit_queued(self) -> None:
-        """Commit what is queued, in batches, until the queue is empty: the works that arrive while
-        one batch commits form the next batch."""
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                outcomes = await self._commit_batch([work for work, _ in batch])
-            except Exception as exc:  # nothing of the batch was committed
-                outcomes = [exc] * len(batch)
-            for outcome, (_, future) in zip(outcomes, batch, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, _Failed):
-                    future.set_exception(outcome.error)
-                elif isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-
-    async def _commit_batch(self, works: list[Callable[[Transaction], Awaitable[Any]]]) -> list[Any]:
-        if len(works) == 1:  # alone: no savepoint needed, its exception rolls the transaction back
-            async with self.transaction() as tx:
-                return [await works[0](tx)]
-        outcomes: list[Any] = []
-        async with self.transaction(operations=len(works)) as tx:
-            for number, work in enumerate(works):
-                await tx.execute(f"SAVEPOINT work{number}")
-                try:
-                    outcomes.append(await work(tx))
-                except Exception as exc:
-                    await tx.execute(f"ROLLBACK TO work{number}")
-                    outcomes.append(_Failed(exc))
-                await tx.execute(f"RELEASE work{number}")
-        return outcomes
-
     # Each call is one trip to the connection's thread (execute and fetch together): aiosqlite's
     # cursor API costs three (execute, fetch, close), each a thread hand-off for the event loop.
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -333,6 +271,9 @@ class Database:
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return list(await self._conn.execute_fetchall(sql, tuple(params)))
+
+    async def table_names(self) -> set[str]:
+        return {r[0] for r in await self.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 class Transaction:

@@ -24,38 +24,55 @@ from typing import Any
 
 from careplan.errors import CareplanError, Operation
 from careplan.transmission import DownloadStatus
-from hub.db import Database
+from hub.storage import Storage as Database
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
 
-# A row's JSON is built by SQLite (json_object), not in Python: a page of 100 rows cost ~20% of a
-# download cycle's Python CPU in json.loads/row_json/json.dumps (py-spy, bench/load.py cycle).
-# The files in position order: SQLite 3.40 has no ORDER BY inside an aggregate, so they come from
-# an ordered subquery (their primary key order too).
-_FILES_JSON = (
-    "(SELECT json_group_array(json(file)) FROM (SELECT json_object('position', f.position, 'name', f.name, "
-    "'size', f.size, 'sha256', f.sha256) AS file FROM transmission_files f WHERE f.transmission_id = t.id "
-    "ORDER BY f.position))"
-)
+# A row's JSON is built by the database (json_object), not in Python: a page of 100 rows cost ~20%
+# of a download cycle's Python CPU in json.loads/row_json/json.dumps (py-spy, bench/load.py cycle).
+# The one query of this module with no portable SQL: SQLite's json_object/json_group_array are
+# PostgreSQL's json_build_object/json_agg (picked by `db.dialect`, hub.storage rule 6).
+# SQLite: the files in position order come from an ordered subquery (SQLite 3.40 has no ORDER BY
+# inside an aggregate; their primary key order too).
+_FILES_JSON = {
+    "sqlite": "json((SELECT json_group_array(json(file)) FROM (SELECT json_object('position', f.position, "
+    "'name', f.name, 'size', f.size, 'sha256', f.sha256) AS file FROM transmission_files f "
+    "WHERE f.transmission_id = t.id ORDER BY f.position)))",
+    "postgresql": "(SELECT coalesce(json_agg(json_build_object('position', f.position, 'name', f.name, "
+    "'size', f.size, 'sha256', f.sha256) ORDER BY f.position), '[]'::json) FROM transmission_files f "
+    "WHERE f.transmission_id = t.id)",
+}
+_OBJECT = {"sqlite": "json_object", "postgresql": "json_build_object"}
 _STATUS = (  # DownloadStatus.of: downloaded once downloaded_at is set (non-empty)
     f"CASE WHEN coalesce(t.downloaded_at, '') = '' THEN '{DownloadStatus.PENDING}' "
     f"ELSE '{DownloadStatus.DOWNLOADED}' END"
 )
-# One transmission as the lists, the send answer and the download info show it.
-_ROW_JSON = (
-    "json_object('transmission_id', t.id, "
-    "'sender', json_object('office_number', t.sender, 'name', s.name, 'user_id', t.sender_user), "
-    "'recipient', json_object('office_number', t.recipient, 'name', r.name), "
-    "'signed_at', t.signed_at, 'submitted_at', t.submitted_at, 'file_count', t.file_count, "
-    f"'total_size', t.total_size, 'files', json({_FILES_JSON}), 'status', {_STATUS}, "
-    "'downloaded_at', t.downloaded_at) AS row_json"
-)
+
+
+def _row_json_sql(dialect: str) -> str:
+    """One transmission as the lists, the send answer and the download info show it."""
+    obj = _OBJECT[dialect]
+    return (
+        f"{obj}('transmission_id', t.id, "
+        f"'sender', {obj}('office_number', t.sender, 'name', s.name, 'user_id', t.sender_user), "
+        f"'recipient', {obj}('office_number', t.recipient, 'name', r.name), "
+        "'signed_at', t.signed_at, 'submitted_at', t.submitted_at, 'file_count', t.file_count, "
+        f"'total_size', t.total_size, 'files', {_FILES_JSON[dialect]}, 'status', {_STATUS}, "
+        "'downloaded_at', t.downloaded_at) AS row_json"
+    )
+
+
+_ROW_JSON = {dialect: _row_json_sql(dialect) for dialect in _OBJECT}
 _JOINS = (
     "FROM transmissions t JOIN offices s ON s.office_number = t.sender JOIN offices r ON r.office_number = t.recipient "
 )
-# Lists never read the manifest and signature (about 5 KB a row): only what a row shows.
-_PAGE_SQL = "SELECT t.id, t.submitted_at, " + _ROW_JSON + " " + _JOINS
+# Lists never read the manifest and signature (about 5 KB a row): only what a row shows. The
+# marker becomes the database's row JSON in Listings._page.
+_ROW_MARKER = "{row_json}"
+_PAGE_SQL = "SELECT t.id, t.submitted_at, " + _ROW_MARKER + " " + _JOINS
+# Single-row lookups (send answers, download info, receipts) read every column.
+_LIST_SQL = {d: "SELECT t.*, s.name AS sender_name, " + row + " " + _JOINS for d, row in _ROW_JSON.items()}
 _SENT_ORDER = "ORDER BY t.submitted_at DESC, t.id DESC LIMIT ?"
 _INBOX_ORDER = "ORDER BY t.submitted_at, t.id LIMIT ?"
 _LIST_NAMES = {"sent": "送信一覧", "inbox": "受信一覧"}
@@ -110,7 +127,7 @@ def check_limit(limit: int | str | None) -> int:
 
 def row_json(row: sqlite3.Row) -> dict[str, object]:
     """One transmission as the lists, the send answer and the download info show it (its
-    `row_json` column, built by SQLite)."""
+    `row_json` column, built by the database)."""
     value: dict[str, object] = json.loads(row["row_json"])
     return value
 
@@ -120,8 +137,9 @@ class Listings:
 
     db: Database
 
-    # Single-row lookups (send answers, download info, receipts) read every column.
-    _LIST_SQL = "SELECT t.*, s.name AS sender_name, " + _ROW_JSON + " " + _JOINS
+    @property
+    def _LIST_SQL(self) -> str:  # HubService reads it as the constant it used to be
+        return _LIST_SQL[self.db.dialect]
 
     async def _check_data_load(self, session: Any, operation: Operation) -> None:
         raise NotImplementedError  # HubService's (R3.6)
@@ -181,7 +199,7 @@ class Listings:
         return await self._page("inbox", _PAGE_SQL + where + _INBOX_ORDER, params, check_limit(limit))
 
     async def _page(self, kind: str, sql: str, params: list[str], limit: int) -> str:
-        rows = await self.db.fetch_all(sql, [*params, limit + 1])
+        rows = await self.db.fetch_all(sql.replace(_ROW_MARKER, _ROW_JSON[self.db.dialect]), [*params, limit + 1])
         more = len(rows) > limit
         rows = rows[:limit]
         cursor = encode_cursor(kind, rows[-1]["submitted_at"], rows[-1]["id"]) if more else None

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from careplan.errors import CareplanError
 from hub.bodies import refusal_for, too_large
-from hub.keys import PEER, SERVICE
+from hub.keys import CONFIG, PEER, SERVICE
 from hub.pages import http_refusal, refusal_response
 from hub.requestid import REQUEST_ID
 from hub.retention import audit_detail
@@ -50,6 +50,9 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
         extra={"repeat_key": (error.code, label)},
     )
     response = await refusal_response(error, request)  # Retry-After of a 429: hub.headers
+    if error.code == "DATABASE_UNAVAILABLE":  # the storage said so (hub.storage): try again soon
+        config = request.app.get(CONFIG)
+        response.headers["Retry-After"] = str(config.retry_after if config is not None else 5)
     if error.code == "REQUEST_TIMEOUT":
         response.force_close()  # the rest of a too-slow body is not waited for
     return response

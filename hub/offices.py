@@ -15,8 +15,9 @@ from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from careplan.office import is_office_number, is_office_user_id, is_personal_user_id
 from hub.clock import Clock
-from hub.db import Database
 from hub.passwords import hash_password
+from hub.storage import IntegrityError
+from hub.storage import Storage as Database
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 
@@ -106,7 +107,7 @@ class Offices:
                         "VALUES (?, ?, ?, ?, ?)",
                         (user_id, office_number, hash_password(secret), state, now),
                     )
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise CareplanError(
                 "OFFICE_EXISTS",
                 detail=f"{office_number} / {office_user_id} は登録済みです",

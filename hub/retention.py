@@ -24,7 +24,7 @@ from pathlib import Path
 
 from careplan.errors import CareplanError
 from hub.config import HubConfig
-from hub.db import Database
+from hub.storage import Storage as Database
 
 DETAIL_CHARS = 300
 PLACES_SHOWN = 5
@@ -67,7 +67,7 @@ def _retention(config: HubConfig) -> tuple[tuple[str, str, dt.timedelta], ...]:
 
 async def purge(db: Database, config: HubConfig, now: dt.datetime) -> dict[str, int]:
     """Delete every row past its retention on the hub clock `now`; how many per table."""
-    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = await db.table_names()
     deleted: dict[str, int] = {}
     async with db.transaction() as tx:
         for table, column, age in _retention(config):

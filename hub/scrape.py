@@ -21,8 +21,12 @@ METRICS_ROUTES = web.RouteTableDef()
 # pending). Stored: transmission rows are never deleted (a receipt forgets the payload, not the row),
 # so the largest rowid is their number, read in O(log n); count(*) would scan an index and hold the
 # database's one connection for 53 ms at 1M rows. A purge that deletes rows must change this.
+# PostgreSQL has no rowid: there count(*) is an index-only scan of the primary key.
 PENDING_SQL = "SELECT count(*), coalesce(sum(total_size), 0) FROM transmissions WHERE downloaded_at IS NULL"
-STORED_SQL = "SELECT coalesce(max(rowid), 0) FROM transmissions"
+STORED_SQL = {
+    "sqlite": "SELECT coalesce(max(rowid), 0) FROM transmissions",
+    "postgresql": "SELECT count(*) FROM transmissions",
+}
 
 
 def check_scraper(request: web.Request) -> None:
@@ -49,7 +53,7 @@ def check_scraper(request: web.Request) -> None:
 async def scrape(request: web.Request) -> web.Response:
     check_scraper(request)
     db = request.app[SERVICE].db
-    pending, stored = await db.fetch_one(PENDING_SQL), await db.fetch_one(STORED_SQL)
+    pending, stored = await db.fetch_one(PENDING_SQL), await db.fetch_one(STORED_SQL[db.dialect])
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     metrics = request.app[METRICS]
     metrics.refresh(

@@ -37,12 +37,14 @@ from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control.journal import decision, findings_summary
-from hub.db import Database, Transaction
 from hub.listing import Listings, row_json
 from hub.offices import Offices
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
+from hub.storage import IntegrityError
+from hub.storage import Storage as Database
+from hub.storage import StorageTransaction as Transaction
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
@@ -309,7 +311,7 @@ class HubService(Sessions, Offices, Listings, Audit):
             # Group commit (hub.db): concurrent submits share one transaction and one fsync; this
             # returns after the COMMIT that holds these rows.
             await self.db.commit_together(write)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.
             if await self._check_replay(manifest, upload):

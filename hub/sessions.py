@@ -37,8 +37,9 @@ from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock, mapped_file
 from hub.config import HubConfig
-from hub.db import Database, Transaction
 from hub.passwords import PasswordHasher
+from hub.storage import Storage as Database
+from hub.storage import StorageTransaction as Transaction
 from hub.throttle import Attempt, LoginThrottle, certificate_source
 
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from careplan.errors import SessionError
 from hub.clock import Clock
-from hub.db import Database, Transaction
+from hub.storage import Storage as Database
+from hub.storage import StorageTransaction as Transaction
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from careplan.office import PREFECTURES, is_office_number, is_office_user_id
-from hub.db import Transaction
 from hub.passwords import Problem, new_password, policy_problems
 from hub.service import HubService
+from hub.storage import StorageTransaction as Transaction
 from hub.throttle import address_source
 
 WEB_SESSION_HOURS = 2

@@ -36,10 +36,10 @@ from pathlib import Path
 
 from hub.clock import SharedClock
 from hub.config import HubConfig
-from hub.db import Database
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.payloads import PayloadStore
 from hub.server import admin_token, start_hub, write_ready_file
+from hub.storage import open_storage
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 60.0  # seconds a worker has to listen
@@ -68,7 +68,7 @@ async def prepare_storage(config: HubConfig) -> None:
     """Migrate the database and remove payloads no committed row names, with no worker running."""
     from hub.service import collect_garbage
 
-    db = await Database.open(config.db_file)
+    db = await open_storage(config.database_url, config.db_file)
     try:
         await collect_garbage(db, PayloadStore(config.payload_dir, config.key_file))
     finally:
@@ -97,7 +97,9 @@ class Supervisor:
     def spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "hub.workers", "--data", str(self.config.data_dir)]
         command += ["--host", self.config.host, "--port", str(self.port), "--log-format", self.log_format]
-        return subprocess.Popen(command, stdout=subprocess.PIPE)
+        # The database URL goes by the environment: a password on a command line shows in `ps`.
+        env = {**os.environ, "CAREPLAN_HUB_DATABASE": self.config.database_url}
+        return subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
 
     @staticmethod
     def wait_ready(worker: subprocess.Popen[bytes]) -> None:

@@ -28,7 +28,7 @@ from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
-from hub.control.store import ControlDatabase
+from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.nodes import NodeState
 from hub.pages import refusal_response
@@ -72,7 +72,7 @@ async def closing(app: web.Application) -> None:
 
 async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await ControlDatabase.open_control(config.data_dir / "control.sqlite3")
+    db = await open_control(config)
     journal = Journal(db)
     journal.start()
     service = app[SERVICE]

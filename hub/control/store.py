@@ -1,12 +1,14 @@
 """The control database: the journal and the fault rules, in their own SQLite file
-(data_dir/control.sqlite3) beside the hub's.
+(data_dir/control.sqlite3) beside the hub's, or on PostgreSQL in their own schema
+(`careplan_control`) of the hub's database.
 
 Why a file of its own rather than tables in hub.sqlite3:
 1. A snapshot restore or a reset replaces the hub's database; the journal must survive both (it
    records them) and so must the fault rules a tester set up.
 2. Journal rows are observability, not acknowledged data: they are written with
-   synchronous=NORMAL and never wait on the hub's writer lock or its fsync, so recording every
-   request does not slow the submissions it records.
+   synchronous=NORMAL (PostgreSQL: `SET LOCAL synchronous_commit = off`, under an advisory lock
+   of their own) and never wait on the hub's writer lock or its fsync, so recording every request
+   does not slow the submissions it records.
 3. Like the hub's database it is shared by every worker process on the machine (WAL), so the
    journal, the faults and the dashboard's live feed do not live in one process's memory.
 """
@@ -15,7 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hub.config import HubConfig
 from hub.db import Database
+from hub.db_postgres import PostgresDatabase
+from hub.storage import Storage, is_postgres_url
+
+CONTROL_SCHEMA = "careplan_control"
+CONTROL_LOCK_KEY = 0x6361_7265_6374_726C  # the journal's writers: never the hub's lock
 
 CONTROL_MIGRATIONS: tuple[str, ...] = (
     """
@@ -62,3 +70,19 @@ class ControlDatabase(Database):
         await db.fetch_one("PRAGMA synchronous=NORMAL")
         assert isinstance(db, ControlDatabase)
         return db
+
+
+class PostgresControlDatabase(PostgresDatabase):
+    """The control schema on PostgreSQL, journal commits at synchronous_commit=off."""
+
+    migrations = CONTROL_MIGRATIONS
+    lock_key = CONTROL_LOCK_KEY
+    relaxed = True
+
+
+async def open_control(config: HubConfig) -> Storage:
+    """The control database of `config`: its own schema of the hub's PostgreSQL database, or
+    data_dir/control.sqlite3."""
+    if is_postgres_url(config.database_url):
+        return await PostgresControlDatabase.open(config.database_url, schema=CONTROL_SCHEMA)
+    return await ControlDatabase.open_control(config.data_dir / "control.sqlite3")

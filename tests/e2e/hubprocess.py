@@ -17,9 +17,11 @@ from client.hubclient import client_ssl_context
 from tests.conftest import HOUMON, KYOTAKU
 
 
-def start(data: Path, port: int = 0, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+def start(data: Path, port: int = 0, workers: int = 1, database_url: str = "") -> tuple[subprocess.Popen[bytes], str]:
     (data / "hub.json").unlink(missing_ok=True)
     serve = ["serve", "--port", str(port), "--workers", str(workers)]
+    if database_url:
+        serve += ["--database", database_url]
     log = data.parent / f"hub-{len(list(data.parent.glob('hub-*.log')))}.log"  # what it said, if it fails
     with log.open("wb") as stderr:
         process = subprocess.Popen(

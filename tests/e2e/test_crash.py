@@ -42,6 +42,7 @@ class Stream:
     hub: subprocess.Popen[bytes]
     data: Path
     workers: int
+    database_url: str  # "" for SQLite
     acknowledged: dict[str, dict[str, bytes]] = field(default_factory=dict)
     already_stored: set[str] = field(default_factory=set)  # answered by a retry with the stored record
     failed: list[tuple[str, CareplanError]] = field(default_factory=list)
@@ -75,19 +76,21 @@ async def _stream_across_a_kill(client: HubClient, stream: Stream, port: int) ->
         os.killpg(stream.hub.pid, signal.SIGKILL)
         await asyncio.to_thread(stream.hub.wait, 10)
         assert stream.hub.returncode == -signal.SIGKILL
-        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port, stream.workers)
+        stream.hub, _ = await asyncio.to_thread(_start, stream.data, port, stream.workers, stream.database_url)
         stream.restarted_at = len(stream.acknowledged)
 
     await asyncio.gather(*(sender() for _ in range(SENDERS)), killer())
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-async def test_sigkill_during_submissions_loses_and_duplicates_nothing(tmp_path: Path, pki: Pki, workers: int) -> None:
+async def test_sigkill_during_submissions_loses_and_duplicates_nothing(
+    tmp_path: Path, pki: Pki, workers: int, database_url: str
+) -> None:
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
     ca_file = data / "ca" / "ca.pem"
-    process, url = _start(data, workers=workers)
-    stream = Stream(hub=process, data=data, workers=workers)
+    process, url = _start(data, workers=workers, database_url=database_url)
+    stream = Stream(hub=process, data=data, workers=workers, database_url=database_url)
     try:
         await _seed(url, ca_file)
         pair = pki.terminals[KYOTAKU.number]

@@ -11,7 +11,7 @@ import pytest
 from careplan.errors import CareplanError
 from careplan.transmission import DownloadStatus
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, PgCluster
 
 
 async def test_send_inbox_download_once_and_sender_sees_it(hub: HubUnderTest, tmp_path: Path) -> None:
@@ -66,7 +66,17 @@ async def test_interrupted_download_loses_nothing(hub: HubUnderTest, tmp_path: P
         assert (await kyotaku.sent())[0]["status"] == "ダウンロード済"
 
 
-async def test_payloads_are_encrypted_at_rest(hub: HubUnderTest) -> None:
+def _database_bytes(hub: HubUnderTest, request: pytest.FixtureRequest) -> bytes:
+    """Everything the hub's database wrote: SQLite's file and WAL, or PostgreSQL's WAL (every
+    committed row passes through it, whatever the checkpoints did)."""
+    if not hub.config.database_url:
+        return hub.config.db_file.read_bytes() + Path(str(hub.config.db_file) + "-wal").read_bytes()
+    assert not hub.config.db_file.exists(), "a hub on PostgreSQL made a SQLite file"
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return b"".join(p.read_bytes() for p in sorted((cluster.directory / "data" / "pg_wal").glob("0*")))
+
+
+async def test_payloads_are_encrypted_at_rest(hub: HubUnderTest, request: pytest.FixtureRequest) -> None:
     files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
     async with hub.client(KYOTAKU) as kyotaku:
         await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
@@ -75,7 +85,8 @@ async def test_payloads_are_encrypted_at_rest(hub: HubUnderTest) -> None:
     assert len(hub.payload_files()) == len(files)
     for data in files.values():
         assert data[:32] not in stored
-    db = hub.config.db_file.read_bytes() + Path(str(hub.config.db_file) + "-wal").read_bytes()
+    db = _database_bytes(hub, request)
+    assert db
     for data in files.values():
         assert data[:32] not in db
 

@@ -1,0 +1,198 @@
+"""The storage interface every hub module writes to, and the choice of its implementation.
+
+Two implementations keep the same promises:
+- `hub.db.Database`: SQLite in WAL mode (the embedded default, data_dir/hub.sqlite3);
+- `hub.db_postgres.PostgresDatabase`: PostgreSQL through asyncpg, for several nodes on one database
+  (`--database postgresql://…`, `CAREPLAN_HUB_DATABASE`, HubConfig.database_url).
+
+What a caller may rely on, whichever the backend:
+1. Write transactions never interleave, across every process and node of the hub: a transaction
+   sees the committed rows of all earlier ones, so a check-then-write rule inside one stays true
+   until its COMMIT (SQLite: BEGIN IMMEDIATE under a file lock; PostgreSQL: a transaction-scoped
+   advisory lock taken first, see hub.db_postgres).
+2. `transaction()` commits on exit and rolls back on any exception (cancellation included);
+   `after_commit` callbacks run only after the COMMIT; `on_commit_batch(n)` is called after each
+   COMMIT with how many callers' works it carried.
+3. `commit_together(work)`: group commit. Works queued meanwhile share one transaction and one
+   durable flush, each in its own SAVEPOINT; a work's result (or exception) reaches its caller only
+   after that COMMIT; a failed work undoes only its own writes.
+4. Reads (`fetch_one`, `fetch_all` on the database) see committed rows only and never wait for the
+   writer.
+5. Durability: a COMMIT has reached stable storage when `transaction()` exits (the control
+   database may relax this for journal rows, see hub.control.store).
+6. SQL is one portable text with `?` placeholders; a row supports r[0], r["column"] and dict(r).
+   Where no portable SQL exists, the module that owns the query picks by `db.dialect`
+   ("sqlite" or "postgresql").
+7. Errors: a broken constraint raises one of `IntegrityError` (a tuple to catch); a database that
+   cannot be reached raises CareplanError("DATABASE_UNAVAILABLE") (503 with Retry-After), never a
+   driver exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from careplan.errors import CareplanError
+
+T = TypeVar("T")
+
+# What `except IntegrityError:` catches: a UNIQUE, FOREIGN KEY or CHECK constraint refused a write.
+IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
+class Row(Protocol):
+    """sqlite3.Row and asyncpg.Record alike: by position, by column name, dict(row), iteration."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def keys(self) -> Iterable[str]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+
+
+class StorageTransaction(Protocol):
+    """One open write transaction (see the module docstring, rules 1 and 2)."""
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    async def execute_many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None: ...
+    async def executescript_in_tx(self, script: str) -> None:
+        """Statements separated by `;`, with no parameters, inside this transaction."""
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+
+class Storage(Protocol):
+    """The hub's database (see the module docstring for the guarantees)."""
+
+    dialect: str
+    on_commit_batch: Callable[[int], None] | None
+
+    async def close(self) -> None: ...
+    def transaction(self, *, operations: int = 1) -> AbstractAsyncContextManager[StorageTransaction]: ...
+    async def commit_together(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def table_names(self) -> set[str]:
+        """The hub's tables (retention and snapshots skip tables an older schema lacks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A work of a group commit that raised: its savepoint was rolled back, the batch committed."""
+
+    error: Exception
+
+
+class GroupCommit:
+    """`commit_together` for both backends, over their `transaction()` (rule 3 above)."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[Callable[[Any], Awaitable[Any]], asyncio.Future[Any]]] = []
+        self._committer: asyncio.Task[None] | None = None
+
+    def transaction(self, *, operations: int = 1) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    async def commit_together(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Group commit: run `work` in a write transaction shared with the other works queued
+        meanwhile — one BEGIN … COMMIT and one durable flush for all — and return its result
+        only after that COMMIT. Each work of a batch runs in its own SAVEPOINT, so its exception
+        undoes only its own writes and is raised to its own caller. Once queued, a work's outcome
+        is awaited even if the caller is cancelled: a caller must never believe its writes were
+        not committed when they were (hub.service deletes payloads on failure)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((work, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if not future.done():
+                await asyncio.wait([future])
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            return future.result()
+
+    async def _commit_queued(self) -> None:
+        """Commit what is queued, in batches, until the queue is empty: the works that arrive while
+        one batch commits form the next batch."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                outcomes = await self._commit_batch([work for work, _ in batch])
+            except Exception as exc:  # nothing of the batch was committed
+                outcomes = [exc] * len(batch)
+            for outcome, (_, future) in zip(outcomes, batch, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, _Failed):
+                    future.set_exception(outcome.error)
+                elif isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    async def _commit_batch(self, works: list[Callable[[Any], Awaitable[Any]]]) -> list[Any]:
+        if len(works) == 1:  # alone: no savepoint needed, its exception rolls the transaction back
+            async with self.transaction() as tx:
+                return [await works[0](tx)]
+        outcomes: list[Any] = []
+        async with self.transaction(operations=len(works)) as tx:
+            for number, work in enumerate(works):
+                await tx.execute(f"SAVEPOINT work{number}")
+                try:
+                    outcomes.append(await work(tx))
+                except Exception as exc:
+                    await tx.execute(f"ROLLBACK TO work{number}")
+                    outcomes.append(_Failed(exc))
+                await tx.execute(f"RELEASE work{number}")
+        return outcomes
+
+
+def refusal_line(program: str, error: CareplanError) -> str | None:
+    """The one stderr line a command prints when its database cannot be reached at start (Japanese,
+    then English; the URL without its password), or None for any other refusal."""
+    if error.code != "DATABASE_UNAVAILABLE":
+        return None
+    return f"{program}: {error.detail} / {error.detail_en}"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be printed or logged: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+async def open_storage(
+    url: str, sqlite_path: Path, *, schema: str = "careplan", migrations: Mapping[str, Any] | None = None
+) -> Storage:
+    """The hub's database: PostgreSQL when `url` is a postgresql:// URL, else SQLite at
+    `sqlite_path`. Raises CareplanError("DATABASE_UNAVAILABLE") when PostgreSQL cannot be reached."""
+    if is_postgres_url(url):
+        from hub.db_postgres import PostgresDatabase
+
+        return await PostgresDatabase.open(url, schema=schema)
+    from hub.db import Database
+
+    return await Database.open(sqlite_path)

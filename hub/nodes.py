@@ -36,8 +36,10 @@ import time
 from typing import Any
 
 from hub.clock import EPOCH, Clock, Move, micros
+from hub.config import HubConfig
 from hub.payloads import PayloadStore
 from hub.sessions import SessionCache
+from hub.storage import is_postgres_url
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,21 @@ class NodeState:
             self.clock.adopt_next()  # the move is not shared: go back to the row's state
             raise
         await self.refresh()
+
+
+def shared(config: HubConfig) -> bool:
+    """Whether other nodes may share this hub's database (and so its data directory)."""
+    return is_postgres_url(config.database_url)
+
+
+async def collect_garbage_at_start(config: HubConfig, db: Any, payloads: PayloadStore) -> list[str]:
+    """Before the first request: every unnamed payload file on a database of this machine alone,
+    only the stale ones on a shared database (rule 5)."""
+    if shared(config):
+        return await collect_stale_garbage(db, payloads)
+    from hub.service import collect_garbage  # the service imports much: only here, when needed
+
+    return await collect_garbage(db, payloads)
 
 
 GARBAGE_GRACE = 3600.0  # seconds: far longer than any upload takes between its last write and its commit

@@ -34,9 +34,10 @@ import sys
 import time
 from pathlib import Path
 
-from hub.clock import SharedClock
+from hub.clock import Clock, SharedClock
 from hub.config import HubConfig
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
+from hub.nodes import collect_garbage_at_start, shared
 from hub.payloads import PayloadStore
 from hub.server import admin_token, start_hub, write_ready_file
 from hub.storage import open_storage
@@ -66,11 +67,9 @@ def clock_file(config: HubConfig) -> Path:
 
 async def prepare_storage(config: HubConfig) -> None:
     """Migrate the database and remove payloads no committed row names, with no worker running."""
-    from hub.service import collect_garbage
-
     db = await open_storage(config.database_url, config.db_file)
-    try:
-        await collect_garbage(db, PayloadStore(config.payload_dir, config.key_file))
+    try:  # on a shared database only stale files: other nodes may be writing (hub.nodes)
+        await collect_garbage_at_start(config, db, PayloadStore(config.payload_dir, config.key_file))
     finally:
         await db.close()
 
@@ -187,7 +186,8 @@ def _die_with_parent() -> None:
 
 
 async def _worker(config: HubConfig, json_logs: JsonFormatter | None) -> None:
-    clock = SharedClock(clock_file(config))
+    # On a shared database the clock is a row of it (hub.nodes), not a mapped file of this machine.
+    clock = Clock() if shared(config) else SharedClock(clock_file(config))
     hub = await start_hub(config, clock=clock, announce_ready=False, worker=True)
     if json_logs is not None:
         json_logs.node = node_name(hub.port)

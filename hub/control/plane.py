@@ -30,7 +30,7 @@ from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
-from hub.nodes import NodeState
+from hub.nodes import NodeState, shared
 from hub.pages import refusal_response
 from hub.service import HubService
 from hub.sessions import SessionCache
@@ -77,7 +77,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     journal.start()
     service = app[SERVICE]
     nodes = None
-    if getattr(config, "database_url", ""):  # several nodes may share it: no mapped files (hub.nodes)
+    if shared(config):  # several nodes may share the database: no mapped files (hub.nodes)
         service.session_cache = SessionCache(None)
         nodes = await NodeState.open(service.db, app[CLOCK], service.session_cache)
     app[CONTROL] = Control(
@@ -167,13 +167,13 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
 async def _unavailable(request: web.Request, exc: Exception) -> web.StreamResponse:
     """The shared state could not be read or written: 503, never a 500 or a stale clock."""
     log.warning("shared node state unavailable for %s %s: %s", request.method, request.path, type(exc).__name__)
-    error = CareplanError(
+    error = exc if isinstance(exc, CareplanError) else CareplanError(
         "DATABASE_UNAVAILABLE",
         detail="共有データベースから時計とセッションの状態を読み書きできません",
         fix="しばらく待ってから、同じ操作をやり直してください。",
         detail_en="the shared database did not answer for the hub clock and session state",
         fix_en="Wait a little, then repeat the same operation.",
-    )
+    )  # fmt: skip
     return await refusal_response(error, request)
 
 

@@ -1,6 +1,7 @@
 """State shared by hub nodes through the database (hub.nodes): the clock and the session
-revocation generation. Two HubService instances, each with its own database connection, clock and
-session cache, stand for two nodes on two machines (they share nothing but the database)."""
+revocation generation. Two HubService instances, each with its own database connection(s), clock
+and session cache, stand for two nodes on two machines (they share nothing but the database).
+Each test runs on SQLite (two connections to one file) and on PostgreSQL (two pools)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,16 @@ from ca.authority import CertificateAuthority
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.db import Database
 from hub.nodes import GARBAGE_GRACE, NodeState, collect_stale_garbage
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.sessions import SessionCache
+from hub.storage import open_storage
 from hub.trust import TrustStore
 from tests.hub.test_store_db import NOW, OFFICE, peer, register
 
 USER = f"KJ{OFFICE}"
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +47,14 @@ class Node:
 
 
 @pytest.fixture
-async def nodes(tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+async def nodes(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Node, Node]]:
     ca = CertificateAuthority.create(now=NOW - dt.timedelta(days=1))
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(ca.certificate.public_bytes(Encoding.PEM))
     config = HubConfig(data_dir=tmp_path / "hub", session_hours=12)
     made: list[Node] = []
     for _ in range(2):
-        db = await Database.open(config.db_file)
+        db = await open_storage(database_url, config.db_file)
         service = HubService(
             config=config,
             db=db,

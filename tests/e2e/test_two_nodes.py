@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from careplan.errors import CareplanError
@@ -94,6 +95,7 @@ class TwoNodes:
     data: Path
     ca_file: Path
     pki: Pki
+    database: str
 
     def client(self, node: Node | str, office: str, **kwargs: object) -> HubClient:
         url = node if isinstance(node, str) else node.url
@@ -113,7 +115,7 @@ async def nodes(tmp_path: Path, pki: Pki, pg_cluster: PgCluster) -> AsyncIterato
         raise
     try:
         await seed(a.url, data / "ca" / "ca.pem")
-        yield TwoNodes(a=a, b=b, data=data, ca_file=data / "ca" / "ca.pem", pki=pki)
+        yield TwoNodes(a=a, b=b, data=data, ca_file=data / "ca" / "ca.pem", pki=pki, database=database)
     finally:
         a.kill()
         b.kill()
@@ -225,6 +227,60 @@ async def test_clock_moves_and_logouts_reach_the_other_node_at_once(nodes: TwoNo
             await on_a.logout()
             ended = await _refused(on_b.whoami())
             assert ended.code == "SESSION_REQUIRED", "a logout on A ends the session on B at once"
+
+
+async def _snapshot_schemas(database: str) -> list[str]:
+    connection = await asyncpg.connect(database)
+    try:
+        rows = await connection.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'careplan_snap_%'")
+        return sorted(r[0] for r in rows)
+    finally:
+        await connection.close()
+
+
+async def test_a_restore_or_reset_through_one_node_is_what_the_other_serves(nodes: TwoNodes, tmp_path: Path) -> None:
+    connector = aiohttp.TCPConnector(ssl=client_ssl_context(nodes.ca_file, None))
+    async with (
+        aiohttp.ClientSession(connector=connector, headers=ADMIN) as admin,
+        nodes.client(nodes.a, KYOTAKU.number) as kyotaku,
+        nodes.client(nodes.b, HOUMON.number) as houmon,
+    ):
+
+        async def call(node: Node, method: str, path: str, body: object = None) -> dict[str, object]:
+            async with admin.request(method, node.url + path, json=body) as response:
+                assert response.status in (200, 201), await response.text()
+                return dict(await response.json())
+
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        kept = (await kyotaku.send(list(_files().items()), to=HOUMON.number))["transmission_id"]
+        frozen = dt.datetime.now(dt.UTC).replace(microsecond=0)  # the client signs on the time it read first
+        await call(nodes.a, "POST", "/admin/v1/clock", {"set": frozen.isoformat(), "frozen": True})
+        saved = await call(nodes.a, "POST", "/admin/v1/snapshots", {"name": "月初"})
+        assert (saved["transmissions"], saved["payloads"]) == (1, len(_files()))
+        await call(nodes.a, "POST", "/admin/v1/snapshots", {"name": "月初"})  # replaced: one schema stays
+        assert len(await _snapshot_schemas(nodes.database)) == 1
+
+        await houmon.download(kept, tmp_path / "first")  # changes through B after the snapshot
+        later = (await kyotaku.send(list(_files().items()), to=HOUMON.number))["transmission_id"]
+        await call(nodes.b, "POST", "/admin/v1/clock", {"advance_seconds": 86400})
+
+        restored = await call(nodes.a, "POST", f"/admin/v1/snapshots/{'月初'}/restore")
+        assert restored["transmissions"] == 1
+        assert await _hub_time(nodes.b.url, nodes.ca_file) == frozen, "B reads the restored clock at once"
+        assert [t["transmission_id"] for t in await houmon.inbox()] == [kept], "B serves the restored rows"
+        got = await houmon.download(kept, tmp_path / "again")  # the payload is back, readable on B
+        assert {p.name: p.read_bytes() for p in got.files} == _files()
+        assert later not in {t["transmission_id"] for t in await kyotaku.sent()}
+
+        await call(nodes.b, "POST", "/admin/v1/reset", {"to": "empty"})
+        offices = await call(nodes.a, "GET", "/admin/v1/offices")
+        assert offices["offices"] == [], "A serves the reset made through B"
+        assert not any((nodes.data / "payloads").iterdir())
+        ended = await _refused(kyotaku.sent())  # the session ended; the client's new login finds no user
+        assert ended.code == "LOGIN_FAILED", ended.code
+        await call(nodes.b, "DELETE", f"/admin/v1/snapshots/{'月初'}")
+        assert await _snapshot_schemas(nodes.database) == []
 
 
 # --- SIGKILL of a node during a send storm ----------------------------------------------------------

@@ -6,7 +6,8 @@ item 2): each node is `careplan hub --data DIR serve --database URL --port P`, i
 - a replay on B of a submit made on A is refused, an identical retry is answered as stored;
 - concurrent acknowledgements of one transmission on both nodes: exactly one wins;
 - a clock move on A is what B's next request reads; a logout on A ends the session on B;
-- the journal (the dashboard's feed) on B shows what A answered;
+- the journal (the dashboard's feed) on B shows what A answered; a fault set through A hits B and
+  is counted once across both; a restore or reset through one node is what the other serves;
 - SIGKILL of node A during a send storm through a TCP balancer: 0 acknowledged lost, 0 stored
   twice, node B answers throughout.
 """
@@ -227,6 +228,39 @@ async def test_clock_moves_and_logouts_reach_the_other_node_at_once(nodes: TwoNo
             await on_a.logout()
             ended = await _refused(on_b.whoami())
             assert ended.code == "SESSION_REQUIRED", "a logout on A ends the session on B at once"
+
+
+async def test_a_fault_set_through_a_hits_b_and_is_counted_once_across_nodes(nodes: TwoNodes) -> None:
+    async with nodes.client(nodes.a, HOUMON.number) as houmon:
+        await houmon.login(HOUMON.user, HOUMON.password)
+        token = houmon.token
+    ssl = client_ssl_context(nodes.ca_file, nodes.pki.terminals[HOUMON.number])
+    admin_ssl = client_ssl_context(nodes.ca_file, None)
+    rule = {"kind": "http_error", "status": 503, "route": "GET /api/v1/inbox", "count": 2, "retry_after": 1}
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=admin_ssl), headers=ADMIN) as admin,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=ssl), headers={"Authorization": f"Bearer {token}"}
+        ) as office,
+    ):
+        async with admin.post(nodes.a.url + "/admin/v1/faults", json=rule) as response:
+            assert response.status == 201, await response.text()
+
+        async def inbox(node: Node) -> int:
+            async with office.get(node.url + "/api/v1/inbox") as response:
+                await response.read()
+                return response.status
+
+        statuses = [await inbox(nodes.b)]
+        deadline = time.monotonic() + 5  # another node reads the rules again within 0.25 s (hub.control.faults)
+        while statuses[-1] == 200 and time.monotonic() < deadline:
+            statuses.append(await inbox(nodes.b))
+        assert statuses[-1] == 503, "the rule set through A hits requests on B"
+        assert await inbox(nodes.a) == 503
+        assert [await inbox(nodes.a), await inbox(nodes.b)] == [200, 200], "count 2 is spent once, across nodes"
+        async with admin.get(nodes.b.url + "/admin/v1/faults") as response:
+            [listed] = (await response.json())["faults"]
+        assert (listed["injected"], listed["remaining"]) == (2, 0)
 
 
 async def _snapshot_schemas(database: str) -> list[str]:

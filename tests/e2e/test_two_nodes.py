@@ -5,7 +5,8 @@ item 2): each node is `careplan hub --data DIR serve --database URL --port P`, i
 - send through node A, receive and acknowledge through node B; the data is downloaded once;
 - a replay on B of a submit made on A is refused, an identical retry is answered as stored;
 - concurrent acknowledgements of one transmission on both nodes: exactly one wins;
-- a clock move on A is what B's next request reads; a logout on A ends the session on B;
+- a clock move on A is what B's next request reads; a logout on A ends the session on B; the
+  login throttle counts failures made on both nodes together;
 - the journal (the dashboard's feed) on B shows what A answered; a fault set through A hits B and
   is counted once across both; a restore or reset through one node is what the other serves;
 - SIGKILL of node A during a send storm through a TCP balancer: 0 acknowledged lost, 0 stored
@@ -228,6 +229,13 @@ async def test_clock_moves_and_logouts_reach_the_other_node_at_once(nodes: TwoNo
             await on_a.logout()
             ended = await _refused(on_b.whoami())
             assert ended.code == "SESSION_REQUIRED", "a logout on A ends the session on B at once"
+
+            # the login throttle counts failures on both nodes together (5 per user and certificate)
+            guesses = [
+                await _refused(client.login(KYOTAKU.user, f"guess-{n}")) for n, client in enumerate([on_a, on_b] * 3)
+            ]
+            assert [g.code for g in guesses[:5]] == ["LOGIN_FAILED"] * 5
+            assert guesses[5].code == "LOGIN_THROTTLED", "the sixth attempt is locked, whichever node takes it"
 
 
 async def test_a_fault_set_through_a_hits_b_and_is_counted_once_across_nodes(nodes: TwoNodes) -> None:

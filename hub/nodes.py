@@ -99,17 +99,22 @@ class NodeState:
         self.clock.adopt(int(row[0]), dt.timedelta(microseconds=int(row[1])), frozen)
         self.cache.adopt(int(row[3]))
 
+    async def write_moves(self, tx: Any) -> None:
+        """Write the moves made since the last write in the caller's transaction (a restore or a
+        reset writes the clock with its tables: one commit). If `tx` rolls back, the local clock
+        goes back to the row's state at the next refresh."""
+        moves, self.clock.moves = self.clock.moves or [], []
+        for move in moves:
+            await tx.execute(*statement(move))
+
     async def publish(self) -> None:
         """Write the moves made since the last publish, in one transaction, then read the result
         back (another node may have moved the clock meanwhile: the row is what every node uses)."""
-        moves = self.clock.moves
-        if not moves:
+        if not self.clock.moves:
             return
-        self.clock.moves = []
         try:
             async with self.db.transaction() as tx:
-                for move in moves:
-                    await tx.execute(*statement(move))
+                await self.write_moves(tx)
         except BaseException:
             self.clock.adopt_next()  # the move is not shared: go back to the row's state
             raise

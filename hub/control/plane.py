@@ -4,9 +4,9 @@ The control middleware is the outermost one: it opens the request's decision cha
 request through the gate (so a restore is atomic for it) and records its journal entry once the
 answer is known. The dashboard's own polling is not journalled (it would only record itself).
 
-On a shared database (several nodes, `serve --database URL`) it also keeps the node in step
-(hub.nodes): the shared clock and session generation are read before every request, and a clock
-move the request made is written before its answer leaves.
+On a shared database (several nodes, `serve --database URL`) the nodes middleware keeps the node
+in step (hub.nodes): the shared clock and session generation are read before every request, and
+a clock move the request made is written before its answer leaves.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from typing import Any
 
 from aiohttp import web
 
-from careplan.errors import CareplanError
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
@@ -31,7 +30,6 @@ from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.nodes import NodeState, shared
-from hub.pages import refusal_response
 from hub.service import HubService
 from hub.sessions import SessionCache
 
@@ -85,7 +83,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         journal=journal,
         faults=Faults(db),
         gate=Gate(),
-        snapshots=Snapshots(service, app[CLOCK], config),
+        snapshots=Snapshots(service, app[CLOCK], config, nodes),
         nodes=nodes,
     )
     try:
@@ -164,43 +162,28 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
     )
 
 
-async def _unavailable(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """The shared state could not be read or written: 503, never a 500 or a stale clock."""
-    log.warning("shared node state unavailable for %s %s: %s", request.method, request.path, type(exc).__name__)
-    error = exc if isinstance(exc, CareplanError) else CareplanError(
-        "DATABASE_UNAVAILABLE",
-        detail="共有データベースから時計とセッションの状態を読み書きできません",
-        fix="しばらく待ってから、同じ操作をやり直してください。",
-        detail_en="the shared database did not answer for the hub clock and session state",
-        fix_en="Wait a little, then repeat the same operation.",
-    )  # fmt: skip
-    return await refusal_response(error, request)
+@web.middleware
+async def nodes_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """hub.nodes rules 1 and 2, just inside the error middleware: a database that cannot be read
+    or written here is answered like anywhere else (503 DATABASE_UNAVAILABLE, Retry-After)."""
+    control = request.app.get(CONTROL)
+    nodes = control.nodes if control is not None else None
+    if nodes is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    await nodes.refresh()  # before anything reads the clock or the session cache
+    try:
+        response = await handler(request)
+    except BaseException:  # e.g. a redirect of the website: share what the request moved, go on
+        with contextlib.suppress(Exception):
+            await nodes.publish()
+        raise
+    await nodes.publish()  # before the answer leaves: the mover's next request, anywhere, sees it
+    return response  # type: ignore[no-any-return]
 
 
 @web.middleware
 async def control_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     control = request.app.get(CONTROL)
-    nodes = control.nodes if control is not None else None
-    if nodes is None:
-        return await _controlled(request, handler, control)
-    try:
-        await nodes.refresh()  # hub.nodes rule 1
-    except Exception as exc:
-        return await _unavailable(request, exc)
-    try:
-        response = await _controlled(request, handler, control)
-    except BaseException:  # e.g. a redirect of the website: share what the request moved, go on
-        with contextlib.suppress(Exception):
-            await nodes.publish()
-        raise
-    try:
-        await nodes.publish()  # hub.nodes rule 2: before the answer leaves
-    except Exception as exc:  # the move was not shared: say so rather than answer as if it was
-        return await _unavailable(request, exc)
-    return response
-
-
-async def _controlled(request: web.Request, handler: Any, control: Control | None) -> web.StreamResponse:
     if control is None or request.path.startswith(UNJOURNALLED):
         return await handler(request)  # type: ignore[no-any-return]
     started = time.perf_counter()

@@ -34,6 +34,7 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import tables as pg
+from hub.nodes import NodeState
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.trust import TrustStore
@@ -123,11 +125,12 @@ def _copy_if_changed(source: Path, target: Path) -> None:
 class Snapshots:
     """Save, list, restore, delete snapshots and reset the hub. Call with the gate held."""
 
-    def __init__(self, service: HubService, clock: Clock, config: HubConfig) -> None:
+    def __init__(self, service: HubService, clock: Clock, config: HubConfig, nodes: NodeState | None = None) -> None:
         self.service = service
         self.clock = clock
         self.config = config
         self.directory = config.data_dir / "snapshots"
+        self.nodes = nodes  # on a shared database: the clock is written with the tables (rule 5)
 
     def _path(self, name: str) -> Path:
         if not NAME.fullmatch(name):
@@ -266,7 +269,7 @@ class Snapshots:
         else:
             await asyncio.to_thread(self._restore_files, source)
             self.service.session_cache.revoked()  # the sessions table was replaced (rule 5)
-        self._restore_clock(meta["clock"])
+            self._restore_clock(meta["clock"])
         self._fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
 
@@ -305,12 +308,26 @@ class Snapshots:
         db = self.service.db
         await asyncio.to_thread(self._restore_side_files, source)
         tables = await pg.state_tables(db)
-        async with db.transaction() as tx:
-            before = await _blobs(tx)
+        self._restore_clock(meta["clock"])
+        async with self._shared_state(db) as tx:
+            before = await pg.named_blobs(tx)
             await pg.restore_into(db, tx, str(schema), tables)
-            after = await _blobs(tx)
-            await self.service.session_cache.revoking(tx)
+            after = await pg.named_blobs(tx)
         await asyncio.to_thread(self.service.payloads.delete, sorted(before - after))
+
+    @contextlib.asynccontextmanager
+    async def _shared_state(self, db: Any) -> AsyncIterator[Any]:
+        """A write transaction that also ends every cached session and writes the clock's moves
+        made so far (rule 5: one commit for tables, clock and sessions)."""
+        try:
+            async with db.transaction() as tx:
+                yield tx
+                await self.service.session_cache.revoking(tx)
+                if self.nodes is not None:
+                    await self.nodes.write_moves(tx)
+        except BaseException:
+            self.clock.adopt_next()  # rolled back: the clock goes back to the shared row's state
+            raise
 
     def _restore_clock(self, state: dict[str, Any]) -> None:
         self.clock.reset()
@@ -352,8 +369,11 @@ class Snapshots:
                 fix_en='Reset with {"to": "empty"}, or restore a snapshot.',
             )
         started = time.perf_counter()
-        await (self._empty_database() if self._postgres else self._empty())
-        self.clock.reset()
+        if self._postgres:
+            await self._empty_database()
+        else:
+            await self._empty()
+            self.clock.reset()
         if not empty:
             await seeder(self.service)
         offices = await self.service.offices()
@@ -374,13 +394,8 @@ class Snapshots:
         """Rule 5 for a reset: the tables emptied in one transaction, then the blobs they named."""
         db = self.service.db
         tables = await pg.state_tables(db)
-        async with db.transaction() as tx:
-            named = await _blobs(tx)
+        self.clock.reset()
+        async with self._shared_state(db) as tx:
+            named = await pg.named_blobs(tx)
             await pg.empty(db, tx, tables)
-            await self.service.session_cache.revoking(tx)
         await asyncio.to_thread(self.service.payloads.delete, sorted(named))
-
-
-async def _blobs(tx: Any) -> set[str]:
-    """The payload files the committed rows name (what a restore or reset may unlink)."""
-    return {str(r[0]) for r in await tx.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")}

@@ -20,16 +20,17 @@ from ca.authority import CertificateAuthority
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control.plane import CONTROL
 from hub.nodes import GARBAGE_GRACE, NodeState, collect_stale_garbage
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.sessions import SessionCache
 from hub.storage import open_storage
 from hub.trust import TrustStore
+from tests.conftest import HubUnderTest
 from tests.hub.test_store_db import NOW, OFFICE, peer, register
 
 USER = f"KJ{OFFICE}"
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,9 @@ class Node:
         await self.state.refresh()
 
 
-@pytest.fixture
-async def nodes(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Node, Node]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def nodes(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[Node, Node]]:
+    database_url = "" if request.param == "sqlite" else request.getfixturevalue("pg_cluster").new_database()
     ca = CertificateAuthority.create(now=NOW - dt.timedelta(days=1))
     ca_pem = tmp_path / "ca.pem"
     ca_pem.write_bytes(ca.certificate.public_bytes(Encoding.PEM))
@@ -197,3 +199,22 @@ async def test_a_starting_node_leaves_young_unnamed_payloads_alone(nodes: tuple[
     assert removed == ["b"]
     assert young.exists(), "another node's submit in flight: its file is not garbage yet"
     assert not old.exists()
+
+
+class Down:
+    """A shared database that stopped answering (what hub.db_postgres raises then)."""
+
+    async def fetch_one(self, *_: object) -> None:
+        raise CareplanError("DATABASE_UNAVAILABLE", detail="テスト", detail_en="test")
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_node_that_cannot_read_the_shared_state_answers_503_not_a_stale_clock(hub: HubUnderTest) -> None:
+    state = hub.running.app[CONTROL].nodes
+    assert state is not None, "a hub on PostgreSQL keeps its clock and sessions in the database"
+    live, state.db = state.db, Down()
+    status, answer = await hub.raw("GET", "/healthz")
+    assert (status, answer["code"]) == (503, "DATABASE_UNAVAILABLE")
+    state.db = live
+    status, _ = await hub.raw("GET", "/healthz")
+    assert status == 200, "the node serves again once the database answers"

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import itertools
 import json
 import os
 import statistics
@@ -31,24 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pgcluster
-from load import (
-    HELPER,
-    MANAGER,
-    ROOT,
-    Driver,
-    Round,
-    Server,
-    _submit,
-    presign,
-    start_floor,
-    unit,
-)
+from load import HELPER, MANAGER, ROOT, Driver, Round, Server, _conditions, presign, run_round, start_floor, unit
 
 from careplan_cli.load import Target, logged_in, register, terminals
 from careplan_cli.up import prepare
@@ -70,32 +58,50 @@ def _cpu_of(pids: Sequence[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _family(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [pid, *map(int, children)]
+@dataclass(slots=True)
+class Nodes:
+    """The nodes of one hub, driven as one server by bench/load.py's rounds (connections spread)."""
+
+    servers: list[Server]
+    name: str = "hub"  # bench/load.py gives a hub each signed body once (the floor reuses them)
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
 
 
 @dataclass(slots=True)
 class Config:
-    """One configuration under test: its servers (one, or two nodes) and the database's postmaster."""
+    """One configuration under test: its server (the floor, or a hub's nodes) and the database's
+    postmaster, whose backends' CPU is read around each round."""
 
     name: str
-    servers: list[Server]
+    server: Server | Nodes
     data: Path
     postmaster: int | None = None
     driver: Driver | None = None
     rounds: list[Round] = field(default_factory=list)
     db_cpu_ms: list[float] = field(default_factory=list)
 
-    def cpu(self) -> float:
-        return sum(server.cpu_seconds() for server in self.servers)
-
     def db_cpu(self) -> float:
-        return _cpu_of(_family(self.postmaster)) if self.postmaster else 0.0
+        if self.postmaster is None:
+            return 0.0
+        children = Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children").read_text().split()
+        return _cpu_of([self.postmaster, *map(int, children)])
 
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
+    async def round(self, bodies: Sequence[Sequence[bytes]], window: float) -> Round:
+        assert self.driver is not None
+        db_before = self.db_cpu()
+        done = await run_round("submit", self.server, self.driver, bodies, window, cycle=False)  # type: ignore[arg-type]
+        if done.latencies and self.postmaster is not None:
+            self.db_cpu_ms.append(1000 * (self.db_cpu() - db_before) / len(done.latencies))
+        return done
 
 
 def start_node(data: Path, database: str, log: Path) -> Server:
@@ -119,43 +125,9 @@ def start_node(data: Path, database: str, log: Path) -> Server:
     raise RuntimeError(f"a hub node did not start; see {log}")
 
 
-async def run_round(config: Config, bodies: Sequence[Sequence[bytes]], window: float) -> Round:
-    """Every connection busy for `window` seconds; connection i goes to node i mod the nodes."""
-    assert config.driver is not None
-    result = Round(scenario="submit", server=config.name)
-    floor = config.name == "floor"
-    supply: Iterator[Sequence[bytes]] = itertools.cycle(bodies) if floor else iter(bodies)
-    async with config.driver.sessions() as (sender, _):
-        started = time.monotonic()
-        cpu_before, db_before = config.cpu(), config.db_cpu()
-        deadline = started + window
-
-        async def worker(url: str) -> None:
-            while time.monotonic() < deadline:
-                parts = next(supply, None)
-                if parts is None:
-                    result.exhausted = True
-                    return
-                began = time.monotonic()
-                try:
-                    await _submit(sender, url, parts, False)
-                except Exception as exc:  # counted, never fatal: a figure, not a test
-                    result.error(str(exc)[:60])
-                    continue
-                result.latencies.append(time.monotonic() - began)
-
-        urls = [server.url for server in config.servers]
-        await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(config.driver.connections)))
-        result.elapsed = time.monotonic() - started
-        result.cpu = config.cpu() - cpu_before
-        if result.latencies and config.postmaster:
-            config.db_cpu_ms.append(1000 * (config.db_cpu() - db_before) / len(result.latencies))
-    return result
-
-
 async def _drive(config: Config, connections: int) -> None:
     """Register the two load offices through the first node, log them in: the driver."""
-    target = Target.of(config.data, config.servers[0].url)
+    target = Target.of(config.data, config.server.url)
     now = dt.datetime.now(dt.UTC)
     await register(target, [MANAGER, HELPER], 1)
     pairs = terminals(target, [MANAGER, HELPER], now)
@@ -170,7 +142,13 @@ async def _drive(config: Config, connections: int) -> None:
     )
 
 
-def _start(workdir: Path, cluster: pgcluster.Cluster | None) -> list[Config]:
+def _start(workdir: Path, cluster: pgcluster.Cluster | None, stack: contextlib.ExitStack) -> list[Config]:
+    """The servers, each stopped when `stack` closes (also when a later one fails to start)."""
+
+    def started(server: Server) -> Server:
+        stack.callback(server.stop)
+        return server
+
     def data(name: str) -> Path:
         path = workdir / f"data-{name}"
         prepare(HubConfig(data_dir=path))
@@ -179,13 +157,13 @@ def _start(workdir: Path, cluster: pgcluster.Cluster | None) -> list[Config]:
 
     sqlite = data("sqlite")  # the floor shares its CA and certificate (and its driver: same terminals)
     configs = [
-        Config("floor", [start_floor(sqlite)], sqlite),
-        Config("sqlite", [start_node(sqlite, "", workdir / "sqlite.log")], sqlite),
+        Config("floor", started(start_floor(sqlite)), sqlite),
+        Config("sqlite", Nodes([started(start_node(sqlite, "", workdir / "sqlite.log"))]), sqlite),
     ]
     if cluster is not None:
         for name, count in (("pg-1node", 1), ("pg-2nodes", 2)):
             path, database = data(name), cluster.new_database()
-            nodes = [start_node(path, database, workdir / f"{name}-{n}.log") for n in range(count)]
+            nodes = Nodes([started(start_node(path, database, workdir / f"{name}-{n}.log")) for n in range(count)])
             configs.append(Config(name, nodes, path, postmaster=cluster.postmaster_pid()))
     return configs
 
@@ -197,14 +175,14 @@ async def bench(args: argparse.Namespace, configs: list[Config]) -> None:
     files = unit(SUBMIT_SIZE)
     for config in configs:  # warm-up, not recorded
         assert config.driver is not None
-        await run_round(config, presign(64, config.driver.sender, files, dt.datetime.now(dt.UTC)), 1.0)
+        await config.round(presign(64, config.driver.sender, files, dt.datetime.now(dt.UTC)), 1.0)
     for number in range(args.rounds):
         order = configs[number % len(configs) :] + configs[: number % len(configs)]
         for config in order:
             assert config.driver is not None
             count = 200 if config.name == "floor" else BODIES
             bodies = presign(count, config.driver.sender, files, dt.datetime.now(dt.UTC))  # outside the window
-            done = await run_round(config, bodies, args.window)
+            done = await config.round(bodies, args.window)
             config.rounds.append(done)
             print(
                 f"round {number + 1} {config.name:<10} {done.per_second:8.1f}/s p99 "
@@ -221,7 +199,7 @@ def summarize(configs: list[Config]) -> dict[str, Any]:
         rs = config.rounds
         per_second = statistics.median(r.per_second for r in rs)
         summary[config.name] = {
-            "nodes": len(config.servers),
+            "nodes": len(config.server.urls()),
             "per_second": round(per_second, 1),
             "p50_ms": round(statistics.median(percentile(r.latencies, 0.5) for r in rs) * 1000, 1),
             "p99_ms": round(statistics.median(percentile(r.latencies, 0.99) for r in rs) * 1000, 1),
@@ -257,25 +235,15 @@ def main(argv: list[str]) -> int:
     if not pgcluster.available():
         print(f"PostgreSQL is not installed ({pgcluster.PG_BIN / 'initdb'}): only the floor and SQLite run")
     cluster_or_none = pgcluster.throwaway_cluster() if pgcluster.available() else contextlib.nullcontext()
-    with tempfile.TemporaryDirectory(prefix="careplan-bench-nodes-") as tmp, cluster_or_none as cluster:
-        configs = _start(Path(tmp), cluster)
-        try:
-            asyncio.run(bench(args, configs))
-        finally:
-            for config in configs:
-                config.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="careplan-bench-nodes-") as tmp,
+        cluster_or_none as cluster,
+        contextlib.ExitStack() as servers,  # stopped first, then the cluster, then the directory
+    ):
+        configs = _start(Path(tmp), cluster, servers)
+        asyncio.run(bench(args, configs))
     summary = summarize(configs)
-    load = os.getloadavg()
-    conditions = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(),
-        "loadavg_1m_at_end": round(load[0], 2),
-        "rounds": args.rounds,
-        "window_s": args.window,
-        "connections": args.connections,
-        "submit_bytes": SUBMIT_SIZE,
-        "python": sys.version.split()[0],
-    }
+    conditions = _conditions(argparse.Namespace(**vars(args), workers=1)) | {"submit_bytes": SUBMIT_SIZE}
     print_summary(summary, conditions)
     if args.json:
         args.json.write_text(json.dumps({"conditions": conditions, "summary": summary}, ensure_ascii=False, indent=1))

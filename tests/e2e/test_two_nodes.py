@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -40,18 +38,16 @@ from client.retry import RetryPolicy
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, PgCluster, Pki, prepare_data_dir
 from tests.e2e.balancer import Balancer
-from tests.e2e.hubprocess import seed
+from tests.e2e.hubprocess import seed, start
 
 pytestmark = pytest.mark.slow
 ADMIN = {"Authorization": "Bearer test-admin-token"}
-START_TIMEOUT = 90.0  # generous: CI shares two cores with everything else
 
 
 @dataclass(slots=True)
 class Node:
     process: subprocess.Popen[bytes]
     url: str
-    log: Path
 
     @property
     def port(self) -> int:
@@ -63,31 +59,11 @@ class Node:
         self.process.wait(timeout=10)
 
 
-def start_node(data: Path, database: str, name: str) -> Node:
-    """One node; several share `data` (and its ready file: a node is ready when the ready file
-    names its own process)."""
-    log = data.parent / f"node-{name}.log"
-    command = [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve"]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*command, "--database", database, "--port", "0"],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
-    ready = data / "hub.json"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            info = json.loads(ready.read_text())
-            if info["pid"] == process.pid:
-                return Node(process, info["url"], log)
-        if process.poll() is not None:
-            raise RuntimeError(f"node {name} exited with {process.returncode}: {log.read_text()[-2000:]}")
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    raise TimeoutError(f"node {name} did not become ready: {log.read_text()[-2000:]}")
+def start_node(data: Path, database: str) -> Node:
+    """One node; the nodes share `data`, so they start one after the other (each announces itself
+    in the data directory's ready file, which hubprocess.start waits for)."""
+    process, url = start(data, database_url=database)
+    return Node(process, url)
 
 
 @dataclass(slots=True)
@@ -109,9 +85,9 @@ async def nodes(tmp_path: Path, pki: Pki, pg_cluster: PgCluster) -> AsyncIterato
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
     database = pg_cluster.new_database()
-    a = start_node(data, database, "a")
+    a = start_node(data, database)
     try:
-        b = start_node(data, database, "b")
+        b = start_node(data, database)
     except BaseException:
         a.kill()
         raise

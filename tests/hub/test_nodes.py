@@ -143,14 +143,20 @@ async def refused(node: Node, token: str) -> str:
     return caught.value.code
 
 
-async def test_a_logout_on_one_node_ends_the_session_cached_on_the_other(nodes: tuple[Node, Node]) -> None:
-    a, b = nodes
-    for node in nodes:
+async def cached_on_b(a: Node, b: Node) -> str:
+    """A session opened on node A and found (so cached) on node B: its token."""
+    for node in (a, b):
         node.clock.set(NOW, frozen=True)
     await register(a.service)
     token = str((await a.service.login(peer(), USER, "secret"))["token"])
     await b.request()
     await b.service.session(peer(), token, Operation.SEND)  # now in b's cache
+    return token
+
+
+async def test_a_logout_on_one_node_ends_the_session_cached_on_the_other(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    token = await cached_on_b(a, b)
     await a.request()
     await a.service.logout(token)
     await b.request()
@@ -159,12 +165,7 @@ async def test_a_logout_on_one_node_ends_the_session_cached_on_the_other(nodes: 
 
 async def test_a_password_change_on_one_node_ends_every_session_on_the_other(nodes: tuple[Node, Node]) -> None:
     a, b = nodes
-    for node in nodes:
-        node.clock.set(NOW, frozen=True)
-    await register(a.service)
-    token = str((await a.service.login(peer(), USER, "secret"))["token"])
-    await b.request()
-    await b.service.session(peer(), token, Operation.SEND)
+    token = await cached_on_b(a, b)
     async with a.service.db.transaction() as tx:  # what the usage website's password change does
         await a.service.revoke_sessions(tx, USER)
     await b.request()

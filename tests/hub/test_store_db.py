@@ -1,4 +1,5 @@
-"""The hub's database (hub/db.py) and its service layer without HTTP (hub/service.py)."""
+"""The hub's database (hub.storage: SQLite in hub/db.py, PostgreSQL in hub/db_postgres.py) and its
+service layer without HTTP (hub/service.py), on both backends."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -21,8 +23,10 @@ from careplan.office import with_check_digit
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import MIGRATIONS, Database
+from hub.db_postgres import PostgresDatabase, numbered, rowcount
 from hub.payloads import PayloadStore
 from hub.service import HubService
+from hub.storage import IntegrityError, Storage
 from hub.trust import TrustStore
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -39,48 +43,81 @@ def office_row(number: str = OFFICE, user: str | None = None) -> tuple[object, .
     return (number, "テスト事業所", "43", user or f"KJ{number}", NOW.isoformat())
 
 
-async def count(db: Database, table: str) -> int:
+async def count(db: Storage, table: str) -> int:
     row = await db.fetch_one(f"SELECT count(*) FROM {table}")
     assert row is not None
     return int(row[0])
 
 
+async def version(db: Storage) -> int:
+    sql = "PRAGMA user_version" if db.dialect == "sqlite" else "SELECT version FROM schema_version"
+    row = await db.fetch_one(sql)
+    assert row is not None
+    return int(row[0])
+
+
+Opener = Callable[[], Awaitable[Storage]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_db(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
+    """Opens the same database again on each call: SQLite in tmp_path, or a fresh PostgreSQL
+    database of the session's cluster (tests/conftest.py pg_cluster)."""
+    if request.param == "sqlite":
+        path = tmp_path / "data" / "hub.sqlite3"
+        return lambda: Database.open(path)
+    url = request.getfixturevalue("pg_cluster").new_database()
+    return lambda: PostgresDatabase.open(url)
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "data" / "hub.sqlite3")
+async def db(open_db: Opener) -> AsyncIterator[Storage]:
+    database = await open_db()
     yield database
     await database.close()
 
 
-# --- the database -------------------------------------------------------------------------------
-async def test_pragmas_and_schema_version(db: Database) -> None:
-    assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
-    assert (await db.fetch_one("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
-    assert (await db.fetch_one("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
-    assert (await db.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
-    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"offices", "users", "sessions", "transmissions", "transmission_files", "audit"} <= tables
+# --- the database, on both backends -------------------------------------------------------------
+async def test_schema_version_and_tables(db: Storage) -> None:
+    assert await version(db) == len(MIGRATIONS)
+    tables = await db.table_names()
+    assert {"offices", "users", "sessions", "transmissions", "transmission_files", "audit", "hub_secrets"} <= tables
+    secret = await db.fetch_one("SELECT value FROM hub_secrets WHERE name = 'csrf'")
+    assert secret is not None and isinstance(secret[0], bytes) and len(secret[0]) == 32
 
 
-async def test_open_creates_the_parent_directory(tmp_path: Path) -> None:
-    path = tmp_path / "a" / "b" / "hub.sqlite3"
-    database = await Database.open(path)
-    await database.close()
-    assert path.exists()
-
-
-async def test_committed_transaction_persists(db: Database) -> None:
+async def test_committed_transaction_persists(db: Storage) -> None:
     async with db.transaction() as tx:
         assert await tx.execute(INSERT_OFFICE, office_row()) == 1
     row = await db.fetch_one("SELECT name FROM offices WHERE office_number = ?", (OFFICE,))
     assert row is not None and row["name"] == "テスト事業所"
+    assert dict(row) == {"name": "テスト事業所"} and tuple(row) == ("テスト事業所",)
 
 
-async def test_transaction_that_raises_rolls_back(db: Database) -> None:
+async def test_rowcount_of_updates_and_deletes(db: Storage) -> None:
+    async with db.transaction() as tx:
+        await tx.execute_many(INSERT_OFFICE, [office_row(), office_row(OTHER)])
+        assert await tx.execute("UPDATE offices SET name = ? WHERE name = ?", ("x", "テスト事業所")) == 2
+        assert await tx.execute("DELETE FROM offices WHERE office_number = ?", ("nobody",)) == 0
+        assert await tx.execute("DELETE FROM offices WHERE name = 'x' AND office_number = ?", (OFFICE,)) == 1
+
+
+async def test_question_marks_in_literals_are_not_placeholders(db: Storage) -> None:
+    async with db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO offices (office_number, name, service_kind, office_user_id, created_at) "
+            "VALUES (?, 'それは？ ? ''?''', ?, ?, ?)",
+            (OFFICE, "43", "KJ1", NOW.isoformat()),
+        )
+    row = await db.fetch_one("SELECT name FROM offices WHERE name LIKE '%?%' AND office_number = ?", (OFFICE,))
+    assert row is not None and row[0] == "それは？ ? '?'"
+
+
+async def test_transaction_that_raises_rolls_back(db: Storage) -> None:
     async def insert_then_fail() -> None:
         async with db.transaction() as tx:
             await tx.execute(INSERT_OFFICE, office_row())
-            assert tuple(await tx.fetch_one("SELECT count(*) FROM offices")) == (1,)  # type: ignore[arg-type]
+            assert tuple(await tx.fetch_one("SELECT count(*) FROM offices")) == (1,)
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -92,7 +129,7 @@ async def test_transaction_that_raises_rolls_back(db: Database) -> None:
     assert await count(db, "offices") == 1
 
 
-async def test_constraint_failure_rolls_back_the_earlier_statements(db: Database) -> None:
+async def test_constraint_failure_rolls_back_the_earlier_statements(db: Storage) -> None:
     async def insert_office_then_orphan_user() -> None:
         async with db.transaction() as tx:
             await tx.execute(INSERT_OFFICE, office_row())
@@ -103,13 +140,13 @@ async def test_constraint_failure_rolls_back_the_earlier_statements(db: Database
                 ("KJX", "9999999999", "hash", "ok", NOW.isoformat()),
             )
 
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(IntegrityError, match=r"(?i)FOREIGN KEY"):
         await insert_office_then_orphan_user()
     assert await count(db, "offices") == 0
     assert await count(db, "users") == 0
 
 
-async def test_cancelled_transaction_rolls_back(db: Database) -> None:
+async def test_cancelled_transaction_rolls_back(db: Storage) -> None:
     started = asyncio.Event()
 
     async def slow() -> None:
@@ -124,10 +161,12 @@ async def test_cancelled_transaction_rolls_back(db: Database) -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await count(db, "offices") == 0
+    async with db.transaction() as tx:  # and the writer is free again
+        await tx.execute(INSERT_OFFICE, office_row())
 
 
-async def test_check_constraints_hold(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):  # noqa: PT012 - the whole transaction is the statement
+async def test_check_constraints_hold(db: Storage) -> None:
+    with pytest.raises(IntegrityError):  # noqa: PT012 - the whole transaction is the statement
         async with db.transaction() as tx:
             await tx.execute(INSERT_OFFICE, office_row())
             await tx.execute(
@@ -138,59 +177,164 @@ async def test_check_constraints_hold(db: Database) -> None:
     assert await count(db, "offices") == 0
 
 
-async def test_write_transactions_do_not_interleave(db: Database) -> None:
-    async with db.transaction() as tx:
+async def _increments(databases: list[Storage], each: int) -> None:
+    """Read-then-write increments from every database at once: none may be lost."""
+    async with databases[0].transaction() as tx:
         await tx.execute("INSERT INTO audit (at, operation, code, detail) VALUES ('t', 'o', 'c', '0')")
 
-    async def increment() -> None:
+    async def increment(db: Storage) -> None:
         async with db.transaction() as tx:
-            row = await tx.fetch_one("SELECT detail FROM audit WHERE id = 1")
+            row = await tx.fetch_one("SELECT detail FROM audit WHERE operation = 'o'")
             assert row is not None
             await asyncio.sleep(0.01)  # another writer would read the same value here
-            await tx.execute("UPDATE audit SET detail = ? WHERE id = 1", (str(int(row[0]) + 1),))
+            await tx.execute("UPDATE audit SET detail = ? WHERE operation = 'o'", (str(int(row[0]) + 1),))
 
-    await asyncio.gather(*(increment() for _ in range(5)))
-    assert tuple(await db.fetch_one("SELECT detail FROM audit WHERE id = 1")) == ("5",)  # type: ignore[arg-type]
+    await asyncio.gather(*(increment(db) for db in databases for _ in range(each)))
+    row = await databases[-1].fetch_one("SELECT detail FROM audit WHERE operation = 'o'")
+    assert row is not None and row[0] == str(len(databases) * each)
 
 
-async def test_readers_on_another_connection_see_only_committed_rows(tmp_path: Path, db: Database) -> None:
-    path = tmp_path / "data" / "hub.sqlite3"
+async def test_write_transactions_do_not_interleave(db: Storage) -> None:
+    await _increments([db], 5)
+
+
+async def test_writers_of_two_nodes_take_turns(open_db: Opener) -> None:
+    """Two opens of one database stand for two nodes (or worker processes): the advisory lock
+    (PostgreSQL) or the file lock (SQLite) makes their writers take turns."""
+    first, second = await open_db(), await open_db()
+    try:
+        await _increments([first, second], 4)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_after_commit_runs_only_after_a_commit(db: Storage) -> None:
+    called: list[str] = []
     async with db.transaction() as tx:
-        await tx.execute(INSERT_OFFICE, office_row())
-        with contextlib.closing(sqlite3.connect(path)) as reader:
-            assert reader.execute("SELECT count(*) FROM offices").fetchone() == (0,)
-    with contextlib.closing(sqlite3.connect(path)) as reader:
-        assert reader.execute("SELECT count(*) FROM offices").fetchone() == (1,)
+        tx.after_commit(lambda: called.append("committed"))
+        assert called == []
+    with pytest.raises(RuntimeError):  # noqa: PT012 - the whole transaction is the statement
+        async with db.transaction() as tx:
+            tx.after_commit(lambda: called.append("rolled back"))
+            raise RuntimeError
+    assert called == ["committed"]
 
 
-async def test_reopening_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
-    path = tmp_path / "hub.sqlite3"
-    first = await Database.open(path)
+async def test_concurrent_works_share_one_commit_and_fail_alone(db: Storage) -> None:
+    """Group commit (hub.storage.GroupCommit): works queued while a batch commits share the next
+    transaction; one that raises undoes only its own writes; each caller gets its own answer after
+    the COMMIT."""
+    batches: list[int] = []
+    db.on_commit_batch = batches.append
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+
+    def insert(key: str) -> Callable[[Any], Awaitable[str]]:
+        async def work(tx: Any) -> str:
+            await tx.execute("INSERT INTO t VALUES (?)", (key,))
+            return key
+
+        return work
+
+    results = await asyncio.gather(
+        *(db.commit_together(insert(k)) for k in ["a", "b", "a", "c", "d"]), return_exceptions=True
+    )
+    assert results[:2] == ["a", "b"] and results[3:] == ["c", "d"]
+    assert isinstance(results[2], IntegrityError), "the duplicate fails alone"
+    rows = await db.fetch_all("SELECT k FROM t ORDER BY k")
+    assert [r[0] for r in rows] == ["a", "b", "c", "d"]
+    assert sum(batches[1:]) == 5 and len(batches) < 6, "fewer commits than works"
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_again(open_db: Opener) -> None:
+    first = await open_db()
     async with first.transaction() as tx:
         await tx.execute(INSERT_OFFICE, office_row())
     await first.close()
-    again = await Database.open(path)
+    again = await open_db()
     try:
-        assert (await again.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
+        assert await version(again) == len(MIGRATIONS)
         assert await count(again, "offices") == 1
     finally:
         await again.close()
 
 
-async def test_only_new_migrations_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "hub.sqlite3"
-    first = await Database.open(path)
-    await first.close()
+async def test_nodes_starting_at_once_migrate_once(open_db: Opener) -> None:
+    opened = await asyncio.gather(*(open_db() for _ in range(3)))
+    try:
+        assert [await version(db) for db in opened] == [len(MIGRATIONS)] * 3
+    finally:
+        for db in opened:
+            await db.close()
+
+
+async def test_only_new_migrations_run(open_db: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    await (await open_db()).close()
     monkeypatch.setattr(
         "hub.db.MIGRATIONS", (*MIGRATIONS, "CREATE TABLE extra (x TEXT); INSERT INTO extra VALUES ('once')")
     )
     for _ in range(2):
-        database = await Database.open(path)
+        database = await open_db()
         try:
-            assert (await database.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS) + 1  # type: ignore[index]
+            assert await version(database) == len(MIGRATIONS) + 1
             assert [tuple(r) for r in await database.fetch_all("SELECT x FROM extra")] == [("once",)]
         finally:
             await database.close()
+
+
+async def test_failing_migration_leaves_the_old_version(open_db: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
+    await (await open_db()).close()
+    recorder = ConnectionRecorder(monkeypatch)
+    monkeypatch.setattr("hub.db.MIGRATIONS", (*MIGRATIONS, "CREATE TABLE half (x TEXT); SELECT * FROM nowhere"))
+    try:
+        with pytest.raises((sqlite3.OperationalError, asyncpg.UndefinedTableError), match="nowhere"):
+            await open_db()
+    finally:
+        await recorder.close_all()  # see test_failed_open_closes_its_connection
+    monkeypatch.setattr("hub.db.MIGRATIONS", MIGRATIONS)
+    database = await open_db()
+    try:
+        assert await version(database) == len(MIGRATIONS)
+        assert "half" not in await database.table_names()
+    finally:
+        await database.close()
+
+
+def test_placeholders_and_row_counts_for_postgresql() -> None:
+    assert numbered("SELECT ? , '?', \"a?\", 'it''s ?' -- ?\n, ?") == "SELECT $1 , '?', \"a?\", 'it''s ?' -- ?\n, $2"
+    assert [rowcount(s) for s in ("INSERT 0 1", "UPDATE 3", "DELETE 0", "CREATE TABLE")] == [1, 3, 0, -1]
+
+
+# --- SQLite only --------------------------------------------------------------------------------
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "data" / "hub.sqlite3")
+    yield database
+    await database.close()
+
+
+async def test_pragmas(sqlite_db: Database) -> None:
+    assert (await sqlite_db.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
+    assert (await sqlite_db.fetch_one("PRAGMA synchronous"))[0] == 2  # type: ignore[index]  # FULL
+    assert (await sqlite_db.fetch_one("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
+
+
+async def test_open_creates_the_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "hub.sqlite3"
+    database = await Database.open(path)
+    await database.close()
+    assert path.exists()
+
+
+async def test_readers_on_another_connection_see_only_committed_rows(tmp_path: Path, sqlite_db: Database) -> None:
+    path = tmp_path / "data" / "hub.sqlite3"
+    async with sqlite_db.transaction() as tx:
+        await tx.execute(INSERT_OFFICE, office_row())
+        with contextlib.closing(sqlite3.connect(path)) as reader:
+            assert reader.execute("SELECT count(*) FROM offices").fetchone() == (0,)
+    with contextlib.closing(sqlite3.connect(path)) as reader:
+        assert reader.execute("SELECT count(*) FROM offices").fetchone() == (1,)
 
 
 class ConnectionRecorder:
@@ -210,26 +354,6 @@ class ConnectionRecorder:
     async def close_all(self) -> None:
         for connection in self.connections:
             await connection.close()
-
-
-async def test_failing_migration_leaves_the_old_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "hub.sqlite3"
-    await (await Database.open(path)).close()
-    recorder = ConnectionRecorder(monkeypatch)
-    monkeypatch.setattr("hub.db.MIGRATIONS", (*MIGRATIONS, "CREATE TABLE half (x TEXT); SELECT * FROM nowhere"))
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="nowhere"):
-            await Database.open(path)
-    finally:
-        await recorder.close_all()  # see test_failed_open_closes_its_connection
-    monkeypatch.setattr("hub.db.MIGRATIONS", MIGRATIONS)
-    database = await Database.open(path)
-    try:
-        assert (await database.fetch_one("PRAGMA user_version"))[0] == len(MIGRATIONS)  # type: ignore[index]
-        names = {r[0] for r in await database.fetch_all("SELECT name FROM sqlite_master")}
-        assert "half" not in names
-    finally:
-        await database.close()
 
 
 async def test_failed_open_closes_its_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,9 +378,9 @@ def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def service(tmp_path: Path, ca_pem: Path) -> AsyncIterator[HubService]:
+async def service(tmp_path: Path, ca_pem: Path, open_db: Opener) -> AsyncIterator[HubService]:
     config = HubConfig(data_dir=tmp_path / "hub", session_hours=12)
-    database = await Database.open(config.db_file)
+    database = await open_db()
     clock = Clock()
     clock.set(NOW, frozen=True)
     yield HubService(
@@ -411,8 +535,8 @@ async def test_service_collects_unreferenced_payloads(service: HubService) -> No
         await tx.execute(
             "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, signature, "
             "signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
-            "VALUES ('t1', ?, ?, 'u', x'', 'h', x'', 'f', 's', 's', 1, 4)",
-            (OFFICE, OTHER),
+            "VALUES ('t1', ?, ?, 'u', ?, 'h', ?, 'f', 's', 's', 1, 4)",
+            (OFFICE, OTHER, b"", b""),
         )
         await tx.execute("INSERT INTO transmission_files VALUES ('t1', 0, 'a.csv', 4, 'h', ?)", (kept,))
     assert await service.collect_garbage() == [orphan]

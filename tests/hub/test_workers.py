@@ -4,11 +4,9 @@ opens the files itself, as a worker does)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import fcntl
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -67,34 +65,4 @@ async def test_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         os.close(lock)
-        await db.close()
-
-
-async def test_concurrent_works_share_one_commit_and_fail_alone(tmp_path: Path) -> None:
-    """Group commit (hub.db.Database.commit_together): works queued while a batch commits share the
-    next transaction; one that raises undoes only its own writes; each caller gets its own answer
-    after the COMMIT."""
-    db = await Database.open(tmp_path / "hub.sqlite3")
-    batches: list[int] = []
-    db.on_commit_batch = batches.append
-    try:
-        async with db.transaction() as tx:
-            await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-
-        def insert(key: str):  # type: ignore[no-untyped-def]
-            async def work(tx):  # type: ignore[no-untyped-def]
-                await tx.execute("INSERT INTO t VALUES (?)", (key,))
-                return key
-
-            return work
-
-        results = await asyncio.gather(
-            *(db.commit_together(insert(k)) for k in ["a", "b", "a", "c", "d"]), return_exceptions=True
-        )
-        assert results[:2] == ["a", "b"] and results[3:] == ["c", "d"]
-        assert isinstance(results[2], sqlite3.IntegrityError), "the duplicate fails alone"
-        rows = await db.fetch_all("SELECT k FROM t ORDER BY k")
-        assert [r[0] for r in rows] == ["a", "b", "c", "d"]
-        assert sum(batches[1:]) == 5 and len(batches) < 6, "fewer commits than works"
-    finally:
         await db.close()

@@ -7,17 +7,17 @@ payloads), which may be a network share where a memory-mapped file is not cohere
 files that the worker processes of one machine share (hub.clock.SharedClock, hub.sessions).
 
 Rules this module keeps:
-1. Every request starts by reading the row (`refresh`, one primary-key read, from the control
-   middleware): a clock move or an end of sessions answered on node A is what node B's next
+1. Every request starts by reading the row (`refresh`, one primary-key read, from the nodes
+   middleware of hub.control.plane): a clock move or an end of sessions answered on node A is what node B's next
    request sees, exactly — no notification that could arrive late.
 2. A clock move made while answering a request is written (`publish`) before that answer leaves,
    so once the mover hears back, every node reads it next. An advance is applied to the stored
    state (two advances at once on two nodes both count); a set or a reset replaces it.
 3. The revocation generation is bumped inside the transaction that ends the sessions
    (hub.sessions.SessionCache.revoking): no commit can be answered before its bump.
-4. The row is never part of a snapshot and a reset does not empty it (hub.control.snapshots):
+4. The row is never part of a snapshot and a reset does not empty it (hub.control.tables):
    its sequences only grow, so a node can tell a newer reading from an older one that finished
-   later, and a restore is announced like any other move and revocation.
+   later; a restore or reset writes its clock and revocation in the transaction of its tables.
 5. A node starting while others serve must not take another node's payload file, written but
    not yet committed, for garbage: on a shared database start-up collection removes only
    unreferenced files last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).

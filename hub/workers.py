@@ -5,9 +5,10 @@ Rules this module keeps:
    so the kernel spreads connections over the workers and their CPUs. Whatever the workers must
    agree on lives in the data directory: the database (sessions, throttles, licences,
    transmissions; writers take turns through `hub.db`'s lock file), the clock
-   (`hub.clock.SharedClock`, a mapped file), the payload keys (the key file, re-read when it
-   changes: `hub.payloads`). Per worker, and documented so: rate-limit buckets (`hub.limits`) and
-   the connection cap (`hub.connections`) — each worker counts its own connections.
+   (`hub.clock.SharedClock`, a mapped file; on PostgreSQL a row of the database: hub.nodes), the
+   payload keys (the key file, re-read when it changes: `hub.payloads`). Per worker, and
+   documented so: rate-limit buckets (`hub.limits`) and the connection cap (`hub.connections`) —
+   each worker counts its own connections.
 2. The supervisor prepares the storage (migrations, garbage left by an interrupted write) before
    any worker starts, and workers never collect garbage: another worker may have written a payload
    that its commit does not name yet.

@@ -41,6 +41,7 @@ from typing import Any
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import links
 from hub.control import tables as pg
 from hub.nodes import NodeState
 from hub.payloads import PayloadStore
@@ -67,59 +68,14 @@ def _backup(source: Path, target: Path) -> None:
         src.backup(dst, pages=-1)
 
 
-def _link_tree(source: Path, target: Path) -> int:
-    target.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for entry in os.scandir(source):
-        if entry.is_file() and not entry.name.startswith(".tmp-"):
-            try:
-                os.link(entry.path, target / entry.name)
-            except FileNotFoundError:  # acknowledged (row deleted) on another node since the listing
-                continue
-            count += 1
-    return count
-
-
-def _link_in(snapshot: Path, live: Path) -> None:
-    """Give `live` every blob of the snapshot (links; same name and same inode = kept). A live
-    file of the same name but another inode (re-encrypted since) is replaced atomically."""
-    # Inode numbers come with the directory listing (no stat per file); both folders are on one
-    # file system (links), so the same inode means the same file.
-    present = {e.name: e.inode() for e in os.scandir(live)}
-    for entry in os.scandir(snapshot):
-        if present.get(entry.name) == entry.inode():
-            continue
-        if entry.name in present:
-            tmp = live / f".tmp-restore-{entry.name}"
-            os.link(entry.path, tmp)
-            os.replace(tmp, live / entry.name)
-        else:
-            os.link(entry.path, live / entry.name)
-
-
-def _prune(snapshot: Path, live: Path) -> None:
-    """Unlink the live blobs the snapshot does not hold (after the restore's commit)."""
-    wanted = {e.name for e in os.scandir(snapshot)}
-    for entry in os.scandir(live):
-        if entry.name not in wanted:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-
-
-def _sync_payloads(snapshot: Path, live: Path) -> None:
-    """Make `live` hold exactly the snapshot's blobs."""
-    _link_in(snapshot, live)
-    _prune(snapshot, live)
-
-
-def _copy_if_changed(source: Path, target: Path) -> None:
-    if source.exists():
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            tmp = target.with_name(f".restore-{target.name}")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-    elif target.exists():
-        target.unlink()
+def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
+    return CareplanError(
+        "SNAPSHOT_NOT_FOUND",
+        detail=f"スナップショット {name!r} は{why_ja}: このハブには復元できません",
+        fix="このハブでスナップショットを保存し直してください。",
+        detail_en=f"snapshot {name!r} {why_en}: it cannot be restored on this hub",
+        fix_en="Save the snapshot again on this hub.",
+    )
 
 
 class Snapshots:
@@ -170,7 +126,7 @@ class Snapshots:
 
     def _save_files(self, partial: Path) -> int:
         """Payload links, the key file and the revocation files into `partial`; the blob count."""
-        blobs = _link_tree(self.config.payload_dir, partial / "payloads")
+        blobs = links.link_tree(self.config.payload_dir, partial / "payloads")
         shutil.copyfile(self.config.key_file, partial / "payload-keys.json")
         for live in self._revocation_files():
             if live.exists():
@@ -275,39 +231,35 @@ class Snapshots:
 
     def _restore_files(self, source: Path) -> None:
         _backup(source / "hub.sqlite3", self.config.db_file)
-        _copy_if_changed(source / "payload-keys.json", self.config.key_file)
-        _sync_payloads(source / "payloads", self.config.payload_dir)
+        links.copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        links.sync_payloads(source / "payloads", self.config.payload_dir)
         for live in self._revocation_files():
             live.parent.mkdir(parents=True, exist_ok=True)
-            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+            links.copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
 
     def _restore_side_files(self, source: Path) -> None:
         """The key file, the snapshot's blobs (linked in, none removed) and the revocation files."""
-        _copy_if_changed(source / "payload-keys.json", self.config.key_file)
-        _link_in(source / "payloads", self.config.payload_dir)
+        links.copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        links.link_in(source / "payloads", self.config.payload_dir)
         for live in self._revocation_files():
             live.parent.mkdir(parents=True, exist_ok=True)
-            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+            links.copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
 
     async def _restore_in_database(self, source: Path, meta: dict[str, Any]) -> None:
         """Rule 5: files in first, the tables in one transaction, then the blobs that only the
         replaced rows named are unlinked. A blob another node wrote for a submit not yet committed
         is named by no row either side, so it is never touched (the next quiet start collects it
         if that submit fails)."""
-        schema = meta.get("schema")
+        schema, name, db = meta.get("schema"), str(meta.get("name")), self.service.db
         if not schema:
-            raise CareplanError(
-                "SNAPSHOT_NOT_FOUND",
-                detail=f"スナップショット {meta.get('name')!r} は SQLite のハブで保存されたため、"
-                "PostgreSQL のハブには復元できません",
-                fix="このハブでスナップショットを保存し直してください。",
-                detail_en=f"snapshot {meta.get('name')!r} was saved by a hub on SQLite: "
-                "it cannot be restored on PostgreSQL",
-                fix_en="Save the snapshot again on this hub.",
-            )
-        db = self.service.db
-        await asyncio.to_thread(self._restore_side_files, source)
+            raise _unrestorable(name, "SQLite のハブで保存されました", "was saved by a hub on SQLite")
         tables = await pg.state_tables(db)
+        changed = ", ".join(await pg.differences(db, str(schema), tables))
+        if changed:
+            raise _unrestorable(
+                name, f"表の形が今のスキーマと違います（{changed}）", f"differs from the schema ({changed})"
+            )
+        await asyncio.to_thread(self._restore_side_files, source)
         self._restore_clock(meta["clock"])
         async with self._shared_state(db) as tx:
             before = await pg.named_blobs(tx)

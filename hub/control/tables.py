@@ -81,6 +81,21 @@ async def _identities(db: Any) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
+async def _columns(db: Any, schema: str) -> set[tuple[str, str, int]]:
+    rows = await db.fetch_all(
+        "SELECT table_name, column_name, ordinal_position FROM information_schema.columns WHERE table_schema = ?",
+        (schema,),
+    )
+    return {(str(r[0]), str(r[1]), int(r[2])) for r in rows}
+
+
+async def differences(db: Any, snapshot: str, tables: list[str]) -> list[str]:
+    """The tables whose columns the snapshot does not hold as the live schema does (a schema
+    dropped by hand, or saved before a migration changed it); empty when a restore can run."""
+    live, saved = await _columns(db, db.schema), await _columns(db, snapshot)
+    return [t for t in tables if {c for c in live if c[0] == t} != {c for c in saved if c[0] == t}]
+
+
 async def restore_into(db: Any, tx: Any, snapshot: str, tables: list[str]) -> None:
     """Rule 2, in the caller's write transaction: the live tables become the snapshot's."""
     live = db.schema

@@ -219,3 +219,16 @@ async def test_a_node_that_cannot_read_the_shared_state_answers_503_not_a_stale_
     state.db = live
     status, _ = await hub.raw("GET", "/healthz")
     assert status == 200, "the node serves again once the database answers"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_snapshot_whose_tables_no_longer_match_is_refused_and_changes_nothing(hub: HubUnderTest) -> None:
+    snapshots = hub.running.app[CONTROL].snapshots
+    saved = await snapshots.save("before")
+    async with hub.service.db.transaction() as tx:  # as a later migration would leave it: a column less
+        await tx.execute(f'ALTER TABLE "{saved["schema"]}".offices DROP COLUMN address')
+    before = await hub.service.offices()
+    with pytest.raises(CareplanError) as caught:
+        await snapshots.restore("before")
+    assert caught.value.code == "SNAPSHOT_NOT_FOUND" and "offices" in caught.value.detail
+    assert await hub.service.offices() == before

@@ -116,7 +116,7 @@ class PostgresDatabase(GroupCommit):
         try:
             pool = await asyncpg.create_pool(
                 url,
-                min_size=1,
+                min_size=0,  # no floor to restore: asyncpg logs a traceback for each failed attempt
                 max_size=POOL_SIZE,
                 timeout=CONNECT_TIMEOUT,
                 server_settings={"search_path": schema, "application_name": "careplan-hub"},
@@ -141,11 +141,13 @@ class PostgresDatabase(GroupCommit):
         return found
 
     @contextlib.contextmanager
-    def _mapped(self) -> Iterator[None]:
+    def _mapped(self, connection: asyncpg.Connection | None = None) -> Iterator[None]:
+        """Driver errors that say the database is gone become DATABASE_UNAVAILABLE; so does any
+        error that left `connection` closed (asyncpg's state errors after a dropped socket)."""
         try:
             yield
         except Exception as exc:
-            if _unreachable(exc):
+            if _unreachable(exc) or (connection is not None and connection.is_closed()):
                 raise unavailable(self.url, exc) from None
             raise
 
@@ -173,40 +175,43 @@ class PostgresDatabase(GroupCommit):
             await connection.execute("SET LOCAL synchronous_commit = off")
         return transaction
 
-    @contextlib.asynccontextmanager
-    async def _writer(self) -> AsyncIterator[tuple[asyncpg.Connection, Any]]:
-        """A pooled connection in a transaction holding the advisory lock. A connection the
-        database dropped meanwhile (it restarted) is replaced once before giving up."""
+    async def _begun(self) -> tuple[asyncpg.Connection, Any]:
+        """A pooled connection in a transaction holding the advisory lock; the caller releases it.
+        A connection the database dropped meanwhile (it restarted) is replaced once."""
         for attempt in (1, 2):
             with self._mapped():
                 connection = await self._pool.acquire()
             try:
-                with self._mapped():
-                    transaction = await self._begin(connection)
-            except CareplanError:
-                await self._pool.release(connection)
-                if attempt == 2:
+                with self._mapped(connection):
+                    return connection, await self._begin(connection)
+            except BaseException as exc:
+                await self._release(connection)
+                if attempt == 2 or not isinstance(exc, CareplanError):
                     raise
-                continue
-            try:
-                yield connection, transaction
-            finally:
-                await self._pool.release(connection)
-            return
+        raise AssertionError("unreachable")
+
+    async def _release(self, connection: asyncpg.Connection) -> None:
+        """Back to the pool, whatever state it is in (asyncpg closes a broken one)."""
+        with contextlib.suppress(Exception):
+            await self._pool.release(connection)
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, operations: int = 1) -> AsyncIterator[PostgresTransaction]:
         """A write transaction: committed on exit, rolled back on any exception (rule 1)."""
-        async with self._write_lock, self._writer() as (connection, transaction):
-            tx = PostgresTransaction(connection, self)
+        async with self._write_lock:
+            connection, transaction = await self._begun()
             try:
-                yield tx
-            except BaseException:
-                with contextlib.suppress(Exception):  # a dropped connection has rolled back already
-                    await transaction.rollback()
-                raise
-            with self._mapped():
-                await transaction.commit()
+                tx = PostgresTransaction(connection, self)
+                try:
+                    yield tx
+                except BaseException:
+                    with contextlib.suppress(Exception):  # a dropped connection has rolled back already
+                        await transaction.rollback()
+                    raise
+                with self._mapped(connection):
+                    await transaction.commit()
+            finally:
+                await self._release(connection)
         for callback in tx.committed:
             callback()
         if self.on_commit_batch is not None:
@@ -219,7 +224,8 @@ class PostgresDatabase(GroupCommit):
             try:
                 with self._mapped():
                     async with self._pool.acquire() as connection:
-                        return await getattr(connection, method)(query, *args)
+                        with self._mapped(connection):
+                            return await getattr(connection, method)(query, *args)
             except CareplanError:
                 if attempt == 2:
                     raise
@@ -249,22 +255,22 @@ class PostgresTransaction:
         self.committed.append(callback)
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
-        with self._db._mapped():
+        with self._db._mapped(self._conn):
             return rowcount(await self._conn.execute(self._db.translate(sql), *params))
 
     async def execute_many(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
-        with self._db._mapped():
+        with self._db._mapped(self._conn):
             await self._conn.executemany(self._db.translate(sql), [tuple(row) for row in rows])
 
     async def executescript_in_tx(self, script: str) -> None:
-        with self._db._mapped():
+        with self._db._mapped(self._conn):
             await self._conn.execute(script)  # no parameters: one round trip for every statement
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> asyncpg.Record | None:
-        with self._db._mapped():
+        with self._db._mapped(self._conn):
             row: asyncpg.Record | None = await self._conn.fetchrow(self._db.translate(sql), *params)
             return row
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
-        with self._db._mapped():
+        with self._db._mapped(self._conn):
             return list(await self._conn.fetch(self._db.translate(sql), *params))

@@ -252,10 +252,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PgCluster]:
-    """initdb + pg_ctl in a temp directory (HOWTO "PostgreSQL on this machine"); stopped and removed
-    at the end. Without PostgreSQL 15 the test is skipped, except in CI (.ci/run installs it)."""
+@contextlib.contextmanager
+def running_pg_cluster() -> Iterator[PgCluster]:
+    """initdb + pg_ctl in a temp directory (HOWTO "PostgreSQL on this machine"), stopped and removed
+    afterwards. Without PostgreSQL 15 the test is skipped, except in CI (.ci/run installs it)."""
     if not (PG_BIN / "initdb").exists():
         reason = f"PostgreSQL is not installed ({PG_BIN / 'initdb'} is missing; apt-get install postgresql-15)"
         if os.environ.get("CI") == "true":
@@ -265,15 +265,24 @@ def pg_cluster() -> Iterator[PgCluster]:
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres")
     initdb = [str(PG_BIN / "initdb"), "-D", str(directory / "data"), "-U", "careplan", "--auth=trust", "-E", "UTF8"]
-    subprocess.run([*_as_postgres(), *initdb, "--no-sync"], check=True, stdout=subprocess.DEVNULL, timeout=120)
-    cluster = PgCluster(directory=directory, port=_free_port())
-    cluster.start()
     try:
-        yield cluster
+        subprocess.run([*_as_postgres(), *initdb, "--no-sync"], check=True, stdout=subprocess.DEVNULL, timeout=120)
+        cluster = PgCluster(directory=directory, port=_free_port())
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            with contextlib.suppress(subprocess.SubprocessError):
+                cluster.stop()
     finally:
-        with contextlib.suppress(subprocess.SubprocessError):
-            cluster.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """The session's PostgreSQL cluster (a fresh database per test: `database_url`)."""
+    with running_pg_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

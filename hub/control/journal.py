@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from careplan.errors import CareplanError
 from hub.control.store import ControlDatabase
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,9 @@ class Journal:
             try:
                 if entries:
                     await self._write(entries)
+            except CareplanError as error:  # DATABASE_UNAVAILABLE: a known outage, no traceback
+                log.warning("could not write %d journal entries: %s", len(entries), error.code,
+                            extra={"repeat_key": ("journal", error.code)})  # fmt: skip
             except Exception:  # the journal must never take the hub down
                 log.exception("could not write %d journal entries", len(entries))
             for item in batch:

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from careplan.errors import CareplanError
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
@@ -203,5 +204,8 @@ async def control_middleware(request: web.Request, handler: Any) -> web.StreamRe
             try:
                 duration = time.perf_counter() - started
                 control.journal.record(await _entry(request, status, response, duration, chain))
+            except CareplanError as error:  # DATABASE_UNAVAILABLE: a known outage, no traceback
+                log.warning("could not journal %s %s: %s", request.method, request.path, error.code,
+                            extra={"repeat_key": ("journal", error.code)})  # fmt: skip
             except Exception:  # the journal never turns an answer into an error
                 log.exception("could not journal %s %s", request.method, request.path)

@@ -43,8 +43,8 @@ async def _stored(db: Database, count: int, *, sender: str, recipient: str, star
             await tx.execute(
                 "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, signature, "
                 "signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
-                "VALUES (?, ?, ?, 'KJ', x'7b7d', ?, x'00', 'fp', ?, ?, 1, 1)",
-                (tid, sender, recipient, hashlib.sha256(tid.encode()).hexdigest(), at, at),
+                "VALUES (?, ?, ?, 'KJ', ?, ?, ?, 'fp', ?, ?, 1, 1)",
+                (tid, sender, recipient, b"{}", hashlib.sha256(tid.encode()).hexdigest(), b"\x00", at, at),
             )
             await tx.execute("INSERT INTO transmission_files VALUES (?, 0, 'UPPLAN.CSV', 1, ?, NULL)", (tid, "0" * 64))
     return ids

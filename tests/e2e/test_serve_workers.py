@@ -31,7 +31,6 @@ async def _hub_time(url: str, ca_file: Path) -> dt.datetime:
         return dt.datetime.fromisoformat((await response.json())["hub_time"])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki, database_url: str) -> None:
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)

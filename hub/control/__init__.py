@@ -4,8 +4,9 @@ injection, the live dashboard and admin views), kept apart from the office-facin
 `install(app)` is all `hub.app` calls: it adds the control middleware (gate + journal, outermost),
 the nodes middleware (shared clock and sessions on a shared database, just inside the error
 middleware), the fault middleware (innermost, next to the handler), the admin routes, the
-dashboard and the lifecycle that opens the control database. Nothing in the office-facing modules imports this
-package except the one-line `decision()` calls of the submission path (hub.control.journal).
+dashboard and the lifecycle that opens the control database. Nothing in the office-facing
+modules imports this package except the one-line `decision()` calls of the submission path
+(hub.control.journal).
 """
 
 from __future__ import annotations

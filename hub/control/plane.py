@@ -77,6 +77,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     nodes = None
     if shared(config):  # several nodes may share the database: no mapped files (hub.nodes)
+        service.session_cache.close()  # the mapped file of one machine: not what nodes share
         service.session_cache = SessionCache(None)
         nodes = await NodeState.open(service.db, app[CLOCK], service.session_cache)
     app[CONTROL] = Control(

@@ -27,7 +27,7 @@ from hub.service import HubService
 from hub.sessions import SessionCache
 from hub.storage import open_storage
 from hub.trust import TrustStore
-from tests.conftest import HubUnderTest
+from tests.conftest import KYOTAKU, HubUnderTest
 from tests.hub.test_store_db import NOW, OFFICE, peer, register
 
 USER = f"KJ{OFFICE}"
@@ -232,3 +232,20 @@ async def test_a_snapshot_whose_tables_no_longer_match_is_refused_and_changes_no
         await snapshots.restore("before")
     assert caught.value.code == "SNAPSHOT_NOT_FOUND" and "offices" in caught.value.detail
     assert await hub.service.offices() == before
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+async def test_an_injected_session_expiry_reaches_a_cached_session(hub: HubUnderTest) -> None:
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        first_token = kyotaku.token
+        assert await kyotaku.sent() == []  # the session is now in the cache
+        status, _ = await hub.raw(
+            "POST",
+            "/admin/v1/faults",
+            json={"kind": "expire_session", "operation": "list", "count": 1},
+            headers={"Authorization": "Bearer test-admin-token"},
+        )
+        assert status == 201
+        assert await kyotaku.sent() == []  # refused once (401), then our client logged in again
+        assert kyotaku.token != first_token, "the cached copy did not outlive the expiry"

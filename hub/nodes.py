@@ -17,7 +17,9 @@ Rules this module keeps:
    (hub.sessions.SessionCache.revoking): no commit can be answered before its bump.
 4. The row is never part of a snapshot and a reset does not empty it (hub.control.tables):
    its sequences only grow, so a node can tell a newer reading from an older one that finished
-   later; a restore or reset writes its clock and revocation in the transaction of its tables.
+   later; a restore or reset writes its clock and revocation in the transaction of its tables,
+   and a restore counts itself, so every node takes in the files it restored (payload keys, an
+   older CRL that a node's trust store would otherwise refuse as a step back).
 5. A node starting while others serve must not take another node's payload file, written but
    not yet committed, for garbage: on a shared database start-up collection removes only
    unreferenced files last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).
@@ -33,6 +35,7 @@ import datetime as dt
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hub.clock import EPOCH, Clock, Move, micros
@@ -49,11 +52,12 @@ TABLE = "node_state"
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS node_state (id INTEGER PRIMARY KEY CHECK (id = 1),"
     " clock_sequence BIGINT NOT NULL, clock_offset_us BIGINT NOT NULL, clock_frozen_us BIGINT,"
-    " revocations BIGINT NOT NULL)",
-    "INSERT INTO node_state (id, clock_sequence, clock_offset_us, clock_frozen_us, revocations)"
-    " VALUES (1, 0, 0, NULL, 0) ON CONFLICT (id) DO NOTHING",
+    " revocations BIGINT NOT NULL, restores BIGINT NOT NULL)",
+    "INSERT INTO node_state (id, clock_sequence, clock_offset_us, clock_frozen_us, revocations, restores)"
+    " VALUES (1, 0, 0, NULL, 0, 0) ON CONFLICT (id) DO NOTHING",
 )
-READ = "SELECT clock_sequence, clock_offset_us, clock_frozen_us, revocations FROM node_state WHERE id = 1"
+READ = "SELECT clock_sequence, clock_offset_us, clock_frozen_us, revocations, restores FROM node_state WHERE id = 1"
+RESTORED = "UPDATE node_state SET restores = restores + 1 WHERE id = 1"
 SET = "UPDATE node_state SET clock_sequence = clock_sequence + 1, clock_offset_us = ?, clock_frozen_us = ? WHERE id = 1"
 ADVANCE = (
     "UPDATE node_state SET clock_sequence = clock_sequence + 1,"
@@ -80,6 +84,10 @@ class NodeState:
         self.clock = clock
         self.cache = cache
         clock.moves = []  # rule 2: from now on the clock's moves are written to the row
+        self.restores: int | None = None  # restores seen (rule 4)
+        # Called when another node restored a snapshot: the files it restored (payload keys, CRLs)
+        # are read again here (hub.control.snapshots: fresh stores).
+        self.on_restore: Callable[[], None] | None = None
 
     @classmethod
     async def open(cls, db: Any, clock: Clock, cache: SessionCache) -> NodeState:
@@ -98,6 +106,15 @@ class NodeState:
         frozen = None if row[2] is None else EPOCH + dt.timedelta(microseconds=int(row[2]))
         self.clock.adopt(int(row[0]), dt.timedelta(microseconds=int(row[1])), frozen)
         self.cache.adopt(int(row[3]))
+        restores, seen = int(row[4]), self.restores
+        self.restores = restores if seen is None else max(seen, restores)
+        if seen is not None and restores > seen and self.on_restore is not None:
+            self.on_restore()
+
+    async def restored(self, tx: Any) -> None:
+        """A snapshot is being restored in `tx`: once it commits, every node reads the restored
+        files again at its next request (rule 4)."""
+        await tx.execute(RESTORED)
 
     async def write_moves(self, tx: Any) -> None:
         """Write the moves made since the last write in the caller's transaction (a restore or a

@@ -80,12 +80,15 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         service.session_cache.close()  # the mapped file of one machine: not what nodes share
         service.session_cache = SessionCache(None)
         nodes = await NodeState.open(service.db, app[CLOCK], service.session_cache)
+    snapshots = Snapshots(service, app[CLOCK], config, nodes)
+    if nodes is not None:  # a restore through another node: read the files it restored (hub.nodes)
+        nodes.on_restore = snapshots.fresh_stores
     app[CONTROL] = Control(
         db=db,
         journal=journal,
         faults=Faults(db),
         gate=Gate(),
-        snapshots=Snapshots(service, app[CLOCK], config, nodes),
+        snapshots=snapshots,
         nodes=nodes,
     )
     try:

@@ -226,7 +226,7 @@ class Snapshots:
             await asyncio.to_thread(self._restore_files, source)
             self.service.session_cache.revoked()  # the sessions table was replaced (rule 5)
             self._restore_clock(meta["clock"])
-        self._fresh_stores()
+        self.fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
 
     def _restore_files(self, source: Path) -> None:
@@ -261,22 +261,25 @@ class Snapshots:
             )
         await asyncio.to_thread(self._restore_side_files, source)
         self._restore_clock(meta["clock"])
-        async with self._shared_state(db) as tx:
+        async with self._shared_state(db, restored=True) as tx:
             before = await pg.named_blobs(tx)
             await pg.restore_into(db, tx, str(schema), tables)
             after = await pg.named_blobs(tx)
         await asyncio.to_thread(self.service.payloads.delete, sorted(before - after))
 
     @contextlib.asynccontextmanager
-    async def _shared_state(self, db: Any) -> AsyncIterator[Any]:
+    async def _shared_state(self, db: Any, *, restored: bool = False) -> AsyncIterator[Any]:
         """A write transaction that also ends every cached session and writes the clock's moves
-        made so far (rule 5: one commit for tables, clock and sessions)."""
+        made so far (rule 5: one commit for tables, clock and sessions); a restore also tells
+        every node to read the restored files again."""
         try:
             async with db.transaction() as tx:
                 yield tx
                 await self.service.session_cache.revoking(tx)
                 if self.nodes is not None:
                     await self.nodes.write_moves(tx)
+                    if restored:
+                        await self.nodes.restored(tx)
         except BaseException:
             self.clock.adopt_next()  # rolled back: the clock goes back to the shared row's state
             raise
@@ -296,7 +299,7 @@ class Snapshots:
         files = [self.config.crl_file, self.config.ca_dir / "index.json", kept]
         return [f for f in files if f is not None and self.config.data_dir in f.parents]
 
-    def _fresh_stores(self) -> None:
+    def fresh_stores(self) -> None:
         """Keys and revocations as they are on disk now (the stores cache both); built with the
         same files as the ones they replace."""
         self.service.payloads = PayloadStore(self.config.payload_dir, self.config.key_file)

@@ -137,6 +137,17 @@ async def test_a_move_that_cannot_be_written_is_taken_back(nodes: tuple[Node, No
     assert a.clock.now() == NOW  # the row's state, not the move nobody else saw
 
 
+async def test_a_restore_through_one_node_makes_the_others_read_the_restored_files(nodes: tuple[Node, Node]) -> None:
+    a, b = nodes
+    told: list[str] = []
+    a.state.on_restore, b.state.on_restore = (lambda: told.append("a")), (lambda: told.append("b"))
+    async with a.service.db.transaction() as tx:  # what a restore does with its tables
+        await a.state.restored(tx)
+    await b.request()
+    await b.request()
+    assert told == ["b"], "once, on the other node's next request"
+
+
 async def refused(node: Node, token: str) -> str:
     with pytest.raises(CareplanError) as caught:
         await node.service.session(peer(), token, Operation.SEND)

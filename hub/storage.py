@@ -25,14 +25,16 @@ What a caller may rely on, whichever the backend:
    ("sqlite" or "postgresql").
 7. Errors: a broken constraint raises one of `IntegrityError` (a tuple to catch); a database that
    cannot be reached raises CareplanError("DATABASE_UNAVAILABLE") (503 with Retry-After), never a
-   driver exception.
+   driver exception. A statement that fails inside a transaction fails the whole transaction on
+   PostgreSQL (SQLite would let it go on): catch a refused write outside `transaction()`, as
+   hub.service and hub.offices do, or give it a SAVEPOINT of its own (group commit does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +49,6 @@ T = TypeVar("T")
 
 # What `except IntegrityError:` catches: a UNIQUE, FOREIGN KEY or CHECK constraint refused a write.
 IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
-
-
-class Row(Protocol):
-    """sqlite3.Row and asyncpg.Record alike: by position, by column name, dict(row), iteration."""
-
-    def __getitem__(self, key: int | str, /) -> Any: ...
-    def keys(self) -> Iterable[str]: ...
-    def __iter__(self) -> Iterator[Any]: ...
-    def __len__(self) -> int: ...
 
 
 class StorageTransaction(Protocol):
@@ -85,7 +78,7 @@ class Storage(Protocol):
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
     async def table_names(self) -> set[str]:
-        """The hub's tables (retention and snapshots skip tables an older schema lacks)."""
+        """The hub's tables (retention skips the tables an older schema lacks)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,15 +177,13 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
-async def open_storage(
-    url: str, sqlite_path: Path, *, schema: str = "careplan", migrations: Mapping[str, Any] | None = None
-) -> Storage:
+async def open_storage(url: str, sqlite_path: Path) -> Storage:
     """The hub's database: PostgreSQL when `url` is a postgresql:// URL, else SQLite at
     `sqlite_path`. Raises CareplanError("DATABASE_UNAVAILABLE") when PostgreSQL cannot be reached."""
     if is_postgres_url(url):
         from hub.db_postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url, schema=schema)
+        return await PostgresDatabase.open(url)
     from hub.db import Database
 
     return await Database.open(sqlite_path)

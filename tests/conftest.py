@@ -327,12 +327,12 @@ def openssl() -> str | None:
 
 
 @contextlib.contextmanager
-def careplan_up(root: Path) -> Iterator[tuple[str, Path, list[str]]]:
+def careplan_up(root: Path, *options: str) -> Iterator[tuple[str, Path, list[str]]]:
     """`careplan up --port 0` in a subprocess under `root`: yields (URL, data dir, its output once it
     has stopped — filled in after the block), stops it with SIGINT and checks it stopped cleanly."""
     data = root / "data"
     process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0"],
+        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0", *options],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -220,8 +220,7 @@ class Journal:
     async def _write(self, entries: list[Entry]) -> None:
         sql = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
         async with self.db.transaction() as tx:
-            for entry in entries:
-                await tx.execute(sql, _row(entry))
+            await tx.execute_many(sql, [_row(entry) for entry in entries])  # one round trip on PostgreSQL
             self._written += len(entries)
             if self._written >= TRIM_EVERY:  # trim now and then, not on every batch
                 self._written = 0

@@ -1,13 +1,17 @@
-"""A hub on PostgreSQL whose database is unreachable: a clear refusal at start (one line in
-Japanese and English, the URL without its password, no traceback) and, while running, 503
-DATABASE_UNAVAILABLE with Retry-After on the requests that need it, until the database is back."""
+"""`--database postgresql://…` from the command line, and a hub whose database is unreachable: a
+clear refusal at start (one line in Japanese and English, the URL without its password, no
+traceback) and, while running, 503 DATABASE_UNAVAILABLE with Retry-After on the requests that need
+it, until the database is back."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from careplan.errors import CareplanError
@@ -17,13 +21,34 @@ from tests.conftest import (
     HOUMON,
     KYOTAKU,
     HubUnderTest,
+    PgCluster,
     Pki,
+    careplan_up,
     hub_with,
     prepare_data_dir,
     run_careplan,
     running_pg_cluster,
 )
 from tests.conftest import _free_port as free_port
+
+
+def test_careplan_up_on_postgresql_keeps_everything_in_the_database(tmp_path: Path, pg_cluster: PgCluster) -> None:
+    url = pg_cluster.new_database()
+    with careplan_up(tmp_path, "--database", url) as (hub_url, data, _):
+        offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
+        assert offices and hub_url.startswith("https://")
+    assert not (data / "hub.sqlite3").exists() and not (data / "control.sqlite3").exists()
+    count = asyncio.run(_count(url, "SELECT count(*) FROM careplan.offices"))
+    assert count == len(offices), "the demo offices are rows of the schema careplan"
+    assert asyncio.run(_count(url, "SELECT count(*) FROM careplan_control.faults")) == 0, "the control schema"
+
+
+async def _count(url: str, sql: str) -> int:
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
 
 
 @pytest.mark.parametrize("command", [["hub", "--data", "{data}", "serve"], ["up", "--data", "{data}"]])

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import inspect
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +26,11 @@ from careplan.errors import CareplanError, Operation
 from careplan.office import with_check_digit
 from hub.clock import Clock
 from hub.config import HubConfig
-from hub.db import MIGRATIONS, Database
-from hub.db_postgres import PostgresDatabase, numbered, rowcount
+from hub.db import MIGRATIONS, Database, Transaction
+from hub.db_postgres import PostgresDatabase, PostgresTransaction, numbered, rowcount
 from hub.payloads import PayloadStore
 from hub.service import HubService
-from hub.storage import IntegrityError, Storage
+from hub.storage import IntegrityError, Storage, StorageTransaction
 from hub.trust import TrustStore
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -542,3 +546,33 @@ async def test_service_collects_unreferenced_payloads(service: HubService) -> No
     assert await service.collect_garbage() == [orphan]
     assert service.payloads.read(kept) == b"kept"
     assert await service.collect_garbage() == []
+
+
+@pytest.mark.parametrize(
+    ("protocol", "classes"),
+    [(Storage, (Database, PostgresDatabase)), (StorageTransaction, (Transaction, PostgresTransaction))],
+)
+def test_both_backends_implement_the_whole_interface(protocol: type, classes: tuple[type, ...]) -> None:
+    """Every call of hub.storage's protocols exists on both backends with the same parameters."""
+    wanted = {
+        name: inspect.signature(member)
+        for name, member in vars(protocol).items()
+        if inspect.isfunction(member) and not name.startswith("_")
+    }
+    assert {"transaction", "commit_together", "execute", "after_commit"} & set(wanted)
+    for cls in classes:
+        for name, signature in wanted.items():
+            assert list(inspect.signature(getattr(cls, name)).parameters) == list(signature.parameters), (cls, name)
+        assert hasattr(cls, "dialect") or protocol is StorageTransaction
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 error")])
+def test_without_postgresql_the_tests_skip_except_in_ci(tmp_path: Path, ci: str, outcome: str) -> None:
+    env = {**os.environ, "CAREPLAN_TEST_PG_BIN": str(tmp_path / "nowhere"), "CI": ci}
+    test = "tests/hub/test_store_db.py::test_schema_version_and_tables[postgresql]"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],
+        capture_output=True, text=True, env=env, timeout=120, check=False, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert outcome in done.stdout, done.stdout
+    assert "PostgreSQL is not installed" in done.stdout and "apt-get install postgresql-15" in done.stdout

@@ -118,6 +118,10 @@ class Server:
     pid: int
     process: subprocess.Popen[bytes]
 
+    def urls(self) -> list[str]:
+        """Where connections go: one URL here; the nodes of one hub (bench/nodes.py) give several."""
+        return [self.url]
+
     def pids(self) -> list[int]:
         """The server's process and its children (the workers of `serve --workers N`)."""
         children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
@@ -297,7 +301,7 @@ async def run_round(
         cpu_before, driver_before = server.cpu_seconds(), time.process_time()
         deadline = started + window
 
-        async def worker() -> None:
+        async def worker(url: str) -> None:
             while time.monotonic() < deadline:
                 parts = next(supply, None)
                 if parts is None:
@@ -305,16 +309,17 @@ async def run_round(
                     return
                 began = time.monotonic()
                 try:
-                    transmission_id = await _submit(sender, server.url, parts, stream)
+                    transmission_id = await _submit(sender, url, parts, stream)
                     if cycle:
-                        await _receive(recipient, server.url, transmission_id)
+                        await _receive(recipient, url, transmission_id)
                 except (aiohttp.ClientError, RuntimeError, TimeoutError) as exc:
                     result.error(str(exc)[:60])
                     continue
                 result.latencies.append(time.monotonic() - began)
                 result.bytes_sent += sum(len(p) for p in parts)
 
-        await asyncio.gather(*(worker() for _ in range(driver.connections)))
+        urls = server.urls()  # connection i goes to node i mod the nodes, as a TCP balancer spreads them
+        await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(driver.connections)))
         result.elapsed = time.monotonic() - started
         result.cpu = server.cpu_seconds() - cpu_before
         result.driver_cpu = time.process_time() - driver_before

@@ -24,6 +24,7 @@ from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
 from hub.metrics import METRICS, HubMetrics, metrics_middleware
 from hub.middleware import error_middleware
+from hub.nodes import collect_garbage_at_start
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.requestid import answer_request_id, request_id_middleware
@@ -55,8 +56,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[SERVICE] = service
     app[USAGE] = UsageSite(service)
     harden(config.data_dir)
-    if app[COLLECT_GARBAGE]:
-        await service.collect_garbage()
+    if app[COLLECT_GARBAGE]:  # on a shared database only stale files: other nodes may be writing
+        await collect_garbage_at_start(config, db, service.payloads)
     await _purge(service)  # at start, before the first request
     housekeeping = asyncio.get_running_loop().create_task(_housekeeping(service))
     restore_loop_handler = quiet_accept_errors(asyncio.get_running_loop())

@@ -14,6 +14,11 @@ Several worker processes (`careplan hub serve --workers N`, hub.workers) share o
 `SharedClock` keeps the offset and the frozen instant in a small memory-mapped file of the data
 directory, so a move made through one worker is what every worker reads next, at the cost of one
 read of shared memory per `now()`.
+
+Nodes on several machines (`serve --database URL`) share no memory: a mapped file on a network
+share is not coherent. There a plain Clock is kept in step with a row of the shared database by
+hub.nodes: `moves` records every move for it to write, and `adopt` takes the state it read (newer
+sequences only) at the start of each request.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import mmap
 import os
 import struct
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -41,6 +47,16 @@ def _within_range(instant: dt.datetime) -> dt.datetime:
     return instant
 
 
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One move, as a shared store applies it: to `offset` and `frozen` (set, reset), or by `delta`
+    (advance: applied to the stored state, so two advances made at once on two nodes both count)."""
+
+    offset: dt.timedelta = dt.timedelta(0)
+    frozen: dt.datetime | None = None
+    delta: dt.timedelta | None = None
+
+
 class Clock:
     """`now()` is the real time plus an offset, or a frozen instant."""
 
@@ -48,6 +64,22 @@ class Clock:
         self._source = source
         self._offset = dt.timedelta(0)
         self._frozen: dt.datetime | None = None
+        self._sequence = -1  # of the shared state adopted last (hub.nodes)
+        self.moves: list[Move] | None = None  # when a list (hub.nodes), every move is appended to it
+
+    def _moved(self, move: Move) -> None:
+        if self.moves is not None:
+            self.moves.append(move)
+
+    def adopt(self, sequence: int, offset: dt.timedelta, frozen: dt.datetime | None) -> None:
+        """Take the shared state read as of `sequence`, unless a newer one was adopted already (two
+        requests of this node may read it at once and finish in either order)."""
+        if sequence > self._sequence:
+            self._sequence, self._offset, self._frozen = sequence, offset, frozen
+
+    def adopt_next(self) -> None:
+        """A move made here was not shared after all (its write failed): adopt the next reading."""
+        self._sequence = -1
 
     def now(self) -> dt.datetime:
         if self._frozen is not None:
@@ -64,6 +96,7 @@ class Clock:
         else:
             self._frozen = None
             self._offset = instant - self._source()
+        self._moved(Move(offset=self._offset, frozen=self._frozen))
 
     def advance(self, delta: dt.timedelta) -> None:
         """Move by `delta` (negative moves back); ValueError if that leaves EARLIEST..LATEST."""
@@ -75,10 +108,12 @@ class Clock:
             self._frozen += delta
         else:
             self._offset += delta
+        self._moved(Move(delta=delta))
 
     def reset(self) -> None:
         self._frozen = None
         self._offset = dt.timedelta(0)
+        self._moved(Move())
 
     def state(self) -> dict[str, object]:
         return {
@@ -95,7 +130,7 @@ _LAYOUT = struct.Struct("<qqq")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _micros(delta: dt.timedelta) -> int:
+def micros(delta: dt.timedelta) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -139,8 +174,8 @@ class SharedClock(Clock):
             fcntl.flock(handle, fcntl.LOCK_EX)  # one move at a time across processes
             sequence, self._offset, self._frozen = self._read()
             yield  # the move (Clock's own code) changes _offset/_frozen; on ValueError nothing is written
-            frozen = 0 if self._frozen is None else _micros(self._frozen - EPOCH)
-            _LAYOUT.pack_into(self._map, 0, sequence + 1, _micros(self._offset), frozen)
+            frozen = 0 if self._frozen is None else micros(self._frozen - EPOCH)
+            _LAYOUT.pack_into(self._map, 0, sequence + 1, micros(self._offset), frozen)
             struct.pack_into("<q", self._map, 0, sequence + 2)
 
     def now(self) -> dt.datetime:

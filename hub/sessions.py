@@ -15,7 +15,9 @@ Rules this module keeps:
    is moved back before it), and every end of sessions bumps a revocation generation shared by all
    worker processes (a mapped file) after its commit, which empties every process's cache. A
    lookup reads the generation before the database, so no process can keep a session ended by a
-   commit that an answer already reported.
+   commit that an answer already reported. Nodes on several machines (a shared database) keep the
+   generation in the database instead: bumped in the very transaction that ends the sessions, read
+   by every node at the start of each request (hub.nodes).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import mmap
 import secrets
 import sqlite3
 import struct
@@ -63,26 +66,39 @@ def _token_hash(token: str) -> str:
 CACHE_SECONDS = 5  # how long (hub clock) a found session is used without reading it again
 CACHE_ENTRIES = 10_000  # a bound on memory: the cache starts over when full
 _GENERATION = struct.Struct("<Q")
+# The shared database's generation (hub.nodes keeps the row; it is here so ending sessions needs
+# nothing else): one row, never restored by a snapshot, so it only grows.
+REVOKE_SQL = "UPDATE node_state SET revocations = revocations + 1 WHERE id = 1"
 
 
 class SessionCache:
     """Sessions found, by token hash, valid while the revocation generation in `path` (shared by
-    every process of the hub, like hub.clock's SharedClock) is the one read before finding them."""
+    every process of the hub, like hub.clock's SharedClock) is the one read before finding them.
+    Without a path the generation is a row of the shared database (nodes on several machines,
+    hub.nodes): bumped inside the transaction that ends sessions, adopted by each node at the start
+    of every request."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._map = mapped_file(path, _GENERATION.size)
+    def __init__(self, path: Path | None) -> None:
+        self._map: mmap.mmap | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._map = mapped_file(path, _GENERATION.size)
         self._path = path
+        self._adopted = 0
         self._entries: dict[str, tuple[Session, int, dt.datetime]] = {}
         self._seen = 0
 
     def generation(self) -> int:
         """The generation now; a change empties this process's cache. Read it before the database."""
-        current: int = _GENERATION.unpack_from(self._map)[0]
+        current: int = self._adopted if self._map is None else _GENERATION.unpack_from(self._map)[0]
         if current != self._seen:
             self._entries.clear()
             self._seen = current
         return current
+
+    def adopt(self, generation: int) -> None:
+        """The generation read from the shared database (hub.nodes); it only grows."""
+        self._adopted = max(self._adopted, generation)
 
     def get(self, token_hash: str, now: dt.datetime) -> Session | None:
         entry = self._entries.get(token_hash)
@@ -99,16 +115,29 @@ class SessionCache:
             self._entries.clear()
         self._entries[token_hash] = (session, generation, now)
 
+    async def revoking(self, tx: Transaction) -> None:
+        """Sessions are being ended in `tx`: every process and node reads them again once it
+        commits. The database's generation is bumped in `tx` itself (a row lock; committed with
+        the end of the sessions, before any answer reports it); the mapped one right after it."""
+        if self._map is None:
+            await tx.execute(REVOKE_SQL)
+            tx.after_commit(self._entries.clear)
+        else:
+            tx.after_commit(self.revoked)
+
     def revoked(self) -> None:
         """Sessions were ended (call after the commit): every process reads them again. The
         increment is under an exclusive lock on the file (two ends at once both count)."""
+        if self._map is None or self._path is None:
+            raise RuntimeError("the generation of a shared database is bumped in the transaction (revoking)")
         with open(self._path, "rb") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             _GENERATION.pack_into(self._map, 0, _GENERATION.unpack_from(self._map)[0] + 1)
         self._entries.clear()
 
     def close(self) -> None:
-        self._map.close()
+        if self._map is not None:
+            self._map.close()
 
 
 class Sessions:
@@ -215,7 +244,7 @@ class Sessions:
         """End every session of `user_id`, API and usage website (after a password change)."""
         await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
         await tx.execute("DELETE FROM web_sessions WHERE user_id = ?", (user_id,))
-        tx.after_commit(self.session_cache.revoked)  # rule 4
+        await self.session_cache.revoking(tx)  # rule 4
 
     async def session(self, peer: OfficeIdentity, token: str, operation: Operation) -> Session:
         """The session of `token`, used with the certificate it was opened with."""
@@ -256,4 +285,4 @@ class Sessions:
     async def logout(self, token: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-            tx.after_commit(self.session_cache.revoked)  # rule 4
+            await self.session_cache.revoking(tx)  # rule 4

@@ -5,9 +5,10 @@ Rules this module keeps:
    so the kernel spreads connections over the workers and their CPUs. Whatever the workers must
    agree on lives in the data directory: the database (sessions, throttles, licences,
    transmissions; writers take turns through `hub.db`'s lock file), the clock
-   (`hub.clock.SharedClock`, a mapped file), the payload keys (the key file, re-read when it
-   changes: `hub.payloads`). Per worker, and documented so: rate-limit buckets (`hub.limits`) and
-   the connection cap (`hub.connections`) — each worker counts its own connections.
+   (`hub.clock.SharedClock`, a mapped file; on PostgreSQL a row of the database: hub.nodes), the
+   payload keys (the key file, re-read when it changes: `hub.payloads`). Per worker, and
+   documented so: rate-limit buckets (`hub.limits`) and the connection cap (`hub.connections`) —
+   each worker counts its own connections.
 2. The supervisor prepares the storage (migrations, garbage left by an interrupted write) before
    any worker starts, and workers never collect garbage: another worker may have written a payload
    that its commit does not name yet.
@@ -34,9 +35,10 @@ import sys
 import time
 from pathlib import Path
 
-from hub.clock import SharedClock
+from hub.clock import Clock, SharedClock
 from hub.config import HubConfig
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
+from hub.nodes import collect_garbage_at_start, shared
 from hub.payloads import PayloadStore
 from hub.server import admin_token, start_hub, write_ready_file
 from hub.storage import open_storage
@@ -66,11 +68,9 @@ def clock_file(config: HubConfig) -> Path:
 
 async def prepare_storage(config: HubConfig) -> None:
     """Migrate the database and remove payloads no committed row names, with no worker running."""
-    from hub.service import collect_garbage
-
     db = await open_storage(config.database_url, config.db_file)
-    try:
-        await collect_garbage(db, PayloadStore(config.payload_dir, config.key_file))
+    try:  # on a shared database only stale files: other nodes may be writing (hub.nodes)
+        await collect_garbage_at_start(config, db, PayloadStore(config.payload_dir, config.key_file))
     finally:
         await db.close()
 
@@ -187,7 +187,8 @@ def _die_with_parent() -> None:
 
 
 async def _worker(config: HubConfig, json_logs: JsonFormatter | None) -> None:
-    clock = SharedClock(clock_file(config))
+    # On a shared database the clock is a row of it (hub.nodes), not a mapped file of this machine.
+    clock = Clock() if shared(config) else SharedClock(clock_file(config))
     hub = await start_hub(config, clock=clock, announce_ready=False, worker=True)
     if json_logs is not None:
         json_logs.node = node_name(hub.port)

@@ -338,6 +338,7 @@ async def _expire_session(request: web.Request) -> None:
             "UPDATE sessions SET expires_at = ? WHERE token_hash = ?",
             (service.clock.now().isoformat(), hashlib.sha256(token.strip().encode()).hexdigest()),
         )
+        await service.session_cache.revoking(tx)  # a cached copy (any process or node) must not outlive it
 
 
 def _substitute_signature(response: web.StreamResponse, rule: FaultRule) -> web.StreamResponse:

@@ -3,6 +3,10 @@
 The control middleware is the outermost one: it opens the request's decision chain, lets the
 request through the gate (so a restore is atomic for it) and records its journal entry once the
 answer is known. The dashboard's own polling is not journalled (it would only record itself).
+
+On a shared database (several nodes, `serve --database URL`) the nodes middleware keeps the node
+in step (hub.nodes): the shared clock and session generation are read before every request, and
+a clock move the request made is written before its answer leaves.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
+from hub.nodes import NodeState, shared
 from hub.service import HubService
+from hub.sessions import SessionCache
 
 log = logging.getLogger(__name__)
 Seeder = Callable[[HubService], Awaitable[object]]
@@ -40,6 +46,7 @@ class Control:
     gate: Gate
     snapshots: Snapshots
     seeder: Seeder | None = None
+    nodes: NodeState | None = None  # on a shared database only (hub.nodes)
     closing: asyncio.Event = field(default_factory=asyncio.Event)  # ends the dashboard's streams
     users: dict[str, str] = field(default_factory=dict)  # token hash -> user id, for the journal
 
@@ -67,12 +74,22 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     db = await open_control(config)
     journal = Journal(db)
     journal.start()
+    service = app[SERVICE]
+    nodes = None
+    if shared(config):  # several nodes may share the database: no mapped files (hub.nodes)
+        service.session_cache.close()  # the mapped file of one machine: not what nodes share
+        service.session_cache = SessionCache(None)
+        nodes = await NodeState.open(service.db, app[CLOCK], service.session_cache)
+    snapshots = Snapshots(service, app[CLOCK], config, nodes)
+    if nodes is not None:  # a restore through another node: read the files it restored (hub.nodes)
+        nodes.on_restore = snapshots.fresh_stores
     app[CONTROL] = Control(
         db=db,
         journal=journal,
         faults=Faults(db),
         gate=Gate(),
-        snapshots=Snapshots(app[SERVICE], app[CLOCK], config),
+        snapshots=snapshots,
+        nodes=nodes,
     )
     try:
         yield
@@ -148,6 +165,25 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
         fault=request.get(FAULT),
         decisions=tuple(chain.decisions),
     )
+
+
+@web.middleware
+async def nodes_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """hub.nodes rules 1 and 2, just inside the error middleware: a database that cannot be read
+    or written here is answered like anywhere else (503 DATABASE_UNAVAILABLE, Retry-After)."""
+    control = request.app.get(CONTROL)
+    nodes = control.nodes if control is not None else None
+    if nodes is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    await nodes.refresh()  # before anything reads the clock or the session cache
+    try:
+        response = await handler(request)
+    except BaseException:  # e.g. a redirect of the website: share what the request moved, go on
+        with contextlib.suppress(Exception):
+            await nodes.publish()
+        raise
+    await nodes.publish()  # before the answer leaves: the mover's next request, anywhere, sees it
+    return response  # type: ignore[no-any-return]
 
 
 @web.middleware

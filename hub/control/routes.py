@@ -49,7 +49,7 @@ async def snapshot_restore(request: web.Request) -> web.Response:
 
 @CONTROL_ROUTES.delete("/admin/v1/snapshots/{name}")
 async def snapshot_delete(request: web.Request) -> web.Response:
-    return json_response(_control(request).snapshots.delete(request.match_info["name"]))
+    return json_response(await _control(request).snapshots.delete(request.match_info["name"]))
 
 
 # --- journal ---------------------------------------------------------------------------------------

@@ -15,6 +15,12 @@ Rules this module keeps:
    behave exactly as they did when the snapshot was taken.
 4. The journal and the fault rules are not part of the state (they live in control.sqlite3): a
    restore is itself journalled, and the faults a tester set up stay.
+5. On PostgreSQL (several nodes) the tables are copied inside the database instead
+   (hub.control.tables: a snapshot schema, restored in one transaction). The gate holds only this
+   node still; other nodes keep serving and see the old state or the new one. Payload files are
+   linked in before the restore commits and the ones the snapshot lacks unlinked only after it, so
+   a node never reads a committed row whose file is missing. A restore and a reset end every
+   cached session on every node and process (hub.sessions rule 4): the sessions table changed.
 """
 
 from __future__ import annotations
@@ -28,12 +34,16 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import links
+from hub.control import tables as pg
+from hub.nodes import NodeState
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.trust import TrustStore
@@ -58,47 +68,25 @@ def _backup(source: Path, target: Path) -> None:
         src.backup(dst, pages=-1)
 
 
-def _link_tree(source: Path, target: Path) -> int:
-    target.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for entry in os.scandir(source):
-        if entry.is_file() and not entry.name.startswith(".tmp-"):
-            os.link(entry.path, target / entry.name)
-            count += 1
-    return count
-
-
-def _sync_payloads(snapshot: Path, live: Path) -> None:
-    """Make `live` hold exactly the snapshot's blobs (links; same name and same inode = kept)."""
-    # Inode numbers come with the directory listing (no stat per file); both folders are on one
-    # file system (links), so the same inode means the same file.
-    wanted = {e.name: e.inode() for e in os.scandir(snapshot)}
-    for entry in os.scandir(live):
-        if wanted.get(entry.name) != entry.inode():
-            os.unlink(entry.path)
-    present = {e.name for e in os.scandir(live)}
-    for name in wanted.keys() - present:
-        os.link(snapshot / name, live / name)
-
-
-def _copy_if_changed(source: Path, target: Path) -> None:
-    if source.exists():
-        if not target.exists() or target.read_bytes() != source.read_bytes():
-            tmp = target.with_name(f".restore-{target.name}")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
-    elif target.exists():
-        target.unlink()
+def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
+    return CareplanError(
+        "SNAPSHOT_NOT_FOUND",
+        detail=f"スナップショット {name!r} は{why_ja}: このハブには復元できません",
+        fix="このハブでスナップショットを保存し直してください。",
+        detail_en=f"snapshot {name!r} {why_en}: it cannot be restored on this hub",
+        fix_en="Save the snapshot again on this hub.",
+    )
 
 
 class Snapshots:
     """Save, list, restore, delete snapshots and reset the hub. Call with the gate held."""
 
-    def __init__(self, service: HubService, clock: Clock, config: HubConfig) -> None:
+    def __init__(self, service: HubService, clock: Clock, config: HubConfig, nodes: NodeState | None = None) -> None:
         self.service = service
         self.clock = clock
         self.config = config
         self.directory = config.data_dir / "snapshots"
+        self.nodes = nodes  # on a shared database: the clock is written with the tables (rule 5)
 
     def _path(self, name: str) -> Path:
         if not NAME.fullmatch(name):
@@ -117,37 +105,91 @@ class Snapshots:
             )
         return path
 
+    @property
+    def _postgres(self) -> bool:
+        return getattr(self.service.db, "dialect", "sqlite") == "postgresql"
+
     async def save(self, name: str) -> dict[str, Any]:
         target = self._path(name)
         started = time.perf_counter()
-        meta = await asyncio.to_thread(self._save, target, name)
+        if self._postgres:
+            meta = await self._save_in_database(target, name)
+        else:
+            meta = await asyncio.to_thread(self._save, target, name)
         return meta | {"seconds": round(time.perf_counter() - started, 4)}
 
-    def _save(self, target: Path, name: str) -> dict[str, Any]:
+    def _partial(self, target: Path, name: str) -> Path:
         partial = target.with_name(f".partial-{name}")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        _backup(self.config.db_file, partial / "hub.sqlite3")
-        blobs = _link_tree(self.config.payload_dir, partial / "payloads")
+        return partial
+
+    def _save_files(self, partial: Path) -> int:
+        """Payload links, the key file and the revocation files into `partial`; the blob count."""
+        blobs = links.link_tree(self.config.payload_dir, partial / "payloads")
         shutil.copyfile(self.config.key_file, partial / "payload-keys.json")
         for live in self._revocation_files():
             if live.exists():
                 kept = partial / "files" / live.relative_to(self.config.data_dir)
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(live, kept)
-        meta = {
+        return blobs
+
+    def _meta(self, name: str, blobs: int, counts: dict[str, int]) -> dict[str, Any]:
+        return {
             "name": name,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(),
             "clock": self.clock.state(),
             "payloads": blobs,
-            **self._counts(partial / "hub.sqlite3"),
+            **counts,
         }
+
+    @staticmethod
+    def _put_in_place(partial: Path, target: Path, meta: dict[str, Any]) -> dict[str, Any] | None:
+        """Write meta.json and swap the folder in; the meta of the snapshot it replaced, if any."""
         (partial / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1))
-        old = target.with_name(f".old-{name}")
+        old = target.with_name(f".old-{target.name}")
+        replaced = None
         if target.exists():  # saving under an existing name replaces that snapshot
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                replaced = json.loads((target / "meta.json").read_text())
             os.replace(target, old)
         os.replace(partial, target)
         shutil.rmtree(old, ignore_errors=True)
+        return replaced
+
+    def _save(self, target: Path, name: str) -> dict[str, Any]:
+        partial = self._partial(target, name)
+        _backup(self.config.db_file, partial / "hub.sqlite3")
+        blobs = self._save_files(partial)
+        meta = self._meta(name, blobs, self._counts(partial / "hub.sqlite3"))
+        self._put_in_place(partial, target, meta)
+        return meta
+
+    async def _save_in_database(self, target: Path, name: str) -> dict[str, Any]:
+        """hub.control.tables rule 1: the tables into a new schema and the payload links taken in
+        one write transaction (no node commits meanwhile), then the folder put in place."""
+        db = self.service.db
+        partial = await asyncio.to_thread(self._partial, target, name)
+        schema = pg.new_schema()
+        try:
+            tables = await pg.state_tables(db)
+            async with db.transaction() as tx:
+                await pg.copy_out(tx, db.schema, schema, tables)
+                blobs = await asyncio.to_thread(self._save_files, partial)
+                counts = {
+                    table: int((await tx.fetch_one(f'SELECT count(*) FROM "{schema}"."{table}"'))[0])
+                    for table in ("offices", "transmissions")
+                }
+            meta = self._meta(name, blobs, counts) | {"schema": schema}
+            replaced = await asyncio.to_thread(self._put_in_place, partial, target, meta)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                await pg.drop(db, schema)
+            raise
+        if replaced and replaced.get("schema"):
+            await pg.drop(db, str(replaced["schema"]))
         return meta
 
     @staticmethod
@@ -166,27 +208,81 @@ class Snapshots:
                 found.append(json.loads((path / "meta.json").read_text()))
         return found
 
-    def delete(self, name: str) -> dict[str, Any]:
+    async def delete(self, name: str) -> dict[str, Any]:
         path = self._existing(name)
+        meta = json.loads((path / "meta.json").read_text())
         shutil.rmtree(path)
+        if self._postgres and meta.get("schema"):
+            await pg.drop(self.service.db, str(meta["schema"]))
         return {"deleted": name}
 
     async def restore(self, name: str) -> dict[str, Any]:
         source = self._existing(name)
         meta = json.loads((source / "meta.json").read_text())
         started = time.perf_counter()
-        await asyncio.to_thread(self._restore_files, source)
-        self._restore_clock(meta["clock"])
-        self._fresh_stores()
+        if self._postgres:
+            await self._restore_in_database(source, meta)
+        else:
+            await asyncio.to_thread(self._restore_files, source)
+            self.service.session_cache.revoked()  # the sessions table was replaced (rule 5)
+            self._restore_clock(meta["clock"])
+        self.fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
 
     def _restore_files(self, source: Path) -> None:
         _backup(source / "hub.sqlite3", self.config.db_file)
-        _copy_if_changed(source / "payload-keys.json", self.config.key_file)
-        _sync_payloads(source / "payloads", self.config.payload_dir)
+        links.copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        links.sync_payloads(source / "payloads", self.config.payload_dir)
         for live in self._revocation_files():
             live.parent.mkdir(parents=True, exist_ok=True)
-            _copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+            links.copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+
+    def _restore_side_files(self, source: Path) -> None:
+        """The key file, the snapshot's blobs (linked in, none removed) and the revocation files."""
+        links.copy_if_changed(source / "payload-keys.json", self.config.key_file)
+        links.link_in(source / "payloads", self.config.payload_dir)
+        for live in self._revocation_files():
+            live.parent.mkdir(parents=True, exist_ok=True)
+            links.copy_if_changed(source / "files" / live.relative_to(self.config.data_dir), live)
+
+    async def _restore_in_database(self, source: Path, meta: dict[str, Any]) -> None:
+        """Rule 5: files in first, the tables in one transaction, then the blobs that only the
+        replaced rows named are unlinked. A blob another node wrote for a submit not yet committed
+        is named by no row either side, so it is never touched (the next quiet start collects it
+        if that submit fails)."""
+        schema, name, db = meta.get("schema"), str(meta.get("name")), self.service.db
+        if not schema:
+            raise _unrestorable(name, "SQLite のハブで保存されました", "was saved by a hub on SQLite")
+        tables = await pg.state_tables(db)
+        changed = ", ".join(await pg.differences(db, str(schema), tables))
+        if changed:
+            raise _unrestorable(
+                name, f"表の形が今のスキーマと違います（{changed}）", f"differs from the schema ({changed})"
+            )
+        await asyncio.to_thread(self._restore_side_files, source)
+        self._restore_clock(meta["clock"])
+        async with self._shared_state(db, restored=True) as tx:
+            before = await pg.named_blobs(tx)
+            await pg.restore_into(db, tx, str(schema), tables)
+            after = await pg.named_blobs(tx)
+        await asyncio.to_thread(self.service.payloads.delete, sorted(before - after))
+
+    @contextlib.asynccontextmanager
+    async def _shared_state(self, db: Any, *, restored: bool = False) -> AsyncIterator[Any]:
+        """A write transaction that also ends every cached session and writes the clock's moves
+        made so far (rule 5: one commit for tables, clock and sessions); a restore also tells
+        every node to read the restored files again."""
+        try:
+            async with db.transaction() as tx:
+                yield tx
+                await self.service.session_cache.revoking(tx)
+                if self.nodes is not None:
+                    await self.nodes.write_moves(tx)
+                    if restored:
+                        await self.nodes.restored(tx)
+        except BaseException:
+            self.clock.adopt_next()  # rolled back: the clock goes back to the shared row's state
+            raise
 
     def _restore_clock(self, state: dict[str, Any]) -> None:
         self.clock.reset()
@@ -203,7 +299,7 @@ class Snapshots:
         files = [self.config.crl_file, self.config.ca_dir / "index.json", kept]
         return [f for f in files if f is not None and self.config.data_dir in f.parents]
 
-    def _fresh_stores(self) -> None:
+    def fresh_stores(self) -> None:
         """Keys and revocations as they are on disk now (the stores cache both); built with the
         same files as the ones they replace."""
         self.service.payloads = PayloadStore(self.config.payload_dir, self.config.key_file)
@@ -228,8 +324,11 @@ class Snapshots:
                 fix_en='Reset with {"to": "empty"}, or restore a snapshot.',
             )
         started = time.perf_counter()
-        await self._empty()
-        self.clock.reset()
+        if self._postgres:
+            await self._empty_database()
+        else:
+            await self._empty()
+            self.clock.reset()
         if not empty:
             await seeder(self.service)
         offices = await self.service.offices()
@@ -241,6 +340,17 @@ class Snapshots:
         tables = [r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")]
         async with db.transaction() as tx:
             await tx.execute("PRAGMA defer_foreign_keys = ON")
-            for table in tables:
+            for table in (t for t in tables if t not in pg.KEPT):  # a key and the nodes' row stay
                 await tx.execute(f'DELETE FROM "{table}"')  # names from sqlite_master, not from a request
+        self.service.session_cache.revoked()
         await self.service.collect_garbage()
+
+    async def _empty_database(self) -> None:
+        """Rule 5 for a reset: the tables emptied in one transaction, then the blobs they named."""
+        db = self.service.db
+        tables = await pg.state_tables(db)
+        self.clock.reset()
+        async with self._shared_state(db) as tx:
+            named = await pg.named_blobs(tx)
+            await pg.empty(db, tx, tables)
+        await asyncio.to_thread(self.service.payloads.delete, sorted(named))

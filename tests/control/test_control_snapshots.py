@@ -1,6 +1,7 @@
 """Reset and snapshots over a real hub: back to the seed or to nothing; snapshot → changes →
 restore gives exactly the snapshot's offices, licences, inbox, clock, sessions and payloads; a
-restore during concurrent requests never shows half a state."""
+restore during concurrent requests never shows half a state. On SQLite and on PostgreSQL (where
+the tables are copied inside the database: hub.control.tables)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import datetime as dt
 import time
 from pathlib import Path
 
+import pytest
 from controlkit import admin, ok, plan, with_seed
 
 from careplan.errors import CareplanError
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, OFFICES, HubUnderTest
 
 JST = dt.timezone(dt.timedelta(hours=9))
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 async def _office_numbers(hub: HubUnderTest) -> list[str]:

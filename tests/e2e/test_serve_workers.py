@@ -1,5 +1,6 @@
 """`careplan hub serve --workers N`: the workers share the port and the clock. A clock move made
-through one connection is what every later connection sees, whichever worker takes it."""
+through one connection is what every later connection sees, whichever worker takes it: through a
+mapped file on SQLite, through the database's clock row on PostgreSQL (hub.nodes)."""
 
 from __future__ import annotations
 
@@ -30,11 +31,11 @@ async def _hub_time(url: str, ca_file: Path) -> dt.datetime:
         return dt.datetime.fromisoformat((await response.json())["hub_time"])
 
 
-async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki) -> None:
+async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki, database_url: str) -> None:
     data = tmp_path / "hub"
     prepare_data_dir(data, pki)
     ca_file = data / "ca" / "ca.pem"
-    process, url = start(data, workers=2)
+    process, url = start(data, workers=2, database_url=database_url)
     try:
         assert len(_children(process.pid)) == 2
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))

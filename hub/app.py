@@ -24,7 +24,7 @@ from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
 from hub.metrics import METRICS, HubMetrics, metrics_middleware
 from hub.middleware import error_middleware
-from hub.nodes import collect_garbage_at_start
+from hub.nodes import collect_garbage_at_start, collect_stale_garbage, shared
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.requestid import answer_request_id, request_id_middleware
@@ -86,6 +86,11 @@ async def _housekeeping(service: HubService) -> None:
     while True:
         await asyncio.sleep(service.config.purge_interval)
         await _purge(service)
+        if shared(service.config):  # a crashed node's files (hub.nodes rule 5); alone: at start only
+            try:
+                await collect_stale_garbage(service.db, service.payloads)
+            except Exception:
+                log.exception("payload garbage collection failed")
 
 
 def create_app(config: HubConfig, *, clock: Clock | None = None, collect_garbage: bool = True) -> web.Application:

@@ -21,8 +21,9 @@ Rules this module keeps:
    and a restore counts itself, so every node takes in the files it restored (payload keys, an
    older CRL that a node's trust store would otherwise refuse as a step back).
 5. A node starting while others serve must not take another node's payload file, written but
-   not yet committed, for garbage: on a shared database start-up collection removes only
-   unreferenced files last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).
+   not yet committed, for garbage: on a shared database collection (at start and every
+   purge_interval) removes only the unreferenced files whose writer, a process of this machine,
+   is gone, and those last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).
 6. Per node, by design (documented in the README's Deployment section): rate-limit buckets
    (hub.limits), the connection cap (hub.connections), the metrics (hub.metrics, with a node
    label) and the gate that holds requests still during a restore (hub.control.gate).
@@ -157,8 +158,10 @@ GARBAGE_GRACE = 3600.0  # seconds: far longer than any upload takes between its 
 
 
 async def collect_stale_garbage(db: Any, payloads: PayloadStore, *, grace: float = GARBAGE_GRACE) -> list[str]:
-    """Rule 5: remove the payload files no committed row names that nobody wrote for `grace`
-    seconds (a crash long ago); a younger unnamed file may be another node's submit in flight."""
+    """Rule 5: remove the payload files no committed row names that were written by a process of
+    this machine that is gone (hub.payloads rule 4: a crash, a SIGKILL), or that nobody wrote for
+    `grace` seconds (a node of another machine that crashed); any other unnamed file may be
+    another node's submit in flight."""
     rows = await db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
     referenced = {str(r[0]) for r in rows}
 
@@ -167,7 +170,9 @@ async def collect_stale_garbage(db: Any, payloads: PayloadStore, *, grace: float
         found = []
         for entry in os.scandir(payloads.directory):
             try:
-                if entry.name not in referenced and entry.stat().st_mtime < limit:
+                if entry.name in referenced:
+                    continue
+                if payloads.writer_is_gone(entry.name) or entry.stat().st_mtime < limit:
                     found.append(entry.name)
             except FileNotFoundError:  # acknowledged and unlinked meanwhile
                 continue

@@ -15,6 +15,10 @@ Rules this module keeps:
    without losing old data, and retiring old keys re-encrypts every blob first. The key file is
    re-read when it changes (one stat per write; a read with an unknown key id), so the worker
    processes of `serve --workers N` (hub.workers) follow a rotation made through any one of them.
+4. A blob's name says which machine and process wrote it. Nodes on a shared database share this
+   directory, so an unreferenced file may be another node's upload between its write and its
+   commit; but one written by a process of this machine that no longer runs (a crash, a SIGKILL)
+   never will be committed, and is garbage at once (hub.nodes.collect_stale_garbage).
 """
 
 from __future__ import annotations
@@ -30,6 +34,38 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+# This machine in blob names (rule 4): a hash of its hostname and machine id, so nodes on one
+# shared directory never read each other's names as their own.
+def _machine() -> str:
+    try:
+        machine_id = Path("/etc/machine-id").read_text().strip()
+    except OSError:
+        machine_id = ""
+    return hashlib.sha256(f"{os.uname().nodename}/{machine_id}".encode()).hexdigest()[:8]
+
+
+WRITER = _machine()
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` runs. A killed worker whose parent died too may stay a zombie (state
+    Z) where nothing reaps orphans: it runs no more, though signal 0 still finds it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # the state follows the name
+
 
 MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
 MAGIC_CHUNKED = b"CPS2"  # sealed chunk by chunk (StagedPayload)
@@ -196,7 +232,19 @@ class PayloadStore:
 
     @staticmethod
     def new_name() -> str:
-        return secrets.token_hex(16)
+        """A fresh blob name that says which process wrote it (rule 4): `<machine>-<pid>-<random>`."""
+        return f"{WRITER}-{os.getpid()}-{secrets.token_hex(16)}"
+
+    @staticmethod
+    def writer_is_gone(name: str) -> bool:
+        """Whether `name` (a blob or a staged `.tmp-` file) was written by a process of this
+        machine that no longer runs: nothing of it can still be on its way to a commit (rule 4).
+        Names of another machine, or of the random form of earlier versions, are never judged."""
+        machine, _, rest = name.removeprefix(".tmp-").partition("-")
+        pid, _, _ = rest.partition("-")
+        if machine != WRITER or not pid.isdigit():
+            return False
+        return not _running(int(pid))
 
 
 def _open_chunks(handle: BinaryIO, prefix: bytes, name: str, key: bytes) -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control.plane import CONTROL
 from hub.nodes import GARBAGE_GRACE, NodeState, collect_stale_garbage
-from hub.payloads import PayloadStore
+from hub.payloads import WRITER, PayloadStore
 from hub.service import HubService
 from hub.sessions import SessionCache
 from hub.storage import open_storage
@@ -198,7 +200,13 @@ async def test_a_rolled_back_revocation_bumps_nothing(nodes: tuple[Node, Node]) 
     assert before is not None and after is not None and before[0] == after[0]
 
 
-async def test_a_starting_node_leaves_young_unnamed_payloads_alone(nodes: tuple[Node, Node]) -> None:
+def ended_pid() -> int:
+    """The pid of a process of this machine that has ended."""
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(ended.stdout)
+
+
+async def test_a_starting_node_leaves_young_unnamed_payloads_of_live_writers_alone(nodes: tuple[Node, Node]) -> None:
     a, _ = nodes
     payloads = a.service.payloads
     payloads.directory.mkdir(parents=True, exist_ok=True)
@@ -207,10 +215,15 @@ async def test_a_starting_node_leaves_young_unnamed_payloads_alone(nodes: tuple[
         path.write_bytes(b"sealed")
     long_ago = time.time() - GARBAGE_GRACE - 60
     os.utime(old, (long_ago, long_ago))
+    crashed = payloads.directory / f".tmp-{WRITER}-{ended_pid()}-{'0' * 32}"  # a killed node's upload
+    running = payloads.directory / f".tmp-{PayloadStore.new_name()}"  # this process's upload in flight
+    for path in (crashed, running):
+        path.write_bytes(b"sealed")
     removed = await collect_stale_garbage(a.service.db, payloads)
-    assert removed == ["b"]
+    assert sorted(removed) == sorted(["b", crashed.name])
     assert young.exists(), "another node's submit in flight: its file is not garbage yet"
-    assert not old.exists()
+    assert running.exists(), "a live process of this machine may still commit it"
+    assert not old.exists() and not crashed.exists()
 
 
 class Down:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from hub.payloads import MAGIC, PayloadStore
+from hub.payloads import MAGIC, WRITER, PayloadStore
 
 PLAINTEXT = '1,"0000000001","山田 太郎","要介護3"\r\n'.encode("cp932") * 50
 
@@ -158,7 +163,33 @@ def test_delete_ignores_missing_names(store: PayloadStore) -> None:
     assert list(store.directory.iterdir()) == []
 
 
-def test_new_names_are_unique_hex() -> None:
+def test_new_names_are_unique_and_name_their_writer() -> None:
     names = {PayloadStore.new_name() for _ in range(100)}
     assert len(names) == 100
-    assert all(len(n) == 32 and int(n, 16) >= 0 for n in names)
+    assert all(re.fullmatch(rf"{WRITER}-{os.getpid()}-[0-9a-f]{{32}}", n) for n in names), names
+
+
+def test_a_blob_of_a_gone_process_of_this_machine_is_known_as_such() -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(gone.stdout)  # that process has ended (its pid is free unless the system reuses it)
+    assert PayloadStore.writer_is_gone(f"{WRITER}-{pid}-{'0' * 32}")
+    assert PayloadStore.writer_is_gone(f".tmp-{WRITER}-{pid}-{'0' * 32}")
+    assert not PayloadStore.writer_is_gone(PayloadStore.new_name()), "this process runs"
+    assert not PayloadStore.writer_is_gone(f"0badc0de-{pid}-{'0' * 32}"), "another machine's: never judged"
+    assert not PayloadStore.writer_is_gone("0" * 32), "the random names of earlier versions"
+
+
+def test_a_killed_writer_left_as_a_zombie_is_gone() -> None:
+    """After a SIGKILL of a whole process group nothing may reap the workers: they stay zombies,
+    which signal 0 still finds, yet they will never commit what they staged."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(500):  # bounded: until it has exited (a zombie, as it is not reaped yet)
+            state = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            if state == "Z":
+                break
+            time.sleep(0.01)
+        assert state == "Z"
+        assert PayloadStore.writer_is_gone(f".tmp-{WRITER}-{child.pid}-{'0' * 32}")
+    finally:
+        child.wait()

@@ -28,6 +28,11 @@ STARTING_LICENCES = {
 }
 
 
+def _licence_of(office_number: str, licence_json: str | None) -> lic.Licence:
+    """The stored licence; an office registered without one has a new (unapplied) licence."""
+    return lic.Licence.from_json(json.loads(licence_json)) if licence_json else lic.new_licence(office_number)
+
+
 def _months_before(day: dt.date, months: int) -> dt.date:
     month = day.month - months
     year = day.year + (month - 1) // 12
@@ -120,9 +125,16 @@ class Offices:
 
     async def licence(self, office_number: str) -> lic.Licence | None:
         row = await self.db.fetch_one("SELECT licence_json FROM offices WHERE office_number = ?", (office_number,))
-        if row is None:
-            return None
-        return lic.Licence.from_json(json.loads(row[0])) if row[0] else lic.new_licence(office_number)
+        return None if row is None else _licence_of(office_number, row[0])
+
+    async def named_licences(self, *office_numbers: str) -> dict[str, tuple[str, lic.Licence]]:
+        """Name and licence of each registered office among `office_numbers`, in one query (a submit
+        judges its sender's and its recipient's, and answers with their names)."""
+        marks = ", ".join("?" for _ in office_numbers)
+        rows = await self.db.fetch_all(
+            f"SELECT office_number, name, licence_json FROM offices WHERE office_number IN ({marks})", office_numbers
+        )
+        return {row[0]: (row[1], _licence_of(row[0], row[2])) for row in rows}
 
     async def save_licence(self, licence: lic.Licence) -> None:
         async with self.db.transaction() as tx:

@@ -33,6 +33,7 @@ from careplan.errors import CareplanError, Operation
 from careplan.jst import for_people
 from careplan.manifest import Manifest
 from careplan.signature import DerPrefixes, verify
+from careplan.transmission import DownloadStatus
 from hub.audit import Audit
 from hub.clock import Clock
 from hub.config import HubConfig
@@ -76,6 +77,27 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
+def _new_row(manifest: Manifest, session: Session, office_names: dict[str, str], submitted_at: str) -> dict[str, object]:
+    """A transmission just committed, as hub.listing's row JSON shows it (same keys, same order),
+    built from what was written instead of read back: the submit's answer costs no query.
+    tests/hub/test_hot_path.py holds it equal to the stored row."""
+    return {
+        "transmission_id": manifest.transmission_id,
+        "sender": {"office_number": manifest.sender, "name": office_names[manifest.sender], "user_id": session.user_id},
+        "recipient": {"office_number": manifest.recipient, "name": office_names[manifest.recipient]},
+        "signed_at": manifest.signed_at.isoformat(),
+        "submitted_at": submitted_at,
+        "file_count": len(manifest.files),
+        "total_size": manifest.total_size,
+        "files": [
+            {"position": position, "name": entry.name, "size": entry.size, "sha256": entry.sha256}
+            for position, entry in enumerate(manifest.files)
+        ],
+        "status": DownloadStatus.PENDING.value,
+        "downloaded_at": None,
+    }
+
+
 class HubService(Sessions, Offices, Listings, Audit):
     def __init__(
         self,
@@ -111,46 +133,50 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def submit_transmission(self, peer: OfficeIdentity, session: Session, upload: Upload) -> dict[str, object]:
         """Judge and store a transmission; answered only after its commit. The record carries
         `already_stored`: true when this exact submission was stored before (a retry, rule 3)."""
-        manifest, already_stored = await self._judge_submission(peer, upload)
-        if not already_stored:
-            already_stored = await self._store(manifest, upload, session, peer)
-        if already_stored:
+        manifest, office_names = await self._judge_submission(peer, upload)
+        record = None if office_names is None else await self._store(manifest, upload, session, peer, office_names)
+        if record is None:
             log.info("transmission %s resubmitted unchanged: answered with the stored record", manifest.transmission_id)
-        else:
-            log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
-        return await self._sent_row(manifest.transmission_id) | {"already_stored": already_stored}
+            return await self._sent_row(manifest.transmission_id) | {"already_stored": True}
+        log.info("stored transmission %s %s -> %s", manifest.transmission_id, manifest.sender, manifest.recipient)
+        return record | {"already_stored": False}
 
-    async def _store(self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity) -> bool:
-        """Write the payloads, then commit the row naming them. True (and nothing kept) if an identical
-        submission — the same retry racing this one — committed first."""
+    async def _store(
+        self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, office_names: dict[str, str]
+    ) -> dict[str, object] | None:
+        """Write the payloads, then commit the row naming them; the new row as the send list shows
+        it. None (and nothing kept) if an identical submission — the same retry racing this one —
+        committed first."""
         names = [staged.name for _, staged in upload.files]
         await asyncio.to_thread(self.payloads.publish, [staged for _, staged in upload.files])
         try:
-            committed = await self._commit_submission(manifest, upload, session, peer, names)
+            submitted_at = await self._commit_submission(manifest, upload, session, peer, names)
         except BaseException:
             await asyncio.to_thread(self.payloads.delete, names)
             raise
-        if not committed:
+        if submitted_at is None:
             await asyncio.to_thread(self.payloads.delete, names)
-        return not committed
+            return None
+        return _new_row(manifest, session, office_names, submitted_at)
 
-    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, bool]:
-        """The manifest, and whether this exact submission is already stored (then the later checks
-        — signing time, licences, standard — were passed when it was first stored)."""
+    async def _judge_submission(self, peer: OfficeIdentity, upload: Upload) -> tuple[Manifest, dict[str, str] | None]:
+        """The manifest, and the names of its sender and recipient; None instead of the names when
+        this exact submission is already stored (then the later checks — signing time, licences,
+        standard — were passed when it was first stored)."""
         # CPU-heavy checks (CMS, certificate, hashes, the CSV standard) run in a thread, not on the
         # event loop: a 10 MB unit's standard check would otherwise stall every connection.
         manifest = await asyncio.to_thread(self._judge_signed, peer, upload)
         if await self._check_replay(manifest, upload):
             decision("replay", "already stored", "an identical retry: answered with the stored record")
-            return manifest, True
+            return manifest, None
         decision("replay", "ok", "new transmission id and signed manifest")
         manifest.judge_signing_time(self.clock.now())
         decision("signing_time", "ok", f"signed at {manifest.signed_at.isoformat()}, within tolerance of the hub clock")
-        await self._check_licences(manifest)
+        office_names = await self._check_licences(manifest)
         decision("licences", "ok", f"sender {manifest.sender} applied; recipient {manifest.recipient} licensed")
         async with self._standard_turns:
             await asyncio.to_thread(self._check_standard, manifest, upload)
-        return manifest, False
+        return manifest, office_names
 
     def _judge_signed(self, peer: OfficeIdentity, upload: Upload) -> Manifest:
         """Manifest, signature, signer and files against the manifest (blocking: run in a thread)."""
@@ -217,9 +243,12 @@ class HubService(Sessions, Offices, Listings, Audit):
             "lost with the same id, signature and files unchanged.",
         )
 
-    async def _check_licences(self, manifest: Manifest) -> None:
+    async def _check_licences(self, manifest: Manifest) -> dict[str, str]:
+        """The names of the sender and the recipient, once both licences allow this send (one query
+        for both; the refusals in the order of rule 1)."""
         today = self.today()
-        sender = await self.licence(manifest.sender)
+        offices = await self.named_licences(manifest.sender, manifest.recipient)
+        sender = offices[manifest.sender][1] if manifest.sender in offices else None
         if sender is None or not lic.may_send(sender, today):
             state = lic.state(sender, today).value if sender else "未登録"
             raise CareplanError(
@@ -237,7 +266,7 @@ class HubService(Sessions, Offices, Listings, Audit):
                 detail=f"送信元も送信先も {manifest.sender} です",
                 detail_en=f"sender and recipient are both {manifest.sender}",
             )
-        recipient = await self.licence(manifest.recipient)
+        recipient = offices[manifest.recipient][1] if manifest.recipient in offices else None
         if recipient is None or not lic.may_receive(recipient, today):
             state = "is not registered" if recipient is None else f"is {lic.state(recipient, today).value}"
             raise CareplanError(
@@ -248,6 +277,7 @@ class HubService(Sessions, Offices, Listings, Audit):
                 detail_en=f"recipient {manifest.recipient} {state}",
                 fix_en="Ask the recipient office to apply (利用申請) or renew, then send again.",
             )
+        return {number: name for number, (name, _) in offices.items()}
 
     async def _check_data_load(self, session: Session, operation: Operation) -> None:
         """R3.6: the client's data load (lists) needs a completed application."""
@@ -274,10 +304,14 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     async def _commit_submission(
         self, manifest: Manifest, upload: Upload, session: Session, peer: OfficeIdentity, names: Sequence[str]
-    ) -> bool:
-        """Commit the transmission's rows; False if an identical submission is already committed."""
+    ) -> str | None:
+        """Commit the transmission's rows; their submitted_at, or None if an identical submission
+        is already committed."""
+        submitted_at = ""
 
         async def write(tx: Transaction) -> None:
+            nonlocal submitted_at
+            submitted_at = self._now()  # at its turn in the commit queue, as always
             await tx.execute(
                 "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
                 "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
@@ -292,7 +326,7 @@ class HubService(Sessions, Offices, Listings, Audit):
                     upload.signature,
                     peer.fingerprint,
                     manifest.signed_at.isoformat(),
-                    self._now(),
+                    submitted_at,
                     len(manifest.files),
                     manifest.total_size,
                 ),
@@ -313,13 +347,13 @@ class HubService(Sessions, Offices, Listings, Audit):
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.
             if await self._check_replay(manifest, upload):
-                return False
+                return None
             raise CareplanError(
                 "REPLAY",
                 detail=f"送信ID {manifest.transmission_id} は同時に別の要求で送信されました",
                 detail_en=f"transmission {manifest.transmission_id} was submitted concurrently",
             ) from None
-        return True
+        return submitted_at
 
     # --- receiving ----------------------------------------------------------------------------
     # What a download step needs to judge the transmission (not its files or manifest): read_file

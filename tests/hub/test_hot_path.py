@@ -1,0 +1,53 @@
+"""The submit path's shortcuts (issue 10, throughput): each must answer exactly what the longer way
+answered before it.
+
+- A new submission's answer is built from what was written (hub.service._new_row), not read back:
+  it equals the stored row as the send list and a retry show it.
+- One query reads the sender's and the recipient's licence (hub.offices.named_licences).
+- The journal writes a batch in one statement, each row built by hand (hub.control.journal._row).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from fixtures.samples import sample_plan_set
+from hub.control.journal import _COLUMNS, Decision, Entry, _row
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+
+
+async def test_new_submission_answer_equals_the_stored_row(hub: HubUnderTest) -> None:
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        sent = await kyotaku.send(list(files.items()), to=HOUMON.number)
+        assert sent.pop("already_stored") is False
+        stored = await hub.service._sent_row(sent["transmission_id"])
+        assert json.dumps(sent, ensure_ascii=False) == json.dumps(stored, ensure_ascii=False)  # keys in order too
+        [listed] = await kyotaku.sent()
+        assert listed == stored
+
+
+async def test_named_licences_in_one_query(hub: HubUnderTest) -> None:
+    offices = await hub.service.named_licences(KYOTAKU.number, HOUMON.number, "1399999999")
+    assert set(offices) == {KYOTAKU.number, HOUMON.number}
+    assert offices[KYOTAKU.number][0] == KYOTAKU.name
+    for number, (_, licence) in offices.items():
+        assert licence == await hub.service.licence(number)
+
+
+def test_journal_row_is_what_asdict_gave() -> None:
+    full = Entry(
+        at="2026-12-01T00:00:00+00:00", method="POST", route="/api/v1/transmissions", path="/api/v1/transmissions",
+        status=422, duration_ms=12.5, code="FORMAT_INVALID", office="1370100016", user_id="KJ1370100016",
+        serial="4e1f", transmission="abc", fault={"kind": "delay", "ms": 5},
+        decisions=(Decision(step="manifest", outcome="ok", note="3 files"), Decision(step="standard", outcome="x")),
+    )  # fmt: skip
+    for entry in (full, Entry(at="t", method="GET", route="/r", path="/p", status=200, duration_ms=0.1)):
+        values = asdict(entry)
+        values["fault"] = json.dumps(entry.fault, ensure_ascii=False) if entry.fault else None
+        values["decisions"] = (
+            json.dumps([asdict(d) for d in entry.decisions], ensure_ascii=False) if entry.decisions else None
+        )
+        assert _row(entry) == tuple(values[c] for c in _COLUMNS)

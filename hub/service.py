@@ -77,7 +77,9 @@ def _same_submission(row: sqlite3.Row, manifest: Manifest, upload: Upload) -> bo
     )
 
 
-def _new_row(manifest: Manifest, session: Session, office_names: dict[str, str], submitted_at: str) -> dict[str, object]:
+def _new_row(
+    manifest: Manifest, session: Session, office_names: dict[str, str], submitted_at: str
+) -> dict[str, object]:
     """A transmission just committed, as hub.listing's row JSON shows it (same keys, same order),
     built from what was written instead of read back: the submit's answer costs no query.
     tests/hub/test_hot_path.py holds it equal to the stored row."""

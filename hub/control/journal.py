@@ -153,7 +153,9 @@ def _row(entry: Entry) -> tuple[Any, ...]:
     # the hub's Python CPU per submit (py-spy, bench/load.py).
     fault = json.dumps(entry.fault, ensure_ascii=False) if entry.fault else None
     decisions = (
-        json.dumps([{"step": d.step, "outcome": d.outcome, "note": d.note} for d in entry.decisions], ensure_ascii=False)
+        json.dumps(
+            [{"step": d.step, "outcome": d.outcome, "note": d.note} for d in entry.decisions], ensure_ascii=False
+        )
         if entry.decisions
         else None
     )

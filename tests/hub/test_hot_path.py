@@ -4,16 +4,23 @@ answered before it.
 - A new submission's answer is built from what was written (hub.service._new_row), not read back:
   it equals the stored row as the send list and a retry show it.
 - One query reads the sender's and the recipient's licence (hub.offices.named_licences).
+- Content-Disposition in its plain form is read by a regex, as aiohttp reads it (hub.routes).
 - The journal writes a batch in one statement, each row built by hand (hub.control.journal._row).
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
+
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
+from hub.routes import disposition_names
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 
@@ -51,3 +58,40 @@ def test_journal_row_is_what_asdict_gave() -> None:
             json.dumps([asdict(d) for d in entry.decisions], ensure_ascii=False) if entry.decisions else None
         )
         assert _row(entry) == tuple(values[c] for c in _COLUMNS)
+
+
+def _both(header: str) -> tuple[tuple[str | None, str | None], tuple[str | None, str | None]]:
+    """(ours, aiohttp's) names of `header`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # aiohttp warns about the malformed ones
+        _, params = parse_content_disposition(header)
+        ours = disposition_names(header)
+    return ours, (content_disposition_filename(params, "name"), content_disposition_filename(params, "filename"))
+
+
+_TEXT = st.text(st.sampled_from(["a", "Z", ".", "/", "\\", '"', ";", " ", "=", "*", "'", "%", "\x00", "\n", "計"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=_TEXT, filename=st.one_of(st.none(), _TEXT), head=st.sampled_from(["form-data", "Form-Data", "attachment"]))
+def test_disposition_names_read_as_aiohttp_reads_them(name: str, filename: str | None, head: str) -> None:
+    header = f'{head}; name="{name}"' + ("" if filename is None else f'; filename="{filename}"')
+    ours, theirs = _both(header)
+    assert ours == theirs
+
+
+def test_disposition_names_of_what_clients_send() -> None:
+    for header in (
+        'form-data; name="manifest"',
+        'form-data; name="file"; filename="UPPLAN_202504_1370100016_43_1370100024_11_20250420093000.CSV"',
+        'form-data; name="file"; filename="/etc/passwd"',
+        'form-data; name="file"; filename="ケアプラン.csv"',
+        "form-data; name=file; filename=a.csv",
+        'form-data; filename="a.csv"; name="file"',
+        "form-data; name=\"file\"; filename*=utf-8''%E8%A8%88.csv",
+        'form-data; name="file"; filename="a\\".csv"',
+        'form-data; name=""',
+        "",
+    ):
+        ours, theirs = _both(header)
+        assert ours == theirs, header

@@ -5,6 +5,8 @@ answered before it.
   it equals the stored row as the send list and a retry show it.
 - One query reads the sender's and the recipient's licence (hub.offices.named_licences).
 - Content-Disposition in its plain form is read by a regex, as aiohttp reads it (hub.routes).
+- Units up to INLINE_BYTES are judged on the event loop, bigger ones in a thread: the same
+  refusals either way (broken variants of fixtures.broken), and downloads read either way.
 - The journal writes a batch in one statement, each row built by hand (hub.control.journal._row).
 """
 
@@ -13,15 +15,22 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import asdict
+from pathlib import Path
 
+import pytest
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import hub.service as service_module
+from careplan.errors import CareplanError
+from fixtures.broken import by_name
 from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
 from hub.routes import disposition_names
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.e2e.test_limits import signed
+from tests.e2e.test_standard_round2 import RULES, _retarget
 
 
 async def test_new_submission_answer_equals_the_stored_row(hub: HubUnderTest) -> None:
@@ -95,3 +104,44 @@ def test_disposition_names_of_what_clients_send() -> None:
     ):
         ours, theirs = _both(header)
         assert ours == theirs, header
+
+
+# --- small units judged on the event loop (hub.service.INLINE_BYTES) -------------------------------
+_VARIANTS = [*sorted(RULES), "unit-combination", "warn-csv-blank-line"]
+
+
+async def _outcome(hub: HubUnderTest, name: str, inline: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[object, ...]:
+    monkeypatch.setattr(service_module, "INLINE_BYTES", 10**9 if inline else 0)
+    sender, recipient, files = _retarget(by_name(name).make())
+    tid = ("a" if inline else "b") * 31 + format(_VARIANTS.index(name), "x")
+    manifest, signature = signed(hub, files, sender=sender, recipient=recipient, transmission_id=tid)
+    async with hub.client(sender) as client:
+        await client.login(sender.user, sender.password)
+        try:
+            await client.upload(manifest, signature, files)
+        except CareplanError as refusal:
+            return refusal.code, refusal.message, refusal.detail, refusal.fix, refusal.findings
+    return ("stored",)
+
+
+@pytest.mark.parametrize("name", _VARIANTS)
+async def test_inline_and_threaded_checks_refuse_alike(
+    name: str, hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threaded = await _outcome(hub, name, False, monkeypatch)
+    assert threaded[0] == (by_name(name).code or "stored")
+    assert await _outcome(hub, name, True, monkeypatch) == threaded
+
+
+async def test_small_downloads_read_inline_and_big_in_a_thread(
+    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        for inline in (True, False):
+            monkeypatch.setattr(service_module, "INLINE_BYTES", 10**9 if inline else 0)
+            tid = (await kyotaku.send(list(files.items()), to=HOUMON.number))["transmission_id"]
+            got = await houmon.download(tid, tmp_path / str(inline))
+            assert {p.name: p.read_bytes() for p in got.files} == files

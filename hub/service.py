@@ -40,7 +40,7 @@ from hub.config import HubConfig
 from hub.control.journal import decision, findings_summary
 from hub.db import Database, Transaction
 from hub.listing import Listings, row_json
-from hub.offices import Offices
+from hub.offices import Offices, judge_send_licences
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
@@ -173,13 +173,14 @@ class HubService(Sessions, Offices, Listings, Audit):
         # the loop. The CSV standard check of a big unit runs in a thread, one unit at a time: a
         # 10 MB unit's check (~200 ms) would otherwise stall every connection.
         manifest = self._judge_signed(peer, upload)
-        if await self._check_replay(manifest, upload):
+        stored, offices = await self._stored_and_offices(manifest, upload)
+        if self._judge_replay(stored, manifest, upload):
             decision("replay", "already stored", "an identical retry: answered with the stored record")
             return manifest, None
         decision("replay", "ok", "new transmission id and signed manifest")
         manifest.judge_signing_time(self.clock.now())
         decision("signing_time", "ok", f"signed at {manifest.signed_at.isoformat()}, within tolerance of the hub clock")
-        office_names = await self._check_licences(manifest)
+        office_names = judge_send_licences(manifest.sender, manifest.recipient, offices, self.today())
         decision("licences", "ok", f"sender {manifest.sender} applied; recipient {manifest.recipient} licensed")
         if sum(staged.size for _, staged in upload.files) <= INLINE_BYTES:
             self._check_standard(manifest, upload)
@@ -232,13 +233,43 @@ class HubService(Sessions, Offices, Listings, Audit):
                 "The manifest's sender must be the signing office's 事業所番号.",
             )
 
+    # What a submission is judged against, in one query (one trip to the database): the stored
+    # transmission with its id or its signed manifest (the replay check), then the sender's and the
+    # recipient's office (the licence checks). Each branch's NULLs take the other's column types.
+    _STORED_AND_OFFICES_SQL = (
+        "SELECT t.id, t.manifest, t.signature, NULL AS office_number, NULL AS name, NULL AS licence_json "
+        "FROM transmissions t WHERE t.id = ? OR t.manifest_sha256 = ? UNION ALL "
+        "SELECT NULL, NULL, NULL, o.office_number, o.name, o.licence_json FROM offices o "
+        "WHERE o.office_number IN (?, ?)"
+    )
+
+    async def _stored_and_offices(
+        self, manifest: Manifest, upload: Upload
+    ) -> tuple[sqlite3.Row | None, dict[str, sqlite3.Row]]:
+        rows = await self.db.fetch_all(
+            self._STORED_AND_OFFICES_SQL,
+            (
+                manifest.transmission_id,
+                hashlib.sha256(upload.manifest).hexdigest(),
+                manifest.sender,
+                manifest.recipient,
+            ),
+        )
+        stored = next((row for row in rows if row["id"] is not None), None)
+        return stored, {row["office_number"]: row for row in rows if row["office_number"] is not None}
+
     async def _check_replay(self, manifest: Manifest, upload: Upload) -> bool:
-        """True if this exact submission (same id, byte-identical manifest and signature) is stored:
-        a retry. REPLAY if the id or the signed manifest is stored with other bytes."""
+        """`_judge_replay` on a fresh read (a concurrent submission committed first)."""
         row = await self.db.fetch_one(
             "SELECT id, manifest, signature FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
             (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
         )
+        return self._judge_replay(row, manifest, upload)
+
+    @staticmethod
+    def _judge_replay(row: sqlite3.Row | None, manifest: Manifest, upload: Upload) -> bool:
+        """True if this exact submission (same id, byte-identical manifest and signature) is stored
+        as `row`: a retry. REPLAY if the id or the signed manifest is stored with other bytes."""
         if row is None:
             return False
         if _same_submission(row, manifest, upload):
@@ -252,42 +283,6 @@ class HubService(Sessions, Offices, Listings, Audit):
             fix_en="Each send needs a new transmission id and a new signature; retry a send whose answer was "
             "lost with the same id, signature and files unchanged.",
         )
-
-    async def _check_licences(self, manifest: Manifest) -> dict[str, str]:
-        """The names of the sender and the recipient, once both licences allow this send (one query
-        for both; the refusals in the order of rule 1)."""
-        today = self.today()
-        offices = await self.named_licences(manifest.sender, manifest.recipient)
-        sender = offices[manifest.sender][1] if manifest.sender in offices else None
-        if sender is None or not lic.may_send(sender, today):
-            state = lic.state(sender, today).value if sender else "未登録"
-            raise CareplanError(
-                "SENDER_NOT_APPLIED",
-                detail=f"事業所 {manifest.sender}（{state}）は利用申請が完了していないか、"
-                "ライセンスが有効ではありません",
-                fix="利用状況Webサイトで利用申請（または更新）を行ってから、もう一度送信してください。",
-                detail_en=f"office {manifest.sender} ({state}) has not completed "
-                "its 利用申請 or its licence is not in force",
-                fix_en="Apply (利用申請) or renew (更新) on the usage website, then send again.",
-            )
-        if manifest.recipient == manifest.sender:
-            raise CareplanError(
-                "SAME_OFFICE",
-                detail=f"送信元も送信先も {manifest.sender} です",
-                detail_en=f"sender and recipient are both {manifest.sender}",
-            )
-        recipient = offices[manifest.recipient][1] if manifest.recipient in offices else None
-        if recipient is None or not lic.may_receive(recipient, today):
-            state = "is not registered" if recipient is None else f"is {lic.state(recipient, today).value}"
-            raise CareplanError(
-                "RECIPIENT_NOT_LICENSED",
-                detail=f"送信先 {manifest.recipient} は"
-                f"{'登録されていません' if recipient is None else lic.state(recipient, today).value + 'です'}",
-                fix="送信先事業所に利用申請（または更新）を依頼してから、もう一度送信してください。",
-                detail_en=f"recipient {manifest.recipient} {state}",
-                fix_en="Ask the recipient office to apply (利用申請) or renew, then send again.",
-            )
-        return {number: name for number, (name, _) in offices.items()}
 
     async def _check_data_load(self, session: Session, operation: Operation) -> None:
         """R3.6: the client's data load (lists) needs a completed application."""

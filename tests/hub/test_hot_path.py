@@ -3,7 +3,8 @@ answered before it.
 
 - A new submission's answer is built from what was written (hub.service._new_row), not read back:
   it equals the stored row as the send list and a retry show it.
-- One query reads the sender's and the recipient's licence (hub.offices.named_licences).
+- One query reads the replay check's row and the sender's and recipient's offices
+  (hub.service._stored_and_offices).
 - Content-Disposition in its plain form is read by a regex, as aiohttp reads it (hub.routes).
 - Units up to INLINE_BYTES are judged on the event loop, bigger ones in a thread: the same
   refusals either way (broken variants of fixtures.broken), and downloads read either way.
@@ -24,9 +25,11 @@ from hypothesis import strategies as st
 
 import hub.service as service_module
 from careplan.errors import CareplanError
+from careplan.manifest import Manifest
 from fixtures.broken import by_name
 from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
+from hub.offices import licence_of
 from hub.routes import disposition_names
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 from tests.e2e.test_limits import signed
@@ -45,12 +48,22 @@ async def test_new_submission_answer_equals_the_stored_row(hub: HubUnderTest) ->
         assert listed == stored
 
 
-async def test_named_licences_in_one_query(hub: HubUnderTest) -> None:
-    offices = await hub.service.named_licences(KYOTAKU.number, HOUMON.number, "1399999999")
+async def test_stored_and_offices_in_one_query(hub: HubUnderTest) -> None:
+    """The replay check's row and both offices' rows come from one query, each kind apart."""
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        tid = (await kyotaku.send(list(files.items()), to=HOUMON.number))["transmission_id"]
+    row = await hub.service.db.fetch_one("SELECT manifest, signature FROM transmissions WHERE id = ?", (tid,))
+    assert row is not None
+    manifest = Manifest.from_bytes(row["manifest"])
+    upload = service_module.Upload(manifest=row["manifest"], signature=row["signature"], files=())
+    stored, offices = await hub.service._stored_and_offices(manifest, upload)
+    assert stored is not None and stored["id"] == tid and bytes(stored["signature"]) == bytes(row["signature"])
     assert set(offices) == {KYOTAKU.number, HOUMON.number}
-    assert offices[KYOTAKU.number][0] == KYOTAKU.name
-    for number, (_, licence) in offices.items():
-        assert licence == await hub.service.licence(number)
+    assert offices[HOUMON.number]["name"] == HOUMON.name
+    for number, office in offices.items():
+        assert licence_of(number, office["licence_json"]) == await hub.service.licence(number)
 
 
 def test_journal_row_is_what_asdict_gave() -> None:

@@ -31,7 +31,7 @@ from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
 from hub.offices import licence_of
 from hub.routes import disposition_names
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.e2e.test_limits import signed
 from tests.e2e.test_standard_round2 import RULES, _retarget
 
@@ -158,3 +158,16 @@ async def test_small_downloads_read_inline_and_big_in_a_thread(
             tid = (await kyotaku.send(list(files.items()), to=HOUMON.number))["transmission_id"]
             got = await houmon.download(tid, tmp_path / str(inline))
             assert {p.name: p.read_bytes() for p in got.files} == files
+
+
+async def test_a_licence_change_is_judged_at_once_despite_the_parse_cache(hub: HubUnderTest) -> None:
+    """Parsed licences are memoised by their stored text (hub.offices.licence_of): a change is new
+    text, so the next submit judges the new licence (未申請 → 申請済 lets the office send)."""
+    files = sample_plan_set(sender=MISHINSEI.number, recipient=HOUMON.number)
+    async with hub.client(MISHINSEI) as client:
+        await client.login(MISHINSEI.user, MISHINSEI.password)
+        with pytest.raises(CareplanError) as refused:
+            await client.send(list(files.items()), to=HOUMON.number)
+        assert refused.value.code == "SENDER_NOT_APPLIED"
+        await hub.service.change_licence(MISHINSEI.number, "apply", "deduction")
+        assert (await client.send(list(files.items()), to=HOUMON.number))["already_stored"] is False

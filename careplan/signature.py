@@ -83,11 +83,15 @@ class DerPrefixes:
     sort by their OIDs, before any value). Re-encoding the signerInfos (its issuer name, its
     SMIMECapabilities) was ~70% of a verify's CPU (py-spy, bench/load.py submit).
 
+    And the signer's certificate found for the same certificates and signer id (their bytes as
+    received): finding and loading it was ~2% of a submit's CPU, and it is a function of those bytes.
+
     Bounded: forgets everything past `limit` entries. The caller owns it (no module state here)."""
 
     def __init__(self, limit: int = 4096) -> None:
         self._known: set[bytes] = set()
         self._shapes: set[tuple[bytes, ...]] = set()
+        self._signers: dict[tuple[bytes, bytes], x509.Certificate] = {}
         self._limit = limit
 
     def __contains__(self, prefix: bytes) -> bool:
@@ -105,6 +109,15 @@ class DerPrefixes:
         if len(self._shapes) >= self._limit:
             self._shapes.clear()
         self._shapes.add(shape)
+
+    def signer(self, signed_data: cms.SignedData, signer: cms.SignerInfo) -> x509.Certificate | None:
+        """The certificate `_signer_certificate` found for these certificates and signer id."""
+        return self._signers.get((signed_data["certificates"].dump(), signer["sid"].dump()))
+
+    def add_signer(self, signed_data: cms.SignedData, signer: cms.SignerInfo, certificate: x509.Certificate) -> None:
+        if len(self._signers) >= self._limit:
+            self._signers.clear()
+        self._signers[(signed_data["certificates"].dump(), signer["sid"].dump())] = certificate
 
 
 # Signed attributes whose values change with each signature (DerPrefixes, `_shape`).
@@ -184,7 +197,9 @@ def _refuse(code: str, operation: Operation, detail: tuple[str, str], fix: tuple
 
 def _check_detached_der(
     info: cms.ContentInfo, signature: bytes, operation: Operation, der_prefixes: DerPrefixes | None
-) -> None:
+) -> bool:
+    """SIGNATURE_NOT_DETACHED or SIGNATURE_NOT_DER, or whether the signature was found DER by the
+    known prefix and shape of an earlier one (DerPrefixes)."""
     if info["content"]["encap_content_info"]["content"].native is not None:
         raise _refuse(
             "SIGNATURE_NOT_DETACHED",
@@ -202,7 +217,7 @@ def _check_detached_der(
     shape = _shape(signer_infos) if der_prefixes is not None and prefix is not None else None
     if der_prefixes is not None and prefix is not None and prefix in der_prefixes:
         if shape is not None and der_prefixes.knows_shape(shape) and _changing_values_der(signer_infos):
-            return  # DER: a known shape with a DER signing time
+            return True  # DER: a known shape with a DER signing time
         encoded = prefix + signer_infos.copy().dump(force=True)
     else:
         encoded = info.copy().dump(force=True)
@@ -217,19 +232,27 @@ def _check_detached_der(
             ("署名がDER形式ではありません（BERの不定長形式、冗長な長さ表現など）", "the signature is not DER-encoded"),
             ("署名をDER形式で出力してください（openssl cms -outform DER）。", "Output the signature in DER."),
         )
+    return False
 
 
 def _verify(signature: bytes, content: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
-    _check_detached_der(info, signature, operation, der_prefixes)
+    known = _check_detached_der(info, signature, operation, der_prefixes)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
         raise _invalid(f"{len(signer_infos)} signers; exactly one is expected", operation)
     signer = signer_infos[0]
-    certificate = _signer_certificate(signed_data, signer, operation)
+    # Remembered only for a signature whose bytes but the changing values are known DER (`known`):
+    # its certificates and signer id are then those of a signature verified before, so reading
+    # them first cannot change which refusal a malformed one gets.
+    certificate = der_prefixes.signer(signed_data, signer) if der_prefixes is not None and known else None
+    if certificate is None:
+        certificate = _signer_certificate(signed_data, signer, operation)
+        if der_prefixes is not None and known:
+            der_prefixes.add_signer(signed_data, signer, certificate)
     attributes = {attr["type"].native: attr["values"][0] for attr in signer["signed_attrs"]}
     if signer["digest_algorithm"]["algorithm"].native != "sha256":
         raise _invalid("the digest algorithm must be SHA-256", operation)

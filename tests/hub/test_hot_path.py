@@ -34,6 +34,7 @@ from hub.routes import disposition_names
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.e2e.test_limits import signed
 from tests.e2e.test_standard_round2 import RULES, _retarget
+from tests.hub.test_metrics import scrape, value
 
 
 async def test_new_submission_answer_equals_the_stored_row(hub: HubUnderTest) -> None:
@@ -171,3 +172,22 @@ async def test_a_licence_change_is_judged_at_once_despite_the_parse_cache(hub: H
         assert refused.value.code == "SENDER_NOT_APPLIED"
         await hub.service.change_licence(MISHINSEI.number, "apply", "deduction")
         assert (await client.send(list(files.items()), to=HOUMON.number))["already_stored"] is False
+
+
+async def test_kept_metric_instruments_count_every_request(hub: HubUnderTest) -> None:
+    """hub.metrics keeps the labelled instruments per (route, status, code): the same kind of
+    answer twice counts twice, another kind gets its own."""
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        for _ in range(2):
+            await kyotaku.send(list(files.items()), to=HOUMON.number)
+        manifest, signature = signed(hub, list(files.items()), recipient=KYOTAKU, transmission_id="d" * 32)
+        with pytest.raises(CareplanError):
+            await kyotaku.upload(manifest, signature, list(files.items()))  # to itself: refused
+    samples = await scrape(hub)
+    submit = "POST /api/v1/transmissions"
+    assert value(samples, "careplan_hub_requests_total", route=submit, status="201", code="") == 2
+    assert value(samples, "careplan_hub_submit_duration_seconds_count", outcome="stored") == 2
+    assert value(samples, "careplan_hub_submit_duration_seconds_count", outcome="refused") == 1
+    assert value(samples, "careplan_hub_request_duration_seconds_count", route=submit) == 3

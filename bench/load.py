@@ -328,9 +328,9 @@ async def run_round(
 
 # --- the run ------------------------------------------------------------------------------------
 SCENARIOS = {  # name: (unit size, hub bodies to sign per round, window factor, full cycle)
-    "submit": (30 * 1024, 1500, 1.0, False),
-    "cycle": (30 * 1024, 800, 1.0, True),
-    "10mb": (int(9.5 * MIB), 48, 1.6, False),
+    "submit": (30 * 1024, 3000, 1.0, False),
+    "cycle": (30 * 1024, 1200, 1.0, True),
+    "10mb": (int(9.5 * MIB), 96, 1.6, False),
 }
 
 

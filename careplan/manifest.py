@@ -121,6 +121,8 @@ def _unsafe_name(name: str) -> str | None:
         return f"file name {name!r} must not contain a path (or a character that looks like a separator)"
     if any(ch in _FORBIDDEN for ch in name):
         return f"file name {name!r} contains one of {_FORBIDDEN!r} (not allowed in file names on Windows)"
+    if name.isascii() and name.isprintable():  # every standard file name: none of the categories below
+        return None
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in name):
         return f"file name {name!r} contains control, format, surrogate or unassigned characters"
     return None

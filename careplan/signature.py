@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -75,10 +75,23 @@ class DerPrefixes:
     Sound because signerInfos is the last field of SignedData, which is the last field of
     ContentInfo, and holds exactly one SignerInfo (so no SET OF order is at stake): the same prefix
     bytes with DER signerInfos of the same length (the lengths in the prefix's headers) is DER.
+    Also remembers the shapes of DER-checked signerInfos (`_shape`): every byte but the contents
+    of the values that change from one signature to the next (messageDigest, signingTime, the
+    signature value). A later signerInfos of a known shape is DER once its signingTime is DER on
+    its own: an OCTET STRING's contents are DER whatever they are, the lengths are those of the
+    known shape, and the signed attributes keep their DER order (distinct types of the same lengths
+    sort by their OIDs, before any value). Re-encoding the signerInfos (its issuer name, its
+    SMIMECapabilities) was ~70% of a verify's CPU (py-spy, bench/load.py submit).
+
+    And the signer's certificate found for the same certificates and signer id (their bytes as
+    received): finding and loading it was ~2% of a submit's CPU, and it is a function of those bytes.
+
     Bounded: forgets everything past `limit` entries. The caller owns it (no module state here)."""
 
     def __init__(self, limit: int = 4096) -> None:
         self._known: set[bytes] = set()
+        self._shapes: set[tuple[bytes, ...]] = set()
+        self._signers: dict[tuple[bytes, bytes], x509.Certificate] = {}
         self._limit = limit
 
     def __contains__(self, prefix: bytes) -> bool:
@@ -88,6 +101,77 @@ class DerPrefixes:
         if len(self._known) >= self._limit:
             self._known.clear()
         self._known.add(prefix)
+
+    def knows_shape(self, shape: tuple[bytes, ...]) -> bool:
+        return shape in self._shapes
+
+    def add_shape(self, shape: tuple[bytes, ...]) -> None:
+        if len(self._shapes) >= self._limit:
+            self._shapes.clear()
+        self._shapes.add(shape)
+
+    def signer(self, signed_data: cms.SignedData, signer: cms.SignerInfo) -> x509.Certificate | None:
+        """The certificate `_signer_certificate` found for these certificates and signer id."""
+        return self._signers.get((signed_data["certificates"].dump(), signer["sid"].dump()))
+
+    def add_signer(self, signed_data: cms.SignedData, signer: cms.SignerInfo, certificate: x509.Certificate) -> None:
+        if len(self._signers) >= self._limit:
+            self._signers.clear()
+        self._signers[(signed_data["certificates"].dump(), signer["sid"].dump())] = certificate
+
+
+# Signed attributes whose values change with each signature (DerPrefixes, `_shape`).
+_CHANGING_ATTRIBUTES = frozenset({"message_digest", "signing_time"})
+
+
+def _shape(signer_infos: cms.SignerInfos) -> tuple[bytes, ...] | None:
+    """The bytes of `signer_infos` (as parsed, not re-encoded) but the contents of its changing
+    values, in order; None when it is not the one-signer, distinct-attribute form this applies to,
+    or does not parse (then the full check finds why, as it always did)."""
+    try:
+        return _parsed_shape(signer_infos)
+    except Exception:  # asn1crypto raises many kinds on malformed DER
+        return None
+
+
+def _parsed_shape(signer_infos: cms.SignerInfos) -> tuple[bytes, ...] | None:
+    if len(signer_infos) != 1:
+        return None
+    signer = signer_infos[0]
+    attributes = signer["signed_attrs"]
+    shape = [signer_infos._header, signer._header]
+    shape += [signer[name].dump() for name in ("version", "sid", "digest_algorithm")]
+    shape.append(attributes._header)
+    types = set()
+    for attribute in attributes:
+        kind = attribute["type"].dump()
+        types.add(kind)
+        if attribute["type"].native in _CHANGING_ATTRIBUTES:
+            values = attribute["values"]
+            if len(values) != 1:
+                return None
+            value = values[0].chosen if isinstance(values[0], core.Choice) else values[0]  # Time: UTC or Generalized
+            shape += [attribute._header, kind, values._header, value._header]
+        else:
+            shape.append(attribute.dump())
+    if len(types) != len(attributes):
+        return None
+    shape += [signer["signature_algorithm"].dump(), signer["signature"]._header, signer["unsigned_attrs"].dump()]
+    return tuple(shape)
+
+
+def _changing_values_der(signer_infos: cms.SignerInfos) -> bool:
+    """The signingTime value is DER on its own (the other changing values are OCTET STRINGs);
+    False also when it does not parse (the full check then says why, as it always did)."""
+    try:
+        for attribute in signer_infos[0]["signed_attrs"]:
+            if attribute["type"].native == "signing_time":
+                value = attribute["values"][0]
+                if value.copy().dump(force=True) != value.dump():
+                    return False
+    except Exception:  # asn1crypto raises many kinds on malformed DER
+        return False
+    return True
 
 
 def verify(
@@ -113,7 +197,9 @@ def _refuse(code: str, operation: Operation, detail: tuple[str, str], fix: tuple
 
 def _check_detached_der(
     info: cms.ContentInfo, signature: bytes, operation: Operation, der_prefixes: DerPrefixes | None
-) -> None:
+) -> bool:
+    """SIGNATURE_NOT_DETACHED or SIGNATURE_NOT_DER, or whether the signature was found DER by the
+    known prefix and shape of an earlier one (DerPrefixes)."""
     if info["content"]["encap_content_info"]["content"].native is not None:
         raise _refuse(
             "SIGNATURE_NOT_DETACHED",
@@ -128,12 +214,17 @@ def _check_detached_der(
     signer_infos = info["content"]["signer_infos"]
     tail = signer_infos.dump()
     prefix = signature[: -len(tail)] if len(signer_infos) == 1 and signature.endswith(tail) else None
+    shape = _shape(signer_infos) if der_prefixes is not None and prefix is not None else None
     if der_prefixes is not None and prefix is not None and prefix in der_prefixes:
+        if shape is not None and der_prefixes.knows_shape(shape) and _changing_values_der(signer_infos):
+            return True  # DER: a known shape with a DER signing time
         encoded = prefix + signer_infos.copy().dump(force=True)
     else:
         encoded = info.copy().dump(force=True)
         if der_prefixes is not None and prefix is not None and encoded == signature:
             der_prefixes.add(prefix)
+    if der_prefixes is not None and shape is not None and encoded == signature:
+        der_prefixes.add_shape(shape)
     if encoded != signature:
         raise _refuse(
             "SIGNATURE_NOT_DER",
@@ -141,19 +232,27 @@ def _check_detached_der(
             ("署名がDER形式ではありません（BERの不定長形式、冗長な長さ表現など）", "the signature is not DER-encoded"),
             ("署名をDER形式で出力してください（openssl cms -outform DER）。", "Output the signature in DER."),
         )
+    return False
 
 
 def _verify(signature: bytes, content: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
-    _check_detached_der(info, signature, operation, der_prefixes)
+    known = _check_detached_der(info, signature, operation, der_prefixes)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
         raise _invalid(f"{len(signer_infos)} signers; exactly one is expected", operation)
     signer = signer_infos[0]
-    certificate = _signer_certificate(signed_data, signer, operation)
+    # Remembered only for a signature whose bytes but the changing values are known DER (`known`):
+    # its certificates and signer id are then those of a signature verified before, so reading
+    # them first cannot change which refusal a malformed one gets.
+    certificate = der_prefixes.signer(signed_data, signer) if der_prefixes is not None and known else None
+    if certificate is None:
+        certificate = _signer_certificate(signed_data, signer, operation)
+        if der_prefixes is not None and known:
+            der_prefixes.add_signer(signed_data, signer, certificate)
     attributes = {attr["type"].native: attr["values"][0] for attr in signer["signed_attrs"]}
     if signer["digest_algorithm"]["algorithm"].native != "sha256":
         raise _invalid("the digest algorithm must be SHA-256", operation)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from importlib import metadata
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
@@ -35,6 +36,8 @@ SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The instruments one kind of answer moves: requests, duration, submit duration, login failures.
+_Children = tuple[Any, Any, Any | None, Any | None]
 
 
 def route_label(request: web.Request) -> str:
@@ -102,18 +105,33 @@ class HubMetrics:
         self._scrape = _ScrapeTime()
         r.register(self._scrape)
         ProcessCollector(registry=r)  # process_*: CPU seconds, resident memory, open files of this node
+        self._children: dict[tuple[str, int, str], _Children] = {}
 
     # --- hooks ---------------------------------------------------------------------------------
     def observe_request(self, request: web.Request, status: int, seconds: float) -> None:
         route = route_label(request)
         code = request.get(REFUSAL_CODE, "")
-        self.requests.labels(route, str(status), code).inc()
-        self.request_seconds.labels(route).observe(seconds)
+        key = (route, status, code)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._children_of(route, status, code)
+        count, duration, submit, login = children
+        count.inc()
+        duration.observe(seconds)
+        if submit is not None:
+            submit.observe(seconds)
+        if login is not None:
+            login.inc()
+
+    def _children_of(self, route: str, status: int, code: str) -> _Children:
+        """The labelled instruments one kind of answer moves. Kept per (route, status, code), a
+        bounded set (rule 2): `labels()` validates and locks on every call (~1% of a cycle)."""
+        submit = login = None
         if route == SUBMIT_ROUTE:
-            outcome = {201: "stored", 200: "already_stored"}.get(status, "refused")
-            self.submit_seconds.labels(outcome).observe(seconds)
+            submit = self.submit_seconds.labels({201: "stored", 200: "already_stored"}.get(status, "refused"))
         elif route in LOGIN_ROUTES and code in LOGIN_REFUSALS:
-            self.login_failures.labels(route, code).inc()
+            login = self.login_failures.labels(route, code)
+        return self.requests.labels(route, str(status), code), self.request_seconds.labels(route), submit, login
 
     def observe_commit_batch(self, size: int) -> None:
         """One durable commit carrying `size` write transactions (group commit: many submits)."""

@@ -96,7 +96,8 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 class PayloadStore:
-    """Encrypted blobs in one directory. All methods are blocking: call them off the loop."""
+    """Encrypted blobs in one directory. All methods block: call them off the loop, but for reading
+    a small file (hub.service.INLINE_BYTES: less than a hop to a thread costs)."""
 
     def __init__(self, directory: Path, key_file: Path) -> None:
         self.directory = directory

@@ -17,6 +17,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from careplan.errors import Finding
@@ -108,10 +109,24 @@ def _finding(rule: str, name: str, message: str, **kw: Any) -> Finding:
     return Finding(rule=rule, message=message, file=name, section=kw.pop("section", SECTION), **kw)
 
 
-def _serial_findings(name: str, serial: str) -> list[Finding]:
+@lru_cache(maxsize=256)
+def _real_time(serial: str) -> bool:
+    """Whether `serial` is a real YYYYMMDDHHMMSS (memoised: the files of a unit share one)."""
     try:
         datetime.strptime(serial, "%Y%m%d%H%M%S")
     except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=1024)
+def _office_number_findings(number: str, strict: bool, role: str) -> tuple[Finding, ...]:
+    """office_number_findings, memoised: a unit's files name the same two offices."""
+    return tuple(office_number_findings(number, strict=strict, field=role))
+
+
+def _serial_findings(name: str, serial: str) -> list[Finding]:
+    if not _real_time(serial):
         return [
             _finding(
                 "filename.serial",
@@ -173,7 +188,7 @@ def _extension_findings(name: str, file_id: str, ext: str) -> list[Finding]:
 def _office_findings(name: str, parsed: FileName, strict: bool) -> list[Finding]:
     found: list[Finding] = []
     for role, number in (("送信元事業所番号", parsed.sender), ("送信先事業所番号", parsed.recipient)):
-        for f in office_number_findings(number, strict=strict, field=role):
+        for f in _office_number_findings(number, strict, role):
             fix = f.fix
             if len(number) == 9:
                 fix = "The 2.4/3.4 examples use 9 digits; the annex pattern needs 10 characters."

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -79,56 +80,97 @@ def _key_fields(layout: Layout) -> dict[tuple[str, ...], tuple[int, ...]]:
     return wanted
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Skeleton:
+    """What a file's validation state takes from its layout alone, built once per layout
+    (`_skeleton`): building it for every file was ~7% of a small unit's standard check."""
+
+    insured: int | None
+    checks: tuple[FieldCheck, ...]
+    section: str
+    base_valid: tuple[frozenset[str], ...]  # per field: its special values, "" when optional
+    rules: tuple[tuple[RecordRule, Callable[[list[str]], object], bool], ...]  # (rule, key, reads a date)
+    key_fields: Mapping[tuple[str, ...], tuple[int, ...]]  # read only
+    key_getters: tuple[tuple[tuple[str, ...], Callable[[list[str]], Any], bool, bool], ...]
+    free_limits: Mapping[int, int]  # read only
+    lean: tuple[bool, ...]  # per field: whether `lean` keeps it
+    volatile: frozenset[int]
+    template: Template
+
+
+@cache
+def _skeleton(file_id: str) -> _Skeleton:
+    layout = standard().layout(file_id)
+    checks = compile_layout(file_id)
+    names = [f.name for f in layout.fields]
+    # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
+    free_limits = {c.index: c.field.length for c in checks if c.free_text and c.field.length}
+    # Dates change on nearly every row; the other values repeat across a user's rows.
+    volatile = frozenset(c.index for c in checks if c.field.format == "YYYYMMDD")
+    key_fields = _key_fields(layout)
+    return _Skeleton(
+        insured=names.index("被保険者番号") if "被保険者番号" in names else None,
+        checks=checks,
+        section=f"レイアウト定義書 {file_id}",
+        base_valid=tuple(frozenset({*c.field.special, *([] if c.required else [""])}) for c in checks),
+        rules=tuple(
+            (r, itemgetter(*r.reads), bool(volatile.intersection(r.reads))) for r in RECORD_RULES.get(file_id, ())
+        ),
+        key_fields=key_fields,
+        key_getters=tuple(
+            (name, itemgetter(*ix), len(ix) > 1, bool(volatile.intersection(ix))) for name, ix in key_fields.items()
+        ),
+        free_limits=free_limits,
+        lean=tuple(c.required or not c.free_text or c.index in free_limits for c in checks),
+        volatile=volatile,
+        template=Template(dates=tuple(sorted(volatile)), free_text=frozenset(c.index for c in checks if c.free_text)),
+    )
+
+
 class _FileState:
     """Validation state of one file while its records stream past."""
 
     def __init__(self, layout: Layout, parsed: FileName, sink: FindingSink, strict: bool) -> None:
         self.layout, self.parsed, self.sink, self.strict = layout, parsed, sink, strict
         self.decoder = Decoder(sink, hold=True)
-        names = [f.name for f in layout.fields]
-        self.insured = names.index("被保険者番号") if "被保険者番号" in names else None
-        self.checks: tuple[FieldCheck, ...] = compile_layout(layout.file_id)
-        self.section = f"レイアウト定義書 {layout.file_id}"
+        skeleton = _skeleton(layout.file_id)
+        self.insured = skeleton.insured
+        self.checks: tuple[FieldCheck, ...] = skeleton.checks
+        self.section = skeleton.section
         self.versions: set[str] = set()
         self.months: set[str] = set()
         self.unquoted: set[int] = set()
         # Values known to be fine per field: its special values, "" when optional, and the
         # values `_value` passed (their rules depend on the value only).
-        self.valid: list[set[str]] = [{*c.field.special, *([] if c.required else [""])} for c in self.checks]
+        self.valid: list[set[str]] = [set(base) for base in skeleton.base_valid]
         self.valid_count = 0
         # (rule, key of the values it reads, combinations found fine) per record rule
-        self.rules = [(r, itemgetter(*r.reads), set[object]()) for r in RECORD_RULES.get(layout.file_id, ())]
+        self.rules = [(r, key, set[object]()) for r, key, _ in skeleton.rules]
         self.pending = self.decoder.pending
         self.month_index = None if layout.month_field is None else layout.month_field - 1
         self.field_count = layout.field_count
         self.kihon = layout.file_id == "UPKIHON"
-        self.key_fields = _key_fields(layout)
+        self.key_fields = skeleton.key_fields
         self.keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
         self.lost_keys: dict[tuple[str, ...], KeySet] = {k: {} for k in self.key_fields}
         # (getter, key set, several fields) per relation key; itemgetter builds the key tuple in C.
-        self.key_getters = [(itemgetter(*ix), self.keys[n], len(ix) > 1) for n, ix in self.key_fields.items()]
+        self.key_getters = [(getter, self.keys[n], several) for n, getter, several, _ in skeleton.key_getters]
         # Per field: (index, required, free text, special values, valid values); `lean` leaves
         # out optional free text, which needs no look when the record's quoting is fine.
         self.plan = [
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
-        # Free text with a 項目長 (UPYOBO_SUB's NO items) is length-checked like any other item.
-        self.free_limits = {c.index: c.field.length for c in self.checks if c.free_text and c.field.length}
-        self.lean = [p for p in self.plan if p[1] or not p[2] or p[0] in self.free_limits]
-        # Dates change on nearly every row; the other values repeat across a user's rows.
-        self.volatile = frozenset(c.index for c in self.checks if c.field.format == "YYYYMMDD")
+        self.free_limits = skeleton.free_limits
+        self.lean = [p for p, keep in zip(self.plan, skeleton.lean, strict=True) if keep]
+        self.volatile = skeleton.volatile
         self._quick()
         # A record equal to the previous clean one in every value but its dates needs only the
         # rules that read a date (`batch`): rows of one user's service differ by the day only.
-        self.dated_rules = [r for r in self.rules if self.volatile.intersection(r[0].reads)]
+        self.dated_rules = [r for r, (_, _, dated) in zip(self.rules, skeleton.rules, strict=True) if dated]
         self.dated_keys = [
-            k
-            for k, ix in zip(self.key_getters, self.key_fields.values(), strict=True)
-            if self.volatile.intersection(ix)
+            k for k, (_, _, _, dated) in zip(self.key_getters, skeleton.key_getters, strict=True) if dated
         ]
-        self.template = Template(
-            dates=tuple(sorted(self.volatile)), free_text=frozenset(c.index for c in self.checks if c.free_text)
-        )
+        self.template = skeleton.template
         self.clean = False  # whether the previous record was read exactly and found nothing
         self.images: set[str] = set()
         self.sikyu = SikyuTotals() if layout.file_id == "UPSIKYU" else None

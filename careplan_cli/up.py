@@ -189,7 +189,7 @@ def _announce(
     cmd = _command()
     ca = config.trusted_ca_file
     say = render.out.print
-    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}/   (data: {config.data_dir})")
+    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}/   ({config.where})")
     for label, path in (
         ("はじめに / start here", "/"),
         ("利用状況Webサイト / usage website", "/web/"),

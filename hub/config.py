@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.storage import without_password
+
 MIB = 1024 * 1024
 
 
@@ -75,6 +77,14 @@ class HubConfig:
     @property
     def key_file(self) -> Path:
         return self.data_dir / "keys" / "payload-keys.json"
+
+    @property
+    def where(self) -> str:
+        """Where this hub keeps its state, for start-up lines: the data directory and, on
+        PostgreSQL, the database (its URL without the password)."""
+        if not self.database_url:
+            return f"data: {self.data_dir}"
+        return f"data: {self.data_dir}, database: {without_password(self.database_url)}"
 
     @property
     def ready_file(self) -> Path:

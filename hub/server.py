@@ -114,7 +114,7 @@ async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], A
         await hub.stop()
         raise
     write_ready_file(config, url=hub.url, port=hub.port)
-    print(f"hub listening on {hub.url} (data: {config.data_dir}); Ctrl-C stops it", flush=True)
+    print(f"hub listening on {hub.url} ({config.where}); Ctrl-C stops it", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -168,7 +168,7 @@ def serve_workers(config: HubConfig, workers: int, log_format: str = "text") -> 
         host = f"[{config.host}]" if ":" in config.host else config.host
         url = f"https://{host}:{supervisor.port}"
         write_ready_file(config, url=url, port=supervisor.port)
-        print(f"hub listening on {url} with {workers} workers (data: {config.data_dir}); Ctrl-C stops it", flush=True)
+        print(f"hub listening on {url} with {workers} workers ({config.where}); Ctrl-C stops it", flush=True)
         supervisor.watch()
     finally:
         config.ready_file.unlink(missing_ok=True)

@@ -229,7 +229,7 @@ class Journal:
     async def _write(self, entries: list[Entry]) -> None:
         sql = f"INSERT INTO journal ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
         async with self.db.transaction() as tx:
-            await tx.execute_many(sql, [_row(entry) for entry in entries])  # one trip to the database (its thread on SQLite)
+            await tx.execute_many(sql, [_row(entry) for entry in entries])  # one trip to the database
             self._written += len(entries)
             if self._written >= TRIM_EVERY:  # trim now and then, not on every batch
                 self._written = 0

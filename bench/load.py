@@ -30,6 +30,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -174,11 +175,15 @@ def start_hub(data: Path, log: Path, workers: int = 1) -> Server:
             stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
     deadline = time.monotonic() + 60
-    while not ready.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"the hub did not start; see {log}")
-        time.sleep(0.05)
+    try:
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the hub did not start; see {log}")
+            time.sleep(0.05)
+    except BaseException:  # also a SIGTERM (stop_on_sigterm) while it starts
+        process.kill()
+        process.wait()
+        raise
     info = json.loads(ready.read_text())
     return Server(name="hub", url=info["url"], pid=info["pid"], process=process)
 
@@ -472,7 +477,18 @@ def _conditions(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends a bench like Ctrl-C does: through its `with` blocks, so the servers,
+    the throwaway cluster and the temporary directories it started go with it."""
+
+    def stop(number: int, _: object) -> None:
+        raise SystemExit(128 + number)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str]) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description="The hub against its floor (bench/floor.py), same bodies.")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per scenario (default 3)")
     parser.add_argument("--window", type=float, default=5.0, help="seconds a round (10mb: 1.6x; default 5)")

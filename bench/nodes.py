@@ -36,7 +36,20 @@ from pathlib import Path
 from typing import Any
 
 import pgcluster
-from load import HELPER, MANAGER, ROOT, Driver, Round, Server, _conditions, presign, run_round, start_floor, unit
+from load import (
+    HELPER,
+    MANAGER,
+    ROOT,
+    Driver,
+    Round,
+    Server,
+    _conditions,
+    presign,
+    run_round,
+    start_floor,
+    stop_on_sigterm,
+    unit,
+)
 
 from careplan_cli.load import Target, logged_in, register, terminals
 from careplan_cli.up import prepare
@@ -113,16 +126,20 @@ def start_node(data: Path, database: str, log: Path) -> Server:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     ready = HubConfig(data_dir=data).ready_file
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            info = json.loads(ready.read_text())
-        except (FileNotFoundError, ValueError):
-            info = {}
-        if info.get("pid") == process.pid:
-            return Server(name="hub", url=info["url"], pid=process.pid, process=process)
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"a hub node did not start; see {log}")
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                info = json.loads(ready.read_text())
+            except (FileNotFoundError, ValueError):
+                info = {}
+            if info.get("pid") == process.pid:
+                return Server(name="hub", url=info["url"], pid=process.pid, process=process)
+            time.sleep(0.05)
+        raise RuntimeError(f"a hub node did not start; see {log}")
+    except BaseException:  # also a SIGTERM (stop_on_sigterm) while it starts
+        process.kill()
+        process.wait()
+        raise
 
 
 async def _drive(config: Config, connections: int) -> None:
@@ -226,6 +243,7 @@ def print_summary(summary: dict[str, Any], conditions: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description="Submit throughput: floor, SQLite, PostgreSQL with 1 and 2 nodes.")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration (default 3)")
     parser.add_argument("--window", type=float, default=5.0, help="seconds a round (default 5)")

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from hub.control.faults import KINDS
 from hub.offices import JST
 
 Call = Callable[[str, str, object | None], Awaitable[object]]
@@ -26,7 +29,7 @@ EXAMPLES = {
     "snapshot list": "例: careplan hub snapshot list",
     "journal": "例: careplan hub journal --follow\n    careplan hub journal --transmission ID --json",
     "faults": "例: careplan hub faults add --kind http_error --status 503 --count 1\n    careplan hub faults clear",
-    "faults add": "例: careplan hub faults add '{\"kind\": \"lose_answer\", \"count\": 1}'",
+    "faults add": '例: careplan hub faults add \'{"kind": "lose_answer", "count": 1}\'',
     "faults list": "例: careplan hub faults list",
     "faults clear": "例: careplan hub faults clear",
     "transmissions": "例: careplan hub transmissions --office 1370100016",
@@ -56,8 +59,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     fault = faults.add_subparsers(dest="faults_command", required=True, metavar="COMMAND")
     add = fault.add_parser("add", help='a rule as flags, or as JSON: \'{"kind": "http_error", "count": 1}\'')
     add.add_argument("rule", nargs="?", help="the rule (or {seed, rules}) as JSON")
-    add.add_argument("--kind", choices=("latency", "http_error", "cut_upload", "cut_download", "lose_answer",
-                                        "expire_session"), help="what the fault does")  # fmt: skip
+    add.add_argument("--kind", choices=KINDS, help="what the fault does")
     add.add_argument("--route", help="'METHOD /path', e.g. 'POST /api/v1/transmissions'")
     add.add_argument("--office", help="only requests of this 事業所番号")
     add.add_argument("--operation", choices=("login", "send", "list", "download", "acknowledge"), help="only this")
@@ -68,6 +70,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--status", type=int, help="http_error: the HTTP status, e.g. 503")
     add.add_argument("--code", help="http_error: the catalogue code of the answer")
     add.add_argument("--retry-after", type=int, help="http_error: Retry-After seconds")
+    add.add_argument("--transmission", help="only this transmission's requests (its 送信ID)")
+    add.add_argument("--signature-file", type=Path,
+                     help="substitute_signature: a detached CMS signature (DER) to serve instead")  # fmt: skip
     add.add_argument("--after-bytes", type=int, help="cut_upload/cut_download: cut after this many bytes")
     fault.add_parser("list", help="the rules in force")
     fault.add_parser("clear", help="remove every rule")
@@ -101,8 +106,10 @@ def _rule(args: argparse.Namespace) -> dict[str, Any]:
         loaded = json.loads(args.rule)
         return loaded if isinstance(loaded, dict) else {"rules": loaded}
     names = ("kind", "route", "office", "operation", "count", "probability", "latency_ms", "status", "code",
-             "retry_after", "after_bytes")  # fmt: skip
+             "retry_after", "after_bytes", "transmission")  # fmt: skip
     rule = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.signature_file is not None:
+        rule["signature"] = base64.b64encode(args.signature_file.read_bytes()).decode()
     return {"seed": args.seed, "rules": [rule]} if args.seed is not None else rule
 
 

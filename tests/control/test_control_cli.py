@@ -6,6 +6,7 @@ the dashboard; after a reset the demo credentials still log in."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 import subprocess
@@ -103,6 +104,23 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
     assert answer(data, "faults", "clear")["cleared"] == 2
     bad = hub_cmd(data, "faults", "add", '{"kind": "meteor"}')
     assert bad.returncode == 1 and "BAD_REQUEST" in bad.stdout
+    signature = data.parent / "other-signer.der"
+    signature.write_bytes(b"\x30\x03\x02\x01\x01")  # a DER SEQUENCE: judging it is the client's job
+    substitute = answer(
+        data,
+        "faults",
+        "add",
+        "--kind",
+        "substitute_signature",
+        "--transmission",
+        "t1",
+        "--signature-file",
+        str(signature),
+    )
+    rule = substitute["faults"][0]["rule"]
+    assert (rule["kind"], rule["transmission"]) == ("substitute_signature", "t1")
+    assert base64.b64decode(rule["signature"]) == signature.read_bytes()
+    assert answer(data, "faults", "clear")["cleared"] == 1
 
     assert answer(data, "corrections")["corrections"] == []
     unknown = hub_cmd(data, "corrections", "--set", "999", "対応中")

@@ -200,7 +200,8 @@ class Database(GroupCommit):
         lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
         db = cls(conn, lock_file)
         try:
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=5000"):
+            # busy_timeout first: opens at the same moment (worker processes) wait for the WAL switch
+            for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
                 await conn.execute(f"PRAGMA {pragma}")
             await db._migrate()
         except BaseException:

@@ -33,7 +33,7 @@ import asyncpg
 
 from careplan.errors import CareplanError
 from hub import db as sqlite_db
-from hub.storage import GroupCommit, without_password
+from hub.storage import CommitOutcomeUnknown, GroupCommit, without_password
 
 HUB_LOCK_KEY = 0x6361_7265_706C_616E  # "careplan": the hub's writers, on every node
 POOL_SIZE = 10  # connections per process: readers run beside the one writer
@@ -208,8 +208,11 @@ class PostgresDatabase(GroupCommit):
                     with contextlib.suppress(Exception):  # a dropped connection has rolled back already
                         await connection.execute("ROLLBACK")
                     raise
-                with self._mapped(connection):
-                    await connection.execute("COMMIT")
+                try:
+                    with self._mapped(connection):
+                        await connection.execute("COMMIT")
+                except CareplanError:  # sent, but its answer lost: it may have committed (rule 8)
+                    raise CommitOutcomeUnknown(self.url) from None
             finally:
                 await self._release(connection)
         for callback in tx.committed:

@@ -43,7 +43,7 @@ from hub.offices import Offices, judge_send_licences
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
-from hub.storage import IntegrityError
+from hub.storage import CommitOutcomeUnknown, IntegrityError
 from hub.storage import Storage as Database
 from hub.storage import StorageTransaction as Transaction
 from hub.throttle import LoginThrottle
@@ -158,6 +158,8 @@ class HubService(Sessions, Offices, Listings, Audit):
         await asyncio.to_thread(self.payloads.publish, [staged for _, staged in upload.files])
         try:
             submitted_at = await self._commit_submission(manifest, upload, session, peer, names)
+        except CommitOutcomeUnknown:  # the rows may be stored: their files stay (hub.storage rule 8)
+            raise
         except BaseException:
             await asyncio.to_thread(self.payloads.delete, names)
             raise

@@ -28,6 +28,10 @@ What a caller may rely on, whichever the backend:
    driver exception. A statement that fails inside a transaction fails the whole transaction on
    PostgreSQL (SQLite would let it go on): catch a refused write outside `transaction()`, as
    hub.service and hub.offices do, or give it a SAVEPOINT of its own (group commit does).
+8. A COMMIT whose answer was lost (the connection dropped while PostgreSQL committed) raises
+   `CommitOutcomeUnknown`, a DATABASE_UNAVAILABLE: the transaction may have committed. A caller
+   must then keep what the rows may name (hub.service keeps a submission's payload files; garbage
+   collection removes them later if no row names them) — a retry may find its rows stored.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, PlatformError
 
 T = TypeVar("T")
 
@@ -161,6 +165,22 @@ def refusal_line(program: str, error: CareplanError) -> str | None:
     if error.code != "DATABASE_UNAVAILABLE":
         return None
     return f"{program}: {error.detail} / {error.detail_en}"
+
+
+class CommitOutcomeUnknown(PlatformError):
+    """DATABASE_UNAVAILABLE from a COMMIT whose answer was lost: it may have committed (rule 8)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            "DATABASE_UNAVAILABLE",
+            detail=f"データベース {without_password(url)} からコミットの応答がありません"
+            "（保存されたかどうか分かりません）",
+            fix="同じ送信ID・同じマニフェストと署名のまま再送してください。"
+            "保存済みなら already_stored として答えます。",
+            detail_en=f"the database {without_password(url)} did not answer the COMMIT: it may have been stored",
+            fix_en="Retry with the same transaction id, manifest and signature: "
+            "answered already_stored if it was stored.",
+        )
 
 
 def is_postgres_url(url: str) -> bool:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -16,7 +17,9 @@ import pytest
 
 from careplan.errors import CareplanError
 from client.hubclient import client_ssl_context
+from client.retry import RetryPolicy
 from fixtures.samples import sample_plan_set
+from hub.storage import CommitOutcomeUnknown
 from tests.conftest import (
     HOUMON,
     KYOTAKU,
@@ -104,3 +107,34 @@ async def test_a_database_outage_is_503_and_the_hub_serves_again(
                 await houmon.login(HOUMON.user, HOUMON.password)
                 assert len(await houmon.inbox()) == 2, "the refused send left nothing behind"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no internal error was logged"
+
+
+async def test_a_commit_whose_answer_is_lost_keeps_its_files_for_the_retry(
+    hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The connection drops while PostgreSQL commits a submission: the sender hears 503, yet the
+    rows are stored. Their payload files must stay, so the retry with the same id is answered
+    already_stored and the recipient receives every byte (hub.storage rule 8)."""
+    db = hub.service.db
+    commit = db.commit_together
+    lost: list[str] = []
+
+    async def commit_then_lose_the_answer(work: Any) -> Any:
+        result = await commit(work)
+        if not lost:  # the first submission only
+            lost.append("COMMIT")
+            raise CommitOutcomeUnknown(hub.config.database_url)
+        return result
+
+    monkeypatch.setattr(db, "commit_together", commit_then_lose_the_answer)
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku:
+        kyotaku.retry = RetryPolicy(attempts=2, base_delay=0, max_delay=0, max_retry_after=0)
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        sent = await kyotaku.send(list(files.items()), to=HOUMON.number)
+    assert lost == ["COMMIT"] and kyotaku.retries == 1
+    assert sent["already_stored"] is True, "the retry found the rows the lost COMMIT stored"
+    async with hub.client(HOUMON) as houmon:
+        await houmon.login(HOUMON.user, HOUMON.password)
+        got = await houmon.download(sent["transmission_id"], tmp_path / "received")  # checks every SHA-256
+    assert {p.name: p.read_bytes() for p in got.files} == dict(files)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -142,26 +141,25 @@ class HubView:
         await self.arm_fault(rule)
 
     # --- a stored file, changed on disk ---------------------------------------------------------
-    def tamper_stored_file(self, transmission_id: str, position: int = 0) -> None:
+    async def tamper_stored_file(self, transmission_id: str, position: int = 0) -> None:
         """Change one byte of a stored payload, re-encrypted with the hub's own key.
 
         The hub checks every upload against its signed manifest, so no sender can make it store a
         tampered file; the kit has the hub's data directory and rewrites the stored copy, as a
-        faulty disk or a man in the middle would. NotAvailable when the store is not the embedded
-        SQLite + payload folder this needs."""
+        faulty disk or a man in the middle would. The payload file's name comes from the admin API,
+        so this works whatever the hub's database (SQLite or PostgreSQL). NotAvailable when the
+        payload folder is not reachable here."""
         from hub.payloads import PayloadStore
 
         config = HubConfig(data_dir=self.data)
-        if not config.db_file.is_file():
-            raise NotAvailable(f"the hub's store is not reachable here ({config.db_file} is missing)")
-        with contextlib.closing(sqlite3.connect(f"file:{config.db_file}?mode=ro", uri=True, timeout=10)) as db:
-            row = db.execute(
-                "SELECT blob FROM transmission_files WHERE transmission_id = ? AND position = ?",
-                (transmission_id, position),
-            ).fetchone()
-        if row is None or row[0] is None:
+        stored = await self.stored(transmission_id)
+        files = [] if stored is None else stored["files"]
+        blob = next((f.get("blob") for f in files if f["position"] == position), None)
+        if blob is None:
             raise NotAvailable(f"transmission {transmission_id} has no stored file {position}")
+        if not (config.payload_dir / blob).is_file():
+            raise NotAvailable(f"the hub's payload folder is not reachable here ({config.payload_dir})")
         store = PayloadStore(config.payload_dir, config.key_file)
-        data = bytearray(store.read(row[0]))
+        data = bytearray(store.read(blob))
         data[-3] ^= 0x01  # inside the last record: the size stays, the digest does not
-        store.write(row[0], bytes(data))
+        store.write(blob, bytes(data))

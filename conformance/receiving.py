@@ -33,7 +33,7 @@ async def download_once(kit: Kit, step: SuiteStep) -> Verdict:
 
 async def download_tampered(kit: Kit, step: SuiteStep) -> Verdict:
     tid = await _partner_sends(kit, "20250503170102")
-    kit.view.tamper_stored_file(tid)
+    await kit.view.tamper_stored_file(tid)
     answer = await kit.ask(step, out=str(kit.folder(step, "received")))
     stored = await kit.view.stored(tid)
     assert stored is not None

@@ -26,7 +26,7 @@ _COLUMNS = (
 
 async def _stored(request: web.Request, row: sqlite3.Row) -> dict[str, Any]:
     files = await request.app[SERVICE].db.fetch_all(
-        "SELECT position, name, size, sha256 FROM transmission_files WHERE transmission_id = ? ORDER BY position",
+        "SELECT position, name, size, sha256, blob FROM transmission_files WHERE transmission_id = ? ORDER BY position",
         (row["id"],),
     )
     return {

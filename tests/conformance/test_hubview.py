@@ -33,6 +33,7 @@ async def test_journal_and_faults_answer_and_an_unknown_fault_is_not_available(h
         await view.close()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 async def test_a_tampered_stored_file_is_refused_by_the_receivers_client(hub: HubUnderTest, tmp_path: Path) -> None:
     files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
     async with hub.client(KYOTAKU) as sender:
@@ -40,7 +41,7 @@ async def test_a_tampered_stored_file_is_refused_by_the_receivers_client(hub: Hu
         tid = (await sender.send(list(files.items()), to=HOUMON.number))["transmission_id"]
     view = HubView(hub.url, hub.config.data_dir)
     try:
-        view.tamper_stored_file(tid)
+        await view.tamper_stored_file(tid)
         async with hub.client(HOUMON) as receiver:
             await receiver.login(HOUMON.user, HOUMON.password)
             with pytest.raises(CareplanError) as refused:

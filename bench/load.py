@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -505,11 +505,17 @@ def main(argv: list[str]) -> int:
         parser.error(f"unknown scenario(s) {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="careplan-bench-") as tmp:
         summary = asyncio.run(bench(args, Path(tmp)))
-    conditions = _conditions(args)
-    print_summary(summary, conditions)
-    if args.json:
-        args.json.write_text(json.dumps({"conditions": conditions, "summary": summary}, ensure_ascii=False, indent=1))
+    report(summary, _conditions(args), args.json, print_summary)
     return 0
+
+
+def report(
+    summary: Any, conditions: dict[str, Any], to: Path | None, show: Callable[[Any, dict[str, Any]], None]
+) -> None:
+    """Print the summary with its conditions (`show`), and also write both as JSON to `to`."""
+    show(summary, conditions)
+    if to is not None:
+        to.write_text(json.dumps({"conditions": conditions, "summary": summary}, ensure_ascii=False, indent=1))
 
 
 if __name__ == "__main__":

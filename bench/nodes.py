@@ -5,7 +5,7 @@ not a test (issue 15 item 5; README "Deployment" and "Performance").
 
 What it does (bench/load.py's method: same bodies, pre-signed outside the timed window, a fixed
 window, CPU per request read from /proc):
-1. A throwaway PostgreSQL cluster (bench/pgcluster.py: fsync ON, like SQLite at synchronous=FULL)
+1. A throwaway PostgreSQL cluster (fixtures/pgcluster.py, durable: fsync ON, like SQLite at synchronous=FULL)
    with one fresh database per PostgreSQL configuration.
 2. Four servers side by side, each with its own data directory: the floor (bench/floor.py), the
    hub on SQLite (one process), one node on PostgreSQL, and two nodes on one PostgreSQL database
@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pgcluster
 from load import (
     HELPER,
     MANAGER,
@@ -45,6 +44,7 @@ from load import (
     Server,
     _conditions,
     presign,
+    report,
     run_round,
     start_floor,
     stop_on_sigterm,
@@ -54,6 +54,7 @@ from load import (
 from careplan_cli.load import Target, logged_in, register, terminals
 from careplan_cli.up import prepare
 from client.load import percentile
+from fixtures import pgcluster
 from hub.config import HubConfig
 
 SUBMIT_SIZE = 30 * 1024
@@ -159,7 +160,7 @@ async def _drive(config: Config, connections: int) -> None:
     )
 
 
-def _start(workdir: Path, cluster: pgcluster.Cluster | None, stack: contextlib.ExitStack) -> list[Config]:
+def _start(workdir: Path, cluster: pgcluster.PgCluster | None, stack: contextlib.ExitStack) -> list[Config]:
     """The servers, each stopped when `stack` closes (also when a later one fails to start)."""
 
     def started(server: Server) -> Server:
@@ -252,7 +253,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not pgcluster.available():
         print(f"PostgreSQL is not installed ({pgcluster.PG_BIN / 'initdb'}): only the floor and SQLite run")
-    cluster_or_none = pgcluster.throwaway_cluster() if pgcluster.available() else contextlib.nullcontext()
+    cluster_or_none = pgcluster.throwaway_cluster(durable=True) if pgcluster.available() else contextlib.nullcontext()
     with (
         tempfile.TemporaryDirectory(prefix="careplan-bench-nodes-") as tmp,
         cluster_or_none as cluster,
@@ -262,9 +263,7 @@ def main(argv: list[str]) -> int:
         asyncio.run(bench(args, configs))
     summary = summarize(configs)
     conditions = _conditions(argparse.Namespace(**vars(args), workers=1)) | {"submit_bytes": SUBMIT_SIZE}
-    print_summary(summary, conditions)
-    if args.json:
-        args.json.write_text(json.dumps({"conditions": conditions, "summary": summary}, ensure_ascii=False, indent=1))
+    report(summary, conditions, args.json, print_summary)
     return 0
 
 

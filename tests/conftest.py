@@ -3,19 +3,14 @@ a real hub on a loopback port with mutual TLS, one per test, with its own data a
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import datetime as dt
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from ca.authority import CertificateAuthority, Issued
@@ -31,6 +25,8 @@ from ca.cli import write_server_cert
 from careplan.certificates import KeyPair
 from careplan.office import with_check_digit
 from client.hubclient import HubClient, client_ssl_context
+from fixtures import pgcluster
+from fixtures.pgcluster import PgCluster, free_port
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.keys import SERVICE
@@ -194,88 +190,19 @@ class HubUnderTest:
 
 
 # --- PostgreSQL: one throwaway cluster per test session, a fresh database per test ---------------
-PG_BIN = Path(os.environ.get("CAREPLAN_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-@dataclass(frozen=True, slots=True)
-class PgCluster:
-    """A PostgreSQL server of this test session on a loopback port (user careplan, trust auth)."""
-
-    directory: Path
-    port: int
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://careplan@127.0.0.1:{self.port}/{database}"
-
-    def execute(self, sql: str, database: str = "postgres") -> None:
-        """One statement as the superuser, from a thread of its own (callers may be inside a loop)."""
-
-        async def run() -> None:
-            connection = await asyncpg.connect(self.url(database))
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, run()).result(timeout=60)
-
-    def new_database(self) -> str:
-        """A fresh, empty database; its URL."""
-        name = f"t_{secrets.token_hex(6)}"
-        self.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-    def pg_ctl(self, *args: str) -> None:
-        subprocess.run([*_as_postgres(), str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), *args],
-                       check=True, stdout=subprocess.DEVNULL, timeout=120)  # fmt: skip
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c max_connections=400 "
-            "-c fsync=off -c full_page_writes=off"  # a throwaway cluster: the hub's commits stay synchronous
-        )
-        self.pg_ctl("-o", options, "-l", str(self.directory / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        self.pg_ctl("-m", "fast", "-w", "stop")
-
-
-def _as_postgres() -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run its programs as the postgres user."""
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+_free_port = free_port  # the tests' name for it
 
 
 @contextlib.contextmanager
 def running_pg_cluster() -> Iterator[PgCluster]:
-    """initdb + pg_ctl in a temp directory (HOWTO "PostgreSQL on this machine"), stopped and removed
-    afterwards. Without PostgreSQL 15 the test is skipped, except in CI (.ci/run installs it)."""
-    if not (PG_BIN / "initdb").exists():
-        reason = f"PostgreSQL is not installed ({PG_BIN / 'initdb'} is missing; apt-get install postgresql-15)"
+    """A throwaway cluster (fixtures.pgcluster), stopped and removed afterwards. Without
+    PostgreSQL 15 the test is skipped, except in CI (.ci/run installs it)."""
+    if not pgcluster.available():
         if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    directory = Path(tempfile.mkdtemp(prefix="careplan-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(directory, "postgres")
-    initdb = [str(PG_BIN / "initdb"), "-D", str(directory / "data"), "-U", "careplan", "--auth=trust", "-E", "UTF8"]
-    try:
-        subprocess.run([*_as_postgres(), *initdb, "--no-sync"], check=True, stdout=subprocess.DEVNULL, timeout=120)
-        cluster = PgCluster(directory=directory, port=_free_port())
-        cluster.start()
-        try:
-            yield cluster
-        finally:
-            with contextlib.suppress(subprocess.SubprocessError):
-                cluster.stop()
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+            pytest.fail(pgcluster.missing_reason())
+        pytest.skip(pgcluster.missing_reason())
+    with pgcluster.throwaway_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -570,7 +570,7 @@ def test_both_backends_implement_the_whole_interface(protocol: type, classes: tu
 
 @pytest.mark.parametrize(("ci", "outcome"), [("", "1 skipped"), ("true", "1 error")])
 def test_without_postgresql_the_tests_skip_except_in_ci(tmp_path: Path, ci: str, outcome: str) -> None:
-    env = {**os.environ, "CAREPLAN_TEST_PG_BIN": str(tmp_path / "nowhere"), "CI": ci}
+    env = {**os.environ, "CAREPLAN_PG_BIN": str(tmp_path / "nowhere"), "CI": ci}
     test = "tests/hub/test_store_db.py::test_schema_version_and_tables[postgresql]"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", test],

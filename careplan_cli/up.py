@@ -28,6 +28,7 @@ from hub.control.plane import set_seeder
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
+from hub.processes import runs
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
 from hub.storage import refusal_line
@@ -239,10 +240,10 @@ def running_hub(config: HubConfig) -> dict[str, object] | None:
     """The hub already serving this data directory (its ready file names a live process), if any."""
     try:
         running = dict(json.loads(config.ready_file.read_text("utf-8")))
-        os.kill(int(running["pid"]), 0)
+        pid = int(running["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return running
+    return running if runs(pid) else None
 
 
 def main(argv: list[str]) -> int:

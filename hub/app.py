@@ -24,7 +24,7 @@ from hub.limits import RateLimits, limits_middleware
 from hub.logs import quiet_accept_errors, repeat_filtered
 from hub.metrics import METRICS, HubMetrics, metrics_middleware
 from hub.middleware import error_middleware
-from hub.nodes import collect_garbage_at_start, collect_stale_garbage, shared
+from hub.nodes import GARBAGE_GRACE, collect_garbage, collect_garbage_at_start, shared
 from hub.passwords import PasswordHasher, cpu_pool
 from hub.payloads import PayloadStore
 from hub.requestid import answer_request_id, request_id_middleware
@@ -88,7 +88,7 @@ async def _housekeeping(service: HubService) -> None:
         await _purge(service)
         if shared(service.config):  # a crashed node's files (hub.nodes rule 5); alone: at start only
             try:
-                await collect_stale_garbage(service.db, service.payloads)
+                await collect_garbage(service.db, service.payloads, grace=GARBAGE_GRACE)
             except Exception:
                 log.exception("payload garbage collection failed")
 

@@ -23,7 +23,7 @@ Rules this module keeps:
 5. A node starting while others serve must not take another node's payload file, written but
    not yet committed, for garbage: on a shared database collection (at start and every
    purge_interval) removes only the unreferenced files whose writer, a process of this machine,
-   is gone, and those last written more than GARBAGE_GRACE seconds ago (`collect_stale_garbage`).
+   is gone, and those last written more than GARBAGE_GRACE seconds ago (`collect_garbage`).
 6. Per node, by design (documented in the README's Deployment section): rate-limit buckets
    (hub.limits), the connection cap (hub.connections), the metrics (hub.metrics, with a node
    label) and the gate that holds requests still during a restore (hub.control.gate).
@@ -34,8 +34,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -144,42 +142,25 @@ def shared(config: HubConfig) -> bool:
     return is_postgres_url(config.database_url)
 
 
-async def collect_garbage_at_start(config: HubConfig, db: Any, payloads: PayloadStore) -> list[str]:
-    """Before the first request: every unnamed payload file on a database of this machine alone,
-    only the stale ones on a shared database (rule 5)."""
-    if shared(config):
-        return await collect_stale_garbage(db, payloads)
-    from hub.service import collect_garbage  # the service imports much: only here, when needed
-
-    return await collect_garbage(db, payloads)
-
-
 GARBAGE_GRACE = 3600.0  # seconds: far longer than any upload takes between its last write and its commit
 
 
-async def collect_stale_garbage(db: Any, payloads: PayloadStore, *, grace: float = GARBAGE_GRACE) -> list[str]:
-    """Rule 5: remove the payload files no committed row names that were written by a process of
-    this machine that is gone (hub.payloads rule 4: a crash, a SIGKILL), or that nobody wrote for
-    `grace` seconds (a node of another machine that crashed); any other unnamed file may be
-    another node's submit in flight."""
-    rows = await db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
-    referenced = {str(r[0]) for r in rows}
+async def named_blobs(reader: Any) -> set[str]:
+    """The payload files the committed rows name; `reader`: the storage or one of its transactions."""
+    return {str(r[0]) for r in await reader.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")}
 
-    def stale() -> list[str]:
-        limit = time.time() - grace
-        found = []
-        for entry in os.scandir(payloads.directory):
-            try:
-                if entry.name in referenced:
-                    continue
-                if payloads.writer_is_gone(entry.name) or entry.stat().st_mtime < limit:
-                    found.append(entry.name)
-            except FileNotFoundError:  # acknowledged and unlinked meanwhile
-                continue
-        payloads.delete(found)
-        return found
 
-    removed = await asyncio.to_thread(stale)
+async def collect_garbage(db: Any, payloads: PayloadStore, *, grace: float | None = None) -> list[str]:
+    """Remove the payload files no committed row names: every one (`grace` None: no submit can be
+    in flight, as at start on a database of this machine alone), or with a grace only those of a
+    gone writer of this machine and those nobody wrote for `grace` seconds (rule 5)."""
+    removed = await asyncio.to_thread(payloads.collect_garbage, await named_blobs(db), grace=grace)
     if removed:
-        log.warning("removed %d unreferenced payload file(s) older than %.0f s", len(removed), grace)
+        log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
     return removed
+
+
+async def collect_garbage_at_start(config: HubConfig, db: Any, payloads: PayloadStore) -> list[str]:
+    """Before the first request: every unnamed payload file on a database of this machine alone,
+    only the stale ones on a shared database (rule 5)."""
+    return await collect_garbage(db, payloads, grace=GARBAGE_GRACE if shared(config) else None)

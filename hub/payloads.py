@@ -18,7 +18,7 @@ Rules this module keeps:
 4. A blob's name says which machine and process wrote it. Nodes on a shared database share this
    directory, so an unreferenced file may be another node's upload between its write and its
    commit; but one written by a process of this machine that no longer runs (a crash, a SIGKILL)
-   never will be committed, and is garbage at once (hub.nodes.collect_stale_garbage).
+   never will be committed, and is garbage at once (`collect_garbage` with a grace).
 """
 
 from __future__ import annotations
@@ -29,11 +29,14 @@ import json
 import os
 import secrets
 import struct
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hub.processes import runs
 
 
 # This machine in blob names (rule 4): a hash of its hostname and machine id, so nodes on one
@@ -47,24 +50,6 @@ def _machine() -> str:
 
 
 WRITER = _machine()
-
-
-def _running(pid: int) -> bool:
-    """Whether process `pid` runs. A killed worker whose parent died too may stay a zombie (state
-    Z) where nothing reaps orphans: it runs no more, though signal 0 still finds it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")  # the state follows the name
 
 
 MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
@@ -225,9 +210,21 @@ class PayloadStore:
             (self.directory / name).unlink(missing_ok=True)
         _fsync_dir(self.directory)
 
-    def collect_garbage(self, referenced: set[str]) -> list[str]:
-        """Remove blobs and temporary files no committed row references; returns their names."""
-        removed = [p.name for p in self.directory.iterdir() if p.name not in referenced]
+    def collect_garbage(self, referenced: set[str], *, grace: float | None = None) -> list[str]:
+        """Remove blobs and temporary files no committed row references; returns their names.
+        With `grace` (seconds; a directory shared by nodes, rule 4) only those whose writer, a
+        process of this machine, is gone, or that nobody wrote for `grace` seconds: any other may
+        be another process's upload between its write and its commit."""
+        limit = None if grace is None else time.time() - grace
+        removed = []
+        for entry in os.scandir(self.directory):
+            try:
+                if entry.name in referenced:
+                    continue
+                if limit is None or self.writer_is_gone(entry.name) or entry.stat().st_mtime < limit:
+                    removed.append(entry.name)
+            except FileNotFoundError:  # acknowledged and unlinked meanwhile
+                continue
         self.delete(removed)
         return removed
 
@@ -245,7 +242,7 @@ class PayloadStore:
         pid, _, _ = rest.partition("-")
         if machine != WRITER or not pid.isdigit():
             return False
-        return not _running(int(pid))
+        return not runs(int(pid))
 
 
 def _open_chunks(handle: BinaryIO, prefix: bytes, name: str, key: bytes) -> bytes:

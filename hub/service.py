@@ -39,6 +39,7 @@ from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control.journal import decision, findings_summary
 from hub.listing import Listings, row_json
+from hub.nodes import collect_garbage
 from hub.offices import Offices, judge_send_licences
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
@@ -487,13 +488,3 @@ class HubService(Sessions, Offices, Listings, Audit):
     # --- housekeeping -------------------------------------------------------------------------
     async def collect_garbage(self) -> list[str]:
         return await collect_garbage(self.db, self.payloads)
-
-
-async def collect_garbage(db: Database, payloads: PayloadStore) -> list[str]:
-    """Remove payload files no committed row names (left by an interrupted write). Only while no
-    submit is in flight: at start, before the first request (hub.workers: in the supervisor)."""
-    rows = await db.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")
-    removed = await asyncio.to_thread(payloads.collect_garbage, {r[0] for r in rows})
-    if removed:
-        log.warning("removed %d unreferenced payload file(s) left by an interrupted write", len(removed))
-    return removed

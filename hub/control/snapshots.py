@@ -43,7 +43,7 @@ from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import links
 from hub.control import tables as pg
-from hub.nodes import NodeState
+from hub.nodes import NodeState, named_blobs
 from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.trust import TrustStore
@@ -262,9 +262,9 @@ class Snapshots:
         await asyncio.to_thread(self._restore_side_files, source)
         self._restore_clock(meta["clock"])
         async with self._shared_state(db, restored=True) as tx:
-            before = await pg.named_blobs(tx)
+            before = await named_blobs(tx)
             await pg.restore_into(db, tx, str(schema), tables)
-            after = await pg.named_blobs(tx)
+            after = await named_blobs(tx)
         await asyncio.to_thread(self.service.payloads.delete, sorted(before - after))
 
     @contextlib.asynccontextmanager
@@ -351,6 +351,6 @@ class Snapshots:
         tables = await pg.state_tables(db)
         self.clock.reset()
         async with self._shared_state(db) as tx:
-            named = await pg.named_blobs(tx)
+            named = await named_blobs(tx)
             await pg.empty(db, tx, tables)
         await asyncio.to_thread(self.service.payloads.delete, sorted(named))

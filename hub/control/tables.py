@@ -122,8 +122,3 @@ async def empty(db: Any, tx: Any, tables: list[str]) -> None:
     """The reset: every state table emptied at once, identities from 1 again."""
     if tables:
         await tx.execute("TRUNCATE " + ", ".join(f"{_q(db.schema)}.{_q(t)}" for t in tables) + " RESTART IDENTITY")
-
-
-async def named_blobs(tx: Any) -> set[str]:
-    """The payload files the rows name (what a restore or reset may unlink after its commit)."""
-    return {str(r[0]) for r in await tx.fetch_all("SELECT blob FROM transmission_files WHERE blob IS NOT NULL")}

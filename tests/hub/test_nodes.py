@@ -23,7 +23,7 @@ from careplan.errors import CareplanError, Operation
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control.plane import CONTROL
-from hub.nodes import GARBAGE_GRACE, NodeState, collect_stale_garbage
+from hub.nodes import GARBAGE_GRACE, NodeState, collect_garbage
 from hub.payloads import WRITER, PayloadStore
 from hub.service import HubService
 from hub.sessions import SessionCache
@@ -219,7 +219,7 @@ async def test_a_starting_node_leaves_young_unnamed_payloads_of_live_writers_alo
     running = payloads.directory / f".tmp-{PayloadStore.new_name()}"  # this process's upload in flight
     for path in (crashed, running):
         path.write_bytes(b"sealed")
-    removed = await collect_stale_garbage(a.service.db, payloads)
+    removed = await collect_garbage(a.service.db, payloads, grace=GARBAGE_GRACE)
     assert sorted(removed) == sorted(["b", crashed.name])
     assert young.exists(), "another node's submit in flight: its file is not garbage yet"
     assert running.exists(), "a live process of this machine may still commit it"

@@ -245,12 +245,12 @@ class Offices:
         return [self._office_json(r) for r in rows]
 
     def _office_json(self, row: sqlite3.Row) -> dict[str, object]:
-        licence = lic.Licence.from_json(json.loads(row["licence_json"])) if row["licence_json"] else None
+        licence = licence_of(row["office_number"], row["licence_json"])
         return {
             "office_number": row["office_number"],
             "name": row["name"],
             "service_kind": row["service_kind"],
             "office_user_id": row["office_user_id"],
             "prefecture": row["prefecture"],
-            "licence": lic.summary(licence or lic.new_licence(row["office_number"]), self.today()),
+            "licence": lic.summary(licence, self.today()),
         }

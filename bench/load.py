@@ -129,11 +129,16 @@ class Server:
         return [self.pid, *map(int, children)]
 
     def cpu_seconds(self) -> float:
-        total = 0
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        """User and kernel CPU seconds of the server's processes (utime, stime of /proc/PID/stat)."""
+        user = kernel = 0
         for pid in self.pids():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+            user, kernel = user + int(fields[11]), kernel + int(fields[12])
+        tick = os.sysconf("SC_CLK_TCK")
+        return user / tick, kernel / tick
 
     def reset_peak_rss(self) -> None:
         for pid in self.pids():
@@ -210,6 +215,7 @@ class Round:
     errors: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cpu: float = 0.0
+    kernel_cpu: float = 0.0  # the part of `cpu` spent in the kernel (TLS sockets, fsync, futex hand-offs)
     driver_cpu: float = 0.0  # this process (the load driver): near 1 core means the driver limits the round
     bytes_sent: int = 0
     exhausted: bool = False
@@ -303,7 +309,7 @@ async def run_round(
     supply: Iterator[Sequence[bytes]] = iter(bodies) if server.name == "hub" else itertools.cycle(bodies)
     async with driver.sessions() as (sender, recipient):
         started = time.monotonic()
-        cpu_before, driver_before = server.cpu_seconds(), time.process_time()
+        (user_before, kernel_before), driver_before = server.cpu_split(), time.process_time()
         deadline = started + window
 
         async def worker(url: str) -> None:
@@ -326,7 +332,8 @@ async def run_round(
         urls = server.urls()  # connection i goes to node i mod the nodes, as a TCP balancer spreads them
         await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(driver.connections)))
         result.elapsed = time.monotonic() - started
-        result.cpu = server.cpu_seconds() - cpu_before
+        user, kernel = server.cpu_split()
+        result.cpu, result.kernel_cpu = user + kernel - user_before - kernel_before, kernel - kernel_before
         result.driver_cpu = time.process_time() - driver_before
     return result
 
@@ -433,6 +440,7 @@ async def _rounds(
                 print(
                     f"{scenario:<7} round {number + 1} {server.name:<5} {done.per_second:8.1f}/s "
                     f"p99 {percentile(done.latencies, 0.99) * 1000:7.1f} ms  CPU {done.cpu_ms:6.2f} ms/op"
+                    f" ({done.kernel_cpu / done.cpu if done.cpu else 0:3.0%} kernel)"
                     f"  errors {sum(done.errors.values())}  driver {done.driver_cpu / done.elapsed:4.0%} of a core",
                     flush=True,
                 )

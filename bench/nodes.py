@@ -87,7 +87,11 @@ class Nodes:
         return [server.url for server in self.servers]
 
     def cpu_seconds(self) -> float:
-        return sum(server.cpu_seconds() for server in self.servers)
+        return sum(self.cpu_split())
+
+    def cpu_split(self) -> tuple[float, float]:
+        splits = [server.cpu_split() for server in self.servers]
+        return sum(user for user, _ in splits), sum(kernel for _, kernel in splits)
 
 
 @dataclass(slots=True)

@@ -12,7 +12,9 @@ Rules this module keeps:
 3. Certificate judgements are cached by the certificate's DER (bounded, oldest out first):
    only the part that never changes (issuer signature, identity, kind, usage) is kept; validity on
    the hub clock and revocation are judged again on every call, so a cached judgement is never
-   stale, whatever the clock or the CRL do.
+   stale, whatever the clock or the CRL do. A certificate object judged before (the signer's
+   certificate a signature template gives back is the same object each time) finds its judgement
+   without serialising it again.
 4. The CRL in force is kept in the hub's own data directory (`kept_file`), so a restart neither
    forgets a revocation nor lets an older CRL in. Before any good CRL was ever loaded nothing is
    revoked (the refusal says so).
@@ -101,6 +103,8 @@ class TrustStore:
         self._in_force: Crl | None = None
         self._refusal: CrlRefusal | None = None
         self._judged: OrderedDict[bytes, OfficeIdentity] = OrderedDict()
+        # By id() of a certificate object held here (so its id is not reused while it is kept).
+        self._judged_objects: OrderedDict[int, tuple[x509.Certificate, OfficeIdentity]] = OrderedDict()
         if kept_file is not None and kept_file.exists():
             try:
                 self._in_force = self._judge_crl(kept_file.read_bytes())
@@ -217,8 +221,16 @@ class TrustStore:
         return judge_on(identity, revoked=self.revoked(), now=now, operation=operation)
 
     def judge_certificate(self, cert: x509.Certificate, *, now: dt.datetime, operation: Operation) -> OfficeIdentity:
-        der = cert.public_bytes(Encoding.DER)
-        identity = self._judged.get(der) or self._structure(der, cert, operation)
+        known = self._judged_objects.get(id(cert))
+        if known is not None and known[0] is cert:
+            identity = known[1]
+        else:
+            # Serialising the certificate was most of this call's CPU for a repeat signer.
+            der = cert.public_bytes(Encoding.DER)
+            identity = self._judged.get(der) or self._structure(der, cert, operation)
+            self._judged_objects[id(cert)] = (cert, identity)
+            if len(self._judged_objects) > JUDGEMENT_CACHE:
+                self._judged_objects.popitem(last=False)
         return judge_on(identity, revoked=self.revoked(), now=now, operation=operation)
 
     def _structure(self, der: bytes, cert: x509.Certificate, operation: Operation) -> OfficeIdentity:

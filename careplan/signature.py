@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from asn1crypto import cms, core
+from asn1crypto import cms
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from careplan.errors import CareplanError, Operation
-from careplan.signature_template import Templates, learn
+from careplan.signature_template import Templates, layout, learn
 
 _RSA_ALGORITHMS = frozenset({"rsassa_pkcs1v15", "sha256_rsa"})
 
@@ -126,44 +126,16 @@ class DerPrefixes:
         self._signers[(signed_data["certificates"].dump(), signer["sid"].dump())] = certificate
 
 
-# Signed attributes whose values change with each signature (DerPrefixes, `_shape`).
-_CHANGING_ATTRIBUTES = frozenset({"message_digest", "signing_time"})
-
-
 def _shape(signer_infos: cms.SignerInfos) -> tuple[bytes, ...] | None:
     """The bytes of `signer_infos` (as parsed, not re-encoded) but the contents of its changing
-    values, in order; None when it is not the one-signer, distinct-attribute form this applies to,
-    or does not parse (then the full check finds why, as it always did)."""
+    values, in order (`careplan.signature_template.layout`); None when it is not the one-signer,
+    distinct-attribute form this applies to, or does not parse (then the full check finds why,
+    as it always did)."""
     try:
-        return _parsed_shape(signer_infos)
+        found = layout(signer_infos)
     except Exception:  # asn1crypto raises many kinds on malformed DER
         return None
-
-
-def _parsed_shape(signer_infos: cms.SignerInfos) -> tuple[bytes, ...] | None:
-    if len(signer_infos) != 1:
-        return None
-    signer = signer_infos[0]
-    attributes = signer["signed_attrs"]
-    shape = [signer_infos._header, signer._header]
-    shape += [signer[name].dump() for name in ("version", "sid", "digest_algorithm")]
-    shape.append(attributes._header)
-    types = set()
-    for attribute in attributes:
-        kind = attribute["type"].dump()
-        types.add(kind)
-        if attribute["type"].native in _CHANGING_ATTRIBUTES:
-            values = attribute["values"]
-            if len(values) != 1:
-                return None
-            value = values[0].chosen if isinstance(values[0], core.Choice) else values[0]  # Time: UTC or Generalized
-            shape += [attribute._header, kind, values._header, value._header]
-        else:
-            shape.append(attribute.dump())
-    if len(types) != len(attributes):
-        return None
-    shape += [signer["signature_algorithm"].dump(), signer["signature"]._header, signer["unsigned_attrs"].dump()]
-    return tuple(shape)
+    return found.shape if found is not None else None
 
 
 def _changing_values_der(signer_infos: cms.SignerInfos) -> bool:

@@ -97,6 +97,68 @@ class Template:
         return self.certificate, signing_time
 
 
+# Signed attributes whose values change with each signature (as does the signature value).
+CHANGING_ATTRIBUTES = frozenset({"message_digest", "signing_time"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layout:
+    """A one-signer signerInfos' encoding, as parsed (not re-encoded): its bytes but the contents
+    of its changing values (`fixed`: one piece before each such contents and one after the last),
+    those contents (`changing`: what, length, tag) in order, and where its signed attributes sit."""
+
+    fixed: tuple[bytes, ...]
+    changing: tuple[tuple[str, int, int], ...]
+    signed_attrs: tuple[int, int]  # offsets in the signerInfos' encoding
+
+    @property
+    def shape(self) -> tuple[bytes, ...]:
+        """The fixed bytes with where the changing contents go (`DerPrefixes`' shapes)."""
+        return self.fixed
+
+
+def layout(signer_infos: cms.SignerInfos) -> Layout | None:
+    """The layout of `signer_infos`; None when it is not the one-signer, distinct-attribute form
+    with one value per changing attribute. asn1crypto may raise on malformed DER: callers catch."""
+    if len(signer_infos) != 1:
+        return None
+    signer = signer_infos[0]
+    attributes = signer["signed_attrs"]
+    fixed: list[bytes] = []
+    changing: list[tuple[str, int, int]] = []
+    piece = [signer_infos._header, signer._header]
+    piece += [signer[name].dump() for name in ("version", "sid", "digest_algorithm")]
+    attrs_start = sum(map(len, piece))
+    piece.append(attributes._header)
+
+    def contents(name: str, value: core.Asn1Value) -> None:
+        fixed.append(b"".join(piece))
+        piece.clear()
+        changing.append((name, len(value.contents), value.tag))
+
+    types = set()
+    for attribute in attributes:
+        kind = attribute["type"].dump()
+        types.add(kind)
+        if attribute["type"].native not in CHANGING_ATTRIBUTES:
+            piece.append(attribute.dump())
+            continue
+        values = attribute["values"]
+        if len(values) != 1:
+            return None
+        value = values[0].chosen if isinstance(values[0], core.Choice) else values[0]  # Time: UTC or Generalized
+        piece += [attribute._header, kind, values._header, value._header]
+        contents(attribute["type"].native, value)
+    if len(types) != len(attributes):
+        return None
+    attrs_end = sum(map(len, fixed)) + sum(length for _, length, _ in changing) + sum(map(len, piece))
+    piece += [signer["signature_algorithm"].dump(), signer["signature"]._header]
+    contents("signature", signer["signature"])
+    piece.append(signer["unsigned_attrs"].dump())
+    fixed.append(b"".join(piece))
+    return Layout(fixed=tuple(fixed), changing=tuple(changing), signed_attrs=(attrs_start, attrs_end))
+
+
 def learn(signature: bytes, info: cms.ContentInfo, certificate: x509.Certificate) -> Template | None:
     """The template of `signature`, which verified in full (parsed as `info`, signed by
     `certificate`); None when it is not of the one-signer, distinct-attribute form with a
@@ -111,50 +173,30 @@ def _learn(signature: bytes, info: cms.ContentInfo, certificate: x509.Certificat
     public_key = certificate.public_key()
     signer_infos = info["content"]["signer_infos"]
     tail = signer_infos.dump()
-    if len(signer_infos) != 1 or not signature.endswith(tail) or not isinstance(public_key, rsa.RSAPublicKey):
+    found = layout(signer_infos)
+    if found is None or not signature.endswith(tail) or not isinstance(public_key, rsa.RSAPublicKey):
         return None
-    signer = signer_infos[0]
-    # Walk the signerInfos' encoding in order, adding up the lengths of its parts.
-    pos = len(signature) - len(tail) + len(signer_infos._header) + len(signer._header)
-    pos += sum(len(signer[name].dump()) for name in ("version", "sid", "digest_algorithm"))
-    attributes = signer["signed_attrs"]
-    attrs_start = pos
-    pos += len(attributes._header)
-    changing: dict[str, tuple[int, int]] = {}
-    tags: dict[str, int] = {}
-    types = set()
-    for attribute in attributes:
-        name = attribute["type"].native
-        types.add(attribute["type"].dump())
-        if name not in ("message_digest", "signing_time"):
-            pos += len(attribute.dump())
-            continue
-        values = attribute["values"]
-        if len(values) != 1:
+    base = len(signature) - len(tail)
+    fixed, ranges, pos = [], {}, base
+    for piece, (name, length, tag) in zip(found.fixed, found.changing, strict=False):
+        fixed.append((pos, pos + len(piece)))
+        pos += len(piece)
+        ranges[name] = (pos, pos + length)
+        if name == "signing_time" and tag != _UTC_TIME_TAG:
             return None
-        value = values[0].chosen if isinstance(values[0], core.Choice) else values[0]
-        pos += len(attribute._header) + len(attribute["type"].dump()) + len(values._header) + len(value._header)
-        changing[name] = (pos, pos + len(value.contents))
-        tags[name] = value.tag
-        pos += len(value.contents)
-    if len(types) != len(attributes) or "message_digest" not in changing:
+        pos += length
+    fixed.append((pos, pos + len(found.fixed[-1])))
+    attrs_start, attrs_end = (base + offset for offset in found.signed_attrs)
+    if fixed[-1][1] != len(signature) or signature[attrs_start:attrs_end] != signer_infos[0]["signed_attrs"].dump():
+        return None  # the layout does not cover the encoding exactly: no template
+    if "message_digest" not in ranges:
         return None
-    if "signing_time" in changing and tags["signing_time"] != _UTC_TIME_TAG:
-        return None
-    attrs_end = pos
-    pos += len(signer["signature_algorithm"].dump()) + len(signer["signature"]._header)
-    value_range = (pos, pos + len(signer["signature"].contents))
-    pos = value_range[1] + len(signer["unsigned_attrs"].dump())
-    ranges = sorted([*changing.values(), value_range])
-    if pos != len(signature) or signature[attrs_start:attrs_end] != attributes.dump():
-        return None  # the walk did not cover the encoding exactly: no template
-    bounds = [0] + [edge for start, end in ranges for edge in (start, end)] + [len(signature)]
     return Template(
         signature=signature,
-        fixed=tuple((bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)),
-        digest=changing["message_digest"],
-        time=changing.get("signing_time"),
-        value=value_range,
+        fixed=((0, fixed[0][1]), *fixed[1:]),  # the head: everything before the first changing contents
+        digest=ranges["message_digest"],
+        time=ranges.get("signing_time"),
+        value=ranges["signature"],
         signed_attrs=(attrs_start, attrs_end),
         certificate=certificate,
         public_key=public_key,

@@ -334,7 +334,9 @@ def test_any_json_value_in_any_field_raises_only_careplan_error(key: str, value:
     try:
         manifest = Manifest.from_bytes(json.dumps(document).encode())
     except CareplanError as error:
-        assert error.code == "MANIFEST_INVALID"
+        # A file name a Windows receiver could not save (" ", "CON", "a.") has its own code.
+        names = ("FILE_NAME_RESERVED", "FILE_NAME_TRAILING_DOT", "FILE_NAME_DUPLICATE") if key == "name" else ()
+        assert error.code in ("MANIFEST_INVALID", *names)
         assert error.detail
     else:
         assert isinstance(manifest, Manifest)

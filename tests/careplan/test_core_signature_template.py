@@ -205,3 +205,14 @@ def test_cut_and_grown_signatures_get_the_full_verdict(warm, data) -> None:  # t
     cut = data.draw(st.integers(0, 3))
     changed = fresh[:at] + extra + fresh[at + cut :]
     assert _verdict(changed, CONTENT + b"x", known) == _verdict(changed, CONTENT + b"x", None)
+
+
+@pytest.mark.parametrize("capabilities", [True, False])
+def test_each_form_of_an_offices_signature_gets_its_own_template(office, capabilities) -> None:  # type: ignore[no-untyped-def]
+    """With and without SMIMECapabilities: other signed attributes, so another template; each
+    verifies as the full verification says, from the second signature on without parsing."""
+    known = DerPrefixes()
+    for n in range(3):
+        signature = sign(CONTENT + bytes([n]), office.certificate, office.key, capabilities=capabilities)
+        assert (known.templates.judge(signature, CONTENT + bytes([n])) is not None) == (n > 0)
+        assert _verdict(signature, CONTENT + bytes([n]), known) == _verdict(signature, CONTENT + bytes([n]), None)

@@ -16,13 +16,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from hub.storage import GroupCommit
+from hub.storage import GroupCommit, Statements, _Failed
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -264,6 +264,25 @@ class Database(GroupCommit):
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    async def _commit_batch(self, works: list[Callable[[Any], Awaitable[Any]]]) -> list[Any]:
+        """A batch of `Statements` in one trip to the connection's thread, BEGIN to COMMIT (the
+        same statements, savepoints and outcomes as GroupCommit's, which any other batch takes)."""
+        statements = [work for work in works if isinstance(work, Statements)]
+        if len(statements) != len(works):
+            return await super()._commit_batch(works)
+        async with self._write_lock:
+            await self._lock_writers()
+            try:
+                # The stamps are taken here, at the works' turn under the writers' lock (storage rule 3).
+                resolved = [work.resolved() for work in statements]
+                run = self._conn._execute(_run_batch, self._conn._conn, resolved)  # type: ignore[no-untyped-call]
+                outcomes: list[Any] = await run
+                if self.on_commit_batch is not None:
+                    self.on_commit_batch(len(works))
+                return outcomes
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
     # Each call is one trip to the connection's thread (execute and fetch together): aiosqlite's
     # cursor API costs three (execute, fetch, close), each a thread hand-off for the event loop.
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -275,6 +294,35 @@ class Database(GroupCommit):
 
     async def table_names(self) -> set[str]:
         return {r[0] for r in await self.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _run_batch(conn: sqlite3.Connection, works: list[tuple[list[tuple[str, Any, bool]], Any]]) -> list[Any]:
+    """In the connection's thread: one write transaction for `works` (their resolved steps and
+    results), each in a savepoint when there are several, as GroupCommit._commit_batch does."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes: list[Any] = []
+        for number, (steps, value) in enumerate(works):
+            alone = len(works) == 1  # alone: no savepoint needed, its exception rolls back all
+            if not alone:
+                conn.execute(f"SAVEPOINT work{number}")
+            try:
+                for sql, params, many in steps:
+                    (conn.executemany if many else conn.execute)(sql, params)
+                outcomes.append(value)
+            except Exception as exc:
+                if alone:
+                    raise
+                conn.execute(f"ROLLBACK TO work{number}")
+                outcomes.append(_Failed(exc))
+            if not alone:
+                conn.execute(f"RELEASE work{number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 class Transaction:

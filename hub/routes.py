@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -93,21 +94,26 @@ async def logout(request: web.Request) -> web.Response:
 
 
 # --- sending ---------------------------------------------------------------------------------
-async def _stream_part(part: BodyPartReader, staged: StagedPayload, limit: int, too_large: CareplanError) -> None:
+# The refusals for a part over its limit are built only when one is (a CareplanError costs more
+# to build than a small part costs to read).
+TooLarge = Callable[[], CareplanError]
+
+
+async def _stream_part(part: BodyPartReader, staged: StagedPayload, limit: int, too_large: TooLarge) -> None:
     """A file part straight into its encrypted staging file: never whole in memory (hub.payloads)."""
     while chunk := await part.read_chunk(64 * 1024):
         if staged.size + len(chunk) > limit:
-            raise too_large
+            raise too_large()
         staged.write(chunk)
     staged.close()
 
 
-async def _read_part(part: BodyPartReader, limit: int, too_large: CareplanError) -> bytes:
+async def _read_part(part: BodyPartReader, limit: int, too_large: TooLarge) -> bytes:
     chunks, size = [], 0
     while chunk := await part.read_chunk(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -191,13 +197,16 @@ async def _read_upload(request: web.Request) -> Upload:
 
 async def _read_parts(request: web.Request) -> Upload:
     config = request.app[CONFIG]
-    meta_too_large = CareplanError(
-        "MANIFEST_INVALID",
-        detail=f"manifest または signature パートが {config.max_meta_bytes} バイトを超えています。",
-        detail_en=f"manifest or signature over {config.max_meta_bytes} bytes",
-        fix="manifest には署名対象の JSON、signature には DER 形式の分離署名だけを入れてください。",
-        fix_en="Put only the signed JSON in manifest and only the detached DER signature in signature.",
-    )
+
+    def meta_too_large() -> CareplanError:
+        return CareplanError(
+            "MANIFEST_INVALID",
+            detail=f"manifest または signature パートが {config.max_meta_bytes} バイトを超えています。",
+            detail_en=f"manifest or signature over {config.max_meta_bytes} bytes",
+            fix="manifest には署名対象の JSON、signature には DER 形式の分離署名だけを入れてください。",
+            fix_en="Put only the signed JSON in manifest and only the detached DER signature in signature.",
+        )
+
     files: list[tuple[str, StagedPayload]] = []
     try:
         return await _stream_parts(request, files, meta_too_large)
@@ -208,7 +217,7 @@ async def _read_parts(request: web.Request) -> Upload:
 
 
 async def _stream_parts(
-    request: web.Request, files: list[tuple[str, StagedPayload]], meta_too_large: CareplanError
+    request: web.Request, files: list[tuple[str, StagedPayload]], meta_too_large: TooLarge
 ) -> Upload:
     config = request.app[CONFIG]
     limit = config.max_upload_bytes
@@ -230,13 +239,16 @@ async def _stream_parts(
                     fix_en="Split the files over several sends (bulk send does this for you).",
                 )
             remaining = limit - sum(staged.size for _, staged in files)
-            too_large = CareplanError(
-                "TRANSMISSION_TOO_LARGE",
-                detail=f"{filename} の時点でファイルの合計が {limit} バイトを超えました",
-                fix="ファイルを分けて、何回かに分けて送信してください。",
-                detail_en=f"the files pass {limit} bytes at {filename}",
-                fix_en="Split the files over several sends.",
-            )
+
+            def too_large(filename: str = filename) -> CareplanError:
+                return CareplanError(
+                    "TRANSMISSION_TOO_LARGE",
+                    detail=f"{filename} の時点でファイルの合計が {limit} バイトを超えました",
+                    fix="ファイルを分けて、何回かに分けて送信してください。",
+                    detail_en=f"the files pass {limit} bytes at {filename}",
+                    fix_en="Split the files over several sends.",
+                )
+
             files.append((filename, request.app[SERVICE].payloads.stage()))
             await _stream_part(part, files[-1][1], remaining, too_large)
         else:

@@ -187,6 +187,8 @@ class Database(GroupCommit):
         self._conn = connection
         self._write_lock = asyncio.Lock()  # writers of this process, in turn …
         self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
+        self._path = Path()  # set by open()
+        self._reader: sqlite3.Connection | None = None  # lookup(): opened on the loop's thread
         # Observers (hub metrics): called after each commit with how many operations it carried
         # (1 while there is no group commit; see README Performance).
         self.on_commit_batch: Callable[[int], None] | None = None
@@ -199,6 +201,7 @@ class Database(GroupCommit):
         conn.row_factory = sqlite3.Row
         lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
         db = cls(conn, lock_file)
+        db._path = path
         try:
             # busy_timeout first: opens at the same moment (worker processes) wait for the WAL switch
             for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
@@ -210,8 +213,26 @@ class Database(GroupCommit):
         return db
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self._conn.close()
         os.close(self._lock_file)
+
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A small read by key (storage rule 4): answered on the event loop from a read-only
+        connection of this thread. A few rows through an index take SQLite tens of microseconds,
+        less than the trip to the connection's thread and back costs (a futex hand-off of the GIL
+        each way). A WAL reader never waits for the writer; should SQLite still answer busy (a
+        WAL reset or recovery in progress), the read goes to the thread, which may wait."""
+        try:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+                self._reader.row_factory = sqlite3.Row
+                self._reader.execute("PRAGMA query_only = ON")
+            return self._reader.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError:
+            return await self.fetch_all(sql, params)
 
     async def _lock_writers(self) -> None:
         """Take the write lock shared by every worker process of this database. Without it the

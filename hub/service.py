@@ -251,7 +251,7 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def _stored_and_offices(
         self, manifest: Manifest, upload: Upload
     ) -> tuple[sqlite3.Row | None, dict[str, sqlite3.Row]]:
-        rows = await self.db.fetch_all(
+        rows = await self.db.lookup(
             self._STORED_AND_OFFICES_SQL,
             (
                 manifest.transmission_id,

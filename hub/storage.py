@@ -18,8 +18,8 @@ What a caller may rely on, whichever the backend:
    after that COMMIT; a failed work undoes only its own writes. A work that is only statements
    (`Statements`: no read between them) is the same work written as data: SQLite runs a batch of
    them, BEGIN to COMMIT, in one trip to its connection's thread instead of one per statement.
-4. Reads (`fetch_one`, `fetch_all` on the database) see committed rows only and never wait for the
-   writer.
+4. Reads (`fetch_one`, `fetch_all`, `lookup` on the database) see committed rows only and never
+   wait for the writer.
 5. Durability: a COMMIT has reached stable storage when `transaction()` exits (the control
    database may relax this for journal rows, see hub.control.store).
 6. SQL is one portable text with `?` placeholders; a row supports r[0], r["column"] and dict(r).
@@ -83,6 +83,10 @@ class Storage(Protocol):
     async def commit_together(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """`fetch_all` for a small read by key (a few rows through an index), on the hot paths:
+        SQLite answers it without leaving the event loop (hub.db)."""
+
     async def table_names(self) -> set[str]:
         """The hub's tables (retention skips the tables an older schema lacks)."""
 

@@ -308,6 +308,38 @@ async def test_a_batch_of_statements_is_one_trip_to_the_sqlite_thread(
     assert await count(sqlite_db, "t") == 4
 
 
+async def test_lookup_sees_committed_rows_only_and_never_waits_for_the_writer(db: Storage) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+        await tx.execute("INSERT INTO t VALUES ('a', 1)")
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE t SET v = 2 WHERE k = 'a'")
+        await tx.execute("INSERT INTO t VALUES ('b', 1)")
+        rows = await asyncio.wait_for(db.lookup("SELECT k, v FROM t ORDER BY k"), 5)
+        assert [(r["k"], r["v"]) for r in rows] == [("a", 1)], "the open transaction is not seen"
+    rows = await db.lookup("SELECT k, v FROM t WHERE k IN (?, ?) ORDER BY k", ("a", "b"))
+    assert [(r["k"], r["v"]) for r in rows] == [("a", 2), ("b", 1)]
+    assert dict(rows[0]) == {"k": "a", "v": 2}
+
+
+async def test_a_busy_lookup_goes_to_the_connection_thread(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        await tx.execute("INSERT INTO t VALUES ('a')")
+
+    class Busy:
+        def execute(self, *_: Any) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(sqlite_db, "_reader", Busy())
+    assert [r[0] for r in await sqlite_db.lookup("SELECT k FROM t")] == ["a"]
+
+
 async def test_reopening_keeps_data_and_does_not_migrate_again(open_db: Opener) -> None:
     first = await open_db()
     async with first.transaction() as tx:

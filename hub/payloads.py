@@ -191,11 +191,7 @@ class PayloadStore:
         """Make staged payloads durable under their names: fsync each, rename, fsync the directory
         once. Blocking: call off the loop, before the commit that names them."""
         for payload in staged:
-            fd = os.open(payload.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            payload.sync()
         for payload in staged:
             os.replace(payload.path, self.directory / payload.name)
             payload.published = True
@@ -287,6 +283,7 @@ class StagedPayload:
         self._prefix = secrets.token_bytes(8)
         self._number = 0
         self._pending = bytearray()
+        self._sealed = False
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._write(MAGIC_CHUNKED + key_id.encode() + self._prefix)
 
@@ -308,9 +305,20 @@ class StagedPayload:
             del self._pending[:CHUNK]
 
     def close(self) -> None:
+        """The part is complete: seal its last chunk. The file stays open for `sync`."""
         self._seal(bytes(self._pending), last=True)
         self._pending.clear()
-        self._close_fd()
+        self._sealed = True
+
+    def sync(self) -> None:
+        """fsync the complete file (through the descriptor it was written with) and close it."""
+        assert self._sealed, "synced before its last chunk was sealed"
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(self._fd)
+        finally:
+            self._close_fd()
 
     def discard(self) -> None:
         """Forget the file (a refusal, a retry already stored); a no-op once published."""
@@ -326,7 +334,8 @@ class StagedPayload:
         self._number += 1
 
     def _write(self, data: bytes) -> None:
-        assert self._fd is not None, "written after close"
+        assert self._fd is not None, "written after discard"
+        assert not self._sealed, "written after close"
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]

@@ -16,13 +16,13 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from hub.storage import GroupCommit
+from hub.storage import GroupCommit, Statements, _Failed
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -187,6 +187,8 @@ class Database(GroupCommit):
         self._conn = connection
         self._write_lock = asyncio.Lock()  # writers of this process, in turn …
         self._lock_file = lock_file  # … and of every worker process (flock: see transaction)
+        self._path = Path()  # set by open()
+        self._reader: sqlite3.Connection | None = None  # lookup(): opened on the loop's thread
         # Observers (hub metrics): called after each commit with how many operations it carried
         # (1 while there is no group commit; see README Performance).
         self.on_commit_batch: Callable[[int], None] | None = None
@@ -199,6 +201,7 @@ class Database(GroupCommit):
         conn.row_factory = sqlite3.Row
         lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
         db = cls(conn, lock_file)
+        db._path = path
         try:
             # busy_timeout first: opens at the same moment (worker processes) wait for the WAL switch
             for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
@@ -210,8 +213,26 @@ class Database(GroupCommit):
         return db
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self._conn.close()
         os.close(self._lock_file)
+
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A small read by key (storage rule 4): answered on the event loop from a read-only
+        connection of this thread. A few rows through an index take SQLite tens of microseconds,
+        less than the trip to the connection's thread and back costs (a futex hand-off of the GIL
+        each way). A WAL reader never waits for the writer; should SQLite still answer busy (a
+        WAL reset or recovery in progress), the read goes to the thread, which may wait."""
+        try:
+            if self._reader is None:
+                self._reader = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+                self._reader.row_factory = sqlite3.Row
+                self._reader.execute("PRAGMA query_only = ON")
+            return self._reader.execute(sql, tuple(params)).fetchall()
+        except sqlite3.OperationalError:
+            return await self.fetch_all(sql, params)
 
     async def _lock_writers(self) -> None:
         """Take the write lock shared by every worker process of this database. Without it the
@@ -264,6 +285,25 @@ class Database(GroupCommit):
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    async def _commit_batch(self, works: list[Callable[[Any], Awaitable[Any]]]) -> list[Any]:
+        """A batch of `Statements` in one trip to the connection's thread, BEGIN to COMMIT (the
+        same statements, savepoints and outcomes as GroupCommit's, which any other batch takes)."""
+        statements = [work for work in works if isinstance(work, Statements)]
+        if len(statements) != len(works):
+            return await super()._commit_batch(works)
+        async with self._write_lock:
+            await self._lock_writers()
+            try:
+                # The stamps are taken here, at the works' turn under the writers' lock (storage rule 3).
+                resolved = [work.resolved() for work in statements]
+                run = self._conn._execute(_run_batch, self._conn._conn, resolved)  # type: ignore[no-untyped-call]
+                outcomes: list[Any] = await run
+                if self.on_commit_batch is not None:
+                    self.on_commit_batch(len(works))
+                return outcomes
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
     # Each call is one trip to the connection's thread (execute and fetch together): aiosqlite's
     # cursor API costs three (execute, fetch, close), each a thread hand-off for the event loop.
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -275,6 +315,35 @@ class Database(GroupCommit):
 
     async def table_names(self) -> set[str]:
         return {r[0] for r in await self.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _run_batch(conn: sqlite3.Connection, works: list[tuple[list[tuple[str, Any, bool]], Any]]) -> list[Any]:
+    """In the connection's thread: one write transaction for `works` (their resolved steps and
+    results), each in a savepoint when there are several, as GroupCommit._commit_batch does."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes: list[Any] = []
+        for number, (steps, value) in enumerate(works):
+            alone = len(works) == 1  # alone: no savepoint needed, its exception rolls back all
+            if not alone:
+                conn.execute(f"SAVEPOINT work{number}")
+            try:
+                for sql, params, many in steps:
+                    (conn.executemany if many else conn.execute)(sql, params)
+                outcomes.append(value)
+            except Exception as exc:
+                if alone:
+                    raise
+                conn.execute(f"ROLLBACK TO work{number}")
+                outcomes.append(_Failed(exc))
+            if not alone:
+                conn.execute(f"RELEASE work{number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 class Transaction:

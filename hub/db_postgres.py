@@ -241,6 +241,9 @@ class PostgresDatabase(GroupCommit):
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
         return list(await self._read("fetch", sql, params))
 
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[asyncpg.Record]:
+        return await self.fetch_all(sql, params)  # a network round trip either way: no thread to spare
+
     async def table_names(self) -> set[str]:
         rows = await self.fetch_all(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", (self.schema,)

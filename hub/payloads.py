@@ -55,6 +55,9 @@ WRITER = _machine()
 MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
 MAGIC_CHUNKED = b"CPS2"  # sealed chunk by chunk (StagedPayload)
 CHUNK = 256 * 1024  # plaintext bytes per sealed chunk
+KEPT_BYTES = 64 * 1024  # a staged file up to this size also keeps its plaintext in memory while
+# its upload is judged (the standard check reads it without opening and decrypting the file again);
+# a bigger one drops it at once, so an upload in flight never holds more than this per file
 _LENGTH = struct.Struct(">I")
 
 
@@ -178,19 +181,20 @@ class PayloadStore:
         return StagedPayload(self.directory / f".tmp-{name}", name, self.active_key_id, self._keys[self.active_key_id])
 
     def read_staged(self, staged: StagedPayload) -> bytes:
+        """The plaintext of a staged payload: kept from the upload when small (KEPT_BYTES), else
+        read back and decrypted from its staging file."""
+        if staged.kept is not None:
+            return bytes(staged.kept)
         return self._open(staged.path, staged.name)
 
     def publish(self, staged: Sequence[StagedPayload]) -> None:
         """Make staged payloads durable under their names: fsync each, rename, fsync the directory
         once. Blocking: call off the loop, before the commit that names them."""
         for payload in staged:
-            fd = os.open(payload.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            payload.sync()
         for payload in staged:
             os.replace(payload.path, self.directory / payload.name)
+            payload.published = True
         _fsync_dir(self.directory)
 
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
@@ -265,17 +269,21 @@ def _aad(name: str, number: int, last: bool) -> bytes:
 class StagedPayload:
     """One file of an upload as it streams in: sealed by CHUNK into `path` (never whole in memory),
     its plaintext size and SHA-256 counted on the way. `write` as parts arrive, `close` at the end
-    of the part, then PayloadStore.publish — or `discard`."""
+    of the part, then PayloadStore.publish — or `discard`. Up to KEPT_BYTES the plaintext is also
+    kept (`kept`), for the judgement of the upload it belongs to."""
 
     def __init__(self, path: Path, name: str, key_id: str, key: bytes) -> None:
         self.path = path
         self.name = name
         self.size = 0
+        self.published = False
+        self.kept: bytearray | None = bytearray()
         self._hash = hashlib.sha256()
         self._aead = AESGCM(key)
         self._prefix = secrets.token_bytes(8)
         self._number = 0
         self._pending = bytearray()
+        self._sealed = False
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._write(MAGIC_CHUNKED + key_id.encode() + self._prefix)
 
@@ -287,19 +295,37 @@ class StagedPayload:
         self._hash.update(data)
         self.size += len(data)
         self._pending += data
+        if self.kept is not None:
+            if self.size <= KEPT_BYTES:
+                self.kept += data
+            else:
+                self.kept = None
         while len(self._pending) > CHUNK:  # the last chunk is sealed by close(), flagged as last
             self._seal(bytes(self._pending[:CHUNK]), last=False)
             del self._pending[:CHUNK]
 
     def close(self) -> None:
+        """The part is complete: seal its last chunk. The file stays open for `sync`."""
         self._seal(bytes(self._pending), last=True)
         self._pending.clear()
-        self._close_fd()
+        self._sealed = True
+
+    def sync(self) -> None:
+        """fsync the complete file (through the descriptor it was written with) and close it."""
+        assert self._sealed, "synced before its last chunk was sealed"
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(self._fd)
+        finally:
+            self._close_fd()
 
     def discard(self) -> None:
         """Forget the file (a refusal, a retry already stored); a no-op once published."""
         self._close_fd()
-        self.path.unlink(missing_ok=True)
+        self.kept = None
+        if not self.published:
+            self.path.unlink(missing_ok=True)
 
     def _seal(self, chunk: bytes, *, last: bool) -> None:
         nonce = self._prefix + self._number.to_bytes(4, "big")
@@ -308,7 +334,8 @@ class StagedPayload:
         self._number += 1
 
     def _write(self, data: bytes) -> None:
-        assert self._fd is not None, "written after close"
+        assert self._fd is not None, "written after discard"
+        assert not self._sealed, "written after close"
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]

@@ -44,7 +44,7 @@ from hub.offices import Offices, judge_send_licences
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
-from hub.storage import CommitOutcomeUnknown, IntegrityError
+from hub.storage import STAMP, CommitOutcomeUnknown, IntegrityError, Statements, statement, statement_many
 from hub.storage import Storage as Database
 from hub.storage import StorageTransaction as Transaction
 from hub.throttle import LoginThrottle
@@ -251,7 +251,7 @@ class HubService(Sessions, Offices, Listings, Audit):
     async def _stored_and_offices(
         self, manifest: Manifest, upload: Upload
     ) -> tuple[sqlite3.Row | None, dict[str, sqlite3.Row]]:
-        rows = await self.db.fetch_all(
+        rows = await self.db.lookup(
             self._STORED_AND_OFFICES_SQL,
             (
                 manifest.transmission_id,
@@ -318,42 +318,39 @@ class HubService(Sessions, Offices, Listings, Audit):
     ) -> str | None:
         """Commit the transmission's rows; their submitted_at, or None if an identical submission
         is already committed."""
-        submitted_at = ""
-
-        async def write(tx: Transaction) -> None:
-            nonlocal submitted_at
-            submitted_at = self._now()  # at its turn in the commit queue, as always
-            await tx.execute(
-                "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
-                "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    manifest.transmission_id,
-                    manifest.sender,
-                    manifest.recipient,
-                    session.user_id,
-                    upload.manifest,
-                    hashlib.sha256(upload.manifest).hexdigest(),
-                    upload.signature,
-                    peer.fingerprint,
-                    manifest.signed_at.isoformat(),
-                    submitted_at,
-                    len(manifest.files),
-                    manifest.total_size,
+        files = [
+            (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
+            for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
+        ]
+        write = Statements(
+            (
+                statement(
+                    "INSERT INTO transmissions (id, sender, recipient, sender_user, manifest, manifest_sha256, "
+                    "signature, signer_fingerprint, signed_at, submitted_at, file_count, total_size) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        manifest.transmission_id,
+                        manifest.sender,
+                        manifest.recipient,
+                        session.user_id,
+                        upload.manifest,
+                        hashlib.sha256(upload.manifest).hexdigest(),
+                        upload.signature,
+                        peer.fingerprint,
+                        manifest.signed_at.isoformat(),
+                        STAMP,
+                        len(manifest.files),
+                        manifest.total_size,
+                    ),
                 ),
-            )
-            await tx.execute_many(
-                "INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (manifest.transmission_id, position, entry.name, entry.size, entry.sha256, blob)
-                    for position, (entry, blob) in enumerate(zip(manifest.files, names, strict=True))
-                ],
-            )
-
+                statement_many("INSERT INTO transmission_files VALUES (?, ?, ?, ?, ?, ?)", files),
+            ),
+            stamp=self._now,  # submitted_at: at its turn in the commit queue, as always
+        )
         try:
             # Group commit (hub.db): concurrent submits share one transaction and one fsync; this
             # returns after the COMMIT that holds these rows.
-            await self.db.commit_together(write)
+            submitted_at: str = await self.db.commit_together(write)
         except IntegrityError:
             # A concurrent submission of the same id or manifest committed first: that was this
             # very retry (answer it as stored), or a replay.

@@ -15,9 +15,11 @@ What a caller may rely on, whichever the backend:
    COMMIT with how many callers' works it carried.
 3. `commit_together(work)`: group commit. Works queued meanwhile share one transaction and one
    durable flush, each in its own SAVEPOINT; a work's result (or exception) reaches its caller only
-   after that COMMIT; a failed work undoes only its own writes.
-4. Reads (`fetch_one`, `fetch_all` on the database) see committed rows only and never wait for the
-   writer.
+   after that COMMIT; a failed work undoes only its own writes. A work that is only statements
+   (`Statements`: no read between them) is the same work written as data: SQLite runs a batch of
+   them, BEGIN to COMMIT, in one trip to its connection's thread instead of one per statement.
+4. Reads (`fetch_one`, `fetch_all`, `lookup` on the database) see committed rows only and never
+   wait for the writer.
 5. Durability: a COMMIT has reached stable storage when `transaction()` exits (the control
    database may relax this for journal rows, see hub.control.store).
 6. SQL is one portable text with `?` placeholders; a row supports r[0], r["column"] and dict(r).
@@ -81,8 +83,59 @@ class Storage(Protocol):
     async def commit_together(self, work: Callable[[Any], Awaitable[T]]) -> T: ...
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any: ...
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """`fetch_all` for a small read by key (a few rows through an index), on the hot paths:
+        SQLite answers it without leaving the event loop (hub.db)."""
+
     async def table_names(self) -> set[str]:
         """The hub's tables (retention skips the tables an older schema lacks)."""
+
+
+class _Stamp:
+    def __repr__(self) -> str:
+        return "STAMP"
+
+
+STAMP: Any = _Stamp()  # in a Statements' parameters: the value of its `stamp`, taken at its turn
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """A write that is only statements, as data: `(sql, params)` steps, or `(sql, rows)` with
+    `many=True` for executemany. `stamp`, if given, is called at the work's turn in the write
+    transaction (under the writers' lock, on the event loop), its value replaces STAMP in the
+    parameters and is the work's result: e.g. a submitted_at that orders rows as they commit."""
+
+    steps: tuple[tuple[str, Any, bool], ...]  # (sql, params or rows, many)
+    stamp: Callable[[], Any] | None = None
+
+    def resolved(self) -> tuple[list[tuple[str, Any, bool]], Any]:
+        """The steps with STAMP replaced (call at the work's turn), and the work's result."""
+        value = self.stamp() if self.stamp is not None else None
+
+        def fill(params: Iterable[Any]) -> tuple[Any, ...]:
+            return tuple(value if p is STAMP else p for p in params)
+
+        steps = [(sql, [fill(r) for r in params] if many else fill(params), many) for sql, params, many in self.steps]
+        return steps, value
+
+    async def __call__(self, tx: Any) -> Any:
+        """The same work through any transaction, one statement at a time."""
+        steps, value = self.resolved()
+        for sql, params, many in steps:
+            if many:
+                await tx.execute_many(sql, params)
+            else:
+                await tx.execute(sql, params)
+        return value
+
+
+def statement(sql: str, params: Iterable[Any] = ()) -> tuple[str, Any, bool]:
+    return sql, tuple(params), False
+
+
+def statement_many(sql: str, rows: Iterable[Iterable[Any]]) -> tuple[str, Any, bool]:
+    return sql, [tuple(row) for row in rows], True
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,15 +13,21 @@ answered before it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import warnings
 from dataclasses import asdict
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from aiohttp import BodyPartReader, MultipartReader
+from aiohttp import multipart as aiohttp_multipart
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
+from aiohttp.streams import StreamReader
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
 import hub.service as service_module
 from careplan.errors import CareplanError
@@ -30,7 +36,7 @@ from fixtures.broken import by_name
 from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
 from hub.offices import licence_of
-from hub.routes import disposition_names
+from hub.routes import FormParts, disposition_names
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.e2e.test_limits import signed
 from tests.e2e.test_standard_round2 import RULES, _retarget
@@ -191,3 +197,58 @@ async def test_kept_metric_instruments_count_every_request(hub: HubUnderTest) ->
     assert value(samples, "careplan_hub_submit_duration_seconds_count", outcome="stored") == 2
     assert value(samples, "careplan_hub_submit_duration_seconds_count", outcome="refused") == 1
     assert value(samples, "careplan_hub_request_duration_seconds_count", route=submit) == 3
+
+
+def _form(*parts: tuple[str, bytes]) -> bytes:
+    body = b"".join(
+        b"--bnd\r\nContent-Disposition: " + head.encode() + b"\r\n\r\n" + data + b"\r\n" for head, data in parts
+    )
+    return body + b"--bnd--\r\n"
+
+
+async def _read_form(reader_class: type[MultipartReader], body: bytes) -> list[tuple[str | None, bytes]]:
+    protocol = mock.Mock(_reading_paused=False)
+    stream = StreamReader(protocol, 2**16, loop=asyncio.get_running_loop())
+    stream.feed_data(body)
+    stream.feed_eof()
+    reader = MultipartReader(
+        CIMultiDictProxy(CIMultiDict({"Content-Type": "multipart/form-data; boundary=bnd"})), stream
+    )
+    reader.__class__ = reader_class
+    parts = []
+    while (part := await reader.next()) is not None:
+        assert isinstance(part, BodyPartReader)
+        parts.append((disposition_names(part.headers.get("Content-Disposition"))[0], await part.read()))
+    return parts
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [('form-data; name="manifest"', b"{}"), ('form-data; name="file"; filename="a.csv"', b"x" * 70_000)],
+        [('form-data; name="_charset_"', b"shift_jis"), ('form-data; name="manifest"', b"{}")],
+        [("form-data; name=_charset_", b"utf-8"), ('form-data; name="file"; filename="b"', b"1")],
+        [('form-data; name="/_charset_"', b"utf-8"), ('form-data; name="x\\"y"', b"2")],
+    ],
+)
+async def test_form_parts_read_what_aiohttp_reads(parts: list[tuple[str, bytes]]) -> None:
+    body = _form(*parts)
+
+    async def outcome(reader_class: type[MultipartReader]) -> object:
+        try:
+            return await _read_form(reader_class, body)
+        except Exception as exc:  # aiohttp reads a _charset_ part and then fails on the next header
+            return repr(exc)
+
+    assert await outcome(FormParts) == await outcome(MultipartReader)
+
+
+async def test_form_parts_skip_the_charset_parse_for_plain_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    parse = aiohttp_multipart.parse_content_disposition
+    monkeypatch.setattr(aiohttp_multipart, "parse_content_disposition", lambda h: calls.append(h) or parse(h))
+    body = _form(('form-data; name="manifest"', b"{}"), ('form-data; name="file"; filename="a.csv"', b"x"))
+    await _read_form(FormParts, body)
+    assert calls == []
+    await _read_form(MultipartReader, body)
+    assert len(calls) == 2, "aiohttp's own reader parses every part's header for _charset_"

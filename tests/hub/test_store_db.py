@@ -30,7 +30,7 @@ from hub.db import MIGRATIONS, Database, Transaction
 from hub.db_postgres import PostgresDatabase, PostgresTransaction, numbered, rowcount
 from hub.payloads import PayloadStore
 from hub.service import HubService
-from hub.storage import IntegrityError, Storage, StorageTransaction
+from hub.storage import STAMP, IntegrityError, Statements, Storage, StorageTransaction, statement, statement_many
 from hub.trust import TrustStore
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -249,6 +249,95 @@ async def test_concurrent_works_share_one_commit_and_fail_alone(db: Storage) -> 
     rows = await db.fetch_all("SELECT k FROM t ORDER BY k")
     assert [r[0] for r in rows] == ["a", "b", "c", "d"]
     assert sum(batches[1:]) == 5 and len(batches) < 6, "fewer commits than works"
+
+
+@pytest.mark.parametrize("alone", [False, True])
+async def test_statements_are_works_with_stamps_taken_in_commit_order(db: Storage, alone: bool) -> None:
+    """A work written as `Statements` commits like any work (same outcomes, a failing one undone
+    alone, results after the COMMIT), and its stamp is taken at its turn: in commit order, as the
+    submit's submitted_at is. SQLite runs such a batch in one trip to its connection's thread."""
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY, at INTEGER NOT NULL)")
+        await tx.execute("CREATE TABLE f (k TEXT NOT NULL, n INTEGER NOT NULL)")
+    ticks = iter(range(100))
+
+    def insert(key: str) -> Statements:
+        return Statements(
+            (
+                statement("INSERT INTO t VALUES (?, ?)", (key, STAMP)),
+                statement_many("INSERT INTO f VALUES (?, ?)", [(key, 1), (key, STAMP)]),
+            ),
+            stamp=lambda: next(ticks),
+        )
+
+    keys = ["a"] if alone else ["a", "b", "a", "c"]
+    results = await asyncio.gather(*(db.commit_together(insert(k)) for k in keys), return_exceptions=True)
+    if alone:
+        assert results == [0]
+    else:
+        assert results[0] == 0 and isinstance(results[2], IntegrityError), "the duplicate fails alone"
+        assert results[1] < results[3]
+    rows = await db.fetch_all("SELECT k, at FROM t ORDER BY at")
+    assert [(r[0], r[1]) for r in rows] == [(k, r) for k, r in zip(keys, results, strict=True) if isinstance(r, int)]
+    files = await db.fetch_all("SELECT k, n FROM f ORDER BY k, n")
+    assert [(r[0], r[1]) for r in files] == sorted(
+        (k, n) for k, r in zip(keys, results, strict=True) if isinstance(r, int) for n in (1, r)
+    ), "the failed work's second statement was undone with its first"
+    with pytest.raises(IntegrityError):  # alone, its exception reaches its caller and commits nothing
+        await db.commit_together(insert("a"))
+    assert await count(db, "t") == len([r for r in results if isinstance(r, int)])
+
+
+async def test_a_batch_of_statements_is_one_trip_to_the_sqlite_thread(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    trips = 0
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    works = [Statements((statement("INSERT INTO t VALUES (?)", (k,)),)) for k in "abcd"]
+    await asyncio.gather(*(sqlite_db.commit_together(work) for work in works))
+    assert trips <= 2, "one trip per batch (the first work may commit alone before the others queue)"
+    assert await count(sqlite_db, "t") == 4
+
+
+async def test_lookup_sees_committed_rows_only_and_never_waits_for_the_writer(db: Storage) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+        await tx.execute("INSERT INTO t VALUES ('a', 1)")
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE t SET v = 2 WHERE k = 'a'")
+        await tx.execute("INSERT INTO t VALUES ('b', 1)")
+        rows = await asyncio.wait_for(db.lookup("SELECT k, v FROM t ORDER BY k"), 5)
+        assert [(r["k"], r["v"]) for r in rows] == [("a", 1)], "the open transaction is not seen"
+    rows = await db.lookup("SELECT k, v FROM t WHERE k IN (?, ?) ORDER BY k", ("a", "b"))
+    assert [(r["k"], r["v"]) for r in rows] == [("a", 2), ("b", 1)]
+    assert dict(rows[0]) == {"k": "a", "v": 2}
+
+
+async def test_a_busy_lookup_goes_to_the_connection_thread(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        await tx.execute("INSERT INTO t VALUES ('a')")
+
+    class Busy:
+        def execute(self, *_: Any) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(sqlite_db, "_reader", Busy())
+    assert [r[0] for r in await sqlite_db.lookup("SELECT k FROM t")] == ["a"]
 
 
 async def test_reopening_keeps_data_and_does_not_migrate_again(open_db: Opener) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 
-from hub.payloads import CHUNK, PayloadStore
+from hub.payloads import CHUNK, KEPT_BYTES, PayloadStore
 
 
 @pytest.fixture
@@ -60,3 +60,32 @@ def test_a_discarded_upload_leaves_nothing(store: PayloadStore) -> None:
     staged.write(b"x" * 1000)
     staged.discard()
     assert list(store.directory.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", [KEPT_BYTES, KEPT_BYTES + 1])
+def test_a_small_upload_keeps_its_plaintext_for_its_judgement_and_a_big_one_does_not(
+    store: PayloadStore, size: int
+) -> None:
+    data = os.urandom(size)
+    staged = store.stage()
+    for start in range(0, size, 10_000):
+        staged.write(data[start : start + 10_000])
+    staged.close()
+    assert (staged.kept is not None) == (size <= KEPT_BYTES), "memory per file in flight stays bounded"
+    assert store.read_staged(staged) == data  # from memory, or read back and decrypted
+    store.publish([staged])
+    assert store.read(staged.name) == data
+
+
+def test_staged_files_stay_open_until_published_or_discarded(store: PayloadStore) -> None:
+    opened = len(os.listdir("/proc/self/fd"))
+    kept, dropped = store.stage(), store.stage()
+    for staged in (kept, dropped):
+        staged.write(b"x" * 100)
+        staged.close()
+    assert len(os.listdir("/proc/self/fd")) == opened + 2, "fsynced later through the same descriptor"
+    store.publish([kept])
+    dropped.discard()
+    kept.discard()  # published: a no-op
+    assert len(os.listdir("/proc/self/fd")) == opened
+    assert [path.name for path in store.directory.iterdir()] == [kept.name]

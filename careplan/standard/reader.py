@@ -10,7 +10,8 @@ Rules this module keeps:
 4. Three readers, one result. `_whole` reads a clean block whose lines are each one record,
    and reads a line that repeats the previous one but for its dates (digits of the same width,
    checked against the previous line's text cut around them) without csv.reader, since it would
-   give the previous fields with the new dates. `_fast` runs csv.reader over a clean block's
+   give the previous fields with the new dates (a run of lines that differ in one date is one
+   row: see `Row`). `_fast` runs csv.reader over a clean block's
    list of lines and keeps only what it can prove equal to the line-by-line reading; any other
    record (it spans the block's end or more than MAX_RECORD_LINES lines, or csv.reader refused
    several lines) is left to `_slow`, which feeds csv.reader line by line and hands back at the
@@ -49,10 +50,25 @@ class Record:
         return quoted(self.raw, self.any_quotes, index)
 
 
-# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`,
-# and, when the record repeats the one before it but for some dates (`_whole`), those dates'
-# indexes (else nothing: a record read on its own).
-Row = tuple[int, list[str], list[str] | None, bool, tuple[int, ...]]
+# What the readers yield, without the cost of an object: (line, fields, raw, any_quotes) of `Record`;
+# when the record repeats the one before it but for some dates (`_whole`), those dates' indexes
+# (else nothing: a record read on its own); and for a run of such lines that differ in one date
+# only, that date's value on each (else None). A run stands for its lines `line`, `line + 1`, …,
+# each `fields` with the date at the one index replaced by its value (`run_rows`): one item
+# instead of a row per line, as a user's service has a row per day.
+Row = tuple[int, list[str], list[str] | None, bool, tuple[int, ...], list[str] | None]
+
+
+def run_rows(row: Row) -> list[Row]:
+    """The rows a run stands for, one per line (a row that is not a run: itself)."""
+    line, fields, raw, quotes, repeat, run = row
+    if run is None:
+        return [row]
+    (index,) = repeat
+    return [
+        (line + offset, [*fields[:index], value, *fields[index + 1 :]], raw, quotes, repeat, None)
+        for offset, value in enumerate(run)
+    ]
 
 
 def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
@@ -180,7 +196,7 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     if isinstance(split, str):
         _quoting(sink, line, split)
         return
-    yield line, split[0], split[1], quotes, ()
+    yield line, split[0], split[1], quotes, (), None
 
 
 def _bom(data: bytes, sink: FindingSink) -> int:
@@ -224,7 +240,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
         elif row is None or (quotes and '"' in "".join(row)):
             yield from _exact(raw, sink, start, quotes)
         else:
-            yield start, row, None, quotes, ()
+            yield start, row, None, quotes, (), None
         if lines.settle():
             return
 
@@ -266,9 +282,9 @@ def _fast(lines: Lines, sink: FindingSink) -> Generator[Row, None, bool]:
                 if not row:
                     _blank(sink, start)
                 elif '"' not in text:
-                    yield start, row, None, False, ()
+                    yield start, row, None, False, (), None
                 elif '"' not in "".join(row):
-                    yield start, row, None, True, ()
+                    yield start, row, None, True, (), None
                 else:
                     yield from _exact(text[:-1] if text.endswith("\r") else text, sink, start, True)
             else:
@@ -377,7 +393,7 @@ def _whole(lines: Lines, sink: FindingSink, into: list[Row], template: Template 
         else:
             into += _exact(text[:-1] if text.endswith("\r") else text, sink, number, True)
             continue
-        into.append((number, row, None, quotes, ()))
+        into.append((number, row, None, quotes, (), None))
         if template is not None and at < count and len(block[at]) == len(text):
             at = _repeats(block, at, first, row, quotes, _cut(row, text, template, block[at]), into)
     lines.at = skip + count
@@ -389,11 +405,10 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
     dates, which are digits of the same width there (so no comma, quote or CR moves a field):
     csv.reader would read `fields` with the new dates. Returns the index of the first other line."""
     pieces, spans = cut
-    if len(spans) == 1:  # the common case (one サービス利用日 a row), unrolled
+    if len(spans) == 1:  # the common case (one サービス利用日 a row), unrolled, read as one run
         (head, _), (tail, end) = pieces
         index, start, _ = spans[0]
-        changed: tuple[int, ...] = (index,)
-        size, count = len(tail) + end, len(block)
+        size, count, run, line = len(tail) + end, len(block), [], first + at
         while at < count:
             text = block[at]
             if len(text) != size or not text.startswith(head) or not text.startswith(tail, end):
@@ -401,10 +416,10 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
             value = text[start:end]
             if not value.isdigit():
                 break
-            fields = fields[:]
-            fields[index] = value
-            into.append((first + at, fields, None, quotes, changed))
+            run.append(value)
             at += 1
+        if run:
+            into.append((line, fields, None, quotes, (index,), run))
         return at
     size, count = len(pieces[-1][0]) + pieces[-1][1], len(block)
     changed = tuple(index for index, _, _ in spans)
@@ -417,7 +432,7 @@ def _repeats(block: list[str], at: int, first: int, fields: list[str], quotes: b
             value = fields[index] = text[start:end]
             if not value.isdigit():
                 return at
-        into.append((first + at, fields, None, quotes, changed))
+        into.append((first + at, fields, None, quotes, changed, None))
         at += 1
     return at
 

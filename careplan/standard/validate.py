@@ -13,7 +13,8 @@ Rules this module keeps:
    known to pass (`quick_checks`) skips the field loop; a record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
-   `_whole`) is looked at only where a date reaches (`_FileState.batch`).
+   `_whole`) is looked at only where a date reaches (`_FileState.batch`; a run of them, which
+   differ in one date only, is one item: `_FileState._run`).
 4. `inspect_csv` also returns the relation keys and image names for check_transmission, and the
    records it could not read, so that keys they take with them are consequences (D14).
 """
@@ -222,10 +223,14 @@ class _FileState:
         """
         sink, cap, valid, pending, record = self.sink, self.sink.cap, self.valid, self.pending, self.record
         dated_rules, dated_keys, collect = self.dated_rules, self.dated_keys, self.collect_on_repeat
-        for line, fields, raw, quotes, repeat in rows:
+        for line, fields, raw, quotes, repeat, run in rows:
             if sink.errors >= cap:
                 sink.stopped_at = line
                 return False
+            if run is not None:
+                if not self._run(line, fields, quotes, repeat, run):
+                    return False
+                continue
             if repeat and self.clean and not pending:
                 for index in repeat:
                     if fields[index] not in valid[index]:
@@ -242,6 +247,33 @@ class _FileState:
                         self._collect(line, fields, dated_keys)
                     continue
             record(line, fields, raw, quotes)
+        return True
+
+    def _run(self, line: int, fields: list[str], quotes: bool, repeat: tuple[int, ...], run: list[str]) -> bool:
+        """A run of repeats (reader.py `Row`): what `batch` does with its rows one by one.
+
+        A line whose date is known good and whose dated rules' combinations were found fine is
+        what `batch` would only count (nothing to collect, nothing found); any other line is
+        handed to `batch` as its own row. False when the cap of errors stopped the reading.
+        """
+        (index,) = repeat
+        sink, ok, rules, scratch = self.sink, self.valid[index], self.dated_rules, fields[:]
+        counted = self.clean and not self.pending and not self.collect_on_repeat
+        for value in run:
+            scratch[index] = value
+            if counted and value in ok:
+                for _, key, fine in rules:
+                    if key(scratch) not in fine:
+                        break
+                else:
+                    self.line = line
+                    self.records += 1
+                    line += 1
+                    continue
+            if not self.batch([(line, scratch[:], None, quotes, repeat, None)]):
+                return False
+            counted = self.clean and not self.pending and not self.collect_on_repeat and sink.errors < sink.cap
+            line += 1
         return True
 
     def record(self, line: int, fields: list[str], raw: list[str] | None, quotes: bool) -> None:

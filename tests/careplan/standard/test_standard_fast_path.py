@@ -20,6 +20,7 @@ from careplan.errors import Finding
 from careplan.standard import parse_file_name, validate_csv, write_csv
 from careplan.standard import reader as reader_module
 from careplan.standard import validate as validate_module
+from careplan.standard.sink import FindingSink
 from fixtures.broken import BROKEN
 
 
@@ -131,3 +132,42 @@ def test_the_cut_folds_dates_that_do_not_change() -> None:
     assert "".join(p for p, _ in pieces) == text.replace("20250401", "")
     unchanged: Callable[[], object] = lambda: reader_module._cut(first, text, template, text)  # noqa: E731
     assert unchanged() == ([(text, 0)], [])  # an identical line: one piece, nothing to read
+
+
+# --- runs: a user's service's rows that differ in one date, read as one item (reader.Row) ---------
+def _read(data: bytes, template: reader_module.Template | None) -> tuple[list[reader_module.Row], list[Finding]]:
+    sink = FindingSink("x", 10_000)
+    rows = [row for batch in reader_module.read_batches(data, sink, template=template) for row in batch]
+    return rows, sink.result()
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=st.lists(ROW, min_size=1, max_size=25))
+def test_a_run_stands_for_the_rows_csv_reader_gives(spec: list[tuple[str, str, tuple[int, str] | None, int]]) -> None:
+    data = b"".join(map(_line, _rows(spec)))
+    template = reader_module.Template(dates=(3, 9), free_text=frozenset(FREE_TEXT))
+    fast, fast_found = _read(data, template)
+    slow, slow_found = _read(data, None)
+    assert fast_found == slow_found
+    lines = [row for item in fast for row in reader_module.run_rows(item)]
+    assert [(line, fields) for line, fields, *_ in lines] == [(line, fields) for line, fields, *_ in slow]
+    assert all(run is None or (len(repeat) == 1 and run) for *_, repeat, run in fast)
+
+
+def test_runs_are_read_as_one_item_each() -> None:
+    days = ["20250401", "20250402", "20250403", "20250404"]
+    other = OTHER[0]  # another 被保険者番号: a new user, a new run
+    data = write_csv(
+        "UPPLAN", _rows([(d, "20250420", None, 1) for d in days] + [(d, "20250420", other, 1) for d in days])
+    )
+    rows, _ = _read(data, reader_module.Template(dates=(3, 9), free_text=frozenset(FREE_TEXT)))
+    assert [(line, run) for line, *_, run in rows] == [(1, None), (2, days[1:]), (5, None), (6, days[1:])]
+
+
+def test_the_cap_of_errors_stops_inside_a_run_where_row_by_row_reading_stops() -> None:
+    """Every date of the runs is 20250431 (no such day) or a good day between them: the 200th
+    error falls inside a run, and reading stops at the same line as without runs."""
+    days = [("20250401" if i % 3 else "20250431", "20250420", None, 1) for i in range(900)]
+    fast, slow = _both(name_of("UPPLAN"), write_csv("UPPLAN", _rows(days)))
+    assert fast == slow
+    assert fast[-1].rule == "findings.stopped"

@@ -154,6 +154,14 @@ class SharedClock(Clock):
         super().__init__(source)
         self._map = mapped_file(path, _LAYOUT.size)
         self._path = path
+        # The last state read, raw and decoded: every request reads the clock several times and it
+        # rarely moves, so the timedelta and datetime are built again only when the bytes changed.
+        # One attribute (raw, decoded), replaced whole: a thread reading it never pairs one state's
+        # bytes with another's values.
+        self._last: tuple[tuple[int, int, int], tuple[dt.timedelta, dt.datetime | None]] = (
+            (0, 0, 0),
+            (dt.timedelta(0), None),
+        )
 
     @classmethod
     def fresh(cls, path: Path) -> SharedClock:
@@ -163,10 +171,14 @@ class SharedClock(Clock):
 
     def _read(self) -> tuple[int, dt.timedelta, dt.datetime | None]:
         while True:
-            sequence, offset, frozen = _LAYOUT.unpack_from(self._map)
+            raw = _LAYOUT.unpack_from(self._map)
+            sequence, offset, frozen = raw
             if sequence % 2 == 0 and _LAYOUT.unpack_from(self._map)[0] == sequence:
-                thawed = None if frozen == 0 else EPOCH + dt.timedelta(microseconds=frozen)
-                return sequence, dt.timedelta(microseconds=offset), thawed
+                last = self._last
+                if raw != last[0]:
+                    thawed = None if frozen == 0 else EPOCH + dt.timedelta(microseconds=frozen)
+                    last = self._last = (raw, (dt.timedelta(microseconds=offset), thawed))
+                return sequence, *last[1]
 
     @contextlib.contextmanager
     def _moving(self) -> Iterator[None]:

@@ -63,9 +63,18 @@ def error_response(error: CareplanError, request: web.Request | None = None) -> 
     return json_response(error.to_wire(lang), status=error.status)
 
 
+_PEER_DER = web.RequestKey("peer_der", tuple)  # (DER or None,): read once a request
+
+
 def peer_der(request: web.Request) -> bytes | None:
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    return ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    """The TLS client certificate (DER) of the request's connection, or None. Kept on the request:
+    the rate limits and the handler both ask, and each read copies the certificate out of OpenSSL."""
+    known = request.get(_PEER_DER)
+    if known is None:
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        known = request[_PEER_DER] = (ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None,)
+    der: bytes | None = known[0]
+    return der
 
 
 def peer_identity(request: web.Request, operation: Operation) -> OfficeIdentity:

@@ -23,7 +23,9 @@ import sqlite3
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
+from careplan.licence import Licence
 from careplan.transmission import DownloadStatus
+from hub.offices import licence_of
 from hub.storage import Storage as Database
 
 PAGE_DEFAULT = 100
@@ -73,9 +75,19 @@ _ROW_MARKER = "{row_json}"
 _PAGE_SQL = "SELECT t.id, t.submitted_at, " + _ROW_MARKER + " " + _JOINS
 # Single-row lookups (send answers, download info, receipts) read every column.
 _LIST_SQL = {d: "SELECT t.*, s.name AS sender_name, " + row + " " + _JOINS for d, row in _ROW_JSON.items()}
+# A receipt's answer (the row once downloaded) and the payload files it forgets, in the receipt's
+# own transaction: one trip to the database instead of two (the blobs, then the row after commit).
+_RECEIPT_SQL = {
+    d: "SELECT held.blob AS blob, " + row + " " + _JOINS + "LEFT JOIN transmission_files held "
+    "ON held.transmission_id = t.id AND held.blob IS NOT NULL WHERE t.id = ?"
+    for d, row in _ROW_JSON.items()
+}
 _SENT_ORDER = "ORDER BY t.submitted_at DESC, t.id DESC LIMIT ?"
 _INBOX_ORDER = "ORDER BY t.submitted_at, t.id LIMIT ?"
 _LIST_NAMES = {"sent": "送信一覧", "inbox": "受信一覧"}
+# The inbox page with the office's licence beside each row (the recipient is the office): the data
+# load check (R3.6) needs no query of its own unless the page is empty.
+_INBOX_PAGE_SQL = "SELECT t.id, t.submitted_at, r.licence_json AS licence_json, " + _ROW_MARKER + " " + _JOINS
 
 
 def encode_cursor(kind: str, submitted_at: str, transmission_id: str) -> str:
@@ -125,6 +137,11 @@ def check_limit(limit: int | str | None) -> int:
     )
 
 
+def receipt_sql(dialect: str) -> str:
+    """A receipt's blobs (one row each, or one NULL) beside the transmission's row JSON."""
+    return _RECEIPT_SQL[dialect]
+
+
 def row_json(row: sqlite3.Row) -> dict[str, object]:
     """One transmission as the lists, the send answer and the download info show it (its
     `row_json` column, built by the database)."""
@@ -143,6 +160,9 @@ class Listings:
 
     async def _check_data_load(self, session: Any, operation: Operation) -> None:
         raise NotImplementedError  # HubService's (R3.6)
+
+    def _judge_data_load(self, session: Any, operation: Operation, licence: Licence | None) -> None:
+        raise NotImplementedError  # HubService's: the same check on a licence already read
 
     async def _sent_row(self, transmission_id: str) -> dict[str, object]:
         row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
@@ -188,20 +208,38 @@ class Listings:
         limit: int | str | None = None,
         cursor: str | None = None,
     ) -> str:
-        """`inbox` as the JSON text the API answers."""
-        await self._check_data_load(session, Operation.RECEIVE)
+        """`inbox` as the JSON text the API answers. The data load check refuses first, as for the
+        send list; it reads the licence in the page's own query (_INBOX_PAGE_SQL) when it can."""
         where, params = "WHERE t.recipient = ? ", [session.office_number]
         if not include_downloaded:
             where += "AND t.downloaded_at IS NULL "  # the partial index's condition, word for word
-        if cursor is not None:
-            where += "AND (t.submitted_at, t.id) > (?, ?) "
-            params += decode_cursor("inbox", cursor)
-        return await self._page("inbox", _PAGE_SQL + where + _INBOX_ORDER, params, check_limit(limit))
+        try:
+            if cursor is not None:
+                where += "AND (t.submitted_at, t.id) > (?, ?) "
+                params += decode_cursor("inbox", cursor)
+            size = check_limit(limit)
+        except CareplanError:  # a bad cursor or limit: the data load check still refuses first
+            await self._check_data_load(session, Operation.RECEIVE)
+            raise
+        sql = (_INBOX_PAGE_SQL + where + _INBOX_ORDER).replace(_ROW_MARKER, _ROW_JSON[self.db.dialect])
+        rows = await self.db.fetch_all(sql, [*params, size + 1])
+        if rows:  # the office's row came with the page: judge its licence as _check_data_load would
+            self._judge_data_load(
+                session, Operation.RECEIVE, licence_of(session.office_number, rows[0]["licence_json"])
+            )
+        else:
+            await self._check_data_load(session, Operation.RECEIVE)
+        return _page_text("inbox", rows, size)
 
     async def _page(self, kind: str, sql: str, params: list[str], limit: int) -> str:
         rows = await self.db.fetch_all(sql.replace(_ROW_MARKER, _ROW_JSON[self.db.dialect]), [*params, limit + 1])
-        more = len(rows) > limit
-        rows = rows[:limit]
-        cursor = encode_cursor(kind, rows[-1]["submitted_at"], rows[-1]["id"]) if more else None
-        listed = ", ".join(r["row_json"] for r in rows)
-        return '{"transmissions": [' + listed + '], "next_cursor": ' + json.dumps(cursor) + "}"
+        return _page_text(kind, rows, limit)
+
+
+def _page_text(kind: str, rows: list[sqlite3.Row], limit: int) -> str:
+    """The page's JSON from its rows (at most `limit` + 1: one more tells that a next page exists)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    cursor = encode_cursor(kind, rows[-1]["submitted_at"], rows[-1]["id"]) if more else None
+    listed = ", ".join(r["row_json"] for r in rows)
+    return '{"transmissions": [' + listed + '], "next_cursor": ' + json.dumps(cursor) + "}"

@@ -9,7 +9,8 @@ Rules this module keeps:
    variable the control middleware opens per request; outside a request it does nothing, so the
    service stays callable from tests without HTTP.
 4. Rows are written by one background task in batches (a busy hub shares one commit among many
-   requests); `flush()` waits until everything recorded so far is in the database.
+   requests; a batch is begun LINGER after its first entry, so that it gathers the requests
+   finishing meanwhile); `flush()` waits until everything recorded so far is in the database.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ def entry_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 KEEP = 200_000  # entries kept; older ones are dropped as new ones come (about 100 MB at most)
 TRIM_EVERY = 1_000  # entries written between two trims
+BATCH_MOST = 500  # entries written in one transaction at most
+LINGER = 0.01  # seconds a batch waits for more entries once one is recorded (rule 4)
 
 
 class Journal:
@@ -211,7 +214,11 @@ class Journal:
     async def _writer(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 500:
+            if isinstance(batch[0], Entry) and self._queue.qsize() < BATCH_MOST:
+                # A batch costs three trips to the database whatever its size: let the requests
+                # finishing meanwhile join it (a flush is not held up: it is never the first item).
+                await asyncio.sleep(LINGER)
+            while not self._queue.empty() and len(batch) < BATCH_MOST:
                 batch.append(self._queue.get_nowait())
             entries = [e for e in batch if isinstance(e, Entry)]
             try:

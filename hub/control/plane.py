@@ -139,16 +139,26 @@ async def _entry(request: web.Request, status: int, response: web.StreamResponse
     peer = request.get(PEER)
     route = route_of(request)
     refused = status >= 400
-    answer = _answer(response) if refused or route in _ANSWER_READ else {}
-    code = (str(answer.get("code") or "") or None) if refused else None
-    findings = answer.get("findings") if refused and isinstance(answer.get("findings"), list) else []
+    # The answer is parsed only when something is taken from it: a refusal's code and findings,
+    # else an id the request itself did not give (a submit's chain names its transmission as soon
+    # as its manifest is read, so an accepted submit's answer is not parsed again).
+    answered: dict[str, Any] | None = None
+
+    def answer() -> dict[str, Any]:
+        nonlocal answered
+        if answered is None:
+            answered = _answer(response) if refused or route in _ANSWER_READ else {}
+        return answered
+
+    code = (str(answer().get("code") or "") or None) if refused else None
+    findings = answer().get("findings") if refused and isinstance(answer().get("findings"), list) else []
     close_chain(chain, code, findings)
     transmission = request.match_info.get("transmission_id") or chain.transmission
-    if not transmission and not refused and answer.get("transmission_id"):
-        transmission = str(answer["transmission_id"])
+    if not transmission and not refused and answer().get("transmission_id"):
+        transmission = str(answer()["transmission_id"])
     user = await _user(request, request.app[SERVICE], request.app[CONTROL].users)
-    if user is None and route == "POST /api/v1/session" and not refused and answer.get("user_id"):
-        user = str(answer["user_id"])
+    if user is None and route == "POST /api/v1/session" and not refused and answer().get("user_id"):
+        user = str(answer()["user_id"])
     method, _, template = route.partition(" ")
     return Entry(
         at=request.app[CLOCK].now().isoformat(),

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosqlite
 
-from hub.storage import GroupCommit, Statements, _Failed
+from hub.storage import GroupCommit, RowsNotAsExpected, Statements, Step, _Failed
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -317,20 +317,28 @@ class Database(GroupCommit):
         return {r[0] for r in await self.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _run_batch(conn: sqlite3.Connection, works: list[tuple[list[tuple[str, Any, bool]], Any]]) -> list[Any]:
+def _run_batch(conn: sqlite3.Connection, works: list[tuple[list[Step], Any]]) -> list[Any]:
     """In the connection's thread: one write transaction for `works` (their resolved steps and
-    results), each in a savepoint when there are several, as GroupCommit._commit_batch does."""
+    stamps), each in a savepoint when there are several, as GroupCommit._commit_batch does, with
+    the outcomes Statements.__call__ gives."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         outcomes: list[Any] = []
-        for number, (steps, value) in enumerate(works):
-            alone = len(works) == 1  # alone: no savepoint needed, its exception rolls back all
+        alone = len(works) == 1  # alone: no savepoint needed, its exception rolls back all
+        for number, (steps, result) in enumerate(works):
             if not alone:
                 conn.execute(f"SAVEPOINT work{number}")
             try:
-                for sql, params, many in steps:
-                    (conn.executemany if many else conn.execute)(sql, params)
-                outcomes.append(value)
+                for step in steps:
+                    if step.kind == "many":
+                        conn.executemany(step.sql, step.params)
+                    elif step.kind == "fetch":
+                        result = conn.execute(step.sql, step.params).fetchall()
+                    else:
+                        changed = conn.execute(step.sql, step.params).rowcount
+                        if step.expect is not None and changed != step.expect:
+                            raise RowsNotAsExpected(step.sql, step.expect, changed)
+                outcomes.append(result)
             except Exception as exc:
                 if alone:
                     raise

@@ -27,6 +27,7 @@ from careplan.licence import Licence
 from careplan.transmission import DownloadStatus
 from hub.offices import licence_of
 from hub.storage import Storage as Database
+from hub.storage import lookup_one
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 500
@@ -165,7 +166,7 @@ class Listings:
         raise NotImplementedError  # HubService's: the same check on a licence already read
 
     async def _sent_row(self, transmission_id: str) -> dict[str, object]:
-        row = await self.db.fetch_one(self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
+        row = await lookup_one(self.db, self._LIST_SQL + "WHERE t.id = ?", (transmission_id,))
         assert row is not None
         return row_json(row)
 

@@ -17,7 +17,7 @@ from careplan.errors import CareplanError, Operation
 from careplan.office import is_office_number, is_office_user_id, is_personal_user_id
 from hub.clock import Clock
 from hub.passwords import hash_password
-from hub.storage import IntegrityError
+from hub.storage import IntegrityError, lookup_one
 from hub.storage import Storage as Database
 
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -169,7 +169,7 @@ class Offices:
         return self.clock.now().astimezone(JST).date()
 
     async def licence(self, office_number: str) -> lic.Licence | None:
-        row = await self.db.fetch_one("SELECT licence_json FROM offices WHERE office_number = ?", (office_number,))
+        row = await lookup_one(self.db, "SELECT licence_json FROM offices WHERE office_number = ?", (office_number,))
         return None if row is None else licence_of(office_number, row[0])
 
     async def save_licence(self, licence: lic.Licence) -> None:
@@ -181,7 +181,7 @@ class Offices:
 
     async def office(self, office_number: str) -> dict[str, object]:
         """The office as the API shows it, with its licence summary on the hub's clock."""
-        row = await self.db.fetch_one("SELECT * FROM offices WHERE office_number = ?", (office_number,))
+        row = await lookup_one(self.db, "SELECT * FROM offices WHERE office_number = ?", (office_number,))
         if row is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",

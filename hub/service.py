@@ -46,9 +46,18 @@ from hub.offices import Offices, judge_send_licences
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
-from hub.storage import STAMP, CommitOutcomeUnknown, IntegrityError, Statements, statement, statement_many
+from hub.storage import (
+    STAMP,
+    CommitOutcomeUnknown,
+    IntegrityError,
+    RowsNotAsExpected,
+    Statements,
+    lookup_one,
+    statement,
+    statement_fetch,
+    statement_many,
+)
 from hub.storage import Storage as Database
-from hub.storage import StorageTransaction as Transaction
 from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
@@ -385,7 +394,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         """The transmission's row (`sql`, default the few columns judged here) if `session`'s office
         may still download it."""
         query = sql or self._RECEIVABLE_SQL.format(extra="", join="")
-        row = await self.db.fetch_one(query, (*params, transmission_id, session.office_number))
+        row = await lookup_one(self.db, query, (*params, transmission_id, session.office_number))
         if row is None:
             raise CareplanError(
                 "TRANSMISSION_NOT_FOUND",
@@ -443,24 +452,29 @@ class HubService(Sessions, Offices, Listings, Audit):
         answer (the row as the send list now shows it) is read in the same transaction, with the
         payload files it forgets."""
 
-        async def write(tx: Transaction) -> tuple[list[str], str]:
-            changed = await tx.execute(
-                "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? "
-                "WHERE id = ? AND recipient = ? AND downloaded_at IS NULL",
-                (self._now(), session.user_id, transmission_id, session.office_number),
-            )
-            if changed != 1:
-                await self._receivable(session, transmission_id)  # TRANSMISSION_NOT_FOUND, ALREADY_DOWNLOADED
-                raise CareplanError(
-                    "ALREADY_DOWNLOADED",
-                    detail=f"送信ID {transmission_id} の受領は同時に別の要求で記録されました",
-                    detail_en=f"transmission {transmission_id} was acknowledged concurrently",
-                )
-            rows = await tx.fetch_all(receipt_sql(self.db.dialect), (transmission_id,))
-            await tx.execute("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,))
-            return [r["blob"] for r in rows if r["blob"] is not None], rows[0]["row_json"]
-
-        blobs, answer = await self.db.commit_together(write)
+        write = Statements(
+            (
+                statement(
+                    "UPDATE transmissions SET downloaded_at = ?, downloaded_by = ? "
+                    "WHERE id = ? AND recipient = ? AND downloaded_at IS NULL",
+                    (STAMP, session.user_id, transmission_id, session.office_number),
+                    expect=1,
+                ),
+                statement_fetch(receipt_sql(self.db.dialect), (transmission_id,)),
+                statement("UPDATE transmission_files SET blob = NULL WHERE transmission_id = ?", (transmission_id,)),
+            ),
+            stamp=self._now,  # downloaded_at: at its turn in the commit queue
+        )
+        try:
+            rows = await self.db.commit_together(write)
+        except RowsNotAsExpected:  # the UPDATE changed nothing: undone, and the row says why
+            await self._receivable(session, transmission_id)  # TRANSMISSION_NOT_FOUND, ALREADY_DOWNLOADED
+            raise CareplanError(
+                "ALREADY_DOWNLOADED",
+                detail=f"送信ID {transmission_id} の受領は同時に別の要求で記録されました",
+                detail_en=f"transmission {transmission_id} was acknowledged concurrently",
+            ) from None
+        blobs, answer = [r["blob"] for r in rows if r["blob"] is not None], rows[0]["row_json"]
         await asyncio.to_thread(self.payloads.delete, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         receipt: dict[str, object] = json.loads(answer)  # what _sent_row would read after the commit

@@ -40,6 +40,7 @@ from hub.config import HubConfig
 from hub.passwords import PasswordHasher
 from hub.storage import Storage as Database
 from hub.storage import StorageTransaction as Transaction
+from hub.storage import lookup_one
 from hub.throttle import Attempt, LoginThrottle, certificate_source
 
 
@@ -252,7 +253,7 @@ class Sessions:
         session = self.session_cache.get(token_hash, now)
         if session is None:
             generation = self.session_cache.generation()  # before the read (rule 4)
-            row = await self.db.fetch_one("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
+            row = await lookup_one(self.db, "SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
             if row is not None:
                 session = Session(
                     user_id=row["user_id"],

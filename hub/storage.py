@@ -44,7 +44,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -99,43 +99,79 @@ class _Stamp:
 STAMP: Any = _Stamp()  # in a Statements' parameters: the value of its `stamp`, taken at its turn
 
 
+class Step(NamedTuple):
+    """One statement of a `Statements` work: `kind` "execute" (params), "many" (rows, for
+    executemany) or "fetch" (its rows are the work's result); `expect`: the number of rows an
+    "execute" must change, else the work fails with RowsNotAsExpected (its writes undone)."""
+
+    sql: str
+    params: Any
+    kind: str = "execute"
+    expect: int | None = None
+
+
+class RowsNotAsExpected(Exception):
+    """A Statements' step changed another number of rows than it expects: the work is undone."""
+
+    def __init__(self, sql: str, expected: int, changed: int) -> None:
+        super().__init__(f"{changed} rows changed, {expected} expected: {sql}")
+        self.changed = changed
+
+
 @dataclass(frozen=True, slots=True)
 class Statements:
-    """A write that is only statements, as data: `(sql, params)` steps, or `(sql, rows)` with
-    `many=True` for executemany. `stamp`, if given, is called at the work's turn in the write
-    transaction (under the writers' lock, on the event loop), its value replaces STAMP in the
-    parameters and is the work's result: e.g. a submitted_at that orders rows as they commit."""
+    """A write that is only statements, as data (`Step`s: no Python between them). `stamp`, if
+    given, is called at the work's turn in the write transaction (under the writers' lock, on the
+    event loop) and its value replaces STAMP in the parameters: e.g. a submitted_at that orders
+    rows as they commit. The work's result is the rows of its "fetch" step, else the stamp."""
 
-    steps: tuple[tuple[str, Any, bool], ...]  # (sql, params or rows, many)
+    steps: tuple[Step, ...]
     stamp: Callable[[], Any] | None = None
 
-    def resolved(self) -> tuple[list[tuple[str, Any, bool]], Any]:
-        """The steps with STAMP replaced (call at the work's turn), and the work's result."""
+    def resolved(self) -> tuple[list[Step], Any]:
+        """The steps with STAMP replaced (call at the work's turn), and the stamp's value."""
         value = self.stamp() if self.stamp is not None else None
 
         def fill(params: Iterable[Any]) -> tuple[Any, ...]:
             return tuple(value if p is STAMP else p for p in params)
 
-        steps = [(sql, [fill(r) for r in params] if many else fill(params), many) for sql, params, many in self.steps]
+        steps = [
+            step._replace(params=[fill(r) for r in step.params] if step.kind == "many" else fill(step.params))
+            for step in self.steps
+        ]
         return steps, value
 
     async def __call__(self, tx: Any) -> Any:
         """The same work through any transaction, one statement at a time."""
-        steps, value = self.resolved()
-        for sql, params, many in steps:
-            if many:
-                await tx.execute_many(sql, params)
+        steps, result = self.resolved()
+        for step in steps:
+            if step.kind == "many":
+                await tx.execute_many(step.sql, step.params)
+            elif step.kind == "fetch":
+                result = await tx.fetch_all(step.sql, step.params)
             else:
-                await tx.execute(sql, params)
-        return value
+                changed = await tx.execute(step.sql, step.params)
+                if step.expect is not None and changed != step.expect:
+                    raise RowsNotAsExpected(step.sql, step.expect, changed)
+        return result
 
 
-def statement(sql: str, params: Iterable[Any] = ()) -> tuple[str, Any, bool]:
-    return sql, tuple(params), False
+async def lookup_one(db: Storage, sql: str, params: Iterable[Any] = ()) -> Any:
+    """The one row of a small read by key (`Storage.lookup`), or None."""
+    rows = await db.lookup(sql, params)
+    return rows[0] if rows else None
 
 
-def statement_many(sql: str, rows: Iterable[Iterable[Any]]) -> tuple[str, Any, bool]:
-    return sql, [tuple(row) for row in rows], True
+def statement(sql: str, params: Iterable[Any] = (), *, expect: int | None = None) -> Step:
+    return Step(sql, tuple(params), "execute", expect)
+
+
+def statement_many(sql: str, rows: Iterable[Iterable[Any]]) -> Step:
+    return Step(sql, [tuple(row) for row in rows], "many")
+
+
+def statement_fetch(sql: str, params: Iterable[Any] = ()) -> Step:
+    return Step(sql, tuple(params), "fetch")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,17 @@ from hub.db import MIGRATIONS, Database, Transaction
 from hub.db_postgres import PostgresDatabase, PostgresTransaction, numbered, rowcount
 from hub.payloads import PayloadStore
 from hub.service import HubService
-from hub.storage import STAMP, IntegrityError, Statements, Storage, StorageTransaction, statement, statement_many
+from hub.storage import (
+    STAMP,
+    IntegrityError,
+    RowsNotAsExpected,
+    Statements,
+    Storage,
+    StorageTransaction,
+    statement,
+    statement_fetch,
+    statement_many,
+)
 from hub.trust import TrustStore
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -286,6 +296,32 @@ async def test_statements_are_works_with_stamps_taken_in_commit_order(db: Storag
     with pytest.raises(IntegrityError):  # alone, its exception reaches its caller and commits nothing
         await db.commit_together(insert("a"))
     assert await count(db, "t") == len([r for r in results if isinstance(r, int)])
+
+
+async def test_statements_fetch_and_expect_row_counts(db: Storage) -> None:
+    """A "fetch" step's rows (read after the steps before it) are the work's result; a step that
+    changes another number of rows than it expects fails its work alone, undoing its writes."""
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY, done TEXT)")
+        await tx.execute("INSERT INTO t VALUES ('a', NULL), ('b', NULL)")
+
+    def mark(key: str) -> Statements:
+        return Statements(
+            (
+                statement("UPDATE t SET done = ? WHERE k = ? AND done IS NULL", (STAMP, key), expect=1),
+                statement_fetch("SELECT k, done FROM t WHERE k = ?", (key,)),
+                statement("INSERT INTO t VALUES (?, 'log')", (key + "-log",)),
+            ),
+            stamp=lambda: "yes",
+        )
+
+    results = await asyncio.gather(*(db.commit_together(mark(k)) for k in ["a", "a", "b", "z"]), return_exceptions=True)
+    assert [(r["k"], r["done"]) for r in results[0]] == [("a", "yes")]
+    assert isinstance(results[1], RowsNotAsExpected) and results[1].changed == 0
+    assert [(r["k"], r["done"]) for r in results[2]] == [("b", "yes")]
+    assert isinstance(results[3], RowsNotAsExpected)
+    rows = await db.fetch_all("SELECT k FROM t ORDER BY k")
+    assert [r[0] for r in rows] == ["a", "a-log", "b", "b-log"], "the failed works' later writes never happened"
 
 
 async def test_a_batch_of_statements_is_one_trip_to_the_sqlite_thread(

@@ -296,6 +296,8 @@ class Database(GroupCommit):
             try:
                 # The stamps are taken here, at the works' turn under the writers' lock (storage rule 3).
                 resolved = [work.resolved() for work in statements]
+                # aiosqlite has no public call for "run this function in the connection's thread";
+                # `_execute` is the one its own methods use (tests/hub/test_store_db.py counts on it).
                 run = self._conn._execute(_run_batch, self._conn._conn, resolved)  # type: ignore[no-untyped-call]
                 outcomes: list[Any] = await run
                 if self.on_commit_batch is not None:

@@ -159,10 +159,19 @@ def layout(signer_infos: cms.SignerInfos) -> Layout | None:
     return Layout(fixed=tuple(fixed), changing=tuple(changing), signed_attrs=(attrs_start, attrs_end))
 
 
+# A template keeps its whole signature, and is learned before the hub judges the signer's trust:
+# only signatures of an office's usual size are learned (one certificate: ~1.5-3 KB), so the cache
+# (`Templates`, 4096 at most) cannot be filled with big padded ones (64 KiB each would be 256 MiB).
+LEARNED_BYTES = 8 * 1024
+
+
 def learn(signature: bytes, info: cms.ContentInfo, certificate: x509.Certificate) -> Template | None:
     """The template of `signature`, which verified in full (parsed as `info`, signed by
-    `certificate`); None when it is not of the one-signer, distinct-attribute form with a
-    UTCTime signingTime (those are simply verified in full every time)."""
+    `certificate`); None when it is over LEARNED_BYTES or not of the one-signer,
+    distinct-attribute form with a UTCTime signingTime (those are simply verified in full every
+    time)."""
+    if len(signature) > LEARNED_BYTES:
+        return None
     try:
         return _learn(signature, info, certificate)
     except Exception:  # asn1crypto raises many kinds; learning is an optimisation only

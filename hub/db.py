@@ -225,14 +225,20 @@ class Database(GroupCommit):
         less than the trip to the connection's thread and back costs (a futex hand-off of the GIL
         each way). A WAL reader never waits for the writer; should SQLite still answer busy (a
         WAL reset or recovery in progress), the read goes to the thread, which may wait."""
+        values = tuple(params)
         try:
             if self._reader is None:
-                self._reader = sqlite3.connect(self._path, timeout=0, isolation_level=None)
-                self._reader.row_factory = sqlite3.Row
-                self._reader.execute("PRAGMA query_only = ON")
-            return self._reader.execute(sql, tuple(params)).fetchall()
+                reader = sqlite3.connect(self._path, timeout=0, isolation_level=None)
+                try:
+                    reader.row_factory = sqlite3.Row
+                    reader.execute("PRAGMA query_only = ON")
+                except BaseException:
+                    reader.close()
+                    raise
+                self._reader = reader
+            return self._reader.execute(sql, values).fetchall()
         except sqlite3.OperationalError:
-            return await self.fetch_all(sql, params)
+            return await self.fetch_all(sql, values)
 
     async def _lock_writers(self) -> None:
         """Take the write lock shared by every worker process of this database. Without it the

@@ -55,9 +55,10 @@ WRITER = _machine()
 MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
 MAGIC_CHUNKED = b"CPS2"  # sealed chunk by chunk (StagedPayload)
 CHUNK = 256 * 1024  # plaintext bytes per sealed chunk
-KEPT_BYTES = 64 * 1024  # a staged file up to this size also keeps its plaintext in memory while
-# its upload is judged (the standard check reads it without opening and decrypting the file again);
-# a bigger one drops it at once, so an upload in flight never holds more than this per file
+KEPT_BYTES = 64 * 1024  # the files of an upload that stay within this in all also keep their
+# plaintext in memory while the upload is judged (its standard check, inline at this size, reads
+# them without opening and decrypting the files again); past it they drop it (hub.routes), so an
+# upload in flight holds at most about twice this in plaintext
 _LENGTH = struct.Struct(">I")
 
 
@@ -191,7 +192,11 @@ class PayloadStore:
         """Make staged payloads durable under their names: fsync each, rename, fsync the directory
         once. Blocking: call off the loop, before the commit that names them."""
         for payload in staged:
-            payload.sync()
+            fd = os.open(payload.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         for payload in staged:
             os.replace(payload.path, self.directory / payload.name)
             payload.published = True
@@ -270,7 +275,7 @@ class StagedPayload:
     """One file of an upload as it streams in: sealed by CHUNK into `path` (never whole in memory),
     its plaintext size and SHA-256 counted on the way. `write` as parts arrive, `close` at the end
     of the part, then PayloadStore.publish — or `discard`. Up to KEPT_BYTES the plaintext is also
-    kept (`kept`), for the judgement of the upload it belongs to."""
+    kept (`kept`), for the judgement of the upload it belongs to, until `forget_plaintext`."""
 
     def __init__(self, path: Path, name: str, key_id: str, key: bytes) -> None:
         self.path = path
@@ -283,7 +288,6 @@ class StagedPayload:
         self._prefix = secrets.token_bytes(8)
         self._number = 0
         self._pending = bytearray()
-        self._sealed = False
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._write(MAGIC_CHUNKED + key_id.encode() + self._prefix)
 
@@ -305,20 +309,15 @@ class StagedPayload:
             del self._pending[:CHUNK]
 
     def close(self) -> None:
-        """The part is complete: seal its last chunk. The file stays open for `sync`."""
+        """The part is complete: seal its last chunk and close the file (an upload holds one open
+        staging file at a time: hub.connections counts one descriptor per connection)."""
         self._seal(bytes(self._pending), last=True)
         self._pending.clear()
-        self._sealed = True
+        self._close_fd()
 
-    def sync(self) -> None:
-        """fsync the complete file (through the descriptor it was written with) and close it."""
-        assert self._sealed, "synced before its last chunk was sealed"
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(self._fd)
-        finally:
-            self._close_fd()
+    def forget_plaintext(self) -> None:
+        """Drop the kept plaintext (the upload passed KEPT_BYTES): read back when needed."""
+        self.kept = None
 
     def discard(self) -> None:
         """Forget the file (a refusal, a retry already stored); a no-op once published."""
@@ -334,8 +333,7 @@ class StagedPayload:
         self._number += 1
 
     def _write(self, data: bytes) -> None:
-        assert self._fd is not None, "written after discard"
-        assert not self._sealed, "written after close"
+        assert self._fd is not None, "written after close"
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]

@@ -30,7 +30,7 @@ from hub.keys import (
     require_admin,
 )
 from hub.metrics import METRICS
-from hub.payloads import StagedPayload
+from hub.payloads import KEPT_BYTES, StagedPayload
 from hub.service import Upload
 
 ROUTES = web.RouteTableDef()
@@ -269,6 +269,9 @@ async def _stream_parts(
 
             files.append((filename, request.app[SERVICE].payloads.stage()))
             await _stream_part(part, files[-1][1], remaining, too_large)
+            if sum(staged.size for _, staged in files) > KEPT_BYTES:  # a bigger upload keeps no plaintext
+                for _, staged in files:
+                    staged.forget_plaintext()
         else:
             raise _bad_part(
                 f"想定外のパート {name!r} です（manifest・signature の重複、または filename のない file パート）。",

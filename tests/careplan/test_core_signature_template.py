@@ -15,7 +15,7 @@ import careplan.signature as signature_module
 from ca.authority import CertificateAuthority, Issued
 from careplan.errors import CareplanError
 from careplan.signature import DerPrefixes, sign, verify
-from careplan.signature_template import Template, Templates, learn, utc_time
+from careplan.signature_template import LEARNED_BYTES, Template, Templates, learn, utc_time
 from tests.careplan.test_core_integrity import CONTENT, NOW, office
 
 __all__ = ["office"]  # the module fixture, shared
@@ -216,3 +216,13 @@ def test_each_form_of_an_offices_signature_gets_its_own_template(office, capabil
         signature = sign(CONTENT + bytes([n]), office.certificate, office.key, capabilities=capabilities)
         assert (known.templates.judge(signature, CONTENT + bytes([n])) is not None) == (n > 0)
         assert _verdict(signature, CONTENT + bytes([n]), known) == _verdict(signature, CONTENT + bytes([n]), None)
+
+
+def test_a_signature_over_the_learned_size_gets_no_template(office) -> None:  # type: ignore[no-untyped-def]
+    """Templates are learned before the hub judges the signer's trust: a big signature (e.g. one
+    padded with extra certificates) is verified in full each time and never kept."""
+    signature = sign(CONTENT, office.certificate, office.key)
+    assert len(signature) < LEARNED_BYTES, "an office's usual signature is learned"
+    assert learn(signature, cms.ContentInfo.load(signature), office.certificate) is not None
+    padded = signature + b"\x00" * (LEARNED_BYTES - len(signature) + 1)
+    assert learn(padded, cms.ContentInfo.load(signature), office.certificate) is None

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiosqlite
 
-from hub.storage import GroupCommit, RowsNotAsExpected, Statements, Step, _Failed
+from hub.storage import GroupCommit, Statements, Step, _Failed
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -270,26 +270,32 @@ class Database(GroupCommit):
                 await tx.execute(f"PRAGMA user_version = {number + 1}")
 
     @contextlib.asynccontextmanager
-    async def transaction(self, *, operations: int = 1) -> AsyncIterator[Transaction]:
-        """A write transaction: committed on exit, rolled back on any exception. `operations`:
-        how many callers' writes it carries (group commit), for `on_commit_batch`."""
+    async def _writers_turn(self) -> AsyncIterator[None]:
+        """This process's and every worker process's turn to write (storage rule 1)."""
         async with self._write_lock:
             await self._lock_writers()
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                tx = Transaction(self._conn)
-                try:
-                    yield tx
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                await self._conn.execute("COMMIT")
-                for callback in tx.committed:
-                    callback()
-                if self.on_commit_batch is not None:
-                    self.on_commit_batch(operations)
+                yield
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, operations: int = 1) -> AsyncIterator[Transaction]:
+        """A write transaction: committed on exit, rolled back on any exception. `operations`:
+        how many callers' writes it carries (group commit), for `on_commit_batch`."""
+        async with self._writers_turn():
+            await self._conn.execute("BEGIN IMMEDIATE")
+            tx = Transaction(self._conn)
+            try:
+                yield tx
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+            for callback in tx.committed:
+                callback()
+            if self.on_commit_batch is not None:
+                self.on_commit_batch(operations)
 
     async def _commit_batch(self, works: list[Callable[[Any], Awaitable[Any]]]) -> list[Any]:
         """A batch of `Statements` in one trip to the connection's thread, BEGIN to COMMIT (the
@@ -297,20 +303,16 @@ class Database(GroupCommit):
         statements = [work for work in works if isinstance(work, Statements)]
         if len(statements) != len(works):
             return await super()._commit_batch(works)
-        async with self._write_lock:
-            await self._lock_writers()
-            try:
-                # The stamps are taken here, at the works' turn under the writers' lock (storage rule 3).
-                resolved = [work.resolved() for work in statements]
-                # aiosqlite has no public call for "run this function in the connection's thread";
-                # `_execute` is the one its own methods use (tests/hub/test_store_db.py counts on it).
-                run = self._conn._execute(_run_batch, self._conn._conn, resolved)  # type: ignore[no-untyped-call]
-                outcomes: list[Any] = await run
-                if self.on_commit_batch is not None:
-                    self.on_commit_batch(len(works))
-                return outcomes
-            finally:
-                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        async with self._writers_turn():
+            # The stamps are taken here, at the works' turn under the writers' lock (storage rule 3).
+            resolved = [work.resolved() for work in statements]
+            # aiosqlite has no public call for "run this function in the connection's thread";
+            # `_execute` is the one its own methods use (tests/hub/test_store_db.py counts on it).
+            run = self._conn._execute(_run_batch, self._conn._conn, resolved)  # type: ignore[no-untyped-call]
+            outcomes: list[Any] = await run
+            if self.on_commit_batch is not None:
+                self.on_commit_batch(len(works))
+            return outcomes
 
     # Each call is one trip to the connection's thread (execute and fetch together): aiosqlite's
     # cursor API costs three (execute, fetch, close), each a thread hand-off for the event loop.
@@ -343,9 +345,7 @@ def _run_batch(conn: sqlite3.Connection, works: list[tuple[list[Step], Any]]) ->
                     elif step.kind == "fetch":
                         result = conn.execute(step.sql, step.params).fetchall()
                     else:
-                        changed = conn.execute(step.sql, step.params).rowcount
-                        if step.expect is not None and changed != step.expect:
-                            raise RowsNotAsExpected(step.sql, step.expect, changed)
+                        step.check(conn.execute(step.sql, step.params).rowcount)
                 outcomes.append(result)
             except Exception as exc:
                 if alone:

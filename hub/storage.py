@@ -109,6 +109,11 @@ class Step(NamedTuple):
     kind: str = "execute"
     expect: int | None = None
 
+    def check(self, changed: int) -> None:
+        """Raise RowsNotAsExpected when this step changed another number of rows than it expects."""
+        if self.expect is not None and changed != self.expect:
+            raise RowsNotAsExpected(self.sql, self.expect, changed)
+
 
 class RowsNotAsExpected(Exception):
     """A Statements' step changed another number of rows than it expects: the work is undone."""
@@ -150,9 +155,7 @@ class Statements:
             elif step.kind == "fetch":
                 result = await tx.fetch_all(step.sql, step.params)
             else:
-                changed = await tx.execute(step.sql, step.params)
-                if step.expect is not None and changed != step.expect:
-                    raise RowsNotAsExpected(step.sql, step.expect, changed)
+                step.check(await tx.execute(step.sql, step.params))
         return result
 
 

@@ -33,7 +33,8 @@ import asyncpg
 
 from careplan.errors import CareplanError
 from hub import db as sqlite_db
-from hub.storage import CommitOutcomeUnknown, GroupCommit, without_password
+from hub.db_unreachable import refusal
+from hub.storage import CommitOutcomeUnknown, GroupCommit
 
 HUB_LOCK_KEY = 0x6361_7265_706C_616E  # "careplan": the hub's writers, on every node
 POOL_SIZE = 10  # connections per process: readers run beside the one writer
@@ -88,13 +89,13 @@ def _unreachable(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
 
 
+# What connecting may raise (asyncpg parses the URL then: ValueError), each a DATABASE_UNAVAILABLE.
+_CONNECT_ERRORS = (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError)
+
+
 def unavailable(url: str, exc: BaseException) -> CareplanError:
-    reason = type(exc).__name__
-    return CareplanError(
-        "DATABASE_UNAVAILABLE",
-        detail=f"データベース {without_password(url)} に接続できません（{reason}）",
-        detail_en=f"cannot reach the database {without_password(url)} ({reason})",
-    )
+    """DATABASE_UNAVAILABLE saying why `exc` keeps the database out of reach (hub.db_unreachable)."""
+    return refusal(url, exc, timeout=CONNECT_TIMEOUT, pool=POOL_SIZE)
 
 
 class PostgresDatabase(GroupCommit):
@@ -128,10 +129,15 @@ class PostgresDatabase(GroupCommit):
                 server_settings={"search_path": schema, "application_name": "careplan-hub", "synchronous_commit": "on"},
                 statement_cache_size=512,  # prepared statements per connection: every query of the hub
             )
-        except (TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError) as exc:
+        except _CONNECT_ERRORS as exc:
             raise unavailable(url, exc) from None
         db = cls(pool, url, schema)
         try:
+            try:  # min_size=0 connects lazily: the first connection reads the URL (a malformed one is a
+                async with pool.acquire():  # ValueError there), so it is made here, where that is a refusal
+                    pass
+            except _CONNECT_ERRORS as exc:
+                raise unavailable(url, exc) from None
             await db._migrate()
         except BaseException:
             await pool.close()

@@ -252,11 +252,12 @@ class GroupCommit:
 
 
 def refusal_line(program: str, error: CareplanError) -> str | None:
-    """The one stderr line a command prints when its database cannot be reached at start (Japanese,
-    then English; the URL without its password), or None for any other refusal."""
+    """The one stderr line a command prints when its database cannot be reached at start: why and
+    what to do (Japanese, then English; the URL without its password), or None for any other refusal."""
     if error.code != "DATABASE_UNAVAILABLE":
         return None
-    return f"{program}: {error.detail} / {error.detail_en}"
+    fix_en = f" {error.fix_en}" if error.fix_en else ""
+    return f"{program}: {error.detail}。{error.fix} / {error.detail_en}.{fix_en}"
 
 
 class CommitOutcomeUnknown(PlatformError):

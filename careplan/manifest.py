@@ -24,7 +24,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TypeVar
 
@@ -170,6 +170,11 @@ class Manifest:
     signed_at: dt.datetime
     files: tuple[ManifestFile, ...]
     version: int = MANIFEST_VERSION
+    # The bytes parsed (`from_bytes`) and their SHA-256, taken once when first asked (`digest`): the
+    # hub's signature check, replay lookup and stored row all need it for one submission. Not part
+    # of the value (compare=False); a manifest built in memory hashes `to_bytes()` instead.
+    _source: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _digest: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.version != MANIFEST_VERSION:
@@ -227,6 +232,21 @@ class Manifest:
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
 
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the bytes this manifest was parsed from (`from_bytes`: the signed bytes, as
+        sent, canonical or not), else of `to_bytes()`; computed once."""
+        digest = self._digest
+        if digest is None:
+            digest = hashlib.sha256(self.to_bytes() if self._source is None else self._source).digest()
+            object.__setattr__(self, "_digest", digest)  # a cache on a frozen value (as cached_property)
+        return digest
+
+    @property
+    def sha256(self) -> str:
+        """`digest` in lower-case hex, as the hub stores it (transmissions.manifest_sha256)."""
+        return self.digest.hex()
+
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:
         """Parse a manifest; MANIFEST_INVALID (with what exactly) on anything malformed."""
@@ -240,7 +260,9 @@ class Manifest:
             raise _invalid(f"manifest is not UTF-8 JSON: {exc}") from None
         if not isinstance(doc, Mapping):
             raise _invalid("manifest must be a JSON object")
-        return cls._from_mapping(doc)
+        manifest = cls._from_mapping(doc)
+        object.__setattr__(manifest, "_source", data)  # hashed only if asked (`digest`)
+        return manifest
 
     @classmethod
     def _from_mapping(cls, doc: Mapping[str, object]) -> Manifest:

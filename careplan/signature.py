@@ -158,16 +158,20 @@ def verify(
     *,
     operation: Operation = Operation.SEND,
     der_prefixes: DerPrefixes | None = None,
+    content_sha256: bytes | None = None,
 ) -> Signed:
     """Check that `signature` is a valid detached CMS signature over `content`. `der_prefixes`
     (optional) makes repeated DER checks of the same office's signatures cheap, and judges a
-    signature matching the template of one verified before on its changing values alone."""
+    signature matching the template of one verified before on its changing values alone.
+    `content_sha256`: `content`'s SHA-256 digest when the caller has it already (the hub's parsed
+    Manifest), so a submission's manifest is hashed once; it must be exactly that digest."""
+    digest = hashlib.sha256(content).digest() if content_sha256 is None else content_sha256
     if der_prefixes is not None:
-        known = der_prefixes.templates.judge(signature, content)
+        known = der_prefixes.templates.judge(signature, content, digest=digest)
         if known is not None:
             return Signed(certificate=known[0], signing_time=known[1])
     try:
-        return _verify(signature, content, operation, der_prefixes)
+        return _verify(signature, digest, operation, der_prefixes)
     except CareplanError:
         raise
     except Exception as exc:  # asn1crypto raises many kinds on malformed DER
@@ -218,7 +222,7 @@ def _check_detached_der(
     return False
 
 
-def _verify(signature: bytes, content: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
+def _verify(signature: bytes, content_sha256: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
         raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
@@ -242,7 +246,7 @@ def _verify(signature: bytes, content: bytes, operation: Operation, der_prefixes
     if attributes.get("content_type") is None or attributes["content_type"].native != "data":
         raise _invalid("the signed content-type attribute must be id-data", operation)
     digest = attributes.get("message_digest")
-    if digest is None or digest.native != hashlib.sha256(content).digest():
+    if digest is None or digest.native != content_sha256:
         raise _invalid("the manifest's SHA-256 differs from the signed messageDigest", operation)
     _check_signature(signer, certificate, operation)
     if der_prefixes is not None:

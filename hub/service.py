@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import hashlib
 import json
 import logging
 import sqlite3
@@ -192,7 +191,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         # the loop. The CSV standard check of a big unit runs in a thread, one unit at a time: a
         # 10 MB unit's check (~200 ms) would otherwise stall every connection.
         manifest = self._judge_signed(peer, upload)
-        stored, offices = await self._stored_and_offices(manifest, upload)
+        stored, offices = await self._stored_and_offices(manifest)
         if self._judge_replay(stored, manifest, upload):
             decision("replay", "already stored", "an identical retry: answered with the stored record")
             return manifest, None
@@ -213,7 +212,13 @@ class HubService(Sessions, Offices, Listings, Audit):
         op = Operation.SEND
         manifest = Manifest.from_bytes(upload.manifest)
         decision("manifest", "ok", f"{len(manifest.files)} files", transmission=manifest.transmission_id)
-        signed = verify(upload.signature, upload.manifest, operation=op, der_prefixes=self._der_prefixes)
+        signed = verify(
+            upload.signature,
+            upload.manifest,
+            operation=op,
+            der_prefixes=self._der_prefixes,
+            content_sha256=manifest.digest,
+        )
         decision("signature", "ok", f"CMS signature verifies; signer serial {signed.certificate.serial_number:x}")
         signer = self.trust.judge_certificate(signed.certificate, now=self.clock.now(), operation=op)
         decision("certificate", "ok", f"{signer.kind.value}, serial {signer.serial:x}: trusted, valid, not revoked")
@@ -262,14 +267,12 @@ class HubService(Sessions, Offices, Listings, Audit):
         "WHERE o.office_number IN (?, ?)"
     )
 
-    async def _stored_and_offices(
-        self, manifest: Manifest, upload: Upload
-    ) -> tuple[sqlite3.Row | None, dict[str, sqlite3.Row]]:
+    async def _stored_and_offices(self, manifest: Manifest) -> tuple[sqlite3.Row | None, dict[str, sqlite3.Row]]:
         rows = await self.db.lookup(
             self._STORED_AND_OFFICES_SQL,
             (
                 manifest.transmission_id,
-                hashlib.sha256(upload.manifest).hexdigest(),
+                manifest.sha256,
                 manifest.sender,
                 manifest.recipient,
             ),
@@ -281,7 +284,7 @@ class HubService(Sessions, Offices, Listings, Audit):
         """`_judge_replay` on a fresh read (a concurrent submission committed first)."""
         row = await self.db.fetch_one(
             "SELECT id, manifest, signature FROM transmissions WHERE id = ? OR manifest_sha256 = ?",
-            (manifest.transmission_id, hashlib.sha256(upload.manifest).hexdigest()),
+            (manifest.transmission_id, manifest.sha256),
         )
         return self._judge_replay(row, manifest, upload)
 
@@ -351,7 +354,7 @@ class HubService(Sessions, Offices, Listings, Audit):
                         manifest.recipient,
                         session.user_id,
                         upload.manifest,
-                        hashlib.sha256(upload.manifest).hexdigest(),
+                        manifest.sha256,
                         upload.signature,
                         peer.fingerprint,
                         manifest.signed_at.isoformat(),

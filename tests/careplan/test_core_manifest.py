@@ -412,3 +412,22 @@ def test_duplicated_file_in_the_upload() -> None:
 def test_two_files_swapped_between_names() -> None:
     (a, da), (b, db) = FILES[0], FILES[1]
     assert_tampered([(a, db), (b, da), FILES[2]])
+
+
+def test_digest_is_of_the_bytes_parsed_taken_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`digest`/`sha256` hash the bytes as sent (signed), not their canonical form, and only once."""
+    sent = json.dumps(doc(), indent=2).encode()  # not canonical: the signature covers these bytes
+    manifest = Manifest.from_bytes(sent)
+    hashed: list[bytes] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> Any:
+        hashed.append(bytes(data))
+        return real(data)
+
+    monkeypatch.setattr(hashlib, "sha256", counting)
+    assert manifest.digest == real(sent).digest() != real(manifest.to_bytes()).digest()
+    assert manifest.sha256 == real(sent).hexdigest() and manifest.digest == manifest.digest
+    assert hashed == [sent], "hashed once, when first asked"
+    assert manifest == build() and hash(manifest) == hash(build()), "the digest is no part of the value"
+    assert build().sha256 == real(build().to_bytes()).hexdigest(), "built in memory: its canonical bytes"

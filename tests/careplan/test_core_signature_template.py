@@ -98,7 +98,7 @@ def test_a_repeat_signers_signature_is_judged_without_parsing(office, monkeypatc
 def test_a_known_shape_without_a_template_still_skips_the_re_encoding(office, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The DerPrefixes shape path stays right for what the templates do not take."""
     known = _warm(office)
-    monkeypatch.setattr(known.templates, "judge", lambda signature, content: None)
+    monkeypatch.setattr(known.templates, "judge", lambda signature, content, digest=None: None)
     verify(sign(CONTENT + b"1", office.certificate, office.key), CONTENT + b"1", der_prefixes=known)
 
     def no_re_encoding(*args: object, **kwargs: object) -> None:

@@ -64,8 +64,7 @@ async def test_stored_and_offices_in_one_query(hub: HubUnderTest) -> None:
     row = await hub.service.db.fetch_one("SELECT manifest, signature FROM transmissions WHERE id = ?", (tid,))
     assert row is not None
     manifest = Manifest.from_bytes(row["manifest"])
-    upload = service_module.Upload(manifest=row["manifest"], signature=row["signature"], files=())
-    stored, offices = await hub.service._stored_and_offices(manifest, upload)
+    stored, offices = await hub.service._stored_and_offices(manifest)
     assert stored is not None and stored["id"] == tid and bytes(stored["signature"]) == bytes(row["signature"])
     assert set(offices) == {KYOTAKU.number, HOUMON.number}
     assert offices[HOUMON.number]["name"] == HOUMON.name

@@ -15,12 +15,15 @@ import sys
 from pathlib import Path
 
 from rich.cells import cell_len
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
 from careplan.errors import CareplanError
 from careplan.helptext import with_examples
-from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
@@ -31,7 +34,7 @@ from hub.passwords import new_password, verify_password
 from hub.processes import runs
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
-from hub.storage import refusal_line
+from hub.storage import refusal_line, without_password
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,13 +174,78 @@ async def current_state(service: HubService, offices: dict[str, dict[str, str]])
         valid = row is not None and await asyncio.to_thread(verify_password, office["password"], row["password_hash"])
         password = office["password"] if valid else "（変更済み / changed）"
         if valid and row is not None and row["password_state"] != "ok":
-            password += "（要変更 / must change）"
+            password += "\n（要変更 / must change）"  # a line of its own in the table
         state[profile] = {
-            "licence": f"{licence.get('state', '-')}　期限 {licence.get('expires', '-')}",
+            "licence": f"{licence.get('state', '-')}\n期限 {licence.get('expires', '-')}",
             "password": password,
             "login_password": office["password"] if valid else "<変更後のパスワード>",
         }
     return state
+
+
+WIDTH = 80  # the summary's lines, on a terminal or piped to a file (`| cat`, a log, an e-mail)
+_LABEL = 38  # cells before a value (CJK glyphs take 2)
+_CONTINUED = " " * 6  # the indent of a command's continuation lines
+
+
+def _console() -> Console:
+    """The summary's console: the terminal's width (or $COLUMNS, or rich's 80 when piped), at most
+    WIDTH. Not client.render's, which widens piped output for tables of IDs."""
+    return Console(highlight=False, width=min(Console(highlight=False).width, WIDTH))
+
+
+def _pair(label: str, value: str, width: int) -> list[str]:
+    """`  label  value` as one line when it fits, else the value on a line of its own: a URL or a
+    path is never broken, so it can be copied."""
+    line = f"  {label}{' ' * max(2, _LABEL - cell_len(label))}{value}"
+    return [line] if cell_len(line) <= width else [f"  {label}", f"    {value}"]
+
+
+def _shell(args: list[str], width: int, tail: str = "") -> list[str]:
+    """`args` as a shell command (quoted; `tail` added unquoted to the last word: a glob, a comment)
+    in lines of at most `width` cells joined by ` \\`, each option beside its value where the two
+    fit a line: pasted into a shell it is still one command. A word wider than a line stays whole
+    (the terminal folds it; breaking it would change it)."""
+    words = [shlex.quote(arg) for arg in args]
+    words[-1] += tail
+    groups: list[str] = []
+    for word in words:
+        pair = f"{groups[-1]} {word}" if groups and groups[-1].startswith("--") and not word.startswith("-") else ""
+        if pair and " " not in groups[-1] and len(_CONTINUED) + cell_len(pair) + 2 <= width:
+            groups[-1] = pair  # an option and its value
+        else:
+            groups.append(word)
+    lines, line = [], f"  {groups[0]}"
+    for group in groups[1:]:
+        if cell_len(line) + 1 + cell_len(group) + 2 <= width:
+            line += f" {group}"
+        else:
+            lines.append(f"{line} \\")
+            line = _CONTINUED + group
+    return [*lines, line]
+
+
+def _offices_tables(
+    offices: dict[str, dict[str, str]], state: dict[str, dict[str, str]], demo_dir: Path
+) -> tuple[Table, Table]:
+    """The demo offices, then their credentials (.p12 files by name: their folder is the title's)."""
+    offices_table = Table(
+        title="デモ事業所（ハブの現在の状態） / demo offices, as the hub has them now", title_justify="left"
+    )
+    for column in ("profile", "事業所番号"):
+        offices_table.add_column(column, no_wrap=True)  # 9 and 10 cells: kept whole, to be copied
+    for column in ("事業所名（サービス）", "利用状況 / licence"):
+        offices_table.add_column(column, overflow="fold")
+    credentials = Table(title=f"ログイン情報 / credentials（.p12: {demo_dir}{os.sep}）", title_justify="left")
+    for column in ("profile", "user / password", ".p12 / password"):
+        credentials.add_column(column, overflow="fold")
+    for profile, office in offices.items():  # cells are data, never markup: Text
+        name = f"{office['name']}\n（{office['service']}）"
+        offices_table.add_row(*map(Text, (profile, office["office_number"], name, state[profile]["licence"])))
+        user = f"{office['user']} / {state[profile]['password']}"
+        p12 = f"{Path(office['p12']).name} / {office['p12_password']}"
+        credentials.add_row(Text(profile), Text(user), Text(p12))
+    return offices_table, credentials
 
 
 def _announce(
@@ -187,53 +255,53 @@ def _announce(
     samples: Path,
     state: dict[str, dict[str, str]],
 ) -> None:
-    cmd = _command()
-    ca = config.trusted_ca_file
-    say = render.out.print
-    say(f"\n[bold]ケアプランデータ連携 hub simulator[/]: {hub.url}/   ({config.where})")
-    for label, path in (
-        ("はじめに / start here", "/"),
-        ("利用状況Webサイト / usage website", "/web/"),
-        ("利用事業所検索 / directory", "/directory"),
-        ("API説明 / API description", "/api"),
-        ("証明書の警告 / trust the test CA", "/trust"),
-    ):
-        say(f"  {label}{' ' * (38 - cell_len(label))}{hub.url}{path}", markup=False)  # CJK: 2 cells a glyph
-    say(f"  CA certificate: {ca}   OpenAPI: {hub.url}/openapi.yaml   health: {hub.url}/healthz\n", markup=False)
-    render.table(
-        "デモ事業所（ハブの現在の状態） / demo offices, as the hub has them now",
-        ["profile", "事業所番号", "事業所名", "利用状況 / licence", "user / password", ".p12 / password"],
-        [
-            (
-                p,
-                o["office_number"],
-                f"{o['name']}（{o['service']}）",
-                state[p]["licence"],
-                f"{o['user']} / {state[p]['password']}",
-                f"{o['p12']} / {o['p12_password']}",
-            )
-            for p, o in offices.items()
-        ],
-    )
+    """How to use the hub, every line at most WIDTH cells (tests/client/test_up_summary.py)."""
+    console = _console()
+    width = console.width
+    cmd, ca, url = _command(), config.trusted_ca_file, hub.url
+
+    def say(lines: list[str]) -> None:
+        for line in lines:  # laid out here already: rich must not wrap (nor fold) them again
+            console.print(line, markup=False, soft_wrap=True)
+
+    places = [("データ / data directory", str(config.data_dir))]
+    if config.database_url:
+        places.append(("データベース / database", without_password(config.database_url)))
+    places += [
+        ("はじめに / start here", f"{url}/"),
+        ("利用状況Webサイト / usage website", f"{url}/web/"),
+        ("利用事業所検索 / directory", f"{url}/directory"),
+        ("API説明 / API description", f"{url}/api"),
+        ("OpenAPI", f"{url}/openapi.yaml"),
+        ("稼働確認 / health", f"{url}/healthz"),
+        ("証明書の警告 / trust the test CA", f"{url}/trust"),
+        ("CA証明書 / CA certificate", str(ca)),
+    ]
+    console.print()
+    console.print(f"[bold]ケアプランデータ連携 hub simulator[/] {escape(url)}/", soft_wrap=True)
+    say([line for label, value in places for line in _pair(label, value, width)])
+    console.print()
+    for table in _offices_tables(offices, state, config.data_dir / "demo"):
+        console.print(table)
     k, h = offices["kyotaku"], offices["houmon"]
 
-    def login(profile: str, o: dict[str, str]) -> str:
+    def login(profile: str, o: dict[str, str]) -> list[str]:
         current = o | {"password": state[profile]["login_password"]}
-        return shlex.join([cmd, "client", "--profile", profile, *login_args(hub.url, ca, current)])
+        return [cmd, "client", "--profile", profile, *login_args(url, ca, current)]
 
-    say("\nTry it from another shell (copy and paste):")
-    for line in (
-        login("kyotaku", k),
-        f"{cmd} client --profile kyotaku send {samples}/*.CSV --to {h['office_number']}",
-        login("houmon", h),
-        f"{cmd} client --profile houmon inbox",
-        f"{cmd} client --profile houmon download --all --out received",
-        f"{cmd} client --profile kyotaku sent        # shows ダウンロード済",
+    say(["", "Try it from another shell (copy and paste):"])
+    for args, tail in (
+        (login("kyotaku", k), ""),
+        ([cmd, "client", "--profile", "kyotaku", "send", "--to", h["office_number"], str(samples)], "/*.CSV"),
+        (login("houmon", h), ""),
+        ([cmd, "client", "--profile", "houmon", "inbox"], ""),
+        ([cmd, "client", "--profile", "houmon", "download", "--all", "--out", "received"], ""),
+        ([cmd, "client", "--profile", "kyotaku", "sent"], "  # shows ダウンロード済"),
     ):
-        say(f"  {line}", markup=False)
-    say(f"\nCredentials are kept in {config.data_dir / 'demo' / 'offices.json'}.\n", markup=False)
+        say(_shell(args, width, tail))
     passcode = trainer_passcode(config)
-    say(f"ダッシュボード（講師用パスコード {passcode}）: {hub.url}/dashboard?passcode={passcode}\n", markup=False)
+    say(["", *_pair("資格情報の控え / credentials kept in", str(config.data_dir / "demo" / "offices.json"), width)])
+    say([*_pair(f"ダッシュボード（講師用パスコード {passcode}）", f"{url}/dashboard?passcode={passcode}", width), ""])
 
 
 def running_hub(config: HubConfig) -> dict[str, object] | None:

@@ -31,7 +31,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
     url, data, output = hub
     passcode = (data / "trainer-passcode").read_text().strip()
     assert len(passcode) == 8 and passcode.isdigit()
-    assert f"講師用パスコード {passcode}）: {url}/dashboard?passcode={passcode}" in output[0]  # the banner
+    banner = output[0].splitlines()  # the dashboard's URL whole on its own line, below its label (80 columns)
+    assert f"  ダッシュボード（講師用パスコード {passcode}）" in banner
+    assert f"    {url}/dashboard?passcode={passcode}" in banner
 
 
 def hub_cmd(data: Path, *args: str) -> subprocess.CompletedProcess[str]:

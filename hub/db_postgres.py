@@ -81,6 +81,7 @@ def _unreachable(exc: BaseException) -> bool:
         | asyncpg.PostgresConnectionError
         | asyncpg.CannotConnectNowError
         | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
         | asyncpg.TooManyConnectionsError
         | asyncpg.InvalidAuthorizationSpecificationError  # refused: user, password, pg_hba.conf
         | asyncpg.InvalidCatalogNameError,  # refused: the database does not exist (any more)

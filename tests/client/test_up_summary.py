@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from careplan_cli.up import WIDTH, _pair, _shell, login_args
+from careplan_cli.up import WIDTH, _console, _pair, _shell, login_args
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +106,9 @@ def test_commands_wrap_between_words_and_paste_back_whole(width: int) -> None:
     assert "--p12 /srv/careplan/demo/kyotaku.p12" in "\n".join(lines), "an option beside its value"
     glob = _shell(["careplan", "send", "--to", "1370100024", "/tmp/a b/samples"], width, "/*.CSV")
     assert glob[-1].endswith("'/tmp/a b/samples'/*.CSV"), "the glob stays outside the quotes"
+
+
+@pytest.mark.parametrize(("columns", "width"), [("200", WIDTH), ("60", 60)])
+def test_the_console_takes_columns_up_to_80(monkeypatch: pytest.MonkeyPatch, columns: str, width: int) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    assert _console().width == width

@@ -79,7 +79,7 @@ _LIST_SQL = {d: "SELECT t.*, s.name AS sender_name, " + row + " " + _JOINS for d
 # A receipt's answer (the row once downloaded) and the payload files it forgets, in the receipt's
 # own transaction: one trip to the database instead of two (the blobs, then the row after commit).
 _RECEIPT_SQL = {
-    d: "SELECT held.blob AS blob, " + row + " " + _JOINS + "LEFT JOIN transmission_files held "
+    d: "SELECT held.blob AS blob, held.size AS blob_size, " + row + " " + _JOINS + "LEFT JOIN transmission_files held "
     "ON held.transmission_id = t.id AND held.blob IS NOT NULL WHERE t.id = ?"
     for d, row in _ROW_JSON.items()
 }

@@ -215,9 +215,17 @@ class PayloadStore:
         return AESGCM(self._keys[key_id]).decrypt(nonce, body, context.encode())
 
     def delete(self, names: Iterable[str]) -> None:
+        self.forget(names)
+        _fsync_dir(self.directory)
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Unlink blobs no committed row names any more (an acknowledgement), without the
+        directory's fsync `delete` adds: an unlink a crash undoes leaves a blob that no row
+        references, which `collect_garbage` removes when the hub starts again (rule 2; in a
+        directory shared by nodes, once its writer is gone or its grace passed: rule 4), so making
+        the unlink durable would buy nothing but a journal commit per receipt."""
         for name in names:
             (self.directory / name).unlink(missing_ok=True)
-        _fsync_dir(self.directory)
 
     def collect_garbage(self, referenced: set[str], *, grace: float | None = None) -> list[str]:
         """Remove blobs and temporary files no committed row references; returns their names.

@@ -477,8 +477,12 @@ class HubService(Sessions, Offices, Listings, Audit):
                 detail=f"送信ID {transmission_id} の受領は同時に別の要求で記録されました",
                 detail_en=f"transmission {transmission_id} was acknowledged concurrently",
             ) from None
-        blobs, answer = [r["blob"] for r in rows if r["blob"] is not None], rows[0]["row_json"]
-        await asyncio.to_thread(self.payloads.delete, blobs)
+        held = [r for r in rows if r["blob"] is not None]
+        blobs, answer = [r["blob"] for r in held], rows[0]["row_json"]
+        if sum(r["blob_size"] for r in held) <= INLINE_BYTES:  # cheaper than a thread hop
+            self.payloads.forget(blobs)
+        else:
+            await asyncio.to_thread(self.payloads.forget, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
         receipt: dict[str, object] = json.loads(answer)  # what _sent_row would read after the commit
         return receipt

@@ -12,7 +12,9 @@ exactly what the longer way answered before it, on both backends.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +153,32 @@ def test_the_peer_certificate_is_read_once_a_request() -> None:
     request = Request()
     assert peer_der(request) == peer_der(request) == b"0\x82der"  # type: ignore[arg-type]
     assert Request.transport.reads == 1
+
+
+async def test_a_receipt_forgets_a_small_payload_without_a_thread_or_a_directory_fsync(
+    hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unlinking a receipt's files is not made durable (hub.payloads.PayloadStore.forget): a crash
+    that undoes it leaves files no row names, which the garbage collection at start-up removes."""
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        tid = (await kyotaku.send(FILES, to=HOUMON.number))["transmission_id"]
+        blobs = hub.payload_files()
+        kept = {path: path.read_bytes() for path in blobs}
+        synced: list[int] = []
+        hops: list[object] = []
+        fsync, to_thread = os.fsync, asyncio.to_thread
+        monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or fsync(fd))
+        monkeypatch.setattr(asyncio, "to_thread", lambda fn, *a, **k: hops.append(fn) or to_thread(fn, *a, **k))
+        await houmon.acknowledge(tid)
+        monkeypatch.undo()
+    assert not synced and not hops, "small files are unlinked on the loop, and not fsynced"
+    assert not any(path.exists() for path in blobs)
+    for path, data in kept.items():  # as if a crash undid the unlinks
+        path.write_bytes(data)
+    # At start-up after a crash (hub.nodes.collect_garbage_at_start); on a shared directory the
+    # crashed writer is gone too, which this still running test process is not: without the grace.
+    removed = await hub.service.collect_garbage()
+    assert sorted(removed) == sorted(path.name for path in blobs)
+    assert not any(path.exists() for path in blobs)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosqlite
 import pytest
 
 from ca.authority import CertificateAuthority, Issued
@@ -293,3 +294,18 @@ def run_careplan(
         timeout=timeout,
         check=False,
     )
+
+
+class SqliteTrips:
+    """Counts the trips to an aiosqlite connection's thread (each call of its `_execute`, which
+    every method of it and hub.db's batch of statements go through): `count_sqlite_trips`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        execute = aiosqlite.Connection._execute
+
+        async def counted(connection: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await execute(connection, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
-import aiosqlite
 import pytest
 
 from hub.control import journal as journal_module
 from hub.control.journal import Entry, Journal
 from hub.control.store import ControlDatabase
+from tests.conftest import SqliteTrips
 
 
 def _entry(number: int) -> Entry:
@@ -58,21 +57,13 @@ async def test_a_batch_and_its_trim_are_one_trip_to_the_sqlite_thread(
     monkeypatch.setattr(journal_module, "KEEP", 2)
     monkeypatch.setattr(journal_module, "TRIM_EVERY", 3)
     journal = Journal(db)
-    trips = 0
-    execute = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal trips
-        trips += 1
-        return await execute(self, fn, *args, **kwargs)
-
     try:
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-        await journal._write([_entry(1), _entry(2)])
-        assert trips == 1
-        await journal._write([_entry(3), _entry(4)])  # 4 written: past TRIM_EVERY, trimmed to KEEP
-        assert trips == 2
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", execute)
+        with monkeypatch.context() as patch:
+            trips = SqliteTrips(patch)
+            await journal._write([_entry(1), _entry(2)])
+            assert trips.count == 1
+            await journal._write([_entry(3), _entry(4)])  # 4 written: past TRIM_EVERY, trimmed to KEEP
+            assert trips.count == 2
         assert [e["path"] for e in (await journal.page())["entries"]] == ["/3", "/4"]
         await journal._write([_entry(5)])  # the count starts again after a trim: no trim yet
         assert [e["path"] for e in (await journal.page())["entries"]] == ["/3", "/4", "/5"]

@@ -42,6 +42,7 @@ from hub.storage import (
     statement_many,
 )
 from hub.trust import TrustStore
+from tests.conftest import SqliteTrips
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
 OFFICE = with_check_digit("137010001")
@@ -329,18 +330,10 @@ async def test_a_batch_of_statements_is_one_trip_to_the_sqlite_thread(
 ) -> None:
     async with sqlite_db.transaction() as tx:
         await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
-    trips = 0
-    execute = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal trips
-        trips += 1
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips = SqliteTrips(monkeypatch)
     works = [Statements((statement("INSERT INTO t VALUES (?)", (k,)),)) for k in "abcd"]
     await asyncio.gather(*(sqlite_db.commit_together(work) for work in works))
-    assert trips <= 2, "one trip per batch (the first work may commit alone before the others queue)"
+    assert trips.count <= 2, "one trip per batch (the first work may commit alone before the others queue)"
     assert await count(sqlite_db, "t") == 4
 
 

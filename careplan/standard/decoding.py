@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,7 @@ def clean_text(block: bytes) -> str | None:
     return None if has_bad_chars(block, text) else text
 
 
-def _blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
+def blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
     """(byte offset, bytes, clean text or None) per block of whole lines."""
     pos, size = start, len(data)
     while pos < size:
@@ -75,6 +75,52 @@ def _blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
         block = data[pos:end]
         yield pos, block, clean_text(block)
         pos = end
+
+
+def cut_blocks(chunks: Iterable[bytes], start: int = 0) -> Iterator[tuple[int, bytes, str | None]]:
+    """`blocks` of the data `chunks` hold in order: the same blocks (a block ends at the first LF
+    at least BLOCK bytes into it, the last holds the rest), holding one block and one chunk at a
+    time instead of the data (rule 2)."""
+    buffer, at, pos = bytearray(), 0, 0  # buffer[at:] is the data from file offset pos on
+    for chunk in chunks:
+        if start > 0:  # bytes before `start` (a BOM) are not read
+            skipped = min(start, len(chunk))
+            chunk, start = chunk[skipped:], start - skipped
+            pos += skipped
+        del buffer[:at]
+        buffer += chunk
+        at = 0
+        while len(buffer) - at > BLOCK:
+            end = buffer.find(b"\n", at + BLOCK)
+            if end < 0:
+                break
+            block = bytes(buffer[at : end + 1])
+            yield pos, block, clean_text(block)
+            pos, at = pos + len(block), end + 1
+    if len(buffer) > at:
+        block = bytes(buffer[at:])
+        yield pos, block, clean_text(block)
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def first_bytes(chunks: Iterator[bytes]) -> bytes:
+    """The first bytes of the data `chunks` hold, taken from it: as many as `unicode_encoding`
+    reads, so that it answers for them what it answers for the whole data (the first _SNIFF, then
+    up to the end of the first BLOCK of the body that holds a non-ASCII byte), or all of them."""
+    taken, found, looked = bytearray(), None, 0
+    for chunk in chunks:
+        taken += chunk
+        if len(taken) < _SNIFF:
+            continue
+        body = len(BOM) if taken.startswith(BOM) else 0
+        if found is None:
+            match = _NON_ASCII.search(taken, max(body, looked))
+            found, looked = (None, len(taken)) if match is None else (match.start(), looked)
+        if found is not None and len(taken) >= body + ((found - body) // BLOCK + 1) * BLOCK:
+            break
+    return bytes(taken)
 
 
 def _lines(data: bytes, start: int) -> Iterator[tuple[int, int, bytes]]:
@@ -96,8 +142,8 @@ class Lines:
     `clean[0]`; a reader that takes lines from it moves `at` past them.
     """
 
-    def __init__(self, data: bytes, start: int, decoder: Decoder) -> None:
-        self.blocks = _blocks(data, start)
+    def __init__(self, blocks: Iterator[tuple[int, bytes, str | None]], decoder: Decoder) -> None:
+        self.blocks = blocks  # `blocks` or `cut_blocks`
         self.decoder = decoder
         self.clean: list[str] = []  # the current block's lines when it is clean
         self.is_clean = True

@@ -25,7 +25,7 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from careplan.standard.decoding import BOM, SECTION, Decoder, Lines
+from careplan.standard.decoding import BOM, SECTION, Decoder, Lines, blocks
 from careplan.standard.sink import FindingSink
 
 MAX_RECORD_LINES = 1000  # physical lines one record (quoted line breaks) may span
@@ -199,7 +199,8 @@ def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row
     yield line, split[0], split[1], quotes, (), None
 
 
-def _bom(data: bytes, sink: FindingSink) -> int:
+def bom(data: bytes, sink: FindingSink) -> int:
+    """The length of the BOM `data` starts with (a warning), else 0; `data` may be its first bytes."""
     if not data.startswith(BOM):
         return 0
     sink.add(
@@ -453,7 +454,18 @@ def read_batches(
 
     A `decoder` built with `hold=True` keeps character problems for the caller to place; a
     `template` lets repeated records be read without csv.reader (`_whole`)."""
-    lines = Lines(data, _bom(data, sink), decoder or Decoder(sink))
+    return read_blocks(blocks(data, bom(data, sink)), sink, decoder, template)
+
+
+def read_blocks(
+    source: Iterator[tuple[int, bytes, str | None]],
+    sink: FindingSink,
+    decoder: Decoder | None = None,
+    template: Template | None = None,
+) -> Iterator[list[Row]]:
+    """`read_batches` of the blocks of a file (decoding.py `blocks`, or `cut_blocks` of its
+    chunks, past its BOM: `bom`)."""
+    lines = Lines(source, decoder or Decoder(sink))
     while (clean := lines.settle()) is not None:
         rows: list[Row] = []
         if clean:

@@ -21,6 +21,7 @@ from careplan.findings_ja import rule_ja
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import FileName, misspelled
 from careplan.standard.layout import standard
+from careplan.standard.source import Content, head_of, size_of
 from careplan.standard.units import relation_findings, unit_findings
 from careplan.standard.validate import CsvReport, inspect_csv
 
@@ -60,7 +61,7 @@ def code_for(finding: Finding) -> str:
     return "FORMAT_INVALID"
 
 
-def limit_findings(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
+def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
     """R4.3: at most 7 files and 10 MiB per transmission; at least one file."""
     limits = standard().limits
     found: list[Finding] = []
@@ -84,7 +85,7 @@ def limit_findings(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
                 fix="Split the files over several transmissions.",
             )
         )
-    size = sum(len(data) for _, data in files)
+    size = sum(size_of(data) for _, data in files)
     if size > limits.max_bytes:
         found.append(
             Finding(
@@ -99,7 +100,7 @@ def limit_findings(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
     return found
 
 
-def _names(files: Sequence[tuple[str, bytes]]) -> list[Finding]:
+def _names(files: Sequence[tuple[str, Content]]) -> list[Finding]:
     counts = Counter(name for name, _ in files)
     return [
         Finding(
@@ -147,18 +148,23 @@ def _same_office(sender: str | None, recipient: str | None) -> list[Finding]:
 
 
 def check_transmission(
-    files: Sequence[tuple[str, bytes]], *, sender: str | None = None, recipient: str | None = None, strict: bool = False
+    files: Sequence[tuple[str, Content]],
+    *,
+    sender: str | None = None,
+    recipient: str | None = None,
+    strict: bool = False,
 ) -> list[Finding]:
-    """Everything the hub checks about one transmission's files; never raises on content.
+    """Everything the hub checks about one transmission's files; never raises on content. A file
+    may be `Streamed` (careplan.standard.source): read back chunk by chunk, same findings.
 
     `sender`/`recipient` are the 事業所番号 of the signed manifest; when given, the file names
     must name them. Warnings (severity "warning") do not refuse; see `refusal`.
     """
     found = limit_findings(files) + _names(files) + _same_office(sender, recipient)
-    standard_files: list[tuple[str, bytes]] = []
+    standard_files: list[tuple[str, Content]] = []
     attachments: list[str] = []
     for name, data in files:
-        kind, problems = classify(name, data)
+        kind, problems = classify(name, head_of(data))  # it reads the first bytes only
         found += problems
         if kind is Kind.STANDARD:
             standard_files.append((name, data))

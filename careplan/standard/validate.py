@@ -24,11 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, unicode_encoding
+from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, blocks, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     FieldCheck,
     compile_layout,
@@ -38,9 +39,10 @@ from careplan.standard.fields import (
 )
 from careplan.standard.filename import FileName, file_name_findings
 from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
-from careplan.standard.reader import Row, Template, quoted, read_batches
+from careplan.standard.reader import Row, Template, bom, quoted, read_blocks
 from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
+from careplan.standard.source import Content, chunks_of, head_of
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
 KeyGetter = tuple[Callable[[list[str]], Any], KeySet, bool]  # (getter, key set, several fields)
@@ -627,8 +629,9 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
     )
 
 
-def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
-    """Validate one file and keep what the unit checks need (keys, image names)."""
+def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
+    """Validate one file and keep what the unit checks need (keys, image names). A `Streamed`
+    file is read chunk by chunk, one block of lines at a time, with the same findings."""
     std = standard()
     sink = FindingSink(name, std.limits.max_findings_per_file)
     parsed, name_findings = file_name_findings(name, strict=strict)
@@ -636,13 +639,17 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
     if parsed is None:
         return CsvReport(name=name, file_name=None, findings=sink.result())
     if parsed.file_id == IMAGE_ID:
-        return _image(name, parsed, data, sink)
-    encoding = unicode_encoding(data)
+        return _image(name, parsed, head_of(data), sink)
+    chunks = chunks_of(data)
+    first = data if isinstance(data, bytes) else first_bytes(chunks)  # what unicode_encoding reads
+    encoding = unicode_encoding(first)
     if encoding is not None:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
-    for batch in read_batches(data, sink, state.decoder, state.template):
+    start = bom(first, sink)
+    source = blocks(data, start) if isinstance(data, bytes) else cut_blocks(chain([first], chunks), start)
+    for batch in read_blocks(source, sink, state.decoder, state.template):
         if not state.batch(batch):
             break
     state.decoder.flush()
@@ -660,6 +667,6 @@ def inspect_csv(name: str, data: bytes, *, strict: bool = False) -> CsvReport:
     )
 
 
-def validate_csv(name: str, data: bytes, *, strict: bool = False) -> list[Finding]:
+def validate_csv(name: str, data: Content, *, strict: bool = False) -> list[Finding]:
     """Every finding about one standard file (its name and its content); never raises."""
     return inspect_csv(name, data, strict=strict).findings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 from unittest import mock
 
 import pytest
@@ -29,7 +30,7 @@ def _chunked(data: bytes, cuts: list[int]) -> list[bytes]:
     """`data` cut at the offsets `cuts` (any order, repeats and empty chunks allowed)."""
     points = sorted({min(c, len(data)) for c in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in pairwise(edges)]
 
 
 def _streamed(data: bytes, cuts: list[int]) -> Streamed:

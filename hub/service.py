@@ -66,8 +66,8 @@ log = logging.getLogger(__name__)
 _licence_state = functools.lru_cache(maxsize=1024)(lic.state)
 
 
-STANDARD_CHECKS = 1  # units read back for the standard check at once, per process: bounds memory
-# (the check holds the GIL, so a second one at once would not finish sooner)
+STANDARD_CHECKS = 1  # big units checked at once, per process: the check holds the GIL, so a
+# second one at once would not finish sooner (each reads its unit back a chunk at a time)
 INLINE_BYTES = 64 * 1024  # units (and downloaded files) up to this size are checked (read) on the
 # event loop: their standard check takes about 1 ms, less than what a hop to a thread and back
 # costs under the GIL (py-spy: the thread pool's hand-offs were ~10% of a cycle's Python CPU)
@@ -323,10 +323,10 @@ class HubService(Sessions, Offices, Listings, Audit):
             )
 
     def _check_standard(self, manifest: Manifest, upload: Upload) -> None:
-        """The standard's checks on the files read back from their staging files (blocking: in a
-        thread above INLINE_BYTES). The validator wants each unit whole (≤ 10 MB); STANDARD_CHECKS
-        bounds how many big ones are in memory."""
-        files = [(name, self.payloads.read_staged(staged)) for name, staged in upload.files]
+        """The standard's checks on the files: their kept plaintext, or read back from their staging
+        files chunk by chunk as the validator reads them, a block of lines at a time (blocking: in a
+        thread above INLINE_BYTES)."""
+        files = [(name, self.payloads.staged_content(staged)) for name, staged in upload.files]
         findings = standard.check_transmission(files, sender=manifest.sender, recipient=manifest.recipient)
         error = standard.refusal(findings)
         decision("standard", "ok" if error is None else "refused", findings_summary(findings))

@@ -20,7 +20,8 @@ from tests.e2e.hubprocess import seed, start
 pytestmark = pytest.mark.slow
 CONCURRENT = 8
 UNIT = 10 * 1024 * 1024 - 64 * 1024
-MAX_GROWTH_MB = 48  # one unit read back for the standard check (STANDARD_CHECKS), buffers, slack
+MAX_GROWTH_MB = 24  # buffers and slack: the standard check reads a unit back a chunk at a time (~11 MB
+# measured; 29 MB when it read the unit back whole)
 
 
 def _memory_kb(pid: int, field: str) -> int:

@@ -117,7 +117,7 @@ def first_bytes(chunks: Iterator[bytes]) -> bytes:
         body = len(BOM) if taken.startswith(BOM) else 0
         if found is None:
             match = _NON_ASCII.search(taken, max(body, looked))
-            found, looked = (None, len(taken)) if match is None else (match.start(), looked)
+            found, looked = (None if match is None else match.start()), len(taken)
         if found is not None and len(taken) >= body + ((found - body) // BLOCK + 1) * BLOCK:
             break
     return bytes(taken)

@@ -11,7 +11,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 HEAD = 8192  # first bytes a Streamed carries: what type sniffing reads (content.SNIFF)
@@ -37,11 +37,3 @@ def size_of(content: Content) -> int:
 def head_of(content: Content) -> bytes:
     """The first HEAD bytes (all of a smaller file)."""
     return content.head if isinstance(content, Streamed) else content[:HEAD]
-
-
-def chunks_of(content: Content) -> Iterator[bytes]:
-    """The bytes in order, in the chunks their holder reads."""
-    if isinstance(content, Streamed):
-        yield from content.chunks()
-    else:
-        yield content

@@ -21,7 +21,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain
@@ -42,7 +42,7 @@ from careplan.standard.layout import IMAGE_ID, Field, Layout, standard
 from careplan.standard.reader import Row, Template, bom, quoted, read_blocks
 from careplan.standard.records import RECORD_RULES, RecordRule, SikyuTotals
 from careplan.standard.sink import FindingSink
-from careplan.standard.source import Content, chunks_of, head_of
+from careplan.standard.source import Content, head_of
 
 KeySet = dict[tuple[str, ...], int]  # key values -> first line
 KeyGetter = tuple[Callable[[list[str]], Any], KeySet, bool]  # (getter, key set, several fields)
@@ -640,15 +640,19 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
         return CsvReport(name=name, file_name=None, findings=sink.result())
     if parsed.file_id == IMAGE_ID:
         return _image(name, parsed, head_of(data), sink)
-    chunks = chunks_of(data)
-    first = data if isinstance(data, bytes) else first_bytes(chunks)  # what unicode_encoding reads
+    chunks: Iterator[bytes] | None = None
+    if isinstance(data, bytes):
+        first = data
+    else:  # Streamed: its first bytes (what unicode_encoding reads), then the rest as it comes
+        chunks = iter(data.chunks())
+        first = first_bytes(chunks)
     encoding = unicode_encoding(first)
     if encoding is not None:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
     start = bom(first, sink)
-    source = blocks(data, start) if isinstance(data, bytes) else cut_blocks(chain([first], chunks), start)
+    source = blocks(first, start) if chunks is None else cut_blocks(chain([first], chunks), start)
     for batch in read_blocks(source, sink, state.decoder, state.template):
         if not state.batch(batch):
             break

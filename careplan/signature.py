@@ -167,7 +167,7 @@ def verify(
     Manifest), so a submission's manifest is hashed once; it must be exactly that digest."""
     digest = hashlib.sha256(content).digest() if content_sha256 is None else content_sha256
     if der_prefixes is not None:
-        known = der_prefixes.templates.judge(signature, content, digest=digest)
+        known = der_prefixes.templates.judge(signature, digest)
         if known is not None:
             return Signed(certificate=known[0], signing_time=known[1])
     try:

@@ -22,7 +22,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -70,18 +69,15 @@ class Template:
         signature is looked up by."""
         return self.signature[: self.fixed[0][1]]
 
-    def judge(
-        self, signature: bytes, content: bytes, *, digest: bytes | None = None
-    ) -> tuple[x509.Certificate, dt.datetime | None] | None:
-        """The signer and signing time when `signature` matches and verifies over `content` (whose
-        SHA-256 is `digest` when the caller has it already); None for anything else (the full
-        verification then says what)."""
+    def judge(self, signature: bytes, content_sha256: bytes) -> tuple[x509.Certificate, dt.datetime | None] | None:
+        """The signer and signing time when `signature` matches and verifies over the content whose
+        SHA-256 is `content_sha256`; None for anything else (the full verification then says what)."""
         if len(signature) != len(self.signature):
             return None
         if any(signature[start:end] != self.signature[start:end] for start, end in self.fixed):
             return None
         start, end = self.digest
-        if signature[start:end] != (hashlib.sha256(content).digest() if digest is None else digest):
+        if signature[start:end] != content_sha256:
             return None
         signing_time = None
         if self.time is not None:
@@ -224,13 +220,11 @@ class Templates:
         self._count = 0
         self._limit = limit
 
-    def judge(
-        self, signature: bytes, content: bytes, *, digest: bytes | None = None
-    ) -> tuple[x509.Certificate, dt.datetime | None] | None:
+    def judge(self, signature: bytes, content_sha256: bytes) -> tuple[x509.Certificate, dt.datetime | None] | None:
         for cut, templates in self._by_length.get(len(signature), {}).items():
             template = templates.get(signature[:cut])
             if template is not None:
-                return template.judge(signature, content, digest=digest)
+                return template.judge(signature, content_sha256)
         return None
 
     def add(self, template: Template) -> None:

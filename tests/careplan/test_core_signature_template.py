@@ -5,6 +5,7 @@ mutations of them."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from asn1crypto import cms, core
@@ -17,6 +18,11 @@ from careplan.errors import CareplanError
 from careplan.signature import DerPrefixes, sign, verify
 from careplan.signature_template import LEARNED_BYTES, Template, Templates, learn, utc_time
 from tests.careplan.test_core_integrity import CONTENT, NOW, office
+
+
+def _sha(content: bytes) -> bytes:
+    return hashlib.sha256(content).digest()
+
 
 __all__ = ["office"]  # the module fixture, shared
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -98,7 +104,7 @@ def test_a_repeat_signers_signature_is_judged_without_parsing(office, monkeypatc
 def test_a_known_shape_without_a_template_still_skips_the_re_encoding(office, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """The DerPrefixes shape path stays right for what the templates do not take."""
     known = _warm(office)
-    monkeypatch.setattr(known.templates, "judge", lambda signature, content, digest=None: None)
+    monkeypatch.setattr(known.templates, "judge", lambda signature, content_sha256: None)
     verify(sign(CONTENT + b"1", office.certificate, office.key), CONTENT + b"1", der_prefixes=known)
 
     def no_re_encoding(*args: object, **kwargs: object) -> None:
@@ -130,9 +136,9 @@ def test_another_certificate_of_the_same_office_has_its_own_template(office) -> 
     )
     known = _warm(office)
     signature = sign(CONTENT, other.certificate, other.key)
-    assert known.templates.judge(signature, CONTENT) is None
+    assert known.templates.judge(signature, _sha(CONTENT)) is None
     assert verify(signature, CONTENT, der_prefixes=known).certificate == other.certificate
-    assert known.templates.judge(sign(CONTENT, other.certificate, other.key), CONTENT) is not None
+    assert known.templates.judge(sign(CONTENT, other.certificate, other.key), _sha(CONTENT)) is not None
 
 
 def test_the_templates_are_bounded(office) -> None:  # type: ignore[no-untyped-def]
@@ -214,7 +220,7 @@ def test_each_form_of_an_offices_signature_gets_its_own_template(office, capabil
     known = DerPrefixes()
     for n in range(3):
         signature = sign(CONTENT + bytes([n]), office.certificate, office.key, capabilities=capabilities)
-        assert (known.templates.judge(signature, CONTENT + bytes([n])) is not None) == (n > 0)
+        assert (known.templates.judge(signature, _sha(CONTENT + bytes([n]))) is not None) == (n > 0)
         assert _verdict(signature, CONTENT + bytes([n]), known) == _verdict(signature, CONTENT + bytes([n]), None)
 
 

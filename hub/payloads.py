@@ -64,7 +64,8 @@ KEPT_BYTES = 64 * 1024  # the files of an upload that stay within this in all al
 _LENGTH = struct.Struct(">I")
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """fsync a file, or a directory (its entries), by name."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -83,7 +84,7 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 class PayloadStore:
@@ -169,7 +170,7 @@ class PayloadStore:
         with path.open("rb") as handle:
             head = handle.read(20)
             if head[:4] == MAGIC_CHUNKED:  # read chunk by chunk: the file is never in memory twice
-                return _open_chunks(handle, head[12:20], name, self._key(head[4:12].decode()))
+                return b"".join(self._chunks(handle, head, name))
             data = head + handle.read()
         if data[:4] != MAGIC:
             raise ValueError(f"payload {name} is not a careplan-sim blob")
@@ -182,13 +183,6 @@ class PayloadStore:
         self._follow_key_file()
         name = self.new_name()
         return StagedPayload(self.directory / f".tmp-{name}", name, self.active_key_id, self._keys[self.active_key_id])
-
-    def read_staged(self, staged: StagedPayload) -> bytes:
-        """The plaintext of a staged payload: kept from the upload when small (KEPT_BYTES), else
-        read back and decrypted from its staging file."""
-        if staged.kept is not None:
-            return bytes(staged.kept)
-        return self._open(staged.path, staged.name)
 
     def staged_content(self, staged: StagedPayload) -> Content:
         """A staged payload for the standard check: its kept plaintext, else `Streamed` from its
@@ -206,7 +200,11 @@ class PayloadStore:
             head = handle.read(20)
             if head[:4] != MAGIC_CHUNKED:
                 raise ValueError(f"staged payload {staged.name} is not a chunked careplan-sim blob")
-            yield from _chunks(handle, head[12:20], staged.name, self._key(head[4:12].decode()))
+            yield from self._chunks(handle, head, staged.name)
+
+    def _chunks(self, handle: BinaryIO, head: bytes, name: str) -> Iterator[bytes]:
+        """The plaintext chunks of the CPS2 file `handle`, whose 20-byte header is `head`."""
+        return _chunks(handle, head[12:20], name, self._key(head[4:12].decode()))
 
     def publish(self, staged: Sequence[StagedPayload]) -> None:
         """Make staged payloads durable under their names: fsync each, rename, fsync the directory
@@ -220,7 +218,7 @@ class PayloadStore:
         for payload in staged:
             os.replace(payload.path, self.directory / payload.name)
             payload.published = True
-        _fsync_dir(self.directory)
+        _fsync(self.directory)
 
     def seal(self, plaintext: bytes, *, context: str) -> bytes:
         """Encrypt a small secret for the database (e.g. an initial password shown once, R1.3)."""
@@ -236,7 +234,7 @@ class PayloadStore:
 
     def delete(self, names: Iterable[str]) -> None:
         self.forget(names)
-        _fsync_dir(self.directory)
+        _fsync(self.directory)
 
     def forget(self, names: Iterable[str]) -> None:
         """Unlink blobs no committed row names any more (an acknowledgement), without the
@@ -280,10 +278,6 @@ class PayloadStore:
         if machine != WRITER or not pid.isdigit():
             return False
         return not runs(int(pid))
-
-
-def _open_chunks(handle: BinaryIO, prefix: bytes, name: str, key: bytes) -> bytes:
-    return b"".join(_chunks(handle, prefix, name, key))
 
 
 def _chunks(handle: BinaryIO, prefix: bytes, name: str, key: bytes) -> Iterator[bytes]:

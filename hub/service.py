@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -478,14 +477,13 @@ class HubService(Sessions, Offices, Listings, Audit):
                 detail_en=f"transmission {transmission_id} was acknowledged concurrently",
             ) from None
         held = [r for r in rows if r["blob"] is not None]
-        blobs, answer = [r["blob"] for r in held], rows[0]["row_json"]
+        blobs = [r["blob"] for r in held]
         if sum(r["blob_size"] for r in held) <= INLINE_BYTES:  # cheaper than a thread hop
             self.payloads.forget(blobs)
         else:
             await asyncio.to_thread(self.payloads.forget, blobs)
         log.info("receipt of transmission %s by %s; payload deleted", transmission_id, session.user_id)
-        receipt: dict[str, object] = json.loads(answer)  # what _sent_row would read after the commit
-        return receipt
+        return row_json(rows[0])  # what _sent_row would read after the commit
 
     # --- keys at rest --------------------------------------------------------------------------
     async def rotate_keys(self, *, retire_old: bool) -> dict[str, object]:

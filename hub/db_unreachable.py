@@ -216,3 +216,31 @@ def refusal(url: str, exc: BaseException, *, timeout: float, pool: int) -> Carep
         detail_en=f"cannot reach the database {shown_en}: {found.en.format(**fields)}",
         fix_en=found.fix_en.format(**fields),
     )
+
+
+class Cancelled(CareplanError):
+    """DATABASE_UNAVAILABLE from a statement the server cancelled (`timed_out`): not retried, since
+    a second try would wait as long again."""
+
+
+def timed_out(url: str, exc: BaseException, *, seconds: float) -> Cancelled:
+    """DATABASE_UNAVAILABLE for a statement the server cancelled (SQLSTATE 57014): it ran past the
+    hub's `statement_timeout` of `seconds` (a lock held too long, an overloaded server), or an
+    administrator cancelled it. Its transaction rolled back: nothing was changed."""
+    shown, shown_en = _shown(url)
+    by_hand = "user request" in str(exc)  # pg_cancel_backend(); a timeout says "statement timeout"
+    why, why_en = (
+        ("管理者が取り消しました（pg_cancel_backend）", "an administrator cancelled it (pg_cancel_backend)")
+        if by_hand
+        else (f"{seconds:g}秒以内に終わりませんでした（statement_timeout）", f"it did not finish within {seconds:g} s "
+              "(statement_timeout)")
+    )  # fmt: skip
+    return Cancelled(
+        "DATABASE_UNAVAILABLE",
+        detail=f"データベース {shown} の処理を打ち切りました: {why}。何も変更されていません。",
+        fix="しばらくしてから再度実行してください。続くときは、ハブの運用者が PostgreSQL の負荷と、"
+        "長く続いているトランザクションやロック待ち（pg_stat_activity）を確認してください。",
+        detail_en=f"a statement on the database {shown_en} was cancelled: {why_en}; nothing was changed",
+        fix_en="Retry in a while. If it goes on, the hub's operator should check PostgreSQL's load and "
+        "long-running transactions or lock waits (pg_stat_activity).",
+    )

@@ -4,7 +4,10 @@ Rules this module keeps:
 1. Audit rows, API and web sessions, login failures and directory correction requests expire by the
    hub clock (the simulated time, so scenarios can age them): `purge` deletes what is older than its
    configured retention, at start and every `purge_interval` seconds. A table another migration
-   has dropped or renamed is skipped, not an error.
+   has dropped or renamed is skipped, not an error. It deletes PURGE_BATCH rows a transaction, so
+   a purge after a long pause holds the write lock for short turns between the requests' commits
+   (never one statement over the whole backlog, which PostgreSQL's statement timeout would cancel
+   on every run: hub.db_postgres rule 6). A crash between batches leaves the rest for the next run.
 2. The audit and the log hold codes, file names, line and item numbers — never values from files.
    A refusal's `detail` may quote values (the standard's findings say "生年月日 19450229 is not a
    date" to the sender, who may see its own data), so `audit_detail` rebuilds the text from the
@@ -28,6 +31,7 @@ from hub.storage import Storage as Database
 
 DETAIL_CHARS = 300
 PLACES_SHOWN = 5
+PURGE_BATCH = 1000  # rows one purge transaction deletes (rule 1)
 
 
 def _place(finding: Mapping[str, object]) -> str:
@@ -52,28 +56,37 @@ def audit_detail(error: CareplanError) -> str:
     return detail[:DETAIL_CHARS] + ("…" if len(detail) > DETAIL_CHARS else "")
 
 
-def _retention(config: HubConfig) -> tuple[tuple[str, str, dt.timedelta], ...]:
-    """(table, time column, age after which a row goes)."""
+def _retention(config: HubConfig) -> tuple[tuple[str, str, str, dt.timedelta], ...]:
+    """(table, primary key, time column, age after which a row goes)."""
     grace = dt.timedelta(days=config.session_grace_days)
+    failures = dt.timedelta(days=config.login_failure_retention_days)
     return (
-        ("audit", "at", dt.timedelta(days=config.audit_retention_days)),
-        ("login_failures", "at", dt.timedelta(days=config.login_failure_retention_days)),
-        ("login_throttle", "last_failure_at", dt.timedelta(days=config.login_failure_retention_days)),
-        ("directory_corrections", "received_at", dt.timedelta(days=config.correction_retention_days)),
-        ("sessions", "expires_at", grace),
-        ("web_sessions", "expires_at", grace),
+        ("audit", "id", "at", dt.timedelta(days=config.audit_retention_days)),
+        ("login_failures", "id", "at", failures),
+        ("login_throttle", "key", "last_failure_at", failures),
+        ("directory_corrections", "id", "received_at", dt.timedelta(days=config.correction_retention_days)),
+        ("sessions", "token_hash", "expires_at", grace),
+        ("web_sessions", "token_hash", "expires_at", grace),
     )
 
 
 async def purge(db: Database, config: HubConfig, now: dt.datetime) -> dict[str, int]:
-    """Delete every row past its retention on the hub clock `now`; how many per table."""
+    """Delete every row past its retention on the hub clock `now`, PURGE_BATCH rows a transaction
+    (rule 1); how many per table."""
     tables = await db.table_names()
     deleted: dict[str, int] = {}
-    async with db.transaction() as tx:
-        for table, column, age in _retention(config):
-            if table in tables:
-                cutoff = (now - age).astimezone(dt.UTC).isoformat()
-                deleted[table] = await tx.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
+    for table, key, column, age in _retention(config):
+        if table not in tables:
+            continue
+        cutoff = (now - age).astimezone(dt.UTC).isoformat()
+        sql = f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE {column} < ? LIMIT {PURGE_BATCH})"
+        deleted[table] = 0
+        while True:  # ends: each full batch deletes rows that no request adds back (they are past the cutoff)
+            async with db.transaction() as tx:
+                count = await tx.execute(sql, (cutoff,))
+            deleted[table] += count
+            if count < PURGE_BATCH:
+                break
     return deleted
 
 

@@ -14,6 +14,8 @@ Rules this module keeps:
    grow) and `hub_secrets` (the website's CSRF key: a key, not state; nodes cache it).
 4. Table and schema names come from the database's catalogue or from this module, never from a
    request (a snapshot's own name only picks its folder, hub.control.snapshots).
+5. Copies grow with the data: their transactions lift the hub's statement timeout
+   (hub.db_postgres rule 6), which bounds requests, not a million-row copy.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ async def state_tables(db: Any) -> list[str]:
 
 async def copy_out(tx: Any, live: str, snapshot: str, tables: Iterable[str]) -> None:
     """Rule 1: the tables into a new schema `snapshot`, in the caller's write transaction."""
+    await tx.without_timeout()  # rule 5
     await tx.execute(f"CREATE SCHEMA {_q(snapshot)}")
     for table in tables:
         await tx.execute(f"CREATE TABLE {_q(snapshot)}.{_q(table)} AS TABLE {_q(live)}.{_q(table)}")
@@ -99,6 +102,7 @@ async def differences(db: Any, snapshot: str, tables: list[str]) -> list[str]:
 async def restore_into(db: Any, tx: Any, snapshot: str, tables: list[str]) -> None:
     """Rule 2, in the caller's write transaction: the live tables become the snapshot's."""
     live = db.schema
+    await tx.without_timeout()  # rule 5
     if tables:
         await tx.execute("TRUNCATE " + ", ".join(f"{_q(live)}.{_q(t)}" for t in tables))
     for table in tables:
@@ -120,5 +124,6 @@ async def restart_identities(db: Any, tx: Any, tables: list[str]) -> None:
 
 async def empty(db: Any, tx: Any, tables: list[str]) -> None:
     """The reset: every state table emptied at once, identities from 1 again."""
+    await tx.without_timeout()  # rule 5
     if tables:
         await tx.execute("TRUNCATE " + ", ".join(f"{_q(db.schema)}.{_q(t)}" for t in tables) + " RESTART IDENTITY")

@@ -4,6 +4,7 @@ API and the log never hold a value from a refused file; the data directory is th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -11,7 +12,9 @@ import os
 import re
 import sqlite3
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,7 @@ from careplan.errors import CareplanError
 from careplan.manifest import Manifest
 from careplan.signature import sign
 from fixtures.samples import sample_plan_set
+from hub import retention
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.db import MIGRATIONS, Database
@@ -131,6 +135,44 @@ async def test_rows_expire_on_the_hub_clock(hub: HubUnderTest) -> None:
         "login_throttle": 0,
         "directory_corrections": 0,
     }
+
+
+async def test_a_backlog_is_purged_in_short_batches(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub that was stopped for long has a backlog to purge: it goes in transactions of
+    PURGE_BATCH rows (short turns of the write lock, each statement well inside PostgreSQL's
+    statement timeout), and only the expired rows go."""
+    monkeypatch.setattr(retention, "PURGE_BATCH", 100)
+    db = hub.service.db
+    old = (hub.clock.now() - dt.timedelta(days=hub.config.audit_retention_days + 1)).isoformat()
+    async with db.transaction() as tx:
+        await tx.execute_many(
+            "INSERT INTO audit (at, operation, code, detail) VALUES (?, 'send', 'BAD_REQUEST', '')",
+            [(old,)] * 250 + [(hub.clock.now().isoformat(),)] * 3,
+        )
+    before = await db.fetch_one("SELECT count(*) FROM audit")
+    deletes: list[int] = []  # the audit rows each purge transaction deleted
+    transaction = db.transaction
+
+    class Spy:
+        def __init__(self, tx: Any) -> None:
+            self.tx = tx
+
+        async def execute(self, sql: str, params: Any = ()) -> int:
+            count: int = await self.tx.execute(sql, params)
+            if sql.startswith("DELETE FROM audit "):
+                deletes.append(count)
+            return count
+
+    @contextlib.asynccontextmanager
+    async def spied(**options: Any) -> AsyncIterator[Spy]:
+        async with transaction(**options) as tx:
+            yield Spy(tx)
+
+    monkeypatch.setattr(db, "transaction", spied)
+    purged = await hub.service.purge_expired()
+    assert purged["audit"] == 250 and deletes == [100, 100, 50]
+    left = await db.fetch_one("SELECT count(*) FROM audit")
+    assert before is not None and left is not None and left[0] == before[0] - 250  # the 3 recent rows stay
 
 
 async def test_expired_rows_are_purged_when_the_hub_starts(hub: HubUnderTest) -> None:

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from rich.cells import cell_len
+from rich.console import Console
 
-from careplan_cli.load import Target, run_load
+from careplan.errors import CareplanError, Operation
+from careplan_cli.load import WIDTH, Target, run_load, show
 from client.hubclient import HubClient
 from client.load import LoadPlan, LoadRun, Unit, Workload, parse_mix, percentile
 from fixtures.samples import sample_plan_set
@@ -56,6 +63,18 @@ async def test_refusals_are_counted_by_code_and_the_run_goes_on(hub: HubUnderTes
     refused = report["errors_by_code"].get("RECIPIENT_NOT_LICENSED", 0)
     assert refused > 0 and report["by_operation"]["send"]["ok"] > 0
     assert report["errors"] == refused and report["operations_done"] == 30
+    message = CareplanError("RECIPIENT_NOT_LICENSED", operation=Operation.SEND).message
+    assert report["error_messages"] == {"RECIPIENT_NOT_LICENSED": message}  # what the office reads
+    assert report["stopped"] == "count" and report["plan"]["concurrency"] == 3
+
+    # The report for people keeps to 80 columns (Japanese counts 2), the message whole across lines.
+    buffer = io.StringIO()
+    show({"hub": hub.url, **report}, Console(file=buffer, width=WIDTH, highlight=False))
+    lines = buffer.getvalue().splitlines()
+    assert all(cell_len(line) <= WIDTH for line in lines), max(lines, key=cell_len)
+    assert message in "".join(line.strip() for line in lines), "the catalogue's message, wrapped, not cut"
+    assert any("RECIPIENT_NOT_LICENSED" in line and f"{refused}件" in line for line in lines)
+    assert any("件数に到達" in line for line in lines)
 
 
 async def test_a_run_stops_at_its_duration(hub: HubUnderTest) -> None:
@@ -89,5 +108,55 @@ async def test_the_cli_reports_json_and_exit_status(hub: HubUnderTest) -> None:
     assert report["operations_done"] == 12 and report["errors"] == 0
     table = await asyncio.to_thread(run_careplan, "load", "--data", data, "--offices", "4", "--count", "4")
     assert table.returncode == 0 and "load report" in table.stdout
+    piped = table.stdout + table.stderr  # not a terminal: no progress bar drawn into a log
+    assert "\x1b" not in piped and "\r" not in piped and table.stderr == ""
+    assert all(cell_len(line) <= WIDTH for line in table.stdout.splitlines())
     unreachable = await asyncio.to_thread(run_careplan, "load", "--data", data, "--hub", "https://127.0.0.1:9")
     assert unreachable.returncode == 3 and "HUB_UNREACHABLE" in unreachable.stderr
+
+
+@pytest.mark.slow
+async def test_ctrl_c_stops_the_run_and_still_reports(hub: HubUnderTest) -> None:
+    """SIGINT mid-run: no traceback, the report of what was done (marked interrupted), exit 130."""
+    before = await hub.transmission_count()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "careplan_cli.main", "load", "--data", str(hub.config.data_dir), "--hub", hub.url,
+        "--offices", "4", "--concurrency", "2", "--count", "100000", "--duration", "60", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    try:
+        while await hub.transmission_count() - before < 3:  # the run is under way
+            assert process.returncode is None and time.monotonic() < deadline, "the load run did not start"
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130, err.decode()
+    assert b"Traceback" not in err and "中断しました" in err.decode()
+    report = json.loads(out)
+    assert report["stopped"] == "interrupted" and 0 < report["operations_done"] < 100000
+    assert report["errors"] == 0, report["errors_by_code"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--count", "0"], "1以上の整数ではありません"),
+        (["--concurrency", "x"], "'x' is not a whole number"),
+        (["--duration", "nan"], "0.001以上の数ではありません"),
+        (["--offices", "1"], "2以上の整数"),
+        (["--data", "/nonexistent/careplan"], "ハブのデータディレクトリではありません"),
+    ],
+)
+def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str) -> None:
+    done = run_careplan("load", *args)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_names_the_bounds_and_the_exit_status() -> None:
+    shown = run_careplan("load", "--help").stdout
+    assert "Ctrl-C" in shown and "130" in shown and "3 ハブに接続できない" in shown

@@ -107,7 +107,12 @@ def _parser() -> argparse.ArgumentParser:
 def _paging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every page (default: the first page only)")
     parser.add_argument("--wide", action="store_true", help="one table row per transmission (needs ~150 columns)")
-    parser.add_argument("--limit", type=int, default=None, help="rows a page, 1-500 (default: the hub's, 100)")
+    parser.add_argument(
+        "--limit",
+        type=render.number_in(1, PAGE_MAX),
+        default=None,
+        help=f"rows a page, 1-{PAGE_MAX} (default: the hub's, 100; with --all, {PAGE_MAX})",
+    )
     parser.add_argument("--cursor", default=None, help="start after this next_cursor of an earlier page")
 
 
@@ -122,9 +127,12 @@ async def _list(fetch: Callable[[int | None, str | None], Awaitable[Page]], args
 def _show_list(title: str, page: Page, args: argparse.Namespace, *, party: str) -> dict[str, Any]:
     if not args.json:
         render.transmissions(title, page.transmissions, party=party, wide=args.wide)
-        if page.next_cursor:
+        if page.next_cursor:  # the cursor on a line of its own: whole, to be copied
             render.err.print(
-                f"続きがあります / more: --all, or --cursor {page.next_cursor}", markup=False, highlight=False
+                f"続きがあります（全件は --all） / more pages (every page: --all)\n"
+                f"次のページ / the next page:\n  --cursor {page.next_cursor}",
+                markup=False,
+                highlight=False,
             )
     return {"transmissions": page.transmissions, "next_cursor": page.next_cursor}
 

@@ -6,8 +6,10 @@ Rules this module keeps:
    and whole seconds in JSON (`json_times`), the same instant either way.
 2. Sizes: one convention everywhere, the progress bar included: 1 KB = 1,024 bytes (the
    platform's "10MB" limit is 10 × 1,024 × 1,024 bytes).
-3. Lists fit the terminal: below `WIDE` columns a transmission is a block of lines with its full
-   ID (so it can be pasted into `download`); `--wide` (or a wide terminal) gives the table.
+3. Lists fit the terminal (piped: $COLUMNS or 80): below `WIDE` columns a transmission is a block
+   of lines with its full ID (so it can be pasted into `download`), a value too long for its line
+   (a Japanese file name) continuing below itself; a wide terminal gives the table, and `--wide`
+   the table at its full width, nothing folded.
 4. Language: explanations and fixes in Japanese unless `--lang en` / CAREPLAN_LANG=en.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -36,11 +39,9 @@ LANG_ENV = "CAREPLAN_LANG"
 
 
 def _console(stderr: bool = False) -> Console:
-    """Piped output gets a wide console, so IDs and file names are never cut."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=220)
-    return console
+    """The terminal's width; piped or redirected, $COLUMNS or 80 like any Unix tool, so a list saved
+    to a file or mailed reads as on a terminal (values stay whole in blocks, see `blocks`)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 out = _console()
@@ -116,22 +117,44 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, 
         grid.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
     if not rows:
         grid.caption = "（該当なし / none）"
-    out.print(grid)
+    _at_least(Measurement.get(out, out.options.update(width=10_000), grid).maximum if wide else 0).print(grid)
+
+
+def _at_least(width: int) -> Console:
+    """`out`, or a console on the same file `width` columns wide (rich's print caps at its own):
+    `--wide` is the whole table, nothing folded, for a wide terminal or `less -S`."""
+    if out.width >= width:
+        return out
+    return Console(
+        file=out.file,
+        width=width,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=out.is_terminal,
+        color_system=out.color_system,  # type: ignore[arg-type]
+    )
 
 
 def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Each row as lines of `column  value`, values whole (IDs stay pasteable at any width)."""
+    """Each row as lines of `column  value`, within the console's width: a value too long for its
+    line continues on the next, below itself (an ID, 32 or 36 characters, always fits whole)."""
     out.print(Text(f"{title}（{len(rows)}件）", style="bold"))
     if not rows:
         out.print("（該当なし / none）")
     width = max((cell_len(c) for c in columns), default=0) + 2
+    room = max(20, out.width - width)
     for row in rows:
         out.print(Text("─" * min(out.width, 60), style="dim"))
         for column, cell in zip(columns, row, strict=True):
-            first, *more = (cell or "-").split("\n")
+            first, *more = [part for line in (cell or "-").split("\n") for part in _fold(line, room)]
             out.print(Text.assemble((_pad(column, width), "dim"), first))
             for line in more:
                 out.print(Text(" " * width + line))
+
+
+def _fold(line: str, cells: int) -> list[str]:
+    """`line` in pieces of at most `cells` cells, broken between words where it can be."""
+    return [piece.plain.rstrip() for piece in Text(line).wrap(out, cells, overflow="fold")] or [""]
 
 
 def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:

@@ -34,7 +34,6 @@ from typing import Any
 import aiohttp
 from rich.cells import cell_len
 from rich.console import Console
-from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -339,8 +338,9 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
     if report["errors_by_code"]:
         console.print(Text("エラーコード別 / errors by code", style="bold"))
     for code, count in report["errors_by_code"].items():
-        console.print(Text(f"  {code}  {count}件 / {count}"), soft_wrap=True)
-        console.print(Padding(Text(report["error_messages"].get(code) or "-"), (0, 0, 0, 4)))
+        console.print(Text(f"  {code}  {count}件"), soft_wrap=True)
+        for line in render.fold(report["error_messages"].get(code) or "-", console.width - 4):
+            console.print(Text(f"    {line}"), soft_wrap=True)
 
 
 def exit_status(report: dict[str, Any]) -> int:

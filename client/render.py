@@ -146,16 +146,18 @@ def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
     for row in rows:
         out.print(Text("─" * min(out.width, 60), style="dim"))
         for column, cell in zip(columns, row, strict=True):
-            first, *more = [part for line in (cell or "-").split("\n") for part in _fold(line, room)]
+            first, *more = [part for line in (cell or "-").split("\n") for part in fold(line, room)]
             out.print(Text.assemble((_pad(column, width), "dim"), first))
             for line in more:
                 out.print(Text(" " * width + line))
 
 
-NO_LINE_START = frozenset("。、，．・：；？！）」』】〕〉》ー")  # 行頭禁則: these never begin a line
+NO_LINE_START = frozenset(
+    "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
+)  # 行頭禁則: these never begin a line
 
 
-def _fold(line: str, cells: int) -> list[str]:
+def fold(line: str, cells: int) -> list[str]:
     """`line` in pieces of at most `cells` cells. Japanese has no spaces to break at, so it folds
     at the width, never putting a closing mark (。、）…) first on a line; a space in the last part
     of a piece is preferred, so `1370100016 さくら…` keeps its number whole."""

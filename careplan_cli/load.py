@@ -13,8 +13,8 @@ the office would read. Ctrl-C stops the run and still prints the report of what 
 second Ctrl-C cancels the operations in flight).
 
 Exit status: 0 every operation succeeded; 1 some were refused or failed (see errors by code);
-2 a local problem (usage, no data directory); 3 the hub cannot be reached; 130 interrupted
-(Ctrl-C; the report is still printed).
+2 a local problem (usage, no data directory); 3 the hub cannot be reached (before or during the
+run); 130 interrupted (Ctrl-C; the report is still printed).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ EXIT_STATUS = """終了ステータス / exit status:
   0 すべて成功 / every operation succeeded
   1 拒否または失敗あり（エラーコード別の件数を参照） / some were refused or failed
   2 使い方・データディレクトリの誤り / usage, or not a hub data directory
-  3 ハブに接続できない / the hub cannot be reached
+  3 ハブに接続できない（実行中に途絶えた場合も） / the hub cannot be reached (or went away)
   130 Ctrl-C で中断（それまでの結果を表示） / interrupted; the report is still printed"""
 
 
@@ -344,8 +344,11 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
 
 
 def exit_status(report: dict[str, Any]) -> int:
+    """130 interrupted; 3 the hub stopped answering during the run; 1 other errors; 0 none."""
     if report["stopped"] == "interrupted":
         return 130  # what a shell reports for a command ended by Ctrl-C
+    if "HUB_UNREACHABLE" in report["errors_by_code"]:
+        return 3
     return 1 if report["errors"] else 0
 
 

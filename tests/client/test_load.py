@@ -17,7 +17,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from careplan.errors import CareplanError, Operation
-from careplan_cli.load import WIDTH, Target, run_load, show
+from careplan_cli.load import WIDTH, Target, exit_status, run_load, show
 from client.hubclient import HubClient
 from client.load import LoadPlan, LoadRun, Unit, Workload, parse_mix, percentile
 from fixtures.samples import sample_plan_set
@@ -160,3 +160,16 @@ def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str
 def test_help_names_the_bounds_and_the_exit_status() -> None:
     shown = run_careplan("load", "--help").stdout
     assert "Ctrl-C" in shown and "130" in shown and "3 ハブに接続できない" in shown
+
+
+@pytest.mark.parametrize(
+    ("stopped", "errors", "status"),
+    [
+        ("count", {}, 0),
+        ("duration", {"RECIPIENT_NOT_LICENSED": 2}, 1),
+        ("duration", {"RECIPIENT_NOT_LICENSED": 2, "HUB_UNREACHABLE": 1}, 3),  # the hub went away mid-run
+        ("interrupted", {"HUB_UNREACHABLE": 1}, 130),
+    ],
+)
+def test_exit_status_says_how_the_run_went(stopped: str, errors: dict[str, int], status: int) -> None:
+    assert exit_status({"stopped": stopped, "errors": sum(errors.values()), "errors_by_code": errors}) == status

@@ -299,15 +299,10 @@ STOPPED = {
 }
 
 
-def report_console() -> Console:
-    """The terminal's width (or $COLUMNS, or 80 when piped), at most WIDTH."""
-    return Console(highlight=False, width=min(Console(highlight=False).width, WIDTH))
-
-
 def show(report: dict[str, Any], console: Console | None = None) -> None:
     """The report for people: what was asked and why it stopped, the operations, the errors by code
     with the message an office reads; every line at most WIDTH cells (tests/client/test_load.py)."""
-    console = console or report_console()
+    console = console or render.capped(WIDTH)
     plan = report["plan"]
     pace = (
         f"毎秒 {plan['rate']:g} / rate {plan['rate']:g}/s"

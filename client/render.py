@@ -48,6 +48,12 @@ out = _console()
 err = _console(stderr=True)
 
 
+def capped(width: int) -> Console:
+    """A stdout console as wide as the terminal (or $COLUMNS, or 80 when piped), at most `width`:
+    for reports that must fit 80 columns whatever the terminal (`careplan up`, `careplan load`)."""
+    return Console(highlight=False, width=min(Console(highlight=False).width, width))
+
+
 def lang() -> Lang:
     """The language chosen with `--lang` (the dispatcher puts it in CAREPLAN_LANG) or the default."""
     return parse_lang(os.environ.get(LANG_ENV))

@@ -53,26 +53,27 @@ BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
 
 EXIT_STATUS = """終了ステータス / exit status:
-  0 すべて成功 / every operation succeeded
-  1 拒否または失敗あり（エラーコード別の件数を参照） / some were refused or failed
-  2 使い方・データディレクトリの誤り / usage, or not a hub data directory
-  3 ハブに接続できない（実行中に途絶えた場合も） / the hub cannot be reached (or went away)
-  130 Ctrl-C で中断（それまでの結果を表示） / interrupted; the report is still printed"""
+  0    すべて成功 / every operation succeeded
+  1    拒否または失敗あり / some were refused or failed (errors by code)
+  2    使い方・データディレクトリの誤り / usage, or not a hub data directory
+  3    ハブに接続できない・途絶えた / the hub cannot be reached, or went away
+  130  Ctrl-C で中断（結果は表示） / interrupted (the report is still printed)"""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="careplan load",
-        description="月初の負荷を稼働中のハブにかける（シード済みの事業所から） / month-start load on a running "
-        "hub from seeded offices. Stops at --count operations or --duration seconds, whichever comes first; "
-        "Ctrl-C stops early and still reports.",
+        description="月初の負荷を稼働中のハブにかけます（シード済みの事業所から）。\n"
+        "Month-start load on a running hub from seeded offices. It stops at --count\n"
+        "operations or after --duration seconds, whichever comes first; Ctrl-C stops\n"
+        "it early and still prints the report.",
     )
     positive, above_zero = render.number_in(1), render.number_in(0.001, kind=float)
     parser.add_argument(
         "--data",
         type=Path,
         default=Path(".careplan-sim"),
-        help="the hub's data directory (CA, admin token; %(default)s)",
+        help="the hub's data directory (default: %(default)s)",
     )
     parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
     parser.add_argument(

@@ -81,7 +81,10 @@ class LoadPlan:
             raise ValueError("concurrency and rate must be positive")
         unknown = set(self.mix) - set(OPERATIONS)
         if unknown or not any(w > 0 for w in self.mix.values()) or any(w < 0 for w in self.mix.values()):
-            raise ValueError(f"the mix weighs {', '.join(OPERATIONS)} with non-negative numbers, one positive")
+            raise ValueError(
+                "--mix: 重みは0以上、少なくとも1つは正の数にしてください"
+                f" / the mix weighs {', '.join(OPERATIONS)} with non-negative numbers, one positive"
+            )
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -90,8 +93,17 @@ def parse_mix(text: str) -> dict[str, float]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, weight = item.partition("=")
         if name not in mix:
-            raise ValueError(f"unknown operation {name!r} in the mix (known: {', '.join(OPERATIONS)})")
-        mix[name] = float(weight)
+            raise ValueError(
+                f"--mix: {name!r} は操作名ではありません / unknown operation {name!r} in the mix"
+                f" (known: {', '.join(OPERATIONS)})"
+            )
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise ValueError(
+                f"--mix: {name} の重み {weight!r} が数ではありません / the weight {weight!r} of {name} is not a"
+                " number (e.g. send=50,bulk=5)"
+            ) from None
     return mix
 
 

@@ -150,6 +150,7 @@ async def test_ctrl_c_stops_the_run_and_still_reports(hub: HubUnderTest) -> None
         (["--duration", "nan"], "0.001以上の数ではありません"),
         (["--offices", "1"], "2以上の整数"),
         (["--data", "/nonexistent/careplan"], "ハブのデータディレクトリではありません"),
+        (["--mix", "send=abc"], "send の重み 'abc' が数ではありません"),
     ],
 )
 def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str) -> None:
@@ -158,8 +159,9 @@ def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str
 
 
 def test_help_names_the_bounds_and_the_exit_status() -> None:
-    shown = run_careplan("load", "--help").stdout
-    assert "Ctrl-C" in shown and "130" in shown and "3 ハブに接続できない" in shown
+    shown = run_careplan("load", "--help", env={"COLUMNS": "80"}).stdout
+    assert "Ctrl-C" in shown and "130  Ctrl-C で中断" in shown and "3    ハブに接続できない" in shown
+    assert all(cell_len(line) <= WIDTH for line in shown.splitlines()), max(shown.splitlines(), key=cell_len)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,8 @@ DEFAULT_DATA = Path(".careplan-sim")
 EXAMPLES = {
     "": "例: careplan hub serve --port 8443\n    careplan hub clock advance --days 31",
     "serve": "例: careplan hub --data .careplan-sim serve --host 127.0.0.1 --port 8443\n"
-    "    careplan hub serve --database postgresql://careplan@127.0.0.1:5432/careplan --workers 2",
+    "    careplan hub serve --workers 2 \\\n"
+    "        --database postgresql://careplan@127.0.0.1:5432/careplan",
     "clock": "例: careplan hub clock show",
     "clock show": "例: careplan hub clock show",
     "clock set": "例: careplan hub clock set 2027-04-16T09:00:00+09:00 --frozen",

@@ -298,13 +298,15 @@ async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) 
                 "signer": done.signer.office_user_id,
             }
         )
-        if not args.json:
+        if not args.json:  # within 80 columns: the folder whole on its line, the files by name below it
             render.out.print(
-                f"ダウンロードしました / downloaded {transmission_id} from {done.signer.office_number} "
-                f"{done.signer.office_name} → {done.directory}"
+                f"ダウンロードしました / downloaded {transmission_id}\n"
+                f"  送信元 / from  {done.signer.office_number} {done.signer.office_name}\n"
+                f"  保存先 / to    {done.directory}{os.sep}",
+                markup=False,
             )
             for path in done.files:
-                render.out.print(f"  {path}")
+                render.out.print(f"    {path.relative_to(done.directory)}", markup=False)
     return {"downloads": results}
 
 

@@ -44,7 +44,7 @@ from careplan.errors import CareplanError, Operation
 from careplan.helptext import with_examples
 from careplan.standard import parse_file_name
 from client import render
-from client.hubclient import HubClient, client_ssl_context
+from client.hubclient import HubClient, client_ssl_context, connection_reason
 from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
@@ -139,7 +139,7 @@ class Target:
             async with session.request(method, self.url + path, json=body) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            reason = str(exc) or type(exc).__name__  # the reason, not the exception's repr
+            reason = connection_reason(exc)
             raise CareplanError(
                 "HUB_UNREACHABLE",
                 operation=Operation.LOAD,

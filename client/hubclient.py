@@ -55,6 +55,12 @@ def _no_progress(_: int) -> None:
     return None
 
 
+def connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, as aiohttp words it (`Cannot connect to host …`), not its repr;
+    a timeout has no words of its own."""
+    return str(exc) or type(exc).__name__
+
+
 def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext:
     """Trust the hub's CA; present the terminal's certificate (through a private temp file,
     since `ssl` cannot load a key from memory)."""
@@ -261,9 +267,9 @@ class HubClient:
         unreachable = CareplanError(
             "HUB_UNREACHABLE",
             operation=operation,
-            detail=f"{self.url} に接続できません: {exc!r}",
+            detail=f"{self.url} に接続できません（{connection_reason(exc)}）",
             fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
-            detail_en=f"{self.url}: {exc!r}",
+            detail_en=f"cannot connect to {self.url} ({connection_reason(exc)})",
             fix_en="Check that the hub runs (careplan up) and the URL.",
         )
         try:

@@ -119,7 +119,10 @@ def test_unreachable_hub(demo: Demo) -> None:
         "tsusho", "--json", *login_args("https://127.0.0.1:9", demo.data / "ca" / "ca.pem", demo.offices["tsusho"])
     )
     assert done.returncode == 3
-    assert json.loads(done.stdout)["error"]["code"] == "HUB_UNREACHABLE"
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "HUB_UNREACHABLE"
+    assert error["detail"].startswith("https://127.0.0.1:9 に接続できません（Cannot connect to host 127.0.0.1:9")
+    assert "ConnectionKey(" not in error["detail"], "the reason, not Python's repr of the exception"
 
 
 def test_usage_without_profile(demo: Demo) -> None:

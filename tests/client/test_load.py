@@ -113,6 +113,8 @@ async def test_the_cli_reports_json_and_exit_status(hub: HubUnderTest) -> None:
     assert all(cell_len(line) <= WIDTH for line in table.stdout.splitlines())
     unreachable = await asyncio.to_thread(run_careplan, "load", "--data", data, "--hub", "https://127.0.0.1:9")
     assert unreachable.returncode == 3 and "HUB_UNREACHABLE" in unreachable.stderr
+    assert "https://127.0.0.1:9 に接続できません（Cannot connect" in unreachable.stderr
+    assert "ConnectionKey(" not in unreachable.stderr
 
 
 @pytest.mark.slow

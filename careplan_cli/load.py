@@ -326,7 +326,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         grid.add_row(LABELS.get(name, name), *map(str, cells))
     console.print(grid)
     console.print(
-        f"{report['operations_done']} operations in {report['elapsed_s']:.1f} s"
+        f"{report['operations_done']} operations in {report['elapsed_s']:.{1 if report['elapsed_s'] >= 10 else 2}f} s"
         f" ({report['operations_per_second']:.1f}/s): {report['ok']} ok ({report['ok_per_second']:.1f}/s),"
         f" {report['errors']} errors, {report['cancelled']} cancelled",
         markup=False,

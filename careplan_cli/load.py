@@ -44,7 +44,7 @@ from careplan.errors import CareplanError, Operation
 from careplan.helptext import with_examples
 from careplan.standard import parse_file_name
 from client import render
-from client.hubclient import HubClient, client_ssl_context, connection_reason
+from client.hubclient import HubClient, client_ssl_context, hub_unreachable
 from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
@@ -139,15 +139,7 @@ class Target:
             async with session.request(method, self.url + path, json=body) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            reason = connection_reason(exc)
-            raise CareplanError(
-                "HUB_UNREACHABLE",
-                operation=Operation.LOAD,
-                detail=f"{self.url} に接続できません（{reason}）",
-                fix="ハブが起動しているか（careplan up）と、--hub の URL を確かめてください。",
-                detail_en=f"cannot connect to {self.url} ({reason})",
-                fix_en="Check that the hub runs (careplan up) and the --hub URL.",
-            ) from None
+            raise hub_unreachable(self.url, exc, Operation.LOAD) from None
         if response.status < 400:
             return answer
         if isinstance(answer, dict) and "code" in answer:

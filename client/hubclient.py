@@ -55,10 +55,18 @@ def _no_progress(_: int) -> None:
     return None
 
 
-def connection_reason(exc: BaseException) -> str:
-    """Why a connection failed, as aiohttp words it (`Cannot connect to host …`), not its repr;
-    a timeout has no words of its own."""
-    return str(exc) or type(exc).__name__
+def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> CareplanError:
+    """HUB_UNREACHABLE for a connection to `url` that failed with `exc`: the reason as aiohttp words
+    it (`Cannot connect to host …`), not the exception's repr; a timeout has no words of its own."""
+    reason = str(exc) or type(exc).__name__
+    return CareplanError(
+        "HUB_UNREACHABLE",
+        operation=operation,
+        detail=f"{url} に接続できません（{reason}）",
+        fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
+        detail_en=f"cannot connect to {url} ({reason})",
+        fix_en="Check that the hub runs (careplan up) and the URL.",
+    )
 
 
 def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext:
@@ -264,14 +272,7 @@ class HubClient:
         certificate (unknown CA, expired or not yet valid in real time, no clientAuth usage), which
         the handshake cannot say. Ask the hub, without a certificate, which CAs it trusts and judge
         the certificate by the same rules, so the office reads the precise reason."""
-        unreachable = CareplanError(
-            "HUB_UNREACHABLE",
-            operation=operation,
-            detail=f"{self.url} に接続できません（{connection_reason(exc)}）",
-            fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
-            detail_en=f"cannot connect to {self.url} ({connection_reason(exc)})",
-            fix_en="Check that the hub runs (careplan up) and the URL.",
-        )
+        unreachable = hub_unreachable(self.url, exc, operation)
         try:
             connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
             async with (

@@ -19,7 +19,7 @@ from rich.console import Console
 from careplan.errors import CareplanError, Operation
 from careplan_cli.load import WIDTH, Target, exit_status, run_load, show
 from client.hubclient import HubClient
-from client.load import LoadPlan, LoadRun, Unit, Workload, parse_mix, percentile
+from client.load import LoadPlan, LoadRun, Report, Unit, Workload, parse_mix, percentile
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, run_careplan
 
@@ -177,3 +177,35 @@ def test_help_names_the_bounds_and_the_exit_status() -> None:
 )
 def test_exit_status_says_how_the_run_went(stopped: str, errors: dict[str, int], status: int) -> None:
     assert exit_status({"stopped": stopped, "errors": sum(errors.values()), "errors_by_code": errors}) == status
+
+
+class _SlowTerminal:
+    """A terminal whose every send takes `seconds` (a hub under strain), for stopping a run."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def send(self, files: object, *, to: str) -> dict[str, str]:
+        await asyncio.sleep(self.seconds)
+        return {"transmission_id": "0" * 32}
+
+
+async def _stopped(seconds: float, stops: int, rate: float | None = None) -> Report:
+    workload = Workload(units=(_unit(HOUMON.number),), bulk={})
+    pace = {"rate": rate} if rate else {"concurrency": 2}
+    plan = LoadPlan(count=1000, duration=60, mix=parse_mix("send=1"), seed=1, **pace)  # type: ignore[arg-type]
+    run = LoadRun({KYOTAKU.number: _SlowTerminal(seconds)}, workload, plan)  # type: ignore[dict-item]
+    running = asyncio.create_task(run.run())
+    await asyncio.sleep(0.05)  # both workers are in a send
+    for _ in range(stops):
+        run.stop()
+    return await asyncio.wait_for(running, timeout=10)
+
+
+async def test_one_stop_lets_operations_in_flight_finish_a_second_cancels_them() -> None:
+    finished = await _stopped(0.2, stops=1)
+    assert finished.stopped == "interrupted" and finished.done == 2 and finished.cancelled == 0
+    cancelled = await _stopped(3600, stops=2)  # would otherwise wait an hour (then the grace)
+    assert cancelled.stopped == "interrupted" and cancelled.done == 0 and cancelled.cancelled == 2
+    arrivals = await _stopped(3600, stops=2, rate=100)  # open loop: its arrivals cancel what they started
+    assert arrivals.stopped == "interrupted" and arrivals.done == 0 and arrivals.cancelled > 0

@@ -182,3 +182,13 @@ def test_folding_never_starts_a_line_with_a_closing_mark_and_keeps_numbers_whole
     office = "1370100024 ひまわり訪問介護ステーション株式会社本店営業所サービス提供責任者室"
     assert render.fold(office, 62)[0].startswith("1370100024 ひまわり")  # folds Japanese, not after the number
     assert render.fold("A.CSV", 20) == ["A.CSV"]
+
+
+def test_json_and_profile_also_work_after_the_command(tmp_path: Path) -> None:
+    """`careplan client sent --json --profile kyotaku` (it was 'unrecognized arguments: --json')."""
+    import json
+
+    done = run_careplan("client", "--home", str(tmp_path), "sent", "--json", "--profile", "kyotaku")
+    assert done.returncode == 2, done.stderr  # no such profile here: a local problem, said in JSON
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "LOCAL" and "'kyotaku'" in error["detail"]

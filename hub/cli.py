@@ -171,9 +171,11 @@ def main(argv: list[str]) -> int:
         return 3 if _no_hub(config) else control_cli.run(args.command, call, args, _print_result)
     missing = missing_files(config)
     if missing:
-        print(
-            "missing: " + ", ".join(map(str, missing)) + "\nrun `careplan up` once to create the CA, "
-            "the hub's TLS certificate and demo offices",
+        print(  # one path a line, whole: a long data directory keeps each within reach of 80 columns
+            "ハブの起動に必要なファイルがありません / missing:\n"
+            + "".join(f"  {path}\n" for path in missing)
+            + "`careplan up` を一度実行すると、CA・ハブのTLS証明書・デモ事業所が作られます\n"
+            "run `careplan up` once to create the CA, the hub's TLS certificate and demo offices",
             file=sys.stderr,
         )
         return 2

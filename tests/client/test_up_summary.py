@@ -19,7 +19,7 @@ from rich.cells import cell_len
 from careplan_cli.up import WIDTH, _console, _shell, login_args
 from hub.banner import listening_lines, pair
 from hub.config import HubConfig
-from tests.conftest import this_checkout
+from tests.conftest import run_careplan, this_checkout
 
 pytestmark = pytest.mark.slow
 
@@ -147,3 +147,12 @@ def test_listening_lines_keep_the_short_form_and_hide_the_database_password() ->
         "  database",
         "    postgresql://careplan:***@db.training.example.jp:5432/careplan_training_2026",
     ]
+
+
+def test_serve_on_a_data_directory_without_its_files_lists_each_missing_path_whole(tmp_path: Path) -> None:
+    data = tmp_path / LONG
+    done = run_careplan("hub", "--data", str(data), "serve", "--port", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert {f"  {data / 'ca' / 'ca.pem'}", f"  {data / 'tls' / 'hub.pem'}"} <= set(lines)
+    assert "run `careplan up` once to create the CA, the hub's TLS certificate and demo offices" in lines

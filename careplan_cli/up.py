@@ -314,13 +314,14 @@ def main(argv: list[str]) -> int:
     config = HubConfig.from_env(args.data, host=args.host, port=args.port, database_url=args.database)
     running = running_hub(config)
     if running is not None:  # before opening its database: one hub per data directory
-        print(
-            f"careplan up: このデータ（{config.data_dir}）のハブが既に動いています"
-            f"（pid {running['pid']}）: {running['url']}/\n"
-            "  そのまま使うか、そのハブを Ctrl-C で止めてから、もう一度実行してください。\n"
-            f"  a hub already serves {config.data_dir}: use it, or stop it first",
-            file=sys.stderr,
-        )
+        lines = [
+            f"careplan up: このデータのハブが既に動いています（pid {running['pid']}）",
+            "  a hub already serves this data directory: use it, or stop it first",
+            *pair("データ / data", str(config.data_dir), column=16),
+            *pair("ハブ / hub", f"{running['url']}/", column=16),
+            "  そのまま使うか、そのハブを Ctrl-C で止めてから、もう一度実行してください。",
+        ]
+        print("\n".join(lines), file=sys.stderr)
         return 2
     authority = prepare(config)
 
@@ -351,8 +352,11 @@ def cannot_listen(config: HubConfig, exc: OSError) -> str:
     where = f"{config.host}:{config.port}"
     return "\n".join(
         [
-            f"careplan up: {where} で待ち受けできません / cannot listen on {where} ({exc.strerror or exc})",
-            "  別のハブ（またはほかのプログラム）がこのポートを使っています。そのハブを使うか、止めてください。",
+            f"careplan up: {where} で待ち受けできません / cannot listen there",
+            f"  ({exc.strerror or exc})",
+            "  another hub (or another program) uses the port: use that hub, or stop it",
+            "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
+            "  そのハブを使うか、止めてください。",
             "  別のポートで起動するには / another port: careplan up --port 8444",
         ]
     )

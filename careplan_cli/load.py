@@ -318,7 +318,7 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         grid.add_row(LABELS.get(name, name), *map(str, cells))
     console.print(grid)
     console.print(
-        f"{report['operations_done']} operations in {report['elapsed_s']:.{1 if report['elapsed_s'] >= 10 else 2}f} s"
+        f"{report['operations_done']} operations in {_seconds(report['elapsed_s'])}"
         f" ({report['operations_per_second']:.1f}/s): {report['ok']} ok ({report['ok_per_second']:.1f}/s),"
         f" {report['errors']} errors, {report['cancelled']} cancelled",
         markup=False,
@@ -329,6 +329,11 @@ def show(report: dict[str, Any], console: Console | None = None) -> None:
         console.print(Text(f"  {code}  {count}件"), soft_wrap=True)
         for line in render.fold(report["error_messages"].get(code) or "-", console.width - 4):
             console.print(Text(f"    {line}"), soft_wrap=True)
+
+
+def _seconds(elapsed: float) -> str:
+    """`6.68 s`, `61.2 s`: a short run keeps two decimals (a 36 ms run is not `0.0 s`)."""
+    return f"{elapsed:.2f} s" if elapsed < 10 else f"{elapsed:.1f} s"
 
 
 def exit_status(report: dict[str, Any]) -> int:

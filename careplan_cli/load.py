@@ -8,8 +8,13 @@ with valid licences (or reused when a previous run registered them), each gets a
 the data directory's CA and logs in. Then `client.load` drives them and the report shows
 throughput, p50/p99 by operation and errors by code (`--json` for machines).
 
+The report fits 80 columns (a terminal, a file, an e-mail); each error code carries the message
+the office would read. Ctrl-C stops the run and still prints the report of what was done (a
+second Ctrl-C cancels the operations in flight).
+
 Exit status: 0 every operation succeeded; 1 some were refused or failed (see errors by code);
-2 a local problem (usage, no data directory); 3 the hub cannot be reached.
+2 a local problem (usage, no data directory); 3 the hub cannot be reached (before or during the
+run); 130 interrupted (Ctrl-C; the report is still printed).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,44 +32,71 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from rich.cells import cell_len
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
 from ca.authority import CertificateAuthority
 from careplan.certificates import KeyPair
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, Operation
 from careplan.helptext import with_examples
 from careplan.standard import parse_file_name
 from client import render
-from client.hubclient import HubClient, client_ssl_context
-from client.load import MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
+from client.hubclient import HubClient, client_ssl_context, hub_unreachable
+from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
 
+EXIT_STATUS = """終了ステータス / exit status:
+  0    すべて成功 / every operation succeeded
+  1    拒否または失敗あり / some were refused or failed (errors by code)
+  2    使い方・データディレクトリの誤り / usage, or not a hub data directory
+  3    ハブに接続できない・途絶えた / the hub cannot be reached, or went away
+  130  Ctrl-C で中断（結果は表示） / interrupted (the report is still printed)"""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="careplan load", description="Month-start load on a running hub from seeded offices."
+        prog="careplan load",
+        description="月初の負荷を稼働中のハブにかけます（シード済みの事業所から）。\n"
+        "Month-start load on a running hub from seeded offices. It stops at --count\n"
+        "operations or after --duration seconds, whichever comes first; Ctrl-C stops\n"
+        "it early and still prints the report.",
     )
+    positive, above_zero = render.number_in(1), render.number_in(0.001, kind=float)
     parser.add_argument(
-        "--data", type=Path, default=Path(".careplan-sim"), help="the hub's data directory (CA, admin token)"
+        "--data",
+        type=Path,
+        default=Path(".careplan-sim"),
+        help="the hub's data directory (default: %(default)s)",
     )
     parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
-    parser.add_argument("--offices", type=int, default=8, help="seeded offices (a quarter 居宅介護支援; default 8)")
-    parser.add_argument("--users", type=int, default=None, help="seeded users (default 3 per office)")
+    parser.add_argument(
+        "--offices", type=render.number_in(2), default=8, help="seeded offices (a quarter 居宅介護支援; default 8)"
+    )
+    parser.add_argument("--users", type=positive, default=None, help="seeded users (default 3 per office)")
     parser.add_argument("--seed", type=int, default=1, help="fixture and choice seed (default 1)")
     parser.add_argument("--month", default=None, help="サービス提供年月 YYYYMM (default: the hub's month)")
     pace = parser.add_mutually_exclusive_group()
-    pace.add_argument("--concurrency", type=int, default=None, help="closed loop: this many at once (default 8)")
-    pace.add_argument("--rate", type=float, default=None, help="open loop: operations a second")
-    parser.add_argument("--count", type=int, default=200, help="stop after this many operations (default 200)")
-    parser.add_argument("--duration", type=float, default=60.0, help="or after this many seconds (default 60)")
+    pace.add_argument(
+        "--concurrency",
+        type=positive,
+        default=None,
+        help=f"closed loop: this many at once (default {DEFAULT_CONCURRENCY})",
+    )
+    pace.add_argument("--rate", type=above_zero, default=None, help="open loop: operations a second")
+    parser.add_argument("--count", type=positive, default=200, help="stop after this many operations (default 200)")
+    parser.add_argument("--duration", type=above_zero, default=60.0, help="or after this many seconds (default 60)")
     default_mix = ",".join(f"{k}={v:g}" for k, v in MONTH_START_MIX.items())
     parser.add_argument("--mix", default=default_mix, help="operation weights (default %(default)s)")
-    parser.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    parser.add_argument("--json", action="store_true", help="the report as JSON on stdout (no progress bar)")
     example = "例: careplan load --concurrency 8 --count 500\n    careplan load --rate 20 --duration 60 --json"
-    return with_examples(parser, {"": example})
+    return with_examples(parser, {"": f"{example}\n\n{EXIT_STATUS}"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,11 +109,17 @@ class Target:
     @classmethod
     def of(cls, data: Path, url: str | None) -> Target:
         if not (data / "ca" / "ca-key.pem").exists() or not (data / "admin-token").exists():
-            raise ValueError(f"{data} is not a hub data directory (needs ca/ca-key.pem and admin-token)")
+            raise ValueError(
+                f"{data} はハブのデータディレクトリではありません（ca/ca-key.pem と admin-token が必要）"
+                f" / {data} is not a hub data directory (needs ca/ca-key.pem and admin-token)"
+            )
         if url is None:
             ready = data / "hub.json"
             if not ready.exists():
-                raise ValueError(f"no --hub given and no running hub announced in {ready}")
+                raise ValueError(
+                    f"{ready} がありません: ハブが動いていないか、--hub で URL を指定してください"
+                    f" / no --hub given and no running hub announced in {ready}"
+                )
             url = str(json.loads(ready.read_text("utf-8"))["url"])
         return cls(url=url.rstrip("/"), data=data)
 
@@ -100,7 +139,7 @@ class Target:
             async with session.request(method, self.url + path, json=body) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise CareplanError("HUB_UNREACHABLE", detail=f"{self.url}{path}: {exc!r}") from None
+            raise hub_unreachable(self.url, exc, Operation.LOAD) from None
         if response.status < 400:
             return answer
         if isinstance(answer, dict) and "code" in answer:
@@ -191,8 +230,10 @@ async def run_load(
     users: int | None = None,
     month: str | None = None,
     on_done: Callable[[int], None] = lambda _n: None,
+    on_run: Callable[[LoadRun], None] = lambda _run: None,
 ) -> Report:
-    """Register and log in the seeded offices (seed = `plan.seed`), then run `plan` against them."""
+    """Register and log in the seeded offices (seed = `plan.seed`), then run `plan` against them;
+    `on_run` gets the run once it starts (to stop it on Ctrl-C)."""
     now = await hub_time(target)
     dataset = await asyncio.to_thread(
         generate,
@@ -205,45 +246,103 @@ async def run_load(
     await register(target, dataset.offices, plan.seed)
     pairs = await asyncio.to_thread(terminals, target, dataset.offices, now)
     async with logged_in(target, pairs, plan.seed) as clients:
-        return await LoadRun(clients, workload(dataset), plan).run(on_done)
+        run = LoadRun(clients, workload(dataset), plan)
+        on_run(run)
+        return await run.run(on_done)
 
 
-async def _run(args: argparse.Namespace, plan: LoadPlan) -> Report:
+INTERRUPTED = (
+    "中断しました。実行中の操作の終了を待っています（もう一度 Ctrl-C で打ち切り）\n"
+    "interrupted: waiting for the operations in flight (Ctrl-C again cancels them)"
+)
+
+
+def _on_ctrl_c(run: LoadRun) -> None:
+    """Ctrl-C stops the run (its report is still printed) instead of raising out of asyncio."""
+
+    def stop() -> None:
+        render.err.print(INTERRUPTED, markup=False)
+        run.stop()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop)
+
+
+async def _run(args: argparse.Namespace, plan: LoadPlan) -> dict[str, Any]:
     target = Target.of(args.data, args.hub)
-    options = {"offices": args.offices, "users": args.users, "month": args.month}
-    if args.json:
-        return await run_load(target, plan, **options)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=render.err, transient=True) as bar:
-        task = bar.add_task(f"負荷 / load on {target.url}", total=plan.count)
-        return await run_load(target, plan, **options, on_done=lambda n: bar.advance(task, n))
+    options: dict[str, Any] = {"offices": args.offices, "users": args.users, "month": args.month, "on_run": _on_ctrl_c}
+    try:
+        if args.json or not render.err.is_terminal:  # a log or a pipe gets no bar, not even a blank line
+            report = await run_load(target, plan, **options)
+        else:
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=render.err, transient=True) as bar:
+                task = bar.add_task(f"負荷 / load on {target.url}", total=plan.count)
+                report = await run_load(target, plan, **options, on_done=lambda n: bar.advance(task, n))
+    finally:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+    return {"hub": target.url, **report.to_json()}
 
 
-def show(report: dict[str, Any]) -> None:
-    render.table(
-        "負荷試験の結果 / load report",
-        ["operation", "ok", "errors", "ok/s", "p50 ms", "p99 ms"],
-        [
-            (
-                name,
-                str(op["ok"]),
-                str(op["errors"]),
-                f"{op['per_second']:.1f}",
-                f"{op['p50_ms']:.0f}",
-                f"{op['p99_ms']:.0f}",
-            )
-            for name, op in report["by_operation"].items()
-        ],
+WIDTH = 80  # the report's lines, on a terminal or piped to a file
+LABELS = {"send": "送信 send", "bulk": "一括送信 bulk", "download": "受信 download", "list": "一覧 list"}
+STOPPED = {
+    "count": "件数に到達 / count reached",
+    "duration": "時間に到達 / duration reached",
+    "interrupted": "Ctrl-C で中断 / interrupted",
+}
+
+
+def show(report: dict[str, Any], console: Console | None = None) -> None:
+    """The report for people: what was asked and why it stopped, the operations, the errors by code
+    with the message an office reads; every line at most WIDTH cells (tests/client/test_load.py)."""
+    console = console or render.capped(WIDTH)
+    plan = report["plan"]
+    pace = (
+        f"毎秒 {plan['rate']:g} / rate {plan['rate']:g}/s"
+        if plan["rate"]
+        else f"同時 {plan['concurrency']} / concurrency {plan['concurrency']}"
     )
-    render.out.print(
-        f"{report['operations_done']} operations in {report['elapsed_s']:.1f} s: {report['ok']} ok "
-        f"({report['ok_per_second']:.1f}/s), {report['errors']} errors, {report['cancelled']} cancelled",
+    console.print(Text("負荷試験の結果 / load report", style="bold"))
+    for label, value in (
+        ("ハブ / hub", report["hub"]),
+        ("方式 / pace", f"{pace}, 上限 / at most {plan['count']} ops, {plan['duration_s']:g} s"),
+        ("終了 / stopped", STOPPED[report["stopped"]]),
+    ):
+        console.print(Text(f"  {label}{' ' * max(2, 18 - cell_len(label))}{value}"), soft_wrap=True)
+    grid = Table()
+    grid.add_column("操作 / operation", no_wrap=True)
+    for column in ("ok", "errors", "ok/s", "p50 ms", "p99 ms"):
+        grid.add_column(column, justify="right", no_wrap=True)
+    for name, op in report["by_operation"].items():
+        cells = (op["ok"], op["errors"], f"{op['per_second']:.1f}", f"{op['p50_ms']:.0f}", f"{op['p99_ms']:.0f}")
+        grid.add_row(LABELS.get(name, name), *map(str, cells))
+    console.print(grid)
+    console.print(
+        f"{report['operations_done']} operations in {_seconds(report['elapsed_s'])}"
+        f" ({report['operations_per_second']:.1f}/s): {report['ok']} ok ({report['ok_per_second']:.1f}/s),"
+        f" {report['errors']} errors, {report['cancelled']} cancelled",
         markup=False,
     )
     if report["errors_by_code"]:
-        render.table(
-            "エラー / errors by code", ["code", "count"], [(c, str(n)) for c, n in report["errors_by_code"].items()]
-        )
+        console.print(Text("エラーコード別 / errors by code", style="bold"))
+    for code, count in report["errors_by_code"].items():
+        console.print(Text(f"  {code}  {count}件"), soft_wrap=True)
+        for line in render.fold(report["error_messages"].get(code) or "-", console.width - 4):
+            console.print(Text(f"    {line}"), soft_wrap=True)
+
+
+def _seconds(elapsed: float) -> str:
+    """`6.68 s`, `61.2 s`: a short run keeps two decimals (a 36 ms run is not `0.0 s`)."""
+    return f"{elapsed:.2f} s" if elapsed < 10 else f"{elapsed:.1f} s"
+
+
+def exit_status(report: dict[str, Any]) -> int:
+    """130 interrupted; 3 the hub stopped answering during the run; 1 other errors; 0 none."""
+    if report["stopped"] == "interrupted":
+        return 130  # what a shell reports for a command ended by Ctrl-C
+    if "HUB_UNREACHABLE" in report["errors_by_code"]:
+        return 3
+    return 1 if report["errors"] else 0
 
 
 def main(argv: list[str]) -> int:
@@ -257,10 +356,13 @@ def main(argv: list[str]) -> int:
             mix=parse_mix(args.mix),
             seed=args.seed,
         )
-        report = asyncio.run(_run(args, plan)).to_json()
+        report = asyncio.run(_run(args, plan))
     except CareplanError as error:
         render.refusal(error)
-        return 3 if error.code == "HUB_UNREACHABLE" else 1
+        return error.exit_status
+    except KeyboardInterrupt:  # before the run began (setup): nothing to report
+        render.err.print("中断しました / interrupted", markup=False)
+        return 130
     except (OSError, ValueError) as exc:
         render.err.print(f"careplan load: {exc}", markup=False)
         return 2
@@ -268,7 +370,7 @@ def main(argv: list[str]) -> int:
         render.print_json(report)
     else:
         show(report)
-    return 1 if report["errors"] else 0
+    return exit_status(report)
 
 
 if __name__ == "__main__":

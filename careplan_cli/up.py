@@ -24,7 +24,9 @@ from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
 from careplan.errors import CareplanError
 from careplan.helptext import with_examples
+from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
+from hub.banner import WIDTH, pair
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
@@ -183,22 +185,12 @@ async def current_state(service: HubService, offices: dict[str, dict[str, str]])
     return state
 
 
-WIDTH = 80  # the summary's lines, on a terminal or piped to a file (`| cat`, a log, an e-mail)
-_LABEL = 38  # cells before a value (CJK glyphs take 2)
 _CONTINUED = " " * 6  # the indent of a command's continuation lines
 
 
 def _console() -> Console:
-    """The summary's console: the terminal's width (or $COLUMNS, or rich's 80 when piped), at most
-    WIDTH. Not client.render's, which widens piped output for tables of IDs."""
-    return Console(highlight=False, width=min(Console(highlight=False).width, WIDTH))
-
-
-def _pair(label: str, value: str, width: int) -> list[str]:
-    """`  label  value` as one line when it fits, else the value on a line of its own: a URL or a
-    path is never broken, so it can be copied."""
-    line = f"  {label}{' ' * max(2, _LABEL - cell_len(label))}{value}"
-    return [line] if cell_len(line) <= width else [f"  {label}", f"    {value}"]
+    """The summary's console: the terminal's width (or $COLUMNS, or 80 when piped), at most WIDTH."""
+    return render.capped(WIDTH)
 
 
 def _shell(args: list[str], width: int, tail: str = "") -> list[str]:
@@ -279,7 +271,7 @@ def _announce(
     ]
     console.print()
     console.print(f"[bold]ケアプランデータ連携 hub simulator[/] {escape(url)}/", soft_wrap=True)
-    say([line for label, value in places for line in _pair(label, value, width)])
+    say([line for label, value in places for line in pair(label, value, width)])
     console.print()
     for table in _offices_tables(offices, state, config.data_dir / "demo"):
         console.print(table)
@@ -300,8 +292,8 @@ def _announce(
     ):
         say(_shell(args, width, tail))
     passcode = trainer_passcode(config)
-    say(["", *_pair("資格情報の控え / credentials kept in", str(config.data_dir / "demo" / "offices.json"), width)])
-    say([*_pair(f"ダッシュボード（講師用パスコード {passcode}）", f"{url}/dashboard?passcode={passcode}", width), ""])
+    say(["", *pair("資格情報の控え / credentials kept in", str(config.data_dir / "demo" / "offices.json"), width)])
+    say([*pair(f"ダッシュボード（講師用パスコード {passcode}）", f"{url}/dashboard?passcode={passcode}", width), ""])
 
 
 def running_hub(config: HubConfig) -> dict[str, object] | None:
@@ -322,13 +314,14 @@ def main(argv: list[str]) -> int:
     config = HubConfig.from_env(args.data, host=args.host, port=args.port, database_url=args.database)
     running = running_hub(config)
     if running is not None:  # before opening its database: one hub per data directory
-        print(
-            f"careplan up: このデータ（{config.data_dir}）のハブが既に動いています"
-            f"（pid {running['pid']}）: {running['url']}/\n"
-            "  そのまま使うか、そのハブを Ctrl-C で止めてから、もう一度実行してください。\n"
-            f"  a hub already serves {config.data_dir}: use it, or stop it first",
-            file=sys.stderr,
-        )
+        lines = [
+            f"careplan up: このデータのハブが既に動いています（pid {running['pid']}）",
+            "  a hub already serves this data directory: use it, or stop it first",
+            *pair("データ / data", str(config.data_dir), column=16),
+            *pair("ハブ / hub", f"{running['url']}/", column=16),
+            "  そのまま使うか、そのハブを Ctrl-C で止めてから、もう一度実行してください。",
+        ]
+        print("\n".join(lines), file=sys.stderr)
         return 2
     authority = prepare(config)
 
@@ -359,8 +352,11 @@ def cannot_listen(config: HubConfig, exc: OSError) -> str:
     where = f"{config.host}:{config.port}"
     return "\n".join(
         [
-            f"careplan up: {where} で待ち受けできません / cannot listen on {where} ({exc.strerror or exc})",
-            "  別のハブ（またはほかのプログラム）がこのポートを使っています。そのハブを使うか、止めてください。",
+            f"careplan up: {where} で待ち受けできません / cannot listen there",
+            f"  ({exc.strerror or exc})",
+            "  another hub (or another program) uses the port: use that hub, or stop it",
+            "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
+            "  そのハブを使うか、止めてください。",
             "  別のポートで起動するには / another port: careplan up --port 8444",
         ]
     )

@@ -63,10 +63,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--home", type=Path, default=None, help="client home (default: $CAREPLAN_CLIENT_HOME or ~/.careplan-sim/client)"
     )
-    parser.add_argument("--json", action="store_true", help="machine-readable output (times in ISO 8601, +09:00)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="machine-readable output (times in ISO 8601, +09:00); --json and --profile also work after the command",
+    )
     render.add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    login = sub.add_parser("login", help="install the certificate on this terminal and log in")
+    # `careplan client sent --json --profile kyotaku` works as well as before the command: the
+    # command's copies of these default to SUPPRESS, so they override only when given.
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    login = sub.add_parser("login", parents=[after], help="install the certificate on this terminal and log in")
     login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")
     login.add_argument("--ca", type=Path, help="the hub's CA certificate (PEM)")
     login.add_argument("--p12", type=Path, help="the office certificate (.p12)")
@@ -81,33 +90,42 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("CAREPLAN_PASSWORD"),
         help="the user's password (default: $CAREPLAN_PASSWORD, else asked on the terminal)",
     )
-    sub.add_parser("whoami", help="the office, user and licence expiry (ライセンス期限)")
-    sub.add_parser("logout", help="end the session on the hub (the certificate stays installed)")
-    send = sub.add_parser("send", help="send files to one office")
+    sub.add_parser("whoami", parents=[after], help="the office, user and licence expiry (ライセンス期限)")
+    sub.add_parser("logout", parents=[after], help="end the session on the hub (the certificate stays installed)")
+    send = sub.add_parser("send", parents=[after], help="send files to one office")
     send.add_argument("files", nargs="+", type=Path, help="the CSV files of one sending unit, or documents")
     send.add_argument("--to", required=True, help="recipient 事業所番号 (10 characters)")
     _retries_option(send)
-    bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
+    bulk = sub.add_parser(
+        "bulk-send", parents=[after], help="一括送信: sort many files (or folders) by destination and send each"
+    )
     bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
     _retries_option(bulk)
-    inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
+    inbox = sub.add_parser("inbox", parents=[after], help="transmissions waiting for this office")
     inbox.add_argument("--downloaded", action="store_true", help="include downloaded ones")
     _paging_options(inbox)
-    download = sub.add_parser("download", help="download (once) and acknowledge")
+    download = sub.add_parser("download", parents=[after], help="download (once) and acknowledge")
     download.add_argument("ids", nargs="*", help="transmission IDs as the inbox lists them")
     download.add_argument("--all", action="store_true", help="every waiting transmission")
     download.add_argument(
         "--out", type=Path, default=Path("received"), help="folder for the files, one subfolder per ID (%(default)s)"
     )
-    _paging_options(sub.add_parser("sent", help="the send list with download status"))
+    _paging_options(sub.add_parser("sent", parents=[after], help="the send list with download status"))
     return with_examples(parser, EXAMPLES)
 
 
 def _paging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every page (default: the first page only)")
-    parser.add_argument("--wide", action="store_true", help="one table row per transmission (needs ~150 columns)")
-    parser.add_argument("--limit", type=int, default=None, help="rows a page, 1-500 (default: the hub's, 100)")
+    parser.add_argument(
+        "--wide", action="store_true", help="the whole table, one row per transmission (a wide terminal, less -S)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=render.number_in(1, PAGE_MAX),
+        default=None,
+        help=f"rows a page, 1-{PAGE_MAX} (default: the hub's, 100; with --all, {PAGE_MAX})",
+    )
     parser.add_argument("--cursor", default=None, help="start after this next_cursor of an earlier page")
 
 
@@ -122,9 +140,12 @@ async def _list(fetch: Callable[[int | None, str | None], Awaitable[Page]], args
 def _show_list(title: str, page: Page, args: argparse.Namespace, *, party: str) -> dict[str, Any]:
     if not args.json:
         render.transmissions(title, page.transmissions, party=party, wide=args.wide)
-        if page.next_cursor:
+        if page.next_cursor:  # the cursor on a line of its own: whole, to be copied
             render.err.print(
-                f"続きがあります / more: --all, or --cursor {page.next_cursor}", markup=False, highlight=False
+                f"続きがあります（全件は --all） / more pages (every page: --all)\n"
+                f"次のページ / the next page:\n  --cursor {page.next_cursor}",
+                markup=False,
+                highlight=False,
             )
     return {"transmissions": page.transmissions, "next_cursor": page.next_cursor}
 
@@ -290,13 +311,15 @@ async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) 
                 "signer": done.signer.office_user_id,
             }
         )
-        if not args.json:
+        if not args.json:  # within 80 columns: the folder whole on its line, the files by name below it
             render.out.print(
-                f"ダウンロードしました / downloaded {transmission_id} from {done.signer.office_number} "
-                f"{done.signer.office_name} → {done.directory}"
+                f"ダウンロードしました / downloaded {transmission_id}\n"
+                f"  送信元 / from  {done.signer.office_number} {done.signer.office_name}\n"
+                f"  保存先 / to    {done.directory}{os.sep}",
+                markup=False,
             )
             for path in done.files:
-                render.out.print(f"  {path}")
+                render.out.print(f"    {path.relative_to(done.directory)}", markup=False)
     return {"downloads": results}
 
 

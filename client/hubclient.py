@@ -55,6 +55,20 @@ def _no_progress(_: int) -> None:
     return None
 
 
+def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> CareplanError:
+    """HUB_UNREACHABLE for a connection to `url` that failed with `exc`: the reason as aiohttp words
+    it (`Cannot connect to host …`), not the exception's repr; a timeout has no words of its own."""
+    reason = str(exc) or type(exc).__name__
+    return CareplanError(
+        "HUB_UNREACHABLE",
+        operation=operation,
+        detail=f"{url} に接続できません（{reason}）",
+        fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
+        detail_en=f"cannot connect to {url} ({reason})",
+        fix_en="Check that the hub runs (careplan up) and the URL.",
+    )
+
+
 def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext:
     """Trust the hub's CA; present the terminal's certificate (through a private temp file,
     since `ssl` cannot load a key from memory)."""
@@ -258,14 +272,7 @@ class HubClient:
         certificate (unknown CA, expired or not yet valid in real time, no clientAuth usage), which
         the handshake cannot say. Ask the hub, without a certificate, which CAs it trusts and judge
         the certificate by the same rules, so the office reads the precise reason."""
-        unreachable = CareplanError(
-            "HUB_UNREACHABLE",
-            operation=operation,
-            detail=f"{self.url} に接続できません: {exc!r}",
-            fix="ハブが起動しているか（careplan up）と、URLを確かめてください。",
-            detail_en=f"{self.url}: {exc!r}",
-            fix_en="Check that the hub runs (careplan up) and the URL.",
-        )
+        unreachable = hub_unreachable(self.url, exc, operation)
         try:
             connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
             async with (

@@ -13,8 +13,12 @@ Rules this module keeps:
 3. The mix is a month-start peak by default: many sends of single units, some 一括送信, the
    receivers downloading (info, each file, then the receipt) and looking at their lists. A download
    takes a transmission this run sent and nobody has claimed, so two workers never race for one.
-4. Every refusal is counted by its catalogue code; nothing else is raised out of a run except
-   cancellation. The seed fixes the sequence of choices (not the timing).
+4. Every refusal is counted by its catalogue code, with the message the office would read;
+   nothing else is raised out of a run except cancellation. The seed fixes the sequence of choices
+   (not the timing).
+5. `stop()` (Ctrl-C) ends a run early and still gives its report: the first call stops launching
+   and lets the operations in flight finish, a second cancels them. The report says why the run
+   stopped: its count, its duration, or the interruption.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from client.hubclient import HubClient
 OPERATIONS = ("send", "bulk", "download", "list")
 MONTH_START_MIX: Mapping[str, float] = {"send": 50, "bulk": 5, "download": 30, "list": 15}
 Files = tuple[tuple[str, bytes], ...]
+CLIENT_FAILURE = "クライアント側の例外（ハブの拒否ではありません） / a client-side exception, not a refusal"
+DEFAULT_CONCURRENCY = 8  # closed-loop workers when neither a concurrency nor a rate is given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,7 +65,7 @@ class Workload:
 class LoadPlan:
     count: int = 200
     duration: float = 60.0
-    concurrency: int | None = None  # closed loop (8 workers when neither this nor a rate is given)
+    concurrency: int | None = None  # closed loop (DEFAULT_CONCURRENCY when neither this nor a rate)
     rate: float | None = None
     max_in_flight: int = 256
     mix: Mapping[str, float] = field(default_factory=lambda: dict(MONTH_START_MIX))
@@ -75,7 +81,10 @@ class LoadPlan:
             raise ValueError("concurrency and rate must be positive")
         unknown = set(self.mix) - set(OPERATIONS)
         if unknown or not any(w > 0 for w in self.mix.values()) or any(w < 0 for w in self.mix.values()):
-            raise ValueError(f"the mix weighs {', '.join(OPERATIONS)} with non-negative numbers, one positive")
+            raise ValueError(
+                "--mix: 重みは0以上、少なくとも1つは正の数にしてください"
+                f" / the mix weighs {', '.join(OPERATIONS)} with non-negative numbers, one positive"
+            )
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -84,8 +93,17 @@ def parse_mix(text: str) -> dict[str, float]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, weight = item.partition("=")
         if name not in mix:
-            raise ValueError(f"unknown operation {name!r} in the mix (known: {', '.join(OPERATIONS)})")
-        mix[name] = float(weight)
+            raise ValueError(
+                f"--mix: {name!r} は操作名ではありません / unknown operation {name!r} in the mix"
+                f" (known: {', '.join(OPERATIONS)})"
+            )
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise ValueError(
+                f"--mix: {name} の重み {weight!r} が数ではありません / the weight {weight!r} of {name} is not a"
+                " number (e.g. send=50,bulk=5)"
+            ) from None
     return mix
 
 
@@ -97,20 +115,27 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
+STOPPED = ("count", "duration", "interrupted")  # why a run stopped launching operations
+
+
 @dataclass(slots=True)
 class Report:
+    plan: LoadPlan = field(default_factory=LoadPlan)
     elapsed: float = 0.0
+    stopped: str = "count"  # one of STOPPED
     latencies: dict[str, list[float]] = field(default_factory=lambda: collections.defaultdict(list))
     errors: dict[str, collections.Counter[str]] = field(
         default_factory=lambda: collections.defaultdict(collections.Counter)
     )
+    messages: dict[str, str] = field(default_factory=dict)  # per code: the message the office reads
     cancelled: int = 0
 
-    def record(self, operation: str, seconds: float, error: str | None) -> None:
+    def record(self, operation: str, seconds: float, error: str | None, message: str = "") -> None:
         if error is None:
             self.latencies[operation].append(seconds)
         else:
             self.errors[operation][error] += 1
+            self.messages.setdefault(error, message)
 
     @property
     def done(self) -> int:
@@ -132,15 +157,27 @@ class Report:
                     "p50_ms": round(percentile(times, 0.50) * 1000, 1),
                     "p99_ms": round(percentile(times, 0.99) * 1000, 1),
                 }
+        plan = self.plan
         return {
+            "plan": {
+                "pace": "rate" if plan.rate is not None else "concurrency",
+                "concurrency": None if plan.rate is not None else plan.concurrency or DEFAULT_CONCURRENCY,
+                "rate": plan.rate,
+                "count": plan.count,
+                "duration_s": plan.duration,
+                "seed": plan.seed,
+            },
+            "stopped": self.stopped,
             "elapsed_s": round(self.elapsed, 3),
             "operations_done": self.done,
+            "operations_per_second": round(self.done / self.elapsed, 2) if self.elapsed else 0.0,
             "ok": ok,
             "errors": sum(by_code.values()),
             "cancelled": self.cancelled,
             "ok_per_second": round(ok / self.elapsed, 2) if self.elapsed else 0.0,
             "by_operation": operations,
             "errors_by_code": dict(by_code.most_common()),
+            "error_messages": {code: self.messages.get(code, "") for code in by_code},
         }
 
 
@@ -155,34 +192,46 @@ class LoadRun:
         self.workload = workload
         self.plan = plan
         self.rng = random.Random(plan.seed)
-        self.report = Report()
+        self.report = Report(plan=plan)
         self.pending: dict[str, collections.deque[str]] = collections.defaultdict(collections.deque)
         self._launched = 0
+        self._interrupted = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self._names = [name for name in OPERATIONS if plan.mix.get(name, 0) > 0]
         self._weights = [plan.mix[name] for name in self._names]
+
+    def stop(self) -> None:
+        """End the run early (Ctrl-C): the first call stops launching operations and lets those in
+        flight finish; a second cancels them. `run` then returns the report of what was done."""
+        if self._interrupted:
+            for task in self._tasks:
+                task.cancel()
+        self._interrupted = True
 
     async def run(self, on_done: Callable[[int], None] = lambda _n: None) -> Report:
         started = time.monotonic()
         deadline = started + self.plan.duration
         with tempfile.TemporaryDirectory(prefix="careplan-load-") as tmp:
             self._downloads = Path(tmp)
-            tasks: set[asyncio.Task[None]] = set()
             if self.plan.rate is None:
-                workers = self.plan.concurrency or 8
-                tasks = {asyncio.create_task(self._worker(deadline, on_done)) for _ in range(workers)}
+                workers = self.plan.concurrency or DEFAULT_CONCURRENCY
+                self._tasks = {asyncio.create_task(self._worker(deadline, on_done)) for _ in range(workers)}
             else:
-                tasks.add(asyncio.create_task(self._arrivals(deadline, on_done)))
-            _, late = await asyncio.wait(tasks, timeout=self.plan.duration + self.plan.grace)
+                self._tasks = {asyncio.create_task(self._arrivals(deadline, on_done))}
+            _, late = await asyncio.wait(self._tasks, timeout=self.plan.duration + self.plan.grace)
             for task in late:
                 task.cancel()
-            for task in late:
+            for task in self._tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.report.elapsed = time.monotonic() - started
+        self.report.stopped = (
+            "interrupted" if self._interrupted else "count" if self._launched >= self.plan.count else "duration"
+        )
         return self.report
 
     def _take(self, deadline: float) -> bool:
-        if self._launched >= self.plan.count or time.monotonic() >= deadline:
+        if self._interrupted or self._launched >= self.plan.count or time.monotonic() >= deadline:
             return False
         self._launched += 1
         return True
@@ -209,6 +258,7 @@ class LoadRun:
         finally:
             for task in running:  # each counts itself as cancelled
                 task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)  # counted before the report is read
 
     async def _one(self, on_done: Callable[[int], None]) -> None:
         operation = self.rng.choices(self._names, self._weights)[0]
@@ -216,16 +266,17 @@ class LoadRun:
             operation = "list"  # nothing sent yet: the receiver looks at its inbox instead
         started = time.monotonic()
         error: str | None = None
+        message = ""
         try:
             await getattr(self, f"_{operation}")()
         except CareplanError as refusal:
-            error = refusal.code
+            error, message = refusal.code, refusal.message
         except asyncio.CancelledError:
             self.report.cancelled += 1
             raise
         except Exception as exc:  # a bug or a broken answer: count it, keep the run going
-            error = f"CLIENT_{type(exc).__name__}"
-        self.report.record(operation, time.monotonic() - started, error)
+            error, message = f"CLIENT_{type(exc).__name__}", CLIENT_FAILURE
+        self.report.record(operation, time.monotonic() - started, error, message)
         on_done(1)
 
     async def _send(self) -> None:

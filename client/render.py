@@ -6,8 +6,10 @@ Rules this module keeps:
    and whole seconds in JSON (`json_times`), the same instant either way.
 2. Sizes: one convention everywhere, the progress bar included: 1 KB = 1,024 bytes (the
    platform's "10MB" limit is 10 × 1,024 × 1,024 bytes).
-3. Lists fit the terminal: below `WIDE` columns a transmission is a block of lines with its full
-   ID (so it can be pasted into `download`); `--wide` (or a wide terminal) gives the table.
+3. Lists fit the terminal (piped: $COLUMNS or 80): below `WIDE` columns a transmission is a block
+   of lines with its full ID (so it can be pasted into `download`), a value too long for its line
+   (a Japanese file name) continuing below itself; a wide terminal gives the table, and `--wide`
+   the table at its full width, nothing folded.
 4. Language: explanations and fixes in Japanese unless `--lang en` / CAREPLAN_LANG=en.
 """
 
@@ -15,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -35,15 +39,19 @@ LANG_ENV = "CAREPLAN_LANG"
 
 
 def _console(stderr: bool = False) -> Console:
-    """Piped output gets a wide console, so IDs and file names are never cut."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=220)
-    return console
+    """The terminal's width; piped or redirected, $COLUMNS or 80 like any Unix tool, so a list saved
+    to a file or mailed reads as on a terminal (values stay whole in blocks, see `blocks`)."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 out = _console()
 err = _console(stderr=True)
+
+
+def capped(width: int) -> Console:
+    """A stdout console as wide as the terminal (or $COLUMNS, or 80 when piped), at most `width`:
+    for reports that must fit 80 columns whatever the terminal (`careplan up`, `careplan load`)."""
+    return Console(highlight=False, width=min(Console(highlight=False).width, width))
 
 
 def lang() -> Lang:
@@ -56,6 +64,31 @@ def add_lang_option(parser: argparse.ArgumentParser, what: str = "explanations a
     parser.add_argument(
         "--lang", choices=("ja", "en"), default=str(lang()), help=f"language of {what} (default: $CAREPLAN_LANG or ja)"
     )
+
+
+def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any:
+    """An argparse `type=` for a number in [low, high] (`kind` int or float): anything else is a
+    usage error in both languages (exit status 2), before anything reaches a hub."""
+    words = "整数" if kind is int else "数"
+    english = "a whole number" if kind is int else "a number"
+    if high is None:
+        ja, en = f"{low:g}以上の{words}", f"{english} of at least {low:g}"
+    else:
+        ja, en = f"{low:g}〜{high:g}の{words}", f"{english} from {low:g} to {high:g}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if (
+            value is None or not math.isfinite(value) or value < low or (high is not None and value > high)
+        ):  # NaN, inf: no bound
+            raise argparse.ArgumentTypeError(f"{text!r} は{ja}ではありません / {text!r} is not {en}")
+        return value
+
+    parse.__name__ = words  # argparse names the type in its own messages
+    return parse
 
 
 jst = for_people  # the names the commands use
@@ -90,22 +123,61 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, 
         grid.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
     if not rows:
         grid.caption = "（該当なし / none）"
-    out.print(grid)
+    _at_least(Measurement.get(out, out.options.update(width=10_000), grid).maximum if wide else 0).print(grid)
+
+
+def _at_least(width: int) -> Console:
+    """`out`, or a console on the same file `width` columns wide (rich's print caps at its own):
+    `--wide` is the whole table, nothing folded, for a wide terminal or `less -S`."""
+    if out.width >= width:
+        return out
+    return Console(
+        file=out.file,
+        width=width,
+        highlight=False,
+        soft_wrap=True,
+        force_terminal=out.is_terminal,
+        color_system=out.color_system,  # type: ignore[arg-type]
+    )
 
 
 def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Each row as lines of `column  value`, values whole (IDs stay pasteable at any width)."""
+    """Each row as lines of `column  value`, within the console's width: a value too long for its
+    line continues on the next, below itself (an ID, 32 or 36 characters, always fits whole)."""
     out.print(Text(f"{title}（{len(rows)}件）", style="bold"))
     if not rows:
         out.print("（該当なし / none）")
     width = max((cell_len(c) for c in columns), default=0) + 2
+    room = max(20, out.width - width)
     for row in rows:
         out.print(Text("─" * min(out.width, 60), style="dim"))
         for column, cell in zip(columns, row, strict=True):
-            first, *more = (cell or "-").split("\n")
+            first, *more = [part for line in (cell or "-").split("\n") for part in fold(line, room)]
             out.print(Text.assemble((_pad(column, width), "dim"), first))
             for line in more:
                 out.print(Text(" " * width + line))
+
+
+NO_LINE_START = frozenset(
+    "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
+)  # 行頭禁則: these never begin a line
+
+
+def fold(line: str, cells: int) -> list[str]:
+    """`line` in pieces of at most `cells` cells. Japanese has no spaces to break at, so it folds
+    at the width, never putting a closing mark (。、）…) first on a line; a space in the last part
+    of a piece is preferred, so `1370100016 さくら…` keeps its number whole."""
+    pieces: list[str] = []
+    while cell_len(line) > cells:
+        cut = len(chop_cells(line, cells)[0])
+        while cut > 1 and line[cut] in NO_LINE_START:
+            cut -= 1  # the mark stays with what it closes
+        space = line.rfind(" ", 0, cut + 1)
+        if space > 0 and cell_len(line[:space]) > cells * 0.6:
+            cut = space
+        pieces.append(line[:cut].rstrip())
+        line = line[cut:].lstrip()
+    return [*pieces, line]
 
 
 def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
@@ -205,8 +277,9 @@ class SizeColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(description: str, total: int, *, enabled: bool) -> Iterator[Any]:
-    """Yields a callback taking a byte count; shows a bar on stderr unless disabled (--json)."""
-    if not enabled:
+    """Yields a callback taking a byte count; shows a bar on stderr unless disabled (--json) or
+    stderr is not a terminal (a log or a pipe gets no bar, not even the blank line rich leaves)."""
+    if not enabled or not err.is_terminal:
         yield lambda _n: None
         return
     with Progress(

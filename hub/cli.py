@@ -27,7 +27,8 @@ DEFAULT_DATA = Path(".careplan-sim")
 EXAMPLES = {
     "": "例: careplan hub serve --port 8443\n    careplan hub clock advance --days 31",
     "serve": "例: careplan hub --data .careplan-sim serve --host 127.0.0.1 --port 8443\n"
-    "    careplan hub serve --database postgresql://careplan@127.0.0.1:5432/careplan --workers 2",
+    "    careplan hub serve --workers 2 \\\n"
+    "        --database postgresql://careplan@127.0.0.1:5432/careplan",
     "clock": "例: careplan hub clock show",
     "clock show": "例: careplan hub clock show",
     "clock set": "例: careplan hub clock set 2027-04-16T09:00:00+09:00 --frozen",
@@ -170,9 +171,11 @@ def main(argv: list[str]) -> int:
         return 3 if _no_hub(config) else control_cli.run(args.command, call, args, _print_result)
     missing = missing_files(config)
     if missing:
-        print(
-            "missing: " + ", ".join(map(str, missing)) + "\nrun `careplan up` once to create the CA, "
-            "the hub's TLS certificate and demo offices",
+        print(  # one path a line, whole: a long data directory keeps each within reach of 80 columns
+            "ハブの起動に必要なファイルがありません / missing:\n"
+            + "".join(f"  {path}\n" for path in missing)
+            + "`careplan up` を一度実行すると、CA・ハブのTLS証明書・デモ事業所が作られます\n"
+            "run `careplan up` once to create the CA, the hub's TLS certificate and demo offices",
             file=sys.stderr,
         )
         return 2

@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.app import create_app
+from hub.banner import listening_lines
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.connections import ConnectionGate, GuardedSite, handler_args
@@ -114,7 +115,7 @@ async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], A
         await hub.stop()
         raise
     write_ready_file(config, url=hub.url, port=hub.port)
-    print(f"hub listening on {hub.url} ({config.where}); Ctrl-C stops it", flush=True)
+    print("\n".join(listening_lines(hub.url, config)), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

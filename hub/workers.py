@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+from hub.banner import listening_lines
 from hub.clock import Clock, SharedClock
 from hub.config import HubConfig
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
@@ -168,7 +169,7 @@ def serve_workers(config: HubConfig, workers: int, log_format: str = "text") -> 
         host = f"[{config.host}]" if ":" in config.host else config.host
         url = f"https://{host}:{supervisor.port}"
         write_ready_file(config, url=url, port=supervisor.port)
-        print(f"hub listening on {url} with {workers} workers ({config.where}); Ctrl-C stops it", flush=True)
+        print("\n".join(listening_lines(url, config, workers=workers)), flush=True)
         supervisor.watch()
     finally:
         config.ready_file.unlink(missing_ok=True)

@@ -262,6 +262,7 @@ def careplan_up(root: Path, *options: str) -> Iterator[tuple[str, Path, list[str
     process = subprocess.Popen(
         [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(data), "--port", "0", *options],
         cwd=root,
+        env=this_checkout(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -282,6 +283,15 @@ def careplan_up(root: Path, *options: str) -> Iterator[tuple[str, Path, list[str
     assert not (data / "hub.json").exists(), "a stopped hub removes its ready file"
 
 
+def this_checkout() -> dict[str, str]:
+    """The environment with this checkout first on the path: run from another folder (`cwd=`), a
+    shared virtualenv's editable install would otherwise import another worktree's code."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")]))}
+
+
+CHECKOUT = str(Path(__file__).resolve().parents[1])
+
+
 def run_careplan(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
@@ -290,7 +300,7 @@ def run_careplan(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**this_checkout(), **(env or {})},
         timeout=timeout,
         check=False,
     )

@@ -119,7 +119,10 @@ def test_unreachable_hub(demo: Demo) -> None:
         "tsusho", "--json", *login_args("https://127.0.0.1:9", demo.data / "ca" / "ca.pem", demo.offices["tsusho"])
     )
     assert done.returncode == 3
-    assert json.loads(done.stdout)["error"]["code"] == "HUB_UNREACHABLE"
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "HUB_UNREACHABLE"
+    assert error["detail"].startswith("https://127.0.0.1:9 に接続できません（Cannot connect to host 127.0.0.1:9")
+    assert "ConnectionKey(" not in error["detail"], "the reason, not Python's repr of the exception"
 
 
 def test_usage_without_profile(demo: Demo) -> None:
@@ -173,3 +176,25 @@ def test_audit_and_key_rotation_from_the_shell(demo: Demo) -> None:
     assert rotated.returncode == 0, rotated.stderr
     keys = json.loads((demo.data / "keys" / "payload-keys.json").read_text())
     assert [k["id"] for k in keys] == [json.loads(rotated.stdout)["active_key"]]
+
+
+def test_lists_and_downloads_fit_80_columns_when_piped(demo: Demo, tmp_path: Path) -> None:
+    """Piped (not a terminal, no $COLUMNS): the send list, the inbox and a download's lines keep to
+    80 columns, with the ID whole, and the files by name under the folder they went to."""
+    from rich.cells import cell_len
+
+    houmon = demo.offices["houmon"]["office_number"]
+    _json(demo.login("kyotaku"))
+    _json(demo.login("houmon"))
+    samples = sorted(str(p) for p in (demo.data / "demo" / "samples").glob("*.CSV"))
+    tid = str(_json(demo.client("kyotaku", "--json", "send", *samples, "--to", houmon))["transmission_id"])
+    for done in (demo.client("kyotaku", "sent", "--limit", "3"), demo.client("houmon", "inbox", "--all")):
+        assert done.returncode == 0, done.stderr
+        assert all(cell_len(line) <= 80 for line in done.stdout.splitlines()), done.stdout
+        assert f"ID                {tid}" in done.stdout.splitlines()
+    got = demo.client("houmon", "download", tid, "--out", str(tmp_path))
+    assert got.returncode == 0 and got.stderr == "", got.stderr  # no progress bar when piped
+    lines = got.stdout.splitlines()
+    assert lines[0] == f"ダウンロードしました / downloaded {tid}"
+    assert f"  保存先 / to    {tmp_path / tid}/" in lines
+    assert {f"    {Path(s).name}" for s in samples} <= set(lines)

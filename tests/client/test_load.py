@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import signal
+import sys
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from rich.cells import cell_len
+from rich.console import Console
 
-from careplan_cli.load import Target, run_load
+from careplan.errors import CareplanError, Operation
+from careplan_cli.load import WIDTH, Target, exit_status, run_load, show
 from client.hubclient import HubClient
-from client.load import LoadPlan, LoadRun, Unit, Workload, parse_mix, percentile
+from client.load import LoadPlan, LoadRun, Report, Unit, Workload, parse_mix, percentile
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, run_careplan
 
@@ -56,6 +63,18 @@ async def test_refusals_are_counted_by_code_and_the_run_goes_on(hub: HubUnderTes
     refused = report["errors_by_code"].get("RECIPIENT_NOT_LICENSED", 0)
     assert refused > 0 and report["by_operation"]["send"]["ok"] > 0
     assert report["errors"] == refused and report["operations_done"] == 30
+    message = CareplanError("RECIPIENT_NOT_LICENSED", operation=Operation.SEND).message
+    assert report["error_messages"] == {"RECIPIENT_NOT_LICENSED": message}  # what the office reads
+    assert report["stopped"] == "count" and report["plan"]["concurrency"] == 3
+
+    # The report for people keeps to 80 columns (Japanese counts 2), the message whole across lines.
+    buffer = io.StringIO()
+    show({"hub": hub.url, **report}, Console(file=buffer, width=WIDTH, highlight=False))
+    lines = buffer.getvalue().splitlines()
+    assert all(cell_len(line) <= WIDTH for line in lines), max(lines, key=cell_len)
+    assert message in "".join(line.strip() for line in lines), "the catalogue's message, wrapped, not cut"
+    assert f"  RECIPIENT_NOT_LICENSED  {refused}件" in lines
+    assert any("件数に到達" in line for line in lines)
 
 
 async def test_a_run_stops_at_its_duration(hub: HubUnderTest) -> None:
@@ -89,5 +108,104 @@ async def test_the_cli_reports_json_and_exit_status(hub: HubUnderTest) -> None:
     assert report["operations_done"] == 12 and report["errors"] == 0
     table = await asyncio.to_thread(run_careplan, "load", "--data", data, "--offices", "4", "--count", "4")
     assert table.returncode == 0 and "load report" in table.stdout
+    piped = table.stdout + table.stderr  # not a terminal: no progress bar drawn into a log
+    assert "\x1b" not in piped and "\r" not in piped and table.stderr == ""
+    assert all(cell_len(line) <= WIDTH for line in table.stdout.splitlines())
     unreachable = await asyncio.to_thread(run_careplan, "load", "--data", data, "--hub", "https://127.0.0.1:9")
     assert unreachable.returncode == 3 and "HUB_UNREACHABLE" in unreachable.stderr
+    assert "https://127.0.0.1:9 に接続できません（Cannot connect" in unreachable.stderr
+    assert "ConnectionKey(" not in unreachable.stderr
+
+
+@pytest.mark.slow
+async def test_ctrl_c_stops_the_run_and_still_reports(hub: HubUnderTest) -> None:
+    """SIGINT mid-run: no traceback, the report of what was done (marked interrupted), exit 130."""
+    before = await hub.transmission_count()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "careplan_cli.main", "load", "--data", str(hub.config.data_dir), "--hub", hub.url,
+        "--offices", "4", "--concurrency", "2", "--count", "100000", "--duration", "60", "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    try:
+        while await hub.transmission_count() - before < 3:  # the run is under way
+            assert process.returncode is None and time.monotonic() < deadline, "the load run did not start"
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 130, err.decode()
+    assert b"Traceback" not in err and "中断しました" in err.decode()
+    report = json.loads(out)
+    assert report["stopped"] == "interrupted" and 0 < report["operations_done"] < 100000
+    assert report["errors"] == 0, report["errors_by_code"]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--count", "0"], "1以上の整数ではありません"),
+        (["--concurrency", "x"], "'x' is not a whole number"),
+        (["--duration", "nan"], "0.001以上の数ではありません"),
+        (["--offices", "1"], "2以上の整数"),
+        (["--data", "/nonexistent/careplan"], "ハブのデータディレクトリではありません"),
+        (["--mix", "send=abc"], "send の重み 'abc' が数ではありません"),
+    ],
+)
+def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str) -> None:
+    done = run_careplan("load", *args)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_help_names_the_bounds_and_the_exit_status() -> None:
+    shown = run_careplan("load", "--help", env={"COLUMNS": "80"}).stdout
+    assert "Ctrl-C" in shown and "130  Ctrl-C で中断" in shown and "3    ハブに接続できない" in shown
+    assert all(cell_len(line) <= WIDTH for line in shown.splitlines()), max(shown.splitlines(), key=cell_len)
+
+
+@pytest.mark.parametrize(
+    ("stopped", "errors", "status"),
+    [
+        ("count", {}, 0),
+        ("duration", {"RECIPIENT_NOT_LICENSED": 2}, 1),
+        ("duration", {"RECIPIENT_NOT_LICENSED": 2, "HUB_UNREACHABLE": 1}, 3),  # the hub went away mid-run
+        ("interrupted", {"HUB_UNREACHABLE": 1}, 130),
+    ],
+)
+def test_exit_status_says_how_the_run_went(stopped: str, errors: dict[str, int], status: int) -> None:
+    assert exit_status({"stopped": stopped, "errors": sum(errors.values()), "errors_by_code": errors}) == status
+
+
+class _SlowTerminal:
+    """A terminal whose every send takes `seconds` (a hub under strain), for stopping a run."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def send(self, files: object, *, to: str) -> dict[str, str]:
+        await asyncio.sleep(self.seconds)
+        return {"transmission_id": "0" * 32}
+
+
+async def _stopped(seconds: float, stops: int, rate: float | None = None) -> Report:
+    workload = Workload(units=(_unit(HOUMON.number),), bulk={})
+    pace = {"rate": rate} if rate else {"concurrency": 2}
+    plan = LoadPlan(count=1000, duration=60, mix=parse_mix("send=1"), seed=1, **pace)  # type: ignore[arg-type]
+    run = LoadRun({KYOTAKU.number: _SlowTerminal(seconds)}, workload, plan)  # type: ignore[dict-item]
+    running = asyncio.create_task(run.run())
+    await asyncio.sleep(0.05)  # both workers are in a send
+    for _ in range(stops):
+        run.stop()
+    return await asyncio.wait_for(running, timeout=10)
+
+
+async def test_one_stop_lets_operations_in_flight_finish_a_second_cancels_them() -> None:
+    finished = await _stopped(0.2, stops=1)
+    assert finished.stopped == "interrupted" and finished.done == 2 and finished.cancelled == 0
+    cancelled = await _stopped(3600, stops=2)  # would otherwise wait an hour (then the grace)
+    assert cancelled.stopped == "interrupted" and cancelled.done == 0 and cancelled.cancelled == 2
+    arrivals = await _stopped(3600, stops=2, rate=100)  # open loop: its arrivals cancel what they started
+    assert arrivals.stopped == "interrupted" and arrivals.done == 0 and arrivals.cancelled > 0

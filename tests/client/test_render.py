@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from rich.console import Console
 from rich.progress import Task
 
 from client import render
+from tests.conftest import run_careplan
 
 TID = "0b6c2f5e-7d1a-4c3b-9f2e-5a6b7c8d9e0f"
 ITEM: dict[str, Any] = {
@@ -110,3 +113,82 @@ def test_one_size_convention(n: int, text: str) -> None:
 def test_the_progress_bar_counts_sizes_like_the_list() -> None:
     task = Task(0, "送信中", 10 * 1024 * 1024, 10 * 1024 * 1024, _get_time=lambda: 0.0)  # type: ignore[arg-type]
     assert str(render.SizeColumn().render(task)) == "10.0 MB / 10.0 MB"
+
+
+@pytest.mark.parametrize(("columns", "width"), [(None, 80), ("100", 100)])
+def test_piped_output_is_as_wide_as_columns_says_or_80(
+    monkeypatch: pytest.MonkeyPatch, columns: str | None, width: int
+) -> None:
+    """A list saved to a file or piped to `less` reads as on an 80-column terminal (it was 220)."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    console = render._console()
+    assert not console.is_terminal and console.width == width
+
+
+def test_a_long_japanese_file_name_continues_below_itself_within_80_columns() -> None:
+    name = "居宅サービス計画書（第1表・第2表）_さくら居宅介護支援事業所_令和7年4月分_利用者全員.pdf"
+    office = "ひまわり訪問介護ステーション株式会社 本店営業所 サービス提供責任者室（第二事業部）"
+    item = ITEM | {"files": [{"name": name}], "recipient": {"office_number": "1370100024", "name": office}}
+    buffer = io.StringIO()
+    saved, render.out = render.out, Console(file=buffer, width=80, highlight=False, soft_wrap=True)
+    try:
+        render.transmissions("送信一覧 / send list", [item], party="recipient")
+    finally:
+        render.out = saved
+    lines = buffer.getvalue().splitlines()
+    assert all(console_width(line) <= 80 for line in lines), max(lines, key=console_width)
+    start = next(i for i, line in enumerate(lines) if line.startswith("ファイル"))
+    pieces = [lines[start].removeprefix("ファイル").strip(), lines[start + 1].strip()]
+    assert "".join(pieces) == name and lines[start + 1].startswith(" " * 18)  # continues below itself
+    assert TID in buffer.getvalue()
+
+
+def test_wide_gives_the_whole_table_even_on_a_narrow_console() -> None:
+    text = _render(80, wide=True)
+    assert "┃ ID" in text and TID in text, "the ID whole, not squeezed into 80 columns"
+    assert "JISSEKI_202612_1370100016_1370100024.CSV" in text
+
+
+def test_more_pages_puts_the_cursor_whole_on_a_line_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from client.cli import _show_list
+    from client.hubclient import Page
+
+    cursor = "WyJzZW50IiwiMjAyNi0xMi0wMlQwMTo1NToxNC41NDQ3MjcrMDA6MDAiLCIzYmZmY2E5ZTIwZjc0NzNlOGRlODlmZTJkNDAzY2E0MSJd"
+    buffer = io.StringIO()
+    monkeypatch.setattr(render, "err", Console(file=buffer, width=80, highlight=False, soft_wrap=True))
+    monkeypatch.setattr(render, "out", Console(file=io.StringIO(), width=80))
+    args = argparse.Namespace(json=False, wide=False)
+    _show_list("送信一覧 / send list", Page(transmissions=[ITEM], next_cursor=cursor), args, party="recipient")
+    lines = buffer.getvalue().splitlines()
+    assert f"  --cursor {cursor}" in lines and "--all" in lines[0]
+    assert all(console_width(line) <= 80 for line in lines if cursor not in line)
+
+
+@pytest.mark.parametrize(("limit", "said"), [("0", "'0' は1〜500の整数"), ("501", "from 1 to 500"), ("x", "'x'")])
+def test_limit_out_of_bounds_is_a_usage_error_before_any_hub(tmp_path: Path, limit: str, said: str) -> None:
+    for command in ("sent", "inbox"):
+        done = run_careplan("client", "--home", str(tmp_path), command, "--limit", limit)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_folding_never_starts_a_line_with_a_closing_mark_and_keeps_numbers_whole() -> None:
+    text = "ユーザIDが登録されていないか、パスワードが正しくありません。"
+    pieces = render.fold(text, 58)  # 。would be the 59th and 60th cells
+    assert "".join(pieces) == text and not any(p[0] in render.NO_LINE_START for p in pieces), pieces
+    assert all(console_width(p) <= 58 for p in pieces)
+    office = "1370100024 ひまわり訪問介護ステーション株式会社本店営業所サービス提供責任者室"
+    assert render.fold(office, 62)[0].startswith("1370100024 ひまわり")  # folds Japanese, not after the number
+    assert render.fold("A.CSV", 20) == ["A.CSV"]
+
+
+def test_json_and_profile_also_work_after_the_command(tmp_path: Path) -> None:
+    """`careplan client sent --json --profile kyotaku` (it was 'unrecognized arguments: --json')."""
+    import json
+
+    done = run_careplan("client", "--home", str(tmp_path), "sent", "--json", "--profile", "kyotaku")
+    assert done.returncode == 2, done.stderr  # no such profile here: a local problem, said in JSON
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "LOCAL" and "'kyotaku'" in error["detail"]

@@ -6,7 +6,6 @@ once its ` \\` continuations are joined (careplan_cli.up)."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -17,21 +16,25 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from careplan_cli.up import WIDTH, _console, _pair, _shell, login_args
+from careplan_cli.up import WIDTH, _console, _shell, login_args
+from hub.banner import listening_lines, pair
+from hub.config import HubConfig
+from tests.conftest import run_careplan, this_checkout
 
 pytestmark = pytest.mark.slow
 
 
-def _summary(root: Path, data: str) -> tuple[str, str]:
-    """`careplan up --data DATA --port 0` run in `root` with stdout a pipe: (its URL, its stdout)."""
+def _summary(root: Path, data: str, *command: str) -> tuple[str, str]:
+    """`careplan up --data DATA --port 0` (or `command`, e.g. `hub --data DATA serve --port 0`) run in
+    `root` with stdout a pipe, until it is ready: (its URL, its stdout)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "careplan_cli.main", "up", "--data", data, "--port", "0"],
+        [sys.executable, "-m", "careplan_cli.main", *(command or ("up", "--data", data)), "--port", "0"],
         cwd=root,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},  # a wide terminal's; the summary still keeps to 80
+        env={**this_checkout(), "COLUMNS": "200"},  # a wide terminal's; the summary still keeps to 80
     )
     ready, deadline = root / data / "hub.json", time.monotonic() + 60
     try:
@@ -83,11 +86,11 @@ def test_the_summary_fits_80_columns_and_stays_copyable(tmp_path: Path) -> None:
 
 def test_long_values_move_below_their_label_whole() -> None:
     url = "https://careplan-hub.training.example.jp:8443/dashboard?passcode=12345678"
-    assert _pair("ダッシュボード（講師用パスコード 12345678）", url, WIDTH) == [
+    assert pair("ダッシュボード（講師用パスコード 12345678）", url, WIDTH) == [
         "  ダッシュボード（講師用パスコード 12345678）",
         f"    {url}",
     ]
-    assert _pair("OpenAPI", "https://127.0.0.1:8443/openapi.yaml", WIDTH) == [
+    assert pair("OpenAPI", "https://127.0.0.1:8443/openapi.yaml", WIDTH) == [
         "  OpenAPI" + " " * 31 + "https://127.0.0.1:8443/openapi.yaml"
     ]
 
@@ -112,3 +115,44 @@ def test_commands_wrap_between_words_and_paste_back_whole(width: int) -> None:
 def test_the_console_takes_columns_up_to_80(monkeypatch: pytest.MonkeyPatch, columns: str, width: int) -> None:
     monkeypatch.setenv("COLUMNS", columns)
     assert _console().width == width
+
+
+LONG = "研修/2026年度/ケアプラン体験講座（訪問介護）/data"  # 47 cells: too long for one line with the URL
+
+
+def test_start_up_lines_fit_80_columns_with_a_long_data_path(tmp_path: Path) -> None:
+    """`careplan up`, then `careplan hub serve` on the same long data directory: every line of
+    both within 80 columns, the URL and the path each whole on a line (it was one 130-cell line)."""
+    url, out = _summary(tmp_path, LONG)
+    served_url, served = _summary(tmp_path, LONG, "hub", "--data", LONG, "serve")
+    for text, where in ((out, url), (served, served_url)):
+        lines = text.splitlines()
+        assert all(cell_len(line) <= WIDTH for line in lines), max(lines, key=cell_len)
+        assert f"hub listening on {where}; Ctrl-C stops it" in lines
+        assert f"    {LONG}" in lines or f"  data        {LONG}" in lines
+
+
+def test_listening_lines_keep_the_short_form_and_hide_the_database_password() -> None:
+    short = HubConfig(data_dir=Path(".careplan-sim"), port=8443)
+    assert listening_lines("https://127.0.0.1:8443", short) == [
+        "hub listening on https://127.0.0.1:8443 (data: .careplan-sim); Ctrl-C stops it"
+    ]
+    database = "postgresql://careplan:s3cret@db.training.example.jp:5432/careplan_training_2026"
+    config = HubConfig(data_dir=Path("/srv") / LONG, port=8443, database_url=database)
+    lines = listening_lines("https://[::1]:8443", config, workers=4)
+    assert lines[0] == "hub listening on https://[::1]:8443 with 4 workers; Ctrl-C stops it"
+    assert all(cell_len(line) <= WIDTH for line in lines) and "s3cret" not in "\n".join(lines)
+    assert f"  data        /srv/{LONG}" in lines  # beside its label where it fits, else below it, whole
+    assert lines[-2:] == [
+        "  database",
+        "    postgresql://careplan:***@db.training.example.jp:5432/careplan_training_2026",
+    ]
+
+
+def test_serve_on_a_data_directory_without_its_files_lists_each_missing_path_whole(tmp_path: Path) -> None:
+    data = tmp_path / LONG
+    done = run_careplan("hub", "--data", str(data), "serve", "--port", "0")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert {f"  {data / 'ca' / 'ca.pem'}", f"  {data / 'tls' / 'hub.pem'}"} <= set(lines)
+    assert "run `careplan up` once to create the CA, the hub's TLS certificate and demo offices" in lines

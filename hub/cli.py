@@ -14,9 +14,12 @@ import aiohttp
 
 from careplan.errors import CareplanError
 from careplan.helptext import with_examples
-from careplan.jst import for_people, json_times
+from careplan.jst import for_people
 from hub.config import HubConfig
 from hub.control import cli as control_cli
+from hub.control import render
+from hub.control.cli import with_json
+from hub.control.render import is_refusal, print_json
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, admin_token, missing_files, serve_forever
 from hub.storage import refusal_line
@@ -62,18 +65,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     clock = sub.add_parser("clock", help="show or move the running hub's simulated clock")
     clock_sub = clock.add_subparsers(dest="clock_command", required=True, metavar="COMMAND")
-    clock_sub.add_parser("show", help="the hub's time and mode")
-    clock_set = clock_sub.add_parser("set", help="set the simulated time")
+    with_json(clock_sub.add_parser("show", help="the hub's time and mode"))
+    clock_set = with_json(clock_sub.add_parser("set", help="set the simulated time"))
     clock_set.add_argument("time", help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
     clock_set.add_argument("--frozen", action="store_true", help="stop the clock at that time")
-    advance = clock_sub.add_parser("advance", help="move the simulated time forward")
+    advance = with_json(clock_sub.add_parser("advance", help="move the simulated time forward"))
     advance.add_argument("--days", type=float, default=0, help="days to add")
     advance.add_argument("--hours", type=float, default=0, help="hours to add")
     advance.add_argument("--seconds", type=float, default=0, help="seconds to add")
-    clock_sub.add_parser("reset", help="back to real time")
+    with_json(clock_sub.add_parser("reset", help="back to real time"))
     keys = sub.add_parser("keys", help="rotate the key that encrypts payloads at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
-    rotate = keys_sub.add_parser("rotate", help="start encrypting with a new key")
+    rotate = with_json(keys_sub.add_parser("rotate", help="start encrypting with a new key"))
     rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
     audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
@@ -102,12 +105,13 @@ def _no_hub(config: HubConfig) -> bool:
 
 
 def _print_result(result: object) -> int:
-    print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
-    return 1 if isinstance(result, dict) and "code" in result else 0
+    print_json(result)
+    return 1 if is_refusal(result) else 0
 
 
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:
-    return _print_result(asyncio.run(_admin(config, "POST", "/admin/v1/keys/rotate", {"retire_old": args.retire_old})))
+    answer = asyncio.run(_admin(config, "POST", "/admin/v1/keys/rotate", {"retire_old": args.retire_old}))
+    return control_cli.show(answer, args, render.keys)
 
 
 def _audit(config: HubConfig, args: argparse.Namespace) -> int:
@@ -149,7 +153,8 @@ def _clock(config: HubConfig, args: argparse.Namespace) -> int:
         body = {"advance_seconds": args.days * 86400 + args.hours * 3600 + args.seconds}
     elif args.clock_command == "reset":
         body = {"reset": True}
-    return _print_result(asyncio.run(_admin(config, "POST" if body else "GET", "/admin/v1/clock", body)))
+    answer = asyncio.run(_admin(config, "POST" if body else "GET", "/admin/v1/clock", body))
+    return control_cli.show(answer, args, render.clock)
 
 
 def main(argv: list[str]) -> int:
@@ -168,7 +173,7 @@ def main(argv: list[str]) -> int:
         return 3 if _no_hub(config) else admin[args.command](config, args)
     if args.command in control_cli.NAMES:
         call = functools.partial(_admin, config)
-        return 3 if _no_hub(config) else control_cli.run(args.command, call, args, _print_result)
+        return 3 if _no_hub(config) else control_cli.run(args.command, call, args)
     missing = missing_files(config)
     if missing:
         print(  # one path a line, whole: a long data directory keeps each within reach of 80 columns

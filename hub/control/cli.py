@@ -6,18 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import datetime as dt
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from hub.control import render
 from hub.control.faults import KINDS
-from hub.offices import JST
+from hub.listing import PAGE_MAX
 
 Call = Callable[[str, str, object | None], Awaitable[object]]
-Printer = Callable[[object], int]
 
 
 EXAMPLES = {
@@ -32,32 +32,49 @@ EXAMPLES = {
     "faults add": '例: careplan hub faults add \'{"kind": "lose_answer", "count": 1}\'',
     "faults list": "例: careplan hub faults list",
     "faults clear": "例: careplan hub faults clear",
-    "transmissions": "例: careplan hub transmissions --office 1370100016",
+    "transmissions": "例: careplan hub transmissions --office 1370100016\n    careplan hub transmissions --all --json",
     "sessions": "例: careplan hub sessions",
     "corrections": "例: careplan hub corrections\n    careplan hub corrections --set 3 対応中",
 }
 
 
+def page_size(text: str) -> int:
+    """argparse type of --limit: 1 to the admin API's page maximum (both lists allow PAGE_MAX), else a
+    usage error in both languages (exit status 2) before anything reaches the hub."""
+    if text.isdecimal() and len(text) <= 6 and 1 <= int(text) <= PAGE_MAX:
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"{text!r} は 1〜{PAGE_MAX} の整数ではありません / {text!r} is not a whole number from 1 to {PAGE_MAX}"
+    )
+
+
+def with_json(parser: argparse.ArgumentParser, what: str = "the admin API's answer as JSON") -> argparse.ArgumentParser:
+    parser.add_argument("--json", action="store_true", help=f"{what} (for scripts); default: lines for people")
+    return parser
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    reset = sub.add_parser("reset", help="back to the state `careplan up` seeded (or --empty: nothing)")
+    reset = with_json(sub.add_parser("reset", help="back to the state `careplan up` seeded (or --empty: nothing)"))
     reset.add_argument("--empty", action="store_true", help="no offices at all")
     snapshot = sub.add_parser("snapshot", help="save, list, restore or delete a snapshot of the whole hub")
     snap = snapshot.add_subparsers(dest="snapshot_command", required=True, metavar="COMMAND")
     actions = (("save", "save the hub as it is now"), ("restore", "go back to a snapshot"), ("delete", "delete one"))
     for name, what in actions:
-        snap.add_parser(name, help=what).add_argument("name", help="the snapshot's name, e.g. 月初")
-    snap.add_parser("list", help="the stored snapshots")
+        with_json(snap.add_parser(name, help=what)).add_argument("name", help="the snapshot's name, e.g. 月初")
+    with_json(snap.add_parser("list", help="the stored snapshots"))
     journal = sub.add_parser("journal", help="every request and each submission's decision chain")
     journal.add_argument("--follow", "-f", action="store_true", help="keep printing new entries (Ctrl-C stops)")
     journal.add_argument("--office", help="only requests of this 事業所番号")
     journal.add_argument("--transmission", help="only requests about this transmission id")
     journal.add_argument("--code", help="only refusals with this catalogue code, e.g. REPLAY")
     journal.add_argument("--since", help="hub time, ISO 8601")
-    journal.add_argument("--limit", type=int, default=50, help="entries per page (default %(default)s)")
-    journal.add_argument("--json", action="store_true", help="one JSON object per line")
+    journal.add_argument(
+        "--limit", type=page_size, default=50, help=f"entries per page, 1–{PAGE_MAX} (default %(default)s)"
+    )
+    with_json(journal, "one JSON object per line")
     faults = sub.add_parser("faults", help="make the hub slow, fail or cut connections (seeded, reproducible)")
     fault = faults.add_subparsers(dest="faults_command", required=True, metavar="COMMAND")
-    add = fault.add_parser("add", help='a rule as flags, or as JSON: \'{"kind": "http_error", "count": 1}\'')
+    add = with_json(fault.add_parser("add", help='a rule as flags, or as JSON: \'{"kind": "http_error", "count": 1}\''))
     add.add_argument("rule", nargs="?", help="the rule (or {seed, rules}) as JSON")
     add.add_argument("--kind", choices=KINDS, help="what the fault does")
     add.add_argument("--route", help="'METHOD /path', e.g. 'POST /api/v1/transmissions'")
@@ -74,14 +91,17 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--signature-file", type=Path,
                      help="substitute_signature: a detached CMS signature (DER) to serve instead")  # fmt: skip
     add.add_argument("--after-bytes", type=int, help="cut_upload/cut_download: cut after this many bytes")
-    fault.add_parser("list", help="the rules in force")
-    fault.add_parser("clear", help="remove every rule")
-    listing = sub.add_parser("transmissions", help="every office's transmissions, newest first")
+    with_json(fault.add_parser("list", help="the rules in force"))
+    with_json(fault.add_parser("clear", help="remove every rule"))
+    listing = with_json(sub.add_parser("transmissions", help="every office's transmissions, newest first"))
     listing.add_argument("--office", help="only this 事業所番号 (as sender or recipient)")
-    listing.add_argument("--limit", type=int, default=50, help="rows per page (default %(default)s)")
+    listing.add_argument(
+        "--limit", type=page_size, default=50, help=f"rows per page, 1–{PAGE_MAX} (default %(default)s)"
+    )
     listing.add_argument("--cursor", help="the next_cursor of the previous page")
-    sub.add_parser("sessions", help="open client and website sessions")
-    corrections = sub.add_parser("corrections", help="directory correction requests; --set ID STATUS")
+    listing.add_argument("--all", action="store_true", help="every page, from --cursor or the first, to the end")
+    with_json(sub.add_parser("sessions", help="open client and website sessions"))
+    corrections = with_json(sub.add_parser("corrections", help="directory correction requests; --set ID STATUS"))
     corrections.add_argument("--set", nargs=2, metavar=("ID", "STATUS"), help="STATUS: 受付済 対応中 反映済 却下")
 
 
@@ -121,8 +141,21 @@ async def _faults(call: Call, args: argparse.Namespace) -> object:
 
 
 async def _transmissions(call: Call, args: argparse.Namespace) -> object:
-    query = {k: v for k, v in (("office", args.office), ("limit", args.limit), ("cursor", args.cursor)) if v}
-    return await call("GET", "/admin/v1/inspector/transmissions?" + urlencode(query), None)
+    """One page; with --all every page after it, as one answer of the same shape (its next_cursor is
+    null at the end). Bounded: the walk stops at the last page or at a cursor it has seen before."""
+    query = {"limit": args.limit, **{k: v for k, v in (("office", args.office), ("cursor", args.cursor)) if v}}
+    rows: list[object] = []
+    seen: set[str] = set()
+    while True:
+        page = await call("GET", "/admin/v1/inspector/transmissions?" + urlencode(query), None)
+        if not isinstance(page, dict) or "transmissions" not in page or not args.all:
+            return page
+        rows += page["transmissions"]
+        cursor = page["next_cursor"]
+        if not cursor or cursor in seen:
+            return {"transmissions": rows, "next_cursor": cursor}
+        seen.add(cursor)
+        query["cursor"] = cursor
 
 
 async def _sessions(call: Call, args: argparse.Namespace) -> object:
@@ -135,18 +168,20 @@ async def _corrections(call: Call, args: argparse.Namespace) -> object:
     return await call("GET", "/admin/v1/corrections", None)
 
 
-def journal_line(e: dict[str, Any]) -> str:
-    """One entry for people: hub time in JST, status, route, who, code, transmission, fault, duration;
-    a submission's checks indented below it."""
-    who = " ".join(x for x in (e.get("office"), e.get("user_id")) if x)
-    fault = f"  ⚡{e['fault']['kind']}" if e.get("fault") else ""
-    tid = f"  {e['transmission']}" if e.get("transmission") else ""
-    at = dt.datetime.fromisoformat(e["at"]).astimezone(JST).strftime("%m-%d %H:%M:%S")
-    line = f"{at}  {e['status']}  {e['method']:<6} {e['route']:<48} {who:<28} {e.get('code') or '':<22}"
-    line = line.rstrip() + tid + fault + f"  {e['duration_ms']:.0f} ms"
-    for d in e.get("decisions") or []:
-        line += f"\n      {d['step']:<13} {d['outcome']:<28} {d['note']}".rstrip()
-    return line
+def show(answer: object, args: argparse.Namespace, lines: render.Render) -> int:
+    """Print `answer`: as JSON with --json (exactly the admin API's, times in JST), else `lines` of it
+    for people; a refusal goes to stderr in people's form. The exit status: 1 for a refusal."""
+    if getattr(args, "json", False):
+        render.print_json(answer)
+        return 1 if render.is_refusal(answer) else 0
+    if not isinstance(answer, dict):
+        render.print_json(answer)
+        return 1
+    if render.is_refusal(answer):
+        print("\n".join(render.refusal(answer, render.width())), file=sys.stderr)
+        return 1
+    print("\n".join(lines(answer, render.width())))
+    return 0
 
 
 async def _journal(call: Call, args: argparse.Namespace) -> int:
@@ -154,13 +189,19 @@ async def _journal(call: Call, args: argparse.Namespace) -> int:
     for name in ("office", "transmission", "code", "since"):
         if getattr(args, name):
             query[name] = getattr(args, name)
+    day: str | None = None  # the date line above the entries is printed again when the day changes
     while True:
         page = await call("GET", "/admin/v1/journal?" + urlencode(query), None)
         if not isinstance(page, dict) or "entries" not in page:
-            print(json.dumps(page, ensure_ascii=False, indent=2))
-            return 1
+            return show(page, args, render.refusal) or 1
         for entry in page["entries"]:
-            print(json.dumps(entry, ensure_ascii=False) if args.json else journal_line(entry), flush=True)
+            if args.json:
+                print(json.dumps(entry, ensure_ascii=False), flush=True)
+                continue
+            print("\n".join(render.journal_entry(entry, render.width(), day=day)), flush=True)
+            day = render.journal_day(entry)
+        if not args.json and not args.follow and not page["entries"]:
+            print("（0件）該当なし / no entries")
         if not args.follow:
             return 0
         query["cursor"] = page["next_cursor"]
@@ -180,11 +221,29 @@ COMMANDS: dict[str, Callable[[Call, argparse.Namespace], Awaitable[object]]] = {
 NAMES = frozenset({*COMMANDS, "journal"})
 
 
-def run(command: str, call: Call, args: argparse.Namespace, show: Printer) -> int:
-    """Run one control command against the running hub; `show` prints an answer, gives the status."""
+def lines_of(command: str, args: argparse.Namespace) -> render.Render:
+    """How the answer of `command` (with its subcommand) reads for people."""
+    if command == "snapshot":
+        return {"list": render.snapshot_list, "save": render.snapshot_saved, "restore": render.snapshot_restored,
+                "delete": render.snapshot_deleted}[args.snapshot_command]  # fmt: skip
+    if command == "faults":
+        return {"list": render.faults, "add": render.faults_added, "clear": render.faults_cleared}[args.faults_command]
+    if command == "corrections" and args.set:
+        return render.correction_set
+    by_command: dict[str, render.Render] = {
+        "reset": render.reset,
+        "transmissions": render.transmissions,
+        "sessions": render.sessions,
+        "corrections": render.corrections,
+    }
+    return by_command[command]
+
+
+def run(command: str, call: Call, args: argparse.Namespace) -> int:
+    """Run one control command against the running hub and print its answer (`show`)."""
     if command == "journal":
         try:
             return asyncio.run(_journal(call, args))
         except KeyboardInterrupt:
             return 0
-    return show(asyncio.run(COMMANDS[command](call, args)))
+    return show(asyncio.run(COMMANDS[command](call, args)), args, lines_of(command, args))

@@ -5,6 +5,8 @@ Rules this module keeps:
 1. Every line fits `width()` display columns: at most 80 (a CJK glyph counts 2, measured with
    rich's cell widths), less on a narrower terminal. An ID, a cursor, a route or a path is never
    broken: it sits whole in a column or a line as wide as it; Japanese text folds at the width.
+   One exception: a page's next cursor (base64, ~100 characters) is alone on the last line, whole,
+   so that it can be pasted after --cursor (the terminal wraps it for the eye only).
 2. Headers and labels are bilingual, Japanese first (`送信日時 / submitted`); an empty list says so
    (`（0件）`); times are JST as every command shows them (careplan.jst.for_people).
 3. Pure: an answer (the admin API's JSON) in, lines out. Printing is the CLI's (hub/control/cli.py);
@@ -119,8 +121,8 @@ def transmissions(answer: Mapping[str, Any], cells: int) -> Lines:
         rows.append((when, who, f"{t['status']}\n{t['file_count']}件 {size(int(t['total_size']))}"))
     columns = [("送信ID・日時", "ID · at"), ("送信元 → 送信先", "from → to"), ("状態・ファイル", "status · files")]
     lines = table("送信一覧（全事業所） / transmissions", columns, rows, cells, whole=1)
-    if answer.get("next_cursor"):  # whole on its own line, to paste after --cursor
-        lines += ["続きがあります / more: --cursor", f"  {answer['next_cursor']}"]
+    if answer.get("next_cursor"):  # alone on its line, whole even past 80 columns: it is pasted, not read
+        lines += ["続きがあります（--all で全件） / more pages (--all for every one): --cursor", answer["next_cursor"]]
     return lines
 
 

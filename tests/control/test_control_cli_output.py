@@ -1,0 +1,276 @@
+"""What `careplan hub …` prints, over a real hub in this process: by default lines for people that
+fit 80 display columns (a CJK glyph counts 2) with long Japanese office names, IDs and cursors whole,
+empty lists saying so; with --json exactly the admin API's answer as before (times in JST); --limit
+bounded by the API's own maximum as a usage error; `transmissions --all` across pages."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pytest
+from controlkit import admin, ok, plan, with_seed
+from rich.cells import cell_len
+
+from careplan.errors import CareplanError
+from careplan.jst import for_people, json_times
+from fixtures.samples import sample_plan_set
+from hub import cli as hub_cli
+from hub.control import cli as control_cli
+from hub.control import render
+from hub.listing import PAGE_MAX
+from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
+
+LONG_NAMES = {
+    KYOTAKU.number: "社会福祉法人さくら福祉会 指定居宅介護支援事業所さくらケアプランセンター本町二丁目",
+    HOUMON.number: "医療法人社団ひまわり会 ひまわり訪問介護ステーション駅前通り第二営業所",
+}
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return hub_cli._parser().parse_args(list(argv))
+
+
+def caller(hub: HubUnderTest) -> control_cli.Call:
+    async def call(method: str, path: str, body: object | None) -> object:
+        return (await admin(hub, method, path, body))[1]  # as hub.cli._admin: the JSON whatever the status
+
+    return call
+
+
+def fits(text: str, columns: int = 80, *, cursor: str = "") -> list[str]:
+    """The lines of `text`, each checked to fit `columns` cells (except a page's cursor: about 100
+    characters that must stay whole to be pasted after --cursor, alone on its line)."""
+    lines = text.splitlines()
+    assert lines, "nothing printed"
+    too_wide = [line for line in lines if cell_len(line) > columns and line != cursor]
+    assert not too_wide, "\n".join(too_wide)
+    return lines
+
+
+async def prepared(hub: HubUnderTest) -> list[str]:
+    """Long Japanese office names, three transmissions (one downloaded), a refused send, a fault rule,
+    open sessions, a directory correction request; the transmission ids, newest first."""
+    for number, name in LONG_NAMES.items():
+        async with hub.service.db.transaction() as tx:
+            await tx.execute("UPDATE offices SET name = ? WHERE office_number = ?", (name, number))
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        tids = [(await kyotaku.send(plan(f"2025042009300{i}"), to=HOUMON.number))["transmission_id"] for i in range(3)]
+        await houmon.download(tids[0], hub.config.data_dir / "downloads")
+        status, _ = await admin(
+            hub, "POST", "/admin/v1/faults", {"kind": "latency", "latency_ms": 1, "operation": "list"}
+        )
+        assert status == 201
+        await houmon.inbox()  # a journal entry with a fault
+        unlicensed = sample_plan_set(sender=KYOTAKU.number, recipient=MISHINSEI.number, created="20250420094000")
+        with pytest.raises(CareplanError) as refused:
+            await kyotaku.send(list(unlicensed.items()), to=MISHINSEI.number)
+        assert refused.value.code == "RECIPIENT_NOT_LICENSED"
+    async with hub.service.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO directory_corrections (office_number, field, value, contact, received_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                KYOTAKU.number,
+                "事業所名",
+                LONG_NAMES[KYOTAKU.number],
+                "担当 山田太郎 03-1234-5678",
+                "2025-04-20T01:00:00+00:00",
+            ),
+        )
+    return tids[::-1]
+
+
+COMMANDS = [
+    ("transmissions",),
+    ("transmissions", "--limit", "2"),
+    ("sessions",),
+    ("corrections",),
+    ("corrections", "--set", "1", "対応中"),
+    ("faults", "list"),
+    ("faults", "add", "--kind", "http_error", "--status", "503", "--operation", "download", "--count", "2"),
+    ("snapshot", "save", "研修用_月初の状態_さくら居宅介護支援事業所とひまわり訪問介護の送受信前"),
+    ("snapshot", "list"),
+    ("snapshot", "restore", "研修用_月初の状態_さくら居宅介護支援事業所とひまわり訪問介護の送受信前"),
+    ("snapshot", "delete", "研修用_月初の状態_さくら居宅介護支援事業所とひまわり訪問介護の送受信前"),
+    ("faults", "clear"),
+    ("reset",),
+]
+
+
+async def test_every_command_fits_80_columns_for_people_and_keeps_its_json(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: still 80 columns at most
+    with_seed(hub)
+    tids = await prepared(hub)
+    call = caller(hub)
+    for argv in COMMANDS:
+        command = argv[0]
+        args = parse(*argv)
+        before = await control_cli.COMMANDS[command](call, args) if _read_only(argv) else None
+        status = control_cli.show(
+            await control_cli.COMMANDS[command](call, args), args, control_cli.lines_of(command, args)
+        )
+        printed = capsys.readouterr()
+        assert status == 0, printed
+        cursor = printed.out.splitlines()[-1] if "--cursor" in printed.out else ""
+        lines = fits(printed.out, cursor=cursor)
+        assert "{" not in printed.out, printed.out  # people's lines, not JSON
+        if command == "transmissions":
+            for tid in tids[: int(args.limit)]:
+                assert tid in printed.out  # each ID whole on one line
+            assert "社会福祉法人" in printed.out and "送信 " in printed.out
+        if argv == ("transmissions", "--limit", "2"):
+            assert cursor == (await control_cli.COMMANDS[command](call, args))["next_cursor"]  # type: ignore[index]
+            assert lines[-1] == cursor  # whole, alone on its line
+        if before is not None:  # the same command with --json: exactly the answer, as before
+            as_json = parse(*argv, "--json")
+            assert control_cli.show(before, as_json, control_cli.lines_of(command, as_json)) == 0
+            assert capsys.readouterr().out == json.dumps(json_times(before), ensure_ascii=False, indent=2) + "\n"
+
+
+def _read_only(argv: tuple[str, ...]) -> bool:
+    return argv[0] in ("transmissions", "sessions") or argv in (
+        ("corrections",),
+        ("faults", "list"),
+        ("snapshot", "list"),
+    )
+
+
+async def test_the_clock_and_keys_answers_for_people_and_as_json(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    moved = await ok(hub, "POST", "/admin/v1/clock", {"set": "2027-04-16T09:00:00+09:00", "frozen": True})
+    args = parse("clock", "show")
+    assert control_cli.show(moved, args, render.clock) == 0
+    lines = fits(capsys.readouterr().out)
+    assert "  ハブ時刻 / hub time      2027-04-16 09:00:00 JST" in lines and any("固定 / frozen" in x for x in lines)
+    assert control_cli.show(moved, parse("clock", "show", "--json"), render.clock) == 0
+    assert json.loads(capsys.readouterr().out)["now"] == "2027-04-16T09:00:00+09:00"
+    rotated = await ok(hub, "POST", "/admin/v1/keys/rotate", {"retire_old": False})
+    assert control_cli.show(rotated, parse("keys", "rotate"), render.keys) == 0
+    text = capsys.readouterr().out
+    fits(text)
+    assert rotated["active_key"] in text and all(k in text for k in rotated["keys_on_disk"])
+
+
+async def test_refusals_read_for_people_on_stderr_and_stay_json_with_json(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call = caller(hub)
+    args = parse("snapshot", "restore", "ない名前")
+    refused = await control_cli.COMMANDS["snapshot"](call, args)
+    assert control_cli.show(refused, args, control_cli.lines_of("snapshot", args)) == 1
+    printed = capsys.readouterr()
+    assert printed.out == "" and printed.err.startswith("エラー / error SNAPSHOT_NOT_FOUND")
+    assert "対処 / fix" in printed.err and "careplan hub snapshot list" in printed.err
+    fits(printed.err)
+    as_json = parse("snapshot", "restore", "ない名前", "--json")
+    assert control_cli.show(refused, as_json, control_cli.lines_of("snapshot", as_json)) == 1
+    assert json.loads(capsys.readouterr().out)["code"] == "SNAPSHOT_NOT_FOUND"
+
+
+async def test_empty_lists_say_so(hub: HubUnderTest, capsys: pytest.CaptureFixture[str]) -> None:
+    call = caller(hub)
+    for argv in (("transmissions",), ("sessions",), ("corrections",), ("faults", "list"), ("snapshot", "list")):
+        args = parse(*argv)
+        assert (
+            control_cli.show(await control_cli.COMMANDS[argv[0]](call, args), args, control_cli.lines_of(argv[0], args))
+            == 0
+        )
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].endswith("（0件）") and lines[1] == render.EMPTY, (argv, lines)
+    assert await control_cli._journal(call, parse("journal", "--code", "NO_SUCH_CODE")) == 0
+    assert capsys.readouterr().out == "（0件）該当なし / no entries\n"
+
+
+async def test_the_journal_two_lines_an_entry_decisions_folded_json_as_before(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await prepared(hub)
+    call = caller(hub)
+    assert await control_cli._journal(call, parse("journal", "--limit", str(PAGE_MAX))) == 0
+    lines = fits(capsys.readouterr().out)
+    entries = (await ok(hub, "GET", f"/admin/v1/journal?limit={PAGE_MAX}"))["entries"]
+    heads = [i for i, line in enumerate(lines) if line[:2].isdigit()]
+    assert len(heads) == len(entries)
+    for i, entry in zip(heads, entries, strict=True):  # the entry's own lines: at most two
+        own = [line for line in lines[i + 1 : i + 3] if line.startswith("  ") and not line.startswith("    ")]
+        assert len(own) <= 1, lines[i : i + 3]
+        assert for_people(entry["at"])[11:] == lines[i][:8]  # JST, the date on its own line above
+    assert lines[0].startswith("── ") and "（JST）" in lines[0]
+    refused = [line for line in lines if "refused: RECIPIENT_NOT_LICENSED" in line]
+    assert refused and any("⚡latency" in line for line in lines)
+    assert await control_cli._journal(call, parse("journal", "--limit", str(PAGE_MAX), "--json")) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == (
+        await ok(hub, "GET", f"/admin/v1/journal?limit={PAGE_MAX}")
+    )["entries"][: len(entries)]
+
+
+NOTE = "介護保険証明書, serial " + "ab" * 20 + ": trusted, valid, not revoked"
+
+
+def test_a_crowded_journal_entry_keeps_to_two_lines_and_its_notes_fold() -> None:
+    entry: dict[str, Any] = {
+        "at": "2026-12-01T06:04:05.123+00:00", "status": 503, "method": "GET",
+        "route": "/api/v1/inbox/{transmission_id}/files/{position:[0-9]+}", "code": "HUB_BUSY",
+        "office": "1370100016", "user_id": "C137010001601", "transmission": "8736d338f4444865abfb508c07c07b88",
+        "fault": {"kind": "http_error"}, "duration_ms": 1234.5,
+        "decisions": [{"step": "certificate", "outcome": "ok", "note": NOTE}],
+    }  # fmt: skip
+    lines = render.journal_entry(entry, 80)
+    assert lines[0] == "── 2026-12-01（JST） ──"
+    assert lines[1] == "15:04:05 503 GET    /api/v1/inbox/{transmission_id}/files/{position:[0-9]+}"
+    assert lines[2].split() == ["HUB_BUSY", "C137010001601", entry["transmission"], "⚡http_error", "1234ms"]
+    assert lines[3].startswith("    certificate   ok  介護保険証明書") and "ab" * 20 in lines[4]
+    assert all(cell_len(line) <= 80 for line in lines)
+    assert render.journal_entry(entry, 80, day="2026-12-01")[0].startswith("15:04:05")  # same day: no date line
+
+
+@pytest.mark.parametrize("command", ["journal", "transmissions"])
+def test_limit_is_one_to_the_api_maximum_else_a_usage_error(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse(command, "--limit", "1").limit == 1 and parse(command, "--limit", str(PAGE_MAX)).limit == PAGE_MAX
+    for bad in ("0", str(PAGE_MAX + 1), "-1", "ten", "1e3"):
+        with pytest.raises(SystemExit) as stopped:
+            parse(command, "--limit", bad)
+        assert stopped.value.code == 2
+        err = capsys.readouterr().err
+        assert f"1〜{PAGE_MAX} の整数ではありません" in err and f"not a whole number from 1 to {PAGE_MAX}" in err
+        assert "Traceback" not in err
+
+
+async def test_the_cli_bound_is_the_apis_own(hub: HubUnderTest) -> None:
+    for path in ("/admin/v1/journal", "/admin/v1/inspector/transmissions"):
+        assert (await admin(hub, "GET", f"{path}?limit={PAGE_MAX}"))[0] == 200
+        assert (await admin(hub, "GET", f"{path}?limit={PAGE_MAX + 1}"))[0] == 400
+
+
+async def test_all_walks_every_page(hub: HubUnderTest, capsys: pytest.CaptureFixture[str]) -> None:
+    tids = await prepared(hub)
+    call = caller(hub)
+    walked = await control_cli.COMMANDS["transmissions"](call, parse("transmissions", "--all", "--limit", "1"))
+    assert walked == {"transmissions": (await ok(hub, "GET", "/admin/v1/inspector/transmissions"))["transmissions"],
+                      "next_cursor": None}  # fmt: skip
+    assert [t["transmission_id"] for t in walked["transmissions"]] == tids  # type: ignore[index]
+    args = parse("transmissions", "--all", "--limit", "2")
+    assert control_cli.show(await control_cli.COMMANDS["transmissions"](call, args), args, render.transmissions) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("送信一覧（全事業所） / transmissions（3件）") and "--cursor" not in text
+
+
+async def test_all_stops_when_a_page_repeats_a_cursor() -> None:
+    pages = 0
+
+    async def looping(method: str, path: str, body: object | None) -> object:
+        nonlocal pages
+        pages += 1
+        assert pages < 10, "the walk did not stop"
+        return {"transmissions": [{"transmission_id": f"t{pages}"}], "next_cursor": "same"}
+
+    walked = await control_cli.COMMANDS["transmissions"](looping, parse("transmissions", "--all"))
+    assert pages == 2 and walked == {"transmissions": [{"transmission_id": "t1"}, {"transmission_id": "t2"}],
+                                     "next_cursor": "same"}  # fmt: skip

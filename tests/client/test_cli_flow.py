@@ -155,14 +155,19 @@ def test_whoami_and_logout(demo: Demo) -> None:
 
 
 def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:
-    moved = run_careplan("hub", "--data", str(demo.data), "clock", "advance", "--days", "2")
+    moved = run_careplan("hub", "--data", str(demo.data), "clock", "advance", "--days", "2", "--json")
     assert moved.returncode == 0, moved.stderr
     assert json.loads(moved.stdout)["mode"] == "offset"
     frozen = json.loads(
-        run_careplan("hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00", "--frozen").stdout
+        run_careplan(
+            "hub", "--data", str(demo.data), "clock", "set", "2027-04-16T09:00:00+09:00", "--frozen", "--json"
+        ).stdout
     )
     assert (frozen["mode"], frozen["now"]) == ("frozen", "2027-04-16T09:00:00+09:00")  # JST, like every command
-    assert json.loads(run_careplan("hub", "--data", str(demo.data), "clock", "reset").stdout)["mode"] == "real"
+    reset = run_careplan("hub", "--data", str(demo.data), "clock", "reset", "--json")
+    assert json.loads(reset.stdout)["mode"] == "real"
+    human = run_careplan("hub", "--data", str(demo.data), "clock", "show").stdout  # for people: labels, JST
+    assert "ハブ時刻 / hub time" in human and "実時間 / real" in human
 
 
 def test_audit_and_key_rotation_from_the_shell(demo: Demo) -> None:
@@ -172,7 +177,7 @@ def test_audit_and_key_rotation_from_the_shell(demo: Demo) -> None:
     assert "ALREADY_DOWNLOADED" in codes and "SENDER_NOT_APPLIED" in codes
     human = run_careplan("hub", "--data", str(demo.data), "audit")
     assert "SENDER_NOT_APPLIED" in human.stdout
-    rotated = run_careplan("hub", "--data", str(demo.data), "keys", "rotate", "--retire-old")
+    rotated = run_careplan("hub", "--data", str(demo.data), "keys", "rotate", "--retire-old", "--json")
     assert rotated.returncode == 0, rotated.stderr
     keys = json.loads((demo.data / "keys" / "payload-keys.json").read_text())
     assert [k["id"] for k in keys] == [json.loads(rotated.stdout)["active_key"]]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from client.hubclient import HubClient
 from scenarios.loader import LIBRARY
@@ -41,7 +42,7 @@ def hub_cmd(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def answer(data: Path, *args: str) -> Any:
-    done = hub_cmd(data, *args)
+    done = hub_cmd(data, *args, "--json")  # the admin API's answer, as scripts read it
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
 
@@ -66,8 +67,13 @@ def test_snapshots_scenarios_demo_and_reset_from_the_shell(running: tuple[str, P
     entries = [json.loads(line) for line in journal.stdout.splitlines()]
     sends = [e for e in entries if e["route"] == "/api/v1/transmissions"]
     assert sends and all(e["decisions"] for e in sends)
-    human = hub_cmd(data, "journal", "--limit", "5").stdout
-    assert ("ms" in human and "GET" in human) or "POST" in human
+    human = hub_cmd(data, "journal", "--limit", "400").stdout  # for people: within 80 columns
+    assert "/api/v1/transmissions" in human and "    manifest      ok" in human and "ms" in human
+    assert max(cell_len(line) for line in human.splitlines()) <= 80
+    listing = hub_cmd(data, "transmissions", "--all", "--limit", "2").stdout
+    assert max(cell_len(line) for line in listing.splitlines()) <= 80 and "--cursor" not in listing
+    assert all(t["transmission_id"] in listing for t in answer(data, "transmissions", "--all")["transmissions"])
+    assert hub_cmd(data, "transmissions", "--limit", "0").returncode == 2
 
     reset = answer(data, "reset")
     assert reset["reset_to"] == "seed" and reset["offices"] == 5
@@ -91,7 +97,7 @@ def test_snapshots_scenarios_demo_and_reset_from_the_shell(running: tuple[str, P
     assert names == ["after-scenario", "base"]
     assert answer(data, "snapshot", "delete", "after-scenario")["deleted"] == "after-scenario"
     missing = hub_cmd(data, "snapshot", "restore", "after-scenario")
-    assert missing.returncode == 1 and "SNAPSHOT_NOT_FOUND" in missing.stdout
+    assert missing.returncode == 1 and "SNAPSHOT_NOT_FOUND" in missing.stderr
 
 
 def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[str]]) -> None:
@@ -104,8 +110,8 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
     assert [f["rule"]["kind"] for f in flags["faults"]] == ["http_error", "latency"] and flags["faults"][1]["seed"] == 3
     assert len(answer(data, "faults", "list")["faults"]) == 2
     assert answer(data, "faults", "clear")["cleared"] == 2
-    bad = hub_cmd(data, "faults", "add", '{"kind": "meteor"}')
-    assert bad.returncode == 1 and "BAD_REQUEST" in bad.stdout
+    bad = hub_cmd(data, "faults", "add", '{"kind": "meteor"}', "--json")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["code"] == "BAD_REQUEST"
     signature = data.parent / "other-signer.der"
     signature.write_bytes(b"\x30\x03\x02\x01\x01")  # a DER SEQUENCE: judging it is the client's job
     substitute = answer(
@@ -126,7 +132,7 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
 
     assert answer(data, "corrections")["corrections"] == []
     unknown = hub_cmd(data, "corrections", "--set", "999", "対応中")
-    assert unknown.returncode == 1 and "CORRECTION_NOT_FOUND" in unknown.stdout
+    assert unknown.returncode == 1 and "CORRECTION_NOT_FOUND" in unknown.stderr
 
     follow = subprocess.Popen(
         [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "journal", "--follow", "--limit", "1"],
@@ -136,10 +142,12 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
     )
     try:
         assert follow.stdout is not None
-        follow.stdout.readline()  # the latest entry
+        follow.stdout.readline()  # the date line above the latest entry: following has begun
         answer(data, "sessions")  # a new request
-        line = follow.stdout.readline()
-        assert "/admin/v1/sessions" in line
+        lines = [follow.stdout.readline()]  # the rest of the latest entry (one or two lines), then it
+        while "/admin/v1/sessions" not in lines[-1] and len(lines) < 4:
+            lines.append(follow.stdout.readline())
+        assert "/admin/v1/sessions" in lines[-1], lines
     finally:
         follow.send_signal(signal.SIGINT)
         follow.communicate(timeout=20)

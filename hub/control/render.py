@@ -33,6 +33,7 @@ from hub.banner import pair
 WIDTH = 80
 EMPTY = "（該当なし / none）"
 Lines = list[str]
+Render = Callable[[Mapping[str, Any], int], Lines]  # an answer and the width in cells → its lines
 
 
 def width() -> int:
@@ -321,6 +322,3 @@ def _decision(d: Mapping[str, Any], cells: int) -> Lines:
     if indent == 18:
         return [line, *(" " * indent + part for part in parts)]
     return [f"{line}  {parts[0]}", *(" " * indent + part for part in parts[1:])]
-
-
-Render = Callable[[Mapping[str, Any], int], Lines]

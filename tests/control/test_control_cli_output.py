@@ -274,3 +274,19 @@ async def test_all_stops_when_a_page_repeats_a_cursor() -> None:
     walked = await control_cli.COMMANDS["transmissions"](looping, parse("transmissions", "--all"))
     assert pages == 2 and walked == {"transmissions": [{"transmission_id": "t1"}, {"transmission_id": "t2"}],
                                      "next_cursor": "same"}  # fmt: skip
+
+
+def test_an_entry_with_everything_at_once_still_keeps_each_item_whole_within_80_columns() -> None:
+    """A long route, a code, a user, a transmission id and a fault at once overflow two lines: the
+    rest goes on a third, no item broken (the README says so)."""
+    entry = {
+        "at": "2026-12-01T06:04:05+00:00", "status": 409, "method": "GET",
+        "route": "/api/v1/inbox/{transmission_id}/files/{position:[0-9]+}", "code": "ALREADY_DOWNLOADED",
+        "office": "1370100016", "user_id": "C137010001601", "transmission": "8736d338f4444865abfb508c07c07b88",
+        "fault": {"kind": "cut_download"}, "duration_ms": 12.0, "decisions": [],
+    }  # fmt: skip
+    lines = render.journal_entry(entry, 80, day="2026-12-01")
+    assert len(lines) == 3 and all(cell_len(line) <= 80 for line in lines)
+    assert " ".join(lines[1:]).split() == [
+        "ALREADY_DOWNLOADED", "C137010001601", entry["transmission"], "⚡cut_download", "12ms"
+    ]  # fmt: skip

@@ -19,7 +19,6 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.control.render import is_refusal, print_json
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, admin_token, missing_files, serve_forever
 from hub.storage import refusal_line
@@ -105,8 +104,8 @@ def _no_hub(config: HubConfig) -> bool:
 
 
 def _print_result(result: object) -> int:
-    print_json(result)
-    return 1 if is_refusal(result) else 0
+    render.print_json(result)
+    return 1 if render.is_refusal(result) else 0
 
 
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:

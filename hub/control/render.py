@@ -6,7 +6,8 @@ Rules this module keeps:
    rich's cell widths), less on a narrower terminal. An ID, a cursor, a route or a path is never
    broken: it sits whole in a column or a line as wide as it; Japanese text folds at the width.
    One exception: a page's next cursor (base64, ~100 characters) is alone on the last line, whole,
-   so that it can be pasted after --cursor (the terminal wraps it for the eye only).
+   so that it can be pasted after --cursor (the terminal wraps it for the eye only). A terminal
+   too narrow for a table's whole columns side by side gets one block of lines a row instead.
 2. Headers and labels are bilingual, Japanese first (`送信日時 / submitted`); an empty list says so
    (`（0件）`); times are JST as every command shows them (careplan.jst.for_people).
 3. Pure: an answer (the admin API's JSON) in, lines out. Printing is the CLI's (hub/control/cli.py);
@@ -71,17 +72,30 @@ def table(
     lines = [f"{title}（{len(rows)}件）"]
     if not rows:
         return [*lines, EMPTY]
+    longest = [max(cell_len(part) for row in rows for part in row[i].split("\n")) for i in range(len(columns))]
+    if sum(longest[:whole]) + 3 * (len(columns) - 1) + 6 * (len(columns) - whole) > cells:
+        return lines + _blocks(columns, rows, cells)  # a narrow terminal: whole columns would be cut
     multi = any("\n" in cell for row in rows for cell in row)
     grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, leading=1 if multi else 0)
     for i, (ja, en) in enumerate(columns):
-        longest = max(cell_len(part) for row in rows for part in row[i].split("\n"))
         if i < whole:
-            grid.add_column(f"{ja}\n{en}", no_wrap=True, min_width=longest)
+            grid.add_column(f"{ja}\n{en}", no_wrap=True, min_width=longest[i])
         else:
             grid.add_column(f"{ja}\n{en}", overflow="fold")
     for row in rows:
         grid.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
     return lines + _rendered(grid, cells)
+
+
+def _blocks(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], cells: int) -> Lines:
+    """Each row as `header` lines with the cell's lines indented below: for a terminal too narrow
+    for the table's whole columns side by side."""
+    lines: Lines = []
+    for row in rows:
+        lines.append("─" * min(cells, 40))
+        for (ja, en), cell in zip(columns, row, strict=True):
+            lines += [f"{ja} / {en}", *("  " + part for text in cell.split("\n") for part in fold(text, cells - 2))]
+    return lines
 
 
 def pairs(title: str, items: Sequence[tuple[str, str]], cells: int) -> Lines:

@@ -290,3 +290,14 @@ def test_an_entry_with_everything_at_once_still_keeps_each_item_whole_within_80_
     assert " ".join(lines[1:]).split() == [
         "ALREADY_DOWNLOADED", "C137010001601", entry["transmission"], "⚡cut_download", "12ms"
     ]  # fmt: skip
+
+
+def test_a_terminal_too_narrow_for_the_table_gets_one_block_a_row() -> None:
+    session = {"user_id": "C137010001601", "office_number": "1370100016",
+               "created_at": "2026-12-01T06:04:05+00:00", "expires_at": "2026-12-01T18:04:05+00:00"}  # fmt: skip
+    answer = {"client": [session], "website": []}
+    assert render.sessions(answer, 80)[1].startswith("種別")  # 80 columns: the table
+    lines = render.sessions(answer, 50)
+    assert all(cell_len(line) <= 50 for line in lines)
+    assert lines[0] == "開いているセッション / open sessions（1件）" and "  C137010001601" in lines
+    assert "開始 / since" in lines and "  2026-12-01 15:04:05" in lines  # whole, in JST

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
@@ -32,6 +32,7 @@ from rich.text import Text
 
 from careplan.errors import CareplanError, Lang, parse_lang
 from careplan.findings_ja import rule_ja
+from careplan.folding import fold
 from careplan.jst import for_json, for_people, json_times
 
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
@@ -156,28 +157,6 @@ def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
             out.print(Text.assemble((_pad(column, width), "dim"), first))
             for line in more:
                 out.print(Text(" " * width + line))
-
-
-NO_LINE_START = frozenset(
-    "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
-)  # 行頭禁則: these never begin a line
-
-
-def fold(line: str, cells: int) -> list[str]:
-    """`line` in pieces of at most `cells` cells. Japanese has no spaces to break at, so it folds
-    at the width, never putting a closing mark (。、）…) first on a line; a space in the last part
-    of a piece is preferred, so `1370100016 さくら…` keeps its number whole."""
-    pieces: list[str] = []
-    while cell_len(line) > cells:
-        cut = len(chop_cells(line, cells)[0])
-        while cut > 1 and line[cut] in NO_LINE_START:
-            cut -= 1  # the mark stays with what it closes
-        space = line.rfind(" ", 0, cut + 1)
-        if space > 0 and cell_len(line[:space]) > cells * 0.6:
-            cut = space
-        pieces.append(line[:cut].rstrip())
-        line = line[cut:].lstrip()
-    return [*pieces, line]
 
 
 def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:

@@ -4,14 +4,16 @@ projector); `--json` prints the answers themselves instead (`print_json`).
 Rules this module keeps:
 1. Every line fits `width()` display columns: at most 80 (a CJK glyph counts 2, measured with
    rich's cell widths), less on a narrower terminal. An ID, a cursor, a route or a path is never
-   broken: it sits whole in a column or a line as wide as it; Japanese text folds at the width.
+   broken: it sits whole in a column or a line as wide as it; text folds by careplan.folding
+   (Japanese at the width, 行頭禁則, ASCII words whole), the rule the client's lines follow too.
    One exception: a page's next cursor (base64, ~100 characters) is alone on the last line, whole,
    so that it can be pasted after --cursor (the terminal wraps it for the eye only). A terminal
    too narrow for a table's whole columns side by side gets one block of lines a row instead.
 2. Headers and labels are bilingual, Japanese first (`送信日時 / submitted`); an empty list says so
    (`（0件）`); times are JST as every command shows them (careplan.jst.for_people).
 3. Pure: an answer (the admin API's JSON) in, lines out. Printing is the CLI's (hub/control/cli.py);
-   hub never imports client, so the house style of client/render.py is followed, not shared.
+   hub never imports client, so the house style of client/render.py is followed; what both need
+   to agree on (folding) is shared through careplan/.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from careplan.folding import fold
 from careplan.jst import JST, for_people, json_times
 from hub.banner import pair
 
@@ -49,12 +52,6 @@ def print_json(answer: object) -> None:
 
 def _console(cells: int) -> Console:
     return Console(width=cells, file=io.StringIO(), color_system=None, highlight=False, emoji=False)
-
-
-def fold(text: str, cells: int) -> Lines:
-    """`text` in lines of at most `cells` cells: broken at spaces, a word longer than a line (Japanese
-    has no spaces) folded at the width."""
-    return [line.plain.rstrip() for line in Text(text).wrap(_console(cells), cells, overflow="fold")] or [""]
 
 
 def _rendered(table: Table, cells: int) -> Lines:

@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from rich.progress import Task
 
+from careplan.folding import NO_LINE_START
 from client import render
 from tests.conftest import run_careplan
 
@@ -177,7 +178,7 @@ def test_limit_out_of_bounds_is_a_usage_error_before_any_hub(tmp_path: Path, lim
 def test_folding_never_starts_a_line_with_a_closing_mark_and_keeps_numbers_whole() -> None:
     text = "ユーザIDが登録されていないか、パスワードが正しくありません。"
     pieces = render.fold(text, 58)  # 。would be the 59th and 60th cells
-    assert "".join(pieces) == text and not any(p[0] in render.NO_LINE_START for p in pieces), pieces
+    assert "".join(pieces) == text and not any(p[0] in NO_LINE_START for p in pieces), pieces
     assert all(console_width(p) <= 58 for p in pieces)
     office = "1370100024 ひまわり訪問介護ステーション株式会社本店営業所サービス提供責任者室"
     assert render.fold(office, 62)[0].startswith("1370100024 ひまわり")  # folds Japanese, not after the number

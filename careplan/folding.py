@@ -1,0 +1,42 @@
+"""Text folded to a width as Japan reads it on a terminal: the one rule for every command's lines
+(client lists and reports, `careplan load`, the control plane's `careplan hub …`).
+
+Rules this module keeps:
+1. Widths are display cells (a CJK glyph takes 2), as rich's tables measure them.
+2. Japanese has no spaces to break at: it folds at the width, anywhere.
+3. 行頭禁則: a closing mark or a small kana (。、）ーっ…) never begins a line; it stays with
+   the glyph it follows.
+4. A word of ASCII (an English word, a number, an ID, a file name) is not cut: the line breaks at
+   the space before it. Only a word longer than a whole line is folded inside.
+Pure functions: text in, lines out.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len, chop_cells
+
+NO_LINE_START = frozenset(
+    "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
+)  # rule 3
+
+
+def _in_a_word(line: str, cut: int) -> bool:
+    """Whether cutting `line` before index `cut` splits a word of ASCII (rule 4)."""
+    before, after = line[cut - 1], line[cut]
+    return before.isascii() and after.isascii() and not before.isspace() and not after.isspace()
+
+
+def fold(line: str, cells: int) -> list[str]:
+    """`line` in pieces of at most `cells` cells (rules 2–4; `cells` ≥ 2, the widest glyph), one
+    piece if it fits; the spaces where it breaks are dropped."""
+    pieces: list[str] = []
+    while cell_len(line) > cells:
+        cut = max(1, len(chop_cells(line, cells)[0]))
+        space = line.rfind(" ", 0, cut) if _in_a_word(line, cut) else -1
+        if space > 0 and line[:space].strip():
+            cut = space  # rule 4
+        while cut > 1 and line[cut:].lstrip()[:1] in NO_LINE_START:
+            cut -= 1  # rule 3: the mark stays with what it closes (across a space the break drops)
+        pieces.append(line[:cut].rstrip())
+        line = line[cut:].lstrip()
+    return [*pieces, line]

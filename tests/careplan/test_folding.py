@@ -1,0 +1,67 @@
+"""careplan.folding: the one rule by which every command folds its lines (Japanese at the width,
+行頭禁則, ASCII words whole), on examples and on random mixed text (hypothesis)."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from rich.cells import cell_len
+
+from careplan.folding import NO_LINE_START, fold
+
+
+def test_japanese_folds_at_the_width_and_a_closing_mark_stays_with_its_glyph() -> None:
+    text = "ユーザIDが登録されていないか、パスワードが正しくありません。"
+    pieces = fold(text, 58)  # 。 would be the 59th and 60th cells
+    assert "".join(pieces) == text and pieces[1][0] not in NO_LINE_START and len(pieces) == 2, pieces
+
+
+def test_an_english_word_or_an_id_is_never_cut_when_it_fits_a_line() -> None:
+    note = "介護保険証明書, serial 34b99279ea1ea6288cf77d55e9d039f3c1dcdd42: trusted, valid, not revoked"
+    assert fold(note, 60) == [
+        "介護保険証明書, serial",
+        "34b99279ea1ea6288cf77d55e9d039f3c1dcdd42: trusted, valid,",
+        "not revoked",
+    ]
+    assert fold("CMS signature verifies; signer serial 27c6a849", 20) == [
+        "CMS signature",
+        "verifies; signer",
+        "serial 27c6a849",
+    ]
+
+
+def test_a_number_before_japanese_stays_whole_and_japanese_fills_the_line() -> None:
+    office = "1370100024 ひまわり訪問介護ステーション株式会社本店営業所サービス提供責任者室"
+    first = fold(office, 62)[0]
+    assert first.startswith("1370100024 ひまわり") and cell_len(first) >= 60
+
+
+def test_what_fits_is_one_piece() -> None:
+    assert fold("A.CSV", 20) == ["A.CSV"] and fold("", 20) == [""]
+
+
+def test_a_word_longer_than_a_line_is_cut_at_the_width() -> None:
+    assert fold("x" * 45, 20) == ["x" * 20, "x" * 20, "x" * 5]
+
+
+def test_an_indented_line_breaks_after_its_first_word_not_in_its_indent() -> None:
+    assert fold("    a-long-word another-long-word", 20) == ["    a-long-word", "another-long-word"]
+
+
+_TEXT = st.text(
+    alphabet=st.sampled_from([*"abc123 -_.:", *"あいうえお漢字訪問介護", *sorted(NO_LINE_START)]), max_size=120
+)
+
+
+@settings(max_examples=1000)
+@given(_TEXT, st.integers(min_value=2, max_value=40))
+@example("aォ】字ャヶえゅ？ ．介bbbィ", 17)  # a mark after the space a break drops: it stays up too
+def test_pieces_fit_keep_every_glyph_and_never_start_with_a_closing_mark(text: str, cells: int) -> None:
+    pieces = fold(text, cells)
+    assert all(cell_len(p) <= cells for p in pieces), pieces
+    assert "".join("".join(p.split()) for p in pieces) == "".join(text.split())  # only spaces go
+    for earlier, piece in itertools.pairwise(pieces):
+        if piece and piece[0] in NO_LINE_START:  # only when what it closes could not come along
+            assert all(ch in NO_LINE_START or ch.isspace() for ch in earlier[1:]), (earlier, piece)

@@ -14,7 +14,6 @@ import aiohttp
 
 from careplan.errors import CareplanError
 from careplan.helptext import with_examples
-from careplan.jst import for_people
 from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
@@ -114,34 +113,14 @@ def _keys(config: HubConfig, args: argparse.Namespace) -> int:
 
 
 def _audit(config: HubConfig, args: argparse.Namespace) -> int:
-    result = asyncio.run(_admin(config, "GET", "/admin/v1/audit"))
-    if args.json or not isinstance(result, dict) or "refusals" not in result:
-        return _print_result(result)
-    for r in result["refusals"]:
-        print(f"{for_people(r['at'])}  {r['operation']:<8} {r['code']:<24} {r['peer'] or '-'}\n    {r['detail']}")
-    if not result["refusals"]:
-        print("no refusals recorded")
-    return 0
+    return control_cli.show(asyncio.run(_admin(config, "GET", "/admin/v1/audit")), args, render.audit)
 
 
 def _crl_status(config: HubConfig, args: argparse.Namespace) -> int:
-    result = asyncio.run(_admin(config, "GET", "/admin/v1/crl"))
-    if args.json or not isinstance(result, dict) or "in_force" not in result:
-        return _print_result(result)
-    force, refused = result["in_force"], result["refused"]
-    print(f"CRL file: {result['file']}")
-    if force is None:
-        print("in force: none (no good CRL was ever loaded: nothing is revoked)")
-    else:
-        print(
-            f"in force: CRL number {force['crl_number']}, {force['revoked_count']} revoked, "
-            f"issued {force['last_update'][:19]}, next update {(force['next_update'] or '-')[:19]}"
-        )
-    if refused is None:
-        print("refused: none (the published file is the CRL in force)")
-        return 0
-    print(f"refused: {refused['reason']} at {refused['noticed_at'][:19]}\n    {refused['detail']}")
-    return 1
+    """The CRL in force; exit status 1 while the published file is one the hub refused."""
+    answer = asyncio.run(_admin(config, "GET", "/admin/v1/crl"))
+    shown = control_cli.show(answer, args, render.crl)
+    return 1 if shown == 0 and isinstance(answer, dict) and answer.get("refused") is not None else shown
 
 
 def _clock(config: HubConfig, args: argparse.Namespace) -> int:

@@ -273,6 +273,41 @@ def keys(answer: Mapping[str, Any], cells: int) -> Lines:
     return pairs("保存データの暗号鍵を更新しました / payload key rotated", items, cells)
 
 
+def audit(answer: Mapping[str, Any], cells: int) -> Lines:
+    """The audit's refusals, newest first: `time  operation  code  peer`, the detail folded below
+    (codes, file names, lines and items only: hub.retention rule 2)."""
+    refusals = answer["refusals"]
+    lines = [f"拒否の記録 / refusals（{len(refusals)}件）"]
+    if not refusals:
+        return [*lines, EMPTY]
+    for r in refusals:
+        head = f"{for_people(r['at'])}  {r['operation']}  {r['code']}  {r.get('peer') or '-'}"
+        lines += [*fold(head, cells), *(f"    {part}" for part in fold(str(r.get("detail") or ""), cells - 4))]
+    return lines
+
+
+def crl(answer: Mapping[str, Any], cells: int) -> Lines:
+    """The CRL in force (or none: nothing revoked) and a published file the hub refused, with why."""
+    force, refused = answer["in_force"], answer["refused"]
+    items = [("ファイル / file", str(answer["file"]))]
+    if force is None:
+        items.append(("適用中 / in force", "なし（失効なし） / none: nothing is revoked"))
+    else:
+        items += [
+            ("適用中 / in force", f"CRL number {force['crl_number']}, {force['revoked_count']} revoked"),
+            ("発行 / issued", f"{for_people(force['last_update'])} JST"),
+            ("次回更新 / next update", f"{for_people(force['next_update'])} JST" if force["next_update"] else "-"),
+        ]
+    if refused is None:
+        items.append(("不採用 / refused", "なし（公開ファイルが適用中の CRL） / none"))
+    else:
+        items.append(("不採用 / refused", f"{refused['reason']}（{for_people(refused['noticed_at'])} JST）"))
+    lines = pairs("失効リスト / CRL", items, cells)
+    if refused is not None:
+        lines += [f"    {part}" for part in fold(str(refused["detail"]), cells - 4)]
+    return lines
+
+
 # --- the journal ------------------------------------------------------------------------------------
 def _moment(entry: Mapping[str, Any]) -> dt.datetime:
     at = dt.datetime.fromisoformat(entry["at"])

@@ -301,3 +301,32 @@ def test_a_terminal_too_narrow_for_the_table_gets_one_block_a_row() -> None:
     assert all(cell_len(line) <= 50 for line in lines)
     assert lines[0] == "開いているセッション / open sessions（1件）" and "  C137010001601" in lines
     assert "開始 / since" in lines and "  2026-12-01 15:04:05" in lines  # whole, in JST
+
+
+def test_the_audit_and_the_crl_read_within_80_columns() -> None:
+    """`careplan hub audit` and `crl-status` for people: the refusal's detail (up to 300 characters
+    of places and rules) folds below its line; the CRL's state in label lines, a refusal's why below."""
+    detail = "3 finding(s): " + "; ".join(
+        f"UPPLAN_202504_1370100016_43_1370100024_11_20250420093000.CSV:{n} No.10 サービス利用日 [field.date]"
+        for n in range(3)
+    )
+    refusal = {"at": "2026-12-01T06:04:05+00:00", "operation": "send", "code": "FORMAT_INVALID",
+               "peer": "203.0.113.7", "detail": detail}  # fmt: skip
+    lines = render.audit({"refusals": [refusal]}, 80)
+    assert lines[0] == "拒否の記録 / refusals（1件）" and lines[1].split() == [
+        "2026-12-01", "15:04:05", "send", "FORMAT_INVALID", "203.0.113.7"
+    ]  # fmt: skip
+    assert all(cell_len(line) <= 80 for line in lines) and len(lines) > 3
+    assert "".join(line.strip() for line in lines[2:]).replace(" ", "") == detail.replace(" ", "")
+    assert render.audit({"refusals": []}, 80) == ["拒否の記録 / refusals（0件）", render.EMPTY]
+    force = {"crl_number": 7, "revoked_count": 2, "last_update": "2026-12-01T00:00:00+00:00", "next_update": None}
+    refused = {"reason": "not-newer", "noticed_at": "2026-12-01T01:00:00+00:00",
+               "detail": "CRL number 6 is not newer than the CRL in force (7): the hub keeps 7 " * 2}  # fmt: skip
+    for answer in (
+        {"file": "/srv/careplan/ca/crl.pem", "in_force": force, "refused": refused},
+        {"file": "/srv/careplan/ca/crl.pem", "in_force": None, "refused": None},
+    ):
+        shown = render.crl(answer, 80)
+        assert shown[0] == "失効リスト / CRL" and all(cell_len(line) <= 80 for line in shown), shown
+    assert any("CRL number 7, 2 revoked" in line for line in render.crl({"file": "f", "in_force": force,
+                                                                          "refused": None}, 80))  # fmt: skip

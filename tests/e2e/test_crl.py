@@ -6,6 +6,7 @@ revoked, no 500), the refusal is logged once and shown by GET /admin/v1/crl and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from rich.cells import cell_len
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
@@ -166,8 +168,13 @@ async def test_crl_status_command(own: OwnCaHub) -> None:
     data = own.hub.config.data_dir
     shown = await asyncio.to_thread(run_careplan, "hub", "--data", str(data), "crl-status", env=TOKEN_ENV)
     assert shown.returncode == 0, shown.stderr
-    assert f"CRL number {own.ca.crl_number}" in shown.stdout
+    assert f"CRL number {own.ca.crl_number}" in shown.stdout and "失効リスト / CRL" in shown.stdout
+    as_json = await asyncio.to_thread(run_careplan, "hub", "--data", str(data), "crl-status", "--json", env=TOKEN_ENV)
+    assert json.loads(as_json.stdout)["in_force"]["crl_number"] == own.ca.crl_number
     own.crl_file.write_bytes(older)
     shown = await asyncio.to_thread(run_careplan, "hub", "--data", str(data), "crl-status", env=TOKEN_ENV)
     assert shown.returncode == 1
-    assert "refused: not-newer" in shown.stdout
+    refused = next(line for line in shown.stdout.splitlines() if "不採用 / refused" in line)
+    assert "not-newer" in refused and "JST" in refused
+    assert max(map(cell_len, shown.stdout.splitlines())) <= 80, shown.stdout
+    assert "CRL number" in shown.stdout  # the one in force stays

@@ -276,7 +276,14 @@ async def _run(args: argparse.Namespace, plan: LoadPlan) -> dict[str, Any]:
         else:
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
             with Progress(*columns, console=render.err, transient=True) as bar:
-                task = bar.add_task(f"負荷 / load on {target.url}", total=plan.count)
+                # registering and logging in N offices takes seconds: the bar says so until the run starts
+                task = bar.add_task(f"準備中 / preparing {args.offices} offices", total=plan.count)
+
+                def started(run: LoadRun) -> None:
+                    bar.update(task, description=f"負荷 / load on {target.url}")
+                    _on_ctrl_c(run)
+
+                options["on_run"] = started
                 report = await run_load(target, plan, **options, on_done=lambda n: bar.advance(task, n))
     finally:
         asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)

@@ -209,3 +209,19 @@ async def test_one_stop_lets_operations_in_flight_finish_a_second_cancels_them()
     assert cancelled.stopped == "interrupted" and cancelled.done == 0 and cancelled.cancelled == 2
     arrivals = await _stopped(3600, stops=2, rate=100)  # open loop: its arrivals cancel what they started
     assert arrivals.stopped == "interrupted" and arrivals.done == 0 and arrivals.cancelled > 0
+
+
+async def test_the_bar_says_preparing_until_the_run_starts(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, registering and logging in the offices (seconds for many) shows as preparing,
+    then the bar names the hub it loads."""
+    from careplan_cli import load as load_cli
+    from client import render
+
+    screen = io.StringIO()
+    monkeypatch.setattr(render, "err", Console(file=screen, force_terminal=True, width=80))
+    args = load_cli._parser().parse_args(["--data", str(hub.config.data_dir), "--offices", "4"])
+    report = await load_cli._run(args, LoadPlan(count=4, concurrency=2))  # in this (the main) thread: SIGINT
+    assert report["operations_done"] == 4
+    drawn = screen.getvalue()
+    assert "準備中 / preparing 4 offices" in drawn and f"負荷 / load on {hub.url}" in drawn
+    assert drawn.index("準備中") < drawn.index("負荷 / load on")

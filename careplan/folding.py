@@ -5,9 +5,11 @@ Rules this module keeps:
 1. Widths are display cells (a CJK glyph takes 2), as rich's tables measure them.
 2. Japanese has no spaces to break at: it folds at the width, anywhere.
 3. 行頭禁則: a closing mark or a small kana (。、）ーっ…) never begins a line; it stays with
-   the glyph it follows.
-4. A word of ASCII (an English word, a number, an ID, a file name) is not cut: the line breaks at
-   the space before it. Only a word longer than a whole line is folded inside.
+   the glyph it follows. 行末禁則: an opening bracket (（「…) never ends one; it goes with what
+   it opens.
+4. A word of ASCII (an English word, a number, an ID, a file name) is not cut: the line breaks
+   where the word begins (after a space, or after the Japanese before it). Only a word longer than
+   a whole line is folded inside.
 Pure functions: text in, lines out.
 """
 
@@ -18,6 +20,7 @@ from rich.cells import cell_len, chop_cells
 NO_LINE_START = frozenset(
     "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
 )  # rule 3
+NO_LINE_END = frozenset("（「『【〔〈《［｛(")  # rule 3
 
 
 def _in_a_word(line: str, cut: int) -> bool:
@@ -26,17 +29,29 @@ def _in_a_word(line: str, cut: int) -> bool:
     return before.isascii() and after.isascii() and not before.isspace() and not after.isspace()
 
 
+def _word_start(line: str, cut: int) -> int:
+    """Where the ASCII word cut at `cut` begins, before an opening bracket that leads it in."""
+    start = cut
+    while start > 0 and line[start - 1].isascii() and not line[start - 1].isspace():
+        start -= 1
+    while start > 0 and line[start - 1] in NO_LINE_END:
+        start -= 1
+    return start
+
+
 def fold(line: str, cells: int) -> list[str]:
     """`line` in pieces of at most `cells` cells (rules 2–4; `cells` ≥ 2, the widest glyph), one
     piece if it fits; the spaces where it breaks are dropped."""
     pieces: list[str] = []
     while cell_len(line) > cells:
         cut = max(1, len(chop_cells(line, cells)[0]))
-        space = line.rfind(" ", 0, cut) if _in_a_word(line, cut) else -1
-        if space > 0 and line[:space].strip():
-            cut = space  # rule 4
+        start = _word_start(line, cut) if _in_a_word(line, cut) else cut
+        if start < cut and line[:start].strip():
+            cut = start  # rule 4
         while cut > 1 and line[cut:].lstrip()[:1] in NO_LINE_START:
             cut -= 1  # rule 3: the mark stays with what it closes (across a space the break drops)
+        while cut > 1 and line[:cut].rstrip()[-1:] in NO_LINE_END and line[: cut - 1].strip():
+            cut -= 1  # rule 3: the bracket goes with what it opens (also across a space)
         pieces.append(line[:cut].rstrip())
         line = line[cut:].lstrip()
     return [*pieces, line]

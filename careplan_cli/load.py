@@ -41,7 +41,8 @@ from rich.text import Text
 from ca.authority import CertificateAuthority
 from careplan.certificates import KeyPair
 from careplan.errors import CareplanError, Operation
-from careplan.helptext import with_examples
+from careplan.folding import fold
+from careplan.helptext import number_in, with_examples
 from careplan.standard import parse_file_name
 from client import render
 from client.hubclient import HubClient, client_ssl_context, hub_unreachable
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "operations or after --duration seconds, whichever comes first; Ctrl-C stops\n"
         "it early and still prints the report.",
     )
-    positive, above_zero = render.number_in(1), render.number_in(0.001, kind=float)
+    positive, above_zero = number_in(1), number_in(0.001, kind=float)
     parser.add_argument(
         "--data",
         type=Path,
@@ -77,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
     parser.add_argument(
-        "--offices", type=render.number_in(2), default=8, help="seeded offices (a quarter 居宅介護支援; default 8)"
+        "--offices", type=number_in(2), default=8, help="seeded offices (a quarter 居宅介護支援; default 8)"
     )
     parser.add_argument("--users", type=positive, default=None, help="seeded users (default 3 per office)")
     parser.add_argument("--seed", type=int, default=1, help="fixture and choice seed (default 1)")
@@ -111,14 +112,14 @@ class Target:
         if not (data / "ca" / "ca-key.pem").exists() or not (data / "admin-token").exists():
             raise ValueError(
                 f"{data} はハブのデータディレクトリではありません（ca/ca-key.pem と admin-token が必要）"
-                f" / {data} is not a hub data directory (needs ca/ca-key.pem and admin-token)"
+                f"\n{data} is not a hub data directory (needs ca/ca-key.pem and admin-token)"
             )
         if url is None:
             ready = data / "hub.json"
             if not ready.exists():
                 raise ValueError(
                     f"{ready} がありません: ハブが動いていないか、--hub で URL を指定してください"
-                    f" / no --hub given and no running hub announced in {ready}"
+                    f"\nno --hub given and no running hub announced in {ready}"
                 )
             url = str(json.loads(ready.read_text("utf-8"))["url"])
         return cls(url=url.rstrip("/"), data=data)
@@ -371,7 +372,8 @@ def main(argv: list[str]) -> int:
         render.err.print("中断しました / interrupted", markup=False)
         return 130
     except (OSError, ValueError) as exc:
-        render.err.print(f"careplan load: {exc}", markup=False)
+        for line in f"careplan load: {exc}".splitlines():  # Japanese, then English, each folded
+            render.err.print("\n".join(fold(line, min(render.err.width, WIDTH))), markup=False)
         return 2
     if args.json:
         render.print_json(report)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from careplan.errors import CareplanError, Lang
-from careplan.helptext import with_examples
+from careplan.helptext import number_in, with_examples
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, HubClient, Page
@@ -122,7 +122,7 @@ def _paging_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=render.number_in(1, PAGE_MAX),
+        type=number_in(1, PAGE_MAX),
         default=None,
         help=f"rows a page, 1-{PAGE_MAX} (default: the hub's, 100; with --all, {PAGE_MAX})",
     )

@@ -94,14 +94,14 @@ def parse_mix(text: str) -> dict[str, float]:
         name, _, weight = item.partition("=")
         if name not in mix:
             raise ValueError(
-                f"--mix: {name!r} は操作名ではありません / unknown operation {name!r} in the mix"
+                f"--mix: {name!r} は操作名ではありません\nunknown operation {name!r} in the mix"
                 f" (known: {', '.join(OPERATIONS)})"
             )
         try:
             mix[name] = float(weight)
         except ValueError:
             raise ValueError(
-                f"--mix: {name} の重み {weight!r} が数ではありません / the weight {weight!r} of {name} is not a"
+                f"--mix: {name} の重み {weight!r} が数ではありません\nthe weight {weight!r} of {name} is not a"
                 " number (e.g. send=50,bulk=5)"
             ) from None
     return mix

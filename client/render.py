@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -65,31 +64,6 @@ def add_lang_option(parser: argparse.ArgumentParser, what: str = "explanations a
     parser.add_argument(
         "--lang", choices=("ja", "en"), default=str(lang()), help=f"language of {what} (default: $CAREPLAN_LANG or ja)"
     )
-
-
-def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any:
-    """An argparse `type=` for a number in [low, high] (`kind` int or float): anything else is a
-    usage error in both languages (exit status 2), before anything reaches a hub."""
-    words = "整数" if kind is int else "数"
-    english = "a whole number" if kind is int else "a number"
-    if high is None:
-        ja, en = f"{low:g}以上の{words}", f"{english} of at least {low:g}"
-    else:
-        ja, en = f"{low:g}〜{high:g}の{words}", f"{english} from {low:g} to {high:g}"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if (
-            value is None or not math.isfinite(value) or value < low or (high is not None and value > high)
-        ):  # NaN, inf: no bound
-            raise argparse.ArgumentTypeError(f"{text!r} は{ja}ではありません / {text!r} is not {en}")
-        return value
-
-    parse.__name__ = words  # argparse names the type in its own messages
-    return parse
 
 
 jst = for_people  # the names the commands use

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from careplan.helptext import number_in
 from hub.control import render
 from hub.control.faults import KINDS
 from hub.listing import PAGE_MAX
@@ -38,14 +39,7 @@ EXAMPLES = {
 }
 
 
-def page_size(text: str) -> int:
-    """argparse type of --limit: 1 to the admin API's page maximum (both lists allow PAGE_MAX), else a
-    usage error in both languages (exit status 2) before anything reaches the hub."""
-    if text.isdecimal() and len(text) <= 6 and 1 <= int(text) <= PAGE_MAX:
-        return int(text)
-    raise argparse.ArgumentTypeError(
-        f"{text!r} は 1〜{PAGE_MAX} の整数ではありません / {text!r} is not a whole number from 1 to {PAGE_MAX}"
-    )
+page_size = number_in(1, PAGE_MAX)  # --limit: the admin API's page maximum (both lists allow PAGE_MAX)
 
 
 def with_json(parser: argparse.ArgumentParser, what: str = "the admin API's answer as JSON") -> argparse.ArgumentParser:

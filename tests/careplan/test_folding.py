@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 
-from careplan.folding import NO_LINE_START, fold
+from careplan.folding import NO_LINE_END, NO_LINE_START, fold
 
 
 def test_japanese_folds_at_the_width_and_a_closing_mark_stays_with_its_glyph() -> None:
@@ -51,13 +51,15 @@ def test_an_indented_line_breaks_after_its_first_word_not_in_its_indent() -> Non
 
 
 _TEXT = st.text(
-    alphabet=st.sampled_from([*"abc123 -_.:", *"あいうえお漢字訪問介護", *sorted(NO_LINE_START)]), max_size=120
+    alphabet=st.sampled_from([*"abc123 -_.:", *"あいうえお漢字訪問介護", *sorted(NO_LINE_START), *sorted(NO_LINE_END)]),
+    max_size=120,
 )
 
 
 @settings(max_examples=1000)
 @given(_TEXT, st.integers(min_value=2, max_value=40))
 @example("aォ】字ャヶえゅ？ ．介bbbィ", 17)  # a mark after the space a break drops: it stays up too
+@example("ュ；『 護ょぉッ〕ヵヶ", 11)  # a bracket before the space a break drops: it goes down too
 def test_pieces_fit_keep_every_glyph_and_never_start_with_a_closing_mark(text: str, cells: int) -> None:
     pieces = fold(text, cells)
     assert all(cell_len(p) <= cells for p in pieces), pieces
@@ -65,3 +67,12 @@ def test_pieces_fit_keep_every_glyph_and_never_start_with_a_closing_mark(text: s
     for earlier, piece in itertools.pairwise(pieces):
         if piece and piece[0] in NO_LINE_START:  # only when what it closes could not come along
             assert all(ch in NO_LINE_START or ch.isspace() for ch in earlier[1:]), (earlier, piece)
+    for piece in pieces[:-1]:
+        if piece and piece[-1] in NO_LINE_END:  # only when nothing before it could stay up
+            assert all(ch in NO_LINE_END or ch.isspace() for ch in piece[1:-1]), pieces
+
+
+def test_an_ascii_word_after_japanese_starts_the_next_line_with_its_bracket() -> None:
+    first = "careplan load: /nonexistent/careplan はハブのデータディレクトリではありません"
+    then = "（ca/ca-key.pem と admin-token が必要）"
+    assert fold(first + then, 80) == [first, then]

@@ -156,8 +156,9 @@ async def test_ctrl_c_stops_the_run_and_still_reports(hub: HubUnderTest) -> None
     ],
 )
 def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str) -> None:
-    done = run_careplan("load", *args)
+    done = run_careplan("load", *args, env={"COLUMNS": "80"})
     assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+    assert all(cell_len(line) <= WIDTH for line in done.stderr.splitlines()), done.stderr  # ja, then en
 
 
 def test_help_names_the_bounds_and_the_exit_status() -> None:

@@ -239,7 +239,7 @@ def test_limit_is_one_to_the_api_maximum_else_a_usage_error(command: str, capsys
             parse(command, "--limit", bad)
         assert stopped.value.code == 2
         err = capsys.readouterr().err
-        assert f"1〜{PAGE_MAX} の整数ではありません" in err and f"not a whole number from 1 to {PAGE_MAX}" in err
+        assert f"1〜{PAGE_MAX}の整数ではありません" in err and f"not a whole number from 1 to {PAGE_MAX}" in err
         assert "Traceback" not in err
 
 

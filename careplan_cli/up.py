@@ -145,15 +145,27 @@ def write_samples(demo_dir: Path, offices: dict[str, dict[str, str]]) -> Path:
     return folder
 
 
-def _command() -> str:
+def _command() -> list[str]:
+    """How to run this same `careplan` again from the shell it was started in: `careplan` when that
+    is the script on PATH, the script's path otherwise, and `python -m careplan_cli.main` with this
+    interpreter when it was started as a module (`python -m`: argv[0] is then main.py, which a shell
+    cannot run)."""
     found = shutil.which("careplan")
     here = Path(sys.argv[0])
     if found and Path(found).resolve() == here.resolve():
-        return "careplan"
+        return ["careplan"]
+    if here.suffix == ".py":
+        return [_near(Path(sys.executable)), "-m", "careplan_cli.main"]
+    return [_near(here)]
+
+
+def _near(path: Path) -> str:
+    """`path` relative to the working directory when it is below it (shorter to read), else whole.
+    Not resolved: a virtualenv's python is a symlink, and resolving it would leave the venv."""
     try:
-        return str(here.resolve().relative_to(Path.cwd()))
+        return str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
-        return str(here)
+        return str(path)
 
 
 def login_args(hub_url: str, ca_file: Path, office: dict[str, str]) -> list[str]:
@@ -279,16 +291,16 @@ def _announce(
 
     def login(profile: str, o: dict[str, str]) -> list[str]:
         current = o | {"password": state[profile]["login_password"]}
-        return [cmd, "client", "--profile", profile, *login_args(url, ca, current)]
+        return [*cmd, "client", "--profile", profile, *login_args(url, ca, current)]
 
     say(["", "Try it from another shell (copy and paste):"])
     for args, tail in (
         (login("kyotaku", k), ""),
-        ([cmd, "client", "--profile", "kyotaku", "send", "--to", h["office_number"], str(samples)], "/*.CSV"),
+        ([*cmd, "client", "--profile", "kyotaku", "send", "--to", h["office_number"], str(samples)], "/*.CSV"),
         (login("houmon", h), ""),
-        ([cmd, "client", "--profile", "houmon", "inbox"], ""),
-        ([cmd, "client", "--profile", "houmon", "download", "--all", "--out", "received"], ""),
-        ([cmd, "client", "--profile", "kyotaku", "sent"], "  # shows ダウンロード済"),
+        ([*cmd, "client", "--profile", "houmon", "inbox"], ""),
+        ([*cmd, "client", "--profile", "houmon", "download", "--all", "--out", "received"], ""),
+        ([*cmd, "client", "--profile", "kyotaku", "sent"], "  # shows ダウンロード済"),
     ):
         say(_shell(args, width, tail))
     passcode = trainer_passcode(config)

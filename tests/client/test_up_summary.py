@@ -73,7 +73,9 @@ def test_the_summary_fits_80_columns_and_stays_copyable(tmp_path: Path) -> None:
         assert {f"{profile}.p12", office["p12_password"]} <= words
 
     ca, kyotaku, houmon = Path("training-data/ca/ca.pem"), offices["kyotaku"], offices["houmon"]
-    commands = [command[1:] for command in _commands(lines)]  # after the program's own path
+    programs = {tuple(command[: command.index("client")]) for command in _commands(lines)}
+    assert programs == {(sys.executable, "-m", "careplan_cli.main")}, "runnable as it was started (python -m)"
+    commands = [command[command.index("client") :] for command in _commands(lines)]  # after the program
     assert commands == [
         ["client", "--profile", "kyotaku", *login_args(url, ca, kyotaku)],
         ["client", "--profile", "kyotaku", "send", "--to", houmon["office_number"], "training-data/demo/samples/*.CSV"],
@@ -156,3 +158,16 @@ def test_serve_on_a_data_directory_without_its_files_lists_each_missing_path_who
     lines = done.stderr.splitlines()
     assert {f"  {data / 'ca' / 'ca.pem'}", f"  {data / 'tls' / 'hub.pem'}"} <= set(lines)
     assert "run `careplan up` once to create the CA, the hub's TLS certificate and demo offices" in lines
+
+
+def test_the_commands_to_paste_run_careplan_as_it_was_started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Started as `python -m careplan_cli.main up`, argv[0] is main.py, which a shell cannot run:
+    the summary's commands then start with this interpreter and `-m careplan_cli.main`."""
+    from careplan_cli import up
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(up.sys, "argv", [str(Path(up.__file__).with_name("main.py")), "up"])
+    assert up._command() == [sys.executable, "-m", "careplan_cli.main"]
+    script = tmp_path / "bin" / "careplan"
+    monkeypatch.setattr(up.sys, "argv", [str(script), "up"])
+    assert up._command() == ["bin/careplan"]  # a script below the working directory: its short path

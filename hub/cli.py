@@ -76,10 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     rotate = with_json(keys_sub.add_parser("rotate", help="start encrypting with a new key"))
     rotate.add_argument("--retire-old", action="store_true", help="re-encrypt every payload and drop old keys")
-    audit = sub.add_parser("audit", help="the latest refusals: who, what, why")
-    audit.add_argument("--json", action="store_true", help="machine-readable output")
-    crl = sub.add_parser("crl-status", help="the CRL in force and any refused publication (corrupt, forged, older)")
-    crl.add_argument("--json", action="store_true", help="machine-readable output")
+    with_json(sub.add_parser("audit", help="the latest refusals: who, what, why"))
+    crl_help = "the CRL in force and any refused publication (corrupt, forged, older)"
+    with_json(sub.add_parser("crl-status", help=crl_help))
     control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
     return with_examples(parser, EXAMPLES)
 
@@ -100,11 +99,6 @@ def _no_hub(config: HubConfig) -> bool:
         return False
     print(f"no running hub for {config.data_dir} (start one with `careplan up`)", file=sys.stderr)
     return True
-
-
-def _print_result(result: object) -> int:
-    render.print_json(result)
-    return 1 if render.is_refusal(result) else 0
 
 
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:

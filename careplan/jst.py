@@ -22,16 +22,21 @@ def _parse(iso: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def in_jst(iso: str) -> dt.datetime:
+    """The instant `iso` names (UTC when it gives no zone), in JST."""
+    return _parse(iso).astimezone(JST)
+
+
 def for_people(iso: str | None) -> str:
     """`2026-12-01 15:04:05` (JST); `-` for nothing."""
     if not iso or iso == "-":
         return "-"
-    return _parse(iso).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+    return in_jst(iso).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def for_json(iso: str) -> str:
     """`2026-12-01T15:04:05+09:00`."""
-    return _parse(iso).astimezone(JST).replace(microsecond=0).isoformat()
+    return in_jst(iso).replace(microsecond=0).isoformat()
 
 
 def _is_time(key: str, value: object) -> bool:

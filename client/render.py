@@ -33,6 +33,7 @@ from careplan.errors import CareplanError, Lang, parse_lang
 from careplan.findings_ja import rule_ja
 from careplan.folding import fold
 from careplan.jst import for_json, for_people, json_times
+from careplan.sizes import size
 
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
 LANG_ENV = "CAREPLAN_LANG"
@@ -68,15 +69,6 @@ def add_lang_option(parser: argparse.ArgumentParser, what: str = "explanations a
 
 jst = for_people  # the names the commands use
 iso_jst = for_json
-
-
-def size(n: int | float) -> str:
-    """Bytes as people read them, 1 KB = 1,024 bytes: `512 B`, `12.5 KB`, `10.0 MB`."""
-    if n < 1024:
-        return f"{int(n):,} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:,.1f} KB"
-    return f"{n / (1024 * 1024):,.1f} MB"
 
 
 def print_json(value: object) -> None:

@@ -31,7 +31,8 @@ from rich.table import Table
 from rich.text import Text
 
 from careplan.folding import fold
-from careplan.jst import JST, for_people, json_times
+from careplan.jst import for_people, in_jst, json_times
+from careplan.sizes import size
 from hub.banner import pair
 
 WIDTH = 80
@@ -116,11 +117,6 @@ def is_refusal(answer: object) -> bool:
 
 
 # --- lists ------------------------------------------------------------------------------------------
-def size(n: int) -> str:
-    """Bytes as the client shows them: 1 KB = 1,024 bytes."""
-    return f"{n:,} B" if n < 1024 else f"{n / 1024:,.1f} KB" if n < 1024**2 else f"{n / 1024**2:,.1f} MB"
-
-
 def transmissions(answer: Mapping[str, Any], cells: int) -> Lines:
     """Every office's transmissions: ID with the send (and download) time, sender → recipient, status."""
     rows = []
@@ -309,14 +305,9 @@ def crl(answer: Mapping[str, Any], cells: int) -> Lines:
 
 
 # --- the journal ------------------------------------------------------------------------------------
-def _moment(entry: Mapping[str, Any]) -> dt.datetime:
-    at = dt.datetime.fromisoformat(entry["at"])
-    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(JST)
-
-
 def journal_day(entry: Mapping[str, Any]) -> str:
     """The JST date the entry falls on: the journal prints it once, above that day's entries."""
-    return _moment(entry).strftime("%Y-%m-%d")
+    return in_jst(entry["at"]).strftime("%Y-%m-%d")
 
 
 def _flow(first: str, items: Sequence[str], cells: int) -> Lines:
@@ -349,7 +340,7 @@ def journal_entry(entry: Mapping[str, Any], cells: int, *, day: str | None = Non
     tail = [entry.get("code") or "", who, entry.get("transmission") or ""]
     tail.append(f"⚡{entry['fault']['kind']}" if entry.get("fault") else "")
     tail.append(f"{entry['duration_ms']:.0f}ms")
-    head = f"{_moment(entry).strftime('%H:%M:%S')} {entry['status']} {entry['method']:<6} {entry['route']}"
+    head = f"{in_jst(entry['at']).strftime('%H:%M:%S')} {entry['status']} {entry['method']:<6} {entry['route']}"
     lines += _flow(head, [x for x in tail if x], cells)
     for d in entry.get("decisions") or []:
         lines += _decision(d, cells)

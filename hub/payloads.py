@@ -24,7 +24,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -190,9 +189,7 @@ class PayloadStore:
         unit is never whole in memory (careplan.standard.source)."""
         if staged.kept is not None:
             return bytes(staged.kept)
-        with contextlib.closing(self.staged_chunks(staged)) as chunks:
-            head = next(chunks, b"")[:HEAD]  # one chunk decrypted twice: ~0.1 ms, for the type sniffing
-        return Streamed(size=staged.size, head=head, chunks=lambda: self.staged_chunks(staged))
+        return Streamed(size=staged.size, head=bytes(staged.head), chunks=lambda: self.staged_chunks(staged))
 
     def staged_chunks(self, staged: StagedPayload) -> Iterator[bytes]:
         """The plaintext of a staging file, chunk by chunk; the file is open while they are read."""
@@ -302,7 +299,8 @@ class StagedPayload:
     """One file of an upload as it streams in: sealed by CHUNK into `path` (never whole in memory),
     its plaintext size and SHA-256 counted on the way. `write` as parts arrive, `close` at the end
     of the part, then PayloadStore.publish — or `discard`. Up to KEPT_BYTES the plaintext is also
-    kept (`kept`), for the judgement of the upload it belongs to, until `forget_plaintext`."""
+    kept (`kept`), for the judgement of the upload it belongs to, until `forget_plaintext`; its first
+    HEAD bytes always (`head`: what the type sniffing of a bigger one reads, without opening it again)."""
 
     def __init__(self, path: Path, name: str, key_id: str, key: bytes) -> None:
         self.path = path
@@ -310,6 +308,7 @@ class StagedPayload:
         self.size = 0
         self.published = False
         self.kept: bytearray | None = bytearray()
+        self.head = bytearray()
         self._hash = hashlib.sha256()
         self._aead = AESGCM(key)
         self._prefix = secrets.token_bytes(8)
@@ -326,6 +325,8 @@ class StagedPayload:
         self._hash.update(data)
         self.size += len(data)
         self._pending += data
+        if len(self.head) < HEAD:
+            self.head += data[: HEAD - len(self.head)]
         if self.kept is not None:
             if self.size <= KEPT_BYTES:
                 self.kept += data
@@ -350,6 +351,7 @@ class StagedPayload:
         """Forget the file (a refusal, a retry already stored); a no-op once published."""
         self._close_fd()
         self.kept = None
+        self.head.clear()
         if not self.published:
             self.path.unlink(missing_ok=True)
 

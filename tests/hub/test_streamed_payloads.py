@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidTag
 
 from bench.load import unit
 from careplan.errors import Finding
-from careplan.standard.source import Streamed
+from careplan.standard.source import HEAD, Streamed
 from careplan.standard.transmission import check_transmission
 from hub.payloads import CHUNK, KEPT_BYTES, PayloadStore, StagedPayload
 from tests.conftest import HOUMON, KYOTAKU
@@ -28,7 +28,11 @@ def _read_back(store: PayloadStore, staged: StagedPayload) -> bytes:
     """A staged file's plaintext as the standard check gets it (PayloadStore.staged_content):
     kept from the upload, or read back and decrypted chunk by chunk."""
     content = store.staged_content(staged)
-    return content if isinstance(content, bytes) else b"".join(content.chunks())
+    if isinstance(content, bytes):
+        return content
+    whole = b"".join(content.chunks())
+    assert content.head == whole[:HEAD] and content.size == len(whole), "the sniffed head is the file's"
+    return whole
 
 
 def _staged(store: PayloadStore, data: bytes, piece: int = 64 * 1024) -> str:
@@ -44,9 +48,10 @@ def _staged(store: PayloadStore, data: bytes, piece: int = 64 * 1024) -> str:
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17])
-def test_what_streams_in_reads_back(store: PayloadStore, size: int) -> None:
+@pytest.mark.parametrize("piece", [1000, 64 * 1024])  # parts arrive in pieces smaller and bigger than HEAD
+def test_what_streams_in_reads_back(store: PayloadStore, size: int, piece: int) -> None:
     data = os.urandom(size)
-    name = _staged(store, data)
+    name = _staged(store, data, piece)
     assert store.read(name) == data
     assert size < 64 or data[:64] not in (store.directory / name).read_bytes(), "no plaintext at rest"
 

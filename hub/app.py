@@ -45,21 +45,26 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     db = await open_storage(config.database_url, config.db_file)
     db.on_commit_batch = app[METRICS].observe_commit_batch
     cpu = cpu_pool()  # scrypt and other CPU-heavy calls run here, never on the event loop
-    service = HubService(
-        config=config,
-        db=db,
-        payloads=PayloadStore(config.payload_dir, config.key_file),
-        trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
-        clock=app[CLOCK],
-        hasher=PasswordHasher(cpu),
-    )
-    app[SERVICE] = service
-    app[USAGE] = UsageSite(service)
-    harden(config.data_dir)
-    if app[COLLECT_GARBAGE]:  # on a shared database only stale files: other nodes may be writing
-        await collect_garbage_at_start(config, db, service.payloads)
-    await _purge(service)  # at start, before the first request
-    housekeeping = asyncio.get_running_loop().create_task(_housekeeping(service))
+    try:
+        service = HubService(
+            config=config,
+            db=db,
+            payloads=PayloadStore(config.payload_dir, config.key_file),
+            trust=TrustStore(config.trusted_ca_file, config.crl_file, config.data_dir / "trust" / "crl-in-force.pem"),
+            clock=app[CLOCK],
+            hasher=PasswordHasher(cpu),
+        )
+        app[SERVICE] = service
+        app[USAGE] = UsageSite(service)
+        harden(config.data_dir)
+        if app[COLLECT_GARBAGE]:  # on a shared database only stale files: other nodes may be writing
+            await collect_garbage_at_start(config, db, service.payloads)
+        await _purge(service)  # at start, before the first request
+        housekeeping = asyncio.get_running_loop().create_task(_housekeeping(service))
+    except BaseException:  # a failure or Ctrl-C while starting: nothing may keep the process alive
+        await db.close()
+        cpu.shutdown(wait=True, cancel_futures=True)
+        raise
     restore_loop_handler = quiet_accept_errors(asyncio.get_running_loop())
     with repeat_filtered(config.log_interval):
         yield

@@ -82,11 +82,11 @@ async def start_hub(
     config = replace(config, admin_token=admin_token(config))
     args = handler_args(config)
     runner = web.AppRunner(create_app(config, clock=clock, collect_garbage=not worker), **args)
-    await runner.setup()
-    site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config), reuse_port=worker or None)
     try:
+        await runner.setup()
+        site = GuardedSite(runner, config, args, ssl_context=server_ssl_context(config), reuse_port=worker or None)
         await site.start()
-    except BaseException:  # e.g. the port is taken: close the database, or its thread keeps us alive
+    except BaseException:  # e.g. the port is taken, or Ctrl-C: close the database, or its thread keeps us alive
         await runner.cleanup()
         raise
     port = runner.addresses[0][1]
@@ -106,23 +106,41 @@ def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:
 
 
 async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], Awaitable[None]] | None = None) -> None:
-    """Run until SIGINT/SIGTERM; `on_start` runs once the hub listens (seeding, announcements)."""
-    hub = await start_hub(config, announce_ready=False)
-    try:
-        if on_start is not None:
-            await on_start(hub)
-    except BaseException:
-        await hub.stop()
-        raise
-    write_ready_file(config, url=hub.url, port=hub.port)
-    print("\n".join(listening_lines(hub.url, config)), flush=True)
+    """Run until SIGINT/SIGTERM; `on_start` runs once the hub listens (seeding, announcements).
+
+    The signal handlers come first, before anything can see the ready file: Ctrl-C at any moment,
+    even while the hub is still starting or seeding, stops it cleanly (exit 0, no traceback)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    starting = asyncio.ensure_future(_start(config, on_start))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # stopped while starting: _start closes what it opened
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return
+    if starting.exception() is not None:
+        stopping.cancel()
+    hub = starting.result()
     try:
-        await stop.wait()
+        write_ready_file(config, url=hub.url, port=hub.port)
+        print("\n".join(listening_lines(hub.url, config)), flush=True)
+        await stopping
     finally:
         config.ready_file.unlink(missing_ok=True)
         await hub.stop()
+
+
+async def _start(config: HubConfig, on_start: Callable[[RunningHub], Awaitable[None]] | None) -> RunningHub:
+    hub = await start_hub(config, announce_ready=False)
+    try:
+        if on_start is not None:
+            await on_start(hub)
+    except BaseException:  # a failure, or Ctrl-C while seeding
+        await hub.stop()
+        raise
+    return hub

@@ -190,13 +190,13 @@ def _die_with_parent() -> None:
 async def _worker(config: HubConfig, json_logs: JsonFormatter | None) -> None:
     # On a shared database the clock is a row of it (hub.nodes), not a mapped file of this machine.
     clock = Clock() if shared(config) else SharedClock(clock_file(config))
-    hub = await start_hub(config, clock=clock, announce_ready=False, worker=True)
-    if json_logs is not None:
-        json_logs.node = node_name(hub.port)
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # first: Ctrl-C reaches the workers too, also while they start
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    hub = await start_hub(config, clock=clock, announce_ready=False, worker=True)
+    if json_logs is not None:
+        json_logs.node = node_name(hub.port)
     print("ready", flush=True)
     try:
         await stop.wait()

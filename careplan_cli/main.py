@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # what a shell reports for a process ended by SIGPIPE
+    except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own (e.g. while preparing)
+        print("\ncareplan: 中断しました / interrupted", file=sys.stderr)
+        return 130  # what a shell reports for a process ended by SIGINT
     return status
 
 

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from careplan.helptext import subparsers
+from careplan_cli import main as careplan_main
 from careplan_cli.main import SUBCOMMANDS, take_lang
 from tests.conftest import run_careplan
 
@@ -80,3 +81,17 @@ def test_a_closed_pipe_ends_quietly() -> None:
         _, stderr = process.communicate(timeout=30)
     assert "Traceback" not in stderr.decode() and "BrokenPipe" not in stderr.decode(), stderr.decode()
     assert process.returncode == 141
+
+
+def test_ctrl_c_outside_a_commands_own_handler_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C where a command has no handler of its own (`careplan up` making its certificates, a
+    client waiting on the hub): one line, exit status 130, no KeyboardInterrupt traceback."""
+
+    def interrupted(args: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(careplan_main, "_dispatch", interrupted)
+    assert careplan_main.main(["up"]) == 130
+    assert capsys.readouterr().err.strip() == "careplan: 中断しました / interrupted"

@@ -85,6 +85,9 @@ def is_japanese(text: str) -> bool:
     return bool(_HIRAGANA.search(text))
 
 
+LANG_ENV = "CAREPLAN_LANG"  # `careplan --lang` puts its choice here for every command
+
+
 def parse_lang(value: str | None, default: Lang = Lang.JA) -> Lang:
     """The language asked for by `--lang`, `CAREPLAN_LANG` or an Accept-Language header.
 

@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from client.render import LANG_ENV
+from careplan.errors import LANG_ENV
 
 SUBCOMMANDS = {
     "up": ("careplan_cli.up", "start a hub with a CA and demo offices (the quick start)"),

@@ -29,14 +29,13 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from careplan.errors import CareplanError, Lang, parse_lang
+from careplan.errors import LANG_ENV, CareplanError, Lang, parse_lang
 from careplan.findings_ja import rule_ja
 from careplan.folding import fold
 from careplan.jst import for_json, for_people, json_times
 from careplan.sizes import size
 
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
-LANG_ENV = "CAREPLAN_LANG"
 
 
 def _console(stderr: bool = False) -> Console:

@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import functools
 import json
+import os
 import ssl
 import sys
 from pathlib import Path
 
 import aiohttp
 
-from careplan.errors import CareplanError
+from careplan.errors import LANG_ENV, CareplanError, parse_lang
 from careplan.helptext import with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
@@ -86,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
 async def _admin(config: HubConfig, method: str, path: str, body: object | None = None) -> object:
     ready = json.loads(config.ready_file.read_text())
     context = ssl.create_default_context(cafile=str(config.trusted_ca_file))
-    headers = {"Authorization": f"Bearer {admin_token(config)}"}
+    # --lang (CAREPLAN_LANG): the admin API's details and fixes in that language, as for the client
+    lang = parse_lang(os.environ.get(LANG_ENV))
+    headers = {"Authorization": f"Bearer {admin_token(config)}", "Accept-Language": lang.value}
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
         session.request(method, ready["url"] + path, json=body, headers=headers) as response,

@@ -98,6 +98,13 @@ def test_snapshots_scenarios_demo_and_reset_from_the_shell(running: tuple[str, P
     assert answer(data, "snapshot", "delete", "after-scenario")["deleted"] == "after-scenario"
     missing = hub_cmd(data, "snapshot", "restore", "after-scenario")
     assert missing.returncode == 1 and "SNAPSHOT_NOT_FOUND" in missing.stderr
+    assert "スナップショット 'after-scenario' はありません" in missing.stderr
+    assert "careplan hub snapshot list で保存済みの名前を確認してください。" in missing.stderr
+    english = run_careplan("--lang", "en", "hub", "--data", str(data), "snapshot", "restore", "after-scenario")
+    assert english.returncode == 1 and "SNAPSHOT_NOT_FOUND" in english.stderr
+    assert "no snapshot 'after-scenario'" in english.stderr, english.stderr  # --lang en reached the admin API
+    assert "List the snapshots (careplan hub snapshot list)." in english.stderr
+    assert "指定されたスナップショットが見つかりません。" in english.stderr  # the message stays as it is
 
 
 def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[str]]) -> None:

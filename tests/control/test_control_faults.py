@@ -54,9 +54,8 @@ async def test_latency_delays_the_answer_and_changes_nothing_else(hub: HubUnderT
         started = time.monotonic()
         assert await houmon.inbox() == []
         assert time.monotonic() - started >= 0.4
-        started = time.monotonic()
-        await houmon.whoami()  # not a list: not delayed
-        assert time.monotonic() - started < 0.4
+        await houmon.whoami()  # not a list: not delayed (the journal marks the inbox alone, below;
+        # no wall-clock bound here, which a busy shared host could break)
     [marked] = await _faulted(hub)
     assert marked["route"] == "/api/v1/inbox" and marked["duration_ms"] >= 400 and marked["status"] == 200
 

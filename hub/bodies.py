@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 from aiohttp import multipart, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
+from multidict import MultiDictProxy
 
 from careplan.errors import CareplanError
 
@@ -142,6 +145,64 @@ def unparsable_head(exc: BaseException | None, message: str | None) -> CareplanE
     )
 
 
+# Text no storage takes: NUL (PostgreSQL refuses it in text) and unpaired surrogates (no UTF-8
+# encodes them; JSON may spell them as "\ud800"). Found in a request, they are the client's fault.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_text(text: str, where_ja: str, where_en: str) -> None:
+    """BAD_REQUEST when `text` holds a character no storage takes, naming where and at which
+    character (never the text itself: it may be personal data)."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return
+    char, at = f"U+{ord(found.group()):04X}", found.start() + 1
+    space = " " if where_ja[-1].isascii() else ""  # 「本文の user_id の 3 文字目」「パスの 3 文字目」
+    raise CareplanError(
+        "BAD_REQUEST",
+        detail=f"{where_ja}{space}の {at} 文字目に使えない文字（{char}）があります。",
+        detail_en=f"{where_en} holds a character that cannot be used ({char}) at position {at}",
+        fix="NUL（U+0000）や対になっていないサロゲート（U+D800〜U+DFFF）を含まない UTF-8 の文字列を送ってください。",
+        fix_en="Send UTF-8 text without NUL (U+0000) or unpaired surrogates (U+D800 to U+DFFF).",
+    )
+
+
+def _check_fields(fields: MultiDictProxy[Any], kind_ja: str, kind_en: str) -> None:
+    for name, value in fields.items():
+        check_text(name, f"{kind_ja}の項目名", f"a field name of the {kind_en}")
+        if isinstance(value, str):
+            check_text(value, f"{kind_ja}の {_printable(name)}", f"the {kind_en}'s {_printable(name)}")
+
+
+def check_url_text(request: web.Request) -> None:
+    """The path (with its parameters) and the query, before any handler reads them."""
+    check_text(request.path, "パス", "the path")
+    if request.query_string:
+        _check_fields(request.query, "クエリ", "query")
+
+
+def _check_json(value: object) -> None:
+    """Every key and string of a parsed JSON body (iteratively: depth is the parser's business)."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            check_text(item, f"本文の {_printable(path)}", f"the body's {_printable(path)}")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                check_text(key, "本文の項目名", "a field name of the body")
+                stack.append((f"{path}.{key}" if path else key, inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", inner) for index, inner in enumerate(item))
+
+
+async def form_fields(request: web.Request) -> MultiDictProxy[str | bytes | web.FileField]:
+    """The website's form (`request.post()`), every name and text field checked by `check_text`."""
+    form = await request.post()
+    _check_fields(form, "フォーム", "form")
+    return form
+
+
 async def json_object(request: web.Request) -> dict[str, object]:
     """The body as a JSON object, or BAD_REQUEST / BODY_TOO_LARGE saying what is wrong with it."""
     try:
@@ -167,4 +228,5 @@ async def json_object(request: web.Request) -> dict[str, object]:
             fix='項目を {"名前": 値} の形の JSON オブジェクトで送ってください。',
             fix_en='Send the fields as a JSON object {"name": value}.',
         )
+    _check_json(body)
     return body

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import secrets
 
 from aiohttp import web
 
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Lang, Operation, parse_lang
+from hub import tokens
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.service import HubService, Session
@@ -120,7 +120,7 @@ def require_admin(request: web.Request) -> None:
     except ValueError:
         loopback = remote == "localhost"
     given = presented_token(request)
-    if not token or not loopback or not secrets.compare_digest(given, token):
+    if not token or not loopback or not tokens.same(given, token):
         raise CareplanError(
             "ADMIN_FORBIDDEN",
             detail="管理トークンがないか誤っている、または接続元がループバックではありません",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from careplan.errors import CareplanError
-from hub.bodies import check_web_form
+from hub.bodies import check_url_text, check_web_form
 from hub.config import HubConfig
 from hub.connections import GuardedRequestHandler, try_again_later
 from hub.headers import RETRY_AFTER  # the answer's Retry-After (set by hub.headers on every 429)
@@ -144,6 +144,7 @@ def limits_middleware(
         if knocked is not None:
             limits.check(request, knocked, today=today())
         check_web_form(request)
+        check_url_text(request)
         return await handler(request)
 
     return middleware

@@ -107,7 +107,7 @@ def decode_cursor(kind: str, cursor: str) -> tuple[str, str]:
         isinstance(value, list)
         and len(value) == 3
         and value[0] == kind
-        and all(isinstance(v, str) and 0 < len(v) <= 64 for v in value[1:])
+        and all(isinstance(v, str) and 0 < len(v) <= 64 and v.isprintable() for v in value[1:])  # no NUL, no surrogate
     ):
         return value[1], value[2]
     raise CareplanError(

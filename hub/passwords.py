@@ -27,13 +27,15 @@ from functools import cache
 from importlib import resources
 from typing import TypeVar
 
+from hub.tokens import as_bytes
+
 _N, _R, _P = 2**14, 8, 1
 T = TypeVar("T")
 
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    digest = hashlib.scrypt(as_bytes(password), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
@@ -44,7 +46,8 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    salt_bytes = base64.b64decode(salt)
+    actual = hashlib.scrypt(as_bytes(password), salt=salt_bytes, n=int(n), r=int(r), p=int(p), dklen=32)
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 

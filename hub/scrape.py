@@ -6,11 +6,10 @@ or the admin token from loopback, as for /admin. Served on the hub's own port, o
 
 from __future__ import annotations
 
-import secrets
-
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
+from hub import tokens
 from hub.keys import CONFIG, SERVICE, presented_token, require_admin
 from hub.logformat import node_name
 from hub.metrics import METRICS, connection_counts
@@ -32,7 +31,7 @@ STORED_SQL = {
 def check_scraper(request: web.Request) -> None:
     """A scraper shows the metrics token (from anywhere), or the admin token from loopback."""
     metrics_token = request.app[CONFIG].metrics_token
-    if metrics_token and secrets.compare_digest(presented_token(request), metrics_token):
+    if metrics_token and tokens.same(presented_token(request), metrics_token):
         return
     try:
         require_admin(request)

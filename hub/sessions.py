@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import hashlib
 import mmap
 import secrets
 import sqlite3
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from careplan.certificates import OfficeIdentity
 from careplan.errors import CareplanError, Operation
+from hub import tokens
 from hub.clock import Clock, mapped_file
 from hub.config import HubConfig
 from hub.passwords import PasswordHasher
@@ -61,7 +61,7 @@ class CheckedUser:
 
 
 def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return tokens.digest(token)
 
 
 CACHE_SECONDS = 5  # how long (hub clock) a found session is used without reading it again

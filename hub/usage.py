@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from careplan.office import PREFECTURES, is_office_number, is_office_user_id
+from hub import tokens
 from hub.passwords import Problem, new_password, policy_problems
 from hub.service import HubService
 from hub.storage import StorageTransaction as Transaction
@@ -44,7 +45,7 @@ class WebSession:
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return tokens.digest(token)
 
 
 def password_problem(user_id: str, current: str, new: str, confirm: str) -> CareplanError | None:

@@ -23,6 +23,8 @@ from multidict import MultiDictProxy
 from careplan.errors import CareplanError
 from careplan.office import PREFECTURES
 from careplan.standard import standard
+from hub import tokens
+from hub.bodies import form_fields
 from hub.headers import retry_after_on_throttle
 from hub.keys import CLOCK, USAGE, request_lang
 from hub.offices import JST
@@ -70,10 +72,10 @@ async def render(request: web.Request, template: str, *, status: int = 200, **co
 
 
 async def _form(request: web.Request) -> MultiDictProxy[str]:
-    form = await request.post()
+    form = await form_fields(request)
     binding = _binding(request)
     expected = await request.app[USAGE].csrf_token(binding) if binding else ""
-    if not expected or not secrets.compare_digest(str(form.get("csrf", "")), expected):
+    if not expected or not tokens.same(str(form.get("csrf", "")), expected):
         raise CareplanError(
             "CSRF_FAILED",
             detail="フォームのCSRFトークンが、このブラウザのセッションのものではありません",
@@ -130,7 +132,7 @@ async def login(request: web.Request) -> web.Response:
                 str(form.get("user_id", "")), str(form.get("password", "")), remote=request.remote
             )
     except CareplanError as error:  # the form keeps the user ID typed (never the password)
-        user_id = str((await request.post()).get("user_id", ""))
+        user_id = str((await request.post()).get("user_id", "")).replace("\x00", "")  # shown again: no NUL
         return await _refused(request, "login.html", error, page="login", user_id=user_id)
     response = web.HTTPSeeOther("/web/password" if must_change else "/web/")
     _cookie(response, SESSION_COOKIE, token)

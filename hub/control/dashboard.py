@@ -23,6 +23,8 @@ import jinja2
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
+from hub import tokens
+from hub.bodies import json_object
 from hub.config import HubConfig
 from hub.control import views
 from hub.control.feed import feed_item, jst, state
@@ -74,9 +76,9 @@ def _forbidden() -> CareplanError:
 def _allowed(request: web.Request) -> bool:
     config = request.app[CONFIG]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and config.admin_token and hmac.compare_digest(token.strip(), config.admin_token):
+    if scheme.lower() == "bearer" and config.admin_token and tokens.same(token.strip(), config.admin_token):
         return True
-    return hmac.compare_digest(request.cookies.get(COOKIE, ""), _cookie_value(config))
+    return tokens.same(request.cookies.get(COOKIE, ""), _cookie_value(config))
 
 
 def _grant(request: web.Request) -> bool:
@@ -84,8 +86,8 @@ def _grant(request: web.Request) -> bool:
     config = request.app[CONFIG]
     token, passcode = request.query.get("token", ""), request.query.get("passcode", "")
     return bool(
-        (token and config.admin_token and hmac.compare_digest(token, config.admin_token))
-        or (passcode and hmac.compare_digest(passcode, trainer_passcode(config)))
+        (token and config.admin_token and tokens.same(token, config.admin_token))
+        or (passcode and tokens.same(passcode, trainer_passcode(config)))
     )
 
 
@@ -105,16 +107,16 @@ def _guard(request: web.Request, *, control: bool = False) -> None:
 async def _control_field(request: web.Request, name: str) -> str:
     """One field of a control's JSON body, after the access and CSRF checks."""
     _guard(request, control=True)
-    try:
-        return str((await request.json())[name])
-    except (ValueError, KeyError, TypeError):
-        raise CareplanError(
-            "BAD_REQUEST",
-            detail=f'本文は JSON の {{"{name}": …}} です',
-            fix="ダッシュボード画面のボタンから操作してください。",
-            detail_en=f'send {{"{name}": …}}',
-            fix_en="Use the dashboard's buttons.",
-        ) from None
+    value = (await json_object(request)).get(name)  # refusals of a body that is no JSON object, or unstorable text
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    raise CareplanError(
+        "BAD_REQUEST",
+        detail=f'本文は JSON の {{"{name}": …}} です',
+        fix="ダッシュボード画面のボタンから操作してください。",
+        detail_en=f'send {{"{name}": …}}',
+        fix_en="Use the dashboard's buttons.",
+    )
 
 
 def _page(template: str, status: int = 200, **context: Any) -> web.Response:

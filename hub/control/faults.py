@@ -38,6 +38,7 @@ from cryptography import x509
 
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
+from hub import tokens
 from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
 
@@ -336,7 +337,7 @@ async def _expire_session(request: web.Request) -> None:
     async with service.db.transaction() as tx:
         await tx.execute(
             "UPDATE sessions SET expires_at = ? WHERE token_hash = ?",
-            (service.clock.now().isoformat(), hashlib.sha256(token.strip().encode()).hexdigest()),
+            (service.clock.now().isoformat(), tokens.digest(token.strip())),
         )
         await service.session_cache.revoking(tx)  # a cached copy (any process or node) must not outlive it
 

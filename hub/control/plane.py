@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from careplan.errors import CareplanError
+from hub import tokens
 from hub.control.faults import FAULT, Faults, route_of
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
@@ -121,7 +121,7 @@ async def _user(request: web.Request, service: HubService, users: dict[str, str]
         secret = request.cookies.get("careplan_web", "")
     if not secret:
         return None
-    digest = hashlib.sha256(secret.encode()).hexdigest()
+    digest = tokens.digest(secret)
     if digest not in users:
         row = await service.db.fetch_one(f"SELECT user_id FROM {table} WHERE token_hash = ?", (digest,))
         if row is None:

@@ -76,8 +76,8 @@ async def serve(data: Path, inline: bool) -> None:
 
     config = HubConfig(data_dir=data, port=0, admin_token="bench")
     hub = await start_hub(config, clock=Clock(), announce_ready=False)
+    from hub.datadir import write_ready_file
     from hub.keys import SERVICE
-    from hub.server import write_ready_file
 
     await hub.app[SERVICE].register_office(
         office_number=OFFICE,

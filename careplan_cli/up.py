@@ -30,13 +30,13 @@ from hub.banner import WIDTH, pair
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
+from hub.dburl import refusal_line, without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
 from hub.processes import runs
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
-from hub.storage import refusal_line, without_password
 
 
 def _parser() -> argparse.ArgumentParser:

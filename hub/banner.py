@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 
 from hub.config import HubConfig
-from hub.storage import without_password
+from hub.dburl import without_password
 
 WIDTH = 80
 LABEL = 38  # cells before a value in `careplan up`'s summary

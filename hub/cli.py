@@ -19,9 +19,10 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
+from hub.datadir import admin_token
+from hub.dburl import refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
-from hub.server import RunningHub, admin_token, missing_files, serve_forever
-from hub.storage import refusal_line
+from hub.server import RunningHub, missing_files, serve_forever
 
 DEFAULT_DATA = Path(".careplan-sim")
 
@@ -173,10 +174,13 @@ def main(argv: list[str]) -> int:
 
 
 def _serve(config: HubConfig, args: argparse.Namespace, json_logs: JsonFormatter | None) -> int:
-    from hub.workers import serve_workers, tune_malloc
+    from hub.supervisor import exec_supervisor
+    from hub.workers import prepare_storage, tune_malloc
 
-    if args.workers > 1:
-        return serve_workers(config, args.workers, args.log_format)
+    if args.workers > 1:  # prepared here, with the hub's libraries; supervised by a lean process
+        asyncio.run(prepare_storage(config))
+        admin_token(config)  # made once, before any worker reads it
+        exec_supervisor(config, args.workers, args.log_format)  # never returns
     tune_malloc()
 
     async def on_start(hub: RunningHub) -> None:

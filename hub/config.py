@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.storage import without_password
+from hub.dburl import without_password
 
 MIB = 1024 * 1024
 

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 
 from careplan.errors import CareplanError
-from hub.storage import without_password
+from hub.dburl import without_password
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

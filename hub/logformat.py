@@ -10,15 +10,22 @@ messages name codes, ids and sizes, never values from files.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
 import os
 import socket
 
-from hub.requestid import current_request_id
-
 FORMATS = ("text", "json")
+# The id of the request being handled (set by hub.requestid's middleware), here rather than there so
+# that a process which serves no request (the supervisor, hub.supervisor) logs without aiohttp.
+REQUEST_ID_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar("careplan_request_id", default=None)
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled in this context, if any (for log records)."""
+    return REQUEST_ID_VAR.get()
 
 
 def node_name(port: int | str) -> str:

@@ -39,9 +39,9 @@ from typing import Any
 
 from hub.clock import EPOCH, Clock, Move, micros
 from hub.config import HubConfig
+from hub.dburl import is_postgres_url
 from hub.payloads import PayloadStore
 from hub.sessions import SessionCache
-from hub.storage import is_postgres_url
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import contextvars
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -21,20 +20,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from careplan.errors import CareplanError
+from hub.logformat import REQUEST_ID_VAR
 
 HEADER = "X-Request-Id"
 REQUEST_ID = web.RequestKey("request_id", str)
 REFUSAL_CODE = web.RequestKey("refusal_code", str)
 
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("careplan_request_id", default=None)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def current_request_id() -> str | None:
-    """The id of the request being handled in this context, if any (for log records)."""
-    return _current.get()
 
 
 def request_id_of(given: str | None) -> str:
@@ -51,11 +45,11 @@ def note_refusal(request: web.Request, error: CareplanError) -> None:
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[REQUEST_ID] = request_id_of(request.headers.get(HEADER))
-    token = _current.set(request[REQUEST_ID])
+    token = REQUEST_ID_VAR.set(request[REQUEST_ID])
     try:
         return await handler(request)
     finally:
-        _current.reset(token)
+        REQUEST_ID_VAR.reset(token)
 
 
 async def answer_request_id(request: web.Request, response: web.StreamResponse) -> None:

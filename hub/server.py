@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
-import secrets
 import signal
 import ssl
 from collections.abc import Awaitable, Callable
@@ -27,6 +24,7 @@ from hub.banner import listening_lines
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.connections import ConnectionGate, GuardedSite, handler_args
+from hub.datadir import admin_token, write_ready_file
 
 REQUIRED_FILES = ("ca/ca.pem", "tls/hub.pem", "tls/hub-key.pem")
 
@@ -42,18 +40,6 @@ def server_ssl_context(config: HubConfig) -> ssl.SSLContext:
     context.load_verify_locations(config.trusted_ca_file)
     context.verify_mode = ssl.CERT_OPTIONAL
     return context
-
-
-def admin_token(config: HubConfig) -> str:
-    """The configured admin token, or the one kept in data_dir/admin-token (made on first use)."""
-    if config.admin_token:
-        return config.admin_token
-    path = config.data_dir / "admin-token"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
 
 
 @dataclass(slots=True)
@@ -95,14 +81,6 @@ async def start_hub(
     if announce_ready:
         write_ready_file(config, url=hub.url, port=hub.port)
     return hub
-
-
-def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:
-    tmp = config.ready_file.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # like every file of the data directory
-    with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
-    tmp.replace(config.ready_file)
 
 
 async def serve_forever(config: HubConfig, *, on_start: Callable[[RunningHub], Awaitable[None]] | None = None) -> None:

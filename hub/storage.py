@@ -45,11 +45,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from careplan.errors import CareplanError, PlatformError
+from careplan.errors import PlatformError
+from hub.dburl import is_postgres_url, without_password
 
 T = TypeVar("T")
 
@@ -251,15 +251,6 @@ class GroupCommit:
         return outcomes
 
 
-def refusal_line(program: str, error: CareplanError) -> str | None:
-    """The one stderr line a command prints when its database cannot be reached at start: why and
-    what to do (Japanese, then English; the URL without its password), or None for any other refusal."""
-    if error.code != "DATABASE_UNAVAILABLE":
-        return None
-    fix_en = f" {error.fix_en}" if error.fix_en else ""
-    return f"{program}: {error.detail}。{error.fix} / {error.detail_en}.{fix_en}"
-
-
 class CommitOutcomeUnknown(PlatformError):
     """DATABASE_UNAVAILABLE from a COMMIT whose answer was lost: it may have committed (rule 8)."""
 
@@ -274,20 +265,6 @@ class CommitOutcomeUnknown(PlatformError):
             fix_en="Retry with the same transaction id, manifest and signature: "
             "answered already_stored if it was stored.",
         )
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
-
-
-def without_password(url: str) -> str:
-    """The URL as it may be printed or logged: any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 async def open_storage(url: str, sqlite_path: Path) -> Storage:

@@ -21,8 +21,9 @@ from client.hubclient import client_ssl_context
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import steer
+from hub.datadir import admin_token
 from hub.keys import SERVICE
-from hub.server import RunningHub, admin_token
+from hub.server import RunningHub
 from hub.service import HubService
 from scenarios.model import JST, OfficeSpec
 from scenarios.pki import Pki, RemotePki, pki

@@ -20,7 +20,8 @@ from pathlib import Path
 from hub.config import HubConfig
 from hub.db import Database
 from hub.db_postgres import PostgresDatabase
-from hub.storage import Storage, is_postgres_url
+from hub.dburl import is_postgres_url
+from hub.storage import Storage
 
 CONTROL_SCHEMA = "careplan_control"
 CONTROL_LOCK_KEY = 0x6361_7265_6374_726C  # the journal's writers: never the hub's lock

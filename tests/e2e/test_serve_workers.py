@@ -1,6 +1,7 @@
-"""`careplan hub serve --workers N`: the workers share the port and the clock. A clock move made
-through one connection is what every later connection sees, whichever worker takes it: through a
-mapped file on SQLite, through the database's clock row on PostgreSQL (hub.nodes)."""
+"""`careplan hub serve --workers N`: the workers share the port and the clock, under a lean
+supervisor (hub.supervisor). A clock move made through one connection is what every later
+connection sees, whichever worker takes it: through a mapped file on SQLite, through the database's
+clock row on PostgreSQL (hub.nodes)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+def _rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+
+
 async def _hub_time(url: str, ca_file: Path) -> dt.datetime:
     connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None), force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session, session.get(url + "/healthz") as response:
@@ -37,7 +43,12 @@ async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki, da
     ca_file = data / "ca" / "ca.pem"
     process, url = start(data, workers=2, database_url=database_url)
     try:
-        assert len(_children(process.pid)) == 2
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        # `careplan hub serve` became the lean supervisor by exec (hub.supervisor rule 1): same pid
+        assert b"hub.supervisor" in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        supervisor_kb = _rss_kb(process.pid)
+        assert all(supervisor_kb < _rss_kb(worker) / 2 for worker in workers), "the supervisor is lean"
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(ca_file, None))
         async with aiohttp.ClientSession(connector=connector) as admin:
             moved = dt.datetime(2025, 4, 16, 9, 0, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ import pytest
 from careplan.errors import CareplanError
 from fixtures.pgcluster import PgCluster, free_port
 from hub.db_postgres import CONNECT_TIMEOUT, POOL_SIZE, PostgresDatabase, unavailable
-from hub.storage import refusal_line
+from hub.dburl import refusal_line
 
 URL = "postgresql://careplan:s3cret@db.example:5433/careplan"
 

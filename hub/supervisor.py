@@ -1,0 +1,174 @@
+"""The supervisor of `careplan hub serve --workers N`: it starts N worker processes (hub.workers) on one
+port, restarts one that dies, and stops them all on SIGINT/SIGTERM.
+
+Rules this module keeps:
+1. `careplan hub serve` prepares the storage (migrations, garbage left by an interrupted write:
+   `hub.workers.prepare_storage`) and makes the admin token before any worker starts — workers
+   never collect garbage, since another worker may have written a payload that its commit does not
+   name yet — and then becomes this supervisor by exec (`exec_supervisor`), keeping its pid.
+2. The exec leaves the hub's libraries behind: this module imports the standard library and the
+   hub's text-only modules (config, banner, clock, datadir, logformat), never aiohttp, asyncpg or
+   cryptography, so the supervisor holds ~15 MB where a process with the whole hub imported holds
+   ~65 MB (tests/hub/test_supervisor_imports.py keeps it so).
+3. The supervisor reserves the port (bound, not listening, so it takes no connection) before the
+   workers start, writes the ready file (its own pid) once every worker listens, restarts a worker
+   that dies (at most RESTART_BURST in RESTART_WINDOW seconds, then it stops the hub) and on
+   SIGINT/SIGTERM stops them all. A worker dies with its supervisor (PR_SET_PDEATHSIG), so a
+   killed supervisor never leaves workers behind holding the port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hub.banner import listening_lines
+from hub.clock import SharedClock
+from hub.config import HubConfig
+from hub.datadir import write_ready_file
+from hub.logformat import FORMATS, configure_logging
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT = 60.0  # seconds a worker has to listen
+STOP_TIMEOUT = 20.0  # seconds workers have to finish their requests on SIGTERM
+RESTART_BURST, RESTART_WINDOW = 5, 60.0
+
+
+def clock_file(config: HubConfig) -> Path:
+    return config.data_dir / "clock"
+
+
+def _reserve_port(config: HubConfig) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    reserved.bind((config.host, config.port))
+    return reserved
+
+
+class Supervisor:
+    def __init__(self, config: HubConfig, workers: int, port: int, log_format: str = "text") -> None:
+        self.config = config
+        self.count = workers
+        self.port = port
+        self.log_format = log_format
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.restarts: list[float] = []
+        self.stopping = False
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "hub.workers", "--data", str(self.config.data_dir)]
+        command += ["--host", self.config.host, "--port", str(self.port), "--log-format", self.log_format]
+        # The database URL goes by the environment: a password on a command line shows in `ps`.
+        env = {**os.environ, "CAREPLAN_HUB_DATABASE": self.config.database_url}
+        return subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+
+    @staticmethod
+    def wait_ready(worker: subprocess.Popen[bytes]) -> None:
+        assert worker.stdout is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and worker.poll() is None:
+            readable, _, _ = select.select([worker.stdout], [], [], 0.2)
+            if readable and worker.stdout.readline().strip() == b"ready":
+                return
+        worker.kill()
+        worker.wait()
+        raise RuntimeError(f"a hub worker did not start (exit status {worker.returncode})")
+
+    def start(self) -> None:
+        self.workers = [self.spawn() for _ in range(self.count)]  # they start side by side
+        for worker in self.workers:
+            self.wait_ready(worker)
+
+    def watch(self) -> None:
+        """Until told to stop: restart a worker that exits, unless they keep dying."""
+        while not self.stopping:
+            time.sleep(0.2)
+            for index, worker in enumerate(self.workers):
+                if self.stopping or worker.poll() is None:
+                    continue
+                now = time.monotonic()
+                self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW] + [now]
+                if len(self.restarts) > RESTART_BURST:
+                    log.error("hub workers keep exiting (%d in %.0f s): stopping", len(self.restarts), RESTART_WINDOW)
+                    self.stopping = True
+                    return
+                log.warning("hub worker %d exited with status %s: restarting it", worker.pid, worker.returncode)
+                self.workers[index] = self.spawn()
+                self.wait_ready(self.workers[index])
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def serve(config: HubConfig, workers: int, log_format: str = "text") -> int:
+    """Run the hub as `workers` processes until SIGINT/SIGTERM (see the module's rules); the
+    storage is prepared and the admin token made already (rule 1)."""
+    supervisor = Supervisor(config, workers, config.port, log_format)
+
+    def stop(*_: object) -> None:
+        supervisor.stopping = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):  # first: Ctrl-C while the workers start stops them
+        signal.signal(sig, stop)
+    reserved = _reserve_port(config)
+    supervisor.port = reserved.getsockname()[1]
+    SharedClock.fresh(clock_file(config))  # a starting hub runs on real time, as with one process
+    try:
+        supervisor.start()
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        url = f"https://{host}:{supervisor.port}"
+        if not supervisor.stopping:
+            write_ready_file(config, url=url, port=supervisor.port)
+            print("\n".join(listening_lines(url, config, workers=workers)), flush=True)
+            supervisor.watch()
+    finally:
+        config.ready_file.unlink(missing_ok=True)
+        supervisor.stop()
+        reserved.close()
+    return 0 if supervisor.stopping else 1
+
+
+def exec_supervisor(config: HubConfig, workers: int, log_format: str) -> None:
+    """Become the supervisor (rule 1): this process's image is replaced, its pid kept. The
+    database URL goes by the environment: a password on a command line shows in `ps`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = [sys.executable, "-m", "hub.supervisor", "--data", str(config.data_dir), "--host", config.host]
+    command += ["--port", str(config.port), "--workers", str(workers), "--log-format", log_format]
+    os.execve(sys.executable, command, {**os.environ, "CAREPLAN_HUB_DATABASE": config.database_url})
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hub.supervisor", description="`careplan hub serve --workers N`")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--log-format", choices=FORMATS, default="text")
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = HubConfig.from_env(args.data, host=args.host, port=args.port)
+    return serve(config, args.workers, args.log_format)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

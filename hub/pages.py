@@ -13,17 +13,18 @@ Rules this module keeps:
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import yaml
 from aiohttp import web
-from markdown_it import MarkdownIt
 
 from careplan.errors import CATALOGUE, CareplanError, Lang
 from careplan.trust_help import sections
 from hub.keys import API_PREFIXES, CONFIG, LANG_COOKIE, error_response, request_lang
 from hub.requestid import note_refusal
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 PAGES = web.RouteTableDef()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -97,7 +98,9 @@ class ApiDoc:
 
     @property
     def spec(self) -> dict[str, Any]:
-        if self._spec is None:
+        if self._spec is None:  # yaml and markdown-it load here: ~5 MB a process that never shows /api
+            import yaml
+
             self._spec = dict(yaml.safe_load(resources.files("hub").joinpath("openapi.yaml").read_text("utf-8")))
         return self._spec
 
@@ -112,6 +115,8 @@ def setup(app: web.Application) -> None:
 
 
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 

@@ -156,10 +156,11 @@ async def dashboard_state(request: web.Request) -> web.Response:
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each new journal entry, from the moment the page connects."""
     _guard(request)
+    after = views.cursor_value(request.query.get("after"))  # refused before the stream starts
     control = request.app[CONTROL]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
-    cursor = int(request.query.get("after", "0") or 0) or await control.journal.last_id()
+    cursor = after or await control.journal.last_id()
     quiet_since = time.monotonic()
     try:
         async for entries in control.journal.follow(cursor, control.closing):

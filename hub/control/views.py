@@ -4,6 +4,7 @@ correction requests (R3.8) with their status. Read-only except a correction's st
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
@@ -19,30 +20,41 @@ def _bad(detail: str, detail_en: str, fix: str, fix_en: str) -> CareplanError:
     )
 
 
+_WHOLE = re.compile(r"[0-9]{1,18}")  # ASCII digits below 2**63: what SQLite and PostgreSQL's bigint hold
+
+
+def _whole(text: str) -> int | None:
+    """`text` as a whole number, or None: not str.isdigit(), which takes "²" (int() does not) and
+    any length (the database does not)."""
+    return int(text) if _WHOLE.fullmatch(text) else None
+
+
 def page_limit(text: str | None, default: int = 50, maximum: int = 500) -> int:
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    number = _whole(text)
+    if number is None or not 1 <= number <= maximum:
         raise _bad(
             f"limit は 1〜{maximum} の整数です",
             f"limit must be a whole number from 1 to {maximum}",
             f"limit に 1〜{maximum} を指定してください（省略時は {default} 件）。",
             f"Ask for 1 to {maximum} rows (default {default}).",
         )
-    return int(text)
+    return number
 
 
 def cursor_value(text: str | None) -> int | None:
     if not text:
         return None
-    if not text.isdigit():
+    number = _whole(text)
+    if number is None:
         raise _bad(
             "cursor は前のページの next_cursor です",
             "cursor must be the next_cursor of an earlier page",
             "cursor を付けずに最初から読み、各ページの next_cursor をそのまま渡してください。",
             "Start without a cursor and pass each page's next_cursor as is.",
         )
-    return int(text)
+    return number
 
 
 async def transmissions(

@@ -1,10 +1,11 @@
 """Text no storage takes, and bytes that are no text, anywhere a request carries them (both
 backends): NUL and unpaired surrogates in JSON fields, NUL in the path and the query, non-UTF-8
 bytes in the Authorization header and cookies, mangled form fields and CSRF tokens, a forged
-cursor. Each is a 4xx with its catalogue code and the exact Japanese message, naming where and at
-which character (never the value), and changes nothing; none reaches the database or a digest as
-an exception (they were 500s: sqlite3/asyncpg refuse such text, `str.encode()` refuses a surrogate
-and `hmac.compare_digest` a non-ASCII str)."""
+cursor, numbers beyond what the database holds. Each is a 4xx with its catalogue code and the
+exact Japanese message, naming where and at which character (never the value), and changes
+nothing; none reaches the database or a digest as an exception (they were 500s: sqlite3/asyncpg
+refuse such text, `str.encode()` refuses a surrogate, `hmac.compare_digest` a non-ASCII str,
+`int()` a "²" that `str.isdigit()` let through)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def _context(hub: HubUnderTest) -> ssl.SSLContext:
 
 async def _request(hub: HubUnderTest, method: str, path: str, **kwargs: object) -> tuple[int, dict[str, object] | str]:
     async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=_context(hub))) as session,
+        aiohttp.ClientSession(  # bounded: a stream that opens and never answers must fail, not hang
+            connector=aiohttp.TCPConnector(ssl=_context(hub)), timeout=aiohttp.ClientTimeout(total=30)
+        ) as session,
         session.request(method, hub.url + path, allow_redirects=False, **kwargs) as response,  # type: ignore[arg-type]
     ):
         if response.content_type == "application/json":
@@ -104,6 +107,22 @@ async def test_nul_in_the_path_or_the_query_is_a_bad_request(hub: HubUnderTest, 
     status, answer = await _request(hub, "GET", path, headers=ADMIN)
     refusal = _refused(status, answer, "BAD_REQUEST", 400)
     assert str(refusal["detail"]).startswith(where) and "（U+0000）" in str(refusal["detail"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/v1/journal?cursor=99999999999999999999",  # beyond a 64-bit integer: the database's limit
+        "/admin/v1/journal?cursor=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "/admin/v1/journal?limit=%C2%B2",
+        "/admin/v1/transmissions?limit=99999999999999999999",
+        "/dashboard/events?after=abc",
+        "/dashboard/events?after=99999999999999999999",
+    ],
+)
+async def test_numbers_no_database_holds_are_a_bad_request(hub: HubUnderTest, path: str) -> None:
+    status, answer = await _request(hub, "GET", path, headers=ADMIN)
+    _refused(status, answer, "BAD_REQUEST", 400)
 
 
 async def test_a_nul_in_an_office_path_changes_nothing(hub: HubUnderTest) -> None:

@@ -1,15 +1,34 @@
 """Files of the data directory a hub process makes before it serves: the admin token (made on first
-use) and the ready file (the URL, port and pid of a hub that listens). Standard library only: the
-supervisor of `serve --workers N` (hub.supervisor) writes both without importing the hub itself.
+use) and the ready file (the URL, port and pid of a hub that listens); and `DataDirProblem`, what a
+file of the data directory the hub cannot use at start becomes. Standard library only: the
+supervisor of `serve --workers N` (hub.supervisor) uses them without importing the hub itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from pathlib import Path
 
+from careplan.folding import fold
 from hub.config import HubConfig
+
+# What to do about a file the hub cannot use at start (DataDirProblem), by the kind of file.
+FROM_BACKUP_JA = "バックアップから戻すか、新しいデータディレクトリで始めてください"
+FROM_BACKUP_JA += "（careplan up --data 新しいフォルダ）。"
+FROM_BACKUP_EN = "Restore it from a backup, or start with a new data directory (careplan up --data NEW_FOLDER)."
+KEYS_LOST_JA = "バックアップから戻してください。この鍵がないと、保存済みの送信データは読めません。"
+KEYS_LOST_EN = "Restore it from a backup: without these keys the stored transmissions cannot be read."
+TLS_AGAIN_JA = "tls フォルダを削除して careplan up を実行すると、ハブのTLS証明書が発行し直されます。"
+TLS_AGAIN_EN = "Delete the tls folder and run careplan up: it issues the hub's TLS certificate again."
+CA_LOST_JA = "バックアップから ca フォルダを戻してください（CAを作り直すと、発行済みの証明書は使えなくなります）。"
+CA_LOST_EN = "Restore the ca folder from a backup (a new CA makes every certificate it issued unusable)."
+CANNOT_OPEN_JA = "種類（ファイルかフォルダか）と権限を確かめてください。"
+CANNOT_OPEN_JA += "ハブを動かすユーザーが読み書きできる必要があります。"
+CANNOT_OPEN_EN = "Check its kind (file or folder) and permissions: the user that runs the hub must read and write it."
 
 
 def admin_token(config: HubConfig) -> str:
@@ -17,11 +36,12 @@ def admin_token(config: HubConfig) -> str:
     if config.admin_token:
         return config.admin_token
     path = config.data_dir / "admin-token"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+    with using(path, CANNOT_OPEN_JA, CANNOT_OPEN_EN):
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(24))
+        return path.read_text().strip()
 
 
 def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:
@@ -30,3 +50,36 @@ def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(json.dumps({"url": url, "port": port, "pid": os.getpid()}))
     tmp.replace(config.ready_file)
+
+
+class DataDirProblem(Exception):
+    """A file or folder of the data directory a hub cannot use at start (corrupt, of the wrong kind,
+    unreadable): which one, why and what to do, in Japanese and English. The commands that start a
+    hub (`careplan up`, `careplan hub serve`) print `lines()` and exit 2, never a traceback."""
+
+    def __init__(self, path: Path, why: str, fix_ja: str, fix_en: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path, self.why, self.fix_ja, self.fix_en = path, why, fix_ja, fix_en
+
+    def lines(self, program: str, cells: int = 80) -> str:
+        """For stderr, within `cells` columns (the path whole on its own line)."""
+        head = [f"{program}: データディレクトリのファイルを使えません", "  cannot use a file of the data directory"]
+        body = [f"（{self.why}）", self.fix_ja, self.fix_en]
+        return "\n".join([*head, f"  {self.path}", *(f"  {line}" for text in body for line in fold(text, cells - 2))])
+
+
+@contextlib.contextmanager
+def using(
+    path: Path, fix_ja: str, fix_en: str, errors: tuple[type[BaseException], ...] = (OSError, ValueError)
+) -> Iterator[None]:
+    """`errors` raised inside, while a data-directory file is read or opened, become DataDirProblem
+    for `path` (the exception's type and first 160 characters: positions and reasons, no content)."""
+    try:
+        yield
+    except errors as exc:
+        raise problem(path, exc, fix_ja, fix_en) from exc
+
+
+def problem(path: Path, exc: BaseException, fix_ja: str, fix_en: str) -> DataDirProblem:
+    why = f"{type(exc).__name__}: {exc}"
+    return DataDirProblem(path, why[:160] + ("…" if len(why) > 160 else ""), fix_ja, fix_en)

@@ -18,10 +18,11 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiosqlite
 
+from hub.datadir import CANNOT_OPEN_EN, CANNOT_OPEN_JA, FROM_BACKUP_EN, FROM_BACKUP_JA, problem, using
 from hub.storage import GroupCommit, Statements, Step, _Failed
 
 MIGRATIONS: tuple[str, ...] = (
@@ -175,6 +176,16 @@ def _private(path: Path) -> None:
             os.chmod(name, 0o600)
 
 
+def _raise_unusable(path: Path, exc: sqlite3.DatabaseError) -> NoReturn:
+    """A database file SQLite cannot open or read at start: not a database, malformed (restore it),
+    or not openable (the folder's permissions); any other error (a lock held too long) as it is."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_CANTOPEN:
+        raise problem(path, exc, CANNOT_OPEN_JA, CANNOT_OPEN_EN) from exc
+    if isinstance(exc, sqlite3.OperationalError):
+        raise exc
+    raise problem(path, exc, FROM_BACKUP_JA, FROM_BACKUP_EN) from exc
+
+
 class Database(GroupCommit):
     """The hub's SQLite connection. Open with `await Database.open(path)`; close with `close()`."""
 
@@ -195,9 +206,13 @@ class Database(GroupCommit):
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _private(path)
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        with using(path, FROM_BACKUP_JA, FROM_BACKUP_EN):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _private(path)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            _raise_unusable(path, exc)
         conn.row_factory = sqlite3.Row
         lock_file = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o600)
         db = cls(conn, lock_file)
@@ -207,6 +222,9 @@ class Database(GroupCommit):
             for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
                 await conn.execute(f"PRAGMA {pragma}")
             await db._migrate()
+        except sqlite3.DatabaseError as exc:
+            await db.close()
+            _raise_unusable(path, exc)
         except BaseException:
             await db.close()  # never leave the connection's thread behind
             raise

@@ -37,6 +37,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from careplan.standard.source import HEAD, Content, Streamed
+from hub.datadir import CANNOT_OPEN_EN, CANNOT_OPEN_JA, KEYS_LOST_EN, KEYS_LOST_JA, using
 from hub.processes import runs
 
 
@@ -93,7 +94,8 @@ class PayloadStore:
     def __init__(self, directory: Path, key_file: Path) -> None:
         self.directory = directory
         self.key_file = key_file
-        directory.mkdir(parents=True, exist_ok=True)
+        with using(directory, CANNOT_OPEN_JA, CANNOT_OPEN_EN):
+            directory.mkdir(parents=True, exist_ok=True)
         self._stamp: tuple[int, int, int] | None = None
         self._keys: dict[str, bytes] = {}
         self._keys = self._load_or_create_keys()
@@ -102,10 +104,11 @@ class PayloadStore:
         if not self.key_file.exists():
             self.key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._save_keys({secrets.token_hex(4): AESGCM.generate_key(bit_length=256)})
-        stat = self.key_file.stat()
-        entries = json.loads(self.key_file.read_text())
-        self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        keys = {e["id"]: base64.b64decode(e["key"]) for e in entries}
+        with using(self.key_file, KEYS_LOST_JA, KEYS_LOST_EN, (OSError, ValueError, LookupError, TypeError)):
+            stat = self.key_file.stat()
+            entries = json.loads(self.key_file.read_text())
+            self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            keys = {str(e["id"]): base64.b64decode(e["key"], validate=True) for e in entries}
         # Keys this process knew and the file no longer lists stay readable here (rule 3).
         return keys | {key_id: key for key_id, key in self._keys.items() if key_id not in keys}
 

@@ -24,7 +24,7 @@ from hub.banner import listening_lines
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.connections import ConnectionGate, GuardedSite, handler_args
-from hub.datadir import admin_token, write_ready_file
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, TLS_AGAIN_EN, TLS_AGAIN_JA, admin_token, using, write_ready_file
 
 REQUIRED_FILES = ("ca/ca.pem", "tls/hub.pem", "tls/hub-key.pem")
 
@@ -36,8 +36,10 @@ def missing_files(config: HubConfig) -> list[Path]:
 def server_ssl_context(config: HubConfig) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(config.tls_dir / "hub.pem", config.tls_dir / "hub-key.pem")
-    context.load_verify_locations(config.trusted_ca_file)
+    with using(config.tls_dir / "hub.pem", TLS_AGAIN_JA, TLS_AGAIN_EN, (OSError,)):  # ssl.SSLError is one
+        context.load_cert_chain(config.tls_dir / "hub.pem", config.tls_dir / "hub-key.pem")
+    with using(config.trusted_ca_file, CA_LOST_JA, CA_LOST_EN, (OSError,)):
+        context.load_verify_locations(config.trusted_ca_file)
     context.verify_mode = ssl.CERT_OPTIONAL
     return context
 

@@ -55,6 +55,10 @@ def _reserve_port(config: HubConfig) -> socket.socket:
     return reserved
 
 
+class WorkerFailed(RuntimeError):
+    """A worker exited, or did not listen within READY_TIMEOUT."""
+
+
 class Supervisor:
     def __init__(self, config: HubConfig, workers: int, port: int, log_format: str = "text") -> None:
         self.config = config
@@ -82,7 +86,7 @@ class Supervisor:
                 return
         worker.kill()
         worker.wait()
-        raise RuntimeError(f"a hub worker did not start (exit status {worker.returncode})")
+        raise WorkerFailed(f"exit status {worker.returncode}")
 
     def start(self) -> None:
         self.workers = [self.spawn() for _ in range(self.count)]  # they start side by side
@@ -167,7 +171,12 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig.from_env(args.data, host=args.host, port=args.port)
-    return serve(config, args.workers, args.log_format)
+    try:
+        return serve(config, args.workers, args.log_format)
+    except WorkerFailed as failed:  # the worker's own lines (on the same stderr) say why
+        lines = ["careplan hub serve: ワーカーが起動しませんでした", f"  a hub worker did not start ({failed})"]
+        print("\n".join(lines), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

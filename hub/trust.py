@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from careplan.certificates import OfficeIdentity, judge_on, judge_structure
 from careplan.errors import CareplanError, Operation
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, using
 
 log = logging.getLogger(__name__)
 JUDGEMENT_CACHE = 4096  # certificates whose structural judgement is kept (a few hundred bytes each)
@@ -98,7 +99,8 @@ class TrustStore:
         self.ca_file = ca_file
         self.crl_file = crl_file
         self.kept_file = kept_file
-        self.trusted = x509.load_pem_x509_certificates(ca_file.read_bytes())
+        with using(ca_file, CA_LOST_JA, CA_LOST_EN):
+            self.trusted = x509.load_pem_x509_certificates(ca_file.read_bytes())
         self._crl_stamp: tuple[int, int] | None = None
         self._in_force: Crl | None = None
         self._refusal: CrlRefusal | None = None

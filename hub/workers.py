@@ -31,10 +31,11 @@ from pathlib import Path
 
 from hub.clock import Clock, SharedClock
 from hub.config import HubConfig
+from hub.datadir import DataDirProblem
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.nodes import collect_garbage_at_start, shared
 from hub.payloads import PayloadStore
-from hub.server import start_hub
+from hub.server import server_ssl_context, start_hub
 from hub.storage import open_storage
 from hub.supervisor import clock_file
 
@@ -55,7 +56,10 @@ def tune_malloc() -> None:
 
 
 async def prepare_storage(config: HubConfig) -> None:
-    """Migrate the database and remove payloads no committed row names, with no worker running."""
+    """Migrate the database and remove payloads no committed row names, with no worker running; and
+    read the TLS files, so that a data directory the workers could not use is one message here
+    (hub.datadir.DataDirProblem), not N workers failing."""
+    server_ssl_context(config)
     db = await open_storage(config.database_url, config.db_file)
     try:  # on a shared database only stale files: other nodes may be writing (hub.nodes)
         await collect_garbage_at_start(config, db, PayloadStore(config.payload_dir, config.key_file))
@@ -100,7 +104,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     config = HubConfig.from_env(args.data, host=args.host, port=args.port)
-    asyncio.run(_worker(config, json_logs))
+    try:
+        asyncio.run(_worker(config, json_logs))
+    except DataDirProblem as error:  # the supervisor says a worker did not start; this says why
+        print(error.lines("careplan hub serve"), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -1,5 +1,7 @@
-"""Examples in `--help`: every command of the `careplan` tool shows one (issue 13); and the one
-argparse type of a bounded number (`number_in`) every command's options share.
+"""Examples in `--help`: every command of the `careplan` tool shows one (issue 13); the one
+argparse type of a bounded number (`number_in`) every command's options share; and the two texts
+every command gives for a bad command line or a file it cannot use (`usage_error_ja`,
+`os_error_text`): Japanese first, English beside it, never a traceback.
 
 Each CLI module keeps a table {subcommand path: example text} next to its parser and passes the
 finished parser through `with_examples`, which sets the epilog of the parser and of every
@@ -10,9 +12,13 @@ new subcommand cannot ship without one (tests/test_cli_help.py walks every parse
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import re
+import sys
+import types
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 
 def subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -35,7 +41,82 @@ def with_examples(parser: argparse.ArgumentParser, examples: Mapping[str, str]) 
         key = each.prog.removeprefix(root).strip()
         each.epilog = examples[key]
         each.formatter_class = argparse.RawDescriptionHelpFormatter
+        each.error = types.MethodType(_bilingual_error, each)  # type: ignore[method-assign]
     return parser
+
+
+def _bilingual_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """argparse's `error` with argparse's English line kept and a Japanese line before it
+    (exit status 2, as argparse)."""
+    parser.print_usage(sys.stderr)
+    japanese = usage_error_ja(message)
+    if japanese:
+        print(f"{parser.prog}: 使い方の誤り: {japanese}", file=sys.stderr)
+    parser.exit(2, f"{parser.prog}: error: {message}\n（使い方 / usage: {parser.prog} --help）\n")
+
+
+# argparse's own messages (Python 3.11), each with its Japanese; the values stay as given.
+_USAGE_JA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), japanese)
+    for pattern, japanese in (
+        (
+            r"argument (?P<a>.+?): invalid choice: (?P<v>.+?) \(choose from (?P<c>.+)\)",
+            "{a} に {v} は選べません（選べるのは {c}）",
+        ),
+        (
+            r"argument (?P<a>.+?): invalid (?P<t>\w+) value: (?P<v>.+)",
+            "{a} の値 {v} は使えません（{t} の値が必要です）",
+        ),
+        (r"argument (?P<a>.+?): expected one argument", "{a} には値が1つ必要です"),
+        (r"argument (?P<a>.+?): expected (?P<n>.+) arguments?", "{a} の値の数が違います（{n}）"),
+        (r"argument (?P<a>.+?): not allowed with argument (?P<b>.+)", "{a} と {b} は一緒に指定できません"),
+        (r"argument (?P<a>.+?): ignored explicit argument (?P<v>.+)", "{a} は値をとりません（{v}）"),
+        (r"the following arguments are required: (?P<a>.+)", "次の指定が必要です: {a}"),
+        (r"one of the arguments (?P<a>.+) is required", "次のどれか1つが必要です: {a}"),
+        (r"unrecognized arguments: (?P<a>.+)", "知らない指定です: {a}"),
+        (r"ambiguous option: (?P<o>\S+) could match (?P<m>.+)", "{o} は {m} のどれか決められません"),
+    )
+)
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def usage_error_ja(message: str) -> str | None:
+    """The Japanese of one of argparse's error messages; None when `message` is Japanese already
+    (our own types, e.g. `number_in`) or unknown (the English line then stands alone)."""
+    if _JAPANESE.search(message):
+        return None
+    for pattern, japanese in _USAGE_JA:
+        found = pattern.fullmatch(message)
+        if found:
+            return japanese.format(**found.groupdict())
+    return None
+
+
+_ERRNO_JA = {
+    errno.ENOENT: "ありません",
+    errno.EACCES: "権限がなく読み書きできません",
+    errno.EPERM: "権限がなく読み書きできません",
+    errno.EISDIR: "フォルダです（ファイルを指定してください）",
+    errno.ENOTDIR: "フォルダではありません（途中にファイルがあります）",
+    errno.EEXIST: "すでにあります（フォルダを作れません）",
+    errno.ENOSPC: "ディスクの空きがありません",
+    errno.EROFS: "読み取り専用です",
+    errno.ELOOP: "シンボリックリンクが循環しています",
+    errno.ENAMETOOLONG: "名前が長すぎます",
+    errno.ENXIO: "開けない種類のファイルです",
+    errno.EIO: "入出力エラーです",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for a file or folder the command cannot use, Japanese then English:
+    `empty.CSV/x: フォルダではありません（途中にファイルがあります） / Not a directory`."""
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} → {exc.filename2}"
+    japanese = _ERRNO_JA.get(exc.errno or 0, "使えません")
+    english = exc.strerror or str(exc)
+    return f"{where}: {japanese} / {english}" if where != "" else f"{japanese} / {english}"
 
 
 def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from careplan.helptext import with_examples
-from scenarios.loader import LIBRARY, ScenarioError, load_file
+from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
 
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         scenarios = load_file(args.file)
-    except (ScenarioError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ScenarioError as exc:
+        print(f"careplan demo: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
     wait = args.step and sys.stdin.isatty()
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from careplan.helptext import with_examples
-from scenarios.loader import LIBRARY, ScenarioError, load_paths
+from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
 
 EXAMPLES = {
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"careplan scenarios: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
     if args.command == "list":
         for s in scenarios:

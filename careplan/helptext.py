@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import errno
 import math
+import os
 import re
+import stat
 import sys
 import types
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 
 def subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -77,6 +81,7 @@ _USAGE_JA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"ambiguous option: (?P<o>\S+) could match (?P<m>.+)", "{o} は {m} のどれか決められません"),
     )
 )
+_TYPE_JA = {"int": "整数", "float": "数"}
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -88,12 +93,14 @@ def usage_error_ja(message: str) -> str | None:
     for pattern, japanese in _USAGE_JA:
         found = pattern.fullmatch(message)
         if found:
-            return japanese.format(**found.groupdict())
+            values = found.groupdict()
+            values["t"] = _TYPE_JA.get(values.get("t") or "", values.get("t"))
+            return japanese.format(**values)
     return None
 
 
 _ERRNO_JA = {
-    errno.ENOENT: "ありません",
+    errno.ENOENT: "そのようなファイルやフォルダはありません",
     errno.EACCES: "権限がなく読み書きできません",
     errno.EPERM: "権限がなく読み書きできません",
     errno.EISDIR: "フォルダです（ファイルを指定してください）",
@@ -103,7 +110,7 @@ _ERRNO_JA = {
     errno.EROFS: "読み取り専用です",
     errno.ELOOP: "シンボリックリンクが循環しています",
     errno.ENAMETOOLONG: "名前が長すぎます",
-    errno.ENXIO: "開けない種類のファイルです",
+    errno.ENXIO: "ファイルでもフォルダでもありません（FIFO・デバイスなど）",
     errno.EIO: "入出力エラーです",
 }
 
@@ -143,3 +150,45 @@ def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any
 
     parse.__name__ = words  # argparse names the type in its own messages
     return parse
+
+
+def input_file(text: str) -> Path:
+    """An argparse `type=` for a file the command will read (a .p12, a CA certificate, a CSV):
+    missing, unreadable, a folder, a FIFO or a device (which would block the read) is a usage error
+    in both languages (exit status 2) before anything runs."""
+    return _readable(text, folder=False)
+
+
+def input_path(text: str) -> Path:
+    """`input_file`, or a folder (`bulk-send 今月分/`)."""
+    return _readable(text, folder=True)
+
+
+def _readable(text: str, *, folder: bool) -> Path:
+    try:
+        mode = os.stat(text).st_mode
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(os_error_text(exc)) from None
+    if stat.S_ISDIR(mode) and not folder:
+        raise argparse.ArgumentTypeError(f"{text}: フォルダです（ファイルを指定してください） / a folder, not a file")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise argparse.ArgumentTypeError(
+            f"{text}: 通常のファイルではありません（FIFO・デバイスなど） / not a regular file"
+        )
+    return Path(text)
+
+
+def hub_url(text: str) -> str:
+    """An argparse `type=` for a hub's URL (`https://127.0.0.1:8443`): no scheme, a host that does not
+    parse (`https://[::1`), a port outside 1–65535 or a path is a usage error in both languages (exit
+    status 2), not a connection that fails later as "hub unreachable" (3). The URL is returned as given,
+    less a trailing slash."""
+    ja, en = "ハブの URL（例: https://127.0.0.1:8443）ではありません", "is not a hub URL (e.g. https://127.0.0.1:8443)"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError out of range
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} は{ja}: {exc}\n{text!r} {en}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or port == 0 or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"{text!r} は{ja}\n{text!r} {en}")
+    return text.rstrip("/")

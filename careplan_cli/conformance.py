@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import CareplanError
-from careplan.helptext import with_examples
+from careplan.helptext import hub_url, with_examples
 from client import render
 
 EXAMPLES = {
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan conformance", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the client suite against a running hub and report")
-    run.add_argument("--hub", required=True, metavar="URL", help="the running hub")
+    run.add_argument("--hub", required=True, metavar="URL", type=hub_url, help="the running hub")
     run.add_argument("--data", required=True, type=Path, metavar="DIR", help="the running hub's data directory")
     run.add_argument("--office", required=True, metavar="事業所番号", help="the office whose client is under test")
     run.add_argument("--sut", metavar="COMMAND", help="the adapter command (without it: a person follows the steps)")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from careplan.helptext import with_examples
+from careplan.helptext import hub_url, with_examples
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         "file", nargs="?", type=Path, default=TRAINER_MONTH, help="a scenario file (default: %(default)s)"
     )
     parser.add_argument("--step", action="store_true", help="wait for Enter between steps (on a terminal)")
-    parser.add_argument("--hub", metavar="URL", help="play on this running hub, for its dashboard (needs its --data)")
+    parser.add_argument(
+        "--hub", metavar="URL", type=hub_url, help="play on this running hub, for its dashboard (needs its --data)"
+    )
     parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="its data directory (%(default)s)")
     examples = "例: careplan demo --step\n    careplan demo --hub https://127.0.0.1:8443 --data .careplan-sim"
     return with_examples(parser, {"": examples})

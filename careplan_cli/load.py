@@ -42,7 +42,7 @@ from ca.authority import CertificateAuthority
 from careplan.certificates import KeyPair
 from careplan.errors import CareplanError, Operation
 from careplan.folding import fold
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import hub_url, number_in, with_examples
 from careplan.standard import parse_file_name
 from client import render
 from client.hubclient import HubClient, client_ssl_context, hub_unreachable
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(".careplan-sim"),
         help="the hub's data directory (default: %(default)s)",
     )
-    parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
+    parser.add_argument("--hub", default=None, type=hub_url, help="hub URL (default: the one in DATA/hub.json)")
     parser.add_argument(
         "--offices", type=number_in(2), default=8, help="seeded offices (a quarter 居宅介護支援; default 8)"
     )

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from careplan.helptext import with_examples
+from careplan.helptext import hub_url, with_examples
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
 
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", type=Path, help="write JUnit XML here")
     run.add_argument("--json", type=Path, help="write the results as JSON here")
     run.add_argument("--html", type=Path, help="write a single-file HTML report here")
-    run.add_argument("--hub", metavar="URL", help="run against this running hub (needs --data)")
+    run.add_argument("--hub", metavar="URL", type=hub_url, help="run against this running hub (needs --data)")
     run.add_argument(
         "--seed",
         type=int,

@@ -9,14 +9,16 @@ format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import rule_ja
-from careplan.helptext import with_examples
+from careplan.helptext import os_error_text, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import split_prefix
@@ -81,16 +83,18 @@ class Entry:
 
 
 def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
-    """(name, bytes) for every file under `paths`; raises FileNotFoundError for a bad path."""
+    """(name, bytes) for every file under `paths`; raises OSError naming the path for one that is
+    missing, unreadable, a symlink loop, or neither a file nor a folder (a FIFO would block)."""
     files: list[tuple[str, bytes]] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
             files += [(p.name, p.read_bytes()) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif path.is_file():
+        elif stat.S_ISREG(mode):
             files.append((path.name, path.read_bytes()))
         else:
-            raise FileNotFoundError(raw)
+            raise OSError(errno.ENXIO, "not a regular file or folder", raw)
     return files
 
 
@@ -197,8 +201,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         files = _collect(args.paths)
-    except (FileNotFoundError, PermissionError) as e:
-        print(f"careplan validate: cannot read {e}", file=sys.stderr)
+    except OSError as e:
+        print(f"careplan validate: 読めません / cannot read\n  {os_error_text(e)}", file=sys.stderr)
         return 2
     entries = build_report(files, strict=args.strict)
     counts = _counts(entries)

@@ -17,8 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from careplan.errors import CareplanError, Lang
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import hub_url, input_file, input_path, number_in, os_error_text, with_examples
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, HubClient, Page
@@ -76,9 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     after.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     login = sub.add_parser("login", parents=[after], help="install the certificate on this terminal and log in")
-    login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")
-    login.add_argument("--ca", type=Path, help="the hub's CA certificate (PEM)")
-    login.add_argument("--p12", type=Path, help="the office certificate (.p12)")
+    login.add_argument("--hub", type=hub_url, help="hub URL, e.g. https://127.0.0.1:8443")
+    login.add_argument("--ca", type=input_file, help="the hub's CA certificate (PEM)")
+    login.add_argument("--p12", type=input_file, help="the office certificate (.p12)")
     login.add_argument(
         "--p12-password",
         default=os.environ.get("CAREPLAN_P12_PASSWORD"),
@@ -93,13 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("whoami", parents=[after], help="the office, user and licence expiry (ライセンス期限)")
     sub.add_parser("logout", parents=[after], help="end the session on the hub (the certificate stays installed)")
     send = sub.add_parser("send", parents=[after], help="send files to one office")
-    send.add_argument("files", nargs="+", type=Path, help="the CSV files of one sending unit, or documents")
+    send.add_argument("files", nargs="+", type=input_file, help="the CSV files of one sending unit, or documents")
     send.add_argument("--to", required=True, help="recipient 事業所番号 (10 characters)")
     _retries_option(send)
     bulk = sub.add_parser(
         "bulk-send", parents=[after], help="一括送信: sort many files (or folders) by destination and send each"
     )
-    bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
+    bulk.add_argument("paths", nargs="+", type=input_path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
     _retries_option(bulk)
     inbox = sub.add_parser("inbox", parents=[after], help="transmissions waiting for this office")
@@ -374,11 +376,14 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(_run(args))
     except CareplanError as error:
         return report_refusal(args, error)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
+        detail = os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
         if args.json:
-            render.print_json({"error": {"code": "LOCAL", "detail": str(exc)}})
-        else:
-            render.err.print(f"[bold red]エラー[/] {exc}")
+            render.print_json({"error": {"code": "LOCAL", "detail": detail}})
+        else:  # the detail is data (a file name may hold "[…]"): never rich markup
+            render.err.print(
+                Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem: ", detail)
+            )
         return 2
     if args.json:
         render.print_json(result)

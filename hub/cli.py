@@ -100,7 +100,11 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
 def _no_hub(config: HubConfig) -> bool:
     if config.ready_file.exists():
         return False
-    print(f"no running hub for {config.data_dir} (start one with `careplan up`)", file=sys.stderr)
+    print(
+        f"{config.data_dir} のハブは動いていません（careplan up で起動してください） / "
+        f"no running hub for {config.data_dir} (start one with `careplan up`)",
+        file=sys.stderr,
+    )
     return True
 
 
@@ -160,7 +164,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     if args.workers < 1:
-        print("--workers must be at least 1", file=sys.stderr)
+        print("--workers は1以上です / --workers must be at least 1", file=sys.stderr)
         return 2
     try:
         return _serve(config, args, json_logs)

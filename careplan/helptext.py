@@ -153,29 +153,24 @@ def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any
 
 
 def input_file(text: str) -> Path:
-    """An argparse `type=` for a file the command will read (a .p12, a CA certificate, a CSV):
-    missing, unreadable, a folder, a FIFO or a device (which would block the read) is a usage error
-    in both languages (exit status 2) before anything runs."""
-    return _readable(text, folder=False)
-
-
-def input_path(text: str) -> Path:
-    """`input_file`, or a folder (`bulk-send 今月分/`)."""
-    return _readable(text, folder=True)
-
-
-def _readable(text: str, *, folder: bool) -> Path:
+    """An argparse `type=` for a file the command will read (a .p12, a CA certificate): missing,
+    unreadable, a folder, a FIFO or a device (which would block the read) is a usage error in both
+    languages (exit status 2) before anything runs."""
     try:
-        mode = os.stat(text).st_mode
+        return readable(text)
     except OSError as exc:
         raise argparse.ArgumentTypeError(os_error_text(exc)) from None
+
+
+def readable(path: str | Path, *, folder: bool = False) -> Path:
+    """`path`, if it is a regular file (or, with `folder`, a folder); else an OSError naming it
+    (`os_error_text` shows it): a FIFO or a device would block the read that follows."""
+    mode = os.stat(path).st_mode
     if stat.S_ISDIR(mode) and not folder:
-        raise argparse.ArgumentTypeError(f"{text}: フォルダです（ファイルを指定してください） / a folder, not a file")
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise argparse.ArgumentTypeError(
-            f"{text}: 通常のファイルではありません（FIFO・デバイスなど） / not a regular file"
-        )
-    return Path(text)
+        raise OSError(errno.ENXIO, "not a regular file or folder", str(path))
+    return Path(path)
 
 
 def hub_url(text: str) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from careplan.helptext import hub_url, with_examples
+from hub.cli import not_hub_data
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
@@ -120,8 +121,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     hub = (str(args.hub), args.data) if args.hub else None
-    if hub is not None and not (args.data / "ca" / "ca.pem").is_file():
-        print(f"error: {args.data} is not the hub's data directory (no ca/ca.pem); pass --data", file=sys.stderr)
+    problem = not_hub_data("careplan demo", args.data) if hub is not None else None
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         scenarios = load_file(args.file)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from careplan.helptext import hub_url, with_examples
+from hub.cli import not_hub_data
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
 
@@ -72,10 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     hub: tuple[str, Path] | None = None
     if args.command == "run" and (args.hub is not None or args.data is not None):
         if args.hub is None or args.data is None:
-            print("error: --hub URL and --data DIR go together (the hub's URL and its data directory)", file=sys.stderr)
+            print(
+                "careplan scenarios: --hub URL と --data DIR は一緒に指定します（ハブの URL とデータ）\n"
+                "careplan scenarios: --hub URL and --data DIR go together (the hub's URL and its data directory)",
+                file=sys.stderr,
+            )
             return 2
-        if not (args.data / "ca" / "ca.pem").is_file():
-            print(f"error: {args.data} is not a hub data directory (no ca/ca.pem)", file=sys.stderr)
+        problem = not_hub_data("careplan scenarios", args.data)
+        if problem:
+            print(problem, file=sys.stderr)
             return 2
         hub = (str(args.hub), args.data)
     try:

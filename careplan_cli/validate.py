@@ -9,16 +9,13 @@ format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import stat
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import rule_ja
-from careplan.helptext import os_error_text, with_examples
+from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import split_prefix
@@ -87,14 +84,11 @@ def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
     missing, unreadable, a symlink loop, or neither a file nor a folder (a FIFO would block)."""
     files: list[tuple[str, bytes]] = []
     for raw in paths:
-        path = Path(raw)
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
+        path = readable(raw, folder=True)
+        if path.is_dir():
             files += [(p.name, p.read_bytes()) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif stat.S_ISREG(mode):
-            files.append((path.name, path.read_bytes()))
         else:
-            raise OSError(errno.ENXIO, "not a regular file or folder", raw)
+            files.append((path.name, path.read_bytes()))
     return files
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from rich.text import Text
 
 from careplan.errors import CareplanError, Lang
-from careplan.helptext import hub_url, input_file, input_path, number_in, os_error_text, with_examples
+from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, HubClient, Page
@@ -95,13 +95,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("whoami", parents=[after], help="the office, user and licence expiry (ライセンス期限)")
     sub.add_parser("logout", parents=[after], help="end the session on the hub (the certificate stays installed)")
     send = sub.add_parser("send", parents=[after], help="send files to one office")
-    send.add_argument("files", nargs="+", type=input_file, help="the CSV files of one sending unit, or documents")
+    send.add_argument("files", nargs="+", type=Path, help="the CSV files of one sending unit, or documents")
     send.add_argument("--to", required=True, help="recipient 事業所番号 (10 characters)")
     _retries_option(send)
     bulk = sub.add_parser(
         "bulk-send", parents=[after], help="一括送信: sort many files (or folders) by destination and send each"
     )
-    bulk.add_argument("paths", nargs="+", type=input_path, help="files, or folders whose files are all sent")
+    bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
     _retries_option(bulk)
     inbox = sub.add_parser("inbox", parents=[after], help="transmissions waiting for this office")
@@ -234,7 +234,7 @@ def _recipient(text: str) -> str:
 
 
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    files = [(path.name, path.read_bytes()) for path in args.files]
+    files = [(path.name, readable(path).read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
     with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
         result = await hub.send(files, to=args.to, progress=progress)
@@ -251,7 +251,7 @@ async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
 def _bulk_files(paths: list[Path]) -> list[tuple[str, bytes]]:
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if readable(path, folder=True).is_dir():
             files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         else:
             files.append(path)

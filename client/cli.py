@@ -45,6 +45,17 @@ EXAMPLES = {
 }
 
 
+def profile_name(text: str) -> str:
+    """A profile is the file `profiles/NAME.json` in the client home: a name that is a path
+    (`../../x`), hidden, empty or with control characters would be a file elsewhere or none."""
+    if not text or len(text) > 64 or text.startswith(".") or any(c in text for c in "/\\") or not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} はプロファイル名に使えません（/ や先頭の . を含まない64文字まで）\n"
+            f"{text!r} cannot be a profile name (up to 64 characters, no / or leading .)"
+        )
+    return text
+
+
 def _retries_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--attempts",
@@ -59,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan client", description="ケアプランデータ連携クライアント (headless).")
     parser.add_argument(
         "--profile",
+        type=profile_name,
         default=os.environ.get("CAREPLAN_PROFILE", "default"),
         help="terminal profile name (default: %(default)s)",
     )
@@ -75,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     # `careplan client sent --json --profile kyotaku` works as well as before the command: the
     # command's copies of these default to SUPPRESS, so they override only when given.
     after = argparse.ArgumentParser(add_help=False)
-    after.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--profile", type=profile_name, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     login = sub.add_parser("login", parents=[after], help="install the certificate on this terminal and log in")
     login.add_argument("--hub", type=hub_url, help="hub URL, e.g. https://127.0.0.1:8443")

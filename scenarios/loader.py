@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from careplan.helptext import os_error_text, readable
 from careplan.office import is_office_number, with_check_digit
 from scenarios.actions import ACTIONS, ACTORLESS
 from scenarios.model import (
@@ -103,16 +104,12 @@ MAX_BYTES = 4 * 1024 * 1024  # a scenario file is a few KB; a bigger one is a mi
 def _read(path: Path) -> str:
     """The file's text; a ScenarioError (Japanese / English) for anything that is not a readable
     UTF-8 file of reasonable size. A FIFO or device is refused before it is opened (it would block)."""
-    if not path.exists():
-        raise ScenarioError(f"{path}: ファイルがありません / no such file")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: 通常のファイルではありません / not a regular file")
-    if path.stat().st_size > MAX_BYTES:
-        raise ScenarioError(f"{path.name}: {MAX_BYTES // 1024 // 1024} MB を超えています / larger than the limit")
     try:
+        if readable(path).stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"{path.name}: {MAX_BYTES // 1024 // 1024} MB を超えています / larger than the limit")
         data = path.read_bytes()
     except OSError as exc:
-        raise ScenarioError(f"{path}: 読めません / cannot read: {exc.strerror or exc}") from None
+        raise ScenarioError(os_error_text(exc)) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -12,7 +12,9 @@ new subcommand cannot ship without one (tests/test_cli_help.py walks every parse
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import errno
+import json
 import math
 import os
 import re
@@ -187,3 +189,35 @@ def hub_url(text: str) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname or port == 0 or parts.path not in ("", "/"):
         raise argparse.ArgumentTypeError(f"{text!r} は{ja}\n{text!r} {en}")
     return text.rstrip("/")
+
+
+def month(text: str) -> str:
+    """An argparse `type=` for a サービス提供年月 YYYYMM (`202604`), returned as typed."""
+    if not (len(text) == 6 and text.isascii() and text.isdigit() and 1 <= int(text[4:]) <= 12):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} はサービス提供年月（YYYYMM、例: 202604）ではありません\n"
+            f"{text!r} is not a month YYYYMM (e.g. 202604)"
+        )
+    return text
+
+
+def instant(text: str) -> dt.datetime:
+    """An argparse `type=` for a time in ISO 8601 (`2026-04-01T09:00:00+09:00`)."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} は ISO 8601 の日時（例: 2026-04-01T09:00:00+09:00）ではありません\n"
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T09:00:00+09:00)"
+        ) from None
+
+
+def json_value(text: str) -> Any:
+    """An argparse `type=` for a JSON document typed on the line (a fault rule)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} は JSON として読めません（{exc.msg if isinstance(exc, json.JSONDecodeError) else exc}）\n"
+            f"{text!r} is not JSON"
+        ) from None

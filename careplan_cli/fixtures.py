@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import month, number_in, with_examples
 from fixtures.broken import BROKEN
 from fixtures.generate import UNITS, generate, write
 
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     # month-start load test's worth, not a typo's 100,000,000 that would run until the disk is full.
     gen.add_argument("--offices", type=number_in(2, 1000), default=8, help="offices (a quarter 居宅介護支援; 2–1000)")
     gen.add_argument("--users", type=number_in(1, 10000), default=20, help="users (1–10000)")
-    gen.add_argument("--month", required=True, help="サービス提供年月 YYYYMM")
+    gen.add_argument("--month", type=month, required=True, help="サービス提供年月 YYYYMM")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same files (default: %(default)s)")
     gen.add_argument("--units", default=",".join(UNITS), help=f"comma-separated subset of {', '.join(UNITS)}")
     gen.add_argument("--out", type=Path, required=True, help="folder to write the CSV files into")

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader left (`| head`): say nothing, and keep Python's exit flush from failing too.
         _quiet_stdout()
         return 141  # what a shell reports for a process ended by SIGPIPE
-    except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own (e.g. while preparing)
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C where a command has no handler; Ctrl-D at a prompt
         print("\ncareplan: 中断しました / interrupted", file=sys.stderr)
         return 130  # what a shell reports for a process ended by SIGINT
     except (ConnectionError, TimeoutError, socket.gaierror) as exc:  # a network fault no command mapped

@@ -169,7 +169,11 @@ def _secret(value: str | None, prompt: str) -> str:
         return value
     if sys.stdin.isatty():
         return getpass.getpass(prompt)
-    raise ValueError(f"{prompt.strip(': ')} is required (flag, environment variable or a terminal prompt)")
+    name = prompt.strip(": ")
+    raise ValueError(  # stdin is not a terminal (a script, a pipe): nothing to ask on
+        f"{name} が必要です（オプション・環境変数・端末での入力のどれか） / "
+        f"{name} is required (flag, environment variable or a terminal prompt)"
+    )
 
 
 def _login_profile(args: argparse.Namespace, home: Path) -> Profile:

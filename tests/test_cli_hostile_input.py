@@ -105,6 +105,12 @@ CASES = [
         2,
         "ファイルでもフォルダでもありません",
     ),
+    (
+        "client --home {bad}/h login --hub https://127.0.0.1:9 --ca {bad}/file.CSV --p12 {bad}/file.CSV "
+        "--p12-password x --user KJ0000000001 --password y",
+        2,
+        "手元の問題で実行できません",  # not a PKCS#12 file
+    ),
     ("ca --dir {bad}/file.CSV init", 2, "すでにあります"),
     ("ca --dir {bad}/ca revoke zz", 2, "シリアル番号"),
     ("ca --dir {bad}/ca show --p12 {bad}/fifo.CSV --password x", 2, "ファイルでもフォルダでもありません"),
@@ -112,7 +118,7 @@ CASES = [
     ("hub --data {bad}/data serve --workers 100000", 2, "1〜64の整数ではありません"),
     ("up --data {bad}/file.CSV", 2, "フォルダではありません"),
     ("up --data {bad}/up --database foo://bar", 2, "postgresql://"),
-    ("hub --data {bad}/data faults add {\"kind\":", 2, "JSON として読めません"),
+    ('hub --data {bad}/data faults add {"kind":', 2, "JSON として読めません"),
     ("hub --data {bad}/data journal --since notatime", 2, "ISO 8601 の日時"),
     ("load --data {bad}/data --offices 100000000", 2, "2〜1000の整数ではありません"),
     ("load --data {bad}/data --month 2026xx", 2, "サービス提供年月"),

@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         "--offices",
         type=number_in(2, 1000),
         default=8,
-        help="seeded offices, 2–1000 (a quarter 居宅介護支援; default 8)",
+        help="seeded offices, 2–1000 (¼ 居宅介護支援; default 8)",
     )
     parser.add_argument(
         "--users", type=number_in(1, 10000), default=None, help="seeded users, 1–10000 (default 3 per office)"

@@ -124,10 +124,15 @@ def _safe_streams() -> None:
 
 
 def _quiet_stdout() -> None:
-    """Point stdout at /dev/null so Python's own flush at exit cannot fail a second time."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    with contextlib.suppress(OSError, ValueError):  # stdout is not a real file (a test's capture)
-        os.dup2(devnull, sys.stdout.fileno())
+    """Deliver what stdout still holds (a report printed before an output file failed); if stdout
+    itself is what fails (a reader gone, a full disk), point it at /dev/null so Python's own flush
+    at exit cannot fail a second time."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):  # stdout is not a real file (a test's capture)
+            os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -245,3 +245,11 @@ def test_argparse_messages_have_their_japanese() -> None:
     assert usage_error_ja("the following arguments are required: --month") == "次の指定が必要です: --month"
     assert usage_error_ja("unrecognized arguments: x y") == "知らない指定です: x y"
     assert usage_error_ja("argument --limit: '0' は1〜500の整数ではありません") is None  # Japanese already
+
+
+def test_a_report_printed_before_an_output_file_fails_is_kept(bad: Path) -> None:
+    """The results on stdout still arrive (piped: block-buffered) when the --junit file cannot be written."""
+    library = Path(__file__).resolve().parents[1] / "scenarios" / "library" / "bulk-limits.yaml"
+    done = run_careplan("scenarios", "run", str(library), "--junit", str(bad / "file.CSV" / "j.xml"), timeout=TIMEOUT)
+    _no_traceback(done, 2, "フォルダを作れません")
+    assert "2 passed, 0 failed" in done.stdout

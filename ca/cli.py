@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
-from careplan.helptext import with_examples
+from careplan.helptext import hub_url, input_file, instant, number_in, os_error_text, with_examples
 from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
 from careplan.trust_help import as_text
@@ -51,24 +51,26 @@ def _parser() -> argparse.ArgumentParser:
         choices=[k.slug for k in CertificateKind],
         help="certificate kind (default: %(default)s; the others test refusals, R2.1)",
     )
-    issue.add_argument("--days", type=int, default=730, help="validity in days (default: %(default)s)")
-    issue.add_argument("--not-before", help="ISO 8601 start (default: now)")
+    issue.add_argument("--days", type=number_in(1, 36500), default=730, help="validity in days (default: %(default)s)")
+    issue.add_argument("--not-before", type=instant, help="ISO 8601 start (default: now)")
     issue.add_argument("--password", required=True, help="the .p12 password")
     issue.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
     issue.add_argument("--no-client-auth", action="store_true", help="omit the clientAuth usage (to test refusals)")
     reissue = sub.add_parser("reissue", help="a new .p12 for the office of a certificate (lost password, renewal)")
-    reissue.add_argument("serial", help="serial (hex) of the office's current certificate")
+    reissue.add_argument("serial", type=_serial, help="serial (hex) of the office's current certificate")
     reissue.add_argument("--password", required=True, help="the new .p12 password")
     reissue.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
-    reissue.add_argument("--days", type=int, default=730, help="validity in days (default: %(default)s)")
+    reissue.add_argument(
+        "--days", type=number_in(1, 36500), default=730, help="validity in days (default: %(default)s)"
+    )
     reissue.add_argument("--revoke-old", action="store_true", help="revoke the old certificate now")
     revoke = sub.add_parser("revoke", help="revoke by serial (hex) and publish the CRL")
-    revoke.add_argument("serial", help="serial (hex) as `careplan ca show` lists it")
+    revoke.add_argument("serial", type=_serial, help="serial (hex) as `careplan ca show` lists it")
     crl = sub.add_parser("crl", help="publish the CRL and print where")
     crl.add_argument("--out", type=Path, help="also write it here (PEM, or DER with --der)")
     crl.add_argument("--der", action="store_true", help="write --out as DER instead of PEM")
     show = sub.add_parser("show", help="list issued certificates, or show one .p12")
-    show.add_argument("--p12", type=Path, help="a .p12 file to describe instead of the list")
+    show.add_argument("--p12", type=input_file, help="a .p12 file to describe instead of the list")
     show.add_argument("--password", help="the password of --p12")
     server = sub.add_parser("server-cert", help="issue the hub's TLS certificate (PEM files)")
     server.add_argument("--out", type=Path, required=True, help="directory for hub.pem and hub-key.pem")
@@ -76,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
         "--host", action="append", help="host name or IP (repeatable; default localhost, 127.0.0.1, ::1)"
     )
     trust = sub.add_parser("trust-help", help="how to make Chromium, Firefox or Windows trust this test CA")
-    trust.add_argument("--hub", default="https://127.0.0.1:8443", help="the hub's URL (default: %(default)s)")
+    trust.add_argument(
+        "--hub", default="https://127.0.0.1:8443", type=hub_url, help="the hub's URL (default: %(default)s)"
+    )
     return with_examples(parser, EXAMPLES)
 
 
@@ -89,7 +93,7 @@ def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[st
         if finding.severity == "error":
             raise ValueError(finding.message)
         print(f"warning: {finding.message}", file=sys.stderr)
-    not_before = dt.datetime.fromisoformat(args.not_before) if args.not_before else None
+    not_before = args.not_before
     issued = authority.issue_office(
         office_number=args.office,
         office_user_id=args.user,
@@ -141,10 +145,10 @@ def _run(args: argparse.Namespace) -> object:
     if args.command == "issue":
         return _issue(authority, args)
     if args.command == "reissue":
-        issued = authority.reissue(int(args.serial, 16), now=_now(), days=args.days, revoke_old=args.revoke_old)
+        issued = authority.reissue(args.serial, now=_now(), days=args.days, revoke_old=args.revoke_old)
         return _write_p12(authority, issued, args.password, args.out)
     if args.command == "revoke":
-        return authority.revoke(int(args.serial, 16), now=_now())
+        return authority.revoke(args.serial, now=_now())
     if args.command == "crl":
         authority.save(now=_now())  # publishes the next CRL number; --out gets that same number
         crl = authority.crl(now=_now())
@@ -162,6 +166,17 @@ def _run(args: argparse.Namespace) -> object:
     return _show(authority, args)
 
 
+def _serial(text: str) -> int:
+    """A serial as `careplan ca show` lists it (hex); anything else is a usage error (exit 2)."""
+    try:
+        return int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} はシリアル番号（16進数、careplan ca show の serial）ではありません\n"
+            f"{text!r} is not a serial (hex, as careplan ca show lists it)"
+        ) from None
+
+
 def write_server_cert(cert_pem: bytes, key_pem: bytes, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "hub.pem").write_bytes(cert_pem)
@@ -177,8 +192,14 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         result = _run(args)
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"careplan ca: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(
+            f"careplan ca: ファイルまたはフォルダを使えません / cannot use a file or folder\n  {os_error_text(exc)}",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, KeyError) as exc:  # the authority's refusals (an unknown serial, a bad .p12)
+        print(f"careplan ca: 実行できません / refused: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
         print(json.dumps(json_times(result), ensure_ascii=False, indent=2))

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len, chop_cells
 
-NO_LINE_START = frozenset(
-    "。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ"
-)  # rule 3
+NO_LINE_START = frozenset("。、，．・：；？！）」』】〕〉》ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ")  # rule 3
 NO_LINE_END = frozenset("（「『【〔〈《［｛(")  # rule 3
 
 

@@ -1,5 +1,7 @@
-"""Examples in `--help`: every command of the `careplan` tool shows one (issue 13); and the one
-argparse type of a bounded number (`number_in`) every command's options share.
+"""Examples in `--help`: every command of the `careplan` tool shows one (issue 13); the one
+argparse type of a bounded number (`number_in`) every command's options share; and the two texts
+every command gives for a bad command line or a file it cannot use (`usage_error_ja`,
+`os_error_text`): Japanese first, English beside it, never a traceback.
 
 Each CLI module keeps a table {subcommand path: example text} next to its parser and passes the
 finished parser through `with_examples`, which sets the epilog of the parser and of every
@@ -10,9 +12,19 @@ new subcommand cannot ship without one (tests/test_cli_help.py walks every parse
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import errno
+import json
 import math
+import os
+import re
+import stat
+import sys
+import types
 from collections.abc import Iterator, Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 
 def subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -35,7 +47,85 @@ def with_examples(parser: argparse.ArgumentParser, examples: Mapping[str, str]) 
         key = each.prog.removeprefix(root).strip()
         each.epilog = examples[key]
         each.formatter_class = argparse.RawDescriptionHelpFormatter
+        each.error = types.MethodType(_bilingual_error, each)  # type: ignore[method-assign]
     return parser
+
+
+def _bilingual_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """argparse's `error` with argparse's English line kept and a Japanese line before it
+    (exit status 2, as argparse)."""
+    parser.print_usage(sys.stderr)
+    japanese = usage_error_ja(message)
+    if japanese:
+        print(f"{parser.prog}: 使い方の誤り: {japanese}", file=sys.stderr)
+    parser.exit(2, f"{parser.prog}: error: {message}\n（使い方 / usage: {parser.prog} --help）\n")
+
+
+# argparse's own messages (Python 3.11), each with its Japanese; the values stay as given.
+_USAGE_JA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), japanese)
+    for pattern, japanese in (
+        (
+            r"argument (?P<a>.+?): invalid choice: (?P<v>.+?) \(choose from (?P<c>.+)\)",
+            "{a} に {v} は選べません（選べるのは {c}）",
+        ),
+        (
+            r"argument (?P<a>.+?): invalid (?P<t>\w+) value: (?P<v>.+)",
+            "{a} の値 {v} は使えません（{t} の値が必要です）",
+        ),
+        (r"argument (?P<a>.+?): expected one argument", "{a} には値が1つ必要です"),
+        (r"argument (?P<a>.+?): expected (?P<n>.+) arguments?", "{a} の値の数が違います（{n}）"),
+        (r"argument (?P<a>.+?): not allowed with argument (?P<b>.+)", "{a} と {b} は一緒に指定できません"),
+        (r"argument (?P<a>.+?): ignored explicit argument (?P<v>.+)", "{a} は値をとりません（{v}）"),
+        (r"the following arguments are required: (?P<a>.+)", "次の指定が必要です: {a}"),
+        (r"one of the arguments (?P<a>.+) is required", "次のどれか1つが必要です: {a}"),
+        (r"unrecognized arguments: (?P<a>.+)", "知らない指定です: {a}"),
+        (r"ambiguous option: (?P<o>\S+) could match (?P<m>.+)", "{o} は {m} のどれか決められません"),
+    )
+)
+_TYPE_JA = {"int": "整数", "float": "数"}
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def usage_error_ja(message: str) -> str | None:
+    """The Japanese of one of argparse's error messages; None when `message` is Japanese already
+    (our own types, e.g. `number_in`) or unknown (the English line then stands alone)."""
+    if _JAPANESE.search(message):
+        return None
+    for pattern, japanese in _USAGE_JA:
+        found = pattern.fullmatch(message)
+        if found:
+            values = found.groupdict()
+            values["t"] = _TYPE_JA.get(values.get("t") or "", values.get("t"))
+            return japanese.format(**values)
+    return None
+
+
+_ERRNO_JA = {
+    errno.ENOENT: "そのようなファイルやフォルダはありません",
+    errno.EACCES: "権限がなく読み書きできません",
+    errno.EPERM: "権限がなく読み書きできません",
+    errno.EISDIR: "フォルダです（ファイルを指定してください）",
+    errno.ENOTDIR: "フォルダではありません（途中にファイルがあります）",
+    errno.EEXIST: "すでにあります（フォルダを作れません）",
+    errno.ENOSPC: "ディスクの空きがありません",
+    errno.EROFS: "読み取り専用です",
+    errno.ELOOP: "シンボリックリンクが循環しています",
+    errno.ENAMETOOLONG: "名前が長すぎます",
+    errno.ENXIO: "ファイルでもフォルダでもありません（FIFO・デバイスなど）",
+    errno.EIO: "入出力エラーです",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for a file or folder the command cannot use, Japanese then English:
+    `empty.CSV/x: フォルダではありません（途中にファイルがあります） / Not a directory`."""
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} → {exc.filename2}"
+    japanese = _ERRNO_JA.get(exc.errno or 0, "使えません")
+    english = exc.strerror or str(exc)
+    return f"{where}: {japanese} / {english}" if where != "" else f"{japanese} / {english}"
 
 
 def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any:
@@ -62,3 +152,72 @@ def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any
 
     parse.__name__ = words  # argparse names the type in its own messages
     return parse
+
+
+def input_file(text: str) -> Path:
+    """An argparse `type=` for a file the command will read (a .p12, a CA certificate): missing,
+    unreadable, a folder, a FIFO or a device (which would block the read) is a usage error in both
+    languages (exit status 2) before anything runs."""
+    try:
+        return readable(text)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(os_error_text(exc)) from None
+
+
+def readable(path: str | Path, *, folder: bool = False) -> Path:
+    """`path`, if it is a regular file (or, with `folder`, a folder); else an OSError naming it
+    (`os_error_text` shows it): a FIFO or a device would block the read that follows."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode) and not folder:
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise OSError(errno.ENXIO, "not a regular file or folder", str(path))
+    return Path(path)
+
+
+def hub_url(text: str) -> str:
+    """An argparse `type=` for a hub's URL (`https://127.0.0.1:8443`): no scheme, a host that does not
+    parse (`https://[::1`), a port outside 1–65535 or a path is a usage error in both languages (exit
+    status 2), not a connection that fails later as "hub unreachable" (3). The URL is returned as given,
+    less a trailing slash."""
+    ja, en = "ハブの URL（例: https://127.0.0.1:8443）ではありません", "is not a hub URL (e.g. https://127.0.0.1:8443)"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError out of range
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} は{ja}: {exc}\n{text!r} {en}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or port == 0 or parts.path not in ("", "/"):
+        raise argparse.ArgumentTypeError(f"{text!r} は{ja}\n{text!r} {en}")
+    return text.rstrip("/")
+
+
+def month(text: str) -> str:
+    """An argparse `type=` for a サービス提供年月 YYYYMM (`202604`), returned as typed."""
+    if not (len(text) == 6 and text.isascii() and text.isdigit() and 1 <= int(text[4:]) <= 12):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} はサービス提供年月（YYYYMM、例: 202604）ではありません\n"
+            f"{text!r} is not a month YYYYMM (e.g. 202604)"
+        )
+    return text
+
+
+def instant(text: str) -> dt.datetime:
+    """An argparse `type=` for a time in ISO 8601 (`2026-04-01T09:00:00+09:00`)."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} は ISO 8601 の日時（例: 2026-04-01T09:00:00+09:00）ではありません\n"
+            f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T09:00:00+09:00)"
+        ) from None
+
+
+def json_value(text: str) -> Any:
+    """An argparse `type=` for a JSON document typed on the line (a fault rule)."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} は JSON として読めません（{exc.msg if isinstance(exc, json.JSONDecodeError) else exc}）\n"
+            f"{text!r} is not JSON"
+        ) from None

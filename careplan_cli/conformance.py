@@ -24,8 +24,9 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import CareplanError
-from careplan.helptext import with_examples
+from careplan.helptext import hub_url, input_file, number_in, with_examples
 from client import render
+from hub.cli import not_hub_data
 
 EXAMPLES = {
     "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
@@ -41,14 +42,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan conformance", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the client suite against a running hub and report")
-    run.add_argument("--hub", required=True, metavar="URL", help="the running hub")
+    run.add_argument("--hub", required=True, metavar="URL", type=hub_url, help="the running hub")
     run.add_argument("--data", required=True, type=Path, metavar="DIR", help="the running hub's data directory")
     run.add_argument("--office", required=True, metavar="事業所番号", help="the office whose client is under test")
     run.add_argument("--sut", metavar="COMMAND", help="the adapter command (without it: a person follows the steps)")
     run.add_argument("--report", required=True, type=Path, metavar="DIR", help="write JSON, JUnit and HTML here")
     run.add_argument("--suite", default="client", choices=["client"], help="the suite to run (default: %(default)s)")
-    run.add_argument("--step-timeout", type=float, default=120.0, metavar="S", help="seconds per step (default 120)")
-    run.add_argument("--compare", type=Path, metavar="BASELINE.json", help="a known-good run's conformance.json")
+    run.add_argument(
+        "--step-timeout",
+        type=number_in(0.1, 86400, kind=float),
+        default=120.0,
+        metavar="S",
+        help="seconds per step (default 120)",
+    )
+    run.add_argument("--compare", type=input_file, metavar="BASELINE.json", help="a known-good run's conformance.json")
     run.add_argument("--only", action="append", default=[], metavar="STEP", help="run only these steps (repeatable)")
     render.add_lang_option(run, "the instructions")
     adapter = sub.add_parser("adapter", help="a packaged adapter (careplan-client: our own client)")
@@ -65,15 +72,24 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.kit import StepRecord, run_suite
     from conformance.suite import SUITES
 
-    if not (args.data / "ca" / "ca.pem").is_file():
-        print(f"careplan conformance: {args.data} is not a hub's data folder (no ca/ca.pem)", file=sys.stderr)
+    problem = not_hub_data("careplan conformance", args.data)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     steps = [s for s in SUITES[args.suite] if not args.only or s.id in args.only]
     unknown = sorted(set(args.only) - {s.id for s in SUITES[args.suite]})
     if unknown:
         print(f"careplan conformance: no step {', '.join(unknown)} in the {args.suite} suite", file=sys.stderr)
         return 2
-    baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
+    try:
+        baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(
+            f"careplan conformance: --compare {args.compare} は conformance.json ではありません"
+            f" / is not a conformance.json ({type(exc).__name__})",
+            file=sys.stderr,
+        )
+        return 2
 
     def show(record: StepRecord) -> None:
         print(f"{report.STATUS_JA[record.status]:<4} {record.id:<26} {record.reason}", flush=True)
@@ -98,6 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
         print(
+            f"careplan conformance: {args.hub} のハブの管理 API に {args.data} で接続できません\n"
             f"careplan conformance: cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
             file=sys.stderr,
         )
@@ -120,5 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "csv":
         from conformance.csvcoverage import main as csv_main
 
+        if not args.folder.is_dir():  # missing, a file, a FIFO, a symlink loop
+            print(
+                f"careplan conformance csv: {args.folder} はフォルダではありません（書き出したフォルダを指定）"
+                f" / is not a folder (give the export folder)",
+                file=sys.stderr,
+            )
+            return 2
         return csv_main(args.folder, args.report)
     return 2

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from careplan.helptext import with_examples
-from scenarios.loader import LIBRARY, ScenarioError, load_file
+from careplan.helptext import hub_url, with_examples
+from hub.cli import not_hub_data
+from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
 
@@ -109,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         "file", nargs="?", type=Path, default=TRAINER_MONTH, help="a scenario file (default: %(default)s)"
     )
     parser.add_argument("--step", action="store_true", help="wait for Enter between steps (on a terminal)")
-    parser.add_argument("--hub", metavar="URL", help="play on this running hub, for its dashboard (needs its --data)")
+    parser.add_argument(
+        "--hub", metavar="URL", type=hub_url, help="play on this running hub, for its dashboard (needs its --data)"
+    )
     parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="its data directory (%(default)s)")
     examples = "例: careplan demo --step\n    careplan demo --hub https://127.0.0.1:8443 --data .careplan-sim"
     return with_examples(parser, {"": examples})
@@ -118,13 +121,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     hub = (str(args.hub), args.data) if args.hub else None
-    if hub is not None and not (args.data / "ca" / "ca.pem").is_file():
-        print(f"error: {args.data} is not the hub's data directory (no ca/ca.pem); pass --data", file=sys.stderr)
+    problem = not_hub_data("careplan demo", args.data) if hub is not None else None
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         scenarios = load_file(args.file)
-    except (ScenarioError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ScenarioError as exc:
+        print(f"careplan demo: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
     wait = args.step and sys.stdin.isatty()
 

@@ -40,7 +40,10 @@ def main(argv: list[str]) -> int:
     lang = Lang(args.lang)
     entries = [e for e in catalogue_json(lang) if args.code in (None, e["code"])]
     if not entries:
-        render.err.print(f"unknown code {args.code!r}")
+        render.err.print(  # the code is what was typed: data, never markup
+            f"careplan errors: {args.code!r} というコードはありません / unknown code {args.code!r}",
+            markup=False,
+        )
         return 2
     if args.json:
         render.print_json(entries)

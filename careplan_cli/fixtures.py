@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from careplan.helptext import with_examples
+from careplan.helptext import month, number_in, with_examples
 from fixtures.broken import BROKEN
 from fixtures.generate import UNITS, generate, write
 
@@ -29,9 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan fixtures", description="write seeded test data")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     gen = sub.add_parser("generate", help="a spec-valid month of CSV files")
-    gen.add_argument("--offices", type=int, default=8, help="offices (a quarter 居宅介護支援; at least 2)")
-    gen.add_argument("--users", type=int, default=20, help="users (at least 1)")
-    gen.add_argument("--month", required=True, help="サービス提供年月 YYYYMM")
+    # Bounded: 200 offices and 2,000 users already write 126 MB in 25 s here; 10,000 users is a
+    # month-start load test's worth, not a typo's 100,000,000 that would run until the disk is full.
+    gen.add_argument("--offices", type=number_in(2, 1000), default=8, help="offices (a quarter 居宅介護支援; 2–1000)")
+    gen.add_argument("--users", type=number_in(1, 10000), default=20, help="users (1–10000)")
+    gen.add_argument("--month", type=month, required=True, help="サービス提供年月 YYYYMM")
     gen.add_argument("--seed", type=int, default=0, help="same seed, same files (default: %(default)s)")
     gen.add_argument("--units", default=",".join(UNITS), help=f"comma-separated subset of {', '.join(UNITS)}")
     gen.add_argument("--out", type=Path, required=True, help="folder to write the CSV files into")
@@ -44,12 +46,12 @@ def _generate(args: argparse.Namespace) -> int:
     units = tuple(u for u in args.units.split(",") if u)
     unknown = [u for u in units if u not in UNITS]
     if unknown:
-        print(f"careplan fixtures: unknown unit(s) {', '.join(unknown)}", file=sys.stderr)
+        print(f"careplan fixtures: 知らない種類です / unknown unit(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     try:
         dataset = generate(offices=args.offices, users=args.users, month=args.month, seed=args.seed, units=units)
     except ValueError as e:
-        print(f"careplan fixtures: {e}", file=sys.stderr)
+        print(f"careplan fixtures: 指定が正しくありません / {e}", file=sys.stderr)
         return 2
     paths = write(dataset, args.out)
     print(f"{len(paths)} files in {len(dataset.transmissions)} transmissions → {args.out}")

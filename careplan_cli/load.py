@@ -42,7 +42,7 @@ from ca.authority import CertificateAuthority
 from careplan.certificates import KeyPair
 from careplan.errors import CareplanError, Operation
 from careplan.folding import fold
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import hub_url, month, number_in, with_examples
 from careplan.standard import parse_file_name
 from client import render
 from client.hubclient import HubClient, client_ssl_context, hub_unreachable
@@ -76,13 +76,18 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(".careplan-sim"),
         help="the hub's data directory (default: %(default)s)",
     )
-    parser.add_argument("--hub", default=None, help="hub URL (default: the one in DATA/hub.json)")
+    parser.add_argument("--hub", default=None, type=hub_url, help="hub URL (default: the one in DATA/hub.json)")
     parser.add_argument(
-        "--offices", type=number_in(2), default=8, help="seeded offices (a quarter 居宅介護支援; default 8)"
+        "--offices",
+        type=number_in(2, 1000),
+        default=8,
+        help="seeded offices, 2–1000 (¼ 居宅介護支援; default 8)",
     )
-    parser.add_argument("--users", type=positive, default=None, help="seeded users (default 3 per office)")
+    parser.add_argument(
+        "--users", type=number_in(1, 10000), default=None, help="seeded users, 1–10000 (default 3 per office)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="fixture and choice seed (default 1)")
-    parser.add_argument("--month", default=None, help="サービス提供年月 YYYYMM (default: the hub's month)")
+    parser.add_argument("--month", type=month, default=None, help="サービス提供年月 YYYYMM (default: the hub's month)")
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
         "--concurrency",

@@ -1,17 +1,25 @@
 """The `careplan` command: hands each subcommand to its package's own `cli` module.
 
-Two things hold for every subcommand, so they live here: `--lang ja|en` (anywhere on the line;
-it becomes CAREPLAN_LANG, which each command reads) and a quiet exit when the reader of stdout
-goes away (`careplan client --json sent | head`).
+What holds for every subcommand lives here: `--lang ja|en` (anywhere on the line; it becomes
+CAREPLAN_LANG, which each command reads); a quiet exit when the reader of stdout goes away
+(`careplan client --json sent | head`, 141); output that cannot fail on its text (a C or Latin-1
+locale, a file name with bytes that are not UTF-8); and, last, one line instead of a traceback for
+a file no command could use (exit 2) or an error no command expected (exit 70, the traceback only
+with CAREPLAN_DEBUG=1).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import importlib
+import io
 import os
+import socket
 import sys
 
 from careplan.errors import LANG_ENV
+from careplan.helptext import os_error_text
 
 SUBCOMMANDS = {
     "up": ("careplan_cli.up", "start a hub with a CA and demo offices (the quick start)"),
@@ -27,6 +35,8 @@ SUBCOMMANDS = {
     "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),
 }
 LANGS = ("ja", "en")
+INTERNAL = 70  # sysexits' EX_SOFTWARE: a fault of ours, not of the user's input
+DEBUG_ENV = "CAREPLAN_DEBUG"
 
 
 def _usage() -> str:
@@ -60,7 +70,7 @@ def take_lang(args: list[str]) -> tuple[list[str], str | None]:
         else:
             rest.append(arg)
     if chosen is not None and chosen not in LANGS:
-        raise ValueError(f"--lang {chosen!r}: choose ja or en")
+        raise ValueError(f"--lang {chosen!r} は使えません（ja か en） / --lang {chosen!r}: choose ja or en")
     return rest, chosen
 
 
@@ -76,24 +86,89 @@ def _dispatch(args: list[str]) -> int:
         print(_usage())
         return 0 if args else 2
     if args[0] not in SUBCOMMANDS:
-        print(f"careplan: unknown command {args[0]!r}\n\n{_usage()}", file=sys.stderr)
+        print(
+            f"careplan: {args[0]!r} というコマンドはありません / unknown command {args[0]!r}\n\n{_usage()}",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(SUBCOMMANDS[args[0]][0])
     return int(module.main(args[1:]))
 
 
+def _never_fails(error: UnicodeEncodeError) -> tuple[str | bytes, int]:
+    """A file name's undecodable bytes go out as they came in (surrogateescape, as `ls` does);
+    any other character the stream's encoding lacks (Japanese on a C or Latin-1 locale) as \\uXXXX."""
+    try:
+        return codecs.lookup_error("surrogateescape")(error)
+    except UnicodeError:
+        return codecs.backslashreplace_errors(error)
+
+
+codecs.register_error("careplan", _never_fails)
+
+
+def _safe_streams() -> None:
+    """stdout and stderr that take any text, and exist: a stream closed by the shell (`>&-`) is
+    /dev/null, so the command still does its work and says why it stops on the other one."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = getattr(sys, name)
+        if stream is None:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:  # fd is closed, so os.open normally returns it; else put /dev/null there
+                os.dup2(null, fd)
+                os.close(null)
+            stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", line_buffering=True)
+            setattr(sys, name, stream)
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="careplan")
+
+
+def _quiet_stdout() -> None:
+    """Deliver what stdout still holds (a report printed before an output file failed); if stdout
+    itself is what fails (a reader gone, a full disk), point it at /dev/null so Python's own flush
+    at exit cannot fail a second time."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):  # stdout is not a real file (a test's capture)
+            os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
+    _safe_streams()
     try:
         status = _dispatch(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader left (`| head`): say nothing, and keep Python's exit flush from failing too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _quiet_stdout()
         return 141  # what a shell reports for a process ended by SIGPIPE
-    except KeyboardInterrupt:  # Ctrl-C where a command has no handler of its own (e.g. while preparing)
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C where a command has no handler; Ctrl-D at a prompt
         print("\ncareplan: 中断しました / interrupted", file=sys.stderr)
         return 130  # what a shell reports for a process ended by SIGINT
+    except (ConnectionError, TimeoutError, socket.gaierror) as exc:  # a network fault no command mapped
+        print(f"careplan: ハブに接続できません / cannot reach the hub: {type(exc).__name__}", file=sys.stderr)
+        return 3
+    except OSError as exc:  # a path no command checked: an output folder under a file, a full disk
+        _quiet_stdout()
+        print(
+            f"careplan: ファイルまたはフォルダを使えません / cannot use a file or folder\n  {os_error_text(exc)}",
+            file=sys.stderr,
+        )
+        return 2
+    except RecursionError:  # a document nested beyond what any reader of it expects
+        print("careplan: 入れ子が深すぎて読めません / nested too deeply to read", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"careplan: 想定外のエラーです（不具合として報告してください。{DEBUG_ENV}=1 で詳細） / "
+            f"unexpected error (please report it; {DEBUG_ENV}=1 shows the traceback): {type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return INTERNAL
     return status
 
 

@@ -18,8 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from careplan.helptext import with_examples
-from scenarios.loader import LIBRARY, ScenarioError, load_paths
+from careplan.helptext import hub_url, with_examples
+from hub.cli import not_hub_data
+from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
 
 EXAMPLES = {
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--junit", type=Path, help="write JUnit XML here")
     run.add_argument("--json", type=Path, help="write the results as JSON here")
     run.add_argument("--html", type=Path, help="write a single-file HTML report here")
-    run.add_argument("--hub", metavar="URL", help="run against this running hub (needs --data)")
+    run.add_argument("--hub", metavar="URL", type=hub_url, help="run against this running hub (needs --data)")
     run.add_argument(
         "--seed",
         type=int,
@@ -72,16 +73,21 @@ def main(argv: list[str] | None = None) -> int:
     hub: tuple[str, Path] | None = None
     if args.command == "run" and (args.hub is not None or args.data is not None):
         if args.hub is None or args.data is None:
-            print("error: --hub URL and --data DIR go together (the hub's URL and its data directory)", file=sys.stderr)
+            print(
+                "careplan scenarios: --hub URL と --data DIR は一緒に指定します（ハブの URL とデータ）\n"
+                "careplan scenarios: --hub URL and --data DIR go together (the hub's URL and its data directory)",
+                file=sys.stderr,
+            )
             return 2
-        if not (args.data / "ca" / "ca.pem").is_file():
-            print(f"error: {args.data} is not a hub data directory (no ca/ca.pem)", file=sys.stderr)
+        problem = not_hub_data("careplan scenarios", args.data)
+        if problem:
+            print(problem, file=sys.stderr)
             return 2
         hub = (str(args.hub), args.data)
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"careplan scenarios: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
     if args.command == "list":
         for s in scenarios:

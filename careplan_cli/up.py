@@ -27,6 +27,7 @@ from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.banner import WIDTH, pair
+from hub.cli import PORT, cannot_listen, database_problem
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         "--data", type=Path, default=Path(".careplan-sim"), help="data directory (default: %(default)s)"
     )
     parser.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default 8443; 0 picks a free one)")
+    parser.add_argument("--port", type=PORT, default=None, help="port (default 8443; 0 picks a free one)")
     parser.add_argument(
         "--log-format", choices=FORMATS, default="text", help="ログの形式（json: 1行に1つのJSON） / log format"
     )
@@ -324,6 +325,10 @@ def main(argv: list[str]) -> int:
     json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     config = HubConfig.from_env(args.data, host=args.host, port=args.port, database_url=args.database)
+    problem = database_problem("careplan up", config)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     running = running_hub(config)
     if running is not None:  # before opening its database: one hub per data directory
         lines = [
@@ -348,7 +353,7 @@ def main(argv: list[str]) -> int:
     try:
         asyncio.run(serve_forever(config, on_start=on_start))
     except OSError as exc:
-        print(cannot_listen(config, exc), file=sys.stderr)
+        print(cannot_listen("careplan up", config, exc), file=sys.stderr)
         return 2
     except CareplanError as error:
         line = refusal_line("careplan up", error)
@@ -357,18 +362,3 @@ def main(argv: list[str]) -> int:
         print(line, file=sys.stderr)
         return 2
     return 0
-
-
-def cannot_listen(config: HubConfig, exc: OSError) -> str:
-    """What to do when the port is taken: usually by a hub started earlier (its ready file says)."""
-    where = f"{config.host}:{config.port}"
-    return "\n".join(
-        [
-            f"careplan up: {where} で待ち受けできません / cannot listen there",
-            f"  ({exc.strerror or exc})",
-            "  another hub (or another program) uses the port: use that hub, or stop it",
-            "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
-            "  そのハブを使うか、止めてください。",
-            "  別のポートで起動するには / another port: careplan up --port 8444",
-        ]
-    )

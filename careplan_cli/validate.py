@@ -12,11 +12,10 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import rule_ja
-from careplan.helptext import with_examples
+from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import split_prefix
@@ -81,16 +80,15 @@ class Entry:
 
 
 def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
-    """(name, bytes) for every file under `paths`; raises FileNotFoundError for a bad path."""
+    """(name, bytes) for every file under `paths`; raises OSError naming the path for one that is
+    missing, unreadable, a symlink loop, or neither a file nor a folder (a FIFO would block)."""
     files: list[tuple[str, bytes]] = []
     for raw in paths:
-        path = Path(raw)
+        path = readable(raw, folder=True)
         if path.is_dir():
             files += [(p.name, p.read_bytes()) for p in sorted(path.rglob("*")) if p.is_file()]
-        elif path.is_file():
-            files.append((path.name, path.read_bytes()))
         else:
-            raise FileNotFoundError(raw)
+            files.append((path.name, path.read_bytes()))
     return files
 
 
@@ -197,8 +195,8 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         files = _collect(args.paths)
-    except (FileNotFoundError, PermissionError) as e:
-        print(f"careplan validate: cannot read {e}", file=sys.stderr)
+    except OSError as e:
+        print(f"careplan validate: 読めません / cannot read\n  {os_error_text(e)}", file=sys.stderr)
         return 2
     entries = build_report(files, strict=args.strict)
     counts = _counts(entries)

@@ -17,8 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
 from careplan.errors import CareplanError, Lang
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, HubClient, Page
@@ -43,6 +45,17 @@ EXAMPLES = {
 }
 
 
+def profile_name(text: str) -> str:
+    """A profile is the file `profiles/NAME.json` in the client home: a name that is a path
+    (`../../x`), hidden, empty or with control characters would be a file elsewhere or none."""
+    if not text or len(text) > 64 or text.startswith(".") or any(c in text for c in "/\\") or not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} はプロファイル名に使えません（/ や先頭の . を含まない64文字まで）\n"
+            f"{text!r} cannot be a profile name (up to 64 characters, no / or leading .)"
+        )
+    return text
+
+
 def _retries_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--attempts",
@@ -57,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan client", description="ケアプランデータ連携クライアント (headless).")
     parser.add_argument(
         "--profile",
+        type=profile_name,
         default=os.environ.get("CAREPLAN_PROFILE", "default"),
         help="terminal profile name (default: %(default)s)",
     )
@@ -73,12 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     # `careplan client sent --json --profile kyotaku` works as well as before the command: the
     # command's copies of these default to SUPPRESS, so they override only when given.
     after = argparse.ArgumentParser(add_help=False)
-    after.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    after.add_argument("--profile", type=profile_name, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     login = sub.add_parser("login", parents=[after], help="install the certificate on this terminal and log in")
-    login.add_argument("--hub", help="hub URL, e.g. https://127.0.0.1:8443")
-    login.add_argument("--ca", type=Path, help="the hub's CA certificate (PEM)")
-    login.add_argument("--p12", type=Path, help="the office certificate (.p12)")
+    login.add_argument("--hub", type=hub_url, help="hub URL, e.g. https://127.0.0.1:8443")
+    login.add_argument("--ca", type=input_file, help="the hub's CA certificate (PEM)")
+    login.add_argument("--p12", type=input_file, help="the office certificate (.p12)")
     login.add_argument(
         "--p12-password",
         default=os.environ.get("CAREPLAN_P12_PASSWORD"),
@@ -155,7 +169,11 @@ def _secret(value: str | None, prompt: str) -> str:
         return value
     if sys.stdin.isatty():
         return getpass.getpass(prompt)
-    raise ValueError(f"{prompt.strip(': ')} is required (flag, environment variable or a terminal prompt)")
+    name = prompt.strip(": ")
+    raise ValueError(  # stdin is not a terminal (a script, a pipe): nothing to ask on
+        f"{name} が必要です（オプション・環境変数・端末での入力のどれか） / "
+        f"{name} is required (flag, environment variable or a terminal prompt)"
+    )
 
 
 def _login_profile(args: argparse.Namespace, home: Path) -> Profile:
@@ -232,7 +250,7 @@ def _recipient(text: str) -> str:
 
 
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    files = [(path.name, path.read_bytes()) for path in args.files]
+    files = [(path.name, readable(path).read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
     with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
         result = await hub.send(files, to=args.to, progress=progress)
@@ -249,7 +267,7 @@ async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> A
 def _bulk_files(paths: list[Path]) -> list[tuple[str, bytes]]:
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if readable(path, folder=True).is_dir():
             files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         else:
             files.append(path)
@@ -374,11 +392,14 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(_run(args))
     except CareplanError as error:
         return report_refusal(args, error)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
+        detail = os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
         if args.json:
-            render.print_json({"error": {"code": "LOCAL", "detail": str(exc)}})
-        else:
-            render.err.print(f"[bold red]エラー[/] {exc}")
+            render.print_json({"error": {"code": "LOCAL", "detail": detail}})
+        else:  # the detail is data (a file name may hold "[…]"): never rich markup
+            render.err.print(
+                Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem: ", detail)
+            )
         return 2
     if args.json:
         render.print_json(result)

@@ -38,10 +38,18 @@ from careplan.sizes import size
 WIDE = 150  # columns the seven-column transmission table needs to stay readable
 
 
+class _Console(Console):
+    """rich's Console, except that a reader gone away (`| head`) is a BrokenPipeError for the
+    dispatcher to end quietly with 141, as every command does (rich itself would exit with 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def _console(stderr: bool = False) -> Console:
     """The terminal's width; piped or redirected, $COLUMNS or 80 like any Unix tool, so a list saved
     to a file or mailed reads as on a terminal (values stay whole in blocks, see `blocks`)."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 out = _console()
@@ -51,7 +59,7 @@ err = _console(stderr=True)
 def capped(width: int) -> Console:
     """A stdout console as wide as the terminal (or $COLUMNS, or 80 when piped), at most `width`:
     for reports that must fit 80 columns whatever the terminal (`careplan up`, `careplan load`)."""
-    return Console(highlight=False, width=min(Console(highlight=False).width, width))
+    return _Console(highlight=False, width=min(Console(highlight=False).width, width))
 
 
 def lang() -> Lang:
@@ -97,7 +105,7 @@ def _at_least(width: int) -> Console:
     `--wide` is the whole table, nothing folded, for a wide terminal or `less -S`."""
     if out.width >= width:
         return out
-    return Console(
+    return _Console(
         file=out.file,
         width=width,
         highlight=False,

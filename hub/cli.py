@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import functools
 import json
 import os
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import LANG_ENV, CareplanError, parse_lang
-from careplan.helptext import with_examples
+from careplan.helptext import number_in, with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
@@ -45,16 +47,72 @@ EXAMPLES = {
 }
 
 
+PORT = number_in(0, 65535)  # `careplan up` and `hub serve`: 99999 was an OverflowError at bind
+MAX_WORKERS = 64  # each is a process: a typo of 100000 would fork until the machine stops
+
+
+def not_hub_data(command: str, data: Path) -> str | None:
+    """Why `data` is not a hub's data directory (commands that reach a running hub through it read
+    its CA there), in both languages; None when it is one."""
+    if (data / "ca" / "ca.pem").is_file():
+        return None
+    return (
+        f"{command}: {data} はハブのデータディレクトリではありません（ca/ca.pem がありません。careplan up の --data）\n"
+        f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
+    )
+
+
+def database_problem(command: str, config: HubConfig) -> str | None:
+    """A database URL (--database or CAREPLAN_HUB_DATABASE) that is not PostgreSQL's: the hub would
+    quietly use SQLite while its banner named the URL."""
+    from hub.storage import is_postgres_url
+
+    if not config.database_url or is_postgres_url(config.database_url):
+        return None
+    return (
+        f"{command}: データベースの URL は postgresql://user:password@host:port/db の形です\n"
+        f"{command}: the database URL must be postgresql://user:password@host:port/db "
+        "(--database or CAREPLAN_HUB_DATABASE; none: SQLite in the data directory)"
+    )
+
+
+def cannot_listen(command: str, config: HubConfig, exc: OSError) -> str:
+    """Why the hub cannot listen: an address this machine does not have, else (usually) a port taken
+    by a hub started earlier (its ready file says)."""
+    where = f"{config.host}:{config.port}"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return "\n".join(
+            [
+                f"{command}: {config.host} はこのマシンで待ち受けできるアドレスではありません",
+                f"  {config.host} is not an address this machine can listen on ({exc.strerror or exc})",
+                "  例 / e.g.: --host 127.0.0.1",
+            ]
+        )
+    return "\n".join(
+        [
+            f"{command}: {where} で待ち受けできません / cannot listen there",
+            f"  ({exc.strerror or exc})",
+            "  another hub (or another program) uses the port: use that hub, or stop it",
+            "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
+            "  そのハブを使うか、止めてください。",
+            f"  別のポートで起動するには / another port: {command} --port 8444",
+        ]
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan hub", description="The ケアプランデータ連携 platform simulator.")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the hub (mutual TLS) until Ctrl-C")
     serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="0 picks a free port; see data/hub.json")
+    serve.add_argument("--port", type=PORT, default=None, help="0 picks a free port; see data/hub.json")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="json: one object per line")
     serve.add_argument(
-        "--workers", type=int, default=1, help="processes sharing the port (default %(default)s; e.g. one per CPU)"
+        "--workers",
+        type=number_in(1, MAX_WORKERS),
+        default=1,
+        help=f"processes sharing the port, 1–{MAX_WORKERS} (default %(default)s; e.g. one per CPU)",
     )
     serve.add_argument(
         "--database",
@@ -101,7 +159,11 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
 def _no_hub(config: HubConfig) -> bool:
     if config.ready_file.exists():
         return False
-    print(f"no running hub for {config.data_dir} (start one with `careplan up`)", file=sys.stderr)
+    print(
+        f"{config.data_dir} のハブは動いていません（careplan up で起動してください） / "
+        f"no running hub for {config.data_dir} (start one with `careplan up`)",
+        file=sys.stderr,
+    )
     return True
 
 
@@ -160,11 +222,15 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.workers < 1:
-        print("--workers must be at least 1", file=sys.stderr)
+    problem = database_problem("careplan hub serve", config)
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         return _serve(config, args, json_logs)
+    except OSError as exc:
+        print(cannot_listen("careplan hub serve", config, exc), file=sys.stderr)
+        return 2
     except CareplanError as error:  # the database cannot be reached: one line, no traceback
         line = refusal_line("careplan hub serve", error)
         if line is None:

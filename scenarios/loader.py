@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from careplan.helptext import os_error_text, readable
 from careplan.office import is_office_number, with_check_digit
 from scenarios.actions import ACTIONS, ACTORLESS
 from scenarios.model import (
@@ -34,6 +35,9 @@ LIBRARY = Path(__file__).parent / "library"
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be read; the text starts with file:line."""
+
+
+UNREADABLE = "シナリオファイルを読み込めません / cannot read the scenario file"  # the line above any ScenarioError
 
 
 class _Map(dict[Any, Any]):
@@ -86,24 +90,54 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
         elif path.exists():
             found.append(path)
         else:
-            raise ScenarioError(f"{path}: no such file or folder")
+            raise ScenarioError(f"{path}: ファイルもフォルダもありません / no such file or folder")
     return found
 
 
-def load_file(path: Path) -> list[Scenario]:
-    text = path.read_text("utf-8")
+MAX_BYTES = 4 * 1024 * 1024  # a scenario file is a few KB; a bigger one is a mistake, not a suite
+
+
+def _read(path: Path) -> str:
+    """The file's text; a ScenarioError (Japanese / English) for anything that is not a readable
+    UTF-8 file of reasonable size. A FIFO or device is refused before it is opened (it would block)."""
     try:
-        documents = list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass
+        if readable(path).stat().st_size > MAX_BYTES:
+            raise ScenarioError(f"{path.name}: {MAX_BYTES // 1024 // 1024} MB を超えています / larger than the limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(os_error_text(exc)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            f"{path.name}:{line}: UTF-8 ではありません（UTF-8 で保存し直してください） / not UTF-8 text"
+        ) from None
+
+
+def load_file(path: Path) -> list[Scenario]:
+    """The scenarios of one file; raises ScenarioError (file:line: what) for anything else."""
+    text = _read(path)
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))  # a SafeLoader subclass: no Python tags
     except ScenarioError as exc:
         raise ScenarioError(f"{path.name}:{exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise ScenarioError(f"{path.name}:{line}: YAML: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:  # a control character (NUL …) YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ScenarioError(
+            f"{path.name}:{line}: YAML で使えない文字 U+{code:04X} があります / a character YAML does not allow"
+        ) from None
+    except RecursionError:  # PyYAML composes nested nodes recursively: [[[[… thousands deep
+        raise ScenarioError(f"{path.name}: 入れ子が深すぎます / nested too deeply") from None
     return [_scenario(path, doc) for doc in documents if doc is not None]
 
 

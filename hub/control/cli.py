@@ -9,11 +9,10 @@ import base64
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from careplan.helptext import number_in
+from careplan.helptext import input_file, instant, json_value, number_in
 from hub.control import render
 from hub.control.faults import KINDS
 from hub.listing import PAGE_MAX
@@ -61,7 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     journal.add_argument("--office", help="only requests of this 事業所番号")
     journal.add_argument("--transmission", help="only requests about this transmission id")
     journal.add_argument("--code", help="only refusals with this catalogue code, e.g. REPLAY")
-    journal.add_argument("--since", help="hub time, ISO 8601")
+    journal.add_argument("--since", type=_since, help="hub time, ISO 8601")
     journal.add_argument(
         "--limit", type=page_size, default=50, help=f"entries per page, 1–{PAGE_MAX} (default %(default)s)"
     )
@@ -69,7 +68,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     faults = sub.add_parser("faults", help="make the hub slow, fail or cut connections (seeded, reproducible)")
     fault = faults.add_subparsers(dest="faults_command", required=True, metavar="COMMAND")
     add = with_json(fault.add_parser("add", help='a rule as flags, or as JSON: \'{"kind": "http_error", "count": 1}\''))
-    add.add_argument("rule", nargs="?", help="the rule (or {seed, rules}) as JSON")
+    add.add_argument("rule", nargs="?", type=json_value, help="the rule (or {seed, rules}) as JSON")
     add.add_argument("--kind", choices=KINDS, help="what the fault does")
     add.add_argument("--route", help="'METHOD /path', e.g. 'POST /api/v1/transmissions'")
     add.add_argument("--office", help="only requests of this 事業所番号")
@@ -82,7 +81,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--code", help="http_error: the catalogue code of the answer")
     add.add_argument("--retry-after", type=int, help="http_error: Retry-After seconds")
     add.add_argument("--transmission", help="only this transmission's requests (its 送信ID)")
-    add.add_argument("--signature-file", type=Path,
+    add.add_argument("--signature-file", type=input_file,
                      help="substitute_signature: a detached CMS signature (DER) to serve instead")  # fmt: skip
     add.add_argument("--after-bytes", type=int, help="cut_upload/cut_download: cut after this many bytes")
     with_json(fault.add_parser("list", help="the rules in force"))
@@ -115,10 +114,15 @@ async def _snapshot(call: Call, args: argparse.Namespace) -> object:
     )
 
 
+def _since(text: str) -> str:
+    """--since as typed, once it reads as ISO 8601 (the hub would match nothing and say 0 entries)."""
+    instant(text)
+    return text
+
+
 def _rule(args: argparse.Namespace) -> dict[str, Any]:
-    if args.rule:
-        loaded = json.loads(args.rule)
-        return loaded if isinstance(loaded, dict) else {"rules": loaded}
+    if args.rule is not None:  # parsed by json_value: a typo is a usage error, not a traceback
+        return args.rule if isinstance(args.rule, dict) else {"rules": args.rule}
     names = ("kind", "route", "office", "operation", "count", "probability", "latency_ms", "status", "code",
              "retry_after", "after_bytes", "transmission")  # fmt: skip
     rule = {n: getattr(args, n) for n in names if getattr(args, n) is not None}

@@ -150,7 +150,7 @@ async def test_ctrl_c_stops_the_run_and_still_reports(hub: HubUnderTest) -> None
         (["--count", "0"], "1以上の整数ではありません"),
         (["--concurrency", "x"], "'x' is not a whole number"),
         (["--duration", "nan"], "0.001以上の数ではありません"),
-        (["--offices", "1"], "2以上の整数"),
+        (["--offices", "1"], "2〜1000の整数"),
         (["--data", "/nonexistent/careplan"], "ハブのデータディレクトリではありません"),
         (["--mix", "send=abc"], "send の重み 'abc' が数ではありません"),
     ],

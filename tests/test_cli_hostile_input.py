@@ -1,0 +1,255 @@
+"""The `careplan` command line under hostile input: what a user types or a bad file gives each
+command ends with a clear message, Japanese first, and a documented exit status (2 usage or a
+local problem, 141 a reader gone away), never a Python traceback, never a hang (each run is bounded
+in time). No hub is needed: every case fails before one would be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from careplan.helptext import usage_error_ja
+from tests.conftest import run_careplan, this_checkout
+
+TIMEOUT = 30  # seconds a case may take: a FIFO read or a 100,000,000-office data set would hang
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of what users and bad files give the commands."""
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "file.CSV").write_bytes(b"x\n")
+    (root / "binary.yaml").write_bytes(bytes(range(128, 256)) * 4)
+    (root / "nul.yaml").write_bytes(b"name: a\x00b\n")
+    (root / "deep.yaml").write_text("[" * 5000 + "]" * 5000, "utf-8")
+    (root / "big.yaml").write_text("a: " + "x" * (5 * 1024 * 1024), "utf-8")
+    (root / "pwn.yaml").write_text(f'!!python/object/apply:os.mkdir ["{root / "pwned"}"]\n', "utf-8")
+    (root / "empty.yaml").write_text("", "utf-8")
+    (root / "folder").mkdir()
+    os.mkfifo(root / "fifo.CSV")
+    (root / "loop1").symlink_to(root / "loop2")
+    (root / "loop2").symlink_to(root / "loop1")
+    (root / "data" / "ca").mkdir(parents=True)
+    (root / "data" / "ca" / "ca.pem").write_text("", "utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def office(bad: Path) -> Path:
+    """A client home whose profile holds a real certificate and a hub nobody listens on."""
+    ca = bad / "ca"
+    assert run_careplan("ca", "--dir", str(ca), "init", timeout=TIMEOUT).returncode == 0
+    issued = run_careplan(
+        "ca", "--dir", str(ca), "issue", "--office", "1370100016", "--user", "KJ0000000001", "--name", "x",
+        "--password", "pw", "--out", str(bad / "office.p12"), timeout=TIMEOUT,
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    home = bad / "home"
+    (home / "profiles").mkdir(parents=True)
+    profile = {
+        "name": "p", "hub_url": "https://127.0.0.1:9", "ca_file": str(ca / "ca.pem"),
+        "p12_file": str(bad / "office.p12"), "p12_password": "pw", "user_id": "KJ0000000001", "token": "t",
+    }  # fmt: skip
+    (home / "profiles" / "p.json").write_text(__import__("json").dumps(profile), "utf-8")
+    return home
+
+
+def _no_traceback(done: subprocess.CompletedProcess[str], status: int, japanese: str) -> None:
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == status, (done.returncode, done.stderr)
+    assert japanese in done.stderr, done.stderr
+
+
+# (arguments with {bad} for the folder above, exit status, the Japanese the message must hold)
+CASES = [
+    ("validate {bad}/missing.CSV", 2, "そのようなファイルやフォルダはありません"),
+    ("validate {bad}/fifo.CSV", 2, "ファイルでもフォルダでもありません"),
+    ("validate {bad}/loop1", 2, "シンボリックリンクが循環しています"),
+    ("fixtures generate --month 202604 --out {bad}/file.CSV/x", 2, "フォルダではありません"),
+    ("fixtures generate --month 202604 --offices 100000000 --out {bad}/o", 2, "2〜1000の整数ではありません"),
+    ("fixtures generate --month 202604 --seed abc --out {bad}/o", 2, "--seed の値 'abc' は使えません"),
+    ("fixtures broken --out {bad}/file.CSV", 2, "フォルダではありません"),
+    ("scenarios list {bad}/deep.yaml", 2, "入れ子が深すぎます"),
+    ("scenarios list {bad}/binary.yaml", 2, "UTF-8 ではありません"),
+    ("scenarios list {bad}/nul.yaml", 2, "YAML で使えない文字 U+0000"),
+    ("scenarios list {bad}/fifo.CSV", 2, "ファイルでもフォルダでもありません"),
+    ("scenarios list {bad}/big.yaml", 2, "MB を超えています"),
+    ("scenarios list {bad}/pwn.yaml", 2, "シナリオファイルを読み込めません"),
+    ("scenarios run {bad}/empty.yaml --junit {bad}/file.CSV/junit.xml", 2, "フォルダを作れません"),
+    ("scenarios run --hub https://[::1 --data {bad}/data", 2, "ハブの URL"),
+    ("scenarios run --hub https://127.0.0.1:9 --data {bad}/folder", 2, "ハブのデータディレクトリではありません"),
+    ("demo {bad}/folder", 2, "フォルダです"),
+    ("conformance csv {bad}/file.CSV --report {bad}/r", 2, "フォルダではありません"),
+    (
+        "conformance run --hub https://127.0.0.1:9 --data {bad}/data --office 1370100016 --report {bad}/r "
+        "--compare {bad}/binary.yaml",
+        2,
+        "conformance.json ではありません",
+    ),
+    ("conformance run --hub https://[::1 --data {bad}/data --office 1370100016 --report {bad}/r", 2, "ハブの URL"),
+    ("load --hub ftp://x --data {bad}/data", 2, "ハブの URL"),
+    ("client --profile ../../x whoami", 2, "プロファイル名に使えません"),
+    (
+        "client --home {bad}/h login --hub https://127.0.0.1:99999 --ca {bad}/file.CSV --p12 {bad}/file.CSV "
+        "--user KJ0000000001",
+        2,
+        "ハブの URL",
+    ),
+    (
+        "client --home {bad}/h login --hub https://127.0.0.1:9 --p12 {bad}/fifo.CSV --user KJ1",
+        2,
+        "ファイルでもフォルダでもありません",
+    ),
+    (
+        "client --home {bad}/h login --hub https://127.0.0.1:9 --ca {bad}/file.CSV --p12 {bad}/file.CSV "
+        "--p12-password x --user KJ0000000001 --password y",
+        2,
+        "手元の問題で実行できません",  # not a PKCS#12 file
+    ),
+    ("ca --dir {bad}/file.CSV init", 2, "すでにあります"),
+    ("ca --dir {bad}/ca revoke zz", 2, "シリアル番号"),
+    ("ca --dir {bad}/ca show --p12 {bad}/fifo.CSV --password x", 2, "ファイルでもフォルダでもありません"),
+    ("hub --data {bad}/data serve --port 99999", 2, "0〜65535の整数ではありません"),
+    ("hub --data {bad}/data serve --workers 100000", 2, "1〜64の整数ではありません"),
+    ("up --data {bad}/file.CSV", 2, "フォルダではありません"),
+    ("up --data {bad}/up --database foo://bar", 2, "postgresql://"),
+    ('hub --data {bad}/data faults add {"kind":', 2, "JSON として読めません"),
+    ("hub --data {bad}/data journal --since notatime", 2, "ISO 8601 の日時"),
+    ("load --data {bad}/data --offices 100000000", 2, "2〜1000の整数ではありません"),
+    ("load --data {bad}/data --month 2026xx", 2, "サービス提供年月"),
+    ("fixtures generate --month 202613 --out {bad}/o", 2, "サービス提供年月"),
+    ("errors NO[/]PE", 2, "というコードはありません"),
+    ("--lang xx errors", 2, "ja か en"),
+    ("sned", 2, "というコマンドはありません"),
+]
+
+
+@pytest.mark.parametrize(("line", "status", "japanese"), CASES, ids=[c[0].split(" {")[0][:40] for c in CASES])
+def test_bad_input_ends_in_a_message_not_a_traceback(bad: Path, line: str, status: int, japanese: str) -> None:
+    args = [word.replace("{bad}", str(bad)) for word in line.split()]
+    _no_traceback(run_careplan(*args, cwd=bad, timeout=TIMEOUT), status, japanese)
+    assert not (bad / "pwned").exists()  # the YAML's Python tag did nothing
+
+
+@pytest.mark.parametrize(
+    ("path", "japanese"),
+    [
+        ("missing.CSV", "そのようなファイルやフォルダはありません"),
+        ("folder", "フォルダです"),
+        ("fifo.CSV", "ファイルでもフォルダでもありません"),
+    ],
+)
+def test_client_send_names_a_file_it_cannot_read(bad: Path, office: Path, path: str, japanese: str) -> None:
+    args = ("client", "--home", str(office), "--profile", "p", "send", str(bad / path), "--to", "1370100024")
+    _no_traceback(run_careplan(*args, timeout=TIMEOUT), 2, japanese)
+    bulk = ("client", "--home", str(office), "--profile", "p", "bulk-send", str(bad / path))
+    if path != "folder":  # a folder is what bulk-send takes
+        _no_traceback(run_careplan(*bulk, timeout=TIMEOUT), 2, japanese)
+
+
+def test_ca_bounds_and_a_listen_address_the_machine_lacks(bad: Path, office: Path) -> None:
+    issue = ("ca", "--dir", str(bad / "ca"), "issue", "--office", "1370100016", "--user", "KJ1", "--name", "x")
+    huge = run_careplan(*issue, "--password", "p", "--out", str(bad / "x.p12"), "--days", "99999999")
+    _no_traceback(huge, 2, "1〜36500の整数ではありません")  # was an OverflowError
+    when = run_careplan(*issue, "--password", "p", "--out", str(bad / "x.p12"), "--not-before", "yesterday")
+    _no_traceback(when, 2, "ISO 8601 の日時")
+    host = run_careplan("up", "--data", str(bad / "up2"), "--host", "999.1.1.1", "--port", "0", timeout=TIMEOUT)
+    _no_traceback(host, 2, "待ち受けできるアドレスではありません")
+
+
+def _careplan(*args: str | bytes, **options: object) -> subprocess.Popen[bytes]:
+    command: list[str | bytes] = [sys.executable, "-m", "careplan_cli.main", *args]
+    return subprocess.Popen(command, env=options.pop("env", this_checkout()), **options)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("args", [("errors",), ("errors", "--json")])
+def test_a_reader_gone_away_is_141_and_quiet(args: tuple[str, ...]) -> None:
+    """rich's output (`errors`) ended with status 1 where print's (`--json`) gave 141."""
+    process = _careplan(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before a byte is written: the write is EPIPE for certain
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 141 and stderr == b""
+
+
+def test_closed_stdout_still_does_the_work(tmp_path: Path) -> None:
+    process = _careplan(
+        "fixtures", "broken", "--out", str(tmp_path / "b"), stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1)
+    )
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0 and b"Traceback" not in stderr
+    assert (tmp_path / "b" / "README").is_file()
+
+
+def test_a_full_disk_on_stdout_is_one_line() -> None:
+    with open("/dev/full", "wb") as full:
+        process = _careplan("errors", stdout=full, stderr=subprocess.PIPE)
+        _, stderr = process.communicate(timeout=TIMEOUT)
+    text = stderr.decode("utf-8")
+    assert process.returncode == 2 and "Traceback" not in text and "ディスクの空きがありません" in text
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},  # ASCII streams
+        {"PYTHONIOENCODING": "latin-1"},
+        {"PYTHONIOENCODING": "utf-8"},  # strict: an undecodable file name's surrogate would not encode
+    ],
+)
+def test_japanese_and_odd_file_names_never_fail_to_print(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "\udcff.CSV").write_bytes(b"x")  # the byte 0xFF in the name, not UTF-8
+    (tmp_path / "日本 語.CSV").write_bytes(b"x")
+    environment = {**this_checkout(), **env}
+    for args in (("validate", os.fsencode(tmp_path)), ("errors", "FORMAT_INVALID"), ("validate", b"/nope/\xff")):
+        process = _careplan(*args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+        assert b"Traceback" not in stderr and b"UnicodeEncodeError" not in stderr, stderr
+        assert process.returncode in (0, 2), stderr
+        assert stdout or stderr
+
+
+@pytest.mark.parametrize("columns", ["1", "10", "1000", "abc"])
+def test_any_terminal_width(columns: str) -> None:
+    done = run_careplan("errors", "FORMAT_INVALID", env={"COLUMNS": columns, "NO_COLOR": "1"}, timeout=TIMEOUT)
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "FORMAT_INVALID" in done.stdout
+
+
+def test_an_unexpected_error_is_one_line_with_status_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from careplan_cli import main
+
+    def broken(args: list[str]) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(main, "_dispatch", broken)
+    monkeypatch.delenv(main.DEBUG_ENV, raising=False)
+    assert main.main(["errors"]) == main.INTERNAL
+    assert "想定外のエラーです" in capsys.readouterr().err
+    monkeypatch.setenv(main.DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError):
+        main.main(["errors"])
+
+
+def test_argparse_messages_have_their_japanese() -> None:
+    assert (
+        usage_error_ja("argument --seed: invalid int value: 'abc'")
+        == "--seed の値 'abc' は使えません（整数 の値が必要です）"
+    )
+    assert usage_error_ja("the following arguments are required: --month") == "次の指定が必要です: --month"
+    assert usage_error_ja("unrecognized arguments: x y") == "知らない指定です: x y"
+    assert usage_error_ja("argument --limit: '0' は1〜500の整数ではありません") is None  # Japanese already
+
+
+def test_a_report_printed_before_an_output_file_fails_is_kept(bad: Path) -> None:
+    """The results on stdout still arrive (piped: block-buffered) when the --junit file cannot be written."""
+    library = Path(__file__).resolve().parents[1] / "scenarios" / "library" / "bulk-limits.yaml"
+    done = run_careplan("scenarios", "run", str(library), "--junit", str(bad / "file.CSV" / "j.xml"), timeout=TIMEOUT)
+    _no_traceback(done, 2, "フォルダを作れません")
+    assert "2 passed, 0 failed" in done.stdout

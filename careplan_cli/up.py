@@ -31,6 +31,7 @@ from hub.cli import PORT, cannot_listen, database_problem
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, DataDirProblem
 from hub.dburl import refusal_line, without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
@@ -340,7 +341,15 @@ def main(argv: list[str]) -> int:
         ]
         print("\n".join(lines), file=sys.stderr)
         return 2
-    authority = prepare(config)
+    try:
+        authority = prepare(config)
+    except ValueError as exc:  # files of ca/ that hold no CA (PEM, JSON)
+        print(problem(config.ca_dir, exc, CA_LOST_JA, CA_LOST_EN).lines("careplan up"), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = Path(exc.filename) if exc.filename else config.data_dir
+        print(problem(where, exc, CANNOT_OPEN_JA, CANNOT_OPEN_EN).lines("careplan up"), file=sys.stderr)
+        return 2
 
     async def on_start(hub: RunningHub) -> None:
         if json_logs is not None:
@@ -352,6 +361,9 @@ def main(argv: list[str]) -> int:
 
     try:
         asyncio.run(serve_forever(config, on_start=on_start))
+    except DataDirProblem as unusable:  # a corrupt or misplaced file of the data directory
+        print(unusable.lines("careplan up"), file=sys.stderr)
+        return 2
     except OSError as exc:
         print(cannot_listen("careplan up", config, exc), file=sys.stderr)
         return 2

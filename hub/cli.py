@@ -21,7 +21,7 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.datadir import admin_token
+from hub.datadir import DataDirProblem, admin_token
 from hub.dburl import refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
@@ -228,6 +228,9 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         return _serve(config, args, json_logs)
+    except DataDirProblem as unusable:  # a corrupt or misplaced file of the data directory
+        print(unusable.lines("careplan hub serve"), file=sys.stderr)
+        return 2
     except OSError as exc:
         print(cannot_listen("careplan hub serve", config, exc), file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ from hub.cli import PORT, cannot_listen, database_problem
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
-from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, DataDirProblem
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, DataDirProblem, problem
 from hub.dburl import refusal_line, without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
@@ -326,9 +326,9 @@ def main(argv: list[str]) -> int:
     json_logs = configure_logging(args.log_format, text="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     config = HubConfig.from_env(args.data, host=args.host, port=args.port, database_url=args.database)
-    problem = database_problem("careplan up", config)
-    if problem:
-        print(problem, file=sys.stderr)
+    wrong_database = database_problem("careplan up", config)
+    if wrong_database:
+        print(wrong_database, file=sys.stderr)
         return 2
     running = running_hub(config)
     if running is not None:  # before opening its database: one hub per data directory

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from careplan.folding import fold
+from careplan.helptext import os_error_text
 from hub.config import HubConfig
 
 # What to do about a file the hub cannot use at start (DataDirProblem), by the kind of file.
@@ -81,5 +82,8 @@ def using(
 
 
 def problem(path: Path, exc: BaseException, fix_ja: str, fix_en: str) -> DataDirProblem:
-    why = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, OSError):  # the reason in both languages; the path is shown on its own line
+        why = os_error_text(OSError(exc.errno, exc.strerror))
+    else:
+        why = f"{type(exc).__name__}: {exc}"
     return DataDirProblem(path, why[:160] + ("…" if len(why) > 160 else ""), fix_ja, fix_en)

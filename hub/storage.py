@@ -268,12 +268,15 @@ class CommitOutcomeUnknown(PlatformError):
 
 
 async def open_storage(url: str, sqlite_path: Path) -> Storage:
-    """The hub's database: PostgreSQL when `url` is a postgresql:// URL, else SQLite at
-    `sqlite_path`. Raises CareplanError("DATABASE_UNAVAILABLE") when PostgreSQL cannot be reached."""
+    """The hub's database: PostgreSQL when `url` is a postgresql:// URL, SQLite at `sqlite_path`
+    when it is empty (anything else is a ValueError, never a quiet SQLite). Raises
+    CareplanError("DATABASE_UNAVAILABLE") when PostgreSQL cannot be reached."""
     if is_postgres_url(url):
         from hub.db_postgres import PostgresDatabase
 
         return await PostgresDatabase.open(url)
+    if url:  # the command line refuses it with a message (hub.cli); a caller of its own gets this
+        raise ValueError(f"{without_password(url)}: the database URL is postgresql://… or empty (SQLite)")
     from hub.db import Database
 
     return await Database.open(sqlite_path)

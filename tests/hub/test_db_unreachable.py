@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,6 +16,7 @@ from careplan.errors import CareplanError
 from fixtures.pgcluster import PgCluster, free_port
 from hub.db_postgres import CONNECT_TIMEOUT, POOL_SIZE, PostgresDatabase, unavailable
 from hub.dburl import refusal_line
+from hub.storage import open_storage
 
 URL = "postgresql://careplan:s3cret@db.example:5433/careplan"
 
@@ -206,3 +208,11 @@ async def test_a_real_unknown_database(pg_cluster: PgCluster) -> None:
     assert error.code == "DATABASE_UNAVAILABLE"
     assert "データベース「no_such_database」がありません" in error.detail
     assert f"createdb -h 127.0.0.1 -p {pg_cluster.port} -U careplan no_such_database" in error.fix
+
+
+async def test_a_database_url_of_another_kind_is_refused_not_sqlite(tmp_path: Path) -> None:
+    """Only postgresql:// or nothing: a mysql:// URL never quietly becomes data_dir/hub.sqlite3."""
+    with pytest.raises(ValueError, match=r"postgresql://… or empty") as refused:
+        await open_storage("mysql://user:secret@db/careplan", tmp_path / "hub.sqlite3")
+    assert "secret" not in str(refused.value), "the URL is shown without its password"
+    assert not (tmp_path / "hub.sqlite3").exists()

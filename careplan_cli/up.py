@@ -22,17 +22,16 @@ from rich.text import Text
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
-from careplan.errors import CareplanError
 from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
 from hub.banner import WIDTH, pair
-from hub.cli import PORT, cannot_listen, database_problem
+from hub.cli import PORT, database_problem, starting
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
-from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, DataDirProblem, problem
-from hub.dburl import refusal_line, without_password
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, problem
+from hub.dburl import without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
@@ -359,18 +358,8 @@ def main(argv: list[str]) -> int:
         samples = write_samples(config.data_dir / "demo", offices)
         _announce(hub, config, offices, samples, await current_state(hub.app[SERVICE], offices))
 
-    try:
+    def run() -> int:
         asyncio.run(serve_forever(config, on_start=on_start))
-    except DataDirProblem as unusable:  # a corrupt or misplaced file of the data directory
-        print(unusable.lines("careplan up"), file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(cannot_listen("careplan up", config, exc), file=sys.stderr)
-        return 2
-    except CareplanError as error:
-        line = refusal_line("careplan up", error)
-        if line is None:
-            raise
-        print(line, file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return starting("careplan up", config, run)

@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -226,20 +227,26 @@ def main(argv: list[str]) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    return starting("careplan hub serve", config, lambda: _serve(config, args, json_logs))
+
+
+def starting(program: str, config: HubConfig, run: Callable[[], int]) -> int:
+    """`run` a hub (its whole life: `careplan hub serve`, `careplan up`); what stops it at start is
+    one message and exit status 2, no traceback: a file of the data directory it cannot use, an
+    address it cannot listen on, a database it cannot reach."""
     try:
-        return _serve(config, args, json_logs)
-    except DataDirProblem as unusable:  # a corrupt or misplaced file of the data directory
-        print(unusable.lines("careplan hub serve"), file=sys.stderr)
-        return 2
+        return run()
+    except DataDirProblem as unusable:
+        message = unusable.lines(program)
     except OSError as exc:
-        print(cannot_listen("careplan hub serve", config, exc), file=sys.stderr)
-        return 2
-    except CareplanError as error:  # the database cannot be reached: one line, no traceback
-        line = refusal_line("careplan hub serve", error)
+        message = cannot_listen(program, config, exc)
+    except CareplanError as error:
+        line = refusal_line(program, error)
         if line is None:
             raise
-        print(line, file=sys.stderr)
-        return 2
+        message = line
+    print(message, file=sys.stderr)
+    return 2
 
 
 def _serve(config: HubConfig, args: argparse.Namespace, json_logs: JsonFormatter | None) -> int:

@@ -44,14 +44,17 @@ _FORBIDDEN = '"<>:|?*'
 # Path separators and what looks like one once a file system or a person reads it.
 _SEPARATORS = "/\\\u2215\u2044\u29f8\u29f9\u2216"
 _FORBIDDEN_SET = frozenset(_FORBIDDEN)
+_NO_ZONE = ("signed_at にはタイムゾーンが必要です", "signed_at must carry a time zone")
 _SEPARATOR_SET = frozenset(_SEPARATORS)
 
 
-def _invalid(detail: str) -> CareplanError:
+def _invalid(detail: str, detail_en: str) -> CareplanError:
     return CareplanError(
         "MANIFEST_INVALID",
         detail=detail,
-        fix="Build the manifest with the client library (or follow docs/openapi: Manifest).",
+        fix="マニフェストはクライアントライブラリで作成してください（形式は /api の Manifest のとおり）。",
+        detail_en=detail_en,
+        fix_en="Build the manifest with the client library (or follow docs/openapi: Manifest).",
     )
 
 
@@ -113,21 +116,31 @@ def file_name_problem(name: str) -> str | None:
 
 def _file_name_refusal(name: str) -> CareplanError | None:
     problem = _unsafe_name(name)
-    return _invalid(problem) if problem else _windows_refusal(name)
+    return _invalid(*problem) if problem else _windows_refusal(name)
 
 
-def _unsafe_name(name: str) -> str | None:
+def _unsafe_name(name: str) -> tuple[str, str] | None:
+    """Why `name` is no plain file name, in Japanese and English; None when it is one."""
     if not name or len(name) > 255:
-        return "a file name must have 1 to 255 characters"
+        return "ファイル名は1〜255文字です", "a file name must have 1 to 255 characters"
     folded = unicodedata.normalize("NFKC", name)  # ／ → /, ＼ → \, ‥ → ..
     if folded in (".", "..") or not _SEPARATOR_SET.isdisjoint(folded):
-        return f"file name {name!r} must not contain a path (or a character that looks like a separator)"
+        return (
+            f"ファイル名 {name!r} にパス（または区切り文字に見える文字）は使えません",
+            f"file name {name!r} must not contain a path (or a character that looks like a separator)",
+        )
     if not _FORBIDDEN_SET.isdisjoint(name):
-        return f"file name {name!r} contains one of {_FORBIDDEN!r} (not allowed in file names on Windows)"
+        return (
+            f"ファイル名 {name!r} に {_FORBIDDEN!r} のいずれか（Windowsのファイル名に使えない文字）があります",
+            f"file name {name!r} contains one of {_FORBIDDEN!r} (not allowed in file names on Windows)",
+        )
     if name.isascii() and name.isprintable():  # every standard file name: none of the categories below
         return None
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in name):
-        return f"file name {name!r} contains control, format, surrogate or unassigned characters"
+        return (
+            f"ファイル名 {name!r} に制御文字・書式文字・サロゲート・未割り当ての文字があります",
+            f"file name {name!r} contains control, format, surrogate or unassigned characters",
+        )
     return None
 
 
@@ -155,7 +168,10 @@ class ManifestFile:
         if refusal is not None:
             raise refusal
         if self.size < 0 or not _SHA256_RE.fullmatch(self.sha256):
-            raise _invalid(f"file {self.name!r}: size must be >= 0 and sha256 64 lower-case hex")
+            raise _invalid(
+                f"ファイル {self.name!r}: size は0以上、sha256 は小文字の16進64文字です",
+                f"file {self.name!r}: size must be >= 0 and sha256 64 lower-case hex",
+            )
 
     @classmethod
     def of(cls, name: str, data: bytes) -> ManifestFile:
@@ -178,19 +194,27 @@ class Manifest:
 
     def __post_init__(self) -> None:
         if self.version != MANIFEST_VERSION:
-            raise _invalid(f"manifest version {self.version} is not {MANIFEST_VERSION}")
+            raise _invalid(
+                f"マニフェストの version {self.version} は {MANIFEST_VERSION} ではありません",
+                f"manifest version {self.version} is not {MANIFEST_VERSION}",
+            )
         if not _TRANSMISSION_ID_RE.fullmatch(self.transmission_id):
-            raise _invalid("transmission_id must be 32 lower-case hex characters (a UUID)")
+            raise _invalid(
+                "transmission_id は小文字の16進32文字（UUID）です",
+                "transmission_id must be 32 lower-case hex characters (a UUID)",
+            )
         for role, number in (("sender", self.sender), ("recipient", self.recipient)):
             if not _is_office_number(number):
-                raise _invalid(f"{role} {number!r} is not a 事業所番号")
+                raise _invalid(
+                    f"{role} {number!r} は事業所番号ではありません", f"{role} {number!r} is not a 事業所番号"
+                )
         if self.signed_at.tzinfo is None:
-            raise _invalid("signed_at must carry a time zone")
+            raise _invalid(*_NO_ZONE)
         if not self.files:
-            raise _invalid("a transmission carries at least one file")
+            raise _invalid("送信には1つ以上のファイルが必要です", "a transmission carries at least one file")
         names = [f.name for f in self.files]
         if len(set(names)) != len(names):
-            raise _invalid("file names must be unique within a transmission")
+            raise _invalid("1回の送信のファイル名は重複できません", "file names must be unique within a transmission")
         twins = _twin_refusal(names)
         if twins is not None:
             raise twins
@@ -206,7 +230,7 @@ class Manifest:
         files: Sequence[tuple[str, bytes]],
     ) -> Manifest:
         if signed_at.tzinfo is None:
-            raise _invalid("signed_at must carry a time zone")
+            raise _invalid(*_NO_ZONE)
         return cls(
             transmission_id=transmission_id,
             sender=sender,
@@ -251,15 +275,20 @@ class Manifest:
     def from_bytes(cls, data: bytes) -> Manifest:
         """Parse a manifest; MANIFEST_INVALID (with what exactly) on anything malformed."""
         if len(data) > MAX_MANIFEST_BYTES:
-            raise _invalid(f"manifest is {len(data)} bytes, at most {MAX_MANIFEST_BYTES}")
+            raise _invalid(
+                f"マニフェストが {len(data)} バイトあります（上限 {MAX_MANIFEST_BYTES} バイト）",
+                f"manifest is {len(data)} bytes, at most {MAX_MANIFEST_BYTES}",
+            )
         try:
             doc = json.loads(data.decode("utf-8"))
         except RecursionError:
-            raise _invalid("manifest JSON is nested too deeply") from None
+            raise _invalid("マニフェストの JSON の入れ子が深すぎます", "manifest JSON is nested too deeply") from None
         except ValueError as exc:  # UnicodeDecodeError, JSONDecodeError, over-long integers
-            raise _invalid(f"manifest is not UTF-8 JSON: {exc}") from None
+            raise _invalid(
+                f"マニフェストが UTF-8 の JSON ではありません: {exc}", f"manifest is not UTF-8 JSON: {exc}"
+            ) from None
         if not isinstance(doc, Mapping):
-            raise _invalid("manifest must be a JSON object")
+            raise _invalid("マニフェストは JSON オブジェクトです", "manifest must be a JSON object")
         manifest = cls._from_mapping(doc)
         object.__setattr__(manifest, "_source", data)  # hashed only if asked (`digest`)
         return manifest
@@ -269,7 +298,7 @@ class Manifest:
         try:
             files = doc["files"]
             if not isinstance(files, list) or not all(isinstance(f, Mapping) for f in files):
-                raise _invalid("files must be a list of objects")
+                raise _invalid("files はオブジェクトのリストです", "files must be a list of objects")
             return cls(
                 version=_typed(doc, "version", int),
                 transmission_id=_typed(doc, "transmission_id", str),
@@ -286,22 +315,28 @@ class Manifest:
                 ),
             )
         except KeyError as exc:
-            raise _invalid(f"manifest lacks {exc.args[0]!r}") from None
+            raise _invalid(f"マニフェストに {exc.args[0]!r} がありません", f"manifest lacks {exc.args[0]!r}") from None
         except ValueError as exc:
             if isinstance(exc, CareplanError):
                 raise
-            raise _invalid(f"signed_at is not an ISO 8601 time: {exc}") from None
+            raise _invalid(
+                f"signed_at が ISO 8601 の時刻ではありません: {exc}", f"signed_at is not an ISO 8601 time: {exc}"
+            ) from None
 
     def judge_signing_time(self, now: dt.datetime, *, tolerance: dt.timedelta = SIGNING_TOLERANCE) -> None:
         """SIGNING_TIME_INVALID unless `signed_at` is within `tolerance` of `now` (the hub's clock)."""
         drift = self.signed_at - now
         if abs(drift) > tolerance:
-            word = "ahead of" if drift > dt.timedelta(0) else "behind"
+            ahead = drift > dt.timedelta(0)
             raise CareplanError(
                 "SIGNING_TIME_INVALID",
-                detail=f"signed at {self.signed_at.isoformat()}, {abs(drift)} {word} the hub's time "
-                f"{now.isoformat()}; the tolerance is ±{tolerance}",
-                fix="Sign just before sending, with the terminal's clock right (our client reads the hub's "
+                detail=f"署名時刻 {self.signed_at.isoformat()} がハブの時刻 {now.isoformat()} より {abs(drift)} "
+                f"{'進んで' if ahead else '遅れて'}います（許容は ±{tolerance}）",
+                fix="端末の時計を合わせ、送信の直前に署名してください（当社クライアントは GET /healthz で"
+                "ハブの時刻を読みます）。署名済みのマニフェストを取っておいて後で送ることはできません。",
+                detail_en=f"signed at {self.signed_at.isoformat()}, {abs(drift)} {'ahead of' if ahead else 'behind'} "
+                f"the hub's time {now.isoformat()}; the tolerance is ±{tolerance}",
+                fix_en="Sign just before sending, with the terminal's clock right (our client reads the hub's "
                 "clock from GET /healthz); a signed manifest cannot be kept and sent later.",
             )
 
@@ -316,22 +351,31 @@ class Manifest:
         if len(received) != len(files) or received.keys() != expected.keys():
             raise CareplanError(
                 "FILE_TAMPERED",
-                detail=f"files sent {sorted(received)} differ from the signed manifest's {sorted(expected)}",
-                fix="Send exactly the files named in the signed manifest.",
+                detail=f"送られたファイル {sorted(received)} が、署名されたマニフェストのファイル "
+                f"{sorted(expected)} と違います",
+                fix="署名したマニフェストに書かれたファイルだけを、そのまま送ってください。",
+                detail_en=f"files sent {sorted(received)} differ from the signed manifest's {sorted(expected)}",
+                fix_en="Send exactly the files named in the signed manifest.",
             )
         for name, (size, sha256) in received.items():
             if (size, sha256) != (expected[name].size, expected[name].sha256):
                 raise CareplanError(
                     "FILE_TAMPERED",
-                    detail=f"{name}: {size} bytes sha256 {sha256[:16]}… but the "
+                    detail=f"{name}: {size} バイト sha256 {sha256[:16]}… ですが、署名されたマニフェストでは "
+                    f"{expected[name].size} バイト sha256 {expected[name].sha256[:16]}… です",
+                    fix="署名の後でファイルが変わりました。署名し直して送ってください。",
+                    detail_en=f"{name}: {size} bytes sha256 {sha256[:16]}… but the "
                     f"manifest signed {expected[name].size} bytes sha256 "
                     f"{expected[name].sha256[:16]}…",
-                    fix="The file changed after signing: sign and send it again.",
+                    fix_en="The file changed after signing: sign and send it again.",
                 )
 
 
 def _typed(doc: Mapping[str, object], key: str, kind: type[T]) -> T:
     value = doc[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _invalid(f"{key!r} must be {kind.__name__}, got {type(value).__name__}")
+        raise _invalid(
+            f"{key!r} は {kind.__name__} でなければなりません（{type(value).__name__} でした）",
+            f"{key!r} must be {kind.__name__}, got {type(value).__name__}",
+        )
     return value

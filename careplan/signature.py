@@ -58,12 +58,15 @@ class Signed:
     signing_time: dt.datetime | None
 
 
-def _invalid(detail: str, operation: Operation) -> CareplanError:
+def _invalid(detail: str, detail_en: str, operation: Operation) -> CareplanError:
     return CareplanError(
         "SIGNATURE_INVALID",
         operation=operation,
         detail=detail,
-        fix="Sign the manifest bytes exactly as sent, as detached CMS SignedData (SHA-256) with "
+        fix="送るマニフェストのバイト列そのものに、事業所の証明書の鍵で、分離形式の CMS SignedData"
+        "（SHA-256、バイナリ）として署名してください。",
+        detail_en=detail_en,
+        fix_en="Sign the manifest bytes exactly as sent, as detached CMS SignedData (SHA-256) with "
         "the office certificate's key, in binary mode.",
     )
 
@@ -175,7 +178,11 @@ def verify(
     except CareplanError:
         raise
     except Exception as exc:  # asn1crypto raises many kinds on malformed DER
-        raise _invalid(f"the signature is not a readable CMS SignedData: {exc}", operation) from None
+        raise _invalid(
+            f"署名を CMS SignedData として読めません: {exc}",
+            f"the signature is not a readable CMS SignedData: {exc}",
+            operation,
+        ) from None
 
 
 def _refuse(code: str, operation: Operation, detail: tuple[str, str], fix: tuple[str, str]) -> CareplanError:
@@ -225,12 +232,20 @@ def _check_detached_der(
 def _verify(signature: bytes, content_sha256: bytes, operation: Operation, der_prefixes: DerPrefixes | None) -> Signed:
     info = cms.ContentInfo.load(signature, strict=True)
     if info["content_type"].native != "signed_data":
-        raise _invalid(f"content type is {info['content_type'].native}, not signed_data", operation)
+        kind = info["content_type"].native
+        raise _invalid(
+            f"content type が {kind} です（signed_data ではありません）",
+            f"content type is {kind}, not signed_data",
+            operation,
+        )
     known = _check_detached_der(info, signature, operation, der_prefixes)
     signed_data = info["content"]
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
-        raise _invalid(f"{len(signer_infos)} signers; exactly one is expected", operation)
+        count = len(signer_infos)
+        raise _invalid(
+            f"署名者が {count} 人です（1人だけです）", f"{count} signers; exactly one is expected", operation
+        )
     signer = signer_infos[0]
     # Remembered only for a signature whose bytes but the changing values are known DER (`known`):
     # its certificates and signer id are then those of a signature verified before, so reading
@@ -242,12 +257,20 @@ def _verify(signature: bytes, content_sha256: bytes, operation: Operation, der_p
             der_prefixes.add_signer(signed_data, signer, certificate)
     attributes = {attr["type"].native: attr["values"][0] for attr in signer["signed_attrs"]}
     if signer["digest_algorithm"]["algorithm"].native != "sha256":
-        raise _invalid("the digest algorithm must be SHA-256", operation)
+        raise _invalid("ダイジェストアルゴリズムは SHA-256 です", "the digest algorithm must be SHA-256", operation)
     if attributes.get("content_type") is None or attributes["content_type"].native != "data":
-        raise _invalid("the signed content-type attribute must be id-data", operation)
+        raise _invalid(
+            "署名された content-type 属性は id-data です",
+            "the signed content-type attribute must be id-data",
+            operation,
+        )
     digest = attributes.get("message_digest")
     if digest is None or digest.native != content_sha256:
-        raise _invalid("the manifest's SHA-256 differs from the signed messageDigest", operation)
+        raise _invalid(
+            "マニフェストの SHA-256 が、署名された messageDigest と違います（署名の後でマニフェストが変わりました）",
+            "the manifest's SHA-256 differs from the signed messageDigest",
+            operation,
+        )
     _check_signature(signer, certificate, operation)
     if der_prefixes is not None:
         template = learn(signature, info, certificate)
@@ -263,7 +286,11 @@ def _verify(signature: bytes, content_sha256: bytes, operation: Operation, der_p
 def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo, operation: Operation) -> x509.Certificate:
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
-        raise _invalid("the signer must be named by issuer and serial number", operation)
+        raise _invalid(
+            "署名者は発行者とシリアル番号で示してください",
+            "the signer must be named by issuer and serial number",
+            operation,
+        )
     serial = sid.chosen["serial_number"].native
     # Names compared by their DER bytes: asn1crypto's Name.__eq__ runs LDAP string preparation on
     # every attribute (a large share of a submit's CPU); the signer's issuer is copied from its
@@ -273,18 +300,26 @@ def _signer_certificate(signed_data: cms.SignedData, signer: cms.SignerInfo, ope
         candidate = choice.chosen
         if candidate.serial_number == serial and candidate.issuer.dump() == issuer:
             return x509.load_der_x509_certificate(candidate.dump())
-    raise _invalid("the signer's certificate is not included in the signature", operation)
+    raise _invalid(
+        "署名に署名者の証明書が含まれていません", "the signer's certificate is not included in the signature", operation
+    )
 
 
 def _check_signature(signer: cms.SignerInfo, certificate: x509.Certificate, operation: Operation) -> None:
     if signer["signature_algorithm"]["algorithm"].native not in _RSA_ALGORITHMS:
-        raise _invalid("the signature algorithm must be RSA PKCS#1 v1.5", operation)
+        raise _invalid(
+            "署名アルゴリズムは RSA PKCS#1 v1.5 です", "the signature algorithm must be RSA PKCS#1 v1.5", operation
+        )
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise _invalid("the signer's key must be RSA", operation)
+        raise _invalid("署名者の鍵は RSA です", "the signer's key must be RSA", operation)
     # The signature covers the signed attributes re-encoded as an explicit SET OF (RFC 5652 5.4).
     signed_attrs = b"\x31" + signer["signed_attrs"].dump()[1:]
     try:
         public_key.verify(signer["signature"].native, signed_attrs, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
-        raise _invalid("the RSA signature does not verify with the signer's key", operation) from None
+        raise _invalid(
+            "RSA 署名が署名者の鍵で検証できません",
+            "the RSA signature does not verify with the signer's key",
+            operation,
+        ) from None

@@ -121,8 +121,12 @@ class Kit:
         except CareplanError as error:
             raise CareplanError(
                 error.code,
-                detail=f"office {self.office} is not registered on {self.view.url} ({error.detail})",
-                fix="Register the office under test first (careplan up seeds demo offices), or pass its 事業所番号.",
+                detail=f"事業所 {self.office} は {self.view.url} に登録されていません（{error.detail}）",
+                fix="試験する事業所を先に登録するか（careplan up はデモ事業所を登録します）、"
+                "登録済みの事業所番号を指定してください。",
+                detail_en=f"office {self.office} is not registered on {self.view.url} "
+                f"({error.detail_en or error.detail})",
+                fix_en="Register the office under test first (careplan up seeds demo offices), or pass its 事業所番号.",
             ) from None
         self.sut = Party(number=self.office, kind=str(me["service_kind"]))
         self.users = (str(me["office_user_id"]),)

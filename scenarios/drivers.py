@@ -145,9 +145,17 @@ class RemoteHub:
             if response.status >= 400:
                 if isinstance(answer, dict) and "code" in answer:
                     raise CareplanError.from_wire(answer)
-                raise CareplanError("INTERNAL", detail=f"{method} {path}: HTTP {response.status}")
+                raise CareplanError(
+                    "INTERNAL",
+                    detail=f"{method} {path}: HTTP {response.status} が、エラーの JSON なしで返りました",
+                    detail_en=f"{method} {path}: HTTP {response.status}",
+                )
             if not isinstance(answer, dict):
-                raise CareplanError("INTERNAL", detail=f"{method} {path}: the hub answered no JSON object")
+                raise CareplanError(
+                    "INTERNAL",
+                    detail=f"{method} {path}: ハブの応答が JSON オブジェクトではありません",
+                    detail_en=f"{method} {path}: the hub answered no JSON object",
+                )
             return answer
 
     async def open(self) -> None:

@@ -1,4 +1,4 @@
-"""Every refusal the hub and the client raise says what was wrong and how to mend it in Japanese,
+"""Every refusal the hub, the client, the domain core, the scenario runner and the conformance kit raise
 with the English beside it (issue 13): an office reads Japanese by default, `--lang en` /
 Accept-Language: en gives the English."""
 
@@ -13,7 +13,15 @@ from careplan.errors import is_japanese
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(
-    [*ROOT.glob("hub/*.py"), *ROOT.glob("client/*.py"), ROOT / "careplan" / "certificates.py"],
+    [
+        *ROOT.glob("hub/*.py"),
+        *ROOT.glob("hub/control/*.py"),
+        *ROOT.glob("client/*.py"),
+        *ROOT.glob("careplan/*.py"),
+        *ROOT.glob("careplan/standard/*.py"),
+        *ROOT.glob("scenarios/*.py"),
+        *ROOT.glob("conformance/*.py"),
+    ],
     key=lambda p: str(p),
 )
 
@@ -26,6 +34,8 @@ def _literal_text(node: ast.expr) -> str:
         return "".join(_literal_text(v) for v in node.values if isinstance(v, ast.Constant))
     if isinstance(node, ast.BinOp):
         return _literal_text(node.left) + _literal_text(node.right)
+    if isinstance(node, ast.IfExp):  # "（ほか N件）" if more else "": the text it may add
+        return _literal_text(node.body) + _literal_text(node.orelse)
     return ""
 
 

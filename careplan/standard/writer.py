@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
+from careplan.findings_ja import rule_ja
 from careplan.standard.decoding import BAD_CHARS, ENCODING
 from careplan.standard.layout import standard
 
@@ -91,10 +92,13 @@ def write_csv(file_id: str, records: Sequence[Sequence[str]]) -> bytes:
     lines = [_line(file_id, i, record, problems) for i, record in enumerate(records)]
     if problems:
         first = problems[0]
+        table = rule_ja(first.rule)  # (the rule, its fix) in Japanese
         raise CareplanError(
             "FORMAT_INVALID",
-            detail=f"{len(problems)} problem(s); first: {first.message}",
-            fix=first.fix or "",
+            detail=f"{len(problems)}件の問題があります。最初: {table[0] if table else first.message}",
+            fix=(first.fix if first.fix_en else (table[1] if table else first.fix)) or "",
+            detail_en=f"{len(problems)} problem(s); first: {first.message_en or first.message}",
+            fix_en=first.fix_en or first.fix or "",
             findings=problems,
         )
     return "".join(line + "\r\n" for line in lines).encode(ENCODING)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from careplan.errors import CareplanError
+from careplan.errors import CareplanError, is_japanese
 from careplan.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestFile, file_name_problem
 from careplan.office import with_check_digit
 
@@ -48,9 +48,9 @@ def assert_invalid(data: bytes, *fragments: str) -> CareplanError:
         Manifest.from_bytes(data)
     error = caught.value
     assert error.code == "MANIFEST_INVALID"
-    assert error.detail
-    for fragment in fragments:
-        assert fragment in error.detail, error.detail
+    assert is_japanese(error.detail) and error.detail_en and is_japanese(error.fix), error.detail
+    for fragment in fragments:  # the English beside the Japanese (the tests name the rule in English)
+        assert fragment in error.detail_en, error.detail_en
     return error
 
 
@@ -223,7 +223,7 @@ def test_naive_signed_at_refused_by_the_constructor() -> None:
             files=(ManifestFile.of("a.csv", b"x"),),
         )
     assert caught.value.code == "MANIFEST_INVALID"
-    assert "time zone" in caught.value.detail
+    assert "time zone" in caught.value.detail_en and "タイムゾーン" in caught.value.detail
 
 
 def test_empty_files() -> None:
@@ -374,9 +374,9 @@ def assert_tampered(files: list[tuple[str, bytes]], *fragments: str) -> None:
     with pytest.raises(CareplanError) as caught:
         build().check_files(files)
     assert caught.value.code == "FILE_TAMPERED"
-    assert caught.value.detail
+    assert is_japanese(caught.value.detail) and is_japanese(caught.value.fix), caught.value.detail
     for fragment in fragments:
-        assert fragment in caught.value.detail, caught.value.detail
+        assert fragment in caught.value.detail_en, caught.value.detail_en
 
 
 def test_exact_files_pass_in_any_order() -> None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ca.authority import CertificateAuthority, Issued
-from careplan.errors import CareplanError, Operation
+from careplan.errors import CareplanError, Operation, is_japanese
 from careplan.signature import sign, verify
 
 NOW = dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC)
@@ -47,8 +47,8 @@ def assert_invalid(
     error = caught.value
     assert error.code == "SIGNATURE_INVALID"
     assert error.operation is operation
-    assert fragment in error.detail, error.detail
-    assert error.fix
+    assert is_japanese(error.detail) and is_japanese(error.fix), error.detail
+    assert fragment in error.detail_en, error.detail_en  # the English beside it names the rule
     return error
 
 

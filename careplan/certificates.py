@@ -290,7 +290,10 @@ def load_p12(data: bytes, password: str) -> KeyPair:
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password.encode("utf-8"))
     except ValueError as exc:
-        raise ValueError(f"cannot open the PKCS#12 (wrong password, or not a .p12 file): {exc}") from None
+        raise ValueError(
+            "PKCS#12 を開けません（パスワードが違うか、.p12 ファイルではありません） / "
+            f"cannot open the PKCS#12 (wrong password, or not a .p12 file): {exc}"
+        ) from None
     if cert is None or not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("the PKCS#12 holds no certificate with an RSA key")
+        raise ValueError("PKCS#12 に RSA 鍵の証明書がありません / the PKCS#12 holds no certificate with an RSA key")
     return KeyPair(certificate=cert, key=key, extra=tuple(extra))

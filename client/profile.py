@@ -38,7 +38,9 @@ class Profile:
         path = cls.path(home, name)
         if not path.exists():
             raise FileNotFoundError(
-                f"no profile {name!r} in {home}: run `careplan client --profile {name} login …` first"
+                f"プロファイル {name!r} が {home} にありません。先に `careplan client --profile {name} login …` を"
+                f"実行してください / no profile {name!r} in {home}: "
+                f"run `careplan client --profile {name} login …` first"
             )
         return cls(**json.loads(path.read_text("utf-8")))
 

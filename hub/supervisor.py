@@ -13,7 +13,8 @@ Rules this module keeps:
 3. The supervisor reserves the port (bound, not listening, so it takes no connection) before the
    workers start, writes the ready file (its own pid) once every worker listens, restarts a worker
    that dies (at most RESTART_BURST in RESTART_WINDOW seconds, then it stops the hub) and on
-   SIGINT/SIGTERM stops them all. A worker dies with its supervisor (PR_SET_PDEATHSIG), so a
+   SIGINT/SIGTERM stops them all (workers have a process group of their own: Ctrl-C reaches the
+   supervisor alone, even while they start). A worker dies with its supervisor (PR_SET_PDEATHSIG), so a
    killed supervisor never leaves workers behind holding the port.
 """
 
@@ -74,16 +75,21 @@ class Supervisor:
         command += ["--host", self.config.host, "--port", str(self.port), "--log-format", self.log_format]
         # The database URL goes by the environment: a password on a command line shows in `ps`.
         env = {**os.environ, "CAREPLAN_HUB_DATABASE": self.config.database_url}
-        return subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+        # Its own process group: the terminal's Ctrl-C reaches the supervisor alone, which stops the
+        # workers with SIGTERM (a SIGINT in a starting interpreter is a "Fatal Python error").
+        return subprocess.Popen(command, stdout=subprocess.PIPE, env=env, process_group=0)
 
-    @staticmethod
-    def wait_ready(worker: subprocess.Popen[bytes]) -> None:
+    def wait_ready(self, worker: subprocess.Popen[bytes]) -> None:
+        """Until `worker` says ready; WorkerFailed if it exits or is late. Told to stop meanwhile
+        (Ctrl-C while the workers start), it stops waiting: `stop` ends the worker."""
         assert worker.stdout is not None
         deadline = time.monotonic() + READY_TIMEOUT
-        while time.monotonic() < deadline and worker.poll() is None:
+        while time.monotonic() < deadline and worker.poll() is None and not self.stopping:
             readable, _, _ = select.select([worker.stdout], [], [], 0.2)
             if readable and worker.stdout.readline().strip() == b"ready":
                 return
+        if self.stopping:
+            return
         worker.kill()
         worker.wait()
         raise WorkerFailed(f"exit status {worker.returncode}")

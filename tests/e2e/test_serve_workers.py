@@ -9,13 +9,16 @@ import contextlib
 import datetime as dt
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from client.hubclient import client_ssl_context
-from tests.conftest import Pki, prepare_data_dir
+from tests.conftest import Pki, prepare_data_dir, this_checkout
 from tests.e2e.hubprocess import start
 
 pytestmark = pytest.mark.slow
@@ -65,3 +68,29 @@ async def test_workers_share_the_port_and_the_clock(tmp_path: Path, pki: Pki, da
             os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     assert process.returncode == 0, "SIGTERM stops the supervisor and its workers cleanly"
+
+
+def test_ctrl_c_while_the_workers_start_is_a_clean_stop(tmp_path: Path, pki: Pki) -> None:
+    """Ctrl-C in the terminal (SIGINT to the foreground process group) while the workers start: a
+    clean stop (exit 0), the supervisor ending its workers — not "a hub worker did not start", nor
+    the "Fatal Python error" of a worker interpreter interrupted while it starts (they had it)."""
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    command = [sys.executable, "-m", "careplan_cli.main", "hub", "--data", str(data), "serve", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--workers", "2"],
+        env=this_checkout(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(process.pid)) < 2 or b"hub.supervisor" not in Path(f"/proc/{process.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)  # the workers are starting: their ready line is seconds away
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "did not start" not in stderr and "Traceback" not in stderr and "Fatal" not in stderr, stderr
+    assert not (data / "hub.json").exists()

@@ -206,7 +206,7 @@ class Database(GroupCommit):
 
     @classmethod
     async def open(cls, path: Path) -> Database:
-        with using(path, FROM_BACKUP_JA, FROM_BACKUP_EN):
+        with using(path, CANNOT_OPEN_JA, CANNOT_OPEN_EN):  # its folder cannot be made or its mode set
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             _private(path)
         try:

@@ -23,7 +23,7 @@ from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
 from hub.datadir import DataDirProblem, admin_token
-from hub.dburl import refusal_line
+from hub.dburl import is_postgres_url, refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
 
@@ -66,8 +66,6 @@ def not_hub_data(command: str, data: Path) -> str | None:
 def database_problem(command: str, config: HubConfig) -> str | None:
     """A database URL (--database or CAREPLAN_HUB_DATABASE) that is not PostgreSQL's: the hub would
     quietly use SQLite while its banner named the URL."""
-    from hub.storage import is_postgres_url
-
     if not config.database_url or is_postgres_url(config.database_url):
         return None
     return (

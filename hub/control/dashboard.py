@@ -31,7 +31,7 @@ from hub.control.feed import feed_item, jst, state
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
 from hub.control.steer import restore_snapshot
-from hub.keys import CLOCK, CONFIG, SERVICE, json_response
+from hub.keys import CLOCK, CONFIG, SERVICE, json_response, presented_token
 
 DASHBOARD = web.RouteTableDef()
 COOKIE = "careplan_dashboard"
@@ -75,8 +75,7 @@ def _forbidden() -> CareplanError:
 
 def _allowed(request: web.Request) -> bool:
     config = request.app[CONFIG]
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and config.admin_token and tokens.same(token.strip(), config.admin_token):
+    if config.admin_token and tokens.same(presented_token(request), config.admin_token):
         return True
     return tokens.same(request.cookies.get(COOKIE, ""), _cookie_value(config))
 

@@ -75,6 +75,18 @@ def prepare(config: HubConfig) -> CertificateAuthority:
     return authority
 
 
+def _prepared(config: HubConfig) -> CertificateAuthority:
+    """`prepare`, with a ca/ that holds no CA (PEM, JSON) or a file it cannot open said as the
+    DataDirProblem it is (`hub.cli.starting` prints it), not as a port that cannot be listened on."""
+    try:
+        return prepare(config)
+    except ValueError as exc:
+        raise problem(config.ca_dir, exc, CA_LOST_JA, CA_LOST_EN) from exc
+    except OSError as exc:
+        where = Path(exc.filename) if exc.filename else config.data_dir
+        raise problem(where, exc, CANNOT_OPEN_JA, CANNOT_OPEN_EN) from exc
+
+
 def _issue_terminal(authority: CertificateAuthority, office: DemoOffice, demo_dir: Path) -> dict[str, str]:
     password = new_password()
     issued = authority.issue_office(
@@ -340,25 +352,18 @@ def main(argv: list[str]) -> int:
         ]
         print("\n".join(lines), file=sys.stderr)
         return 2
-    try:
-        authority = prepare(config)
-    except ValueError as exc:  # files of ca/ that hold no CA (PEM, JSON)
-        print(problem(config.ca_dir, exc, CA_LOST_JA, CA_LOST_EN).lines("careplan up"), file=sys.stderr)
-        return 2
-    except OSError as exc:
-        where = Path(exc.filename) if exc.filename else config.data_dir
-        print(problem(where, exc, CANNOT_OPEN_JA, CANNOT_OPEN_EN).lines("careplan up"), file=sys.stderr)
-        return 2
-
-    async def on_start(hub: RunningHub) -> None:
-        if json_logs is not None:
-            json_logs.node = node_name(hub.port)
-        offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
-        set_seeder(hub.app, lambda service: seed_demo(service, authority, config.data_dir / "demo"))
-        samples = write_samples(config.data_dir / "demo", offices)
-        _announce(hub, config, offices, samples, await current_state(hub.app[SERVICE], offices))
 
     def run() -> int:
+        authority = _prepared(config)
+
+        async def on_start(hub: RunningHub) -> None:
+            if json_logs is not None:
+                json_logs.node = node_name(hub.port)
+            offices = await seed_demo(hub.app[SERVICE], authority, config.data_dir / "demo")
+            set_seeder(hub.app, lambda service: seed_demo(service, authority, config.data_dir / "demo"))
+            samples = write_samples(config.data_dir / "demo", offices)
+            _announce(hub, config, offices, samples, await current_state(hub.app[SERVICE], offices))
+
         asyncio.run(serve_forever(config, on_start=on_start))
         return 0
 

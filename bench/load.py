@@ -13,7 +13,9 @@ What it does (the method of issue 10; see README "Performance"):
 3. Scenarios, each in alternating rounds (floor then hub, then hub then floor, …):
    - submit: a 30 KB 第6表+第7表+補足 unit, `--connections` keep-alive connections, a fixed window;
    - cycle: submit, then as the recipient inbox, info, each of the 3 files, receipt;
-   - 10mb: 10 MB units (chunked upload); the peak RSS of both servers over those rounds.
+   - 10mb: 10 MB units (chunked upload); the peak RSS of both servers over those rounds: each
+     process's own peak (VmHWM) summed, and the peak of the sum of RSS and of PSS sampled every
+     50 ms (PSS splits pages the processes share, such as the libraries' code, among them).
 4. Each round reads the server's CPU time from /proc/PID/stat before and after: CPU per request
    is robust to the noise of a shared machine where wall-clock throughput is not. The summary
    gives medians over the rounds and the median of the per-round hub/floor ratios.
@@ -35,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -161,6 +164,17 @@ class Server:
                     peaks.append(round(int(line.split()[1]) / 1024, 1))
         return peaks
 
+    def memory_mb(self) -> tuple[float, float]:
+        """The sum of the server's processes' RSS and PSS now (/proc/PID/smaps_rollup), in MiB."""
+        rss = pss = 0
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        return rss / 1024, pss / 1024
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -168,6 +182,34 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class MemorySampler:
+    """The peak of the sum of a server's RSS and of its PSS, sampled every `every` seconds in a
+    thread while the `with` block runs. VmHWM summed over the processes is an upper bound of
+    the first (each process peaks at its own moment); PSS counts a page shared by n processes
+    1/n in each, so its sum is the memory the server takes from the machine."""
+
+    def __init__(self, server: Server, every: float = 0.05) -> None:
+        self.server, self.every = server, every
+        self.rss = self.pss = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError, ValueError):  # a worker may come and go between reads
+                rss, pss = self.server.memory_mb()
+                self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+            self._stop.wait(self.every)
 
 
 def start_hub(data: Path, log: Path, workers: int = 1) -> Server:
@@ -386,6 +428,9 @@ def print_summary(summary: dict[str, Any], conditions: dict[str, Any]) -> None:
             )
         peak = entry.get("peak_rss_mb")
         extra = f", peak RSS MB hub {peak['hub']} floor {peak['floor']}" if peak else ""
+        if peak:
+            hub, floor = peak["sampled"]["hub"], peak["sampled"]["floor"]
+            extra += f" (sampled sum: RSS {hub['rss']}/{floor['rss']}, PSS {hub['pss']}/{floor['pss']})"
         print(f"{scenario:<8} ratio hub/floor {entry['ratio']}, CPU per op hub/floor {entry['cpu_ratio']}x{extra}")
 
 
@@ -423,9 +468,11 @@ async def _rounds(
         size, count, factor, cycle = SCENARIOS[scenario]
         files = unit(size)
         window = args.window * factor
+        sampling = contextlib.ExitStack()
         if scenario == "10mb":
             for server in (hub, floor):
                 server.reset_peak_rss()
+            samplers = {server.name: sampling.enter_context(MemorySampler(server)) for server in (hub, floor)}
         warm = presign(min(count, 64), pair, files, dt.datetime.now(dt.UTC))
         for server in (floor, hub):  # warm-up, not recorded: imports, caches, first connections
             await run_round(
@@ -452,11 +499,16 @@ async def _rounds(
                 scenario, hub, driver, presign(count, pair, files, dt.datetime.now(dt.UTC)), window, cycle=cycle
             )
             spy.wait(timeout=window + 60)
+        sampling.close()
         if scenario == "10mb":
             peaks[scenario] = {
                 "hub": round(hub.peak_rss_mb(), 1),
                 "hub_per_process": hub.peak_rss_per_process_mb(),
                 "floor": round(floor.peak_rss_mb(), 1),
+                "sampled": {
+                    name: {"rss": round(sampler.rss, 1), "pss": round(sampler.pss, 1)}
+                    for name, sampler in samplers.items()
+                },
             }
     summary = summarize(rounds)
     for scenario, peak in peaks.items():

@@ -39,7 +39,7 @@ import asyncpg
 from careplan.errors import CareplanError
 from hub import db as sqlite_db
 from hub.db_unreachable import Cancelled, refusal, timed_out
-from hub.storage import CommitOutcomeUnknown, GroupCommit
+from hub.storage import CommitOutcomeUnknown, ConstraintViolation, GroupCommit
 
 HUB_LOCK_KEY = 0x6361_7265_706C_616E  # "careplan": the hub's writers, on every node
 POOL_SIZE = 10  # connections per process: readers run beside the one writer
@@ -167,6 +167,8 @@ class PostgresDatabase(GroupCommit):
             yield
         except asyncpg.QueryCanceledError as exc:  # rule 6: its transaction is aborted, the connection fine
             raise timed_out(self.url, exc, seconds=STATEMENT_TIMEOUT) from None
+        except asyncpg.IntegrityConstraintViolationError as exc:  # storage rule 7: one exception for both
+            raise ConstraintViolation(str(exc)) from exc
         except Exception as exc:
             if _unreachable(exc) or (connection is not None and connection.is_closed()):
                 raise unavailable(self.url, exc) from None

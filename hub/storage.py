@@ -46,15 +46,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
 
-import asyncpg
-
 from careplan.errors import PlatformError
 from hub.dburl import is_postgres_url, without_password
 
 T = TypeVar("T")
 
+
+class ConstraintViolation(Exception):
+    """PostgreSQL refused a write by a constraint (hub.db_postgres raises it for asyncpg's
+    IntegrityConstraintViolationError, which is its __cause__, with the same message)."""
+
+
 # What `except IntegrityError:` catches: a UNIQUE, FOREIGN KEY or CHECK constraint refused a write.
-IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+# Neither member needs asyncpg imported: a hub on SQLite (the default) never loads the driver.
+IntegrityError: tuple[type[Exception], ...] = (sqlite3.IntegrityError, ConstraintViolation)
 
 
 class StorageTransaction(Protocol):

@@ -16,7 +16,6 @@ import secrets
 from importlib import resources
 from typing import Any
 
-import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -29,18 +28,19 @@ from hub.headers import retry_after_on_throttle
 from hub.keys import CLOCK, USAGE, request_lang
 from hub.offices import JST
 from hub.requestid import note_refusal
+from hub.templates import Templates
 from hub.usage import CORRECTABLE_FIELDS, WebSession
 
 WEB = web.RouteTableDef()
 # __Host-: the browser takes them only from this host over HTTPS, never from a sibling domain.
 SESSION_COOKIE = "__Host-careplan_web"
 PRESESSION_COOKIE = "__Host-careplan_pre"
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TEMPLATES = web.AppKey("templates", Templates)
 JST_FORMAT = "%Y-%m-%d %H:%M"
 
 
-def templates() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("hub", "templates"), autoescape=True)
+def templates() -> Templates:
+    return Templates("hub")
 
 
 def _cookie(response: web.StreamResponse, name: str, value: str) -> None:
@@ -64,7 +64,7 @@ async def render(request: web.Request, template: str, *, status: int = 200, **co
     csrf = await request.app[USAGE].csrf_token(binding)
     hub_time = request.app[CLOCK].now().astimezone(JST).strftime(JST_FORMAT)
     page_context = {"lang": str(request_lang(request)), "path": request.path_qs} | context
-    html = request.app[TEMPLATES].get_template(template).render(csrf=csrf, hub_time=hub_time, **page_context)
+    html = request.app[TEMPLATES].render(template, csrf=csrf, hub_time=hub_time, **page_context)
     response = web.Response(text=html, content_type="text/html", status=status)
     if presession is not None:
         _cookie(response, PRESESSION_COOKIE, presession)

@@ -19,7 +19,6 @@ import time
 from importlib import resources
 from typing import Any
 
-import jinja2
 from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
@@ -32,6 +31,7 @@ from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
 from hub.control.steer import restore_snapshot
 from hub.keys import CLOCK, CONFIG, SERVICE, json_response, presented_token
+from hub.templates import Templates
 
 DASHBOARD = web.RouteTableDef()
 COOKIE = "careplan_dashboard"
@@ -45,7 +45,7 @@ CSP = (
 )
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "inspector.css": "text/css",
           "login.css": "text/css"}  # fmt: skip
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("hub.control", "templates"), autoescape=True)
+_TEMPLATES = Templates("hub.control")
 
 
 def trainer_passcode(config: HubConfig) -> str:
@@ -119,7 +119,7 @@ async def _control_field(request: web.Request, name: str) -> str:
 
 
 def _page(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = _TEMPLATES.get_template(template).render(**context)
+    html = _TEMPLATES.render(template, **context)
     return web.Response(text=html, content_type="text/html", status=status, headers={"Content-Security-Policy": CSP})
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from hub.config import HubConfig
 from hub.db import Database
-from hub.db_postgres import PostgresDatabase
 from hub.dburl import is_postgres_url
 from hub.storage import Storage
 
@@ -73,17 +72,11 @@ class ControlDatabase(Database):
         return db
 
 
-class PostgresControlDatabase(PostgresDatabase):
-    """The control schema on PostgreSQL, journal commits at synchronous_commit=off."""
-
-    migrations = CONTROL_MIGRATIONS
-    lock_key = CONTROL_LOCK_KEY
-    relaxed = True
-
-
 async def open_control(config: HubConfig) -> Storage:
     """The control database of `config`: its own schema of the hub's PostgreSQL database, or
     data_dir/control.sqlite3."""
     if is_postgres_url(config.database_url):
+        from hub.control.store_postgres import PostgresControlDatabase  # asyncpg for PostgreSQL only
+
         return await PostgresControlDatabase.open(config.database_url, schema=CONTROL_SCHEMA)
     return await ControlDatabase.open_control(config.data_dir / "control.sqlite3")

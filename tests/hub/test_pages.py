@@ -143,5 +143,5 @@ def test_the_licence_tab_labels_past_deductions_as_done(deduction_date: str, lab
         "deduction_date": deduction_date,
         "auto_renew": False,
     }
-    html = templates().get_template("licence.html").render(licence=licence, hub_time="2026-06-01 09:00", lang="ja")
+    html = templates().render("licence.html", licence=licence, hub_time="2026-06-01 09:00", lang="ja")
     assert f'<th id="deduction-label">{label}</th>' in html

@@ -17,3 +17,12 @@ def test_the_supervisor_imports_none_of_the_hubs_libraries() -> None:
     command = [sys.executable, "-c", probe, *HEAVY]
     done = subprocess.run(command, env=this_checkout(), capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == [], f"hub.supervisor imports {done.stdout.strip()}"
+
+
+def test_a_worker_on_sqlite_loads_neither_the_postgresql_driver_nor_jinja2() -> None:
+    """asyncpg (~3 MB) comes with `--database postgresql://…` only (hub.storage, hub.control.store)
+    and Jinja2 (~2 MB) with the first page (hub.templates): a worker holds neither until then."""
+    probe = "import sys, hub.workers, hub.app; print(' '.join(m for m in sys.argv[1:] if m in sys.modules))"
+    command = [sys.executable, "-c", probe, "asyncpg", "jinja2"]
+    done = subprocess.run(command, env=this_checkout(), capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == [], f"a hub worker imports {done.stdout.strip()} at start"

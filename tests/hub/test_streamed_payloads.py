@@ -4,6 +4,7 @@ size and SHA-256 are counted on the way, and a blob cut off, reordered or moved 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tracemalloc
 from pathlib import Path
@@ -54,6 +55,37 @@ def test_what_streams_in_reads_back(store: PayloadStore, size: int, piece: int) 
     name = _staged(store, data, piece)
     assert store.read(name) == data
     assert size < 64 or data[:64] not in (store.directory / name).read_bytes(), "no plaintext at rest"
+
+
+def test_a_short_write_of_the_kernel_loses_nothing(store: PayloadStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sealed chunk goes out with its length in one writev (no joined copy); should the kernel
+    take less, the rest follows, and the blob reads back whole."""
+    real = os.writev
+
+    def short(fd: int, parts: list[bytes]) -> int:
+        return real(fd, [bytes(parts[0])[:3]])  # 3 bytes of the first part only
+
+    monkeypatch.setattr("hub.payloads.os.writev", short)
+    data = os.urandom(2 * CHUNK + 5)
+    assert store.read(_staged(store, data)) == data
+
+
+def test_a_chunk_sealed_from_a_reused_buffer_stays_its_own(store: PayloadStore) -> None:
+    """Chunks are sealed into and read back through one buffer per thread: two uploads staged in
+    turns, and read back in turns, each read back as itself."""
+    first, second = os.urandom(3 * CHUNK + 1), os.urandom(2 * CHUNK + 7)
+    a, b = store.stage(), store.stage()
+    for start in range(0, 3 * CHUNK + 1, 50_000):
+        a.write(first[start : start + 50_000])
+        b.write(second[start : start + 50_000])
+    a.close()
+    b.close()
+    one, two = store.staged_chunks(a), store.staged_chunks(b)
+    read_a, read_b = bytearray(), bytearray()
+    for chunk_a, chunk_b in itertools.zip_longest(one, two, fillvalue=b""):
+        read_a += chunk_a
+        read_b += chunk_b
+    assert (bytes(read_a), bytes(read_b)) == (first, second)
 
 
 def test_a_blob_cut_at_a_chunk_boundary_does_not_open(store: PayloadStore) -> None:

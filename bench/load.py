@@ -134,6 +134,11 @@ class Server:
     def cpu_seconds(self) -> float:
         return sum(self.cpu_split())
 
+    def page_faults(self) -> int:
+        """Minor page faults of the server's processes so far (minflt of /proc/PID/stat): each a
+        page the kernel mapped and zeroed, such as the pages of a freshly mapped large buffer."""
+        return sum(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7]) for pid in self.pids())
+
     def cpu_split(self) -> tuple[float, float]:
         """User and kernel CPU seconds of the server's processes (utime, stime of /proc/PID/stat)."""
         user = kernel = 0
@@ -258,6 +263,7 @@ class Round:
     elapsed: float = 0.0
     cpu: float = 0.0
     kernel_cpu: float = 0.0  # the part of `cpu` spent in the kernel (TLS sockets, fsync, futex hand-offs)
+    page_faults: int = 0  # the server's minor page faults during the round
     driver_cpu: float = 0.0  # this process (the load driver): near 1 core means the driver limits the round
     bytes_sent: int = 0
     exhausted: bool = False
@@ -352,6 +358,7 @@ async def run_round(
     async with driver.sessions() as (sender, recipient):
         started = time.monotonic()
         (user_before, kernel_before), driver_before = server.cpu_split(), time.process_time()
+        faults_before = server.page_faults()
         deadline = started + window
 
         async def worker(url: str) -> None:
@@ -377,6 +384,7 @@ async def run_round(
         user, kernel = server.cpu_split()
         result.cpu, result.kernel_cpu = user + kernel - user_before - kernel_before, kernel - kernel_before
         result.driver_cpu = time.process_time() - driver_before
+        result.page_faults = server.page_faults() - faults_before
     return result
 
 
@@ -487,7 +495,8 @@ async def _rounds(
                 print(
                     f"{scenario:<7} round {number + 1} {server.name:<5} {done.per_second:8.1f}/s "
                     f"p99 {percentile(done.latencies, 0.99) * 1000:7.1f} ms  CPU {done.cpu_ms:6.2f} ms/op"
-                    f" ({done.kernel_cpu / done.cpu if done.cpu else 0:3.0%} kernel)"
+                    f" ({done.kernel_cpu / done.cpu if done.cpu else 0:3.0%} kernel,"
+                    f" {done.page_faults / max(len(done.latencies), 1):5.0f} faults/op)"
                     f"  errors {sum(done.errors.values())}  driver {done.driver_cpu / done.elapsed:4.0%} of a core",
                     flush=True,
                 )

@@ -1,0 +1,136 @@
+"""What the scenario runner says itself is Japanese first with the English beside it, on one line:
+`file:line: 日本語 / English` (QA teams read these; the English keeps the key, label or code)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from careplan.errors import is_japanese
+from scenarios.loader import ScenarioError, load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPE = re.compile(r"bad\.yaml:(?P<line>\d+): (?P<ja>[^\n]+?) / (?P<en>[^\n]+)")
+
+HEAD = """\
+name: x
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "japanese", "english"),
+    [
+        pytest.param(
+            HEAD.replace("name: x", "name: x\nowner: QA") + "  - as: 居宅A\n    login: {}\n",
+            2,
+            "シナリオに項目 'owner' は書けません（name, tags, clock, offices, steps, description のいずれか）",
+            "unknown key 'owner'",
+            id="unknown key",
+        ),
+        pytest.param(
+            HEAD.replace("clock: 2026-04-10T10:00:00+09:00\n", "") + "  - as: 居宅A\n    login: {}\n",
+            1,
+            "項目 'clock' がありません",
+            "missing 'clock'",
+            id="missing clock",
+        ),
+        pytest.param(
+            HEAD.replace('kind: "43"', "kind: houmon") + "  - as: 居宅A\n    login: {}\n",
+            4,
+            "事業所 '居宅A' の kind 'houmon' はサービス種類コード",
+            "office '居宅A': kind 'houmon' is not a サービス種類コード like \"43\"",
+            id="bad office kind",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    logout: {}\n",
+            6,
+            "ステップ 1: アクションは 1 つのステップに 1 つ書きます（2 個あります: login, logout）",
+            "one action per step, got 2 (login, logout)",
+            id="two actions in a step",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    expect: {error: NOT_A_CODE}\n",
+            8,
+            "ステップ 1: expect のエラーコード 'NOT_A_CODE' はありません（careplan errors で一覧できます）",
+            "expect: unknown error code 'NOT_A_CODE' (careplan errors lists them)",
+            id="unknown expect code",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    as: 居宅A\n",
+            8,
+            "項目 'as' が二度書かれています",
+            "duplicate key 'as'",
+            id="duplicate key",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    apply: cash\n",
+            7,
+            "ステップ 1: apply: 支払方法 'cash' は使えません（deduction, invoice, 差引, 請求書 のいずれか）",
+            "payment 'cash' is not one of those listed",
+            id="payment, choices listed once",
+        ),
+    ],
+)
+def test_loader_errors_are_japanese_then_english(
+    tmp_path: Path, body: str, line: int, japanese: str, english: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(body), "utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_file(path)
+    text = str(caught.value)
+    shape = SHAPE.fullmatch(text)
+    assert shape, text
+    assert int(shape["line"]) == line, text
+    assert is_japanese(shape["ja"]) and shape["ja"].startswith(japanese), text
+    assert shape["en"] == english, text
+    assert not is_japanese(shape["en"]), text  # the English names values, it is not Japanese again
+
+
+# --- every message raised in scenarios/ is written in both languages ---------------------------------
+RAISERS = {"ScenarioError", "StepFailed", "ValueError", "fail", "error"}  # error: the loader's where.error(line, text)
+
+
+def _literal(node: ast.expr) -> str:
+    """The literal parts of a message expression ("" for a name or a call: checked where it is made)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+    if isinstance(node, ast.IfExp):
+        return _literal(node.body) + _literal(node.orelse)
+    return ""
+
+
+def _messages(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in RAISERS:
+            found.append((node.lineno, _literal(node.args[-1])))
+    return found
+
+
+SOURCES = sorted(p for p in (ROOT / "scenarios").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_message_the_runner_raises_is_japanese_then_english(path: Path) -> None:
+    for line, text in _messages(path):
+        if not any(c.isalpha() for c in text):
+            continue  # only values and punctuation ("{path.name}:{exc}"): the text is made elsewhere
+        where = f"{path.relative_to(ROOT)}:{line}"
+        japanese, slash, english = text.partition(" / ")
+        assert slash, f"{where}: no ' / ' between Japanese and English: {text!r}"
+        assert is_japanese(japanese), f"{where}: not Japanese first: {text!r}"
+        assert re.search(r"[A-Za-z]{2}", english) and "\n" not in text, f"{where}: no English beside: {text!r}"

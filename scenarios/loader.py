@@ -316,10 +316,10 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
             raise where.error(_line(node, key), f"{key!r} というアクションはありません / unknown action {key!r}")
     actions = [key for key in node if key in ACTIONS]
     if len(actions) != 1:
-        found = f"{len(actions)} 個あります: {', '.join(actions)}" if actions else "ありません"
+        found = f"{', '.join(actions)} の {len(actions)} つがあります" if actions else "1 つもありません"
         raise where.error(
             line,
-            f"アクションは 1 つのステップに 1 つ書きます（{found}）"
+            f"ステップにはアクションを 1 つだけ書きます（{found}）"
             f" / one action per step, got {len(actions)} ({', '.join(actions) or 'none'})",
         )
     action = actions[0]
@@ -333,7 +333,7 @@ def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> 
             )
     elif actor is None:
         raise where.error(
-            line, f"{action} には行う事業所を as: <事業所> で書きます / {action} needs an actor ('as: <office>')"
+            line, f"{action} を行う事業所を as: <事業所> で書きます / {action} needs an actor ('as: <office>')"
         )
     else:
         try:

@@ -12,6 +12,7 @@ import pytest
 
 from careplan.errors import is_japanese
 from scenarios.loader import ScenarioError, load_file
+from scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE = re.compile(r"bad\.yaml:(?P<line>\d+): (?P<ja>[^\n]+?) / (?P<en>[^\n]+)")
@@ -52,7 +53,7 @@ steps:
         pytest.param(
             HEAD + "  - as: 居宅A\n    login: {}\n    logout: {}\n",
             6,
-            "ステップ 1: アクションは 1 つのステップに 1 つ書きます（2 個あります: login, logout）",
+            "ステップ 1: ステップにはアクションを 1 つだけ書きます（login, logout の 2 つがあります）",
             "one action per step, got 2 (login, logout)",
             id="two actions in a step",
         ),
@@ -93,6 +94,52 @@ def test_loader_errors_are_japanese_then_english(
     assert is_japanese(shape["ja"]) and shape["ja"].startswith(japanese), text
     assert shape["en"] == english, text
     assert not is_japanese(shape["en"]), text  # the English names values, it is not Japanese again
+
+
+CHECKS_FAIL = """\
+name: 受信一覧の件数が違う
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+  - as: 居宅A
+    inbox: {expect_count: 2}
+---
+name: 拒否されるはずが通る
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+  - as: 居宅A
+    login: {}
+    expect: ALREADY_DOWNLOADED
+---
+name: 変数がない
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+  - as: 居宅A
+    download: ${tid}
+"""
+
+
+async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Path) -> None:
+    path = tmp_path / "checks.yaml"
+    path.write_text(CHECKS_FAIL, "utf-8")
+    notes = []
+    for scenario in load_file(path):
+        result = await run_scenario(scenario)
+        assert not result.passed and not result.error, result.error
+        notes.append(result.steps[0].note)
+    assert notes[0] == "受信一覧は 0 件でした（想定は 2 件） / inbox holds 0, expected 2"
+    assert notes[1].startswith(
+        "ALREADY_DOWNLOADED で拒否されるはずが成功しました / expected ALREADY_DOWNLOADED, but it succeeded ("
+    ), notes[1]
+    assert notes[2] == (
+        "変数 ${tid} がありません（前のステップに save: tid を書きます）"
+        " / no variable ${tid} (save: tid on an earlier step)"
+    )
 
 
 # --- every message raised in scenarios/ is written in both languages ---------------------------------

@@ -13,6 +13,7 @@ import pytest
 from careplan.errors import is_japanese
 from scenarios.loader import ScenarioError, load_file
 from scenarios.runner import run_scenario
+from tests.test_translations import _literal_text  # the literal parts of a message expression
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE = re.compile(r"bad\.yaml:(?P<line>\d+): (?P<ja>[^\n]+?) / (?P<en>[^\n]+)")
@@ -96,32 +97,14 @@ def test_loader_errors_are_japanese_then_english(
     assert not is_japanese(shape["en"]), text  # the English names values, it is not Japanese again
 
 
-CHECKS_FAIL = """\
-name: 受信一覧の件数が違う
-clock: 2026-04-10T10:00:00+09:00
-offices:
-  居宅A: {kind: "43"}
-steps:
-  - as: 居宅A
-    inbox: {expect_count: 2}
----
-name: 拒否されるはずが通る
-clock: 2026-04-10T10:00:00+09:00
-offices:
-  居宅A: {kind: "43"}
-steps:
-  - as: 居宅A
-    login: {}
-    expect: ALREADY_DOWNLOADED
----
-name: 変数がない
-clock: 2026-04-10T10:00:00+09:00
-offices:
-  居宅A: {kind: "43"}
-steps:
-  - as: 居宅A
-    download: ${tid}
-"""
+CHECKS_FAIL = "---\n".join(  # each step's own check fails; the run goes on to the next scenario
+    HEAD.replace("name: x", f"name: {name}") + step
+    for name, step in (
+        ("受信一覧の件数が違う", "  - as: 居宅A\n    inbox: {expect_count: 2}\n"),
+        ("拒否されるはずが通る", "  - as: 居宅A\n    login: {}\n    expect: ALREADY_DOWNLOADED\n"),
+        ("変数がない", "  - as: 居宅A\n    download: ${tid}\n"),
+    )
+)
 
 
 async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Path) -> None:
@@ -146,17 +129,6 @@ async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Pat
 RAISERS = {"ScenarioError", "StepFailed", "ValueError", "fail", "error"}  # error: the loader's where.error(line, text)
 
 
-def _literal(node: ast.expr) -> str:
-    """The literal parts of a message expression ("" for a name or a call: checked where it is made)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
-    if isinstance(node, ast.IfExp):
-        return _literal(node.body) + _literal(node.orelse)
-    return ""
-
-
 def _messages(path: Path) -> list[tuple[int, str]]:
     found = []
     for node in ast.walk(ast.parse(path.read_text("utf-8"))):
@@ -164,7 +136,7 @@ def _messages(path: Path) -> list[tuple[int, str]]:
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
         if name in RAISERS:
-            found.append((node.lineno, _literal(node.args[-1])))
+            found.append((node.lineno, _literal_text(node.args[-1])))
     return found
 
 

@@ -15,6 +15,7 @@ from client.hubclient import HubClient
 from scenarios.actions import ACTIONS
 from scenarios.drivers import HubDriver
 from scenarios.files import files_for
+from scenarios.messages import unknown_office
 from scenarios.model import OfficeSpec, Scenario, Step, split_actor
 from scenarios.results import StepFailed
 
@@ -66,7 +67,10 @@ class Run:
 
     def variable(self, name: str) -> Any:
         if name not in self.variables:
-            raise StepFailed(f"no variable ${{{name}}} (save: {name} on an earlier step)")
+            raise StepFailed(
+                f"変数 ${{{name}}} がありません（前のステップに save: {name} を書きます）"
+                f" / no variable ${{{name}}} (save: {name} on an earlier step)"
+            )
         return self.variables[name]
 
     def number(self, label: str) -> str:
@@ -113,7 +117,7 @@ class Run:
         try:
             return self.scenario.office(label)
         except KeyError:
-            raise StepFailed(f"unknown office {label!r}") from None
+            raise StepFailed(unknown_office(label)) from None
 
     def files_for(self, actor: Actor, argument: Mapping[str, Any]) -> tuple[list[tuple[str, bytes]], str]:
         return files_for(actor.office, argument, office=self.office, base=self.scenario.path.parent)

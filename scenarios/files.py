@@ -34,7 +34,11 @@ def generated(file_ids: tuple[str, ...]) -> dict[str, bytes]:
     try:
         return unit(*file_ids, seed=GENERATED_SEED.get())
     except KeyError:
-        raise StepFailed(f"the generated data set has no transmission of exactly {', '.join(file_ids)}") from None
+        ids = ", ".join(file_ids)
+        raise StepFailed(
+            f"生成データに {ids} だけから成る送信はありません"
+            f" / the generated data set has no transmission of exactly {ids}"
+        ) from None
 
 
 def rebase(files: Mapping[str, bytes], *, sender: str, recipient: str) -> list[tuple[str, bytes]]:
@@ -89,7 +93,7 @@ def files_for(
         paths = [Path(p) if Path(p).is_absolute() else base / p for p in argument["files"]]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise StepFailed(f"no such file: {', '.join(missing)}")
+            raise StepFailed(f"ファイルがありません / no such file: {', '.join(missing)}")
         return [(p.name, p.read_bytes()) for p in paths], to_number
     if "broken" in argument:
         from fixtures.broken import by_name

@@ -1,7 +1,8 @@
 """Read scenario YAML (PyYAML `safe_load` rules) into `scenarios.model`, with line numbers.
 
 Each YAML document in a file is one scenario. Every mistake is a ScenarioError whose text names
-the file and line: "licensing.yaml:12: step 3: unknown action 'sned'".
+the file and line, then says what is wrong in Japanese with the English beside it (QA teams read
+these): "licensing.yaml:12: ステップ 3: 'sned' というアクションはありません / unknown action 'sned'".
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import yaml
 from careplan.helptext import os_error_text, readable
 from careplan.office import is_office_number, with_check_digit
 from scenarios.actions import ACTIONS, ACTORLESS
+from scenarios.messages import not_one_of, unknown_office
 from scenarios.model import (
     CERTIFICATES,
     JST,
     LICENCES,
+    OFFICE_KEYS,
+    SCENARIO_KEYS,
     STEP_KEYS,
     Expect,
     OfficeSpec,
@@ -62,7 +66,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
-            raise ScenarioError(f"{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            raise ScenarioError(
+                f"{key_node.start_mark.line + 1}: 項目 {key!r} が二度書かれています / duplicate key {key!r}"
+            )
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
     return result
@@ -106,7 +112,8 @@ def _read(path: Path) -> str:
     UTF-8 file of reasonable size. A FIFO or device is refused before it is opened (it would block)."""
     try:
         if readable(path).stat().st_size > MAX_BYTES:
-            raise ScenarioError(f"{path.name}: {MAX_BYTES // 1024 // 1024} MB を超えています / larger than the limit")
+            limit = MAX_BYTES // 1024 // 1024
+            raise ScenarioError(f"{path.name}: {limit} MB を超えています / larger than {limit} MB")
         data = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(os_error_text(exc)) from None
@@ -129,7 +136,8 @@ def load_file(path: Path) -> list[Scenario]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise ScenarioError(f"{path.name}:{line}: YAML: {exc.problem or exc}") from None
+        problem = " ".join(str(exc.problem or exc).split())  # one line, as PyYAML words it
+        raise ScenarioError(f"{path.name}:{line}: YAML の書き方が正しくありません / invalid YAML: {problem}") from None
     except yaml.reader.ReaderError as exc:  # a control character (NUL …) YAML does not allow
         line = text[: exc.position].count("\n") + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
@@ -164,26 +172,35 @@ def _line(value: Any, key: Any = None, default: int = 0) -> int:
 def _scenario(path: Path, doc: Any) -> Scenario:
     where = _Where(path)
     if not isinstance(doc, _Map):
-        raise where.error(1, "a scenario is a mapping with name, clock, offices and steps")
-    unknown = set(doc) - {"name", "tags", "clock", "offices", "steps", "description"}
+        raise where.error(
+            1,
+            "シナリオは name, clock, offices, steps を持つマッピングで書きます"
+            " / a scenario is a mapping with name, clock, offices and steps",
+        )
+    unknown = set(doc) - set(SCENARIO_KEYS)
     if unknown:
         key = sorted(map(str, unknown))[0]
-        raise where.error(_line(doc, key), f"unknown key {key!r}")
+        raise where.error(
+            _line(doc, key),
+            f"シナリオに項目 {key!r} は書けません（{', '.join(SCENARIO_KEYS)} のいずれか） / unknown key {key!r}",
+        )
     for key in ("name", "clock", "offices", "steps"):
         if key not in doc:
-            raise where.error(doc.line, f"missing {key!r}")
+            raise where.error(doc.line, f"項目 {key!r} がありません / missing {key!r}")
     name = str(doc["name"])
     clock = _instant(doc["clock"], where, _line(doc, "clock"))
     tags = doc.get("tags") or []
     if not isinstance(tags, list):
-        raise where.error(_line(doc, "tags"), "tags is a list")
+        raise where.error(_line(doc, "tags"), "tags はリストで書きます（例: [licensing, R3]） / tags is a list")
     offices = _offices(doc["offices"], where, _line(doc, "offices"))
     labels = {o.label for o in offices}
     steps_node = doc["steps"]
     if not isinstance(steps_node, _List) or not steps_node:
-        raise where.error(_line(doc, "steps"), "steps is a non-empty list")
+        raise where.error(
+            _line(doc, "steps"), "steps はステップ 1 つ以上のリストで書きます / steps is a non-empty list"
+        )
     steps = tuple(
-        _step(node, index, steps_node.lines[index - 1], _Where(path, f"step {index}: "), labels)
+        _step(node, index, steps_node.lines[index - 1], _Where(path, f"ステップ {index}: "), labels)
         for index, node in enumerate(steps_node, start=1)
     )
     return Scenario(
@@ -207,37 +224,72 @@ def _instant(value: Any, where: _Where, line: int) -> dt.datetime:
         try:
             instant = dt.datetime.fromisoformat(str(value))
         except ValueError:
-            raise where.error(line, f"{value!r} is not a date-time (e.g. 2026-04-10T10:00:00+09:00)") from None
+            raise where.error(
+                line,
+                f"{value!r} は日時として読めません（例: 2026-04-10T10:00:00+09:00）"
+                f" / {value!r} is not a date-time (e.g. 2026-04-10T10:00:00+09:00)",
+            ) from None
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=JST)
 
 
 def _offices(node: Any, where: _Where, line: int) -> tuple[OfficeSpec, ...]:
     if not isinstance(node, _Map) or not node:
-        raise where.error(line, "offices maps labels to {kind, licence, certificate}")
+        raise where.error(
+            line,
+            "offices には事業所のラベルごとに {kind, licence, certificate} を書きます"
+            " / offices maps labels to {kind, licence, certificate}",
+        )
     offices = []
     numbers: dict[str, str] = {}
     for label, spec in node.items():
         at = node.lines[label]
         spec = spec if spec is not None else _Map()
         if not isinstance(spec, Mapping):
-            raise where.error(at, f"office {label!r}: expected a mapping")
-        unknown = set(spec) - {"kind", "licence", "certificate", "number", "name"}
+            raise where.error(at, f"事業所 {label!r} はマッピングで書きます / office {label!r}: expected a mapping")
+        unknown = set(spec) - set(OFFICE_KEYS)
         if unknown:
-            raise where.error(at, f"office {label!r}: unknown key {sorted(map(str, unknown))[0]!r}")
+            key = sorted(map(str, unknown))[0]
+            raise where.error(
+                at,
+                f"事業所 {label!r} に項目 {key!r} は書けません（{', '.join(OFFICE_KEYS)} のいずれか）"
+                f" / office {label!r}: unknown key {key!r}",
+            )
         kind = str(spec.get("kind", "43"))
         if not re.fullmatch(r"[0-9A-Z]{2}", kind):
-            raise where.error(at, f'office {label!r}: kind {kind!r} is not a サービス種類コード like "43"')
+            raise where.error(
+                at,
+                f'事業所 {label!r} の kind {kind!r} はサービス種類コード（"43" のような英数字 2 桁）ではありません'
+                f' / office {label!r}: kind {kind!r} is not a サービス種類コード like "43"',
+            )
         licence = str(spec.get("licence", "valid"))
         if licence not in LICENCES:
-            raise where.error(at, f"office {label!r}: licence {licence!r}; one of {', '.join(LICENCES)}")
+            raise where.error(
+                at, not_one_of(f"事業所 {label!r} の licence", licence, LICENCES, what_en=f"office {label!r}: licence")
+            )
         certificate = str(spec.get("certificate", "kaigo"))
         if certificate not in CERTIFICATES:
-            raise where.error(at, f"office {label!r}: certificate {certificate!r}; one of {', '.join(CERTIFICATES)}")
+            raise where.error(
+                at,
+                not_one_of(
+                    f"事業所 {label!r} の certificate",
+                    certificate,
+                    CERTIFICATES,
+                    what_en=f"office {label!r}: certificate",
+                ),
+            )
         number = str(spec.get("number") or office_number_for(str(label)))
         if not is_office_number(number):
-            raise where.error(at, f"office {label!r}: {number!r} is not a 事業所番号")
+            raise where.error(
+                at,
+                f"事業所 {label!r} の {number!r} は事業所番号として正しくありません"
+                f" / office {label!r}: {number!r} is not a 事業所番号",
+            )
         if number in numbers:
-            raise where.error(at, f"office {label!r} has the same 事業所番号 as {numbers[number]!r}")
+            raise where.error(
+                at,
+                f"事業所 {label!r} の事業所番号が {numbers[number]!r} と同じです"
+                f" / office {label!r} has the same 事業所番号 as {numbers[number]!r}",
+            )
         numbers[number] = str(label)
         offices.append(
             OfficeSpec(
@@ -254,37 +306,52 @@ def _offices(node: Any, where: _Where, line: int) -> tuple[OfficeSpec, ...]:
 
 def _step(node: Any, index: int, line: int, where: _Where, labels: set[str]) -> Step:
     if not isinstance(node, _Map):
-        raise where.error(line, "a step is a mapping like {as: 居宅A, send: {plan_to: 訪問B}}")
+        raise where.error(
+            line,
+            "ステップはマッピングで書きます（例: {as: 居宅A, send: {plan_to: 訪問B}}）"
+            " / a step is a mapping like {as: 居宅A, send: {plan_to: 訪問B}}",
+        )
     for key in node:
         if key not in STEP_KEYS and key not in ACTIONS:
-            raise where.error(_line(node, key), f"unknown action {key!r}")
+            raise where.error(_line(node, key), f"{key!r} というアクションはありません / unknown action {key!r}")
     actions = [key for key in node if key in ACTIONS]
     if len(actions) != 1:
-        raise where.error(line, f"one action per step, got {len(actions)} ({', '.join(actions) or 'none'})")
+        found = f"{', '.join(actions)} の {len(actions)} つがあります" if actions else "1 つもありません"
+        raise where.error(
+            line,
+            f"ステップにはアクションを 1 つだけ書きます（{found}）"
+            f" / one action per step, got {len(actions)} ({', '.join(actions) or 'none'})",
+        )
     action = actions[0]
     argument = node[action]
     at = _line(node, action)
     actor = node.get("as")
     if action in ACTORLESS:
         if actor is not None:
-            raise where.error(_line(node, "as"), f"{action} takes no actor ('as')")
+            raise where.error(
+                _line(node, "as"), f"{action} には事業所（as）を書きません / {action} takes no actor ('as')"
+            )
     elif actor is None:
-        raise where.error(line, f"{action} needs an actor ('as: <office>')")
+        raise where.error(
+            line, f"{action} を行う事業所を as: <事業所> で書きます / {action} needs an actor ('as: <office>')"
+        )
     else:
         try:
             office_label, _ = split_actor(str(actor))
         except ValueError as exc:
             raise where.error(_line(node, "as"), str(exc)) from None
         if office_label not in labels:
-            raise where.error(_line(node, "as"), f"unknown office {actor!r}")
+            raise where.error(_line(node, "as"), unknown_office(actor))
     allowed = ACTIONS[action].keys
     if isinstance(argument, Mapping):
         if allowed is None:
-            raise where.error(at, f"{action} takes a value, not a mapping")
+            raise where.error(at, f"{action} にはマッピングでなく値を書きます / {action} takes a value, not a mapping")
         for key in argument:
             if key not in allowed:
                 raise where.error(
-                    _line(argument, key), f"{action}: unknown key {key!r}; one of {', '.join(sorted(allowed))}"
+                    _line(argument, key),
+                    f"{action} に項目 {key!r} は書けません（{', '.join(sorted(allowed))} のいずれか）"
+                    f" / {action}: unknown key {key!r}",
                 )
     ACTIONS[action].check(argument, _Check(action, at, where, labels))
     save = node.get("save")
@@ -309,11 +376,13 @@ class _Check:
         self.action, self.at, self.where, self.labels = action, at, where, labels
 
     def fail(self, text: str) -> Exception:
+        """`text` is "日本語 / English"; one that does not begin with the action's name gets it as
+        a lead ("send: …"), shared by both languages."""
         return self.where.error(self.at, text if text.startswith(self.action) else f"{self.action}: {text}")
 
     def office(self, value: Any) -> None:
         if not (isinstance(value, str) and ("${" in value or value in self.labels)):
-            raise self.fail(f"unknown office {value!r}")
+            raise self.fail(unknown_office(value))
 
     def instant(self, value: Any) -> dt.datetime:
         return _instant(value, self.where, self.at)
@@ -327,15 +396,26 @@ def _expect(value: Any, line: int, where: _Where) -> Expect:
     if isinstance(value, Mapping) and "error" in value:
         unknown = set(value) - {"error", "message"}
         if unknown:
-            raise where.error(line, f"expect: unknown key {sorted(map(str, unknown))[0]!r}")
+            key = sorted(map(str, unknown))[0]
+            raise where.error(
+                line, f"expect に項目 {key!r} は書けません（error, message のいずれか） / expect: unknown key {key!r}"
+            )
         from careplan.errors import CATALOGUE
 
         code = str(value["error"])
         if code not in CATALOGUE:
-            raise where.error(line, f"expect: unknown error code {code!r} (careplan errors lists them)")
+            raise where.error(
+                line,
+                f"expect のエラーコード {code!r} はありません（careplan errors で一覧できます）"
+                f" / expect: unknown error code {code!r} (careplan errors lists them)",
+            )
         message = value.get("message")
         return Expect(error=code, message=str(message) if message is not None else None)
-    raise where.error(line, f"expect: {value!r}; ok, an error code, or {{error: CODE, message: …}}")
+    raise where.error(
+        line,
+        f"expect の {value!r} は使えません（ok、エラーコード、{{error: コード, message: …}} のいずれか）"
+        f" / expect: {value!r}; ok, an error code, or {{error: CODE, message: …}}",
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -29,6 +29,8 @@ CERTIFICATES = (
 FORGE_KEYS = frozenset({"signed_by", "claim_sender", "other_certificate"})
 TAMPER = ("file", "manifest")
 LICENCES = ("none", "applied", "valid")
+SCENARIO_KEYS = ("name", "tags", "clock", "offices", "steps", "description")
+OFFICE_KEYS = ("kind", "licence", "certificate", "number", "name")
 STEP_KEYS = frozenset({"as", "expect", "save", "title", "say"})  # and the action's own key
 TERMINAL = "#"  # `as: 居宅A#2` is the office 居宅A on its second terminal (own certificate, own session)
 
@@ -38,7 +40,9 @@ def split_actor(actor: str) -> tuple[str, int]:
     label, _, terminal = actor.partition(TERMINAL)
     number = int(terminal) if terminal else 1
     if number < 1 or (terminal and not terminal.isdigit()):
-        raise ValueError(f"terminal number in {actor!r} must be 1 or more")
+        raise ValueError(
+            f"{actor!r} の端末番号は 1 以上の整数で書きます / terminal number in {actor!r} must be 1 or more"
+        )
     return label, number
 
 

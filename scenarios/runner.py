@@ -185,15 +185,24 @@ async def _run_step(run: Run, step: Step) -> StepResult:
         if step.save:
             run.variables[step.save] = value
         if not step.expect.ok:
-            passed, note = False, f"expected {step.expect.error}, but it succeeded ({note})"
+            expected = step.expect.error
+            passed, note = (
+                False,
+                f"{expected} で拒否されるはずが成功しました / expected {expected}, but it succeeded ({note})",
+            )
     except CareplanError as error:
         outcome, explanation = error.code, _explanation(error)
         if step.expect.ok:
-            passed, note = False, f"refused with {error.code}: {error.message}"
+            passed, note = False, f"{error.code} で拒否されました: {error.message} / refused with {error.code}"
         elif error.code != step.expect.error:
-            passed, note = False, f"expected {step.expect.error}, got {error.code}"
+            expected = step.expect.error
+            passed, note = False, f"{expected} のはずが {error.code} でした / expected {expected}, got {error.code}"
         elif not step.expect.message_matches(error.message):
-            passed, note = False, f"message differs: expected 「{step.expect.message}」, got 「{error.message}」"
+            wanted = step.expect.message
+            passed, note = (
+                False,
+                f"メッセージが想定と違います（想定「{wanted}」、実際「{error.message}」） / message differs",
+            )
         else:
             note = error.detail
     except StepFailed as exc:

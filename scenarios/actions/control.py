@@ -26,7 +26,10 @@ async def faults(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
 def check_faults(argument: Any, check: Checker) -> None:
     rules = argument.get("add", []) if isinstance(argument, Mapping) else None
     if not argument or not isinstance(rules, list) or not all(isinstance(r, Mapping) for r in rules):
-        raise check.fail("faults needs {add: [rule, …], seed: N} and/or {clear: true}")
+        raise check.fail(
+            "faults には {add: [ルール, …], seed: N} と {clear: true} の一方か両方を書きます"
+            " / faults needs {add: [rule, …], seed: N} and/or {clear: true}"
+        )
     for rule in rules:
         if "office" in rule:
             check.office(rule["office"])
@@ -41,7 +44,10 @@ async def snapshot(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome
 
 def check_snapshot(argument: Any, check: Checker) -> None:
     if not isinstance(argument, Mapping) or len(argument) != 1:
-        raise check.fail("snapshot needs {save: NAME} or {restore: NAME}")
+        raise check.fail(
+            "snapshot には {save: 名前} か {restore: 名前} のどちらか一方を書きます"
+            " / snapshot needs {save: NAME} or {restore: NAME}"
+        )
 
 
 CONTROL = (

@@ -10,6 +10,7 @@ from careplan.manifest import Manifest
 from careplan.signature import sign
 from scenarios.actions.base import DELTA_KEYS, Action, Checker, Outcome, delta
 from scenarios.files import new_id, serials
+from scenarios.messages import not_one_of
 from scenarios.model import FORGE_KEYS, TAMPER
 from scenarios.pki import OTHER_CERTIFICATE
 from scenarios.results import StepFailed
@@ -26,7 +27,11 @@ async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
     if "replay" in argument:  # the stored signed manifest and files again, under another signature
         earlier = str(argument["replay"])
         if earlier not in run.uploads:
-            raise StepFailed(f"nothing to replay: {earlier} was not uploaded in this run (precheck: false)")
+            raise StepFailed(
+                f"{earlier} はこの実行でアップロードされていないため replay できません"
+                "（precheck: false の送信が必要です）"
+                f" / nothing to replay: {earlier} was not uploaded in this run (precheck: false)"
+            )
         manifest, _, files = run.uploads[earlier]
         client = await run.session(actor)
         # Byte-identical bytes would be an idempotent retry (answered as already stored); a
@@ -73,27 +78,39 @@ async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
 
 def check_send(argument: Any, check: Checker) -> None:
     if not isinstance(argument, Mapping):
-        raise check.fail("send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}")
+        raise check.fail(
+            "send には {plan_to: X}、{actuals_to: X}、{files: [...], to: X}、{broken: 名前, to: X} のいずれかを書きます"
+            " / send needs {plan_to: X}, {actuals_to: X}, {files: [...], to: X}, {broken: name, to: X}"
+        )
     if "replay" in argument:
         if len(argument) != 1:
-            raise check.fail("send: replay takes nothing else (it re-uploads an earlier send exactly)")
+            raise check.fail(
+                "send: replay にはほかの項目を書けません（以前の送信をそのまま送り直します）"
+                " / replay takes nothing else (it re-uploads an earlier send exactly)"
+            )
         return
     _check_forgery(argument, check)
     sources = [k for k in SOURCES if k in argument]
     if len(sources) != 1:
-        raise check.fail("send needs exactly one of plan_to, actuals_to, files, broken, generated")
+        raise check.fail(
+            f"send には {', '.join(SOURCES)} のどれか 1 つだけを書きます / send needs exactly one of those listed"
+        )
     for key in ("plan_to", "actuals_to", "to"):
         if key in argument:
             check.office(argument[key])
     if sources[0] in ("files", "broken", "generated") and "to" not in argument:
-        raise check.fail(f"send: {sources[0]} needs 'to'")
+        raise check.fail(f"send: {sources[0]} には送信先の 'to' も書きます / {sources[0]} needs 'to'")
     if sources[0] == "broken":
         from fixtures.broken import by_name
 
         try:
             by_name(str(argument["broken"]))
         except KeyError:
-            raise check.fail(f"send: no broken variant {argument['broken']!r} (careplan fixtures broken)") from None
+            name = argument["broken"]
+            raise check.fail(
+                f"send: 壊れたデータ {name!r} はありません（careplan fixtures broken で一覧できます）"
+                f" / no broken variant {name!r} (careplan fixtures broken)"
+            ) from None
 
 
 def _check_forgery(argument: Mapping[str, Any], check: Checker) -> None:
@@ -102,14 +119,19 @@ def _check_forgery(argument: Mapping[str, Any], check: Checker) -> None:
     forge = argument.get("forge")
     if forge is not None:
         if not isinstance(forge, Mapping) or len(forge) != 1 or set(forge) - FORGE_KEYS:
-            raise check.fail(f"send: forge takes one of {', '.join(sorted(FORGE_KEYS))}")
+            raise check.fail(
+                f"send: forge には {', '.join(sorted(FORGE_KEYS))} のどれか 1 つを書きます"
+                " / forge takes one of those listed"
+            )
         for key in ("signed_by", "claim_sender"):
             if key in forge:
                 check.office(forge[key])
         if "other_certificate" in forge and forge["other_certificate"] is not True:
-            raise check.fail("send: forge other_certificate takes true")
+            raise check.fail(
+                "send: forge の other_certificate には true を書きます / forge other_certificate takes true"
+            )
     if "tamper" in argument and argument["tamper"] not in TAMPER:
-        raise check.fail(f"send: tamper {argument['tamper']!r}; one of {', '.join(TAMPER)}")
+        raise check.fail(not_one_of("send: tamper", argument["tamper"], TAMPER, what_en="tamper"))
     if "signed_at" in argument:
         value = argument["signed_at"]
         if (
@@ -118,7 +140,10 @@ def _check_forgery(argument: Mapping[str, Any], check: Checker) -> None:
             or set(value) - DELTA_KEYS
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
         ):
-            raise check.fail("send: signed_at takes {days, hours, minutes, seconds} relative to the hub's clock")
+            raise check.fail(
+                "send: signed_at にはハブの時計からのずれを {days, hours, minutes, seconds} で書きます"
+                " / signed_at takes {days, hours, minutes, seconds} relative to the hub's clock"
+            )
     if "manifest_to" in argument:
         check.office(argument["manifest_to"])
 
@@ -136,18 +161,23 @@ async def bulk_send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcom
     sent, failed = len(result.sent), len(result.failed)
     for key, got in (("expect_sent", sent), ("expect_failed", failed)):
         if key in argument and int(argument[key]) != got:
-            raise StepFailed(f"{key} {argument[key]}, got {got}")
+            raise StepFailed(f"{key} は {argument[key]} ですが、実際は {got} でした / {key} {argument[key]}, got {got}")
     return [r["transmission_id"] for r in result.sent], f"sent {sent}, failed {failed}"
 
 
 def check_bulk_send(argument: Any, check: Checker) -> None:
     if not isinstance(argument, Mapping) or not ({"plans_to", "files"} & set(argument)):
-        raise check.fail("bulk_send needs {plans_to: [offices]} or {files: [paths]}")
+        raise check.fail(
+            "bulk_send には {plans_to: [事業所]} か {files: [パス]} を書きます"
+            " / bulk_send needs {plans_to: [offices]} or {files: [paths]}"
+        )
     for value in argument.get("plans_to") or []:
         check.office(value)
     count = argument.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise check.fail(f"bulk_send: count {count!r} is not a whole number ≥ 1")
+        raise check.fail(
+            f"bulk_send: count {count!r} は 1 以上の整数ではありません / count {count!r} is not a whole number ≥ 1"
+        )
 
 
 EXCHANGE = (

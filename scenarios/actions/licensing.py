@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from careplan import licence as lic
 from scenarios.actions.base import Action, Checker, Outcome
+from scenarios.messages import not_one_of
 from scenarios.results import StepFailed
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ async def pay_invoice(run: Run, step: Step, argument: Any) -> Outcome:
 
 def check_payment(argument: Any, check: Checker) -> None:
     if argument not in PAYMENTS:
-        raise check.fail(f"payment {argument!r}; deduction or invoice")
+        raise check.fail(not_one_of("支払方法", argument, [str(p) for p in PAYMENTS if p], what_en="payment"))
 
 
 async def licence(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outcome:
@@ -54,7 +55,11 @@ async def licence(run: Run, step: Step, argument: Mapping[str, Any] | None) -> O
     summary, today = await run.driver.licence_summary(number)
     for key, field_name in (("expect_state", "state"), ("expect_expires", "expires"), ("expect_period", "period")):
         if key in argument and str(argument[key]) != str(summary[field_name]):
-            raise StepFailed(f"{field_name} is {summary[field_name]!r}, expected {argument[key]!r}")
+            got, expected = summary[field_name], argument[key]
+            raise StepFailed(
+                f"{field_name} は {got!r} でした（想定は {expected!r}）"
+                f" / {field_name} is {got!r}, expected {expected!r}"
+            )
     note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {today})"
     return summary["state"], note
 

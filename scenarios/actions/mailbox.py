@@ -28,9 +28,14 @@ async def inbox(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Out
         rows = await client.inbox(include_downloaded=bool(argument.get("all", False)))
     ids = [r["transmission_id"] for r in rows]
     if "expect_ids" in argument and sorted(argument["expect_ids"]) != sorted(ids):
-        raise StepFailed(f"inbox holds {ids}, expected {list(argument['expect_ids'])}")
+        raise StepFailed(
+            f"受信一覧の送信 ID が想定と違います / inbox holds {ids}, expected {list(argument['expect_ids'])}"
+        )
     if "expect_count" in argument and int(argument["expect_count"]) != len(ids):
-        raise StepFailed(f"inbox holds {len(ids)}, expected {argument['expect_count']}")
+        expected = argument["expect_count"]
+        raise StepFailed(
+            f"受信一覧は {len(ids)} 件でした（想定は {expected} 件） / inbox holds {len(ids)}, expected {expected}"
+        )
     return ids, f"{len(ids)} waiting"
 
 
@@ -59,7 +64,10 @@ async def download(run: Run, step: Step, argument: Any) -> Outcome:
 
 def check_download(argument: Any, check: Checker) -> None:
     if argument is None:
-        raise check.fail("download needs a transmission id (e.g. ${tid}) or 'all'")
+        raise check.fail(
+            "download には送信 ID（例: ${tid}）か 'all' を書きます"
+            " / download needs a transmission id (e.g. ${tid}) or 'all'"
+        )
 
 
 async def acknowledge(run: Run, step: Step, argument: Any) -> Outcome:
@@ -75,11 +83,16 @@ async def sent(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outc
     rows = {r["transmission_id"]: r for r in await client.sent()}
     for tid, status in (argument.get("expect_status") or {}).items():
         if tid not in rows:
-            raise StepFailed(f"{tid} is not in the send list")
+            raise StepFailed(f"{tid} は送信一覧にありません / {tid} is not in the send list")
         if rows[tid]["status"] != status:
-            raise StepFailed(f"{tid} is {rows[tid]['status']}, expected {status}")
+            got = rows[tid]["status"]
+            raise StepFailed(f"{tid} の状態は {got} でした（想定は {status}） / {tid} is {got}, expected {status}")
     if "expect_count" in argument and int(argument["expect_count"]) != len(rows):
-        raise StepFailed(f"send list holds {len(rows)}, expected {argument['expect_count']}")
+        expected = argument["expect_count"]
+        raise StepFailed(
+            f"送信一覧は {len(rows)} 件でした（想定は {expected} 件）"
+            f" / send list holds {len(rows)}, expected {expected}"
+        )
     note = ", ".join(f"{tid[:8]}… {r['status']}" for tid, r in rows.items())
     return {tid: r["status"] for tid, r in rows.items()}, note
 

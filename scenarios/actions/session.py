@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from scenarios.actions.base import DELTA_KEYS, Action, Checker, Outcome, delta
+from scenarios.messages import not_one_of
 from scenarios.model import CERTIFICATES, JST
 
 if TYPE_CHECKING:
@@ -28,11 +29,17 @@ async def clock(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
 
 def check_clock(argument: Any, check: Checker) -> None:
     if not isinstance(argument, Mapping) or len({"set", "advance"} & set(argument)) != 1:
-        raise check.fail("clock needs {set: TIME} or {advance: {days: N, hours: N, minutes: N}}")
+        raise check.fail(
+            "clock には {set: 日時} か {advance: {days: N, hours: N, minutes: N}} のどちらか一方を書きます"
+            " / clock needs {set: TIME} or {advance: {days: N, hours: N, minutes: N}}"
+        )
     if "set" in argument:
         check.instant(argument["set"])
     elif not isinstance(argument["advance"], Mapping) or set(argument["advance"]) - DELTA_KEYS:
-        raise check.fail("clock advance takes {days, hours, minutes, seconds}")
+        raise check.fail(
+            "clock の advance には {days, hours, minutes, seconds} を書きます"
+            " / clock advance takes {days, hours, minutes, seconds}"
+        )
 
 
 async def login(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outcome:
@@ -53,9 +60,12 @@ def check_login(argument: Any, check: Checker) -> None:
     if argument is None:
         return
     if not isinstance(argument, Mapping):
-        raise check.fail("login takes nothing or {user, password, certificate}")
+        raise check.fail(
+            "login には何も書かないか {user, password, certificate} を書きます"
+            " / login takes nothing or {user, password, certificate}"
+        )
     if "certificate" in argument and argument["certificate"] not in CERTIFICATES:
-        raise check.fail(f"login: certificate {argument['certificate']!r}; one of {', '.join(CERTIFICATES)}")
+        raise check.fail(not_one_of("certificate", argument["certificate"], CERTIFICATES))
 
 
 async def logout(run: Run, step: Step, argument: Any) -> Outcome:

@@ -56,20 +56,50 @@ steps:
 
 
 @pytest.mark.parametrize(
-    ("step", "expected"),
+    ("step", "japanese", "english"),
     [
-        ("  - as: 居宅A\n    send: {plan_to: 訪問B, forge: {signed_by: 居宅Z}}\n", "send: unknown office '居宅Z'"),
-        ("  - as: 居宅A\n    send: {plan_to: 訪問B, forge: {nope: 1}}\n", "send: forge takes one of"),
-        ("  - as: 居宅A\n    send: {plan_to: 訪問B, tamper: header}\n", "send: tamper 'header'"),
-        ("  - as: 居宅A\n    send: {plan_to: 訪問B, signed_at: {weeks: 1}}\n", "send: signed_at takes"),
-        ("  - as: 居宅A\n    send: {replay: x, plan_to: 訪問B}\n", "send: replay takes nothing else"),
-        ("  - as: 居宅A\n    send: {plan_to: 訪問B, manifest_to: 居宅Z}\n", "send: unknown office '居宅Z'"),
-        ("  - as: 居宅A\n    inbox: {steal_session: 居宅Z}\n", "inbox: unknown office '居宅Z'"),
+        (
+            "  - as: 居宅A\n    send: {plan_to: 訪問B, forge: {signed_by: 居宅Z}}\n",
+            "send: 事業所 '居宅Z' は offices に書かれていません",
+            "unknown office '居宅Z'",
+        ),
+        (
+            "  - as: 居宅A\n    send: {plan_to: 訪問B, forge: {nope: 1}}\n",
+            "send: forge には claim_sender, other_certificate, signed_by のどれか 1 つを書きます",
+            "forge takes one of those listed",
+        ),
+        (
+            "  - as: 居宅A\n    send: {plan_to: 訪問B, tamper: header}\n",
+            "send: tamper 'header' は使えません（file, manifest のいずれか）",
+            "tamper 'header' is not one of those listed",
+        ),
+        (
+            "  - as: 居宅A\n    send: {plan_to: 訪問B, signed_at: {weeks: 1}}\n",
+            "send: signed_at にはハブの時計からのずれを",
+            "signed_at takes {days, hours, minutes, seconds} relative to the hub's clock",
+        ),
+        (
+            "  - as: 居宅A\n    send: {replay: x, plan_to: 訪問B}\n",
+            "send: replay にはほかの項目を書けません",
+            "replay takes nothing else",
+        ),
+        (
+            "  - as: 居宅A\n    send: {plan_to: 訪問B, manifest_to: 居宅Z}\n",
+            "send: 事業所 '居宅Z' は offices に書かれていません",
+            "unknown office '居宅Z'",
+        ),
+        (
+            "  - as: 居宅A\n    inbox: {steal_session: 居宅Z}\n",
+            "inbox: 事業所 '居宅Z' は offices に書かれていません",
+            "unknown office '居宅Z'",
+        ),
     ],
 )
-def test_attack_options_are_checked_with_line_numbers(tmp_path: Path, step: str, expected: str) -> None:
+def test_attack_options_are_checked_with_line_numbers(tmp_path: Path, step: str, japanese: str, english: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(HEAD + textwrap.dedent(step), "utf-8")
     with pytest.raises(ScenarioError) as caught:
         load_file(path)
-    assert str(caught.value).startswith(f"bad.yaml:8: step 1: {expected}"), str(caught.value)
+    text = str(caught.value)
+    assert text.startswith(f"bad.yaml:8: ステップ 1: {japanese}"), text
+    assert f" / {english}" in text and "\n" not in text, text

@@ -126,7 +126,7 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
               - as: 居宅A
                 sned: {plan_to: 訪問B}
             """,
-            "bad.yaml:12: step 3: unknown action 'sned'",
+            "bad.yaml:12: ステップ 3: 'sned' というアクションはありません / unknown action 'sned'",
         ),
         (
             """\
@@ -138,7 +138,8 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
               - as: 居宅A#0
                 login: {}
             """,
-            "bad.yaml:6: step 1: terminal number in '居宅A#0' must be 1 or more",
+            "bad.yaml:6: ステップ 1: '居宅A#0' の端末番号は 1 以上の整数で書きます"
+            " / terminal number in '居宅A#0' must be 1 or more",
         ),
         (
             """\
@@ -150,7 +151,8 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
               - as: 居宅A
                 login: {}
             """,
-            "bad.yaml:4: office '居宅A': licence 'maybe'",
+            "bad.yaml:4: 事業所 '居宅A' の licence 'maybe' は使えません（none, applied, valid のいずれか）"
+            " / office '居宅A': licence 'maybe' is not one of those listed",
         ),
         (
             """\
@@ -162,7 +164,7 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
               - as: 居宅Z
                 login: {}
             """,
-            "bad.yaml:6: step 1: unknown office '居宅Z'",
+            "bad.yaml:6: ステップ 1: 事業所 '居宅Z' は offices に書かれていません / unknown office '居宅Z'",
         ),
         (
             """\
@@ -174,7 +176,8 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
               - as: 居宅A
                 send: {broken: no-such-variant, to: 居宅A}
             """,
-            "bad.yaml:7: step 1: send: no broken variant 'no-such-variant'",
+            "bad.yaml:7: ステップ 1: send: 壊れたデータ 'no-such-variant' はありません"
+            "（careplan fixtures broken で一覧できます） / no broken variant 'no-such-variant'",
         ),
         (
             """\
@@ -187,9 +190,10 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
                 login: {}
                 expect: {error: NOT_A_CODE}
             """,
-            "bad.yaml:8: step 1: expect: unknown error code 'NOT_A_CODE'",
+            "bad.yaml:8: ステップ 1: expect のエラーコード 'NOT_A_CODE' はありません"
+            "（careplan errors で一覧できます） / expect: unknown error code 'NOT_A_CODE'",
         ),
-        ("name: x\nsteps: [\n", "bad.yaml:3: YAML:"),
+        ("name: x\nsteps: [\n", "bad.yaml:3: YAML の書き方が正しくありません / invalid YAML: expected"),
     ],
 )
 def test_loader_errors_carry_line_numbers(tmp_path: Path, body: str, expected: str) -> None:

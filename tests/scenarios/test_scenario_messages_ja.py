@@ -1,0 +1,155 @@
+"""What the scenario runner says itself is Japanese first with the English beside it, on one line:
+`file:line: 日本語 / English` (QA teams read these; the English keeps the key, label or code)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from careplan.errors import is_japanese
+from scenarios.loader import ScenarioError, load_file
+from scenarios.runner import run_scenario
+from tests.test_translations import _literal_text  # the literal parts of a message expression
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPE = re.compile(r"bad\.yaml:(?P<line>\d+): (?P<ja>[^\n]+?) / (?P<en>[^\n]+)")
+
+HEAD = """\
+name: x
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "japanese", "english"),
+    [
+        pytest.param(
+            HEAD.replace("name: x", "name: x\nowner: QA") + "  - as: 居宅A\n    login: {}\n",
+            2,
+            "シナリオに項目 'owner' は書けません（name, tags, clock, offices, steps, description のいずれか）",
+            "unknown key 'owner'",
+            id="unknown key",
+        ),
+        pytest.param(
+            HEAD.replace("clock: 2026-04-10T10:00:00+09:00\n", "") + "  - as: 居宅A\n    login: {}\n",
+            1,
+            "項目 'clock' がありません",
+            "missing 'clock'",
+            id="missing clock",
+        ),
+        pytest.param(
+            HEAD.replace('kind: "43"', "kind: houmon") + "  - as: 居宅A\n    login: {}\n",
+            4,
+            "事業所 '居宅A' の kind 'houmon' はサービス種類コード",
+            "office '居宅A': kind 'houmon' is not a サービス種類コード like \"43\"",
+            id="bad office kind",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    logout: {}\n",
+            6,
+            "ステップ 1: ステップにはアクションを 1 つだけ書きます（login, logout の 2 つがあります）",
+            "one action per step, got 2 (login, logout)",
+            id="two actions in a step",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    expect: {error: NOT_A_CODE}\n",
+            8,
+            "ステップ 1: expect のエラーコード 'NOT_A_CODE' はありません（careplan errors で一覧できます）",
+            "expect: unknown error code 'NOT_A_CODE' (careplan errors lists them)",
+            id="unknown expect code",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    as: 居宅A\n",
+            8,
+            "項目 'as' が二度書かれています",
+            "duplicate key 'as'",
+            id="duplicate key",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    apply: cash\n",
+            7,
+            "ステップ 1: apply: 支払方法 'cash' は使えません（deduction, invoice, 差引, 請求書 のいずれか）",
+            "payment 'cash' is not one of those listed",
+            id="payment, choices listed once",
+        ),
+    ],
+)
+def test_loader_errors_are_japanese_then_english(
+    tmp_path: Path, body: str, line: int, japanese: str, english: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(body), "utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_file(path)
+    text = str(caught.value)
+    shape = SHAPE.fullmatch(text)
+    assert shape, text
+    assert int(shape["line"]) == line, text
+    assert is_japanese(shape["ja"]) and shape["ja"].startswith(japanese), text
+    assert shape["en"] == english, text
+    assert not is_japanese(shape["en"]), text  # the English names values, it is not Japanese again
+
+
+CHECKS_FAIL = "---\n".join(  # each step's own check fails; the run goes on to the next scenario
+    HEAD.replace("name: x", f"name: {name}") + step
+    for name, step in (
+        ("受信一覧の件数が違う", "  - as: 居宅A\n    inbox: {expect_count: 2}\n"),
+        ("拒否されるはずが通る", "  - as: 居宅A\n    login: {}\n    expect: ALREADY_DOWNLOADED\n"),
+        ("変数がない", "  - as: 居宅A\n    download: ${tid}\n"),
+    )
+)
+
+
+async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Path) -> None:
+    path = tmp_path / "checks.yaml"
+    path.write_text(CHECKS_FAIL, "utf-8")
+    notes = []
+    for scenario in load_file(path):
+        result = await run_scenario(scenario)
+        assert not result.passed and not result.error, result.error
+        notes.append(result.steps[0].note)
+    assert notes[0] == "受信一覧は 0 件でした（想定は 2 件） / inbox holds 0, expected 2"
+    assert notes[1].startswith(
+        "ALREADY_DOWNLOADED で拒否されるはずが成功しました / expected ALREADY_DOWNLOADED, but it succeeded ("
+    ), notes[1]
+    assert notes[2] == (
+        "変数 ${tid} がありません（前のステップに save: tid を書きます）"
+        " / no variable ${tid} (save: tid on an earlier step)"
+    )
+
+
+# --- every message raised in scenarios/ is written in both languages ---------------------------------
+RAISERS = {"ScenarioError", "StepFailed", "ValueError", "fail", "error"}  # error: the loader's where.error(line, text)
+
+
+def _messages(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in RAISERS:
+            found.append((node.lineno, _literal_text(node.args[-1])))
+    return found
+
+
+SOURCES = sorted(p for p in (ROOT / "scenarios").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_message_the_runner_raises_is_japanese_then_english(path: Path) -> None:
+    for line, text in _messages(path):
+        if not any(c.isalpha() for c in text):
+            continue  # only values and punctuation ("{path.name}:{exc}"): the text is made elsewhere
+        where = f"{path.relative_to(ROOT)}:{line}"
+        japanese, slash, english = text.partition(" / ")
+        assert slash, f"{where}: no ' / ' between Japanese and English: {text!r}"
+        assert is_japanese(japanese), f"{where}: not Japanese first: {text!r}"
+        assert re.search(r"[A-Za-z]{2}", english) and "\n" not in text, f"{where}: no English beside: {text!r}"

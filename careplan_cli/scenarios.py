@@ -14,12 +14,12 @@ after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from careplan.helptext import hub_url, subparsers, with_examples
+from client.render import capped
 from hub.cli import not_hub_data
 from scenarios import terminal
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
@@ -70,11 +70,6 @@ def select(paths: Sequence[Path], tags: Sequence[str]) -> list[Scenario]:
     return scenarios
 
 
-def _width() -> int:
-    """The terminal's width (piped: $COLUMNS or 80), at most terminal.WIDTH."""
-    return min(shutil.get_terminal_size((terminal.WIDTH, 24)).columns, terminal.WIDTH)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -96,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"careplan scenarios: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
-    width = _width()
+    width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80
     if args.command == "list":
         for s in scenarios:
             print("\n".join(terminal.listing_lines(s, width)))

@@ -18,8 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from careplan.helptext import hub_url, with_examples
+from careplan.helptext import hub_url, subparsers, with_examples
+from client.render import capped
 from hub.cli import not_hub_data
+from scenarios import terminal
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
 
@@ -69,16 +71,16 @@ def select(paths: Sequence[Path], tags: Sequence[str]) -> list[Scenario]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     hub: tuple[str, Path] | None = None
     if args.command == "run" and (args.hub is not None or args.data is not None):
         if args.hub is None or args.data is None:
-            print(
-                "careplan scenarios: --hub URL と --data DIR は一緒に指定します（ハブの URL とデータ）\n"
-                "careplan scenarios: --hub URL and --data DIR go together (the hub's URL and its data directory)",
-                file=sys.stderr,
+            run_parser = next(p for p in subparsers(parser) if p.prog.endswith(" run"))
+            run_parser.error(  # argparse's usage line, then ours in both languages (exit status 2)
+                "--hub URL と --data DIR は一緒に指定します\n"
+                "--hub URL and --data DIR go together (the hub's URL and its data directory)"
             )
-            return 2
         problem = not_hub_data("careplan scenarios", args.data)
         if problem:
             print(problem, file=sys.stderr)
@@ -89,32 +91,32 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"careplan scenarios: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
+    width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80
     if args.command == "list":
         for s in scenarios:
-            print(f"{s.path.name}:{s.line}\t{s.name}\t[{', '.join(s.tags)}]\t{len(s.steps)} steps")
+            print("\n".join(terminal.listing_lines(s, width)))
+        print(f"シナリオ {len(scenarios)} 件 / {len(scenarios)} scenarios")
         return 0
     from scenarios import report
     from scenarios.runner import run
 
     results = run(scenarios, hub=hub, seed=args.seed)
+    legend = True  # above the first step lines only
     for result in results:
-        mark = "PASS" if result.passed else "FAIL"
-        print(f"{mark}  {result.duration:6.2f}s  {Path(result.path).name}:{result.line}  {result.name}")
+        print("\n".join(terminal.result_lines(result, width)))
         if args.verbose or not result.passed:
-            for s in result.steps:
-                flag = "skip" if s.skipped else ("ok" if s.passed else "FAIL")
-                print(
-                    f"        {s.index:>2} {flag:<4} {s.actor or '-':<10} {s.action:<40} {s.expectation} => {s.outcome}"
-                )
+            if legend:
+                print(terminal.LEGEND)
+                legend = False
+            print("\n".join(terminal.step_lines(result, width)))
         if not result.passed:
-            print("      " + report.failure_text(result).replace("\n", "\n      "))
-    failed = sum(not r.passed for r in results)
-    print(f"{len(results) - failed} passed, {failed} failed")
+            print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
+    print(terminal.totals(results))
     for target, render in ((args.junit, report.to_junit), (args.json, report.to_json), (args.html, report.to_html)):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(results), "utf-8")
-    return 1 if failed else 0
+    return 1 if any(not r.passed for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@ from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
 
+from rich.cells import cell_len
+
 from scenarios.results import ScenarioResult, StepResult
+from scenarios.terminal import hang, pad, step_flag
 
 
 def _by_file(results: Sequence[ScenarioResult]) -> list[tuple[str, list[ScenarioResult]]]:
@@ -29,22 +32,66 @@ def to_json(results: Sequence[ScenarioResult]) -> str:
     return json.dumps({"summary": summary, "results": [r.to_json() for r in results]}, ensure_ascii=False, indent=1)
 
 
-def explain(step: StepResult) -> str:
-    """What went wrong at a step, with the hub's own explanation."""
-    lines = [f"step {step.index} (line {step.line}): {step.actor or '-'} {step.action}"]
-    lines.append(f"  expected: {step.expectation}")
-    lines.append(f"  outcome:  {step.outcome}" + (f" — {step.note}" if step.note else ""))
+# The labels of a failing step's text (terminal and JUnit), Japanese first; the values keep the
+# hub's own words. The HTML report has its own, in table cells.
+LABELS = {
+    "expected": "想定 / expected",
+    "outcome": "結果 / outcome",
+    "code": "コード / code",
+    "message": "メッセージ / message",
+    "detail": "詳細 / detail",
+    "fix": "対処 / fix",
+}
+SETUP_FAILED = "準備に失敗しました / setup failed"
+
+
+def step_heading(step: StepResult) -> str:
+    """`ステップ 2（10 行目） / step 2 (line 10)`: where a step is, in both languages."""
+    return f"ステップ {step.index}（{step.line} 行目） / step {step.index} (line {step.line})"
+
+
+def _rows(step: StepResult) -> list[tuple[str, str]]:
+    """(label, value) rows of a step's explanation; the English of the hub's detail and fix on a row
+    of their own below the Japanese (label ""), when the hub gave one that differs."""
+    outcome = step.outcome + (f" — {step.note}" if step.note else "")
+    rows = [(LABELS["expected"], step.expectation), (LABELS["outcome"], outcome)]
     for key in ("code", "message", "detail", "fix"):
         if step.explanation.get(key):
-            lines.append(f"  {key}: {step.explanation[key]}")
+            rows.append((LABELS[key], str(step.explanation[key])))
+            english = step.explanation.get(f"{key}_en")
+            if english and english != step.explanation[key]:
+                rows.append(("", str(english)))
+    return rows
+
+
+def explain(step: StepResult, width: int | None = None) -> str:
+    """What went wrong at a step, with the hub's own explanation: a heading, then one row a label,
+    the values lined up; `width` folds each value below itself (see scenarios.terminal.hang)."""
+    lines = hang("", f"{step_heading(step)}: {step.actor or '-'} {step.action}", width)
+    rows = _rows(step)
+    column = max(cell_len(label) for label, _ in rows) + 4  # "  label: "
+    for label, value in rows:
+        head = f"  {label}:" if label else ""
+        lines += hang(pad(head, column), value, width)
     return "\n".join(lines)
 
 
-def failure_text(result: ScenarioResult) -> str:
+def failure_text(result: ScenarioResult, width: int | None = None) -> str:
     if result.error:
-        return f"setup failed: {result.error}"
+        return "\n".join(hang(f"{SETUP_FAILED}: ", result.error, width))
     step = result.failing_step
-    return explain(step) if step else ""
+    return explain(step, width) if step else ""
+
+
+def headline(result: ScenarioResult) -> str:
+    """The JUnit failure's message: the failing step, what was expected and what came."""
+    step = result.failing_step
+    if step is None:
+        return f"{SETUP_FAILED}: {result.error}"
+    return (
+        f"ステップ {step.index}: 想定 {step.expectation}、結果 {step.outcome}"
+        f" / step {step.index}: expected {step.expectation}, got {step.outcome}"
+    )
 
 
 def to_junit(results: Sequence[ScenarioResult]) -> str:
@@ -71,14 +118,13 @@ def to_junit(results: Sequence[ScenarioResult]) -> str:
             )
             if not result.passed:
                 step = result.failing_step
-                headline = (
-                    f"step {step.index}: expected {step.expectation}, got {step.outcome}" if step else result.error
+                failure = ET.SubElement(
+                    case, "failure", message=headline(result), type=step.outcome if step else "setup"
                 )
-                failure = ET.SubElement(case, "failure", message=headline, type=step.outcome if step else "setup")
                 failure.text = failure_text(result)
             out = ET.SubElement(case, "system-out")
             out.text = "\n".join(
-                f"{s.index:>2} {s.actor or '-'} {s.action} => {s.outcome} ({'pass' if s.passed else 'FAIL'}) {s.note}"
+                f"{s.index:>2} {s.actor or '-'} {s.action} => {s.outcome} ({step_flag(s)}) {s.note}"
                 for s in result.steps
             )
     ET.indent(root)

@@ -139,7 +139,9 @@ async def _run_remote(
                 try:
                     await driver.close()
                 except Exception as exc:
-                    result.error = result.error or f"restoring the hub's clock: {type(exc).__name__}: {exc}"
+                    result.error = result.error or (
+                        f"ハブの時計を元に戻せませんでした / restoring the hub's clock: {type(exc).__name__}: {exc}"
+                    )
 
 
 async def _setup_and_steps(run: Run, result: ScenarioResult, on_step: StepHook | None) -> None:
@@ -193,7 +195,11 @@ async def _run_step(run: Run, step: Step) -> StepResult:
     except CareplanError as error:
         outcome, explanation = error.code, _explanation(error)
         if step.expect.ok:
-            passed, note = False, f"{error.code} で拒否されました: {error.message} / refused with {error.code}"
+            # the hub's message is in the explanation beside the note: not repeated here
+            passed, note = (
+                False,
+                f"成功するはずが {error.code} で拒否されました / expected ok, refused with {error.code}",
+            )
         elif error.code != step.expect.error:
             expected = step.expect.error
             passed, note = False, f"{expected} のはずが {error.code} でした / expected {expected}, got {error.code}"

@@ -20,7 +20,10 @@ async def faults(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
     ]
     clear = bool(argument.get("clear"))
     await run.driver.faults(rules, seed=int(argument.get("seed", 0)), clear=clear)
-    return len(rules), f"{len(rules)} fault rule(s) added" + (" after clearing" if clear else "")
+    return len(rules), (
+        f"障害ルールを{'すべて消してから' if clear else ''} {len(rules)} 件加えました"
+        f" / {len(rules)} fault rule(s) added{' after clearing' if clear else ''}"
+    )
 
 
 def check_faults(argument: Any, check: Checker) -> None:
@@ -39,7 +42,8 @@ async def snapshot(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome
     """`snapshot: {save: NAME}` or `{restore: NAME}`: the whole hub's state."""
     [(action, name)] = argument.items()
     await run.driver.snapshot(str(action), str(name))
-    return name, f"snapshot {name} {'saved' if action == 'save' else 'restored'}"
+    done = ("保存しました", "saved") if action == "save" else ("戻しました", "restored")
+    return name, f"スナップショット {name} を{done[0]} / snapshot {name} {done[1]}"
 
 
 def check_snapshot(argument: Any, check: Checker) -> None:

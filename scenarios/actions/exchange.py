@@ -38,7 +38,7 @@ async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
         # replay is the same manifest under other signature bytes.
         signature = sign(manifest, client.keypair.certificate, client.keypair.key, capabilities=False)
         result = await client.upload(manifest, signature, files)
-        return result["transmission_id"], f"replayed {earlier}"
+        return result["transmission_id"], f"{earlier} を再送しました / replayed {earlier}"
     forge = argument.get("forge") or {}
     sender = run.actor(str(forge["claim_sender"])) if "claim_sender" in forge else actor
     files, to = run.files_for(sender, argument)
@@ -73,7 +73,7 @@ async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
         result = await client.upload(manifest, signature, files)
         run.uploads[str(result["transmission_id"])] = (manifest, signature, files)
     tid = result["transmission_id"]
-    return tid, f"transmission {tid} ({len(files)} files)"
+    return tid, f"{tid} を送信しました（{len(files)} ファイル） / transmission {tid} ({len(files)} files)"
 
 
 def check_send(argument: Any, check: Checker) -> None:
@@ -162,7 +162,8 @@ async def bulk_send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcom
     for key, got in (("expect_sent", sent), ("expect_failed", failed)):
         if key in argument and int(argument[key]) != got:
             raise StepFailed(f"{key} は {argument[key]} ですが、実際は {got} でした / {key} {argument[key]}, got {got}")
-    return [r["transmission_id"] for r in result.sent], f"sent {sent}, failed {failed}"
+    note = f"送信 {sent} 件、失敗 {failed} 件でした / sent {sent}, failed {failed}"
+    return [r["transmission_id"] for r in result.sent], note
 
 
 def check_bulk_send(argument: Any, check: Checker) -> None:

@@ -23,7 +23,8 @@ async def _change(run: Run, step: Step, argument: Any, action: str) -> Outcome:
     number = run.actor(step.actor or "").office.number
     payment = lic.Payment(argument) if argument else None  # refuses an unknown payment as before
     summary = await run.driver.change_licence(number, action, _WIRE[payment] if payment else None)
-    note = f"{summary['state']}, claim {summary['claim_month']}, deduction {summary['deduction_date']}"
+    state, claim, deduction = summary["state"], summary["claim_month"], summary["deduction_date"]
+    note = f"{state}、請求月は {claim}、差引日は {deduction} / claim {claim}, deduction {deduction}"
     return summary["state"], note
 
 
@@ -60,7 +61,10 @@ async def licence(run: Run, step: Step, argument: Mapping[str, Any] | None) -> O
                 f"{field_name} は {got!r} でした（想定は {expected!r}）"
                 f" / {field_name} is {got!r}, expected {expected!r}"
             )
-    note = f"{summary['state']}, 期限 {summary['expires']}, period {summary['period']} (on {today})"
+    note = (
+        f"{summary['state']}、期限は {summary['expires']}、期間は {summary['period']}（{today} 時点）"
+        f" / expires {summary['expires']}, period {summary['period']} (on {today})"
+    )
     return summary["state"], note
 
 

@@ -36,7 +36,7 @@ async def inbox(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Out
         raise StepFailed(
             f"受信一覧は {len(ids)} 件でした（想定は {expected} 件） / inbox holds {len(ids)}, expected {expected}"
         )
-    return ids, f"{len(ids)} waiting"
+    return ids, f"受信待ち {len(ids)} 件 / {len(ids)} waiting"
 
 
 def check_inbox(argument: Any, check: Checker) -> None:
@@ -58,8 +58,15 @@ async def download(run: Run, step: Step, argument: Any) -> Outcome:
     for tid in ids:
         downloaded = await client.download(tid, out, acknowledge=acknowledge)
         names += [p.name for p in downloaded.files]
-    verb = "downloaded" if acknowledge else "fetched (not acknowledged)"
-    return (ids if argument == "all" else ids[0]), f"{verb} {len(names)} files: {', '.join(names)}"
+    listed = f"（{', '.join(names)}）" if names else ""
+    if acknowledge:
+        note = f"{len(names)} ファイルをダウンロードしました{listed} / downloaded {len(names)} files"
+    else:  # fetched, as when a download is cut off before its receipt
+        note = (
+            f"{len(names)} ファイルを受け取りました{listed}、受領の確認はまだ"
+            f" / fetched {len(names)} files, not acknowledged"
+        )
+    return (ids if argument == "all" else ids[0]), note
 
 
 def check_download(argument: Any, check: Checker) -> None:
@@ -74,7 +81,10 @@ async def acknowledge(run: Run, step: Step, argument: Any) -> Outcome:
     """The receipt for a transmission fetched earlier: the hub then forgets its data (R5.2)."""
     client = await run.session(run.actor(step.actor or ""))
     receipt = await client.acknowledge(str(argument))
-    return receipt["transmission_id"], f"acknowledged: {receipt['status']} at {receipt['downloaded_at']}"
+    return receipt["transmission_id"], (
+        f"受領を確認しました: {receipt['status']}（{receipt['downloaded_at']}）"
+        f" / acknowledged: {receipt['status']} at {receipt['downloaded_at']}"
+    )
 
 
 async def sent(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outcome:
@@ -93,7 +103,8 @@ async def sent(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Outc
             f"送信一覧は {len(rows)} 件でした（想定は {expected} 件）"
             f" / send list holds {len(rows)}, expected {expected}"
         )
-    note = ", ".join(f"{tid[:8]}… {r['status']}" for tid, r in rows.items())
+    listed = "".join(f"、{tid[:8]}… {r['status']}" for tid, r in rows.items())
+    note = f"送信一覧には {len(rows)} 件{listed} / send list holds {len(rows)}"
     return {tid: r["status"] for tid, r in rows.items()}, note
 
 

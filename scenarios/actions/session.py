@@ -24,7 +24,7 @@ async def clock(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
     for actor in run.actors.values():  # terminals keep their clocks right; sessions may have lapsed
         await run.drop_client(actor)
     now = now.astimezone(JST)
-    return now.isoformat(), f"hub time {now.isoformat()}"
+    return now.isoformat(), f"ハブの時刻は {now.isoformat()} / hub time {now.isoformat()}"
 
 
 def check_clock(argument: Any, check: Checker) -> None:
@@ -53,7 +53,7 @@ async def login(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Out
     client = await run.client(actor)
     result = await client.login(actor.user, actor.password)
     actor.logged_in = True
-    return result.get("user_id", actor.user), f"logged in as {actor.user}"
+    return result.get("user_id", actor.user), f"{actor.user} でログインしました / logged in as {actor.user}"
 
 
 def check_login(argument: Any, check: Checker) -> None:
@@ -73,14 +73,16 @@ async def logout(run: Run, step: Step, argument: Any) -> Outcome:
     client = await run.session(actor)
     await client.logout()
     actor.logged_in = False
-    return None, "logged out"
+    return None, "ログアウトしました / logged out"
 
 
 async def revoke(run: Run, step: Step, argument: str) -> Outcome:
     actor = run.actor(argument)
     serial = actor.keypair.certificate.serial_number
     await run.driver.revoke(serial)
-    return format(serial, "x"), f"revoked certificate {serial:x} of {argument}"
+    return format(
+        serial, "x"
+    ), f"{argument} の証明書 {serial:x} を失効させました / revoked certificate {serial:x} of {argument}"
 
 
 def check_revoke(argument: Any, check: Checker) -> None:

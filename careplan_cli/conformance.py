@@ -79,7 +79,12 @@ def _run(args: argparse.Namespace) -> int:
     steps = [s for s in SUITES[args.suite] if not args.only or s.id in args.only]
     unknown = sorted(set(args.only) - {s.id for s in SUITES[args.suite]})
     if unknown:
-        print(f"careplan conformance: no step {', '.join(unknown)} in the {args.suite} suite", file=sys.stderr)
+        ids = ", ".join(unknown)
+        print(
+            f"careplan conformance: {args.suite} スイートに手順 {ids} はありません"
+            f" / no step {ids} in the {args.suite} suite",
+            file=sys.stderr,
+        )
         return 2
     try:
         baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
@@ -121,7 +126,12 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     paths = report.write(run, args.report, baseline)
     counts = report.summary(run)
-    print(f"\n{counts['pass']} passed, {counts['fail']} failed, {counts['not_run']} not run — {paths[-1]}")
+    passed, failed, not_run = counts["pass"], counts["fail"], counts["not_run"]
+    print(
+        f"\n成功 {passed} 件・失敗 {failed} 件・未実行 {not_run} 件"
+        f" / {passed} passed, {failed} failed, {not_run} not run"
+    )
+    print(f"報告 / report: {paths[-1]}")
     return 1 if counts["fail"] else 0
 
 

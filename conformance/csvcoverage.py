@@ -170,14 +170,17 @@ def to_html(record: Mapping[str, Any]) -> str:
 
 def main(folder: Path, report: Path) -> int:
     if not folder.is_dir():
-        print(f"careplan conformance csv: {folder} is not a folder")
+        print(f"careplan conformance csv: {folder} はフォルダではありません / is not a folder")
         return 2
     record = measure(_read(folder))
     report.mkdir(parents=True, exist_ok=True)
     (report / "csv-coverage.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), "utf-8")
     (report / "csv-coverage.html").write_text(to_html(record), "utf-8")
-    kinds, units = record["file_kinds"], record["units"]
-    counts = f"{len(kinds['seen'])} file kinds, {len(units['seen'])} sending units exercised"
-    found = f"{record['findings']['errors']} errors, {record['findings']['warnings']} warnings"
-    print(f"{record['files']} files: {counts}; {found} — {report / 'csv-coverage.html'}")
+    files, kinds, units = record["files"], len(record["file_kinds"]["seen"]), len(record["units"]["seen"])
+    errors, warnings = record["findings"]["errors"], record["findings"]["warnings"]
+    print(  # Japanese first, then English, then where the report is
+        f"{files} ファイル: ファイル種別 {kinds} 種・送信単位 {units} 種を使用、エラー {errors} 件・警告 {warnings} 件"
+    )
+    print(f"{files} files: {kinds} file kinds, {units} sending units exercised; {errors} errors, {warnings} warnings")
+    print(f"報告 / report: {report / 'csv-coverage.html'}")
     return 1 if record["findings"]["errors"] else 0

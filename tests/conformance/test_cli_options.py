@@ -22,6 +22,9 @@ def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> No
     (tmp_path / "ca").mkdir()
     (tmp_path / "ca" / "ca.pem").write_text("")
     done = _run(tmp_path, "--only", "nope")
-    assert (done.returncode, done.stderr.strip()) == (2, "careplan conformance: no step nope in the client suite")
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "careplan conformance: client スイートに手順 nope はありません / no step nope in the client suite",
+    )
     done = run_careplan("conformance", "csv", str(tmp_path / "missing"), "--report", str(tmp_path / "r"))
     assert done.returncode == 2 and "is not a folder" in done.stderr and "フォルダではありません" in done.stderr

@@ -25,6 +25,10 @@ def test_an_export_of_plans_and_actuals_covers_the_2_4_units_and_never_the_3_4_o
     assert sorted(sex["seen"] + sex["never"]) == ["1", "2"]
     assert record["findings"]["errors"] == 0
     assert "CSV export coverage" in (tmp_path / "report" / "csv-coverage.html").read_text("utf-8")
+    japanese, english, where = done.stdout.splitlines()[-3:]
+    assert "ファイル種別" in japanese and "エラー 0 件" in japanese, japanese
+    assert english.endswith("sending units exercised; 0 errors, 0 warnings"), english
+    assert where == f"報告 / report: {tmp_path / 'report' / 'csv-coverage.html'}"
 
 
 def test_findings_are_counted_without_the_values_of_the_files() -> None:

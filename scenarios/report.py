@@ -214,14 +214,15 @@ def _steps_table(result: ScenarioResult) -> str:
     for s in result.steps:
         css = "skip" if s.skipped else ("pass" if s.passed else "fail")
         why = "<br>".join(
-            f"<small>{k}:</small> {e(str(s.explanation[k]))}"
+            f"<small>{e(LABELS[k])}:</small> {e(str(s.explanation[k]))}"
             for k in ("code", "message", "detail", "fix")
             if s.explanation.get(k)
         )
         if s.note and s.explanation.get("detail") != s.note:
             why = (why + "<br>" if why else "") + e(s.note)
         parts.append(
-            f'<tr class="{css}"><td>{s.index} <small>(line {s.line})</small></td><td>{e(s.actor or "-")}</td>'
+            f'<tr class="{css}"><td>{s.index}<br><small>{s.line} 行目<br>line {s.line}</small></td>'
+            f"<td>{e(s.actor or '-')}</td>"
             f"<td>{e(s.action)}</td><td>{e(s.expectation)}</td>"
             f'<td class="outcome">{e(s.outcome)}</td><td>{why}</td></tr>'
         )

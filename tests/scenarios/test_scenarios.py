@@ -86,6 +86,9 @@ async def test_failing_scenario_names_the_step_and_the_hub_explanation(tmp_path:
 
     page = report.to_html([result, ok])
     assert "RECIPIENT_NOT_LICENSED" in page and "<style>" in page
+    # A step's explanation is labelled in Japanese with the English, as on the terminal.
+    assert "<small>コード / code:</small> RECIPIENT_NOT_LICENSED" in page
+    assert "<small>10 行目<br>line 10</small>" in page
     # The summary table on top lists failures first and links each scenario; the failure is open.
     summary = page[page.index('id="summary"') : page.index("詳細 / details")]
     assert summary.index(failing.name) < summary.index("通る")

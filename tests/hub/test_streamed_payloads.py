@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import json
 import os
+import tomllib
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from packaging.requirements import Requirement
 
 from bench.load import unit
 from careplan.errors import Finding
@@ -112,6 +114,15 @@ def test_a_read_back_resumed_in_another_thread_between_sealings_stays_its_own(st
             sealed.append(sealer)
     assert bytes(read) == first
     assert len(sealed) == 5 and all(store.read(name) == other for name in sealed)
+
+
+def test_the_cryptography_the_project_requires_can_seal_into_a_buffer() -> None:
+    """AESGCM.encrypt_into, which seals every staged chunk, came with cryptography 47.0 (46.0 lacks
+    it): a requirement that let pip keep an older release would fail every upload past KEPT_BYTES."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))["project"]
+    wanted = Requirement(next(d for d in project["dependencies"] if d.startswith("cryptography")))
+    assert not wanted.specifier.contains("46.0.3"), f"{wanted} admits a cryptography without encrypt_into"
+    assert hasattr(AESGCM, "encrypt_into")
 
 
 def _with_first_length(store: PayloadStore, name: str, length: int) -> None:

@@ -118,7 +118,8 @@ def test_a_read_back_resumed_in_another_thread_between_sealings_stays_its_own(st
 
 def test_the_cryptography_the_project_requires_can_seal_into_a_buffer() -> None:
     """AESGCM.encrypt_into, which seals every staged chunk, came with cryptography 47.0 (46.0 lacks
-    it): a requirement that let pip keep an older release would fail every upload past KEPT_BYTES."""
+    it): a requirement that let pip keep an older release would fail every upload (even a small
+    file's one chunk is sealed by StagedPayload.close)."""
     project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))["project"]
     wanted = Requirement(next(d for d in project["dependencies"] if d.startswith("cryptography")))
     assert not wanted.specifier.contains("46.0.3"), f"{wanted} admits a cryptography without encrypt_into"

@@ -114,6 +114,15 @@ def presign(count: int, pair: KeyPair, files: Files, now: dt.datetime) -> list[l
     return bodies
 
 
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (state, ppid, …: field n of proc(5) at
+    n - 3), or None for a process that has ended."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 # --- the two servers ----------------------------------------------------------------------------
 @dataclass(slots=True)
 class Server:
@@ -137,16 +146,32 @@ class Server:
     def page_faults(self) -> int:
         """Minor page faults of the server's processes so far (minflt of /proc/PID/stat): each a
         page the kernel mapped and zeroed, such as the pages of a freshly mapped large buffer."""
-        return sum(int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7]) for pid in self.pids())
+        return self._counters()[2]
 
     def cpu_split(self) -> tuple[float, float]:
         """User and kernel CPU seconds of the server's processes (utime, stime of /proc/PID/stat)."""
-        user = kernel = 0
-        for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            user, kernel = user + int(fields[11]), kernel + int(fields[12])
+        user, kernel, _ = self._counters()
         tick = os.sysconf("SC_CLK_TCK")
         return user / tick, kernel / tick
+
+    def _counters(self) -> tuple[int, int, int]:
+        """User and kernel CPU ticks and minor page faults of the server's processes so far, the
+        workers that ended included: a worker that exits (and is restarted) during a round takes
+        its own counts with it, but its parent, which reaps it, adds them to its children's
+        (cutime, cstime, cminflt), which are counted here. Should a worker be reaped while the
+        workers are read, they are read again: it is counted neither twice nor never."""
+        for _ in range(3):
+            root = _stat(self.pid)
+            if root is None:
+                raise ProcessLookupError(f"the {self.name} server (pid {self.pid}) has ended")
+            reaped = (int(root[13]), int(root[14]), int(root[8]))  # cutime, cstime, cminflt
+            user, kernel, faults = int(root[11]) + reaped[0], int(root[12]) + reaped[1], int(root[7]) + reaped[2]
+            for fields in filter(None, map(_stat, self.pids()[1:])):  # None: ended, its counts in `reaped`
+                user, kernel, faults = user + int(fields[11]), kernel + int(fields[12]), faults + int(fields[7])
+            again = _stat(self.pid)
+            if again is not None and (int(again[13]), int(again[14]), int(again[8])) == reaped:
+                break
+        return user, kernel, faults
 
     def reset_peak_rss(self) -> None:
         for pid in self.pids():

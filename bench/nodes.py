@@ -93,6 +93,10 @@ class Nodes:
         splits = [server.cpu_split() for server in self.servers]
         return sum(user for user, _ in splits), sum(kernel for _, kernel in splits)
 
+    def page_faults(self) -> int:
+        """bench/load.py's run_round reads them around each round, as it reads cpu_split."""
+        return sum(server.page_faults() for server in self.servers)
+
 
 @dataclass(slots=True)
 class Config:

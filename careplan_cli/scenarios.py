@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     legend = True  # above the first step lines only
     for result in results:
         print("\n".join(terminal.result_lines(result, width)))
-        if args.verbose or not result.passed:
+        if (args.verbose or not result.passed) and result.steps:  # none when its setup failed
             if legend:
                 print(terminal.LEGEND)
                 legend = False

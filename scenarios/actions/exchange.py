@@ -159,9 +159,11 @@ async def bulk_send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcom
     client = await run.session(actor)
     result = await client.bulk_send(files, send_valid=bool(argument.get("send_valid", False)))
     sent, failed = len(result.sent), len(result.failed)
-    for key, got in (("expect_sent", sent), ("expect_failed", failed)):
+    for key, got, done in (("expect_sent", sent, "送信できた"), ("expect_failed", failed, "送信できなかった")):
         if key in argument and int(argument[key]) != got:
-            raise StepFailed(f"{key} は {argument[key]} ですが、実際は {got} でした / {key} {argument[key]}, got {got}")
+            raise StepFailed(
+                f"{done}のは {got} 件でした（想定は {argument[key]} 件） / {key} {argument[key]}, got {got}"
+            )
     note = f"送信 {sent} 件、失敗 {failed} 件でした / sent {sent}, failed {failed}"
     return [r["transmission_id"] for r in result.sent], note
 

@@ -161,6 +161,47 @@ async def test_constraint_failure_rolls_back_the_earlier_statements(db: Storage)
     assert await count(db, "users") == 0
 
 
+@pytest.mark.parametrize("way", ["execute_many", "executescript_in_tx", "fetch_one", "fetch_all"])
+async def test_a_constraint_refuses_a_write_by_any_call_as_integrity_error(db: Storage, way: str) -> None:
+    """Storage rule 7 on every call of a transaction that can write (INSERT … RETURNING through
+    the fetches): PostgreSQL's refusal is ConstraintViolation, SQLite's sqlite3.IntegrityError,
+    both an IntegrityError; the transaction is rolled back and the next one runs."""
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+        await tx.execute("INSERT INTO t VALUES ('a')")
+    with pytest.raises(IntegrityError):  # noqa: PT012 - the whole transaction is the statement
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t VALUES ('b')")
+            if way == "execute_many":
+                await tx.execute_many("INSERT INTO t VALUES (?)", [("c",), ("a",)])
+            elif way == "executescript_in_tx":
+                await tx.executescript_in_tx("INSERT INTO t VALUES ('c'); INSERT INTO t VALUES ('a')")
+            else:
+                await getattr(tx, way)("INSERT INTO t VALUES (?) RETURNING k", ("a",))
+    async with db.transaction() as tx:
+        await tx.execute("INSERT INTO t VALUES ('d')")
+    assert [r[0] for r in await db.fetch_all("SELECT k FROM t ORDER BY k")] == ["a", "d"]
+
+
+async def test_a_constraint_checked_at_commit_refuses_it_as_integrity_error(open_db: Opener) -> None:
+    """A DEFERRABLE constraint is checked by PostgreSQL's COMMIT: that refusal is an IntegrityError
+    too (not CommitOutcomeUnknown: nothing was stored), and the connection serves the next one."""
+    db = await open_db()
+    try:
+        if db.dialect != "postgresql":
+            pytest.skip("SQLite defers only foreign keys, and the hub declares none deferred")
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE t (k TEXT, CONSTRAINT one_k UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as tx:
+                await tx.execute_many("INSERT INTO t VALUES (?)", [("a",), ("a",)])
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO t VALUES ('b')")
+        assert [r[0] for r in await db.fetch_all("SELECT k FROM t")] == ["b"]
+    finally:
+        await db.close()
+
+
 async def test_cancelled_transaction_rolls_back(db: Storage) -> None:
     started = asyncio.Event()
 

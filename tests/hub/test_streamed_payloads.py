@@ -3,20 +3,26 @@ size and SHA-256 are counted on the way, and a blob cut off, reordered or moved 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import os
+import tomllib
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from packaging.requirements import Requirement
 
 from bench.load import unit
 from careplan.errors import Finding
 from careplan.standard.source import HEAD, Streamed
 from careplan.standard.transmission import check_transmission
-from hub.payloads import CHUNK, KEPT_BYTES, PayloadStore, StagedPayload
+from hub.payloads import CHUNK, KEPT_BYTES, MAGIC_CHUNKED, PayloadStore, StagedPayload
 from tests.conftest import HOUMON, KYOTAKU
 
 
@@ -86,6 +92,88 @@ def test_a_chunk_sealed_from_a_reused_buffer_stays_its_own(store: PayloadStore) 
         read_a += chunk_a
         read_b += chunk_b
     assert (bytes(read_a), bytes(read_b)) == (first, second)
+
+
+def test_a_read_back_resumed_in_another_thread_between_sealings_stays_its_own(store: PayloadStore) -> None:
+    """A read-back generator holds no chunk in the buffer while it is suspended: advanced in turns
+    on this thread and on an executor thread (as the standard check reads in asyncio.to_thread),
+    with other uploads sealed on both threads between its steps, it reads back as itself."""
+    first, other = os.urandom(4 * CHUNK + 3), os.urandom(CHUNK + 9)
+    staged = store.stage()
+    staged.write(first)
+    staged.close()
+    chunks = store.staged_chunks(staged)
+    read, sealed = bytearray(), []
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        for turn in itertools.count():
+            step = thread.submit(next, chunks, None).result() if turn % 2 else next(chunks, None)
+            if step is None:
+                break
+            read += step
+            sealer = thread.submit(_staged, store, other, 100_000).result() if turn % 2 else _staged(store, other)
+            sealed.append(sealer)
+    assert bytes(read) == first
+    assert len(sealed) == 5 and all(store.read(name) == other for name in sealed)
+
+
+def test_the_cryptography_the_project_requires_can_seal_into_a_buffer() -> None:
+    """AESGCM.encrypt_into, which seals every staged chunk, came with cryptography 47.0 (46.0 lacks
+    it): a requirement that let pip keep an older release would fail every upload (even a small
+    file's one chunk is sealed by StagedPayload.close)."""
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))["project"]
+    wanted = Requirement(next(d for d in project["dependencies"] if d.startswith("cryptography")))
+    assert not wanted.specifier.contains("46.0.3"), f"{wanted} admits a cryptography without encrypt_into"
+    assert hasattr(AESGCM, "encrypt_into")
+
+
+def _with_first_length(store: PayloadStore, name: str, length: int) -> None:
+    """The blob `name` with its first chunk's length field (after the 20-byte header) set to `length`."""
+    path = store.directory / name
+    blob = bytearray(path.read_bytes())
+    blob[20:24] = length.to_bytes(4, "big")
+    path.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("length", [0, 15, CHUNK + 15, CHUNK + 17, 3 * CHUNK, 64 * CHUNK])
+def test_a_chunk_length_that_lies_never_opens_nor_spoils_the_buffer(store: PayloadStore, length: int) -> None:
+    """A corrupt length, shorter or longer than the chunk and than the buffer chunks are read into
+    (CHUNK and the tag), fails the tag check; it neither overruns nor spoils the buffer: the next
+    blob read on this thread opens."""
+    data = os.urandom(2 * CHUNK + 5)
+    name, fine = _staged(store, data), _staged(store, data[::-1])
+    _with_first_length(store, name, length)
+    with pytest.raises(InvalidTag):
+        store.read(name)
+    assert store.read(fine) == data[::-1]
+
+
+@pytest.mark.parametrize("cut", [1, 16, CHUNK])
+def test_a_blob_cut_inside_a_chunk_does_not_open(store: PayloadStore, cut: int) -> None:
+    """A short read (the file ends inside a sealed chunk) is a tag failure, never a shorter file."""
+    name = _staged(store, os.urandom(2 * CHUNK + 5))
+    path = store.directory / name
+    blob = path.read_bytes()
+    second_chunk_start = 20 + 4 + CHUNK + 16 + 4
+    path.write_bytes(blob[: second_chunk_start + cut])
+    with pytest.raises(InvalidTag):
+        store.read(name)
+
+
+def test_a_chunk_bigger_than_this_version_seals_reads_back(store: PayloadStore) -> None:
+    """A blob whose chunks are bigger than the buffer (written with a larger CHUNK) is read as it is,
+    not into the buffer."""
+    name, prefix, data = PayloadStore.new_name(), os.urandom(8), os.urandom(3 * CHUNK)
+    key_id = store.active_key_id
+    key = base64.b64decode(next(e["key"] for e in json.loads(store.key_file.read_text()) if e["id"] == key_id))
+    blob = MAGIC_CHUNKED + key_id.encode() + prefix
+    pieces = [data[: 2 * CHUNK], data[2 * CHUNK :]]
+    for number, piece in enumerate(pieces):
+        last = number == len(pieces) - 1
+        aad = name.encode() + number.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
+        sealed = AESGCM(key).encrypt(prefix + number.to_bytes(4, "big"), piece, aad)
+        blob += len(sealed).to_bytes(4, "big") + sealed
+    (store.directory / name).write_bytes(blob)
+    assert store.read(name) == data
 
 
 def test_a_blob_cut_at_a_chunk_boundary_does_not_open(store: PayloadStore) -> None:

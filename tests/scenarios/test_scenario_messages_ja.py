@@ -98,11 +98,15 @@ def test_loader_errors_are_japanese_then_english(
 
 
 CHECKS_FAIL = "---\n".join(  # each step's own check fails; the run goes on to the next scenario
-    HEAD.replace("name: x", f"name: {name}") + step
+    HEAD.replace("name: x", f"name: {name}").replace(
+        '  居宅A: {kind: "43"}\n', '  居宅A: {kind: "43"}\n  訪問B: {kind: "11"}\n'
+    )
+    + step
     for name, step in (
         ("受信一覧の件数が違う", "  - as: 居宅A\n    inbox: {expect_count: 2}\n"),
         ("拒否されるはずが通る", "  - as: 居宅A\n    login: {}\n    expect: ALREADY_DOWNLOADED\n"),
         ("変数がない", "  - as: 居宅A\n    download: ${tid}\n"),
+        ("一括送信の件数が違う", "  - as: 居宅A\n    bulk_send: {plans_to: [訪問B], expect_sent: 2}\n"),
     )
 )
 
@@ -123,6 +127,7 @@ async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Pat
         "変数 ${tid} がありません（前のステップに save: tid を書きます）"
         " / no variable ${tid} (save: tid on an earlier step)"
     )
+    assert notes[3] == "送信できたのは 1 件でした（想定は 2 件） / expect_sent 2, got 1"
 
 
 # --- every message raised in scenarios/ is written in both languages ---------------------------------

@@ -163,6 +163,20 @@ def test_a_setup_failure_reads_japanese_then_english() -> None:
     assert report.headline(result) == "準備に失敗しました / setup failed: OSError: boom"
 
 
+def test_a_scenario_that_failed_in_its_setup_prints_no_empty_step_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No step ran: neither the steps' legend nor an empty line stands above the setup failure."""
+    failed = ScenarioResult(name="x", path="x.yaml", line=1, tags=(), error="OSError: boom")
+    monkeypatch.setattr("scenarios.runner.run", lambda scenarios, **_: [failed])
+    assert main(["run", str(LIBRARY / "licensing.yaml")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        "      準備に失敗しました / setup failed: OSError: boom",
+        "成功 0 件・失敗 1 件 / 0 passed, 1 failed",
+    ]
+
+
 # --- the notes of passing steps: one line, 日本語 / English --------------------------------------------
 NOTE_SHAPE = re.compile(r"(?P<ja>[^\n]+?) / (?P<en>[^\n]*[A-Za-z]{2}[^\n]*)")
 

@@ -43,7 +43,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -123,6 +123,15 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
+class Counters(NamedTuple):
+    """What a round reads of a server before and after: CPU seconds and minor page faults (each a
+    page the kernel mapped and zeroed, such as the pages of a freshly mapped large buffer)."""
+
+    user: float
+    kernel: float
+    faults: int
+
+
 # --- the two servers ----------------------------------------------------------------------------
 @dataclass(slots=True)
 class Server:
@@ -144,22 +153,19 @@ class Server:
         return sum(self.cpu_split())
 
     def page_faults(self) -> int:
-        """Minor page faults of the server's processes so far (minflt of /proc/PID/stat): each a
-        page the kernel mapped and zeroed, such as the pages of a freshly mapped large buffer."""
-        return self._counters()[2]
+        return self.counters().faults
 
     def cpu_split(self) -> tuple[float, float]:
-        """User and kernel CPU seconds of the server's processes (utime, stime of /proc/PID/stat)."""
-        user, kernel, _ = self._counters()
-        tick = os.sysconf("SC_CLK_TCK")
-        return user / tick, kernel / tick
+        counters = self.counters()
+        return counters.user, counters.kernel
 
-    def _counters(self) -> tuple[int, int, int]:
-        """User and kernel CPU ticks and minor page faults of the server's processes so far, the
-        workers that ended included: a worker that exits (and is restarted) during a round takes
-        its own counts with it, but its parent, which reaps it, adds them to its children's
-        (cutime, cstime, cminflt), which are counted here. Should a worker be reaped while the
-        workers are read, they are read again: it is counted neither twice nor never."""
+    def counters(self) -> Counters:
+        """User and kernel CPU seconds and minor page faults of the server's processes so far
+        (utime, stime, minflt of /proc/PID/stat), the workers that ended included: a worker that
+        exits (and is restarted) during a round takes its own counts with it, but its parent,
+        which reaps it, adds them to its children's (cutime, cstime, cminflt), which are counted
+        here. Should a worker be reaped while the workers are read, they are read again: it is
+        counted neither twice nor never."""
         for _ in range(3):
             root = _stat(self.pid)
             if root is None:
@@ -171,7 +177,8 @@ class Server:
             again = _stat(self.pid)
             if again is not None and (int(again[13]), int(again[14]), int(again[8])) == reaped:
                 break
-        return user, kernel, faults
+        tick = os.sysconf("SC_CLK_TCK")
+        return Counters(user / tick, kernel / tick, faults)
 
     def reset_peak_rss(self) -> None:
         for pid in self.pids():
@@ -382,8 +389,7 @@ async def run_round(
     supply: Iterator[Sequence[bytes]] = iter(bodies) if server.name == "hub" else itertools.cycle(bodies)
     async with driver.sessions() as (sender, recipient):
         started = time.monotonic()
-        (user_before, kernel_before), driver_before = server.cpu_split(), time.process_time()
-        faults_before = server.page_faults()
+        before, driver_before = server.counters(), time.process_time()
         deadline = started + window
 
         async def worker(url: str) -> None:
@@ -406,10 +412,10 @@ async def run_round(
         urls = server.urls()  # connection i goes to node i mod the nodes, as a TCP balancer spreads them
         await asyncio.gather(*(worker(urls[i % len(urls)]) for i in range(driver.connections)))
         result.elapsed = time.monotonic() - started
-        user, kernel = server.cpu_split()
-        result.cpu, result.kernel_cpu = user + kernel - user_before - kernel_before, kernel - kernel_before
+        after = server.counters()
+        result.cpu = after.user + after.kernel - before.user - before.kernel
+        result.kernel_cpu, result.page_faults = after.kernel - before.kernel, after.faults - before.faults
         result.driver_cpu = time.process_time() - driver_before
-        result.page_faults = server.page_faults() - faults_before
     return result
 
 
@@ -496,7 +502,7 @@ async def _rounds(
     args: argparse.Namespace, driver: Driver, hub: Server, floor: Server, pair: KeyPair
 ) -> dict[str, Any]:
     rounds: list[Round] = []
-    peaks: dict[str, dict[str, float]] = {}
+    peaks: dict[str, dict[str, Any]] = {}
     for scenario in args.only:
         size, count, factor, cycle = SCENARIOS[scenario]
         files = unit(size)

@@ -39,6 +39,7 @@ from load import (
     HELPER,
     MANAGER,
     ROOT,
+    Counters,
     Driver,
     Round,
     Server,
@@ -90,12 +91,16 @@ class Nodes:
         return sum(self.cpu_split())
 
     def cpu_split(self) -> tuple[float, float]:
-        splits = [server.cpu_split() for server in self.servers]
-        return sum(user for user, _ in splits), sum(kernel for _, kernel in splits)
+        counters = self.counters()
+        return counters.user, counters.kernel
 
     def page_faults(self) -> int:
-        """bench/load.py's run_round reads them around each round, as it reads cpu_split."""
-        return sum(server.page_faults() for server in self.servers)
+        return self.counters().faults
+
+    def counters(self) -> Counters:
+        """What bench/load.py's run_round reads around each round: the sum over the nodes."""
+        each = [server.counters() for server in self.servers]
+        return Counters(sum(c.user for c in each), sum(c.kernel for c in each), sum(c.faults for c in each))
 
 
 @dataclass(slots=True)

@@ -72,7 +72,7 @@ def test_a_process_that_ended_between_listing_and_reading_is_skipped(
 
 def test_the_nodes_of_one_hub_give_what_a_round_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """bench/nodes.py drives a hub of several nodes through bench/load.py's run_round, which reads
-    cpu_split and page_faults of whatever server it is given."""
+    the counters (CPU seconds, page faults) of whatever server it is given."""
     monkeypatch.syspath_prepend(str(ROOT / "bench"))  # bench/nodes.py imports `load` as a script does
     try:
         nodes = importlib.import_module("nodes")

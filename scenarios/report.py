@@ -32,8 +32,8 @@ def to_json(results: Sequence[ScenarioResult]) -> str:
     return json.dumps({"summary": summary, "results": [r.to_json() for r in results]}, ensure_ascii=False, indent=1)
 
 
-# The labels of a failing step's text (terminal and JUnit), Japanese first; the values keep the
-# hub's own words. The HTML report has its own, in table cells.
+# The labels of a failing step's text (terminal, JUnit, and the HTML report's explanation cell),
+# Japanese first; the values keep the hub's own words.
 LABELS = {
     "expected": "想定 / expected",
     "outcome": "結果 / outcome",

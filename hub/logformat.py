@@ -52,16 +52,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(log_format: str, *, text: str, datefmt: str | None = None) -> JsonFormatter | None:
-    """INFO and above to stderr in `log_format`; `text` is the text format's pattern. Returns the JSON
+def configure_logging(
+    log_format: str, *, text: str, datefmt: str | None = None, force: bool = False
+) -> JsonFormatter | None:
+    """INFO and above to stderr in `log_format`; `text` is the text format's pattern; `force`: in
+    place of handlers already there (a forked worker's, from its supervisor). Returns the JSON
     formatter (to be told the node once the hub listens), or None for text."""
     if log_format not in FORMATS:
         raise ValueError(f"log format {log_format!r} is not one of {', '.join(FORMATS)}")
     if log_format == "text":
-        logging.basicConfig(level=logging.INFO, format=text, datefmt=datefmt)
+        logging.basicConfig(level=logging.INFO, format=text, datefmt=datefmt, force=force)
         return None
     formatter = JsonFormatter()
     handler = logging.StreamHandler()
     handler.setFormatter(formatter)
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=force)
     return formatter

@@ -119,6 +119,8 @@ class Supervisor:
         if threading.active_count() != 1:  # rule 1: a fork would copy a lock another thread holds
             raise WorkerFailed(f"the supervisor runs {threading.active_count()} threads; it forks from one")
         config = dataclasses.replace(self.config, port=self.port)
+        sys.stdout.flush()  # else a worker's exit would write what was buffered again
+        sys.stderr.flush()
         read, write = os.pipe()
         inherited = [*self.inherited, read, *(worker.ready.fileno() for worker in self.workers)]
         process = FORK.Process(target=_worker_main, args=(config, self.log_format, write, inherited), daemon=False)

@@ -122,7 +122,8 @@ class Supervisor:
         sys.stdout.flush()  # else a worker's exit would write what was buffered again
         sys.stderr.flush()
         read, write = os.pipe()
-        inherited = [*self.inherited, read, *(worker.ready.fileno() for worker in self.workers)]
+        pipes = [worker.ready.fileno() for worker in self.workers if not worker.ready.closed]  # a dead one's is closed
+        inherited = [*self.inherited, read, *pipes]
         process = FORK.Process(target=_worker_main, args=(config, self.log_format, write, inherited), daemon=False)
         process.start()
         os.close(write)

@@ -5,6 +5,7 @@ clock row on PostgreSQL (hub.nodes)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -101,3 +102,47 @@ def test_ctrl_c_while_the_workers_start_is_a_clean_stop(tmp_path: Path, pki: Pki
     assert process.returncode == 0, stderr
     assert "did not start" not in stderr and "Traceback" not in stderr and "Fatal" not in stderr, stderr
     assert not (data / "hub.json").exists()
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on `port` (/proc/net/tcp*, state 0A)."""
+    inodes = set()
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return any(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
+
+
+async def test_a_worker_that_dies_is_forked_again_and_serves(tmp_path: Path, pki: Pki) -> None:
+    """SIGKILL one worker: the supervisor forks a new one from itself (hub.supervisor rules 2 and 3),
+    named and sharing pages as the first ones, listening on the hub's port and answering."""
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    process, url = start(data, workers=2)
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        first = _children(process.pid)
+        assert all(_listens(worker, port) for worker in first)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = [worker for worker in _children(process.pid) if worker != first[0]]
+            if len(now) == 2 and all(_listens(worker, port) for worker in now):
+                break
+            assert time.monotonic() < deadline and process.poll() is None, f"workers {now}"
+            await asyncio.sleep(0.05)
+        (new,) = set(now) - {first[1]}
+        assert Path(f"/proc/{new}/comm").read_text().strip() == "careplan-worker"
+        assert _memory_kb(new)["Shared_Dirty"] > 16_000, "forked from the supervisor, not started afresh"
+        ca_file = data / "ca" / "ca.pem"
+        assert len({await _hub_time(url, ca_file) for _ in range(CONNECTIONS)}) >= 1
+        assert (data / "hub.json").exists(), "the hub stayed up"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert "restarting it" in (tmp_path / "hub-0.log").read_text()

@@ -66,21 +66,11 @@ def clean_text(block: bytes) -> str | None:
     return None if has_bad_chars(block, text) else text
 
 
-def blocks(data: bytes, start: int) -> Iterator[tuple[int, bytes, str | None]]:
-    """(byte offset, bytes, clean text or None) per block of whole lines."""
-    pos, size = start, len(data)
-    while pos < size:
-        end = data.find(b"\n", min(pos + BLOCK, size - 1))
-        end = size if end < 0 else end + 1
-        block = data[pos:end]
-        yield pos, block, clean_text(block)
-        pos = end
-
-
 def cut_blocks(chunks: Iterable[bytes], start: int = 0) -> Iterator[tuple[int, bytes, str | None]]:
-    """`blocks` of the data `chunks` hold in order: the same blocks (a block ends at the first LF
-    at least BLOCK bytes into it, the last holds the rest), holding one block and one chunk at a
-    time instead of the data (rule 2)."""
+    """(byte offset, bytes, clean text or None) per block of whole lines of the data `chunks` hold
+    in order, from byte `start` on: a block ends at the first LF at least BLOCK bytes into it, the
+    last holds the rest, whatever the chunks' sizes; one block and one chunk are held at a time,
+    not the data (rule 2). Data held whole is one chunk."""
     buffer, at, pos = bytearray(), 0, 0  # buffer[at:] is the data from file offset pos on
     for chunk in chunks:
         if start > 0:  # bytes before `start` (a BOM) are not read
@@ -94,7 +84,8 @@ def cut_blocks(chunks: Iterable[bytes], start: int = 0) -> Iterator[tuple[int, b
             end = buffer.find(b"\n", at + BLOCK)
             if end < 0:
                 break
-            block = bytes(buffer[at : end + 1])
+            with memoryview(buffer) as view:  # one copy, not a bytearray and then bytes
+                block = bytes(view[at : end + 1])
             yield pos, block, clean_text(block)
             pos, at = pos + len(block), end + 1
     if len(buffer) > at:
@@ -143,7 +134,7 @@ class Lines:
     """
 
     def __init__(self, blocks: Iterator[tuple[int, bytes, str | None]], decoder: Decoder) -> None:
-        self.blocks = blocks  # `blocks` or `cut_blocks`
+        self.blocks = blocks  # `cut_blocks`
         self.decoder = decoder
         self.clean: list[str] = []  # the current block's lines when it is clean
         self.is_clean = True

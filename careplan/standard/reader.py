@@ -25,7 +25,7 @@ import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
-from careplan.standard.decoding import BOM, SECTION, Decoder, Lines, blocks
+from careplan.standard.decoding import BOM, SECTION, Decoder, Lines, cut_blocks
 from careplan.standard.sink import FindingSink
 
 MAX_RECORD_LINES = 1000  # physical lines one record (quoted line breaks) may span
@@ -454,7 +454,7 @@ def read_batches(
 
     A `decoder` built with `hold=True` keeps character problems for the caller to place; a
     `template` lets repeated records be read without csv.reader (`_whole`)."""
-    return read_blocks(blocks(data, bom(data, sink)), sink, decoder, template)
+    return read_blocks(cut_blocks([data], bom(data, sink)), sink, decoder, template)
 
 
 def read_blocks(
@@ -463,8 +463,8 @@ def read_blocks(
     decoder: Decoder | None = None,
     template: Template | None = None,
 ) -> Iterator[list[Row]]:
-    """`read_batches` of the blocks of a file (decoding.py `blocks`, or `cut_blocks` of its
-    chunks, past its BOM: `bom`)."""
+    """`read_batches` of the blocks of a file (decoding.py `cut_blocks` of its chunks, past its
+    BOM: `bom`)."""
     lines = Lines(source, decoder or Decoder(sink))
     while (clean := lines.settle()) is not None:
         rows: list[Row] = []

@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, blocks, cut_blocks, first_bytes, unicode_encoding
+from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     FieldCheck,
     compile_layout,
@@ -652,7 +652,7 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
     start = bom(first, sink)
-    source = blocks(first, start) if chunks is None else cut_blocks(chain([first], chunks), start)
+    source = cut_blocks([first] if chunks is None else chain([first], chunks), start)
     for batch in read_blocks(source, sink, state.decoder, state.template):
         if not state.batch(batch):
             break

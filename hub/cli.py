@@ -251,7 +251,7 @@ def _serve(config: HubConfig, args: argparse.Namespace, json_logs: JsonFormatter
     from hub.supervisor import exec_supervisor
     from hub.workers import prepare_storage, tune_malloc
 
-    if args.workers > 1:  # prepared here, with the hub's libraries; supervised by a lean process
+    if args.workers > 1:  # prepared here, in a process the supervisor replaces (hub.supervisor rule 1)
         asyncio.run(prepare_storage(config))
         admin_token(config)  # made once, before any worker reads it
         exec_supervisor(config, args.workers, args.log_format)  # never returns

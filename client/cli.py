@@ -397,9 +397,8 @@ def main(argv: list[str]) -> int:
         if args.json:
             render.print_json({"error": {"code": "LOCAL", "detail": detail}})
         else:  # the detail is data (a file name may hold "[…]"): never rich markup
-            render.err.print(
-                Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem: ", detail)
-            )
+            render.err.print(Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem:"))
+            render.err_folded(detail, "  ")
         return 2
     if args.json:
         render.print_json(result)

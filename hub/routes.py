@@ -51,6 +51,21 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _personal_users(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(user_id, password) of each of `personal_users` (absent or null: none); BAD_REQUEST unless it
+    is an array of objects (a number or a string here was a 500: not iterable, str has no .get)."""
+    users = body.get("personal_users")
+    if users is None:
+        return []
+    if not isinstance(users, list) or not all(isinstance(user, dict) for user in users):
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail='項目 \'personal_users\' は {"user_id": …, "password": …} の配列です',
+            detail_en='field \'personal_users\' is an array of {"user_id": …, "password": …}',
+        )
+    return [(_field(user, "user_id"), _field(user, "password")) for user in users]
+
+
 # --- public ---------------------------------------------------------------------------------
 @ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
@@ -351,7 +366,6 @@ async def acknowledge(request: web.Request) -> web.Response:
 async def register_office(request: web.Request) -> web.Response:
     require_admin(request)
     body = await _json_body(request)
-    users = body.get("personal_users") or []
     office = await request.app[SERVICE].register_office(
         office_number=_field(body, "office_number"),
         name=_field(body, "name"),
@@ -362,7 +376,7 @@ async def register_office(request: web.Request) -> web.Response:
         password_state=str(body.get("password_state", "ok")),
         prefecture=str(body.get("prefecture", "")),
         address=str(body.get("address", "")),
-        personal_users=[(_field(u, "user_id"), _field(u, "password")) for u in users],
+        personal_users=_personal_users(body),
     )
     return json_response(office, status=201)
 

@@ -131,9 +131,7 @@ async def test_numbers_no_database_holds_are_a_bad_request(hub: HubUnderTest, pa
 
 
 @pytest.mark.parametrize("position", ["9223372036854775808", "99999999999999999999"])
-async def test_a_file_position_beyond_64_bits_is_no_such_file(
-    hub: HubUnderTest, position: str, tmp_path: Path
-) -> None:
+async def test_a_file_position_beyond_64_bits_is_no_such_file(hub: HubUnderTest, position: str, tmp_path: Path) -> None:
     """The route takes any digits; a position the database cannot hold was a 500 (OverflowError in the
     driver). It names no file: 404 TRANSMISSION_NOT_FOUND, as for position 7, and the transmission
     stays downloadable."""
@@ -151,6 +149,24 @@ async def test_a_file_position_beyond_64_bits_is_no_such_file(
             refusal = _refused(status, answer, "TRANSMISSION_NOT_FOUND", 404)
             assert transmission_id in str(refusal["detail"])
         assert sorted(f.name for f in (await houmon.download(tid, tmp_path)).files) == sorted(files)
+
+
+@pytest.mark.parametrize("users", [1, "C137010006501", ["C137010006501"], {"user_id": "C137010006501"}, [[1]]])
+async def test_personal_users_that_are_no_array_of_objects_are_a_bad_request(hub: HubUnderTest, users: object) -> None:
+    """POST /admin/v1/offices iterated personal_users as given: a number or a string was a 500."""
+    body = {
+        "office_number": "1370100065",
+        "name": "テスト訪問介護",
+        "service_kind": "11",
+        "office_user_id": "KJ1370100065",
+        "password": "Tokyo-Kaigo-2026",
+        "personal_users": users,
+    }
+    status, answer = await _request(hub, "POST", "/admin/v1/offices", json=body, headers=ADMIN)
+    refusal = _refused(status, answer, "BAD_REQUEST", 400)
+    assert "personal_users" in str(refusal["detail"])
+    status, _ = await _request(hub, "GET", "/admin/v1/offices/1370100065", headers=ADMIN)
+    assert status == 404  # nothing registered
 
 
 async def test_a_nul_in_an_office_path_changes_nothing(hub: HubUnderTest) -> None:

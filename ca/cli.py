@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -188,7 +189,8 @@ def write_server_cert(cert_pem: bytes, key_pem: bytes, directory: Path) -> None:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "trust-help":  # text only: works before the CA exists
-        print(as_text(str((args.dir / "ca.pem").resolve()), args.hub.rstrip("/")))
+        width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 (piped)
+        print(as_text(str((args.dir / "ca.pem").resolve()), args.hub.rstrip("/"), width))
         return 0
     try:
         result = _run(args)

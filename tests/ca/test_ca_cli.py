@@ -107,3 +107,26 @@ def test_reissue_for_a_lost_password(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert second["serial"] != first["serial"]  # type: ignore[index]
     index = {e["serial"]: e for e in _run(capsys, "--dir", ca_dir, "--json", "show")}  # type: ignore[union-attr]
     assert index[first["serial"]]["revoked_at"] and not index[second["serial"]]["revoked_at"]  # type: ignore[index]
+
+
+def test_trust_help_fits_80_columns_and_its_commands_paste_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its steps were one line each (up to 177 columns) and the certutil command 118 with a long path."""
+    from rich.cells import cell_len
+
+    from careplan.trust_help import CA_NICKNAME
+
+    monkeypatch.setenv("COLUMNS", "80")
+    ca_dir = tmp_path / "研修用のデータ" / "ca"
+    assert main(["--dir", str(ca_dir), "trust-help"]) == 0
+    text = capsys.readouterr().out
+    ca_file = str((ca_dir / "ca.pem").resolve())
+    windows = [line for line in text.splitlines() if line.lstrip().startswith("certutil -addstore")]
+    assert windows == [f"      certutil -addstore -user Root {ca_file}"]  # a Windows prompt has no `\`: whole
+    lines = [line for line in text.splitlines() if line not in windows]
+    too_wide = [line for line in lines if cell_len(line) > 80]
+    assert all(line.strip() == ca_file for line in too_wide), too_wide  # a path wider than a line stays whole
+    pasted = text.replace(" \\\n        ", " ")  # what a shell reads
+    assert f'certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n "{CA_NICKNAME}" -i {ca_file}\n' in pasted
+    assert "信頼されたルート証明機関" in "".join(text.split())

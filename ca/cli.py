@@ -9,11 +9,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.folding import fold
 from careplan.helptext import hub_url, input_file, instant, number_in, os_error_text, with_examples
 from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
@@ -206,11 +208,19 @@ def main(argv: list[str]) -> int:
     if args.json or not isinstance(result, list):
         print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     else:
-        for entry in result:
-            state = f"revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "valid"
-            print(
-                f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} "
-                f"until {for_people(entry['not_after'])}  "
-                f"{state}  {entry['office_name']}"
-            )
+        print("\n".join(_listing(result, shutil.get_terminal_size().columns)))
     return 0
+
+
+def _listing(index: list[dict[str, Any]], width: int) -> list[str]:
+    """Every certificate the CA issued, three lines each within `width` cells (a terminal's, or
+    $COLUMNS, or 80 piped): its serial whole (as reissue and revoke take it) and its state, the
+    office, then the kind and validity; Japanese first."""
+    lines = [f"証明書一覧 / certificates（{len(index)}件）"]
+    for entry in index:
+        state = f"失効 / revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "有効 / valid"
+        kind = CertificateKind.from_slug(str(entry["kind"]))
+        office = fold(f"{entry['office_number']} {entry['office_name']}", max(20, width - 2))
+        lines += [f"{entry['serial']}  {state}", *(f"  {part}" for part in office)]
+        lines.append(f"  {kind.value} ({kind.slug})  期限 / until {for_people(entry['not_after'])}")
+    return lines

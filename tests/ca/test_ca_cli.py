@@ -130,3 +130,25 @@ def test_trust_help_fits_80_columns_and_its_commands_paste_whole(
     pasted = text.replace(" \\\n        ", " ")  # what a shell reads
     assert f'certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n "{CA_NICKNAME}" -i {ca_file}\n' in pasted
     assert "信頼されたルート証明機関" in "".join(text.split())
+
+
+def test_show_lists_each_certificate_japanese_first_within_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list was one line a certificate of 123-129 columns, English only ('valid', 'until')."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    name = "ひまわり訪問介護ステーション株式会社 本店営業所 サービス提供責任者室"
+    kept = _issue(capsys, ca_dir, name, "--password", "pw", "--out", str(tmp_path / "a.p12"))
+    gone = _issue(capsys, ca_dir, "テスト", "--kind", "dairinin", "--password", "pw", "--out", str(tmp_path / "b.p12"))
+    _run(capsys, "--dir", ca_dir, "revoke", str(gone["serial"]))
+    assert main(["--dir", ca_dir, "show"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), max(lines, key=cell_len)
+    assert lines[0] == "証明書一覧 / certificates（2件）"
+    assert f"{kept['serial']}  有効 / valid" in lines and any(f"{gone['serial']}  失効 / revoked " in x for x in lines)
+    assert "".join(name.split()) in "".join("".join(lines).split())
+    assert any(line.startswith("  代理人証明書 (dairinin)  期限 / until ") for line in lines)

@@ -27,13 +27,13 @@ DEFAULT_DIR = Path(".careplan-sim/ca")
 EXAMPLES = {
     "": "例: careplan ca init\n    careplan ca show\n    careplan ca trust-help",
     "init": "例: careplan ca --dir .careplan-sim/ca init",
-    "issue": "例: careplan ca issue --office 1171201369 --user KJ0000000002 --name ハッピー訪問介護 \\\n"
-    "      --password secret --out houmon.p12",
-    "reissue": "例: careplan ca reissue 3f2a… --password new-secret --out houmon-new.p12 --revoke-old",
+    "issue": "例: careplan ca issue --office 1171201369 --user KJ0000000002 \\\n"
+    "      --name ハッピー訪問介護 --password secret --out houmon.p12",
+    "reissue": "例: careplan ca reissue 3f2a… --password new-secret --out houmon-new.p12 \\\n      --revoke-old",
     "revoke": "例: careplan ca revoke 3f2a…（careplan ca show の serial）",
     "crl": "例: careplan ca crl --out crl.der --der",
     "show": "例: careplan ca show\n    careplan ca show --p12 houmon.p12 --password secret",
-    "server-cert": "例: careplan ca server-cert --out .careplan-sim/tls --host localhost --host 127.0.0.1",
+    "server-cert": "例: careplan ca server-cert --out .careplan-sim/tls \\\n      --host localhost --host 127.0.0.1",
     "trust-help": "例: careplan ca trust-help --hub https://127.0.0.1:8443",
 }
 

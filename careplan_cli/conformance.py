@@ -29,10 +29,11 @@ from client import render
 from hub.cli import not_hub_data
 
 EXAMPLES = {
-    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
-    "      --sut 'careplan conformance adapter careplan-client' --report conformance/",
-    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
-    "      --report conformance/ --lang en",
+    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
+    "      --office 1370100016 --sut 'careplan conformance adapter careplan-client' \\\n"
+    "      --report conformance/",
+    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
+    "      --office 1370100016 --report conformance/ --lang en",
     "adapter": "例: careplan conformance adapter careplan-client",
     "csv": "例: careplan conformance csv export/ --report csv-report/",
 }

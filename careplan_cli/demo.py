@@ -1,4 +1,5 @@
-"""`careplan demo`: the trainer's month (scenarios/library/trainer-month.yaml), narrated in Japanese.
+"""`careplan demo`: the trainer's month (scenarios/library/trainer-month.yaml),
+narrated in Japanese.
 
     careplan demo [--step] [--hub URL [--data DIR]] [FILE]
 

@@ -63,7 +63,7 @@ async def journal(request: web.Request) -> web.Response:
         office=query.get("office", ""),
         transmission=query.get("transmission", ""),
         code=query.get("code", ""),
-        since=query.get("since", ""),
+        since=views.since_value(query.get("since")),
         cursor=views.cursor_value(query.get("cursor")),
         limit=views.page_limit(query.get("limit"), default=100),
     )

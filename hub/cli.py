@@ -17,7 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import LANG_ENV, CareplanError, parse_lang
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import instant, number_in, with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
@@ -124,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     clock_sub = clock.add_subparsers(dest="clock_command", required=True, metavar="COMMAND")
     with_json(clock_sub.add_parser("show", help="the hub's time and mode"))
     clock_set = with_json(clock_sub.add_parser("set", help="set the simulated time"))
-    clock_set.add_argument("time", help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
+    clock_set.add_argument("time", type=_time, help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
     clock_set.add_argument("--frozen", action="store_true", help="stop the clock at that time")
     advance = with_json(clock_sub.add_parser("advance", help="move the simulated time forward"))
     advance.add_argument("--days", type=float, default=0, help="days to add")
@@ -155,12 +155,18 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
         return await response.json()
 
 
+def _time(text: str) -> str:
+    """`clock set` TIME as typed, once it reads as ISO 8601 (else a usage error before any hub)."""
+    instant(text)
+    return text
+
+
 def _no_hub(config: HubConfig) -> bool:
     if config.ready_file.exists():
         return False
-    print(
-        f"{config.data_dir} のハブは動いていません（careplan up で起動してください） / "
-        f"no running hub for {config.data_dir} (start one with `careplan up`)",
+    print(  # the path whole on a line of its own: it is copied, and the rest fits 80 columns
+        f"ハブは動いていません（careplan up で起動してください） / no running hub for\n  {config.data_dir}\n"
+        "(start one with `careplan up`)",
         file=sys.stderr,
     )
     return True

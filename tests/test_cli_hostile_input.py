@@ -125,6 +125,7 @@ CASES = [
     ("up --data {bad}/up --database foo://bar", 2, "postgresql://"),
     ('hub --data {bad}/data faults add {"kind":', 2, "JSON として読めません"),
     ("hub --data {bad}/data journal --since notatime", 2, "ISO 8601 の日時"),
+    ("hub --data {bad}/data clock set tomorrow", 2, "ISO 8601 の日時"),  # was sent, and the hub said Python's words
     ("load --data {bad}/data --offices 100000000", 2, "2〜1000の整数ではありません"),
     ("load --data {bad}/data --month 2026xx", 2, "サービス提供年月"),
     ("fixtures generate --month 202613 --out {bad}/o", 2, "サービス提供年月"),
@@ -258,3 +259,14 @@ def test_a_report_printed_before_an_output_file_fails_is_kept(bad: Path) -> None
     done = run_careplan("scenarios", "run", str(library), "--junit", str(bad / "file.CSV" / "j.xml"), timeout=TIMEOUT)
     _no_traceback(done, 2, "フォルダを作れません")
     assert "2 passed, 0 failed" in done.stdout
+
+
+def test_a_hub_command_without_a_running_hub_says_so_within_80_columns(bad: Path) -> None:
+    """One line of 134-162 columns ('… のハブは動いていません… / no running hub for …')."""
+    from rich.cells import cell_len
+
+    done = run_careplan("hub", "--data", str(bad / "data"), "clock", "show", timeout=TIMEOUT)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("ハブは動いていません") and lines[1].strip() == str(bad / "data"), lines
+    assert all(cell_len(line) <= 80 for line in lines if line.strip() != str(bad / "data")), lines

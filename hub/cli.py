@@ -87,13 +87,14 @@ def cannot_listen(command: str, config: HubConfig, exc: OSError) -> str:
                 "  例 / e.g.: --host 127.0.0.1",
             ]
         )
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's text repeats the address: too long
     return "\n".join(
         [
             f"{command}: {where} で待ち受けできません / cannot listen there",
-            f"  ({exc.strerror or exc})",
-            "  another hub (or another program) uses the port: use that hub, or stop it",
+            f"  ({reason})",
             "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
             "  そのハブを使うか、止めてください。",
+            "  another hub (or another program) uses the port: use that hub, or stop it",
             f"  別のポートで起動するには / another port: {command} --port 8444",
         ]
     )

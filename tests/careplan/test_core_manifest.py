@@ -451,6 +451,9 @@ def test_a_signing_time_off_the_hub_clock_says_by_how_much_in_words(off: dt.time
     assert error.code == "SIGNING_TIME_INVALID"
     assert ja in error.detail and en in error.detail_en, (error.detail, error.detail_en)
     assert "day," not in error.detail and ":00:" not in error.detail.split("より")[1]
+    assert error.detail.startswith(
+        f"署名時刻 {manifest.signed_at.astimezone(JST).isoformat()} がハブの時刻 "
+    )  # as certificates say
 
 
 def test_a_signing_time_within_ten_minutes_is_accepted() -> None:

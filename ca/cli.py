@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.findings_ja import warning_ja
 from careplan.folding import fold
 from careplan.helptext import hub_url, input_file, instant, number_in, os_error_text, with_examples
 from careplan.jst import for_people, json_times
@@ -95,7 +96,7 @@ def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[st
     for finding in office_number_findings(args.office):
         if finding.severity == "error":
             raise ValueError(finding.message)
-        print(f"warning: {finding.message}", file=sys.stderr)
+        print(f"注意: {warning_ja(finding)}\nwarning: {finding.message}", file=sys.stderr)
     not_before = args.not_before
     issued = authority.issue_office(
         office_number=args.office,

@@ -255,3 +255,24 @@ def test_a_local_problem_fits_80_columns(tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     assert all(console_width(line) <= 80 for line in lines), lines
     assert lines[0].startswith("エラー 手元の問題で実行できません / a local problem")
+
+
+def test_a_check_digit_warning_on_the_command_line_is_japanese_first(tmp_path: Path) -> None:
+    """`--to` and `ca issue --office` warned in English only: 'warning: --to '1370100025': check digit
+    5 differs from the computed 4'."""
+    sent = run_careplan(
+        "client", "--home", str(tmp_path), "--profile", "p", "send", str(tmp_path / "x.pdf"), "--to", "1370100025"
+    )
+    assert run_careplan("ca", "--dir", str(tmp_path / "ca"), "init").returncode == 0
+    issued = run_careplan(
+        "ca", "--dir", str(tmp_path / "ca"), "issue", "--office", "1370100025", "--user", "KJ1370100025",
+        "--name", "テスト", "--password", "pw", "--out", str(tmp_path / "t.p12"),
+    )  # fmt: skip
+    for done, field in ((sent, "--to"), (issued, "事業所番号")):
+        lines = done.stderr.splitlines()
+        [at] = [n for n, line in enumerate(lines) if line.startswith("注意: ")]
+        said = "".join("".join(lines[at:]).split())
+        assert said.startswith(f"注意:事業所番号のチェックデジットが計算と異なります（警告）。{field}:1370100025"), (
+            lines
+        )
+        assert "（期待値1370100024）warning:" in said and "check digit 5 differs from the computed 4" in done.stderr

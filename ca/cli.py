@@ -95,7 +95,7 @@ def _now() -> dt.datetime:
 def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[str, object]:
     for finding in office_number_findings(args.office):
         if finding.severity == "error":
-            raise ValueError(finding.message)
+            raise ValueError(f"{warning_ja(finding)} / {finding.message}")
         print(f"注意: {warning_ja(finding)}\nwarning: {finding.message}", file=sys.stderr)
     not_before = args.not_before
     issued = authority.issue_office(
@@ -204,7 +204,10 @@ def main(argv: list[str]) -> int:
         )
         return 2
     except (ValueError, KeyError) as exc:  # the authority's refusals (an unknown serial, a bad .p12)
-        print(f"careplan ca: 実行できません / refused: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        reason = str(exc.args[0] if exc.args else exc)
+        width = shutil.get_terminal_size().columns
+        said = [f"  {line}" for part in reason.split(" / ", 1) for line in fold(part, max(20, width - 2))]
+        print("\n".join(["careplan ca: 実行できません / refused:", *said]), file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
         print(json.dumps(json_times(result), ensure_ascii=False, indent=2))

@@ -57,7 +57,14 @@ def test_server_certificate_names_loopback(tmp_path: Path, capsys: pytest.Captur
     assert (tmp_path / "tls" / "hub-key.pem").stat().st_mode & 0o777 == 0o600
 
 
-def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refusals_are_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each refusal: a line saying so, then the reason in Japanese, then in English, each folded
+    (one line of 124 columns before, and an unknown serial said in English only)."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
     assert (
@@ -80,9 +87,13 @@ def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         )
         == 2
     )
-    assert "事業所番号" in capsys.readouterr().err
+    said = capsys.readouterr().err.splitlines()
+    assert said[1].startswith("  事業所番号が10桁ではありません。事業所番号: 12345（期待値 都道府県番号(2)+")
+    assert all(cell_len(line) <= 80 for line in said) and "is not 10 characters" in " ".join(said)  # was 124
     assert main(["--dir", ca_dir, "revoke", "abcdef"]) == 2
-    assert "not issued by this CA" in capsys.readouterr().err
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].endswith("refused:") and said[1].startswith("  シリアル abcdef の証明書はこの認証局が発行")
+    assert said[-1] == "  serial abcdef was not issued by this CA"
     assert main(["--dir", str(tmp_path / "none"), "show"]) == 2
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from careplan.errors import LANG_ENV, CareplanError, parse_lang
 from careplan.helptext import instant, number_in, with_examples
@@ -22,7 +24,7 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.datadir import DataDirProblem, admin_token
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, DataDirProblem, admin_token, problem
 from hub.dburl import is_postgres_url, refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
@@ -55,12 +57,26 @@ MAX_WORKERS = 64  # each is a process: a typo of 100000 would fork until the mac
 def not_hub_data(command: str, data: Path) -> str | None:
     """Why `data` is not a hub's data directory (commands that reach a running hub through it read
     its CA there), in both languages; None when it is one."""
-    if (data / "ca" / "ca.pem").is_file():
-        return None
-    return (
-        f"{command}: {data} はハブのデータディレクトリではありません（ca/ca.pem がありません。careplan up の --data）\n"
-        f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
-    )
+    if not (data / "ca" / "ca.pem").is_file():
+        return (
+            f"{command}: {data} はハブのデータディレクトリではありません"
+            "（ca/ca.pem がありません。careplan up の --data）\n"
+            f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
+        )
+    for name, load in (("ca.pem", _certificate), ("ca-key.pem", _private_key)):
+        try:  # these commands issue test certificates with the CA: a corrupt one was exit 70
+            load((data / "ca" / name).read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            return problem(data / "ca" / name, exc, CA_LOST_JA, CA_LOST_EN).lines(command)
+    return None
+
+
+def _certificate(pem: bytes) -> object:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def _private_key(pem: bytes) -> object:
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def database_problem(command: str, config: HubConfig) -> str | None:

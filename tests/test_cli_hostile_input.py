@@ -34,8 +34,8 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.mkfifo(root / "fifo.CSV")
     (root / "loop1").symlink_to(root / "loop2")
     (root / "loop2").symlink_to(root / "loop1")
-    (root / "data" / "ca").mkdir(parents=True)
-    (root / "data" / "ca" / "ca.pem").write_text("", "utf-8")
+    # a data folder with a real CA and no hub: the commands must get past its check to their own
+    assert run_careplan("ca", "--dir", str(root / "data" / "ca"), "init", timeout=TIMEOUT).returncode == 0
     return root
 
 

@@ -81,6 +81,8 @@ FIELD_TYPES: Mapping[str, tuple[tuple[type, ...], tuple[str, str], bool]] = Mapp
         "signature": ((str,), _TEXT, False),
     }
 )
+COUNT_MAX = 1_000_000_000  # a count or a seed is stored as a 64-bit integer: a bigger one was a 500
+SEED_RANGE = range(-(2**63), 2**63)
 FAULT = web.RequestKey("fault", dict)
 REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
@@ -132,8 +134,10 @@ class FaultRule:
             )
         if self.route is not None and len(self.route.split(" ", 1)) != 2:
             problems.append(("route は 'POST /api/v1/transmissions' の形です", "route is 'METHOD /path'"))
-        if self.count is not None and self.count < 1:
-            problems.append(("count は 1 以上です（省略すると解除まで毎回）", "count must be at least 1"))
+        if self.count is not None and not 1 <= self.count <= COUNT_MAX:  # the database holds 64 bits
+            problems.append(
+                (f"count は 1〜{COUNT_MAX} です（省略すると解除まで毎回）", f"count must be from 1 to {COUNT_MAX}")
+            )
         if not 0 < self.probability <= 1:
             problems.append(("probability は 0 より大きく 1 以下です", "probability must be in (0, 1]"))
         if not 0 <= self.latency_ms <= 120_000:

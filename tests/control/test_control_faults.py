@@ -176,6 +176,9 @@ async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> No
         ({"kind": "http_error", "status": True}, "status は整数です"),
         ({"kind": "latency", "probability": None}, "probability は数です"),  # was a Python TypeError text
         ({"route": "POST /api/v1/transmissions"}, "kind（latency"),  # was "FaultRule.__init__() missing…"
+        ({"kind": "latency", "count": 10**30}, "count は 1〜"),  # a 500: no 64-bit integer holds it
+        ({"kind": "latency", "count": 1, "seed": 10**30}, '"seed" は整数です'),  # a 500 as well
+        ({"kind": "latency", "count": 1, "seed": True}, '"seed" は整数です'),
     ],
 )
 async def test_a_rule_of_the_wrong_type_is_refused_by_field_and_nothing_is_stored(

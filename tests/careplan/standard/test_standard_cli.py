@@ -106,3 +106,16 @@ def test_the_report_fits_80_columns_and_keeps_every_word(
 
 def _files(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def test_a_file_with_cr_line_ends_is_told_so_not_about_quotes(tmp_path: Path) -> None:
+    """A CSV saved with CR alone (Excel for Mac's 'CSV (Macintosh)') was told to quote its free
+    text ('レコードを読めません: carriage return (CR) without line feed outside quotes', fix: ""で囲み)."""
+    from careplan.standard import validate_csv
+
+    name, data = next((n, d) for n, d in plan_set().items() if n.startswith("UPPLAN"))
+    [finding] = [f for f in validate_csv(name, data.replace(b"\r\n", b"\r")) if f.severity == "error"][:1]
+    assert finding.rule == "csv.quoting" and "CR だけの改行" in finding.message, finding
+    assert finding.fix.startswith("改行コードを CR LF にして保存し直して") and finding.expected == "CR LF line ends"
+    stray = data.replace(b",", b",\r", 1)  # one lone CR in a CR LF file: the same advice, line ends or a value
+    assert any("CR だけの改行" in f.message for f in validate_csv(name, stray))

@@ -310,7 +310,10 @@ class CertificateAuthority:
         for entry in self.index:
             if entry["serial"] == format(serial, "x"):
                 return entry
-        raise KeyError(f"serial {serial:x} was not issued by this CA")
+        raise KeyError(
+            f"シリアル {serial:x} の証明書はこの認証局が発行したものではありません（careplan ca show で確認） / "
+            f"serial {serial:x} was not issued by this CA"
+        )
 
     # --- revocation ---------------------------------------------------------------------------
     def revoke(self, serial: int, *, now: dt.datetime) -> dict[str, object]:

@@ -6,13 +6,17 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
 from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
+from careplan.findings_ja import warning_ja
+from careplan.folding import fold
 from careplan.helptext import hub_url, input_file, instant, number_in, os_error_text, with_examples
 from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
@@ -24,13 +28,13 @@ DEFAULT_DIR = Path(".careplan-sim/ca")
 EXAMPLES = {
     "": "例: careplan ca init\n    careplan ca show\n    careplan ca trust-help",
     "init": "例: careplan ca --dir .careplan-sim/ca init",
-    "issue": "例: careplan ca issue --office 1171201369 --user KJ0000000002 --name ハッピー訪問介護 \\\n"
-    "      --password secret --out houmon.p12",
-    "reissue": "例: careplan ca reissue 3f2a… --password new-secret --out houmon-new.p12 --revoke-old",
+    "issue": "例: careplan ca issue --office 1171201369 --user KJ0000000002 \\\n"
+    "      --name ハッピー訪問介護 --password secret --out houmon.p12",
+    "reissue": "例: careplan ca reissue 3f2a… --password new-secret --out houmon-new.p12 \\\n      --revoke-old",
     "revoke": "例: careplan ca revoke 3f2a…（careplan ca show の serial）",
     "crl": "例: careplan ca crl --out crl.der --der",
     "show": "例: careplan ca show\n    careplan ca show --p12 houmon.p12 --password secret",
-    "server-cert": "例: careplan ca server-cert --out .careplan-sim/tls --host localhost --host 127.0.0.1",
+    "server-cert": "例: careplan ca server-cert --out .careplan-sim/tls \\\n      --host localhost --host 127.0.0.1",
     "trust-help": "例: careplan ca trust-help --hub https://127.0.0.1:8443",
 }
 
@@ -91,8 +95,8 @@ def _now() -> dt.datetime:
 def _issue(authority: CertificateAuthority, args: argparse.Namespace) -> dict[str, object]:
     for finding in office_number_findings(args.office):
         if finding.severity == "error":
-            raise ValueError(finding.message)
-        print(f"warning: {finding.message}", file=sys.stderr)
+            raise ValueError(f"{warning_ja(finding)} / {finding.message}")
+        print(f"注意: {warning_ja(finding)}\nwarning: {finding.message}", file=sys.stderr)
     not_before = args.not_before
     issued = authority.issue_office(
         office_number=args.office,
@@ -188,7 +192,8 @@ def write_server_cert(cert_pem: bytes, key_pem: bytes, directory: Path) -> None:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "trust-help":  # text only: works before the CA exists
-        print(as_text(str((args.dir / "ca.pem").resolve()), args.hub.rstrip("/")))
+        width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 (piped)
+        print(as_text(str((args.dir / "ca.pem").resolve()), args.hub.rstrip("/"), width))
         return 0
     try:
         result = _run(args)
@@ -199,16 +204,27 @@ def main(argv: list[str]) -> int:
         )
         return 2
     except (ValueError, KeyError) as exc:  # the authority's refusals (an unknown serial, a bad .p12)
-        print(f"careplan ca: 実行できません / refused: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        reason = str(exc.args[0] if exc.args else exc)
+        width = shutil.get_terminal_size().columns
+        said = [f"  {line}" for part in reason.split(" / ", 1) for line in fold(part, max(20, width - 2))]
+        print("\n".join(["careplan ca: 実行できません / refused:", *said]), file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
         print(json.dumps(json_times(result), ensure_ascii=False, indent=2))
     else:
-        for entry in result:
-            state = f"revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "valid"
-            print(
-                f"{entry['serial']:>40}  {entry['office_number']}  {entry['kind']:<12} "
-                f"until {for_people(entry['not_after'])}  "
-                f"{state}  {entry['office_name']}"
-            )
+        print("\n".join(_listing(result, shutil.get_terminal_size().columns)))
     return 0
+
+
+def _listing(index: list[dict[str, Any]], width: int) -> list[str]:
+    """Every certificate the CA issued, three lines each within `width` cells (a terminal's, or
+    $COLUMNS, or 80 piped): its serial whole (as reissue and revoke take it) and its state, the
+    office, then the kind and validity; Japanese first."""
+    lines = [f"証明書一覧 / certificates（{len(index)}件）"]
+    for entry in index:
+        state = f"失効 / revoked {for_people(entry['revoked_at'])}" if entry["revoked_at"] else "有効 / valid"
+        kind = CertificateKind.from_slug(str(entry["kind"]))
+        office = fold(f"{entry['office_number']} {entry['office_name']}", max(20, width - 2))
+        lines += [f"{entry['serial']}  {state}", *(f"  {part}" for part in office)]
+        lines.append(f"  {kind.value} ({kind.slug})  期限 / until {for_people(entry['not_after'])}")
+    return lines

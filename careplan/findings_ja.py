@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from careplan.errors import Finding
+
 # rule: (what is wrong, how to mend it)
 RULES_JA: Mapping[str, tuple[str, str]] = MappingProxyType(
     {
@@ -306,3 +308,13 @@ def rule_ja(rule: str) -> tuple[str, str] | None:
             return found
         parts.pop()
     return None
+
+
+def warning_ja(finding: Finding) -> str:
+    """A warning about a value typed on a command line (`--to`, `--office`), Japanese first: the
+    rule's Japanese with the item, the value and what was expected, e.g. 「事業所番号のチェックデジット
+    が計算と異なります（警告）。--to: 1370100025（期待値 1370100024）」; the finding's own message
+    (English) is for the line after it."""
+    what = (rule_ja(finding.rule) or (finding.message, ""))[0]
+    expected = f"（期待値 {finding.expected}）" if finding.expected else ""
+    return f"{what}{finding.field_name}: {finding.value}{expected}"

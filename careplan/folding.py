@@ -37,17 +37,22 @@ def _word_start(line: str, cut: int) -> int:
     return start
 
 
+def _whole_words(line: str, cut: int) -> int:
+    """`cut`, or the start of the ASCII word it would split when something comes before it (rule 4)."""
+    start = _word_start(line, cut) if _in_a_word(line, cut) else cut
+    return start if start < cut and line[:start].strip() else cut
+
+
 def fold(line: str, cells: int) -> list[str]:
     """`line` in pieces of at most `cells` cells (rules 2–4; `cells` ≥ 2, the widest glyph), one
     piece if it fits; the spaces where it breaks are dropped."""
     pieces: list[str] = []
     while cell_len(line) > cells:
-        cut = max(1, len(chop_cells(line, cells)[0]))
-        start = _word_start(line, cut) if _in_a_word(line, cut) else cut
-        if start < cut and line[:start].strip():
-            cut = start  # rule 4
+        cut = _whole_words(line, max(1, len(chop_cells(line, cells)[0])))
         while cut > 1 and line[cut:].lstrip()[:1] in NO_LINE_START:
-            cut -= 1  # rule 3: the mark stays with what it closes (across a space the break drops)
+            # rule 3: the mark stays with what it closes (across a space the break drops); rule 4
+            # again, or 'jpeg・' at the width would break as 'jpe' | 'g・'
+            cut = _whole_words(line, cut - 1)
         while cut > 1 and line[:cut].rstrip()[-1:] in NO_LINE_END and line[: cut - 1].strip():
             cut -= 1  # rule 3: the bracket goes with what it opens (also across a space)
         pieces.append(line[:cut].rstrip())

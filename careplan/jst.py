@@ -4,6 +4,8 @@
 - In JSON: ISO 8601 in JST with its offset and whole seconds, `2026-12-01T15:04:05+09:00`
   (`for_json`, and `json_times` for a whole answer). The instant is the same either way; the hub
   itself may speak UTC with microseconds on the wire, the commands translate.
+- A length of time in a message: `2日15時間` / `2 days 15 hours`, whole seconds (`span`), never
+  Python's `2 days, 15:00:00`.
 Pure functions: times come in as ISO strings, nothing reads a clock.
 """
 
@@ -56,3 +58,21 @@ def json_times(value: Any) -> Any:
     if isinstance(value, list):
         return [json_times(v) for v in value]
     return value
+
+
+_UNITS = ((86400, "日", "day"), (3600, "時間", "hour"), (60, "分", "minute"), (1, "秒", "second"))
+
+
+def span(delta: dt.timedelta) -> tuple[str, str]:
+    """(Japanese, English) for how long `delta` is, its sign dropped and its seconds whole (cut,
+    not rounded: 14 min 59.5 s stays under 15 min), zero units left out: (`2日15時間`,
+    `2 days 15 hours`), (`10分`, `10 minutes`), (`0秒`, `0 seconds`)."""
+    left = int(abs(delta).total_seconds())
+    ja: list[str] = []
+    en: list[str] = []
+    for size, unit_ja, unit_en in _UNITS:
+        count, left = divmod(left, size)
+        if count:
+            ja.append(f"{count}{unit_ja}")
+            en.append(f"{count} {unit_en}{'' if count == 1 else 's'}")
+    return ("".join(ja), " ".join(en)) if ja else ("0秒", "0 seconds")

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from careplan.errors import CareplanError
+from careplan.jst import for_json, span
 from careplan.office import is_office_number
 
 MANIFEST_VERSION = 1
@@ -328,14 +329,15 @@ class Manifest:
         drift = self.signed_at - now
         if abs(drift) > tolerance:
             ahead = drift > dt.timedelta(0)
+            (off_ja, off_en), (allowed_ja, allowed_en) = span(drift), span(tolerance)
             raise CareplanError(
                 "SIGNING_TIME_INVALID",
-                detail=f"署名時刻 {self.signed_at.isoformat()} がハブの時刻 {now.isoformat()} より {abs(drift)} "
-                f"{'進んで' if ahead else '遅れて'}います（許容は ±{tolerance}）",
+                detail=f"署名時刻 {for_json(self.signed_at.isoformat())} がハブの時刻 {for_json(now.isoformat())} "
+                f"より {off_ja} {'進んで' if ahead else '遅れて'}います（許容は ±{allowed_ja}）",
                 fix="端末の時計を合わせ、送信の直前に署名してください（当社クライアントは GET /healthz で"
                 "ハブの時刻を読みます）。署名済みのマニフェストを取っておいて後で送ることはできません。",
-                detail_en=f"signed at {self.signed_at.isoformat()}, {abs(drift)} {'ahead of' if ahead else 'behind'} "
-                f"the hub's time {now.isoformat()}; the tolerance is ±{tolerance}",
+                detail_en=f"signed at {self.signed_at.isoformat()}, {off_en} {'ahead of' if ahead else 'behind'} "
+                f"the hub's time {now.isoformat()}; the tolerance is ±{allowed_en}",
                 fix_en="Sign just before sending, with the terminal's clock right (our client reads the hub's "
                 "clock from GET /healthz); a signed manifest cannot be kept and sent later.",
             )

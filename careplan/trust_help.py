@@ -9,7 +9,12 @@ Chromium, Firefox and Windows releases (menus move between versions: the command
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from rich.cells import cell_len
+
+from careplan.folding import fold
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,12 +77,31 @@ def sections(ca_file: str, hub_url: str) -> tuple[Section, ...]:
     )
 
 
-def as_text(ca_file: str, hub_url: str) -> str:
-    """The steps as plain text for a terminal."""
+def as_text(ca_file: str, hub_url: str, width: int = 80) -> str:
+    """The steps as plain text for a terminal, each folded to `width` cells (careplan.folding) with
+    its continuation under its text; a command to paste continues with ` \\` (`_continued`)."""
     lines = ["ブラウザにテスト用認証局を信頼させる / trust the test CA in a browser", ""]
     for section in sections(ca_file, hub_url):
         lines.append(f"■ {section.title}")
-        lines += [f"  - {step}" for step in section.steps]
-        lines += [f"      {command}" for command in section.commands]
+        for step in section.steps:
+            first, *more = fold(step, max(20, width - 4))
+            lines += [f"  - {first}", *(f"    {piece}" for piece in more)]
+        for command in section.commands:
+            windows = "Windows" in section.title or command.endswith("(Windows)")
+            lines += [f"      {command}"] if windows else _continued(command, width)
         lines.append("")
     return "\n".join(lines)
+
+
+def _continued(command: str, width: int) -> list[str]:
+    """A POSIX shell command in lines of `width` cells joined by ` \\` (broken between words, never in
+    a quoted one), so it still pastes as one command; a Windows command prompt stays whole."""
+    words = re.findall(r'"[^"]*"|\S+', command)
+    lines, line = [], f"      {words[0]}"
+    for word in words[1:]:
+        if cell_len(line) + 1 + cell_len(word) + 2 <= width:
+            line += f" {word}"
+        else:
+            lines.append(f"{line} \\")
+            line = f"        {word}"
+    return [*lines, line]

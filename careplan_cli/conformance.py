@@ -24,15 +24,17 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import CareplanError
+from careplan.folding import fold
 from careplan.helptext import hub_url, input_file, number_in, with_examples
 from client import render
 from hub.cli import not_hub_data
 
 EXAMPLES = {
-    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
-    "      --sut 'careplan conformance adapter careplan-client' --report conformance/",
-    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim --office 1370100016 \\\n"
-    "      --report conformance/ --lang en",
+    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
+    "      --office 1370100016 --sut 'careplan conformance adapter careplan-client' \\\n"
+    "      --report conformance/",
+    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
+    "      --office 1370100016 --report conformance/ --lang en",
     "adapter": "例: careplan conformance adapter careplan-client",
     "csv": "例: careplan conformance csv export/ --report csv-report/",
 }
@@ -112,16 +114,12 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     except CareplanError as error:
-        print(
-            f"careplan conformance: {error.code}: {error.detail}" + (f"\n  {error.fix}" if error.fix else ""),
-            file=sys.stderr,
-        )
+        _refused(f"{error.code}: {error.detail}", error.fix)
         return 2
     except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
-        print(
-            f"careplan conformance: {args.hub} のハブの管理 API に {args.data} で接続できません\n"
-            f"careplan conformance: cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
-            file=sys.stderr,
+        _refused(
+            f"{args.hub} のハブの管理 API に {args.data} で接続できません",
+            f"cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
         )
         return 2
     paths = report.write(run, args.report, baseline)
@@ -133,6 +131,15 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"報告 / report: {paths[-1]}")
     return 1 if counts["fail"] else 0
+
+
+def _refused(*texts: str) -> None:
+    """Why the kit could not run, on stderr: `careplan conformance:` and each text folded under it
+    within the terminal's width (80 when piped; a URL or a path stays whole)."""
+    width = render.err.width
+    lines = ["careplan conformance:"]
+    lines += [f"  {piece}" for text in texts if text for piece in fold(text, max(20, width - 2))]
+    print("\n".join(lines), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""`careplan demo`: the trainer's month (scenarios/library/trainer-month.yaml), narrated in Japanese.
+"""`careplan demo`: the trainer's month (scenarios/library/trainer-month.yaml),
+narrated in Japanese.
 
     careplan demo [--step] [--hub URL [--data DIR]] [FILE]
 
@@ -14,11 +15,13 @@ as the scenario expects, 1 when a step turned out otherwise, 2 when the file can
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from careplan.folding import fold
 from careplan.helptext import hub_url, with_examples
 from hub.cli import not_hub_data
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
@@ -118,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
     return with_examples(parser, {"": examples})
 
 
+def _say(lead: str, text: str, width: int) -> None:
+    """`lead` and `text`, folded as Japanese reads (careplan.folding) within `width` cells, each
+    further line under the text."""
+    first, *more = fold(text, max(20, width - len(lead)))
+    print(lead + first)
+    for piece in more:
+        print(" " * len(lead) + piece)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     hub = (str(args.hub), args.data) if args.hub else None
@@ -131,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"careplan demo: {UNREADABLE}\n  {exc}", file=sys.stderr)
         return 2
     wait = args.step and sys.stdin.isatty()
+    width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 (a projector's log)
 
     for scenario in scenarios:
         print(f"■ {scenario.name}")
@@ -140,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             if result is None:
                 if wait and step.index > 1:
                     input("  （Enter で次へ）")
-                print(f"{step.index:>2}. {narration(scenario, step)}")
+                _say(f"{step.index:>2}. ", narration(scenario, step), width)
             else:
-                print(f"    → {outcome(step, result)}")
+                _say("    → ", outcome(step, result), width)
 
         results = run([scenario], on_step=on_step, hub=hub, keep=True)
         if not results[0].passed:

@@ -20,7 +20,7 @@ from fixtures.generate import UNITS, generate, write
 
 EXAMPLES = {
     "": "例: careplan fixtures generate --month 202604 --out month/\n    careplan fixtures broken --out broken/",
-    "generate": "例: careplan fixtures generate --month 202604 --offices 8 --users 20 --seed 1 --out month/",
+    "generate": "例: careplan fixtures generate --month 202604 --offices 8 --users 20 \\\n      --seed 1 --out month/",
     "broken": "例: careplan fixtures broken --out broken/",
 }
 

@@ -21,18 +21,63 @@ import sys
 from careplan.errors import LANG_ENV
 from careplan.helptext import os_error_text
 
-SUBCOMMANDS = {
-    "up": ("careplan_cli.up", "start a hub with a CA and demo offices (the quick start)"),
-    "hub": ("hub.cli", "run the hub; its simulated clock, audit log and payload keys"),
-    "client": ("client.cli", "the office client: login, send, bulk-send, inbox, download, sent, whoami"),
-    "ca": ("ca.cli", "the test certificate authority: init, issue, reissue, revoke, crl, show, trust-help"),
-    "validate": ("careplan_cli.validate", "check care plan CSV files against the V4.1 standard offline"),
-    "fixtures": ("careplan_cli.fixtures", "seeded offices, users and spec-valid (or deliberately broken) CSV sets"),
-    "scenarios": ("careplan_cli.scenarios", "run scenario files (YAML) against a fresh hub; JUnit, JSON, HTML reports"),
-    "conformance": ("careplan_cli.conformance", "the vendor conformance kit: judge a client or a CSV export"),
-    "demo": ("careplan_cli.demo", "the trainer's month, narrated step by step in Japanese"),
-    "load": ("careplan_cli.load", "month-start load on a running hub: throughput, p50/p99, errors by code"),
-    "errors": ("careplan_cli.errors", "the error catalogue: stable codes, HTTP statuses, exact messages"),
+SUBCOMMANDS = {  # name: (module, (what it does in Japanese, in English)); `careplan --help` lists them
+    "up": (
+        "careplan_cli.up",
+        (
+            "認証局とデモ事業所つきのハブを起動（クイックスタート）",
+            "start a hub with a CA and demo offices (the quick start)",
+        ),
+    ),
+    "hub": (
+        "hub.cli",
+        (
+            "ハブの実行と操作（時計・監査ログ・鍵・スナップショット）",
+            "run the hub; its clock, audit, keys, snapshots, journal, faults",
+        ),
+    ),
+    "client": (
+        "client.cli",
+        (
+            "事業所のクライアント（ログイン・送信・受信・送信一覧）",
+            "the office client: login, send, inbox, download, sent, whoami",
+        ),
+    ),
+    "ca": (
+        "ca.cli",
+        (
+            "テスト用認証局（証明書の発行・再発行・失効・CRL）",
+            "the test CA: issue, reissue, revoke, crl, show, trust-help",
+        ),
+    ),
+    "validate": (
+        "careplan_cli.validate",
+        ("CSVを標準仕様 V4.1 で確認（オフライン）", "check care plan CSV files against the V4.1 standard offline"),
+    ),
+    "fixtures": (
+        "careplan_cli.fixtures",
+        ("テスト用の事業所・利用者・CSV（壊したものも）", "seeded offices, users and valid (or broken) CSV sets"),
+    ),
+    "scenarios": (
+        "careplan_cli.scenarios",
+        ("シナリオ（YAML）の実行と報告", "run scenario files (YAML); JUnit, JSON, HTML reports"),
+    ),
+    "conformance": (
+        "careplan_cli.conformance",
+        ("ベンダーのクライアントとCSVの適合性検査", "the vendor conformance kit: judge a client or a CSV export"),
+    ),
+    "demo": (
+        "careplan_cli.demo",
+        ("研修用のデモ（ひと月の流れを順に）", "the trainer's month, narrated step by step in Japanese"),
+    ),
+    "load": (
+        "careplan_cli.load",
+        ("稼働中のハブへの負荷試験", "month-start load on a running hub: p50/p99, errors by code"),
+    ),
+    "errors": (
+        "careplan_cli.errors",
+        ("エラーコードの一覧（メッセージと対処）", "the error catalogue: codes, HTTP statuses, exact messages"),
+    ),
 }
 LANGS = ("ja", "en")
 INTERNAL = 70  # sysexits' EX_SOFTWARE: a fault of ours, not of the user's input
@@ -40,15 +85,19 @@ DEBUG_ENV = "CAREPLAN_DEBUG"
 
 
 def _usage() -> str:
-    lines = ["usage: careplan [--lang ja|en] COMMAND [ARGS…]", "", "commands:"]
-    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    """Japanese first, then English, every line within 80 columns (a Japanese character counts 2)."""
+    lines = ["使い方 / usage: careplan [--lang ja|en] COMMAND [ARGS…]", "", "コマンド / commands:"]
+    for name, (_, (ja, en)) in SUBCOMMANDS.items():
+        lines += [f"  {name:<12}{ja}", f"  {'':<12}{en}"]
     lines += [
         "",
-        "options (every command):",
-        "  --lang ja|en  language of explanations and fixes (default: $CAREPLAN_LANG or ja)",
+        "どのコマンドでも / options (every command):",
+        "  --lang ja|en  説明と対処の言語（既定: $CAREPLAN_LANG、なければ ja）",
+        "                language of explanations and fixes",
         "",
-        "`careplan COMMAND --help` for each command's options and an example.",
-        "例 / example:  careplan up      then      careplan client --profile kyotaku sent",
+        "各コマンドのオプションと例: careplan COMMAND --help",
+        "each command's options and an example: careplan COMMAND --help",
+        "例 / example:  careplan up   then   careplan client --profile kyotaku sent",
     ]
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
-"""`careplan scenarios run|list`: declarative scenario suites against in-process hubs.
+"""`careplan scenarios run|list`: declarative scenario suites against in-process
+hubs (this paragraph is the command's --help description).
 
     careplan scenarios run [PATHS…] [--tag T] [--junit FILE] [--json FILE] [--html FILE] [--hub URL --data DIR]
     careplan scenarios list [PATHS…] [--tag T]
@@ -39,10 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="run scenarios and report",
-        description="Run each scenario against its own fresh in-process hub (own data directory and clock). "
-        "With --hub URL --data DIR, run them against that running hub instead (it must be on this machine: "
-        "the admin API answers loopback only; each scenario's changes, clock included, are undone afterwards "
-        "by restoring a snapshot taken before it).",
+        description="Run each scenario against its own fresh in-process hub (own data\n"
+        "directory and clock). With --hub URL --data DIR, run them against that running\n"
+        "hub instead (it must be on this machine: the admin API answers loopback only;\n"
+        "each scenario's changes, clock included, are undone afterwards by restoring a\n"
+        "snapshot taken before it).",
     )
     listing = sub.add_parser("list", help="list scenarios: file, name, tags, steps")
     for p in (run, listing):

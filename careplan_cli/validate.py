@@ -13,8 +13,11 @@ import json
 import sys
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len
+
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import rule_ja
+from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
 from careplan.standard.content import Kind, classify
@@ -117,7 +120,10 @@ def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> lis
     return entries
 
 
-def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list[str]:
+Line = tuple[str, str, int]  # (lead, text, indent of its continuation lines): folded by `render_text`
+
+
+def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list[Line]:
     where = f.file or ""
     if f.line is not None:
         where += f":{f.line}"
@@ -129,27 +135,32 @@ def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list
         message, fix = f.message, f.fix
     else:  # an English finding: the rule's line of the Japanese table; the values stay in 値/期待値
         message, fix = rule_ja(f.rule) or (f.message, f.fix)
-    lines = [f"  [{labels.get(f.severity, f.severity)}] {where}: {message}"]
+    lines = [(f"  [{labels.get(f.severity, f.severity)}] ", f"{where}: {message}", 6)]
     details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
     shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))
     if shown:
-        lines.append(f"      {shown}")
+        lines.append(("      ", shown, 8))
     if fix:
-        lines.append(f"      {labels['fix']}: {fix}")
+        lead = f"      {labels['fix']}: "
+        lines.append((lead, fix, cell_len(lead)))
     return lines
 
 
-def _entry_lines(number: int, entry: Entry, labels: dict[str, str], lang: str) -> list[str]:
+def _entry_lines(number: int, entry: Entry, labels: dict[str, str], lang: str) -> list[Line]:
     head = f"{labels[entry.kind]} {number}"
     if entry.recipient:
         head += f" ({labels['to']} {entry.recipient})"
-    lines = [head + ": " + ", ".join(entry.files)]
+    lines = [(head + ": ", ", ".join(entry.files), 2)]
     error = entry.error
     if error is None:
-        lines.append(f"  {labels['ok']}")
+        lines.append(("  ", labels["ok"], 2))
     else:
-        lines.append(f"  {labels['refused']} {error.code}: {error.message}")
-        lines.append(f"  （{error.explanation_in(Lang(lang))}）" if lang == "ja" else f"  ({error.spec.explanation})")
+        lead = f"  {labels['refused']} {error.code}: "
+        lines.append((lead, error.message, 4))
+        if lang == "ja":
+            lines.append(("  （", f"{error.explanation_in(Lang(lang))}）", 4))
+        else:
+            lines.append(("  (", f"{error.spec.explanation})", 3))
     for f in [
         *(x for x in entry.findings if x.severity == "error"),
         *(x for x in entry.findings if x.severity != "error"),
@@ -158,11 +169,23 @@ def _entry_lines(number: int, entry: Entry, labels: dict[str, str], lang: str) -
     return lines
 
 
-def render_text(entries: list[Entry], lang: str) -> str:
+def _folded(line: Line, width: int | None) -> list[str]:
+    """A report line whole (`width` None), or folded as Japanese reads it (careplan.folding): its
+    lead and the first piece, the rest below indented, each within `width` cells."""
+    lead, text, indent = line
+    if width is None:
+        return [lead + text]
+    first = fold(lead + text, max(20, width))[0]  # after the lead: a file name too long for it goes below
+    rest = (lead + text)[len(first) :].lstrip()
+    return [first, *(" " * indent + piece for piece in (fold(rest, max(20, width - indent)) if rest else []))]
+
+
+def render_text(entries: list[Entry], lang: str, width: int | None = None) -> str:
+    """The report for people; with `width`, every line folded to fit it (the CLI: its stdout's)."""
     labels = LABELS[lang]
     lines: list[str] = []
     for number, entry in enumerate(entries, 1):
-        lines += [*_entry_lines(number, entry, labels, lang), ""]
+        lines += [*(part for line in _entry_lines(number, entry, labels, lang) for part in _folded(line, width)), ""]
     counts = _counts(entries)
     lines.append(labels["summary"].format(**counts))
     return "\n".join(lines)
@@ -204,7 +227,7 @@ def main(argv: list[str]) -> int:
         body = {"ok": counts["errors"] == 0, "summary": counts, "entries": [e.to_json() for e in entries]}
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        print(render_text(entries, args.lang))
+        print(render_text(entries, args.lang, render.out.width))  # a terminal's width, else $COLUMNS or 80
     return 1 if counts["errors"] else 0
 
 

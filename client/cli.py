@@ -20,6 +20,7 @@ from typing import Any
 from rich.text import Text
 
 from careplan.errors import CareplanError, Lang
+from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
@@ -245,7 +246,8 @@ def _recipient(text: str) -> str:
     for finding in office_number_findings(text, field="--to"):
         if finding.severity == "error":
             raise ValueError(f"--to {text!r} は事業所番号（10桁: 都道府県番号2桁＋事業所区分＋…）ではありません")
-        render.err.print(f"注意 / warning: {finding.message}", markup=False)
+        render.err_folded(warning_ja(finding), "注意: ")
+        render.err_folded(finding.message, "warning: ")
     return text
 
 
@@ -397,9 +399,8 @@ def main(argv: list[str]) -> int:
         if args.json:
             render.print_json({"error": {"code": "LOCAL", "detail": detail}})
         else:  # the detail is data (a file name may hold "[…]"): never rich markup
-            render.err.print(
-                Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem: ", detail)
-            )
+            render.err.print(Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem:"))
+            render.err_folded(detail, "  ")
         return 2
     if args.json:
         render.print_json(result)

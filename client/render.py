@@ -169,20 +169,32 @@ _LABELS = {
 
 
 def refusal(error: CareplanError, language: Lang | None = None) -> None:
-    """A refusal as an office reads it: the real message, what it means, what was wrong, the fix."""
+    """A refusal as an office reads it: the real message, what it means, what was wrong, the fix;
+    each folded to stderr's width (a terminal's, else $COLUMNS or 80), continuing below itself."""
     language = language or lang()
     labels = _LABELS[language]
     err.print(f"[bold red]{labels['error']} {error.code}[/] ({error.operation})")
-    err.print(error.message, markup=False)
-    err.print(f"  {error.explanation_in(language)}", markup=False)
+    err_folded(error.message)
+    err_folded(error.explanation_in(language), "  ")
     if error.detail_in(language):
-        err.print(f"  {labels['detail']}: {error.detail_in(language)}", markup=False)
-    err.print(f"  {labels['fix']}: {error.fix_in(language)}", markup=False)
+        err_folded(error.detail_in(language), f"  {labels['detail']}: ")
+    err_folded(error.fix_in(language), f"  {labels['fix']}: ")
     if not error.spec.real:
         err.print(f"  {labels['own']}", style="dim")
     findings = [f for f in error.findings if f]
     if findings:
         _findings(findings, language)
+
+
+def err_folded(text: str, lead: str = "", *, style: str = "") -> None:
+    """`lead` then `text` on stderr within its width: text folded as Japanese reads it
+    (careplan.folding), each line after the first indented as far as the first line's text; the
+    text is data, never markup, and `style` is the lead's."""
+    indent = cell_len(lead)
+    room = max(20, err.width - indent)
+    pieces = [piece for line in text.split("\n") for piece in fold(line, room)]
+    for number, piece in enumerate(pieces):
+        err.print(Text.assemble((lead if number == 0 else " " * indent, style), piece))
 
 
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
@@ -212,11 +224,11 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
         if f.get("field_no") is not None:
             where += f" No.{f['field_no']} {f.get('field_name') or ''}"
         message, fix = finding_text(f, language)
-        err.print(Text(f"・[{f.get('severity', '')}] {f.get('rule', '')}  {where}"))
-        err.print(Text(f"    {message or ''}"))
+        err_folded(f"{f.get('rule', '')}  {where}", f"・[{f.get('severity', '')}] ")
+        err_folded(message or "", "    ")
         for label, value in zip(labels, (f.get("value"), f.get("expected"), f.get("section"), fix), strict=True):
             if value not in (None, ""):
-                err.print(Text.assemble(("    " + _pad(label, 8), "dim"), str(value)))
+                err_folded(str(value), "    " + _pad(label, 8), style="dim")
 
 
 class SizeColumn(ProgressColumn):

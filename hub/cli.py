@@ -15,14 +15,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from careplan.errors import LANG_ENV, CareplanError, parse_lang
-from careplan.helptext import number_in, with_examples
+from careplan.helptext import instant, number_in, with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.datadir import DataDirProblem, admin_token
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, DataDirProblem, admin_token, problem
 from hub.dburl import is_postgres_url, refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
@@ -55,12 +57,26 @@ MAX_WORKERS = 64  # each is a process: a typo of 100000 would fork until the mac
 def not_hub_data(command: str, data: Path) -> str | None:
     """Why `data` is not a hub's data directory (commands that reach a running hub through it read
     its CA there), in both languages; None when it is one."""
-    if (data / "ca" / "ca.pem").is_file():
-        return None
-    return (
-        f"{command}: {data} はハブのデータディレクトリではありません（ca/ca.pem がありません。careplan up の --data）\n"
-        f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
-    )
+    if not (data / "ca" / "ca.pem").is_file():
+        return (
+            f"{command}: {data} はハブのデータディレクトリではありません"
+            "（ca/ca.pem がありません。careplan up の --data）\n"
+            f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
+        )
+    for name, load in (("ca.pem", _certificate), ("ca-key.pem", _private_key)):
+        try:  # these commands issue test certificates with the CA: a corrupt one was exit 70
+            load((data / "ca" / name).read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            return problem(data / "ca" / name, exc, CA_LOST_JA, CA_LOST_EN).lines(command)
+    return None
+
+
+def _certificate(pem: bytes) -> object:
+    return x509.load_pem_x509_certificate(pem)
+
+
+def _private_key(pem: bytes) -> object:
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def database_problem(command: str, config: HubConfig) -> str | None:
@@ -87,13 +103,14 @@ def cannot_listen(command: str, config: HubConfig, exc: OSError) -> str:
                 "  例 / e.g.: --host 127.0.0.1",
             ]
         )
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)  # asyncio's text repeats the address: too long
     return "\n".join(
         [
             f"{command}: {where} で待ち受けできません / cannot listen there",
-            f"  ({exc.strerror or exc})",
-            "  another hub (or another program) uses the port: use that hub, or stop it",
+            f"  ({reason})",
             "  別のハブ（またはほかのプログラム）がこのポートを使っています。",
             "  そのハブを使うか、止めてください。",
+            "  another hub (or another program) uses the port: use that hub, or stop it",
             f"  別のポートで起動するには / another port: {command} --port 8444",
         ]
     )
@@ -124,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     clock_sub = clock.add_subparsers(dest="clock_command", required=True, metavar="COMMAND")
     with_json(clock_sub.add_parser("show", help="the hub's time and mode"))
     clock_set = with_json(clock_sub.add_parser("set", help="set the simulated time"))
-    clock_set.add_argument("time", help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
+    clock_set.add_argument("time", type=_time, help="ISO 8601 with a zone, e.g. 2025-04-16T09:00:00+09:00")
     clock_set.add_argument("--frozen", action="store_true", help="stop the clock at that time")
     advance = with_json(clock_sub.add_parser("advance", help="move the simulated time forward"))
     advance.add_argument("--days", type=float, default=0, help="days to add")
@@ -155,12 +172,18 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
         return await response.json()
 
 
+def _time(text: str) -> str:
+    """`clock set` TIME as typed, once it reads as ISO 8601 (else a usage error before any hub)."""
+    instant(text)
+    return text
+
+
 def _no_hub(config: HubConfig) -> bool:
     if config.ready_file.exists():
         return False
-    print(
-        f"{config.data_dir} のハブは動いていません（careplan up で起動してください） / "
-        f"no running hub for {config.data_dir} (start one with `careplan up`)",
+    print(  # the path whole on a line of its own: it is copied, and the rest fits 80 columns
+        f"ハブは動いていません（careplan up で起動してください） / no running hub for\n  {config.data_dir}\n"
+        "(start one with `careplan up`)",
         file=sys.stderr,
     )
     return True

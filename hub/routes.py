@@ -51,6 +51,21 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _personal_users(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """(user_id, password) of each of `personal_users` (absent or null: none); BAD_REQUEST unless it
+    is an array of objects (a number or a string here was a 500: not iterable, str has no .get)."""
+    users = body.get("personal_users")
+    if users is None:
+        return []
+    if not isinstance(users, list) or not all(isinstance(user, dict) for user in users):
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail='項目 \'personal_users\' は {"user_id": …, "password": …} の配列です',
+            detail_en='field \'personal_users\' is an array of {"user_id": …, "password": …}',
+        )
+    return [(_field(user, "user_id"), _field(user, "password")) for user in users]
+
+
 # --- public ---------------------------------------------------------------------------------
 @ROUTES.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
@@ -351,7 +366,6 @@ async def acknowledge(request: web.Request) -> web.Response:
 async def register_office(request: web.Request) -> web.Response:
     require_admin(request)
     body = await _json_body(request)
-    users = body.get("personal_users") or []
     office = await request.app[SERVICE].register_office(
         office_number=_field(body, "office_number"),
         name=_field(body, "name"),
@@ -362,7 +376,7 @@ async def register_office(request: web.Request) -> web.Response:
         password_state=str(body.get("password_state", "ok")),
         prefecture=str(body.get("prefecture", "")),
         address=str(body.get("address", "")),
-        personal_users=[(_field(u, "user_id"), _field(u, "password")) for u in users],
+        personal_users=_personal_users(body),
     )
     return json_response(office, status=201)
 
@@ -403,6 +417,7 @@ async def clock_change(request: web.Request) -> web.Response:
     require_admin(request)
     body = await _json_body(request)
     clock = request.app[CLOCK]
+    _check_clock_change(body)
     try:
         if body.get("reset"):
             clock.reset()
@@ -420,12 +435,38 @@ async def clock_change(request: web.Request) -> web.Response:
         raise CareplanError(
             "BAD_REQUEST",
             operation=Operation.ADMIN,
-            detail=f"時計を変更できません: {exc}",
+            detail="時計を変更できません（set はタイムゾーン付きの ISO 8601 の日時、advance_seconds は有限の秒数で、"
+            "行き先は2000年～2099年です）",
             fix="タイムゾーン付きのISO 8601の日時（2000年～2099年）か、有限の秒数を指定してください。",
             detail_en=f"bad clock change: {exc}",
             fix_en="Give an ISO 8601 time with a zone (years 2000-2099) or a finite number of seconds.",
         ) from None
     return json_response(clock.state())
+
+
+def _check_clock_change(body: dict[str, Any]) -> None:
+    """BAD_REQUEST for a change of the wrong JSON type, before the clock moves: "reset": "no" was
+    truthy and reset the clock, "advance_seconds": true moved it a second and "1e400" (a string)
+    was read as a number."""
+    problems = []
+    if "reset" in body and not isinstance(body["reset"], bool):
+        problems.append(("reset は true か false です", "reset must be true or false"))
+    if "frozen" in body and not isinstance(body["frozen"], bool):
+        problems.append(("frozen は true か false です", "frozen must be true or false"))
+    seconds = body.get("advance_seconds")
+    if "advance_seconds" in body and (isinstance(seconds, bool) or not isinstance(seconds, int | float)):
+        problems.append(("advance_seconds は秒数（数値）です", "advance_seconds must be a number of seconds"))
+    if problems:
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail="、".join(ja for ja, _ in problems),
+            fix='{"advance_seconds": 86400} や {"set": "2026-12-01T09:00:00+09:00", "frozen": true}、{"reset": true} '
+            "のように指定してください。",
+            detail_en="; ".join(en for _, en in problems),
+            fix_en='Send e.g. {"advance_seconds": 86400}, {"set": "2026-12-01T09:00:00+09:00", "frozen": true} '
+            'or {"reset": true}.',
+        )
 
 
 @ROUTES.post("/admin/v1/keys/rotate")

@@ -428,6 +428,8 @@ class HubService(Sessions, Offices, Listings, Audit):
         }
 
     async def read_file(self, session: Session, transmission_id: str, position: int) -> tuple[str, bytes]:
+        """One file's name and bytes. A position no database integer holds (the route takes any digits)
+        names no file: it is looked up as -1, which matches none, rather than failing in the driver."""
         row = await self._receivable(
             session,
             transmission_id,
@@ -435,7 +437,7 @@ class HubService(Sessions, Offices, Listings, Audit):
                 extra=", f.name AS file_name, f.size AS file_size, f.blob",
                 join="LEFT JOIN transmission_files f ON f.transmission_id = t.id AND f.position = ? ",
             ),
-            params=(position,),
+            params=(position if 0 <= position < 2**63 else -1,),
         )
         if row["blob"] is None:
             raise CareplanError(

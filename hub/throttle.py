@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from careplan.errors import SessionError
+from careplan.jst import for_people, span
 from hub.clock import Clock
 from hub.storage import Storage as Database
 from hub.storage import StorageTransaction as Transaction
@@ -62,11 +63,12 @@ class LoginThrottled(SessionError):  # catchable as every session refusal is
     """LOGIN_THROTTLED with the seconds until the lock ends (for the Retry-After header)."""
 
     def __init__(self, *, retry_after: int, until: dt.datetime, what_ja: str, what_en: str) -> None:
+        wait_ja, _ = span(dt.timedelta(seconds=retry_after))  # 86400 seconds reads 1日
         super().__init__(
             "LOGIN_THROTTLED",
-            detail=f"{what_ja}からのログインの失敗（と処理中の試行）が上限に達したため、{until.isoformat()}"
-            "（ハブ時刻）までログインを受け付けません",
-            fix=f"{retry_after}秒以上待ってから、正しいパスワードでログインしてください。",
+            detail=f"{what_ja}からのログインの失敗（と処理中の試行）が上限に達したため、"
+            f"{for_people(until.isoformat())}（ハブ時刻、日本時間）までログインを受け付けません",
+            fix=f"{wait_ja}以上待ってから、正しいパスワードでログインしてください。",
             detail_en=f"too many failed (or unfinished) logins {what_en}; logins are refused until {until.isoformat()} "
             "(hub clock)",
             fix_en=f"Wait at least {retry_after} seconds, then log in with the right password.",

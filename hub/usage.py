@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from careplan import licence as lic
@@ -226,6 +227,9 @@ class UsageSite:
 
     # --- the public directory (WAM NET) -----------------------------------------------------------
     async def directory(self, *, q: str = "", prefecture: str = "", service_kind: str = "") -> list[dict[str, str]]:
+        """Listed offices whose 事業所番号 or name holds every word of `q`, compared in NFKC: an IME's
+        full-width digits (１３７０…), half-width kana or a space between words still find them."""
+        words = unicodedata.normalize("NFKC", q).split()
         today = self.service.today()
         rows = await self.db.fetch_all("SELECT * FROM offices ORDER BY office_number")
         found = []
@@ -234,7 +238,8 @@ class UsageSite:
             listed = lic.listed_from(licence) if licence else None
             if listed is None or listed > today:
                 continue
-            if q and q not in row["office_number"] and q not in row["name"]:
+            searched = unicodedata.normalize("NFKC", f"{row['office_number']} {row['name']}")
+            if not all(word in searched for word in words):
                 continue
             if (prefecture and row["prefecture"] != prefecture) or (
                 service_kind and row["service_kind"] != service_kind

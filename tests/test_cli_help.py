@@ -95,3 +95,31 @@ def test_ctrl_c_outside_a_commands_own_handler_is_one_line(
     monkeypatch.setattr(careplan_main, "_dispatch", interrupted)
     assert careplan_main.main(["up"]) == 130
     assert capsys.readouterr().err.strip() == "careplan: 中断しました / interrupted"
+
+
+def test_the_command_list_is_japanese_first_within_80_columns() -> None:
+    """`careplan --help` was English only, with lines of 83-96 columns (and `conformance` out of line)."""
+    from rich.cells import cell_len
+
+    from careplan.errors import is_japanese
+
+    done = run_careplan("--help")
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and all(cell_len(line) <= 80 for line in lines), max(lines, key=cell_len)
+    for name in SUBCOMMANDS:
+        [at] = [i for i, line in enumerate(lines) if line.split()[:1] == [name]]
+        japanese, english = lines[at][14:], lines[at + 1][14:]
+        assert is_japanese(japanese) and english.isascii() and lines[at + 1][:14].isspace(), (japanese, english)
+    assert is_japanese(lines[0]) and lines[0].startswith("使い方 / usage: careplan")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_help_text_fits_80_columns(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Descriptions and examples are printed as written (RawDescriptionHelpFormatter): ten of them
+    were 83-326 columns, and `hub faults add` listed its kinds in a usage line of 132."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
+    for parser in subparsers(_parser(module)):
+        lines = parser.format_help().splitlines()
+        assert all(cell_len(line) <= 80 for line in lines), (parser.prog, max(lines, key=cell_len))

@@ -34,8 +34,8 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.mkfifo(root / "fifo.CSV")
     (root / "loop1").symlink_to(root / "loop2")
     (root / "loop2").symlink_to(root / "loop1")
-    (root / "data" / "ca").mkdir(parents=True)
-    (root / "data" / "ca" / "ca.pem").write_text("", "utf-8")
+    # a data folder with a real CA and no hub: the commands must get past its check to their own
+    assert run_careplan("ca", "--dir", str(root / "data" / "ca"), "init", timeout=TIMEOUT).returncode == 0
     return root
 
 
@@ -62,7 +62,12 @@ def office(bad: Path) -> Path:
 def _no_traceback(done: subprocess.CompletedProcess[str], status: int, japanese: str) -> None:
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == status, (done.returncode, done.stderr)
-    assert japanese in done.stderr, done.stderr
+    assert unfolded(japanese) in unfolded(done.stderr), done.stderr  # folded to 80 columns
+
+
+def unfolded(text: str) -> str:
+    """`text` without the line breaks and indents of folding (client.render), to find a phrase in."""
+    return "".join(text.split())
 
 
 # (arguments with {bad} for the folder above, exit status, the Japanese the message must hold)
@@ -120,6 +125,7 @@ CASES = [
     ("up --data {bad}/up --database foo://bar", 2, "postgresql://"),
     ('hub --data {bad}/data faults add {"kind":', 2, "JSON として読めません"),
     ("hub --data {bad}/data journal --since notatime", 2, "ISO 8601 の日時"),
+    ("hub --data {bad}/data clock set tomorrow", 2, "ISO 8601 の日時"),  # was sent, and the hub said Python's words
     ("load --data {bad}/data --offices 100000000", 2, "2〜1000の整数ではありません"),
     ("load --data {bad}/data --month 2026xx", 2, "サービス提供年月"),
     ("fixtures generate --month 202613 --out {bad}/o", 2, "サービス提供年月"),
@@ -253,3 +259,14 @@ def test_a_report_printed_before_an_output_file_fails_is_kept(bad: Path) -> None
     done = run_careplan("scenarios", "run", str(library), "--junit", str(bad / "file.CSV" / "j.xml"), timeout=TIMEOUT)
     _no_traceback(done, 2, "フォルダを作れません")
     assert "2 passed, 0 failed" in done.stdout
+
+
+def test_a_hub_command_without_a_running_hub_says_so_within_80_columns(bad: Path) -> None:
+    """One line of 134-162 columns ('… のハブは動いていません… / no running hub for …')."""
+    from rich.cells import cell_len
+
+    done = run_careplan("hub", "--data", str(bad / "data"), "clock", "show", timeout=TIMEOUT)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("ハブは動いていません") and lines[1].strip() == str(bad / "data"), lines
+    assert all(cell_len(line) <= 80 for line in lines if line.strip() != str(bad / "data")), lines

@@ -78,6 +78,9 @@ def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
     return any_quotes
 
 
+_CR_ONLY = "carriage return (CR) without line feed outside quotes"  # a record cut by a lone CR
+
+
 def _locate(text: str) -> str:
     """Why a record with quotes does not parse (slow path, only for broken records)."""
     pos, size = 0, len(text)
@@ -102,7 +105,7 @@ def _locate(text: str) -> str:
             if '"' in piece:
                 return f"quote inside an unquoted field at character {pos + piece.index(chr(34)) + 1}"
             if "\r" in piece:
-                return "carriage return (CR) without line feed outside quotes"
+                return _CR_ONLY
             pos = end
         pos += 1
     return "malformed record"
@@ -112,7 +115,7 @@ def split_record(text: str) -> tuple[list[str], list[str] | None] | str:
     """Fields and raw tokens of one record's text, or the reason it is malformed."""
     if '"' not in text:
         if "\r" in text:
-            return "carriage return (CR) without line feed outside quotes"
+            return _CR_ONLY
         return text.split(","), None
     found = _FIELDS.findall(text)
     # Tokens are consecutive and comma-separated, so they cover the whole text exactly when
@@ -163,6 +166,20 @@ class _Feed:
 
 def _quoting(sink: FindingSink, line: int, reason: str) -> None:
     sink.lost.append(line)
+    if reason == _CR_ONLY:  # a file saved with CR line ends (Excel for Mac's 'CSV (Macintosh)'): not quoting
+        sink.add(
+            "csv.quoting",
+            "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF です）。",
+            message_en=f"record cannot be read: {reason}",
+            line=line,
+            section=SECTION,
+            expected="CR LF line ends",
+            fix="改行コードを CR LF にして保存し直してください（Excel for Mac の「CSV（Macintosh）」は CR だけで"
+            '改行します）。項目の中の改行は""で囲んでください。',
+            fix_en="Save the file again with CR LF line ends (Excel for Mac's 'CSV (Macintosh)' ends lines with CR "
+            'only); enclose a line break inside a value in "".',
+        )
+        return
     sink.add(
         "csv.quoting",
         f"レコードを読めません: {reason}",

@@ -31,6 +31,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -60,6 +61,28 @@ OPERATIONS: Mapping[str, tuple[str, ...]] = {
     "download": ("GET /api/v1/inbox/{transmission_id}", "GET /api/v1/inbox/{transmission_id}/files/{position}"),
     "acknowledge": ("POST /api/v1/inbox/{transmission_id}/ack",),
 }
+# Each field's JSON type, as hub/openapi.yaml's FaultRule gives it: a rule of another type would
+# raise in a comparison (a 500) or be stored and never match (an office given as a number).
+_TEXT, _WHOLE, _NUMBER = ("文字列", "a string"), ("整数", "a whole number"), ("数", "a number")
+FIELD_TYPES: Mapping[str, tuple[tuple[type, ...], tuple[str, str], bool]] = MappingProxyType(
+    {  # name: (accepted types, (Japanese, English) name of the type, may be null)
+        "kind": ((str,), _TEXT, False),
+        "route": ((str,), _TEXT, True),
+        "office": ((str,), _TEXT, True),
+        "operation": ((str,), _TEXT, True),
+        "count": ((int,), _WHOLE, True),
+        "probability": ((int, float), _NUMBER, False),
+        "latency_ms": ((int,), _WHOLE, False),
+        "status": ((int,), _WHOLE, False),
+        "code": ((str,), _TEXT, False),
+        "retry_after": ((int,), _WHOLE, True),
+        "after_bytes": ((int,), _WHOLE, False),
+        "transmission": ((str,), _TEXT, True),
+        "signature": ((str,), _TEXT, False),
+    }
+)
+COUNT_MAX = 1_000_000_000  # a count or a seed is stored as a 64-bit integer: a bigger one was a 500
+SEED_RANGE = range(-(2**63), 2**63)
 FAULT = web.RequestKey("fault", dict)
 REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
@@ -95,6 +118,9 @@ class FaultRule:
     signature: str = ""  # substitute_signature: base64 of the detached CMS signature to serve
 
     def __post_init__(self) -> None:
+        mistyped = self._type_problems()
+        if mistyped:  # before any comparison, which would raise on a value of another type
+            raise _bad(mistyped)
         problems: list[tuple[str, str]] = []
         problems += self._signature_problems()
         if self.kind not in KINDS:
@@ -108,8 +134,10 @@ class FaultRule:
             )
         if self.route is not None and len(self.route.split(" ", 1)) != 2:
             problems.append(("route は 'POST /api/v1/transmissions' の形です", "route is 'METHOD /path'"))
-        if self.count is not None and self.count < 1:
-            problems.append(("count は 1 以上です（省略すると解除まで毎回）", "count must be at least 1"))
+        if self.count is not None and not 1 <= self.count <= COUNT_MAX:  # the database holds 64 bits
+            problems.append(
+                (f"count は 1〜{COUNT_MAX} です（省略すると解除まで毎回）", f"count must be from 1 to {COUNT_MAX}")
+            )
         if not 0 < self.probability <= 1:
             problems.append(("probability は 0 より大きく 1 以下です", "probability must be in (0, 1]"))
         if not 0 <= self.latency_ms <= 120_000:
@@ -125,9 +153,17 @@ class FaultRule:
         if problems:
             raise _bad(problems)
 
+    def _type_problems(self) -> list[tuple[str, str]]:
+        problems = []
+        for name, (types, (ja, en), nullable) in FIELD_TYPES.items():
+            value = getattr(self, name)
+            if (value is None and nullable) or (isinstance(value, types) and not isinstance(value, bool)):
+                continue
+            null = ("（または null）", " (or null)") if nullable else ("", "")
+            problems.append((f"{name} は{ja}です{null[0]}", f"{name} must be {en}{null[1]}"))
+        return problems
+
     def _signature_problems(self) -> list[tuple[str, str]]:
-        if self.transmission is not None and not isinstance(self.transmission, str):
-            return [("transmission は送信ID（文字列）です", "transmission is a transmission id (a string)")]
         if self.kind != "substitute_signature":
             if self.signature:
                 return [("signature は substitute_signature の項目です", "signature is for substitute_signature only")]
@@ -152,8 +188,12 @@ class FaultRule:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultRule:
-        if body.get("kind") in ALIASES:
-            body = {**body, "kind": ALIASES[body["kind"]]}
+        kind = body.get("kind")
+        if kind is None:
+            known = ", ".join(KINDS)
+            raise _bad([(f"kind（{known} のいずれか）が必要です", f"kind is required (one of {known})")])
+        if isinstance(kind, str) and kind in ALIASES:
+            body = {**body, "kind": ALIASES[kind]}
         names = set(cls.__dataclass_fields__)
         unknown = set(body) - names - {"seed"}
         if unknown:

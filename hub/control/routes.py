@@ -7,6 +7,7 @@ from aiohttp import web
 
 from careplan.errors import CareplanError, Operation
 from hub.control import views
+from hub.control.faults import SEED_RANGE
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL, Control
 from hub.control.staging import licence_record, replace_licence_record
@@ -63,7 +64,7 @@ async def journal(request: web.Request) -> web.Response:
         office=query.get("office", ""),
         transmission=query.get("transmission", ""),
         code=query.get("code", ""),
-        since=query.get("since", ""),
+        since=views.since_value(query.get("since")),
         cursor=views.cursor_value(query.get("cursor")),
         limit=views.page_limit(query.get("limit"), default=100),
     )
@@ -87,11 +88,11 @@ async def faults_add(request: web.Request) -> web.Response:
             fix_en='Send e.g. {"seed": 7, "rules": [{"kind": "latency", "latency_ms": 500}]}.',
         )
     seed = body.get("seed", 0)
-    if not isinstance(seed, int):
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed not in SEED_RANGE:
         raise CareplanError(
             "BAD_REQUEST",
             operation=Operation.ADMIN,
-            detail='"seed" は整数です',
+            detail='"seed" は整数です（-2^63〜2^63-1）',
             fix='"seed": 7 のように整数で送ってください。',
             detail_en='"seed" is a whole number',
             fix_en='Send e.g. "seed": 7.',

@@ -3,6 +3,7 @@ correction requests (R3.8) with their status. Read-only except a correction's st
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -55,6 +56,26 @@ def cursor_value(text: str | None) -> int | None:
             "Start without a cursor and pass each page's next_cursor as is.",
         )
     return number
+
+
+def since_value(text: str | None) -> str:
+    """`since` as the journal stores its times (ISO 8601 in UTC), so that the text comparison of the
+    query orders them as instants: a time with another offset (JST, +09:00) compared as typed was
+    nine hours off, and a date that is none (2026-13-01) matched everything. No zone: UTC, as the
+    hub's clock (careplan.jst). Empty: no lower bound."""
+    if not text:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(text)
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+09:00 is before year 1 in UTC
+        raise _bad(
+            f"since {text!r} は ISO 8601 の日時ではありません",
+            f"since {text!r} is not an ISO 8601 time",
+            "since に 2026-12-01T09:00:00+09:00 のような日時を指定してください（時差なしは UTC）。",
+            "Give since as a time like 2026-12-01T09:00:00+09:00 (without an offset: UTC).",
+        ) from None
+    return moment.isoformat()
 
 
 async def transmissions(

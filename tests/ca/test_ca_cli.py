@@ -57,7 +57,14 @@ def test_server_certificate_names_loopback(tmp_path: Path, capsys: pytest.Captur
     assert (tmp_path / "tls" / "hub-key.pem").stat().st_mode & 0o777 == 0o600
 
 
-def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_refusals_are_clear(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each refusal: a line saying so, then the reason in Japanese, then in English, each folded
+    (one line of 124 columns before, and an unknown serial said in English only)."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
     ca_dir = str(tmp_path / "ca")
     _run(capsys, "--dir", ca_dir, "init")
     assert (
@@ -80,9 +87,13 @@ def test_refusals_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         )
         == 2
     )
-    assert "事業所番号" in capsys.readouterr().err
+    said = capsys.readouterr().err.splitlines()
+    assert said[1].startswith("  事業所番号が10桁ではありません。事業所番号: 12345（期待値 都道府県番号(2)+")
+    assert all(cell_len(line) <= 80 for line in said) and "is not 10 characters" in " ".join(said)  # was 124
     assert main(["--dir", ca_dir, "revoke", "abcdef"]) == 2
-    assert "not issued by this CA" in capsys.readouterr().err
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].endswith("refused:") and said[1].startswith("  シリアル abcdef の証明書はこの認証局が発行")
+    assert said[-1] == "  serial abcdef was not issued by this CA"
     assert main(["--dir", str(tmp_path / "none"), "show"]) == 2
 
 
@@ -107,3 +118,48 @@ def test_reissue_for_a_lost_password(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert second["serial"] != first["serial"]  # type: ignore[index]
     index = {e["serial"]: e for e in _run(capsys, "--dir", ca_dir, "--json", "show")}  # type: ignore[union-attr]
     assert index[first["serial"]]["revoked_at"] and not index[second["serial"]]["revoked_at"]  # type: ignore[index]
+
+
+def test_trust_help_fits_80_columns_and_its_commands_paste_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its steps were one line each (up to 177 columns) and the certutil command 118 with a long path."""
+    from rich.cells import cell_len
+
+    from careplan.trust_help import CA_NICKNAME
+
+    monkeypatch.setenv("COLUMNS", "80")
+    ca_dir = tmp_path / "研修用のデータ" / "ca"
+    assert main(["--dir", str(ca_dir), "trust-help"]) == 0
+    text = capsys.readouterr().out
+    ca_file = str((ca_dir / "ca.pem").resolve())
+    windows = [line for line in text.splitlines() if line.lstrip().startswith("certutil -addstore")]
+    assert windows == [f"      certutil -addstore -user Root {ca_file}"]  # a Windows prompt has no `\`: whole
+    lines = [line for line in text.splitlines() if line not in windows]
+    too_wide = [line for line in lines if cell_len(line) > 80]
+    assert all(line.strip() == ca_file for line in too_wide), too_wide  # a path wider than a line stays whole
+    pasted = text.replace(" \\\n        ", " ")  # what a shell reads
+    assert f'certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n "{CA_NICKNAME}" -i {ca_file}\n' in pasted
+    assert "信頼されたルート証明機関" in "".join(text.split())
+
+
+def test_show_lists_each_certificate_japanese_first_within_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list was one line a certificate of 123-129 columns, English only ('valid', 'until')."""
+    from rich.cells import cell_len
+
+    monkeypatch.setenv("COLUMNS", "80")
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "--dir", ca_dir, "init")
+    name = "ひまわり訪問介護ステーション株式会社 本店営業所 サービス提供責任者室"
+    kept = _issue(capsys, ca_dir, name, "--password", "pw", "--out", str(tmp_path / "a.p12"))
+    gone = _issue(capsys, ca_dir, "テスト", "--kind", "dairinin", "--password", "pw", "--out", str(tmp_path / "b.p12"))
+    _run(capsys, "--dir", ca_dir, "revoke", str(gone["serial"]))
+    assert main(["--dir", ca_dir, "show"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), max(lines, key=cell_len)
+    assert lines[0] == "証明書一覧 / certificates（2件）"
+    assert f"{kept['serial']}  有効 / valid" in lines and any(f"{gone['serial']}  失効 / revoked " in x for x in lines)
+    assert "".join(name.split()) in "".join("".join(lines).split())
+    assert any(line.startswith("  代理人証明書 (dairinin)  期限 / until ") for line in lines)

@@ -431,3 +431,31 @@ def test_digest_is_of_the_bytes_parsed_taken_once(monkeypatch: pytest.MonkeyPatc
     assert hashed == [sent], "hashed once, when first asked"
     assert manifest == build() and hash(manifest) == hash(build()), "the digest is no part of the value"
     assert build().sha256 == real(build().to_bytes()).hexdigest(), "built in memory: its canonical bytes"
+
+
+# --- the signing time -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("off", "ja", "en"),
+    [
+        (dt.timedelta(days=2, hours=15), "より 2日15時間 進んでいます（許容は ±10分）", "2 days 15 hours ahead of"),
+        (-dt.timedelta(minutes=14, seconds=59.5), "より 14分59秒 遅れています", "14 minutes 59 seconds behind"),
+        (dt.timedelta(hours=1, seconds=1), "より 1時間1秒 進んで", "1 hour 1 second ahead of"),
+    ],
+)
+def test_a_signing_time_off_the_hub_clock_says_by_how_much_in_words(off: dt.timedelta, ja: str, en: str) -> None:
+    """The detail said Python's timedelta: 'より 2 days, 15:00:00 進んでいます（許容は ±0:10:00）'."""
+    manifest = build()  # signed_at in whole seconds
+    with pytest.raises(CareplanError) as caught:
+        manifest.judge_signing_time(manifest.signed_at - off)
+    error = caught.value
+    assert error.code == "SIGNING_TIME_INVALID"
+    assert ja in error.detail and en in error.detail_en, (error.detail, error.detail_en)
+    assert "day," not in error.detail and ":00:" not in error.detail.split("より")[1]
+    assert error.detail.startswith(
+        f"署名時刻 {manifest.signed_at.astimezone(JST).isoformat()} がハブの時刻 "
+    )  # as certificates say
+
+
+def test_a_signing_time_within_ten_minutes_is_accepted() -> None:
+    manifest = build()
+    manifest.judge_signing_time(manifest.signed_at + dt.timedelta(minutes=9, seconds=59))

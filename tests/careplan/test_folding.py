@@ -76,3 +76,33 @@ def test_an_ascii_word_after_japanese_starts_the_next_line_with_its_bracket() ->
     first = "careplan load: /nonexistent/careplan はハブのデータディレクトリではありません"
     then = "（ca/ca-key.pem と admin-token が必要）"
     assert fold(first + then, 80) == [first, then]
+
+
+def test_a_closing_mark_that_moves_the_break_back_never_moves_it_into_a_word() -> None:
+    """The break fell just after 'jpeg' before '・': keeping '・' up must not cut 'jpe' | 'g' (rule 4
+    again after rule 3), as the fix of FILE_TYPE_NOT_ALLOWED was cut at 68 cells."""
+    fix = "Word・Excelの文書はPDFに変換してから送信してください（pdf・csv・jpeg・jpg・png・gif・txt）。"
+    assert fold(fix, 68) == [
+        "Word・Excelの文書はPDFに変換してから送信してください（pdf・csv・",
+        "jpeg・jpg・png・gif・txt）。",
+    ]
+    assert fold("あいう abc、def", 8) == ["あいう", "abc、def"]
+
+
+@settings(max_examples=500)
+@given(_TEXT, st.integers(min_value=8, max_value=40))
+@example("1、1(あ、", 8)  # the break before "(": the bracket goes down with あ, the word "1" stays whole
+def test_an_ascii_word_that_fits_a_line_is_never_cut(text: str, cells: int) -> None:
+    """Unless it begins its line (only opening brackets before it): then it may be cut at the width."""
+    pieces = fold(text, cells)
+    for earlier, piece in itertools.pairwise(pieces):
+        if earlier and piece and _ascii_word_char(earlier[-1]) and _ascii_word_char(piece[0]):
+            tail = len(earlier) - len(earlier.rstrip("abc123-_.:"))
+            head = len(piece) - len(piece.lstrip("abc123-_.:"))
+            before = earlier[:-tail] if tail else earlier
+            assert tail + head > cells or all(ch in NO_LINE_END or ch.isspace() for ch in before), (text, pieces)
+
+
+def _ascii_word_char(ch: str) -> bool:
+    """Part of an ASCII word; an opening bracket is not: it goes down with what it opens (rule 3)."""
+    return ch.isascii() and not ch.isspace() and ch not in NO_LINE_END

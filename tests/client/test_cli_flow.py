@@ -15,6 +15,7 @@ from careplan.errors import CATALOGUE, MSG_SENDER_NOT_APPLIED
 from careplan_cli.up import login_args
 from fixtures.samples import sample_actuals_set, sample_plan_set
 from tests.conftest import careplan_up, run_careplan
+from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +75,7 @@ def test_send_download_and_send_list_from_the_shell(demo: Demo, tmp_path: Path) 
 
     again = demo.client("houmon", "download", tid, "--out", str(tmp_path / "again"))
     assert again.returncode == 1
-    assert "ALREADY_DOWNLOADED" in again.stderr and "送信元事業所に再送を依頼してください" in again.stderr
+    assert "ALREADY_DOWNLOADED" in again.stderr and "送信元事業所に再送を依頼してください" in unfolded(again.stderr)
 
 
 def test_temporary_password_gets_the_real_message(demo: Demo) -> None:
@@ -100,11 +101,13 @@ def test_unlicensed_sender_gets_the_real_message_in_both_outputs(demo: Demo, tmp
     assert (error["code"], error["message"]) == ("SENDER_NOT_APPLIED", MSG_SENDER_NOT_APPLIED)
     human = demo.client("mishinsei", "send", *paths, "--to", kyotaku)
     assert human.returncode == 1
-    assert MSG_SENDER_NOT_APPLIED in human.stderr and "詳細:" in human.stderr and "対処:" in human.stderr
-    assert CATALOGUE["SENDER_NOT_APPLIED"].explanation_ja in human.stderr  # Japanese by default
+    assert MSG_SENDER_NOT_APPLIED in unfolded(human.stderr) and "詳細:" in human.stderr and "対処:" in human.stderr
+    assert unfolded(CATALOGUE["SENDER_NOT_APPLIED"].explanation_ja) in unfolded(human.stderr)  # Japanese by default
     english = demo.client("mishinsei", "--lang", "en", "send", *paths, "--to", kyotaku)
-    assert english.returncode == 1 and MSG_SENDER_NOT_APPLIED in english.stderr  # the real text stays
-    assert CATALOGUE["SENDER_NOT_APPLIED"].explanation in english.stderr and "fix:" in english.stderr
+    assert english.returncode == 1 and MSG_SENDER_NOT_APPLIED in unfolded(english.stderr)  # the real text stays
+    assert (
+        unfolded(CATALOGUE["SENDER_NOT_APPLIED"].explanation) in unfolded(english.stderr) and "fix:" in english.stderr
+    )
 
 
 def test_wrong_p12_password_is_a_local_error(demo: Demo) -> None:

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from hub.passwords import hash_password
 from tests.conftest import careplan_up, run_careplan
@@ -53,6 +54,11 @@ def test_banner_second_up_and_client_corner_cases(tmp_path: Path) -> None:
         port = url.rsplit(":", 1)[1]
         taken = run_careplan("up", "--data", str(tmp_path / "other"), "--port", port, timeout=30)
         assert taken.returncode == 2 and "--port" in taken.stderr and "Traceback" not in taken.stderr
+        said = taken.stderr.splitlines()  # Japanese first; the reason without asyncio's repeated address (was 90)
+        assert all(cell_len(line) <= 80 for line in said), said
+        assert said.index("  別のハブ（またはほかのプログラム）がこのポートを使っています。") < next(
+            n for n, line in enumerate(said) if line.startswith("  another hub")
+        )
 
         home = str(tmp_path / "home")
         wrong_to = run_careplan("client", "--home", home, "send", "x.CSV", "--to", "137010001")

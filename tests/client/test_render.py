@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 from rich.progress import Task
 
+from careplan.errors import CareplanError, Lang, Operation
 from careplan.folding import NO_LINE_START
 from client import render
 from tests.conftest import run_careplan
@@ -193,3 +194,85 @@ def test_json_and_profile_also_work_after_the_command(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr  # no such profile here: a local problem, said in JSON
     error = json.loads(done.stdout)["error"]
     assert error["code"] == "LOCAL" and "'kyotaku'" in error["detail"]
+
+
+def _stderr_lines(error: CareplanError, language: Lang, width: int = 80) -> list[str]:
+    buffer = io.StringIO()
+    saved, render.err = render.err, Console(file=buffer, width=width, highlight=False, soft_wrap=True)
+    try:
+        render.refusal(error, language)
+    finally:
+        render.err = saved
+    return buffer.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("language", [Lang.JA, Lang.EN])
+def test_a_refusal_with_its_findings_fits_80_columns_and_keeps_every_word(language: Lang) -> None:
+    """The refusal an office reads most was printed line by line unfolded (95–104 columns for a
+    FILE_TYPE_NOT_ALLOWED, 139 for a missing file): now each part continues below itself."""
+    finding = {
+        "severity": "error",
+        "rule": "transmission.file_type",
+        "file": "居宅サービス計画書（第1表・第2表）_さくら居宅介護支援事業所_令和7年4月分_利用者全員.docx",
+        "section": "R4.2",
+        "expected": "csv, gif, jpeg, jpg, pdf, png, txt",
+        "message": "This file type cannot be sent.",
+        "fix": "Convert Word and Excel documents to PDF (pdf, csv, jpeg, jpg, png, gif, txt) before sending them.",
+    }
+    error = CareplanError(
+        "FILE_TYPE_NOT_ALLOWED",
+        operation=Operation.SEND,
+        detail="エラー 1件: 居宅サービス計画書（第1表・第2表）_さくら居宅介護支援事業所.docx (transmission.file_type)",
+        detail_en="1 error: 居宅サービス計画書（第1表・第2表）_さくら居宅介護支援事業所.docx (transmission.file_type)",
+        findings=[finding],
+    )
+    lines = _stderr_lines(error, language)
+    assert all(console_width(line) <= 80 for line in lines), max(lines, key=console_width)
+    text = "".join("".join(line.split()) for line in lines)
+    for whole in (error.message, error.fix_in(language), error.detail_in(language), finding["file"]):
+        assert "".join(str(whole).split()) in text
+    assert "jpeg" in text.replace("jpe\n", "")  # a word is not cut (careplan.folding rule 4)
+    assert not any(line.lstrip().startswith(("g・", "g,")) for line in lines), lines
+
+
+def test_a_local_problem_fits_80_columns(tmp_path: Path) -> None:
+    missing = (
+        tmp_path / ("とても長いフォルダの名前" * 3) / "UPPLAN_202504_1370100016_43_1370100024_11_20250420093000.CSV"
+    )
+    result = run_careplan(
+        "client",
+        "--home",
+        str(tmp_path),
+        "--profile",
+        "nosuch",
+        "send",
+        str(missing),
+        "--to",
+        "1370100024",
+        env={"COLUMNS": "80"},
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert all(console_width(line) <= 80 for line in lines), lines
+    assert lines[0].startswith("エラー 手元の問題で実行できません / a local problem")
+
+
+def test_a_check_digit_warning_on_the_command_line_is_japanese_first(tmp_path: Path) -> None:
+    """`--to` and `ca issue --office` warned in English only: 'warning: --to '1370100025': check digit
+    5 differs from the computed 4'."""
+    sent = run_careplan(
+        "client", "--home", str(tmp_path), "--profile", "p", "send", str(tmp_path / "x.pdf"), "--to", "1370100025"
+    )
+    assert run_careplan("ca", "--dir", str(tmp_path / "ca"), "init").returncode == 0
+    issued = run_careplan(
+        "ca", "--dir", str(tmp_path / "ca"), "issue", "--office", "1370100025", "--user", "KJ1370100025",
+        "--name", "テスト", "--password", "pw", "--out", str(tmp_path / "t.p12"),
+    )  # fmt: skip
+    for done, field in ((sent, "--to"), (issued, "事業所番号")):
+        lines = done.stderr.splitlines()
+        [at] = [n for n, line in enumerate(lines) if line.startswith("注意: ")]
+        said = "".join("".join(lines[at:]).split())
+        assert said.startswith(f"注意:事業所番号のチェックデジットが計算と異なります（警告）。{field}:1370100025"), (
+            lines
+        )
+        assert "（期待値1370100024）warning:" in said and "check digit 5 differs from the computed 4" in done.stderr

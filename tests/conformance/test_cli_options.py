@@ -13,14 +13,17 @@ def _run(data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return run_careplan("conformance", "run", *hub, "--report", str(data / "r"), *extra)
 
 
+def _ca(data: Path) -> None:
+    assert run_careplan("ca", "--dir", str(data / "ca"), "init").returncode == 0
+
+
 def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> None:
     done = _run(tmp_path)
     message = f"careplan conformance: {tmp_path} is not a hub's data folder (no ca/ca.pem)"
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1] == message
     assert "ハブのデータディレクトリではありません" in done.stderr.splitlines()[0]  # Japanese first
     assert not (tmp_path / "admin-token").exists()
-    (tmp_path / "ca").mkdir()
-    (tmp_path / "ca" / "ca.pem").write_text("")
+    _ca(tmp_path)
     done = _run(tmp_path, "--only", "nope")
     assert (done.returncode, done.stderr.strip()) == (
         2,
@@ -28,3 +31,27 @@ def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> No
     )
     done = run_careplan("conformance", "csv", str(tmp_path / "missing"), "--report", str(tmp_path / "r"))
     assert done.returncode == 2 and "is not a folder" in done.stderr and "フォルダではありません" in done.stderr
+
+
+def test_a_hub_it_cannot_reach_is_said_in_japanese_then_english_within_80_columns(tmp_path: Path) -> None:
+    """It was two lines of 105 and 204 columns (the URL, the folder and aiohttp's whole reason)."""
+    from rich.cells import cell_len
+
+    _ca(tmp_path)  # a CA, no admin token: the admin API cannot be reached
+    done = _run(tmp_path)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and lines[0] == "careplan conformance:", lines
+    assert lines[1].startswith("  https://127.0.0.1:9 のハブの管理 API に"), lines
+    assert any(line.startswith("  cannot reach the hub's admin API") for line in lines[2:]), lines
+    assert all(cell_len(line) <= 80 or " " not in line.strip() for line in lines), lines  # a lone path stays whole
+
+
+def test_a_data_folder_with_a_corrupt_ca_is_named_not_an_unexpected_error(tmp_path: Path) -> None:
+    """A ca.pem that is no PEM ended conformance, scenarios --hub and demo --hub with exit 70
+    ('想定外のエラー … ValueError') where the hub's own start says which file and what to do."""
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "ca.pem").write_text("not a certificate")
+    hub = ("--hub", "https://127.0.0.1:9", "--data", str(tmp_path))
+    for done in (_run(tmp_path), run_careplan("scenarios", "run", *hub), run_careplan("demo", *hub)):
+        assert done.returncode == 2 and "データディレクトリのファイルを使えません" in done.stderr, done.stderr
+        assert str(tmp_path / "ca" / "ca.pem") in done.stderr and "想定外" not in done.stderr

@@ -164,6 +164,32 @@ async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> No
     assert (await ok(hub, "GET", "/admin/v1/faults"))["faults"] == []
 
 
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ({"kind": "latency", "route": 5}, "route は文字列です"),  # was a 500 (route.split)
+        ({"kind": "latency", "route": ["POST /api/v1/transmissions"]}, "route は文字列です"),  # a 500
+        ({"kind": ["latency"]}, "kind は文字列です"),  # a 500 (an unhashable alias lookup)
+        ({"kind": "latency", "office": 1370100016, "count": 1}, "office は文字列です"),  # stored, never matched
+        ({"kind": "latency", "count": 2.5}, "count は整数です"),  # stored
+        ({"kind": "http_error", "retry_after": "soon", "count": 1}, "retry_after は整数です"),  # stored
+        ({"kind": "http_error", "status": True}, "status は整数です"),
+        ({"kind": "latency", "probability": None}, "probability は数です"),  # was a Python TypeError text
+        ({"route": "POST /api/v1/transmissions"}, "kind（latency"),  # was "FaultRule.__init__() missing…"
+        ({"kind": "latency", "count": 10**30}, "count は 1〜"),  # a 500: no 64-bit integer holds it
+        ({"kind": "latency", "count": 1, "seed": 10**30}, '"seed" は整数です'),  # a 500 as well
+        ({"kind": "latency", "count": 1, "seed": True}, '"seed" は整数です'),
+    ],
+)
+async def test_a_rule_of_the_wrong_type_is_refused_by_field_and_nothing_is_stored(
+    hub: HubUnderTest, rule: dict[str, Any], words: str
+) -> None:
+    status, refusal = await admin(hub, "POST", "/admin/v1/faults", rule)
+    assert (status, refusal["code"]) == (400, "BAD_REQUEST") and words in refusal["detail"], refusal
+    assert "__init__" not in refusal["detail"] and "not supported" not in refusal["detail"]
+    assert (await ok(hub, "GET", "/admin/v1/faults"))["faults"] == []
+
+
 async def test_a_catch_all_rule_spares_the_admin_api_and_the_dashboard(hub: HubUnderTest) -> None:
     await ok(hub, "POST", "/admin/v1/faults", {"kind": "http_error"})  # every route, until cleared
     assert (await hub.raw("GET", "/healthz"))[0] == 503

@@ -154,6 +154,25 @@ async def test_filters_and_cursor_pages(hub: HubUnderTest) -> None:
     assert (status, bad["code"]) == (400, "BAD_REQUEST")
 
 
+async def test_since_is_an_instant_whatever_its_offset(hub: HubUnderTest) -> None:
+    """`since` was compared as text with the stored UTC times: the same instant in JST (+09:00)
+    matched entries nine hours later only, and a date that is none (2026-13-01) matched all."""
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.whoami()
+    [last] = (await ok(hub, "GET", f"/admin/v1/journal?office={KYOTAKU.number}&limit=1"))["entries"]
+    at = dt.datetime.fromisoformat(last["at"])
+    jst = dt.timezone(dt.timedelta(hours=9))
+    for since, included in ((at, True), (at + dt.timedelta(seconds=1), False)):
+        for written in (since.astimezone(jst).isoformat(), since.astimezone(dt.UTC).replace(tzinfo=None).isoformat()):
+            query = written.replace("+", "%2B")
+            page = await ok(hub, "GET", f"/admin/v1/journal?office={KYOTAKU.number}&since={query}")
+            assert (last["id"] in [e["id"] for e in page["entries"]]) is included, (written, page["entries"])
+    for wrong in ("2026-13-01", "yesterday", "0001-01-01T00:00:00%2B09:00"):
+        status, bad = await admin(hub, "GET", f"/admin/v1/journal?since={wrong}")
+        assert (status, bad["code"]) == (400, "BAD_REQUEST") and "since" in bad["detail"], bad
+
+
 async def test_the_journal_keeps_the_latest_entries_only(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
     from hub.control import journal as journal_module
 

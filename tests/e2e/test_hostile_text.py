@@ -1,11 +1,12 @@
 """Text no storage takes, and bytes that are no text, anywhere a request carries them (both
 backends): NUL and unpaired surrogates in JSON fields, NUL in the path and the query, non-UTF-8
 bytes in the Authorization header and cookies, mangled form fields and CSRF tokens, a forged
-cursor, numbers beyond what the database holds. Each is a 4xx with its catalogue code and the
-exact Japanese message, naming where and at which character (never the value), and changes
-nothing; none reaches the database or a digest as an exception (they were 500s: sqlite3/asyncpg
-refuse such text, `str.encode()` refuses a surrogate, `hmac.compare_digest` a non-ASCII str,
-`int()` a "²" that `str.isdigit()` let through)."""
+cursor, numbers beyond what the database holds (in the query, and as a file position in the
+path). Each is a 4xx with its catalogue code and the exact Japanese message, naming where and at
+which character (never the value), and changes nothing; none reaches the database or a digest as
+an exception (they were 500s: sqlite3/asyncpg refuse such text, `str.encode()` refuses a
+surrogate, `hmac.compare_digest` a non-ASCII str, `int()` a "²" that `str.isdigit()` let
+through, the drivers an integer over 64 bits)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ import base64
 import json
 import logging
 import ssl
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from careplan.errors import CATALOGUE
 from client.hubclient import client_ssl_context
+from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 from tests.e2e.test_fuzz import _session_token, _web_session_cookie
 
@@ -31,10 +34,12 @@ def _context(hub: HubUnderTest) -> ssl.SSLContext:
     return client_ssl_context(hub.config.trusted_ca_file, hub.pki.terminals[KYOTAKU.number])
 
 
-async def _request(hub: HubUnderTest, method: str, path: str, **kwargs: object) -> tuple[int, dict[str, object] | str]:
+async def _request(
+    hub: HubUnderTest, method: str, path: str, *, context: ssl.SSLContext | None = None, **kwargs: object
+) -> tuple[int, dict[str, object] | str]:
     async with (
         aiohttp.ClientSession(  # bounded: a stream that opens and never answers must fail, not hang
-            connector=aiohttp.TCPConnector(ssl=_context(hub)), timeout=aiohttp.ClientTimeout(total=30)
+            connector=aiohttp.TCPConnector(ssl=context or _context(hub)), timeout=aiohttp.ClientTimeout(total=30)
         ) as session,
         session.request(method, hub.url + path, allow_redirects=False, **kwargs) as response,  # type: ignore[arg-type]
     ):
@@ -123,6 +128,45 @@ async def test_nul_in_the_path_or_the_query_is_a_bad_request(hub: HubUnderTest, 
 async def test_numbers_no_database_holds_are_a_bad_request(hub: HubUnderTest, path: str) -> None:
     status, answer = await _request(hub, "GET", path, headers=ADMIN)
     _refused(status, answer, "BAD_REQUEST", 400)
+
+
+@pytest.mark.parametrize("position", ["9223372036854775808", "99999999999999999999"])
+async def test_a_file_position_beyond_64_bits_is_no_such_file(hub: HubUnderTest, position: str, tmp_path: Path) -> None:
+    """The route takes any digits; a position the database cannot hold was a 500 (OverflowError in the
+    driver). It names no file: 404 TRANSMISSION_NOT_FOUND, as for position 7, and the transmission
+    stays downloadable."""
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        tid = (await kyotaku.send(list(files.items()), to=HOUMON.number))["transmission_id"]
+        await houmon.login(HOUMON.user, HOUMON.password)
+        headers = {"Authorization": f"Bearer {houmon.token}"}
+        context = client_ssl_context(hub.config.trusted_ca_file, hub.pki.terminals[HOUMON.number])
+        for transmission_id in (tid, "0" * 32):
+            status, answer = await _request(
+                hub, "GET", f"/api/v1/inbox/{transmission_id}/files/{position}", headers=headers, context=context
+            )
+            refusal = _refused(status, answer, "TRANSMISSION_NOT_FOUND", 404)
+            assert transmission_id in str(refusal["detail"])
+        assert sorted(f.name for f in (await houmon.download(tid, tmp_path)).files) == sorted(files)
+
+
+@pytest.mark.parametrize("users", [1, "C137010006501", ["C137010006501"], {"user_id": "C137010006501"}, [[1]]])
+async def test_personal_users_that_are_no_array_of_objects_are_a_bad_request(hub: HubUnderTest, users: object) -> None:
+    """POST /admin/v1/offices iterated personal_users as given: a number or a string was a 500."""
+    body = {
+        "office_number": "1370100065",
+        "name": "テスト訪問介護",
+        "service_kind": "11",
+        "office_user_id": "KJ1370100065",
+        "password": "Tokyo-Kaigo-2026",
+        "personal_users": users,
+    }
+    status, answer = await _request(hub, "POST", "/admin/v1/offices", json=body, headers=ADMIN)
+    refusal = _refused(status, answer, "BAD_REQUEST", 400)
+    assert "personal_users" in str(refusal["detail"])
+    status, _ = await _request(hub, "GET", "/admin/v1/offices/1370100065", headers=ADMIN)
+    assert status == 404  # nothing registered
 
 
 async def test_a_nul_in_an_office_path_changes_nothing(hub: HubUnderTest) -> None:

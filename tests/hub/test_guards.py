@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from careplan.errors import CareplanError, Finding
+from careplan.errors import CareplanError, Finding, Lang
 from hub import connections
 from hub.bodies import refusal_for
 from hub.config import HubConfig
@@ -152,3 +152,20 @@ def test_audit_details_name_places_not_values() -> None:
     error = CareplanError("FORMAT_INVALID", detail="1 error(s): 利用者生年月日 '19310231'", findings=[finding])
     assert audit_detail(error) == "1 finding(s): UPHOSOKU.CSV:3 No.8 利用者生年月日 [field.date]"
     assert audit_detail(CareplanError("BAD_REQUEST", detail="x" * 1000)).endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "wait"), [(60, "1分以上待って"), (86400, "1日以上待って"), (61, "1分1秒以上待って")]
+)
+def test_a_throttled_login_says_until_when_in_japan_time_and_how_long_in_words(seconds: int, wait: str) -> None:
+    """The detail gave the hub's UTC ISO time with microseconds ('2026-12-02T10:27:56.125292+00:00
+    （ハブ時刻）まで') and the fix '86400秒以上待って'."""
+    import datetime as dt
+
+    from hub.throttle import LoginThrottled
+
+    until = dt.datetime(2026, 12, 2, 1, 27, 56, 125292, tzinfo=dt.UTC)
+    refusal = LoginThrottled(retry_after=seconds, until=until, what_ja="この接続元", what_en="from this address")
+    assert "2026-12-02 10:27:56（ハブ時刻、日本時間）までログインを受け付けません" in refusal.detail
+    assert refusal.fix.startswith(wait) and refusal.retry_after == seconds
+    assert until.isoformat() in refusal.detail_in(Lang.EN)  # English keeps the exact instant

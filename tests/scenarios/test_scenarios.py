@@ -214,12 +214,17 @@ def test_office_numbers_are_stable_and_valid() -> None:
     assert office_number_findings(number, strict=True) == []
 
 
-def test_demo_narrates_the_trainers_month(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_narrates_the_trainers_month(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.cells import cell_len
+
     from careplan_cli import demo
 
+    monkeypatch.setenv("COLUMNS", "80")
     assert demo.main([]) == 0
     out = capsys.readouterr().out
+    assert all(cell_len(line) <= 80 for line in out.splitlines()), out  # steps 9 and 10 were 86 and 88
     assert " 2. 居宅介護支援事業所が第6表・第7表を訪問介護事業所へ送信します" in out
+    assert "10. 訪問介護事業所が修正後の提供票をダウンロードします" in out
     assert "送信しました [OK]" in out and "ダウンロードしました [OK]" in out
     assert "最後まで想定どおり" in out
 
@@ -241,8 +246,8 @@ def test_demo_says_refusals_in_plain_words(tmp_path: Path, capsys: pytest.Captur
 
     path = write(tmp_path, "refused.yaml", FAILING.split("---")[0])
     assert demo.main([str(path)]) == 1
-    out = capsys.readouterr().out
-    assert "拒否されました: 送信に失敗しました。" in out and "[RECIPIENT_NOT_LICENSED]" in out
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "拒否されました:送信に失敗しました。" in out and "[RECIPIENT_NOT_LICENSED]" in out
     assert "想定と異なります" in out
 
 

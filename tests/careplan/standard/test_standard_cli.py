@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from standard_testkit import HELPER, MANAGER, plan_set
 
-from careplan_cli.validate import main
+from careplan_cli.validate import build_report, main, render_text
+from fixtures.broken import BROKEN
 from fixtures.samples import sample_actuals_set
 
 
@@ -45,10 +47,10 @@ def test_errors_exit_one_with_findings(folder: Path, capsys: pytest.CaptureFixtu
     plan.write_bytes(plan.read_bytes().replace(b"20250403", b"20250431", 1))
     (folder / "bundle.zip").write_bytes(b"PK\x03\x04data")
     assert main([str(folder), "--lang", "en"]) == 1
-    out = capsys.readouterr().out
-    assert "Refused FORMAT_INVALID: ケアプランデータの書式フォーマットが正しくありません" in out
-    assert "No.10 サービス利用日" in out and "value: 20250431" in out
-    assert "section: レイアウト定義書 UPPLAN No.10" in out and "fix:" in out
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "RefusedFORMAT_INVALID:ケアプランデータの書式フォーマットが正しくありません" in out
+    assert "No.10サービス利用日" in out and "value:20250431" in out
+    assert "section:レイアウト定義書UPPLANNo.10" in out and "fix:" in out
     assert "DATA_LOAD_FAILED" in out
     assert main([str(folder), "--json"]) == 1
     body = json.loads(capsys.readouterr().out)
@@ -78,3 +80,42 @@ def test_bad_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit) as caught:
         main([])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_the_report_fits_80_columns_and_keeps_every_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    """Every broken variant at once: a report line was up to 255 columns (a transmission's file
+    names, a refusal's message, a finding's fix); folded, it says the same, file names whole."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for breakage in BROKEN:
+        folder = tmp_path / breakage.name
+        folder.mkdir()
+        for name, data in breakage.make().items():
+            (folder / name).write_bytes(data)
+    assert main([str(tmp_path), "--lang", lang]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), max(lines, key=cell_len)
+    names = {path.name for path in tmp_path.rglob("*") if path.is_file()}
+    shown = {word.rstrip(",:") for line in lines for word in line.split()}
+    assert {name for name in names if len(name) <= 70} <= shown | {w.split(":")[0] for w in shown}
+    whole = render_text(build_report(_files(tmp_path)), lang)
+    assert "".join(whole.split()) == "".join("\n".join(lines).split())
+
+
+def _files(folder: Path) -> list[tuple[str, bytes]]:
+    return [(p.name, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def test_a_file_with_cr_line_ends_is_told_so_not_about_quotes(tmp_path: Path) -> None:
+    """A CSV saved with CR alone (Excel for Mac's 'CSV (Macintosh)') was told to quote its free
+    text ('レコードを読めません: carriage return (CR) without line feed outside quotes', fix: ""で囲み)."""
+    from careplan.standard import validate_csv
+
+    name, data = next((n, d) for n, d in plan_set().items() if n.startswith("UPPLAN"))
+    [finding] = [f for f in validate_csv(name, data.replace(b"\r\n", b"\r")) if f.severity == "error"][:1]
+    assert finding.rule == "csv.quoting" and "CR だけの改行" in finding.message, finding
+    assert finding.fix.startswith("改行コードを CR LF にして保存し直して") and finding.expected == "CR LF line ends"
+    stray = data.replace(b",", b",\r", 1)  # one lone CR in a CR LF file: the same advice, line ends or a value
+    assert any("CR だけの改行" in f.message for f in validate_csv(name, stray))

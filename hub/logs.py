@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
+
 
 @dataclass(slots=True)
 class _Window:
@@ -141,3 +143,14 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
 
     loop.set_exception_handler(handler)
     return lambda: loop.set_exception_handler(previous)
+
+
+LOGGED_PATH = 200  # characters of a request's path a log line shows
+
+
+def logged_path(request: web.Request) -> str:
+    """The request's path as a log line shows it: as sent, percent-encoded (a %0A stays three
+    characters, never a line break that would forge a log line), and cut after LOGGED_PATH
+    characters, how many more said (a refused path can be 8 KB)."""
+    path = request.rel_url.raw_path
+    return path if len(path) <= LOGGED_PATH else f"{path[:LOGGED_PATH]}…(+{len(path) - LOGGED_PATH})"

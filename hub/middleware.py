@@ -16,6 +16,7 @@ from aiohttp import web
 from careplan.errors import CareplanError
 from hub.bodies import refusal_for, too_large
 from hub.keys import CONFIG, PEER, SERVICE
+from hub.logs import logged_path
 from hub.pages import http_refusal, refusal_response
 from hub.requestid import REQUEST_ID
 from hub.retention import audit_detail
@@ -44,7 +45,7 @@ async def _refused(request: web.Request, error: CareplanError) -> web.Response:
     log.info(
         "refused %s %s: %s %s",
         request.method,
-        request.path,
+        logged_path(request),
         error.code,
         audit_detail(error),
         extra={"repeat_key": (error.code, label)},
@@ -71,7 +72,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return await _refused(request, too_large(request.client_max_size))
         return await http_refusal(request, exc)
     except ConnectionError:  # the client went away while we read its body: nobody to answer
-        log.debug("client left during %s %s", request.method, request.path)
+        log.debug("client left during %s %s", request.method, logged_path(request))
         return await refusal_response(
             CareplanError(
                 "BAD_REQUEST", detail="クライアントが接続を閉じました", detail_en="the client closed the connection"

@@ -30,6 +30,7 @@ from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
 from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
+from hub.logs import logged_path
 from hub.nodes import NodeState, shared
 from hub.service import HubService
 from hub.sessions import SessionCache
@@ -219,7 +220,7 @@ async def control_middleware(request: web.Request, handler: Any) -> web.StreamRe
                 duration = time.perf_counter() - started
                 control.journal.record(await _entry(request, status, response, duration, chain))
             except CareplanError as error:  # DATABASE_UNAVAILABLE: a known outage, no traceback
-                log.warning("could not journal %s %s: %s", request.method, request.path, error.code,
+                log.warning("could not journal %s %s: %s", request.method, logged_path(request), error.code,
                             extra={"repeat_key": ("journal", error.code)})  # fmt: skip
             except Exception:  # the journal never turns an answer into an error
-                log.exception("could not journal %s %s", request.method, request.path)
+                log.exception("could not journal %s %s", request.method, logged_path(request))

@@ -17,7 +17,7 @@ from careplan.errors import CareplanError, Finding, Lang
 from hub import connections
 from hub.bodies import refusal_for
 from hub.config import HubConfig
-from hub.logs import Bursts, RepeatFilter, quiet_accept_errors
+from hub.logs import LOGGED_PATH, Bursts, RepeatFilter, logged_path, quiet_accept_errors
 from hub.retention import audit_detail
 
 
@@ -169,3 +169,15 @@ def test_a_throttled_login_says_until_when_in_japan_time_and_how_long_in_words(s
     assert "2026-12-02 10:27:56（ハブ時刻、日本時間）までログインを受け付けません" in refusal.detail
     assert refusal.fix.startswith(wait) and refusal.retry_after == seconds
     assert until.isoformat() in refusal.detail_in(Lang.EN)  # English keeps the exact instant
+
+
+def test_a_logged_path_is_one_line_and_bounded() -> None:
+    """A refused request's log line shows its path percent-encoded (a %0A cannot forge a second
+    line) and at most LOGGED_PATH characters of it, with how many more."""
+    forged = make_mocked_request("GET", "/api/v1/inbox/x%0A2026-12-02%20INFO%20forged")
+    assert logged_path(forged) == "/api/v1/inbox/x%0A2026-12-02%20INFO%20forged"
+    long = make_mocked_request("GET", "/api/v1/" + "a" * 8000)
+    shown = logged_path(long)
+    assert shown.startswith("/api/v1/aaa") and shown.endswith(f"…(+{8008 - LOGGED_PATH})")
+    assert len(shown) < LOGGED_PATH + 12
+    assert logged_path(make_mocked_request("GET", "/healthz")) == "/healthz"

@@ -26,7 +26,8 @@ so `CareplanError("CERT_REVOKED")` is a `CertificateError`):
      ├── FormatError         FORMAT_INVALID, FILE_TYPE_NOT_ALLOWED, DATA_LOAD_FAILED: what a file is (R4.2/5/6)
      ├── CombinationError    COMBINATION_INVALID, TOO_MANY_FILES, …_TOO_LARGE, …: sending units and limits (R4)
      ├── ReceiveError        ALREADY_DOWNLOADED, TRANSMISSION_NOT_FOUND: receiving (R5)
-     ├── RequestError        BAD_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED, ADMIN_FORBIDDEN, OFFICE_EXISTS
+     ├── RequestError        BAD_REQUEST, NOT_FOUND, METHOD_NOT_ALLOWED, ADMIN_FORBIDDEN, OFFICE_EXISTS,
+     │                       OFFICE_NOT_FOUND
      └── PlatformError       HUB_UNREACHABLE, INTERNAL: the hub cannot answer (CLI exit status 3 / 1)
         .spec      -> ErrorSpec (messages per operation, explanations, fixes, HTTP status, category)
         .message   -> the exact Japanese message for this operation
@@ -968,6 +969,19 @@ _SPECS: tuple[ErrorSpec, ...] = (
         explanation_ja="この事業所番号の事業所は既に登録されています（R1.4：事業所番号ごとに1つ）。",
         fix_ja="登録済みの事業所をそのまま使うか、別の事業所番号で登録してください。",
         fix_en="Use the registered office, or register another 事業所番号.",
+        real=False,
+    ),
+    _one(
+        "OFFICE_NOT_FOUND",
+        "指定された事業所は登録されていません。",
+        "No office with this 事業所番号 is registered on the hub.",
+        404,
+        op=Operation.ADMIN,
+        category=Category.REQUEST,
+        explanation_ja="この事業所番号の事業所はハブに登録されていません。",
+        fix_ja="事業所番号を確かめてください。まだ登録されていない事業所は、先に POST /admin/v1/offices で"
+        "登録してください。",
+        fix_en="Check the 事業所番号; register an office that is not registered yet with POST /admin/v1/offices.",
         real=False,
     ),
     _one(

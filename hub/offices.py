@@ -184,7 +184,7 @@ class Offices:
         row = await lookup_one(self.db, "SELECT * FROM offices WHERE office_number = ?", (office_number,))
         if row is None:
             raise CareplanError(
-                "TRANSMISSION_NOT_FOUND",
+                "OFFICE_NOT_FOUND",
                 operation=Operation.ADMIN,
                 detail=f"事業所 {office_number} は登録されていません",
                 detail_en=f"no office {office_number}",
@@ -229,7 +229,7 @@ class Offices:
         current = await self.licence(office_number)
         if current is None:
             raise CareplanError(
-                "TRANSMISSION_NOT_FOUND",
+                "OFFICE_NOT_FOUND",
                 operation=Operation.ADMIN,
                 detail=f"事業所 {office_number} は登録されていません",
                 detail_en=f"no office {office_number}",

@@ -242,3 +242,21 @@ async def test_the_exchange_still_works_after_all_that(hub: HubUnderTest) -> Non
         assert await houmon.inbox() == []
     status, health = await hub.raw("GET", "/healthz")
     assert (status, health["status"]) == (200, "ok")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/admin/v1/offices/1370100065", None),
+        ("POST", "/admin/v1/offices/1370100065/licence", {"action": "apply"}),
+        ("GET", "/admin/v1/offices/1370100065/licence/record", None),
+        ("PUT", "/admin/v1/offices/1370100065/licence/record", {"licence": {}}),
+    ],
+)
+async def test_an_unknown_office_is_office_not_found(hub: HubUnderTest, method: str, path: str, body: object) -> None:
+    """The admin routes of one office answer an unregistered 事業所番号 with OFFICE_NOT_FOUND, whose
+    explanation speaks of offices (they answered TRANSMISSION_NOT_FOUND, which speaks of a 送信ID)."""
+    status, answer = await _request(hub, method, path, json=body, headers=ADMIN)
+    refusal = _refused(status, answer, "OFFICE_NOT_FOUND", 404)
+    assert refusal["message"] == "指定された事業所は登録されていません。"
+    assert "1370100065" in str(refusal["detail"]) and "事業所" in str(refusal["explanation"])

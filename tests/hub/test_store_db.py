@@ -627,7 +627,7 @@ async def test_register_twice_is_office_exists_and_writes_nothing(service: HubSe
 
 
 async def test_unknown_office(service: HubService) -> None:
-    assert (await refusal(service.office(OFFICE))).code == "TRANSMISSION_NOT_FOUND"
+    assert (await refusal(service.office(OFFICE))).code == "OFFICE_NOT_FOUND"
 
 
 async def test_login_session_and_logout(service: HubService) -> None:

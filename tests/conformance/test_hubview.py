@@ -98,7 +98,7 @@ async def test_the_licence_record_route_refuses_what_it_cannot_store(hub: HubUnd
         status, answer = await hub.raw("PUT", path, json=body, headers=admin)
         assert (status, answer["code"]) == (400, "BAD_REQUEST") and words in answer["detail"], answer
     status, answer = await hub.raw("PUT", "/admin/v1/offices/1370100990/licence/record", json={}, headers=admin)
-    assert (status, answer["code"]) == (404, "TRANSMISSION_NOT_FOUND")
+    assert (status, answer["code"]) == (404, "OFFICE_NOT_FOUND")
     status, answer = await hub.raw("GET", path)  # no admin token
     assert (status, answer["code"]) == (403, "ADMIN_FORBIDDEN")
     assert await hub.service.licence(KYOTAKU.number) == before
@@ -143,5 +143,5 @@ async def test_a_substitute_signature_rule_names_its_transmission_and_a_der_sign
     assert (status, answer["code"]) == (400, "BAD_REQUEST") and "substitute_signature only" in answer["detail"]
     rule = {"kind": "substitute_signature", "transmission": 7, "signature": "MA=="}
     status, answer = await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin)
-    assert (status, answer["code"]) == (400, "BAD_REQUEST") and "transmission id (a string)" in answer["detail"]
+    assert (status, answer["code"]) == (400, "BAD_REQUEST") and "transmission must be a string (or null)" in answer["detail"]
     assert (await hub.raw("GET", "/admin/v1/faults", headers=admin))[1]["faults"] == []  # nothing was added

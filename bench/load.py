@@ -465,12 +465,15 @@ def print_summary(summary: dict[str, Any], conditions: dict[str, Any]) -> None:
                 f"{s['p99_ms']:>8.1f} {s['cpu_ms_per_op']:>10.2f} {s['errors']:>6}"
                 + (" (bodies ran out)" if s["bodies_ran_out"] else "")
             )
+        print(f"{scenario:<8} ratio hub/floor {entry['ratio']}, CPU per op hub/floor {entry['cpu_ratio']}x")
         peak = entry.get("peak_rss_mb")
-        extra = f", peak RSS MB hub {peak['hub']} floor {peak['floor']}" if peak else ""
-        if peak:
+        if peak:  # PSS first: what the processes take together, a page they share counted once
             hub, floor = peak["sampled"]["hub"], peak["sampled"]["floor"]
-            extra += f" (sampled sum: RSS {hub['rss']}/{floor['rss']}, PSS {hub['pss']}/{floor['pss']})"
-        print(f"{scenario:<8} ratio hub/floor {entry['ratio']}, CPU per op hub/floor {entry['cpu_ratio']}x{extra}")
+            print(
+                f"{scenario:<8} memory MB, peak of the sum over a server's processes: PSS hub {hub['pss']} floor "
+                f"{floor['pss']}; RSS hub {hub['rss']} floor {floor['rss']}; each process's own RSS peak, "
+                f"summed: hub {peak['hub']} {peak['hub_per_process']} floor {peak['floor']}"
+            )
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:

@@ -143,5 +143,6 @@ async def test_a_substitute_signature_rule_names_its_transmission_and_a_der_sign
     assert (status, answer["code"]) == (400, "BAD_REQUEST") and "substitute_signature only" in answer["detail"]
     rule = {"kind": "substitute_signature", "transmission": 7, "signature": "MA=="}
     status, answer = await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin)
-    assert (status, answer["code"]) == (400, "BAD_REQUEST") and "transmission must be a string (or null)" in answer["detail"]
+    assert (status, answer["code"]) == (400, "BAD_REQUEST")
+    assert "transmission must be a string (or null)" in answer["detail"]
     assert (await hub.raw("GET", "/admin/v1/faults", headers=admin))[1]["faults"] == []  # nothing was added

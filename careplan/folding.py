@@ -58,3 +58,13 @@ def fold(line: str, cells: int) -> list[str]:
         pieces.append(line[:cut].rstrip())
         line = line[cut:].lstrip()
     return [*pieces, line]
+
+
+def hanging(lead: str, text: str, width: int, *, least: int = 20) -> list[str]:
+    """`lead` then `text` within `width` cells: each line of `text` folded (rules 2–4), the lines
+    after the first under where the text began (a hanging indent as wide as `lead`); at least
+    `least` cells of text a line on a narrow terminal, which then wraps them itself."""
+    indent = cell_len(lead)
+    room = max(least, width - indent)
+    pieces = [piece for line in text.split("\n") for piece in fold(line, room)]
+    return [(lead if number == 0 else " " * indent) + piece for number, piece in enumerate(pieces)]

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import shutil
 import stat
 import sys
 import types
@@ -25,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
+
+from careplan.folding import hanging
 
 
 def subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -55,10 +58,12 @@ def _bilingual_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     """argparse's `error` with argparse's English line kept and a Japanese line before it
     (exit status 2, as argparse)."""
     parser.print_usage(sys.stderr)
+    width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80
     japanese = usage_error_ja(message)
-    if japanese:
-        print(f"{parser.prog}: 使い方の誤り: {japanese}", file=sys.stderr)
-    parser.exit(2, f"{parser.prog}: error: {message}\n（使い方 / usage: {parser.prog} --help）\n")
+    lines = hanging(f"{parser.prog}: 使い方の誤り: ", japanese, width) if japanese else []
+    lines += hanging(f"{parser.prog}: error: ", message, width)
+    lines += hanging("", f"（使い方 / usage: {parser.prog} --help）", width)
+    parser.exit(2, "\n".join(lines) + "\n")
 
 
 # argparse's own messages (Python 3.11), each with its Japanese; the values stay as given.

@@ -24,7 +24,7 @@ from pathlib import Path
 import aiohttp
 
 from careplan.errors import CareplanError
-from careplan.folding import fold
+from careplan.folding import hanging
 from careplan.helptext import hub_url, input_file, number_in, with_examples
 from client import render
 from hub.cli import not_hub_data
@@ -138,7 +138,7 @@ def _refused(*texts: str) -> None:
     within the terminal's width (80 when piped; a URL or a path stays whole)."""
     width = render.err.width
     lines = ["careplan conformance:"]
-    lines += [f"  {piece}" for text in texts if text for piece in fold(text, max(20, width - 2))]
+    lines += [line for text in texts if text for line in hanging("  ", text, width)]
     print("\n".join(lines), file=sys.stderr)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from careplan.folding import fold
+from careplan.folding import hanging
 from careplan.helptext import hub_url, with_examples
 from hub.cli import not_hub_data
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
@@ -124,10 +124,7 @@ def _parser() -> argparse.ArgumentParser:
 def _say(lead: str, text: str, width: int) -> None:
     """`lead` and `text`, folded as Japanese reads (careplan.folding) within `width` cells, each
     further line under the text."""
-    first, *more = fold(text, max(20, width - len(lead)))
-    print(lead + first)
-    for piece in more:
-        print(" " * len(lead) + piece)
+    print("\n".join(hanging(lead, text, width)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = load_file(args.file)
     except ScenarioError as exc:
-        print(f"careplan demo: {UNREADABLE}\n  {exc}", file=sys.stderr)
+        lines = [f"careplan demo: {UNREADABLE}", *hanging("  ", str(exc), shutil.get_terminal_size().columns)]
+        print("\n".join(lines), file=sys.stderr)
         return 2
     wait = args.step and sys.stdin.isatty()
     width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80 (a projector's log)

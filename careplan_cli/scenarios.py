@@ -15,10 +15,12 @@ after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from careplan.folding import hanging
 from careplan.helptext import hub_url, subparsers, with_examples
 from client.render import capped
 from hub.cli import not_hub_data
@@ -91,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
-        print(f"careplan scenarios: {UNREADABLE}\n  {exc}", file=sys.stderr)
+        lines = [f"careplan scenarios: {UNREADABLE}", *hanging("  ", str(exc), shutil.get_terminal_size().columns)]
+        print("\n".join(lines), file=sys.stderr)
         return 2
     width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80
     if args.command == "list":

@@ -31,7 +31,7 @@ from rich.text import Text
 
 from careplan.errors import LANG_ENV, CareplanError, Lang, parse_lang
 from careplan.findings_ja import rule_ja
-from careplan.folding import fold
+from careplan.folding import fold, hanging
 from careplan.jst import for_json, for_people, json_times
 from careplan.sizes import size
 
@@ -190,11 +190,9 @@ def err_folded(text: str, lead: str = "", *, style: str = "") -> None:
     """`lead` then `text` on stderr within its width: text folded as Japanese reads it
     (careplan.folding), each line after the first indented as far as the first line's text; the
     text is data, never markup, and `style` is the lead's."""
-    indent = cell_len(lead)
-    room = max(20, err.width - indent)
-    pieces = [piece for line in text.split("\n") for piece in fold(line, room)]
-    for number, piece in enumerate(pieces):
-        err.print(Text.assemble((lead if number == 0 else " " * indent, style), piece))
+    lines = hanging(lead, text, err.width)
+    for line in lines:  # the lead (or its indent) styled, the text as it is
+        err.print(Text.assemble((line[: len(lead)], style), line[len(lead) :]))
 
 
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:

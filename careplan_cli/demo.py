@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = load_file(args.file)
     except ScenarioError as exc:
-        lines = [f"careplan demo: {UNREADABLE}", *hanging("  ", str(exc), shutil.get_terminal_size().columns)]
+        width = shutil.get_terminal_size().columns
+        lines = [*hanging("careplan demo: ", UNREADABLE, width), *hanging("  ", str(exc), width)]
         print("\n".join(lines), file=sys.stderr)
         return 2
     wait = args.step and sys.stdin.isatty()

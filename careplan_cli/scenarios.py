@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
-        lines = [f"careplan scenarios: {UNREADABLE}", *hanging("  ", str(exc), shutil.get_terminal_size().columns)]
+        width = shutil.get_terminal_size().columns
+        lines = [*hanging("careplan scenarios: ", UNREADABLE, width), *hanging("  ", str(exc), width)]
         print("\n".join(lines), file=sys.stderr)
         return 2
     width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80

@@ -216,3 +216,27 @@ async def test_the_notes_of_a_played_month_read_japanese_then_english() -> None:
         shape = NOTE_SHAPE.fullmatch(step.note)
         if step.outcome == "ok":
             assert shape and is_japanese(shape["ja"]), (step.action, step.note)
+
+
+def test_usage_and_scenario_file_errors_fold_within_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An argparse usage error and a scenario file's error were one line each, 100-160 columns: both
+    fold within the width ($COLUMNS here, as a piped run's 80), every word whole."""
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["bogus.yaml"])
+    usage = capsys.readouterr().err
+    _fits(usage)
+    assert "'bogus.yaml'" in usage and "'run', 'list'" in " ".join(usage.split())
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: t\nofices:\n  a: {}\nsteps: []\n", encoding="utf-8")
+    assert main(["run", str(broken)]) == 2
+    err = capsys.readouterr().err
+    _fits(err)
+    lines = err.splitlines()
+    head = "careplan scenarios: シナリオファイルを読み込めません / cannot read the scenario file"
+    assert " ".join(" ".join(lines[:2]).split()) == head
+    assert lines[2].startswith("  broken.yaml:2: ") and len(lines) > 3
+    assert all(line.startswith("  ") for line in lines[1:])
+    assert "unknown key 'ofices'" in " ".join(err.split())

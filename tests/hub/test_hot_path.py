@@ -9,11 +9,14 @@ answered before it.
 - Units up to INLINE_BYTES are judged on the event loop, bigger ones in a thread: the same
   refusals either way (broken variants of fixtures.broken), and downloads read either way.
 - The journal writes a batch in one statement, each row built by hand (hub.control.journal._row).
+- Whether a licence lets an office send or receive on a day is memoised by (licence, day)
+  (hub.offices.judge_send_licences): another day or a changed licence is judged afresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import warnings
 from dataclasses import asdict
@@ -30,12 +33,13 @@ from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
 import hub.service as service_module
+from careplan import licence as lic
 from careplan.errors import CareplanError
 from careplan.manifest import Manifest
 from fixtures.broken import by_name
 from fixtures.samples import sample_plan_set
 from hub.control.journal import _COLUMNS, Decision, Entry, _row
-from hub.offices import licence_of
+from hub.offices import judge_send_licences, licence_of
 from hub.routes import FormParts, disposition_names
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.e2e.test_limits import signed
@@ -177,6 +181,33 @@ async def test_a_licence_change_is_judged_at_once_despite_the_parse_cache(hub: H
         assert refused.value.code == "SENDER_NOT_APPLIED"
         await hub.service.change_licence(MISHINSEI.number, "apply", "deduction")
         assert (await client.send(list(files.items()), to=HOUMON.number))["already_stored"] is False
+
+
+def test_memoised_licence_judgements_follow_the_day_and_the_licence() -> None:
+    """The same licences judged on a day in force, the day after their term (期限切れ), and again
+    in force: each answer is the day's, not the first one memoised; so is a changed licence."""
+    applied = lic.apply(lic.new_licence(KYOTAKU.number), on=dt.date(2024, 1, 5))
+    unapplied = lic.new_licence(HOUMON.number)
+
+    def offices(sender: lic.Licence, recipient: lic.Licence) -> dict[str, dict[str, str]]:
+        return {
+            KYOTAKU.number: {"name": KYOTAKU.name, "licence_json": json.dumps(sender.to_json())},
+            HOUMON.number: {"name": HOUMON.name, "licence_json": json.dumps(recipient.to_json())},
+        }
+
+    def judged(day: dt.date, sender: lic.Licence = applied, recipient: lic.Licence = applied) -> str:
+        try:
+            judge_send_licences(KYOTAKU.number, HOUMON.number, offices(sender, recipient), day)  # type: ignore[arg-type]
+        except CareplanError as error:
+            return error.code
+        return "ok"
+
+    in_force, lapsed = dt.date(2024, 6, 1), dt.date(2025, 1, 2)
+    assert (lic.may_send(applied, in_force), lic.may_send(applied, lapsed)) == (True, False)
+    assert [judged(in_force), judged(lapsed), judged(in_force)] == ["ok", "SENDER_NOT_APPLIED", "ok"]
+    assert judged(in_force, recipient=unapplied) == "RECIPIENT_NOT_LICENSED"
+    assert judged(in_force, sender=unapplied) == "SENDER_NOT_APPLIED"
+    assert judged(in_force) == "ok"
 
 
 async def test_kept_metric_instruments_count_every_request(hub: HubUnderTest) -> None:

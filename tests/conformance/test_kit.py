@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from careplan_cli.up import login_args
 from conformance.suite import CLIENT
@@ -148,7 +149,9 @@ def test_our_client_passes_the_whole_client_suite(hub: Hub, tmp_path: Path) -> N
         str(len(KIT_NOT_RUN)),
     )
     page = (tmp_path / "conformance.html").read_text("utf-8")
-    assert "Coverage matrix" in page and "標準仕様 2.4 (1)①" in page and "合格" in page
+    assert "網羅表 / Coverage matrix" in page and "標準仕様 2.4 (1)①" in page and "合格 / pass" in page
+    assert "想定 / expected" in page and "結果 / arrived" in page
+    assert "合格 pass      login" in done.stdout.splitlines()  # the terminal: both languages
     shutil.copy(tmp_path / "conformance.json", hub.data.parent / "baseline.json")
 
 
@@ -204,10 +207,14 @@ def test_a_do_nothing_adapter_fails_every_step_that_needs_an_action(hub: Hub, tm
         "ばなりません / the adapter wrote no result JSON; the office must see the real message of COMBINATION_INVALID"
         " (quoted before the slash)"
     )
+    lines = done.stdout.splitlines()  # every reason folded under its step within 80 columns (the report's path whole)
+    assert "不合格 fail    login" in lines, done.stdout
+    assert all(cell_len(line) <= 80 for line in lines if not line.startswith("報告 / report:")), done.stdout
+    assert "    ハブは事業所" in done.stdout
     if extra:  # against our client's run: every step it passed now fails
         changes = {c["step"]: (c["baseline"], c["now"]) for c in report["changes"]}
         assert changes == {sid: ("pass", "fail") for sid in failed}
-        assert "Changes against the baseline" in (tmp_path / "conformance.html").read_text("utf-8")
+        assert "基準の実行との違い / Changes against the baseline" in (tmp_path / "conformance.html").read_text("utf-8")
 
 
 def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_steps(hub: Hub, tmp_path: Path) -> None:

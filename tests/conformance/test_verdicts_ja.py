@@ -125,3 +125,28 @@ def test_the_scan_finds_a_reason_in_english_only(tmp_path: Path) -> None:
         "judge.py:4: not Japanese first: 'the hub stored nothing'",
     ]
     assert NOT_RUN == "not_run"  # the status values stay as they were, for scripts
+
+
+def test_the_reports_label_in_both_languages_and_keep_their_machine_names() -> None:
+    from conformance import report
+
+    step = {
+        "id": "login",
+        "refs": ["R2.1"],
+        "title": {"ja": "ログインしてください。", "en": "Log in."},
+        "status": "fail",
+        "reason": "ハブはセッションを開始していません / the hub opened no session",
+        "expected": "新しいセッション / a new session",
+        "arrived": "セッションなし / no session",
+        "evidence": {},
+        "adapter": {},
+        "duration": 0.1,
+    }
+    run = {"hub": "https://hub", "office": "1370100016", "adapter": "x", "started": "s", "finished": "f"}
+    run |= {"steps": [step]}
+    junit = report.to_junit(run)
+    assert '<failure message="ハブはセッションを開始していません / the hub opened no session">' in junit
+    assert "想定 / expected: 新しいセッション / a new session\n結果 / arrived: セッションなし / no session" in junit
+    page = report.to_html(run, baseline={"steps": [step | {"status": "pass"}]})
+    assert "不合格 / fail" in page and "判定 / verdict" in page and "網羅表 / Coverage matrix" in page
+    assert "基準の実行との違い / Changes against the baseline" in page and "今回 / now" in page

@@ -127,13 +127,17 @@ def ask_person(step: dict[str, Any], *, timeout: float, lang: str, out: TextIO =
         "ja": "操作が終わったら Enter（表示されたメッセージがあれば貼り付けてから）",
         "en": "Press Enter when done (paste the message shown first, if any)",
     }
+    labels = {"to": "送信先 / to", "out": "保存先 / out", "files": "ファイル / files"}
     print(f"\n[{step['step']}] {step['instruction'][lang]}", file=out)
     for key in ("to", "out"):
         if key in step:
-            print(f"  {key}: {step[key]}", file=out)
+            print(f"  {labels[key]}: {step[key]}", file=out)
+    if step.get("files"):
+        print(f"  {labels['files']}:", file=out)
     for path in step.get("files", []):
         print(f"  - {path}", file=out)
-    print(f"  ({prompt.get(lang, prompt['en'])}; {timeout:g} s)", file=out, flush=True)
+    seconds = f"{timeout:g} 秒" if lang == "ja" else f"{timeout:g} s"
+    print(f"  ({prompt.get(lang, prompt['en'])}; {seconds})", file=out, flush=True)
     ready, _, _ = select.select([sys.stdin], [], [], timeout)
     if not ready:
         nobody = Said("ステップの制限時間内に誰も応答しませんでした", "no one answered within the step timeout")

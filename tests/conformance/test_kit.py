@@ -256,6 +256,7 @@ def test_without_an_adapter_a_person_follows_the_instructions(hub: Hub, tmp_path
     done = hub.run(tmp_path, None, "--only", "refusal.file-type", input=message + "\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Word文書（doc）を送信してください" in done.stdout and "議事録.doc" in done.stdout
+    assert "  送信先 / to: " in done.stdout and "  ファイル / files:" in done.stdout and "60 秒)" in done.stdout
     assert _statuses(_report(tmp_path)) == {"refusal.file-type": "pass"}
     english = hub.run(tmp_path / "en", None, "--only", "login", "--lang", "en", "--step-timeout", "1", input="")
     assert "Log in with the office certificate installed on the terminal." in english.stdout

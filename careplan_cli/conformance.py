@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from rich.cells import cell_len
 
 from careplan.errors import CareplanError
 from careplan.folding import hanging
@@ -38,6 +39,7 @@ EXAMPLES = {
     "adapter": "例: careplan conformance adapter careplan-client",
     "csv": "例: careplan conformance csv export/ --report csv-report/",
 }
+STATUS_CELLS = 14  # 未実施 not run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +101,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
 
     def show(record: StepRecord) -> None:
-        print(f"{report.STATUS_JA[record.status]:<4} {record.id:<26} {record.reason}", flush=True)
+        """A step's verdict in both languages, then why (Japanese first) folded under it within the
+        terminal's width (80 when piped): a reason can name ids, paths and the real message."""
+        status = f"{report.STATUS_JA[record.status]} {report.STATUS_EN[record.status]}"
+        lines = [f"{status}{' ' * (STATUS_CELLS - cell_len(status))} {record.id}"]
+        if record.reason:
+            lines += [f"    {piece}" for piece in fold(record.reason, max(20, render.out.width - 4))]
+        print("\n".join(lines), flush=True)
 
     try:
         run = asyncio.run(

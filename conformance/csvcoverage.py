@@ -134,27 +134,29 @@ def to_html(record: Mapping[str, Any]) -> str:
     kinds = record["file_kinds"]
     units = record["units"]
     parts = [
-        f"<p>{record['files']} files, {record['transmissions']} transmissions; "
+        f"<p>{record['files']} ファイル・送信 {record['transmissions']} 件、"
+        f"エラー {record['findings']['errors']} 件・警告 {record['findings']['warnings']} 件"
+        f" / {record['files']} files, {record['transmissions']} transmissions; "
         f"findings: {record['findings']['errors']} errors, {record['findings']['warnings']} warnings</p>",
-        "<h2>File kinds</h2>",
-        _table(["file", "files"], sorted(kinds["seen"].items())),
-        f"<p>never: {_e(', '.join(kinds['never']) or '—')}</p>",
-        "<h2>Sending units (標準仕様 2.4 / 3.4)</h2>",
-        _table(["§", "transmissions"], sorted(units["seen"].items())),
-        f"<p>never: {_e(', '.join(units['never']) or '—')}</p>",
-        "<h2>Items</h2>",
+        "<h2>ファイル種別 / File kinds</h2>",
+        _table(["ファイル / file", "ファイル数 / files"], sorted(kinds["seen"].items())),
+        f"<p>一度も使われていない / never: {_e(', '.join(kinds['never']) or '—')}</p>",
+        "<h2>送信単位 / Sending units (標準仕様 2.4 / 3.4)</h2>",
+        _table(["§", "送信数 / transmissions"], sorted(units["seen"].items())),
+        f"<p>一度も使われていない / never: {_e(', '.join(units['never']) or '—')}</p>",
+        "<h2>項目 / Items</h2>",
         _table(
-            ["file", "filled", "never filled"],
+            ["ファイル / file", "記入あり / filled", "一度も記入なし / never filled"],
             [(fid, f"{len(i['filled'])}/{i['total']}", ", ".join(i["never"])) for fid, i in record["items"].items()],
         ),
-        "<h2>Code values</h2>",
+        "<h2>コード値 / Code values</h2>",
         _table(
-            ["item", "seen", "never"],
+            ["項目 / item", "使用 / seen", "未使用 / never"],
             [(k, " ".join(v["seen"]), " ".join(v["never"])) for k, v in record["codes"].items()],
         ),
-        "<h2>Findings</h2>",
+        "<h2>指摘 / Findings</h2>",
         _table(
-            ["severity", "file", "line", "item", "rule", "message"],
+            ["重大度 / severity", "ファイル / file", "行 / line", "項目 / item", "規則 / rule", "内容 / message"],
             [
                 (f.get("severity"), f.get("file"), f.get("line"), f.get("field_name"), f.get("rule"), f.get("message"))
                 for f in record["findings"]["list"]
@@ -162,7 +164,7 @@ def to_html(record: Mapping[str, Any]) -> str:
         ),
     ]
     return (
-        '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>CSV coverage</title>'
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>CSV出力の網羅性 / CSV coverage</title>'
         f"<style>{_CSS}</style></head><body><h1>CSV出力の網羅性 / CSV export coverage</h1>"
         f"{''.join(parts)}</body></html>"
     )

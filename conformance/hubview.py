@@ -23,13 +23,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from careplan.errors import CareplanError
+from conformance.wording import Said
 from hub.config import HubConfig
 from scenarios.drivers import RemoteHub
 from scenarios.model import OfficeSpec
 
 
 class NotAvailable(Exception):
-    """The hub under test does not offer this (its text says what is missing)."""
+    """The hub under test does not offer this; `said` says what is missing, in both languages."""
+
+    def __init__(self, said: Said) -> None:
+        super().__init__(str(said))
+        self.said = said
 
 
 class HubView:
@@ -47,7 +52,7 @@ class HubView:
         await self.driver.close()
         self.driver.pki.close()
 
-    async def _get(self, path: str, missing: str | None = None) -> dict[str, Any]:
+    async def _get(self, path: str, missing: Said | None = None) -> dict[str, Any]:
         try:
             return await self.driver.call("GET", path)
         except CareplanError as error:
@@ -87,7 +92,10 @@ class HubView:
     async def journal(self, transmission_id: str) -> list[dict[str, Any]]:
         answer = await self._get(
             "/admin/v1/journal?" + urlencode({"transmission": transmission_id}),
-            missing="the hub has no journal API (GET /admin/v1/journal)",
+            missing=Said(
+                "ハブにジャーナルの API（GET /admin/v1/journal）がありません",
+                "the hub has no journal API (GET /admin/v1/journal)",
+            ),
         )
         return list(answer.get("entries") or answer.get("journal") or [])
 
@@ -96,9 +104,20 @@ class HubView:
             return await self.driver.call("POST", "/admin/v1/faults", fault)
         except CareplanError as error:
             if error.code == "NOT_FOUND":
-                raise NotAvailable("the hub has no faults API (POST /admin/v1/faults)") from None
+                raise NotAvailable(
+                    Said(
+                        "ハブに障害注入の API（POST /admin/v1/faults）がありません",
+                        "the hub has no faults API (POST /admin/v1/faults)",
+                    )
+                ) from None
             if error.code == "BAD_REQUEST":  # a faults API that does not know this fault (yet)
-                raise NotAvailable(f"the hub's faults API does not offer {fault}: {error.detail}") from None
+                kind = fault.get("kind")  # not the rule: a substitute_signature holds kilobytes of base64
+                raise NotAvailable(
+                    Said(
+                        f"ハブの障害注入の API に {kind!r} がありません: {error.detail}",
+                        f"the hub's faults API does not offer {kind!r}: {error.detail_en or error.detail}",
+                    )
+                ) from None
             raise
 
     async def clear_faults(self) -> None:
@@ -116,7 +135,12 @@ class HubView:
             kept = await self.driver.call("GET", path)
         except CareplanError as error:
             if error.code == "NOT_FOUND":
-                raise NotAvailable(f"the hub cannot stage a licence (no GET {path})") from None
+                raise NotAvailable(
+                    Said(
+                        f"ハブのライセンスを一時的に変えられません（GET {path} がありません）",
+                        f"the hub cannot stage a licence (no GET {path})",
+                    )
+                ) from None
             raise
         empty = {"version": 1, "office_number": office, "terms": []}
         states = {"before": kept["summary"]["state"]}
@@ -126,7 +150,10 @@ class HubView:
         finally:
             restored = await self.driver.call("PUT", path, {"licence": kept["licence"]})
             if restored["licence"] != kept["licence"]:  # never leave the vendor's office changed unnoticed
-                raise RuntimeError(f"the licence of {office} was not restored: {restored['licence']}")
+                raise RuntimeError(
+                    f"事業所 {office} のライセンスを元に戻せませんでした: {restored['licence']}"
+                    f" / the licence of {office} was not restored"
+                )
             states["restored"] = restored["summary"]["state"]
 
     # --- a download answered with another signature -------------------------------------------------
@@ -156,9 +183,19 @@ class HubView:
         files = [] if stored is None else stored["files"]
         blob = next((f.get("blob") for f in files if f["position"] == position), None)
         if blob is None:
-            raise NotAvailable(f"transmission {transmission_id} has no stored file {position}")
+            raise NotAvailable(
+                Said(
+                    f"送信 {transmission_id} に保存されたファイル {position} がありません",
+                    f"transmission {transmission_id} has no stored file {position}",
+                )
+            )
         if not (config.payload_dir / blob).is_file():
-            raise NotAvailable(f"the hub's payload folder is not reachable here ({config.payload_dir})")
+            raise NotAvailable(
+                Said(
+                    f"ハブのペイロードのフォルダにここから届きません（{config.payload_dir}）",
+                    f"the hub's payload folder is not reachable here ({config.payload_dir})",
+                )
+            )
         store = PayloadStore(config.payload_dir, config.key_file)
         data = bytearray(store.read(blob))
         data[-3] ^= 0x01  # inside the last record: the size stays, the digest does not

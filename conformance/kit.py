@@ -28,9 +28,10 @@ from typing import Any
 from careplan.errors import CareplanError
 from client.hubclient import HubClient
 from conformance.hubview import HubView, NotAvailable
-from conformance.judges import FAIL, NOT_RUN, Verdict
+from conformance.judges import FAIL, Verdict, fail, not_run
 from conformance.protocol import PROTOCOL, Answer, ask_person, call_adapter
 from conformance.units import Party
+from conformance.wording import Said
 from scenarios.loader import office_number_for
 from scenarios.model import OfficeSpec
 
@@ -216,7 +217,7 @@ async def _journal(kit: Kit, verdict: Verdict) -> dict[str, Any]:
     try:
         return {"journal": await kit.view.journal(str(tid))}
     except NotAvailable as missing:
-        return {"journal": f"not available: {missing}"}
+        return {"journal": str(Said(f"取得できません: {missing.said.ja}", f"not available: {missing.said.en}"))}
 
 
 async def run_step(kit: Kit, step: SuiteStep) -> StepRecord:
@@ -225,14 +226,25 @@ async def run_step(kit: Kit, step: SuiteStep) -> StepRecord:
     try:
         verdict = await step.run(kit, step)
     except NotAvailable as missing:
-        verdict = Verdict(status=NOT_RUN, reason=f"not run: {missing}")
+        verdict = not_run(Said(f"未実施: {missing.said.ja}", f"not run: {missing.said.en}"))
     except CareplanError as error:
-        verdict = Verdict(status=FAIL, reason=f"the kit could not set this step up: {error.code} {error.detail}")
+        verdict = fail(
+            Said(
+                f"キットがこのステップを準備できませんでした: {error.code} {error.detail}",
+                f"the kit could not set this step up: {error.code} {error.detail_en or error.detail}",
+            )
+        )
     except Exception as exc:  # a bug in the kit or a surprise from the hub: record it, go on (rule 3)
-        verdict = Verdict(status=FAIL, reason=f"the kit failed in this step: {type(exc).__name__}: {exc}")
+        what = f"{type(exc).__name__}: {exc}"
+        verdict = fail(Said(f"このステップでキットが失敗しました: {what}", f"the kit failed in this step: {what}"))
     answers = list(kit.answers)
     if answers and answers[-1].unsupported and verdict.status == FAIL:
-        verdict = Verdict(status=NOT_RUN, reason=f"not run: the adapter does not implement {step.action}")
+        verdict = not_run(
+            Said(
+                f"未実施: アダプタが {step.action} を実装していません",
+                f"not run: the adapter does not implement {step.action}",
+            )
+        )
     evidence = verdict.evidence | await _journal(kit, verdict)
     adapter = {}
     if answers:
@@ -242,7 +254,7 @@ async def run_step(kit: Kit, step: SuiteStep) -> StepRecord:
             "exit_code": last.exit_code,
             "timed_out": last.timed_out,
             "stderr": last.stderr,
-            "problem": last.problem,
+            "problem": str(last.problem),
         }
     return StepRecord(
         id=step.id,
@@ -250,9 +262,9 @@ async def run_step(kit: Kit, step: SuiteStep) -> StepRecord:
         title=step.title,
         action=step.action,
         status=verdict.status,
-        reason=verdict.reason,
-        expected=verdict.expected,
-        arrived=verdict.arrived,
+        reason=str(verdict.reason),
+        expected=str(verdict.expected),
+        arrived=str(verdict.arrived),
         evidence=evidence,
         adapter=adapter,
         duration=time.perf_counter() - started,
@@ -287,7 +299,7 @@ async def run_suite(
     return {
         "hub": view.url,
         "office": office,
-        "adapter": adapter or "(a person at the client)",
+        "adapter": adapter or str(Said("（クライアントを操作する人）", "(a person at the client)")),
         "partners": {label: p.spec.number for label, p in kit.partners.items()},
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

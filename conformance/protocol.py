@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from conformance.wording import NOTHING, Said
+
 PROTOCOL = 1
 ACTIONS = ("login", "send", "bulk_send", "download", "send_list")
 
@@ -47,7 +49,7 @@ class Answer:
     exit_code: int | None = None
     timed_out: bool = False
     stderr: str = ""
-    problem: str = ""  # why no result could be read, in words for the report
+    problem: Said = NOTHING  # why no result could be read, in words for the report
     duration: float = 0.0
 
     @property
@@ -92,15 +94,22 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
         return Answer(
             result=_last_json_object(out) or {},
             timed_out=True,
-            problem=f"the adapter did not finish within {timeout:g} s",
+            problem=Said(
+                f"アダプタが {timeout:g} 秒以内に終わりませんでした", f"the adapter did not finish within {timeout:g} s"
+            ),
             duration=time.perf_counter() - started,
         )
     except OSError as exc:
-        return Answer(problem=f"the adapter could not be started: {exc}", duration=time.perf_counter() - started)
+        return Answer(
+            problem=Said(f"アダプタを起動できませんでした: {exc}", f"the adapter could not be started: {exc}"),
+            duration=time.perf_counter() - started,
+        )
     result = _last_json_object(done.stdout)
-    problem = ""
-    if result is None:
-        problem = "the adapter wrote no result JSON" if not done.stdout.strip() else "the adapter's output is not JSON"
+    problem = NOTHING
+    if result is None and not done.stdout.strip():
+        problem = Said("アダプタが結果の JSON を書き出しませんでした", "the adapter wrote no result JSON")
+    elif result is None:
+        problem = Said("アダプタの出力が JSON ではありません", "the adapter's output is not JSON")
     return Answer(
         result=result or {},
         exit_code=done.returncode,
@@ -118,16 +127,21 @@ def ask_person(step: dict[str, Any], *, timeout: float, lang: str, out: TextIO =
         "ja": "操作が終わったら Enter（表示されたメッセージがあれば貼り付けてから）",
         "en": "Press Enter when done (paste the message shown first, if any)",
     }
+    labels = {"to": "送信先 / to", "out": "保存先 / out", "files": "ファイル / files"}
     print(f"\n[{step['step']}] {step['instruction'][lang]}", file=out)
     for key in ("to", "out"):
         if key in step:
-            print(f"  {key}: {step[key]}", file=out)
+            print(f"  {labels[key]}: {step[key]}", file=out)
+    if step.get("files"):
+        print(f"  {labels['files']}:", file=out)
     for path in step.get("files", []):
         print(f"  - {path}", file=out)
-    print(f"  ({prompt.get(lang, prompt['en'])}; {timeout:g} s)", file=out, flush=True)
+    seconds = f"{timeout:g} 秒" if lang == "ja" else f"{timeout:g} s"
+    print(f"  ({prompt.get(lang, prompt['en'])}; {seconds})", file=out, flush=True)
     ready, _, _ = select.select([sys.stdin], [], [], timeout)
     if not ready:
-        return Answer(timed_out=True, problem="no one answered within the step timeout", duration=timeout)
+        nobody = Said("ステップの制限時間内に誰も応答しませんでした", "no one answered within the step timeout")
+        return Answer(timed_out=True, problem=nobody, duration=timeout)
     text = sys.stdin.readline().strip()
     result: dict[str, Any] = {"manual": True, "text": text}
     if text:

@@ -12,6 +12,7 @@ from careplan.signature import sign
 from conformance.judges import Verdict, judge_downloaded, judge_not_acknowledged
 from conformance.kit import Kit, SuiteStep
 from conformance.units import seeded_unit, with_serial
+from conformance.wording import Said
 
 
 async def _partner_sends(kit: Kit, serial: str) -> str:
@@ -57,7 +58,10 @@ async def wrong_signer(kit: Kit, step: SuiteStep) -> Verdict:
     stored = await kit.view.stored(tid)
     assert stored is not None
     sender = kit.partners["houmon"].party.number
-    problem = f"the signature was made by office {other.party.number}, not by the sender {sender}"
+    problem = Said(  # a phrase, as judges.TAMPERED
+        f"署名が送信元 {sender} ではなく事業所 {other.party.number} によるもの",
+        f"the signature was made by office {other.party.number}, not by the sender {sender}",
+    )
     verdict = judge_not_acknowledged(stored, answer, problem=problem)
     served = {"sender": sender, "served_signer": other.party.number}
     return _with_transmission(dataclasses.replace(verdict, evidence=verdict.evidence | served), tid)

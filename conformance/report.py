@@ -15,6 +15,7 @@ from typing import Any
 from conformance.judges import FAIL, NOT_RUN, PASS
 
 STATUS_JA = {PASS: "合格", FAIL: "不合格", NOT_RUN: "未実施"}
+STATUS_EN = {PASS: "pass", FAIL: "fail", NOT_RUN: "not run"}
 PARTIAL = "partial"  # a requirement some of whose steps passed and the rest did not run
 
 
@@ -68,7 +69,10 @@ def to_junit(run: Mapping[str, Any]) -> str:
             name=step["id"],
             time=f"{step['duration']:.3f}",
         )
-        text = f"expected: {step['expected']}\narrived: {step['arrived']}\nrefs: {', '.join(step['refs'])}"
+        text = (
+            f"想定 / expected: {step['expected']}\n結果 / arrived: {step['arrived']}\n"
+            f"要件 / refs: {', '.join(step['refs'])}"
+        )
         if step["status"] == FAIL:
             ET.SubElement(case, "failure", message=step["reason"]).text = text
         elif step["status"] == NOT_RUN:
@@ -113,7 +117,8 @@ def _matrix(run: Mapping[str, Any]) -> str:
         verdict = _verdict({s["status"] for s in steps})
         badges = " ".join(_badge(s["step"], s["status"]) for s in steps)
         rows.append(f'<tr><th>{_e(ref)}</th><td class="{verdict}">{_MATRIX_JA[verdict]}</td><td>{badges}</td></tr>')
-    return "<table><tr><th>要件 / 標準仕様</th><th>判定</th><th>ステップ</th></tr>" + "".join(rows) + "</table>"
+    head = "<tr><th>要件・標準仕様 / requirement</th><th>判定 / verdict</th><th>ステップ / steps</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _step(step: Mapping[str, Any]) -> str:
@@ -123,40 +128,46 @@ def _step(step: Mapping[str, Any]) -> str:
         f'<tr id="{_e(step["id"])}" class="{step["status"]}">'
         f"<td>{_e(step['id'])}<br><small>{_e(', '.join(step['refs']))}</small></td>"
         f"<td>{_e(step['title']['ja'])}<br><small>{_e(step['title']['en'])}</small></td>"
-        f"<td>{STATUS_JA[step['status']]}<br><small>{_e(step['reason'])}</small></td>"
-        f"<td><b>expected</b> {_e(step['expected'])}<br><b>arrived</b> {_e(step['arrived'])}"
-        f"<details><summary>evidence (hub)</summary><pre>{_e(evidence)}</pre></details>"
-        f"<details><summary>adapter</summary><pre>{_e(adapter)}</pre></details></td></tr>"
+        f"<td>{STATUS_JA[step['status']]} / {STATUS_EN[step['status']]}<br><small>{_e(step['reason'])}</small></td>"
+        f"<td><b>想定 / expected</b> {_e(step['expected'])}<br><b>結果 / arrived</b> {_e(step['arrived'])}"
+        f"<details><summary>ハブの証跡 / evidence (hub)</summary><pre>{_e(evidence)}</pre></details>"
+        f"<details><summary>アダプタの応答 / adapter</summary><pre>{_e(adapter)}</pre></details></td></tr>"
     )
 
 
 def _changes(changes: Sequence[Mapping[str, str]]) -> str:
     if not changes:
-        return "<p>No change against the baseline.</p>"
+        return "<p>基準の実行から変わった判定はありません / No change against the baseline.</p>"
     rows = "".join(
         f"<tr><td>{_e(c['step'])}</td><td>{_e(c['baseline'])}</td><td>{_e(c['now'])}</td></tr>" for c in changes
     )
-    return f"<table><tr><th>step</th><th>baseline</th><th>now</th></tr>{rows}</table>"
+    head = "<tr><th>ステップ / step</th><th>基準 / baseline</th><th>今回 / now</th></tr>"
+    return f"<table>{head}{rows}</table>"
 
 
 def to_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
     counts = summary(run)
     head = (
-        f'<p class="summary"><span>hub {_e(run["hub"])}</span><span>事業所番号 {_e(run["office"])}</span>'
-        f"<span>adapter {_e(run['adapter'])}</span><span>{_e(run['started'])} – {_e(run['finished'])}</span></p>"
-        f'<p class="summary"><span class="badge pass">合格 {counts[PASS]}</span>'
-        f'<span class="badge fail">不合格 {counts[FAIL]}</span>'
-        f'<span class="badge not_run">未実施 {counts[NOT_RUN]}</span><span>/ {counts["steps"]} steps</span></p>'
+        f'<p class="summary"><span>ハブ / hub {_e(run["hub"])}</span><span>事業所番号 {_e(run["office"])}</span>'
+        f"<span>アダプタ / adapter {_e(run['adapter'])}</span>"
+        f"<span>{_e(run['started'])} – {_e(run['finished'])}</span></p>"
+        f'<p class="summary"><span class="badge pass">合格 / pass {counts[PASS]}</span>'
+        f'<span class="badge fail">不合格 / fail {counts[FAIL]}</span>'
+        f'<span class="badge not_run">未実施 / not run {counts[NOT_RUN]}</span>'
+        f"<span>全 {counts['steps']} ステップ / {counts['steps']} steps</span></p>"
     )
     compared = (
-        f"<h2>Changes against the baseline</h2>{_changes(compare(run, baseline))}" if baseline is not None else ""
+        f"<h2>基準の実行との違い / Changes against the baseline</h2>{_changes(compare(run, baseline))}"
+        if baseline is not None
+        else ""
     )
     steps = "".join(_step(s) for s in run["steps"])
     return (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>適合性確認レポート</title>'
         f"<style>{_CSS}</style></head><body><h1>クライアント適合性確認 / client conformance</h1>{head}"
-        f"<h2>Coverage matrix</h2>{_matrix(run)}{compared}"
-        f"<h2>Steps</h2><table><tr><th>step</th><th>instruction</th><th>verdict</th><th>evidence</th></tr>{steps}</table>"
+        f"<h2>網羅表 / Coverage matrix</h2>{_matrix(run)}{compared}"
+        f"<h2>ステップ / Steps</h2><table><tr><th>ステップ / step</th><th>指示 / instruction</th>"
+        f"<th>判定 / verdict</th><th>証跡 / evidence</th></tr>{steps}</table>"
         "</body></html>"
     )
 

@@ -22,11 +22,12 @@ from conformance.judges import (
     judge_refused,
     judge_send_list,
     judge_sent,
-    silent,
+    reported,
 )
 from conformance.kit import Kit, SuiteStep
 from conformance.receiving import download_once, download_tampered, wrong_signer
 from conformance.units import UNITS, Party, unit_files, with_serial
+from conformance.wording import Said, joined
 
 Files = list[tuple[str, bytes]]
 StepRun = Callable[[Kit, SuiteStep], Awaitable[Verdict]]
@@ -41,16 +42,22 @@ async def login(kit: Kit, step: SuiteStep) -> Verdict:
     before = {(s["created_at"], s["cert_fingerprint"]) for s in await kit.view.sessions(kit.office)}
     answer = await kit.ask(step)
     new = [s for s in await kit.view.sessions(kit.office) if (s["created_at"], s["cert_fingerprint"]) not in before]
-    expected = f"a new session of office {kit.office}, opened with its installed certificate"
+    expected = Said(
+        f"インストールした証明書による事業所 {kit.office} の新しいセッション",
+        f"a new session of office {kit.office}, opened with its installed certificate",
+    )
     if not new:
-        why = silent(answer) or (f"the client reported {answer.error()}" if answer.error() else "")
-        return fail(
-            f"the hub opened no session for office {kit.office}" + (f" ({why})" if why else ""),
-            expected=expected,
-            arrived="no session",
+        none = Said(
+            f"ハブは事業所 {kit.office} のセッションを開始していません",
+            f"the hub opened no session for office {kit.office}",
         )
+        return fail(none.then(reported(answer)), expected=expected, arrived=Said("セッションなし", "no session"))
     session = new[-1]
-    arrived = f"session of {session['user_id']} bound to certificate {session['cert_fingerprint'][:16]}…"
+    user, certificate = session["user_id"], session["cert_fingerprint"][:16]
+    arrived = Said(
+        f"証明書 {certificate}… に結び付いた {user} のセッション",
+        f"session of {user} bound to certificate {certificate}…",
+    )
     return Verdict(status=PASS, expected=expected, arrived=arrived, evidence={"session": session})
 
 
@@ -101,12 +108,14 @@ async def bulk_send(kit: Kit, step: SuiteStep) -> Verdict:
         for number, files in units.items()
     ]
     failed = [v for v in verdicts if v.status != PASS]
-    expected = "; ".join(v.expected for v in verdicts)
-    arrived = "; ".join(v.arrived for v in verdicts)
+    expected = joined((v.expected for v in verdicts), ja="；")
+    arrived = joined((v.arrived for v in verdicts), ja="；")
     evidence = {"transmissions": [v.evidence for v in verdicts]}
     if failed or len(new) != len(units):
-        reasons = dict.fromkeys(v.reason for v in failed)  # the same reason once
-        reason = "; ".join(reasons) or f"{len(new)} transmissions stored, expected {len(units)}"
+        reason = joined(dict.fromkeys(v.reason for v in failed)) or Said(  # the same reason once
+            f"ハブに保存された送信は {len(new)} 件でした（想定は {len(units)} 件）",
+            f"{len(new)} transmissions stored, expected {len(units)}",
+        )
         return fail(reason, expected=expected, arrived=arrived, evidence=evidence)
     return Verdict(status=PASS, expected=expected, arrived=arrived, evidence=evidence)
 

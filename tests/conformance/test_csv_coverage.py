@@ -24,7 +24,8 @@ def test_an_export_of_plans_and_actuals_covers_the_2_4_units_and_never_the_3_4_o
     sex = record["codes"]["UPHOSOKU No.7 利用者性別"]
     assert sorted(sex["seen"] + sex["never"]) == ["1", "2"]
     assert record["findings"]["errors"] == 0
-    assert "CSV export coverage" in (tmp_path / "report" / "csv-coverage.html").read_text("utf-8")
+    page = (tmp_path / "report" / "csv-coverage.html").read_text("utf-8")
+    assert "CSV出力の網羅性 / CSV export coverage" in page and "送信単位 / Sending units" in page
     japanese, english, where = done.stdout.splitlines()[-3:]
     assert "ファイル種別" in japanese and "エラー 0 件" in japanese, japanese
     assert english.endswith("sending units exercised; 0 errors, 0 warnings"), english

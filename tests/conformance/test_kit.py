@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 from careplan_cli.up import login_args
 from conformance.suite import CLIENT
@@ -148,7 +149,9 @@ def test_our_client_passes_the_whole_client_suite(hub: Hub, tmp_path: Path) -> N
         str(len(KIT_NOT_RUN)),
     )
     page = (tmp_path / "conformance.html").read_text("utf-8")
-    assert "Coverage matrix" in page and "標準仕様 2.4 (1)①" in page and "合格" in page
+    assert "網羅表 / Coverage matrix" in page and "標準仕様 2.4 (1)①" in page and "合格 / pass" in page
+    assert "想定 / expected" in page and "結果 / arrived" in page
+    assert "合格 pass      login" in done.stdout.splitlines()  # the terminal: both languages
     shutil.copy(tmp_path / "conformance.json", hub.data.parent / "baseline.json")
 
 
@@ -174,9 +177,10 @@ def test_the_curl_adapter_passes_the_steps_it_implements(hub: Hub, tmp_path: Pat
     assert statuses["retry.503"] == statuses["retry.lost-answer"] == "pass"
     # it shows the hub's R3.6 refusal, and checks the signer's 事業所番号 against the sender, not only the chain
     assert statuses["refusal.sender-licence"] == statuses["download.wrong-signer"] == "pass"
-    unsupported = {
-        s["id"] for s in report["steps"] if s["reason"] == "not run: the adapter does not implement bulk_send"
-    }
+    not_implemented = (
+        "未実施: アダプタが bulk_send を実装していません / not run: the adapter does not implement bulk_send"
+    )
+    unsupported = {s["id"] for s in report["steps"] if s["reason"] == not_implemented}
     assert unsupported == {"bulk.sort", "bulk.limit"}
     assert {sid for sid, status in statuses.items() if status == "not_run"} == KIT_NOT_RUN | unsupported
 
@@ -189,14 +193,28 @@ def test_a_do_nothing_adapter_fails_every_step_that_needs_an_action(hub: Hub, tm
     report = _report(tmp_path)
     failed = {s["id"]: s["reason"] for s in report["steps"] if s["status"] == "fail"}
     assert set(failed) == {s.id for s in CLIENT} - KIT_NOT_RUN
-    for sid, reason in failed.items():
-        assert "the adapter wrote no result JSON" in reason or "did it try to download" in reason, (sid, reason)
-    assert "the hub opened no session for office" in failed["login"]
-    assert "the office must see 「ファイルの組み合わせが正しくありません。" in failed["refusal.combination"]
+    for sid, reason in failed.items():  # Japanese first, the English beside it
+        ja, _, en = reason.partition(" / ")
+        assert "アダプタが結果の JSON を書き出しませんでした" in ja or "ダウンロードを試みましたか" in ja, (sid, reason)
+        assert "the adapter wrote no result JSON" in en or "did it try to download" in en, (sid, reason)
+    office = hub.office["office_number"]
+    assert failed["login"] == (
+        f"ハブは事業所 {office} のセッションを開始していません。アダプタが結果の JSON を書き出しませんでした"
+        f" / the hub opened no session for office {office}; the adapter wrote no result JSON"
+    )
+    assert failed["refusal.combination"].endswith(
+        "事業所には「ファイルの組み合わせが正しくありません。CSVファイルの組み合わせを確認してください。」が表示されなけれ"
+        "ばなりません / the adapter wrote no result JSON; the office must see the real message of COMBINATION_INVALID"
+        " (quoted before the slash)"
+    )
+    lines = done.stdout.splitlines()  # every reason folded under its step within 80 columns (the report's path whole)
+    assert "不合格 fail    login" in lines, done.stdout
+    assert all(cell_len(line) <= 80 for line in lines if not line.startswith("報告 / report:")), done.stdout
+    assert "    ハブは事業所" in done.stdout
     if extra:  # against our client's run: every step it passed now fails
         changes = {c["step"]: (c["baseline"], c["now"]) for c in report["changes"]}
         assert changes == {sid: ("pass", "fail") for sid in failed}
-        assert "Changes against the baseline" in (tmp_path / "conformance.html").read_text("utf-8")
+        assert "基準の実行との違い / Changes against the baseline" in (tmp_path / "conformance.html").read_text("utf-8")
 
 
 def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_steps(hub: Hub, tmp_path: Path) -> None:
@@ -215,14 +233,17 @@ def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_s
     }
     steps = {s["id"]: s for s in report["steps"]}
     verify, wrong = steps["download.verify"], steps["download.wrong-signer"]
-    assert (
-        "the client acknowledged" in verify["reason"]
-        and "does not match the sender's signed manifest" in verify["reason"]
+    tid = verify["evidence"]["transmission_id"]
+    assert verify["reason"] == (
+        f"ファイルが送信元の署名付きマニフェストと一致しないにもかかわらず、クライアントは {tid} を受信確認しました"
+        f" / the client acknowledged {tid} although a file does not match the sender's signed manifest"
     )
     assert verify["evidence"]["hub"]["downloaded_at"]
     partners = report["partners"]
+    tid = wrong["evidence"]["transmission_id"]
     assert wrong["reason"] == (
-        f"the client acknowledged {wrong['evidence']['transmission_id']} although the signature was made by "
+        f"署名が送信元 {partners['houmon']} ではなく事業所 {partners['yobou']} によるものにもかかわらず、"
+        f"クライアントは {tid} を受信確認しました / the client acknowledged {tid} although the signature was made by "
         f"office {partners['yobou']}, not by the sender {partners['houmon']}"
     )
     assert wrong["evidence"]["hub"]["downloaded_at"]
@@ -235,6 +256,7 @@ def test_without_an_adapter_a_person_follows_the_instructions(hub: Hub, tmp_path
     done = hub.run(tmp_path, None, "--only", "refusal.file-type", input=message + "\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Word文書（doc）を送信してください" in done.stdout and "議事録.doc" in done.stdout
+    assert "  送信先 / to: " in done.stdout and "  ファイル / files:" in done.stdout and "60 秒)" in done.stdout
     assert _statuses(_report(tmp_path)) == {"refusal.file-type": "pass"}
     english = hub.run(tmp_path / "en", None, "--only", "login", "--lang", "en", "--step-timeout", "1", input="")
     assert "Log in with the office certificate installed on the terminal." in english.stdout

@@ -158,6 +158,14 @@ _FAILED_MESSAGES = MappingProxyType(
     }
 )
 
+_UNREACHABLE_MESSAGES = MappingProxyType(
+    {
+        Operation.LOAD: MSG_DATA_LOAD_FAILED,
+        Operation.SEND: MSG_SEND_FAILED,
+        Operation.RECEIVE: MSG_RECEIVE_FAILED,
+    }
+)
+
 
 def _guess_category(code: str, status: int, messages: Mapping[Operation, str]) -> Category:
     """For entries that do not name their category: by their messages, the code's prefix, the status."""
@@ -970,12 +978,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_en="Use the registered office, or register another 事業所番号.",
         real=False,
     ),
-    _one(
-        "HUB_UNREACHABLE",
-        MSG_DATA_LOAD_FAILED,
-        "The client could not reach the hub (connection refused, TLS failure or timeout).",
-        503,
-        op=Operation.LOAD,
+    ErrorSpec(
+        code="HUB_UNREACHABLE",
+        # What the office was doing picks the real message: a send that cannot reach the platform
+        # failed as a send (R2.3), a receive as a receive; loading a list (and logging in) is the
+        # client's data load (R3.6, FAQ 操作-1).
+        messages=_UNREACHABLE_MESSAGES,
+        default_operation=Operation.LOAD,
+        explanation="The client could not reach the hub (connection refused, TLS failure or timeout).",
+        status=503,
         category=Category.PLATFORM,
         explanation_ja="ハブに接続できませんでした（接続の拒否、TLSの失敗、またはタイムアウト）。",
         fix_ja="ハブが起動しているか（careplan up）と、URLを確かめてください。",

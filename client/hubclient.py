@@ -434,7 +434,14 @@ class HubClient:
             params["limit"] = str(limit)
         if cursor:
             params["cursor"] = cursor
-        body = await self._json("GET", path, operation, params=params)
+        try:
+            body = await self._json("GET", path, operation, params=params)
+        except CareplanError as error:
+            if error.code != "HUB_UNREACHABLE":
+                raise
+            # Reading a list is the client's data load, not a send or a receive: an unreachable
+            # hub reads as a failed data load (R3.6), not 送信に失敗しました on the send list.
+            raise error.with_operation(Operation.LOAD) from None
         return Page(transmissions=list(body["transmissions"]), next_cursor=body.get("next_cursor"))
 
     @staticmethod

@@ -233,11 +233,57 @@ async def _whoami(hub: HubClient, args: argparse.Namespace, profile: Profile) ->
 
 
 async def _logout(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    await hub.logout()
+    """End the session on the hub and forget its token on this terminal. The token is forgotten
+    whatever the hub answers: a session the hub was not told about ends by itself when it expires,
+    and a token left in the profile would be a login the office believes it ended. The exit status
+    says whether the hub was told (0), could not be reached (3) or refused (1)."""
+    if not profile.token:
+        if not args.json:
+            render.out.print(
+                "この端末はログインしていません（セッションのトークンはありません） / "
+                "not logged in on this terminal (no session token)"
+            )
+        return {"logged_out": True, "token_removed": False, "hub_notified": False}
+    try:
+        await hub.logout()
+    except CareplanError as error:
+        profile.with_token("").save(args.home_dir)
+        return _logged_out_locally(error, args)
     profile.with_token("").save(args.home_dir)
     if not args.json:
         render.out.print("ログアウトしました / logged out")
-    return {"logged_out": True}
+    return {"logged_out": True, "token_removed": True, "hub_notified": True}
+
+
+def _logged_out_locally(error: CareplanError, args: argparse.Namespace) -> dict[str, Any]:
+    """What logout says when the hub was not told: the token is gone from this terminal either way."""
+    language = Lang(args.lang)
+    if error.code == "SESSION_REQUIRED":  # the hub had ended it already (expired, password changed)
+        said = (
+            "ログアウトしました。ハブのセッションは既に終了していました（期限切れなど）。"
+            "この端末のセッションのトークンを削除しました。",
+            "logged out: the hub had already ended the session (expired or ended); "
+            "the session token was deleted from this terminal.",
+        )
+    else:
+        args.exit_status = error.exit_status
+        said = (
+            "この端末のセッションのトークンを削除しました。ハブに"
+            + ("接続できなかったため" if error.code == "HUB_UNREACHABLE" else "拒否されたため")
+            + "、ハブにはログアウトを伝えていません。ハブのセッションは有効期限が来ると自動的に終了します。",
+            "the session token was deleted from this terminal; the hub "
+            + ("could not be reached" if error.code == "HUB_UNREACHABLE" else "refused the logout")
+            + ", so it was not told: the session ends by itself when it expires.",
+        )
+    result: dict[str, Any] = {"logged_out": True, "token_removed": True, "hub_notified": False}
+    if error.code != "SESSION_REQUIRED":
+        result["error"] = error.to_wire(language)
+    if not args.json:
+        for line in said:  # done (exit 0) on stdout; the hub not told (exit 1 or 3) on stderr
+            render.folded(render.err if "error" in result else render.out, line)
+        if "error" in result:
+            render.err_folded(f"{error.code}: {error.detail_in(language)}", "  理由 / why: ")
+    return result
 
 
 def _recipient(text: str) -> str:

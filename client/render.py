@@ -190,11 +190,16 @@ def err_folded(text: str, lead: str = "", *, style: str = "") -> None:
     """`lead` then `text` on stderr within its width: text folded as Japanese reads it
     (careplan.folding), each line after the first indented as far as the first line's text; the
     text is data, never markup, and `style` is the lead's."""
+    folded(err, text, lead, style=style)
+
+
+def folded(console: Console, text: str, lead: str = "", *, style: str = "") -> None:
+    """`err_folded` on any console (`out` for what a command says when it did its work)."""
     indent = cell_len(lead)
-    room = max(20, err.width - indent)
+    room = max(20, console.width - indent)
     pieces = [piece for line in text.split("\n") for piece in fold(line, room)]
     for number, piece in enumerate(pieces):
-        err.print(Text.assemble((lead if number == 0 else " " * indent, style), piece))
+        console.print(Text.assemble((lead if number == 0 else " " * indent, style), piece))
 
 
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:

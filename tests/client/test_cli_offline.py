@@ -4,17 +4,19 @@ logout forgets the session token on the terminal anyway, saying that the hub was
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from rich.cells import cell_len
 
 from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_RECEIVE_FAILED, MSG_SEND_FAILED
 from client.profile import Profile
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, Pki, run_careplan
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, run_careplan
 from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
@@ -89,3 +91,31 @@ def test_each_command_shows_the_message_of_what_the_office_was_doing(offline: Pa
     )
     assert human.returncode == 3 and MSG_SEND_FAILED in unfolded(human.stderr)
     assert MSG_DATA_LOAD_FAILED not in unfolded(human.stderr)
+
+
+def test_logout_with_the_hub_out_of_reach_forgets_the_token_and_says_so(pki: Pki, tmp_path: Path) -> None:
+    url = f"https://127.0.0.1:{closed_port()}"
+    terminal(pki, tmp_path / "human", url)
+    done = run_careplan("client", "--home", str(tmp_path / "human"), "--profile", "kyotaku", "logout")
+    assert done.returncode == 3, done.stderr  # the hub could not be told
+    assert Profile.load(tmp_path / "human", "kyotaku").token == ""  # but this terminal no longer holds the session
+    said = unfolded(done.stderr)
+    assert said.index("トークンを削除しました") < said.index("接続できなかった") < said.index("tokenwasdeleted")
+    assert "有効期限が来ると自動的に終了します" in said and "HUB_UNREACHABLE" in said
+    assert all(cell_len(line) <= 80 for line in done.stderr.splitlines()), done.stderr
+
+    terminal(pki, tmp_path / "script", url)
+    status, answer = client(tmp_path / "script", "logout")
+    assert status == 3 and Profile.load(tmp_path / "script", "kyotaku").token == ""
+    assert answer["token_removed"] is True and answer["hub_notified"] is False
+    assert answer["error"]["code"] == "HUB_UNREACHABLE"  # type: ignore[index]
+
+
+async def test_logout_of_a_session_the_hub_already_ended_is_done(hub: HubUnderTest, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    terminal(hub.pki, home, hub.url, token="a-token-the-hub-never-gave-or-has-expired")
+    done = await asyncio.to_thread(run_careplan, "client", "--home", str(home), "--profile", "kyotaku", "logout")
+    assert done.returncode == 0, done.stderr
+    assert Profile.load(home, "kyotaku").token == ""
+    said = unfolded(done.stdout)
+    assert "既に終了していました" in said and said.index("トークンを削除しました") < said.index("tokenwasdeleted")

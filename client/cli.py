@@ -12,19 +12,19 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
-from careplan.errors import CareplanError, Lang, Operation
+from careplan.errors import CareplanError, Finding, Lang, Operation
 from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
-from client.hubclient import PAGE_MAX, HubClient, Page
+from client.hubclient import PAGE_MAX, HubClient, Page, Warned
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -300,16 +300,29 @@ def _recipient(text: str) -> str:
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     files = [(path.name, readable(path).read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
+    warned, found = _warnings_shown(args)
     with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
-        result = await hub.send(files, to=args.to, progress=progress)
-    if not args.json:
-        render.out.print(f"送信しました / sent: {result['transmission_id']}")
-        if result.get("already_stored"):
-            render.out.print(
-                "（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)"
-            )
-        render.transmissions("送信結果", [result], party="recipient")
+        result = await hub.send(files, to=args.to, progress=progress, warned=warned)
+    if args.json:  # the hub's answer, and beside it what the pre-check warned about
+        return {**result, "warnings": [f.to_dict() for f in found]}
+    render.out.print(f"送信しました / sent: {result['transmission_id']}")
+    if result.get("already_stored"):
+        render.out.print("（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)")
+    render.transmissions("送信結果", [result], party="recipient")
     return result
+
+
+def _warnings_shown(args: argparse.Namespace) -> tuple[Warned, list[Finding]]:
+    """A send's `warned`: the pre-check's warnings shown on stderr as they come, before the upload
+    (with --json only collected, for the answer's `warnings`)."""
+    found: list[Finding] = []
+
+    def warned(recipient: str, warnings: Sequence[Finding]) -> None:
+        found.extend(warnings)
+        if not args.json:
+            render.warnings(recipient, warnings, Lang(args.lang))
+
+    return warned, found
 
 
 def _bulk_files(paths: list[Path]) -> list[tuple[str, bytes]]:
@@ -326,7 +339,9 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
     files = _bulk_files(args.paths)
     total = sum(len(data) for _, data in files)
     with render.progress_bar(f"一括送信 {len(files)} files", total, enabled=not args.json) as progress:
-        result = await hub.bulk_send(files, progress=progress, send_valid=args.send_valid)
+        result = await hub.bulk_send(
+            files, progress=progress, send_valid=args.send_valid, warned=_warnings_shown(args)[0]
+        )
     if not args.json:
         rows = [
             (

@@ -158,7 +158,8 @@ _FAILED_MESSAGES = MappingProxyType(
     }
 )
 
-_UNREACHABLE_MESSAGES = MappingProxyType(
+# The platform failed (out of reach, or a failure inside it): the real message of the operation.
+_PLATFORM_MESSAGES = MappingProxyType(
     {
         Operation.LOAD: MSG_DATA_LOAD_FAILED,
         Operation.SEND: MSG_SEND_FAILED,
@@ -983,7 +984,7 @@ _SPECS: tuple[ErrorSpec, ...] = (
         # What the office was doing picks the real message: a send that cannot reach the platform
         # failed as a send (R2.3), a receive as a receive; loading a list (and logging in) is the
         # client's data load (R3.6, FAQ 操作-1).
-        messages=_UNREACHABLE_MESSAGES,
+        messages=_PLATFORM_MESSAGES,
         default_operation=Operation.LOAD,
         explanation="The client could not reach the hub (connection refused, TLS failure or timeout).",
         status=503,
@@ -992,12 +993,14 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_ja="ハブが起動しているか（careplan up）と、URLを確かめてください。",
         fix_en="Check that the hub runs (careplan up) and the URL.",
     ),
-    _one(
-        "INTERNAL",
-        MSG_DATA_LOAD_FAILED,
-        "An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
-        500,
-        op=Operation.LOAD,
+    ErrorSpec(
+        code="INTERNAL",
+        # The hub answers it as a data load (it cannot tell which operation a failure inside it
+        # interrupted); a client reports it under its own operation, as for HUB_UNREACHABLE.
+        messages=_PLATFORM_MESSAGES,
+        default_operation=Operation.LOAD,
+        explanation="An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
+        status=500,
         category=Category.PLATFORM,
         explanation_ja="ハブの内部で想定外のエラーが起きました。何も変更されていません。ハブのログに追跡IDがあります。",
         fix_ja="もう一度実行してください。続く場合は、詳細の追跡IDを添えてハブの管理者に連絡してください。",

@@ -24,7 +24,7 @@ from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
-from client.hubclient import PAGE_MAX, HubClient, Page, Warned
+from client.hubclient import PAGE_MAX, PLATFORM_FAILURES, HubClient, Page, Warned
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -372,8 +372,8 @@ async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> 
 async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     try:
         waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
-    except CareplanError as error:  # the office is receiving: a hub out of reach fails the receive (R2.3)
-        raise error.with_operation(Operation.RECEIVE) if error.code == "HUB_UNREACHABLE" else error from None
+    except CareplanError as error:  # the office is receiving: a platform that failed fails the receive (R2.3)
+        raise error.with_operation(Operation.RECEIVE) if error.code in PLATFORM_FAILURES else error from None
     ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
     if not ids and args.all:  # nothing waiting is not a failure
         if not args.json:

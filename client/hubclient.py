@@ -62,6 +62,11 @@ def _no_warnings(_recipient: str, _warnings: Sequence[Finding]) -> None:
     return None
 
 
+# The platform failed (out of reach, or a failure inside it): the office reads the real message of
+# what it was doing (a send: 送信に失敗しました…, a receive: 受信に失敗しました…, a list: the data load).
+PLATFORM_FAILURES = frozenset({"HUB_UNREACHABLE", "INTERNAL"})
+
+
 def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> CareplanError:
     """HUB_UNREACHABLE for a connection to `url` that failed with `exc`: the reason as aiohttp words
     it (`Cannot connect to host …`), not the exception's repr; a timeout has no words of its own."""
@@ -268,7 +273,9 @@ class HubClient:
         except (json.JSONDecodeError, UnicodeDecodeError, aiohttp.ClientError):
             body = None
         if isinstance(body, dict) and "code" in body:
-            return CareplanError.from_wire(body)
+            error = CareplanError.from_wire(body)
+            # the hub answers a failure inside it as a data load; the client knows what it was doing
+            return error.with_operation(operation) if error.code in PLATFORM_FAILURES else error
         return CareplanError(
             "INTERNAL",
             operation=operation,
@@ -466,10 +473,10 @@ class HubClient:
         try:
             body = await self._json("GET", path, operation, params=params)
         except CareplanError as error:
-            if error.code != "HUB_UNREACHABLE":
+            if error.code not in PLATFORM_FAILURES:
                 raise
-            # Reading a list is the client's data load, not a send or a receive: an unreachable
-            # hub reads as a failed data load (R3.6), not 送信に失敗しました on the send list.
+            # Reading a list is the client's data load, not a send or a receive: a platform that
+            # failed reads as a failed data load (R3.6), not 送信に失敗しました on the send list.
             raise error.with_operation(Operation.LOAD) from None
         return Page(transmissions=list(body["transmissions"]), next_cursor=body.get("next_cursor"))
 

@@ -1,6 +1,7 @@
-"""The client CLI when the hub cannot be reached: each command shows the real message of what the
-office was doing (a send fails as a send, a receive as a receive, a list as a data load), and
-logout forgets the session token on the terminal anyway, saying that the hub was not told."""
+"""The client CLI when the hub cannot be reached or fails inside: each command shows the real
+message of what the office was doing (a send fails as a send, a receive as a receive, a list as a
+data load), and logout forgets the session token on the terminal anyway, saying that the hub was
+not told."""
 
 from __future__ import annotations
 
@@ -119,3 +120,29 @@ async def test_logout_of_a_session_the_hub_already_ended_is_done(hub: HubUnderTe
     assert Profile.load(home, "kyotaku").token == ""
     said = unfolded(done.stdout)
     assert "既に終了していました" in said and said.index("トークンを削除しました") < said.index("tokenwasdeleted")
+
+
+async def test_a_failure_inside_the_hub_reads_as_what_the_office_was_doing(hub: HubUnderTest, tmp_path: Path) -> None:
+    """The hub answers INTERNAL as a data load; the client shows it under its own operation."""
+    home = tmp_path / "home"
+    terminal(hub.pki, home, hub.url, token="")
+    paths = []
+    for name, data in sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number).items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    login = ("login", "--user", KYOTAKU.user, "--password", KYOTAKU.password)
+    assert (await asyncio.to_thread(client, home, *login))[0] == 0
+    admin = {"Authorization": "Bearer test-admin-token"}
+    for operation in ("send", "list", "download"):
+        rule = {"kind": "http_error", "status": 500, "code": "INTERNAL", "operation": operation}
+        assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin))[0] == 201
+    expected = {
+        ("send", *paths, "--to", HOUMON.number, "--attempts", "1"): ("send", MSG_SEND_FAILED),
+        ("download", "0" * 32): ("receive", MSG_RECEIVE_FAILED),
+        ("sent",): ("load", MSG_DATA_LOAD_FAILED),
+    }
+    for args, (operation, message) in expected.items():
+        status, answer = await asyncio.to_thread(client, home, *args)
+        error = answer["error"]
+        assert isinstance(error, dict)
+        assert (status, error["code"], error["operation"], error["message"]) == (1, "INTERNAL", operation, message)

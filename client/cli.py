@@ -458,6 +458,8 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(_run(args))
     except CareplanError as error:
         return report_refusal(args, error)
+    except BrokenPipeError:  # the reader of stdout left (`| head`): the dispatcher ends quietly with 141
+        raise
     except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
         detail = os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
         if args.json:

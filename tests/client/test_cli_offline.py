@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from rich.cells import cell_len
 from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_RECEIVE_FAILED, MSG_SEND_FAILED
 from client.profile import Profile
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, run_careplan
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, run_careplan, this_checkout
 from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
@@ -146,3 +148,18 @@ async def test_a_failure_inside_the_hub_reads_as_what_the_office_was_doing(hub: 
         error = answer["error"]
         assert isinstance(error, dict)
         assert (status, error["code"], error["operation"], error["message"]) == (1, "INTERNAL", operation, message)
+
+
+def test_a_reader_gone_away_ends_a_client_command_quietly(pki: Pki, tmp_path: Path) -> None:
+    """Output written inside a command (here logout's line, no hub needed) to a closed pipe was
+    reported as 'a local problem' with an empty detail, exit 2; it is 141 and silent, as elsewhere."""
+    home = tmp_path / "home"
+    terminal(pki, home, f"https://127.0.0.1:{closed_port()}", token="")
+    command = [sys.executable, "-m", "careplan_cli.main", "client", "--home", str(home), "--profile", "kyotaku"]
+    process = subprocess.Popen(
+        [*command, "logout"], env=this_checkout(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # before a byte is written: the write is EPIPE for certain
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (141, b"")

@@ -516,7 +516,10 @@ class HubClient:
         ]
         manifest.check_files(files)
         directory = _write_download(out_dir, transmission_id, files, manifest_bytes, signature)
-        receipt = await self.acknowledge(transmission_id) if acknowledge else {}
+        try:
+            receipt = await self.acknowledge(transmission_id) if acknowledge else {}
+        except CareplanError as error:
+            raise _not_acknowledged(error, directory) from None
         return Downloaded(
             transmission_id=transmission_id,
             directory=directory,
@@ -587,6 +590,25 @@ class HubClient:
                 chunks.append(chunk)
                 progress(len(chunk))
         return b"".join(chunks)
+
+
+def _not_acknowledged(error: CareplanError, directory: Path) -> CareplanError:
+    """The refusal of an acknowledgement, saying that the files are saved all the same (the office
+    has them; only the hub's record of the receipt is missing), so a later 'already downloaded'
+    does not read as lost data."""
+    return CareplanError(
+        error.code,
+        operation=Operation.RECEIVE,
+        detail=f"ファイルは {directory} に保存しました。受信の確認（ダウンロード済の記録）がハブに届いていません: "
+        f"{error.detail_in(Lang.JA)}",
+        detail_en=f"the files are saved in {directory}; the receipt (downloaded) did not reach the hub: "
+        f"{error.detail_in(Lang.EN)}",
+        fix="保存したファイルはそのまま使えます。もう一度 download を実行すると受信の確認を送り直します"
+        "（既にダウンロード済と表示されたら、確認はハブに届いています）。",
+        fix_en="The saved files are complete. Run download again to send the receipt again (if it says already "
+        "downloaded, the receipt did reach the hub).",
+        findings=error.findings,
+    )
 
 
 def _multipart(

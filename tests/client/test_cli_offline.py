@@ -19,7 +19,7 @@ from rich.cells import cell_len
 from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_RECEIVE_FAILED, MSG_SEND_FAILED
 from client.profile import Profile
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, run_careplan, this_checkout
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Office, Pki, run_careplan, this_checkout
 from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
@@ -32,9 +32,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def terminal(pki: Pki, home: Path, url: str, *, token: str = "a-session-token") -> None:
-    """The kyotaku terminal's profile, logged in to `url`."""
-    pair = pki.terminals[KYOTAKU.number]
+def terminal(pki: Pki, home: Path, url: str, *, token: str = "a-session-token", office: Office = KYOTAKU) -> None:
+    """The profile "kyotaku" of a terminal of `office` (kyotaku's by default), logged in to `url`."""
+    pair = pki.terminals[office.number]
     p12 = home / "kyotaku.p12"
     p12.parent.mkdir(parents=True, exist_ok=True)
     p12.write_bytes(
@@ -48,7 +48,7 @@ def terminal(pki: Pki, home: Path, url: str, *, token: str = "a-session-token") 
         ca_file=str(pki.ca.directory / "ca.pem"),
         p12_file=str(p12),
         p12_password="pw",
-        user_id=KYOTAKU.user,
+        user_id=office.user,
         token=token,
     ).save(home)
 
@@ -163,3 +163,30 @@ def test_a_reader_gone_away_ends_a_client_command_quietly(pki: Pki, tmp_path: Pa
     process.stdout.close()  # before a byte is written: the write is EPIPE for certain
     _, stderr = process.communicate(timeout=60)
     assert (process.returncode, stderr) == (141, b"")
+
+
+async def test_a_receipt_the_hub_did_not_take_says_the_files_are_saved(hub: HubUnderTest, tmp_path: Path) -> None:
+    """An acknowledgement refused after the files were written: the office reads that it has them."""
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        sent = await kyotaku.send(
+            list(sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number).items()), to=HOUMON.number
+        )
+    home = tmp_path / "home"
+    terminal(hub.pki, home, hub.url, token="", office=HOUMON)
+    assert (await asyncio.to_thread(client, home, "login", "--user", HOUMON.user, "--password", HOUMON.password))[
+        0
+    ] == 0
+    rule = {"kind": "http_error", "status": 500, "code": "INTERNAL", "operation": "acknowledge", "count": 1}
+    admin = {"Authorization": "Bearer test-admin-token"}
+    assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin))[0] == 201
+    out = tmp_path / "received"
+    status, answer = await asyncio.to_thread(client, home, "download", "--all", "--out", str(out))
+    error = answer["error"]
+    assert isinstance(error, dict)
+    assert (status, error["code"], error["message"]) == (1, "INTERNAL", MSG_RECEIVE_FAILED)
+    folder = out / sent["transmission_id"]
+    assert f"ファイルは {folder} に保存しました" in str(error["detail"]) and "download" in str(error["fix"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f["name"] for f in sent["files"])
+    status, answer = await asyncio.to_thread(client, home, "download", "--all", "--out", str(out))
+    assert status == 0 and [d["transmission_id"] for d in answer["downloads"]] == [sent["transmission_id"]]  # type: ignore[union-attr]

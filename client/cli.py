@@ -268,11 +268,15 @@ def _logged_out_locally(error: CareplanError, args: argparse.Namespace) -> dict[
     else:
         args.exit_status = error.exit_status
         said = (
-            "この端末のセッションのトークンを削除しました。ハブに"
-            + ("接続できなかったため" if error.code == "HUB_UNREACHABLE" else "拒否されたため")
-            + "、ハブにはログアウトを伝えていません。ハブのセッションは有効期限が来ると自動的に終了します。",
+            "この端末のセッションのトークンを削除しました。"
+            + (
+                "ハブに接続できなかったため、ハブにはログアウトを伝えていません。"
+                if error.code == "HUB_UNREACHABLE"
+                else "ハブがログアウトを受け付けなかったため、ハブのセッションは終わっていません。"
+            )
+            + "ハブのセッションは有効期限が来ると自動的に終了します。",
             "the session token was deleted from this terminal; the hub "
-            + ("could not be reached" if error.code == "HUB_UNREACHABLE" else "refused the logout")
+            + ("could not be reached" if error.code == "HUB_UNREACHABLE" else "did not accept the logout")
             + ", so it was not told: the session ends by itself when it expires.",
         )
     result: dict[str, Any] = {"logged_out": True, "token_removed": True, "hub_notified": False}

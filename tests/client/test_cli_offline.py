@@ -190,3 +190,21 @@ async def test_a_receipt_the_hub_did_not_take_says_the_files_are_saved(hub: HubU
     assert sorted(p.name for p in folder.iterdir()) == sorted(f["name"] for f in sent["files"])
     status, answer = await asyncio.to_thread(client, home, "download", "--all", "--out", str(out))
     assert status == 0 and [d["transmission_id"] for d in answer["downloads"]] == [sent["transmission_id"]]  # type: ignore[union-attr]
+
+
+async def test_a_logout_the_hub_did_not_accept_still_forgets_the_token(hub: HubUnderTest, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    terminal(hub.pki, home, hub.url, token="")
+    assert (await asyncio.to_thread(client, home, "login", "--user", KYOTAKU.user, "--password", KYOTAKU.password))[
+        0
+    ] == 0
+    rule = {"kind": "http_error", "status": 500, "code": "INTERNAL", "route": "DELETE /api/v1/session", "count": 1}
+    assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers={"Authorization": "Bearer test-admin-token"}))[
+        0
+    ] == 201
+    done = await asyncio.to_thread(run_careplan, "client", "--home", str(home), "--profile", "kyotaku", "logout")
+    assert done.returncode == 1 and Profile.load(home, "kyotaku").token == ""
+    said = unfolded(done.stderr)
+    assert (
+        said.index("トークンを削除しました") < said.index("ログアウトを受け付けなかった") < said.index("didnotaccept")
+    )

@@ -174,9 +174,8 @@ async def test_a_receipt_the_hub_did_not_take_says_the_files_are_saved(hub: HubU
         )
     home = tmp_path / "home"
     terminal(hub.pki, home, hub.url, token="", office=HOUMON)
-    assert (await asyncio.to_thread(client, home, "login", "--user", HOUMON.user, "--password", HOUMON.password))[
-        0
-    ] == 0
+    login = ("login", "--user", HOUMON.user, "--password", HOUMON.password)
+    assert (await asyncio.to_thread(client, home, *login))[0] == 0
     rule = {"kind": "http_error", "status": 500, "code": "INTERNAL", "operation": "acknowledge", "count": 1}
     admin = {"Authorization": "Bearer test-admin-token"}
     assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin))[0] == 201
@@ -195,13 +194,11 @@ async def test_a_receipt_the_hub_did_not_take_says_the_files_are_saved(hub: HubU
 async def test_a_logout_the_hub_did_not_accept_still_forgets_the_token(hub: HubUnderTest, tmp_path: Path) -> None:
     home = tmp_path / "home"
     terminal(hub.pki, home, hub.url, token="")
-    assert (await asyncio.to_thread(client, home, "login", "--user", KYOTAKU.user, "--password", KYOTAKU.password))[
-        0
-    ] == 0
+    login = ("login", "--user", KYOTAKU.user, "--password", KYOTAKU.password)
+    assert (await asyncio.to_thread(client, home, *login))[0] == 0
     rule = {"kind": "http_error", "status": 500, "code": "INTERNAL", "route": "DELETE /api/v1/session", "count": 1}
-    assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers={"Authorization": "Bearer test-admin-token"}))[
-        0
-    ] == 201
+    admin = {"Authorization": "Bearer test-admin-token"}
+    assert (await hub.raw("POST", "/admin/v1/faults", json=rule, headers=admin))[0] == 201
     done = await asyncio.to_thread(run_careplan, "client", "--home", str(home), "--profile", "kyotaku", "logout")
     assert done.returncode == 1 and Profile.load(home, "kyotaku").token == ""
     said = unfolded(done.stderr)

@@ -159,6 +159,15 @@ _FAILED_MESSAGES = MappingProxyType(
     }
 )
 
+# The platform failed (out of reach, or a failure inside it): the real message of the operation.
+_PLATFORM_MESSAGES = MappingProxyType(
+    {
+        Operation.LOAD: MSG_DATA_LOAD_FAILED,
+        Operation.SEND: MSG_SEND_FAILED,
+        Operation.RECEIVE: MSG_RECEIVE_FAILED,
+    }
+)
+
 
 def _guess_category(code: str, status: int, messages: Mapping[Operation, str]) -> Category:
     """For entries that do not name their category: by their messages, the code's prefix, the status."""
@@ -984,23 +993,28 @@ _SPECS: tuple[ErrorSpec, ...] = (
         fix_en="Check the 事業所番号; register an office that is not registered yet with POST /admin/v1/offices.",
         real=False,
     ),
-    _one(
-        "HUB_UNREACHABLE",
-        MSG_DATA_LOAD_FAILED,
-        "The client could not reach the hub (connection refused, TLS failure or timeout).",
-        503,
-        op=Operation.LOAD,
+    ErrorSpec(
+        code="HUB_UNREACHABLE",
+        # What the office was doing picks the real message: a send that cannot reach the platform
+        # failed as a send (R2.3), a receive as a receive; loading a list (and logging in) is the
+        # client's data load (R3.6, FAQ 操作-1).
+        messages=_PLATFORM_MESSAGES,
+        default_operation=Operation.LOAD,
+        explanation="The client could not reach the hub (connection refused, TLS failure or timeout).",
+        status=503,
         category=Category.PLATFORM,
         explanation_ja="ハブに接続できませんでした（接続の拒否、TLSの失敗、またはタイムアウト）。",
         fix_ja="ハブが起動しているか（careplan up）と、URLを確かめてください。",
         fix_en="Check that the hub runs (careplan up) and the URL.",
     ),
-    _one(
-        "INTERNAL",
-        MSG_DATA_LOAD_FAILED,
-        "An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
-        500,
-        op=Operation.LOAD,
+    ErrorSpec(
+        code="INTERNAL",
+        # The hub answers it as a data load (it cannot tell which operation a failure inside it
+        # interrupted); a client reports it under its own operation, as for HUB_UNREACHABLE.
+        messages=_PLATFORM_MESSAGES,
+        default_operation=Operation.LOAD,
+        explanation="An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
+        status=500,
         category=Category.PLATFORM,
         explanation_ja="ハブの内部で想定外のエラーが起きました。何も変更されていません。ハブのログに追跡IDがあります。",
         fix_ja="もう一度実行してください。続く場合は、詳細の追跡IDを添えてハブの管理者に連絡してください。",

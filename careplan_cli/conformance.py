@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         status = f"{report.STATUS_JA[record.status]} {report.STATUS_EN[record.status]}"
         lines = [f"{status}{' ' * (STATUS_CELLS - cell_len(status))} {record.id}"]
         if record.reason:
-            lines += [f"    {piece}" for piece in fold(record.reason, max(20, render.out.width - 4))]
+            lines += hanging("    ", record.reason, render.out.width)
         print("\n".join(lines), flush=True)
 
     try:

@@ -12,19 +12,19 @@ import asyncio
 import getpass
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
-from careplan.errors import CareplanError, Lang
+from careplan.errors import CareplanError, Finding, Lang, Operation
 from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
-from client.hubclient import PAGE_MAX, HubClient, Page
+from client.hubclient import PAGE_MAX, PLATFORM_FAILURES, HubClient, Page, Warned
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -233,11 +233,61 @@ async def _whoami(hub: HubClient, args: argparse.Namespace, profile: Profile) ->
 
 
 async def _logout(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    await hub.logout()
+    """End the session on the hub and forget its token on this terminal. The token is forgotten
+    whatever the hub answers: a session the hub was not told about ends by itself when it expires,
+    and a token left in the profile would be a login the office believes it ended. The exit status
+    says whether the hub was told (0), could not be reached (3) or refused (1)."""
+    if not profile.token:
+        if not args.json:
+            render.out.print(
+                "この端末はログインしていません（セッションのトークンはありません） / "
+                "not logged in on this terminal (no session token)"
+            )
+        return {"logged_out": True, "token_removed": False, "hub_notified": False}
+    try:
+        await hub.logout()
+    except CareplanError as error:
+        profile.with_token("").save(args.home_dir)
+        return _logged_out_locally(error, args)
     profile.with_token("").save(args.home_dir)
     if not args.json:
         render.out.print("ログアウトしました / logged out")
-    return {"logged_out": True}
+    return {"logged_out": True, "token_removed": True, "hub_notified": True}
+
+
+def _logged_out_locally(error: CareplanError, args: argparse.Namespace) -> dict[str, Any]:
+    """What logout says when the hub was not told: the token is gone from this terminal either way."""
+    language = Lang(args.lang)
+    if error.code == "SESSION_REQUIRED":  # the hub had ended it already (expired, password changed)
+        said = (
+            "ログアウトしました。ハブのセッションは既に終了していました（期限切れなど）。"
+            "この端末のセッションのトークンを削除しました。",
+            "logged out: the hub had already ended the session (expired or ended); "
+            "the session token was deleted from this terminal.",
+        )
+    else:
+        args.exit_status = error.exit_status
+        said = (
+            "この端末のセッションのトークンを削除しました。"
+            + (
+                "ハブに接続できなかったため、ハブにはログアウトを伝えていません。"
+                if error.code == "HUB_UNREACHABLE"
+                else "ハブがログアウトを受け付けなかったため、ハブのセッションは終わっていません。"
+            )
+            + "ハブのセッションは有効期限が来ると自動的に終了します。",
+            "the session token was deleted from this terminal; the hub "
+            + ("could not be reached" if error.code == "HUB_UNREACHABLE" else "did not accept the logout")
+            + ", so it was not told: the session ends by itself when it expires.",
+        )
+    result: dict[str, Any] = {"logged_out": True, "token_removed": True, "hub_notified": False}
+    if error.code != "SESSION_REQUIRED":
+        result["error"] = error.to_wire(language)
+    if not args.json:
+        for line in said:  # done (exit 0) on stdout; the hub not told (exit 1 or 3) on stderr
+            render.folded(render.err if "error" in result else render.out, line)
+        if "error" in result:
+            render.err_folded(f"{error.code}: {error.detail_in(language)}", "  理由 / why: ")
+    return result
 
 
 def _recipient(text: str) -> str:
@@ -254,16 +304,29 @@ def _recipient(text: str) -> str:
 async def _send(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
     files = [(path.name, readable(path).read_bytes()) for path in args.files]
     total = sum(len(data) for _, data in files)
+    warned, found = _warnings_shown(args)
     with render.progress_bar(f"送信中 → {args.to}", total, enabled=not args.json) as progress:
-        result = await hub.send(files, to=args.to, progress=progress)
-    if not args.json:
-        render.out.print(f"送信しました / sent: {result['transmission_id']}")
-        if result.get("already_stored"):
-            render.out.print(
-                "（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)"
-            )
-        render.transmissions("送信結果", [result], party="recipient")
+        result = await hub.send(files, to=args.to, progress=progress, warned=warned)
+    if args.json:  # the hub's answer, and beside it what the pre-check warned about
+        return {**result, "warnings": [f.to_dict() for f in found]}
+    render.out.print(f"送信しました / sent: {result['transmission_id']}")
+    if result.get("already_stored"):
+        render.out.print("（応答が届かなかった送信を再試行し、ハブに保存済みであることを確認しました / already stored)")
+    render.transmissions("送信結果", [result], party="recipient")
     return result
+
+
+def _warnings_shown(args: argparse.Namespace) -> tuple[Warned, list[Finding]]:
+    """A send's `warned`: the pre-check's warnings shown on stderr as they come, before the upload
+    (with --json only collected, for the answer's `warnings`)."""
+    found: list[Finding] = []
+
+    def warned(recipient: str, warnings: Sequence[Finding]) -> None:
+        found.extend(warnings)
+        if not args.json:
+            render.warnings(recipient, warnings, Lang(args.lang))
+
+    return warned, found
 
 
 def _bulk_files(paths: list[Path]) -> list[tuple[str, bytes]]:
@@ -280,7 +343,9 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
     files = _bulk_files(args.paths)
     total = sum(len(data) for _, data in files)
     with render.progress_bar(f"一括送信 {len(files)} files", total, enabled=not args.json) as progress:
-        result = await hub.bulk_send(files, progress=progress, send_valid=args.send_valid)
+        result = await hub.bulk_send(
+            files, progress=progress, send_valid=args.send_valid, warned=_warnings_shown(args)[0]
+        )
     if not args.json:
         rows = [
             (
@@ -309,7 +374,10 @@ async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> 
 
 
 async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
-    waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
+    try:
+        waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
+    except CareplanError as error:  # the office is receiving: a platform that failed fails the receive (R2.3)
+        raise error.with_operation(Operation.RECEIVE) if error.code in PLATFORM_FAILURES else error from None
     ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
     if not ids and args.all:  # nothing waiting is not a failure
         if not args.json:
@@ -394,6 +462,8 @@ def main(argv: list[str]) -> int:
         result = asyncio.run(_run(args))
     except CareplanError as error:
         return report_refusal(args, error)
+    except BrokenPipeError:  # the reader of stdout left (`| head`): the dispatcher ends quietly with 141
+        raise
     except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
         detail = os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
         if args.json:

@@ -3,7 +3,9 @@
 Rules this module keeps:
 1. The terminal's certificate (PKCS#12) is both the TLS client certificate and the signing key.
 2. Before uploading, files are checked with the same rules and codes the hub applies
-   (`careplan.standard`), so an office learns about a broken file before sending it.
+   (`careplan.standard`), so an office learns about a broken file before sending it. Warnings (a
+   BOM, a blank line, a check digit) do not stop the send: they go to the caller's `warned`
+   before the upload, as `careplan validate` would show them.
 3. Every hub refusal comes back as the CareplanError the hub raised (its code, message, detail);
    a connection failure becomes HUB_UNREACHABLE, or CERT_UNTRUSTED when the hub's trust anchors
    show that the terminal's certificate is not one it accepts (a handshake cannot say so itself).
@@ -41,18 +43,28 @@ from cryptography.hazmat.primitives import serialization
 
 from careplan import standard
 from careplan.certificates import KeyPair, OfficeIdentity, identity_of, judge_certificate, load_p12
-from careplan.errors import CareplanError, Lang, Operation
+from careplan.errors import CareplanError, Finding, Lang, Operation
 from careplan.manifest import Manifest
 from careplan.signature import sign, verify
 from client.retry import DEFAULT_RETRY, HubTrouble, RetryPolicy, answer_lost, retry_after_seconds
 
 Progress = Callable[[int], None]
+Warned = Callable[[str, Sequence[Finding]], None]  # (recipient, the pre-check's warnings), before the upload
 CHUNK = 64 * 1024
 FETCH_ATTEMPTS = 3  # a cut download is repeated this often in all
 
 
 def _no_progress(_: int) -> None:
     return None
+
+
+def _no_warnings(_recipient: str, _warnings: Sequence[Finding]) -> None:
+    return None
+
+
+# The platform failed (out of reach, or a failure inside it): the office reads the real message of
+# what it was doing (a send: 送信に失敗しました…, a receive: 受信に失敗しました…, a list: the data load).
+PLATFORM_FAILURES = frozenset({"HUB_UNREACHABLE", "INTERNAL"})
 
 
 def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> CareplanError:
@@ -135,6 +147,7 @@ class BulkResult:
     sent: list[dict[str, Any]] = field(default_factory=list)
     failed: list[tuple[str, list[str], CareplanError]] = field(default_factory=list)
     unplaced: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    warnings: list[tuple[str, list[Finding]]] = field(default_factory=list)  # (recipient, warnings): they went
 
     @property
     def ok(self) -> bool:
@@ -145,6 +158,7 @@ class BulkResult:
             "sent": self.sent,
             "failed": [{"recipient": r, "files": names, "error": e.to_wire()} for r, names, e in self.failed],
             "unplaced": [{"file": name, "finding": finding} for name, finding in self.unplaced],
+            "warnings": [{"recipient": r, "findings": [f.to_dict() for f in found]} for r, found in self.warnings],
         }
 
 
@@ -259,7 +273,9 @@ class HubClient:
         except (json.JSONDecodeError, UnicodeDecodeError, aiohttp.ClientError):
             body = None
         if isinstance(body, dict) and "code" in body:
-            return CareplanError.from_wire(body)
+            error = CareplanError.from_wire(body)
+            # the hub answers a failure inside it as a data load; the client knows what it was doing
+            return error.with_operation(operation) if error.code in PLATFORM_FAILURES else error
         return CareplanError(
             "INTERNAL",
             operation=operation,
@@ -322,9 +338,11 @@ class HubClient:
         to: str,
         transmission_id: str | None = None,
         signed_at: dt.datetime | None = None,
+        warned: Warned = _no_warnings,
     ) -> tuple[bytes, bytes]:
         """Check the files like the hub will, in its order (the manifest's file names, then the
-        standard), then sign the manifest."""
+        standard), then sign the manifest. Raises the refusal the hub would give; warnings go to
+        `warned` (the send goes on)."""
         manifest = Manifest.build(
             transmission_id=transmission_id or uuid.uuid4().hex,
             sender=self.identity.office_number,
@@ -332,9 +350,13 @@ class HubClient:
             signed_at=signed_at or dt.datetime.now(dt.UTC),
             files=files,
         )
-        error = standard.refusal(standard.check_transmission(files, sender=self.identity.office_number, recipient=to))
+        findings = standard.check_transmission(files, sender=self.identity.office_number, recipient=to)
+        error = standard.refusal(findings)
         if error is not None:
             raise error
+        warnings = [f for f in findings if f.severity != "error"]
+        if warnings:
+            warned(to, warnings)
         manifest_bytes = manifest.to_bytes()
         return manifest_bytes, sign(manifest_bytes, self.keypair.certificate, self.keypair.key)
 
@@ -353,9 +375,12 @@ class HubClient:
         to: str,
         progress: Progress = _no_progress,
         transmission_id: str | None = None,
+        warned: Warned = _no_warnings,
     ) -> dict[str, Any]:
+        """Pre-check, sign and upload one transmission; the pre-check's warnings go to `warned`
+        before anything is uploaded."""
         manifest, signature = self.prepare(
-            files, to=to, transmission_id=transmission_id, signed_at=await self.hub_time()
+            files, to=to, transmission_id=transmission_id, signed_at=await self.hub_time(), warned=warned
         )
         return await self.upload(manifest, signature, files, progress=progress)
 
@@ -391,13 +416,19 @@ class HubClient:
         return dict(await self._json("POST", "/api/v1/transmissions", Operation.SEND, data=body))
 
     async def bulk_send(
-        self, files: Sequence[tuple[str, bytes]], *, progress: Progress = _no_progress, send_valid: bool = False
+        self,
+        files: Sequence[tuple[str, bytes]],
+        *,
+        progress: Progress = _no_progress,
+        send_valid: bool = False,
+        warned: Warned = _no_warnings,
     ) -> BulkResult:
         """一括送信 (R4.3): sort files into transmissions by destination and 連番, then send each.
 
         A file that cannot be placed refuses the whole bulk send before anything is sent (one
         CareplanError carrying every reason), unless `send_valid`. A transmission the hub refuses
         is reported in `failed` and the others still go; a lost connection or session ends it.
+        Each transmission's warnings go to `warned` before it is uploaded and into `warnings`.
         """
         plan = standard.sort_bulk(files, sender=self.identity.office_number)
         if plan.unplaced and not send_valid:
@@ -405,9 +436,14 @@ class HubClient:
             if error is not None:
                 raise error
         result = BulkResult(unplaced=[(name, finding.to_dict()) for name, finding in plan.unplaced])
+
+        def noted(recipient: str, warnings: Sequence[Finding]) -> None:
+            result.warnings.append((recipient, list(warnings)))
+            warned(recipient, warnings)
+
         for recipient, group in plan.transmissions:
             try:
-                result.sent.append(await self.send(group, to=recipient, progress=progress))
+                result.sent.append(await self.send(group, to=recipient, progress=progress, warned=noted))
             except CareplanError as error:
                 if error.code in _FATAL_FOR_BULK:
                     raise
@@ -434,7 +470,14 @@ class HubClient:
             params["limit"] = str(limit)
         if cursor:
             params["cursor"] = cursor
-        body = await self._json("GET", path, operation, params=params)
+        try:
+            body = await self._json("GET", path, operation, params=params)
+        except CareplanError as error:
+            if error.code not in PLATFORM_FAILURES:
+                raise
+            # Reading a list is the client's data load, not a send or a receive: a platform that
+            # failed reads as a failed data load (R3.6), not 送信に失敗しました on the send list.
+            raise error.with_operation(Operation.LOAD) from None
         return Page(transmissions=list(body["transmissions"]), next_cursor=body.get("next_cursor"))
 
     @staticmethod
@@ -473,7 +516,10 @@ class HubClient:
         ]
         manifest.check_files(files)
         directory = _write_download(out_dir, transmission_id, files, manifest_bytes, signature)
-        receipt = await self.acknowledge(transmission_id) if acknowledge else {}
+        try:
+            receipt = await self.acknowledge(transmission_id) if acknowledge else {}
+        except CareplanError as error:
+            raise _not_acknowledged(error, directory) from None
         return Downloaded(
             transmission_id=transmission_id,
             directory=directory,
@@ -544,6 +590,25 @@ class HubClient:
                 chunks.append(chunk)
                 progress(len(chunk))
         return b"".join(chunks)
+
+
+def _not_acknowledged(error: CareplanError, directory: Path) -> CareplanError:
+    """The refusal of an acknowledgement, saying that the files are saved all the same (the office
+    has them; only the hub's record of the receipt is missing), so a later 'already downloaded'
+    does not read as lost data."""
+    return CareplanError(
+        error.code,
+        operation=Operation.RECEIVE,
+        detail=f"ファイルは {directory} に保存しました。受信の確認（ダウンロード済の記録）がハブに届いていません: "
+        f"{error.detail_in(Lang.JA)}",
+        detail_en=f"the files are saved in {directory}; the receipt (downloaded) did not reach the hub: "
+        f"{error.detail_in(Lang.EN)}",
+        fix="保存したファイルはそのまま使えます。もう一度 download を実行すると受信の確認を送り直します"
+        "（既にダウンロード済と表示されたら、確認はハブに届いています）。",
+        fix_en="The saved files are complete. Run download again to send the receipt again (if it says already "
+        "downloaded, the receipt did reach the hub).",
+        findings=error.findings,
+    )
 
 
 def _multipart(

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from careplan.errors import LANG_ENV, CareplanError, Lang, parse_lang
+from careplan.errors import LANG_ENV, CareplanError, Finding, Lang, parse_lang
 from careplan.findings_ja import rule_ja
 from careplan.folding import fold, hanging
 from careplan.jst import for_json, for_people, json_times
@@ -133,11 +133,39 @@ def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
 
 
 def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
-    """A finding's (what is wrong, how to mend it): Japanese by rule, else the finding's English."""
+    """A finding's (what is wrong, how to mend it), as `careplan validate` words it: a finding
+    written Japanese first in its own words (its English beside it, for --lang en), else the rule's
+    line of the Japanese table, else the finding's English."""
+    message, fix = str(finding.get("message") or ""), str(finding.get("fix") or "")
+    if finding.get("message_en"):
+        if language is Lang.EN:
+            return str(finding["message_en"]), str(finding.get("fix_en") or fix)
+        return message, fix
     japanese = rule_ja(str(finding.get("rule", ""))) if language is Lang.JA else None
-    if japanese:
-        return japanese
-    return str(finding.get("message") or ""), str(finding.get("fix") or "")
+    return japanese or (message, fix)
+
+
+WARNINGS_SHOWN = 10  # a send's warnings shown before it goes; `careplan validate` shows them all
+
+
+def warnings(recipient: str, findings: Sequence[Finding], language: Lang) -> None:
+    """The pre-check's warnings for a send to `recipient`, on stderr before the upload, Japanese
+    first: the send goes on (warnings never refuse), but the office sees what to mend next time."""
+    count = len(findings)
+    err_folded(f"送信前の確認で警告が {count}件あります（送信は続けます）→ {recipient}", "注意: ", style="bold yellow")
+    err_folded(f"the pre-check found {count} warning(s); the send to {recipient} goes on", "warning: ")
+    for finding in findings[:WARNINGS_SHOWN]:
+        where = ":".join(str(x) for x in (finding.file, finding.line) if x is not None)
+        if finding.field_no is not None:
+            where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
+        message, fix = finding_text(finding.to_dict(), language)
+        err_folded(where or finding.rule, "  ・")
+        err_folded(message, "    ")
+        if fix:
+            err_folded(fix, "    対処: " if language is Lang.JA else "    fix: ", style="dim")
+    if count > WARNINGS_SHOWN:
+        more = count - WARNINGS_SHOWN
+        err_folded(f"ほか {more}件は careplan validate で確認できます / {more} more: see careplan validate", "  ")
 
 
 def _pad(label: str, cells: int) -> str:
@@ -190,9 +218,13 @@ def err_folded(text: str, lead: str = "", *, style: str = "") -> None:
     """`lead` then `text` on stderr within its width: text folded as Japanese reads it
     (careplan.folding), each line after the first indented as far as the first line's text; the
     text is data, never markup, and `style` is the lead's."""
-    lines = hanging(lead, text, err.width)
-    for line in lines:  # the lead (or its indent) styled, the text as it is
-        err.print(Text.assemble((line[: len(lead)], style), line[len(lead) :]))
+    folded(err, text, lead, style=style)
+
+
+def folded(console: Console, text: str, lead: str = "", *, style: str = "") -> None:
+    """`err_folded` on any console (`out` for what a command says when it did its work)."""
+    for line in hanging(lead, text, console.width):  # the lead (or its indent) styled, the text as it is
+        console.print(Text.assemble((line[: len(lead)], style), line[len(lead) :]))
 
 
 def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:

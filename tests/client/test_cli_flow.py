@@ -152,9 +152,12 @@ def test_whoami_and_logout(demo: Demo) -> None:
     _json(demo.login("tsusho"))
     me = demo.client("tsusho", "whoami")
     assert me.returncode == 0 and "ライセンス期限" in me.stdout and demo.offices["tsusho"]["office_number"] in me.stdout
-    assert _json(demo.client("tsusho", "--json", "logout")) == {"logged_out": True}
+    told = {"logged_out": True, "token_removed": True, "hub_notified": True}
+    assert _json(demo.client("tsusho", "--json", "logout")) == told
     after = demo.client("tsusho", "--json", "whoami")
     assert after.returncode == 1 and json.loads(after.stdout)["error"]["code"] == "SESSION_REQUIRED"
+    again = demo.client("tsusho", "logout")  # nothing to end: said, and not an error
+    assert again.returncode == 0 and "ログインしていません" in again.stdout
 
 
 def test_clock_cli_moves_the_running_hub(demo: Demo) -> None:

@@ -57,7 +57,10 @@ WRITER = _machine()
 
 MAGIC = b"CPS1"  # one AES-GCM message (PayloadStore.write)
 MAGIC_CHUNKED = b"CPS2"  # sealed chunk by chunk (StagedPayload)
-CHUNK = 256 * 1024  # plaintext bytes per sealed chunk
+CHUNK = 64 * 1024  # plaintext bytes per sealed chunk: what a part's read hands over (hub.routes), so
+# an upload in flight holds at most one read and one chunk (256 KiB held up to ~320 KiB each: 32
+# concurrent 10 MB uploads took ~6 MB more, bench/load.py); files written with another size read as
+# they are
 KEPT_BYTES = 64 * 1024  # the files of an upload that stay within this in all also keep their
 # plaintext in memory while the upload is judged (its standard check, inline at this size, reads
 # them without opening and decrypting the files again); past it they drop it (hub.routes), so an
@@ -306,8 +309,8 @@ _sealing = threading.local()
 
 def _sealing_buffer() -> bytearray:
     """This thread's buffer for one sealed chunk (CHUNK and its tag), used again and again: a
-    fresh 256 KiB object per chunk is a fresh mapping of memory (hub.workers sets glibc's mmap
-    threshold there) and 64 page faults, ~2,600 for a 10 MB file."""
+    fresh object per chunk is fresh memory and its page faults (a 256 KiB one was a fresh mapping
+    and 64 faults, hub.workers setting glibc's mmap threshold there)."""
     buffer: bytearray | None = getattr(_sealing, "buffer", None)
     if buffer is None:
         buffer = _sealing.buffer = bytearray(CHUNK + _TAG)

@@ -68,3 +68,18 @@ def hanging(lead: str, text: str, width: int, *, least: int = 20) -> list[str]:
     room = max(least, width - indent)
     pieces = [piece for line in text.split("\n") for piece in fold(line, room)]
     return [(lead if number == 0 else " " * indent) + piece for number, piece in enumerate(pieces)]
+
+
+def continued(words: list[str], width: int, lead: str = "  ", indent: str = "      ") -> list[str]:
+    """Shell words as one command in lines of at most `width` cells joined by ` \\`, the first after
+    `lead`, the others after `indent`, broken only between words: pasted into a shell it is still
+    one command. A word wider than a line stays whole (the terminal folds it; breaking it would
+    change the command)."""
+    lines, line = [], lead + words[0]
+    for word in words[1:]:
+        if cell_len(line) + 1 + cell_len(word) + 2 <= width:
+            line += f" {word}"
+        else:
+            lines.append(f"{line} \\")
+            line = indent + word
+    return [*lines, line]

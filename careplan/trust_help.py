@@ -12,9 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rich.cells import cell_len
-
-from careplan.folding import fold
+from careplan.folding import continued, hanging
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,8 +82,7 @@ def as_text(ca_file: str, hub_url: str, width: int = 80) -> str:
     for section in sections(ca_file, hub_url):
         lines.append(f"■ {section.title}")
         for step in section.steps:
-            first, *more = fold(step, max(20, width - 4))
-            lines += [f"  - {first}", *(f"    {piece}" for piece in more)]
+            lines += hanging("  - ", step, width)
         for command in section.commands:
             windows = "Windows" in section.title or command.endswith("(Windows)")
             lines += [f"      {command}"] if windows else _continued(command, width)
@@ -96,12 +93,4 @@ def as_text(ca_file: str, hub_url: str, width: int = 80) -> str:
 def _continued(command: str, width: int) -> list[str]:
     """A POSIX shell command in lines of `width` cells joined by ` \\` (broken between words, never in
     a quoted one), so it still pastes as one command; a Windows command prompt stays whole."""
-    words = re.findall(r'"[^"]*"|\S+', command)
-    lines, line = [], f"      {words[0]}"
-    for word in words[1:]:
-        if cell_len(line) + 1 + cell_len(word) + 2 <= width:
-            line += f" {word}"
-        else:
-            lines.append(f"{line} \\")
-            line = f"        {word}"
-    return [*lines, line]
+    return continued(re.findall(r'"[^"]*"|\S+', command), width, " " * 6, " " * 8)

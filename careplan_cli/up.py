@@ -22,6 +22,7 @@ from rich.text import Text
 
 from ca.authority import CertificateAuthority
 from ca.cli import write_server_cert
+from careplan.folding import continued
 from careplan.helptext import with_examples
 from client import render
 from fixtures.demo import DEMO_OFFICES, DemoOffice
@@ -232,14 +233,7 @@ def _shell(args: list[str], width: int, tail: str = "") -> list[str]:
             groups[-1] = pair  # an option and its value
         else:
             groups.append(word)
-    lines, line = [], f"  {groups[0]}"
-    for group in groups[1:]:
-        if cell_len(line) + 1 + cell_len(group) + 2 <= width:
-            line += f" {group}"
-        else:
-            lines.append(f"{line} \\")
-            line = _CONTINUED + group
-    return [*lines, line]
+    return continued(groups, width, "  ", _CONTINUED)
 
 
 def _offices_tables(

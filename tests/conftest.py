@@ -20,12 +20,14 @@ from typing import Any
 import aiohttp
 import aiosqlite
 import pytest
+from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from ca.authority import CertificateAuthority, Issued
 from ca.cli import write_server_cert
 from careplan.certificates import KeyPair
 from careplan.office import with_check_digit
 from client.hubclient import HubClient, client_ssl_context
+from client.profile import Profile
 from fixtures import pgcluster
 from fixtures.pgcluster import PgCluster, free_port
 from hub.clock import Clock
@@ -319,3 +321,33 @@ class SqliteTrips:
             return await execute(connection, fn, *args, **kwargs)
 
         monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+
+def terminal(
+    pki: Pki,
+    home: Path,
+    url: str,
+    *,
+    token: str = "a-session-token",
+    office: Office = KYOTAKU,
+    ca_file: Path | None = None,
+) -> None:
+    """The client profile "kyotaku" under `home`: a terminal of `office` (kyotaku's by default)
+    logged in to `url` with `token`, trusting `ca_file` (the test CA's by default)."""
+    pair = pki.terminals[office.number]
+    p12 = home / "kyotaku.p12"
+    p12.parent.mkdir(parents=True, exist_ok=True)
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"kyotaku", pair.key, pair.certificate, None, BestAvailableEncryption(b"pw")
+        )
+    )
+    Profile(
+        name="kyotaku",
+        hub_url=url,
+        ca_file=str(ca_file or pki.ca.directory / "ca.pem"),
+        p12_file=str(p12),
+        p12_password="pw",
+        user_id=office.user,
+        token=token,
+    ).save(home)

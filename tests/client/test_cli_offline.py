@@ -13,13 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from rich.cells import cell_len
 
 from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_RECEIVE_FAILED, MSG_SEND_FAILED
 from client.profile import Profile
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Office, Pki, run_careplan, this_checkout
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, Pki, run_careplan, terminal, this_checkout
 from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
@@ -30,27 +29,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def terminal(pki: Pki, home: Path, url: str, *, token: str = "a-session-token", office: Office = KYOTAKU) -> None:
-    """The profile "kyotaku" of a terminal of `office` (kyotaku's by default), logged in to `url`."""
-    pair = pki.terminals[office.number]
-    p12 = home / "kyotaku.p12"
-    p12.parent.mkdir(parents=True, exist_ok=True)
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"kyotaku", pair.key, pair.certificate, None, BestAvailableEncryption(b"pw")
-        )
-    )
-    Profile(
-        name="kyotaku",
-        hub_url=url,
-        ca_file=str(pki.ca.directory / "ca.pem"),
-        p12_file=str(p12),
-        p12_password="pw",
-        user_id=office.user,
-        token=token,
-    ).save(home)
 
 
 @pytest.fixture

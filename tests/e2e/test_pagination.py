@@ -11,14 +11,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
 from careplan.errors import CareplanError
 from client.hubclient import HubClient
-from client.profile import Profile
 from fixtures.samples import sample_plan_set
 from hub.db import Database
-from tests.conftest import HOUMON, KYOTAKU, TSUSHO, HubUnderTest, run_careplan
+from tests.conftest import HOUMON, KYOTAKU, TSUSHO, HubUnderTest, run_careplan, terminal
 
 FILES = list(sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number).items())
 
@@ -218,26 +216,6 @@ async def test_pages_read_their_covering_keyset_index(hub: HubUnderTest) -> None
             await client.__aexit__(None, None, None)
 
 
-def _terminal(hub: HubUnderTest, home: Path, token: str) -> None:
-    pair = hub.pki.terminals[KYOTAKU.number]
-    p12 = home / "kyotaku.p12"
-    p12.parent.mkdir(parents=True, exist_ok=True)
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            b"kyotaku", pair.key, pair.certificate, None, BestAvailableEncryption(b"pw")
-        )
-    )
-    Profile(
-        name="kyotaku",
-        hub_url=hub.url,
-        ca_file=str(hub.config.trusted_ca_file),
-        p12_file=str(p12),
-        p12_password="pw",
-        user_id=KYOTAKU.user,
-        token=token,
-    ).save(home)
-
-
 @pytest.mark.slow
 async def test_cli_shows_one_page_and_all_walks_every_page(hub: HubUnderTest, tmp_path: Path) -> None:
     start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -245,7 +223,7 @@ async def test_cli_shows_one_page_and_all_walks_every_page(hub: HubUnderTest, tm
     kyotaku = await _logged_in(hub, KYOTAKU, KYOTAKU.user, KYOTAKU.password)
     await kyotaku.__aexit__(None, None, None)
     home = tmp_path / "home"
-    _terminal(hub, home, kyotaku.token or "")
+    terminal(hub.pki, home, hub.url, token=kyotaku.token or "", ca_file=hub.config.trusted_ca_file)
 
     def cli(*args: str) -> dict[str, object]:
         done = run_careplan("client", "--home", str(home), "--profile", "kyotaku", *args)

@@ -230,6 +230,9 @@ class Database(GroupCommit):
             raise
         return db
 
+    def where(self) -> str:
+        return str(self._path)
+
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.close()

@@ -39,6 +39,7 @@ import asyncpg
 from careplan.errors import CareplanError
 from hub import db as sqlite_db
 from hub.db_unreachable import Cancelled, refusal, timed_out
+from hub.dburl import without_password
 from hub.storage import CommitOutcomeUnknown, ConstraintViolation, GroupCommit
 
 HUB_LOCK_KEY = 0x6361_7265_706C_616E  # "careplan": the hub's writers, on every node
@@ -155,6 +156,9 @@ class PostgresDatabase(GroupCommit):
             await pool.close()
             raise
         return db
+
+    def where(self) -> str:
+        return without_password(self.url)
 
     async def close(self) -> None:
         await self._pool.close()

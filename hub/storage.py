@@ -229,6 +229,9 @@ class GroupCommit:
                 outcomes = await self._commit_batch([work for work, _ in batch])
             except Exception as exc:  # nothing of the batch was committed
                 outcomes = [exc] * len(batch)
+            except asyncio.CancelledError:  # shutting down: every caller hears an outcome, then it stops
+                self._answer_at_cancel(batch)
+                raise
             for outcome, (_, future) in zip(outcomes, batch, strict=True):
                 if future.done():
                     continue
@@ -238,6 +241,24 @@ class GroupCommit:
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
+
+    def _answer_at_cancel(self, batch: list[tuple[Callable[[Any], Awaitable[Any]], asyncio.Future[Any]]]) -> None:
+        """The committer is cancelled (asyncio.run cancels every task at the end, this one with its
+        callers, who wait for their outcome even when cancelled): the batch it was committing may
+        have committed (its COMMIT may have reached the database), so its callers hear
+        CommitOutcomeUnknown (rule 8: they keep what the rows may name); the works queued after it
+        never began, so theirs are cancelled. No caller waits for ever."""
+        unknown = CommitOutcomeUnknown(self.where())
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(unknown)
+        queued, self._queue = self._queue, []
+        for _, future in queued:
+            future.cancel()
+
+    def where(self) -> str:
+        """The database as a message may name it (a URL without its password, or a file)."""
+        raise NotImplementedError
 
     async def _commit_batch(self, works: list[Callable[[Any], Awaitable[Any]]]) -> list[Any]:
         if len(works) == 1:  # alone: no savepoint needed, its exception rolls the transaction back

@@ -32,6 +32,7 @@ from hub.payloads import PayloadStore
 from hub.service import HubService
 from hub.storage import (
     STAMP,
+    CommitOutcomeUnknown,
     IntegrityError,
     RowsNotAsExpected,
     Statements,
@@ -338,6 +339,45 @@ async def test_statements_are_works_with_stamps_taken_in_commit_order(db: Storag
     with pytest.raises(IntegrityError):  # alone, its exception reaches its caller and commits nothing
         await db.commit_together(insert("a"))
     assert await count(db, "t") == len([r for r in results if isinstance(r, int)])
+
+
+async def test_a_cancelled_committer_answers_every_caller(db: Storage) -> None:
+    """At the end asyncio.run cancels every task at once: the committer with its callers, who wait
+    for their outcome even when cancelled. Each must still hear one, or shutting down waits for
+    ever: the batch being committed as CommitOutcomeUnknown (its COMMIT may have reached the
+    database: its caller keeps what the rows may name), the works queued behind it as cancelled.
+    The next work commits as ever."""
+    async with db.transaction() as tx:
+        await tx.execute("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    begun, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(tx: Any) -> str:
+        await tx.execute("INSERT INTO t VALUES ('a')")
+        begun.set()
+        await never.wait()  # what shutting down interrupts
+        return "a"
+
+    def insert(key: str) -> Callable[[Any], Awaitable[str]]:
+        async def work(tx: Any) -> str:
+            await tx.execute("INSERT INTO t VALUES (?)", (key,))
+            return key
+
+        return work
+
+    first = asyncio.create_task(db.commit_together(stuck))
+    await begun.wait()
+    queued = asyncio.create_task(db.commit_together(insert("b")))
+    await asyncio.sleep(0)  # queued behind the batch that commits
+    committer = db._committer  # type: ignore[attr-defined]
+    assert committer is not None and not committer.done()
+    for task in (first, queued, committer):
+        task.cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(first, queued, return_exceptions=True), timeout=10)
+    assert isinstance(outcomes[0], CommitOutcomeUnknown) and outcomes[0].code == "DATABASE_UNAVAILABLE"
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert committer.cancelled()
+    assert await db.commit_together(insert("c")) == "c"
+    assert [r[0] for r in await db.fetch_all("SELECT k FROM t ORDER BY k")] == ["c"], "the stuck batch rolled back"
 
 
 async def test_statements_fetch_and_expect_row_counts(db: Storage) -> None:

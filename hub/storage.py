@@ -33,7 +33,9 @@ What a caller may rely on, whichever the backend:
 8. A COMMIT whose answer was lost (the connection dropped while PostgreSQL committed) raises
    `CommitOutcomeUnknown`, a DATABASE_UNAVAILABLE: the transaction may have committed. A caller
    must then keep what the rows may name (hub.service keeps a submission's payload files; garbage
-   collection removes them later if no row names them) — a retry may find its rows stored.
+   collection removes them later if no row names them) — a retry may find its rows stored. It is
+   also what the callers of a group commit hear when its committer is cancelled while it commits
+   (shutting down); the works queued behind that batch are cancelled.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from hub.control import cli as control_cli
 from hub.control import render
 from hub.listing import PAGE_MAX
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
+from tests.test_cli_hostile_input import unfolded
 
 LONG_NAMES = {
     KYOTAKU.number: "社会福祉法人さくら福祉会 指定居宅介護支援事業所さくらケアプランセンター本町二丁目",
@@ -239,7 +240,9 @@ def test_limit_is_one_to_the_api_maximum_else_a_usage_error(command: str, capsys
             parse(command, "--limit", bad)
         assert stopped.value.code == 2
         err = capsys.readouterr().err
-        assert f"1〜{PAGE_MAX}の整数ではありません" in err and f"not a whole number from 1 to {PAGE_MAX}" in err
+        joined = unfolded(err)  # usage errors fold within the terminal's width
+        assert unfolded(f"1〜{PAGE_MAX}の整数ではありません") in joined
+        assert unfolded(f"not a whole number from 1 to {PAGE_MAX}") in joined
         assert "Traceback" not in err
 
 

@@ -133,8 +133,9 @@ def _run(args: argparse.Namespace) -> int:
     paths = report.write(run, args.report, baseline)
     counts = report.summary(run)
     passed, failed, not_run = counts["pass"], counts["fail"], counts["not_run"]
+    ja = report.STATUS_JA  # the words of each step's line and of the report: 合格, 不合格, 未実施
     print(
-        f"\n成功 {passed} 件・失敗 {failed} 件・未実行 {not_run} 件"
+        f"\n{ja['pass']} {passed} 件・{ja['fail']} {failed} 件・{ja['not_run']} {not_run} 件"
         f" / {passed} passed, {failed} failed, {not_run} not run"
     )
     print(f"報告 / report: {paths[-1]}")

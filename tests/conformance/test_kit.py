@@ -112,7 +112,7 @@ def test_our_client_passes_the_whole_client_suite(hub: Hub, tmp_path: Path) -> N
     assert set(statuses) == {s.id for s in CLIENT}
     assert {sid for sid, status in statuses.items() if status != "pass"} == KIT_NOT_RUN
     passed, not_run = len(CLIENT) - len(KIT_NOT_RUN), len(KIT_NOT_RUN)
-    summary = f"成功 {passed} 件・失敗 0 件・未実行 {not_run} 件 / {passed} passed, 0 failed, {not_run} not run"
+    summary = f"合格 {passed} 件・不合格 0 件・未実施 {not_run} 件 / {passed} passed, 0 failed, {not_run} not run"
     assert summary in done.stdout.splitlines(), done.stdout[-400:]
     assert report["summary"] == {
         "steps": len(CLIENT),

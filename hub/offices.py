@@ -38,10 +38,12 @@ def licence_of(office_number: str, licence_json: str | None) -> lic.Licence:
     return lic.Licence.from_json(json.loads(licence_json)) if licence_json else lic.new_licence(office_number)
 
 
-# Whether a licence allows sending or receiving on a day is pure (careplan.licence): a submit asks
-# both for the same two offices and day again and again (its term arithmetic, ~8 µs a question,
-# was ~1.6% of a submit's Python CPU). Keyed by the frozen Licence and the day, so a changed
-# licence (new text, a new Licence) or another day on the hub's clock is judged afresh.
+# A licence's judgements on a day are pure (careplan.licence), and the hub asks them for the same
+# offices and day again and again: a submit whether its two offices may send and receive (~8 µs a
+# question, ~1.6% of a submit's Python CPU), every list the state (~1% of a cycle's). Keyed by the
+# frozen Licence and the day, so a changed licence (new text, a new Licence) or another day on the
+# hub's clock is judged afresh.
+licence_state = functools.lru_cache(maxsize=1024)(lic.state)
 _may_send = functools.lru_cache(maxsize=1024)(lic.may_send)
 _may_receive = functools.lru_cache(maxsize=1024)(lic.may_receive)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -40,7 +39,7 @@ from hub.config import HubConfig
 from hub.control.journal import decision, findings_summary
 from hub.listing import Listings, receipt_sql, row_json
 from hub.nodes import collect_garbage
-from hub.offices import Offices, judge_send_licences
+from hub.offices import Offices, judge_send_licences, licence_state
 from hub.passwords import PasswordHasher
 from hub.payloads import PayloadStore, StagedPayload
 from hub.sessions import Session, SessionCache, Sessions
@@ -60,9 +59,6 @@ from hub.throttle import LoginThrottle
 from hub.trust import TrustStore
 
 log = logging.getLogger(__name__)
-# A licence's state on a day is pure (careplan.licence): every list asks it for the same office and
-# day again (its term arithmetic was ~1% of a cycle's Python CPU). Keyed by the frozen Licence.
-_licence_state = functools.lru_cache(maxsize=1024)(lic.state)
 
 
 STANDARD_CHECKS = 1  # big units checked at once, per process: the check holds the GIL, so a
@@ -311,7 +307,7 @@ class HubService(Sessions, Offices, Listings, Audit):
 
     def _judge_data_load(self, session: Session, operation: Operation, licence: lic.Licence | None) -> None:
         """`_check_data_load` on the office's licence as read (None: no such office)."""
-        if licence is None or _licence_state(licence, self.today()) is lic.LicenceState.UNAPPLIED:
+        if licence is None or licence_state(licence, self.today()) is lic.LicenceState.UNAPPLIED:
             raise CareplanError(
                 "DATA_LOAD_FAILED",
                 operation=operation,

@@ -19,14 +19,16 @@ JST = dt.timezone(dt.timedelta(hours=9), "JST")
 TIME_KEYS = frozenset({"hub_time", "expires_at", "signed_at", "at", "now", "not_before", "not_after"})
 
 
-def _parse(iso: str) -> dt.datetime:
+def instant(iso: str) -> dt.datetime:
+    """The instant `iso` names, aware: UTC when it gives no zone (the hub speaks UTC). ValueError
+    when it is no ISO 8601 time."""
     moment = dt.datetime.fromisoformat(iso)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def in_jst(iso: str) -> dt.datetime:
     """The instant `iso` names (UTC when it gives no zone), in JST."""
-    return _parse(iso).astimezone(JST)
+    return instant(iso).astimezone(JST)
 
 
 def for_people(iso: str | None) -> str:
@@ -45,7 +47,7 @@ def _is_time(key: str, value: object) -> bool:
     if not isinstance(value, str) or not value or not (key.endswith("_at") or key in TIME_KEYS):
         return False
     try:
-        _parse(value)
+        instant(value)
     except ValueError:
         return False
     return True

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
+from careplan.jst import instant
 from hub.listing import _PAGE_SQL, _SENT_ORDER, check_limit, decode_cursor
 from hub.service import HubService
 
@@ -66,8 +67,7 @@ def since_value(text: str | None) -> str:
     if not text:
         return ""
     try:
-        moment = dt.datetime.fromisoformat(text)
-        moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        moment = instant(text).astimezone(dt.UTC)
     except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00+09:00 is before year 1 in UTC
         raise _bad(
             f"since {text!r} は ISO 8601 の日時ではありません",

@@ -28,15 +28,16 @@ from fixtures.broken import BROKEN
 def _full_look() -> Iterator[None]:
     """No shortcut: every line parsed, every record rule run.
 
-    The cache of valid values stays: it is also what reports a check-digit warning once per
-    value (its rule), not only a shortcut."""
-    saved = (reader_module._cut, validate_module.RULE_CACHE)
+    The cache of valid values stays, emptied (nothing known from files read before): it is also
+    what reports a check-digit warning once per value (its rule), not only a shortcut."""
+    saved = (reader_module._cut, validate_module.RULE_CACHE, validate_module._SHARED)
     reader_module._cut = lambda *_: reader_module._NEVER  # type: ignore[assignment]
     validate_module.RULE_CACHE = 0
+    validate_module._SHARED = validate_module._Shared(validate_module.SHARED_CACHE)
     try:
         yield
     finally:
-        reader_module._cut, validate_module.RULE_CACHE = saved
+        reader_module._cut, validate_module.RULE_CACHE, validate_module._SHARED = saved
 
 
 def _both(name: str, data: bytes, strict: bool = False) -> tuple[list[Finding], list[Finding]]:

@@ -232,6 +232,7 @@ class _FileState:
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
         self.free_limits = skeleton.free_limits
+        self.free_text = skeleton.template.free_text
         self.lean = [p for p, keep in zip(self.plan, skeleton.lean, strict=True) if keep]
         self.volatile = skeleton.volatile
         self._quick()
@@ -375,8 +376,15 @@ class _FileState:
         """Every rule of one record of the right length."""
         if fields[0] not in self.versions:
             self._version(fields[0])
-        if raw is not None or not self._known(fields, quotes):
+        if raw is not None:
             self._fields(fields, raw, quotes)
+        else:
+            misses = self._misses(fields, quotes)
+            if misses is None:
+                self._fields(fields, raw, quotes)
+            else:
+                for index in misses:  # codes, dates and numbers not known yet (a new 被保険者番号)
+                    self._field(index, fields[index])
         if self.month_index is not None and fields[self.month_index] not in self.months:
             self._month(fields)
         for rule, key, fine in self.rules:
@@ -388,19 +396,27 @@ class _FileState:
         """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
         self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
 
-    def _known(self, fields: list[str], quotes: bool) -> bool:
-        """Whether every value the field rules look at is one known to be fine."""
+    def _misses(self, fields: list[str], quotes: bool) -> list[int] | None:
+        """The fields whose values are not known to be fine, when they are items with a format
+        (`_field` judges each alone); None when free text needs a look (`_fields`)."""
         known, filled = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
-                return False
+                return None
         for index, limit in self.free_limits.items():
             if len(fields[index]) > limit:
-                return False
-        for index, ok in known:  # noqa: SIM110 (a loop: all() of a generator is slower here)
-            if fields[index] not in ok:
-                return False
-        return True
+                return None
+        misses = [index for index, ok in known if fields[index] not in ok]
+        if misses and not self.free_text.isdisjoint(misses):
+            return None
+        return misses
+
+    def _field(self, index: int, value: str) -> None:
+        """What `_fields` does for one item with a format whose value is not known to be fine."""
+        if not value:
+            self._required(self.checks[index])  # "" is known to be fine when the item is optional
+        elif value not in self.checks[index].field.special and (index, value) not in self.warned:
+            self._value(self.checks[index], value)
 
     def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:
         """A record rule; a combination of values it found fine is skipped from now on."""

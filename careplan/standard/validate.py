@@ -10,7 +10,9 @@ Rules this module keeps:
    the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
-   known to pass (`quick_checks`) skips the field loop; a record rule
+   known to pass (`quick_checks`; for the standard's vocabulary items, values found valid in any
+   file the process read before, `_Shared`, never items about a person) skips the field loop; a
+   record rule
    skips a combination of the values it reads (`RecordRule.reads`) once it found it fine; and a
    record the reader found to repeat the previous clean one but for its dates (reader.py
    `_whole`) is looked at only where a date reaches (`_FileState.batch`; a run of them, which
@@ -50,6 +52,12 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # A field's own rules depend on its value only, so values already found valid are skipped;
 # the cache is bounded so that a file of unique values cannot grow it without limit.
 VALID_CACHE = 65536
+# Values of the items that are the standard's vocabulary (codes, dates, office numbers, amounts)
+# repeat from one office's file to the next, so those found valid are kept for later files too
+# (`_Shared`), up to SHARED_CACHE values in all. Items about a person (PERSONAL) are known for one
+# file only: a process keeps no 被保険者番号, telephone number or birth date of a file it has done.
+SHARED_CACHE = 16384
+PERSONAL = ("被保険者番号", "電話番号", "Fax番号", "郵便番号", "生年月日")
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
 # `_known` keeps no signature of a record's other values: on real files the records that repeat
 # them are the reader's repeats (`batch`), the rest are new (46 of 8,993 in bench/validate.py),
@@ -99,6 +107,7 @@ class _Skeleton:
     lean: tuple[bool, ...]  # per field: whether `lean` keeps it
     volatile: frozenset[int]
     template: Template
+    shared: tuple[bool, ...]  # per field: whether values found valid are kept for later files
 
 
 @cache
@@ -127,7 +136,54 @@ def _skeleton(file_id: str) -> _Skeleton:
         lean=tuple(c.required or not c.free_text or c.index in free_limits for c in checks),
         volatile=volatile,
         template=Template(dates=tuple(sorted(volatile)), free_text=frozenset(c.index for c in checks if c.free_text)),
+        shared=tuple(not c.free_text and not any(word in c.field.name for word in PERSONAL) for c in checks),
     )
+
+
+class _Shared:
+    """The values found valid for the vocabulary items of each layout (rule 3), kept across files:
+    per (file ID, strict), per field, a set, or None for an item a file keeps to itself.
+
+    The sets are only ever added to, or emptied back to their base values when SHARED_CACHE
+    values are held, in place: a file being read in another thread may look at them at any time,
+    and a value it misses is only looked at again (`_value`), never wrongly passed.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.count = limit, 0
+        self.layouts: dict[tuple[str, bool], list[set[str] | None]] = {}
+        self.rules: dict[str, list[set[object]]] = {}
+
+    def sets(self, file_id: str, skeleton: _Skeleton, strict: bool) -> list[set[str] | None]:
+        found = self.layouts.get((file_id, strict))
+        if found is None:
+            found = [
+                set(base) if shared else None for base, shared in zip(skeleton.base_valid, skeleton.shared, strict=True)
+            ]
+            found = self.layouts.setdefault((file_id, strict), found)
+        return found
+
+    def fine(self, file_id: str) -> list[set[object]]:
+        """Per record rule of the layout, the combinations of the values it reads found fine
+        (RULE_CACHE at most a rule, emptied in place when full: `_FileState._rule`)."""
+        found = self.rules.get(file_id)
+        if found is None:
+            found = self.rules.setdefault(file_id, [set() for _ in _skeleton(file_id).rules])
+        return found
+
+    def add(self, known: set[str], value: str) -> None:
+        if self.count >= self.limit:
+            self.count = 0
+            for (file_id, _), sets in list(self.layouts.items()):
+                for known_set, base in zip(sets, _skeleton(file_id).base_valid, strict=True):
+                    if known_set is not None:
+                        known_set.clear()
+                        known_set.update(base)
+        known.add(value)
+        self.count += 1
+
+
+_SHARED = _Shared(SHARED_CACHE)
 
 
 class _FileState:
@@ -144,11 +200,23 @@ class _FileState:
         self.months: set[str] = set()
         self.unquoted: set[int] = set()
         # Values known to be fine per field: its special values, "" when optional, and the
-        # values `_value` passed (their rules depend on the value only).
-        self.valid: list[set[str]] = [set(base) for base in skeleton.base_valid]
+        # values `_value` passed (their rules depend on the value only): the process's set for a
+        # vocabulary item (`_Shared`), this file's own for an item about a person.
+        shared = _SHARED.sets(layout.file_id, skeleton, strict)
+        self.valid: list[set[str]] = [
+            known if known is not None else set(base) for known, base in zip(shared, skeleton.base_valid, strict=True)
+        ]
+        self.shared = [known is not None for known in shared]
         self.valid_count = 0
-        # (rule, key of the values it reads, combinations found fine) per record rule
-        self.rules = [(r, key, set[object]()) for r, key, _ in skeleton.rules]
+        # (index, value) of office numbers and 保険者番号 this file was warned of (check digit):
+        # not valid for later files, not warned of again in this one.
+        self.warned: set[tuple[int, str]] = set()
+        # (rule, key of the values it reads, combinations found fine) per record rule; what a
+        # rule that reads no item about a person found fine is kept for later files too.
+        self.rules = [
+            (r, key, fine if all(skeleton.shared[i] for i in r.reads) else set())
+            for (r, key, _), fine in zip(skeleton.rules, _SHARED.fine(layout.file_id), strict=True)
+        ]
         self.pending = self.decoder.pending
         self.month_index = None if layout.month_field is None else layout.month_field - 1
         self.field_count = layout.field_count
@@ -164,6 +232,7 @@ class _FileState:
             (c.index, c.required, c.free_text, c.field.special, v) for c, v in zip(self.checks, self.valid, strict=True)
         ]
         self.free_limits = skeleton.free_limits
+        self.free_text = skeleton.template.free_text
         self.lean = [p for p, keep in zip(self.plan, skeleton.lean, strict=True) if keep]
         self.volatile = skeleton.volatile
         self._quick()
@@ -307,8 +376,15 @@ class _FileState:
         """Every rule of one record of the right length."""
         if fields[0] not in self.versions:
             self._version(fields[0])
-        if raw is not None or not self._known(fields, quotes):
+        if raw is not None:
             self._fields(fields, raw, quotes)
+        else:
+            misses = self._misses(fields, quotes)
+            if misses is None:
+                self._fields(fields, raw, quotes)
+            else:
+                for index in misses:  # codes, dates and numbers not known yet (a new 被保険者番号)
+                    self._field(index, fields[index])
         if self.month_index is not None and fields[self.month_index] not in self.months:
             self._month(fields)
         for rule, key, fine in self.rules:
@@ -320,25 +396,35 @@ class _FileState:
         """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
         self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
 
-    def _known(self, fields: list[str], quotes: bool) -> bool:
-        """Whether every value the field rules look at is one known to be fine."""
+    def _misses(self, fields: list[str], quotes: bool) -> list[int] | None:
+        """The fields whose values are not known to be fine, when they are items with a format
+        (`_field` judges each alone); None when free text needs a look (`_fields`)."""
         known, filled = self.quick_quoted if quotes else self.quick_bare
         for index in filled:
             if not fields[index]:
-                return False
+                return None
         for index, limit in self.free_limits.items():
             if len(fields[index]) > limit:
-                return False
-        for index, ok in known:  # noqa: SIM110 (a loop: all() of a generator is slower here)
-            if fields[index] not in ok:
-                return False
-        return True
+                return None
+        misses = [index for index, ok in known if fields[index] not in ok]
+        if misses and not self.free_text.isdisjoint(misses):
+            return None
+        return misses
+
+    def _field(self, index: int, value: str) -> None:
+        """What `_fields` does for one item with a format whose value is not known to be fine."""
+        if not value:
+            self._required(self.checks[index])  # "" is known to be fine when the item is optional
+        elif value not in self.checks[index].field.special and (index, value) not in self.warned:
+            self._value(self.checks[index], value)
 
     def _rule(self, rule: RecordRule, key: Callable[[list[str]], object], fine: set[object], fields: list[str]) -> None:
         """A record rule; a combination of values it found fine is skipped from now on."""
         added = self.sink.added
         rule.check(fields, self.emit)
-        if self.sink.added == added and len(fine) < RULE_CACHE:
+        if self.sink.added == added and RULE_CACHE:
+            if len(fine) >= RULE_CACHE:
+                fine.clear()
             fine.add(key(fields))
 
     def _place_chars(self, line: int, fields: list[str]) -> None:
@@ -455,7 +541,7 @@ class _FileState:
                     self._unquoted(index, value)
                 if index in self.free_limits and len(value) > self.free_limits[index]:
                     self._length(self.checks[index].field, value)
-            elif value not in valid and value not in special:
+            elif value not in valid and value not in special and (index, value) not in self.warned:
                 self._value(self.checks[index], value)
 
     def _required(self, check: FieldCheck) -> None:
@@ -490,8 +576,16 @@ class _FileState:
                     severity=rule.severity,
                 )
                 return
-        ok = not (check.office or check.insurer) or self._codes(check, value)
-        if ok and self.valid_count < VALID_CACHE:
+        if check.office or check.insurer:
+            added = self.sink.added
+            if not self._codes(check, value):
+                return
+            if self.sink.added != added:  # a warning, given once per value in a file
+                self.warned.add((check.index, value))
+                return
+        if self.shared[check.index]:
+            _SHARED.add(self.valid[check.index], value)
+        elif self.valid_count < VALID_CACHE:
             self.valid[check.index].add(value)
             self.valid_count += 1
 

@@ -1,8 +1,9 @@
 """Issue 12 (speed): the validator's shortcuts give exactly the findings of a full look.
 
 The shortcuts are the reader's repeated lines (reader.py `_whole`/`_cut`: a line equal to the
-previous one but for its dates is not parsed) and the validator's cache of rule inputs found
-fine (validate.py). The full look turns them off; every broken fixture variant and
+previous one but for its dates is not parsed), the validator's cache of rule inputs found fine,
+its values known from earlier files and its look at only the unknown items of a record
+(validate.py `_Shared`, `_misses`). The full look turns them off; every broken fixture variant and
 hypothesis-made runs of 第6表 rows must then give the same findings.
 """
 
@@ -28,15 +29,18 @@ from fixtures.broken import BROKEN
 def _full_look() -> Iterator[None]:
     """No shortcut: every line parsed, every record rule run.
 
-    The cache of valid values stays: it is also what reports a check-digit warning once per
-    value (its rule), not only a shortcut."""
-    saved = (reader_module._cut, validate_module.RULE_CACHE)
+    The cache of valid values stays, emptied (nothing known from files read before): it is also
+    what reports a check-digit warning once per value (its rule), not only a shortcut."""
+    state = validate_module._FileState
+    saved = (reader_module._cut, validate_module.RULE_CACHE, validate_module._SHARED, state._misses)
     reader_module._cut = lambda *_: reader_module._NEVER  # type: ignore[assignment]
     validate_module.RULE_CACHE = 0
+    validate_module._SHARED = validate_module._Shared(validate_module.SHARED_CACHE)
+    state._misses = lambda *_: None  # type: ignore[method-assign]  # every field of every record
     try:
         yield
     finally:
-        reader_module._cut, validate_module.RULE_CACHE = saved
+        reader_module._cut, validate_module.RULE_CACHE, validate_module._SHARED, state._misses = saved
 
 
 def _both(name: str, data: bytes, strict: bool = False) -> tuple[list[Finding], list[Finding]]:

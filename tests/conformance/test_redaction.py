@@ -4,9 +4,12 @@ stay as typed (tests/conformance/test_kit.py runs the kit with them)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from conformance.redaction import Redaction, redact_command, secret_name
+from conformance import report
+from conformance.redaction import NOTE, Redaction, redact_command, secret_name
 
 ADAPTER = "my-adapter --home /srv/terminal"
 
@@ -74,3 +77,12 @@ def test_secrets_the_kit_knows_are_masked_in_any_text_it_writes() -> None:
     answer = {"ok": False, "error": {"message": "bad password office-pw-123"}, "office-pw-123": ["cli-s3cret", 1]}
     assert hide.walk(answer) == {"ok": False, "error": {"message": "bad password ***"}, "***": ["***", 1]}
     assert "s3cret" not in repr(hide) and "office-pw" not in repr(hide)
+
+
+def test_the_html_report_says_the_stars_are_withheld_passwords() -> None:
+    run: dict[str, Any] = {"hub": "https://127.0.0.1:8443", "office": "1370100016"}
+    run |= {"adapter": f"{ADAPTER} --password ***"}
+    run |= {"redacted": str(NOTE), "started": "", "finished": "", "steps": []}
+    page = report.to_html(run)
+    assert "パスワードは伏せました（*** と表示） / passwords are hidden (shown as ***)" in page
+    assert page.index("--password ***") < page.index("パスワードは伏せました")

@@ -74,6 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     from conformance import report
     from conformance.hubview import HubView
     from conformance.kit import StepRecord, run_suite
+    from conformance.redaction import Redaction
     from conformance.suite import SUITES
 
     problem = not_hub_data("careplan conformance", args.data)
@@ -109,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
             lines += hanging("    ", record.reason, render.out.width)
         print("\n".join(lines), flush=True)
 
+    hide = Redaction.of(args.sut, hub=args.hub)  # the report and this terminal never show a password
     try:
         run = asyncio.run(
             run_suite(
@@ -119,15 +121,16 @@ def _run(args: argparse.Namespace) -> int:
                 step_timeout=args.step_timeout,
                 lang=args.lang,
                 on_step=show,
+                redaction=hide,
             )
         )
     except CareplanError as error:
-        _refused(f"{error.code}: {error.detail}", error.fix)
+        _refused(hide(f"{error.code}: {error.detail}"), hide(error.fix))
         return 2
     except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
         _refused(
-            f"{args.hub} のハブの管理 API に {args.data} で接続できません",
-            f"cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}",
+            hide(f"{args.hub} のハブの管理 API に {args.data} で接続できません"),
+            hide(f"cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}"),
         )
         return 2
     paths = report.write(run, args.report, baseline)
@@ -138,6 +141,8 @@ def _run(args: argparse.Namespace) -> int:
         f"\n{ja['pass']} {passed} 件・{ja['fail']} {failed} 件・{ja['not_run']} {not_run} 件"
         f" / {passed} passed, {failed} failed, {not_run} not run"
     )
+    if "redacted" in run:  # the *** in the report and above are passwords withheld, not values missing
+        print(run["redacted"])
     print(f"報告 / report: {paths[-1]}")
     return 1 if counts["fail"] else 0
 

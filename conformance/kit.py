@@ -9,6 +9,9 @@ Rules this module keeps:
    for one send and writes the same licence record back in a `finally` (HubView.licence_withdrawn).
    The hub's clock is never moved.
 3. A step that raises is recorded as failed with the error, and the run goes on.
+4. No secret reaches the record (conformance.redaction): every text taken from the adapter, the
+   hub or an error passes through `Kit.clean` before it is recorded or shown, and the adapter's
+   command line is recorded with its password-like values as ***, the note beside it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from client.hubclient import HubClient
 from conformance.hubview import HubView, NotAvailable
 from conformance.judges import FAIL, Verdict, fail, not_run
 from conformance.protocol import PROTOCOL, Answer, ask_person, call_adapter
+from conformance.redaction import NOTE, Redaction
 from conformance.units import Party
 from conformance.wording import Said
 from scenarios.loader import office_number_for
@@ -100,6 +104,7 @@ class Kit:
         step_timeout: float,
         lang: str = "ja",
         nonce: str | None = None,
+        redaction: Redaction | None = None,
     ) -> None:
         self.view = view
         self.office = office
@@ -114,6 +119,9 @@ class Kit:
         self.sent: list[str] = []  # transmissions the client under test sent in this run
         self._clients: dict[str, HubClient] = {}
         self.answers: list[Answer] = []  # the current step's raw answers, for the report
+        # the secrets of the run, the admin token included; the partners' passwords join in setup
+        self.redaction = (redaction or Redaction.of(adapter, hub=view.url)).also(view.driver.token)
+        self.hidden = adapter is not None and self.redaction.command != adapter  # something was masked
 
     # --- setup --------------------------------------------------------------------------------
     async def setup(self) -> None:
@@ -141,6 +149,13 @@ class Kit:
             )
             await self.view.register(spec)
             self.partners[label] = Partner(spec=spec, party=Party(number=spec.number, kind=kind))
+        self.redaction = self.redaction.also(*(p.spec.password for p in self.partners.values()))
+
+    def clean(self, value: Any) -> Any:
+        """`value` (a text, or JSON-like data) with the run's secrets masked, noting whether any was."""
+        cleaned = self.redaction.walk(value)
+        self.hidden = self.hidden or cleaned != value
+        return cleaned
 
     def acknowledged_by_office(self, user: str | None) -> bool:
         return bool(user) and (user in self.users or str(user).startswith(f"C{self.office}"))
@@ -262,11 +277,11 @@ async def run_step(kit: Kit, step: SuiteStep) -> StepRecord:
         title=step.title,
         action=step.action,
         status=verdict.status,
-        reason=str(verdict.reason),
-        expected=str(verdict.expected),
-        arrived=str(verdict.arrived),
-        evidence=evidence,
-        adapter=adapter,
+        reason=kit.clean(str(verdict.reason)),
+        expected=kit.clean(str(verdict.expected)),
+        arrived=kit.clean(str(verdict.arrived)),
+        evidence=kit.clean(evidence),
+        adapter=kit.clean(adapter),
         duration=time.perf_counter() - started,
     )
 
@@ -283,9 +298,11 @@ async def run_suite(
     step_timeout: float,
     lang: str = "ja",
     on_step: StepHook | None = None,
+    redaction: Redaction | None = None,
 ) -> dict[str, Any]:
-    """Run `steps` against the hub behind `view`; the run's JSON (see conformance.report)."""
-    kit = Kit(view, office, adapter=adapter, step_timeout=step_timeout, lang=lang)
+    """Run `steps` against the hub behind `view`; the run's JSON (see conformance.report), with
+    `redaction` (default: from `adapter`, the hub's URL and this process's environment) applied."""
+    kit = Kit(view, office, adapter=adapter, step_timeout=step_timeout, lang=lang, redaction=redaction)
     started = dt.datetime.now(dt.UTC)
     records: list[StepRecord] = []
     try:
@@ -296,10 +313,16 @@ async def run_suite(
                 on_step(records[-1])
     finally:
         await kit.close()
-    return {
-        "hub": view.url,
+    shown = {
+        "hub": kit.clean(view.url),
         "office": office,
-        "adapter": adapter or str(Said("（クライアントを操作する人）", "(a person at the client)")),
+        "adapter": kit.clean(
+            kit.redaction.command or str(Said("（クライアントを操作する人）", "(a person at the client)"))
+        ),
+    }
+    return {
+        **shown,
+        **({"redacted": str(NOTE)} if kit.hidden else {}),
         "partners": {label: p.spec.number for label, p in kit.partners.items()},
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,6 +1,8 @@
 """A conformance run as JSON (the record), JUnit XML (one testcase per step; not run = skipped) and
 one self-contained HTML page: a coverage matrix (requirement or 標準仕様 § → steps → verdict), the
-evidence of every step, and with `compare` what changed against a known-good run."""
+evidence of every step, and with `compare` what changed against a known-good run. The run comes
+with its secrets already masked as *** (conformance.kit rule 4) and, when any was, the note
+`redacted`, shown beside the adapter's command line."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left
 th{background:#f3f3f3;white-space:nowrap}.pass{background:#dff5e1}.partial{background:#eef7e0}.fail{background:#fde2e1}.not_run{background:#eee;color:#666}
 .badge{display:inline-block;padding:.05em .5em;margin:.1em;border-radius:.6em;font-size:.9em}
 details{margin:.3em 0}pre{white-space:pre-wrap;background:#fafafa;border:1px solid #eee;padding:.5em;font-size:.85em}
-.summary span{margin-right:1.5em}
+.summary span{margin-right:1.5em}.note{font-weight:bold}
 """
 
 
@@ -147,9 +149,10 @@ def _changes(changes: Sequence[Mapping[str, str]]) -> str:
 
 def to_html(run: Mapping[str, Any], baseline: Mapping[str, Any] | None = None) -> str:
     counts = summary(run)
+    note = f'<span class="note">{_e(run["redacted"])}</span>' if run.get("redacted") else ""  # *** = withheld
     head = (
         f'<p class="summary"><span>ハブ / hub {_e(run["hub"])}</span><span>事業所番号 {_e(run["office"])}</span>'
-        f"<span>アダプタ / adapter {_e(run['adapter'])}</span>"
+        f"<span>アダプタ / adapter {_e(run['adapter'])}</span>{note}"
         f"<span>{_e(run['started'])} – {_e(run['finished'])}</span></p>"
         f'<p class="summary"><span class="badge pass">合格 / pass {counts[PASS]}</span>'
         f'<span class="badge fail">不合格 / fail {counts[FAIL]}</span>'

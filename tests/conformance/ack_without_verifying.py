@@ -1,10 +1,13 @@
 """A deliberately broken adapter: our client for every step, except that `download` fetches the
-files and acknowledges without checking them against the sender's signed manifest."""
+files and acknowledges without checking them against the sender's signed manifest. Its arguments
+are the client home and the profile; the login password comes from CAREPLAN_PASSWORD, as the README
+asks of adapters, never from the command line the report shows."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,6 @@ class Careless(Terminal):
 
 
 if __name__ == "__main__":
-    home, profile, password = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    home, profile, password = Path(sys.argv[1]), sys.argv[2], os.environ.get("CAREPLAN_PASSWORD")
     step = json.loads(sys.stdin.read())
     print(json.dumps(asyncio.run(Careless(client_home(home), Profile.load(home, profile), password).run(step))))

@@ -218,11 +218,10 @@ def test_a_do_nothing_adapter_fails_every_step_that_needs_an_action(hub: Hub, tm
 
 
 def test_an_adapter_that_acknowledges_without_verifying_fails_the_verification_steps(hub: Hub, tmp_path: Path) -> None:
-    sut = shlex.join(
-        [sys.executable, "-m", "tests.conformance.ack_without_verifying", str(hub.home), "sut", hub.office["password"]]
-    )
+    sut = shlex.join([sys.executable, "-m", "tests.conformance.ack_without_verifying", str(hub.home), "sut"])
     only = ("login", "download.once", "download.verify", "download.wrong-signer")
-    done = hub.run(tmp_path, sut, *(a for step in only for a in ("--only", step)), cwd=ROOT)
+    password = {"CAREPLAN_PASSWORD": hub.office["password"]}
+    done = hub.run(tmp_path, sut, *(a for step in only for a in ("--only", step)), cwd=ROOT, env=password)
     assert done.returncode == 1, done.stdout + done.stderr
     report = _report(tmp_path)
     assert _statuses(report) == {
@@ -261,3 +260,65 @@ def test_without_an_adapter_a_person_follows_the_instructions(hub: Hub, tmp_path
     english = hub.run(tmp_path / "en", None, "--only", "login", "--lang", "en", "--step-timeout", "1", input="")
     assert "Log in with the office certificate installed on the terminal." in english.stdout
     assert english.returncode == 1
+
+
+NOTE = "パスワードは伏せました（*** と表示） / passwords are hidden (shown as ***)"
+# What a vendor's adapter does with what the kit passes on: its whole environment, passwords included.
+ECHO_ENVIRONMENT = (
+    "import json, os, sys; sys.stdin.read(); "
+    "print('debug: .p12 password', os.environ['CAREPLAN_P12_PASSWORD'], file=sys.stderr); "
+    "print(json.dumps({'ok': False, 'error': {'code': 'LOGIN_FAILED', "
+    "'message': 'wrong password ' + os.environ['CAREPLAN_PASSWORD']}}))"
+)
+
+
+def _sut_with_passwords(hub: Hub, form: str) -> tuple[str, dict[str, str], list[str]]:
+    """The --sut of each form, the environment of the kit, and the password texts that must not show."""
+    adapter = _adapter(hub)
+    if form == "option":  # our adapter takes the office's password this way, and logs in
+        return f"{adapter} --password {shlex.quote(hub.office['password'])}", {}, [hub.office["password"]]
+    if form == "many":  # refused by our adapter's argparse, which repeats them on stderr
+        secrets = ["p12-by-env-1", "by-equals-2", "by-dash-p-3", "p12-option-4", "assigned-5", "in-a-url-6"]
+        sut = (
+            f"env CAREPLAN_P12_PASSWORD={secrets[0]} {adapter} --password={secrets[1]} -p {secrets[2]}"
+            f" --p12-password {secrets[3]} password={secrets[4]} --proxy https://kj:{secrets[5]}@127.0.0.1:9"
+        )
+        return sut, {}, secrets
+    if form == "prefix":  # not a shell: the kit cannot start it, and says so with the word it tried
+        return f"CAREPLAN_PASSWORD=prefixed-7 {adapter}", {}, ["prefixed-7"]
+    environ = {"CAREPLAN_PASSWORD": "from-the-kit-8", "CAREPLAN_P12_PASSWORD": "p12-from-the-kit-9"}
+    return shlex.join([sys.executable, "-c", ECHO_ENVIRONMENT]), environ, list(environ.values())
+
+
+@pytest.mark.parametrize("form", ["option", "many", "prefix", "environment"])
+def test_no_password_given_to_the_adapter_reaches_the_report_or_the_terminal(
+    hub: Hub, tmp_path: Path, form: str
+) -> None:
+    """A report is shared with colleagues and attached to tickets: the adapter's command line shows
+    its passwords as *** (the note beside it), and what the adapter says is masked the same way."""
+    sut, env, secrets = _sut_with_passwords(hub, form)
+    done = hub.run(tmp_path, sut, "--only", "login", env=env)
+    report = _report(tmp_path)
+    written = {str(p): p.read_text("utf-8") for p in tmp_path.rglob("*") if p.is_file()}
+    written |= {"stdout": done.stdout, "stderr": done.stderr}
+    assert len(written) == 5  # conformance.json, conformance-junit.xml, conformance.html
+    assert [(where, s) for where, text in written.items() for s in secrets if s in text] == []
+    assert report["redacted"] == NOTE and NOTE in written[str(tmp_path / "conformance.html")]
+    assert NOTE in done.stdout.splitlines()
+    adapter, stderr = report["adapter"], report["steps"][0]["adapter"]["stderr"]
+    if form == "option":
+        assert _statuses(report) == {"login": "pass"}, done.stdout  # the real password reached the adapter
+        assert adapter == f"{_adapter(hub)} --password ***"
+    elif form == "many":
+        assert adapter.startswith("env CAREPLAN_P12_PASSWORD=*** ")
+        assert adapter.endswith(
+            " --password=*** -p *** --p12-password *** password=*** --proxy https://kj:***@127.0.0.1:9"
+        )
+        assert "unrecognized arguments: -p *** --p12-password ***" in stderr
+    elif form == "prefix":
+        assert adapter == f"CAREPLAN_PASSWORD=*** {_adapter(hub)}"
+        assert "CAREPLAN_PASSWORD=***" in report["steps"][0]["adapter"]["problem"]
+    else:  # nothing on the command line: it stays as typed, the values are masked where the adapter said them
+        assert adapter == sut
+        assert stderr == "debug: .p12 password ***\n"
+        assert report["steps"][0]["adapter"]["result"]["error"]["message"] == "wrong password ***"

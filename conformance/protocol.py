@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shlex
 import subprocess
@@ -76,17 +77,32 @@ def _last_json_object(text: str) -> dict[str, Any] | None:
     return whole if isinstance(whole, dict) else None
 
 
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def adapter_words(command: str) -> tuple[list[str], dict[str, str]]:
+    """The adapter's command split as a shell would, and the `NAME=value` words before it, which a
+    shell would put in its environment (`CAREPLAN_PASSWORD=… adapter …`): the kit runs no shell."""
+    words = shlex.split(command)
+    assigned: dict[str, str] = {}
+    while len(words) > 1 and _ASSIGNMENT.match(words[0]):
+        name, _, value = words.pop(0).partition("=")
+        assigned[name] = value
+    return words, assigned
+
+
 def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dict[str, str] | None = None) -> Answer:
     """Run the adapter once for `step`; never raises for what the adapter does."""
     started = time.perf_counter()
+    words, assigned = adapter_words(command)
     try:
         done = subprocess.run(
-            shlex.split(command),
+            words,
             input=json.dumps(step, ensure_ascii=False),
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **assigned, **(env or {})},
             check=False,
         )
     except subprocess.TimeoutExpired as expired:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conformance import report
+from conformance.protocol import adapter_words
 from conformance.redaction import NOTE, Redaction, redact_command, secret_name
 
 ADAPTER = "my-adapter --home /srv/terminal"
@@ -86,3 +87,22 @@ def test_the_html_report_says_the_stars_are_withheld_passwords() -> None:
     page = report.to_html(run)
     assert "パスワードは伏せました（*** と表示） / passwords are hidden (shown as ***)" in page
     assert page.index("--password ***") < page.index("パスワードは伏せました")
+
+
+@pytest.mark.parametrize(
+    ("command", "words", "assigned"),
+    [
+        ("my-adapter --home H", ["my-adapter", "--home", "H"], {}),
+        (
+            "CAREPLAN_PASSWORD='a b' X_1=2 my-adapter x=1",
+            ["my-adapter", "x=1"],
+            {"CAREPLAN_PASSWORD": "a b", "X_1": "2"},
+        ),
+        ("A=1", ["A=1"], {}),  # nothing left to run: the word is the command, as typed
+        ("1A=2 my-adapter", ["1A=2", "my-adapter"], {}),  # not a name: a shell would run it
+    ],
+)
+def test_assignments_before_the_adapter_go_to_its_environment_as_a_shell_puts_them(
+    command: str, words: list[str], assigned: dict[str, str]
+) -> None:
+    assert adapter_words(command) == (words, assigned)

@@ -31,6 +31,7 @@ so `CareplanError("CERT_REVOKED")` is a `CertificateError`):
      └── PlatformError       HUB_UNREACHABLE, INTERNAL: the hub cannot answer (CLI exit status 3 / 1)
         .spec      -> ErrorSpec (messages per operation, explanations, fixes, HTTP status, category)
         .message   -> the exact Japanese message for this operation
+        .in_context(op) -> worded for `op` when raised without `operation=` (the hub: the route's)
         .to_wire(lang) -> {"code", "message", "operation", "explanation", "detail", "fix", "findings", "lang"}
         .exit_status   -> the `careplan` command's exit status for this refusal
 """
@@ -1009,8 +1010,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec(
         code="INTERNAL",
-        # The hub answers it as a data load (it cannot tell which operation a failure inside it
-        # interrupted); a client reports it under its own operation, as for HUB_UNREACHABLE.
+        # The hub words it for the operation of the route it failed in (hub.operations: a submit
+        # fails as a send, the inbox and downloads as a receive, anything else as a data load; no
+        # login or admin wording, so those read as a data load); a client reports it under its own
+        # operation, as for HUB_UNREACHABLE.
         messages=_PLATFORM_MESSAGES,
         default_operation=Operation.LOAD,
         explanation="An unexpected error in the hub; nothing was changed. The hub's log has the trace id.",
@@ -1092,6 +1095,9 @@ class CareplanError(Exception):
             raise TypeError(f"{code} is not a {type(self).__name__}")
         self.code = code
         self.operation = operation or CATALOGUE[code].default_operation
+        # False: the raise site did not say which operation failed, so where it is answered may
+        # (`in_context`: the hub words it for the route it leaves from).
+        self.operation_named = operation is not None
         self.detail = detail
         self.fix = fix
         # English versions of detail and fix where the raise site wrote them in Japanese.
@@ -1108,7 +1114,7 @@ class CareplanError(Exception):
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "operation": self.operation,
+            "operation": self.operation if self.operation_named else None,
             "detail": self.detail,
             "fix": self.fix,
             "findings": self.findings,
@@ -1150,6 +1156,14 @@ class CareplanError(Exception):
     def with_operation(self, operation: Operation) -> CareplanError:
         """The same refusal as seen by another operation (e.g. a certificate check at receive)."""
         return CareplanError(self.code, **(self._fields() | {"operation": operation}))
+
+    def in_context(self, operation: Operation) -> CareplanError:
+        """The refusal as read where `operation` was under way (R2.3, rule 3): worded for it when
+        the raise site named no operation and the catalogue words this code for `operation`
+        (INTERNAL inside a send reads 送信に失敗しました。…); otherwise this refusal unchanged."""
+        if self.operation_named or operation is self.operation or operation not in self.spec.messages:
+            return self
+        return self.with_operation(operation)
 
     def to_wire(self, lang: Lang | str = Lang.JA) -> dict[str, object]:
         lang = Lang(lang)

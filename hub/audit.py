@@ -7,7 +7,8 @@ Rules this module keeps:
 2. Refusals of no proven office (no certificate, the admin API, the website) count together
    whatever their address, so that a flood from many addresses is bounded too.
 3. A row holds codes, file names, line and item numbers — never a value from a file
-   (`hub.retention.audit_detail`).
+   (`hub.retention.audit_detail`). The words the hub adds are English, as stored; hub.audit_words
+   has them in Japanese for people too.
 4. Rows expire on the hub clock (`purge_expired`, hub.retention).
 """
 
@@ -17,6 +18,7 @@ import functools
 from typing import cast
 
 from careplan.errors import CareplanError
+from hub.audit_words import HELD_BACK, SUMMARY
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.logs import Bursts
@@ -43,7 +45,7 @@ class Audit:
             return
         detail = audit_detail(error)
         if held_back:
-            detail += f" [+{held_back} earlier refusal(s) like this not recorded one by one]"
+            detail += HELD_BACK(held_back)
         await self._audit(peer, office_number, str(error.operation), error.code, detail)
 
     async def _audit(self, peer: str | None, office_number: str | None, operation: str, code: str, detail: str) -> None:
@@ -58,7 +60,7 @@ class Audit:
         closed = list(self._refusal_bursts.drain())
         for key, count in closed:
             peer, office_number, operation, code = cast(tuple[str | None, str | None, str, str], key)
-            await self._audit(peer, office_number, operation, code, f"{count} more refusal(s) like this")
+            await self._audit(peer, office_number, operation, code, SUMMARY(count))
         return len(closed)
 
     async def purge_expired(self) -> dict[str, int]:

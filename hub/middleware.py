@@ -1,8 +1,9 @@
 """The error middleware: every refusal leaves as `{code, message, operation, explanation, detail,
 fix, findings}` with the catalogue's HTTP status (JSON for API clients, an HTML page for browsers:
 `hub.pages.refusal_response`); anything unexpected becomes INTERNAL with a trace id (the trace goes
-to the log, never to the user). Refusals are audited (rate-limited) and logged once per interval,
-without values from files.
+to the log, never to the user). A refusal raised without `operation=` is worded for the route's
+operation (`hub.operations`: INTERNAL inside a submit reads as a failed send). Refusals are audited
+(rate-limited) and logged once per interval, without values from files.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from careplan.errors import CareplanError
 from hub.bodies import refusal_for, too_large
 from hub.keys import CONFIG, PEER, SERVICE
 from hub.logs import logged_path
+from hub.operations import in_route
 from hub.pages import http_refusal, refusal_response
 from hub.requestid import REQUEST_ID
 from hub.retention import audit_detail
@@ -32,7 +34,9 @@ def _peer_label(request: web.Request) -> str | None:
 
 
 async def _refused(request: web.Request, error: CareplanError) -> web.Response:
-    """Audit (rate-limited by the service), log once per interval without values, answer."""
+    """Word for the route, audit (rate-limited by the service), log once per interval without
+    values, answer."""
+    error = in_route(error, request)
     service = request.app[SERVICE]
     peer = request.get(PEER)
     label = _peer_label(request)
@@ -85,6 +89,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return await _refused(request, refusal)
         trace = request.get(REQUEST_ID) or secrets.token_hex(8)  # the X-Request-Id of the answer
         log.exception("internal error, trace %s", trace)
-        return await refusal_response(
-            CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}"), request
-        )
+        internal = CareplanError("INTERNAL", detail=f"追跡IDは {trace} です", detail_en=f"trace id {trace}")
+        return await refusal_response(in_route(internal, request), request)

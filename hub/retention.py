@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from careplan.errors import CareplanError
+from hub.audit_words import FINDINGS, MORE_PLACES
 from hub.config import HubConfig
 from hub.storage import Storage as Database
 
@@ -50,8 +51,8 @@ def audit_detail(error: CareplanError) -> str:
     """What the audit and the log may say about a refusal: no value from any file."""
     if error.findings:
         places = [_place(f) for f in error.findings[:PLACES_SHOWN]]
-        more = f" (+{len(error.findings) - PLACES_SHOWN} more)" if len(error.findings) > PLACES_SHOWN else ""
-        return f"{len(error.findings)} finding(s): " + "; ".join(places) + more
+        more = MORE_PLACES(len(error.findings) - PLACES_SHOWN) if len(error.findings) > PLACES_SHOWN else ""
+        return FINDINGS(len(error.findings)) + "; ".join(places) + more
     detail = error.detail_en or error.detail
     return detail[:DETAIL_CHARS] + ("…" if len(detail) > DETAIL_CHARS else "")
 

@@ -42,6 +42,7 @@ from careplan.errors import CATALOGUE, CareplanError, Operation
 from hub import tokens
 from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
+from hub.operations import in_route, route_of
 
 ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
 KINDS = (
@@ -236,12 +237,6 @@ class FaultRule:
         return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64 < self.probability
 
 
-def route_of(request: web.Request) -> str:
-    """`METHOD /template` of the route that matched (the path itself when none did)."""
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical if resource is not None else request.path}"
-
-
 def peer_office(request: web.Request) -> str | None:
     """The 事業所番号 in the TLS certificate, unjudged (matching only; the handler judges it)."""
     ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
@@ -394,7 +389,8 @@ def _substitute_signature(response: web.StreamResponse, rule: FaultRule) -> web.
     return response
 
 
-def _error(rule: FaultRule) -> web.Response:
+def _error(request: web.Request, rule: FaultRule) -> web.Response:
+    """The rule's refusal, worded for the route's operation as a real one would be (hub.operations)."""
     wait = rule.retry_after
     error = CareplanError(
         rule.code,
@@ -403,6 +399,7 @@ def _error(rule: FaultRule) -> web.Response:
         detail_en=f"injected fault: HTTP {rule.status}",
         fix_en=f"Retry after {wait} s." if wait is not None else "",
     )
+    error = in_route(error, request)
     response = json_response(error.to_wire(), status=rule.status)
     if rule.retry_after is not None:
         response.headers["Retry-After"] = str(rule.retry_after)
@@ -421,7 +418,7 @@ async def fault_middleware(request: web.Request, handler: Any) -> web.StreamResp
     rule_id, rule = hit
     request[FAULT] = {"rule": rule_id, **rule.marker()}
     if rule.kind == "http_error":
-        return _error(rule)
+        return _error(request, rule)
     if rule.kind == "cut_upload":
         return await _cut_upload(request, rule)
     if rule.kind == "latency":

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from careplan.errors import CareplanError
 from hub import tokens
-from hub.control.faults import FAULT, Faults, route_of
+from hub.control.faults import FAULT, Faults
 from hub.control.gate import Gate
 from hub.control.journal import Entry, Journal, close_chain, recording
 from hub.control.snapshots import Snapshots
@@ -32,6 +32,7 @@ from hub.control.store import ControlDatabase, open_control
 from hub.keys import CLOCK, CONFIG, PEER, SERVICE
 from hub.logs import logged_path
 from hub.nodes import NodeState, shared
+from hub.operations import route_of
 from hub.service import HubService
 from hub.sessions import SessionCache
 

@@ -22,6 +22,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from rich import box
@@ -30,9 +31,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from careplan.errors import CATALOGUE, Lang
 from careplan.folding import fold
 from careplan.jst import for_people, in_jst, json_times
 from careplan.sizes import size
+from hub.audit_words import in_japanese
 from hub.banner import pair
 
 WIDTH = 80
@@ -269,16 +272,71 @@ def keys(answer: Mapping[str, Any], cells: int) -> Lines:
     return pairs("保存データの暗号鍵を更新しました / payload key rotated", items, cells)
 
 
+AUDIT_OPERATIONS = MappingProxyType(
+    {
+        "login": "ログイン / login",
+        "send": "送信 / send",
+        "receive": "受信 / receive",
+        "load": "読み込み / load",
+        "admin": "管理 / admin",
+    }
+)
+_AUDIT_COLUMNS = (("日時（JST）", "at"), ("操作", "operation"), ("コード", "code"), ("接続元", "peer"))
+
+
+def _spaced(texts: Sequence[str], widths: Sequence[int]) -> str:
+    """`texts` two spaces apart, each but the last padded to its width in display cells."""
+    padded = [text + " " * (w - cell_len(text)) for text, w in zip(texts[:-1], widths, strict=True)]
+    return "  ".join([*padded, texts[-1]]).rstrip()
+
+
+def _audit_head(row: Sequence[str], widths: Sequence[int], cells: int) -> Lines:
+    """One refusal's line under the headers. A peer that does not fit (an office and its
+    certificate's serial) goes whole on the next line, under the operation (or from the margin)."""
+    line = _spaced(row, widths)
+    if cell_len(line) <= cells:
+        return [line]
+    indent = widths[0] + 2 if widths[0] + 2 + cell_len(row[-1]) <= cells else 0
+    return [_spaced([*row[:-1], ""], widths), " " * indent + row[-1]]
+
+
+def _audit_notes(refusal: Mapping[str, Any]) -> list[str]:
+    """What the code means (the catalogue's Japanese), then the detail as recorded with the hub's
+    own words in Japanese (hub.audit_words)."""
+    spec = CATALOGUE.get(str(refusal["code"]))
+    notes = [spec.explanation_in(Lang.JA)] if spec is not None else []
+    return notes + ([in_japanese(str(refusal["detail"]))] if refusal.get("detail") else [])
+
+
 def audit(answer: Mapping[str, Any], cells: int) -> Lines:
-    """The audit's refusals, newest first: `time  operation  code  peer`, the detail folded below
-    (codes, file names, lines and items only: hub.retention rule 2)."""
+    """The audit's refusals, newest first, Japanese first: `日時  操作  コード  接続元` under their
+    headers, each refusal's meaning and detail folded below it (codes, file names, lines and items
+    only: hub.retention rule 2). A terminal too narrow for the columns folds each line instead."""
     refusals = answer["refusals"]
     lines = [f"拒否の記録 / refusals（{len(refusals)}件）"]
     if not refusals:
         return [*lines, EMPTY]
-    for r in refusals:
-        head = f"{for_people(r['at'])}  {r['operation']}  {r['code']}  {r.get('peer') or '-'}"
-        lines += [*fold(head, cells), *(f"    {part}" for part in fold(str(r.get("detail") or ""), cells - 4))]
+    rows = [
+        (
+            for_people(r["at"]),
+            AUDIT_OPERATIONS.get(r["operation"], str(r["operation"])),
+            str(r["code"]),
+            str(r.get("peer") or "-"),
+        )
+        for r in refusals
+    ]
+    widths = [max(cell_len(text) for text in (*_AUDIT_COLUMNS[i], *(row[i] for row in rows))) for i in range(3)]
+    aligned = sum(widths) + 2 * len(widths) + cell_len(_AUDIT_COLUMNS[-1][0]) <= cells
+    japanese, english = zip(*_AUDIT_COLUMNS, strict=True)
+    if aligned:
+        heads = [_audit_head(row, widths, cells) for row in rows]
+        lines += [_spaced(japanese, widths), _spaced(english, widths)]
+        lines.append("─" * max(cell_len(line) for head in heads for line in (head[0], _spaced(english, widths))))
+    else:
+        heads = [fold("  ".join(row), cells) for row in rows]
+        lines += fold("・".join(japanese) + " / " + ", ".join(english), cells)
+    for head, refusal in zip(heads, refusals, strict=True):
+        lines += [*head, *(f"    {part}" for note in _audit_notes(refusal) for part in fold(note, cells - 4))]
     return lines
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -153,6 +154,21 @@ def test_with_operation_keeps_everything_but_the_operation() -> None:
     assert at_receive.findings == ({"rule": "r", "message": "m", "severity": "error", "line": 3},)
     assert at_receive.message == RECEIVE_CERT
     assert error.message == SEND_CERT
+
+
+def test_in_context_words_only_what_the_raise_site_left_open() -> None:
+    internal = CareplanError("INTERNAL", detail="trace")
+    assert (internal.operation, internal.operation_named) == (Operation.LOAD, False)
+    at_send = internal.in_context(Operation.SEND)
+    assert (at_send.operation, at_send.message, at_send.detail) == (Operation.SEND, SEND_FAILED, "trace")
+    assert internal.in_context(Operation.RECEIVE).message == RECEIVE_FAILED
+    assert internal.in_context(Operation.LOGIN) is internal  # no login wording: the data load stays
+    named = CareplanError("CERT_REVOKED", operation=Operation.LOGIN)
+    assert named.in_context(Operation.RECEIVE) is named  # the raise site knew better than the route
+    single = CareplanError("BAD_REQUEST")
+    assert single.in_context(Operation.SEND) is single  # one message: nothing to word
+    revived = pickle.loads(pickle.dumps(internal))
+    assert not revived.operation_named and revived.in_context(Operation.SEND).message == SEND_FAILED
 
 
 # --- the wire -----------------------------------------------------------------------------------

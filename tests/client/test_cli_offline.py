@@ -103,7 +103,8 @@ async def test_logout_of_a_session_the_hub_already_ended_is_done(hub: HubUnderTe
 
 
 async def test_a_failure_inside_the_hub_reads_as_what_the_office_was_doing(hub: HubUnderTest, tmp_path: Path) -> None:
-    """The hub answers INTERNAL as a data load; the client shows it under its own operation."""
+    """The client shows INTERNAL under its own operation, which is the one the hub words it for
+    (hub.operations): a send, a receive, the send list's data load."""
     home = tmp_path / "home"
     terminal(hub.pki, home, hub.url, token="")
     paths = []

@@ -13,13 +13,14 @@ import pytest
 from controlkit import admin, ok, plan, with_seed
 from rich.cells import cell_len
 
-from careplan.errors import CareplanError
+from careplan.errors import CATALOGUE, CareplanError, Lang
 from careplan.jst import for_people, json_times
 from fixtures.samples import sample_plan_set
 from hub import cli as hub_cli
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.listing import PAGE_MAX
+from hub.logs import Bursts
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
 from tests.test_cli_hostile_input import unfolded
 
@@ -140,6 +141,49 @@ def _read_only(argv: tuple[str, ...]) -> bool:
         ("faults", "list"),
         ("snapshot", "list"),
     )
+
+
+async def test_the_audit_reads_japanese_first_and_its_json_is_as_before(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's own words in a detail (a burst held back, a window's summary) read in Japanese, each
+    code's meaning in Japanese above its detail, the certificate's peer whole; --json unchanged."""
+    now = [0.0]
+    monkeypatch.setattr(hub.service, "_refusal_bursts", Bursts(interval=60, burst=2, now=lambda: now[0]))
+    pair = hub.pki.terminals[KYOTAKU.number]
+    peer = f"{KYOTAKU.number}/{pair.certificate.serial_number:x}"
+    replay = CareplanError("REPLAY", detail="送信ID dddd は送信済みです", detail_en="transmission dddd was sent")
+    # at 0 s: two rows, two held back; at 61 s: a row saying so, a row, one held back (summed up at 122 s)
+    for at, times in ((0.0, 4), (61.0, 3)):
+        now[0] = at
+        for _ in range(times):
+            await hub.service.record_refusal(peer=peer, office_number=KYOTAKU.number, error=replay)
+    now[0] = 122.0
+    assert await hub.service.flush_refusals() == 1
+    answer = await ok(hub, "GET", "/admin/v1/audit")
+    assert len(answer["refusals"]) == 5
+    for columns, cells in ((200, 80), (40, 40)):  # a wide terminal: 80 columns at most; a narrow one: its width
+        out = _printed(columns, answer, capsys, monkeypatch)
+        fits(out, cells)
+        flat = unfolded(out)
+        assert "同様の拒否がほかに1件ありました" in flat and "これより前の同様の拒否2件は個別に記録していません" in flat
+        assert "refusal(s)" not in out and "送信/send" in flat and "REPLAY" in out
+        assert unfolded(CATALOGUE["REPLAY"].explanation_in(Lang.JA)) in flat
+    lines = fits(_printed(80, answer, capsys, monkeypatch))
+    assert lines[1].split() == ["日時（JST）", "操作", "コード", "接続元"]
+    assert sum(line.strip() == peer for line in lines) == 5  # whole, on its own line under the row
+    assert control_cli.show(answer, parse("audit", "--json"), render.audit) == 0
+    rows = json.loads(capsys.readouterr().out)["refusals"]
+    assert rows == json_times(answer)["refusals"]  # exactly the admin API's answer
+    assert all({"id", "at", "peer", "office_number", "operation", "code", "detail"} <= set(r) for r in rows)
+    assert rows[0]["detail"] == "1 more refusal(s) like this"  # stored in English, as before
+
+
+def _printed(columns: int, answer: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """`careplan hub audit`'s lines for people on a terminal `columns` wide."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert control_cli.show(answer, parse("audit"), render.audit) == 0
+    return capsys.readouterr().out
 
 
 async def test_the_clock_and_keys_answers_for_people_and_as_json(
@@ -316,11 +360,14 @@ def test_the_audit_and_the_crl_read_within_80_columns() -> None:
     refusal = {"at": "2026-12-01T06:04:05+00:00", "operation": "send", "code": "FORMAT_INVALID",
                "peer": "203.0.113.7", "detail": detail}  # fmt: skip
     lines = render.audit({"refusals": [refusal]}, 80)
-    assert lines[0] == "拒否の記録 / refusals（1件）" and lines[1].split() == [
-        "2026-12-01", "15:04:05", "send", "FORMAT_INVALID", "203.0.113.7"
-    ]  # fmt: skip
-    assert all(cell_len(line) <= 80 for line in lines) and len(lines) > 3
-    assert "".join(line.strip() for line in lines[2:]).replace(" ", "") == detail.replace(" ", "")
+    assert lines[0] == "拒否の記録 / refusals（1件）"
+    assert lines[1].split() == ["日時（JST）", "操作", "コード", "接続元"]  # Japanese first, as every table
+    assert lines[2].split() == ["at", "operation", "code", "peer"] and set(lines[3]) == {"─"}
+    assert lines[4].split() == ["2026-12-01", "15:04:05", "送信", "/", "send", "FORMAT_INVALID", "203.0.113.7"]
+    assert all(cell_len(line) <= 80 for line in lines) and len(lines) > 6
+    meaning = CATALOGUE["FORMAT_INVALID"].explanation_in(Lang.JA)
+    notes = "".join(line.strip() for line in lines[5:]).replace(" ", "")
+    assert notes == (meaning + detail.replace("3 finding(s): ", "指摘3件: ")).replace(" ", "")
     assert render.audit({"refusals": []}, 80) == ["拒否の記録 / refusals（0件）", render.EMPTY]
     force = {"crl_number": 7, "revoked_count": 2, "last_update": "2026-12-01T00:00:00+00:00", "next_update": None}
     refused = {"reason": "not-newer", "noticed_at": "2026-12-01T01:00:00+00:00",

@@ -25,6 +25,7 @@ from fixtures.samples import sample_plan_set
 from hub import retention
 from hub.clock import Clock
 from hub.config import HubConfig
+from hub.control import render
 from hub.db import MIGRATIONS, Database
 from hub.server import start_hub
 from hub.usage import UsageSite
@@ -89,6 +90,8 @@ async def test_no_value_of_a_refused_file_in_audit_api_log_or_database(
     assert BIRTH_DATE not in repr([dict(r) for r in rows])
     status, audit = await hub.raw("GET", "/admin/v1/audit", headers={"Authorization": "Bearer test-admin-token"})
     assert status == 200 and BIRTH_DATE not in repr(audit)
+    shown = "\n".join(render.audit(audit, 80))  # `careplan hub audit` for people: the places, in Japanese
+    assert "指摘" in shown and "No.8 利用者生年月日" in shown and BIRTH_DATE not in shown
     assert BIRTH_DATE not in caplog.text
     for name in ("hub.sqlite3", "hub.sqlite3-wal"):
         path = hub.config.data_dir / name

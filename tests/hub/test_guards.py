@@ -15,6 +15,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from careplan.errors import CareplanError, Finding, Lang
 from hub import connections
+from hub.audit_words import HELD_BACK, SUMMARY, in_japanese
 from hub.bodies import refusal_for
 from hub.config import HubConfig
 from hub.logs import LOGGED_PATH, Bursts, RepeatFilter, logged_path, quiet_accept_errors
@@ -152,6 +153,16 @@ def test_audit_details_name_places_not_values() -> None:
     error = CareplanError("FORMAT_INVALID", detail="1 error(s): 利用者生年月日 '19310231'", findings=[finding])
     assert audit_detail(error) == "1 finding(s): UPHOSOKU.CSV:3 No.8 利用者生年月日 [field.date]"
     assert audit_detail(CareplanError("BAD_REQUEST", detail="x" * 1000)).endswith("…")
+
+
+def test_the_hubs_own_words_in_an_audit_detail_read_in_japanese() -> None:
+    """`careplan hub audit` shows the words the hub wrote (hub.audit_words), not a raise site's, in Japanese."""
+    findings = [Finding(rule="field.date", message="m", file=f"F{n}.CSV", line=n) for n in range(7)]
+    detail = audit_detail(CareplanError("FORMAT_INVALID", findings=findings)) + HELD_BACK(3)
+    places = "; ".join(f"F{n}.CSV:{n} [field.date]" for n in range(5))
+    assert in_japanese(detail) == f"指摘7件: {places}（ほか2件）（これより前の同様の拒否3件は個別に記録していません）"
+    assert in_japanese(SUMMARY(4)) == "同様の拒否がほかに4件ありました"
+    assert in_japanese("a part named 'x (+2 more)'") == "a part named 'x (+2 more)'"  # a raise site's words
 
 
 @pytest.mark.parametrize(

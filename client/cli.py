@@ -20,12 +20,12 @@ from typing import Any
 
 from rich.text import Text
 
-from careplan.errors import CareplanError, Finding, Lang, Operation
+from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
-from client.hubclient import PAGE_MAX, PLATFORM_FAILURES, Downloaded, HubClient, Page, Warned
+from client.hubclient import PAGE_MAX, Downloaded, HubClient, Page, Warned, receiving
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -394,9 +394,8 @@ async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) 
     `not_attempted` (still waiting). The exit status is the refusal's, as for any command."""
     try:
         waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
-    except CareplanError as error:  # the office is receiving: a platform that failed fails the receive (R2.3)
-        refusal = error.with_operation(Operation.RECEIVE) if error.code in PLATFORM_FAILURES else error
-        return _stopped(args, Received(not_attempted=list(args.ids)), refusal)
+    except CareplanError as error:  # the office is receiving, not loading a list: any refusal is the receive's
+        return _stopped(args, Received(not_attempted=list(args.ids)), receiving(error))
     ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
     if not ids and args.all:  # nothing waiting is not a failure
         if not args.json:

@@ -1,6 +1,7 @@
 """`careplan client download` of several transmissions when one of them fails: the answer names
 every transmission's outcome (downloaded and acknowledged, failed with its refusal, not attempted),
-since a downloaded one is gone from the hub (R5.2) and cannot be asked for again."""
+since a downloaded one is gone from the hub (R5.2) and cannot be asked for again; and each refusal
+reads as the receive it happened in (R2.3), whichever step of it failed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
-from careplan.errors import MSG_RECEIVE_FAILED
+from careplan.errors import MSG_RECEIVE_CERT, MSG_RECEIVE_FAILED, MSG_SEND_FAILED
+from conformance.hubview import HubView
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest, run_careplan, terminal
 from tests.test_cli_hostile_input import unfolded
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 INFO = "GET /api/v1/inbox/{transmission_id}"
+FILE = "GET /api/v1/inbox/{transmission_id}/files/{position}"
 
 
 async def _waiting(hub: HubUnderTest, count: int) -> list[str]:
@@ -146,3 +149,45 @@ async def test_a_listing_that_fails_blames_no_transmission(hub: HubUnderTest, tm
     assert status == 1
     assert (answer["downloads"], answer["failed"], answer["not_attempted"]) == ([], None, ids)
     assert (answer["error"]["code"], answer["error"]["operation"]) == ("INTERNAL", "receive")
+
+
+# --- each step of a download reads as a receive (R2.3) ----------------------------------------------
+async def test_a_tampered_file_is_refused_as_a_receive_not_as_a_send(hub: HubUnderTest, tmp_path: Path) -> None:
+    """The client's own check of the files against the signed manifest (FILE_TAMPERED) said
+    送信に失敗しました (the check's operation on the hub's send side) while the office received."""
+    [tid] = await _waiting(hub, 1)
+    view = HubView(hub.url, hub.config.data_dir)
+    try:
+        await view.tamper_stored_file(tid)
+    finally:
+        await view.close()
+    home = tmp_path / "home"
+    await _receiver(hub, home)
+    status, answer = await asyncio.to_thread(_client, home, "download", "--all", "--out", str(tmp_path / "out"))
+    error = answer["error"]
+    assert (status, error["code"], error["operation"]) == (1, "FILE_TAMPERED", "receive")
+    assert error["message"] == MSG_RECEIVE_FAILED != MSG_SEND_FAILED
+    assert (answer["failed"], answer["downloads"]) == (tid, [])
+    assert await _still_waiting(hub) == [tid], "no receipt for a tampered file"
+
+
+@pytest.mark.parametrize("route", ["GET /api/v1/inbox", INFO, FILE])
+async def test_a_refusal_in_any_step_of_a_download_reads_as_a_receive(
+    hub: HubUnderTest, tmp_path: Path, route: str
+) -> None:
+    """Listing the inbox, the download's signed answer, a file: a refusal named with another
+    operation on the wire (a fault answers with the code's default, here a send's) is the receive's,
+    and only a step of a transmission names that transmission."""
+    [tid] = await _waiting(hub, 1)
+    home = tmp_path / "home"
+    await _receiver(hub, home)
+    await _fault(hub, {"kind": "http_error", "status": 403, "code": "CERT_REVOKED", "route": route})
+    status, answer = await asyncio.to_thread(_client, home, "download", "--all", "--out", str(tmp_path / "out"))
+    error = answer["error"]
+    assert (status, error["code"], error["operation"], error["message"]) == (
+        1,
+        "CERT_REVOKED",
+        "receive",
+        MSG_RECEIVE_CERT,
+    )
+    assert answer["failed"] == (None if route == "GET /api/v1/inbox" else tid)

@@ -13,18 +13,19 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
-from careplan.errors import CareplanError, Finding, Lang, Operation
+from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
-from client.hubclient import PAGE_MAX, PLATFORM_FAILURES, HubClient, Page, Warned
+from client.hubclient import PAGE_MAX, Downloaded, HubClient, Page, Warned, receiving
 from client.profile import Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
@@ -373,42 +374,115 @@ async def _inbox(hub: HubClient, args: argparse.Namespace, profile: Profile) -> 
     return _show_list("受信一覧 / inbox", page, args, party="sender")
 
 
+@dataclass(slots=True, kw_only=True)
+class Received:
+    """What a download run did with each transmission, in the order it took them."""
+
+    downloads: list[dict[str, Any]] = field(default_factory=list)  # saved and acknowledged
+    failed: str | None = None  # the one a refusal stopped (None: none, or the inbox's listing)
+    not_attempted: list[str] = field(default_factory=list)  # still waiting on the hub
+
+    def to_json(self) -> dict[str, Any]:
+        return {"downloads": self.downloads, "failed": self.failed, "not_attempted": self.not_attempted}
+
+
 async def _download(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
+    """Download the IDs (with --all, every waiting one) one after another, each verified, saved and
+    acknowledged before the next. The first that fails stops the run, and the answer still names
+    every transmission: `downloads` (saved and acknowledged: the hub no longer has them, R5.2),
+    `failed` (the ID the refusal in `error` stopped; null when listing the inbox failed) and
+    `not_attempted` (still waiting). The exit status is the refusal's, as for any command."""
     try:
         waiting = {t["transmission_id"]: int(t["total_size"]) for t in await hub.inbox()}
-    except CareplanError as error:  # the office is receiving: a platform that failed fails the receive (R2.3)
-        raise error.with_operation(Operation.RECEIVE) if error.code in PLATFORM_FAILURES else error from None
+    except CareplanError as error:  # the office is receiving, not loading a list: any refusal is the receive's
+        return _stopped(args, Received(not_attempted=list(args.ids)), receiving(error))
     ids = list(args.ids) + ([i for i in waiting if i not in args.ids] if args.all else [])
     if not ids and args.all:  # nothing waiting is not a failure
         if not args.json:
             render.out.print("受信待ちのデータはありません / nothing is waiting")
-        return {"downloads": []}
+        return Received().to_json()
     if not ids:
         raise ValueError("送信IDを指定するか --all を付けてください / name transmission ids, or use --all")
-    results = []
-    for transmission_id in ids:
+    received = Received()
+    for number, transmission_id in enumerate(ids):
         total = waiting.get(transmission_id, 0)
-        with render.progress_bar(f"受信中 {transmission_id[:8]}", total, enabled=not args.json) as progress:
-            done = await hub.download(transmission_id, args.out, progress=progress)
-        results.append(
-            {
-                "transmission_id": transmission_id,
-                "directory": str(done.directory),
-                "files": [str(p) for p in done.files],
-                "sender": done.signer.office_number,
-                "signer": done.signer.office_user_id,
-            }
+        try:
+            with render.progress_bar(f"受信中 {transmission_id[:8]}", total, enabled=not args.json) as progress:
+                done = await hub.download(transmission_id, args.out, progress=progress)
+        except BrokenPipeError:  # the reader of stdout left: the dispatcher ends quietly with 141
+            raise
+        except (CareplanError, OSError) as problem:  # the ones done stay in the answer
+            received.failed, received.not_attempted = transmission_id, ids[number + 1 :]
+            return _stopped(args, received, problem)
+        received.downloads.append(_downloaded(done, args))
+    return received.to_json()
+
+
+def _downloaded(done: Downloaded, args: argparse.Namespace) -> dict[str, Any]:
+    """One transmission saved and acknowledged: shown at once (within 80 columns: the folder whole on
+    its line, the files by name below it), and its entry in `downloads`."""
+    if not args.json:
+        render.out.print(
+            f"ダウンロードしました / downloaded {done.transmission_id}\n"
+            f"  送信元 / from  {done.signer.office_number} {done.signer.office_name}\n"
+            f"  保存先 / to    {done.directory}{os.sep}",
+            markup=False,
         )
-        if not args.json:  # within 80 columns: the folder whole on its line, the files by name below it
-            render.out.print(
-                f"ダウンロードしました / downloaded {transmission_id}\n"
-                f"  送信元 / from  {done.signer.office_number} {done.signer.office_name}\n"
-                f"  保存先 / to    {done.directory}{os.sep}",
-                markup=False,
-            )
-            for path in done.files:
-                render.out.print(f"    {path.relative_to(done.directory)}", markup=False)
-    return {"downloads": results}
+        for path in done.files:
+            render.out.print(f"    {path.relative_to(done.directory)}", markup=False)
+    return {
+        "transmission_id": done.transmission_id,
+        "directory": str(done.directory),
+        "files": [str(p) for p in done.files],
+        "sender": done.signer.office_number,
+        "signer": done.signer.office_user_id,
+    }
+
+
+def _stopped(args: argparse.Namespace, received: Received, problem: CareplanError | OSError) -> dict[str, Any]:
+    """The answer of a download run that `problem` stopped: what was done, the refusal (or the local
+    problem, exit 2) as `error`, what was not attempted; for a person, on stderr after the
+    transmissions already listed, Japanese first, folded to the terminal's width."""
+    if isinstance(problem, CareplanError):
+        args.exit_status = problem.exit_status
+        error = problem.to_wire(args.lang)
+    else:
+        args.exit_status = 2
+        error = {"code": "LOCAL", "detail": _local_detail(problem)}
+    if not args.json:
+        _show_stopped(args, received, problem)
+    return {**received.to_json(), "error": error}
+
+
+def _show_stopped(args: argparse.Namespace, received: Received, problem: CareplanError | OSError) -> None:
+    done, waiting = len(received.downloads), len(received.not_attempted)
+    if received.failed is None:
+        render.err_folded("受信一覧を読み込めなかったため、受信を中断しました（何もダウンロードしていません）")
+        render.err_folded("download stopped: the inbox could not be read (nothing was downloaded)")
+    else:
+        render.err_folded(f"受信を中断しました: ダウンロード済 {done}件、失敗 1件、未実行 {waiting}件")
+        render.err_folded(f"download stopped: {done} downloaded, 1 failed, {waiting} not attempted")
+    if isinstance(problem, CareplanError):
+        render.refusal(problem, Lang(args.lang))
+    else:
+        _show_local(_local_detail(problem))
+    outcomes = (
+        (
+            "ダウンロード済（保存し、受信を確認済み） / downloaded and acknowledged:",
+            [d["transmission_id"] for d in received.downloads],
+        ),
+        ("失敗 / failed:", [received.failed] if received.failed else []),
+        (
+            "未実行（受信待ちのまま。もう一度 download で受信できます） / not attempted (still waiting: download them "
+            "again):",
+            received.not_attempted,
+        ),
+    )
+    for label, ids in outcomes:
+        if ids:
+            render.err_folded(label)
+            for transmission_id in ids:  # each ID whole on its line, to be pasted into download
+                render.err_folded(transmission_id, "  ")
 
 
 async def _sent(hub: HubClient, args: argparse.Namespace, profile: Profile) -> Any:
@@ -446,6 +520,16 @@ async def _run(args: argparse.Namespace) -> Any:
         return await COMMANDS[args.command](hub, args, profile)
 
 
+def _local_detail(exc: OSError | ValueError) -> str:
+    return os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
+
+
+def _show_local(detail: str) -> None:
+    """A local problem (exit 2) on stderr; the detail is data (a file name may hold "[…]"): never rich markup."""
+    render.err.print(Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem:"))
+    render.err_folded(detail, "  ")
+
+
 def report_refusal(args: argparse.Namespace, error: CareplanError) -> int:
     """Show a refusal (JSON with --json) in the chosen language; its exit status from the catalogue."""
     if args.json:
@@ -465,12 +549,10 @@ def main(argv: list[str]) -> int:
     except BrokenPipeError:  # the reader of stdout left (`| head`): the dispatcher ends quietly with 141
         raise
     except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
-        detail = os_error_text(exc) if isinstance(exc, OSError) and exc.filename is not None else str(exc)
         if args.json:
-            render.print_json({"error": {"code": "LOCAL", "detail": detail}})
-        else:  # the detail is data (a file name may hold "[…]"): never rich markup
-            render.err.print(Text.assemble(("エラー", "bold red"), " 手元の問題で実行できません / a local problem:"))
-            render.err_folded(detail, "  ")
+            render.print_json({"error": {"code": "LOCAL", "detail": _local_detail(exc)}})
+        else:
+            _show_local(_local_detail(exc))
         return 2
     if args.json:
         render.print_json(result)

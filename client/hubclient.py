@@ -10,7 +10,8 @@ Rules this module keeps:
    a connection failure becomes HUB_UNREACHABLE, or CERT_UNTRUSTED when the hub's trust anchors
    show that the terminal's certificate is not one it accepts (a handshake cannot say so itself).
 4. A download is verified (signature, signer, every file's SHA-256) and written completely before
-   it is acknowledged; the source files of a send are never touched (R4.7).
+   it is acknowledged; the source files of a send are never touched (R4.7). A refusal in any step
+   of a download is the receive's (R2.3: `receiving`), as the office reads it.
 5. A send whose answer was lost (connection reset or timeout, a 5xx answer) is retried with the
    SAME transmission id, signature and files (the hub answers an identical resubmission with the
    stored record and `already_stored`), a bounded number of times with exponential backoff and full
@@ -65,6 +66,15 @@ def _no_warnings(_recipient: str, _warnings: Sequence[Finding]) -> None:
 # The platform failed (out of reach, or a failure inside it): the office reads the real message of
 # what it was doing (a send: 送信に失敗しました…, a receive: 受信に失敗しました…, a list: the data load).
 PLATFORM_FAILURES = frozenset({"HUB_UNREACHABLE", "INTERNAL"})
+
+
+def receiving(error: CareplanError) -> CareplanError:
+    """`error` as a refusal of the receive it happened in (R2.3): every step of a download (the
+    inbox's listing, the signed answer, each file, the checks of the manifest and the files, the
+    receipt) reads as 受信…, whatever operation the hub's answer named (a fault answers with the
+    code's default) or a check shared with the send side raised with (FILE_TAMPERED, a send's by
+    default). The code keeps its own message; a code with one for the receive gives that one."""
+    return error if error.operation is Operation.RECEIVE else error.with_operation(Operation.RECEIVE)
 
 
 def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> CareplanError:
@@ -506,15 +516,21 @@ class HubClient:
     async def download(
         self, transmission_id: str, out_dir: Path, *, progress: Progress = _no_progress, acknowledge: bool = True
     ) -> Downloaded:
-        """Fetch, verify and write a transmission, then acknowledge it (the hub forgets it)."""
-        info = await self._json("GET", f"/api/v1/inbox/{transmission_id}", Operation.RECEIVE)
-        manifest_bytes = info["manifest"].encode("utf-8")
-        signature = base64.b64decode(info["signature"])
-        manifest, signer = self._verify_manifest(manifest_bytes, signature)
-        files = [
-            (entry["name"], await self._fetch(transmission_id, entry["position"], progress)) for entry in info["files"]
-        ]
-        manifest.check_files(files)
+        """Fetch, verify and write a transmission, then acknowledge it (the hub forgets it). Raises
+        the refusal of the step that failed, as the receive's (`receiving`); OSError when the files
+        cannot be written (nothing is acknowledged then)."""
+        try:
+            info = await self._json("GET", f"/api/v1/inbox/{transmission_id}", Operation.RECEIVE)
+            manifest_bytes = info["manifest"].encode("utf-8")
+            signature = base64.b64decode(info["signature"])
+            manifest, signer = self._verify_manifest(manifest_bytes, signature)
+            files = [
+                (entry["name"], await self._fetch(transmission_id, entry["position"], progress))
+                for entry in info["files"]
+            ]
+            manifest.check_files(files)
+        except CareplanError as error:
+            raise receiving(error) from None
         directory = _write_download(out_dir, transmission_id, files, manifest_bytes, signature)
         try:
             receipt = await self.acknowledge(transmission_id) if acknowledge else {}

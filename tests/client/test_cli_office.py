@@ -73,7 +73,8 @@ def test_banner_second_up_and_client_corner_cases(tmp_path: Path) -> None:
         nothing = run_careplan("client", "--home", home, "--profile", "houmon", "download", "--all")
         assert nothing.returncode == 0 and "受信待ちのデータはありません" in nothing.stdout
         as_json = run_careplan("client", "--home", home, "--profile", "houmon", "--json", "download", "--all")
-        assert as_json.returncode == 0 and json.loads(as_json.stdout) == {"downloads": []}
+        assert as_json.returncode == 0
+        assert json.loads(as_json.stdout) == {"downloads": [], "failed": None, "not_attempted": []}
         me = json.loads(run_careplan("client", "--home", home, "--profile", "houmon", "--json", "whoami").stdout)
         assert me["hub_time"].endswith("+09:00") and "." not in me["hub_time"]  # ISO 8601, seconds, offset
 

@@ -4,7 +4,7 @@ Public API (what the hub, the client and the CLI use):
 
 - `check_transmission(files, *, sender=None, recipient=None, strict=False) -> list[Finding]`
 - `refusal(findings) -> CareplanError | None`
-- `validate_csv(name, data, *, strict=False) -> list[Finding]`
+- `validate_csv(name, data, *, strict=False) -> list[Finding]`, `forget_known_values()`
 - `sort_bulk(files, *, sender=None) -> BulkPlan`
 - `parse_file_name(name) -> FileName`, `FileName.format()`
 - `write_csv(file_id, records) -> bytes`
@@ -20,7 +20,7 @@ from careplan.standard.bulk import BulkPlan, sort_bulk
 from careplan.standard.filename import FileName, FileNameError, file_name_findings, parse_file_name
 from careplan.standard.layout import Field, Layout, SendingUnit, Standard, decisions, standard
 from careplan.standard.transmission import PRECEDENCE, check_transmission, code_for, refusal
-from careplan.standard.validate import validate_csv
+from careplan.standard.validate import forget_known_values, validate_csv
 from careplan.standard.writer import write_csv
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "code_for",
     "decisions",
     "file_name_findings",
+    "forget_known_values",
     "parse_file_name",
     "refusal",
     "sort_bulk",

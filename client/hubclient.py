@@ -561,10 +561,20 @@ class HubClient:
         except CareplanError as error:
             if error.code != "ALREADY_DOWNLOADED":
                 raise
-            for row in await self.inbox(include_downloaded=True):
-                if row["transmission_id"] == transmission_id:
-                    return row
-            raise
+            already = error
+        # The receipt is on the hub (ours, or another terminal's first): its row is the answer.
+        for attempt in range(1, FETCH_ATTEMPTS + 1):
+            try:
+                rows = await self.inbox(include_downloaded=True)
+                break
+            except CareplanError as error:
+                if not answer_lost(error) or attempt == FETCH_ATTEMPTS:
+                    raise already from None  # recorded all the same: `_not_acknowledged` says so
+                await asyncio.sleep(0.2 * attempt)
+        for row in rows:
+            if row["transmission_id"] == transmission_id:
+                return row
+        raise already
 
     def _verify_manifest(self, manifest_bytes: bytes, signature: bytes) -> tuple[Manifest, OfficeIdentity]:
         op = Operation.RECEIVE
@@ -611,7 +621,21 @@ class HubClient:
 def _not_acknowledged(error: CareplanError, directory: Path) -> CareplanError:
     """The refusal of an acknowledgement, saying that the files are saved all the same (the office
     has them; only the hub's record of the receipt is missing), so a later 'already downloaded'
-    does not read as lost data."""
+    does not read as lost data. ALREADY_DOWNLOADED means the record is there (this terminal's
+    receipt whose answer was lost, or another terminal's first), though its row could not be read."""
+    if error.code == "ALREADY_DOWNLOADED":
+        return CareplanError(
+            error.code,
+            operation=Operation.RECEIVE,
+            detail=f"ファイルは {directory} に保存しました。ハブにはダウンロード済として記録されています"
+            "（この端末の受信の確認が届いたか、別の端末が先に確認しました）が、その記録を読み出せませんでした",
+            detail_en=f"the files are saved in {directory}; the hub has the transmission as downloaded (this "
+            "terminal's receipt arrived, or another terminal's came first), but its record could not be read",
+            fix="保存したファイルはそのまま使えます。送信元への再送の依頼は要りません。記録は careplan client inbox "
+            "--downloaded で確かめられます。",
+            fix_en="The saved files are complete; no resend is needed. See the record with "
+            "careplan client inbox --downloaded.",
+        )
     return CareplanError(
         error.code,
         operation=Operation.RECEIVE,

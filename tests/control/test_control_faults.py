@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from controlkit import admin, journal, ok, plan, raw_send
 
+from careplan.errors import CareplanError, Lang
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 
 
@@ -113,6 +114,35 @@ async def test_a_lost_acknowledgement_answer_is_recognised_not_repeated(hub: Hub
     acks = [e for e in await journal(hub, transmission=tid) if e["route"].endswith("/ack")]
     assert [(e["status"], e["code"]) for e in acks] == [(200, None), (410, "ALREADY_DOWNLOADED")]
     assert acks[0]["fault"]["kind"] == "lose_answer"  # committed, the answer never arrived
+
+
+@pytest.mark.parametrize("list_failures", [1, 3], ids=["listing-fails-once", "listing-keeps-failing"])
+async def test_a_lost_receipt_answer_then_a_failing_list_still_says_the_receipt_is_recorded(
+    hub: HubUnderTest, tmp_path: Path, list_failures: int
+) -> None:
+    """The receipt was committed but its answer lost; the retry says ALREADY_DOWNLOADED and the
+    client reads the row from the inbox. A listing that fails once is asked again; one that keeps
+    failing ends in ALREADY_DOWNLOADED saying that the files are saved and the hub has the receipt,
+    never that the receipt did not reach the hub."""
+    async with hub.client(KYOTAKU) as kyotaku, hub.client(HOUMON) as houmon:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await houmon.login(HOUMON.user, HOUMON.password)
+        tid = (await kyotaku.send(plan(), to=HOUMON.number))["transmission_id"]
+        await ok(hub, "POST", "/admin/v1/faults", {"kind": "lose_answer", "operation": "acknowledge", "count": 1})
+        failing = {"kind": "http_error", "status": 503, "route": "GET /api/v1/inbox", "count": list_failures}
+        await ok(hub, "POST", "/admin/v1/faults", failing)
+        if list_failures == 1:
+            got = await houmon.download(tid, tmp_path)
+            assert got.receipt["status"] == "ダウンロード済" and got.receipt["transmission_id"] == tid
+            return
+        with pytest.raises(CareplanError) as refused:
+            await houmon.download(tid, tmp_path)
+        assert refused.value.code == "ALREADY_DOWNLOADED" and refused.value.operation == "receive"
+        detail = refused.value.detail_in(Lang.JA)
+        assert "ダウンロード済として記録されています" in detail and "届いていません" not in detail
+        assert "再送の依頼は要りません" in (refused.value.fix or "")
+        assert sorted(p.name for p in (tmp_path / tid).iterdir()) == sorted(name for name, _ in plan())
+        assert [t["transmission_id"] for t in await houmon.inbox()] == []  # nothing waits: recorded
 
 
 async def test_a_lost_send_answer_is_retried_without_a_duplicate(hub: HubUnderTest) -> None:

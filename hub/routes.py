@@ -331,7 +331,7 @@ async def sent(request: web.Request) -> web.Response:
 @ROUTES.get("/api/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
-    everything = request.query.get("all") in ("1", "true")
+    everything = request.query.get("all")  # 1, true, 0 or false: the service refuses other text
     page = await request.app[SERVICE].inbox_json(session, include_downloaded=everything, **_page_query(request))
     return json_text_response(page)
 

@@ -240,7 +240,7 @@ def test_registration_user_ids_the_schema_admits_are_the_ones_the_hub_takes(spec
 async def test_registration_password_states_are_the_spec_enum(spec: dict[str, Any], hub: HubUnderTest) -> None:
     """The spec said "anything else" makes login answer PASSWORD_EXPIRED; the hub refuses it."""
     states = _schema(spec, "OfficeRegistration")["properties"]["password_state"]["enum"]
-    assert set(states) == {"ok", "temporary", "expired"}
+    assert set(states) == {"ok", "temporary", "expired", None}  # null: the default
     with pytest.raises(CareplanError) as refused:
         await hub.service.register_office(
             office_number="1370100099",
@@ -251,3 +251,4 @@ async def test_registration_password_states_are_the_spec_enum(spec: dict[str, An
             password_state="locked",
         )
     assert refused.value.code == "BAD_REQUEST" and "password_state" in refused.value.detail
+

@@ -252,3 +252,20 @@ async def test_registration_password_states_are_the_spec_enum(spec: dict[str, An
         )
     assert refused.value.code == "BAD_REQUEST" and "password_state" in refused.value.detail
 
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({"advance_seconds": 60}, True),
+        ({"set": "2027-04-01T09:00:00+09:00", "frozen": True}, True),
+        ({"reset": True}, True),
+        ({"advance_seconds": 60, "frozen": [1]}, False),  # hub/routes.py _check_clock_change
+        ({"advance_seconds": 60, "reset": "no"}, False),
+        ({"set": "2027-04-01T09:00:00+09:00", "frozen": "yes"}, False),
+    ],
+)
+def test_clock_changes_the_schema_admits_are_the_ones_the_hub_takes(
+    spec: dict[str, Any], change: dict[str, object], valid: bool
+) -> None:
+    """`frozen` and `reset` are refused unless true or false whichever form carries them."""
+    assert OAS31Validator(_value_schema(spec, _schema(spec, "ClockChange"))).is_valid(change) == valid

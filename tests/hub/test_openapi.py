@@ -269,3 +269,15 @@ def test_clock_changes_the_schema_admits_are_the_ones_the_hub_takes(
 ) -> None:
     """`frozen` and `reset` are refused unless true or false whichever form carries them."""
     assert OAS31Validator(_value_schema(spec, _schema(spec, "ClockChange"))).is_valid(change) == valid
+
+
+@pytest.mark.parametrize("number", ["1370100016", "13A0100016", "0110000000", "07D17N66CC", "1320100016", "4870100016"])
+def test_office_numbers_the_schema_admits_are_the_ones_the_hub_takes(spec: dict[str, Any], number: str) -> None:
+    """The 3rd character is a 事業所区分 (careplan/office.py OFFICE_CLASSES): the pattern let any
+    through, and registration refused them (schemathesis)."""
+    from careplan.office import OFFICE_CLASSES, is_office_number
+
+    assert set(OFFICE_CLASSES) == set("013456789A")
+    assert OAS31Validator(_value_schema(spec, _schema(spec, "OfficeNumber"))).is_valid(number) == is_office_number(
+        number
+    )

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from careplan.errors import CareplanError
+from careplan.office import is_office_number
 from hub.keys import SERVICE, json_response, require_admin
 
 ADMIN_VIEWS = web.RouteTableDef()
@@ -56,6 +57,13 @@ async def transmissions(request: web.Request) -> web.Response:
             detail="?sender=事業所番号 か ?recipient=事業所番号 を指定してください",
             detail_en="give ?sender=事業所番号 or ?recipient=事業所番号",
         )
+    for key, number in where.items():  # not an empty list for a typo, which reads as "nothing stored"
+        if not is_office_number(number):
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail=f"?{key}= の {number!r} は事業所番号ではありません",
+                detail_en=f"?{key}= {number!r} is not a 事業所番号",
+            )
     condition = " AND ".join(f"{k} = ?" for k in where)
     rows = await request.app[SERVICE].db.fetch_all(
         f"SELECT {_COLUMNS} FROM transmissions WHERE {condition} ORDER BY submitted_at, id", tuple(where.values())

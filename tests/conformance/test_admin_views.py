@@ -48,3 +48,13 @@ async def test_sessions_of_an_office_the_hub_does_not_have_are_refused(hub: HubU
         assert answer["message"] and answer["fix"]
     status, answer = await hub.raw("GET", f"/admin/v1/offices/{HOUMON.number}/sessions", headers=ADMIN)
     assert (status, answer) == (200, {"sessions": []})  # registered, no session: the empty list
+
+
+async def test_stored_transmissions_of_a_malformed_office_number_are_refused(hub: HubUnderTest) -> None:
+    """Not `{"transmissions": []}` for a typo, which reads as "nothing stored" (schemathesis)."""
+    for query in ("sender=null", "recipient=13701000", f"sender={KYOTAKU.number}&recipient=x"):
+        status, answer = await hub.raw("GET", f"/admin/v1/transmissions?{query}", headers=ADMIN)
+        assert (status, answer["code"]) == (400, "BAD_REQUEST"), query
+        assert "事業所番号" in answer["detail"] and answer["fix"]
+    status, answer = await hub.raw("GET", f"/admin/v1/transmissions?recipient={HOUMON.number}", headers=ADMIN)
+    assert (status, answer) == (200, {"transmissions": []})

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from careplan.errors import CareplanError
+from careplan.office import is_office_number
 from hub.keys import SERVICE, json_response, require_admin
 
 ADMIN_VIEWS = web.RouteTableDef()
@@ -56,6 +57,13 @@ async def transmissions(request: web.Request) -> web.Response:
             detail="?sender=事業所番号 か ?recipient=事業所番号 を指定してください",
             detail_en="give ?sender=事業所番号 or ?recipient=事業所番号",
         )
+    for key, number in where.items():  # not an empty list for a typo, which reads as "nothing stored"
+        if not is_office_number(number):
+            raise CareplanError(
+                "BAD_REQUEST",
+                detail=f"?{key}= の {number!r} は事業所番号ではありません",
+                detail_en=f"?{key}= {number!r} is not a 事業所番号",
+            )
     condition = " AND ".join(f"{k} = ?" for k in where)
     rows = await request.app[SERVICE].db.fetch_all(
         f"SELECT {_COLUMNS} FROM transmissions WHERE {condition} ORDER BY submitted_at, id", tuple(where.values())
@@ -77,12 +85,16 @@ async def transmission(request: web.Request) -> web.Response:
 
 @ADMIN_VIEWS.get("/admin/v1/offices/{office_number}/sessions")
 async def sessions(request: web.Request) -> web.Response:
-    """The office's sessions that have not expired: user, certificate fingerprint, times."""
+    """The office's sessions that have not expired: user, certificate fingerprint, times.
+    OFFICE_NOT_FOUND for an office the hub does not have (not "no sessions", which a judge would
+    read as "the client never logged in")."""
     require_admin(request)
     service = request.app[SERVICE]
+    office_number = request.match_info["office_number"]
+    await service.office(office_number)
     rows = await service.db.fetch_all(
         "SELECT user_id, cert_fingerprint, created_at, expires_at FROM sessions "
         "WHERE office_number = ? AND expires_at > ? ORDER BY created_at",
-        (request.match_info["office_number"], service.clock.now().isoformat()),
+        (office_number, service.clock.now().isoformat()),
     )
     return json_response({"sessions": [dict(r) for r in rows]})

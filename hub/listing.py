@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import sqlite3
+from types import MappingProxyType
 from typing import Any
 
 from careplan.errors import CareplanError, Operation
@@ -138,6 +139,27 @@ def check_limit(limit: int | str | None) -> int:
     )
 
 
+INCLUDE_DOWNLOADED = MappingProxyType({"1": True, "true": True, "0": False, "false": False})  # ?all= of the inbox
+
+
+def check_include_downloaded(value: bool | str | None) -> bool:
+    """The inbox's `?all=` from a bool or the query's text: False when not given; BAD_REQUEST for
+    any other text than 1, true, 0 or false (a client's `True` or `yes` must not quietly read as
+    "only the new ones")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if value in INCLUDE_DOWNLOADED:
+        return INCLUDE_DOWNLOADED[value]
+    raise CareplanError(
+        "BAD_REQUEST",
+        operation=Operation.LOAD,
+        detail=f"all {value!r} は 1・true・0・false のどれでもありません",
+        fix="ダウンロード済も含めるなら all=1（または true）を付け、含めないなら all を付けないでください。",
+        detail_en=f"all {value!r} is none of 1, true, 0 and false",
+        fix_en="Add all=1 (or true) to include the downloaded transmissions; leave all out otherwise.",
+    )
+
+
 def receipt_sql(dialect: str) -> str:
     """A receipt's blobs (one row each, or one NULL) beside the transmission's row JSON."""
     return _RECEIPT_SQL[dialect]
@@ -205,21 +227,22 @@ class Listings:
         self,
         session: Any,
         *,
-        include_downloaded: bool = False,
+        include_downloaded: bool | str | None = False,
         limit: int | str | None = None,
         cursor: str | None = None,
     ) -> str:
         """`inbox` as the JSON text the API answers. The data load check refuses first, as for the
-        send list; it reads the licence in the page's own query (_INBOX_PAGE_SQL) when it can."""
+        send list; it reads the licence in the page's own query (_INBOX_PAGE_SQL) when it can.
+        `include_downloaded` may be the query's `all` text as sent."""
         where, params = "WHERE t.recipient = ? ", [session.office_number]
-        if not include_downloaded:
-            where += "AND t.downloaded_at IS NULL "  # the partial index's condition, word for word
         try:
+            if not check_include_downloaded(include_downloaded):
+                where += "AND t.downloaded_at IS NULL "  # the partial index's condition, word for word
             if cursor is not None:
                 where += "AND (t.submitted_at, t.id) > (?, ?) "
                 params += decode_cursor("inbox", cursor)
             size = check_limit(limit)
-        except CareplanError:  # a bad cursor or limit: the data load check still refuses first
+        except CareplanError:  # a bad all, cursor or limit: the data load check still refuses first
             await self._check_data_load(session, Operation.RECEIVE)
             raise
         sql = (_INBOX_PAGE_SQL + where + _INBOX_ORDER).replace(_ROW_MARKER, _ROW_JSON[self.db.dialect])

@@ -51,6 +51,36 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _text(body: dict[str, Any], name: str, default: str) -> str:
+    """An optional string field (absent or null: `default`); BAD_REQUEST for another JSON type,
+    which str() turned into text: "prefecture": null was stored as the prefecture "None"."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"項目 {name!r} は文字列です",
+            detail_en=f"field {name!r} is a string",
+        )
+    return value
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    """An optional true/false field (absent or null: false); BAD_REQUEST for another JSON type,
+    which bool() read as true: "retire_old": "false" retired the old keys."""
+    value = body.get(name)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise CareplanError(
+            "BAD_REQUEST",
+            detail=f"項目 {name!r} は true か false です",
+            detail_en=f"field {name!r} is true or false",
+        )
+    return value
+
+
 def _personal_users(body: dict[str, Any]) -> list[tuple[str, str]]:
     """(user_id, password) of each of `personal_users` (absent or null: none); BAD_REQUEST unless it
     is an array of objects (a number or a string here was a 500: not iterable, str has no .get)."""
@@ -331,7 +361,7 @@ async def sent(request: web.Request) -> web.Response:
 @ROUTES.get("/api/v1/inbox")
 async def inbox(request: web.Request) -> web.Response:
     _, session = await office_session(request, Operation.RECEIVE)
-    everything = request.query.get("all") in ("1", "true")
+    everything = request.query.get("all")  # 1, true, 0 or false: the service refuses other text
     page = await request.app[SERVICE].inbox_json(session, include_downloaded=everything, **_page_query(request))
     return json_text_response(page)
 
@@ -372,10 +402,10 @@ async def register_office(request: web.Request) -> web.Response:
         service_kind=_field(body, "service_kind"),
         office_user_id=_field(body, "office_user_id"),
         password=_field(body, "password"),
-        licence=str(body.get("licence", "valid")),
-        password_state=str(body.get("password_state", "ok")),
-        prefecture=str(body.get("prefecture", "")),
-        address=str(body.get("address", "")),
+        licence=_text(body, "licence", "valid"),
+        password_state=_text(body, "password_state", "ok"),
+        prefecture=_text(body, "prefecture", ""),
+        address=_text(body, "address", ""),
         personal_users=_personal_users(body),
     )
     return json_response(office, status=201)
@@ -474,7 +504,7 @@ async def rotate_keys(request: web.Request) -> web.Response:
     """{"retire_old": bool}: a new payload key; with retire_old, every stored payload re-encrypted."""
     require_admin(request)
     body = await _json_body(request)
-    return json_response(await request.app[SERVICE].rotate_keys(retire_old=bool(body.get("retire_old"))))
+    return json_response(await request.app[SERVICE].rotate_keys(retire_old=_flag(body, "retire_old")))
 
 
 @ROUTES.get("/admin/v1/audit")

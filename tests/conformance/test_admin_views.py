@@ -38,3 +38,23 @@ async def test_the_views_refuse_clearly(hub: HubUnderTest) -> None:
     assert (await hub.raw("GET", "/admin/v1/transmissions", headers=ADMIN))[0] == 400
     status, answer = await hub.raw("GET", f"/admin/v1/transmissions?sender={KYOTAKU.number}")
     assert (status, answer["code"]) == (403, "ADMIN_FORBIDDEN")
+
+
+async def test_sessions_of_an_office_the_hub_does_not_have_are_refused(hub: HubUnderTest) -> None:
+    """Not `{"sessions": []}`, which a judge would read as "never logged in" (schemathesis)."""
+    for number in ("1370100099", "nope"):
+        status, answer = await hub.raw("GET", f"/admin/v1/offices/{number}/sessions", headers=ADMIN)
+        assert (status, answer["code"]) == (404, "OFFICE_NOT_FOUND"), number
+        assert answer["message"] and answer["fix"]
+    status, answer = await hub.raw("GET", f"/admin/v1/offices/{HOUMON.number}/sessions", headers=ADMIN)
+    assert (status, answer) == (200, {"sessions": []})  # registered, no session: the empty list
+
+
+async def test_stored_transmissions_of_a_malformed_office_number_are_refused(hub: HubUnderTest) -> None:
+    """Not `{"transmissions": []}` for a typo, which reads as "nothing stored" (schemathesis)."""
+    for query in ("sender=null", "recipient=13701000", f"sender={KYOTAKU.number}&recipient=x"):
+        status, answer = await hub.raw("GET", f"/admin/v1/transmissions?{query}", headers=ADMIN)
+        assert (status, answer["code"]) == (400, "BAD_REQUEST"), query
+        assert "事業所番号" in answer["detail"] and answer["fix"]
+    status, answer = await hub.raw("GET", f"/admin/v1/transmissions?recipient={HOUMON.number}", headers=ADMIN)
+    assert (status, answer) == (200, {"transmissions": []})

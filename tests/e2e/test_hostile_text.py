@@ -169,6 +169,47 @@ async def test_personal_users_that_are_no_array_of_objects_are_a_bad_request(hub
     assert status == 404  # nothing registered
 
 
+@pytest.mark.parametrize(("field", "value"), [("prefecture", 13), ("address", ["東京都"]), ("licence", True)])
+async def test_optional_registration_texts_of_another_type_are_a_bad_request(
+    hub: HubUnderTest, field: str, value: object
+) -> None:
+    """str() read them as text: "prefecture": 13 was stored as "13", null as the prefecture "None"
+    (schemathesis); null now stands for the default."""
+    body = {
+        "office_number": "1370100065",
+        "name": "テスト訪問介護",
+        "service_kind": "11",
+        "office_user_id": "KJ1370100065",
+        "password": "Tokyo-Kaigo-2026",
+        field: value,
+    }
+    status, answer = await _request(hub, "POST", "/admin/v1/offices", json=body, headers=ADMIN)
+    refusal = _refused(status, answer, "BAD_REQUEST", 400)
+    assert field in str(refusal["detail"])
+    status, _ = await _request(hub, "GET", "/admin/v1/offices/1370100065", headers=ADMIN)
+    assert status == 404  # nothing registered
+    status, office = await _request(
+        hub, "POST", "/admin/v1/offices", json=body | {"prefecture": None, "address": None, field: None}, headers=ADMIN
+    )
+    assert status == 201 and isinstance(office, dict) and office["prefecture"] == "13"  # from the 事業所番号
+
+
+@pytest.mark.parametrize("retire_old", ["false", 0, 1, {}])
+async def test_retire_old_of_another_type_is_a_bad_request_and_retires_nothing(
+    hub: HubUnderTest, retire_old: object
+) -> None:
+    """bool() read "retire_old": "false" as true and retired every old key (schemathesis)."""
+    status, before = await _request(hub, "POST", "/admin/v1/keys/rotate", json={}, headers=ADMIN)
+    assert status == 200 and isinstance(before, dict)
+    body = {"retire_old": retire_old}
+    status, answer = await _request(hub, "POST", "/admin/v1/keys/rotate", json=body, headers=ADMIN)
+    refusal = _refused(status, answer, "BAD_REQUEST", 400)
+    assert "retire_old" in str(refusal["detail"])
+    status, after = await _request(hub, "POST", "/admin/v1/keys/rotate", json={"retire_old": False}, headers=ADMIN)
+    assert status == 200 and isinstance(after, dict)
+    assert set(before["keys_on_disk"]) < set(after["keys_on_disk"])  # type: ignore[arg-type]
+
+
 async def test_a_nul_in_an_office_path_changes_nothing(hub: HubUnderTest) -> None:
     body = {"status": "valid", "valid_until": "2027-03-31"}
     status, answer = await _request(hub, "POST", "/admin/v1/offices/1370100016%00/licence", json=body, headers=ADMIN)

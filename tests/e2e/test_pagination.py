@@ -107,6 +107,27 @@ async def test_a_foreign_or_broken_cursor_is_refused(hub: HubUnderTest) -> None:
             await client.__aexit__(None, None, None)
 
 
+async def test_inbox_all_is_one_of_four_words_else_refused(hub: HubUnderTest, tmp_path: Path) -> None:
+    """`?all=` means 1/true or 0/false; any other text (a generated client's `True`, `yes`, `2`)
+    was read as "only the new ones" and quietly hid the downloaded transmissions (schemathesis)."""
+    kyotaku = await _logged_in(hub, KYOTAKU, KYOTAKU.user, KYOTAKU.password)
+    houmon = await _logged_in(hub, HOUMON, HOUMON.user, HOUMON.password)
+    try:
+        downloaded, waiting = await _send(kyotaku, 2)
+        await houmon.download(downloaded, tmp_path)
+        for value, expected in (("1", 2), ("true", 2), ("0", 1), ("false", 1)):
+            status, body = await _raw_list(hub, houmon, f"/api/v1/inbox?all={value}")
+            assert (status, len(body["transmissions"])) == (200, expected), value  # type: ignore[arg-type]
+        for bad in ("True", "yes", "2", "", "1 "):
+            status, body = await _raw_list(hub, houmon, f"/api/v1/inbox?all={bad}")
+            assert (status, body["code"]) == (400, "BAD_REQUEST"), bad
+            assert body["message"] == "要求の形式が正しくありません。" and "all" in str(body["detail"])
+        assert [t["transmission_id"] for t in await houmon.inbox()] == [waiting]
+    finally:
+        for client in (kyotaku, houmon):
+            await client.__aexit__(None, None, None)
+
+
 async def test_inbox_walk_is_stable_while_transmissions_arrive_and_are_acknowledged(
     hub: HubUnderTest, tmp_path: Path
 ) -> None:

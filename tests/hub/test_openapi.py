@@ -187,3 +187,97 @@ async def test_live_answers_fit_the_schemas(spec: dict[str, Any], hub: HubUnderT
     assert status == CATALOGUE["CERT_MISSING"].status
     _check(spec, _schema(spec, "Error"), refusal)
     assert refusal["code"] == "CERT_MISSING"
+
+
+# --- what schemathesis found: the spec said less (or other) than the hub does ---------------------
+def _value_schema(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    return {**_resolve(spec, node), "components": spec["components"]}
+
+
+def test_the_served_document_fits_its_own_response_schema(spec: dict[str, Any]) -> None:
+    """A YAML reader (a generated client, schemathesis) gives a mapping; the spec said string."""
+    media = spec["paths"]["/openapi.yaml"]["get"]["responses"]["200"]["content"]["application/yaml"]
+    errors = OAS31Validator(_value_schema(spec, media["schema"])).iter_errors(spec)
+    assert [f"{list(e.path)}: {e.message[:120]}" for e in errors] == []  # not the whole document again
+
+
+def test_the_send_body_has_only_the_parts_the_hub_reads(spec: dict[str, Any]) -> None:
+    """Any other part is MULTIPART_MALFORMED (hub/routes.py `_read_upload`), so the schema closes."""
+    upload = _schema(spec, "TransmissionUpload")
+    assert upload["additionalProperties"] is False
+    assert set(upload["properties"]) == {"manifest", "signature", "file"}
+
+
+def test_inbox_all_values_are_the_ones_the_hub_reads(spec: dict[str, Any]) -> None:
+    from hub.listing import INCLUDE_DOWNLOADED
+
+    (all_parameter,) = [p for p in spec["paths"]["/api/v1/inbox"]["get"]["parameters"] if p.get("name") == "all"]
+    assert set(all_parameter["schema"]["enum"]) == set(INCLUDE_DOWNLOADED)
+
+
+@pytest.mark.parametrize(
+    "name", ["月初", "before-month-end", "_x", "a.b-c", "a" * 64, "", "a" * 65, "`", ".x", "-x", "a/b", "a b", "x\x85"]
+)
+def test_snapshot_names_the_schema_admits_are_the_ones_the_hub_takes(spec: dict[str, Any], name: str) -> None:
+    from hub.control.snapshots import NAME
+
+    valid = OAS31Validator(_value_schema(spec, _schema(spec, "SnapshotName"))).is_valid(name)
+    assert valid == bool(NAME.fullmatch(name))
+
+
+@pytest.mark.parametrize("user_id", ["KJ1370100016", "KJ12", "KJ" + "a" * 30, "KJ", "KJ-137", "KJ" + "a" * 31])
+def test_registration_user_ids_the_schema_admits_are_the_ones_the_hub_takes(spec: dict[str, Any], user_id: str) -> None:
+    from careplan.office import is_office_user_id, is_personal_user_id
+
+    properties = _schema(spec, "OfficeRegistration")["properties"]
+    office = OAS31Validator(_value_schema(spec, properties["office_user_id"]))
+    assert office.is_valid(user_id) == is_office_user_id(user_id)
+    personal_id = "C" + user_id.removeprefix("KJ")
+    personal = OAS31Validator(_value_schema(spec, properties["personal_users"]["items"]["properties"]["user_id"]))
+    assert personal.is_valid(personal_id) == is_personal_user_id(personal_id)
+
+
+async def test_registration_password_states_are_the_spec_enum(spec: dict[str, Any], hub: HubUnderTest) -> None:
+    """The spec said "anything else" makes login answer PASSWORD_EXPIRED; the hub refuses it."""
+    states = _schema(spec, "OfficeRegistration")["properties"]["password_state"]["enum"]
+    assert set(states) == {"ok", "temporary", "expired", None}  # null: the default
+    with pytest.raises(CareplanError) as refused:
+        await hub.service.register_office(
+            office_number="1370100099",
+            name="x",
+            service_kind="11",
+            office_user_id="KJ1370100099",
+            password="Unused-pass-2026",
+            password_state="locked",
+        )
+    assert refused.value.code == "BAD_REQUEST" and "password_state" in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({"advance_seconds": 60}, True),
+        ({"set": "2027-04-01T09:00:00+09:00", "frozen": True}, True),
+        ({"reset": True}, True),
+        ({"advance_seconds": 60, "frozen": [1]}, False),  # hub/routes.py _check_clock_change
+        ({"advance_seconds": 60, "reset": "no"}, False),
+        ({"set": "2027-04-01T09:00:00+09:00", "frozen": "yes"}, False),
+    ],
+)
+def test_clock_changes_the_schema_admits_are_the_ones_the_hub_takes(
+    spec: dict[str, Any], change: dict[str, object], valid: bool
+) -> None:
+    """`frozen` and `reset` are refused unless true or false whichever form carries them."""
+    assert OAS31Validator(_value_schema(spec, _schema(spec, "ClockChange"))).is_valid(change) == valid
+
+
+@pytest.mark.parametrize("number", ["1370100016", "13A0100016", "0110000000", "07D17N66CC", "1320100016", "4870100016"])
+def test_office_numbers_the_schema_admits_are_the_ones_the_hub_takes(spec: dict[str, Any], number: str) -> None:
+    """The 3rd character is a 事業所区分 (careplan/office.py OFFICE_CLASSES): the pattern let any
+    through, and registration refused them (schemathesis)."""
+    from careplan.office import OFFICE_CLASSES, is_office_number
+
+    assert set(OFFICE_CLASSES) == set("013456789A")
+    assert OAS31Validator(_value_schema(spec, _schema(spec, "OfficeNumber"))).is_valid(number) == is_office_number(
+        number
+    )

@@ -350,6 +350,23 @@ def test_a_terminal_too_narrow_for_the_table_gets_one_block_a_row() -> None:
     assert "開始 / since" in lines and "  2026-12-01 15:04:05" in lines  # whole, in JST
 
 
+def test_snapshot_names_and_times_stay_whole_in_the_list() -> None:
+    """`careplan hub snapshot list`: a name is typed back after `restore`; the name a scenario run
+    leaves when its hub went away (`_scenario-run-…`) was cut in two, its time too."""
+    clock = {"mode": "frozen", "now": "2026-04-10T01:00:00+00:00"}
+    saved = "2026-12-02T13:31:21+00:00"
+    answer = {
+        "snapshots": [
+            {"name": "_scenario-run-439a739bbd82", "saved_at": saved, "offices": 5, "transmissions": 0,
+             "clock": {"mode": "real"}},
+            {"name": "月初", "saved_at": saved, "offices": 7, "transmissions": 0, "clock": clock},
+        ]
+    }  # fmt: skip
+    lines = render.snapshot_list(answer, 80)
+    assert all(cell_len(line) <= 80 for line in lines), lines
+    assert any(line.split()[:3] == ["_scenario-run-439a739bbd82", "2026-12-02", "22:31:21"] for line in lines), lines
+
+
 def test_the_audit_and_the_crl_read_within_80_columns() -> None:
     """`careplan hub audit` and `crl-status` for people: the refusal's detail (up to 300 characters
     of places and rules) folds below its line; the CRL's state in label lines, a refusal's why below."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -149,6 +150,13 @@ class RemoteHub:
         self.token = admin_token(HubConfig(data_dir=data))
         self._session: aiohttp.ClientSession | None = None
         self._clock_before: dict[str, Any] | None = None
+        # A scenario's `snapshot` and `faults` steps reach state outside the run's snapshot: its
+        # snapshots are its own (named under the run, deleted at the end, never one of the hub's),
+        # and the fault rules (control database) are put back as the run found them.
+        self._run = f"_scenario-run-{secrets.token_hex(6)}"
+        self._snapshots: set[str] = set()
+        self._faults_before: list[dict[str, Any]] = []
+        self._faults_changed = False
 
     async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One admin API call; a refusal raises the hub's CareplanError (NOT_FOUND: no such route)."""
@@ -180,8 +188,9 @@ class RemoteHub:
 
     async def open(self) -> None:
         self._clock_before = await self.call("GET", "/admin/v1/clock")
+        self._faults_before = list((await self.call("GET", "/admin/v1/faults"))["faults"])
         if not self.keep:  # the hub as this run found it, to return to afterwards
-            self._snapshot = f"_scenario-run-{secrets.token_hex(6)}"
+            self._snapshot = self._run
             await self.call("POST", "/admin/v1/snapshots", {"name": self._snapshot})
 
     async def close(self) -> None:
@@ -190,6 +199,12 @@ class RemoteHub:
                 await self.call("POST", f"/admin/v1/snapshots/{self._snapshot}/restore")
                 await self.call("DELETE", f"/admin/v1/snapshots/{self._snapshot}")
                 self._snapshot = self._clock_before = None
+            for name in sorted(self._snapshots):
+                await self.call("DELETE", f"/admin/v1/snapshots/{quote(name, safe='')}")
+                self._snapshots.discard(name)
+            if self._faults_changed:
+                await self._put_back_faults(self._faults_before)
+                self._faults_changed = False
             before = self._clock_before
             if before is not None:  # leave the hub's clock as this run found it
                 if before.get("mode") == "frozen":
@@ -244,13 +259,32 @@ class RemoteHub:
         self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own
 
     async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        self._faults_changed = True
         if clear:
             await self.call("DELETE", "/admin/v1/faults")
         if add:
             await self.call("POST", "/admin/v1/faults", {"seed": seed, "rules": add})
 
+    async def _put_back_faults(self, before: list[dict[str, Any]]) -> None:
+        """The rules the run found, each with the count it had left (its match counter, and so its
+        probability draws, start again: the admin API adds rules, it cannot restore counters)."""
+        await self.call("DELETE", "/admin/v1/faults")
+        for entry in before:
+            if entry.get("remaining") == 0:
+                continue  # spent: it would never match again
+            rule = dict(entry["rule"]) | {"count": entry.get("remaining")}
+            await self.call("POST", "/admin/v1/faults", {"seed": entry.get("seed", 0), "rules": [rule]})
+
+    def _own_snapshot(self, name: str) -> str:
+        """The hub's name for the scenario's snapshot `name`: under this run, so that saving 月初
+        never overwrites the hub's own 月初 (a name too long for that is hashed)."""
+        own = f"{self._run}-{name}"
+        return own if len(own) <= 64 else f"{self._run}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
     async def snapshot(self, action: str, name: str) -> None:
+        own = self._own_snapshot(name)
         if action == "save":
-            await self.call("POST", "/admin/v1/snapshots", {"name": name})
+            await self.call("POST", "/admin/v1/snapshots", {"name": own})
+            self._snapshots.add(own)
         else:
-            await self.call("POST", f"/admin/v1/snapshots/{quote(name, safe='')}/restore")
+            await self.call("POST", f"/admin/v1/snapshots/{quote(own, safe='')}/restore")

@@ -140,7 +140,8 @@ async def _run_remote(
                     await driver.close()
                 except Exception as exc:
                     result.error = result.error or (
-                        f"ハブの時計を元に戻せませんでした / restoring the hub's clock: {type(exc).__name__}: {exc}"
+                        "ハブを実行前の状態に戻せませんでした / restoring the hub as the run found it:"
+                        f" {type(exc).__name__}: {exc}"
                     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from controlkit import ok
+
 from scenarios.loader import ScenarioError, load_file
-from scenarios.runner import run
+from scenarios.runner import run, run_scenario
+from tests.conftest import HubUnderTest
 
 SCENARIO = """
 name: 障害模擬とスナップショット
@@ -53,3 +56,24 @@ def test_bad_control_steps_are_reported_with_their_line(tmp_path: Path) -> None:
         assert "snapshot needs {save: NAME} or {restore: NAME}" in str(error)
     else:
         raise AssertionError("a snapshot step with two actions was accepted")
+
+
+async def test_a_run_against_a_running_hub_leaves_its_snapshots_and_fault_rules_as_it_found_them(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    """`scenarios run --hub`: the scenario's `snapshot: {save: 空}` overwrote the hub's own 空 (a
+    trainer's) and stayed in its list; its fault rules (control database, outside any snapshot)
+    stayed on the hub, matching offices that no longer exist."""
+    own = await ok(hub, "POST", "/admin/v1/snapshots", {"name": "空"})
+    rule = {"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 2}
+    await ok(hub, "POST", "/admin/v1/faults", {"seed": 3, "rules": [rule]})
+    path = tmp_path / "control.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    [scenario] = load_file(path)
+    result = await run_scenario(scenario, hub=(hub.url, hub.config.data_dir))
+    assert result.passed, (result.error, [(s.action, s.outcome, s.note) for s in result.steps])
+    snapshots = (await ok(hub, "GET", "/admin/v1/snapshots"))["snapshots"]
+    assert [(s["name"], s["saved_at"]) for s in snapshots] == [("空", own["saved_at"])]
+    [fault] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert fault["seed"] == 3 and fault["remaining"] == 2
+    assert {k: fault["rule"][k] for k in rule} == rule

@@ -19,7 +19,7 @@ import aiohttp
 from ca.authority import CertificateAuthority
 from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
-from client.hubclient import client_ssl_context
+from client.hubclient import client_ssl_context, hub_unreachable
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import steer
@@ -165,26 +165,33 @@ class RemoteHub:
                 connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None)),
                 headers={"Authorization": f"Bearer {self.token}"},
             )
-        async with self._session.request(method, self.url + path, json=body) as response:
-            try:
-                answer = await response.json(content_type=None)
-            except ValueError:
-                answer = None
-            if response.status >= 400:
-                if isinstance(answer, dict) and "code" in answer:
-                    raise CareplanError.from_wire(answer)
-                raise CareplanError(
-                    "INTERNAL",
-                    detail=f"{method} {path}: HTTP {response.status} が、エラーの JSON なしで返りました",
-                    detail_en=f"{method} {path}: HTTP {response.status}",
-                )
-            if not isinstance(answer, dict):
-                raise CareplanError(
-                    "INTERNAL",
-                    detail=f"{method} {path}: ハブの応答が JSON オブジェクトではありません",
-                    detail_en=f"{method} {path}: the hub answered no JSON object",
-                )
-            return answer
+        try:
+            async with self._session.request(method, self.url + path, json=body) as response:
+                return await self._answer(response, method, path)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the hub stopped: as the client says it
+            raise hub_unreachable(self.url, exc, Operation.ADMIN) from None
+
+    @staticmethod
+    async def _answer(response: aiohttp.ClientResponse, method: str, path: str) -> dict[str, Any]:
+        try:
+            answer = await response.json(content_type=None)
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            if isinstance(answer, dict) and "code" in answer:
+                raise CareplanError.from_wire(answer)
+            raise CareplanError(
+                "INTERNAL",
+                detail=f"{method} {path}: HTTP {response.status} が、エラーの JSON なしで返りました",
+                detail_en=f"{method} {path}: HTTP {response.status}",
+            )
+        if not isinstance(answer, dict):
+            raise CareplanError(
+                "INTERNAL",
+                detail=f"{method} {path}: ハブの応答が JSON オブジェクトではありません",
+                detail_en=f"{method} {path}: the hub answered no JSON object",
+            )
+        return answer
 
     async def open(self) -> None:
         self._clock_before = await self.call("GET", "/admin/v1/clock")
@@ -192,6 +199,11 @@ class RemoteHub:
         if not self.keep:  # the hub as this run found it, to return to afterwards
             self._snapshot = self._run
             await self.call("POST", "/admin/v1/snapshots", {"name": self._snapshot})
+
+    @property
+    def kept_snapshot(self) -> str | None:
+        """The snapshot of the hub as the run found it, while it has not been restored."""
+        return self._snapshot
 
     async def close(self) -> None:
         try:

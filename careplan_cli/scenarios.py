@@ -27,6 +27,7 @@ from hub.cli import not_hub_data
 from scenarios import terminal
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
+from scenarios.results import ScenarioResult
 
 EXAMPLES = {
     "": "例: careplan scenarios run --html report.html\n    careplan scenarios list --tag licence",
@@ -103,26 +104,53 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(terminal.listing_lines(s, width)))
         print(f"シナリオ {len(scenarios)} 件 / {len(scenarios)} scenarios")
         return 0
-    from scenarios import report
     from scenarios.runner import run
 
-    results = run(scenarios, hub=hub, seed=args.seed)
-    legend = True  # above the first step lines only
-    for result in results:
-        print("\n".join(terminal.result_lines(result, width)))
-        if (args.verbose or not result.passed) and result.steps:  # none when its setup failed
-            if legend:
-                print(terminal.LEGEND)
-                legend = False
-            print("\n".join(terminal.step_lines(result, width)))
-        if not result.passed:
-            print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
+    results: list[ScenarioResult] = []
+
+    def show(result: ScenarioResult) -> None:  # each scenario as it finishes: a long suite shows progress
+        _print_result(result, args.verbose, width, legend=not any(_shows_steps(r, args.verbose) for r in results))
+        results.append(result)
+
+    try:
+        run(scenarios, hub=hub, seed=args.seed, on_result=show)
+    except KeyboardInterrupt:  # Ctrl-C: what finished is still reported and written, then exit 130
+        print(terminal.totals(results))
+        ran, of = len(results), len(scenarios)
+        print(f"{of} 件中 {ran} 件を実行して中断 / interrupted after {ran} of {of}")
+        _write_reports(args, results)
+        raise
     print(terminal.totals(results))
+    _write_reports(args, results)
+    return 1 if any(not r.passed for r in results) else 0
+
+
+def _shows_steps(result: ScenarioResult, verbose: bool) -> bool:
+    return (verbose or not result.passed) and bool(result.steps)  # none when its setup failed
+
+
+def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: bool) -> None:
+    """The scenario's line; its steps (with the legend above the first step lines of the run) when
+    verbose or failed; why it failed."""
+    from scenarios import report
+
+    print("\n".join(terminal.result_lines(result, width)))
+    if _shows_steps(result, verbose):
+        if legend:
+            print(terminal.LEGEND)
+        print("\n".join(terminal.step_lines(result, width)))
+    if not result.passed:
+        print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
+    sys.stdout.flush()  # piped to a log (tee): the line now, not when the suite ends
+
+
+def _write_reports(args: argparse.Namespace, results: list[ScenarioResult]) -> None:
+    from scenarios import report
+
     for target, render in ((args.junit, report.to_junit), (args.json, report.to_json), (args.html, report.to_html)):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(results), "utf-8")
-    return 1 if any(not r.passed for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -255,8 +255,14 @@ async def run_all(
     *,
     hub: tuple[str, Path] | None = None,
     keep: bool = False,
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
-    return [await run_scenario(s, on_step, hub=hub, keep=keep) for s in scenarios]
+    results = []
+    for scenario in scenarios:
+        results.append(await run_scenario(scenario, on_step, hub=hub, keep=keep))
+        if on_result is not None:
+            on_result(results[-1])
+    return results
 
 
 def run(
@@ -266,12 +272,15 @@ def run(
     hub: tuple[str, Path] | None = None,
     seed: int | None = None,
     keep: bool = False,
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
     """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub, which
     is restored afterwards to how the run found it unless `keep`; `seed` picks the generated data
-    set that `send: {generated: […]}` draws from (same seed, same bytes)."""
+    set that `send: {generated: […]}` draws from (same seed, same bytes). `on_result` is called
+    with each scenario's result as it finishes (a run stopped with Ctrl-C, KeyboardInterrupt, has
+    still reported those)."""
     token = GENERATED_SEED.set(GENERATED_SEED.get() if seed is None else seed)
     try:
-        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep))
+        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep, on_result=on_result))
     finally:
         GENERATED_SEED.reset(token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,11 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
     result.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # `? [x, y]`: a key is a word, a label, a number
+            raise ScenarioError(
+                f"{key_node.start_mark.line + 1}: 項目名にリストやマッピングは使えません"
+                " / a key cannot be a list or mapping"
+            )
         if key in result:
             raise ScenarioError(
                 f"{key_node.start_mark.line + 1}: 項目 {key!r} が二度書かれています / duplicate key {key!r}"
@@ -147,7 +152,16 @@ def load_file(path: Path) -> list[Scenario]:
         ) from None
     except RecursionError:  # PyYAML composes nested nodes recursively: [[[[… thousands deep
         raise ScenarioError(f"{path.name}: 入れ子が深すぎます / nested too deeply") from None
-    return [_scenario(path, doc) for doc in documents if doc is not None]
+    scenarios = [_scenario(path, doc) for doc in documents if doc is not None]
+    first: dict[str, int] = {}
+    for scenario in scenarios:  # a JUnit test case is file + name: two alike would read as one
+        line = first.setdefault(scenario.name, scenario.line)
+        if line != scenario.line:
+            raise ScenarioError(
+                f"{path.name}:{scenario.line}: シナリオ名 {scenario.name!r} は {line} 行目のシナリオと同じです"
+                f"（名前を変えてください） / duplicate scenario name {scenario.name!r} (line {line})"
+            )
+    return scenarios
 
 
 def load_paths(paths: Iterable[Path]) -> list[Scenario]:
@@ -188,6 +202,10 @@ def _scenario(path: Path, doc: Any) -> Scenario:
     for key in ("name", "clock", "offices", "steps"):
         if key not in doc:
             raise where.error(doc.line, f"項目 {key!r} がありません / missing {key!r}")
+    if not isinstance(doc["name"], str | int | float) or not str(doc["name"]).strip():
+        raise where.error(
+            _line(doc, "name"), "name にはシナリオの名前を文字で書きます / name is the scenario's name, as text"
+        )
     name = str(doc["name"])
     clock = _instant(doc["clock"], where, _line(doc, "clock"))
     tags = doc.get("tags") or []

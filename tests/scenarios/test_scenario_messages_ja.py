@@ -163,6 +163,28 @@ steps:
             "terminal number in '居宅A#x' must be 1 or more",
             id="terminal number a word",
         ),
+        pytest.param(
+            HEAD.replace('  居宅A: {kind: "43"}\n', '  居宅A: {kind: "43"}\n  ? [x, y]\n  : {}\n')
+            + "  - as: 居宅A\n    login:\n",
+            5,
+            "項目名にリストやマッピングは使えません",
+            "a key cannot be a list or mapping",
+            id="a list as a key (was exit 70, TypeError)",
+        ),
+        pytest.param(
+            HEAD.replace("name: x", "name: [a, b]") + "  - as: 居宅A\n    login:\n",
+            1,
+            "name にはシナリオの名前を文字で書きます",
+            "name is the scenario's name, as text",
+            id="name a list",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login:\n---\n" + HEAD + "  - as: 居宅A\n    logout:\n",
+            9,
+            "シナリオ名 'x' は 1 行目のシナリオと同じです（名前を変えてください）",
+            "duplicate scenario name 'x' (line 1)",
+            id="two scenarios of one name in a file",
+        ),
     ],
 )
 def test_loader_errors_are_japanese_then_english(

@@ -9,7 +9,7 @@ scenario runs against its own fresh in-process hub with its own clock; with --hu
 they run against that running hub instead (DIR: its data directory, for the CA and the admin
 token; office numbers are namespaced per run; a snapshot taken before each scenario is restored
 after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 a scenario failed,
-2 a scenario file could not be read (or bad options).
+2 a scenario file could not be read, no scenario was found (or none has the --tag), or bad options.
 """
 
 from __future__ import annotations
@@ -99,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines), file=sys.stderr)
         return 2
     width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80
+    if args.command == "run" and not scenarios:  # a mistyped --tag or an empty folder is no green run
+        where = ", ".join(map(str, args.paths or [LIBRARY])) + "".join(f" --tag {t}" for t in args.tag)
+        text = (
+            f"実行するシナリオがありません（{where}）。careplan scenarios list で名前とタグを確かめてください"
+            f" / no scenario to run in {where}; careplan scenarios list shows names and tags"
+        )
+        print("\n".join(hanging("careplan scenarios: ", text, width)), file=sys.stderr)
+        return 2
     if args.command == "list":
         for s in scenarios:
             print("\n".join(terminal.listing_lines(s, width)))

@@ -177,6 +177,20 @@ def test_a_scenario_that_failed_in_its_setup_prints_no_empty_step_table(
     ]
 
 
+@pytest.mark.parametrize("where", [["--tag", "no-such-tag"], ["EMPTY"]])
+def test_no_scenario_to_run_is_not_a_green_run(
+    where: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped --tag or an empty folder ran nothing and said 0 passed, 0 failed with exit 0."""
+    argv = [str(tmp_path) if w == "EMPTY" else w for w in where]
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr().err
+    _fits(err)
+    said = " ".join(err.split())
+    assert said.startswith("careplan scenarios: 実行するシナリオがありません （"), said
+    assert "no scenario to run in" in said and "careplan scenarios list shows names and tags" in said
+
+
 def test_ctrl_c_still_reports_and_writes_what_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

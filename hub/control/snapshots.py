@@ -68,6 +68,18 @@ def _backup(source: Path, target: Path) -> None:
         src.backup(dst, pages=-1)
 
 
+def _columns(database: Path | str) -> dict[str, list[str]]:
+    """Each table of a SQLite database with its columns in order (a `file:` URI opens read only)."""
+    uri = isinstance(database, str)
+    with contextlib.closing(sqlite3.connect(database, uri=uri)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            t: [c[1] for c in conn.execute(f'PRAGMA table_info("{t}")')]  # names from sqlite_master
+            for t in tables
+            if not t.startswith("sqlite_")
+        }
+
+
 def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
     return CareplanError(
         "SNAPSHOT_NOT_FOUND",
@@ -220,6 +232,7 @@ class Snapshots:
         source = self._existing(name)
         meta = json.loads((source / "meta.json").read_text())
         started = time.perf_counter()
+        await asyncio.to_thread(self._check_restorable, source, name)  # nothing is changed before this
         if self._postgres:
             await self._restore_in_database(source, meta)
         else:
@@ -228,6 +241,30 @@ class Snapshots:
             self._restore_clock(meta["clock"])
         self.fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
+
+    def _check_restorable(self, source: Path, name: str) -> None:
+        """Refuse a snapshot whose parts are missing or damaged before anything changes: the backup
+        API copied an empty or foreign database as it was (every request then failed on a missing
+        table), and a missing key file deleted the live one (links.copy_if_changed)."""
+        if not (source / "payload-keys.json").is_file() or not (source / "payloads").is_dir():
+            raise _unrestorable(
+                name, "鍵ファイルか暗号化データのフォルダが欠けています", "lacks its key file or payloads"
+            )
+        if self._postgres:
+            return  # its tables are in the database: _restore_in_database compares them
+        database = source / "hub.sqlite3"
+        try:
+            if not database.is_file():
+                raise sqlite3.DatabaseError("missing")
+            saved = _columns(database.resolve().as_uri() + "?mode=ro")  # read only: never created
+        except sqlite3.Error:
+            raise _unrestorable(name, "データベースが読めません", "has no readable database") from None
+        live = _columns(self.config.db_file)
+        changed = ", ".join(sorted(t for t in live.keys() | saved.keys() if live.get(t) != saved.get(t)))
+        if changed:
+            raise _unrestorable(
+                name, f"表の形が今のハブと違います（{changed}）", f"differs from this hub's tables ({changed})"
+            )
 
     def _restore_files(self, source: Path) -> None:
         _backup(source / "hub.sqlite3", self.config.db_file)

@@ -80,6 +80,17 @@ def _columns(database: Path | str) -> dict[str, list[str]]:
         }
 
 
+def _read_meta(snapshot: Path) -> dict[str, Any] | None:
+    """The snapshot's meta.json, or None when it is not a JSON object with the fields it records
+    (edited or damaged by hand: one such file made list, restore and delete all INTERNAL)."""
+    try:
+        meta = json.loads((snapshot / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    fields = ("name", "saved_at", "clock", "offices", "transmissions")
+    return meta if isinstance(meta, dict) and all(k in meta for k in fields) else None
+
+
 def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
     return CareplanError(
         "SNAPSHOT_NOT_FOUND",
@@ -217,12 +228,14 @@ class Snapshots:
         found = []
         for path in sorted(self.directory.iterdir()):
             if (path / "meta.json").exists() and not path.name.startswith("."):
-                found.append(json.loads((path / "meta.json").read_text()))
+                meta = _read_meta(path)
+                if meta is not None:  # an unreadable one is left out, not the whole list refused
+                    found.append(meta)
         return found
 
     async def delete(self, name: str) -> dict[str, Any]:
         path = self._existing(name)
-        meta = json.loads((path / "meta.json").read_text())
+        meta = _read_meta(path) or {}  # a damaged snapshot can still be deleted
         shutil.rmtree(path)
         if self._postgres and meta.get("schema"):
             await pg.drop(self.service.db, str(meta["schema"]))
@@ -230,7 +243,9 @@ class Snapshots:
 
     async def restore(self, name: str) -> dict[str, Any]:
         source = self._existing(name)
-        meta = json.loads((source / "meta.json").read_text())
+        meta = _read_meta(source)
+        if meta is None:
+            raise _unrestorable(name, "記録（meta.json）が読めません", "has an unreadable meta.json")
         started = time.perf_counter()
         await asyncio.to_thread(self._check_restorable, source, name)  # nothing is changed before this
         if self._postgres:

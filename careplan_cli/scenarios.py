@@ -15,6 +15,8 @@ after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
             return 2
         hub = (str(args.hub), args.data)
+    if args.command == "run":
+        _check_reports(args)  # a report that cannot be written is said now, not after the whole run
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
@@ -150,6 +154,16 @@ def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: 
     if not result.passed:
         print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
     sys.stdout.flush()  # piped to a log (tee): the line now, not when the suite ends
+
+
+def _check_reports(args: argparse.Namespace) -> None:
+    """Each report's folder made and the report not a folder: an OSError (careplan_cli.main says
+    it with the path, exit status 2) before a run of minutes, not after it."""
+    for target in (args.junit, args.json, args.html):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
 
 
 def _write_reports(args: argparse.Namespace, results: list[ScenarioResult]) -> None:

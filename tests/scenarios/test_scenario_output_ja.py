@@ -191,6 +191,17 @@ def test_no_scenario_to_run_is_not_a_green_run(
     assert "no scenario to run in" in said and "careplan scenarios list shows names and tags" in said
 
 
+def test_a_report_that_cannot_be_written_is_said_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--html DIR (a folder) or --junit under a file failed only after every scenario had run."""
+    monkeypatch.setattr("scenarios.runner.run", lambda *_, **__: pytest.fail("the suite ran"))
+    (tmp_path / "a-file").write_text("")
+    for option in (["--html", str(tmp_path)], ["--junit", str(tmp_path / "a-file" / "j.xml")]):
+        with pytest.raises(OSError, match=r"Is a directory|File exists"):  # careplan_cli.main: exit 2
+            main(["run", str(LIBRARY / "licensing.yaml"), *option])
+
+
 def test_ctrl_c_still_reports_and_writes_what_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,12 +9,14 @@ scenario runs against its own fresh in-process hub with its own clock; with --hu
 they run against that running hub instead (DIR: its data directory, for the CA and the admin
 token; office numbers are namespaced per run; a snapshot taken before each scenario is restored
 after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 a scenario failed,
-2 a scenario file could not be read (or bad options).
+2 a scenario file could not be read, no scenario was found (or none has the --tag), or bad options.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -27,6 +29,7 @@ from hub.cli import not_hub_data
 from scenarios import terminal
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
+from scenarios.results import ScenarioResult
 
 EXAMPLES = {
     "": "例: careplan scenarios run --html report.html\n    careplan scenarios list --tag licence",
@@ -90,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             print(problem, file=sys.stderr)
             return 2
         hub = (str(args.hub), args.data)
+    if args.command == "run":
+        _check_reports(args)  # a report that cannot be written is said now, not after the whole run
     try:
         scenarios = select(args.paths, args.tag)
     except ScenarioError as exc:
@@ -98,31 +103,76 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines), file=sys.stderr)
         return 2
     width = capped(terminal.WIDTH).width  # the terminal's (piped: $COLUMNS or 80), at most 80
+    if args.command == "run" and not scenarios:  # a mistyped --tag or an empty folder is no green run
+        where = ", ".join(map(str, args.paths or [LIBRARY])) + "".join(f" --tag {t}" for t in args.tag)
+        text = (
+            f"実行するシナリオがありません（{where}）。careplan scenarios list で名前とタグを確かめてください"
+            f" / no scenario to run in {where}; careplan scenarios list shows names and tags"
+        )
+        print("\n".join(hanging("careplan scenarios: ", text, width)), file=sys.stderr)
+        return 2
     if args.command == "list":
         for s in scenarios:
             print("\n".join(terminal.listing_lines(s, width)))
         print(f"シナリオ {len(scenarios)} 件 / {len(scenarios)} scenarios")
         return 0
-    from scenarios import report
     from scenarios.runner import run
 
-    results = run(scenarios, hub=hub, seed=args.seed)
-    legend = True  # above the first step lines only
-    for result in results:
-        print("\n".join(terminal.result_lines(result, width)))
-        if (args.verbose or not result.passed) and result.steps:  # none when its setup failed
-            if legend:
-                print(terminal.LEGEND)
-                legend = False
-            print("\n".join(terminal.step_lines(result, width)))
-        if not result.passed:
-            print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
+    results: list[ScenarioResult] = []
+
+    def show(result: ScenarioResult) -> None:  # each scenario as it finishes: a long suite shows progress
+        _print_result(result, args.verbose, width, legend=not any(_shows_steps(r, args.verbose) for r in results))
+        results.append(result)
+
+    try:
+        run(scenarios, hub=hub, seed=args.seed, on_result=show)
+    except KeyboardInterrupt:  # Ctrl-C: what finished is still reported and written, then exit 130
+        print(terminal.totals(results))
+        ran, of = len(results), len(scenarios)
+        print(f"{of} 件中 {ran} 件を実行して中断 / interrupted after {ran} of {of}")
+        _write_reports(args, results)
+        raise
     print(terminal.totals(results))
+    _write_reports(args, results)
+    return 1 if any(not r.passed for r in results) else 0
+
+
+def _shows_steps(result: ScenarioResult, verbose: bool) -> bool:
+    return (verbose or not result.passed) and bool(result.steps)  # none when its setup failed
+
+
+def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: bool) -> None:
+    """The scenario's line; its steps (with the legend above the first step lines of the run) when
+    verbose or failed; why it failed."""
+    from scenarios import report
+
+    print("\n".join(terminal.result_lines(result, width)))
+    if _shows_steps(result, verbose):
+        if legend:
+            print(terminal.LEGEND)
+        print("\n".join(terminal.step_lines(result, width)))
+    if not result.passed:
+        print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
+    sys.stdout.flush()  # piped to a log (tee): the line now, not when the suite ends
+
+
+def _check_reports(args: argparse.Namespace) -> None:
+    """Each report's folder made and the report not a folder: an OSError (careplan_cli.main says
+    it with the path, exit status 2) before a run of minutes, not after it."""
+    for target in (args.junit, args.json, args.html):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+
+
+def _write_reports(args: argparse.Namespace, results: list[ScenarioResult]) -> None:
+    from scenarios import report
+
     for target, render in ((args.junit, report.to_junit), (args.json, report.to_json), (args.html, report.to_html)):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(results), "utf-8")
-    return 1 if any(not r.passed for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from careplan.errors import LANG_ENV, CareplanError, parse_lang
+from careplan.errors import LANG_ENV, CareplanError, Operation, parse_lang
 from careplan.helptext import instant, number_in, with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
@@ -159,17 +159,49 @@ def _parser() -> argparse.ArgumentParser:
     return with_examples(parser, EXAMPLES)
 
 
+class HubGone(Exception):
+    """The data directory names a running hub (hub.json) that does not answer: killed, crashed,
+    or its file left behind. Carries the HUB_UNREACHABLE refusal to print (exit status 3)."""
+
+    def __init__(self, refusal: CareplanError) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
 async def _admin(config: HubConfig, method: str, path: str, body: object | None = None) -> object:
     ready = json.loads(config.ready_file.read_text())
     context = ssl.create_default_context(cafile=str(config.trusted_ca_file))
     # --lang (CAREPLAN_LANG): the admin API's details and fixes in that language, as for the client
     lang = parse_lang(os.environ.get(LANG_ENV))
     headers = {"Authorization": f"Bearer {admin_token(config)}", "Accept-Language": lang.value}
-    async with (
-        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
-        session.request(method, ready["url"] + path, json=body, headers=headers) as response,
-    ):
-        return await response.json()
+    try:
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
+            session.request(method, ready["url"] + path, json=body, headers=headers) as response,
+        ):
+            return await response.json()
+    except (aiohttp.ClientConnectionError, TimeoutError) as exc:  # not the OSError of a path: exit 3
+        url, reason = ready["url"], str(exc) or type(exc).__name__
+        raise HubGone(
+            CareplanError(
+                "HUB_UNREACHABLE",
+                operation=Operation.ADMIN,
+                detail=f"{config.ready_file} のハブ {url} に接続できません（{reason}）",
+                fix="ハブが止まっています。careplan up（または careplan hub serve）で起動してください。",
+                detail_en=f"the hub of {config.ready_file}, {url}, does not answer ({reason})",
+                fix_en="The hub has stopped: start it with careplan up (or careplan hub serve).",
+            )
+        ) from None
+
+
+def _gone(error: CareplanError, args: argparse.Namespace) -> int:
+    """A hub that does not answer: the refusal on stderr, and with --json as JSON on stdout too
+    (a script reads JSON whatever happened); exit status 3, as for every command."""
+    answer = error.to_wire(parse_lang(os.environ.get(LANG_ENV)))
+    if getattr(args, "json", False):
+        render.print_json(answer)
+    print("\n".join(render.refusal(answer, render.width())), file=sys.stderr)
+    return 3
 
 
 def _time(text: str) -> str:
@@ -178,9 +210,19 @@ def _time(text: str) -> str:
     return text
 
 
-def _no_hub(config: HubConfig) -> bool:
+def _no_hub(config: HubConfig, args: argparse.Namespace) -> bool:
     if config.ready_file.exists():
         return False
+    if getattr(args, "json", False):  # a script reads JSON whatever happened
+        error = CareplanError(
+            "HUB_UNREACHABLE",
+            operation=Operation.ADMIN,
+            detail=f"{config.data_dir} のハブは動いていません",
+            fix="careplan up で起動してください。",
+            detail_en=f"no running hub for {config.data_dir}",
+            fix_en="Start one with careplan up.",
+        )
+        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
     print(  # the path whole on a line of its own: it is copied, and the rest fits 80 columns
         f"ハブは動いていません（careplan up で起動してください） / no running hub for\n  {config.data_dir}\n"
         "(start one with `careplan up`)",
@@ -229,11 +271,14 @@ def main(argv: list[str]) -> int:
         database_url=getattr(args, "database", None),
     )
     admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
-    if args.command in admin:
-        return 3 if _no_hub(config) else admin[args.command](config, args)
-    if args.command in control_cli.NAMES:
-        call = functools.partial(_admin, config)
-        return 3 if _no_hub(config) else control_cli.run(args.command, call, args)
+    try:
+        if args.command in admin:
+            return 3 if _no_hub(config, args) else admin[args.command](config, args)
+        if args.command in control_cli.NAMES:
+            call = functools.partial(_admin, config)
+            return 3 if _no_hub(config, args) else control_cli.run(args.command, call, args)
+    except HubGone as gone:
+        return _gone(gone.refusal, args)
     missing = missing_files(config)
     if missing:
         print(  # one path a line, whole: a long data directory keeps each within reach of 80 columns

@@ -5,9 +5,11 @@ data directory gives the CA and the admin token)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -16,8 +18,8 @@ import aiohttp
 
 from ca.authority import CertificateAuthority
 from careplan import licence as lic
-from careplan.errors import CareplanError
-from client.hubclient import client_ssl_context
+from careplan.errors import CareplanError, Operation
+from client.hubclient import client_ssl_context, hub_unreachable
 from hub.clock import Clock
 from hub.config import HubConfig
 from hub.control import steer
@@ -54,6 +56,23 @@ _CHANGES: dict[str, Callable[..., lic.Licence]] = {
     "cancel": lic.cancel,
     "pay_invoice": lic.record_invoice_payment,
 }
+
+
+@contextlib.contextmanager
+def _clock_refusal() -> Iterator[None]:
+    """A clock move past 2000-2099 refused as the admin API refuses it (BAD_REQUEST, the clock
+    where it was), so a scenario reads the same step outcome in process and against a running hub."""
+    try:
+        yield
+    except (ValueError, OverflowError) as exc:
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail="時計を変更できません（行き先は2000年～2099年です）",
+            fix="2000年～2099年に収まる日時か移動量を指定してください。",
+            detail_en=f"bad clock change: {exc}",
+            fix_en="Give a time, or a move, that stays within the years 2000-2099.",
+        ) from None
 
 
 class InProcessHub:
@@ -95,11 +114,13 @@ class InProcessHub:
         return lic.summary(current, self.service.today()), self.service.today()
 
     async def set_clock(self, when: dt.datetime) -> dt.datetime:
-        self.clock.set(when, frozen=True)
+        with _clock_refusal():
+            self.clock.set(when, frozen=True)
         return self.clock.now()
 
     async def advance_clock(self, delta: dt.timedelta) -> dt.datetime:
-        self.clock.advance(delta)
+        with _clock_refusal():
+            self.clock.advance(delta)
         return self.clock.now()
 
     async def now(self) -> dt.datetime:
@@ -129,6 +150,13 @@ class RemoteHub:
         self.token = admin_token(HubConfig(data_dir=data))
         self._session: aiohttp.ClientSession | None = None
         self._clock_before: dict[str, Any] | None = None
+        # A scenario's `snapshot` and `faults` steps reach state outside the run's snapshot: its
+        # snapshots are its own (named under the run, deleted at the end, never one of the hub's),
+        # and the fault rules (control database) are put back as the run found them.
+        self._run = f"_scenario-run-{secrets.token_hex(6)}"
+        self._snapshots: set[str] = set()
+        self._faults_before: list[dict[str, Any]] = []
+        self._faults_changed = False
 
     async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One admin API call; a refusal raises the hub's CareplanError (NOT_FOUND: no such route)."""
@@ -137,32 +165,45 @@ class RemoteHub:
                 connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None)),
                 headers={"Authorization": f"Bearer {self.token}"},
             )
-        async with self._session.request(method, self.url + path, json=body) as response:
-            try:
-                answer = await response.json(content_type=None)
-            except ValueError:
-                answer = None
-            if response.status >= 400:
-                if isinstance(answer, dict) and "code" in answer:
-                    raise CareplanError.from_wire(answer)
-                raise CareplanError(
-                    "INTERNAL",
-                    detail=f"{method} {path}: HTTP {response.status} が、エラーの JSON なしで返りました",
-                    detail_en=f"{method} {path}: HTTP {response.status}",
-                )
-            if not isinstance(answer, dict):
-                raise CareplanError(
-                    "INTERNAL",
-                    detail=f"{method} {path}: ハブの応答が JSON オブジェクトではありません",
-                    detail_en=f"{method} {path}: the hub answered no JSON object",
-                )
-            return answer
+        try:
+            async with self._session.request(method, self.url + path, json=body) as response:
+                return await self._answer(response, method, path)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the hub stopped: as the client says it
+            raise hub_unreachable(self.url, exc, Operation.ADMIN) from None
+
+    @staticmethod
+    async def _answer(response: aiohttp.ClientResponse, method: str, path: str) -> dict[str, Any]:
+        try:
+            answer = await response.json(content_type=None)
+        except ValueError:
+            answer = None
+        if response.status >= 400:
+            if isinstance(answer, dict) and "code" in answer:
+                raise CareplanError.from_wire(answer)
+            raise CareplanError(
+                "INTERNAL",
+                detail=f"{method} {path}: HTTP {response.status} が、エラーの JSON なしで返りました",
+                detail_en=f"{method} {path}: HTTP {response.status}",
+            )
+        if not isinstance(answer, dict):
+            raise CareplanError(
+                "INTERNAL",
+                detail=f"{method} {path}: ハブの応答が JSON オブジェクトではありません",
+                detail_en=f"{method} {path}: the hub answered no JSON object",
+            )
+        return answer
 
     async def open(self) -> None:
         self._clock_before = await self.call("GET", "/admin/v1/clock")
+        self._faults_before = list((await self.call("GET", "/admin/v1/faults"))["faults"])
         if not self.keep:  # the hub as this run found it, to return to afterwards
-            self._snapshot = f"_scenario-run-{secrets.token_hex(6)}"
+            self._snapshot = self._run
             await self.call("POST", "/admin/v1/snapshots", {"name": self._snapshot})
+
+    @property
+    def kept_snapshot(self) -> str | None:
+        """The snapshot of the hub as the run found it, while it has not been restored."""
+        return self._snapshot
 
     async def close(self) -> None:
         try:
@@ -170,6 +211,12 @@ class RemoteHub:
                 await self.call("POST", f"/admin/v1/snapshots/{self._snapshot}/restore")
                 await self.call("DELETE", f"/admin/v1/snapshots/{self._snapshot}")
                 self._snapshot = self._clock_before = None
+            for name in sorted(self._snapshots):
+                await self.call("DELETE", f"/admin/v1/snapshots/{quote(name, safe='')}")
+                self._snapshots.discard(name)
+            if self._faults_changed:
+                await self._put_back_faults(self._faults_before)
+                self._faults_changed = False
             before = self._clock_before
             if before is not None:  # leave the hub's clock as this run found it
                 if before.get("mode") == "frozen":
@@ -224,13 +271,32 @@ class RemoteHub:
         self.pki.ca.revoke(serial, now=await self.now())  # the hub re-reads ca/crl.pem on its own
 
     async def faults(self, add: list[dict[str, Any]], *, seed: int, clear: bool) -> None:
+        self._faults_changed = True
         if clear:
             await self.call("DELETE", "/admin/v1/faults")
         if add:
             await self.call("POST", "/admin/v1/faults", {"seed": seed, "rules": add})
 
+    async def _put_back_faults(self, before: list[dict[str, Any]]) -> None:
+        """The rules the run found, each with the count it had left (its match counter, and so its
+        probability draws, start again: the admin API adds rules, it cannot restore counters)."""
+        await self.call("DELETE", "/admin/v1/faults")
+        for entry in before:
+            if entry.get("remaining") == 0:
+                continue  # spent: it would never match again
+            rule = dict(entry["rule"]) | {"count": entry.get("remaining")}
+            await self.call("POST", "/admin/v1/faults", {"seed": entry.get("seed", 0), "rules": [rule]})
+
+    def _own_snapshot(self, name: str) -> str:
+        """The hub's name for the scenario's snapshot `name`: under this run, so that saving 月初
+        never overwrites the hub's own 月初 (a name too long for that is hashed)."""
+        own = f"{self._run}-{name}"
+        return own if len(own) <= 64 else f"{self._run}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
     async def snapshot(self, action: str, name: str) -> None:
+        own = self._own_snapshot(name)
         if action == "save":
-            await self.call("POST", "/admin/v1/snapshots", {"name": name})
+            await self.call("POST", "/admin/v1/snapshots", {"name": own})
+            self._snapshots.add(own)
         else:
-            await self.call("POST", f"/admin/v1/snapshots/{quote(name, safe='')}/restore")
+            await self.call("POST", f"/admin/v1/snapshots/{quote(own, safe='')}/restore")

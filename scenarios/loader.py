@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from careplan.helptext import os_error_text, readable
 from careplan.office import is_office_number, with_check_digit
+from hub.clock import EARLIEST, LATEST
 from scenarios.actions import ACTIONS, ACTORLESS
 from scenarios.messages import not_one_of, unknown_office
 from scenarios.model import (
@@ -65,6 +66,11 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
     result.lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # `? [x, y]`: a key is a word, a label, a number
+            raise ScenarioError(
+                f"{key_node.start_mark.line + 1}: 項目名にリストやマッピングは使えません"
+                " / a key cannot be a list or mapping"
+            )
         if key in result:
             raise ScenarioError(
                 f"{key_node.start_mark.line + 1}: 項目 {key!r} が二度書かれています / duplicate key {key!r}"
@@ -146,7 +152,16 @@ def load_file(path: Path) -> list[Scenario]:
         ) from None
     except RecursionError:  # PyYAML composes nested nodes recursively: [[[[… thousands deep
         raise ScenarioError(f"{path.name}: 入れ子が深すぎます / nested too deeply") from None
-    return [_scenario(path, doc) for doc in documents if doc is not None]
+    scenarios = [_scenario(path, doc) for doc in documents if doc is not None]
+    first: dict[str, int] = {}
+    for scenario in scenarios:  # a JUnit test case is file + name: two alike would read as one
+        line = first.setdefault(scenario.name, scenario.line)
+        if line != scenario.line:
+            raise ScenarioError(
+                f"{path.name}:{scenario.line}: シナリオ名 {scenario.name!r} は {line} 行目のシナリオと同じです"
+                f"（名前を変えてください） / duplicate scenario name {scenario.name!r} (line {line})"
+            )
+    return scenarios
 
 
 def load_paths(paths: Iterable[Path]) -> list[Scenario]:
@@ -187,6 +202,10 @@ def _scenario(path: Path, doc: Any) -> Scenario:
     for key in ("name", "clock", "offices", "steps"):
         if key not in doc:
             raise where.error(doc.line, f"項目 {key!r} がありません / missing {key!r}")
+    if not isinstance(doc["name"], str | int | float) or not str(doc["name"]).strip():
+        raise where.error(
+            _line(doc, "name"), "name にはシナリオの名前を文字で書きます / name is the scenario's name, as text"
+        )
     name = str(doc["name"])
     clock = _instant(doc["clock"], where, _line(doc, "clock"))
     tags = doc.get("tags") or []
@@ -229,7 +248,15 @@ def _instant(value: Any, where: _Where, line: int) -> dt.datetime:
                 f"{value!r} は日時として読めません（例: 2026-04-10T10:00:00+09:00）"
                 f" / {value!r} is not a date-time (e.g. 2026-04-10T10:00:00+09:00)",
             ) from None
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=JST)
+    instant = instant if instant.tzinfo is not None else instant.replace(tzinfo=JST)
+    if not EARLIEST <= instant < LATEST:  # the hub's clock refuses it (hub.clock)
+        written = value.isoformat() if isinstance(value, dt.date) else str(value)  # as YAML read it, not its repr
+        raise where.error(
+            line,
+            f"'{written}' はハブの時計で扱えない日時です（2000年～2099年）"
+            f" / '{written}' is outside the hub clock's years 2000-2099",
+        )
+    return instant
 
 
 def _offices(node: Any, where: _Where, line: int) -> tuple[OfficeSpec, ...]:
@@ -392,7 +419,7 @@ def _expect(value: Any, line: int, where: _Where) -> Expect:
     if value in ("ok", None, True) or (isinstance(value, Mapping) and value.get("ok") is True and len(value) == 1):
         return Expect()
     if isinstance(value, str) and re.fullmatch(r"[A-Z][A-Z0-9_]+", value):
-        return Expect(error=value)
+        return Expect(error=_known_code(value, line, where))
     if isinstance(value, Mapping) and "error" in value:
         unknown = set(value) - {"error", "message"}
         if unknown:
@@ -400,22 +427,28 @@ def _expect(value: Any, line: int, where: _Where) -> Expect:
             raise where.error(
                 line, f"expect に項目 {key!r} は書けません（error, message のいずれか） / expect: unknown key {key!r}"
             )
-        from careplan.errors import CATALOGUE
-
-        code = str(value["error"])
-        if code not in CATALOGUE:
-            raise where.error(
-                line,
-                f"expect のエラーコード {code!r} はありません（careplan errors で一覧できます）"
-                f" / expect: unknown error code {code!r} (careplan errors lists them)",
-            )
         message = value.get("message")
-        return Expect(error=code, message=str(message) if message is not None else None)
+        return Expect(
+            error=_known_code(str(value["error"]), line, where), message=str(message) if message is not None else None
+        )
     raise where.error(
         line,
         f"expect の {value!r} は使えません（ok、エラーコード、{{error: コード, message: …}} のいずれか）"
         f" / expect: {value!r}; ok, an error code, or {{error: CODE, message: …}}",
     )
+
+
+def _known_code(code: str, line: int, where: _Where) -> str:
+    """`code` if the catalogue has it: `expect: RECIPIENT_NOT_LICENSE` (a typo) would never match"""
+    from careplan.errors import CATALOGUE
+
+    if code not in CATALOGUE:
+        raise where.error(
+            line,
+            f"expect のエラーコード {code!r} はありません（careplan errors で一覧できます）"
+            f" / expect: unknown error code {code!r} (careplan errors lists them)",
+        )
+    return code
 
 
 def _plain(value: Any) -> Any:

@@ -38,12 +38,13 @@ TERMINAL = "#"  # `as: 居宅A#2` is the office 居宅A on its second terminal (
 def split_actor(actor: str) -> tuple[str, int]:
     """`居宅A#2` → ("居宅A", 2); `居宅A` → ("居宅A", 1). ValueError for a bad terminal number."""
     label, _, terminal = actor.partition(TERMINAL)
-    number = int(terminal) if terminal else 1
-    if number < 1 or (terminal and not terminal.isdigit()):
+    if not terminal:
+        return label, 1
+    if not (terminal.isascii() and terminal.isdigit()) or int(terminal) < 1:  # `居宅A#x`: not int()'s English
         raise ValueError(
             f"{actor!r} の端末番号は 1 以上の整数で書きます / terminal number in {actor!r} must be 1 or more"
         )
-    return label, number
+    return label, int(terminal)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,6 +43,12 @@ LABELS = {
     "fix": "対処 / fix",
 }
 SETUP_FAILED = "準備に失敗しました / setup failed"
+TEARDOWN_FAILED = "後片付けに失敗しました / teardown failed"  # after the steps: the hub not put back
+
+
+def error_label(result: ScenarioResult) -> str:
+    """What `result.error` is: a setup's failure, or (after steps ran) the teardown's."""
+    return TEARDOWN_FAILED if result.steps else SETUP_FAILED
 
 
 def step_heading(step: StepResult) -> str:
@@ -77,17 +83,18 @@ def explain(step: StepResult, width: int | None = None) -> str:
 
 
 def failure_text(result: ScenarioResult, width: int | None = None) -> str:
-    if result.error:
-        return "\n".join(hang(f"{SETUP_FAILED}: ", result.error, width))
     step = result.failing_step
-    return explain(step, width) if step else ""
+    text = [explain(step, width)] if step else []
+    if result.error:  # a failing step and the teardown after it: both
+        text.append("\n".join(hang(f"{error_label(result)}: ", result.error, width)))
+    return "\n".join(text)
 
 
 def headline(result: ScenarioResult) -> str:
     """The JUnit failure's message: the failing step, what was expected and what came."""
     step = result.failing_step
     if step is None:
-        return f"{SETUP_FAILED}: {result.error}"
+        return f"{error_label(result)}: {result.error}"
     return (
         f"ステップ {step.index}: 想定 {step.expectation}、結果 {step.outcome}"
         f" / step {step.index}: expected {step.expectation}, got {step.outcome}"
@@ -271,7 +278,7 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
             f' · {result.duration:.2f} s · <a href="#summary">一覧へ / summary</a></span></summary>'
         )
         if result.error:
-            parts.append(f"<p><strong>準備に失敗 / setup failed:</strong> {e(result.error)}</p>")
+            parts.append(f"<p><strong>{e(error_label(result))}:</strong> {e(result.error)}</p>")
         parts.append(_steps_table(result))
         parts.append("</details>")
     parts.append(f"</div><script>{_FILTER_JS}</script></body></html>\n")

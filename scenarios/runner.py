@@ -110,7 +110,7 @@ async def run_scenario(
         try:
             await _setup_and_steps(run, result, on_step)
         except Exception as exc:  # setup went wrong: report, do not crash the suite
-            result.error = f"{type(exc).__name__}: {exc}"
+            result.error = _problem(exc)
         finally:
             await run.close()
             await running.stop()
@@ -131,17 +131,37 @@ async def _run_remote(
             run = Run(scenario, Path(tmp), driver)
             await _setup_and_steps(run, result, on_step)
         except Exception as exc:  # setup went wrong: report, do not crash the suite
-            result.error = f"{type(exc).__name__}: {exc}"
+            result.error = _problem(exc)
         finally:
             if run is not None:
                 await run.close()
             if driver is not None:
+                kept = driver.kept_snapshot
                 try:
                     await driver.close()
                 except Exception as exc:
-                    result.error = result.error or (
-                        f"ハブの時計を元に戻せませんでした / restoring the hub's clock: {type(exc).__name__}: {exc}"
-                    )
+                    result.error = result.error or _not_restored(kept, exc)
+
+
+def _problem(exc: Exception) -> str:
+    """A setup or teardown failure in one line, Japanese then English: the hub's code and detail
+    (`HUB_UNREACHABLE: … に接続できません（…） / cannot connect to …`; the message is the one an
+    office would read, only when there is no detail), else the exception."""
+    if not isinstance(exc, CareplanError):
+        return f"想定外のエラー / unexpected error: {type(exc).__name__}: {exc}"
+    detail_ja, detail_en = exc.detail_in(Lang.JA), exc.detail_in(Lang.EN)
+    return f"{exc.code}: {detail_ja or exc.message} / {detail_en or exc.code}"
+
+
+def _not_restored(snapshot: str | None, exc: Exception) -> str:
+    """The hub is not as the run found it: say so, and how to put it back when its snapshot is kept."""
+    if snapshot is None:
+        return f"ハブを実行前の状態に戻せませんでした / the hub was not put back as the run found it: {_problem(exc)}"
+    return (
+        f"ハブを実行前の状態に戻せませんでした（careplan hub snapshot restore {snapshot} で戻せます）"
+        f" / the hub was not put back as the run found it (careplan hub snapshot restore {snapshot}):"
+        f" {_problem(exc)}"
+    )
 
 
 async def _setup_and_steps(run: Run, result: ScenarioResult, on_step: StepHook | None) -> None:
@@ -213,6 +233,8 @@ async def _run_step(run: Run, step: Step) -> StepResult:
             note = error.detail
     except StepFailed as exc:
         outcome, passed, note = "mismatch", False, str(exc)
+    except Exception as exc:  # a fault of the runner: this step's failure, not a setup failure
+        outcome, passed, note = "error", False, _problem(exc)
     return StepResult(
         index=step.index,
         line=step.line,
@@ -233,8 +255,14 @@ async def run_all(
     *,
     hub: tuple[str, Path] | None = None,
     keep: bool = False,
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
-    return [await run_scenario(s, on_step, hub=hub, keep=keep) for s in scenarios]
+    results = []
+    for scenario in scenarios:
+        results.append(await run_scenario(scenario, on_step, hub=hub, keep=keep))
+        if on_result is not None:
+            on_result(results[-1])
+    return results
 
 
 def run(
@@ -244,12 +272,15 @@ def run(
     hub: tuple[str, Path] | None = None,
     seed: int | None = None,
     keep: bool = False,
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
     """Run the scenarios; `hub` = (URL, data directory) runs them against that running hub, which
     is restored afterwards to how the run found it unless `keep`; `seed` picks the generated data
-    set that `send: {generated: […]}` draws from (same seed, same bytes)."""
+    set that `send: {generated: […]}` draws from (same seed, same bytes). `on_result` is called
+    with each scenario's result as it finishes (a run stopped with Ctrl-C, KeyboardInterrupt, has
+    still reported those)."""
     token = GENERATED_SEED.set(GENERATED_SEED.get() if seed is None else seed)
     try:
-        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep))
+        return asyncio.run(run_all(list(scenarios), on_step, hub=hub, keep=keep, on_result=on_result))
     finally:
         GENERATED_SEED.reset(token)

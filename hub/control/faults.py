@@ -28,6 +28,7 @@ import binascii
 import fnmatch
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -39,6 +40,7 @@ from cryptography import x509
 
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
+from careplan.office import is_office_number
 from hub import tokens
 from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
@@ -86,6 +88,7 @@ COUNT_MAX = 1_000_000_000  # a count or a seed is stored as a 64-bit integer: a 
 SEED_RANGE = range(-(2**63), 2**63)
 FAULT = web.RequestKey("fault", dict)
 REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
+TRANSMISSION_ID = re.compile(r"[0-9a-f]{32}")  # as careplan.manifest writes them
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
 
 
@@ -151,6 +154,30 @@ class FaultRule:
             )
         if self.after_bytes < 0:
             problems.append(("after_bytes は 0 以上です", "after_bytes must not be negative"))
+        if problems:
+            raise _bad(problems)
+
+    def check_new(self) -> None:
+        """What a new rule must also be (a stored one is read back as it was, even from before
+        these checks): an office or transmission no request can carry would be stored and never
+        match (`--office abc`), which reads as a fault that does not work; Retry-After: -1 is no HTTP."""
+        problems = []
+        if self.retry_after is not None and self.retry_after < 0:
+            problems.append(("retry_after は 0 以上の秒数です", "retry_after must not be negative"))
+        if self.office is not None and not is_office_number(self.office):
+            problems.append(
+                (
+                    f"office {self.office!r} は事業所番号（10桁）ではありません",
+                    f"office {self.office!r} is not a 事業所番号",
+                )
+            )
+        if self.transmission is not None and not TRANSMISSION_ID.fullmatch(self.transmission):
+            problems.append(
+                (
+                    f"transmission {self.transmission!r} は送信ID（32桁の16進）ではありません",
+                    f"transmission {self.transmission!r} is not a transmission id (32 hex digits)",
+                )
+            )
         if problems:
             raise _bad(problems)
 

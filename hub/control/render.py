@@ -183,7 +183,8 @@ def snapshot_list(answer: Mapping[str, Any], cells: int) -> Lines:
         for s in answer["snapshots"]
     ]
     columns = [("名前", "name"), ("保存日時", "saved"), ("事業所", "offices"), ("送信", "sent"), ("時計", "clock")]
-    return table("スナップショット / snapshots", columns, rows, cells)
+    # the name is typed back after `restore` and the time is one: neither is broken mid-way
+    return table("スナップショット / snapshots", columns, rows, cells, whole=2)
 
 
 def _counts(answer: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -68,6 +68,29 @@ def _backup(source: Path, target: Path) -> None:
         src.backup(dst, pages=-1)
 
 
+def _columns(database: Path | str) -> dict[str, list[str]]:
+    """Each table of a SQLite database with its columns in order (a `file:` URI opens read only)."""
+    uri = isinstance(database, str)
+    with contextlib.closing(sqlite3.connect(database, uri=uri)) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            t: [c[1] for c in conn.execute(f'PRAGMA table_info("{t}")')]  # names from sqlite_master
+            for t in tables
+            if not t.startswith("sqlite_")
+        }
+
+
+def _read_meta(snapshot: Path) -> dict[str, Any] | None:
+    """The snapshot's meta.json, or None when it is not a JSON object with the fields it records
+    (edited or damaged by hand: one such file made list, restore and delete all INTERNAL)."""
+    try:
+        meta = json.loads((snapshot / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    fields = ("name", "saved_at", "clock", "offices", "transmissions")
+    return meta if isinstance(meta, dict) and all(k in meta for k in fields) else None
+
+
 def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
     return CareplanError(
         "SNAPSHOT_NOT_FOUND",
@@ -205,12 +228,14 @@ class Snapshots:
         found = []
         for path in sorted(self.directory.iterdir()):
             if (path / "meta.json").exists() and not path.name.startswith("."):
-                found.append(json.loads((path / "meta.json").read_text()))
+                meta = _read_meta(path)
+                if meta is not None:  # an unreadable one is left out, not the whole list refused
+                    found.append(meta)
         return found
 
     async def delete(self, name: str) -> dict[str, Any]:
         path = self._existing(name)
-        meta = json.loads((path / "meta.json").read_text())
+        meta = _read_meta(path) or {}  # a damaged snapshot can still be deleted
         shutil.rmtree(path)
         if self._postgres and meta.get("schema"):
             await pg.drop(self.service.db, str(meta["schema"]))
@@ -218,8 +243,11 @@ class Snapshots:
 
     async def restore(self, name: str) -> dict[str, Any]:
         source = self._existing(name)
-        meta = json.loads((source / "meta.json").read_text())
+        meta = _read_meta(source)
+        if meta is None:
+            raise _unrestorable(name, "記録（meta.json）が読めません", "has an unreadable meta.json")
         started = time.perf_counter()
+        await asyncio.to_thread(self._check_restorable, source, name)  # nothing is changed before this
         if self._postgres:
             await self._restore_in_database(source, meta)
         else:
@@ -228,6 +256,30 @@ class Snapshots:
             self._restore_clock(meta["clock"])
         self.fresh_stores()
         return {"restored": name, "seconds": round(time.perf_counter() - started, 4), **self._summary(meta)}
+
+    def _check_restorable(self, source: Path, name: str) -> None:
+        """Refuse a snapshot whose parts are missing or damaged before anything changes: the backup
+        API copied an empty or foreign database as it was (every request then failed on a missing
+        table), and a missing key file deleted the live one (links.copy_if_changed)."""
+        if not (source / "payload-keys.json").is_file() or not (source / "payloads").is_dir():
+            raise _unrestorable(
+                name, "鍵ファイルか暗号化データのフォルダが欠けています", "lacks its key file or payloads"
+            )
+        if self._postgres:
+            return  # its tables are in the database: _restore_in_database compares them
+        database = source / "hub.sqlite3"
+        try:
+            if not database.is_file():
+                raise sqlite3.DatabaseError("missing")
+            saved = _columns(database.resolve().as_uri() + "?mode=ro")  # read only: never created
+        except sqlite3.Error:
+            raise _unrestorable(name, "データベースが読めません", "has no readable database") from None
+        live = _columns(self.config.db_file)
+        changed = ", ".join(sorted(t for t in live.keys() | saved.keys() if live.get(t) != saved.get(t)))
+        if changed:
+            raise _unrestorable(
+                name, f"表の形が今のハブと違います（{changed}）", f"differs from this hub's tables ({changed})"
+            )
 
     def _restore_files(self, source: Path) -> None:
         _backup(source / "hub.sqlite3", self.config.db_file)

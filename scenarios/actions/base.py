@@ -5,7 +5,8 @@ keeps all three together, so adding or changing an action touches one place."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,5 +39,30 @@ class Action:
     actorless: bool = False  # `clock`, `revoke`: the hub's side, no `as:`
 
 
+MAX_SHIFT = dt.timedelta(days=100 * 366)  # the hub's clock spans 2000-2099: a longer move cannot land
+
+
 def delta(value: Any) -> dt.timedelta:
     return dt.timedelta(**{k: float(v) for k, v in value.items()})
+
+
+def is_delta(value: Any) -> bool:
+    """`value` is a time shift `{days, hours, minutes, seconds}` of numbers, shorter than a
+    century (a string, `.inf` or `days: 1e10` would fail only once the step runs)."""
+    if not isinstance(value, Mapping) or not value or set(value) - DELTA_KEYS:
+        return False
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value.values()):
+        return False
+    try:
+        return abs(delta(value)) < MAX_SHIFT
+    except OverflowError:
+        return False
+
+
+def is_count(value: Any) -> bool:
+    """A whole number ≥ 0 (`expect_count: 2`), or a `${variable}` that gives one when the step runs."""
+    return (isinstance(value, int) and not isinstance(value, bool) and value >= 0) or is_variable(value)
+
+
+def is_variable(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value

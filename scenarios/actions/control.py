@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from hub.control.snapshots import NAME
 from scenarios.actions.base import Action, Checker, Outcome
 
 if TYPE_CHECKING:
@@ -36,6 +37,11 @@ def check_faults(argument: Any, check: Checker) -> None:
     for rule in rules:
         if "office" in rule:
             check.office(rule["office"])
+    seed = argument.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise check.fail(f"faults: seed {seed!r} は整数ではありません / seed {seed!r} is not a whole number")
+    if not isinstance(argument.get("clear", False), bool):
+        raise check.fail("faults: clear には true か false を書きます / clear takes true or false")
 
 
 async def snapshot(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
@@ -51,6 +57,12 @@ def check_snapshot(argument: Any, check: Checker) -> None:
         raise check.fail(
             "snapshot には {save: 名前} か {restore: 名前} のどちらか一方を書きます"
             " / snapshot needs {save: NAME} or {restore: NAME}"
+        )
+    [name] = argument.values()
+    if not (isinstance(name, str) and NAME.fullmatch(name)):
+        raise check.fail(
+            f"snapshot: 名前 {name!r} は使えません（文字・数字・'.'・'_'・'-' の1〜64文字、先頭は文字か数字）"
+            f" / name {name!r}: 1-64 letters, digits, '.', '_', '-', first a letter or digit"
         )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from careplan.manifest import Manifest
 from careplan.signature import sign
-from scenarios.actions.base import DELTA_KEYS, Action, Checker, Outcome, delta
+from scenarios.actions.base import Action, Checker, Outcome, delta, is_count, is_delta
 from scenarios.files import new_id, serials
 from scenarios.messages import not_one_of
 from scenarios.model import FORGE_KEYS, TAMPER
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from scenarios.model import Step
 
 SOURCES = ("plan_to", "actuals_to", "files", "broken", "generated")
+MAX_BULK_COUNT = 1000  # transmissions per office: past 50 (R4.3) only the memory the files take grows
 
 
 async def send(run: Run, step: Step, argument: Mapping[str, Any]) -> Outcome:
@@ -132,18 +133,11 @@ def _check_forgery(argument: Mapping[str, Any], check: Checker) -> None:
             )
     if "tamper" in argument and argument["tamper"] not in TAMPER:
         raise check.fail(not_one_of("send: tamper", argument["tamper"], TAMPER, what_en="tamper"))
-    if "signed_at" in argument:
-        value = argument["signed_at"]
-        if (
-            not isinstance(value, Mapping)
-            or not value
-            or set(value) - DELTA_KEYS
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
-        ):
-            raise check.fail(
-                "send: signed_at にはハブの時計からのずれを {days, hours, minutes, seconds} で書きます"
-                " / signed_at takes {days, hours, minutes, seconds} relative to the hub's clock"
-            )
+    if "signed_at" in argument and not is_delta(argument["signed_at"]):
+        raise check.fail(
+            "send: signed_at にはハブの時計からのずれを {days, hours, minutes, seconds} で書きます"
+            " / signed_at takes {days, hours, minutes, seconds} relative to the hub's clock"
+        )
     if "manifest_to" in argument:
         check.office(argument["manifest_to"])
 
@@ -177,10 +171,17 @@ def check_bulk_send(argument: Any, check: Checker) -> None:
     for value in argument.get("plans_to") or []:
         check.office(value)
     count = argument.get("count", 1)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_BULK_COUNT:
         raise check.fail(
-            f"bulk_send: count {count!r} は 1 以上の整数ではありません / count {count!r} is not a whole number ≥ 1"
+            f"bulk_send: count {count!r} は 1〜{MAX_BULK_COUNT} の整数ではありません"
+            f" / count {count!r} is not a whole number from 1 to {MAX_BULK_COUNT}"
         )
+    for key in ("expect_sent", "expect_failed"):
+        if key in argument and not is_count(argument[key]):
+            raise check.fail(
+                f"bulk_send: {key} {argument[key]!r} は 0 以上の整数ではありません"
+                f" / {key} {argument[key]!r} is not a whole number ≥ 0"
+            )
 
 
 EXCHANGE = (

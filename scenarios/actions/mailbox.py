@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from client.hubclient import HubClient
-from scenarios.actions.base import Action, Checker, Outcome
+from scenarios.actions.base import Action, Checker, Outcome, is_count, is_variable
 from scenarios.results import StepFailed
 
 if TYPE_CHECKING:
@@ -40,8 +40,31 @@ async def inbox(run: Run, step: Step, argument: Mapping[str, Any] | None) -> Out
 
 
 def check_inbox(argument: Any, check: Checker) -> None:
-    if isinstance(argument, Mapping) and "steal_session" in argument:
+    if not isinstance(argument, Mapping):
+        return
+    if "steal_session" in argument:
         check.office(argument["steal_session"])
+    _check_count(argument, check)
+    ids = argument.get("expect_ids", [])
+    if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)) and not is_variable(ids):
+        raise check.fail(
+            f"inbox: expect_ids {ids!r} は送信 ID のリストではありません（例: [${{tid}}]）"
+            f" / expect_ids {ids!r} is not a list of transmission ids (e.g. [${{tid}}])"
+        )
+    _check_flag(argument, "all", check)
+
+
+def _check_count(argument: Mapping[str, Any], check: Checker) -> None:
+    if "expect_count" in argument and not is_count(argument["expect_count"]):
+        count = argument["expect_count"]
+        raise check.fail(
+            f"expect_count {count!r} は 0 以上の整数ではありません / expect_count {count!r} is not a whole number ≥ 0"
+        )
+
+
+def _check_flag(argument: Mapping[str, Any], key: str, check: Checker) -> None:
+    if key in argument and not isinstance(argument[key], bool):
+        raise check.fail(f"{key} には true か false を書きます / {key} takes true or false")
 
 
 async def download(run: Run, step: Step, argument: Any) -> Outcome:
@@ -74,6 +97,19 @@ def check_download(argument: Any, check: Checker) -> None:
         raise check.fail(
             "download には送信 ID（例: ${tid}）か 'all' を書きます"
             " / download needs a transmission id (e.g. ${tid}) or 'all'"
+        )
+    if isinstance(argument, Mapping):
+        _check_flag(argument, "acknowledge", check)  # acknowledge: "no" would have acknowledged
+
+
+def check_sent(argument: Any, check: Checker) -> None:
+    if not isinstance(argument, Mapping):
+        return
+    _check_count(argument, check)
+    if not isinstance(argument.get("expect_status", {}), Mapping):
+        raise check.fail(
+            "sent: expect_status には {送信ID: 状態} を書きます（例: {${tid}: ダウンロード済}）"
+            " / expect_status maps transmission ids to a status (e.g. {${tid}: ダウンロード済})"
         )
 
 
@@ -117,5 +153,5 @@ MAILBOX = (
     ),
     Action(name="download", run=download, keys=frozenset({"id", "acknowledge"}), check=check_download),
     Action(name="acknowledge", run=acknowledge),
-    Action(name="sent", run=sent, keys=frozenset({"expect_status", "expect_count"})),
+    Action(name="sent", run=sent, keys=frozenset({"expect_status", "expect_count"}), check=check_sent),
 )

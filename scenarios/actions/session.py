@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from scenarios.actions.base import DELTA_KEYS, Action, Checker, Outcome, delta
+from scenarios.actions.base import Action, Checker, Outcome, delta, is_delta
 from scenarios.messages import not_one_of
 from scenarios.model import CERTIFICATES, JST
 
@@ -35,10 +35,10 @@ def check_clock(argument: Any, check: Checker) -> None:
         )
     if "set" in argument:
         check.instant(argument["set"])
-    elif not isinstance(argument["advance"], Mapping) or set(argument["advance"]) - DELTA_KEYS:
+    elif not is_delta(argument["advance"]):
         raise check.fail(
-            "clock の advance には {days, hours, minutes, seconds} を書きます"
-            " / clock advance takes {days, hours, minutes, seconds}"
+            "clock の advance には {days, hours, minutes, seconds} を数で書きます（合わせて100年未満）"
+            " / clock advance takes numbers of {days, hours, minutes, seconds}, less than a century in all"
         )
 
 

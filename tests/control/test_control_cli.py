@@ -128,12 +128,12 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
         "--kind",
         "substitute_signature",
         "--transmission",
-        "t1",
+        "0123456789abcdef0123456789abcdef",  # a transmission id: "t1" would never match one
         "--signature-file",
         str(signature),
     )
     rule = substitute["faults"][0]["rule"]
-    assert (rule["kind"], rule["transmission"]) == ("substitute_signature", "t1")
+    assert (rule["kind"], rule["transmission"]) == ("substitute_signature", "0123456789abcdef0123456789abcdef")
     assert base64.b64decode(rule["signature"]) == signature.read_bytes()
     assert answer(data, "faults", "clear")["cleared"] == 1
 

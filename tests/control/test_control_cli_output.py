@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from hub.control import cli as control_cli
 from hub.control import render
 from hub.listing import PAGE_MAX
 from hub.logs import Bursts
-from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest
+from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, Pki, prepare_data_dir
 from tests.test_cli_hostile_input import unfolded
 
 LONG_NAMES = {
@@ -350,6 +352,23 @@ def test_a_terminal_too_narrow_for_the_table_gets_one_block_a_row() -> None:
     assert "開始 / since" in lines and "  2026-12-01 15:04:05" in lines  # whole, in JST
 
 
+def test_snapshot_names_and_times_stay_whole_in_the_list() -> None:
+    """`careplan hub snapshot list`: a name is typed back after `restore`; the name a scenario run
+    leaves when its hub went away (`_scenario-run-…`) was cut in two, its time too."""
+    clock = {"mode": "frozen", "now": "2026-04-10T01:00:00+00:00"}
+    saved = "2026-12-02T13:31:21+00:00"
+    answer = {
+        "snapshots": [
+            {"name": "_scenario-run-439a739bbd82", "saved_at": saved, "offices": 5, "transmissions": 0,
+             "clock": {"mode": "real"}},
+            {"name": "月初", "saved_at": saved, "offices": 7, "transmissions": 0, "clock": clock},
+        ]
+    }  # fmt: skip
+    lines = render.snapshot_list(answer, 80)
+    assert all(cell_len(line) <= 80 for line in lines), lines
+    assert any(line.split()[:3] == ["_scenario-run-439a739bbd82", "2026-12-02", "22:31:21"] for line in lines), lines
+
+
 def test_the_audit_and_the_crl_read_within_80_columns() -> None:
     """`careplan hub audit` and `crl-status` for people: the refusal's detail (up to 300 characters
     of places and rules) folds below its line; the CRL's state in label lines, a refusal's why below."""
@@ -380,3 +399,29 @@ def test_the_audit_and_the_crl_read_within_80_columns() -> None:
         assert shown[0] == "失効リスト / CRL" and all(cell_len(line) <= 80 for line in shown), shown
     assert any("CRL number 7, 2 revoked" in line for line in render.crl({"file": "f", "in_force": force,
                                                                           "refused": None}, 80))  # fmt: skip
+
+
+@pytest.mark.parametrize("stale", [True, False], ids=["hub.json left by a stopped hub", "no hub.json"])
+def test_a_hub_that_does_not_answer_is_exit_3_and_stays_json_with_json(
+    stale: bool, tmp_path: Path, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hub.json left behind (a hub killed, crashed): 'ファイルまたはフォルダを使えません / cannot
+    use a file or folder … Connect call failed', exit 2; and with --json nothing on stdout at all."""
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    if stale:
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        (data / "hub.json").write_text(json.dumps({"url": f"https://127.0.0.1:{port}", "port": port, "pid": 1}))
+    for argv in (["snapshot", "list", "--json"], ["clock", "show", "--json"], ["journal", "--limit", "1"]):
+        assert hub_cli.main(["--data", str(data), *argv]) == 3, argv
+        printed = capsys.readouterr()
+        if "--json" in argv:
+            assert json.loads(printed.out)["code"] == "HUB_UNREACHABLE", printed.out
+        else:
+            assert printed.out == ""
+        assert "使えません / Connect" not in printed.err and printed.err.strip(), printed.err
+        if stale:
+            assert "エラー / error HUB_UNREACHABLE" in printed.err and "careplan up" in printed.err
+        fits(printed.err)

@@ -209,6 +209,10 @@ async def test_bad_rules_are_refused_with_what_is_wrong(hub: HubUnderTest) -> No
         ({"kind": "latency", "count": 10**30}, "count は 1〜"),  # a 500: no 64-bit integer holds it
         ({"kind": "latency", "count": 1, "seed": 10**30}, '"seed" は整数です'),  # a 500 as well
         ({"kind": "latency", "count": 1, "seed": True}, '"seed" は整数です'),
+        # stored and never matched: no request carries such an office or transmission
+        ({"kind": "latency", "office": "abc"}, "office 'abc' は事業所番号（10桁）ではありません"),
+        ({"kind": "latency", "transmission": "xyz"}, "transmission 'xyz' は送信ID（32桁の16進）ではありません"),
+        ({"kind": "http_error", "retry_after": -1}, "retry_after は 0 以上の秒数です"),  # Retry-After: -1
     ],
 )
 async def test_a_rule_of_the_wrong_type_is_refused_by_field_and_nothing_is_stored(

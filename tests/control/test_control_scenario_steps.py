@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from controlkit import ok
+
+from scenarios import report
+from scenarios.drivers import RemoteHub
 from scenarios.loader import ScenarioError, load_file
-from scenarios.runner import run
+from scenarios.runner import run, run_scenario
+from tests.conftest import HubUnderTest
 
 SCENARIO = """
 name: 障害模擬とスナップショット
@@ -53,3 +59,70 @@ def test_bad_control_steps_are_reported_with_their_line(tmp_path: Path) -> None:
         assert "snapshot needs {save: NAME} or {restore: NAME}" in str(error)
     else:
         raise AssertionError("a snapshot step with two actions was accepted")
+
+
+async def test_a_run_against_a_running_hub_leaves_its_snapshots_and_fault_rules_as_it_found_them(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    """`scenarios run --hub`: the scenario's `snapshot: {save: 空}` overwrote the hub's own 空 (a
+    trainer's) and stayed in its list; its fault rules (control database, outside any snapshot)
+    stayed on the hub, matching offices that no longer exist."""
+    own = await ok(hub, "POST", "/admin/v1/snapshots", {"name": "空"})
+    rule = {"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 2}
+    await ok(hub, "POST", "/admin/v1/faults", {"seed": 3, "rules": [rule]})
+    path = tmp_path / "control.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    [scenario] = load_file(path)
+    result = await run_scenario(scenario, hub=(hub.url, hub.config.data_dir))
+    assert result.passed, (result.error, [(s.action, s.outcome, s.note) for s in result.steps])
+    snapshots = (await ok(hub, "GET", "/admin/v1/snapshots"))["snapshots"]
+    assert [(s["name"], s["saved_at"]) for s in snapshots] == [("空", own["saved_at"])]
+    [fault] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert fault["seed"] == 3 and fault["remaining"] == 2
+    assert {k: fault["rule"][k] for k in rule} == rule
+
+
+STOPPED = """
+name: ハブが途中で止まる
+clock: 2026-04-10T10:00:00+09:00
+offices:
+  居宅A: {kind: "43"}
+steps:
+  - as: 居宅A
+    login: {}
+  - clock: {advance: {days: 1}}
+  - as: 居宅A
+    login: {}
+"""
+
+
+async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_to_put_it_back(
+    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub goes away between two steps: the step reads HUB_UNREACHABLE as a client's would (it
+    was 'setup failed: ClientConnectorError: Cannot connect to host…', the step lost), and the
+    teardown that cannot restore the hub names the snapshot that puts it back."""
+    advance = RemoteHub.advance_clock
+
+    async def stop_then_advance(self: RemoteHub, delta: object) -> object:
+        await hub.running.stop()
+        return await advance(self, delta)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RemoteHub, "advance_clock", stop_then_advance)
+    path = tmp_path / "stopped.yaml"
+    path.write_text(STOPPED, encoding="utf-8")
+    [scenario] = load_file(path)
+    result = await run_scenario(scenario, hub=(hub.url, hub.config.data_dir))
+    assert [(s.outcome, s.skipped) for s in result.steps] == [
+        ("ok", False),
+        ("HUB_UNREACHABLE", False),
+        ("skipped", True),
+    ]
+    assert "に接続できません" in result.steps[1].explanation["detail"]
+    assert result.error.startswith("ハブを実行前の状態に戻せませんでした（careplan hub snapshot restore _scenario-run-")
+    assert (
+        " / the hub was not put back as the run found it (careplan hub snapshot restore _scenario-run-" in result.error
+    )
+    assert "HUB_UNREACHABLE: " in result.error
+    text = report.failure_text(result)
+    assert "ステップ 2（" in text and "後片付けに失敗しました / teardown failed: ハブを実行前の状態に" in text

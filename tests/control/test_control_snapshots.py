@@ -137,3 +137,40 @@ async def test_a_restore_during_concurrent_requests_never_shows_half_a_state(hub
     assert flips >= 4
     assert seen <= whole, f"half states seen: {seen - whole}"
     assert seen == whole, seen
+
+
+async def test_a_damaged_snapshot_is_refused_and_the_hub_stays_as_it_was(hub: HubUnderTest) -> None:
+    """A snapshot whose database was emptied, removed or overwritten was 'restored': the backup API
+    copied it as it was and every request then failed (INTERNAL, no such table); one without its
+    key file deleted the live key file. Each is refused before anything changes."""
+    damage = {
+        "nokeys": lambda d: (d / "payload-keys.json").unlink(),
+        "badmeta": lambda d: (d / "meta.json").write_text("{broken"),
+    }
+    if not hub.config.database_url:  # on PostgreSQL the tables are in the database, compared there
+        damage |= {
+            "emptied": lambda d: (d / "hub.sqlite3").write_bytes(b""),
+            "removed": lambda d: (d / "hub.sqlite3").unlink(),
+            "garbage": lambda d: (d / "hub.sqlite3").write_bytes(b"not a database" * 100),
+        }
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        sent = (await kyotaku.send(plan(), to=HOUMON.number))["transmission_id"]
+        for name, harm in damage.items():
+            await ok(hub, "POST", "/admin/v1/snapshots", {"name": name})
+            harm(hub.config.data_dir / "snapshots" / name)
+        await kyotaku.send(plan("20250421093000"), to=HOUMON.number)  # after every snapshot
+        keys = hub.config.key_file.read_bytes()
+        for name in damage:
+            status, refusal = await admin(hub, "POST", f"/admin/v1/snapshots/{name}/restore")
+            assert (status, refusal["code"]) == (404, "SNAPSHOT_NOT_FOUND"), (name, refusal)
+            assert refusal["detail"].startswith(f"スナップショット '{name}' は"), refusal
+            assert refusal["detail"].endswith("このハブには復元できません"), refusal
+        assert hub.config.key_file.read_bytes() == keys
+        listed = [s["name"] for s in (await ok(hub, "GET", "/admin/v1/snapshots"))["snapshots"]]
+        assert sorted(listed) == sorted(set(damage) - {"badmeta"})  # the rest still list
+        assert (await ok(hub, "DELETE", "/admin/v1/snapshots/badmeta"))["deleted"] == "badmeta"
+        assert len(await kyotaku.sent()) == 2 and sent in {r["transmission_id"] for r in await kyotaku.sent()}
+    async with hub.client(HOUMON) as houmon:  # a new session: the tables are all there
+        await houmon.login(HOUMON.user, HOUMON.password)
+        assert len(await houmon.inbox()) == 2

@@ -79,6 +79,112 @@ steps:
             "payment 'cash' is not one of those listed",
             id="payment, choices listed once",
         ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login: {}\n    expect: RECIPIENT_NOT_LICENSE\n",
+            8,
+            "ステップ 1: expect のエラーコード 'RECIPIENT_NOT_LICENSE' はありません",
+            "expect: unknown error code 'RECIPIENT_NOT_LICENSE' (careplan errors lists them)",
+            id="unknown expect code, short form",
+        ),
+        pytest.param(
+            HEAD.replace("2026-04-10T10:00:00", "1900-04-10T10:00:00") + "  - as: 居宅A\n    login: {}\n",
+            2,
+            "'1900-04-10T10:00:00+09:00' はハブの時計で扱えない日時です（2000年～2099年）",
+            "'1900-04-10T10:00:00+09:00' is outside the hub clock's years 2000-2099",
+            id="scenario clock before 2000",
+        ),
+        pytest.param(
+            HEAD + "  - clock: {set: 2150-01-01}\n",
+            6,
+            "ステップ 1: '2150-01-01' はハブの時計で扱えない日時です",
+            "'2150-01-01' is outside the hub clock's years 2000-2099",
+            id="clock set after 2099",
+        ),
+        pytest.param(
+            HEAD + "  - clock: {advance: {days: abc}}\n",
+            6,
+            "ステップ 1: clock の advance には {days, hours, minutes, seconds} を数で書きます",
+            "clock advance takes numbers of {days, hours, minutes, seconds}, less than a century in all",
+            id="clock advance by a word",
+        ),
+        pytest.param(
+            HEAD + "  - clock: {advance: {days: 10000000000}}\n",
+            6,
+            "ステップ 1: clock の advance には",
+            "clock advance takes numbers of {days, hours, minutes, seconds}, less than a century in all",
+            id="clock advance past what a timedelta holds",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    inbox: {expect_count: many}\n",
+            7,
+            "ステップ 1: inbox: expect_count 'many' は 0 以上の整数ではありません",
+            "expect_count 'many' is not a whole number ≥ 0",
+            id="inbox expect_count a word",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    inbox: {expect_ids: 5}\n",
+            7,
+            "ステップ 1: inbox: expect_ids 5 は送信 ID のリストではありません",
+            "expect_ids 5 is not a list of transmission ids (e.g. [${tid}])",
+            id="inbox expect_ids not a list",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    sent: {expect_status: [a, b]}\n",
+            7,
+            "ステップ 1: sent: expect_status には {送信ID: 状態} を書きます",
+            "expect_status maps transmission ids to a status (e.g. {${tid}: ダウンロード済})",
+            id="sent expect_status a list",
+        ),
+        pytest.param(
+            HEAD + "  - faults: {add: [{kind: latency, latency_ms: 1}], seed: abc}\n",
+            6,
+            "ステップ 1: faults: seed 'abc' は整数ではありません",
+            "seed 'abc' is not a whole number",
+            id="faults seed a word",
+        ),
+        pytest.param(
+            HEAD + "  - snapshot: {save: ../evil}\n",
+            6,
+            "ステップ 1: snapshot: 名前 '../evil' は使えません",
+            "name '../evil': 1-64 letters, digits, '.', '_', '-', first a letter or digit",
+            id="snapshot name with a path",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    bulk_send: {plans_to: [居宅A], count: 100000000}\n",
+            7,
+            "ステップ 1: bulk_send: count 100000000 は 1〜1000 の整数ではありません",
+            "count 100000000 is not a whole number from 1 to 1000",
+            id="bulk_send count huge",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A#x\n    login: {}\n",
+            6,
+            "ステップ 1: '居宅A#x' の端末番号は 1 以上の整数で書きます",
+            "terminal number in '居宅A#x' must be 1 or more",
+            id="terminal number a word",
+        ),
+        pytest.param(
+            HEAD.replace('  居宅A: {kind: "43"}\n', '  居宅A: {kind: "43"}\n  ? [x, y]\n  : {}\n')
+            + "  - as: 居宅A\n    login:\n",
+            5,
+            "項目名にリストやマッピングは使えません",
+            "a key cannot be a list or mapping",
+            id="a list as a key (was exit 70, TypeError)",
+        ),
+        pytest.param(
+            HEAD.replace("name: x", "name: [a, b]") + "  - as: 居宅A\n    login:\n",
+            1,
+            "name にはシナリオの名前を文字で書きます",
+            "name is the scenario's name, as text",
+            id="name a list",
+        ),
+        pytest.param(
+            HEAD + "  - as: 居宅A\n    login:\n---\n" + HEAD + "  - as: 居宅A\n    logout:\n",
+            9,
+            "シナリオ名 'x' は 1 行目のシナリオと同じです（名前を変えてください）",
+            "duplicate scenario name 'x' (line 1)",
+            id="two scenarios of one name in a file",
+        ),
     ],
 )
 def test_loader_errors_are_japanese_then_english(
@@ -128,6 +234,18 @@ async def test_a_failing_step_check_says_why_japanese_then_english(tmp_path: Pat
         " / no variable ${tid} (save: tid on an earlier step)"
     )
     assert notes[3] == "送信できたのは 1 件でした（想定は 2 件） / expect_sent 2, got 1"
+
+
+async def test_a_clock_move_past_2099_is_the_steps_refusal_not_a_setup_failure(tmp_path: Path) -> None:
+    # in process as against a running hub (its admin API answers BAD_REQUEST), the clock stays put
+    path = tmp_path / "far.yaml"
+    path.write_text(
+        HEAD + "  - clock: {advance: {days: 36500}}\n    expect: BAD_REQUEST\n  - as: 居宅A\n    login: {}\n"
+    )
+    [scenario] = load_file(path)
+    result = await run_scenario(scenario)
+    assert result.passed, (result.error, [s.note for s in result.steps])
+    assert "2000年～2099年" in result.steps[0].explanation["detail"]
 
 
 # --- every message raised in scenarios/ is written in both languages ---------------------------------

@@ -168,13 +168,62 @@ def test_a_scenario_that_failed_in_its_setup_prints_no_empty_step_table(
 ) -> None:
     """No step ran: neither the steps' legend nor an empty line stands above the setup failure."""
     failed = ScenarioResult(name="x", path="x.yaml", line=1, tags=(), error="OSError: boom")
-    monkeypatch.setattr("scenarios.runner.run", lambda scenarios, **_: [failed])
+    monkeypatch.setattr("scenarios.runner.run", lambda scenarios, *, on_result, **_: on_result(failed))
     assert main(["run", str(LIBRARY / "licensing.yaml")]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:] == [
         "      準備に失敗しました / setup failed: OSError: boom",
         "成功 0 件・失敗 1 件 / 0 passed, 1 failed",
     ]
+
+
+@pytest.mark.parametrize("where", [["--tag", "no-such-tag"], ["EMPTY"]])
+def test_no_scenario_to_run_is_not_a_green_run(
+    where: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped --tag or an empty folder ran nothing and said 0 passed, 0 failed with exit 0."""
+    argv = [str(tmp_path) if w == "EMPTY" else w for w in where]
+    assert main(["run", *argv]) == 2
+    err = capsys.readouterr().err
+    _fits(err)
+    said = " ".join(err.split())
+    assert said.startswith("careplan scenarios: 実行するシナリオがありません （"), said
+    assert "no scenario to run in" in said and "careplan scenarios list shows names and tags" in said
+
+
+def test_a_report_that_cannot_be_written_is_said_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--html DIR (a folder) or --junit under a file failed only after every scenario had run."""
+    monkeypatch.setattr("scenarios.runner.run", lambda *_, **__: pytest.fail("the suite ran"))
+    (tmp_path / "a-file").write_text("")
+    for option in (["--html", str(tmp_path)], ["--junit", str(tmp_path / "a-file" / "j.xml")]):
+        with pytest.raises(OSError, match=r"Is a directory|File exists"):  # careplan_cli.main: exit 2
+            main(["run", str(LIBRARY / "licensing.yaml"), *option])
+
+
+def test_ctrl_c_still_reports_and_writes_what_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Results were printed and the reports written only once every scenario had run: a suite
+    stopped with Ctrl-C after minutes said 中断しました and nothing else, and left no report."""
+    done = ScenarioResult(name="x", path="x.yaml", line=1, tags=())
+
+    def interrupted(scenarios: list[object], *, on_result: object, **_: object) -> None:
+        on_result(done)  # type: ignore[operator]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("scenarios.runner.run", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # careplan_cli.main says 中断しました and exits 130
+        main(["run", str(LIBRARY / "licensing.yaml"), "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    total = len(load_file(LIBRARY / "licensing.yaml"))
+    assert out.splitlines()[-2:] == [
+        "成功 1 件・失敗 0 件 / 1 passed, 0 failed",
+        f"{total} 件中 1 件を実行して中断 / interrupted after 1 of {total}",
+    ]
+    _fits(out)
+    assert [s["name"] for s in json.loads((tmp_path / "r.json").read_text("utf-8"))["results"]] == ["x"]
 
 
 # --- the notes of passing steps: one line, 日本語 / English --------------------------------------------

@@ -107,7 +107,7 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
     assert "FAIL" in out and "PASS" in out and "成功 1 件・失敗 1 件 / 1 passed, 1 failed" in out
     assert ET.parse(junit).getroot().get("failures") == "1"
     assert html.read_text("utf-8").startswith("<!DOCTYPE html>")
-    assert main(["run", str(path), "--tag", "nothing-has-this"]) == 0
+    assert main(["run", str(path), "--tag", "nothing-has-this"]) == 2  # nothing ran: not a green run
     assert main(["list"]) == 0
     assert "licensing.yaml" in capsys.readouterr().out
 

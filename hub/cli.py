@@ -147,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     advance.add_argument("--days", type=float, default=0, help="days to add")
     advance.add_argument("--hours", type=float, default=0, help="hours to add")
     advance.add_argument("--seconds", type=float, default=0, help="seconds to add")
+    advance.set_defaults(usage=advance)  # a move of nothing is a usage error (`main`)
     with_json(clock_sub.add_parser("reset", help="back to real time"))
     keys = sub.add_parser("keys", help="rotate the key that encrypts payloads at rest")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
@@ -261,6 +262,11 @@ def _clock(config: HubConfig, args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "clock" and args.clock_command == "advance" and not (args.days or args.hours or args.seconds):
+        args.usage.error(
+            "--days、--hours、--seconds のどれかに 0 でない値を指定してください"
+            " / give --days, --hours or --seconds a value other than 0"
+        )
     json_logs = configure_logging(
         getattr(args, "log_format", "text"), text="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -425,3 +425,15 @@ def test_a_hub_that_does_not_answer_is_exit_3_and_stays_json_with_json(
         if stale:
             assert "エラー / error HUB_UNREACHABLE" in printed.err and "careplan up" in printed.err
         fits(printed.err)
+
+
+def test_a_clock_advance_of_nothing_is_a_usage_error_before_any_hub(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        hub_cli.main(["--data", str(tmp_path), "clock", "advance"])
+    assert stopped.value.code == 2
+    err = unfolded(capsys.readouterr().err)
+    assert unfolded("--days、--hours、--seconds のどれかに 0 でない値を指定してください") in err
+    assert unfolded("give --days, --hours or --seconds a value other than 0") in err
+    assert "Traceback" not in err

@@ -5,7 +5,8 @@ CAREPLAN_LANG, which each command reads); a quiet exit when the reader of stdout
 (`careplan client --json sent | head`, 141); output that cannot fail on its text (a C or Latin-1
 locale, a file name with bytes that are not UTF-8); and, last, one line instead of a traceback for
 a file no command could use (exit 2) or an error no command expected (exit 70, the traceback only
-with CAREPLAN_DEBUG=1).
+with CAREPLAN_DEBUG=1); and SIGTERM ending a command as an exit does, its temporary folders removed
+(exit 143), where the command does not handle it itself.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import contextlib
 import importlib
 import io
 import os
+import signal
 import socket
 import sys
+import threading
+from typing import Any
 
 from careplan.errors import LANG_ENV
 from careplan.helptext import os_error_text
@@ -184,8 +188,32 @@ def _quiet_stdout() -> None:
             os.dup2(devnull, sys.stdout.fileno())
 
 
+def _terminated(number: int, _: object) -> None:
+    """SIGTERM (`kill`, `timeout`, a CI job cancelled) ends a command as an exit does: through its
+    `with` blocks and `finally`s, so the temporary folders it made (a scenario run's PKI with its
+    CA key among them) go with it. A command that handles SIGTERM itself (the hub) sets its own."""
+    print("\ncareplan: 終了の指示（SIGTERM）で止めました / stopped by SIGTERM", file=sys.stderr)
+    raise SystemExit(128 + number)
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Set the SIGTERM handler, in the main thread only (else signal refuses); the one it replaces."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     _safe_streams()
+    previous = _on_sigterm(_terminated)
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            _on_sigterm(previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         status = _dispatch(sys.argv[1:] if argv is None else argv)
         sys.stdout.flush()

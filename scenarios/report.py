@@ -204,7 +204,7 @@ def _badge(result: ScenarioResult) -> str:
 def _failures_first(results: Sequence[ScenarioResult]) -> list[tuple[int, ScenarioResult]]:
     """Failures, then scenarios not run, then passes; each in the run's order."""
     numbered = list(enumerate(results, 1))
-    return sorted(numbered, key=lambda item: (item[1].passed, not item[1].skipped, item[0]))
+    return sorted(numbered, key=lambda item: (item[1].passed, item[1].skipped, item[0]))
 
 
 def _summary_rows(ordered: list[tuple[int, ScenarioResult]]) -> list[str]:

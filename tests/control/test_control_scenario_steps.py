@@ -197,3 +197,5 @@ async def test_a_run_whose_hub_does_not_answer_exits_3_and_reports_the_rest_not_
     assert data["results"][1]["skip_reason"].startswith("ハブに接続できないため実行していません")
     page = reports["html"].read_text("utf-8")
     assert "未実行 / not run <b>1</b>" in page and "ハブに接続できないため実行していません" in page
+    summary = page[page.index('id="summary"') : page.index("詳細 / details")]
+    assert summary.index('class="summary fail"') < summary.index('class="summary skip"')  # failures first

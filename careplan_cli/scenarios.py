@@ -9,7 +9,8 @@ scenario runs against its own fresh in-process hub with its own clock; with --hu
 they run against that running hub instead (DIR: its data directory, for the CA and the admin
 token; office numbers are namespaced per run; a snapshot taken before each scenario is restored
 after it, so the hub is left as the run found it). Exit status: 0 all passed, 1 a scenario failed,
-2 a scenario file could not be read, no scenario was found (or none has the --tag), or bad options.
+2 a scenario file could not be read, no scenario was found (or none has the --tag), or bad options,
+3 the running hub stopped answering (the scenarios after it are reported not run).
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     results: list[ScenarioResult] = []
 
     def show(result: ScenarioResult) -> None:  # each scenario as it finishes: a long suite shows progress
-        _print_result(result, args.verbose, width, legend=not any(_shows_steps(r, args.verbose) for r in results))
+        legend = not any(_shows_steps(r, args.verbose) for r in results)
+        _print_result(result, args.verbose, width, legend=legend, why=not any(r.skipped for r in results))
         results.append(result)
 
     try:
@@ -134,16 +136,32 @@ def main(argv: list[str] | None = None) -> int:
         raise
     print(terminal.totals(results))
     _write_reports(args, results)
+    if hub is not None and any(r.hub_unreachable for r in results):
+        print("\n".join(_check_the_hub(args.data, width)), file=sys.stderr)
+        return 3  # as every command says a hub out of reach
     return 1 if any(not r.passed for r in results) else 0
 
 
+def _check_the_hub(data: Path, width: int) -> list[str]:
+    """What to do when the running hub stopped answering during the run: the command that checks it
+    last, whole on a line of its own (it is copied)."""
+    text = (
+        "ハブに接続できないため、残りのシナリオを実行しませんでした。次のコマンドでハブを確かめ、止まっていれば"
+        " careplan up（または careplan hub serve）で起動してから、もう一度実行してください"
+        " / the hub does not answer: the remaining scenarios were not run. Check it with the command"
+        " below; if it has stopped, start it (careplan up or careplan hub serve) and run again"
+    )
+    return [*hanging("careplan scenarios: ", text, width), f"  careplan hub --data {data} clock show"]
+
+
 def _shows_steps(result: ScenarioResult, verbose: bool) -> bool:
-    return (verbose or not result.passed) and bool(result.steps)  # none when its setup failed
+    # none when its setup failed; a scenario not run has only skipped steps
+    return (verbose or not result.passed) and bool(result.steps) and not result.skipped
 
 
-def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: bool) -> None:
+def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: bool, why: bool) -> None:
     """The scenario's line; its steps (with the legend above the first step lines of the run) when
-    verbose or failed; why it failed."""
+    verbose or failed; why it failed; why it was not run (`why`: the first one not run says it)."""
     from scenarios import report
 
     print("\n".join(terminal.result_lines(result, width)))
@@ -151,7 +169,10 @@ def _print_result(result: ScenarioResult, verbose: bool, width: int, *, legend: 
         if legend:
             print(terminal.LEGEND)
         print("\n".join(terminal.step_lines(result, width)))
-    if not result.passed:
+    if result.skipped:
+        if why:
+            print("\n".join(hanging("      ", result.skip_reason, width)))
+    elif not result.passed:
         print("      " + report.failure_text(result, width - 6).replace("\n", "\n      "))
     sys.stdout.flush()  # piped to a log (tee): the line now, not when the suite ends
 

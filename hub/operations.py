@@ -48,6 +48,12 @@ def route_of(request: web.Request) -> str:
     return f"{request.method} {resource.canonical if resource is not None else request.path}"
 
 
+def routes_of(app: web.Application) -> tuple[str, ...]:
+    """Every route of `app` named as `route_of` names a request's (`METHOD /template`), in the
+    router's order."""
+    return tuple(f"{r.method} {r.resource.canonical}" for r in app.router.routes() if r.resource is not None)
+
+
 def route_operation(request: web.Request) -> Operation:
     """The operation the request's route serves (rule 1)."""
     if request.path.startswith(ADMIN_PREFIXES):

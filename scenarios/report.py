@@ -27,7 +27,8 @@ def to_json(results: Sequence[ScenarioResult]) -> str:
     summary = {
         "scenarios": len(results),
         "passed": sum(r.passed for r in results),
-        "failed": sum(not r.passed for r in results),
+        "failed": sum(r.failed for r in results),
+        "skipped": sum(r.skipped for r in results),
     }
     return json.dumps({"summary": summary, "results": [r.to_json() for r in results]}, ensure_ascii=False, indent=1)
 
@@ -44,6 +45,7 @@ LABELS = {
 }
 SETUP_FAILED = "準備に失敗しました / setup failed"
 TEARDOWN_FAILED = "後片付けに失敗しました / teardown failed"  # after the steps: the hub not put back
+NOT_RUN_LABEL = "未実行 / not run"
 
 
 def error_label(result: ScenarioResult) -> str:
@@ -102,7 +104,8 @@ def headline(result: ScenarioResult) -> str:
 
 
 def to_junit(results: Sequence[ScenarioResult]) -> str:
-    root = ET.Element("testsuites", tests=str(len(results)), failures=str(sum(not r.passed for r in results)))
+    root = ET.Element("testsuites", tests=str(len(results)), failures=str(sum(r.failed for r in results)))
+    _count_skipped(root, results)
     for path, group in _by_file(results):
         suite = ET.SubElement(
             root,
@@ -110,9 +113,10 @@ def to_junit(results: Sequence[ScenarioResult]) -> str:
             name=Path(path).name,
             file=path,
             tests=str(len(group)),
-            failures=str(sum(not r.passed for r in group)),
+            failures=str(sum(r.failed for r in group)),
             time=f"{sum(r.duration for r in group):.3f}",
         )
+        _count_skipped(suite, group)
         for result in group:
             case = ET.SubElement(
                 suite,
@@ -123,7 +127,9 @@ def to_junit(results: Sequence[ScenarioResult]) -> str:
                 line=str(result.line),
                 time=f"{result.duration:.3f}",
             )
-            if not result.passed:
+            if result.skipped:
+                ET.SubElement(case, "skipped", message=result.skip_reason)
+            elif not result.passed:
                 step = result.failing_step
                 failure = ET.SubElement(
                     case, "failure", message=headline(result), type=step.outcome if step else "setup"
@@ -138,6 +144,13 @@ def to_junit(results: Sequence[ScenarioResult]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _count_skipped(element: ET.Element, results: Sequence[ScenarioResult]) -> None:
+    """JUnit's `skipped` count, on a run that left scenarios not run (other runs keep their shape)."""
+    skipped = sum(r.skipped for r in results)
+    if skipped:
+        element.set("skipped", str(skipped))
+
+
 _CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,"IPAGothic","Hiragino Sans","Noto Sans CJK JP",sans-serif;margin:0;color:#222;
@@ -148,7 +161,7 @@ table{border-collapse:collapse;width:100%;margin-top:.5em;font-size:.88em;backgr
 th,td{border:1px solid #cfd8dc;padding:.3em .5em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eceff1;font-weight:600} tr.pass td.outcome{background:#d9f2d9} tr.fail td.outcome{background:#f8d0d0}
 tr.skip{color:#999} .badge{padding:.05em .5em;border-radius:.3em;color:#fff;font-size:.85em;white-space:nowrap}
-.badge.pass{background:#2e7d32} .badge.fail{background:#c62828} small{color:#555}
+.badge.pass{background:#2e7d32} .badge.fail{background:#c62828} .badge.skip{background:#78909c} small{color:#555}
 .totals{display:flex;gap:12px;margin:8px 0 12px} .totals div{background:#fff;border:1px solid #cfd8dc;
 border-radius:6px;padding:6px 14px} .totals b{font-size:1.3em} .totals .bad b{color:#c62828}
 .totals .good b{color:#2e7d32}
@@ -156,9 +169,11 @@ border-radius:6px;padding:6px 14px} .totals b{font-size:1.3em} .totals .bad b{co
 border-radius:6px;padding:8px 12px;margin:8px 0} .filters input[type=search]{padding:4px 8px;width:24em;max-width:100%}
 #only-failed{position:absolute;opacity:0} label[for=only-failed]{cursor:pointer}
 label[for=only-failed]::before{content:"☐ "} #only-failed:checked ~ .page label[for=only-failed]::before{content:"☑ "}
-#only-failed:checked ~ .page .scenario.pass,#only-failed:checked ~ .page tr.summary.pass{display:none}
+#only-failed:checked ~ .page .scenario.pass,#only-failed:checked ~ .page tr.summary.pass,
+#only-failed:checked ~ .page .scenario.skip,#only-failed:checked ~ .page tr.summary.skip{display:none}
 details.scenario{background:#fff;border:1px solid #cfd8dc;border-radius:6px;margin:8px 0;padding:6px 12px}
 details.scenario.fail{border-left:5px solid #c62828} details.scenario.pass{border-left:5px solid #2e7d32}
+details.scenario.skip{border-left:5px solid #78909c}
 details.scenario summary{cursor:pointer;display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
 col.n{width:3em} col.r{width:6em} col.f{width:16%} col.w{width:30%} col.t{width:5em} col.s{width:5em}
 col.a{width:13%}
@@ -182,21 +197,26 @@ document.getElementById('filter').addEventListener('input', function (e) {
 """
 
 
+def _badge(result: ScenarioResult) -> str:
+    return "skip" if result.skipped else ("pass" if result.passed else "fail")
+
+
 def _failures_first(results: Sequence[ScenarioResult]) -> list[tuple[int, ScenarioResult]]:
+    """Failures, then scenarios not run, then passes; each in the run's order."""
     numbered = list(enumerate(results, 1))
-    return sorted(numbered, key=lambda item: (item[1].passed, item[0]))
+    return sorted(numbered, key=lambda item: (item[1].passed, item[1].skipped, item[0]))
 
 
 def _summary_rows(ordered: list[tuple[int, ScenarioResult]]) -> list[str]:
     e = html.escape
     rows = []
     for number, result in ordered:
-        badge = "pass" if result.passed else "fail"
+        badge = _badge(result)
         step = result.failing_step
         where = (
             f"手順 {step.index}（{e(step.action)}）: 期待 {e(step.expectation)} → {e(step.outcome)}"
             if step
-            else e(result.error)
+            else e(result.error or result.skip_reason)
         )
         search = e(f"{result.name} {result.path} {' '.join(result.tags)} {badge}".lower())
         rows.append(
@@ -242,7 +262,9 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
     failures-only switch and a text filter, then each scenario folded (failures open)."""
     e = html.escape
     passed = sum(r.passed for r in results)
-    failed = len(results) - passed
+    failed = sum(r.failed for r in results)
+    skipped = sum(r.skipped for r in results)
+    not_run_box = f"<div>未実行 / not run <b>{skipped}</b></div>" if skipped else ""
     ordered = _failures_first(results)
     parts = [
         f'<!DOCTYPE html><html lang="ja"><head><meta charset="utf-8"><title>{e(title)}</title>',
@@ -252,7 +274,7 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
         f'<div class="page"><h1>{e(title)}</h1>',
         f'<div class="totals"><div>シナリオ / scenarios <b>{len(results)}</b></div>'
         f'<div class="good">成功 / passed <b>{passed}</b></div><div class="bad">失敗 / failed <b>{failed}</b></div>'
-        f"<div>時間 / time <b>{sum(r.duration for r in results):.1f}</b> s</div></div>",
+        f"{not_run_box}<div>時間 / time <b>{sum(r.duration for r in results):.1f}</b> s</div></div>",
         '<div class="filters"><label for="only-failed">失敗のみ表示 / failures only</label>'
         '<label>絞り込み / filter <input type="search" id="filter" '
         'placeholder="名前・ファイル・タグ / name, file, tag"></label></div>',
@@ -268,9 +290,9 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
         '<h2 style="margin-top:1.2em">詳細 / details</h2>',
     ]
     for number, result in ordered:
-        badge = "pass" if result.passed else "fail"
+        badge = _badge(result)
         search = e(f"{result.name} {result.path} {' '.join(result.tags)} {badge}".lower())
-        fold = "" if result.passed else " open"
+        fold = "" if result.passed or result.skipped else " open"
         parts.append(
             f'<details class="scenario {badge}" id="s{number}" data-search="{search}"{fold}>'
             f'<summary><span class="badge {badge}">{badge.upper()}</span><h2>{e(result.name)}</h2>'
@@ -279,6 +301,8 @@ def to_html(results: Sequence[ScenarioResult], *, title: str = "careplan-sim シ
         )
         if result.error:
             parts.append(f"<p><strong>{e(error_label(result))}:</strong> {e(result.error)}</p>")
+        if result.skipped:
+            parts.append(f"<p><strong>{e(NOT_RUN_LABEL)}:</strong> {e(result.skip_reason)}</p>")
         parts.append(_steps_table(result))
         parts.append("</details>")
     parts.append(f"</div><script>{_FILTER_JS}</script></body></html>\n")

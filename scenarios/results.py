@@ -1,10 +1,15 @@
-"""What a run records: one StepResult per step, one ScenarioResult per scenario (JSON-ready)."""
+"""What a run records: one StepResult per step, one ScenarioResult per scenario (JSON-ready).
+
+A scenario is passed, failed (a step, or its setup or teardown) or not run (`skip_reason`: the run
+stopped trying scenarios, its hub out of reach); a step is passed, failed or skipped."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
+
+UNREACHABLE = "HUB_UNREACHABLE"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -33,11 +38,27 @@ class ScenarioResult:
     tags: tuple[str, ...]
     steps: list[StepResult] = field(default_factory=list)
     error: str = ""  # a problem outside the steps (setup)
+    error_code: str = ""  # the hub's code when `error` is its refusal
+    skip_reason: str = ""  # why the scenario was not run (its steps all skipped)
     duration: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return not self.error and all(s.passed for s in self.steps)
+        return not self.error and not self.skipped and all(s.passed for s in self.steps)
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.skip_reason)
+
+    @property
+    def failed(self) -> bool:
+        return not self.passed and not self.skipped
+
+    @property
+    def hub_unreachable(self) -> bool:
+        """The hub did not answer: at the failing step, or in the setup or teardown."""
+        step = self.failing_step
+        return UNREACHABLE in (self.error_code, step.outcome if step else "")
 
     @property
     def failing_step(self) -> StepResult | None:
@@ -50,6 +71,8 @@ class ScenarioResult:
             "line": self.line,
             "tags": list(self.tags),
             "passed": self.passed,
+            "skipped": self.skipped,
+            "skip_reason": self.skip_reason,
             "error": self.error,
             "duration": round(self.duration, 3),
             "steps": [s.to_json() for s in self.steps],

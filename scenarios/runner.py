@@ -7,7 +7,9 @@ Rules this module keeps:
 2. Keys come from the process-wide `scenarios.pki` (one CA, certificates cached); each hub gets a
    copy of the CA directory and publishes its own CRL, so revocations are per run.
 3. A step's outcome is the hub's own answer: on refusal its code, message, detail and fix.
-4. After the first failing step the rest of the scenario is skipped.
+4. After the first failing step the rest of the scenario is skipped. Against a running hub, once
+   it does not answer (HUB_UNREACHABLE at a step, in a setup or a teardown), the rest of the run is
+   not run: each remaining scenario is reported with why, its steps skipped.
 5. The hub is reached through a `scenarios.drivers.HubDriver`; each action lives, with its argument
    schema and check, in `scenarios.actions`. A remote run derives its 事業所番号 from the labels
    and a random nonce (`namespaced`), so runs never collide.
@@ -37,7 +39,7 @@ from scenarios.files import GENERATED_SEED
 from scenarios.loader import office_number_for
 from scenarios.model import OfficeSpec, Scenario, Step
 from scenarios.pki import OTHER_CERTIFICATE, pki
-from scenarios.results import ScenarioResult, StepFailed, StepResult
+from scenarios.results import UNREACHABLE, ScenarioResult, StepFailed, StepResult
 
 ADMIN_TOKEN = "scenario-admin-token"
 
@@ -110,7 +112,7 @@ async def run_scenario(
         try:
             await _setup_and_steps(run, result, on_step)
         except Exception as exc:  # setup went wrong: report, do not crash the suite
-            result.error = _problem(exc)
+            _setup_failed(result, exc)
         finally:
             await run.close()
             await running.stop()
@@ -131,7 +133,7 @@ async def _run_remote(
             run = Run(scenario, Path(tmp), driver)
             await _setup_and_steps(run, result, on_step)
         except Exception as exc:  # setup went wrong: report, do not crash the suite
-            result.error = _problem(exc)
+            _setup_failed(result, exc)
         finally:
             if run is not None:
                 await run.close()
@@ -140,7 +142,16 @@ async def _run_remote(
                 try:
                     await driver.close()
                 except Exception as exc:
-                    result.error = result.error or _not_restored(kept, exc)
+                    if not result.error:
+                        result.error, result.error_code = _not_restored(kept, exc), _code(exc)
+
+
+def _setup_failed(result: ScenarioResult, exc: Exception) -> None:
+    result.error, result.error_code = _problem(exc), _code(exc)
+
+
+def _code(exc: Exception) -> str:
+    return exc.code if isinstance(exc, CareplanError) else ""
 
 
 def _problem(exc: Exception) -> str:
@@ -257,12 +268,35 @@ async def run_all(
     keep: bool = False,
     on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
-    results = []
+    results: list[ScenarioResult] = []
+    gone = ""  # why the rest is not run: the running hub stopped answering
     for scenario in scenarios:
-        results.append(await run_scenario(scenario, on_step, hub=hub, keep=keep))
+        if gone:
+            results.append(not_run(scenario, gone))
+        else:
+            results.append(await run_scenario(scenario, on_step, hub=hub, keep=keep))
+            if hub is not None and results[-1].hub_unreachable:
+                gone = _gone_at(results[-1])
         if on_result is not None:
             on_result(results[-1])
     return results
+
+
+def _gone_at(result: ScenarioResult) -> str:
+    where = f"{Path(result.path).name}:{result.line}"
+    return (
+        f"ハブに接続できないため実行していません（{where} で {UNREACHABLE}）"
+        f" / not run: the hub does not answer ({UNREACHABLE} at {where})"
+    )
+
+
+def not_run(scenario: Scenario, reason: str) -> ScenarioResult:
+    """The result of a scenario the run did not try, for `reason`: every step skipped."""
+    result = ScenarioResult(
+        name=scenario.name, path=str(scenario.path), line=scenario.line, tags=scenario.tags, skip_reason=reason
+    )
+    result.steps = [_skipped(step) for step in scenario.steps]
+    return result
 
 
 def run(

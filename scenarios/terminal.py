@@ -26,6 +26,7 @@ WIDTH = 80  # at most, whatever the terminal: a run's output is pasted into tick
 NARROWEST = 40  # a narrower terminal still gets lines this wide: the terminal wraps them
 ROOM = 30  # cells a value needs beside its head; with less it starts on a line of its own
 VERDICTS = {True: "成功 PASS", False: "失敗 FAIL"}
+NOT_RUN = "未実行 SKIP"  # a scenario the run did not try (its hub out of reach)
 FLAGS = {"ok": "成功 ok", "FAIL": "失敗 FAIL", "skip": "省略 skip"}
 # The step lines' columns, said once above the first of them (each line carries only values).
 LEGEND = "  番号 判定 担当 操作 想定 → 結果 / # result actor action expected → outcome"
@@ -55,13 +56,18 @@ def step_flag(step: StepResult) -> str:
 
 
 def verdict(result: ScenarioResult) -> str:
-    return VERDICTS[result.passed]
+    return NOT_RUN if result.skipped else VERDICTS[result.passed]
 
 
 def totals(results: Sequence[ScenarioResult]) -> str:
-    failed = sum(not r.passed for r in results)
-    passed = len(results) - failed
-    return f"成功 {passed} 件・失敗 {failed} 件 / {passed} passed, {failed} failed"
+    """`成功 1 件・失敗 1 件 / 1 passed, 1 failed`, and `・未実行 N 件` / `, N not run` when some were not."""
+    passed = sum(r.passed for r in results)
+    failed = sum(r.failed for r in results)
+    skipped = sum(r.skipped for r in results)
+    if not skipped:
+        return f"成功 {passed} 件・失敗 {failed} 件 / {passed} passed, {failed} failed"
+    ja = f"成功 {passed} 件・失敗 {failed} 件・未実行 {skipped} 件"
+    return f"{ja} / {passed} passed, {failed} failed, {skipped} not run"
 
 
 def steps_count(count: int) -> str:

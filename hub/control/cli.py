@@ -7,13 +7,15 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from careplan.errors import LANG_ENV, parse_lang
 from careplan.helptext import input_file, instant, json_value, number_in
-from hub.control import render
+from hub.control import render, snapshots
 from hub.control.faults import KINDS
 from hub.listing import PAGE_MAX
 
@@ -107,12 +109,26 @@ async def _snapshot(call: Call, args: argparse.Namespace) -> object:
     command = args.snapshot_command
     if command == "list":
         return await call("GET", "/admin/v1/snapshots", None)
+    if not snapshots.NAME.fullmatch(args.name):  # the hub would refuse it with a fix for API callers
+        return _bad_snapshot_name(args.name, command)
     if command == "save":
         return await call("POST", "/admin/v1/snapshots", {"name": args.name})
     path = f"/admin/v1/snapshots/{quote(args.name, safe='')}"
     return await call(
         "POST" if command == "restore" else "DELETE", path + ("/restore" if command == "restore" else ""), None
     )
+
+
+def _bad_snapshot_name(name: str, command: str) -> dict[str, object]:
+    """The hub's refusal of `name`, with its fix said as the command to type (Japanese first, as
+    --lang / CAREPLAN_LANG asks of the admin API)."""
+    if command == "save":
+        fix = "careplan hub snapshot save 月初 のように名前を付けてください。"
+        fix_en = "e.g. careplan hub snapshot save before-month-end"
+    else:
+        fix = "careplan hub snapshot list で保存済みの名前を確認してください。"
+        fix_en = "List the snapshots (careplan hub snapshot list)."
+    return snapshots.bad_name(name, fix, fix_en).to_wire(parse_lang(os.environ.get(LANG_ENV)))
 
 
 def _since(text: str) -> str:

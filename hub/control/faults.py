@@ -4,6 +4,8 @@ client's retry logic can be tested.
 Rules this module keeps:
 1. A rule matches requests by route (`"POST /api/v1/transmissions"`, `*` wildcards), office
    (the TLS certificate's 事業所番号) and operation (login, send, list, download, acknowledge);
+   a new rule's route must match a route of the hub that faults reach (the router's, named as the
+   journal names them: `GET /api/v1/inbox/{transmission_id}`), else it would never fire;
    `count` limits it to the next N matching requests, `probability` draws from a hash of the
    rule, its seed and the match number, so the same rules and requests inject the same faults.
 2. Rules, counters and draws live in the control database: every worker process sees the same
@@ -25,12 +27,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import difflib
 import fnmatch
 import hashlib
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
@@ -44,7 +47,7 @@ from careplan.office import is_office_number
 from hub import tokens
 from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
-from hub.operations import in_route, route_of
+from hub.operations import in_route, route_of, routes_of
 
 ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
 KINDS = (
@@ -92,16 +95,35 @@ TRANSMISSION_ID = re.compile(r"[0-9a-f]{32}")  # as careplan.manifest writes the
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
 
 
-def _bad(problems: list[tuple[str, str]]) -> CareplanError:
-    """BAD_REQUEST naming every problem of a rule: (Japanese, English) pairs."""
+def _bad(problems: list[tuple[str, str]], fix: tuple[str, str] | None = None) -> CareplanError:
+    """BAD_REQUEST naming every problem of a rule: (Japanese, English) pairs; the fix an example
+    rule unless given."""
     example = '{"kind": "http_error", "status": 503, "route": "POST /api/v1/transmissions", "count": 1}'
+    fix_ja, fix_en = fix or (f"規則の例: {example}", f"e.g. {example}")
     return CareplanError(
         "BAD_REQUEST",
         operation=Operation.ADMIN,
         detail="、".join(ja for ja, _ in problems),
-        fix=f"規則の例: {example}",
+        fix=fix_ja,
         detail_en="; ".join(en for _, en in problems),
-        fix_en=f"e.g. {example}",
+        fix_en=fix_en,
+    )
+
+
+def faultable(routes: Iterable[str]) -> tuple[str, ...]:
+    """The routes a rule can reach: all but the admin API's and the dashboard's (SPARED)."""
+    return tuple(r for r in routes if not r.partition(" ")[2].startswith(SPARED))
+
+
+def _close_routes(pattern: str, routes: Collection[str]) -> tuple[str, str]:
+    """The fix of a route that matches none: a few close route names (HEAD ones only for HEAD)."""
+    candidates = [r for r in routes if pattern.startswith("HEAD ") or not r.startswith("HEAD ")]
+    close = difflib.get_close_matches(pattern, candidates, n=3, cutoff=0.5)
+    close = close or difflib.get_close_matches(pattern, candidates, n=3, cutoff=0) or candidates[:3]
+    named = ", ".join(close)
+    return (
+        f"近い経路: {named}（careplan hub journal に出る「METHOD /path」の形で、* も使えます）",
+        f"close routes: {named} (METHOD /path as the journal shows them; * wildcards)",
     )
 
 
@@ -157,11 +179,23 @@ class FaultRule:
         if problems:
             raise _bad(problems)
 
-    def check_new(self) -> None:
+    def check_new(self, routes: Collection[str]) -> None:
         """What a new rule must also be (a stored one is read back as it was, even from before
-        these checks): an office or transmission no request can carry would be stored and never
-        match (`--office abc`), which reads as a fault that does not work; Retry-After: -1 is no HTTP."""
+        these checks): an office, transmission or route no request can carry would be stored and
+        never match (`--office abc`, `--route 'GET /nothing'`), which reads as a fault that does
+        not work; Retry-After: -1 is no HTTP. `routes`: the hub's routes that faults reach
+        (`faultable`). Raises BAD_REQUEST naming every problem, with close routes as the fix for a
+        route that matches none."""
         problems = []
+        fix = None
+        if self.route is not None and not any(fnmatch.fnmatchcase(r, self.route) for r in routes):
+            problems.append(
+                (
+                    f"route {self.route!r} に合うハブの経路がありません（この規則は働きません）",
+                    f"route {self.route!r} matches no route of the hub (the rule would never fire)",
+                )
+            )
+            fix = _close_routes(self.route, routes)
         if self.retry_after is not None and self.retry_after < 0:
             problems.append(("retry_after は 0 以上の秒数です", "retry_after must not be negative"))
         if self.office is not None and not is_office_number(self.office):
@@ -179,7 +213,7 @@ class FaultRule:
                 )
             )
         if problems:
-            raise _bad(problems)
+            raise _bad(problems, fix)
 
     def _type_problems(self) -> list[tuple[str, str]]:
         problems = []
@@ -286,8 +320,9 @@ class _Active:
 class Faults:
     """The rule set in the control database, with a short-lived per-process cache."""
 
-    def __init__(self, db: ControlDatabase) -> None:
+    def __init__(self, db: ControlDatabase, app: web.Application) -> None:
         self.db = db
+        self.routes = faultable(routes_of(app))  # what a new rule's route must match (check_new)
         self._cache: list[_Active] = []
         self._loaded = 0.0
 

@@ -88,7 +88,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     app[CONTROL] = Control(
         db=db,
         journal=journal,
-        faults=Faults(db),
+        faults=Faults(db, app),
         gate=Gate(),
         snapshots=snapshots,
         nodes=nodes,

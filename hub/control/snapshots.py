@@ -51,14 +51,20 @@ from hub.trust import TrustStore
 NAME = re.compile(r"\w[\w.-]{0,63}")  # letters of any script (月初), digits, _ . -; never / or ..
 
 
-def _bad_name(name: str) -> CareplanError:
+def bad_name(
+    name: str,
+    fix: str = '{"name": "月初"} のように名前を付けてください。',
+    fix_en: str = 'e.g. {"name": "before-month-end"}',
+) -> CareplanError:
+    """The refusal of a snapshot name that is not NAME; its fix in the admin API's terms unless the
+    caller (`careplan hub snapshot`) says it in its own."""
     return CareplanError(
         "BAD_REQUEST",
         operation=Operation.ADMIN,
         detail=f"スナップショット名 {name!r} は使えません（文字・数字・'.'・'_'・'-' の1〜64文字、先頭は文字か数字）",
-        fix='{"name": "月初"} のように名前を付けてください。',
+        fix=fix,
         detail_en=f"snapshot name {name!r}: 1–64 letters of any script, digits, '.', '_', '-'; first a letter or digit",
-        fix_en='e.g. {"name": "before-month-end"}',
+        fix_en=fix_en,
     )
 
 
@@ -113,7 +119,7 @@ class Snapshots:
 
     def _path(self, name: str) -> Path:
         if not NAME.fullmatch(name):
-            raise _bad_name(name)
+            raise bad_name(name)
         return self.directory / name
 
     def _existing(self, name: str) -> Path:

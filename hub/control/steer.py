@@ -44,7 +44,7 @@ async def change_faults(
     """Clear the rules (if asked), then add `add` (each validated first: all or nothing)."""
     rules = [FaultRule.from_json(r) for r in add]
     for rule in rules:
-        rule.check_new()
+        rule.check_new(control.faults.routes)
     if clear:
         await control.faults.clear()
     return await control.faults.add(rules, seed=seed, now=now.isoformat()) if rules else await control.faults.list()

@@ -221,6 +221,45 @@ async def test_refusals_read_for_people_on_stderr_and_stay_json_with_json(
     assert json.loads(capsys.readouterr().out)["code"] == "SNAPSHOT_NOT_FOUND"
 
 
+@pytest.mark.parametrize(
+    ("command", "fix"),
+    [
+        ("save", "careplan hub snapshot save 月初 のように"),
+        ("restore", "careplan hub snapshot list で保存済みの名前"),
+        ("delete", "careplan hub snapshot list で保存済みの名前"),
+    ],
+)
+async def test_a_refused_snapshot_name_gives_the_fix_as_a_command_and_the_api_keeps_its_own(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str], command: str, fix: str
+) -> None:
+    """`careplan hub snapshot save 'a/b'` said: {"name": "月初"} のように名前を付けてください — the
+    admin API's words, a body a person at the shell never typed."""
+    args = parse("snapshot", command, "a/b")
+    refused = await control_cli.COMMANDS["snapshot"](caller(hub), args)
+    assert control_cli.show(refused, args, control_cli.lines_of("snapshot", args)) == 1
+    err = capsys.readouterr().err
+    fits(err)
+    assert err.startswith("エラー / error BAD_REQUEST") and "スナップショット名 'a/b' は使えません" in err
+    assert fix in "".join(line.strip() for line in err.splitlines()) and '{"name"' not in err
+    status, api = await admin(hub, "POST", "/admin/v1/snapshots", {"name": "a/b"})
+    assert (status, api["code"]) == (400, "BAD_REQUEST") and '{"name": "' in api["fix"]
+
+
+async def test_faults_add_with_a_route_the_hub_lacks_is_refused_with_close_routes(
+    hub: HubUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`careplan hub faults add --route 'GET /nothing'` stored a rule that never fired."""
+    args = parse("faults", "add", "--kind", "latency", "--route", "POST /api/v1/transmision")
+    refused = await control_cli.COMMANDS["faults"](caller(hub), args)
+    assert control_cli.show(refused, args, control_cli.lines_of("faults", args)) == 1
+    err = capsys.readouterr().err
+    fits(err)
+    said = "".join(line.strip() for line in err.splitlines())
+    assert err.startswith("エラー / error BAD_REQUEST")
+    assert "route 'POST /api/v1/transmision' に合うハブの経路がありません" in said
+    assert "近い経路: POST /api/v1/transmissions" in said
+
+
 async def test_empty_lists_say_so(hub: HubUnderTest, capsys: pytest.CaptureFixture[str]) -> None:
     call = caller(hub)
     for argv in (("transmissions",), ("sessions",), ("corrections",), ("faults", "list"), ("snapshot", "list")):

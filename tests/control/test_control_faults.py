@@ -9,10 +9,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from controlkit import admin, journal, ok, plan, raw_send
+from controlkit import ADMIN, admin, control, journal, ok, plan, raw_send
 
 from careplan.errors import CareplanError, Lang
+from hub.control.faults import FaultRule
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+
+ADMIN_EN = {**ADMIN, "Accept-Language": "en"}
 
 
 async def _faulted(hub: HubUnderTest, **query: str) -> list[dict[str, Any]]:
@@ -229,3 +232,54 @@ async def test_a_catch_all_rule_spares_the_admin_api_and_the_dashboard(hub: HubU
     assert (await hub.raw("GET", "/healthz"))[0] == 503
     assert (await ok(hub, "DELETE", "/admin/v1/faults"))["cleared"] == 1
     assert (await hub.raw("GET", "/healthz"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("route", "close"),
+    [
+        ("GET /nothing", "GET /"),
+        ("POST /api/v1/transmission", "POST /api/v1/transmissions, "),  # a typo: stored, never hit
+        ("GET /api/v1/inbox/{id}", "GET /api/v1/inbox/{transmission_id}"),  # the template's own name
+        ("GET /api/v1/inbox/abc", "GET /api/v1/inbox, "),  # a path, not the template
+        ("GET /api/v2/*", "GET /api, "),  # a pattern that matches no route
+        ("GET /admin/v1/faults", "GET /api/v1/"),  # the admin API is never faulted: not offered either
+    ],
+)
+async def test_a_route_that_matches_no_route_of_the_hub_is_refused_with_close_ones(
+    hub: HubUnderTest, route: str, close: str
+) -> None:
+    """`careplan hub faults add --route 'GET /nothing'` was stored, and never fired."""
+    status, refusal = await admin(hub, "POST", "/admin/v1/faults", {"kind": "latency", "route": route})
+    assert (status, refusal["code"]) == (400, "BAD_REQUEST"), refusal
+    assert refusal["detail"].startswith(f"route {route!r} に合うハブの経路がありません"), refusal
+    assert refusal["fix"].startswith("近い経路: ") and close in refusal["fix"], refusal
+    assert "/admin/" not in refusal["fix"] and "HEAD " not in refusal["fix"]
+    assert (await ok(hub, "GET", "/admin/v1/faults"))["faults"] == []
+    _, english = await hub.raw("POST", "/admin/v1/faults", json={"kind": "latency", "route": route}, headers=ADMIN_EN)
+    assert english["detail"].startswith(f"route {route!r} matches no route of the hub"), english
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "POST /api/v1/transmissions",
+        "GET /api/v1/inbox/{transmission_id}",
+        "GET /api/v1/inbox/*/files/*",
+        "* /api/v1/inbox*",
+        "GET /healthz",
+    ],
+)
+async def test_a_route_of_the_hub_or_a_pattern_matching_one_is_accepted(hub: HubUnderTest, route: str) -> None:
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "latency", "route": route, "count": 1})
+    [stored] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert stored["rule"]["route"] == route
+
+
+async def test_a_stored_rule_with_a_route_the_hub_lacks_still_loads(hub: HubUnderTest) -> None:
+    """Rules stored before routes were checked are read back as they are, and spent as before."""
+    stored = FaultRule.from_json({"kind": "http_error", "route": "GET /nothing", "count": 1})
+    await control(hub).faults.add([stored], seed=0, now="2026-04-10T10:00:00+09:00")
+    [listed] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert listed["rule"]["route"] == "GET /nothing"
+    assert (await hub.raw("GET", "/healthz"))[0] == 200  # the rule set loads; this rule matches nothing
+    assert (await hub.raw("GET", "/nothing"))[0] == 503  # an unmatched path is its own route (route_of)

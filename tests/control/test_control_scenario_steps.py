@@ -3,15 +3,19 @@ session expiry it logs in again after) and `snapshot` (save, change, restore), i
 
 from __future__ import annotations
 
+import asyncio
+import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from controlkit import ok
 
+from careplan_cli import scenarios as scenarios_cli
 from scenarios import report
 from scenarios.drivers import RemoteHub
 from scenarios.loader import ScenarioError, load_file
-from scenarios.runner import run, run_scenario
+from scenarios.runner import run, run_all, run_scenario
 from tests.conftest import HubUnderTest
 
 SCENARIO = """
@@ -126,3 +130,72 @@ async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_t
     assert "HUB_UNREACHABLE: " in result.error
     text = report.failure_text(result)
     assert "ステップ 2（" in text and "後片付けに失敗しました / teardown failed: ハブを実行前の状態に" in text
+
+
+async def test_once_the_hub_stops_the_run_reports_the_remaining_scenarios_not_run(
+    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub stops in the first of three scenarios: the other two each tried their setup and
+    failed with HUB_UNREACHABLE too. They are not run, each saying why, their steps skipped."""
+    advance = RemoteHub.advance_clock
+
+    async def stop_then_advance(self: RemoteHub, delta: object) -> object:
+        await hub.running.stop()
+        return await advance(self, delta)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RemoteHub, "advance_clock", stop_then_advance)
+    path = tmp_path / "stopped.yaml"
+    path.write_text("\n---\n".join(STOPPED.replace("止まる", f"止まる {n}") for n in (1, 2, 3)), encoding="utf-8")
+    first, *rest = await run_all(load_file(path), hub=(hub.url, hub.config.data_dir))
+    assert first.hub_unreachable and [s.outcome for s in first.steps] == ["ok", "HUB_UNREACHABLE", "skipped"]
+    assert [(r.skipped, r.error, r.passed) for r in rest] == [(True, "", False)] * 2
+    for result in rest:
+        assert result.skip_reason == (
+            "ハブに接続できないため実行していません（stopped.yaml:2 で HUB_UNREACHABLE）"
+            " / not run: the hub does not answer (HUB_UNREACHABLE at stopped.yaml:2)"
+        )
+        assert [(s.outcome, s.skipped) for s in result.steps] == [("skipped", True)] * 3
+
+
+async def test_a_run_whose_hub_does_not_answer_exits_3_and_reports_the_rest_not_run(
+    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`careplan scenarios run --hub` with the hub stopped: the first scenario's setup meets
+    HUB_UNREACHABLE; the second is not run (terminal, JUnit, JSON, HTML say so, Japanese first), the
+    run says how to check the hub and exits 3, the status of every command for a hub out of reach."""
+    monkeypatch.setenv("COLUMNS", "200")
+    await hub.running.stop()
+    path = tmp_path / "stopped.yaml"
+    path.write_text(STOPPED + "\n---\n" + STOPPED.replace("止まる", "止まる 2"), encoding="utf-8")
+    reports = {kind: tmp_path / f"r.{kind}" for kind in ("junit", "json", "html")}
+    options = [item for kind, target in reports.items() for item in (f"--{kind}", str(target))]
+    argv = ["run", str(path), "--hub", hub.url, "--data", str(hub.config.data_dir), *options]
+    status = await asyncio.to_thread(scenarios_cli.main, argv)
+    printed = capsys.readouterr()
+    assert status == 3, printed.out + printed.err
+    out = printed.out.splitlines()
+    assert out[0].startswith("失敗 FAIL ") and out[1] == "      準備に失敗しました / setup failed: HUB_UNREACHABLE:"
+    skipped = next(n for n, line in enumerate(out) if line.startswith("未実行 SKIP "))
+    assert out[skipped].endswith("stopped.yaml:15  ハブが途中で止まる 2")
+    assert out[skipped + 1].startswith("      ハブに接続できないため実行していません（stopped.yaml:2 で")
+    assert out[-1] == "成功 0 件・失敗 1 件・未実行 1 件 / 0 passed, 1 failed, 1 not run"
+    err = printed.err.splitlines()
+    assert err[0].startswith("careplan scenarios: ハブに接続できないため、残りのシナリオを実行しませんでした。")
+    assert "careplan up" in printed.err and "run again" in printed.err
+    assert err[-1] == f"  careplan hub --data {hub.config.data_dir} clock show"
+
+    suite = ET.fromstring(reports["junit"].read_text("utf-8"))
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "1")
+    failed, not_run = suite.iter("testcase")
+    assert failed.find("failure") is not None and failed.find("skipped") is None
+    assert not_run.find("failure") is None
+    skip = not_run.find("skipped")
+    assert skip is not None and (skip.get("message") or "").startswith("ハブに接続できないため実行していません")
+    data = json.loads(reports["json"].read_text("utf-8"))
+    assert data["summary"] == {"scenarios": 2, "passed": 0, "failed": 1, "skipped": 1}
+    assert [(r["skipped"], r["passed"]) for r in data["results"]] == [(False, False), (True, False)]
+    assert data["results"][1]["skip_reason"].startswith("ハブに接続できないため実行していません")
+    page = reports["html"].read_text("utf-8")
+    assert "未実行 / not run <b>1</b>" in page and "ハブに接続できないため実行していません" in page
+    summary = page[page.index('id="summary"') : page.index("詳細 / details")]
+    assert summary.index('class="summary fail"') < summary.index('class="summary skip"')  # failures first

@@ -95,7 +95,7 @@ async def test_failing_scenario_names_the_step_and_the_hub_explanation(tmp_path:
     assert 'href="#s1"' in summary and 'id="s1"' in page and 'class="scenario fail" id="s1"' in page
     assert 'id="only-failed"' in page and 'id="filter"' in page and "failures only" in page
     data = json.loads(report.to_json([result, ok]))
-    assert data["summary"] == {"scenarios": 2, "passed": 1, "failed": 1}
+    assert data["summary"] == {"scenarios": 2, "passed": 1, "failed": 1, "skipped": 0}
 
 
 def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

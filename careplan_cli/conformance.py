@@ -111,6 +111,14 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(lines), flush=True)
 
     hide = Redaction.of(args.sut, hub=args.hub)  # the report and this terminal never show a password
+
+    def unreachable(reason: object) -> int:
+        _refused(
+            hide(f"{args.hub} のハブの管理 API に {args.data} で接続できません"),
+            hide(f"cannot reach the hub's admin API at {args.hub} with {args.data}: {reason}"),
+        )
+        return 2
+
     try:
         run = asyncio.run(
             run_suite(
@@ -125,14 +133,12 @@ def _run(args: argparse.Namespace) -> int:
             )
         )
     except CareplanError as error:
+        if error.code == "HUB_UNREACHABLE":  # the admin API's driver says it as the client does
+            return unreachable(error.detail_en or error.detail)
         _refused(hide(f"{error.code}: {error.detail}"), hide(error.fix))
         return 2
     except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
-        _refused(
-            hide(f"{args.hub} のハブの管理 API に {args.data} で接続できません"),
-            hide(f"cannot reach the hub's admin API at {args.hub} with {args.data}: {exc}"),
-        )
-        return 2
+        return unreachable(exc)
     paths = report.write(run, args.report, baseline)
     counts = report.summary(run)
     passed, failed, not_run = counts["pass"], counts["fail"], counts["not_run"]

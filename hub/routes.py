@@ -9,7 +9,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, MultipartReader, hdrs, web
@@ -51,33 +51,20 @@ def _field(body: dict[str, Any], name: str) -> str:
     return value
 
 
-def _text(body: dict[str, Any], name: str, default: str) -> str:
-    """An optional string field (absent or null: `default`); BAD_REQUEST for another JSON type,
-    which str() turned into text: "prefecture": null was stored as the prefecture "None"."""
+_T = TypeVar("_T", str, bool)
+_KINDS = {str: ("文字列です", "a string"), bool: (" true か false です", "true or false")}
+
+
+def _optional(body: dict[str, Any], name: str, kind: type[_T], default: _T) -> _T:
+    """An optional field of one JSON type (absent or null: `default`); BAD_REQUEST for another
+    type, which a conversion would have misread: bool() read "retire_old": "false" as true and
+    retired the old keys, str() stored "prefecture": null as the prefecture "None"."""
     value = body.get(name)
     if value is None:
         return default
-    if not isinstance(value, str):
-        raise CareplanError(
-            "BAD_REQUEST",
-            detail=f"項目 {name!r} は文字列です",
-            detail_en=f"field {name!r} is a string",
-        )
-    return value
-
-
-def _flag(body: dict[str, Any], name: str) -> bool:
-    """An optional true/false field (absent or null: false); BAD_REQUEST for another JSON type,
-    which bool() read as true: "retire_old": "false" retired the old keys."""
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise CareplanError(
-            "BAD_REQUEST",
-            detail=f"項目 {name!r} は true か false です",
-            detail_en=f"field {name!r} is true or false",
-        )
+    if not isinstance(value, kind):
+        said, said_en = _KINDS[kind]
+        raise CareplanError("BAD_REQUEST", detail=f"項目 {name!r} は{said}", detail_en=f"field {name!r} is {said_en}")
     return value
 
 
@@ -402,10 +389,10 @@ async def register_office(request: web.Request) -> web.Response:
         service_kind=_field(body, "service_kind"),
         office_user_id=_field(body, "office_user_id"),
         password=_field(body, "password"),
-        licence=_text(body, "licence", "valid"),
-        password_state=_text(body, "password_state", "ok"),
-        prefecture=_text(body, "prefecture", ""),
-        address=_text(body, "address", ""),
+        licence=_optional(body, "licence", str, "valid"),
+        password_state=_optional(body, "password_state", str, "ok"),
+        prefecture=_optional(body, "prefecture", str, ""),
+        address=_optional(body, "address", str, ""),
         personal_users=_personal_users(body),
     )
     return json_response(office, status=201)
@@ -504,7 +491,7 @@ async def rotate_keys(request: web.Request) -> web.Response:
     """{"retire_old": bool}: a new payload key; with retire_old, every stored payload re-encrypted."""
     require_admin(request)
     body = await _json_body(request)
-    return json_response(await request.app[SERVICE].rotate_keys(retire_old=_flag(body, "retire_old")))
+    return json_response(await request.app[SERVICE].rotate_keys(retire_old=_optional(body, "retire_old", bool, False)))
 
 
 @ROUTES.get("/admin/v1/audit")

@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from rich.cells import cell_len
 
+from careplan.office import with_check_digit
 from careplan_cli.up import login_args
 from conformance.suite import CLIENT
 from tests.conftest import careplan_up, run_careplan
+from tests.test_cli_hostile_input import unfolded
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -322,3 +324,14 @@ def test_no_password_given_to_the_adapter_reaches_the_report_or_the_terminal(
         assert adapter == sut
         assert stderr == "debug: .p12 password ***\n"
         assert report["steps"][0]["adapter"]["result"]["error"]["message"] == "wrong password ***"
+
+
+def test_an_office_the_hub_does_not_have_is_said_to_be_unregistered(hub: Hub, tmp_path: Path) -> None:
+    """OFFICE_NOT_FOUND reads as "not registered"; anything else (a hub that does not answer) is
+    said as it is, not as an office missing."""
+    number = with_check_digit("137019999")
+    done = hub.run(tmp_path, _adapter(hub), "--office", number, "--only", "login")
+    assert done.returncode == 2, done.stderr
+    said = unfolded(done.stderr)
+    assert unfolded(f"OFFICE_NOT_FOUND: 事業所 {number} は {hub.url} に登録されていません") in said, done.stderr
+    assert unfolded("careplan up はデモ事業所を登録します") in said

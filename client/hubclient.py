@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from cryptography import x509
@@ -53,6 +53,7 @@ Progress = Callable[[int], None]
 Warned = Callable[[str, Sequence[Finding]], None]  # (recipient, the pre-check's warnings), before the upload
 CHUNK = 64 * 1024
 FETCH_ATTEMPTS = 3  # a cut download is repeated this often in all
+T = TypeVar("T")
 
 
 def _no_progress(_: int) -> None:
@@ -563,14 +564,10 @@ class HubClient:
                 raise
             already = error
         # The receipt is on the hub (ours, or another terminal's first): its row is the answer.
-        for attempt in range(1, FETCH_ATTEMPTS + 1):
-            try:
-                rows = await self.inbox(include_downloaded=True)
-                break
-            except CareplanError as error:
-                if not answer_lost(error) or attempt == FETCH_ATTEMPTS:
-                    raise already from None  # recorded all the same: `_not_acknowledged` says so
-                await asyncio.sleep(0.2 * attempt)
+        try:
+            rows = await _repeated(lambda: self.inbox(include_downloaded=True), answer_lost)
+        except CareplanError:
+            raise already from None  # recorded all the same: `_not_acknowledged` says so
         for row in rows:
             if row["transmission_id"] == transmission_id:
                 return row
@@ -598,14 +595,9 @@ class HubClient:
     async def _fetch(self, transmission_id: str, position: int, progress: Progress) -> bytes:
         """One file; a download cut off midway is repeated (the hub keeps the file until the
         acknowledgement), up to FETCH_ATTEMPTS times."""
-        for attempt in range(1, FETCH_ATTEMPTS + 1):
-            try:
-                return await self._fetch_once(transmission_id, position, progress)
-            except CareplanError as error:
-                if error.code != "HUB_UNREACHABLE" or attempt == FETCH_ATTEMPTS:
-                    raise
-                await asyncio.sleep(0.2 * attempt)
-        raise AssertionError("unreachable")
+        return await _repeated(
+            lambda: self._fetch_once(transmission_id, position, progress), lambda e: e.code == "HUB_UNREACHABLE"
+        )
 
     async def _fetch_once(self, transmission_id: str, position: int, progress: Progress) -> bytes:
         chunks = []
@@ -616,6 +608,19 @@ class HubClient:
                 chunks.append(chunk)
                 progress(len(chunk))
         return b"".join(chunks)
+
+
+async def _repeated(call: Callable[[], Awaitable[T]], again: Callable[[CareplanError], bool]) -> T:
+    """`call`, made again while its refusal is one `again` accepts, up to FETCH_ATTEMPTS times in
+    all (0.2 s, 0.4 s … between): a receive's reads, which change nothing on the hub."""
+    for attempt in range(1, FETCH_ATTEMPTS + 1):
+        try:
+            return await call()
+        except CareplanError as error:
+            if not again(error) or attempt == FETCH_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _not_acknowledged(error: CareplanError, directory: Path) -> CareplanError:

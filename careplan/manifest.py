@@ -38,7 +38,7 @@ MAX_MANIFEST_BYTES = 64 * 1024
 # is refused. The CMS signingTime attribute is not used for this: signing libraries take it from the
 # terminal's real clock, which a simulation moves away from (the hub's clock is the world's clock).
 SIGNING_TOLERANCE = dt.timedelta(minutes=10)
-_TRANSMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+TRANSMISSION_ID = re.compile(r"[0-9a-f]{32}")  # 32 lowercase hex digits (uuid4().hex)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
 _FORBIDDEN = '"<>:|?*'
@@ -199,7 +199,7 @@ class Manifest:
                 f"マニフェストの version {self.version} は {MANIFEST_VERSION} ではありません",
                 f"manifest version {self.version} is not {MANIFEST_VERSION}",
             )
-        if not _TRANSMISSION_ID_RE.fullmatch(self.transmission_id):
+        if not TRANSMISSION_ID.fullmatch(self.transmission_id):
             raise _invalid(
                 "transmission_id は小文字の16進32文字（UUID）です",
                 "transmission_id must be 32 lower-case hex characters (a UUID)",

@@ -31,7 +31,6 @@ import difflib
 import fnmatch
 import hashlib
 import json
-import re
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -43,6 +42,7 @@ from cryptography import x509
 
 from careplan.certificates import identity_of
 from careplan.errors import CATALOGUE, CareplanError, Operation
+from careplan.manifest import TRANSMISSION_ID
 from careplan.office import is_office_number
 from hub import tokens
 from hub.control.store import ControlDatabase
@@ -91,7 +91,6 @@ COUNT_MAX = 1_000_000_000  # a count or a seed is stored as a 64-bit integer: a 
 SEED_RANGE = range(-(2**63), 2**63)
 FAULT = web.RequestKey("fault", dict)
 REFRESH_SECONDS = 0.25  # how stale another worker's view of the rules may be
-TRANSMISSION_ID = re.compile(r"[0-9a-f]{32}")  # as careplan.manifest writes them
 SPARED = ("/admin/", "/dashboard")  # a catch-all rule must never lock the tester out of clearing it
 
 

@@ -59,7 +59,7 @@ VALID_CACHE = 65536
 SHARED_CACHE = 16384
 PERSONAL = ("被保険者番号", "電話番号", "Fax番号", "郵便番号", "生年月日")
 RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine (records.py)
-# `_known` keeps no signature of a record's other values: on real files the records that repeat
+# `_misses` keeps no signature of a record's other values: on real files the records that repeat
 # them are the reader's repeats (`batch`), the rest are new (46 of 8,993 in bench/validate.py),
 # and building and hashing it cost more than it saved.
 
@@ -108,6 +108,7 @@ class _Skeleton:
     volatile: frozenset[int]
     template: Template
     shared: tuple[bool, ...]  # per field: whether values found valid are kept for later files
+    shared_rules: tuple[bool, ...]  # per record rule: whether what it found fine is (it reads none but shared)
 
 
 @cache
@@ -120,6 +121,7 @@ def _skeleton(file_id: str) -> _Skeleton:
     # Dates change on nearly every row; the other values repeat across a user's rows.
     volatile = frozenset(c.index for c in checks if c.field.format == "YYYYMMDD")
     key_fields = _key_fields(layout)
+    shared = tuple(not c.free_text and not any(word in c.field.name for word in PERSONAL) for c in checks)
     return _Skeleton(
         insured=names.index("被保険者番号") if "被保険者番号" in names else None,
         checks=checks,
@@ -136,7 +138,8 @@ def _skeleton(file_id: str) -> _Skeleton:
         lean=tuple(c.required or not c.free_text or c.index in free_limits for c in checks),
         volatile=volatile,
         template=Template(dates=tuple(sorted(volatile)), free_text=frozenset(c.index for c in checks if c.free_text)),
-        shared=tuple(not c.free_text and not any(word in c.field.name for word in PERSONAL) for c in checks),
+        shared=shared,
+        shared_rules=tuple(all(shared[i] for i in r.reads) for r in RECORD_RULES.get(file_id, ())),
     )
 
 
@@ -219,7 +222,7 @@ class _FileState:
         self.valid: list[set[str]] = [
             known if known is not None else set(base) for known, base in zip(shared, skeleton.base_valid, strict=True)
         ]
-        self.shared = [known is not None for known in shared]
+        self.shared = skeleton.shared
         self.valid_count = 0
         # (index, value) of office numbers and 保険者番号 this file was warned of (check digit):
         # not valid for later files, not warned of again in this one.
@@ -227,8 +230,10 @@ class _FileState:
         # (rule, key of the values it reads, combinations found fine) per record rule; what a
         # rule that reads no item about a person found fine is kept for later files too.
         self.rules = [
-            (r, key, fine if all(skeleton.shared[i] for i in r.reads) else set())
-            for (r, key, _), fine in zip(skeleton.rules, _SHARED.fine(layout.file_id), strict=True)
+            (r, key, fine if keep else set())
+            for (r, key, _), fine, keep in zip(
+                skeleton.rules, _SHARED.fine(layout.file_id), skeleton.shared_rules, strict=True
+            )
         ]
         self.pending = self.decoder.pending
         self.month_index = None if layout.month_field is None else layout.month_field - 1
@@ -406,7 +411,7 @@ class _FileState:
         self._collect(line, fields, self.key_getters)
 
     def _quick(self) -> None:
-        """(Re)build the quick checks of `_known` (after a field was found unquoted)."""
+        """(Re)build the quick checks of `_misses` (after a field was found unquoted)."""
         self.quick_quoted, self.quick_bare = quick_checks(self.checks, self.valid, self.unquoted)
 
     def _misses(self, fields: list[str], quotes: bool) -> list[int] | None:

@@ -322,14 +322,15 @@ def starting(program: str, config: HubConfig, run: Callable[[], int]) -> int:
 
 
 def _serve(config: HubConfig, args: argparse.Namespace, json_logs: JsonFormatter | None) -> int:
+    from hub import heap
     from hub.supervisor import exec_supervisor
-    from hub.workers import prepare_storage, tune_malloc
+    from hub.workers import prepare_storage
 
     if args.workers > 1:  # prepared here, in a process the supervisor replaces (hub.supervisor rule 1)
         asyncio.run(prepare_storage(config))
         admin_token(config)  # made once, before any worker reads it
         exec_supervisor(config, args.workers, args.log_format)  # never returns
-    tune_malloc()
+    heap.tune()
 
     async def on_start(hub: RunningHub) -> None:
         if json_logs is not None:

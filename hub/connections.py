@@ -37,6 +37,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from careplan.errors import CareplanError
+from hub import heap
 from hub.bodies import describe, unparsable_head
 from hub.config import HubConfig
 
@@ -129,6 +130,7 @@ class ConnectionGate:
         self.refused_busy = 0
         self.closed_slow = 0
         self.refused_handshake = 0
+        self.served_at: float | None = None  # a request's end, if the heap is due (hub.heap rule 2)
         self.handshaking: dict[GuardedRequestHandler, float] = {}  # accepted, TLS not yet through (rule 4)
         self._sweeper: asyncio.Task[None] | None = None
         self._header_timeout = canned(slow_request_error(config, body=False), reason="Request Timeout")
@@ -151,6 +153,10 @@ class ConnectionGate:
             for handler in list(self.handlers):
                 handler.check(now)
             self._expire_handshakes(now)
+            due = self.served_at is not None and now - self.served_at >= heap.QUIET
+            if due and all(handler.at_rest() for handler in self.handlers):
+                self.served_at = None
+                heap.give_back()
 
     def _expire_handshakes(self, now: float) -> None:
         for handler, accepted in list(self.handshaking.items()):  # oldest first
@@ -207,6 +213,12 @@ class GuardedRequestHandler(RequestHandler):
 
     def request_finished(self) -> None:
         self._phase, self._since, self._body = Phase.IDLE, self._loop.time(), None
+        self._gate.served_at = self._since
+
+    def at_rest(self) -> bool:
+        """No request of this connection is in flight: between requests, or connected and nothing
+        asked yet."""
+        return self._phase is Phase.IDLE or (self._phase is Phase.HEADERS and self._received == 0)
 
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None

@@ -33,6 +33,7 @@ import signal
 import sys
 from collections.abc import Callable
 
+from hub import heap
 from hub.clock import Clock, SharedClock
 from hub.config import HubConfig
 from hub.datadir import DataDirProblem
@@ -46,18 +47,6 @@ from hub.supervisor import clock_file
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG, PR_SET_NAME = 1, 15
 NAME = b"careplan-worker"  # at most 15 bytes: the kernel's comm
-M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc mallopt parameters
-
-
-def tune_malloc() -> None:
-    """Keep a hub process's memory near what it uses. glibc raises its mmap threshold after the
-    first large buffer is freed (so later 10 MB uploads stay in the heap, never given back) and
-    gives every thread its own arena; a fixed threshold and two arenas halve the peak RSS of 32
-    concurrent 10 MB uploads (bench/load.py). A no-op where the C library is not glibc."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None)
-        libc.mallopt(M_MMAP_THRESHOLD, 256 * 1024)
-        libc.mallopt(M_ARENA_MAX, 2)
 
 
 async def prepare_storage(config: HubConfig) -> None:
@@ -104,7 +93,7 @@ def run(config: HubConfig, log_format: str, ready: Callable[[], None]) -> int:
     """Be one worker until SIGTERM/SIGINT, in the process the supervisor forked (rule 4); `ready`
     is called once the worker listens. Returns the exit status."""
     _become_worker()
-    tune_malloc()
+    heap.tune()
     text = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
     json_logs = configure_logging(log_format, text=text, force=True)  # not the supervisor's handlers
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import os
 import shutil
 import sys
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         print(terminal.totals(results))
         ran, of = len(results), len(scenarios)
         print(f"{of} 件中 {ran} 件を実行して中断 / interrupted after {ran} of {of}")
-        _write_reports(args, results)
+        _write_reports(args, results, interrupted=True)
         raise
     print(terminal.totals(results))
     _write_reports(args, results)
@@ -187,10 +188,12 @@ def _check_reports(args: argparse.Namespace) -> None:
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
 
 
-def _write_reports(args: argparse.Namespace, results: list[ScenarioResult]) -> None:
+def _write_reports(args: argparse.Namespace, results: list[ScenarioResult], *, interrupted: bool = False) -> None:
+    """Each report asked for; the JSON one says whether the run was `interrupted` (Ctrl-C)."""
     from scenarios import report
 
-    for target, render in ((args.junit, report.to_junit), (args.json, report.to_json), (args.html, report.to_html)):
+    to_json = functools.partial(report.to_json, interrupted=interrupted)
+    for target, render in ((args.junit, report.to_junit), (args.json, to_json), (args.html, report.to_html)):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(results), "utf-8")

@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from careplan.errors import CareplanError, Operation
+
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
@@ -45,6 +47,25 @@ def _within_range(instant: dt.datetime) -> dt.datetime:
     if not EARLIEST <= instant < LATEST:
         raise ValueError(f"{instant.isoformat()} is outside {EARLIEST.date()}..{LATEST.date()}")
     return instant
+
+
+@contextlib.contextmanager
+def refused_move() -> Iterator[None]:
+    """A move the clock cannot make (a time without a zone, not a time or a number of seconds,
+    outside EARLIEST..LATEST) raised as BAD_REQUEST, the clock where it was. The admin API's answer,
+    and the in-process scenario driver's: a scenario's step reads the same either way."""
+    try:
+        yield
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CareplanError(
+            "BAD_REQUEST",
+            operation=Operation.ADMIN,
+            detail="時計を変更できません（set はタイムゾーン付きの ISO 8601 の日時、advance_seconds は有限の秒数で、"
+            "行き先は2000年～2099年です）",
+            fix="タイムゾーン付きのISO 8601の日時（2000年～2099年）か、有限の秒数を指定してください。",
+            detail_en=f"bad clock change: {exc}",
+            fix_en="Give an ISO 8601 time with a zone (years 2000-2099) or a finite number of seconds.",
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,10 +42,15 @@ ROUTE_OPERATIONS: Mapping[str, Operation] = MappingProxyType(
 ADMIN_PREFIXES = ("/admin/", "/dashboard")
 
 
+def matched_route(request: web.Request) -> str | None:
+    """`METHOD /template` of the route that matched, None when none did (a 404 or a 405)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical}" if resource is not None else None
+
+
 def route_of(request: web.Request) -> str:
     """`METHOD /template` of the route that matched (the path itself when none did)."""
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical if resource is not None else request.path}"
+    return matched_route(request) or f"{request.method} {request.path}"
 
 
 def routes_of(app: web.Application) -> tuple[str, ...]:

@@ -5,11 +5,10 @@ data directory gives the CA and the admin token)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from ca.authority import CertificateAuthority
 from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from client.hubclient import client_ssl_context, hub_unreachable
-from hub.clock import Clock
+from hub.clock import Clock, refused_move
 from hub.config import HubConfig
 from hub.control import steer
 from hub.datadir import admin_token
@@ -56,23 +55,6 @@ _CHANGES: dict[str, Callable[..., lic.Licence]] = {
     "cancel": lic.cancel,
     "pay_invoice": lic.record_invoice_payment,
 }
-
-
-@contextlib.contextmanager
-def _clock_refusal() -> Iterator[None]:
-    """A clock move past 2000-2099 refused as the admin API refuses it (BAD_REQUEST, the clock
-    where it was), so a scenario reads the same step outcome in process and against a running hub."""
-    try:
-        yield
-    except (ValueError, OverflowError) as exc:
-        raise CareplanError(
-            "BAD_REQUEST",
-            operation=Operation.ADMIN,
-            detail="時計を変更できません（行き先は2000年～2099年です）",
-            fix="2000年～2099年に収まる日時か移動量を指定してください。",
-            detail_en=f"bad clock change: {exc}",
-            fix_en="Give a time, or a move, that stays within the years 2000-2099.",
-        ) from None
 
 
 class InProcessHub:
@@ -114,12 +96,12 @@ class InProcessHub:
         return lic.summary(current, self.service.today()), self.service.today()
 
     async def set_clock(self, when: dt.datetime) -> dt.datetime:
-        with _clock_refusal():
+        with refused_move():  # as the admin API refuses it
             self.clock.set(when, frozen=True)
         return self.clock.now()
 
     async def advance_clock(self, delta: dt.timedelta) -> dt.datetime:
-        with _clock_refusal():
+        with refused_move():  # as the admin API refuses it
             self.clock.advance(delta)
         return self.clock.now()
 

@@ -23,14 +23,20 @@ def _by_file(results: Sequence[ScenarioResult]) -> list[tuple[str, list[Scenario
     return [(path, list(group)) for path, group in groupby(ordered, key=lambda r: r.path)]
 
 
-def to_json(results: Sequence[ScenarioResult]) -> str:
+def to_json(results: Sequence[ScenarioResult], *, interrupted: bool = False) -> str:
+    """The totals, whether the run was stopped before its end (Ctrl-C, exit status 130: `results`
+    then holds the scenarios that finished), and every scenario's result."""
     summary = {
         "scenarios": len(results),
         "passed": sum(r.passed for r in results),
         "failed": sum(r.failed for r in results),
         "skipped": sum(r.skipped for r in results),
     }
-    return json.dumps({"summary": summary, "results": [r.to_json() for r in results]}, ensure_ascii=False, indent=1)
+    return json.dumps(
+        {"summary": summary, "interrupted": interrupted, "results": [r.to_json() for r in results]},
+        ensure_ascii=False,
+        indent=1,
+    )
 
 
 # The labels of a failing step's text (terminal, JUnit, and the HTML report's explanation cell),

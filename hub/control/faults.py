@@ -5,7 +5,9 @@ Rules this module keeps:
 1. A rule matches requests by route (`"POST /api/v1/transmissions"`, `*` wildcards), office
    (the TLS certificate's 事業所番号) and operation (login, send, list, download, acknowledge);
    a new rule's route must match a route of the hub that faults reach (the router's, named as the
-   journal names them: `GET /api/v1/inbox/{transmission_id}`), else it would never fire;
+   journal names them: `GET /api/v1/inbox/{transmission_id}`), else it would never fire; a
+   request that matches no route of the hub (a 404, a 405) is never faulted, though the journal
+   names it by its path: a rule stored before routes were checked may name such a path;
    `count` limits it to the next N matching requests, `probability` draws from a hash of the
    rule, its seed and the match number, so the same rules and requests inject the same faults.
 2. Rules, counters and draws live in the control database: every worker process sees the same
@@ -47,7 +49,7 @@ from careplan.office import is_office_number
 from hub import tokens
 from hub.control.store import ControlDatabase
 from hub.keys import SERVICE, json_response
-from hub.operations import in_route, route_of, routes_of
+from hub.operations import in_route, matched_route, routes_of
 
 ALIASES = {"lost_answer": "lose_answer"}  # the conformance kit's name for it
 KINDS = (
@@ -370,7 +372,9 @@ class Faults:
         active = await self._active()
         if not active:
             return None
-        route, office = route_of(request), None
+        route, office = matched_route(request), None
+        if route is None:  # rule 1: no route, no fault
+            return None
         if any(a.rule.office for a in active):
             office = peer_office(request)
         transmission = request.match_info.get("transmission_id")

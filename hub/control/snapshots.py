@@ -97,13 +97,33 @@ def _read_meta(snapshot: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and all(k in meta for k in fields) else None
 
 
-def _unrestorable(name: str, why_ja: str, why_en: str) -> CareplanError:
+def _unrestorable(
+    name: str,
+    why_ja: str,
+    why_en: str,
+    fix: str = "このハブでスナップショットを保存し直してください。",
+    fix_en: str = "Save the snapshot again on this hub.",
+) -> CareplanError:
     return CareplanError(
         "SNAPSHOT_NOT_FOUND",
         detail=f"スナップショット {name!r} は{why_ja}: このハブには復元できません",
-        fix="このハブでスナップショットを保存し直してください。",
+        fix=fix,
         detail_en=f"snapshot {name!r} {why_en}: it cannot be restored on this hub",
-        fix_en="Save the snapshot again on this hub.",
+        fix_en=fix_en,
+    )
+
+
+def _emptied(name: str) -> CareplanError:
+    """A snapshot whose database holds no table at all (a zero-byte file, every table dropped):
+    said as such, where comparing its tables with the hub's listed every table as changed."""
+    return _unrestorable(
+        name,
+        "データベースが空です（表がひとつもありません）",
+        "has an empty database (no tables at all)",
+        fix=f"このハブで保存し直すか（careplan hub snapshot save {name}）、"
+        f"要らなければ削除してください（careplan hub snapshot delete {name}）。",
+        fix_en=f"Save it again on this hub (careplan hub snapshot save {name}),"
+        f" or delete it if it is not needed (careplan hub snapshot delete {name}).",
     )
 
 
@@ -280,6 +300,8 @@ class Snapshots:
             saved = _columns(database.resolve().as_uri() + "?mode=ro")  # read only: never created
         except sqlite3.Error:
             raise _unrestorable(name, "データベースが読めません", "has no readable database") from None
+        if not saved:
+            raise _emptied(name)
         live = _columns(self.config.db_file)
         changed = ", ".join(sorted(t for t in live.keys() | saved.keys() if live.get(t) != saved.get(t)))
         if changed:
@@ -311,6 +333,8 @@ class Snapshots:
         schema, name, db = meta.get("schema"), str(meta.get("name")), self.service.db
         if not schema:
             raise _unrestorable(name, "SQLite のハブで保存されました", "was saved by a hub on SQLite")
+        if not await pg.holds_tables(db, str(schema)):
+            raise _emptied(name)
         tables = await pg.state_tables(db)
         changed = ", ".join(await pg.differences(db, str(schema), tables))
         if changed:

@@ -92,6 +92,11 @@ async def _columns(db: Any, schema: str) -> set[tuple[str, str, int]]:
     return {(str(r[0]), str(r[1]), int(r[2])) for r in rows}
 
 
+async def holds_tables(db: Any, snapshot: str) -> bool:
+    """Whether the snapshot's schema holds any table (none: emptied, or dropped by hand)."""
+    return bool(await _columns(db, snapshot))
+
+
 async def differences(db: Any, snapshot: str, tables: list[str]) -> list[str]:
     """The tables whose columns the snapshot does not hold as the live schema does (a schema
     dropped by hand, or saved before a migration changed it); empty when a restore can run."""

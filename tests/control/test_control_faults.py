@@ -275,11 +275,25 @@ async def test_a_route_of_the_hub_or_a_pattern_matching_one_is_accepted(hub: Hub
     assert stored["rule"]["route"] == route
 
 
-async def test_a_stored_rule_with_a_route_the_hub_lacks_still_loads(hub: HubUnderTest) -> None:
-    """Rules stored before routes were checked are read back as they are, and spent as before."""
+async def test_a_stored_rule_with_a_route_the_hub_lacks_loads_and_never_fires(hub: HubUnderTest) -> None:
+    """Rules stored before routes were checked are read back as they are; one naming a path the
+    hub lacks fired on a request to that path (the journal names an unmatched request by its
+    path), which no rule added today can do."""
     stored = FaultRule.from_json({"kind": "http_error", "route": "GET /nothing", "count": 1})
     await control(hub).faults.add([stored], seed=0, now="2026-04-10T10:00:00+09:00")
+    assert (await hub.raw("GET", "/healthz"))[0] == 200  # the rule set loads; this rule matches nothing
+    assert (await hub.raw("GET", "/nothing"))[0] == 404  # not even the path it names
     [listed] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
     assert listed["rule"]["route"] == "GET /nothing"
-    assert (await hub.raw("GET", "/healthz"))[0] == 200  # the rule set loads; this rule matches nothing
-    assert (await hub.raw("GET", "/nothing"))[0] == 503  # an unmatched path is its own route (route_of)
+    assert (listed["matched"], listed["injected"], listed["remaining"]) == (0, 0, 1)
+    assert not await _faulted(hub)
+
+
+async def test_a_catch_all_rule_leaves_a_request_that_matches_no_route_alone(hub: HubUnderTest) -> None:
+    """A path the hub lacks (404) or a method its route lacks (405) is answered as without faults."""
+    await ok(hub, "POST", "/admin/v1/faults", {"kind": "http_error", "count": 1})
+    assert (await hub.raw("GET", "/nothing"))[0] == 404
+    assert (await hub.raw("DELETE", "/api/v1/transmissions"))[0] == 405
+    [listed] = (await ok(hub, "GET", "/admin/v1/faults"))["faults"]
+    assert (listed["matched"], listed["remaining"]) == (0, 1)
+    assert (await hub.raw("GET", "/healthz"))[0] == 503  # a route of the hub: the rule is spent here

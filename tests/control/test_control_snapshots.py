@@ -6,12 +6,15 @@ the tables are copied inside the database: hub.control.tables)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import json
+import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from controlkit import admin, ok, plan, with_seed
+from controlkit import ADMIN, admin, ok, plan, with_seed
 
 from careplan.errors import CareplanError
 from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, OFFICES, HubUnderTest
@@ -174,3 +177,69 @@ async def test_a_damaged_snapshot_is_refused_and_the_hub_stays_as_it_was(hub: Hu
     async with hub.client(HOUMON) as houmon:  # a new session: the tables are all there
         await houmon.login(HOUMON.user, HOUMON.password)
         assert len(await houmon.inbox()) == 2
+
+
+def _drop_every_table(database: Path) -> None:
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in (n for n in names if not n.startswith("sqlite_")):
+            conn.execute(f'DROP TABLE "{table}"')
+        conn.commit()
+
+
+async def _empty_the_schema(hub: HubUnderTest, snapshot: Path) -> None:
+    schema = json.loads((snapshot / "meta.json").read_text())["schema"]
+    async with hub.service.db.transaction() as tx:
+        await tx.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await tx.execute(f'CREATE SCHEMA "{schema}"')
+
+
+async def test_an_emptied_snapshot_is_refused_as_empty_and_the_hub_stays_as_it_was(hub: HubUnderTest) -> None:
+    """A snapshot whose database was emptied (a zero-byte file, every table dropped) was refused as
+    differing from the hub in every table, all of them listed; it is refused as empty, with what to
+    do about it, and nothing changes."""
+    snapshots = hub.config.data_dir / "snapshots"
+    if hub.config.database_url:  # the tables are in a schema of the database
+        await ok(hub, "POST", "/admin/v1/snapshots", {"name": "dropped"})
+        await _empty_the_schema(hub, snapshots / "dropped")
+        names = ["dropped"]
+    else:
+        for name in ("zero-bytes", "dropped"):
+            await ok(hub, "POST", "/admin/v1/snapshots", {"name": name})
+        (snapshots / "zero-bytes" / "hub.sqlite3").write_bytes(b"")
+        _drop_every_table(snapshots / "dropped" / "hub.sqlite3")
+        names = ["zero-bytes", "dropped"]
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.send(plan(), to=HOUMON.number)  # after the snapshots
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)  # a restore would put the real clock back
+    clock = await ok(hub, "POST", "/admin/v1/clock", {"set": tomorrow.isoformat(), "frozen": True})
+    keys = hub.config.key_file.read_bytes()
+    for name in names:
+        status, refusal = await admin(hub, "POST", f"/admin/v1/snapshots/{name}/restore")
+        assert (status, refusal["code"]) == (404, "SNAPSHOT_NOT_FOUND"), (name, refusal)
+        assert refusal["detail"] == (
+            f"スナップショット '{name}' はデータベースが空です（表がひとつもありません）: このハブには復元できません"
+        ), refusal
+        assert refusal["fix"] == (
+            f"このハブで保存し直すか（careplan hub snapshot save {name}）、"
+            f"要らなければ削除してください（careplan hub snapshot delete {name}）。"
+        ), refusal
+        _, english = await hub.raw(
+            "POST", f"/admin/v1/snapshots/{name}/restore", headers={**ADMIN, "Accept-Language": "en"}
+        )
+        assert english["detail"] == (
+            f"snapshot '{name}' has an empty database (no tables at all): it cannot be restored on this hub"
+        ), english
+        assert english["fix"] == (
+            f"Save it again on this hub (careplan hub snapshot save {name}),"
+            f" or delete it if it is not needed (careplan hub snapshot delete {name})."
+        ), english
+    assert hub.config.key_file.read_bytes() == keys
+    assert await ok(hub, "GET", "/admin/v1/clock") == clock
+    assert await hub.transmission_count() == 1
+    async with hub.client(HOUMON) as houmon:  # a new session: the tables are all there
+        await houmon.login(HOUMON.user, HOUMON.password)
+        assert len(await houmon.inbox()) == 1
+    for name in names:
+        assert (await ok(hub, "DELETE", f"/admin/v1/snapshots/{name}"))["deleted"] == name

@@ -13,6 +13,7 @@ import pytest
 from careplan.errors import is_japanese
 from scenarios.loader import ScenarioError, load_file
 from scenarios.runner import run_scenario
+from tests.conftest import HubUnderTest
 from tests.test_translations import _literal_text  # the literal parts of a message expression
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -246,6 +247,23 @@ async def test_a_clock_move_past_2099_is_the_steps_refusal_not_a_setup_failure(t
     result = await run_scenario(scenario)
     assert result.passed, (result.error, [s.note for s in result.steps])
     assert "2000年～2099年" in result.steps[0].explanation["detail"]
+
+
+async def test_a_clock_move_past_2099_reads_the_same_in_process_as_from_the_admin_api(
+    tmp_path: Path, hub: HubUnderTest
+) -> None:
+    """The in-process driver worded its own refusal beside the admin API's: one scenario, two texts."""
+    path = tmp_path / "far.yaml"
+    path.write_text(HEAD + "  - clock: {advance: {days: 36500}}\n    expect: BAD_REQUEST\n")
+    [scenario] = load_file(path)
+    in_process = (await run_scenario(scenario)).steps[0].explanation
+    admin = {"Authorization": "Bearer test-admin-token"}
+    await hub.raw("POST", "/admin/v1/clock", json={"set": "2026-04-10T10:00:00+09:00", "frozen": True}, headers=admin)
+    move = {"advance_seconds": 36500 * 86400}
+    _, ja = await hub.raw("POST", "/admin/v1/clock", json=move, headers={**admin, "Accept-Language": "ja"})
+    _, en = await hub.raw("POST", "/admin/v1/clock", json=move, headers={**admin, "Accept-Language": "en"})
+    from_api = {"detail": ja["detail"], "fix": ja["fix"], "detail_en": en["detail"], "fix_en": en["fix"]}
+    assert {key: in_process[key] for key in from_api} == from_api
 
 
 # --- every message raised in scenarios/ is written in both languages ---------------------------------

@@ -134,9 +134,11 @@ async def test_junit_and_json_keep_their_structure(tmp_path: Path) -> None:
     assert out is not None and " (失敗 FAIL) " in (out.text or "") and " (省略 skip) " in (out.text or "")
 
     data = json.loads(report.to_json(results))
-    # the keys it had, and since a run may leave scenarios not run (its hub out of reach): skipped
+    # the keys it had, and since a run may leave scenarios not run (its hub out of reach): skipped;
+    # since a run stopped by Ctrl-C (exit 130) is marked: interrupted, always there
     summary = ["failed", "passed", "scenarios", "skipped"]
-    assert sorted(data) == ["results", "summary"] and sorted(data["summary"]) == summary
+    assert sorted(data) == ["interrupted", "results", "summary"] and sorted(data["summary"]) == summary
+    assert data["interrupted"] is False
     keys = ["duration", "error", "line", "name", "passed", "path", "skip_reason", "skipped", "steps", "tags"]
     assert sorted(data["results"][0]) == keys
     assert sorted(data["results"][0]["steps"][0]) == [
@@ -227,7 +229,9 @@ def test_ctrl_c_still_reports_and_writes_what_finished(
         f"{total} 件中 1 件を実行して中断 / interrupted after 1 of {total}",
     ]
     _fits(out)
-    assert [s["name"] for s in json.loads((tmp_path / "r.json").read_text("utf-8"))["results"]] == ["x"]
+    written = json.loads((tmp_path / "r.json").read_text("utf-8"))
+    assert [s["name"] for s in written["results"]] == ["x"]
+    assert written["interrupted"] is True  # exit 130 said it; the report did not
 
 
 # --- the notes of passing steps: one line, 日本語 / English --------------------------------------------

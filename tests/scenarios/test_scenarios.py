@@ -107,6 +107,8 @@ def test_cli_runs_lists_and_writes_reports(tmp_path: Path, capsys: pytest.Captur
     assert "FAIL" in out and "PASS" in out and "成功 1 件・失敗 1 件 / 1 passed, 1 failed" in out
     assert ET.parse(junit).getroot().get("failures") == "1"
     assert html.read_text("utf-8").startswith("<!DOCTYPE html>")
+    written = json.loads(data.read_text("utf-8"))
+    assert written["summary"]["failed"] == 1 and written["interrupted"] is False  # ran to its end
     assert main(["run", str(path), "--tag", "nothing-has-this"]) == 2  # nothing ran: not a green run
     assert main(["list"]) == 0
     assert "licensing.yaml" in capsys.readouterr().out

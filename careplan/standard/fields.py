@@ -53,7 +53,9 @@ def is_start_time(value: str) -> bool:
 
 
 def _regex(pattern: str) -> Test:
-    compiled = re.compile(pattern)
+    # ASCII: \d is 0-9 only. Unicode \d also takes full-width ０-９, which MS932 can carry and which
+    # no item of the standard accepts as digits (int() reads them, so a total would even add up).
+    compiled = re.compile(pattern, re.ASCII)
     return lambda value: compiled.fullmatch(value) is not None
 
 

@@ -63,6 +63,14 @@ MUTATIONS = [
     ("UPHOSOKU", 0, 18, "06", None, None),  # 事業対象者
     ("UPHOSOKU", 0, 20, "1", "field.kind", "error"),
     ("UPHOSOKU", 0, 63, "202503", "csv.month_name", "error"),
+    # Full-width digits (MS932 has them; a typed value copied from a form) are not digits of the standard.
+    ("UPPLAN", 0, 2, "１３１０１１", "field.insurer", "error"),
+    ("UPPLAN", 0, 3, "１４３０８０４５１４", "field.insured", "error"),
+    ("UPPLAN", 0, 8, "３９６", "field.integer", "error"),
+    ("UPPLAN", 0, 14, "１", "field.digits", "error"),
+    ("UPPLAN", 0, 16, "００００１－００００１０", "field.tais", "error"),
+    ("UPSIKYU", 0, 23, "１１.４０", "field.decimal", "error"),
+    ("UPHOSOKU", 0, 9, "１００-０００５", "field.postcode", "error"),
 ]
 
 

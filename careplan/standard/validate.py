@@ -33,6 +33,7 @@ from typing import Any
 from careplan.errors import Finding
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
+    OFFICE_JA,
     FieldCheck,
     compile_layout,
     insurer_check_digit_ok,
@@ -585,7 +586,7 @@ class _FileState:
                 self.emit(
                     rule.rule,
                     fld.no,
-                    f"{fld.name}「{value}」が書式に合いません（{rule.expected}）。",
+                    f"{fld.name}「{value}」が書式に合いません（{rule.expected_ja or rule.expected}）。",
                     message_en=f"{fld.name} {value!r} is not {rule.expected}",
                     value=value,
                     expected=rule.expected,
@@ -626,14 +627,17 @@ class _FileState:
             problem = office_problem(value, self.strict)
             if problem is not None:
                 rule, severity, message, expected = problem
+                message_ja, fix_ja = OFFICE_JA[rule]
                 self.emit(
                     f"field.{rule}",
                     check.field.no,
-                    message,
+                    message_ja.format(name=check.field.name, value=value, expected=expected),
+                    message_en=message,
                     value=value,
                     expected=expected,
                     severity=severity,
-                    fix="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
+                    fix=fix_ja,
+                    fix_en="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
                 )
             return problem is None or problem[1] == "warning"
         if insurer_check_digit_ok(value):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from standard_testkit import HELPER, MANAGER, errors, name_of, plan_set, records_of, rules
 
+from careplan.errors import is_japanese
 from careplan.standard import validate_csv, write_csv
 from careplan.standard.fields import is_date, is_month, is_time
 
@@ -91,6 +94,23 @@ def test_rule(file_id: str, index: int, no: int, value: str, rule: str | None, s
     assert hit.field_no == no or rule in ("plan.time_9999", "sikyu.subtotal_units")
     assert hit.section and hit.section.startswith(f"レイアウト定義書 {file_id}")
     assert hit.fix and hit.expected is not None
+
+
+ITEM_RULES = [m for m in MUTATIONS if m[4] is not None and m[4].startswith("field.")]
+
+
+@pytest.mark.parametrize(("file_id", "index", "no", "value", "rule", "severity"), ITEM_RULES)
+def test_item_findings_are_japanese_first(
+    file_id: str, index: int, no: int, value: str, rule: str, severity: str
+) -> None:
+    """An item's finding is content (decision D23): its message and fix are Japanese, with no English
+    words in them (the expectation included), and the English beside them in message_en / fix_en."""
+    records = records_of(file_id)
+    records[index][no - 1] = value
+    hit = next(f for f in _check(file_id, records) if f.rule == rule)
+    for text in (hit.message.replace(value, "「」"), hit.fix or ""):
+        assert is_japanese(text) and not re.search(r"[a-z]{2,}", text), text
+    assert hit.message_en and hit.fix_en
 
 
 def test_special_values() -> None:

@@ -267,3 +267,14 @@ def test_reading_stops_after_the_error_cap() -> None:
     found = _check("UPPLAN", rows)
     assert len(found) == 201
     assert found[-1].rule == "findings.stopped" and found[-1].line == 201
+
+
+@pytest.mark.parametrize(
+    ("head", "what"), [(b"%PDF-1.7\n", "PDF"), (bytes.fromhex("d0cf11e0a1b11ae1"), "Excel"), (b"\x1f\x8b\x08", "gzip")]
+)
+def test_a_document_under_a_standard_name_is_one_finding(head: bytes, what: str) -> None:
+    """A PDF or an old Excel file saved under a 第6表 name read as CSV gave up to 200 findings of
+    quoting, field counts and control characters, none of which said what the file was."""
+    found = validate_csv(name_of("UPPLAN"), head + bytes(range(256)) * 40)
+    assert [(f.rule, f.severity) for f in found] == [("csv.not_text", "error")]
+    assert what in found[0].message and is_japanese(found[0].message) and found[0].message_en

@@ -26,6 +26,10 @@ RULES_JA: Mapping[str, tuple[str, str]] = MappingProxyType(
             'フリーテキストが ""（半角の二重引用符）で囲まれていません。',
             'フリーテキストの項目は ""（半角）で囲んで出力してください（標準仕様 4）。',
         ),
+        "csv.not_text": (
+            "ファイルの中身が CSV ではありません（PDF、Excel などの文書です）。",
+            "介護ソフトから標準仕様の CSV を出力し、そのファイルを送ってください。",
+        ),
         "encoding.bom": ("ファイルの先頭に BOM があります。", "BOM なしの Shift_JIS (MS932) で保存してください。"),
         "encoding.unicode": (
             "ファイルが Shift_JIS (MS932) ではなく UTF-8 または UTF-16 で保存されています。",

@@ -29,6 +29,18 @@ BINARY_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"\x1f\x8b", "gzip"),
 )
+# What a Japanese message calls each of them (a standard file that is one of these: csv.not_text).
+BINARY_NAMES_JA: dict[str, str] = {
+    "pdf": "PDF",
+    "png": "PNG 画像",
+    "gif": "GIF 画像",
+    "jpeg": "JPEG 画像",
+    "ole2 (old Word/Excel)": "Word/Excel（.doc/.xls）",
+    "exe": "実行ファイル",
+    "rar": "RAR 圧縮ファイル",
+    "7z": "7z 圧縮ファイル",
+    "gzip": "gzip 圧縮ファイル",
+}
 EXPECTED_MAGIC: dict[str, tuple[bytes, ...]] = {
     "pdf": (b"%PDF-",),
     "png": (b"\x89PNG\r\n\x1a\n",),

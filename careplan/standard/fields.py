@@ -53,7 +53,9 @@ def is_start_time(value: str) -> bool:
 
 
 def _regex(pattern: str) -> Test:
-    compiled = re.compile(pattern)
+    # ASCII: \d is 0-9 only. Unicode \d also takes full-width ０-９, which MS932 can carry and which
+    # no item of the standard accepts as digits (int() reads them, so a total would even add up).
+    compiled = re.compile(pattern, re.ASCII)
     return lambda value: compiled.fullmatch(value) is not None
 
 
@@ -66,6 +68,7 @@ class FieldRule:
     test: Test
     fix: str  # English
     fix_ja: str = ""  # Japanese, what the office reads first
+    expected_ja: str = ""  # the expectation in the Japanese message (`expected` stays as it was)
     severity: str = "error"
 
 
@@ -77,6 +80,7 @@ FORMAT_RULES: dict[str, FieldRule] = {
         test=is_month,
         fix="Write the year and month as 6 digits, e.g. 202504.",
         fix_ja="年月を6桁の数字で書いてください（例: 202504）。",
+        expected_ja="YYYYMM、実在する年月",
     ),
     "YYYYMMDD": FieldRule(
         rule="field.date",
@@ -84,6 +88,7 @@ FORMAT_RULES: dict[str, FieldRule] = {
         test=is_date,
         fix="Write a real date as 8 digits, e.g. 20250401.",
         fix_ja="実在する日付を8桁の数字で書いてください（例: 20250401）。",
+        expected_ja="YYYYMMDD、実在する日付",
     ),
     "HHMM": FieldRule(
         rule="field.time",
@@ -91,6 +96,7 @@ FORMAT_RULES: dict[str, FieldRule] = {
         test=is_time,
         fix="Write the time as 4 digits, e.g. 0930.",
         fix_ja="時刻を4桁の数字で書いてください（例: 0930）。",
+        expected_ja="HHMM、0000～2359（終了時刻は2400も可）",
     ),
     "XXX-XXXX": FieldRule(
         rule="field.postcode",
@@ -98,6 +104,7 @@ FORMAT_RULES: dict[str, FieldRule] = {
         test=_regex(r"\d{3}-\d{4}"),
         fix="Write the postcode as 3 digits, a hyphen and 4 digits.",
         fix_ja="郵便番号は「3桁-4桁」で書いてください（例: 100-0005）。",
+        expected_ja="XXX-XXXX、半角数字3桁・ハイフン・4桁",
     ),
     "整数": FieldRule(
         rule="field.integer",
@@ -105,9 +112,15 @@ FORMAT_RULES: dict[str, FieldRule] = {
         test=_regex(r"-?\d+"),
         fix="Write digits only (a leading minus for 減算).",
         fix_ja="数字だけで書いてください（減算は先頭にマイナス）。",
+        expected_ja="半角数字の整数",
     ),
     "99.99 形式で入力": FieldRule(
-        rule="field.decimal", expected="99.99", test=_regex(r"\d{1,2}\.\d{2}"), fix="Write e.g. 10.00 or 11.40."
+        rule="field.decimal",
+        expected="99.99",
+        test=_regex(r"\d{1,2}\.\d{2}"),
+        fix="Write e.g. 10.00 or 11.40.",
+        fix_ja="10.00、11.40 のように半角で書いてください。",
+        expected_ja="99.99、半角数字1～2桁・小数点・2桁",
     ),
 }
 
@@ -118,8 +131,16 @@ START_TIME = FieldRule(
     test=is_start_time,
     fix="Write the start time as 0000–2359; a service starting at midnight starts at 0000.",
     fix_ja="開始時刻は0000～2359で書いてください。2400は終了時刻にだけ使えます（0時開始は0000）。",
+    expected_ja="HHMM、0000～2359（2400は終了時刻だけ）",
 )
-_DIGITS = FieldRule(rule="field.digits", expected="digits", test=_regex(r"\d+"), fix="Write digits only.")
+_DIGITS = FieldRule(
+    rule="field.digits",
+    expected="digits",
+    test=_regex(r"\d+"),
+    fix="Write digits only.",
+    fix_ja="半角数字だけで書いてください。",
+    expected_ja="半角数字",
+)
 _OFFICE_NAMES = frozenset(
     {
         "プラン担当業者コード",
@@ -137,7 +158,12 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
     (
         re.compile(r"^保険者番号$"),
         FieldRule(
-            rule="field.insurer", expected="6 digits", test=_regex(r"\d{6}"), fix="Write the 6-digit 保険者番号."
+            rule="field.insurer",
+            expected="6 digits",
+            test=_regex(r"\d{6}"),
+            fix="Write the 6-digit 保険者番号.",
+            fix_ja="6桁の保険者番号を書いてください。",
+            expected_ja="半角数字6桁",
         ),
     ),
     (
@@ -147,6 +173,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="10 digits, or H + 9 digits (生保単独)",
             test=_regex(r"\d{10}|H\d{9}"),
             fix="Write the 10-digit 被保険者番号 (生保単独: H123456789).",
+            fix_ja="10桁の被保険者番号を書いてください（生保単独: H123456789）。",
+            expected_ja="半角数字10桁、生保単独は H＋半角数字9桁",
         ),
     ),
     (
@@ -156,6 +184,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="a 2-character サービス種類コード",
             test=_regex(r"[0-9A-Z]{2}"),
             fix="Write the サービス種類コード, e.g. 11.",
+            fix_ja="サービス種類コードを書いてください（例: 11）。",
+            expected_ja="半角英数字2文字のサービス種類コード",
         ),
     ),
     (
@@ -165,6 +195,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="6 characters: サービス種類コード(2) + 項目コード(4)",
             test=_regex(r"[0-9A-Z]{6}"),
             fix="Use the サービスコード of the latest サービスコード表.",
+            fix_ja="最新のサービスコード表のサービスコードを書いてください。",
+            expected_ja="半角英数字6文字: サービス種類コード2文字＋項目コード4文字",
         ),
     ),
     (
@@ -174,6 +206,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="31 characters of 0/1 (day n = position n)",
             test=_regex(r"[01]{31}"),
             fix="Write 31 digits, 1 on each 日割請求可能日, or leave it empty.",
+            fix_ja="31桁で、日割請求できる日を1にしてください（日割でなければ空にします）。",
+            expected_ja="0と1の31文字（n文字目がn日）",
         ),
     ),
     (
@@ -183,6 +217,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="5 digits, a hyphen (- or －) and 6 digits, e.g. 00001－000010",
             test=_regex(r"\d{5}[-－]\d{6}"),
             fix="Write the code as registered with TAIS.",
+            fix_ja="TAISに登録されたとおりのコードを書いてください。",
+            expected_ja="半角数字5桁・ハイフン（- または －）・半角数字6桁（例: 00001－000010）",
         ),
     ),
     (
@@ -192,6 +228,8 @@ NAME_RULES: tuple[tuple[re.Pattern[str], FieldRule], ...] = (
             expected="digits and hyphens",
             test=_regex(r"[0-9()\-]+"),
             fix="Write the number with digits and hyphens only.",
+            fix_ja="半角数字とハイフンだけで書いてください。",
+            expected_ja="半角数字とハイフン",
         ),
     ),
     (re.compile(r"ＮＯ$|枝番$|^サービス回数$|日数$|単位数$|基準額$|該当数|階数$"), _DIGITS),
@@ -223,6 +261,7 @@ def _rules_for(field: Field) -> tuple[FieldRule, ...]:
                 test=choices.__contains__,
                 fix="Use a code of the layout's list.",
                 fix_ja="レイアウト定義書の一覧にあるコードを書いてください。",
+                expected_ja="コード表の値（" + ", ".join(f"{k}:{v}" for k, v in choices.items()) + "）",
             ),
         )
     if field.format == "HHMM" and "開始" in field.name:
@@ -280,6 +319,23 @@ def quick_checks(checks: Sequence[FieldCheck], valid: Sequence[set[str]], unquot
         elif c.required:
             bare[1].append(c.index)
     return quoted, bare
+
+
+# careplan.office's findings about an item, in Japanese (decision D23): (message, fix) templates.
+OFFICE_JA: dict[str, tuple[str, str]] = {
+    "office_number.structure": (
+        "{name}「{value}」が事業所番号の形（都道府県番号2桁＋半角数字・英大文字8文字）ではありません。",
+        "指定どおりの10文字の事業所番号を書いてください（R1.1）。",
+    ),
+    "office_number.class": (
+        "{name}「{value}」の3文字目が事業所区分（0, 7, 8, 9, A、みなし指定の 1, 3, 4, 5, 6）ではありません。",
+        "事業所番号の3文字目を確かめてください（R1.1）。",
+    ),
+    "office_number.check_digit": (
+        "{name}「{value}」のチェックデジットが計算（{expected}）と異なります。",
+        "指定通知の番号と照らし合わせてください（みなし指定の番号は別の規則のことがあります）。同じ値は一度だけ報告します。",
+    ),
+}
 
 
 @lru_cache(maxsize=4096)

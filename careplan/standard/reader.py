@@ -78,41 +78,63 @@ def quoted(raw: list[str] | None, any_quotes: bool, index: int) -> bool:
     return any_quotes
 
 
-_CR_ONLY = "carriage return (CR) without line feed outside quotes"  # a record cut by a lone CR
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """Why a record cannot be read, in English and in Japanese, and the item (No.) where the
+    reading broke when it is known (decision D23: what the office reads is Japanese)."""
+
+    en: str
+    ja: str
+    field_no: int | None = None
 
 
-def _locate(text: str) -> str:
+_CR_ONLY = Malformed(  # a record cut by a lone CR
+    "carriage return (CR) without line feed outside quotes", "引用符の外に CR だけの改行があります"
+)
+
+
+def _locate(text: str) -> Malformed:
     """Why a record with quotes does not parse (slow path, only for broken records)."""
-    pos, size = 0, len(text)
+    pos, size, no = 0, len(text), 1
     while pos <= size:
         if pos < size and text[pos] == '"':
             close = pos + 1
             while True:
                 close = text.find('"', close)
                 if close < 0:
-                    return "unterminated quoted field"
+                    return Malformed("unterminated quoted field", '引用符（"）が閉じられていません', no)
                 if text.startswith('""', close):
                     close += 2
                     continue
                 break
             pos = close + 1
             if pos < size and text[pos] != ",":
-                return f"text after a closing quote at character {pos + 1}"
+                return Malformed(
+                    f"text after a closing quote at character {pos + 1}",
+                    f'閉じる引用符（"）の後に文字があります（レコードの{pos + 1}文字目）',
+                    no,
+                )
         else:
             end = text.find(",", pos)
             end = size if end < 0 else end
             piece = text[pos:end]
             if '"' in piece:
-                return f"quote inside an unquoted field at character {pos + piece.index(chr(34)) + 1}"
+                at = pos + piece.index(chr(34)) + 1
+                return Malformed(
+                    f"quote inside an unquoted field at character {at}",
+                    f'引用符で囲まれていない項目に引用符（"）があります（レコードの{at}文字目）',
+                    no,
+                )
             if "\r" in piece:
                 return _CR_ONLY
             pos = end
         pos += 1
-    return "malformed record"
+        no += 1
+    return Malformed("malformed record", "レコードの形が正しくありません")
 
 
-def split_record(text: str) -> tuple[list[str], list[str] | None] | str:
-    """Fields and raw tokens of one record's text, or the reason it is malformed."""
+def split_record(text: str) -> tuple[list[str], list[str] | None] | Malformed:
+    """Fields and raw tokens of one record's text, or why it is malformed."""
     if '"' not in text:
         if "\r" in text:
             return _CR_ONLY
@@ -164,13 +186,19 @@ class _Feed:
         return taken
 
 
-def _quoting(sink: FindingSink, line: int, reason: str) -> None:
+_OVERFLOW = Malformed(
+    f"unterminated quoted field (more than {MAX_RECORD_LINES} lines)",
+    f'引用符（"）が閉じられていません（{MAX_RECORD_LINES}行を超えるレコード）',
+)
+
+
+def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
     sink.lost.append(line)
-    if reason == _CR_ONLY:  # a file saved with CR line ends (Excel for Mac's 'CSV (Macintosh)'): not quoting
+    if reason is _CR_ONLY:  # a file saved with CR line ends (Excel for Mac's 'CSV (Macintosh)'): not quoting
         sink.add(
             "csv.quoting",
             "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF です）。",
-            message_en=f"record cannot be read: {reason}",
+            message_en=f"record cannot be read: {reason.en}",
             line=line,
             section=SECTION,
             expected="CR LF line ends",
@@ -180,11 +208,15 @@ def _quoting(sink: FindingSink, line: int, reason: str) -> None:
             'only); enclose a line break inside a value in "".',
         )
         return
+    no = reason.field_no
+    named = no is not None and 0 < no <= len(sink.field_names)
     sink.add(
         "csv.quoting",
-        f"レコードを読めません: {reason}",
-        message_en=f"record cannot be read: {reason}",
+        f"レコードを読めません: {reason.ja}。",
+        message_en=f"record cannot be read: {reason.en}",
         line=line,
+        field_no=no if named else None,
+        field_name=sink.field_names[no - 1] if named and no is not None else None,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
         fix='フリーテキストは""で囲み、中の"は""と2つ重ねてください。',
@@ -210,7 +242,7 @@ def _blank(sink: FindingSink, line: int) -> None:
 def _exact(raw: str, sink: FindingSink, line: int, quotes: bool) -> Iterator[Row]:
     """Our own reading of a record csv.reader could not judge exactly (quotes inside values)."""
     split = split_record(raw)
-    if isinstance(split, str):
+    if isinstance(split, Malformed):
         _quoting(sink, line, split)
         return
     yield line, split[0], split[1], quotes, (), None
@@ -252,7 +284,7 @@ def _slow(lines: Lines, sink: FindingSink) -> Iterator[Row]:
             row = None
         raw, quotes, overflow, start = feed.take()
         if overflow:
-            _quoting(sink, start, f"unterminated quoted field (more than {MAX_RECORD_LINES} lines)")
+            _quoting(sink, start, _OVERFLOW)
         elif row == [] or (row is not None and not raw):
             _blank(sink, start)
         elif row is None or (quotes and '"' in "".join(row)):

@@ -31,8 +31,10 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
+from careplan.standard.content import BINARY_NAMES_JA, sniff
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
+    OFFICE_JA,
     FieldCheck,
     compile_layout,
     insurer_check_digit_ok,
@@ -585,7 +587,7 @@ class _FileState:
                 self.emit(
                     rule.rule,
                     fld.no,
-                    f"{fld.name}「{value}」が書式に合いません（{rule.expected}）。",
+                    f"{fld.name}「{value}」が書式に合いません（{rule.expected_ja or rule.expected}）。",
                     message_en=f"{fld.name} {value!r} is not {rule.expected}",
                     value=value,
                     expected=rule.expected,
@@ -626,14 +628,17 @@ class _FileState:
             problem = office_problem(value, self.strict)
             if problem is not None:
                 rule, severity, message, expected = problem
+                message_ja, fix_ja = OFFICE_JA[rule]
                 self.emit(
                     f"field.{rule}",
                     check.field.no,
-                    message,
+                    message_ja.format(name=check.field.name, value=value, expected=expected),
+                    message_en=message,
                     value=value,
                     expected=expected,
                     severity=severity,
-                    fix="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
+                    fix=fix_ja,
+                    fix_en="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
                 )
             return problem is None or problem[1] == "warning"
         if insurer_check_digit_ok(value):
@@ -741,6 +746,20 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
     )
 
 
+def _not_text(document: str, sink: FindingSink) -> None:
+    """One finding for a document saved under a standard file's name (its first bytes say what it is)."""
+    sink.add(
+        "csv.not_text",
+        f"ファイルの中身が CSV ではなく {BINARY_NAMES_JA[document]} です。",
+        message_en=f"the file is not CSV text but {document}",
+        value=document,
+        expected="CSV text in MS932 (Shift_JIS)",
+        section=SECTION,
+        fix="介護ソフトから標準仕様の CSV を出力し、そのファイルを送ってください（標準仕様外の文書は別に送ります）。",
+        fix_en="Export the standard's CSV from the care software and send that file (documents travel on their own).",
+    )
+
+
 def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
     """Validate one file and keep what the unit checks need (keys, image names). A `Streamed`
     file is read chunk by chunk, one block of lines at a time, with the same findings."""
@@ -762,7 +781,13 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
     if encoding is not None:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
-    state = _FileState(std.layout(parsed.file_id), parsed, sink, strict)
+    document = sniff(first)
+    if document is not None:  # a PDF or Excel file under a standard name: one finding, not 200 (D21)
+        _not_text(document, sink)
+        return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
+    layout = std.layout(parsed.file_id)
+    sink.field_names = tuple(f.name for f in layout.fields)  # a record that cannot be read names its item
+    state = _FileState(layout, parsed, sink, strict)
     start = bom(first, sink)
     source = cut_blocks([first] if chunks is None else chain([first], chunks), start)
     for batch in read_blocks(source, sink, state.decoder, state.template):

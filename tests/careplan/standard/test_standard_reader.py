@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from standard_testkit import name_of, rules
+import re
 
-from careplan.standard import validate_csv
-from careplan.standard.reader import FindingSink, read_records, split_record
+import pytest
+from standard_testkit import name_of, records_of, rules
+
+from careplan.errors import is_japanese
+from careplan.standard import validate_csv, write_csv
+from careplan.standard.reader import FindingSink, Malformed, read_records, split_record
 
 
 def _read(data: bytes) -> tuple[list[list[str]], FindingSink]:
@@ -54,7 +57,7 @@ def test_quoted_flags() -> None:
 )
 def test_malformed_quoting_is_explained(text: str, reason: str) -> None:
     result = split_record(text)
-    assert isinstance(result, str) and reason in result
+    assert isinstance(result, Malformed) and reason in result.en
 
 
 def test_unterminated_quote_at_end_of_file_is_a_finding() -> None:
@@ -130,7 +133,7 @@ def test_stray_quote_in_a_record_with_quotes_is_an_error() -> None:
     records, sink = _read('"名前",a"b,c\r\n"ok",x,y\r\n'.encode("cp932"))
     assert records == [["ok", "x", "y"]]
     assert [(f.rule, f.line) for f in sink.items] == [("csv.quoting", 1)]
-    assert "quote inside an unquoted field" in sink.items[0].message
+    assert "quote inside an unquoted field" in (sink.items[0].message_en or "")
 
 
 def test_text_after_closing_quote_is_an_error() -> None:
@@ -143,7 +146,7 @@ def test_an_unterminated_quote_costs_one_bounded_record() -> None:
     data = b'1,"never closed\r\n' + b"2,x\r\n" * 200_000
     records, sink = _read(data)
     assert [f.rule for f in sink.items] == ["csv.quoting"]
-    assert "more than 1000 lines" in sink.items[0].message
+    assert "1000行を超える" in sink.items[0].message
     sink = FindingSink("T.CSV", 200)
     records = list(read_records(data, sink))
     assert len(records) == 200_000 - 999  # reading resumes after the capped record
@@ -155,3 +158,19 @@ def test_very_long_free_text_is_read() -> None:
     records, sink = _read(f'1,"{long_text}",2\r\n'.encode("cp932"))
     assert sink.items == []
     assert records == [["1", long_text, "2"]]
+
+
+@pytest.mark.parametrize(
+    ("broken", "reason"),
+    [(b'"X"Y', "text after a closing quote"), (b'X"Y', "quote inside an unquoted field")],
+)
+def test_a_record_that_cannot_be_read_names_its_item_in_japanese(broken: bytes, reason: str) -> None:
+    """csv.quoting said 「レコードを読めません: text after a closing quote at character 53」: English
+    after the Japanese, and a character count where the office looks for an item (decision D23)."""
+    rows = records_of("UPPLAN")
+    rows[0][6] = "X"  # No.7 プラン担当者名, free text
+    data = write_csv("UPPLAN", rows).replace(b'"X"', broken, 1)
+    [found] = [f for f in validate_csv(name_of("UPPLAN"), data) if f.rule == "csv.quoting"]
+    assert (found.line, found.field_no, found.field_name) == (1, 7, "プラン担当者名")
+    assert is_japanese(found.message) and not re.search(r"[a-z]{2,}", found.message), found.message
+    assert reason in (found.message_en or "")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from standard_testkit import HELPER, MANAGER, errors, name_of, plan_set, records_of, rules
 
+from careplan.errors import is_japanese
 from careplan.standard import validate_csv, write_csv
 from careplan.standard.fields import is_date, is_month, is_time
 
@@ -63,6 +66,14 @@ MUTATIONS = [
     ("UPHOSOKU", 0, 18, "06", None, None),  # 事業対象者
     ("UPHOSOKU", 0, 20, "1", "field.kind", "error"),
     ("UPHOSOKU", 0, 63, "202503", "csv.month_name", "error"),
+    # Full-width digits (MS932 has them; a typed value copied from a form) are not digits of the standard.
+    ("UPPLAN", 0, 2, "１３１０１１", "field.insurer", "error"),
+    ("UPPLAN", 0, 3, "１４３０８０４５１４", "field.insured", "error"),
+    ("UPPLAN", 0, 8, "３９６", "field.integer", "error"),
+    ("UPPLAN", 0, 14, "１", "field.digits", "error"),
+    ("UPPLAN", 0, 16, "００００１－００００１０", "field.tais", "error"),
+    ("UPSIKYU", 0, 23, "１１.４０", "field.decimal", "error"),
+    ("UPHOSOKU", 0, 9, "１００-０００５", "field.postcode", "error"),
 ]
 
 
@@ -83,6 +94,23 @@ def test_rule(file_id: str, index: int, no: int, value: str, rule: str | None, s
     assert hit.field_no == no or rule in ("plan.time_9999", "sikyu.subtotal_units")
     assert hit.section and hit.section.startswith(f"レイアウト定義書 {file_id}")
     assert hit.fix and hit.expected is not None
+
+
+ITEM_RULES = [m for m in MUTATIONS if m[4] is not None and m[4].startswith("field.")]
+
+
+@pytest.mark.parametrize(("file_id", "index", "no", "value", "rule", "severity"), ITEM_RULES)
+def test_item_findings_are_japanese_first(
+    file_id: str, index: int, no: int, value: str, rule: str, severity: str
+) -> None:
+    """An item's finding is content (decision D23): its message and fix are Japanese, with no English
+    words in them (the expectation included), and the English beside them in message_en / fix_en."""
+    records = records_of(file_id)
+    records[index][no - 1] = value
+    hit = next(f for f in _check(file_id, records) if f.rule == rule)
+    for text in (hit.message.replace(value, "「」"), hit.fix or ""):
+        assert is_japanese(text) and not re.search(r"[a-z]{2,}", text), text
+    assert hit.message_en and hit.fix_en
 
 
 def test_special_values() -> None:
@@ -239,3 +267,14 @@ def test_reading_stops_after_the_error_cap() -> None:
     found = _check("UPPLAN", rows)
     assert len(found) == 201
     assert found[-1].rule == "findings.stopped" and found[-1].line == 201
+
+
+@pytest.mark.parametrize(
+    ("head", "what"), [(b"%PDF-1.7\n", "PDF"), (bytes.fromhex("d0cf11e0a1b11ae1"), "Excel"), (b"\x1f\x8b\x08", "gzip")]
+)
+def test_a_document_under_a_standard_name_is_one_finding(head: bytes, what: str) -> None:
+    """A PDF or an old Excel file saved under a 第6表 name read as CSV gave up to 200 findings of
+    quoting, field counts and control characters, none of which said what the file was."""
+    found = validate_csv(name_of("UPPLAN"), head + bytes(range(256)) * 40)
+    assert [(f.rule, f.severity) for f in found] == [("csv.not_text", "error")]
+    assert what in found[0].message and is_japanese(found[0].message) and found[0].message_en

@@ -1,9 +1,9 @@
 """`careplan validate PATH... [--json] [--strict] [--lang ja|en]`: the standard, offline.
 
-Files and folders (recursively) are read and sorted like a bulk send (`sort_bulk`): each
-transmission is checked as the hub would (`check_transmission`), each document outside the
-standard on its own, and each file that cannot be placed is shown with the reason and its own
-format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage (bad path).
+Files and folders (recursively) are read and sorted like a bulk send (`sort_bulk`; each sender's
+files are one bulk send): each transmission is checked as the hub would (`check_transmission`),
+each document outside the standard on its own, and each file that cannot be placed is shown with
+the reason and its own format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage (bad path).
 """
 
 from __future__ import annotations

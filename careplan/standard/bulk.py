@@ -14,6 +14,7 @@ Only names and sizes are read here; check_transmission judges the content of eac
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -124,8 +125,15 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) 
         else:
             placed.append((key, pairs))
     placed.sort(key=lambda item: (item[0][2], item[0][4], item[0][3]))
-    limit = standard().limits.max_transmissions
-    for _key, pairs in placed[limit:]:
+    # A bulk send is one office's (R4.3): files of several senders (a month's folder given to
+    # `careplan validate`) are as many bulk sends, each held to the limit.
+    limit, counted = standard().limits.max_transmissions, Counter[str]()
+    kept: list[tuple[UnitKey, Files]] = []
+    for key, pairs in placed:
+        counted[key[0]] += 1
+        if counted[key[0]] <= limit:
+            kept.append((key, pairs))
+            continue
         unplaced += [
             (
                 n,
@@ -133,6 +141,7 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) 
                     rule="bulk.too_many_transmissions",
                     file=n,
                     message=f"more than {limit} transmissions in one bulk send",
+                    value=key[0],
                     expected=f"≤ {limit}",
                     section="R4.3",
                     fix="Send the rest in another bulk send.",
@@ -140,4 +149,4 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) 
             )
             for n, _ in pairs
         ]
-    return BulkPlan(transmissions=[(key[2], pairs) for key, pairs in placed[:limit]], unplaced=unplaced)
+    return BulkPlan(transmissions=[(key[2], pairs) for key, pairs in kept], unplaced=unplaced)

@@ -68,3 +68,21 @@ def test_at_most_fifty_transmissions() -> None:
     assert len(plan.transmissions) == 50
     assert len(plan.unplaced) == 3
     assert {f.rule for _, f in plan.unplaced} == {"bulk.too_many_transmissions"}
+
+
+def test_the_fifty_count_per_sender_when_no_sender_is_given() -> None:
+    """`careplan validate` on a month's folder of several offices: each office's files are its own
+    bulk send, so 2 × 30 transmissions are all placed, where they were counted as one send of 60."""
+    other = with_check_digit("131230009")
+    files: list[tuple[str, bytes]] = []
+    for sender in (MANAGER, other):
+        for office in _offices(30):
+            files += sample_plan_set(sender=sender, recipient=office).items()
+    plan = sort_bulk(files)
+    assert len(plan.transmissions) == 60 and plan.unplaced == []
+    for office in _offices(21):  # the first sender's 51st transmission and on
+        files += sample_plan_set(sender=MANAGER, recipient=office, created="20250422093000").items()
+    plan = sort_bulk(files)
+    assert len(plan.transmissions) == 80
+    refused = {name.split("_")[2] for name, f in plan.unplaced if f.rule == "bulk.too_many_transmissions"}
+    assert len(plan.unplaced) == 3 and refused == {MANAGER}, plan.unplaced

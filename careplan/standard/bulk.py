@@ -111,8 +111,10 @@ def _groups(
     return groups
 
 
-def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) -> BulkPlan:
-    """Group `files` into transmissions by destination and 連番; report what cannot be placed."""
+def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, limited: bool = True) -> BulkPlan:
+    """Group `files` into transmissions by destination and 連番; report what cannot be placed.
+    `limited=False` places a sender's transmissions beyond the limit of one bulk send too (a check of
+    files, not a send: `careplan validate`, which warns of the limit itself: `over_the_limit`)."""
     unplaced: list[tuple[str, Finding]] = []
     placed: list[tuple[UnitKey, Files]] = []
     for key, group in _groups(files, sender, unplaced).items():
@@ -131,7 +133,7 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) 
     kept: list[tuple[UnitKey, Files]] = []
     for key, pairs in placed:
         counted[key[0]] += 1
-        if counted[key[0]] <= limit:
+        if counted[key[0]] <= limit or not limited:
             kept.append((key, pairs))
             continue
         unplaced += [
@@ -150,3 +152,29 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None) 
             for n, _ in pairs
         ]
     return BulkPlan(transmissions=[(key[2], pairs) for key, pairs in kept], unplaced=unplaced)
+
+
+def over_the_limit(senders: Sequence[str]) -> dict[int, Finding]:
+    """For the sender of each transmission in order (a `limited=False` plan's), a warning on the
+    first transmission past a bulk send's limit, by its index: the files are fine, the sender has
+    to send them in several bulk sends (R4.3)."""
+    limit, counted, total = standard().limits.max_transmissions, Counter[str](), Counter(senders)
+    warnings: dict[int, Finding] = {}
+    for index, sender in enumerate(senders):
+        counted[sender] += 1
+        if counted[sender] == limit + 1:
+            sends = -(-total[sender] // limit)
+            warnings[index] = Finding(
+                rule="bulk.too_many_transmissions",
+                severity="warning",
+                value=sender,
+                expected=f"≤ {limit}",
+                section="R4.3",
+                message=f"送信元 {sender} の送信は{total[sender]}件で、一括送信1回の上限{limit}件を超えます"
+                f"（この送信から先は2回目以降の一括送信になります）。",
+                fix=f"{limit}件以下ずつ、{sends}回に分けて一括送信してください。",
+                message_en=f"sender {sender} has {total[sender]} transmissions, more than {limit} in one bulk"
+                " send (this one and those after it go in a later bulk send)",
+                fix_en=f"Send them in {sends} bulk sends of at most {limit}.",
+            )
+    return warnings

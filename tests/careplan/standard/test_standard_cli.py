@@ -119,3 +119,36 @@ def test_a_file_with_cr_line_ends_is_told_so_not_about_quotes(tmp_path: Path) ->
     assert finding.fix.startswith("改行コードを CR LF にして保存し直して") and finding.expected == "CR LF line ends"
     stray = data.replace(b",", b",\r", 1)  # one lone CR in a CR LF file: the same advice, line ends or a value
     assert any("CR だけの改行" in f.message for f in validate_csv(name, stray))
+
+
+def test_a_month_past_a_bulk_sends_limit_is_checked_whole_and_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """52 transmissions of one sender and 3 of another: every one is checked as a transmission (a
+    broken file in the 52nd is found), the first sender is warned once, on its 51st, how many bulk
+    sends it takes, and valid files exit 0. It used to refuse the 51st on as 一括送信が50件を超えています
+    (exit 1) and check them as loose files only."""
+    from careplan.office import with_check_digit
+    from fixtures.samples import sample_plan_set
+
+    offices = [with_check_digit(f"13117{i:04d}") for i in range(1, 53)]
+    for sender, recipients in ((MANAGER, offices), (with_check_digit("131230009"), offices[:3])):
+        for office in recipients:
+            for name, data in sample_plan_set(sender=sender, recipient=office).items():
+                (tmp_path / name).write_bytes(data)
+    assert main([str(tmp_path), "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["summary"]["errors"] == 0 and body["summary"]["warnings"] == 1
+    transmissions = [e for e in body["entries"] if e["kind"] == "transmission"]
+    assert len(transmissions) == 55
+    (warned,) = [e for e in transmissions if e["findings"]]
+    (finding,) = warned["findings"]
+    assert finding["rule"] == "bulk.too_many_transmissions" and finding["severity"] == "warning"
+    assert finding["message"].startswith(f"送信元 {MANAGER} の送信は52件で、一括送信1回の上限50件を超えます")
+    assert finding["fix"] == "50件以下ずつ、2回に分けて一括送信してください。"
+    last = sorted(p for p in tmp_path.glob(f"UPPLAN_*_{MANAGER}_43_{offices[-1]}_*.CSV"))[0]
+    last.write_bytes(last.read_bytes().replace(b"202407,", b"2024-7,", 1))
+    assert main([str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "値: 2024-7" in out and "エラー 0件" not in out, out[-400:]
+    assert all(cell_len(line) <= 80 for line in out.splitlines())

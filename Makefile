@@ -16,10 +16,12 @@ up: $(STAMP)
 	$(BIN)/careplan up $(UP_ARGS)
 
 # Two pytest workers (pytest-xdist): tests spend much of their time waiting on hubs, browsers and
-# subprocesses, so two share the 2 CPUs of CI well (13 min where one took 18). PYTEST_WORKERS=0: one process.
+# subprocesses, so two share the 2 CPUs of CI well. A file's tests stay together and in order on one
+# worker (--dist loadfile): some share a module's hub and follow what the one before did there.
+# PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .careplan-sim

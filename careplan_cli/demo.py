@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -127,6 +128,18 @@ def _say(lead: str, text: str, width: int) -> None:
     print("\n".join(hanging(lead, text, width)))
 
 
+def _wait_for_enter() -> None:
+    """（Enter で次へ）, where Ctrl-C stops the demo at once. asyncio.run's own SIGINT handler only
+    cancels the run's task, which the blocked input() never sees: the first Ctrl-C was lost, and
+    the second stopped the demo without giving the hub its clock back (frozen in the month's
+    April). KeyboardInterrupt raised here unwinds the run through its `finally`s, which do."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        input("  （Enter で次へ）")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     hub = (str(args.hub), args.data) if args.hub else None
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         def on_step(step: Step, result: StepResult | None, scenario: Scenario = scenario) -> None:
             if result is None:
                 if wait and step.index > 1:
-                    input("  （Enter で次へ）")
+                    _wait_for_enter()
                 _say(f"{step.index:>2}. ", narration(scenario, step), width)
             else:
                 _say("    → ", outcome(step, result), width)

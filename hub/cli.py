@@ -57,11 +57,15 @@ MAX_WORKERS = 64  # each is a process: a typo of 100000 would fork until the mac
 def not_hub_data(command: str, data: Path) -> str | None:
     """Why `data` is not a hub's data directory (commands that reach a running hub through it read
     its CA there), in both languages; None when it is one."""
-    if not (data / "ca" / "ca.pem").is_file():
-        return (
-            f"{command}: {data} はハブのデータディレクトリではありません"
-            "（ca/ca.pem がありません。careplan up の --data）\n"
-            f"{command}: {data} is not a hub's data folder (no ca/ca.pem)"
+    if not (data / "ca" / "ca.pem").is_file():  # within 80 columns: the path whole on its own line
+        return "\n".join(
+            [
+                f"{command}: ハブのデータディレクトリではありません（ca/ca.pem がありません）",
+                "  not a hub's data directory (no ca/ca.pem)",
+                f"  {data}",
+                "  careplan up の --data に渡したフォルダを指定してください。",
+                "  Give the folder that careplan up was given with --data.",
+            ]
         )
     for name, load in (("ca.pem", _certificate), ("ca-key.pem", _private_key)):
         try:  # these commands issue test certificates with the CA: a corrupt one was exit 70

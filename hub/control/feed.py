@@ -5,6 +5,7 @@ worker process serves them and every worker's requests appear."""
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
 from typing import Any
 
 from careplan.errors import CATALOGUE
@@ -13,15 +14,51 @@ from hub.control.plane import Control
 from hub.offices import JST
 from hub.service import HubService
 
-OPERATIONS_JA = {
-    "/api/v1/transmissions": "送信",
-    "/api/v1/session": "ログイン",
-    "/api/v1/sent": "送信一覧",
-    "/api/v1/inbox": "受信一覧",
-    "/api/v1/inbox/{transmission_id}": "ダウンロード",
-    "/api/v1/inbox/{transmission_id}/files/{position}": "ダウンロード",
-    "/api/v1/inbox/{transmission_id}/ack": "受領確認",
-}
+# The live feed is on a projector before care-office staff: each request as an operation in
+# Japanese, by method and route (a route alone named a logout ログイン). The admin API's are marked
+# （管理）: the trainer's tools (careplan demo --hub, reset, the dashboard's buttons), not an office.
+OPERATIONS_JA = MappingProxyType(
+    {
+        ("POST", "/api/v1/session"): "ログイン",
+        ("GET", "/api/v1/session"): "ログイン状態の確認",
+        ("DELETE", "/api/v1/session"): "ログアウト",
+        ("POST", "/api/v1/transmissions"): "送信",
+        ("GET", "/api/v1/sent"): "送信一覧",
+        ("GET", "/api/v1/inbox"): "受信一覧",
+        ("GET", "/api/v1/inbox/{transmission_id}"): "ダウンロード",
+        ("GET", "/api/v1/inbox/{transmission_id}/files/{position}"): "ダウンロード",
+        ("POST", "/api/v1/inbox/{transmission_id}/ack"): "受領確認",
+        ("GET", "/web"): "利用状況Webサイト",
+        ("GET", "/web/"): "利用状況Webサイト",
+        ("GET", "/web/login"): "Webサイトのログイン画面",
+        ("POST", "/web/login"): "Webサイトへのログイン",
+        ("POST", "/web/logout"): "Webサイトからのログアウト",
+        ("GET", "/web/licence"): "ライセンスの確認",
+        ("GET", "/web/apply"): "利用申請の画面",
+        ("POST", "/web/apply"): "利用申請",
+        ("POST", "/web/renew"): "ライセンスの更新",
+        ("GET", "/web/password"): "パスワード変更の画面",
+        ("POST", "/web/password"): "パスワードの変更",
+        ("GET", "/web/static/site.css"): "利用状況Webサイト",
+        ("GET", "/directory"): "事業所検索",
+        ("GET", "/directory/correction"): "掲載情報の修正依頼の画面",
+        ("POST", "/directory/correction"): "掲載情報の修正依頼",
+        ("POST", "/admin/v1/offices"): "事業所の登録（管理）",
+        ("GET", "/admin/v1/offices"): "事業所一覧（管理）",
+        ("GET", "/admin/v1/clock"): "時計の確認（管理）",
+        ("POST", "/admin/v1/clock"): "時計の変更（管理）",
+        ("POST", "/dashboard/clock"): "時計の変更（管理）",
+        ("POST", "/admin/v1/reset"): "リセット（管理）",
+        ("GET", "/admin/v1/snapshots"): "スナップショット一覧（管理）",
+        ("POST", "/admin/v1/snapshots"): "スナップショットの保存（管理）",
+        ("POST", "/admin/v1/snapshots/{name}/restore"): "スナップショットの復元（管理）",
+        ("POST", "/dashboard/restore"): "スナップショットの復元（管理）",
+        ("DELETE", "/admin/v1/snapshots/{name}"): "スナップショットの削除（管理）",
+        ("GET", "/admin/v1/faults"): "障害設定の確認（管理）",
+        ("POST", "/admin/v1/faults"): "障害設定の追加（管理）",
+        ("DELETE", "/admin/v1/faults"): "障害設定の解除（管理）",
+    }
+)
 
 
 def jst(iso: str | None) -> str:
@@ -43,7 +80,7 @@ def feed_item(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": entry["id"],
         "at": jst(entry["at"]),
-        "what": OPERATIONS_JA.get(entry["route"], f"{entry['method']} {entry['route']}"),
+        "what": OPERATIONS_JA.get((entry["method"], entry["route"]), f"{entry['method']} {entry['route']}"),
         "route": f"{entry['method']} {entry['route']}",
         "status": entry["status"],
         "code": entry["code"],

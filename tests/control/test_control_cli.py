@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,3 +161,32 @@ def test_faults_corrections_and_journal_follow(running: tuple[str, Path, list[st
         follow.send_signal(signal.SIGINT)
         follow.communicate(timeout=20)
     assert follow.returncode == 0
+
+
+class _TrainerAtTheKeyboard:
+    """A terminal's stdin where the trainer presses Ctrl-C at the first （Enter で次へ）, then Enter
+    (had the Ctrl-C been lost, as asyncio.run's own SIGINT handler lost it, Enter goes on)."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # where the signal lands: a blocked read
+        return "\n"
+
+
+def test_ctrl_c_at_the_demos_prompt_stops_it_and_gives_the_hub_its_clock_back(
+    running: tuple[str, Path, list[str]], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from careplan_cli import demo
+
+    url, data, _ = running
+    before = answer(data, "clock", "show")
+    monkeypatch.setattr("sys.stdin", _TrainerAtTheKeyboard())
+    with pytest.raises(KeyboardInterrupt):
+        demo.main(["--step", "--hub", url, "--data", str(data)])
+    out = capsys.readouterr().out
+    assert " 1. " in out and " 2. " not in out, out  # the first Ctrl-C stopped it, at the prompt
+    after = answer(data, "clock", "show")
+    assert after["mode"] == before["mode"] != "frozen", after  # not left in the demo's April 2025

@@ -4,11 +4,13 @@ value or a payload byte (the control database is searched for them); filters and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 from pathlib import Path
 
+import aiohttp
 import pytest
 from controlkit import admin, control, journal, ok, plan
 
@@ -183,3 +185,25 @@ async def test_the_journal_keeps_the_latest_entries_only(hub: HubUnderTest, monk
     await control(hub).journal.flush()
     kept = (await ok(hub, "GET", "/admin/v1/journal?cursor=0&limit=500"))["entries"]
     assert 1 <= len(kept) <= 4 and kept[-1]["route"] == "/healthz"
+
+
+async def test_the_live_feed_names_each_operation_in_japanese(hub: HubUnderTest) -> None:
+    """The dashboard's live feed is on the projector: a logout read ログイン (the feed's names went by
+    route alone), and what `careplan demo --hub`, a reset or a website visit makes read as routes
+    (POST /admin/v1/offices, GET /web/login)."""
+    from hub.control.feed import feed_item
+
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.logout()
+    await ok(hub, "POST", "/admin/v1/clock", {"advance_seconds": 60})
+    await ok(hub, "GET", "/admin/v1/clock")
+    await ok(hub, "GET", "/admin/v1/faults")
+    with contextlib.suppress(aiohttp.ContentTypeError):  # a page, not JSON
+        await hub.raw("GET", "/web/login", headers={"Accept": "text/html"})
+    said = {(e["method"], e["route"]): feed_item(e)["what"] for e in await journal(hub, limit="50")}
+    assert said[("POST", "/api/v1/session")] == "ログイン"
+    assert said[("DELETE", "/api/v1/session")] == "ログアウト"
+    assert said[("POST", "/admin/v1/clock")] == "時計の変更（管理）"
+    unnamed = {route for route, what in said.items() if "/" in what}
+    assert not unnamed, unnamed

@@ -262,3 +262,20 @@ def test_seed_picks_the_generated_data_set(tmp_path: Path) -> None:
     assert unit(*plan, seed=7) != unit(*plan, seed=2024)
     library = Path(__file__).resolve().parents[2] / "scenarios" / "library" / "trainer-month.yaml"
     assert cli(["run", str(library), "--seed", "7", "--json", str(tmp_path / "r.json")]) == 0
+
+
+def test_demo_on_a_folder_that_is_no_hubs_data_says_so_within_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was one line of 110 columns and more (the folder's path inside the Japanese sentence)."""
+    from rich.cells import cell_len
+
+    from careplan_cli import demo
+
+    folder = tmp_path / "typo"
+    assert demo.main(["--hub", "https://127.0.0.1:9", "--data", str(folder)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "careplan demo: ハブのデータディレクトリではありません（ca/ca.pem がありません）"
+    assert lines[1] == "  not a hub's data directory (no ca/ca.pem)"
+    assert f"  {folder}" in lines  # whole on its own line, to compare with what was typed
+    assert all(cell_len(line) <= 80 for line in lines if str(folder) not in line), lines

@@ -300,7 +300,7 @@ def _announce(
         current = o | {"password": state[profile]["login_password"]}
         return [*cmd, "client", "--profile", profile, *login_args(url, ca, current)]
 
-    say(["", "Try it from another shell (copy and paste):"])
+    say(["", "別のシェルで試すには、次を貼り付けてください:", "Try it from another shell (copy and paste):"])
     for args, tail in (
         (login("kyotaku", k), ""),
         ([*cmd, "client", "--profile", "kyotaku", "send", "--to", h["office_number"], str(samples)], "/*.CSV"),

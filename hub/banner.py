@@ -11,6 +11,7 @@ from hub.dburl import without_password
 
 WIDTH = 80
 LABEL = 38  # cells before a value in `careplan up`'s summary
+STARTED = "ハブが待ち受けを始めました。止めるには Ctrl-C を押してください。"  # Japanese first, above the English
 
 
 def pair(label: str, value: str, width: int = WIDTH, column: int = LABEL) -> list[str]:
@@ -20,16 +21,18 @@ def pair(label: str, value: str, width: int = WIDTH, column: int = LABEL) -> lis
 
 
 def listening_lines(url: str, config: HubConfig, *, workers: int = 1, width: int = WIDTH) -> list[str]:
-    """`hub listening on URL (data: DIR); Ctrl-C stops it` when that fits `width`, else the URL's
-    line, then the data directory and the database (its URL without the password) each on their own."""
+    """`STARTED`, then `hub listening on URL (data: DIR); Ctrl-C stops it` when that fits `width`,
+    else the URL's line, then the data directory and the database (its URL without the password)
+    each on their own."""
     how = f" with {workers} workers" if workers > 1 else ""
     line = f"hub listening on {url}{how} ({config.where}); Ctrl-C stops it"
     if cell_len(line) <= width:
-        return [line]
+        return [STARTED, line]
     places = [("data", str(config.data_dir))]
     if config.database_url:
         places.append(("database", without_password(config.database_url)))
     return [
+        STARTED,
         f"hub listening on {url}{how}; Ctrl-C stops it",
         *(text for label, value in places for text in pair(label, value, width, column=12)),
     ]

@@ -40,7 +40,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with careplan_up(root) as (url, data, output):
         offices = json.loads((data / "demo" / "offices.json").read_text("utf-8"))
         yield Demo(data=data, url=url, offices=offices, home=root / "home")
-    assert "Try it from another shell" in output[0]
+    assert "別のシェルで試すには、次を貼り付けてください:\nTry it from another shell" in output[0]
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> dict[str, object]:

@@ -17,7 +17,7 @@ import pytest
 from rich.cells import cell_len
 
 from careplan_cli.up import WIDTH, _console, _shell, login_args
-from hub.banner import listening_lines, pair
+from hub.banner import STARTED, listening_lines, pair
 from hub.config import HubConfig
 from tests.conftest import run_careplan, this_checkout
 
@@ -52,7 +52,9 @@ def _summary(root: Path, data: str, *command: str) -> tuple[str, str]:
 
 def _commands(lines: list[str]) -> list[list[str]]:
     """The suggested commands as a shell reads them: ` \\` + newline continues a line."""
-    start = lines.index("Try it from another shell (copy and paste):") + 1
+    japanese = lines.index("別のシェルで試すには、次を貼り付けてください:")
+    assert lines[japanese + 1] == "Try it from another shell (copy and paste):"  # Japanese first
+    start = japanese + 2
     block = "\n".join(lines[start : lines.index("", start)]).replace("\\\n", "")
     return [shlex.split(command, comments=True) for command in block.splitlines()]
 
@@ -137,12 +139,13 @@ def test_start_up_lines_fit_80_columns_with_a_long_data_path(tmp_path: Path) -> 
 def test_listening_lines_keep_the_short_form_and_hide_the_database_password() -> None:
     short = HubConfig(data_dir=Path(".careplan-sim"), port=8443)
     assert listening_lines("https://127.0.0.1:8443", short) == [
-        "hub listening on https://127.0.0.1:8443 (data: .careplan-sim); Ctrl-C stops it"
+        "ハブが待ち受けを始めました。止めるには Ctrl-C を押してください。",
+        "hub listening on https://127.0.0.1:8443 (data: .careplan-sim); Ctrl-C stops it",
     ]
     database = "postgresql://careplan:s3cret@db.training.example.jp:5432/careplan_training_2026"
     config = HubConfig(data_dir=Path("/srv") / LONG, port=8443, database_url=database)
     lines = listening_lines("https://[::1]:8443", config, workers=4)
-    assert lines[0] == "hub listening on https://[::1]:8443 with 4 workers; Ctrl-C stops it"
+    assert lines[:2] == [STARTED, "hub listening on https://[::1]:8443 with 4 workers; Ctrl-C stops it"]
     assert all(cell_len(line) <= WIDTH for line in lines) and "s3cret" not in "\n".join(lines)
     assert f"  data        /srv/{LONG}" in lines  # beside its label where it fits, else below it, whole
     assert lines[-2:] == [

@@ -29,9 +29,9 @@ SHOTS = [ROOT / "reports" / "screenshots"] + ([ROOT / "docs"] if os.environ.get(
 LIVE_SECONDS = 2.0
 
 
-async def _page(browser: Browser, url: str) -> Page:
+async def _page(browser: Browser, url: str, width: int = 1600, height: int = 900) -> Page:
     context = await browser.new_context(
-        ignore_https_errors=True, locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": 1600, "height": 900}
+        ignore_https_errors=True, locale="ja-JP", timezone_id="Asia/Tokyo", viewport={"width": width, "height": height}
     )
     context.set_default_timeout(15_000)
     return await context.new_page()
@@ -128,3 +128,27 @@ async def test_the_dashboard_needs_the_token_or_the_trainer_passcode(hub: HubUnd
             break
         await page.wait_for_timeout(100)
     assert request["status"] == "対応中"
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 720)])
+async def test_presenter_mode_fits_a_projector(hub: HubUnderTest, browser: Browser, size: tuple[int, int]) -> None:
+    """On a projector of 1024 × 768 or 1280 × 720 the transmissions table had a third of the width
+    beside the refusals: ファイル one glyph a line, the time broken as 2026-/12-03, office names
+    broken inside. Now the panels stack, the table takes the width and a time or a count never breaks."""
+    with_seed(hub)
+    async with hub.client(KYOTAKU) as kyotaku:
+        await kyotaku.login(KYOTAKU.user, KYOTAKU.password)
+        await kyotaku.send(plan(), to=HOUMON.number)
+    page = await _page(browser, hub.url, *size)
+    await page.goto(hub.url + "/dashboard?token=test-admin-token&presenter=1")
+    await expect(page.locator("#transmissions tbody tr")).to_have_count(1)
+    lines = "e => { const r = document.createRange(); r.selectNodeContents(e); return r.getClientRects().length; }"
+    for cell in ("thead th:nth-child(1)", "thead th:nth-child(3)", "tbody td:nth-child(1)", "tbody td:nth-child(3)"):
+        assert await page.locator(f"#transmissions {cell}").evaluate(lines) == 1, cell  # one line box
+    kind = page.locator("#sessions tbody td:nth-child(1)").first  # クライアント was a glyph a line
+    assert await kind.evaluate(lines) == 1
+    table = await page.locator("#transmissions").evaluate("e => [e.getBoundingClientRect().width, e.scrollWidth]")
+    assert table[0] > 0.8 * size[0] and table[1] <= table[0] + 1, table
+    overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "no sideways scrolling"
+    await _shot(page, f"dashboard-presenter-{size[0]}.png", full_page=True)

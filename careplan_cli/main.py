@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import difflib
 import importlib
 import io
 import os
@@ -139,8 +140,10 @@ def _dispatch(args: list[str]) -> int:
         print(_usage())
         return 0 if args else 2
     if args[0] not in SUBCOMMANDS:
+        close = difflib.get_close_matches(args[0], SUBCOMMANDS, n=1)
+        guess = f"\nもしかして / did you mean: careplan {close[0]}" if close else ""
         print(
-            f"careplan: {args[0]!r} というコマンドはありません / unknown command {args[0]!r}\n\n{_usage()}",
+            f"careplan: {args[0]!r} というコマンドはありません / unknown command {args[0]!r}{guess}\n\n{_usage()}",
             file=sys.stderr,
         )
         return 2

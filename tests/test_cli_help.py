@@ -123,3 +123,21 @@ def test_every_help_text_fits_80_columns(module: str, monkeypatch: pytest.Monkey
     for parser in subparsers(_parser(module)):
         lines = parser.format_help().splitlines()
         assert all(cell_len(line) <= 80 for line in lines), (parser.prog, max(lines, key=cell_len))
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("dmeo", "demo"), ("valdiate", "validate"), ("scenario", "scenarios")])
+def test_a_mistyped_command_is_told_the_one_it_resembles(
+    typed: str, meant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert careplan_main.main([typed]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[:2] == [
+        f"careplan: {typed!r} というコマンドはありません / unknown command {typed!r}",
+        f"もしかして / did you mean: careplan {meant}",
+    ]
+
+
+def test_a_command_like_no_other_gets_the_list_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert careplan_main.main(["zzzz"]) == 2
+    err = capsys.readouterr().err
+    assert "もしかして" not in err and "コマンド / commands:" in err

@@ -20,9 +20,8 @@ from careplan.findings_ja import rule_ja
 from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
-from careplan.standard.bulk import over_the_limit
 from careplan.standard.content import Kind, classify
-from careplan.standard.filename import file_name_findings, split_prefix
+from careplan.standard.filename import split_prefix
 from client import render
 
 LABELS = {
@@ -104,23 +103,16 @@ def _unplaced_entry(name: str, data: bytes, why: Finding, strict: bool) -> Entry
     return Entry(kind="unplaced", files=[name], findings=[why, *own])
 
 
-def _sender(name: str) -> str:
-    """The sender of a placed file (sort_bulk placed it: its name parsed, if with warnings)."""
-    parsed, _ = file_name_findings(name)
-    return parsed.sender if parsed is not None else ""
-
-
 def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> list[Entry]:
     """The entries of the report for these files (pure: no I/O)."""
     plan = sort_bulk(files, limited=False)  # files past a bulk send's limit are checked too: a warning
-    limit = over_the_limit([_sender(group[0][0]) for _, group in plan.transmissions])
     entries = [
         Entry(
             kind="transmission",
             recipient=recipient,
             files=[n for n, _ in group],
             findings=check_transmission(group, recipient=recipient, strict=strict)
-            + ([limit[index]] if index in limit else []),
+            + ([plan.past_limit[index]] if index in plan.past_limit else []),
         )
         for index, (recipient, group) in enumerate(plan.transmissions)
     ]

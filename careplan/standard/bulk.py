@@ -31,10 +31,13 @@ UnitKey = tuple[str, str, str, str, str]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BulkPlan:
-    """Transmissions as (recipient 事業所番号, files), and the files left out with the reason."""
+    """Transmissions as (recipient 事業所番号, files), and the files left out with the reason; in a
+    plan not `limited`, the warning of a sender's first transmission past a bulk send's limit, by
+    its index in `transmissions`."""
 
     transmissions: list[tuple[str, Files]] = field(default_factory=list)
     unplaced: list[tuple[str, Finding]] = field(default_factory=list)
+    past_limit: dict[int, Finding] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -113,8 +116,8 @@ def _groups(
 
 def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, limited: bool = True) -> BulkPlan:
     """Group `files` into transmissions by destination and 連番; report what cannot be placed.
-    `limited=False` places a sender's transmissions beyond the limit of one bulk send too (a check of
-    files, not a send: `careplan validate`, which warns of the limit itself: `over_the_limit`)."""
+    `limited=False` places a sender's transmissions beyond the limit of one bulk send too, the first
+    of them warned (`past_limit`): a check of files, not a send (`careplan validate`)."""
     unplaced: list[tuple[str, Finding]] = []
     placed: list[tuple[UnitKey, Files]] = []
     for key, group in _groups(files, sender, unplaced).items():
@@ -130,10 +133,14 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, 
     # A bulk send is one office's (R4.3): files of several senders (a month's folder given to
     # `careplan validate`) are as many bulk sends, each held to the limit.
     limit, counted = standard().limits.max_transmissions, Counter[str]()
+    total = Counter(key[0] for key, _ in placed)
     kept: list[tuple[UnitKey, Files]] = []
+    past_limit: dict[int, Finding] = {}
     for key, pairs in placed:
         counted[key[0]] += 1
         if counted[key[0]] <= limit or not limited:
+            if counted[key[0]] == limit + 1:
+                past_limit[len(kept)] = _past_the_limit(key[0], total[key[0]], limit)
             kept.append((key, pairs))
             continue
         unplaced += [
@@ -151,30 +158,23 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, 
             )
             for n, _ in pairs
         ]
-    return BulkPlan(transmissions=[(key[2], pairs) for key, pairs in kept], unplaced=unplaced)
+    return BulkPlan(transmissions=[(key[2], pairs) for key, pairs in kept], unplaced=unplaced, past_limit=past_limit)
 
 
-def over_the_limit(senders: Sequence[str]) -> dict[int, Finding]:
-    """For the sender of each transmission in order (a `limited=False` plan's), a warning on the
-    first transmission past a bulk send's limit, by its index: the files are fine, the sender has
-    to send them in several bulk sends (R4.3)."""
-    limit, counted, total = standard().limits.max_transmissions, Counter[str](), Counter(senders)
-    warnings: dict[int, Finding] = {}
-    for index, sender in enumerate(senders):
-        counted[sender] += 1
-        if counted[sender] == limit + 1:
-            sends = -(-total[sender] // limit)
-            warnings[index] = Finding(
-                rule="bulk.too_many_transmissions",
-                severity="warning",
-                value=sender,
-                expected=f"≤ {limit}",
-                section="R4.3",
-                message=f"送信元 {sender} の送信は{total[sender]}件で、一括送信1回の上限{limit}件を超えます"
-                f"（この送信から先は2回目以降の一括送信になります）。",
-                fix=f"{limit}件以下ずつ、{sends}回に分けて一括送信してください。",
-                message_en=f"sender {sender} has {total[sender]} transmissions, more than {limit} in one bulk"
-                " send (this one and those after it go in a later bulk send)",
-                fix_en=f"Send them in {sends} bulk sends of at most {limit}.",
-            )
-    return warnings
+def _past_the_limit(sender: str, total: int, limit: int) -> Finding:
+    """The warning of a sender's first transmission past a bulk send's limit: the files are fine,
+    the sender has to send them in several bulk sends (R4.3)."""
+    sends = -(-total // limit)
+    return Finding(
+        rule="bulk.too_many_transmissions",
+        severity="warning",
+        value=sender,
+        expected=f"≤ {limit}",
+        section="R4.3",
+        message=f"送信元 {sender} の送信は{total}件で、一括送信1回の上限{limit}件を超えます"
+        f"（この送信から先は2回目以降の一括送信になります）。",
+        fix=f"{limit}件以下ずつ、{sends}回に分けて一括送信してください。",
+        message_en=f"sender {sender} has {total} transmissions, more than {limit} in one bulk"
+        " send (this one and those after it go in a later bulk send)",
+        fix_en=f"Send them in {sends} bulk sends of at most {limit}.",
+    )

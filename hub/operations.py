@@ -42,10 +42,14 @@ ROUTE_OPERATIONS: Mapping[str, Operation] = MappingProxyType(
 ADMIN_PREFIXES = ("/admin/", "/dashboard")
 
 
+def _named(method: str, resource: web.AbstractResource | None) -> str | None:
+    """`METHOD /template`, the one name of a route for faults, the journal and their checks."""
+    return f"{method} {resource.canonical}" if resource is not None else None
+
+
 def matched_route(request: web.Request) -> str | None:
     """`METHOD /template` of the route that matched, None when none did (a 404 or a 405)."""
-    resource = request.match_info.route.resource
-    return f"{request.method} {resource.canonical}" if resource is not None else None
+    return _named(request.method, request.match_info.route.resource)
 
 
 def route_of(request: web.Request) -> str:
@@ -56,7 +60,7 @@ def route_of(request: web.Request) -> str:
 def routes_of(app: web.Application) -> tuple[str, ...]:
     """Every route of `app` named as `route_of` names a request's (`METHOD /template`), in the
     router's order."""
-    return tuple(f"{r.method} {r.resource.canonical}" for r in app.router.routes() if r.resource is not None)
+    return tuple(name for r in app.router.routes() if (name := _named(r.method, r.resource)) is not None)
 
 
 def route_operation(request: web.Request) -> Operation:

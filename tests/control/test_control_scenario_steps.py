@@ -100,12 +100,9 @@ steps:
 """
 
 
-async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_to_put_it_back(
-    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The hub goes away between two steps: the step reads HUB_UNREACHABLE as a client's would (it
-    was 'setup failed: ClientConnectorError: Cannot connect to host…', the step lost), and the
-    teardown that cannot restore the hub names the snapshot that puts it back."""
+@pytest.fixture
+def stops_at_the_clock_step(hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running hub stops when a scenario's clock step is about to move its clock."""
     advance = RemoteHub.advance_clock
 
     async def stop_then_advance(self: RemoteHub, delta: object) -> object:
@@ -113,6 +110,15 @@ async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_t
         return await advance(self, delta)  # type: ignore[arg-type]
 
     monkeypatch.setattr(RemoteHub, "advance_clock", stop_then_advance)
+
+
+@pytest.mark.usefixtures("stops_at_the_clock_step")
+async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_to_put_it_back(
+    hub: HubUnderTest, tmp_path: Path
+) -> None:
+    """The hub goes away between two steps: the step reads HUB_UNREACHABLE as a client's would (it
+    was 'setup failed: ClientConnectorError: Cannot connect to host…', the step lost), and the
+    teardown that cannot restore the hub names the snapshot that puts it back."""
     path = tmp_path / "stopped.yaml"
     path.write_text(STOPPED, encoding="utf-8")
     [scenario] = load_file(path)
@@ -132,18 +138,12 @@ async def test_a_hub_stopped_mid_run_is_the_steps_hub_unreachable_and_says_how_t
     assert "ステップ 2（" in text and "後片付けに失敗しました / teardown failed: ハブを実行前の状態に" in text
 
 
+@pytest.mark.usefixtures("stops_at_the_clock_step")
 async def test_once_the_hub_stops_the_run_reports_the_remaining_scenarios_not_run(
-    hub: HubUnderTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hub: HubUnderTest, tmp_path: Path
 ) -> None:
     """The hub stops in the first of three scenarios: the other two each tried their setup and
     failed with HUB_UNREACHABLE too. They are not run, each saying why, their steps skipped."""
-    advance = RemoteHub.advance_clock
-
-    async def stop_then_advance(self: RemoteHub, delta: object) -> object:
-        await hub.running.stop()
-        return await advance(self, delta)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(RemoteHub, "advance_clock", stop_then_advance)
     path = tmp_path / "stopped.yaml"
     path.write_text("\n---\n".join(STOPPED.replace("止まる", f"止まる {n}") for n in (1, 2, 3)), encoding="utf-8")
     first, *rest = await run_all(load_file(path), hub=(hub.url, hub.config.data_dir))

@@ -1049,6 +1049,9 @@ class Finding:
     # English beside a Japanese message/fix (office-facing text is Japanese first).
     message_en: str | None = None
     fix_en: str | None = None
+    # Japanese beside an `expected` worded in English ("6 digits"): what a Japanese report shows.
+    # `expected` stays as it was for the tools that read it.
+    expected_ja: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from careplan.errors import Finding
+from careplan.errors import Finding, Lang
 
 # rule: (what is wrong, how to mend it)
 RULES_JA: Mapping[str, tuple[str, str]] = MappingProxyType(
@@ -314,11 +314,20 @@ def rule_ja(rule: str) -> tuple[str, str] | None:
     return None
 
 
+def expected_text(finding: Mapping[str, object], language: Lang) -> str:
+    """What `finding` (as `Finding.to_dict` gives it) expected, for a person reading `language`:
+    in Japanese its `expected_ja` where it has one (「半角数字6桁」 for "6 digits"), else `expected`
+    as it is (a value, a code or a pattern reads the same in both); "" when it says nothing."""
+    japanese = finding.get("expected_ja") if language is Lang.JA else None
+    return str(japanese or finding.get("expected") or "")
+
+
 def warning_ja(finding: Finding) -> str:
     """A warning about a value typed on a command line (`--to`, `--office`), Japanese first: the
     rule's Japanese with the item, the value and what was expected, e.g. 「事業所番号のチェックデジット
     が計算と異なります（警告）。--to: 1370100025（期待値 1370100024）」; the finding's own message
     (English) is for the line after it."""
     what = (rule_ja(finding.rule) or (finding.message, ""))[0]
-    expected = f"（期待値 {finding.expected}）" if finding.expected else ""
+    shown = expected_text(finding.to_dict(), Lang.JA)
+    expected = f"（期待値 {shown}）" if shown else ""
     return f"{what}{finding.field_name}: {finding.value}{expected}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rich.cells import cell_len
 
 from careplan.errors import CareplanError, Finding, Lang
-from careplan.findings_ja import rule_ja
+from careplan.findings_ja import expected_text, rule_ja
 from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
@@ -137,7 +137,8 @@ def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list
     else:  # an English finding: the rule's line of the Japanese table; the values stay in 値/期待値
         message, fix = rule_ja(f.rule) or (f.message, f.fix)
     lines = [(f"  [{labels.get(f.severity, f.severity)}] ", f"{where}: {message}" if where else message, 6)]
-    details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
+    expected = expected_text(f.to_dict(), Lang(lang))
+    details = [(labels["value"], f.value), (labels["expected"], expected), (labels["section"], f.section)]
     shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))
     if shown:
         lines.append(("      ", shown, 8))

@@ -68,6 +68,7 @@ def _unplaceable(name: str, data: bytes, sender: str | None) -> tuple[FileName |
             message=f"the destination cannot be read from the name ({first.message})",
             value=name,
             expected=first.expected,
+            expected_ja=first.expected_ja,
             section="R4.3 (decision D18)",
             fix="Bulk send sorts standard files only; send other documents on their own to a chosen office.",
         )
@@ -152,6 +153,7 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, 
                     message=f"more than {limit} transmissions in one bulk send",
                     value=key[0],
                     expected=f"≤ {limit}",
+                    expected_ja=f"一括送信1回{limit}件以内",
                     section="R4.3",
                     fix="Send the rest in another bulk send.",
                 ),
@@ -170,6 +172,7 @@ def _past_the_limit(sender: str, total: int, limit: int) -> Finding:
         severity="warning",
         value=sender,
         expected=f"≤ {limit}",
+        expected_ja=f"一括送信1回{limit}件以内",
         section="R4.3",
         message=f"送信元 {sender} の送信は{total}件で、一括送信1回の上限{limit}件を超えます"
         f"（この送信から先は2回目以降の一括送信になります）。",

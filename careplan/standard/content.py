@@ -77,6 +77,7 @@ def _zip(name: str) -> Finding:
         message="a zip archive cannot be sent as is",
         value="PK",
         expected="the unpacked files",
+        expected_ja="展開した中のファイル",
         section="R4.6",
         fix="Unpack the archive and send its files (at most 7 per transmission).",
     )
@@ -90,6 +91,7 @@ def _type(name: str, rule: str, message: str, value: str) -> Finding:
         message=message,
         value=value,
         expected=allowed,
+        expected_ja=f"拡張子 {allowed} のいずれか",
         section="R4.2",
         fix="Convert the document to PDF (Word/Excel) or another allowed type, and give it the matching extension.",
     )

@@ -219,6 +219,7 @@ def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
         field_name=sink.field_names[no - 1] if named and no is not None else None,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
+        expected_ja='フリーテキストは""で囲み、中の"は""',
         fix='フリーテキストは""で囲み、中の"は""と2つ重ねてください。',
         fix_en='Enclose free text in "" and double every " inside it.',
     )
@@ -260,6 +261,7 @@ def bom(data: bytes, sink: FindingSink) -> int:
         line=1,
         section=SECTION,
         expected="MS932 without BOM",
+        expected_ja="BOM なしの MS932",
         fix="BOM なしの MS932 (Shift_JIS) で保存してください。",
         fix_en="Save as MS932 (Shift_JIS) without BOM.",
     )

@@ -81,6 +81,7 @@ def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
                 message=f"{len(files)} files in one transmission",
                 value=str(len(files)),
                 expected=f"≤ {limits.max_files}",
+                expected_ja=f"{limits.max_files}ファイル以内",
                 section="R4.3",
                 fix="Split the files over several transmissions.",
             )
@@ -93,6 +94,7 @@ def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
                 message=f"{size} bytes in one transmission",
                 value=str(size),
                 expected=f"≤ {limits.max_bytes} bytes (10 MB)",
+                expected_ja=f"{limits.max_bytes:,}バイト（10MB）以内",
                 section="R4.3",
                 fix="Send fewer users per file or split the transmission.",
             )
@@ -126,6 +128,7 @@ def _mixing(standard_names: list[str], attachments: list[str]) -> list[Finding]:
             message="a document outside the standard cannot travel with a sending unit",
             value=name,
             expected="standard files only, or attachments only",
+            expected_ja="標準仕様のファイルだけ、または添付ファイルだけ",
             section="R4.3 (decision D12)",
             fix="Send the document in a transmission of its own.",
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from careplan.errors import is_japanese
@@ -35,3 +37,23 @@ def test_the_table_is_japanese_and_families_fall_back() -> None:
         assert fix.endswith("。") or fix.endswith("）。"), rule
     assert rule_ja("field.office_number.check_digit") == RULES_JA["field.office_number"]
     assert rule_ja("no.such.rule") is None
+
+
+_ENGLISH = re.compile(r"\b[a-z]{2,}\b")  # an English word (Shift_JIS, YYYYMMDD and file names are not)
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda b: b.name)
+def test_every_expectation_in_english_words_has_a_japanese_one(breakage) -> None:  # type: ignore[no-untyped-def]
+    """The 期待値 of the Japanese report printed `expected` as it is: 「6 digits」, 「a value」,
+    「≤ 6 characters」, 「CR LF line ends」. `expected` stays English for JSON readers;
+    `expected_ja` is what the Japanese report shows."""
+    files = list(breakage.make().items())
+    entries = build_report(files, strict=breakage.strict)
+    judged = check_transmission(files, sender=breakage.sender, recipient=breakage.recipient, strict=breakage.strict)
+    findings = [f for e in entries for f in e.findings] + judged
+    english = [f for f in findings if f.expected and _ENGLISH.search(f.expected)]
+    for f in english:
+        assert f.expected_ja and _JAPANESE.search(f.expected_ja), (f.rule, f.expected)
+    text = render_text(entries, "ja")
+    assert not any(f"期待値: {f.expected}" in text for e in entries for f in e.findings if f in english)

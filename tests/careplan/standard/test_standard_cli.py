@@ -62,7 +62,9 @@ def test_a_lone_file_is_checked_and_told_what_is_missing(folder: Path, capsys: p
     plan = next(folder.glob("UPPLAN_*"))
     assert main([str(plan)]) == 1
     out = capsys.readouterr().out
-    assert "ファイルの組み合わせが正しくありません" in out and "missing UPHOSOKU, UPSIKYU" in out
+    assert "ファイルの組み合わせが正しくありません" in out and "不足: UPHOSOKU, UPSIKYU" in out
+    assert main([str(plan), "--lang", "en"]) == 1
+    assert "missingUPHOSOKU,UPSIKYU" in "".join(capsys.readouterr().out.split())  # without folding
 
 
 def test_strict_turns_check_digits_into_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -152,3 +154,32 @@ def test_a_month_past_a_bulk_sends_limit_is_checked_whole_and_warned(
     out = capsys.readouterr().out
     assert "値: 2024-7" in out and "エラー 0件" not in out, out[-400:]
     assert all(cell_len(line) <= 80 for line in out.splitlines())
+
+
+def _plan_with(tmp_path: Path, index: int, value: str) -> Path:
+    """The sample plan set in `tmp_path` with item `index` of the first UPPLAN record set to `value`."""
+    from standard_testkit import csv_bytes, plan_records
+
+    records = plan_records()
+    records[0][index] = value
+    for name, data in plan_set().items():
+        (tmp_path / name).write_bytes(csv_bytes("UPPLAN", records) if name.startswith("UPPLAN") else data)
+    return tmp_path
+
+
+def test_the_expectation_reads_in_japanese_and_json_keeps_the_english(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5-digit 保険者番号 was told 「期待値: 6 digits」 in the Japanese report, although the
+    message beside it already said （半角数字6桁）."""
+    monkeypatch.setenv("COLUMNS", "80")
+    folder = _plan_with(tmp_path, 1, "13101")
+    assert main([str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "期待値: 半角数字6桁" in out and "6 digits" not in out, out
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+    assert main([str(folder), "--lang", "en"]) == 1
+    assert "expected: 6 digits" in capsys.readouterr().out
+    assert main([str(folder), "--json"]) == 1
+    [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
+    assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")

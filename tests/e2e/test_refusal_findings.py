@@ -1,0 +1,47 @@
+"""What an office reads of the hub's refusal of a file's content: the findings travel whole in the
+refusal's body (tools read `expected` as before), and the client shows them as `careplan validate`
+does: the expectation in Japanese."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rich.console import Console
+
+from careplan.errors import CareplanError, Lang
+from careplan.standard import write_csv
+from client import render
+from fixtures.samples import sample_plan_set
+from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.e2e.test_standard_round2 import _refused
+
+
+def _plan_with(index: int, value: str) -> list[tuple[str, bytes]]:
+    """The sample 第6表/第7表 unit from KYOTAKU to HOUMON, item `index` of the first UPPLAN record
+    set to `value`."""
+    files = sample_plan_set(sender=KYOTAKU.number, recipient=HOUMON.number)
+    name = next(n for n in files if n.startswith("UPPLAN_"))
+    records = list(csv.reader(io.StringIO(files[name].decode("cp932"), newline="")))
+    records[0][index] = value
+    return [(n, write_csv("UPPLAN", records) if n == name else data) for n, data in files.items()]
+
+
+def _shown(error: CareplanError, language: Lang, width: int = 80) -> list[str]:
+    buffer = io.StringIO()
+    saved, render.err = render.err, Console(file=buffer, width=width, highlight=False, soft_wrap=True)
+    try:
+        render.refusal(error, language)
+    finally:
+        render.err = saved
+    return buffer.getvalue().splitlines()
+
+
+async def test_the_expectation_travels_in_both_languages(hub: HubUnderTest) -> None:
+    """A 5-digit 保険者番号: `expected` is as it was, `expected_ja` beside it is what the client
+    shows in Japanese (it showed 「期待値 6 digits」)."""
+    error = await _refused(hub, KYOTAKU, HOUMON, _plan_with(1, "13101"))
+    [finding] = error.findings
+    assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")
+    japanese = "\n".join(_shown(error, Lang.JA))
+    assert "半角数字6桁" in japanese and "6 digits" not in japanese

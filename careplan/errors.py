@@ -1052,6 +1052,8 @@ class Finding:
     # Japanese beside an `expected` worded in English ("6 digits"): what a Japanese report shows.
     # `expected` stays as it was for the tools that read it.
     expected_ja: str | None = None
+    # The length in characters of the whole value when `value` holds only its beginning.
+    value_length: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}

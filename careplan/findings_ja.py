@@ -8,8 +8,11 @@ here falls back to the English texts, so a new rule is never hidden (tests list 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from rich.cells import cell_len
 
 from careplan.errors import Finding, Lang
 
@@ -322,6 +325,39 @@ def expected_text(finding: Mapping[str, object], language: Lang) -> str:
     return str(japanese or finding.get("expected") or "")
 
 
+VALUE_CELLS = 60  # a value up to this many cells is shown whole
+VALUE_HEAD = 40  # of a longer one, the first this many cells and its length: a line of 80 holds them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def value_text(finding: Mapping[str, object], language: Lang) -> str:
+    """A finding's value for a person: whole when short; a longer one (a 5,000-character item, or
+    a value the finding carries clipped, see `value_length`) as its beginning and its length,
+    「1111…（全5,000文字）」, so that no report prints it whole. Line breaks and control characters
+    show as escapes (\\n, \\x1b): a value is data, never the report's layout or a terminal's
+    command. The finding itself (JSON) keeps the value as it is."""
+    value = finding.get("value")
+    if value is None:
+        return ""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+    length = finding.get("value_length")
+    full = length if isinstance(length, int) else len(str(value))
+    if full == len(str(value)) and cell_len(text) <= VALUE_CELLS:
+        return text
+    head = _head(text, VALUE_HEAD)
+    return f"{head}…（全{full:,}文字）" if language is Lang.JA else f"{head}… ({full:,} characters)"
+
+
+def _head(text: str, cells: int) -> str:
+    """The longest beginning of `text` within `cells` display cells."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
 def warning_ja(finding: Finding) -> str:
     """A warning about a value typed on a command line (`--to`, `--office`), Japanese first: the
     rule's Japanese with the item, the value and what was expected, e.g. 「事業所番号のチェックデジット
@@ -330,4 +366,4 @@ def warning_ja(finding: Finding) -> str:
     what = (rule_ja(finding.rule) or (finding.message, ""))[0]
     shown = expected_text(finding.to_dict(), Lang.JA)
     expected = f"（期待値 {shown}）" if shown else ""
-    return f"{what}{finding.field_name}: {finding.value}{expected}"
+    return f"{what}{finding.field_name}: {value_text(finding.to_dict(), Lang.JA)}{expected}"

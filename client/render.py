@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careplan.errors import LANG_ENV, CareplanError, Finding, Lang, parse_lang
-from careplan.findings_ja import expected_text, rule_ja
+from careplan.findings_ja import expected_text, rule_ja, value_text
 from careplan.folding import fold, hanging
 from careplan.jst import for_json, for_people, json_times
 from careplan.sizes import size
@@ -242,7 +242,7 @@ def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
         what, how = finding_text(f, language)
         message = f"{what}\n{how}" if how else what
         expected = expected_text(f, language)
-        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), expected, message)
+        cells = (f.get("severity", ""), f.get("rule", ""), where, value_text(f, language), expected, message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
 
@@ -257,7 +257,7 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
         message, fix = finding_text(f, language)
         err_folded(f"{f.get('rule', '')}  {where}", f"・[{f.get('severity', '')}] ")
         err_folded(message or "", "    ")
-        shown = (f.get("value"), expected_text(f, language), f.get("section"), fix)
+        shown = (value_text(f, language), expected_text(f, language), f.get("section"), fix)
         for label, value in zip(labels, shown, strict=True):
             if value not in (None, ""):
                 err_folded(str(value), "    " + _pad(label, 8), style="dim")

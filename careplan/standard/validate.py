@@ -284,6 +284,7 @@ class _FileState:
         message_en: str | None = None,
         fix_en: str | None = None,
         expected_ja: str | None = None,
+        value_length: int | None = None,
     ) -> None:
         fld = self.layout.field(no)
         self.sink.add(
@@ -300,9 +301,10 @@ class _FileState:
             message_en=message_en,
             fix_en=fix_en,
             expected_ja=expected_ja,
+            value_length=value_length,
         )
 
-    def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
+    def emit_at(self, line: int, rule: str, no: int, message: str, **kw: Any) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
     def batch(self, rows: list[Row]) -> bool:
@@ -673,6 +675,7 @@ class _FileState:
             'フリーテキストが""で囲まれていません（項目ごとに一度だけ報告します）。',
             message_en='free text is not enclosed in "" (reported once per field)',
             value=value[:40],
+            value_length=len(value) if len(value) > 40 else None,
             expected='"…"',
             severity="warning",
             fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',

@@ -57,3 +57,18 @@ def test_every_expectation_in_english_words_has_a_japanese_one(breakage) -> None
         assert f.expected_ja and _JAPANESE.search(f.expected_ja), (f.rule, f.expected)
     text = render_text(entries, "ja")
     assert not any(f"期待値: {f.expected}" in text for e in entries for f in e.findings if f in english)
+
+
+def test_a_value_is_shown_whole_when_short_and_as_its_beginning_and_length_when_long() -> None:
+    from careplan.errors import Lang
+    from careplan.findings_ja import value_text
+
+    assert value_text({"value": "13101"}, Lang.JA) == "13101"
+    assert value_text({"value": "あ" * 30}, Lang.JA) == "あ" * 30  # 60 cells: whole
+    assert value_text({"value": "あ" * 31}, Lang.JA) == "あ" * 20 + "…（全31文字）"
+    assert value_text({"value": "1" * 5000}, Lang.EN) == "1" * 40 + "… (5,000 characters)"
+    # A value the finding carries clipped says so even when what it carries is short.
+    assert value_text({"value": "ケアマネ" * 10, "value_length": 100}, Lang.JA) == "ケアマネ" * 5 + "…（全100文字）"
+    # Line breaks and control characters are shown, never obeyed.
+    assert value_text({"value": "行1\r\n行2\x1b[2J"}, Lang.JA) == "行1\\r\\n行2\\x1b[2J"
+    assert value_text({}, Lang.JA) == ""

@@ -304,3 +304,21 @@ def test_a_refusals_findings_show_the_expectation_in_the_language_asked(width: i
     japanese = "\n".join(_stderr_lines(error, Lang.JA, width))
     assert "半角数字6桁" in japanese and "6 digits" not in japanese, japanese
     assert "6 digits" in "\n".join(_stderr_lines(error, Lang.EN, width))
+
+
+@pytest.mark.parametrize("width", [80, 160])
+@pytest.mark.parametrize("language", [Lang.JA, Lang.EN])
+def test_a_long_value_in_a_refusal_is_clipped_with_its_length(width: int, language: Lang) -> None:
+    """The hub's findings carry a value whole (a 5,000-character item): the client printed all of
+    it, folded over some 130 lines, in its blocks and in its table alike."""
+    finding = _INSURER | {
+        "rule": "field.length",
+        "value": "あ" * 5000,
+        "expected": "≤ 6 characters",
+        "expected_ja": "6文字以内",
+    }
+    lines = _stderr_lines(CareplanError("FORMAT_INVALID", findings=[finding]), language, width)
+    text = "".join("".join(line.split()) for line in lines)
+    assert ("…（全5,000文字）" if language is Lang.JA else "…(5,000characters)") in text, lines
+    assert "あ" * 21 not in text and len(lines) < 30
+    assert all(console_width(line) <= width for line in lines), max(lines, key=console_width)

@@ -1,15 +1,16 @@
 """What an office reads of the hub's refusal of a file's content: the findings travel whole in the
-refusal's body (tools read `expected` as before), and the client shows them as `careplan validate`
-does: the expectation in Japanese."""
+refusal's body (tools read `value` and `expected` as before), and the client shows them as
+`careplan validate` does: the expectation in Japanese, a long value clipped with its length."""
 
 from __future__ import annotations
 
 import csv
 import io
 
+from rich.cells import cell_len
 from rich.console import Console
 
-from careplan.errors import CareplanError, Lang
+from careplan.errors import MSG_FORMAT_INVALID, CareplanError, Lang
 from careplan.standard import write_csv
 from client import render
 from fixtures.samples import sample_plan_set
@@ -35,6 +36,20 @@ def _shown(error: CareplanError, language: Lang, width: int = 80) -> list[str]:
     finally:
         render.err = saved
     return buffer.getvalue().splitlines()
+
+
+async def test_a_long_value_travels_whole_and_is_shown_clipped(hub: HubUnderTest) -> None:
+    """A 5,000-character 単位数: the refusal's body carries it whole (never in its detail, which
+    is logged); the client printed it whole too, folded over 70 lines."""
+    error = await _refused(hub, KYOTAKU, HOUMON, _plan_with(7, "1" * 5000))
+    assert (error.code, error.message) == ("FORMAT_INVALID", MSG_FORMAT_INVALID)
+    [finding] = error.findings
+    assert (finding["rule"], finding["value"]) == ("field.length", "1" * 5000)
+    assert "1" * 7 not in error.detail
+    for language, marker in ((Lang.JA, "…（全5,000文字）"), (Lang.EN, "… (5,000 characters)")):
+        lines = _shown(error, language)
+        assert any(marker in line for line in lines), lines
+        assert "1" * 41 not in "".join(lines) and all(cell_len(line) <= 80 for line in lines)
 
 
 async def test_the_expectation_travels_in_both_languages(hub: HubUnderTest) -> None:

@@ -183,3 +183,21 @@ def test_the_expectation_reads_in_japanese_and_json_keeps_the_english(
     assert main([str(folder), "--json"]) == 1
     [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
     assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")
+
+
+def test_a_long_value_is_shown_clipped_with_its_length_and_kept_whole_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5,000-character 単位数 was printed whole under 値: 70 lines of 1s for one finding."""
+    monkeypatch.setenv("COLUMNS", "80")
+    folder = _plan_with(tmp_path, 7, "1" * 5000)  # No.8 単位数, 項目長 6
+    assert main([str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"      値: {'1' * 40}…（全5,000文字）\n      期待値: 6文字以内\n" in out, out
+    assert "1" * 41 not in out and len(out.splitlines()) < 20
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+    assert main([str(folder), "--lang", "en"]) == 1
+    assert f"value: {'1' * 40}… (5,000 characters)" in capsys.readouterr().out
+    assert main([str(folder), "--json"]) == 1
+    [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
+    assert finding["value"] == "1" * 5000 and "value_length" not in finding  # whole: nothing to add

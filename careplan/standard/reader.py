@@ -195,17 +195,19 @@ _OVERFLOW = Malformed(
 def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
     sink.lost.append(line)
     if reason is _CR_ONLY:  # a file saved with CR line ends (Excel for Mac's 'CSV (Macintosh)'): not quoting
+        # The sources say nothing of line ends: CR LF and LF are both read (decision D2), CR alone is not.
         sink.add(
             "csv.quoting",
-            "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF です）。",
-            message_en=f"record cannot be read: {reason.en}",
+            "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF または LF です）。",
+            message_en=f"record cannot be read: {reason.en} (line ends are CR LF or LF)",
             line=line,
-            section=SECTION,
-            expected="CR LF line ends",
-            fix="改行コードを CR LF にして保存し直してください（Excel for Mac の「CSV（Macintosh）」は CR だけで"
-            '改行します）。項目の中の改行は""で囲んでください。',
-            fix_en="Save the file again with CR LF line ends (Excel for Mac's 'CSV (Macintosh)' ends lines with CR "
-            'only); enclose a line break inside a value in "".',
+            section=f"{SECTION}; decision D2",
+            expected="CR LF or LF line ends",
+            expected_ja="改行は CR LF または LF（CR だけは不可）",
+            fix="改行コードを CR LF か LF にして保存し直してください（Excel for Mac の「CSV（Macintosh）」は CR"
+            ' だけで改行します）。項目の中の改行は""で囲んでください。',
+            fix_en="Save the file again with CR LF or LF line ends (Excel for Mac's 'CSV (Macintosh)' ends lines "
+            'with CR only); enclose a line break inside a value in "".',
         )
         return
     no = reason.field_no

@@ -60,3 +60,16 @@ async def test_the_expectation_travels_in_both_languages(hub: HubUnderTest) -> N
     assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")
     japanese = "\n".join(_shown(error, Lang.JA))
     assert "半角数字6桁" in japanese and "6 digits" not in japanese
+
+
+async def test_a_file_with_cr_line_ends_is_told_cr_lf_or_lf(hub: HubUnderTest) -> None:
+    """The hub refused it with the real message (R4.5), and its finding said 「改行は CR LF です」 and
+    to save with CR LF, although the hub reads LF alone as well (decision D2)."""
+    files = [(n, d.replace(b"\r\n", b"\r") if n.startswith("UPPLAN_") else d) for n, d in _plan_with(1, "131011")]
+    error = await _refused(hub, KYOTAKU, HOUMON, files)
+    assert (error.code, error.message) == ("FORMAT_INVALID", MSG_FORMAT_INVALID)
+    lead = error.findings[0]
+    assert (lead["rule"], lead["expected"]) == ("csv.quoting", "CR LF or LF line ends")
+    assert "CR LF か LF" in str(lead["fix"]) and "CR LF or LF" in str(lead["fix_en"])
+    japanese = "".join("".join(line.split()) for line in _shown(error, Lang.JA))
+    assert "（改行はCRLFまたはLFです）" in japanese and "改行はCRLFです" not in japanese

@@ -118,7 +118,7 @@ def test_a_file_with_cr_line_ends_is_told_so_not_about_quotes(tmp_path: Path) ->
     name, data = next((n, d) for n, d in plan_set().items() if n.startswith("UPPLAN"))
     [finding] = [f for f in validate_csv(name, data.replace(b"\r\n", b"\r")) if f.severity == "error"][:1]
     assert finding.rule == "csv.quoting" and "CR だけの改行" in finding.message, finding
-    assert finding.fix.startswith("改行コードを CR LF にして保存し直して") and finding.expected == "CR LF line ends"
+    assert finding.fix.startswith("改行コードを CR LF か LF にして保存し直して")
     stray = data.replace(b",", b",\r", 1)  # one lone CR in a CR LF file: the same advice, line ends or a value
     assert any("CR だけの改行" in f.message for f in validate_csv(name, stray))
 
@@ -201,3 +201,31 @@ def test_a_long_value_is_shown_clipped_with_its_length_and_kept_whole_in_json(
     assert main([str(folder), "--json"]) == 1
     [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
     assert finding["value"] == "1" * 5000 and "value_length" not in finding  # whole: nothing to add
+
+
+def test_a_lone_cr_is_told_that_cr_lf_and_lf_are_both_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with CR line ends was told 「改行は CR LF です」 and to save with CR LF, and the hub's
+    detail called it 引用符の使い方, although LF alone is read as well (decision D2; the sources
+    are silent on line ends)."""
+    from careplan.errors import MSG_FORMAT_INVALID, Lang
+    from careplan.standard import check_transmission, refusal
+
+    monkeypatch.setenv("COLUMNS", "80")
+    files = plan_set()
+    assert check_transmission([(n, d.replace(b"\r\n", b"\n")) for n, d in files.items()]) == []  # LF: fine
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data.replace(b"\r\n", b"\r") if name.startswith("UPPLAN") else data)
+    assert main([str(tmp_path)]) == 1
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "（改行はCRLFまたはLFです）" in out and "期待値:改行はCRLFまたはLF（CRだけは不可）" in out, out
+    assert "改行コードをCRLFかLFにして保存し直して" in out and "改行はCRLFです" not in out
+    assert main([str(tmp_path), "--json"]) == 1
+    [entry] = json.loads(capsys.readouterr().out)["entries"]
+    lead = entry["findings"][0]
+    assert lead["rule"] == "csv.quoting" and lead["expected"] == "CR LF or LF line ends"
+    assert "CR LF or LF" in lead["fix_en"]
+    error = refusal(check_transmission(list((p.name, p.read_bytes()) for p in tmp_path.iterdir())))
+    assert error is not None and error.message == MSG_FORMAT_INVALID  # the real system's, unchanged
+    assert "CR だけの改行" in error.detail_in(Lang.JA) and "CR LF か LF" in error.fix_in(Lang.JA)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from careplan.errors import Finding
-from careplan.standard.content import is_zip
+from careplan.standard.content import is_zip, zip_finding
 from careplan.standard.filename import FileName, file_name_findings, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.transmission import limit_findings
@@ -46,13 +46,7 @@ class BulkPlan:
 
 def _unplaceable(name: str, data: bytes, sender: str | None) -> tuple[FileName | None, Finding | None]:
     if is_zip(data):
-        return None, Finding(
-            rule="transmission.zip",
-            file=name,
-            message="a zip archive cannot be sent as is",
-            section="R4.6",
-            fix="Unpack it and sort its files.",
-        )
+        return None, zip_finding(name, data)
     parsed, found = file_name_findings(name)
     typo = misspelled(name) if parsed is None else None
     if typo is not None and typo[1] is not None:

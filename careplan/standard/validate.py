@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.content import BINARY_NAMES_JA, sniff
+from careplan.standard.content import document_kind, not_text
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     OFFICE_JA,
@@ -759,17 +759,7 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
 
 def _not_text(document: str, sink: FindingSink) -> None:
     """One finding for a document saved under a standard file's name (its first bytes say what it is)."""
-    sink.add(
-        "csv.not_text",
-        f"ファイルの中身が CSV ではなく {BINARY_NAMES_JA[document]} です。",
-        message_en=f"the file is not CSV text but {document}",
-        value=document,
-        expected="CSV text in MS932 (Shift_JIS)",
-        expected_ja="MS932 (Shift_JIS) の CSV テキスト",
-        section=SECTION,
-        fix="介護ソフトから標準仕様の CSV を出力し、そのファイルを送ってください（標準仕様外の文書は別に送ります）。",
-        fix_en="Export the standard's CSV from the care software and send that file (documents travel on their own).",
-    )
+    sink.extend([not_text(document, rule="csv.not_text", file=sink.file, section=SECTION)])
 
 
 def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
@@ -793,7 +783,7 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
     if encoding is not None:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
-    document = sniff(first)
+    document = document_kind(first)
     if document is not None:  # a PDF or Excel file under a standard name: one finding, not 200 (D21)
         _not_text(document, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)

@@ -1,20 +1,25 @@
 """What an office reads of the hub's refusal of a file's content: the findings travel whole in the
 refusal's body (tools read `value` and `expected` as before), and the client shows them as
-`careplan validate` does: the expectation in Japanese, a long value clipped with its length."""
+`careplan validate` does: the expectation in Japanese, a long value clipped with its length; the
+real message of each refusal stays as REQUIREMENTS.md has it while what we say is accurate (line
+ends, an Excel workbook under a CSV name)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 
+import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from careplan.errors import MSG_FORMAT_INVALID, CareplanError, Lang
+from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_FORMAT_INVALID, CareplanError, Lang
 from careplan.standard import write_csv
 from client import render
 from fixtures.samples import sample_plan_set
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
+from tests.e2e.test_limits import signed
 from tests.e2e.test_standard_round2 import _refused
 
 
@@ -73,3 +78,31 @@ async def test_a_file_with_cr_line_ends_is_told_cr_lf_or_lf(hub: HubUnderTest) -
     assert "CR LF か LF" in str(lead["fix"]) and "CR LF or LF" in str(lead["fix_en"])
     japanese = "".join("".join(line.split()) for line in _shown(error, Lang.JA))
     assert "（改行はCRLFまたはLFです）" in japanese and "改行はCRLFです" not in japanese
+
+
+async def test_a_workbook_under_a_standard_name_is_refused_as_r4_6_says_and_named(hub: HubUnderTest) -> None:
+    """An .xlsx saved as UPPLAN_….CSV: the hub refuses it with the real data-load message (R4.6
+    maps a zip to it), and where it said 'a zip archive' to unpack, it names the workbook and says
+    to save it as CSV in Shift_JIS (MS932), to a client asking in Japanese as in English."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    files = [(n, buffer.getvalue() if n.startswith("UPPLAN_") else d) for n, d in _plan_with(1, "131011")]
+    manifest, signature = signed(hub, files, sender=KYOTAKU, recipient=HOUMON, transmission_id="e" * 32)
+    for language in (Lang.JA, Lang.EN):
+        async with hub.client(KYOTAKU) as client:
+            client.lang = str(language)
+            await client.login(KYOTAKU.user, KYOTAKU.password)
+            with pytest.raises(CareplanError) as caught:
+                await client.upload(manifest, signature, files)
+        error = caught.value
+        assert (error.code, error.message) == ("DATA_LOAD_FAILED", MSG_DATA_LOAD_FAILED)
+        lead = error.findings[0]
+        assert (lead["rule"], lead["value"]) == ("transmission.zip", "xlsx")
+        assert "Shift_JIS (MS932)" in error.fix_in(language) and "展開" not in error.fix_in(language)
+        shown = "".join("".join(line.split()) for line in _shown(error, language))
+        named = "Excelブック（.xlsx）" if language is Lang.JA else "notCSVtextbutxlsx"
+        assert shown.count(named) == 2, shown  # in the detail and in the finding
+        assert "zipファイルは" not in shown and "unpack" not in shown
+    assert await hub.transmission_count() == 0

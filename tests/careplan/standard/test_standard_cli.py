@@ -229,3 +229,29 @@ def test_a_lone_cr_is_told_that_cr_lf_and_lf_are_both_accepted(
     error = refusal(check_transmission(list((p.name, p.read_bytes()) for p in tmp_path.iterdir())))
     assert error is not None and error.message == MSG_FORMAT_INVALID  # the real system's, unchanged
     assert "CR だけの改行" in error.detail_in(Lang.JA) and "CR LF か LF" in error.fix_in(Lang.JA)
+
+
+def test_a_workbook_under_a_standard_name_is_named_in_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An .xlsx saved as UPPLAN_….CSV was reported as a zip file to unpack (展開して中のファイルを送信)."""
+    import io
+    import zipfile
+
+    monkeypatch.setenv("COLUMNS", "80")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    for name, data in plan_set().items():
+        (tmp_path / name).write_bytes(buffer.getvalue() if name.startswith("UPPLAN") else data)
+    assert main([str(tmp_path)]) == 1
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "送信不可DATA_LOAD_FAILED:データの読み込みに失敗しました。" in out  # the real message (R4.6)
+    assert "ファイルの中身がCSVではなくExcelブック（.xlsx）です" in out and "Shift_JIS(MS932)" in out, out
+    assert main([str(tmp_path), "--json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    [entry] = [e for e in body["entries"] if e["refusal"] and e["refusal"]["code"] == "DATA_LOAD_FAILED"]
+    lead = entry["findings"][0]
+    assert (lead["rule"], lead["value"]) == ("transmission.zip", "xlsx")
+    assert "Excel ブック（.xlsx）" in entry["refusal"]["detail"]

@@ -524,13 +524,14 @@ _SPECS: tuple[ErrorSpec, ...] = (
     _one(
         "DATA_LOAD_FAILED",
         MSG_DATA_LOAD_FAILED,
-        "The client could not load data: no 利用申請 (R3.6) or a zip archive sent as is (R4.6).",
+        "The client could not load data: no 利用申請 (R3.6), or a zip file sent as is (R4.6): a zip archive, or a "
+        "document in a zip container such as an Excel workbook (.xlsx).",
         400,
         op=Operation.LOAD,
         category=Category.FORMAT,
         explanation_ja=(
-            "データを読み込めませんでした。利用申請が済んでいない（R3.6）か、zipファイルをそのまま送ろうとしています"
-            "（R4.6）。"
+            "データを読み込めませんでした。利用申請が済んでいない（R3.6）か、zip 形式のファイル（zip 圧縮ファイル、"
+            "または Excel ブック .xlsx などの文書）をそのまま送ろうとしています（R4.6）。"
         ),
         fix_ja=(
             "zipファイルは、時間をおいても再起動しても送れません。展開して中のファイルを送信してください。"
@@ -1049,6 +1050,11 @@ class Finding:
     # English beside a Japanese message/fix (office-facing text is Japanese first).
     message_en: str | None = None
     fix_en: str | None = None
+    # Japanese beside an `expected` worded in English ("6 digits"): what a Japanese report shows.
+    # `expected` stays as it was for the tools that read it.
+    expected_ja: str | None = None
+    # The length in characters of the whole value when `value` holds only its beginning.
+    value_length: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}

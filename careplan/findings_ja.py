@@ -8,10 +8,13 @@ here falls back to the English texts, so a new rule is never hidden (tests list 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from careplan.errors import Finding
+from rich.cells import cell_len
+
+from careplan.errors import Finding, Lang
 
 # rule: (what is wrong, how to mend it)
 RULES_JA: Mapping[str, tuple[str, str]] = MappingProxyType(
@@ -95,7 +98,7 @@ RULES_JA: Mapping[str, tuple[str, str]] = MappingProxyType(
             "ファイル名をレコードの対象年月に合わせてください。",
         ),
         "csv.quoting": (
-            "レコードを読み取れません（引用符の使い方）。",
+            "レコードを読み取れません（引用符の使い方、または CR だけの改行）。",
             '自由記述は "" で囲み、中の " は2つ重ねてください。',
         ),
         "csv.version": (
@@ -314,11 +317,53 @@ def rule_ja(rule: str) -> tuple[str, str] | None:
     return None
 
 
+def expected_text(finding: Mapping[str, object], language: Lang) -> str:
+    """What `finding` (as `Finding.to_dict` gives it) expected, for a person reading `language`:
+    in Japanese its `expected_ja` where it has one (「半角数字6桁」 for "6 digits"), else `expected`
+    as it is (a value, a code or a pattern reads the same in both); "" when it says nothing."""
+    japanese = finding.get("expected_ja") if language is Lang.JA else None
+    return str(japanese or finding.get("expected") or "")
+
+
+VALUE_CELLS = 60  # a value up to this many cells is shown whole
+VALUE_HEAD = 40  # of a longer one, the first this many cells and its length: a line of 80 holds them
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def value_text(finding: Mapping[str, object], language: Lang) -> str:
+    """A finding's value for a person: whole when short; a longer one (a 5,000-character item, or
+    a value the finding carries clipped, see `value_length`) as its beginning and its length,
+    「1111…（全5,000文字）」, so that no report prints it whole. Line breaks and control characters
+    show as escapes (\\n, \\x1b): a value is data, never the report's layout or a terminal's
+    command. The finding itself (JSON) keeps the value as it is."""
+    value = finding.get("value")
+    if value is None:
+        return ""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
+    length = finding.get("value_length")
+    full = length if isinstance(length, int) else len(str(value))
+    if full == len(str(value)) and cell_len(text) <= VALUE_CELLS:
+        return text
+    head = _head(text, VALUE_HEAD)
+    return f"{head}…（全{full:,}文字）" if language is Lang.JA else f"{head}… ({full:,} characters)"
+
+
+def _head(text: str, cells: int) -> str:
+    """The longest beginning of `text` within `cells` display cells."""
+    used = 0
+    for index, char in enumerate(text):
+        used += cell_len(char)
+        if used > cells:
+            return text[:index]
+    return text
+
+
 def warning_ja(finding: Finding) -> str:
     """A warning about a value typed on a command line (`--to`, `--office`), Japanese first: the
     rule's Japanese with the item, the value and what was expected, e.g. 「事業所番号のチェックデジット
     が計算と異なります（警告）。--to: 1370100025（期待値 1370100024）」; the finding's own message
     (English) is for the line after it."""
     what = (rule_ja(finding.rule) or (finding.message, ""))[0]
-    expected = f"（期待値 {finding.expected}）" if finding.expected else ""
-    return f"{what}{finding.field_name}: {finding.value}{expected}"
+    shown = expected_text(finding.to_dict(), Lang.JA)
+    expected = f"（期待値 {shown}）" if shown else ""
+    return f"{what}{finding.field_name}: {value_text(finding.to_dict(), Lang.JA)}{expected}"

@@ -108,6 +108,7 @@ def office_number_findings(text: str, *, strict: bool = False, field: str = "事
                 field_name=field,
                 value=text,
                 expected="one of " + ", ".join(OFFICE_CLASSES),
+                expected_ja=", ".join(OFFICE_CLASSES) + " のいずれか",
                 section="R1.1",
                 fix="Check the 3rd character of the 事業所番号.",
             )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rich.cells import cell_len
 
 from careplan.errors import CareplanError, Finding, Lang
-from careplan.findings_ja import rule_ja
+from careplan.findings_ja import expected_text, rule_ja, value_text
 from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
@@ -122,6 +122,7 @@ def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> lis
 
 
 Line = tuple[str, str, int]  # (lead, text, indent of its continuation lines): folded by `render_text`
+DETAILS_CELLS = 80 - 6  # 値, 期待値 and 根拠 share a line of 80 columns when they fit it
 
 
 def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list[Line]:
@@ -137,10 +138,18 @@ def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list
     else:  # an English finding: the rule's line of the Japanese table; the values stay in 値/期待値
         message, fix = rule_ja(f.rule) or (f.message, f.fix)
     lines = [(f"  [{labels.get(f.severity, f.severity)}] ", f"{where}: {message}" if where else message, 6)]
-    details = [(labels["value"], f.value), (labels["expected"], f.expected), (labels["section"], f.section)]
-    shown = "  ".join(f"{k}: {v}" for k, v in details if v not in (None, ""))
-    if shown:
-        lines.append(("      ", shown, 8))
+    said = f.to_dict()
+    details = [
+        (labels["value"], value_text(said, Lang(lang))),
+        (labels["expected"], expected_text(said, Lang(lang))),
+        (labels["section"], f.section),
+    ]
+    shown = [f"{k}: {v}" for k, v in details if v not in (None, "")]
+    together = "  ".join(shown)
+    if together and cell_len(together) <= DETAILS_CELLS:
+        lines.append(("      ", together, 8))
+    else:  # a long value or expectation: each on its own line, none cut in the middle of another
+        lines += [("      ", part, 8) for part in shown]
     if fix:
         lead = f"      {labels['fix']}: "
         lines.append((lead, fix, cell_len(lead)))

@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careplan.errors import LANG_ENV, CareplanError, Finding, Lang, parse_lang
-from careplan.findings_ja import rule_ja
+from careplan.findings_ja import expected_text, rule_ja, value_text
 from careplan.folding import fold, hanging
 from careplan.jst import for_json, for_people, json_times
 from careplan.sizes import size
@@ -241,7 +241,8 @@ def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
             where += f" No.{f['field_no']} {f.get('field_name') or ''}"
         what, how = finding_text(f, language)
         message = f"{what}\n{how}" if how else what
-        cells = (f.get("severity", ""), f.get("rule", ""), where, f.get("value"), f.get("expected"), message)
+        expected = expected_text(f, language)
+        cells = (f.get("severity", ""), f.get("rule", ""), where, value_text(f, language), expected, message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
 
@@ -256,7 +257,8 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
         message, fix = finding_text(f, language)
         err_folded(f"{f.get('rule', '')}  {where}", f"・[{f.get('severity', '')}] ")
         err_folded(message or "", "    ")
-        for label, value in zip(labels, (f.get("value"), f.get("expected"), f.get("section"), fix), strict=True):
+        shown = (value_text(f, language), expected_text(f, language), f.get("section"), fix)
+        for label, value in zip(labels, shown, strict=True):
             if value not in (None, ""):
                 err_folded(str(value), "    " + _pad(label, 8), style="dim")
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from careplan.errors import Finding
-from careplan.standard.content import is_zip
+from careplan.standard.content import is_zip, zip_finding
 from careplan.standard.filename import FileName, file_name_findings, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.transmission import limit_findings
@@ -46,13 +46,7 @@ class BulkPlan:
 
 def _unplaceable(name: str, data: bytes, sender: str | None) -> tuple[FileName | None, Finding | None]:
     if is_zip(data):
-        return None, Finding(
-            rule="transmission.zip",
-            file=name,
-            message="a zip archive cannot be sent as is",
-            section="R4.6",
-            fix="Unpack it and sort its files.",
-        )
+        return None, zip_finding(name, data)
     parsed, found = file_name_findings(name)
     typo = misspelled(name) if parsed is None else None
     if typo is not None and typo[1] is not None:
@@ -68,6 +62,7 @@ def _unplaceable(name: str, data: bytes, sender: str | None) -> tuple[FileName |
             message=f"the destination cannot be read from the name ({first.message})",
             value=name,
             expected=first.expected,
+            expected_ja=first.expected_ja,
             section="R4.3 (decision D18)",
             fix="Bulk send sorts standard files only; send other documents on their own to a chosen office.",
         )
@@ -152,6 +147,7 @@ def sort_bulk(files: Sequence[tuple[str, bytes]], *, sender: str | None = None, 
                     message=f"more than {limit} transmissions in one bulk send",
                     value=key[0],
                     expected=f"≤ {limit}",
+                    expected_ja=f"一括送信1回{limit}件以内",
                     section="R4.3",
                     fix="Send the rest in another bulk send.",
                 ),
@@ -170,6 +166,7 @@ def _past_the_limit(sender: str, total: int, limit: int) -> Finding:
         severity="warning",
         value=sender,
         expected=f"≤ {limit}",
+        expected_ja=f"一括送信1回{limit}件以内",
         section="R4.3",
         message=f"送信元 {sender} の送信は{total}件で、一括送信1回の上限{limit}件を超えます"
         f"（この送信から先は2回目以降の一括送信になります）。",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from careplan.errors import Finding
 from careplan.office import check_digit, office_number_findings
 from careplan.standard.layout import Field, Layout, standard
 
@@ -339,10 +340,10 @@ OFFICE_JA: dict[str, tuple[str, str]] = {
 
 
 @lru_cache(maxsize=4096)
-def office_problem(value: str, strict: bool) -> tuple[str, str, str, str] | None:
-    """(rule, severity, message, expected) for an office number, or None if fine (memoised)."""
+def office_problem(value: str, strict: bool) -> Finding | None:
+    """The first problem of an office number (careplan.office), or None if fine (memoised)."""
     for f in office_number_findings(value, strict=strict):
-        return f.rule, f.severity, f.message, f.expected or ""
+        return f
     return None
 
 

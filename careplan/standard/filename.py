@@ -151,6 +151,7 @@ def _month_findings(name: str, file_id: str, month: str | None) -> list[Finding]
                 f"YYYYMM {month} is not a real month",
                 value=month,
                 expected="YYYYMM (UPHOSOKU: 000000 when linked to 第1表)",
+                expected_ja="YYYYMM（UPHOSOKU は第1表に紐づくとき 000000）",
                 fix="Write the 対象年月 of the records.",
             )
         ]
@@ -180,6 +181,7 @@ def _extension_findings(name: str, file_id: str, ext: str) -> list[Finding]:
             f"extension .{ext} for {file_id}",
             value=ext,
             expected=" or ".join(wanted),
+            expected_ja=" または ".join(wanted),
             fix=f"Use .{wanted[-1]}.",
         )
     ]
@@ -201,6 +203,7 @@ def _office_findings(name: str, parsed: FileName, strict: bool) -> list[Finding]
                     field_name=role,
                     value=number,
                     expected=f.expected,
+                    expected_ja=f.expected_ja,
                     section=f"{SECTION}; {f.section}",
                     fix=fix,
                 )
@@ -316,6 +319,7 @@ def file_name_findings(name: str, *, strict: bool = False) -> tuple[FileName | N
                 name,
                 "not a file name of the standard",
                 expected="PREFIX[_YYYYMM]_from_kind_to_kind_YYYYMMDDHHMMSS.CSV",
+                expected_ja="種別[_YYYYMM]_送信元_種類_送信先_種類_YYYYMMDDHHMMSS.CSV",
                 fix="Name the file as レイアウト定義書 prescribes.",
             )
         ]

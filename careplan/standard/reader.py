@@ -195,17 +195,19 @@ _OVERFLOW = Malformed(
 def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
     sink.lost.append(line)
     if reason is _CR_ONLY:  # a file saved with CR line ends (Excel for Mac's 'CSV (Macintosh)'): not quoting
+        # The sources say nothing of line ends: CR LF and LF are both read (decision D2), CR alone is not.
         sink.add(
             "csv.quoting",
-            "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF です）。",
-            message_en=f"record cannot be read: {reason.en}",
+            "レコードを読めません: 引用符の外に CR だけの改行があります（改行は CR LF または LF です）。",
+            message_en=f"record cannot be read: {reason.en} (line ends are CR LF or LF)",
             line=line,
-            section=SECTION,
-            expected="CR LF line ends",
-            fix="改行コードを CR LF にして保存し直してください（Excel for Mac の「CSV（Macintosh）」は CR だけで"
-            '改行します）。項目の中の改行は""で囲んでください。',
-            fix_en="Save the file again with CR LF line ends (Excel for Mac's 'CSV (Macintosh)' ends lines with CR "
-            'only); enclose a line break inside a value in "".',
+            section=f"{SECTION}; decision D2",
+            expected="CR LF or LF line ends",
+            expected_ja="改行は CR LF または LF（CR だけは不可）",
+            fix="改行コードを CR LF か LF にして保存し直してください（Excel for Mac の「CSV（Macintosh）」は CR"
+            ' だけで改行します）。項目の中の改行は""で囲んでください。',
+            fix_en="Save the file again with CR LF or LF line ends (Excel for Mac's 'CSV (Macintosh)' ends lines "
+            'with CR only); enclose a line break inside a value in "".',
         )
         return
     no = reason.field_no
@@ -219,6 +221,7 @@ def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
         field_name=sink.field_names[no - 1] if named and no is not None else None,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
+        expected_ja='フリーテキストは""で囲み、中の"は""',
         fix='フリーテキストは""で囲み、中の"は""と2つ重ねてください。',
         fix_en='Enclose free text in "" and double every " inside it.',
     )
@@ -260,6 +263,7 @@ def bom(data: bytes, sink: FindingSink) -> int:
         line=1,
         section=SECTION,
         expected="MS932 without BOM",
+        expected_ja="BOM なしの MS932",
         fix="BOM なしの MS932 (Shift_JIS) で保存してください。",
         fix_en="Save as MS932 (Shift_JIS) without BOM.",
     )

@@ -41,6 +41,7 @@ def plan_day(f: list[str], emit: Emit) -> None:
             message_en=f"サービス利用日 {day} is not in 対象年月 {month}",
             value=day,
             expected=f"a date in {month}",
+            expected_ja=f"{month} の日付",
             fix="1ファイルには1つのサービス提供年月の情報だけを書いてください。",
             fix_en="One file holds one サービス提供年月 only.",
         )
@@ -57,6 +58,7 @@ def plan_record(f: list[str], emit: Emit) -> None:
             message_en=f"日割対象日 marks days after the end of {month}",
             value=hiwari,
             expected=f"1 only in the first {month_days(month)} positions",
+            expected_ja=f"1 は先頭から{month_days(month)}文字目まで",
             fix="n桁目が対象年月のn日です。",
             fix_en="Position n is day n of the 対象年月.",
         )
@@ -69,6 +71,7 @@ def plan_record(f: list[str], emit: Emit) -> None:
             severity="warning",
             value=f"{f[11]}-{f[12]}",
             expected="both 9999 (時間表示の無いサービス) or both HHMM",
+            expected_ja="両方 9999（時間表示の無いサービス）か、両方 HHMM",
             fix="両方を 9999 にするか、両方に時刻を書いてください。",
             fix_en="Write 9999 in both or real times in both.",
         )
@@ -89,6 +92,7 @@ def _plan_code(f: list[str], emit: Emit) -> None:
             message_en=f"サービスコード {code} is a 第7表 subtotal/total code",
             value=code,
             expected="a サービスコード of the サービスコード表",
+            expected_ja="サービスコード表のサービスコード",
             fix="小計・合計は第7表（UPSIKYU）にだけ書いてください。",
             fix_en="Subtotals and totals belong in 第7表 (UPSIKYU) only.",
         )
@@ -101,6 +105,7 @@ def _plan_code(f: list[str], emit: Emit) -> None:
             severity="warning",
             value=code,
             expected="a kind of 標準仕様 1.3/1.4",
+            expected_ja="標準仕様 1.3/1.4 のサービス種類",
             fix="連携対象外のサービス種類のレコードは生成しない (標準仕様 2.6).",
         )
     if kind in WELFARE_KINDS and not f[15] and not f[16]:
@@ -111,6 +116,7 @@ def _plan_code(f: list[str], emit: Emit) -> None:
             message_en=f"サービス {code} (福祉用具貸与) needs TAISコード or 福祉用具届出コード",
             value="",
             expected="TAISコード (No.16) or 福祉用具届出コード (No.17)",
+            expected_ja="TAISコード（No.16）または福祉用具届出コード（No.17）",
             fix="用具の TAISコード、または届出コードを書いてください。",
             fix_en="Write the TAIS code of the item, or its 届出コード.",
         )
@@ -139,6 +145,7 @@ def hosoku_record(f: list[str], emit: Emit) -> None:
             message_en="作成（変更）日 00000000 and 対象年月 000000 together",
             value=f"{made}/{month}",
             expected="00000000 with a real 対象年月 (第6表), or a real date with 000000 (第1表)",
+            expected_ja="00000000 と実在する対象年月（第6表）、または実在する日付と 000000（第1表）",
             fix="このレコードが紐づく計画のキーを書いてください。",
             fix_en="Fill in the key of the plan this record belongs to.",
         )
@@ -234,6 +241,7 @@ class SikyuTotals:
                     message_en=f"被保険者番号 {user[1]} has no 全合計 row (999999)",
                     value=user[1],
                     expected="one 999999 row per user",
+                    expected_ja="被保険者ごとに 999999 の行が1つ",
                     fix="全合計の行（サービスコード 999999、事業所コード 9999999999）を加えてください。",
                     fix_en="Add the 全合計 row: サービスコード 999999, 事業所コード 9999999999.",
                 )

@@ -81,6 +81,7 @@ def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
                 message=f"{len(files)} files in one transmission",
                 value=str(len(files)),
                 expected=f"≤ {limits.max_files}",
+                expected_ja=f"{limits.max_files}ファイル以内",
                 section="R4.3",
                 fix="Split the files over several transmissions.",
             )
@@ -93,6 +94,7 @@ def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
                 message=f"{size} bytes in one transmission",
                 value=str(size),
                 expected=f"≤ {limits.max_bytes} bytes (10 MB)",
+                expected_ja=f"{limits.max_bytes:,}バイト（10MB）以内",
                 section="R4.3",
                 fix="Send fewer users per file or split the transmission.",
             )
@@ -126,6 +128,7 @@ def _mixing(standard_names: list[str], attachments: list[str]) -> list[Finding]:
             message="a document outside the standard cannot travel with a sending unit",
             value=name,
             expected="standard files only, or attachments only",
+            expected_ja="標準仕様のファイルだけ、または添付ファイルだけ",
             section="R4.3 (decision D12)",
             fix="Send the document in a transmission of its own.",
         )
@@ -192,7 +195,9 @@ def _brief(finding: Finding, *, japanese: bool = False) -> str:
     """Where a finding is and which rule it breaks, and for a rule about names its message; never
     a value from a file's content: the detail of a refusal is also written to the hub's log and
     audit, which must not hold personal data. In Japanese a rule reads as its line of the table
-    of rules (careplan.findings_ja), which holds no values either."""
+    of rules (careplan.findings_ja), which holds no values either, except a finding about names
+    written Japanese first: its own message says more (an Excel workbook under a CSV name, the
+    prefix it misspells) and holds names only."""
     where = finding.file or ""
     if finding.line is not None:
         where += f":{finding.line}"
@@ -200,7 +205,10 @@ def _brief(finding: Finding, *, japanese: bool = False) -> str:
         where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
     texts = rule_ja(finding.rule) if japanese else None
     if finding.rule.startswith(_NAME_RULES):
-        said = texts[0] if texts else (finding.message if japanese else finding.message_en or finding.message)
+        if finding.message_en:
+            said = finding.message if japanese else finding.message_en
+        else:
+            said = texts[0] if texts else finding.message
         said = f": {said}"
     else:
         said = f": {texts[0]}" if texts else ""

@@ -34,15 +34,13 @@ def match_unit(ids: set[str]) -> SendingUnit | None:
     return None
 
 
-def _describe(unit: SendingUnit, ids: set[str]) -> str:
-    missing = sorted(unit.files - ids)
-    extra = sorted(ids - unit.files - unit.companions)
+def _describe(unit: SendingUnit, ids: set[str], *, japanese: bool = False) -> str:
+    missing = ", ".join(sorted(unit.files - ids))
+    extra = ", ".join(sorted(ids - unit.files - unit.companions))
     text = f"{unit.section} {'+'.join(sorted(unit.files))}"
-    return (
-        text
-        + (f" (missing {', '.join(missing)})" if missing else "")
-        + (f" (not part of it: {', '.join(extra)})" if extra else "")
-    )
+    if japanese:
+        return text + (f"（不足: {missing}）" if missing else "") + (f"（単位外: {extra}）" if extra else "")
+    return text + (f" (missing {missing})" if missing else "") + (f" (not part of it: {extra})" if extra else "")
 
 
 def _combination(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
@@ -50,14 +48,14 @@ def _combination(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
     if match_unit(ids) is not None:
         return []
     near = [u for u in standard().units if u.files & ids] or list(standard().units)
-    expected = "; ".join(_describe(u, ids) for u in near[:4])
     return [
         _finding(
             "unit.combination",
             None,
             f"files {', '.join(sorted(ids))} do not form a sending unit of the standard",
             value="+".join(sorted(ids)),
-            expected=expected,
+            expected="; ".join(_describe(u, ids) for u in near[:4]),
+            expected_ja="、".join(_describe(u, ids, japanese=True) for u in near[:4]),
             fix="Send the files of one sending unit together, each once, all with the same ファイル連番.",
         )
     ]
@@ -72,6 +70,7 @@ def _duplicates(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
             f"{fn.file_id} appears more than once",
             value=fn.file_id,
             expected="each file of the unit once",
+            expected_ja="送信単位の各ファイルを1つずつ",
             fix="Send one file per kind; one file holds all users.",
         )
         for name, fn in names
@@ -206,6 +205,7 @@ def _missing(rel_keys: tuple[str, ...], parent: CsvReport, child: CsvReport, sec
                 line=line,
                 value="/".join(key),
                 expected=f"a key present in {parent.name}",
+                expected_ja=f"{parent.name} にあるキー",
                 section=f"標準仕様 {section}",
                 fix=fix,
                 fix_en=fix_en,

@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.content import BINARY_NAMES_JA, sniff
+from careplan.standard.content import document_kind, not_text
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     OFFICE_JA,
@@ -283,6 +283,8 @@ class _FileState:
         line: int | None = None,
         message_en: str | None = None,
         fix_en: str | None = None,
+        expected_ja: str | None = None,
+        value_length: int | None = None,
     ) -> None:
         fld = self.layout.field(no)
         self.sink.add(
@@ -298,9 +300,11 @@ class _FileState:
             fix=fix,
             message_en=message_en,
             fix_en=fix_en,
+            expected_ja=expected_ja,
+            value_length=value_length,
         )
 
-    def emit_at(self, line: int, rule: str, no: int, message: str, **kw: str) -> None:
+    def emit_at(self, line: int, rule: str, no: int, message: str, **kw: Any) -> None:
         self.emit(rule, no, message, line=line, **kw)
 
     def batch(self, rows: list[Row]) -> bool:
@@ -489,6 +493,7 @@ class _FileState:
                 line=line,
                 value=",".join(fields[:3]) + ",…",
                 expected="data records only",
+                expected_ja="データレコードだけ（見出し行なし）",
                 section=f"{self.section} (decision D2)",
                 fix="見出し行を削除してください。",
                 fix_en="Remove the header row.",
@@ -573,6 +578,7 @@ class _FileState:
             message_en=f"{name} is required (必須)",
             value="",
             expected="a value",
+            expected_ja="値（必須）",
             fix="必須項目に値を入れてください。",
             fix_en="Fill in this 必須 item.",
         )
@@ -591,6 +597,7 @@ class _FileState:
                     message_en=f"{fld.name} {value!r} is not {rule.expected}",
                     value=value,
                     expected=rule.expected,
+                    expected_ja=rule.expected_ja or None,
                     fix=rule.fix_ja or rule.fix,
                     fix_en=rule.fix,
                     severity=rule.severity,
@@ -618,6 +625,7 @@ class _FileState:
             message_en=f"{fld.name} is {len(value)} characters, 項目長 is {fld.length}",
             value=value,
             expected=f"≤ {fld.length} characters",
+            expected_ja=f"{fld.length}文字以内",
             fix=f"{fld.length}文字以内にしてください。",
             fix_en="Shorten the value to the 項目長.",
         )
@@ -627,20 +635,20 @@ class _FileState:
         if check.office:
             problem = office_problem(value, self.strict)
             if problem is not None:
-                rule, severity, message, expected = problem
-                message_ja, fix_ja = OFFICE_JA[rule]
+                message_ja, fix_ja = OFFICE_JA[problem.rule]
                 self.emit(
-                    f"field.{rule}",
+                    f"field.{problem.rule}",
                     check.field.no,
-                    message_ja.format(name=check.field.name, value=value, expected=expected),
-                    message_en=message,
+                    message_ja.format(name=check.field.name, value=value, expected=problem.expected),
+                    message_en=problem.message,
                     value=value,
-                    expected=expected,
-                    severity=severity,
+                    expected=problem.expected,
+                    expected_ja=problem.expected_ja,
+                    severity=problem.severity,
                     fix=fix_ja,
                     fix_en="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
                 )
-            return problem is None or problem[1] == "warning"
+            return problem is None or problem.severity == "warning"
         if insurer_check_digit_ok(value):
             return True
         self.emit(
@@ -650,6 +658,7 @@ class _FileState:
             message_en=f"保険者番号 {value}: check digit differs (モジュラス10 ウェイト2-1)",
             value=value,
             expected="a valid check digit",
+            expected_ja="チェックデジットが合う保険者番号",
             severity="error" if self.strict else "warning",
             fix="被保険者証の保険者番号を確かめてください（同じ値は一度だけ報告します）。",
             fix_en="Verify the 保険者番号 on the insurance card (reported once per value).",
@@ -666,6 +675,7 @@ class _FileState:
             'フリーテキストが""で囲まれていません（項目ごとに一度だけ報告します）。',
             message_en='free text is not enclosed in "" (reported once per field)',
             value=value[:40],
+            value_length=len(value) if len(value) > 40 else None,
             expected='"…"',
             severity="warning",
             fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',
@@ -688,6 +698,7 @@ class _FileState:
                 message_en="several 対象年月 in one file",
                 value=", ".join(sorted(self.months)),
                 expected="one サービス提供年月",
+                expected_ja="1ファイルに1つのサービス提供年月",
                 fix="１ファイル内は単月のサービス提供年月の情報のみとする.",
             )
         if self.parsed.month is not None and month != self.parsed.month:
@@ -748,16 +759,7 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
 
 def _not_text(document: str, sink: FindingSink) -> None:
     """One finding for a document saved under a standard file's name (its first bytes say what it is)."""
-    sink.add(
-        "csv.not_text",
-        f"ファイルの中身が CSV ではなく {BINARY_NAMES_JA[document]} です。",
-        message_en=f"the file is not CSV text but {document}",
-        value=document,
-        expected="CSV text in MS932 (Shift_JIS)",
-        section=SECTION,
-        fix="介護ソフトから標準仕様の CSV を出力し、そのファイルを送ってください（標準仕様外の文書は別に送ります）。",
-        fix_en="Export the standard's CSV from the care software and send that file (documents travel on their own).",
-    )
+    sink.extend([not_text(document, rule="csv.not_text", file=sink.file, section=SECTION)])
 
 
 def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
@@ -781,7 +783,7 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
     if encoding is not None:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
-    document = sniff(first)
+    document = document_kind(first)
     if document is not None:  # a PDF or Excel file under a standard name: one finding, not 200 (D21)
         _not_text(document, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)

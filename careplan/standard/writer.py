@@ -50,6 +50,7 @@ def _problem(index: int, no: int, name: str, char: str) -> Finding:
         field_name=name,
         value=char,
         expected="MS932 characters without 外字",
+        expected_ja="外字を除く MS932 の文字",
         section=SECTION,
         fix=f"Replace it with an MS932 character{hint}.",
     )

@@ -276,3 +276,49 @@ def test_a_check_digit_warning_on_the_command_line_is_japanese_first(tmp_path: P
             lines
         )
         assert "（期待値1370100024）warning:" in said and "check digit 5 differs from the computed 4" in done.stderr
+
+
+_INSURER = {
+    "severity": "error",
+    "rule": "field.insurer",
+    "file": "UPPLAN_202504_1312300013_43_1311700023_11_20250420093000.CSV",
+    "line": 1,
+    "field_no": 2,
+    "field_name": "保険者番号",
+    "value": "13101",
+    "expected": "6 digits",
+    "expected_ja": "半角数字6桁",
+    "section": "レイアウト定義書 UPPLAN No.2",
+    "message": "保険者番号「13101」が書式に合いません（半角数字6桁）。",
+    "message_en": "保険者番号 '13101' is not 6 digits",
+    "fix": "6桁の保険者番号を書いてください。",
+    "fix_en": "Write the 6-digit 保険者番号.",
+}
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_a_refusals_findings_show_the_expectation_in_the_language_asked(width: int) -> None:
+    """The hub's findings carry `expected_ja` beside `expected`; the client showed the English
+    one (「期待値 6 digits」) in a Japanese refusal, in its table and in its blocks alike."""
+    error = CareplanError("FORMAT_INVALID", operation=Operation.SEND, findings=[_INSURER])
+    japanese = "\n".join(_stderr_lines(error, Lang.JA, width))
+    assert "半角数字6桁" in japanese and "6 digits" not in japanese, japanese
+    assert "6 digits" in "\n".join(_stderr_lines(error, Lang.EN, width))
+
+
+@pytest.mark.parametrize("width", [80, 160])
+@pytest.mark.parametrize("language", [Lang.JA, Lang.EN])
+def test_a_long_value_in_a_refusal_is_clipped_with_its_length(width: int, language: Lang) -> None:
+    """The hub's findings carry a value whole (a 5,000-character item): the client printed all of
+    it, folded over some 130 lines, in its blocks and in its table alike."""
+    finding = _INSURER | {
+        "rule": "field.length",
+        "value": "あ" * 5000,
+        "expected": "≤ 6 characters",
+        "expected_ja": "6文字以内",
+    }
+    lines = _stderr_lines(CareplanError("FORMAT_INVALID", findings=[finding]), language, width)
+    text = "".join("".join(line.split()) for line in lines)
+    assert ("…（全5,000文字）" if language is Lang.JA else "…(5,000characters)") in text, lines
+    assert "あ" * 21 not in text and len(lines) < 30
+    assert all(console_width(line) <= width for line in lines), max(lines, key=console_width)

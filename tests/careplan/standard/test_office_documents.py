@@ -43,3 +43,79 @@ def test_a_zip_archive_is_told_to_be_unpacked_whatever_the_real_message_says() -
 def test_check_transmission_refuses_a_docx_with_the_type_code() -> None:
     error = refusal(check_transmission([("説明.docx", _zip("word/document.xml"))]))
     assert error is not None and error.code == "FILE_TYPE_NOT_ALLOWED"
+
+
+class _Stream(io.RawIOBase):
+    """A file that cannot seek: zipfile writes each member's sizes after its data (flag bit 3),
+    as programs that write a workbook as a stream do."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def _workbook(*, streamed: bool = False) -> bytes:
+    """An Excel workbook as Excel lays it out: [Content_Types].xml, _rels, then xl/…."""
+    members = {
+        "[Content_Types].xml": "<Types>" + "<Override/>" * 40 + "</Types>",
+        "_rels/.rels": "<Relationships/>",
+        "xl/workbook.xml": "<workbook><sheets><sheet name='第6表'/></sheets></workbook>",
+        "xl/worksheets/sheet1.xml": "<worksheet>" + "<row/>" * 2000 + "</worksheet>",
+    }
+    target: io.BytesIO | _Stream = _Stream() if streamed else io.BytesIO()
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as book:
+        for member, text in members.items():
+            book.writestr(member, text)
+    return bytes(target.data) if isinstance(target, _Stream) else target.getvalue()
+
+
+PLAN_NAME = "UPPLAN_202504_1312300013_43_1311700023_11_20250420093000.CSV"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_workbook_under_a_standard_name_is_named_and_told_to_be_saved_as_csv(streamed: bool) -> None:
+    """An .xlsx saved as UPPLAN_….CSV was refused as a zip archive and told to unpack it: the code
+    and the real message stay (R4.6), what we say names the workbook and how to save it as CSV."""
+    from careplan.errors import MSG_DATA_LOAD_FAILED
+
+    kind, [finding] = classify(PLAN_NAME, _workbook(streamed=streamed))
+    assert kind is Kind.ZIP and finding.rule == "transmission.zip"
+    assert "Excel ブック（.xlsx）" in finding.message and "xlsx" in (finding.message_en or "")
+    assert "Shift_JIS (MS932)" in (finding.fix or "") and "Shift_JIS (MS932)" in (finding.fix_en or "")
+    assert finding.expected_ja and "展開" not in (finding.fix or "")
+    error = refusal([finding])
+    assert error is not None and (error.code, error.message) == ("DATA_LOAD_FAILED", MSG_DATA_LOAD_FAILED)
+    assert "Excel ブック（.xlsx）" in error.detail_in(Lang.JA) and "zipファイルは" not in error.detail_in(Lang.JA)
+    assert "xlsx" in error.detail_in(Lang.EN)
+    assert "CSV" in error.fix_in(Lang.JA) and "展開" not in error.fix_in(Lang.JA)
+    assert "Excel" in error.explanation_in(Lang.JA)  # the catalogue's reading of R4.6 names it too
+
+
+def test_a_workbook_under_an_attachment_name_is_told_to_become_pdf_or_csv() -> None:
+    kind, [finding] = classify("利用者一覧.csv", _workbook())
+    assert kind is Kind.ZIP and finding.rule == "transmission.zip"
+    assert "Excel ブック（.xlsx）" in finding.message and "PDF" in (finding.fix or "")
+
+
+def test_a_word_document_under_a_standard_name_is_named() -> None:
+    kind, [finding] = classify(PLAN_NAME, _zip("word/document.xml"))
+    assert kind is Kind.ZIP and "Word 文書（.docx）" in finding.message
+
+
+def test_bulk_sorting_and_the_validator_name_a_workbook_too() -> None:
+    """The bulk send's sorting said 'a zip archive cannot be sent as is'; validate_csv, given the
+    bytes directly (not through check_transmission), read the workbook as CSV into up to 200
+    findings. Both now say what csv.not_text says of a PDF."""
+    from careplan.standard import sort_bulk, validate_csv
+
+    [(name, why)] = sort_bulk([(PLAN_NAME, _workbook())]).unplaced
+    assert (name, why.rule, why.value) == (PLAN_NAME, "transmission.zip", "xlsx")
+    assert "Excel ブック（.xlsx）" in why.message
+    [finding] = validate_csv(PLAN_NAME, _workbook())
+    assert (finding.rule, finding.value) == ("csv.not_text", "xlsx") and why.fix == finding.fix

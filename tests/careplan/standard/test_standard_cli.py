@@ -62,7 +62,9 @@ def test_a_lone_file_is_checked_and_told_what_is_missing(folder: Path, capsys: p
     plan = next(folder.glob("UPPLAN_*"))
     assert main([str(plan)]) == 1
     out = capsys.readouterr().out
-    assert "ファイルの組み合わせが正しくありません" in out and "missing UPHOSOKU, UPSIKYU" in out
+    assert "ファイルの組み合わせが正しくありません" in out and "不足: UPHOSOKU, UPSIKYU" in out
+    assert main([str(plan), "--lang", "en"]) == 1
+    assert "missingUPHOSOKU,UPSIKYU" in "".join(capsys.readouterr().out.split())  # without folding
 
 
 def test_strict_turns_check_digits_into_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +118,7 @@ def test_a_file_with_cr_line_ends_is_told_so_not_about_quotes(tmp_path: Path) ->
     name, data = next((n, d) for n, d in plan_set().items() if n.startswith("UPPLAN"))
     [finding] = [f for f in validate_csv(name, data.replace(b"\r\n", b"\r")) if f.severity == "error"][:1]
     assert finding.rule == "csv.quoting" and "CR だけの改行" in finding.message, finding
-    assert finding.fix.startswith("改行コードを CR LF にして保存し直して") and finding.expected == "CR LF line ends"
+    assert finding.fix.startswith("改行コードを CR LF か LF にして保存し直して")
     stray = data.replace(b",", b",\r", 1)  # one lone CR in a CR LF file: the same advice, line ends or a value
     assert any("CR だけの改行" in f.message for f in validate_csv(name, stray))
 
@@ -152,3 +154,104 @@ def test_a_month_past_a_bulk_sends_limit_is_checked_whole_and_warned(
     out = capsys.readouterr().out
     assert "値: 2024-7" in out and "エラー 0件" not in out, out[-400:]
     assert all(cell_len(line) <= 80 for line in out.splitlines())
+
+
+def _plan_with(tmp_path: Path, index: int, value: str) -> Path:
+    """The sample plan set in `tmp_path` with item `index` of the first UPPLAN record set to `value`."""
+    from standard_testkit import csv_bytes, plan_records
+
+    records = plan_records()
+    records[0][index] = value
+    for name, data in plan_set().items():
+        (tmp_path / name).write_bytes(csv_bytes("UPPLAN", records) if name.startswith("UPPLAN") else data)
+    return tmp_path
+
+
+def test_the_expectation_reads_in_japanese_and_json_keeps_the_english(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5-digit 保険者番号 was told 「期待値: 6 digits」 in the Japanese report, although the
+    message beside it already said （半角数字6桁）."""
+    monkeypatch.setenv("COLUMNS", "80")
+    folder = _plan_with(tmp_path, 1, "13101")
+    assert main([str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "期待値: 半角数字6桁" in out and "6 digits" not in out, out
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+    assert main([str(folder), "--lang", "en"]) == 1
+    assert "expected: 6 digits" in capsys.readouterr().out
+    assert main([str(folder), "--json"]) == 1
+    [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
+    assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")
+
+
+def test_a_long_value_is_shown_clipped_with_its_length_and_kept_whole_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 5,000-character 単位数 was printed whole under 値: 70 lines of 1s for one finding."""
+    monkeypatch.setenv("COLUMNS", "80")
+    folder = _plan_with(tmp_path, 7, "1" * 5000)  # No.8 単位数, 項目長 6
+    assert main([str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"      値: {'1' * 40}…（全5,000文字）\n      期待値: 6文字以内\n" in out, out
+    assert "1" * 41 not in out and len(out.splitlines()) < 20
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+    assert main([str(folder), "--lang", "en"]) == 1
+    assert f"value: {'1' * 40}… (5,000 characters)" in capsys.readouterr().out
+    assert main([str(folder), "--json"]) == 1
+    [finding] = [f for e in json.loads(capsys.readouterr().out)["entries"] for f in e["findings"]]
+    assert finding["value"] == "1" * 5000 and "value_length" not in finding  # whole: nothing to add
+
+
+def test_a_lone_cr_is_told_that_cr_lf_and_lf_are_both_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file with CR line ends was told 「改行は CR LF です」 and to save with CR LF, and the hub's
+    detail called it 引用符の使い方, although LF alone is read as well (decision D2; the sources
+    are silent on line ends)."""
+    from careplan.errors import MSG_FORMAT_INVALID, Lang
+    from careplan.standard import check_transmission, refusal
+
+    monkeypatch.setenv("COLUMNS", "80")
+    files = plan_set()
+    assert check_transmission([(n, d.replace(b"\r\n", b"\n")) for n, d in files.items()]) == []  # LF: fine
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data.replace(b"\r\n", b"\r") if name.startswith("UPPLAN") else data)
+    assert main([str(tmp_path)]) == 1
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "（改行はCRLFまたはLFです）" in out and "期待値:改行はCRLFまたはLF（CRだけは不可）" in out, out
+    assert "改行コードをCRLFかLFにして保存し直して" in out and "改行はCRLFです" not in out
+    assert main([str(tmp_path), "--json"]) == 1
+    [entry] = json.loads(capsys.readouterr().out)["entries"]
+    lead = entry["findings"][0]
+    assert lead["rule"] == "csv.quoting" and lead["expected"] == "CR LF or LF line ends"
+    assert "CR LF or LF" in lead["fix_en"]
+    error = refusal(check_transmission(list((p.name, p.read_bytes()) for p in tmp_path.iterdir())))
+    assert error is not None and error.message == MSG_FORMAT_INVALID  # the real system's, unchanged
+    assert "CR だけの改行" in error.detail_in(Lang.JA) and "CR LF か LF" in error.fix_in(Lang.JA)
+
+
+def test_a_workbook_under_a_standard_name_is_named_in_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An .xlsx saved as UPPLAN_….CSV was reported as a zip file to unpack (展開して中のファイルを送信)."""
+    import io
+    import zipfile
+
+    monkeypatch.setenv("COLUMNS", "80")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/workbook.xml", "<workbook/>")
+    for name, data in plan_set().items():
+        (tmp_path / name).write_bytes(buffer.getvalue() if name.startswith("UPPLAN") else data)
+    assert main([str(tmp_path)]) == 1
+    out = "".join(capsys.readouterr().out.split())  # without the line breaks of folding
+    assert "送信不可DATA_LOAD_FAILED:データの読み込みに失敗しました。" in out  # the real message (R4.6)
+    assert "ファイルの中身がCSVではなくExcelブック（.xlsx）です" in out and "Shift_JIS(MS932)" in out, out
+    assert main([str(tmp_path), "--json"]) == 1
+    body = json.loads(capsys.readouterr().out)
+    [entry] = [e for e in body["entries"] if e["refusal"] and e["refusal"]["code"] == "DATA_LOAD_FAILED"]
+    lead = entry["findings"][0]
+    assert (lead["rule"], lead["value"]) == ("transmission.zip", "xlsx")
+    assert "Excel ブック（.xlsx）" in entry["refusal"]["detail"]

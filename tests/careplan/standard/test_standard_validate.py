@@ -278,3 +278,15 @@ def test_a_document_under_a_standard_name_is_one_finding(head: bytes, what: str)
     found = validate_csv(name_of("UPPLAN"), head + bytes(range(256)) * 40)
     assert [(f.rule, f.severity) for f in found] == [("csv.not_text", "error")]
     assert what in found[0].message and is_japanese(found[0].message) and found[0].message_en
+
+
+def test_an_unquoted_free_texts_value_is_its_beginning_with_its_full_length() -> None:
+    """The warning carried the first 40 characters of the text as its value, with nothing to say
+    that there was more: JSON readers and the report took them for the whole value."""
+    rows = records_of("UPPLAN")
+    rows[0][6] = "ケアマネ" * 25  # No.7 プラン担当者名, free text of 100 characters
+    data = write_csv("UPPLAN", rows).replace(b'"', b"")
+    first = next(f for f in validate_csv(name_of("UPPLAN"), data) if f.rule == "csv.free_text_unquoted")
+    assert (first.value, first.value_length) == (("ケアマネ" * 25)[:40], 100)
+    short = next(f for f in validate_csv(name_of("UPPLAN"), data) if f.field_no == 21)
+    assert short.value_length is None  # the whole value: no length to add

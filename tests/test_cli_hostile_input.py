@@ -158,6 +158,35 @@ def test_client_send_names_a_file_it_cannot_read(bad: Path, office: Path, path: 
         _no_traceback(run_careplan(*bulk, timeout=TIMEOUT), 2, japanese)
 
 
+HUB_COMMANDS = [
+    "demo --hub https://127.0.0.1:9 --data {folder}",
+    "scenarios run --hub https://127.0.0.1:9 --data {folder}",
+    "conformance run --hub https://127.0.0.1:9 --data {folder} --office 1370100016 --report {folder}/r",
+    "load --data {folder}",
+]
+
+
+@pytest.mark.parametrize("line", HUB_COMMANDS, ids=[line.split(" --")[0] for line in HUB_COMMANDS])
+def test_every_hub_command_says_alike_that_a_folder_is_no_hubs_data_within_80_columns(
+    tmp_path: Path, line: str
+) -> None:
+    """One message (hub.cli.not_hub_data) for the commands that reach a hub through its data folder;
+    its first line was 84 columns for scenarios and 86 for conformance, and load had its own."""
+    from rich.cells import cell_len
+
+    folder = tmp_path / "typo"
+    done = run_careplan(*line.replace("{folder}", str(folder)).split(), timeout=TIMEOUT)
+    lines = done.stderr.splitlines()
+    command = " ".join(line.split()[:1])
+    assert done.returncode == 2 and lines[:3] == [
+        f"careplan {command}: ハブのデータディレクトリではありません",
+        "  not a hub's data directory",
+        f"  {folder}",
+    ], done.stderr
+    assert lines[3].startswith("  見つからないファイル / missing: ca/ca.pem"), lines
+    assert all(cell_len(text) <= 80 for text in lines if text != f"  {folder}"), lines
+
+
 def test_ca_bounds_and_a_listen_address_the_machine_lacks(bad: Path, office: Path) -> None:
     issue = ("ca", "--dir", str(bad / "ca"), "issue", "--office", "1370100016", "--user", "KJ1", "--name", "x")
     huge = run_careplan(*issue, "--password", "p", "--out", str(bad / "x.p12"), "--days", "99999999")

@@ -55,15 +55,45 @@ def with_examples(parser: argparse.ArgumentParser, examples: Mapping[str, str]) 
 
 
 def _bilingual_error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
-    """argparse's `error` with argparse's English line kept and a Japanese line before it
-    (exit status 2, as argparse)."""
+    """argparse's `error`, Japanese first (exit status 2, as argparse): `使い方の誤り` and the Japanese
+    of argparse's English line (usage_error_ja), or of our own message (`type=` functions and
+    `parser.error` calls say it in both languages, see `_ours`), then the English line."""
     parser.print_usage(sys.stderr)
     width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80
-    japanese = usage_error_ja(message)
+    japanese, english = _ours(message) or (usage_error_ja(message), message)
     lines = hanging(f"{parser.prog}: 使い方の誤り: ", japanese, width) if japanese else []
-    lines += hanging(f"{parser.prog}: error: ", message, width)
+    lines += hanging(f"{parser.prog}: error: ", english, width) if english else []
     lines += hanging("", f"（使い方 / usage: {parser.prog} --help）", width)
     parser.exit(2, "\n".join(lines) + "\n")
+
+
+_ARGUMENT = re.compile(r"argument (?P<a>.+?): (?P<text>.*)", re.DOTALL)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # a value as repr() shows it: its letters are the user's
+
+
+def _is_japanese(line: str) -> bool:
+    """Whether `line` is worded in Japanese (a typed value quoted in it may be in any language)."""
+    return bool(_JAPANESE.search(_QUOTED.sub("", line)))
+
+
+def _ours(message: str) -> tuple[str, str] | None:
+    """(Japanese, English) of a message of ours: its Japanese lines, then its English lines
+    (`'x' は…ではありません\n'x' is not …`), under argparse's `argument --opt: ` (`--opt の値 'x' は…`
+    in Japanese). A message of ours on one line with both languages (`… / …`) is all Japanese-first;
+    None for argparse's own English."""
+    found = _ARGUMENT.fullmatch(message)
+    option, text = (found["a"], found["text"]) if found else (None, message)
+    lines = text.split("\n")
+    if not _is_japanese(lines[0]):
+        return None
+    split = next((n for n, line in enumerate(lines) if not _is_japanese(line)), len(lines))
+    japanese, english = lines[:split], lines[split:]
+    if any(_is_japanese(line) for line in english):
+        japanese, english = lines, []  # not in two blocks: shown as it is, Japanese label first
+    if option is not None:
+        japanese[0] = f"{option} の値 {japanese[0]}" if japanese[0][:1] in "'\"" else f"{option}: {japanese[0]}"
+        english = [f"argument {option}: {english[0]}", *english[1:]] if english else []
+    return "\n".join(japanese), "\n".join(english)
 
 
 # argparse's own messages (Python 3.11), each with its Japanese; the values stay as given.
@@ -95,7 +125,7 @@ _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 def usage_error_ja(message: str) -> str | None:
     """The Japanese of one of argparse's error messages; None when `message` is Japanese already
     (our own types, e.g. `number_in`) or unknown (the English line then stands alone)."""
-    if _JAPANESE.search(message):
+    if _is_japanese(message):  # a value typed in Japanese (`careplan hub ハブ`) is still argparse's
         return None
     for pattern, japanese in _USAGE_JA:
         found = pattern.fullmatch(message)
@@ -180,20 +210,59 @@ def readable(path: str | Path, *, folder: bool = False) -> Path:
     return Path(path)
 
 
+HUB_URL_EXAMPLE = "https://127.0.0.1:8443"  # what `careplan up` listens on by default
+_BAD_PORT = ("ポート番号は 1〜65535 の整数です", "the port must be a whole number from 1 to 65535")
+_NO_SCHEME = ("https:// で始まっていません", "it does not begin with https://")
+
+
 def hub_url(text: str) -> str:
     """An argparse `type=` for a hub's URL (`https://127.0.0.1:8443`): no scheme, a host that does not
-    parse (`https://[::1`), a port outside 1–65535 or a path is a usage error in both languages (exit
-    status 2), not a connection that fails later as "hub unreachable" (3). The URL is returned as given,
-    less a trailing slash."""
-    ja, en = "ハブの URL（例: https://127.0.0.1:8443）ではありません", "is not a hub URL (e.g. https://127.0.0.1:8443)"
+    parse (`https://[::1`) or is missing (`http://`), a port outside 1–65535 or a path is a usage error
+    in both languages (exit status 2) saying which and the URL to give instead, not a connection that
+    fails later as "hub unreachable" (3). The URL is returned as given, less a trailing slash."""
+    wrong = _not_a_hub_url(text)
+    if wrong is None:
+        return text.rstrip("/")
+    (why_ja, why_en), instead = wrong
+    ja, en = [f"例: --hub {instead}"], [f"e.g. --hub {instead}"]
+    if instead == HUB_URL_EXAMPLE:  # not the user's own URL mended: where theirs is shown
+        ja, en = [*ja, "ハブの URL は careplan up が表示します"], [*en, "careplan up prints the hub's URL"]
+    japanese, english = f"{text!r} はハブの URL ではありません（{why_ja}）", f"{text!r} is not a hub URL ({why_en})"
+    raise argparse.ArgumentTypeError("\n".join([japanese, *ja, english, *en]))  # Japanese lines, then English
+
+
+def _not_a_hub_url(text: str) -> tuple[tuple[str, str], str] | None:
+    """What is wrong with `text` as a hub's URL (in Japanese, in English) and the URL to give
+    instead (`text` mended when that is plain, else HUB_URL_EXAMPLE); None when it is one."""
     try:
         parts = urlsplit(text)
-        port = parts.port  # raises ValueError out of range
+        port = parts.port  # raises ValueError out of range, or not a number
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} は{ja}: {exc}\n{text!r} {en}") from None
-    if parts.scheme not in ("https", "http") or not parts.hostname or port == 0 or parts.path not in ("", "/"):
-        raise argparse.ArgumentTypeError(f"{text!r} は{ja}\n{text!r} {en}")
-    return text.rstrip("/")
+        if "port" in str(exc).lower():
+            return _BAD_PORT, HUB_URL_EXAMPLE
+        return ("ホスト名を読めません", "the host name does not parse"), HUB_URL_EXAMPLE
+    if "://" not in text:  # 127.0.0.1:8443 or localhost:8443 (urlsplit takes `localhost` for a scheme)
+        return _NO_SCHEME, _mended(f"https://{text}")
+    if parts.scheme not in ("https", "http"):
+        return _NO_SCHEME, _mended(f"https://{parts.netloc}")
+    if not parts.hostname:
+        return ("ホスト名がありません", "no host name"), HUB_URL_EXAMPLE
+    if port == 0:
+        return _BAD_PORT, HUB_URL_EXAMPLE
+    if parts.path not in ("", "/"):
+        return (f"パス {parts.path} は付けません", f"no path such as {parts.path}"), _mended(
+            f"{parts.scheme}://{parts.netloc}"
+        )
+    return None
+
+
+def _mended(candidate: str) -> str:
+    """`candidate` if it is a hub's URL with a port (what a hub listens on), else HUB_URL_EXAMPLE."""
+    try:
+        has_port = urlsplit(candidate).port is not None
+    except ValueError:
+        return HUB_URL_EXAMPLE
+    return candidate if has_port and _not_a_hub_url(candidate) is None else HUB_URL_EXAMPLE
 
 
 def month(text: str) -> str:

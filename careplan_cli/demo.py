@@ -7,9 +7,18 @@ Before each step one line says, in Japanese, who does what (the step's `say:`, o
 from its action); after it, what happened in plain words (送信しました, ダウンロードしました,
 拒否されました: <the hub's message>) with the hub's code. `--step` waits for Enter between steps
 (only on a terminal: with stdin not a TTY it just goes on). `--hub URL` plays the month on that
-running hub (`careplan up`; DIR is its data directory, default .careplan-sim) and leaves what it
-did there, so the dashboard (/dashboard) shows it live. Exit status: 0 when the month played
-as the scenario expects, 1 when a step turned out otherwise, 2 when the file cannot be read.
+running hub (`careplan up`; DIR is its data directory, default .careplan-sim), so the dashboard
+(/dashboard) shows it live, then puts the hub back as it found it (a snapshot, as `careplan
+scenarios run --hub` does; with `--step`, once the trainer presses Enter after the last step).
+Exit status: 0 when the month played as the scenario expects, 1 when a step turned out otherwise,
+2 when the file cannot be read.
+
+Why the hub is put back rather than the demo's offices reused: a reused office keeps its send list
+(R5.1, one per 事業所番号), so a second month failed its last step (送信一覧は 8 件, 4 expected),
+and it keeps its licence, which a scenario's licence steps need as the file declares it (R1.4: one
+licence per 事業所番号, registered once). Left there, the offices (licensed from December 2024 for
+the 12 months of R3.1/R3.2) showed 期限切れ once the hub's clock was back to the real date, and each
+run added two more. `--keep` leaves the month on the hub, as before.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -115,9 +125,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--step", action="store_true", help="wait for Enter between steps (on a terminal)")
     parser.add_argument(
-        "--hub", metavar="URL", type=hub_url, help="play on this running hub, for its dashboard (needs its --data)"
+        "--hub",
+        metavar="URL",
+        type=hub_url,
+        help="play on this running hub, for its dashboard, then put it back as found (needs its --data)",
     )
     parser.add_argument("--data", type=Path, default=Path(".careplan-sim"), help="its data directory (%(default)s)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --hub: leave the month there (its offices show 期限切れ once the hub's clock is back, "
+        "and each run adds two; careplan hub reset removes them)",
+    )
     examples = "例: careplan demo --step\n    careplan demo --hub https://127.0.0.1:8443 --data .careplan-sim"
     return with_examples(parser, {"": examples})
 
@@ -128,20 +147,34 @@ def _say(lead: str, text: str, width: int) -> None:
     print("\n".join(hanging(lead, text, width)))
 
 
-def _wait_for_enter() -> None:
-    """（Enter で次へ）, where Ctrl-C stops the demo at once. asyncio.run's own SIGINT handler only
+NEXT = "  （Enter で次へ）"
+PUT_BACK = "  （Enter でデモを終え、ハブを元に戻します）"  # after the last step: the month stays until then
+PUT_BACK_DONE = (
+    "  ハブをデモの前の状態に戻しました（この月を残すには --keep）\n"
+    "  the hub is back as the demo found it (--keep leaves the month there)"
+)
+
+
+def _wait_for_enter(prompt: str = NEXT) -> None:
+    """`prompt`, where Ctrl-C stops the demo at once. asyncio.run's own SIGINT handler only
     cancels the run's task, which the blocked input() never sees: the first Ctrl-C was lost, and
     the second stopped the demo without giving the hub its clock back (frozen in the month's
-    April). KeyboardInterrupt raised here unwinds the run through its `finally`s, which do."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    April). KeyboardInterrupt raised here unwinds the run through its `finally`s, which do. (Off
+    the main thread, where signal refuses a handler, Ctrl-C reaches the main thread anyway.)"""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main_thread else None
     try:
-        input("  （Enter で次へ）")
+        input(prompt)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.keep and not args.hub:
+        parser.error("--keep は --hub と一緒に指定します\n--keep goes with --hub (it leaves the month on that hub)")
     hub = (str(args.hub), args.data) if args.hub else None
     problem = not_hub_data("careplan demo", args.data) if hub is not None else None
     if problem:
@@ -168,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"{step.index:>2}. ", narration(scenario, step), width)
             else:
                 _say("    → ", outcome(step, result), width)
+                if wait and hub is not None and not args.keep and step is scenario.steps[-1]:
+                    _wait_for_enter(PUT_BACK)  # the dashboard shows the whole month until then
 
-        results = run([scenario], on_step=on_step, hub=hub, keep=True)
+        results = run([scenario], on_step=on_step, hub=hub, keep=args.keep)
+        if hub is not None and not args.keep and not results[0].error:
+            print(PUT_BACK_DONE)
         if not results[0].passed:
             if results[0].error:
                 print(f"  error: {results[0].error}")

@@ -49,6 +49,7 @@ from client.hubclient import HubClient, client_ssl_context, hub_unreachable
 from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
+from hub.cli import not_hub_data
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
@@ -105,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     return with_examples(parser, {"": f"{example}\n\n{EXIT_STATUS}"})
 
 
+NEEDS = ("admin-token",)  # besides the CA every hub command reads: registering offices is the admin API's
+
+
+class NotHubData(ValueError):
+    """A folder that is no hub's data directory: the text every command that reaches a hub through
+    its folder gives (hub.cli.not_hub_data), printed as it is."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """A running hub and what its data directory gives a load run: trust, admin token, CA."""
@@ -114,11 +123,11 @@ class Target:
 
     @classmethod
     def of(cls, data: Path, url: str | None) -> Target:
-        if not (data / "ca" / "ca-key.pem").exists() or not (data / "admin-token").exists():
-            raise ValueError(
-                f"{data} はハブのデータディレクトリではありません（ca/ca-key.pem と admin-token が必要）"
-                f"\n{data} is not a hub data directory (needs ca/ca-key.pem and admin-token)"
-            )
+        """Raises NotHubData for a folder that is no hub's data directory, ValueError when no URL is
+        given and none announced (DATA/hub.json)."""
+        problem = not_hub_data("careplan load", data, needs=NEEDS)
+        if problem:
+            raise NotHubData(problem)
         if url is None:
             ready = data / "hub.json"
             if not ready.exists():
@@ -373,6 +382,9 @@ def main(argv: list[str]) -> int:
     except CareplanError as error:
         render.refusal(error)
         return error.exit_status
+    except NotHubData as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # before the run began (setup): nothing to report
         render.err.print("中断しました / interrupted", markup=False)
         return 130

@@ -11,7 +11,7 @@ import os
 import socket
 import ssl
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -54,15 +54,19 @@ PORT = number_in(0, 65535)  # `careplan up` and `hub serve`: 99999 was an Overfl
 MAX_WORKERS = 64  # each is a process: a typo of 100000 would fork until the machine stops
 
 
-def not_hub_data(command: str, data: Path) -> str | None:
-    """Why `data` is not a hub's data directory (commands that reach a running hub through it read
-    its CA there), in both languages; None when it is one."""
-    if not (data / "ca" / "ca.pem").is_file():  # within 80 columns: the path whole on its own line
+def not_hub_data(command: str, data: Path, *, needs: Sequence[str] = ()) -> str | None:
+    """Why `data` is not a hub's data directory, in both languages; None when it is one. Every
+    command that reaches a running hub through it reads the CA there (ca/ca.pem, and ca/ca-key.pem
+    to issue test certificates); `needs` names the other files a command reads (careplan load: the
+    admin-token), so that one message names all that is missing."""
+    missing = [name for name in ("ca/ca.pem", *needs) if not (data / name).is_file()]
+    if missing:  # within 80 columns: the path whole on its own line, the files on theirs
         return "\n".join(
             [
-                f"{command}: ハブのデータディレクトリではありません（ca/ca.pem がありません）",
-                "  not a hub's data directory (no ca/ca.pem)",
+                f"{command}: ハブのデータディレクトリではありません",
+                "  not a hub's data directory",
                 f"  {data}",
+                f"  見つからないファイル / missing: {', '.join(missing)}",
                 "  careplan up の --data に渡したフォルダを指定してください。",
                 "  Give the folder that careplan up was given with --data.",
             ]

@@ -123,7 +123,7 @@ class RemoteHub:
     """A hub already running (`careplan up`, `careplan hub serve`), driven through its admin API."""
 
     def __init__(self, url: str, data: Path, *, keep: bool = False) -> None:
-        self.keep = keep  # leave a run's offices and transmissions on the hub (careplan demo --hub)
+        self.keep = keep  # leave a run's offices and transmissions on the hub (careplan demo --hub --keep)
         self._snapshot: str | None = None
         self.url = url.rstrip("/")
         self.data = data

@@ -158,6 +158,72 @@ def test_client_send_names_a_file_it_cannot_read(bad: Path, office: Path, path: 
         _no_traceback(run_careplan(*bulk, timeout=TIMEOUT), 2, japanese)
 
 
+# Every command that takes --hub (client inbox & co. take the URL saved by client login), a bad
+# URL each, what is wrong with it in Japanese, and the URL the message offers instead.
+BAD_HUB_URLS = [
+    ("demo", "http://", "ホスト名がありません", "https://127.0.0.1:8443"),
+    ("client login --user KJ1", "notaurl", "https:// で始まっていません", "https://127.0.0.1:8443"),
+    ("client login --user KJ1", "localhost:8443", "https:// で始まっていません", "https://localhost:8443"),
+    ("load", "ftp://127.0.0.1:8443", "https:// で始まっていません", "https://127.0.0.1:8443"),
+    ("load", "https://127.0.0.1:99999", "ポート番号", "https://127.0.0.1:8443"),
+    ("scenarios run", "https://[::1", "ホスト名を読めません", "https://127.0.0.1:8443"),
+    ("conformance run", "https://127.0.0.1:8443/web/", "パス /web/ は付けません", "https://127.0.0.1:8443"),
+    ("ca trust-help", "https://:8443", "ホスト名がありません", "https://127.0.0.1:8443"),
+]
+HUB_URL_IDS = [f"{command} {url}" for command, url, *_ in BAD_HUB_URLS]
+
+
+@pytest.mark.parametrize(("command", "url", "why", "instead"), BAD_HUB_URLS, ids=HUB_URL_IDS)
+def test_a_bad_hub_url_is_said_japanese_first_with_what_is_wrong_and_the_fix(
+    command: str, url: str, why: str, instead: str
+) -> None:
+    """`careplan demo --hub http://` began `careplan demo: error: argument --hub: 'http://' は…`:
+    argparse's English prefix first, and no word of what was wrong. Now as every usage error:
+    `使い方の誤り` in Japanese, then argparse's English, then where the help is (exit status 2)."""
+    from rich.cells import cell_len
+
+    done = run_careplan(*command.split(), "--hub", url, env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2, done.stderr
+    prog = "careplan " + " ".join(word for word in command.split() if not word.startswith("-") and word != "KJ1")
+    start, english_at = done.stderr.index(f"{prog}: 使い方の誤り: "), done.stderr.index(f"{prog}: error: ")
+    japanese, english = unfolded(done.stderr[start:english_at]), done.stderr[english_at:]  # Japanese first
+    assert japanese.startswith(unfolded(f"{prog}: 使い方の誤り: --hub の値 {url!r} はハブの URL ではありません"))
+    assert unfolded(why) in japanese and unfolded(f"例: --hub {instead}") in japanese, done.stderr
+    assert unfolded(f"argument --hub: {url!r} is not a hub URL (") in unfolded(english), done.stderr
+    assert unfolded(f"e.g. --hub {instead}") in unfolded(english), done.stderr
+    assert done.stderr.rstrip().endswith(f"（使い方 / usage: {prog} --help）"), done.stderr
+    assert all(cell_len(line) <= 80 for line in done.stderr.splitlines()), done.stderr
+
+
+HUB_COMMANDS = [
+    "demo --hub https://127.0.0.1:9 --data {folder}",
+    "scenarios run --hub https://127.0.0.1:9 --data {folder}",
+    "conformance run --hub https://127.0.0.1:9 --data {folder} --office 1370100016 --report {folder}/r",
+    "load --data {folder}",
+]
+
+
+@pytest.mark.parametrize("line", HUB_COMMANDS, ids=[line.split(" --")[0] for line in HUB_COMMANDS])
+def test_every_hub_command_says_alike_that_a_folder_is_no_hubs_data_within_80_columns(
+    tmp_path: Path, line: str
+) -> None:
+    """One message (hub.cli.not_hub_data) for the commands that reach a hub through its data folder;
+    its first line was 84 columns for scenarios and 86 for conformance, and load had its own."""
+    from rich.cells import cell_len
+
+    folder = tmp_path / "typo"
+    done = run_careplan(*line.replace("{folder}", str(folder)).split(), timeout=TIMEOUT)
+    lines = done.stderr.splitlines()
+    command = " ".join(line.split()[:1])
+    assert done.returncode == 2 and lines[:3] == [
+        f"careplan {command}: ハブのデータディレクトリではありません",
+        "  not a hub's data directory",
+        f"  {folder}",
+    ], done.stderr
+    assert lines[3].startswith("  見つからないファイル / missing: ca/ca.pem"), lines
+    assert all(cell_len(text) <= 80 for text in lines if text != f"  {folder}"), lines
+
+
 def test_ca_bounds_and_a_listen_address_the_machine_lacks(bad: Path, office: Path) -> None:
     issue = ("ca", "--dir", str(bad / "ca"), "issue", "--office", "1370100016", "--user", "KJ1", "--name", "x")
     huge = run_careplan(*issue, "--password", "p", "--out", str(bad / "x.p12"), "--days", "99999999")
@@ -251,6 +317,10 @@ def test_argparse_messages_have_their_japanese() -> None:
     assert usage_error_ja("the following arguments are required: --month") == "次の指定が必要です: --month"
     assert usage_error_ja("unrecognized arguments: x y") == "知らない指定です: x y"
     assert usage_error_ja("argument --limit: '0' は1〜500の整数ではありません") is None  # Japanese already
+    assert (  # a value typed in Japanese does not make argparse's message Japanese
+        usage_error_ja("argument COMMAND: invalid choice: 'ハブ' (choose from 'serve', 'clock')")
+        == "COMMAND に 'ハブ' は選べません（選べるのは 'serve', 'clock'）"
+    )
 
 
 def test_a_report_that_cannot_be_written_is_said_before_the_suite_runs(bad: Path) -> None:

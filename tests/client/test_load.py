@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -21,7 +22,7 @@ from careplan_cli.load import WIDTH, Target, exit_status, run_load, show
 from client.hubclient import HubClient
 from client.load import LoadPlan, LoadRun, Report, Unit, Workload, parse_mix, percentile
 from fixtures.samples import sample_plan_set
-from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, run_careplan
+from tests.conftest import HOUMON, KYOTAKU, MISHINSEI, HubUnderTest, Pki, run_careplan
 
 
 @contextlib.asynccontextmanager
@@ -159,6 +160,28 @@ def test_usage_errors_are_clear_and_never_a_traceback(args: list[str], said: str
     done = run_careplan("load", *args, env={"COLUMNS": "80"})
     assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
     assert all(cell_len(line) <= WIDTH for line in done.stderr.splitlines()), done.stderr  # ja, then en
+
+
+@pytest.mark.parametrize("has_ca", [False, True], ids=["empty folder", "CA without admin-token"])
+def test_a_folder_that_is_no_hubs_data_gets_the_message_the_other_hub_commands_give(
+    tmp_path: Path, pki: Pki, has_ca: bool
+) -> None:
+    """As `careplan demo|scenarios|conformance --hub` say it (hub.cli.not_hub_data), naming also the
+    admin token a load run reads; it was its own two sentences with the folder's path inside them."""
+    folder = tmp_path / "typo"
+    if has_ca:
+        folder.mkdir()
+        (folder / "ca").symlink_to(pki.ca.directory)
+    done = run_careplan("load", "--data", str(folder), env={"COLUMNS": "80"})
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines() == [
+        "careplan load: ハブのデータディレクトリではありません",
+        "  not a hub's data directory",
+        f"  {folder}",  # whole on its own line, to compare with what was typed
+        "  見つからないファイル / missing: " + ("admin-token" if has_ca else "ca/ca.pem, admin-token"),
+        "  careplan up の --data に渡したフォルダを指定してください。",
+        "  Give the folder that careplan up was given with --data.",
+    ]
 
 
 def test_help_names_the_bounds_and_the_exit_status() -> None:

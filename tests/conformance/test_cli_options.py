@@ -22,7 +22,8 @@ def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> No
     lines = done.stderr.splitlines()
     assert done.returncode == 2 and f"  {tmp_path}" in lines
     assert "ハブのデータディレクトリではありません" in lines[0]  # Japanese first
-    assert lines[1] == "  not a hub's data directory (no ca/ca.pem)"
+    assert lines[1:3] == ["  not a hub's data directory", f"  {tmp_path}"]
+    assert lines[3] == "  見つからないファイル / missing: ca/ca.pem"
     assert not (tmp_path / "admin-token").exists()
     _ca(tmp_path)
     done = _run(tmp_path, "--only", "nope")

@@ -1,7 +1,8 @@
 """The control plane from a shell against `careplan up` in another process: the passcode in the
 banner; `careplan hub snapshot|reset|journal|faults|transmissions|sessions|corrections`;
-`careplan scenarios run --hub` leaves nothing behind; `careplan demo --hub` leaves the month for
-the dashboard; after a reset the demo credentials still log in."""
+`careplan scenarios run --hub` leaves nothing behind; `careplan demo --hub --keep` leaves the month
+for the dashboard (without --keep it too leaves nothing: tests/control/test_control_demo.py); after a
+reset the demo credentials still log in."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_snapshots_scenarios_demo_and_reset_from_the_shell(running: tuple[str, P
     after = answer(data, "snapshot", "save", "after-scenario")
     assert (after["offices"], after["transmissions"]) == (5, 0)  # the run left nothing behind
 
-    played = run_careplan("demo", "--hub", url, "--data", str(data), timeout=300)
+    played = run_careplan("demo", "--hub", url, "--data", str(data), "--keep", timeout=300)
     assert played.returncode == 0, played.stdout + played.stderr
     listed = answer(data, "transmissions", "--limit", "3")
     assert len(listed["transmissions"]) == 3 and listed["next_cursor"]

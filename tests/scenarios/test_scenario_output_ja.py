@@ -90,8 +90,8 @@ def test_hub_without_data_is_a_usage_error_in_both_languages(capsys: pytest.Capt
         main(["run", "--hub", "https://127.0.0.1:1"])
     assert done.value.code == 2
     err = capsys.readouterr().err.splitlines()
-    japanese = err.index("careplan scenarios run: error: --hub URL と --data DIR は一緒に指定します")
-    assert err[japanese + 1].lstrip().startswith("--hub URL and --data DIR go together")
+    japanese = err.index("careplan scenarios run: 使い方の誤り: --hub URL と --data DIR は一緒に指定します")
+    assert err[japanese + 1].startswith("careplan scenarios run: error: --hub URL and --data DIR go together")
     assert err[-1] == "（使い方 / usage: careplan scenarios run --help）"
     _fits("\n".join(err[japanese:]))
 

@@ -92,15 +92,28 @@ def test_a_closing_mark_that_moves_the_break_back_never_moves_it_into_a_word() -
 @settings(max_examples=500)
 @given(_TEXT, st.integers(min_value=8, max_value=40))
 @example("1、1(あ、", 8)  # the break before "(": the bracket goes down with あ, the word "1" stays whole
+@example("1111、1 1", 8)  # the break at the space, which goes: two words, none of them cut
 def test_an_ascii_word_that_fits_a_line_is_never_cut(text: str, cells: int) -> None:
     """Unless it begins its line (only opening brackets before it): then it may be cut at the width."""
     pieces = fold(text, cells)
-    for earlier, piece in itertools.pairwise(pieces):
-        if earlier and piece and _ascii_word_char(earlier[-1]) and _ascii_word_char(piece[0]):
+    for (earlier, piece), at_a_space in zip(itertools.pairwise(pieces), _breaks_at_a_space(text, pieces)):
+        if earlier and piece and not at_a_space and _ascii_word_char(earlier[-1]) and _ascii_word_char(piece[0]):
             tail = len(earlier) - len(earlier.rstrip("abc123-_.:"))
             head = len(piece) - len(piece.lstrip("abc123-_.:"))
             before = earlier[:-tail] if tail else earlier
             assert tail + head > cells or all(ch in NO_LINE_END or ch.isspace() for ch in before), (text, pieces)
+
+
+def _breaks_at_a_space(text: str, pieces: list[str]) -> list[bool]:
+    """For each break between pieces, whether the text had a space there (which the break drops):
+    the pieces are the text's runs in order, only spaces left out between them."""
+    spaces = []
+    end = text.index(pieces[0]) + len(pieces[0])
+    for piece in pieces[1:]:
+        start = text.index(piece, end)
+        spaces.append(any(ch.isspace() for ch in text[end:start]))
+        end = start + len(piece)
+    return spaces
 
 
 def _ascii_word_char(ch: str) -> bool:

@@ -534,11 +534,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
             "または Excel ブック .xlsx などの文書）をそのまま送ろうとしています（R4.6）。"
         ),
         fix_ja=(
-            "zipファイルは、時間をおいても再起動しても送れません。展開して中のファイルを送信してください。"
-            "利用申請がまだの場合は、先に利用申請を行ってください。"
+            "zip 形式のファイルは、時間をおいても再起動しても送れません。zip 圧縮ファイルは展開し、中のファイルを"
+            "送信してください。標準仕様の CSV の名前で保存された Excel ブック（.xlsx）などの文書は、表計算ソフトで"
+            "「CSV（コンマ区切り）」を選んで Shift_JIS (MS932) で保存し直すか、介護ソフトから CSV を出力し直して"
+            "ください。利用申請がまだの場合は、先に利用申請を行ってください。"
         ),
         fix_en=(
-            "A zip archive cannot be sent however long you wait or restart: unpack it and send its files. Without a "
+            "A zip container cannot be sent however long you wait or restart: unpack a zip archive and send its "
+            "files; save an Excel workbook (.xlsx) or another office document under a standard CSV name again as "
+            "'CSV (Comma delimited)' in Shift_JIS (MS932), or export the CSV again from the care software. Without a "
             "利用申請, apply first."
         ),
     ),

@@ -4,6 +4,10 @@ The findings themselves (careplan.standard) carry English `message`/`fix` texts 
 values; this table gives each rule a Japanese sentence saying what is wrong and how to mend it,
 shown by `careplan validate` (and the client's findings table) unless `--lang en`. A rule missing
 here falls back to the English texts, so a new rule is never hidden (tests list the gaps).
+
+How a finding reads to a person is worded here once, for every report that shows one (the
+validator's, the client's refusals and warnings): `finding_text`, `where_text`, `value_text`,
+`expected_text`.
 """
 
 from __future__ import annotations
@@ -315,6 +319,30 @@ def rule_ja(rule: str) -> tuple[str, str] | None:
             return found
         parts.pop()
     return None
+
+
+def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
+    """A finding's (what is wrong, how to mend it) for a person reading `language`, as every report
+    words it (`careplan validate`, the client's refusals and warnings). In Japanese: a finding
+    written Japanese first (it has `message_en`) in its own words, which name the item exactly;
+    another (English) finding as its rule's line of the table, the values left to 値/期待値; a rule
+    missing from the table in the finding's own texts. In English: `message_en` and `fix_en` where
+    the finding has them, else its own texts."""
+    message, fix = str(finding.get("message") or ""), str(finding.get("fix") or "")
+    if language is Lang.EN:
+        return str(finding.get("message_en") or message), str(finding.get("fix_en") or fix)
+    if finding.get("message_en"):
+        return message, fix
+    return rule_ja(str(finding.get("rule", ""))) or (message, fix)
+
+
+def where_text(finding: Mapping[str, object]) -> str:
+    """Where a finding is, 「UPPLAN_….CSV:3 No.6 利用者氏名」: its file, line and item, those it has
+    ("" when it has none)."""
+    where = ":".join(str(finding[k]) for k in ("file", "line") if finding.get(k) is not None)
+    if finding.get("field_no") is not None:
+        where += f" No.{finding['field_no']} {finding.get('field_name') or ''}".rstrip()
+    return where.lstrip()
 
 
 def expected_text(finding: Mapping[str, object], language: Lang) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rich.cells import cell_len
 
 from careplan.errors import CareplanError, Finding, Lang
-from careplan.findings_ja import expected_text, rule_ja, value_text
+from careplan.findings_ja import expected_text, finding_text, value_text, where_text
 from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
 from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
@@ -126,22 +126,13 @@ DETAILS_CELLS = 80 - 6  # 値, 期待値 and 根拠 share a line of 80 columns w
 
 
 def _finding_lines(f: Finding, labels: dict[str, str], lang: str = "ja") -> list[Line]:
-    where = f.file or ""
-    if f.line is not None:
-        where += f":{f.line}"
-    if f.field_no is not None:
-        where += f" No.{f.field_no} {f.field_name or ''}".rstrip()
-    if lang != "ja":
-        message, fix = f.message_en or f.message, f.fix_en or f.fix
-    elif f.message_en:  # written Japanese first: its own message names the item exactly
-        message, fix = f.message, f.fix
-    else:  # an English finding: the rule's line of the Japanese table; the values stay in 値/期待値
-        message, fix = rule_ja(f.rule) or (f.message, f.fix)
+    said, language = f.to_dict(), Lang(lang)
+    where = where_text(said)
+    message, fix = finding_text(said, language)
     lines = [(f"  [{labels.get(f.severity, f.severity)}] ", f"{where}: {message}" if where else message, 6)]
-    said = f.to_dict()
     details = [
-        (labels["value"], value_text(said, Lang(lang))),
-        (labels["expected"], expected_text(said, Lang(lang))),
+        (labels["value"], value_text(said, language)),
+        (labels["expected"], expected_text(said, language)),
         (labels["section"], f.section),
     ]
     shown = [f"{k}: {v}" for k, v in details if v not in (None, "")]

@@ -21,7 +21,7 @@ from typing import Any
 from rich.text import Text
 
 from careplan.errors import CareplanError, Finding, Lang
-from careplan.findings_ja import warning_ja
+from careplan.findings_ja import finding_text, warning_ja
 from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
 from careplan.office import office_number_findings
 from client import render
@@ -361,7 +361,7 @@ async def _bulk_send(hub: HubClient, args: argparse.Namespace, profile: Profile)
             (r, "\n".join(names), f"エラー {e.code}", f"{e.message}\n{e.detail_in(Lang(args.lang))}")
             for r, names, e in result.failed
         ]
-        rows += [("-", name, "送信対象外", render.finding_text(f, Lang(args.lang))[0]) for name, f in result.unplaced]
+        rows += [("-", name, "送信対象外", finding_text(f, Lang(args.lang))[0]) for name, f in result.unplaced]
         render.table("一括送信の結果 / bulk send", ["送信先", "ファイル", "結果", "理由"], rows)
     output = result.to_json()
     if not result.ok:

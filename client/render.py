@@ -30,7 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careplan.errors import LANG_ENV, CareplanError, Finding, Lang, parse_lang
-from careplan.findings_ja import expected_text, rule_ja, value_text
+from careplan.findings_ja import expected_text, finding_text, value_text, where_text
 from careplan.folding import fold, hanging
 from careplan.jst import for_json, for_people, json_times
 from careplan.sizes import size
@@ -132,19 +132,6 @@ def blocks(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) ->
                 out.print(Text(" " * width + line))
 
 
-def finding_text(finding: Mapping[str, object], language: Lang) -> tuple[str, str]:
-    """A finding's (what is wrong, how to mend it), as `careplan validate` words it: a finding
-    written Japanese first in its own words (its English beside it, for --lang en), else the rule's
-    line of the Japanese table, else the finding's English."""
-    message, fix = str(finding.get("message") or ""), str(finding.get("fix") or "")
-    if finding.get("message_en"):
-        if language is Lang.EN:
-            return str(finding["message_en"]), str(finding.get("fix_en") or fix)
-        return message, fix
-    japanese = rule_ja(str(finding.get("rule", ""))) if language is Lang.JA else None
-    return japanese or (message, fix)
-
-
 WARNINGS_SHOWN = 10  # a send's warnings shown before it goes; `careplan validate` shows them all
 
 
@@ -155,11 +142,9 @@ def warnings(recipient: str, findings: Sequence[Finding], language: Lang) -> Non
     err_folded(f"送信前の確認で警告が {count}件あります（送信は続けます）→ {recipient}", "注意: ", style="bold yellow")
     err_folded(f"the pre-check found {count} warning(s); the send to {recipient} goes on", "warning: ")
     for finding in findings[:WARNINGS_SHOWN]:
-        where = ":".join(str(x) for x in (finding.file, finding.line) if x is not None)
-        if finding.field_no is not None:
-            where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
-        message, fix = finding_text(finding.to_dict(), language)
-        err_folded(where or finding.rule, "  ・")
+        said = finding.to_dict()
+        message, fix = finding_text(said, language)
+        err_folded(where_text(said) or finding.rule, "  ・")
         err_folded(message, "    ")
         if fix:
             err_folded(fix, "    対処: " if language is Lang.JA else "    fix: ", style="dim")
@@ -236,13 +221,10 @@ def _findings(findings: Sequence[Mapping[str, object]], language: Lang) -> None:
     for column in ("severity", "rule", "where", "value", "expected", "message"):
         grid.add_column(column, overflow="fold")
     for f in findings:
-        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
-        if f.get("field_no") is not None:
-            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
         what, how = finding_text(f, language)
         message = f"{what}\n{how}" if how else what
         expected = expected_text(f, language)
-        cells = (f.get("severity", ""), f.get("rule", ""), where, value_text(f, language), expected, message)
+        cells = (f.get("severity", ""), f.get("rule", ""), where_text(f), value_text(f, language), expected, message)
         grid.add_row(*(Text(str(x or "")) for x in cells))
     err.print(grid)
 
@@ -251,11 +233,8 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
     labels = ("値", "期待値", "根拠", "対処") if language is Lang.JA else ("value", "expected", "section", "fix")
     err.print(Text("指摘事項 / findings", style="italic"))
     for f in findings:
-        where = ":".join(str(f[k]) for k in ("file", "line") if f.get(k) is not None)
-        if f.get("field_no") is not None:
-            where += f" No.{f['field_no']} {f.get('field_name') or ''}"
         message, fix = finding_text(f, language)
-        err_folded(f"{f.get('rule', '')}  {where}", f"・[{f.get('severity', '')}] ")
+        err_folded(f"{f.get('rule', '')}  {where_text(f)}", f"・[{f.get('severity', '')}] ")
         err_folded(message or "", "    ")
         shown = (value_text(f, language), expected_text(f, language), f.get("section"), fix)
         for label, value in zip(labels, shown, strict=True):

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
-from careplan.findings_ja import rule_ja
+from careplan.findings_ja import rule_ja, where_text
 from careplan.standard.content import Kind, classify
 from careplan.standard.filename import FileName, misspelled
 from careplan.standard.layout import standard
@@ -198,11 +198,7 @@ def _brief(finding: Finding, *, japanese: bool = False) -> str:
     of rules (careplan.findings_ja), which holds no values either, except a finding about names
     written Japanese first: its own message says more (an Excel workbook under a CSV name, the
     prefix it misspells) and holds names only."""
-    where = finding.file or ""
-    if finding.line is not None:
-        where += f":{finding.line}"
-    if finding.field_no is not None:
-        where += f" No.{finding.field_no} {finding.field_name or ''}".rstrip()
+    where = where_text(finding.to_dict())
     texts = rule_ja(finding.rule) if japanese else None
     if finding.rule.startswith(_NAME_RULES):
         if finding.message_en:

@@ -72,3 +72,50 @@ def test_a_value_is_shown_whole_when_short_and_as_its_beginning_and_length_when_
     # Line breaks and control characters are shown, never obeyed.
     assert value_text({"value": "行1\r\n行2\x1b[2J"}, Lang.JA) == "行1\\r\\n行2\\x1b[2J"
     assert value_text({}, Lang.JA) == ""
+
+
+_OWN = {  # an English finding with an English fix beside its fix and no message_en
+    "severity": "error",
+    "rule": "field.insurer",
+    "file": "UPPLAN_202504_1312300013_43_1311700023_11_20250420093000.CSV",
+    "line": 3,
+    "field_no": 2,
+    "message": "保険者番号 '13101' is not 6 digits",
+    "fix": "6桁の保険者番号を書いてください。",
+    "fix_en": "Write the 6-digit 保険者番号.",
+}
+
+
+def test_a_finding_reads_the_same_in_the_validator_and_in_the_clients_refusal() -> None:
+    """`careplan validate` and the client's refusals worded findings each with their own copy of
+    the rules; they differed for a finding with `fix_en` but no `message_en`: in English the
+    validator showed `fix_en`, the client the (Japanese) `fix`. `fix_en` is the English fix."""
+    import io
+
+    from rich.console import Console
+
+    from careplan.errors import CareplanError, Finding, Lang
+    from careplan.findings_ja import finding_text, where_text
+    from careplan_cli.validate import Entry
+    from client import render
+
+    assert finding_text(_OWN, Lang.EN) == (_OWN["message"], _OWN["fix_en"])
+    assert finding_text(_OWN, Lang.JA) == RULES_JA["field.insurer"]
+    # An item without a name: no space left at the end (the client's findings left one).
+    assert where_text(_OWN) == f"{_OWN['file']}:3 No.2"
+    assert where_text({"field_no": 2, "field_name": "保険者番号"}) == "No.2 保険者番号"
+    assert where_text({}) == ""
+    for language in Lang:
+        report = render_text([Entry(kind="unplaced", files=["x"], findings=[Finding(**_OWN)])], str(language))
+        buffer = io.StringIO()
+        saved, render.err = render.err, Console(file=buffer, width=140, highlight=False, soft_wrap=True)
+        try:  # 140 columns: the findings as blocks, each on one line
+            render.refusal(CareplanError("FORMAT_INVALID", findings=[_OWN]), language)
+        finally:
+            render.err = saved
+        client = buffer.getvalue()
+        message, fix = finding_text(_OWN, language)
+        assert f"{where_text(_OWN)}: {message}" in report and fix in report, report
+        assert f"field.insurer  {where_text(_OWN)}\n" in client and message in client and fix in client, client
+        if language is Lang.EN:
+            assert _OWN["fix"] not in report and _OWN["fix"] not in client

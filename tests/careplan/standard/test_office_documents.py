@@ -40,6 +40,25 @@ def test_a_zip_archive_is_told_to_be_unpacked_whatever_the_real_message_says() -
     assert "zip" in CATALOGUE["DATA_LOAD_FAILED"].explanation_ja
 
 
+@pytest.mark.parametrize("language", [Lang.JA, Lang.EN])
+def test_the_catalogues_fix_for_data_load_failed_covers_archives_and_workbooks(language: Lang) -> None:
+    """A DATA_LOAD_FAILED with no fix of its own in the language shown falls back to the
+    catalogue's, which only said to unpack a zip: it also covers an Excel workbook or another
+    office document under a standard CSV name (content.not_text), and keeps the real message."""
+    from careplan.errors import MSG_DATA_LOAD_FAILED, CareplanError
+
+    error = CareplanError("DATA_LOAD_FAILED")
+    fix = error.fix_in(language)
+    assert fix == CATALOGUE["DATA_LOAD_FAILED"].fix_in(language) and error.message == MSG_DATA_LOAD_FAILED
+    words = (
+        ("展開", "Excel ブック（.xlsx）", "介護ソフト", "利用申請")
+        if language is Lang.JA
+        else ("unpack", ".xlsx", "care software", "利用申請")
+    )
+    assert all(word in fix for word in words), fix
+    assert "Shift_JIS (MS932)" in fix
+
+
 def test_check_transmission_refuses_a_docx_with_the_type_code() -> None:
     error = refusal(check_transmission([("説明.docx", _zip("word/document.xml"))]))
     assert error is not None and error.code == "FILE_TYPE_NOT_ALLOWED"

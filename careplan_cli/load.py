@@ -50,6 +50,7 @@ from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun,
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
 from hub.cli import not_hub_data
+from hub.datadir import admin_token_needs, presented_admin_token
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
@@ -106,9 +107,6 @@ def _parser() -> argparse.ArgumentParser:
     return with_examples(parser, {"": f"{example}\n\n{EXIT_STATUS}"})
 
 
-NEEDS = ("admin-token",)  # besides the CA every hub command reads: registering offices is the admin API's
-
-
 class NotHubData(ValueError):
     """A folder that is no hub's data directory: the text every command that reaches a hub through
     its folder gives (hub.cli.not_hub_data), printed as it is."""
@@ -125,7 +123,7 @@ class Target:
     def of(cls, data: Path, url: str | None) -> Target:
         """Raises NotHubData for a folder that is no hub's data directory, ValueError when no URL is
         given and none announced (DATA/hub.json)."""
-        problem = not_hub_data("careplan load", data, needs=NEEDS)
+        problem = not_hub_data("careplan load", data, needs=admin_token_needs())  # offices: the admin API
         if problem:
             raise NotHubData(problem)
         if url is None:
@@ -144,7 +142,7 @@ class Target:
 
     @contextlib.asynccontextmanager
     async def admin(self) -> AsyncIterator[aiohttp.ClientSession]:
-        token = (self.data / "admin-token").read_text().strip()
+        token = presented_admin_token(self.data)
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
         async with aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {token}"}) as s:
             yield s

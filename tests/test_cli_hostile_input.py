@@ -171,6 +171,11 @@ BAD_HUB_URLS = [
     ("scenarios run", "https://[::1", "ホスト名を読めません", "https://127.0.0.1:8443"),
     ("conformance run", "https://127.0.0.1:8443/web/", "パス /web/ は付けません", "https://127.0.0.1:8443"),
     ("ca trust-help", "https://:8443", "ホスト名がありません", "https://127.0.0.1:8443"),
+    # the hub speaks TLS only: plain HTTP was accepted and failed later as "hub unreachable" (3)
+    ("load", "http://127.0.0.1:8443", "http:// では接続できません", "https://127.0.0.1:8443"),
+    ("client login --user KJ1", "http://localhost:8444/", "http:// では接続できません", "https://localhost:8444"),
+    ("scenarios run", "HTTP://[::1]:8443", "http:// では接続できません", "https://[::1]:8443"),
+    ("conformance run", "http://127.0.0.1:8443/web/", "http:// では接続できません", "https://127.0.0.1:8443"),
 ]
 HUB_URL_IDS = [f"{command} {url}" for command, url, *_ in BAD_HUB_URLS]
 

@@ -108,8 +108,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class NotHubData(ValueError):
-    """A folder that is no hub's data directory: the text every command that reaches a hub through
-    its folder gives (hub.cli.not_hub_data), printed as it is."""
+    """A folder that is no hub's data directory (the text every command that reaches a hub through
+    its folder gives, hub.cli.not_hub_data), or one with no hub announced and no --hub given
+    (`not_announced`, in the same layout): printed as it is."""
+
+
+def not_announced(ready: Path) -> str:
+    """No --hub and no hub.json in the data directory (no hub listens for it), in the layout of
+    hub.cli.not_hub_data: Japanese first, the path whole on its own line, then the fix."""
+    return "\n".join(
+        [
+            "careplan load: 動いているハブが見つかりません",
+            "  no running hub announced",
+            f"  {ready}",
+            f"  見つからないファイル / missing: {ready.name}",
+            "  careplan up でハブを起動するか、--hub でその URL を指定してください。",
+            "  Start the hub with careplan up, or give its URL with --hub.",
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,18 +137,15 @@ class Target:
 
     @classmethod
     def of(cls, data: Path, url: str | None) -> Target:
-        """Raises NotHubData for a folder that is no hub's data directory, ValueError when no URL is
-        given and none announced (DATA/hub.json)."""
+        """Raises NotHubData for a folder that is no hub's data directory, or when no URL is given
+        and none announced (DATA/hub.json)."""
         problem = not_hub_data("careplan load", data, needs=admin_token_needs())  # offices: the admin API
         if problem:
             raise NotHubData(problem)
         if url is None:
             ready = data / "hub.json"
             if not ready.exists():
-                raise ValueError(
-                    f"{ready} がありません: ハブが動いていないか、--hub で URL を指定してください"
-                    f"\nno --hub given and no running hub announced in {ready}"
-                )
+                raise NotHubData(not_announced(ready))
             url = str(json.loads(ready.read_text("utf-8"))["url"])
         return cls(url=url.rstrip("/"), data=data)
 

@@ -202,6 +202,47 @@ def test_a_bad_hub_url_is_said_japanese_first_with_what_is_wrong_and_the_fix(
     assert all(cell_len(line) <= 80 for line in done.stderr.splitlines()), done.stderr
 
 
+HUB_TO_CLIENT_COMMANDS = [
+    "inbox --hub https://127.0.0.1:8443",
+    "sent --json --hub=https://127.0.0.1:8443",
+    "download --all --hub https://127.0.0.1:8443",
+    "--hub https://127.0.0.1:8443 whoami",  # before the command: argparse took the URL for one
+]
+
+
+@pytest.mark.parametrize("line", HUB_TO_CLIENT_COMMANDS)
+def test_hub_given_to_a_client_command_points_to_client_login(office: Path, line: str) -> None:
+    """`careplan client inbox --hub x` said only 知らない指定です (unrecognized arguments): the client
+    commands take the hub URL saved by `careplan client login`, which the message now names, in
+    Japanese then in English (exit status 2, as every usage error)."""
+    from rich.cells import cell_len
+
+    args = ("client", "--home", str(office), "--profile", "p", *line.split())
+    done = run_careplan(*args, env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2, done.stderr
+    start, english_at = (
+        done.stderr.index("careplan client: 使い方の誤り: "),
+        done.stderr.index("careplan client: error: "),
+    )
+    japanese, english = unfolded(done.stderr[start:english_at]), unfolded(done.stderr[english_at:])
+    assert "ログインのときだけ" in japanese and unfolded("例: careplan client login --hub URL") in japanese
+    assert unfolded("--hub goes with login only") in english, done.stderr
+    assert unfolded("e.g. careplan client login --hub URL") in english, done.stderr
+    assert done.stderr.rstrip().endswith("（使い方 / usage: careplan client --help）"), done.stderr
+    assert all(cell_len(text) <= 80 for text in done.stderr.splitlines()), done.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["inbox --bogus x", "login --user KJ1 --bogus --hub https://127.0.0.1:9"],
+    ids=["another unknown option", "hub given to login"],
+)
+def test_other_unknown_options_are_said_as_before(office: Path, line: str) -> None:
+    done = run_careplan("client", "--home", str(office), *line.split(), env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2 and "知らない指定です: --bogus" in done.stderr, done.stderr
+    assert "client login --hub URL" not in done.stderr
+
+
 HUB_COMMANDS = [
     "demo --hub https://127.0.0.1:9 --data {folder}",
     "scenarios run --hub https://127.0.0.1:9 --data {folder}",

@@ -213,13 +213,15 @@ def readable(path: str | Path, *, folder: bool = False) -> Path:
 HUB_URL_EXAMPLE = "https://127.0.0.1:8443"  # what `careplan up` listens on by default
 _BAD_PORT = ("ポート番号は 1〜65535 の整数です", "the port must be a whole number from 1 to 65535")
 _NO_SCHEME = ("https:// で始まっていません", "it does not begin with https://")
+_PLAIN_HTTP = ("ハブは TLS だけで、http:// では接続できません", "the hub speaks TLS only: https://, not http://")
 
 
 def hub_url(text: str) -> str:
-    """An argparse `type=` for a hub's URL (`https://127.0.0.1:8443`): no scheme, a host that does not
-    parse (`https://[::1`) or is missing (`http://`), a port outside 1–65535 or a path is a usage error
-    in both languages (exit status 2) saying which and the URL to give instead, not a connection that
-    fails later as "hub unreachable" (3). The URL is returned as given, less a trailing slash."""
+    """An argparse `type=` for a hub's URL (`https://127.0.0.1:8443`): no scheme, plain `http://` (the
+    hub speaks TLS only), a host that does not parse (`https://[::1`) or is missing (`http://`), a
+    port outside 1–65535 or a path is a usage error in both languages (exit status 2) saying which
+    and the URL to give instead, not a connection that fails later as "hub unreachable" (3). The URL
+    is returned as given, less a trailing slash."""
     wrong = _not_a_hub_url(text)
     if wrong is None:
         return text.rstrip("/")
@@ -249,10 +251,10 @@ def _not_a_hub_url(text: str) -> tuple[tuple[str, str], str] | None:
         return ("ホスト名がありません", "no host name"), HUB_URL_EXAMPLE
     if port == 0:
         return _BAD_PORT, HUB_URL_EXAMPLE
+    if parts.scheme == "http":  # every port of the hub is TLS (mutual TLS for offices, /metrics too)
+        return _PLAIN_HTTP, _mended(f"https://{parts.netloc}")
     if parts.path not in ("", "/"):
-        return (f"パス {parts.path} は付けません", f"no path such as {parts.path}"), _mended(
-            f"{parts.scheme}://{parts.netloc}"
-        )
+        return (f"パス {parts.path} は付けません", f"no path such as {parts.path}"), _mended(f"https://{parts.netloc}")
     return None
 
 

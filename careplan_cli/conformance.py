@@ -29,6 +29,7 @@ from careplan.folding import hanging
 from careplan.helptext import hub_url, input_file, number_in, with_examples
 from client import render
 from hub.cli import not_hub_data
+from hub.datadir import admin_token_needs
 
 EXAMPLES = {
     "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.redaction import Redaction
     from conformance.suite import SUITES
 
-    problem = not_hub_data("careplan conformance", args.data)
+    problem = not_hub_data("careplan conformance", args.data, needs=admin_token_needs())
     if problem:
         print(problem, file=sys.stderr)
         return 2

@@ -35,6 +35,7 @@ from typing import Any
 from careplan.folding import hanging
 from careplan.helptext import hub_url, with_examples
 from hub.cli import not_hub_data
+from hub.datadir import admin_token_needs
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
 from scenarios.runner import StepResult, run
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep and not args.hub:
         parser.error("--keep は --hub と一緒に指定します\n--keep goes with --hub (it leaves the month on that hub)")
     hub = (str(args.hub), args.data) if args.hub else None
-    problem = not_hub_data("careplan demo", args.data) if hub is not None else None
+    problem = not_hub_data("careplan demo", args.data, needs=admin_token_needs()) if hub is not None else None
     if problem:
         print(problem, file=sys.stderr)
         return 2

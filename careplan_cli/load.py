@@ -50,6 +50,7 @@ from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun,
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
 from hub.cli import not_hub_data
+from hub.datadir import admin_token_needs, presented_admin_token
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
@@ -106,12 +107,25 @@ def _parser() -> argparse.ArgumentParser:
     return with_examples(parser, {"": f"{example}\n\n{EXIT_STATUS}"})
 
 
-NEEDS = ("admin-token",)  # besides the CA every hub command reads: registering offices is the admin API's
-
-
 class NotHubData(ValueError):
-    """A folder that is no hub's data directory: the text every command that reaches a hub through
-    its folder gives (hub.cli.not_hub_data), printed as it is."""
+    """A folder that is no hub's data directory (the text every command that reaches a hub through
+    its folder gives, hub.cli.not_hub_data), or one with no hub announced and no --hub given
+    (`not_announced`, in the same layout): printed as it is."""
+
+
+def not_announced(ready: Path) -> str:
+    """No --hub and no hub.json in the data directory (no hub listens for it), in the layout of
+    hub.cli.not_hub_data: Japanese first, the path whole on its own line, then the fix."""
+    return "\n".join(
+        [
+            "careplan load: 動いているハブが見つかりません",
+            "  no running hub announced",
+            f"  {ready}",
+            f"  見つからないファイル / missing: {ready.name}",
+            "  careplan up でハブを起動するか、--hub でその URL を指定してください。",
+            "  Start the hub with careplan up, or give its URL with --hub.",
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,18 +137,15 @@ class Target:
 
     @classmethod
     def of(cls, data: Path, url: str | None) -> Target:
-        """Raises NotHubData for a folder that is no hub's data directory, ValueError when no URL is
-        given and none announced (DATA/hub.json)."""
-        problem = not_hub_data("careplan load", data, needs=NEEDS)
+        """Raises NotHubData for a folder that is no hub's data directory, or when no URL is given
+        and none announced (DATA/hub.json)."""
+        problem = not_hub_data("careplan load", data, needs=admin_token_needs())  # offices: the admin API
         if problem:
             raise NotHubData(problem)
         if url is None:
             ready = data / "hub.json"
             if not ready.exists():
-                raise ValueError(
-                    f"{ready} がありません: ハブが動いていないか、--hub で URL を指定してください"
-                    f"\nno --hub given and no running hub announced in {ready}"
-                )
+                raise NotHubData(not_announced(ready))
             url = str(json.loads(ready.read_text("utf-8"))["url"])
         return cls(url=url.rstrip("/"), data=data)
 
@@ -144,7 +155,7 @@ class Target:
 
     @contextlib.asynccontextmanager
     async def admin(self) -> AsyncIterator[aiohttp.ClientSession]:
-        token = (self.data / "admin-token").read_text().strip()
+        token = presented_admin_token(self.data)
         connector = aiohttp.TCPConnector(ssl=client_ssl_context(self.ca_file, None))
         async with aiohttp.ClientSession(connector=connector, headers={"Authorization": f"Bearer {token}"}) as s:
             yield s

@@ -28,6 +28,7 @@ from careplan.folding import hanging
 from careplan.helptext import hub_url, subparsers, with_examples
 from client.render import capped
 from hub.cli import not_hub_data
+from hub.datadir import admin_token_needs
 from scenarios import terminal
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_paths
 from scenarios.model import Scenario
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--hub URL と --data DIR は一緒に指定します\n"
                 "--hub URL and --data DIR go together (the hub's URL and its data directory)"
             )
-        problem = not_hub_data("careplan scenarios", args.data)
+        problem = not_hub_data("careplan scenarios", args.data, needs=admin_token_needs())
         if problem:
             print(problem, file=sys.stderr)
             return 2

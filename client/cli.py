@@ -16,13 +16,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.text import Text
 
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import finding_text, warning_ja
-from careplan.helptext import hub_url, input_file, number_in, os_error_text, readable, with_examples
+from careplan.helptext import (
+    hub_url,
+    input_file,
+    number_in,
+    os_error_text,
+    readable,
+    subparsers,
+    usage_error_ja,
+    with_examples,
+)
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, Downloaded, HubClient, Page, Warned, receiving
@@ -129,6 +138,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     _paging_options(sub.add_parser("sent", parents=[after], help="the send list with download status"))
     return with_examples(parser, EXAMPLES)
+
+
+# --hub given to a client command other than login: its own lines, Japanese (each with a kanji, so
+# that helptext keeps them in the Japanese block) then English, after argparse's error.
+HUB_AT_LOGIN_JA = (
+    "--hub はログインのときだけ指定します。ほかのコマンドは、そこで保存されたハブの URL を使います",
+    "例: careplan client login --hub URL",
+)
+HUB_AT_LOGIN_EN = (
+    "--hub goes with login only: the other commands use the hub URL it saved",
+    "e.g. careplan client login --hub URL",
+)
+
+
+def _misplaced_hub(argv: Sequence[str]) -> bool:
+    """Whether `argv` gives --hub (or --hub=URL) other than after `login`: the client commands take
+    the hub URL that `careplan client login --hub URL` saved in the profile."""
+    for number, word in enumerate(argv):
+        if word == "--hub" or word.startswith("--hub="):
+            return "login" not in argv[:number]
+    return False
+
+
+def _pointing_to_login(parser: argparse.ArgumentParser) -> None:
+    """Every usage error of `parser` and its subparsers (argparse's unrecognized arguments, or a URL
+    taken for the command when --hub comes before it) followed by HUB_AT_LOGIN_JA/EN, each language
+    in its block: for a command line with a misplaced --hub only (other errors are left as they are)."""
+    for each in subparsers(parser):
+        said = each.error
+
+        def error(message: str, said: Callable[[str], NoReturn] = said) -> NoReturn:
+            japanese = usage_error_ja(message)
+            said("\n".join([*filter(None, [japanese]), *HUB_AT_LOGIN_JA, message, *HUB_AT_LOGIN_EN]))
+
+        each.error = error  # type: ignore[method-assign]
 
 
 def _paging_options(parser: argparse.ArgumentParser) -> None:
@@ -540,7 +584,10 @@ def report_refusal(args: argparse.Namespace, error: CareplanError) -> int:
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if _misplaced_hub(argv):
+        _pointing_to_login(parser)
+    args = parser.parse_args(argv)
     args.home_dir = client_home(args.home)
     try:
         result = asyncio.run(_run(args))

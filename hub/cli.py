@@ -24,7 +24,7 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.datadir import CA_LOST_EN, CA_LOST_JA, DataDirProblem, admin_token, problem
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, DataDirProblem, admin_token, presented_admin_token, problem
 from hub.dburl import is_postgres_url, refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
@@ -182,7 +182,8 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
     context = ssl.create_default_context(cafile=str(config.trusted_ca_file))
     # --lang (CAREPLAN_LANG): the admin API's details and fixes in that language, as for the client
     lang = parse_lang(os.environ.get(LANG_ENV))
-    headers = {"Authorization": f"Bearer {admin_token(config)}", "Accept-Language": lang.value}
+    token = config.admin_token or presented_admin_token(config.data_dir)  # never made: see _no_token
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang.value}
     try:
         async with (
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
@@ -240,6 +241,24 @@ def _no_hub(config: HubConfig, args: argparse.Namespace) -> bool:
     return True
 
 
+def _no_token(config: HubConfig, args: argparse.Namespace) -> bool:
+    """No admin token to present (no CAREPLAN_ADMIN_TOKEN, no data/admin-token: a hub started with
+    the variable makes no file): said as the other commands say it, exit 2. One made here would be
+    refused by the running hub as a wrong token (ADMIN_FORBIDDEN, which --json still gives)."""
+    if config.admin_token or (config.data_dir / "admin-token").is_file():
+        return False
+    if getattr(args, "json", False):  # a script reads JSON whatever happened
+        error = CareplanError(
+            "ADMIN_FORBIDDEN",
+            operation=Operation.ADMIN,
+            detail=f"{config.data_dir / 'admin-token'} がなく、CAREPLAN_ADMIN_TOKEN もありません",
+            detail_en=f"no {config.data_dir / 'admin-token'} and no CAREPLAN_ADMIN_TOKEN",
+        )
+        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
+    print(not_hub_data("careplan hub", config.data_dir, needs=("admin-token",)), file=sys.stderr)
+    return True
+
+
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:
     answer = asyncio.run(_admin(config, "POST", "/admin/v1/keys/rotate", {"retire_old": args.retire_old}))
     return control_cli.show(answer, args, render.keys)
@@ -286,11 +305,15 @@ def main(argv: list[str]) -> int:
     )
     admin = {"clock": _clock, "keys": _keys, "audit": _audit, "crl-status": _crl_status}
     try:
+        if args.command in admin or args.command in control_cli.NAMES:
+            if _no_hub(config, args):
+                return 3
+            if _no_token(config, args):
+                return 2
         if args.command in admin:
-            return 3 if _no_hub(config, args) else admin[args.command](config, args)
+            return admin[args.command](config, args)
         if args.command in control_cli.NAMES:
-            call = functools.partial(_admin, config)
-            return 3 if _no_hub(config, args) else control_cli.run(args.command, call, args)
+            return control_cli.run(args.command, functools.partial(_admin, config), args)
     except HubGone as gone:
         return _gone(gone.refusal, args)
     missing = missing_files(config)

@@ -9,6 +9,7 @@ from pathlib import Path
 from hub.dburl import without_password
 
 MIB = 1024 * 1024
+ADMIN_TOKEN_ENV = "CAREPLAN_ADMIN_TOKEN"  # the hub's admin token when set (else data_dir/admin-token)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +97,7 @@ class HubConfig:
         values: dict[str, object] = {
             "host": os.environ.get("CAREPLAN_HUB_HOST", "127.0.0.1"),
             "port": int(os.environ.get("CAREPLAN_HUB_PORT", "8443")),
-            "admin_token": os.environ.get("CAREPLAN_ADMIN_TOKEN", ""),
+            "admin_token": os.environ.get(ADMIN_TOKEN_ENV, ""),
             "metrics_token": os.environ.get("CAREPLAN_HUB_METRICS_TOKEN", ""),
             "database_url": os.environ.get("CAREPLAN_HUB_DATABASE", ""),
         }

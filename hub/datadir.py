@@ -1,5 +1,6 @@
 """Files of the data directory a hub process makes before it serves: the admin token (made on first
-use) and the ready file (the URL, port and pid of a hub that listens); and `DataDirProblem`, what a
+use; read, never made, by the commands that reach a running hub: `presented_admin_token`) and the
+ready file (the URL, port and pid of a hub that listens); and `DataDirProblem`, what a
 file of the data directory the hub cannot use at start becomes. Standard library only: the
 supervisor of `serve --workers N` (hub.supervisor) uses them without importing the hub itself.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from careplan.folding import fold
 from careplan.helptext import os_error_text
-from hub.config import HubConfig
+from hub.config import ADMIN_TOKEN_ENV, HubConfig
 
 # What to do about a file the hub cannot use at start (DataDirProblem), by the kind of file.
 FROM_BACKUP_JA = "バックアップから戻すか、新しいデータディレクトリで始めてください"
@@ -43,6 +44,21 @@ def admin_token(config: HubConfig) -> str:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(24))
         return path.read_text().strip()
+
+
+def admin_token_needs() -> tuple[str, ...]:
+    """The files of a data directory `presented_admin_token` reads (for hub.cli.not_hub_data's
+    `needs`): the admin-token, unless $CAREPLAN_ADMIN_TOKEN gives the token."""
+    return () if os.environ.get(ADMIN_TOKEN_ENV) else ("admin-token",)
+
+
+def presented_admin_token(data_dir: Path) -> str:
+    """The admin token a command presents to the running hub of `data_dir` (careplan load,
+    scenarios run --hub, demo --hub, conformance run): $CAREPLAN_ADMIN_TOKEN when set, as the hub
+    itself takes it (HubConfig.from_env), else data_dir/admin-token. Never made here, unlike
+    `admin_token`: a token the hub did not make is one it refuses. Raises OSError when the file is
+    missing; callers check first (hub.cli.not_hub_data with `admin_token_needs()`)."""
+    return os.environ.get(ADMIN_TOKEN_ENV) or (data_dir / "admin-token").read_text().strip()
 
 
 def write_ready_file(config: HubConfig, *, url: str, port: int) -> None:

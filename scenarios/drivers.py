@@ -20,9 +20,8 @@ from careplan import licence as lic
 from careplan.errors import CareplanError, Operation
 from client.hubclient import client_ssl_context, hub_unreachable
 from hub.clock import Clock, refused_move
-from hub.config import HubConfig
 from hub.control import steer
-from hub.datadir import admin_token
+from hub.datadir import presented_admin_token
 from hub.keys import SERVICE
 from hub.server import RunningHub
 from hub.service import HubService
@@ -129,7 +128,7 @@ class RemoteHub:
         self.data = data
         self.ca_file = data / "ca" / "ca.pem"
         self.pki: Pki = RemotePki(data / "ca")
-        self.token = admin_token(HubConfig(data_dir=data))
+        self.token = presented_admin_token(data)  # never made: the hub refuses one it did not make
         self._session: aiohttp.ClientSession | None = None
         self._clock_before: dict[str, Any] | None = None
         # A scenario's `snapshot` and `faults` steps reach state outside the run's snapshot: its

@@ -7,6 +7,7 @@ in time). No hub is needed: every case fails before one would be reached.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,7 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "loop2").symlink_to(root / "loop1")
     # a data folder with a real CA and no hub: the commands must get past its check to their own
     assert run_careplan("ca", "--dir", str(root / "data" / "ca"), "init", timeout=TIMEOUT).returncode == 0
+    (root / "data" / "admin-token").write_text("not-the-hubs")  # as a hub's folder has it
     return root
 
 
@@ -169,6 +171,11 @@ BAD_HUB_URLS = [
     ("scenarios run", "https://[::1", "ホスト名を読めません", "https://127.0.0.1:8443"),
     ("conformance run", "https://127.0.0.1:8443/web/", "パス /web/ は付けません", "https://127.0.0.1:8443"),
     ("ca trust-help", "https://:8443", "ホスト名がありません", "https://127.0.0.1:8443"),
+    # the hub speaks TLS only: plain HTTP was accepted and failed later as "hub unreachable" (3)
+    ("load", "http://127.0.0.1:8443", "http:// では接続できません", "https://127.0.0.1:8443"),
+    ("client login --user KJ1", "http://localhost:8444/", "http:// では接続できません", "https://localhost:8444"),
+    ("scenarios run", "HTTP://[::1]:8443", "http:// では接続できません", "https://[::1]:8443"),
+    ("conformance run", "http://127.0.0.1:8443/web/", "http:// では接続できません", "https://127.0.0.1:8443"),
 ]
 HUB_URL_IDS = [f"{command} {url}" for command, url, *_ in BAD_HUB_URLS]
 
@@ -193,6 +200,47 @@ def test_a_bad_hub_url_is_said_japanese_first_with_what_is_wrong_and_the_fix(
     assert unfolded(f"e.g. --hub {instead}") in unfolded(english), done.stderr
     assert done.stderr.rstrip().endswith(f"（使い方 / usage: {prog} --help）"), done.stderr
     assert all(cell_len(line) <= 80 for line in done.stderr.splitlines()), done.stderr
+
+
+HUB_TO_CLIENT_COMMANDS = [
+    "inbox --hub https://127.0.0.1:8443",
+    "sent --json --hub=https://127.0.0.1:8443",
+    "download --all --hub https://127.0.0.1:8443",
+    "--hub https://127.0.0.1:8443 whoami",  # before the command: argparse took the URL for one
+]
+
+
+@pytest.mark.parametrize("line", HUB_TO_CLIENT_COMMANDS)
+def test_hub_given_to_a_client_command_points_to_client_login(office: Path, line: str) -> None:
+    """`careplan client inbox --hub x` said only 知らない指定です (unrecognized arguments): the client
+    commands take the hub URL saved by `careplan client login`, which the message now names, in
+    Japanese then in English (exit status 2, as every usage error)."""
+    from rich.cells import cell_len
+
+    args = ("client", "--home", str(office), "--profile", "p", *line.split())
+    done = run_careplan(*args, env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2, done.stderr
+    start, english_at = (
+        done.stderr.index("careplan client: 使い方の誤り: "),
+        done.stderr.index("careplan client: error: "),
+    )
+    japanese, english = unfolded(done.stderr[start:english_at]), unfolded(done.stderr[english_at:])
+    assert "ログインのときだけ" in japanese and unfolded("例: careplan client login --hub URL") in japanese
+    assert unfolded("--hub goes with login only") in english, done.stderr
+    assert unfolded("e.g. careplan client login --hub URL") in english, done.stderr
+    assert done.stderr.rstrip().endswith("（使い方 / usage: careplan client --help）"), done.stderr
+    assert all(cell_len(text) <= 80 for text in done.stderr.splitlines()), done.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["inbox --bogus x", "login --user KJ1 --bogus --hub https://127.0.0.1:9"],
+    ids=["another unknown option", "hub given to login"],
+)
+def test_other_unknown_options_are_said_as_before(office: Path, line: str) -> None:
+    done = run_careplan("client", "--home", str(office), *line.split(), env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2 and "知らない指定です: --bogus" in done.stderr, done.stderr
+    assert "client login --hub URL" not in done.stderr
 
 
 HUB_COMMANDS = [
@@ -222,6 +270,64 @@ def test_every_hub_command_says_alike_that_a_folder_is_no_hubs_data_within_80_co
     ], done.stderr
     assert lines[3].startswith("  見つからないファイル / missing: ca/ca.pem"), lines
     assert all(cell_len(text) <= 80 for text in lines if text != f"  {folder}"), lines
+
+
+# The commands that reach a running hub's admin API through its data folder; --hub at a port no hub
+# listens on (9): past the folder's check, each fails reaching the hub.
+ADMIN_COMMANDS = [
+    "demo --hub https://127.0.0.1:9 --data {folder}",
+    "scenarios run --hub https://127.0.0.1:9 --data {folder}",
+    "conformance run --hub https://127.0.0.1:9 --data {folder} --office 1370100016 --report {folder}/../r",
+    "load --hub https://127.0.0.1:9 --data {folder}",
+    "hub --data {folder} clock show",  # the hub its hub.json announces
+]
+ADMIN_IDS = [line.split(" --")[0] for line in ADMIN_COMMANDS]
+
+
+def _ca_only(bad: Path, folder: Path) -> Path:
+    """A data folder with the hub's CA, a hub.json announcing a hub on port 9, and no admin token (a
+    hub started with CAREPLAN_ADMIN_TOKEN makes none, a copied folder may lack it)."""
+    shutil.copytree(bad / "data" / "ca", folder / "ca")
+    (folder / "hub.json").write_text('{"url": "https://127.0.0.1:9", "port": 9, "pid": 1}')
+    return folder
+
+
+@pytest.mark.parametrize("line", ADMIN_COMMANDS, ids=ADMIN_IDS)
+def test_no_admin_token_is_said_up_front_and_none_is_made(
+    bad: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    """`scenarios run --hub` and `demo --hub` made a new admin token in the hub's folder, which the
+    running hub then refused as a wrong one (a confusing failure later). Now each says what
+    `careplan load` says (hub.cli.not_hub_data, naming the admin-token) and writes nothing there."""
+    from rich.cells import cell_len
+
+    monkeypatch.delenv("CAREPLAN_ADMIN_TOKEN", raising=False)
+    folder = _ca_only(bad, tmp_path / "data")
+    done = run_careplan(*line.replace("{folder}", str(folder)).split(), env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"careplan {line.split()[0]}: ハブのデータディレクトリではありません",
+        "  not a hub's data directory",
+        f"  {folder}",
+        "  見つからないファイル / missing: admin-token",
+        "  careplan up の --data に渡したフォルダを指定してください。",
+        "  Give the folder that careplan up was given with --data.",
+    ], done.stderr
+    assert all(cell_len(text) <= 80 for text in done.stderr.splitlines() if text != f"  {folder}")
+    assert sorted(p.name for p in folder.iterdir()) == ["ca", "hub.json"]  # no admin-token made
+
+
+@pytest.mark.parametrize("line", ADMIN_COMMANDS, ids=ADMIN_IDS)
+def test_the_admin_token_from_the_environment_is_the_one_presented(bad: Path, tmp_path: Path, line: str) -> None:
+    """CAREPLAN_ADMIN_TOKEN is the hub's admin token when set (HubConfig.from_env: the hub then makes
+    no admin-token file), and `careplan hub clock` presented it; now every command that reaches
+    the admin API does, so the folder's missing admin-token is no refusal."""
+    folder = _ca_only(bad, tmp_path / "data")
+    env = {"COLUMNS": "80", "CAREPLAN_ADMIN_TOKEN": "from-the-environment"}
+    done = run_careplan(*line.replace("{folder}", str(folder)).split(), env=env, timeout=TIMEOUT)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout  # no hub on port 9
+    assert "ハブのデータディレクトリではありません" not in done.stderr, done.stderr
+    assert "127.0.0.1:9" in done.stderr + done.stdout, done.stderr  # it went on to the hub
+    assert not (folder / "admin-token").exists()
 
 
 def test_ca_bounds_and_a_listen_address_the_machine_lacks(bad: Path, office: Path) -> None:

@@ -184,6 +184,26 @@ def test_a_folder_that_is_no_hubs_data_gets_the_message_the_other_hub_commands_g
     ]
 
 
+def test_no_hub_announced_and_no_hub_url_is_said_as_the_folder_messages_are(tmp_path: Path, pki: Pki) -> None:
+    """A hub's folder with no hub.json (no hub running) and no --hub: it was two sentences with the
+    path of hub.json inside the Japanese one (folded mid-sentence at 80 columns). Now the layout of
+    hub.cli.not_hub_data: Japanese first, the path whole on its own line, then the fix."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "ca").symlink_to(pki.ca.directory)
+    (folder / "admin-token").write_text("t")
+    done = run_careplan("load", "--data", str(folder), env={"COLUMNS": "80"})
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "careplan load: 動いているハブが見つかりません",
+        "  no running hub announced",
+        f"  {folder / 'hub.json'}",
+        "  見つからないファイル / missing: hub.json",
+        "  careplan up でハブを起動するか、--hub でその URL を指定してください。",
+        "  Start the hub with careplan up, or give its URL with --hub.",
+    ], done.stderr
+    assert all(cell_len(line) <= WIDTH for line in done.stderr.splitlines()[:2] + done.stderr.splitlines()[3:])
+
+
 def test_help_names_the_bounds_and_the_exit_status() -> None:
     shown = run_careplan("load", "--help", env={"COLUMNS": "80"}).stdout
     assert "Ctrl-C" in shown and "130  Ctrl-C で中断" in shown and "3    ハブに接続できない" in shown

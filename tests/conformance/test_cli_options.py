@@ -14,7 +14,9 @@ def _run(data: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 def _ca(data: Path) -> None:
+    """A CA and an admin token, as a hub's data folder has them (no hub runs with them)."""
     assert run_careplan("ca", "--dir", str(data / "ca"), "init").returncode == 0
+    (data / "admin-token").write_text("not-the-hubs")
 
 
 def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> None:
@@ -23,7 +25,7 @@ def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> No
     assert done.returncode == 2 and f"  {tmp_path}" in lines
     assert "ハブのデータディレクトリではありません" in lines[0]  # Japanese first
     assert lines[1:3] == ["  not a hub's data directory", f"  {tmp_path}"]
-    assert lines[3] == "  見つからないファイル / missing: ca/ca.pem"
+    assert lines[3] == "  見つからないファイル / missing: ca/ca.pem, admin-token"
     assert not (tmp_path / "admin-token").exists()
     _ca(tmp_path)
     done = _run(tmp_path, "--only", "nope")
@@ -39,7 +41,7 @@ def test_a_hub_it_cannot_reach_is_said_in_japanese_then_english_within_80_column
     """It was two lines of 105 and 204 columns (the URL, the folder and aiohttp's whole reason)."""
     from rich.cells import cell_len
 
-    _ca(tmp_path)  # a CA, no admin token: the admin API cannot be reached
+    _ca(tmp_path)  # no hub listens at the URL: the admin API cannot be reached
     done = _run(tmp_path)
     lines = done.stderr.splitlines()
     assert done.returncode == 2 and lines[0] == "careplan conformance:", lines
@@ -53,6 +55,7 @@ def test_a_data_folder_with_a_corrupt_ca_is_named_not_an_unexpected_error(tmp_pa
     ('想定外のエラー … ValueError') where the hub's own start says which file and what to do."""
     (tmp_path / "ca").mkdir()
     (tmp_path / "ca" / "ca.pem").write_text("not a certificate")
+    (tmp_path / "admin-token").write_text("t")  # present: the CA is what is wrong
     hub = ("--hub", "https://127.0.0.1:9", "--data", str(tmp_path))
     for done in (_run(tmp_path), run_careplan("scenarios", "run", *hub), run_careplan("demo", *hub)):
         assert done.returncode == 2 and "データディレクトリのファイルを使えません" in done.stderr, done.stderr

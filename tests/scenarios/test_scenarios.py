@@ -277,6 +277,6 @@ def test_demo_on_a_folder_that_is_no_hubs_data_says_so_within_80_columns(
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "careplan demo: ハブのデータディレクトリではありません"
     assert lines[1] == "  not a hub's data directory"
-    assert lines[3] == "  見つからないファイル / missing: ca/ca.pem"
+    assert lines[3] == "  見つからないファイル / missing: ca/ca.pem, admin-token"
     assert f"  {folder}" in lines  # whole on its own line, to compare with what was typed
     assert all(cell_len(line) <= 80 for line in lines if str(folder) not in line), lines

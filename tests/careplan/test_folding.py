@@ -96,7 +96,7 @@ def test_a_closing_mark_that_moves_the_break_back_never_moves_it_into_a_word() -
 def test_an_ascii_word_that_fits_a_line_is_never_cut(text: str, cells: int) -> None:
     """Unless it begins its line (only opening brackets before it): then it may be cut at the width."""
     pieces = fold(text, cells)
-    for (earlier, piece), at_a_space in zip(itertools.pairwise(pieces), _breaks_at_a_space(text, pieces)):
+    for (earlier, piece), at_a_space in zip(itertools.pairwise(pieces), _breaks_at_a_space(text, pieces), strict=True):
         if earlier and piece and not at_a_space and _ascii_word_char(earlier[-1]) and _ascii_word_char(piece[0]):
             tail = len(earlier) - len(earlier.rstrip("abc123-_.:"))
             head = len(piece) - len(piece.lstrip("abc123-_.:"))

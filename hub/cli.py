@@ -223,21 +223,19 @@ def _time(text: str) -> str:
 def _no_hub(config: HubConfig, args: argparse.Namespace) -> bool:
     if config.ready_file.exists():
         return False
-    if getattr(args, "json", False):  # a script reads JSON whatever happened
-        error = CareplanError(
-            "HUB_UNREACHABLE",
-            operation=Operation.ADMIN,
-            detail=f"{config.data_dir} のハブは動いていません",
-            fix="careplan up で起動してください。",
-            detail_en=f"no running hub for {config.data_dir}",
-            fix_en="Start one with careplan up.",
-        )
-        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
-    print(  # the path whole on a line of its own: it is copied, and the rest fits 80 columns
-        f"ハブは動いていません（careplan up で起動してください） / no running hub for\n  {config.data_dir}\n"
-        "(start one with `careplan up`)",
-        file=sys.stderr,
+    error = CareplanError(
+        "HUB_UNREACHABLE",
+        operation=Operation.ADMIN,
+        detail=f"{config.data_dir} のハブは動いていません",
+        fix="careplan up で起動してください。",
+        detail_en=f"no running hub for {config.data_dir}",
+        fix_en="Start one with careplan up.",
     )
+    text = (  # the path whole on a line of its own: it is copied, and the rest fits 80 columns
+        f"ハブは動いていません（careplan up で起動してください） / no running hub for\n  {config.data_dir}\n"
+        "(start one with `careplan up`)"
+    )
+    _refused_here(error, text, args)
     return True
 
 
@@ -247,16 +245,22 @@ def _no_token(config: HubConfig, args: argparse.Namespace) -> bool:
     refused by the running hub as a wrong token (ADMIN_FORBIDDEN, which --json still gives)."""
     if config.admin_token or (config.data_dir / "admin-token").is_file():
         return False
-    if getattr(args, "json", False):  # a script reads JSON whatever happened
-        error = CareplanError(
-            "ADMIN_FORBIDDEN",
-            operation=Operation.ADMIN,
-            detail=f"{config.data_dir / 'admin-token'} がなく、CAREPLAN_ADMIN_TOKEN もありません",
-            detail_en=f"no {config.data_dir / 'admin-token'} and no CAREPLAN_ADMIN_TOKEN",
-        )
-        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
-    print(not_hub_data("careplan hub", config.data_dir, needs=("admin-token",)), file=sys.stderr)
+    error = CareplanError(
+        "ADMIN_FORBIDDEN",
+        operation=Operation.ADMIN,
+        detail=f"{config.data_dir / 'admin-token'} がなく、CAREPLAN_ADMIN_TOKEN もありません",
+        detail_en=f"no {config.data_dir / 'admin-token'} and no CAREPLAN_ADMIN_TOKEN",
+    )
+    _refused_here(error, not_hub_data("careplan hub", config.data_dir, needs=("admin-token",)) or "", args)
     return True
+
+
+def _refused_here(error: CareplanError, text: str, args: argparse.Namespace) -> None:
+    """A hub command that cannot begin for a reason found here, before any hub: `text` on stderr,
+    and with --json `error` on stdout too (a script reads JSON whatever happened)."""
+    if getattr(args, "json", False):
+        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
+    print(text, file=sys.stderr)
 
 
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:

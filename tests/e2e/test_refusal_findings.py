@@ -12,12 +12,11 @@ import zipfile
 
 import pytest
 from rich.cells import cell_len
-from rich.console import Console
 
 from careplan.errors import MSG_DATA_LOAD_FAILED, MSG_FORMAT_INVALID, CareplanError, Lang
 from careplan.standard import write_csv
-from client import render
 from fixtures.samples import sample_plan_set
+from tests.client.test_render import _stderr_lines
 from tests.conftest import HOUMON, KYOTAKU, HubUnderTest
 from tests.e2e.test_limits import signed
 from tests.e2e.test_standard_round2 import _refused
@@ -33,16 +32,6 @@ def _plan_with(index: int, value: str) -> list[tuple[str, bytes]]:
     return [(n, write_csv("UPPLAN", records) if n == name else data) for n, data in files.items()]
 
 
-def _shown(error: CareplanError, language: Lang, width: int = 80) -> list[str]:
-    buffer = io.StringIO()
-    saved, render.err = render.err, Console(file=buffer, width=width, highlight=False, soft_wrap=True)
-    try:
-        render.refusal(error, language)
-    finally:
-        render.err = saved
-    return buffer.getvalue().splitlines()
-
-
 async def test_a_long_value_travels_whole_and_is_shown_clipped(hub: HubUnderTest) -> None:
     """A 5,000-character 単位数: the refusal's body carries it whole (never in its detail, which
     is logged); the client printed it whole too, folded over 70 lines."""
@@ -52,7 +41,7 @@ async def test_a_long_value_travels_whole_and_is_shown_clipped(hub: HubUnderTest
     assert (finding["rule"], finding["value"]) == ("field.length", "1" * 5000)
     assert "1" * 7 not in error.detail
     for language, marker in ((Lang.JA, "…（全5,000文字）"), (Lang.EN, "… (5,000 characters)")):
-        lines = _shown(error, language)
+        lines = _stderr_lines(error, language)
         assert any(marker in line for line in lines), lines
         assert "1" * 41 not in "".join(lines) and all(cell_len(line) <= 80 for line in lines)
 
@@ -63,7 +52,7 @@ async def test_the_expectation_travels_in_both_languages(hub: HubUnderTest) -> N
     error = await _refused(hub, KYOTAKU, HOUMON, _plan_with(1, "13101"))
     [finding] = error.findings
     assert (finding["expected"], finding["expected_ja"]) == ("6 digits", "半角数字6桁")
-    japanese = "\n".join(_shown(error, Lang.JA))
+    japanese = "\n".join(_stderr_lines(error, Lang.JA))
     assert "半角数字6桁" in japanese and "6 digits" not in japanese
 
 
@@ -76,7 +65,7 @@ async def test_a_file_with_cr_line_ends_is_told_cr_lf_or_lf(hub: HubUnderTest) -
     lead = error.findings[0]
     assert (lead["rule"], lead["expected"]) == ("csv.quoting", "CR LF or LF line ends")
     assert "CR LF か LF" in str(lead["fix"]) and "CR LF or LF" in str(lead["fix_en"])
-    japanese = "".join("".join(line.split()) for line in _shown(error, Lang.JA))
+    japanese = "".join("".join(line.split()) for line in _stderr_lines(error, Lang.JA))
     assert "（改行はCRLFまたはLFです）" in japanese and "改行はCRLFです" not in japanese
 
 
@@ -101,7 +90,7 @@ async def test_a_workbook_under_a_standard_name_is_refused_as_r4_6_says_and_name
         lead = error.findings[0]
         assert (lead["rule"], lead["value"]) == ("transmission.zip", "xlsx")
         assert "Shift_JIS (MS932)" in error.fix_in(language) and "展開" not in error.fix_in(language)
-        shown = "".join("".join(line.split()) for line in _shown(error, language))
+        shown = "".join("".join(line.split()) for line in _stderr_lines(error, language))
         named = "Excelブック（.xlsx）" if language is Lang.JA else "notCSVtextbutxlsx"
         assert shown.count(named) == 2, shown  # in the detail and in the finding
         assert "zipファイルは" not in shown and "unpack" not in shown

@@ -99,7 +99,10 @@ def zip_document(data: bytes) -> str | None:
     names of the members whose local headers lie in `data` (a file's first bytes: Excel writes
     its xl/ parts within the first few hundred); None for a zip archive of other files. Each local
     header is found by its signature, so a member whose sizes follow its data (a workbook written
-    as a stream) does not stop the search."""
+    as a stream) does not stop the search. Only the first SNIFF bytes are read, as much as the hub
+    keeps of a streamed file's head (source.HEAD), so that `careplan validate` on the whole file
+    answers as the hub does, and a file of repeated signatures costs no more than its head."""
+    data = data[:SNIFF]
     at = data.find(ZIP_MAGICS[0])
     while at != -1 and at + 30 <= len(data):
         name_end = at + 30 + int.from_bytes(data[at + 26 : at + 28], "little")

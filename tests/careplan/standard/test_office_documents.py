@@ -10,7 +10,7 @@ import pytest
 
 from careplan.errors import CATALOGUE, Lang
 from careplan.standard import check_transmission, refusal
-from careplan.standard.content import Kind, classify
+from careplan.standard.content import SNIFF, Kind, classify, zip_document
 
 
 def _zip(member: str) -> bytes:
@@ -138,3 +138,14 @@ def test_bulk_sorting_and_the_validator_name_a_workbook_too() -> None:
     assert "Excel ブック（.xlsx）" in why.message
     [finding] = validate_csv(PLAN_NAME, _workbook())
     assert (finding.rule, finding.value) == ("csv.not_text", "xlsx") and why.fix == finding.fix
+
+
+def test_a_zip_of_repeated_signatures_is_judged_by_its_head_alone() -> None:
+    """10 MB of local-header signatures under a standard name: judged on the first SNIFF bytes, as
+    the hub judges a streamed file's head, not walked signature by signature to its end."""
+    data = b"PK\x03\x04" * 2_500_000
+    assert zip_document(data) is None
+    name = b"xl/workbook.xml"
+    header = b"PK\x03\x04" + b"\x00" * 22 + len(name).to_bytes(2, "little") + b"\x00\x00" + name
+    assert zip_document(header) == "xlsx"
+    assert zip_document(b"PK\x03\x04" + b"\x00" * SNIFF + header) is None  # past the head

@@ -31,7 +31,7 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.content import document_kind, not_text
+from careplan.standard.content import NOT_TEXT_RULE, document_kind, not_text
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     OFFICE_JA,
@@ -759,7 +759,7 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
 
 def _not_text(document: str, sink: FindingSink) -> None:
     """One finding for a document saved under a standard file's name (its first bytes say what it is)."""
-    sink.extend([not_text(document, rule="csv.not_text", file=sink.file, section=SECTION)])
+    sink.extend([not_text(document, rule=NOT_TEXT_RULE, file=sink.file, section=SECTION)])
 
 
 def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:

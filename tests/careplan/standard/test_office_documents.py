@@ -7,6 +7,8 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careplan.errors import CATALOGUE, Lang
 from careplan.standard import check_transmission, refusal, validate_csv
@@ -150,6 +152,19 @@ def test_a_workbook_and_a_pdf_are_named_in_the_detail_alike() -> None:
     for japanese in (True, False):
         shown = _brief(book, japanese=japanese).replace("transmission.zip", "csv.not_text")
         assert shown.replace("Excel ブック（.xlsx）", "PDF ").replace("xlsx", "pdf") == _brief(pdf, japanese=japanese)
+
+
+@settings(max_examples=100, deadline=None)
+@given(head=st.sampled_from([head for head, _, _ in DOCUMENTS]), rest=st.binary(max_size=600))
+def test_nothing_from_inside_a_document_reaches_the_detail(head: bytes, rest: bytes) -> None:
+    """The detail may be logged: whatever a document holds after its first bytes, it reads the
+    same (the finding's message names the kind of document from a table, nothing else)."""
+    [finding] = validate_csv(PLAN_NAME, head + rest)
+    [alone] = validate_csv(PLAN_NAME, head)
+    error, bare = refusal([finding]), refusal([alone])
+    assert error is not None and bare is not None
+    for language in (Lang.JA, Lang.EN):
+        assert error.detail_in(language) == bare.detail_in(language)
 
 
 def test_a_workbook_under_an_attachment_name_is_told_to_become_pdf_or_csv() -> None:

@@ -126,6 +126,8 @@ def document_kind(data: bytes) -> str | None:
     return sniff(data) or (zip_document(data) if is_zip(data) else None)
 
 
+# The validator's rule for a standard file that is a document; the zip check's is transmission.zip.
+NOT_TEXT_RULE = "csv.not_text"
 # How a standard file that is a document is mended: (Japanese, English).
 EXPORT_AGAIN = (
     "介護ソフトから標準仕様の CSV を出力し、そのファイルを送ってください（標準仕様外の文書は別に送ります）。",

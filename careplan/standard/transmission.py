@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from careplan.errors import CareplanError, Finding
 from careplan.findings_ja import rule_ja, where_text
-from careplan.standard.content import Kind, classify
+from careplan.standard.content import NOT_TEXT_RULE, Kind, classify
 from careplan.standard.filename import FileName, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.source import Content, head_of, size_of
@@ -187,20 +187,21 @@ def check_transmission(
     return found
 
 
-# Rules about names, counts and kinds of files: their messages hold no value from a file's content.
-_NAME_RULES = ("unit.", "filename.", "transmission.", "bulk.")
+# Rules whose messages hold no value from a file's content: about names, counts and kinds of
+# files, and a standard file that is a document (content.not_text names its kind from a table).
+_OWN_WORDS = ("unit.", "filename.", "transmission.", "bulk.", NOT_TEXT_RULE)
 
 
 def _brief(finding: Finding, *, japanese: bool = False) -> str:
-    """Where a finding is and which rule it breaks, and for a rule about names its message; never
-    a value from a file's content: the detail of a refusal is also written to the hub's log and
-    audit, which must not hold personal data. In Japanese a rule reads as its line of the table
-    of rules (careplan.findings_ja), which holds no values either, except a finding about names
-    written Japanese first: its own message says more (an Excel workbook under a CSV name, the
-    prefix it misspells) and holds names only."""
+    """Where a finding is and which rule it breaks, and for a rule of _OWN_WORDS its message;
+    never a value from a file's content: the detail of a refusal may be written to the hub's log
+    and audit, which must not hold personal data. In Japanese a rule reads as its line of the
+    table of rules (careplan.findings_ja), which holds no values either, except a finding of
+    _OWN_WORDS written Japanese first: its own message says more (the document a standard file
+    is, whether a zip container or a PDF; the prefix it misspells) and holds names only."""
     where = where_text(finding.to_dict())
     texts = rule_ja(finding.rule) if japanese else None
-    if finding.rule.startswith(_NAME_RULES):
+    if finding.rule.startswith(_OWN_WORDS):
         if finding.message_en:
             said = finding.message if japanese else finding.message_en
         else:

@@ -6,8 +6,9 @@ Rules this module keeps:
 2. Per record: field count, CSVバージョン 202407 (decision D6), required, 項目長 (free text
    too, D20), 書式, codes (fields.py), multi-field rules (records.py). Per file: one CSV version,
    one 対象年月 equal to the name's YYYYMM (decision D7), 第7表 totals, at least one record. A
-   file saved as UTF-8/UTF-16 is one finding (D21); a character outside MS932 is reported with
-   the item and record that hold it (`_place_chars`, D21).
+   file saved as UTF-8/UTF-16 is one finding (D21), and so is a document (a PDF, an old Excel
+   file) under a standard name, told by its signature before any guess of Unicode; a character
+   outside MS932 is reported with the item and record that hold it (`_place_chars`, D21).
 3. Findings are capped per file (decision D13); a file is read once, streaming.
    Checks give the same findings as a full look, only faster: a record whose values are all
    known to pass (`quick_checks`; for the standard's vocabulary items, values found valid in any
@@ -31,7 +32,7 @@ from operator import itemgetter
 from typing import Any
 
 from careplan.errors import Finding
-from careplan.standard.content import document_kind, not_text
+from careplan.standard.content import NOT_TEXT_RULE, document_kind, not_text
 from careplan.standard.decoding import BAD_CHARS, SECTION, Decoder, cut_blocks, first_bytes, unicode_encoding
 from careplan.standard.fields import (
     OFFICE_JA,
@@ -759,7 +760,7 @@ def _unicode(encoding: str, sink: FindingSink) -> None:
 
 def _not_text(document: str, sink: FindingSink) -> None:
     """One finding for a document saved under a standard file's name (its first bytes say what it is)."""
-    sink.extend([not_text(document, rule="csv.not_text", file=sink.file, section=SECTION)])
+    sink.extend([not_text(document, rule=NOT_TEXT_RULE, file=sink.file, section=SECTION)])
 
 
 def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
@@ -779,13 +780,16 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
     else:  # Streamed: its first bytes (what unicode_encoding reads), then the rest as it comes
         chunks = iter(data.chunks())
         first = first_bytes(chunks)
-    encoding = unicode_encoding(first)
-    if encoding is not None:
-        _unicode(encoding, sink)
-        return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
+    # A document's signature first: the bytes after it are no text, though they may look like
+    # UTF-16 (NULs on one side) or UTF-8. Unicode text never begins with one: a standard record
+    # opens with CSVバージョン (digits), so UTF-16 has a NUL in its first two bytes or a BOM.
     document = document_kind(first)
     if document is not None:  # a PDF or Excel file under a standard name: one finding, not 200 (D21)
         _not_text(document, sink)
+        return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
+    encoding = unicode_encoding(first)
+    if encoding is not None:
+        _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     layout = std.layout(parsed.file_id)
     sink.field_names = tuple(f.name for f in layout.fields)  # a record that cannot be read names its item

@@ -95,3 +95,40 @@ async def test_a_workbook_under_a_standard_name_is_refused_as_r4_6_says_and_name
         assert shown.count(named) == 2, shown  # in the detail and in the finding
         assert "zipファイルは" not in shown and "unpack" not in shown
     assert await hub.transmission_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("head", "named"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", {Lang.JA: "CSVではなくPDFです。", Lang.EN: "notCSVtextbutpdf"}),
+        (
+            bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16) + bytes.fromhex("3e000300feff0900"),
+            {Lang.JA: "CSVではなくWord/Excel（.doc/.xls）です。", Lang.EN: "notCSVtextbutole2(oldWord/Excel)"},
+        ),
+    ],
+    ids=["pdf", "ole2"],
+)
+async def test_a_document_under_a_standard_name_is_named_in_the_detail(
+    hub: HubUnderTest, head: bytes, named: dict[Lang, str]
+) -> None:
+    """A PDF or an old Word/Excel file saved as UPPLAN_….CSV (csv.not_text): the detail said 「PDF、
+    Excel などの文書です」 in Japanese and only the rule in English, where an .xlsx under the same
+    name was named; now it names the document as the finding does, in both languages."""
+    data = head + "ケアプラン 山田太郎".encode("cp932") * 40
+    files = [(n, data if n.startswith("UPPLAN_") else d) for n, d in _plan_with(1, "131011")]
+    manifest, signature = signed(hub, files, sender=KYOTAKU, recipient=HOUMON, transmission_id="f" * 32)
+    for language in (Lang.JA, Lang.EN):
+        async with hub.client(KYOTAKU) as client:
+            client.lang = str(language)
+            await client.login(KYOTAKU.user, KYOTAKU.password)
+            with pytest.raises(CareplanError) as caught:
+                await client.upload(manifest, signature, files)
+        error = caught.value
+        assert (error.code, error.message) == ("FORMAT_INVALID", MSG_FORMAT_INVALID)
+        assert error.findings[0]["rule"] == "csv.not_text"
+        detail = "".join(error.detail_in(language).split())
+        assert named[language] in detail and "などの文書" not in detail, detail
+        assert "山田" not in error.detail_in(language)
+        shown = "".join("".join(line.split()) for line in _stderr_lines(error, language))
+        assert shown.count(named[language]) == 2, shown  # in the detail and in the finding
+    assert await hub.transmission_count() == 0

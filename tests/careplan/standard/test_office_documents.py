@@ -7,10 +7,13 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careplan.errors import CATALOGUE, Lang
-from careplan.standard import check_transmission, refusal
+from careplan.standard import check_transmission, refusal, validate_csv
 from careplan.standard.content import SNIFF, Kind, classify, zip_document
+from careplan.standard.transmission import _brief
 
 
 def _zip(member: str) -> bytes:
@@ -114,6 +117,54 @@ def test_a_workbook_under_a_standard_name_is_named_and_told_to_be_saved_as_csv(s
     assert "xlsx" in error.detail_in(Lang.EN)
     assert "CSV" in error.fix_in(Lang.JA) and "展開" not in error.fix_in(Lang.JA)
     assert "Excel" in error.explanation_in(Lang.JA)  # the catalogue's reading of R4.6 names it too
+
+
+OLE2 = bytes.fromhex("d0cf11e0a1b11ae1")  # an old Word or Excel file (.doc, .xls)
+DOCUMENTS = [
+    (b"%PDF-1.7\n", "PDF です", "pdf"),
+    (OLE2, "Word/Excel（.doc/.xls）です", "ole2 (old Word/Excel)"),
+]
+
+
+@pytest.mark.parametrize(("head", "named_ja", "named_en"), DOCUMENTS, ids=["pdf", "ole2"])
+def test_a_document_under_a_standard_name_is_named_in_the_refusals_detail(
+    head: bytes, named_ja: str, named_en: str
+) -> None:
+    """A PDF or an old Excel file saved as UPPLAN_….CSV (csv.not_text): the detail said only the
+    table's 「PDF、Excel などの文書です」 in Japanese and nothing in English, where an .xlsx under
+    the same name (transmission.zip) was named; both now say the finding's own words."""
+    [finding] = validate_csv(PLAN_NAME, head + bytes(range(256)) * 4)
+    assert finding.rule == "csv.not_text"
+    assert _brief(finding, japanese=True) == f"{PLAN_NAME} (csv.not_text): ファイルの中身が CSV ではなく {named_ja}。"
+    assert _brief(finding) == f"{PLAN_NAME} (csv.not_text): the file is not CSV text but {named_en}"
+    error = refusal([finding])
+    assert error is not None and error.code == "FORMAT_INVALID"
+    assert error.detail_in(Lang.JA) == f"エラー 1件: {_brief(finding, japanese=True)}"
+    assert error.detail_in(Lang.EN) == f"1 error(s): {_brief(finding)}"
+    assert "などの文書" not in error.detail_in(Lang.JA)
+
+
+def test_a_workbook_and_a_pdf_are_named_in_the_detail_alike() -> None:
+    """The zip check's finding and the validator's are worded by one function (content.not_text)
+    and briefed by one path: their details differ in the rule and the document only."""
+    [book] = classify(PLAN_NAME, _workbook())[1]
+    [pdf] = validate_csv(PLAN_NAME, b"%PDF-1.7\n")
+    for japanese in (True, False):
+        shown = _brief(book, japanese=japanese).replace("transmission.zip", "csv.not_text")
+        assert shown.replace("Excel ブック（.xlsx）", "PDF ").replace("xlsx", "pdf") == _brief(pdf, japanese=japanese)
+
+
+@settings(max_examples=100, deadline=None)
+@given(head=st.sampled_from([head for head, _, _ in DOCUMENTS]), rest=st.binary(max_size=600))
+def test_nothing_from_inside_a_document_reaches_the_detail(head: bytes, rest: bytes) -> None:
+    """The detail may be logged: whatever a document holds after its first bytes, it reads the
+    same (the finding's message names the kind of document from a table, nothing else)."""
+    [finding] = validate_csv(PLAN_NAME, head + rest)
+    [alone] = validate_csv(PLAN_NAME, head)
+    error, bare = refusal([finding]), refusal([alone])
+    assert error is not None and bare is not None
+    for language in (Lang.JA, Lang.EN):
+        assert error.detail_in(language) == bare.detail_in(language)
 
 
 def test_a_workbook_under_an_attachment_name_is_told_to_become_pdf_or_csv() -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from standard_testkit import HELPER, MANAGER, errors, name_of, plan_records, plan_set, records_of, rules
 
 from careplan.standard import check_transmission, file_name_findings, refusal, validate_csv, write_csv
 from careplan.standard import reader as reader_module
+from careplan.standard.content import document_kind
+from careplan.standard.decoding import unicode_encoding
 from fixtures.broken import unit
 from fixtures.broken_more import KIHON_UNIT, YOBO_UNIT
 
@@ -93,6 +97,77 @@ def test_unicode_files_get_one_finding(encoding: str, bom: bytes, named: str) ->
     (finding,) = validate_csv(name, data)
     assert (finding.rule, finding.value) == ("encoding.unicode", named)
     assert "Shift_JIS (MS932)" in finding.message
+
+
+OLE2 = bytes.fromhex("d0cf11e0a1b11ae1")  # an old Word or Excel file (.doc, .xls)
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        (OLE2 + b"\x00" * 3, "ole2 (old Word/Excel)"),  # NULs on the odd side: UTF-16 by its guess
+        (OLE2 + b"\x00\x01" * 40, "ole2 (old Word/Excel)"),
+        (b"%PDF-1.7\n\xc2", "pdf"),  # valid UTF-8 so far: UTF-8 by its guess
+        (b"%PDF-1.7\n%\xc3\xa4\xc3\xb6\n", "pdf"),
+    ],
+    ids=["ole2-nul", "ole2-halves", "pdf-utf8-cut", "pdf-utf8"],
+)
+def test_a_document_is_named_even_where_its_bytes_look_like_unicode(data: bytes, named: str) -> None:
+    """The Unicode guess ran before the signatures: an old Excel file of its magic and three NULs
+    was told it was saved as UTF-16, a PDF whose first binary bytes are valid UTF-8 as UTF-8. A
+    signature is no text, whatever follows it: the document is named (csv.not_text)."""
+    assert unicode_encoding(data) is not None
+    name = next(n for n in plan_set() if n.startswith("UPPLAN_"))
+    assert [(f.rule, f.value) for f in validate_csv(name, data)] == [("csv.not_text", named)]
+
+
+# What a standard CSV holds: every record opens with its key items in ASCII (CSVバージョン,
+# 保険者番号, 被保険者番号, dates: 40 characters), then items of any text, quoted.
+_ITEM = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+_KEYS = st.tuples(*(st.from_regex(rf"[0-9]{{{n}}}", fullmatch=True) for n in (6, 6, 10, 8, 6)))
+
+
+def _csv(records: list[tuple[tuple[str, ...], list[str]]]) -> str:
+    return "".join(",".join([*keys, *(f'"{t}"' for t in texts)]) + "\r\n" for keys, texts in records)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    records=st.lists(st.tuples(_KEYS, st.lists(_ITEM, max_size=4)), min_size=1, max_size=4),
+    codec=st.sampled_from(["utf-16", "utf-16-le", "utf-16-be"]),
+    bom=st.booleans(),
+)
+def test_utf16_csv_text_is_still_told_it_is_utf16(
+    records: list[tuple[tuple[str, ...], list[str]]], codec: str, bom: bool
+) -> None:
+    """With the signatures checked first, a CSV saved as UTF-16 (with its BOM as Excel writes it,
+    or without, little- or big-endian) is still told so: its first two bytes are a BOM or hold a
+    NUL (a record opens with digits), which no signature does."""
+    data = _csv(records).encode(codec)
+    if codec != "utf-16" and bom:
+        data = "\ufeff".encode(codec) + data
+    assert document_kind(data) is None
+    name = next(n for n in plan_set() if n.startswith("UPPLAN_"))
+    # Without a BOM, UTF-16 is a guess (NULs on one side only) that Japanese-heavy text may not
+    # give: it must still be told where the guess finds it; kana and keys: the next test.
+    if bom or codec == "utf-16" or unicode_encoding(data) == "UTF-16":
+        assert [(f.rule, f.value) for f in validate_csv(name, data)] == [("encoding.unicode", "UTF-16")]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    keys=st.lists(_KEYS, min_size=1, max_size=3),
+    kana=st.lists(st.text(st.characters(min_codepoint=0x3041, max_codepoint=0x30FA), max_size=40), max_size=3),
+    codec=st.sampled_from(["utf-16-le", "utf-16-be"]),
+)
+def test_utf16_csv_of_keys_and_kana_without_a_bom_is_told_it_is_utf16(
+    keys: list[tuple[str, ...]], kana: list[str], codec: str
+) -> None:
+    """Without a BOM, as a program that writes UTF-16 text may save it: ASCII key items and names
+    in kana, the guess's ground (NULs on one side only), are found as UTF-16 with signatures first."""
+    data = _csv([(k, kana) for k in keys]).encode(codec)
+    name = next(n for n in plan_set() if n.startswith("UPPLAN_"))
+    assert [(f.rule, f.value) for f in validate_csv(name, data)] == [("encoding.unicode", "UTF-16")]
 
 
 def test_a_bom_before_ms932_or_ascii_is_only_a_warning() -> None:

@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 EXIT_STATUS = """終了ステータス / exit status:
   0    想定どおりに再生 / the month played as the scenario expects
   1    想定と異なる手順あり / a step turned out otherwise
-  2    ファイル・データディレクトリの誤り / unreadable file, or not a hub data directory
+  2    ファイル・データディレクトリの誤り / a file, or not a hub data directory
   3    ハブに接続できない・途絶えた / the hub cannot be reached, or went away"""
 
 

@@ -10,7 +10,8 @@
 CA and the admin token) and plays them; for each step it runs COMMAND with the step as JSON on
 stdin (the adapter protocol, README "Conformance kit") and judges from the hub's side. Without
 --sut it shows each instruction and waits for a person at the client. Exit status: 0 every step
-that ran passed, 1 a step failed, 2 bad options or the hub could not be reached.
+that ran passed, 1 a step failed, 2 bad options (or DIR is no hub's data directory), 3 the hub
+could not be reached (as for every command that reaches a hub).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
             hide(f"{args.hub} のハブの管理 API に {args.data} で接続できません"),
             hide(f"cannot reach the hub's admin API at {args.hub} with {args.data}: {reason}"),
         )
-        return 2
+        return 3  # a hub out of reach, as every command says it (careplan.errors: HUB_UNREACHABLE)
 
     try:
         run = asyncio.run(
@@ -138,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
             return unreachable(error.detail_en or error.detail)
         _refused(hide(f"{error.code}: {error.detail}"), hide(error.fix))
         return 2
-    except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL, or a data folder without its admin token
+    except (OSError, aiohttp.ClientError) as exc:  # no hub at the URL (the data folder was checked above)
         return unreachable(exc)
     paths = report.write(run, args.report, baseline)
     counts = report.summary(run)

@@ -11,7 +11,9 @@ running hub (`careplan up`; DIR is its data directory, default .careplan-sim), s
 (/dashboard) shows it live, then puts the hub back as it found it (a snapshot, as `careplan
 scenarios run --hub` does; with `--step`, once the trainer presses Enter after the last step).
 Exit status: 0 when the month played as the scenario expects, 1 when a step turned out otherwise,
-2 when the file cannot be read.
+2 when the file cannot be read or DIR is no hub's data directory, 3 when the hub cannot be reached
+(before the month or during it: HUB_UNREACHABLE on stderr, as `careplan client` and `careplan load`
+say it).
 
 Why the hub is put back rather than the demo's offices reused: a reused office keeps its send list
 (R5.1, one per 事業所番号), so a second month failed its last step (送信一覧は 8 件, 4 expected),
@@ -32,12 +34,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from careplan.errors import CareplanError
 from careplan.folding import hanging
 from careplan.helptext import hub_url, with_examples
+from client import render
 from hub.cli import not_hub_data
 from hub.datadir import admin_token_needs
 from scenarios.loader import LIBRARY, UNREADABLE, ScenarioError, load_file
 from scenarios.model import Scenario, Step
+from scenarios.results import UNREACHABLE, ScenarioResult
 from scenarios.runner import StepResult, run
 
 TRAINER_MONTH = LIBRARY / "trainer-month.yaml"
@@ -139,7 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         "and each run adds two; careplan hub reset removes them)",
     )
     examples = "例: careplan demo --step\n    careplan demo --hub https://127.0.0.1:8443 --data .careplan-sim"
-    return with_examples(parser, {"": examples})
+    return with_examples(parser, {"": f"{examples}\n\n{EXIT_STATUS}"})
+
+
+EXIT_STATUS = """終了ステータス / exit status:
+  0    想定どおりに再生 / the month played as the scenario expects
+  1    想定と異なる手順あり / a step turned out otherwise
+  2    ファイル・データディレクトリの誤り / a file, or not a hub data directory
+  3    ハブに接続できない・途絶えた / the hub cannot be reached, or went away"""
 
 
 def _say(lead: str, text: str, width: int) -> None:
@@ -209,12 +221,35 @@ def main(argv: list[str] | None = None) -> int:
         if hub is not None and not args.keep and not results[0].error:
             print(PUT_BACK_DONE)
         if not results[0].passed:
-            if results[0].error:
-                print(f"  error: {results[0].error}")
-            print("× 想定どおりに進みませんでした")
-            return 1
+            return _failed(results[0], width)
     print("✓ 一か月の流れを最後まで想定どおりに再生しました")
     return 0
+
+
+def _failed(result: ScenarioResult, width: int) -> int:
+    """The month did not play as expected: why, then exit 1; or, when the hub did not answer, its
+    HUB_UNREACHABLE on stderr as every command that reaches a hub shows it, and exit 3."""
+    unreachable = result.hub_unreachable
+    if result.error and not (unreachable and not result.steps):  # a setup refusal: said on stderr below
+        _say("  error: ", result.error, width)
+    print("× 想定どおりに進みませんでした")
+    if not unreachable:
+        return 1
+    render.refusal(_unreachable(result))
+    return 3
+
+
+def _unreachable(result: ScenarioResult) -> CareplanError:
+    """The HUB_UNREACHABLE that stopped the month: at its failing step, else in the setup or teardown."""
+    step = result.failing_step
+    said = step.explanation if step is not None and step.outcome == UNREACHABLE else result.error_explanation
+    return CareplanError(
+        UNREACHABLE,
+        detail=said.get("detail", ""),
+        fix=said.get("fix", ""),
+        detail_en=said.get("detail_en", ""),
+        fix_en=said.get("fix_en", ""),
+    )
 
 
 if __name__ == "__main__":

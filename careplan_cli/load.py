@@ -14,7 +14,9 @@ second Ctrl-C cancels the operations in flight).
 
 Exit status: 0 every operation succeeded; 1 some were refused or failed (see errors by code);
 2 a local problem (usage, no data directory); 3 the hub cannot be reached (before or during the
-run); 130 interrupted (Ctrl-C; the report is still printed).
+run); 130 interrupted (Ctrl-C; the report is still printed). With --json, a run that cannot begin
+prints `{"error": {...}}` on stdout too (LOCAL with the text for a local problem; else the hub's
+refusal), as `careplan client --json` does.
 """
 
 from __future__ import annotations
@@ -378,6 +380,13 @@ def exit_status(report: dict[str, Any]) -> int:
     return 1 if report["errors"] else 0
 
 
+def _json_error(args: argparse.Namespace, problem: CareplanError | str) -> None:
+    """With --json, what stopped the run before its report as JSON on stdout too (a script reads
+    JSON whatever happened), as `careplan client --json` gives it; stderr says it as without."""
+    if args.json:
+        render.print_json_error(problem)
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -391,15 +400,18 @@ def main(argv: list[str]) -> int:
         )
         report = asyncio.run(_run(args, plan))
     except CareplanError as error:
+        _json_error(args, error)
         render.refusal(error)
         return error.exit_status
     except NotHubData as exc:
+        _json_error(args, str(exc))
         print(exc, file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the run began (setup): nothing to report
         render.err.print("中断しました / interrupted", markup=False)
         return 130
     except (OSError, ValueError) as exc:
+        _json_error(args, f"careplan load: {exc}")
         for line in f"careplan load: {exc}".splitlines():  # Japanese, then English, each folded
             render.err.print("\n".join(fold(line, min(render.err.width, WIDTH))), markup=False)
         return 2

@@ -489,10 +489,10 @@ def _stopped(args: argparse.Namespace, received: Received, problem: CareplanErro
     transmissions already listed, Japanese first, folded to the terminal's width."""
     if isinstance(problem, CareplanError):
         args.exit_status = problem.exit_status
-        error = problem.to_wire(args.lang)
+        error = render.wire_error(problem, args.lang)
     else:
         args.exit_status = 2
-        error = {"code": "LOCAL", "detail": _local_detail(problem)}
+        error = render.wire_error(_local_detail(problem))
     if not args.json:
         _show_stopped(args, received, problem)
     return {**received.to_json(), "error": error}
@@ -577,7 +577,7 @@ def _show_local(detail: str) -> None:
 def report_refusal(args: argparse.Namespace, error: CareplanError) -> int:
     """Show a refusal (JSON with --json) in the chosen language; its exit status from the catalogue."""
     if args.json:
-        render.print_json({"error": error.to_wire(args.lang)})
+        render.print_json_error(error, args.lang)
     else:
         render.refusal(error, Lang(args.lang))
     return error.exit_status
@@ -597,7 +597,7 @@ def main(argv: list[str]) -> int:
         raise
     except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
         if args.json:
-            render.print_json({"error": {"code": "LOCAL", "detail": _local_detail(exc)}})
+            render.print_json_error(_local_detail(exc))
         else:
             _show_local(_local_detail(exc))
         return 2

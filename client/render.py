@@ -82,6 +82,23 @@ def print_json(value: object) -> None:
     print(json.dumps(json_times(value), ensure_ascii=False, indent=2))
 
 
+LOCAL = "LOCAL"  # no catalogue code: a problem found here, before any hub (exit status 2)
+
+
+def wire_error(problem: CareplanError | str, language: Lang | str | None = None) -> dict[str, object]:
+    """What stopped a command, as its `--json` answer's `error`: a refusal in its wire form (code,
+    message, detail, fix, …, in `language`), or a local problem's text as `LOCAL`."""
+    if isinstance(problem, CareplanError):
+        return problem.to_wire(language or lang())
+    return {"code": LOCAL, "detail": problem}
+
+
+def print_json_error(problem: CareplanError | str, language: Lang | str | None = None) -> None:
+    """`{"error": wire_error(problem)}` on stdout: a script reading `--json` gets JSON whatever
+    happened (the commands of `careplan hub` print the admin API's refusal itself)."""
+    print_json({"error": wire_error(problem, language)})
+
+
 NO_WRAP = frozenset({"ID", "状態", "送信日時", "ダウンロード日時", "サイズ", "事業所番号"})
 
 

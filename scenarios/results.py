@@ -39,6 +39,7 @@ class ScenarioResult:
     steps: list[StepResult] = field(default_factory=list)
     error: str = ""  # a problem outside the steps (setup)
     error_code: str = ""  # the hub's code when `error` is its refusal
+    error_explanation: dict[str, Any] = field(default_factory=dict)  # that refusal, as a step's explanation
     skip_reason: str = ""  # why the scenario was not run (its steps all skipped)
     duration: float = 0.0
 

@@ -143,11 +143,19 @@ async def _run_remote(
                     await driver.close()
                 except Exception as exc:
                     if not result.error:
-                        result.error, result.error_code = _not_restored(kept, exc), _code(exc)
+                        _failed(result, _not_restored(kept, exc), exc)
 
 
 def _setup_failed(result: ScenarioResult, exc: Exception) -> None:
-    result.error, result.error_code = _problem(exc), _code(exc)
+    _failed(result, _problem(exc), exc)
+
+
+def _failed(result: ScenarioResult, text: str, exc: Exception) -> None:
+    """`result` failed outside its steps for `exc`, which `text` says; the hub's refusal kept whole
+    (`careplan demo` shows a HUB_UNREACHABLE as the client does)."""
+    result.error, result.error_code = text, _code(exc)
+    if isinstance(exc, CareplanError):
+        result.error_explanation = _explanation(exc)
 
 
 def _code(exc: Exception) -> str:

@@ -447,3 +447,20 @@ def test_a_hub_command_without_a_running_hub_says_so_within_80_columns(bad: Path
     lines = done.stderr.splitlines()
     assert lines[0].startswith("ハブは動いていません") and lines[1].strip() == str(bad / "data"), lines
     assert all(cell_len(line) <= 80 for line in lines if line.strip() != str(bad / "data")), lines
+
+
+@pytest.mark.parametrize("line", ADMIN_COMMANDS, ids=ADMIN_IDS)
+def test_every_hub_command_exits_3_for_a_hub_it_cannot_reach(bad: Path, tmp_path: Path, line: str) -> None:
+    """A hub out of reach is exit status 3 for every command that reaches one (the catalogue's
+    HUB_UNREACHABLE); `demo --hub` exited 1, a month that played otherwise, and `conformance run`
+    2, a bad option. Said on stderr, Japanese before English, within 80 columns."""
+    from rich.cells import cell_len
+
+    folder = _ca_only(bad, tmp_path / "data")
+    shutil.copy(bad / "data" / "admin-token", folder / "admin-token")
+    done = run_careplan(*line.replace("{folder}", str(folder)).split(), env={"COLUMNS": "80"}, timeout=TIMEOUT)
+    assert done.returncode == 3, done.stdout + done.stderr
+    said = done.stderr
+    assert "Traceback" not in said and "127.0.0.1:9" in done.stdout + said, said
+    assert "接続でき" in said and any(ord(c) > 0x3000 for c in "".join(said.splitlines()[:2])), said  # Japanese first
+    assert all(cell_len(text) <= 80 for text in said.splitlines() if str(folder) not in text), said

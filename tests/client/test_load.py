@@ -269,3 +269,37 @@ async def test_the_bar_says_preparing_until_the_run_starts(hub: HubUnderTest, mo
     drawn = screen.getvalue()
     assert "準備中 / preparing 4 offices" in drawn and f"負荷 / load on {hub.url}" in drawn
     assert drawn.index("準備中") < drawn.index("負荷 / load on")
+
+
+def _hub_folder(tmp_path: Path, pki: Pki) -> Path:
+    """A hub's data folder (its CA, an admin token) where no hub runs: no hub.json."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "ca").symlink_to(pki.ca.directory)
+    (folder / "admin-token").write_text("t")
+    return folder
+
+
+@pytest.mark.parametrize("case", ["not a hub's folder", "no hub announced", "bad --mix", "hub out of reach"])
+def test_with_json_a_run_that_cannot_begin_says_why_as_json_on_stdout_too(tmp_path: Path, pki: Pki, case: str) -> None:
+    """`--json` printed nothing on stdout when the run could not begin (a script read no JSON at
+    all); now the error as `careplan client --json` gives it, `{"error": {...}}`: LOCAL with the
+    text for a problem found here (exit 2), the hub's refusal whole for a hub out of reach (exit 3).
+    stderr says it as without --json."""
+    folder = _hub_folder(tmp_path, pki)
+    args, status, code = {
+        "not a hub's folder": (["--data", str(tmp_path / "typo")], 2, "LOCAL"),
+        "no hub announced": (["--data", str(folder)], 2, "LOCAL"),
+        "bad --mix": (["--data", str(folder), "--mix", "send=abc"], 2, "LOCAL"),
+        "hub out of reach": (["--data", str(folder), "--hub", "https://127.0.0.1:9"], 3, "HUB_UNREACHABLE"),
+    }[case]
+    plain = run_careplan("load", *args, env={"COLUMNS": "80"})
+    done = run_careplan("load", *args, "--json", env={"COLUMNS": "80"})
+    assert (done.returncode, plain.returncode) == (status, status), done.stderr
+    assert done.stderr == plain.stderr and plain.stdout == ""
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == code, error
+    if code == "LOCAL":
+        assert "".join(error["detail"].split()) == "".join(plain.stderr.split())  # the text, unfolded
+    else:
+        assert "https://127.0.0.1:9 に接続できません" in error["detail"] and error["fix"], error

@@ -37,14 +37,17 @@ def test_bad_options_end_with_a_clear_message_and_status_2(tmp_path: Path) -> No
     assert done.returncode == 2 and "is not a folder" in done.stderr and "フォルダではありません" in done.stderr
 
 
-def test_a_hub_it_cannot_reach_is_said_in_japanese_then_english_within_80_columns(tmp_path: Path) -> None:
-    """It was two lines of 105 and 204 columns (the URL, the folder and aiohttp's whole reason)."""
+def test_a_hub_it_cannot_reach_is_said_in_japanese_then_english_within_80_columns_and_exits_3(
+    tmp_path: Path,
+) -> None:
+    """It was two lines of 105 and 204 columns (the URL, the folder and aiohttp's whole reason),
+    and exit status 2, a bad option's, where every other command that reaches a hub exits 3."""
     from rich.cells import cell_len
 
     _ca(tmp_path)  # no hub listens at the URL: the admin API cannot be reached
     done = _run(tmp_path)
     lines = done.stderr.splitlines()
-    assert done.returncode == 2 and lines[0] == "careplan conformance:", lines
+    assert done.returncode == 3 and lines[0] == "careplan conformance:", lines
     assert lines[1].startswith("  https://127.0.0.1:9 のハブの管理 API に"), lines
     assert any(line.startswith("  cannot reach the hub's admin API") for line in lines[2:]), lines
     assert all(cell_len(line) <= 80 or " " not in line.strip() for line in lines), lines  # a lone path stays whole

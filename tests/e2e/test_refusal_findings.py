@@ -78,14 +78,7 @@ async def test_a_workbook_under_a_standard_name_is_refused_as_r4_6_says_and_name
         book.writestr("[Content_Types].xml", "<Types/>")
         book.writestr("xl/workbook.xml", "<workbook/>")
     files = [(n, buffer.getvalue() if n.startswith("UPPLAN_") else d) for n, d in _plan_with(1, "131011")]
-    manifest, signature = signed(hub, files, sender=KYOTAKU, recipient=HOUMON, transmission_id="e" * 32)
-    for language in (Lang.JA, Lang.EN):
-        async with hub.client(KYOTAKU) as client:
-            client.lang = str(language)
-            await client.login(KYOTAKU.user, KYOTAKU.password)
-            with pytest.raises(CareplanError) as caught:
-                await client.upload(manifest, signature, files)
-        error = caught.value
+    for language, error in (await _refusals(hub, files, "e" * 32)).items():
         assert (error.code, error.message) == ("DATA_LOAD_FAILED", MSG_DATA_LOAD_FAILED)
         lead = error.findings[0]
         assert (lead["rule"], lead["value"]) == ("transmission.zip", "xlsx")
@@ -116,14 +109,7 @@ async def test_a_document_under_a_standard_name_is_named_in_the_detail(
     name was named; now it names the document as the finding does, in both languages."""
     data = head + "ケアプラン 山田太郎".encode("cp932") * 40
     files = [(n, data if n.startswith("UPPLAN_") else d) for n, d in _plan_with(1, "131011")]
-    manifest, signature = signed(hub, files, sender=KYOTAKU, recipient=HOUMON, transmission_id="f" * 32)
-    for language in (Lang.JA, Lang.EN):
-        async with hub.client(KYOTAKU) as client:
-            client.lang = str(language)
-            await client.login(KYOTAKU.user, KYOTAKU.password)
-            with pytest.raises(CareplanError) as caught:
-                await client.upload(manifest, signature, files)
-        error = caught.value
+    for language, error in (await _refusals(hub, files, "f" * 32)).items():
         assert (error.code, error.message) == ("FORMAT_INVALID", MSG_FORMAT_INVALID)
         assert error.findings[0]["rule"] == "csv.not_text"
         detail = "".join(error.detail_in(language).split())
@@ -132,3 +118,19 @@ async def test_a_document_under_a_standard_name_is_named_in_the_detail(
         shown = "".join("".join(line.split()) for line in _stderr_lines(error, language))
         assert shown.count(named[language]) == 2, shown  # in the detail and in the finding
     assert await hub.transmission_count() == 0
+
+
+async def _refusals(
+    hub: HubUnderTest, files: list[tuple[str, bytes]], transmission_id: str
+) -> dict[Lang, CareplanError]:
+    """The hub's refusal of `files`, signed once, to a client asking in Japanese and in English."""
+    manifest, signature = signed(hub, files, sender=KYOTAKU, recipient=HOUMON, transmission_id=transmission_id)
+    refused: dict[Lang, CareplanError] = {}
+    for language in (Lang.JA, Lang.EN):
+        async with hub.client(KYOTAKU) as client:
+            client.lang = str(language)
+            await client.login(KYOTAKU.user, KYOTAKU.password)
+            with pytest.raises(CareplanError) as caught:
+                await client.upload(manifest, signature, files)
+        refused[language] = caught.value
+    return refused

@@ -139,6 +139,10 @@ SAVE_AS_CSV = (
     "Save it again from the spreadsheet program (Excel: Save As) as 'CSV (Comma delimited)' in Shift_JIS "
     "(MS932), not 'CSV UTF-8', and check that leading zeros (被保険者番号) are still there.",
 )
+TO_PDF = (
+    "Word・Excel などの文書は PDF に変換し、拡張子を .pdf にして送信してください（R4.2）。",
+    "Convert Word, Excel and other documents to PDF and send them as .pdf (R4.2).",
+)
 
 
 def _spaced(named: str) -> str:
@@ -155,28 +159,24 @@ def not_text(document: str, *, rule: str, file: str, section: str, ext: str | No
     attachment's name, to become a PDF (R4.2)."""
     named = DOCUMENT_NAMES_JA[document]
     if ext is not None:
-        return Finding(
-            rule=rule,
-            file=file,
-            section=section,
-            message=f"ファイルの中身が拡張子 .{ext} ではなく {_spaced(named)}です。",
-            message_en=f"the content is {document} (an office document in a zip container), not .{ext}",
-            value=document,
-            expected=f"the content of a .{ext} file",
-            expected_ja=f".{ext} の中身",
-            fix="Word・Excel などの文書は PDF に変換し、拡張子を .pdf にして送信してください（R4.2）。",
-            fix_en="Convert Word, Excel and other documents to PDF and send them as .pdf (R4.2).",
-        )
-    fix, fix_en = SAVE_AS_CSV if document in SPREADSHEETS else EXPORT_AGAIN
+        message = f"ファイルの中身が拡張子 .{ext} ではなく {_spaced(named)}です。"
+        message_en = f"the content is {document} (an office document in a zip container), not .{ext}"
+        expected, expected_ja = f"the content of a .{ext} file", f".{ext} の中身"
+        fix, fix_en = TO_PDF
+    else:
+        message = f"ファイルの中身が CSV ではなく {_spaced(named)}です。"
+        message_en = f"the file is not CSV text but {document}"
+        expected, expected_ja = "CSV text in MS932 (Shift_JIS)", "MS932 (Shift_JIS) の CSV テキスト"
+        fix, fix_en = SAVE_AS_CSV if document in SPREADSHEETS else EXPORT_AGAIN
     return Finding(
         rule=rule,
         file=file,
         section=section,
-        message=f"ファイルの中身が CSV ではなく {_spaced(named)}です。",
-        message_en=f"the file is not CSV text but {document}",
+        message=message,
+        message_en=message_en,
         value=document,
-        expected="CSV text in MS932 (Shift_JIS)",
-        expected_ja="MS932 (Shift_JIS) の CSV テキスト",
+        expected=expected,
+        expected_ja=expected_ja,
         fix=fix,
         fix_en=fix_en,
     )

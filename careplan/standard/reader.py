@@ -211,14 +211,14 @@ def _quoting(sink: FindingSink, line: int, reason: Malformed) -> None:
         )
         return
     no = reason.field_no
-    named = no is not None and 0 < no <= len(sink.field_names)
+    named = no is not None and 0 < no <= len(sink.fields)
     sink.add(
         "csv.quoting",
         f"レコードを読めません: {reason.ja}。",
         message_en=f"record cannot be read: {reason.en}",
         line=line,
         field_no=no if named else None,
-        field_name=sink.field_names[no - 1] if named and no is not None else None,
+        field_name=sink.fields[no - 1].name if named and no is not None else None,
         section="標準仕様 4 (フリーテキストの囲み)",
         expected='free text in "", " as ""',
         expected_ja='フリーテキストは""で囲み、中の"は""',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from careplan.errors import Finding
+from careplan.standard.layout import Field
 
 
 class FindingSink:
@@ -17,7 +18,7 @@ class FindingSink:
         self.stopped_at: int | None = None  # reading stopped here after `cap` errors
         self.blank_lines = 0
         self.lost: list[int] = []  # lines of records that could not be read (quoting, field count)
-        self.field_names: tuple[str, ...] = ()  # the layout's item names, once the file's layout is known
+        self.fields: tuple[Field, ...] = ()  # the layout's items, once the file's layout is known
 
     @property
     def added(self) -> int:

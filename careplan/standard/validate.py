@@ -792,7 +792,7 @@ def inspect_csv(name: str, data: Content, *, strict: bool = False) -> CsvReport:
         _unicode(encoding, sink)
         return CsvReport(name=name, file_name=parsed, findings=sink.result(), complete=False)
     layout = std.layout(parsed.file_id)
-    sink.field_names = tuple(f.name for f in layout.fields)  # a record that cannot be read names its item
+    sink.fields = layout.fields  # a record that cannot be read names its item
     state = _FileState(layout, parsed, sink, strict)
     start = bom(first, sink)
     source = cut_blocks([first] if chunks is None else chain([first], chunks), start)

@@ -392,6 +392,7 @@ def warning_ja(finding: Finding) -> str:
     が計算と異なります（警告）。--to: 1370100025（期待値 1370100024）」; the finding's own message
     (English) is for the line after it."""
     what = (rule_ja(finding.rule) or (finding.message, ""))[0]
-    shown = expected_text(finding.to_dict(), Lang.JA)
+    said = finding.to_dict()
+    shown = expected_text(said, Lang.JA)
     expected = f"（期待値 {shown}）" if shown else ""
-    return f"{what}{finding.field_name}: {value_text(finding.to_dict(), Lang.JA)}{expected}"
+    return f"{what}{finding.field_name}: {value_text(said, Lang.JA)}{expected}"

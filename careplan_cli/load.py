@@ -51,7 +51,7 @@ from client.hubclient import HubClient, client_ssl_context, hub_unreachable
 from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun, Report, Unit, Workload, parse_mix
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
-from hub.cli import not_hub_data
+from hub.cli import missing_text, not_hub_data
 from hub.datadir import admin_token_needs, presented_admin_token
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
@@ -117,16 +117,16 @@ class NotHubData(ValueError):
 
 def not_announced(ready: Path) -> str:
     """No --hub and no hub.json in the data directory (no hub listens for it), in the layout of
-    hub.cli.not_hub_data: Japanese first, the path whole on its own line, then the fix."""
-    return "\n".join(
-        [
-            "careplan load: 動いているハブが見つかりません",
-            "  no running hub announced",
-            f"  {ready}",
-            f"  見つからないファイル / missing: {ready.name}",
-            "  careplan up でハブを起動するか、--hub でその URL を指定してください。",
-            "  Start the hub with careplan up, or give its URL with --hub.",
-        ]
+    hub.cli.not_hub_data."""
+    return missing_text(
+        "careplan load",
+        ("動いているハブが見つかりません", "no running hub announced"),
+        ready,
+        [ready.name],
+        (
+            "careplan up でハブを起動するか、--hub でその URL を指定してください。",
+            "Start the hub with careplan up, or give its URL with --hub.",
+        ),
     )
 
 

@@ -60,16 +60,16 @@ def not_hub_data(command: str, data: Path, *, needs: Sequence[str] = ()) -> str 
     to issue test certificates); `needs` names the other files a command reads (careplan load: the
     admin-token), so that one message names all that is missing."""
     missing = [name for name in ("ca/ca.pem", *needs) if not (data / name).is_file()]
-    if missing:  # within 80 columns: the path whole on its own line, the files on theirs
-        return "\n".join(
-            [
-                f"{command}: ハブのデータディレクトリではありません",
-                "  not a hub's data directory",
-                f"  {data}",
-                f"  見つからないファイル / missing: {', '.join(missing)}",
-                "  careplan up の --data に渡したフォルダを指定してください。",
-                "  Give the folder that careplan up was given with --data.",
-            ]
+    if missing:
+        return missing_text(
+            command,
+            ("ハブのデータディレクトリではありません", "not a hub's data directory"),
+            data,
+            missing,
+            (
+                "careplan up の --data に渡したフォルダを指定してください。",
+                "Give the folder that careplan up was given with --data.",
+            ),
         )
     for name, load in (("ca.pem", _certificate), ("ca-key.pem", _private_key)):
         try:  # these commands issue test certificates with the CA: a corrupt one was exit 70
@@ -77,6 +77,22 @@ def not_hub_data(command: str, data: Path, *, needs: Sequence[str] = ()) -> str 
         except (OSError, ValueError, TypeError) as exc:
             return problem(data / "ca" / name, exc, CA_LOST_JA, CA_LOST_EN).lines(command)
     return None
+
+
+def missing_text(command: str, what: tuple[str, str], path: Path, missing: Sequence[str], fix: tuple[str, str]) -> str:
+    """A command that cannot begin for files it does not find, in both languages: what is wrong,
+    the path whole on its own line (it is copied, and the rest fits 80 columns), the files
+    missing, and the fix; `what` and `fix` as (Japanese, English)."""
+    return "\n".join(
+        [
+            f"{command}: {what[0]}",
+            f"  {what[1]}",
+            f"  {path}",
+            f"  見つからないファイル / missing: {', '.join(missing)}",
+            f"  {fix[0]}",
+            f"  {fix[1]}",
+        ]
+    )
 
 
 def _certificate(pem: bytes) -> object:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from careplan.errors import CareplanError, Finding
 from careplan.findings_ja import rule_ja, where_text
 from careplan.standard.content import NOT_TEXT_RULE, Kind, classify
-from careplan.standard.filename import FileName, misspelled
+from careplan.standard.filename import FileName, file_name_findings, misspelled, split_prefix
 from careplan.standard.layout import standard
 from careplan.standard.source import Content, head_of, size_of
 from careplan.standard.units import relation_findings, unit_findings
@@ -166,6 +166,7 @@ def check_transmission(
     found = limit_findings(files) + _names(files) + _same_office(sender, recipient)
     standard_files: list[tuple[str, Content]] = []
     attachments: list[str] = []
+    zipped: list[str] = []  # standard names holding a zip container (an archive, an .xlsx)
     for name, data in files:
         kind, problems = classify(name, head_of(data))  # it reads the first bytes only
         found += problems
@@ -173,6 +174,8 @@ def check_transmission(
             standard_files.append((name, data))
         elif kind is Kind.ATTACHMENT:
             attachments.append(name)
+        elif kind is Kind.ZIP and split_prefix(name) is not None:
+            zipped.append(name)
     found += _mixing([n for n, _ in standard_files], attachments)
     reports: list[CsvReport] = [inspect_csv(n, d, strict=strict) for n, d in standard_files]
     for report in reports:
@@ -181,6 +184,9 @@ def check_transmission(
     # A file whose prefix is misspelled takes part in the unit as what it was meant to be, so
     # that the unit is not also called incomplete because of it (its own finding is the cause).
     parsed += [(name, typo[1]) for name, _ in files if (typo := misspelled(name)) and typo[1] is not None]
+    # So does a standard file sent as a zip container: its name says what it is (its zip finding
+    # is the cause; the unit is not also told that file is missing).
+    parsed += [(name, read) for name in zipped if (read := file_name_findings(name)[0]) is not None]
     if len(parsed) >= len(reports) and (reports or parsed):
         found += unit_findings(parsed, sender=sender, recipient=recipient)
         found += relation_findings(reports)
@@ -188,8 +194,19 @@ def check_transmission(
 
 
 # Rules whose messages hold no value from a file's content: about names, counts and kinds of
-# files, and a standard file that is a document (content.not_text names its kind from a table).
-_OWN_WORDS = ("unit.", "filename.", "transmission.", "bulk.", NOT_TEXT_RULE)
+# files, a standard file that is a document (content.not_text names its kind from a table) or
+# Unicode text (the encoding's name), and a record without its parent (the parent's layout, key
+# items and file name, the line of an unreadable parent record: never the key's values).
+_OWN_WORDS = (
+    "unit.",
+    "filename.",
+    "transmission.",
+    "bulk.",
+    NOT_TEXT_RULE,
+    "encoding.unicode",
+    "relation.missing_parent",
+    "relation.orphaned",
+)
 
 
 def _brief(finding: Finding, *, japanese: bool = False) -> str:

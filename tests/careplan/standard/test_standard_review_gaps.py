@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from standard_testkit import HELPER, MANAGER, errors, name_of, plan_records, plan_set, records_of, rules
 
+from careplan.findings_ja import rule_ja
 from careplan.standard import check_transmission, file_name_findings, refusal, validate_csv, write_csv
 from careplan.standard import reader as reader_module
 from careplan.standard.content import document_kind
@@ -216,6 +220,81 @@ def test_one_broken_first_table_record_is_a_format_error_with_orphans_after_it()
     assert set(rules_in_order[1:]) == {"relation.orphaned"}
     orphan = error.findings[1]
     assert f"{name} の 1行目が読めないため" in str(orphan["message"]) and orphan["file"] != name
+
+
+def _zipped(inner: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(inner, "x")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("inner", ["UPPLAN.CSV", "[Content_Types].xml"], ids=["zip", "xlsx"])
+def test_a_standard_file_sent_zipped_is_not_also_missing_from_its_unit(inner: str) -> None:
+    """A zip archive or an Excel workbook under UPPLAN's name was refused for the zip and then
+    for a unit missing UPPLAN (「不足: UPPLAN」), which the office did send. Its name takes part in
+    the unit, as a misspelled prefix does (D22): the zip is the one thing to mend."""
+    files = plan_set()
+    name = next(n for n in files if n.startswith("UPPLAN_"))
+    files[name] = _zipped(inner)
+    found = check_transmission(list(files.items()), sender=MANAGER, recipient=HELPER)
+    assert [f.rule for f in found] == ["transmission.zip"]
+    assert refusal(found).code == "DATA_LOAD_FAILED"  # type: ignore[union-attr]
+    alone = check_transmission([(name, _zipped(inner))])
+    assert [f.rule for f in alone] == ["transmission.zip", "unit.combination"]  # still not a unit alone
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda data: data.decode("cp932").encode("utf-8"),
+        lambda data: data.decode("cp932").encode("utf-16"),
+        lambda data: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+    ],
+    ids=["utf-8", "utf-16", "pdf"],
+)
+def test_a_parent_file_that_cannot_be_read_orphans_each_child_file_once(broken) -> None:  # type: ignore[no-untyped-def]
+    """UPPLAN saved as UTF-8 (or a PDF under its name) gave its one finding and then one
+    relation.orphaned per record of UPSIKYU and UPHOSOKU, up to 20 a file, each saying that
+    record needs no change. Now one a child file, with its count of keys, after the cause."""
+    files = plan_set()
+    name = next(n for n in files if n.startswith("UPPLAN_"))
+    children = sorted(n for n in files if not n.startswith("UPPLAN_"))
+    counts = {n: len({tuple(r[1:4]) for r in records_of(n.split("_")[0])}) for n in children}  # users' keys
+    files[name] = broken(files[name])
+    error = refusal(check_transmission(list(files.items()), sender=MANAGER, recipient=HELPER))
+    assert error is not None and error.code == "FORMAT_INVALID"
+    assert [f["rule"] for f in error.findings][1:] == ["relation.orphaned"] * 2
+    for orphan in error.findings[1:]:
+        assert orphan["file"] in children and orphan.get("line") is None
+        assert orphan["message"] == (
+            f"{name} を読めなかったため、このファイルのレコードの親（UPPLAN）を確かめられません"
+            f"（保険者番号・被保険者番号・対象年月が{counts[orphan['file']]}組）。"
+        )
+        assert "直す必要はありません" in orphan["fix"]
+
+
+def test_a_refusal_detail_names_the_parent_and_the_encoding_it_found() -> None:
+    """The detail read each rule from the table of rules, whose line for a missing parent named
+    第1表（UP1KYO） whatever the parent was (UPPLAN here), and for Unicode said 「UTF-8 または
+    UTF-16」. Both findings' own words hold names only, so the detail says them."""
+    files = plan_set()
+    plan = next(n for n in files if n.startswith("UPPLAN_"))
+    files[plan] = write_csv("UPPLAN", [r for r in records_of("UPPLAN") if r[2] != "H123456789"])
+    error = refusal(check_transmission(list(files.items())))
+    assert error is not None and "UP1KYO" not in error.detail
+    assert "UPPLAN に同じ保険者番号・被保険者番号・対象年月のレコードがありません。" in error.detail
+    assert "H123456789" not in error.detail and "H123456789" not in error.detail_en
+    assert "no UPPLAN record with this 保険者番号/被保険者番号/対象年月" in error.detail_en
+    what, fix = rule_ja("relation.missing_parent")  # type: ignore[misc]
+    assert "UP1KYO）の" not in what and "UP1KYO" not in fix
+    files = plan_set()
+    files[plan] = files[plan].decode("cp932").encode("utf-8")
+    error = refusal(check_transmission(list(files.items())))
+    assert (
+        error is not None and "ファイルが UTF-8 で保存されています。" in error.detail and "または" not in error.detail
+    )
+    assert "the file is saved as UTF-8" in error.detail_en
 
 
 def test_a_refusal_detail_names_places_and_rules_not_values() -> None:

@@ -106,7 +106,11 @@ def _plan_code(f: list[str], emit: Emit) -> None:
             value=code,
             expected="a kind of 標準仕様 1.3/1.4",
             expected_ja="標準仕様 1.3/1.4 のサービス種類",
-            fix="連携対象外のサービス種類のレコードは生成しない (標準仕様 2.6).",
+            fix=(
+                "連携対象外のサービス種類のレコードは出力しないでください"
+                "（標準仕様 2.6「連携対象外のサービス種類のレコードは生成しない」）。"
+            ),
+            fix_en="Do not export records of service kinds outside the data exchange (標準仕様 2.6).",
         )
     if kind in WELFARE_KINDS and not f[15] and not f[16]:
         emit(
@@ -271,7 +275,11 @@ def _subtotal_row(f: list[str], emit: Emit) -> None:
             message_en="単位数 of a subtotal/total row must be 0",
             value=f[12],
             expected="0",
-            fix="種類別小計及び全合計の場合は0固定.",
+            fix=(
+                "種類別小計と全合計の行は単位数を 0 にしてください"
+                "（レイアウト定義書「種類別小計及び全合計の場合は0固定」）。"
+            ),
+            fix_en="Write 0 as 単位数 on subtotal and total rows.",
         )
     for index, name in ((13, "割引後率"), (14, "割引後単位数")):
         if f[index]:
@@ -282,7 +290,8 @@ def _subtotal_row(f: list[str], emit: Emit) -> None:
                 message_en=f"{name} of a subtotal/total row must be empty",
                 value=f[index],
                 expected="Null（空）",
-                fix="種類別小計及び全合計の場合はNull固定.",
+                fix=f"種類別小計と全合計の行は{name}を空にしてください（レイアウト定義書「種類別小計及び全合計の場合はNull固定」）。",
+                fix_en=f"Leave {name} empty on subtotal and total rows.",
             )
 
 

@@ -144,7 +144,7 @@ def _months(names: Sequence[tuple[str, FileName]]) -> list[Finding]:
                 value=by_id["UPHOSOKU"][1].month,
                 expected="000000",
                 section="レイアウト定義書 利用者補足情報 ファイル名",
-                fix="※１表、２表に紐づく場合は提供年月は「000000」とする。",
+                fix="Name the UPHOSOKU file with 提供年月 000000 when it goes with 第1表/第2表 (レイアウト定義書).",
             )
         )
     return found

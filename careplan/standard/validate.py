@@ -526,7 +526,7 @@ class _FileState:
                 "records of several CSV versions in one file",
                 value=", ".join(sorted(self.versions)),
                 expected=std.csv_version,
-                fix="1ファイル中に複数のCSVバージョンのレコードを混在させることはできない.",
+                fix="Export every record of the file in the same CSVバージョン.",
             )
         if version == std.csv_version:
             return
@@ -679,7 +679,10 @@ class _FileState:
             value_length=len(value) if len(value) > 40 else None,
             expected='"…"',
             severity="warning",
-            fix='※フリーテキストは""（半角）で囲う (標準仕様 4).',
+            fix=(
+                'フリーテキストの項目は ""（半角の二重引用符）で囲んで出力してください'
+                '（標準仕様 4「※フリーテキストは""（半角）で囲う」）。'
+            ),
             fix_en='Enclose free text in "" (half-width), 標準仕様 4.',
         )
 
@@ -700,7 +703,11 @@ class _FileState:
                 value=", ".join(sorted(self.months)),
                 expected="one サービス提供年月",
                 expected_ja="1ファイルに1つのサービス提供年月",
-                fix="１ファイル内は単月のサービス提供年月の情報のみとする.",
+                fix=(
+                    "1ファイルには1か月分のサービス提供年月だけを入れ、月ごとにファイルを分けてください"
+                    "（レイアウト定義書「１ファイル内は単月のサービス提供年月の情報のみとする」）。"
+                ),
+                fix_en="Put one サービス提供年月 in a file: one file per month.",
             )
         if self.parsed.month is not None and month != self.parsed.month:
             self.emit(

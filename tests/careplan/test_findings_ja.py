@@ -59,6 +59,29 @@ def test_every_expectation_in_english_words_has_a_japanese_one(breakage) -> None
     assert not any(f"期待値: {f.expected}" in text for e in entries for f in e.findings if f in english)
 
 
+_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+
+
+@pytest.mark.parametrize("breakage", BROKEN, ids=lambda b: b.name)
+def test_every_fix_reads_as_an_instruction_in_its_language(breakage) -> None:  # type: ignore[no-untyped-def]
+    """Seven fixes quoted the standard's remark as it stands, a rule rather than what to do
+    (「１ファイル内は単月のサービス提供年月の情報のみとする.」, 「種類別小計及び全合計の場合は0固定.」),
+    and four Japanese-first findings had no `fix_en`, so `--lang en` showed that Japanese. A
+    Japanese fix now says what to do, the standard's words quoted after it where they help; an
+    English finding's fix is English (the table gives its Japanese)."""
+    files = list(breakage.make().items())
+    entries = build_report(files, strict=breakage.strict)
+    judged = check_transmission(files, sender=breakage.sender, recipient=breakage.recipient, strict=breakage.strict)
+    for f in [f for e in entries for f in e.findings] + judged:
+        if not f.fix:
+            continue
+        if f.message_en:  # Japanese first: its own fix is shown in Japanese, fix_en in English
+            assert f.fix.endswith("。") and f.fix_en and not f.fix_en.endswith("。"), (f.rule, f.fix, f.fix_en)
+            assert _WORD.search(f.fix_en), (f.rule, f.fix_en)
+        else:  # English first: the table's line is the Japanese, so the fix is English
+            assert _WORD.search(f.fix) and not f.fix.endswith("。"), (f.rule, f.fix)
+
+
 def test_a_value_is_shown_whole_when_short_and_as_its_beginning_and_length_when_long() -> None:
     from careplan.errors import Lang
     from careplan.findings_ja import value_text

@@ -67,6 +67,30 @@ RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine 
 # and building and hashing it cost more than it saved.
 
 
+# Full-width ASCII (！ to ～) and the ideographic space to their half-width forms: MS932 carries
+# both, and a value a spreadsheet or an IME wrote in full-width fails its format for that alone.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def _full_width(value: str, test: Callable[[str], bool]) -> tuple[str, str, tuple[str, str] | None]:
+    """What a format finding says besides of a value holding full-width characters: the Japanese
+    and English to add to its message, and the (Japanese, English) fix when the value's half-width
+    form passes `test` (the value the office meant); ("", "", None) for a value without them."""
+    half = value.translate(_HALF_WIDTH)
+    if half == value:
+        return "", "", None
+    if not test(half):  # full-width and wrong besides: both are said, the rule's fix stays
+        return "全角の文字も入っています（半角で書きます）。", " (and it holds full-width characters)", None
+    return (
+        f"全角の文字が入っています（半角なら「{half}」）。",
+        f": it holds full-width characters (half-width: {half!r})",
+        (
+            f"全角の数字・英字・記号を半角にしてください（「{value}」→「{half}」）。",
+            f"Write it in half-width characters: {half!r}, not {value!r}.",
+        ),
+    )
+
+
 @dataclass(slots=True, kw_only=True)
 class CsvReport:
     """What validating one file found, plus what the unit checks need from it."""
@@ -591,16 +615,18 @@ class _FileState:
             return
         for rule in check.rules:
             if not rule.test(value):
+                said, said_en, fixes = _full_width(value, rule.test)
+                fix, fix_en = fixes or (rule.fix_ja or rule.fix, rule.fix)
                 self.emit(
                     rule.rule,
                     fld.no,
-                    f"{fld.name}「{value}」が書式に合いません（{rule.expected_ja or rule.expected}）。",
-                    message_en=f"{fld.name} {value!r} is not {rule.expected}",
+                    f"{fld.name}「{value}」が書式に合いません（{rule.expected_ja or rule.expected}）。{said}",
+                    message_en=f"{fld.name} {value!r} is not {rule.expected}{said_en}",
                     value=value,
                     expected=rule.expected,
                     expected_ja=rule.expected_ja or None,
-                    fix=rule.fix_ja or rule.fix,
-                    fix_en=rule.fix,
+                    fix=fix,
+                    fix_en=fix_en,
                     severity=rule.severity,
                 )
                 return
@@ -631,23 +657,31 @@ class _FileState:
             fix_en="Shorten the value to the 項目長.",
         )
 
+    def _office_passes(self, value: str) -> bool:
+        """Whether `value` is a 事業所番号 this file may hold (at most a check-digit warning)."""
+        problem = office_problem(value, self.strict)
+        return problem is None or problem.severity == "warning"
+
     def _codes(self, check: FieldCheck, value: str) -> bool:
         """Office number / 保険者番号 check digits; True when nothing was reported."""
         if check.office:
             problem = office_problem(value, self.strict)
             if problem is not None:
                 message_ja, fix_ja = OFFICE_JA[problem.rule]
+                said, said_en, fixes = _full_width(value, self._office_passes)
+                fix_en = "Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value)."
+                fix_ja, fix_en = fixes or (fix_ja, fix_en)
                 self.emit(
                     f"field.{problem.rule}",
                     check.field.no,
-                    message_ja.format(name=check.field.name, value=value, expected=problem.expected),
-                    message_en=problem.message,
+                    message_ja.format(name=check.field.name, value=value, expected=problem.expected) + said,
+                    message_en=problem.message + said_en,
                     value=value,
                     expected=problem.expected,
                     expected_ja=problem.expected_ja,
                     severity=problem.severity,
                     fix=fix_ja,
-                    fix_en="Write the 10-character 事業所番号 (R1.1) (a check-digit warning is given once per value).",
+                    fix_en=fix_en,
                 )
             return problem is None or problem.severity == "warning"
         if insurer_check_digit_ok(value):

@@ -340,3 +340,25 @@ def test_repeated_rows_give_the_findings_of_a_full_look(change: int, monkeypatch
 
 def test_sample_offices_are_still_what_the_kit_says() -> None:
     assert MANAGER != HELPER and KIHON_UNIT[0] == "UPKIHON"
+
+
+# --- full-width digits (what a spreadsheet or an IME writes) ----------------------------------------
+def test_a_full_width_value_is_told_the_half_width_one_it_meant() -> None:
+    """「２０２５０４２０」 was refused as not YYYYMMDD, which reads as if the date were wrong. The
+    finding now says it holds full-width characters and which half-width value passes, and the
+    fix is to write that; a value wrong besides is told both, with its rule's own fix."""
+    rows = records_of("UPSIKYU")
+    rows[0][3], rows[0][6], rows[1][15] = "２０２５０４２０", "１３１１７０００２３", "４"
+    rows[2][3], rows[2][15] = "２０２５１３０１", "x"
+    found = {(f.line, f.field_no): f for f in _check("UPSIKYU", rows)}
+    date, office, count = found[1, 4], found[1, 7], found[2, 16]
+    assert date.rule == "field.date" and date.message.endswith("全角の文字が入っています（半角なら「20250420」）。")
+    assert date.fix == "全角の数字・英字・記号を半角にしてください（「２０２５０４２０」→「20250420」）。"
+    assert date.fix_en == "Write it in half-width characters: '20250420', not '２０２５０４２０'."
+    assert office.rule == "field.office_number.structure" and "半角なら「1311700023」" in office.message
+    assert count.rule == "field.integer" and "半角なら「4」" in count.message
+    wrong = found[3, 4]  # month 13: half-width would not pass either
+    assert wrong.message.endswith("全角の文字も入っています（半角で書きます）。")
+    assert wrong.fix == "実在する日付を8桁の数字で書いてください（例: 20250401）。"
+    plain = found[3, 16]
+    assert "全角" not in plain.message and "full-width" not in (plain.message_en or "")

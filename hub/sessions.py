@@ -4,7 +4,9 @@ Rules this module keeps:
 1. No password oracle. A user of another office than the certificate's is refused with
    CERT_OFFICE_MISMATCH before any password is looked at; an unknown user (or one the caller does
    not admit) and a wrong password answer LOGIN_FAILED alike, after one scrypt each (a dummy hash
-   stands in for a missing one). PASSWORD_EXPIRED comes only after the right password.
+   stands in for a missing one). PASSWORD_EXPIRED comes only after the right password. The
+   mismatch says the user ID exists, so it passes the throttle as a failure and costs one scrypt
+   too: a certificate can probe few user IDs, and slowly.
 2. Every password check goes through the login throttle (`hub.throttle`), counted per user and
    source (certificate or address); the attempt is closed in the transaction that opens the session.
 3. A session is bound to the certificate that opened it, expires on the hub's clock, and ends with
@@ -161,6 +163,11 @@ class Sessions:
         """
         user = await self.db.fetch_one("SELECT * FROM users WHERE user_id = ?", (user_id,))
         if user is not None and user["office_number"] != peer.office_number:
+            # No password is looked at, but the answer says the user ID exists: it goes through the
+            # throttle, counted as a failure, and costs what a wrong password costs, so that one
+            # certificate cannot find out quickly and without end which user IDs exist.
+            await self.throttle.begin(user_id, certificate_source(peer.fingerprint))
+            await self.hasher.verify(password, None)
             raise CareplanError(
                 "CERT_OFFICE_MISMATCH",
                 operation=Operation.LOGIN,

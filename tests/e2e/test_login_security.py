@@ -71,17 +71,34 @@ def _without_user(body: dict[str, Any], user: str) -> dict[str, Any]:
 
 
 # --- the oracle -------------------------------------------------------------------------------------
-async def test_another_offices_user_is_refused_before_the_password(hub: HubUnderTest) -> None:
+async def test_another_offices_user_is_refused_before_the_password(
+    frozen: HubUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Office A's certificate, office B's KJ user: the same CERT_OFFICE_MISMATCH whether the
-    password is right or wrong, so the API can no longer be used to guess B's password."""
-    async with terminal(hub, hub.pki.terminals[KYOTAKU.number]) as a:
+    password is right or wrong, so the API can no longer be used to guess B's password. The
+    answer does say that the user ID exists (an unknown one is LOGIN_FAILED), and it used to come
+    without a scrypt and without the throttle: one certificate could probe every C… and KJ… ID
+    at full speed. Each now costs one scrypt and counts as a failure of its user and source."""
+    checked: list[str] = []
+    real_verify = passwords.verify_password
+
+    def counting_verify(password: str, stored: str) -> bool:
+        checked.append(stored)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", counting_verify)
+    async with terminal(frozen, frozen.pki.terminals[KYOTAKU.number]) as a:
         right = await a.login(HOUMON.user, HOUMON.password)
         wrong = await a.login(HOUMON.user, "not-the-password")
-        many = [await a.login(HOUMON.user, f"guess-{n}") for n in range(8)]
+        more = [await a.login(HOUMON.user, f"guess-{n}") for n in range(4)]
+        own = await a.login(KYOTAKU.user, "not-the-password")  # its own user: another key, not locked
     assert right.status == wrong.status == 403
     assert right.body == wrong.body, "nothing in the answer depends on the password"
     assert right.code == "CERT_OFFICE_MISMATCH" and right.body["message"] == MSG_LOGIN_CERT
-    assert {m.code for m in many} == {"CERT_OFFICE_MISMATCH"}, "never a password check, so never throttled"
+    assert [m.code for m in more] == ["CERT_OFFICE_MISMATCH"] * 3 + ["LOGIN_THROTTLED"]
+    assert len(checked) == 5 + 1, "one scrypt each (the throttled one none)"
+    assert len(set(checked[:5])) == 1 and checked[5] != checked[0], "the dummy hash each time, never B's"
+    assert own.code == "LOGIN_FAILED"
 
 
 async def test_unknown_user_and_wrong_password_answer_alike_after_the_same_work(

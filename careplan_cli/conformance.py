@@ -33,12 +33,20 @@ from hub.cli import not_hub_data
 from hub.datadir import admin_token_needs
 
 EXAMPLES = {
-    "": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
-    "      --office 1370100016 --sut 'careplan conformance adapter careplan-client' \\\n"
-    "      --report conformance/",
-    "run": "例: careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
-    "      --office 1370100016 --report conformance/ --lang en",
-    "adapter": "例: careplan conformance adapter careplan-client",
+    "": "例: careplan client --profile kyotaku login --hub https://127.0.0.1:8443 …\n"
+    "    CAREPLAN_PASSWORD=… careplan conformance run --hub https://127.0.0.1:8443 \\\n"
+    "      --data .careplan-sim --office 1370100016 --report conformance/ \\\n"
+    "      --sut 'careplan conformance adapter careplan-client --profile kyotaku'",
+    "run": "例: careplan client --profile kyotaku login --hub https://127.0.0.1:8443 …\n"
+    "    CAREPLAN_PASSWORD=… careplan conformance run --hub https://127.0.0.1:8443 \\\n"
+    "      --data .careplan-sim --office 1370100016 --report conformance/ \\\n"
+    "      --sut 'careplan conformance adapter careplan-client --profile kyotaku'\n"
+    "    careplan conformance run --hub https://127.0.0.1:8443 --data .careplan-sim \\\n"
+    "      --office 1370100016 --report conformance/ --lang en   # no --sut: a person",
+    "adapter": "例: careplan conformance run … \\\n"
+    "      --sut 'careplan conformance adapter careplan-client --profile kyotaku'\n"
+    "    （先に careplan client --profile kyotaku login …。パスワードは環境変数\n"
+    "    CAREPLAN_PASSWORD で / first log in; the password by CAREPLAN_PASSWORD）",
     "csv": "例: careplan conformance csv export/ --report csv-report/",
 }
 STATUS_CELLS = 14  # 未実施 not run

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from careplan import jst
 from careplan.errors import CareplanError, Operation
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -43,10 +44,32 @@ def _real_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class MoveRefused(ValueError):
+    """A move the clock cannot make, with what exactly is wrong in Japanese too (`ja`)."""
+
+    def __init__(self, en: str, ja: str) -> None:
+        super().__init__(en)
+        self.ja = ja
+
+
 def _within_range(instant: dt.datetime) -> dt.datetime:
     if not EARLIEST <= instant < LATEST:
-        raise ValueError(f"{instant.isoformat()} is outside {EARLIEST.date()}..{LATEST.date()}")
+        raise MoveRefused(
+            f"{instant.isoformat()} is outside {EARLIEST.date()}..{LATEST.date()}",
+            f"行き先 {jst.for_people(instant.isoformat())}（日本時間）が2000年～2099年の外です",
+        )
     return instant
+
+
+def by_seconds(count: float) -> dt.timedelta:
+    """`count` seconds as a move of the clock (MoveRefused when no calendar holds it)."""
+    try:
+        return dt.timedelta(seconds=count)
+    except OverflowError:
+        raise MoveRefused(
+            f"{count:g} seconds leave the calendar",
+            f"{'戻す' if count < 0 else '進める'}量（{count:g}秒）が暦の範囲を超えます",
+        ) from None
 
 
 @contextlib.contextmanager
@@ -57,11 +80,16 @@ def refused_move() -> Iterator[None]:
     try:
         yield
     except (TypeError, ValueError, OverflowError) as exc:
+        said = (
+            f"：{exc.ja}"
+            if isinstance(exc, MoveRefused)  # what exactly; else the rules it may have broken
+            else "（set はタイムゾーン付きの ISO 8601 の日時、advance_seconds は有限の秒数で、"
+            "行き先は2000年～2099年です）"
+        )
         raise CareplanError(
             "BAD_REQUEST",
             operation=Operation.ADMIN,
-            detail="時計を変更できません（set はタイムゾーン付きの ISO 8601 の日時、advance_seconds は有限の秒数で、"
-            "行き先は2000年～2099年です）",
+            detail=f"時計を変更できません{said}",
             fix="タイムゾーン付きのISO 8601の日時（2000年～2099年）か、有限の秒数を指定してください。",
             detail_en=f"bad clock change: {exc}",
             fix_en="Give an ISO 8601 time with a zone (years 2000-2099) or a finite number of seconds.",
@@ -110,7 +138,10 @@ class Clock:
     def set(self, instant: dt.datetime, *, frozen: bool = False) -> None:
         """Jump to `instant`; keep running from there unless `frozen`."""
         if instant.tzinfo is None:
-            raise ValueError("the clock needs an aware datetime (with a time zone)")
+            raise MoveRefused(
+                "the clock needs an aware datetime (with a time zone)",
+                f"{instant.isoformat()} にタイムゾーンがありません（例: {instant.isoformat()}+09:00）",
+            )
         _within_range(instant)
         if frozen:
             self._frozen = instant.astimezone(dt.UTC)
@@ -124,7 +155,10 @@ class Clock:
         try:
             _within_range(self.now() + delta)
         except OverflowError:
-            raise ValueError(f"advancing by {delta} leaves the calendar") from None
+            raise MoveRefused(
+                f"advancing by {delta} leaves the calendar",
+                f"{'戻す' if delta < dt.timedelta(0) else '進める'}量（{jst.span(delta)[0]}）が暦の範囲を超えます",
+            ) from None
         if self._frozen is not None:
             self._frozen += delta
         else:

@@ -17,7 +17,7 @@ from aiohttp.multipart import content_disposition_filename, parse_content_dispos
 
 from careplan.errors import CareplanError, Operation
 from hub.bodies import json_object, refusal_for
-from hub.clock import refused_move
+from hub.clock import by_seconds, refused_move
 from hub.headers import retry_after_on_throttle
 from hub.keys import (
     CLOCK,
@@ -442,7 +442,7 @@ async def clock_change(request: web.Request) -> web.Response:
         elif "set" in body:
             clock.set(dt.datetime.fromisoformat(_field(body, "set")), frozen=bool(body.get("frozen")))
         elif "advance_seconds" in body:
-            clock.advance(dt.timedelta(seconds=float(body["advance_seconds"])))
+            clock.advance(by_seconds(float(body["advance_seconds"])))
         else:
             raise CareplanError(
                 "BAD_REQUEST",

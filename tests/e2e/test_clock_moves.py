@@ -83,6 +83,29 @@ async def test_impossible_moves_are_400_and_leave_the_clock(hub: HubUnderTest, b
     assert "Invalid" not in str(refusal["detail"]) and "magnitude" not in str(refusal["detail"])  # no Python text
 
 
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"set": "2126-01-01T00:00:00+09:00"}, "：行き先 2126-01-01 00:00:00（日本時間）が2000年～2099年の外です"),
+        ({"advance_seconds": -86400 * 365 * 30}, "：行き先 1996-12-"),
+        (
+            {"set": "2026-11-24T10:00:00"},
+            "：2026-11-24T10:00:00 にタイムゾーンがありません（例: 2026-11-24T10:00:00+09:00）",
+        ),
+        ({"advance_seconds": 1e20}, "：進める量（1e+20秒）が暦の範囲を超えます"),
+        ({"set": "tomorrow"}, "（set はタイムゾーン付きの ISO 8601 の日時、"),  # not a time at all: the rules
+    ],
+)
+async def test_a_refused_move_says_what_exactly_is_wrong(hub: HubUnderTest, body: dict[str, object], said: str) -> None:
+    """`careplan hub clock advance --days 40000` was told the rules of every kind of move (zone,
+    finite seconds, years 2000–2099); it is now told where the move would have landed, or that the
+    time has no zone, Japanese first."""
+    await _clock(hub, {"set": NOW.isoformat(), "frozen": True})
+    status, refusal = await _clock(hub, body)
+    assert status == 400 and f"時計を変更できません{said}" in str(refusal["detail"]), refusal["detail"]
+    assert hub.clock.now() == NOW
+
+
 async def test_infinite_advance_is_400(hub: HubUnderTest) -> None:
     await _clock(hub, {"set": NOW.isoformat(), "frozen": True})
     status, refusal = await hub.raw(

@@ -251,9 +251,27 @@ def classify(name: str, data: bytes) -> tuple[Kind, list[Finding]]:
         return Kind.REFUSED, [
             _type(name, "transmission.file_type", f"file type .{ext} cannot be sent", ext or "(none)")
         ]
+    if not data and ext in EXPECTED_MAGIC:  # not a document of another type: nothing at all
+        return Kind.REFUSED, [_empty(name, ext)]
     problem = _content_problem(ext, data)
     if problem is not None:
         return Kind.REFUSED, [
             _type(name, "transmission.file_content", f"the content is {problem}, not .{ext}", problem)
         ]
     return Kind.ATTACHMENT, []
+
+
+def _empty(name: str, ext: str) -> Finding:
+    """An image or a PDF of 0 bytes (a failed save or copy): said so, not called another type."""
+    return Finding(
+        rule="transmission.file_content",
+        file=name,
+        message=f"ファイルが空です（0バイト）。.{ext} の中身がありません。",
+        message_en=f"the file is empty (0 bytes): there is no .{ext} content",
+        value="0",
+        expected=f"the content of a .{ext} file",
+        expected_ja=f".{ext} ファイルの中身",
+        section="R4.2",
+        fix="元の文書から保存し直し、中身のあるファイルを送ってください（コピーや保存の途中で失敗した可能性があります）。",
+        fix_en="Save the document again and send the file with its content (a copy or save may have failed).",
+    )

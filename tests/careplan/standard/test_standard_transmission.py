@@ -89,6 +89,18 @@ def test_file_types_judged_by_extension_and_content(name: str, data: bytes, rule
     assert refusal(found).code == "FILE_TYPE_NOT_ALLOWED"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("name", ["計画書.pdf", "photo.PNG", "photo.jpg", "map.gif"])
+def test_an_empty_image_or_pdf_is_told_it_is_empty(name: str) -> None:
+    """A 0-byte PDF was told its content did not match its extension (value 「unknown」) and to
+    convert Word or Excel to PDF: it is empty, most likely a copy or save that failed."""
+    found = check_transmission([(name, b"")])
+    assert [(f.rule, f.value) for f in found] == [("transmission.file_content", "0")]
+    assert found[0].message.startswith("ファイルが空です（0バイト）。") and "保存し直し" in (found[0].fix or "")
+    error = refusal(found)
+    assert error is not None and error.code == "FILE_TYPE_NOT_ALLOWED" and "ファイルが空です" in error.detail
+    assert check_transmission([("メモ.txt", b"")]) == []  # an empty note is still a note
+
+
 def test_attachments_do_not_travel_with_a_unit() -> None:
     found = check_transmission([*plan_set().items(), ("letter.pdf", PDF)])
     assert rules(errors(found)) == {"transmission.mixed_kinds"}

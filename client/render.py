@@ -251,8 +251,9 @@ def _finding_blocks(findings: Sequence[Mapping[str, object]], language: Lang) ->
     err.print(Text("指摘事項 / findings", style="italic"))
     for f in findings:
         message, fix = finding_text(f, language)
-        err_folded(f"{f.get('rule', '')}  {where_text(f)}", f"・[{f.get('severity', '')}] ")
-        err_folded(message or "", "    ")
+        err_folded(f"{f.get('rule', '')}  {where_text(f)}".rstrip(), f"・[{f.get('severity', '')}] ")
+        if message:
+            err_folded(message, "    ")
         shown = (value_text(f, language), expected_text(f, language), f.get("section"), fix)
         for label, value in zip(labels, shown, strict=True):
             if value not in (None, ""):

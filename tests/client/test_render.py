@@ -323,3 +323,14 @@ def test_a_long_value_in_a_refusal_is_clipped_with_its_length(width: int, langua
     assert ("…（全5,000文字）" if language is Lang.JA else "…(5,000characters)") in text, lines
     assert "あ" * 21 not in text and len(lines) < 30
     assert all(console_width(line) <= width for line in lines), max(lines, key=console_width)
+
+
+@pytest.mark.parametrize("language", [Lang.JA, Lang.EN])
+def test_a_finding_about_the_whole_transmission_ends_its_line_at_its_rule(language: Lang) -> None:
+    """A finding without a file (8 files in one send) printed its rule and then the two spaces
+    that lead to its place, at the end of the line; one without a message, a line of spaces."""
+    finding = {"severity": "error", "rule": "transmission.too_many_files", "value": "8", "section": "R4.3"}
+    error = CareplanError("TOO_MANY_FILES", operation=Operation.SEND, findings=[finding])
+    lines = _stderr_lines(error, language)
+    assert any(line.endswith("transmission.too_many_files") for line in lines), lines
+    assert [line for line in lines if line != line.rstrip()] == []

@@ -72,6 +72,32 @@ RULE_CACHE = 4096  # combinations of the values a record rule reads, found fine 
 _HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
+_SEPARATORS = (("\t", "タブ", "tabs"), (";", "セミコロン（;）", "semicolons (;)"))
+
+
+def _count_cause(fields: list[str], count: int) -> tuple[str, str, str, str] | None:
+    """What a record of the wrong number of fields shows of its cause, when it shows one: a comma
+    after the last item (one empty field too many), or another separator (one field that splits
+    into exactly the layout's items at tabs or semicolons, as a spreadsheet saves them). Japanese
+    and English to add to the message, and the fix in both."""
+    if len(fields) == count + 1 and not fields[-1]:
+        return (
+            "行末に余分なカンマがあります（最後の項目のあとの「,」）。",
+            ": a comma after the last item",
+            "各行の最後の項目のあとのカンマを削除してください。",
+            "Remove the comma after the last item of each line.",
+        )
+    for separator, name, name_en in _SEPARATORS:
+        if len(fields) == 1 and fields[0].count(separator) + 1 == count:
+            return (
+                f"項目が{name}で区切られています。",
+                f": the items are separated by {name_en}",
+                "項目をカンマ（,）で区切った CSV で保存してください（標準仕様 4）。",
+                "Save the file as CSV, items separated by commas (標準仕様 4).",
+            )
+    return None
+
+
 def _full_width(value: str, test: Callable[[str], bool]) -> tuple[str, str, tuple[str, str] | None]:
     """What a format finding says besides of a value holding full-width characters: the Japanese
     and English to add to its message, and the (Japanese, English) fix when the value's half-width
@@ -524,18 +550,23 @@ class _FileState:
                 fix_en="Remove the header row.",
             )
             return
+        said, said_en, fix, fix_en = _count_cause(fields, self.layout.field_count) or (
+            "",
+            "",
+            "レイアウトのすべての項目を書いてください（空の項目はカンマの間を空に）。カンマを含む"
+            'フリーテキストは""で囲んでください。',
+            "Write every item of the layout, empty ones as nothing between commas; quote free text containing commas.",
+        )
         self.sink.add(
             "csv.field_count",
-            f"項目数が{len(fields)}です。レイアウトの項目数は{self.layout.field_count}です。",
-            message_en=f"{len(fields)} fields, the layout has {self.layout.field_count}",
+            f"項目数が{len(fields)}です。レイアウトの項目数は{self.layout.field_count}です。{said}",
+            message_en=f"{len(fields)} fields, the layout has {self.layout.field_count}{said_en}",
             line=line,
             value=str(len(fields)),
             expected=str(self.layout.field_count),
             section=self.section,
-            fix="レイアウトのすべての項目を書いてください（空の項目はカンマの間を空に）。カンマを含む"
-            'フリーテキストは""で囲んでください。',
-            fix_en="Write every item of the layout, empty ones as nothing between commas; "
-            "quote free text containing commas.",
+            fix=fix,
+            fix_en=fix_en,
         )
 
     def _version(self, version: str) -> None:

@@ -362,3 +362,34 @@ def test_a_full_width_value_is_told_the_half_width_one_it_meant() -> None:
     assert wrong.fix == "実在する日付を8桁の数字で書いてください（例: 20250401）。"
     plain = found[3, 16]
     assert "全角" not in plain.message and "full-width" not in (plain.message_en or "")
+
+
+# --- a record of the wrong number of items: what its line shows of the cause -------------------------
+def _hosoku_lines(change) -> list:  # type: ignore[no-untyped-def]
+    name = next(n for n in plan_set() if n.startswith("UPHOSOKU"))
+    rows = records_of("UPHOSOKU")
+    text = "".join(change(row) + "\r\n" for row in rows)
+    return [f for f in validate_csv(name, text.encode("cp932")) if f.rule == "csv.field_count"]
+
+
+@pytest.mark.parametrize(
+    ("change", "said", "fix"),
+    [
+        (lambda row: ",".join(row) + ",", "行末に余分なカンマがあります", "最後の項目のあとのカンマを削除"),
+        (lambda row: "\t".join(row), "項目がタブで区切られています。", "カンマ（,）で区切った CSV"),
+        (lambda row: ";".join(row), "項目がセミコロン（;）で区切られています。", "カンマ（,）で区切った CSV"),
+    ],
+    ids=["trailing-comma", "tabs", "semicolons"],
+)
+def test_a_wrong_count_of_items_says_the_cause_its_line_shows(change, said: str, fix: str) -> None:  # type: ignore[no-untyped-def]
+    """「項目数が64です。レイアウトの項目数は63です。」 and a fix about empty items and quoting, for
+    every line of a file whose lines end in a comma, or that a spreadsheet saved with tabs or
+    semicolons: the cause is on the line, so the finding says it and how to mend it."""
+    found = _hosoku_lines(change)
+    assert found and all(said in f.message and fix in (f.fix or "") for f in found), found[0]
+    assert all(f.fix_en and "comma" in f.fix_en for f in found)
+
+
+def test_a_wrong_count_of_items_without_a_visible_cause_keeps_the_general_fix() -> None:
+    found = _hosoku_lines(lambda row: ",".join(row[:-2]))
+    assert found and all("カンマの間を空に" in (f.fix or "") and "区切られて" not in f.message for f in found)

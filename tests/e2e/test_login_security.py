@@ -66,27 +66,31 @@ def frozen(hub: HubUnderTest) -> HubUnderTest:
     return hub
 
 
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stored hashes every scrypt check compares against, in order (a real or the dummy one)."""
+    hashes: list[str] = []
+    real_verify = passwords.verify_password
+
+    def counting_verify(password: str, stored: str) -> bool:
+        hashes.append(stored)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", counting_verify)
+    return hashes
+
+
 def _without_user(body: dict[str, Any], user: str) -> dict[str, Any]:
     return {key: str(value).replace(user, "<user>") for key, value in body.items()}
 
 
 # --- the oracle -------------------------------------------------------------------------------------
-async def test_another_offices_user_is_refused_before_the_password(
-    frozen: HubUnderTest, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_another_offices_user_is_refused_before_the_password(frozen: HubUnderTest, checked: list[str]) -> None:
     """Office A's certificate, office B's KJ user: the same CERT_OFFICE_MISMATCH whether the
     password is right or wrong, so the API can no longer be used to guess B's password. The
     answer does say that the user ID exists (an unknown one is LOGIN_FAILED), and it used to come
     without a scrypt and without the throttle: one certificate could probe every C… and KJ… ID
     at full speed. Each now costs one scrypt and counts as a failure of its user and source."""
-    checked: list[str] = []
-    real_verify = passwords.verify_password
-
-    def counting_verify(password: str, stored: str) -> bool:
-        checked.append(stored)
-        return real_verify(password, stored)
-
-    monkeypatch.setattr(passwords, "verify_password", counting_verify)
     async with terminal(frozen, frozen.pki.terminals[KYOTAKU.number]) as a:
         right = await a.login(HOUMON.user, HOUMON.password)
         wrong = await a.login(HOUMON.user, "not-the-password")
@@ -102,16 +106,8 @@ async def test_another_offices_user_is_refused_before_the_password(
 
 
 async def test_unknown_user_and_wrong_password_answer_alike_after_the_same_work(
-    hub: HubUnderTest, monkeypatch: pytest.MonkeyPatch
+    hub: HubUnderTest, checked: list[str]
 ) -> None:
-    checked: list[str] = []
-    real_verify = passwords.verify_password
-
-    def counting_verify(password: str, stored: str) -> bool:
-        checked.append(stored)
-        return real_verify(password, stored)
-
-    monkeypatch.setattr(passwords, "verify_password", counting_verify)
     async with terminal(hub, hub.pki.terminals[KYOTAKU.number]) as a:
         await a.login(KYOTAKU.personal_user + "9", "warm-up")  # the dummy hash is made once
         checked.clear()

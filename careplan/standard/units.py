@@ -175,25 +175,30 @@ def _orphaned(key: tuple[str, ...], rel_keys: tuple[str, ...], parent: CsvReport
 
 
 def _unread(parent: CsvReport, child: CsvReport, pid: str, rel_keys: tuple[str, ...], section: str) -> Finding:
-    """One finding for all the keys of `child` when no record of `parent` could be read (a file
-    saved as Unicode, a document under a standard name): each record would be orphaned alike, by
-    the one defect named before it (D14), and a file of 20 such findings says less than one."""
+    """One finding for all the keys of `child` when `parent` gave no record at all: it could not be
+    read (a file saved as Unicode, a document under a standard name) or it is empty. Each record
+    would be orphaned alike, by the one defect named before it (D14), and a file of 20 such
+    findings says less than one."""
     lines = child.keys[rel_keys]
     names = "・".join(rel_keys)
+    why, why_en = (
+        ("を読めなかったため", "could not be read")
+        if not parent.complete
+        else ("にレコードが1件もないため", "has no record")
+    )
     return Finding(
         rule="relation.orphaned",
         message=(
-            f"{parent.name} を読めなかったため、このファイルのレコードの親（{pid}）を確かめられません"
-            f"（{names}が{len(lines)}組）。"
+            f"{parent.name} {why}、このファイルのレコードの親（{pid}）を確かめられません（{names}が{len(lines)}組）。"
         ),
         message_en=(
-            f"{parent.name} could not be read: the parents ({pid}) of this file's records "
+            f"{parent.name} {why_en}: the parents ({pid}) of this file's records "
             f"({len(lines)} distinct {'/'.join(rel_keys)}) cannot be checked"
         ),
         file=child.name,
         value=f"{len(lines)}組",
-        expected=f"{parent.name} readable",
-        expected_ja=f"{parent.name} を読めること",
+        expected=f"{pid} records in {parent.name}",
+        expected_ja=f"{parent.name} の {pid} のレコード",
         section=f"標準仕様 {section}",
         fix=f"{parent.name} を直して、このファイルと一緒に送り直してください（このファイルは直す必要はありません）。",
         fix_en=f"Fix {parent.name} and send it again with this file; this file itself needs no change.",
@@ -203,7 +208,7 @@ def _unread(parent: CsvReport, child: CsvReport, pid: str, rel_keys: tuple[str, 
 def _missing(rel_keys: tuple[str, ...], parent: CsvReport, child: CsvReport, section: str) -> list[Finding]:
     parent_keys = parent.keys.get(rel_keys, {})
     pid = parent.file_name.file_id if parent.file_name else "parent"
-    if not parent.complete and parent.records == 0 and not parent.lost and child.keys.get(rel_keys):
+    if parent.records == 0 and not parent.lost and child.keys.get(rel_keys):  # unreadable or empty
         return [_unread(parent, child, pid, rel_keys, section)]
     names = "・".join(rel_keys)
     found: list[Finding] = []

@@ -99,8 +99,8 @@ def _count_cause(fields: list[str], count: int) -> tuple[str, str, str, str] | N
 
 
 def _full_width(value: str, test: Callable[[str], bool]) -> tuple[str, str, tuple[str, str] | None]:
-    """What a format finding says besides of a value holding full-width characters: the Japanese
-    and English to add to its message, and the (Japanese, English) fix when the value's half-width
+    """What a format finding adds for a value holding full-width characters: the Japanese and
+    English to add to its message, and the (Japanese, English) fix when the value's half-width
     form passes `test` (the value the office meant); ("", "", None) for a value without them."""
     half = value.translate(_HALF_WIDTH)
     if half == value:

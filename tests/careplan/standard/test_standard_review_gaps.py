@@ -250,13 +250,15 @@ def test_a_standard_file_sent_zipped_is_not_also_missing_from_its_unit(inner: st
         lambda data: data.decode("cp932").encode("utf-8"),
         lambda data: data.decode("cp932").encode("utf-16"),
         lambda data: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        lambda data: b"",
     ],
-    ids=["utf-8", "utf-16", "pdf"],
+    ids=["utf-8", "utf-16", "pdf", "empty"],
 )
 def test_a_parent_file_that_cannot_be_read_orphans_each_child_file_once(broken) -> None:  # type: ignore[no-untyped-def]
-    """UPPLAN saved as UTF-8 (or a PDF under its name) gave its one finding and then one
-    relation.orphaned per record of UPSIKYU and UPHOSOKU, up to 20 a file, each saying that
-    record needs no change. Now one a child file, with its count of keys, after the cause."""
+    """UPPLAN saved as UTF-8 (or a PDF under its name, or empty) gave its one finding and then
+    one finding per record of UPSIKYU and UPHOSOKU, up to 20 a file, each saying that record
+    needs no change (or, empty, that its parent is missing). Now one a child file, with its count
+    of keys, after the cause."""
     files = plan_set()
     name = next(n for n in files if n.startswith("UPPLAN_"))
     children = sorted(n for n in files if not n.startswith("UPPLAN_"))
@@ -267,8 +269,9 @@ def test_a_parent_file_that_cannot_be_read_orphans_each_child_file_once(broken) 
     assert [f["rule"] for f in error.findings][1:] == ["relation.orphaned"] * 2
     for orphan in error.findings[1:]:
         assert orphan["file"] in children and orphan.get("line") is None
+        why = "にレコードが1件もないため" if error.findings[0]["rule"] == "csv.empty" else "を読めなかったため"
         assert orphan["message"] == (
-            f"{name} を読めなかったため、このファイルのレコードの親（UPPLAN）を確かめられません"
+            f"{name} {why}、このファイルのレコードの親（UPPLAN）を確かめられません"
             f"（保険者番号・被保険者番号・対象年月が{counts[orphan['file']]}組）。"
         )
         assert "直す必要はありません" in orphan["fix"]

@@ -78,25 +78,30 @@ def limit_findings(files: Sequence[tuple[str, Content]]) -> list[Finding]:
         found.append(
             Finding(
                 rule="transmission.too_many_files",
-                message=f"{len(files)} files in one transmission",
+                message=f"1回の送信が{len(files)}ファイルです。1回に送れるのは{limits.max_files}ファイルまでです。",
+                message_en=f"{len(files)} files in one transmission (at most {limits.max_files})",
                 value=str(len(files)),
                 expected=f"≤ {limits.max_files}",
                 expected_ja=f"{limits.max_files}ファイル以内",
                 section="R4.3",
-                fix="Split the files over several transmissions.",
+                fix=f"{limits.max_files}ファイル以下ずつに分けて送信してください。",
+                fix_en="Split the files over several transmissions.",
             )
         )
     size = sum(size_of(data) for _, data in files)
     if size > limits.max_bytes:
+        megabytes = f"{size / (1 << 20):.1f}MB（{size:,}バイト）"  # 10MB is 10,485,760 bytes: the bytes decide
         found.append(
             Finding(
                 rule="transmission.too_large",
-                message=f"{size} bytes in one transmission",
+                message=f"1回の送信が{megabytes}です。1回に送れるのは10MB（{limits.max_bytes:,}バイト）までです。",
+                message_en=f"{size:,} bytes in one transmission (at most {limits.max_bytes:,}, 10 MB)",
                 value=str(size),
                 expected=f"≤ {limits.max_bytes} bytes (10 MB)",
                 expected_ja=f"{limits.max_bytes:,}バイト（10MB）以内",
                 section="R4.3",
-                fix="Send fewer users per file or split the transmission.",
+                fix="1ファイルの利用者を減らすか、送信を分けて、1回10MB以下にしてください。",
+                fix_en="Send fewer users per file or split the transmission.",
             )
         )
     return found

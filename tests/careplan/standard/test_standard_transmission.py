@@ -112,9 +112,16 @@ def test_limits() -> None:
     found = check_transmission(pdfs)
     assert rules(found) == {"transmission.too_many_files"}
     assert refusal(found).code == "TOO_MANY_FILES"  # type: ignore[union-attr]
+    # how many, against how many: the table's line said only that there were more than 7
+    assert found[0].message == "1回の送信が8ファイルです。1回に送れるのは7ファイルまでです。"
+    assert "1回の送信が8ファイルです。" in refusal(found).detail  # type: ignore[union-attr]
     big = [("big.pdf", PDF + b"\x00" * (10 * 1024 * 1024 - len(PDF) + 1))]
     found = check_transmission(big)
     assert rules(found) == {"transmission.too_large"}
+    assert (
+        found[0].message
+        == "1回の送信が10.0MB（10,485,761バイト）です。1回に送れるのは10MB（10,485,760バイト）までです。"
+    )
     assert refusal(found).code == "TRANSMISSION_TOO_LARGE"  # type: ignore[union-attr]
     exact = [("big.pdf", PDF + b"\x00" * (10 * 1024 * 1024 - len(PDF)))]
     assert check_transmission(exact) == []

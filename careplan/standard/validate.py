@@ -98,6 +98,11 @@ def _count_cause(fields: list[str], count: int) -> tuple[str, str, str, str] | N
     return None
 
 
+def _tolerable(problem: Finding | None) -> bool:
+    """Whether an office number with `problem` may stand in a file: none, or a warning only."""
+    return problem is None or problem.severity == "warning"
+
+
 def _full_width(value: str, test: Callable[[str], bool]) -> tuple[str, str, tuple[str, str] | None]:
     """What a format finding adds for a value holding full-width characters: the Japanese and
     English to add to its message, and the (Japanese, English) fix when the value's half-width
@@ -690,8 +695,7 @@ class _FileState:
 
     def _office_passes(self, value: str) -> bool:
         """Whether `value` is a 事業所番号 this file may hold (at most a check-digit warning)."""
-        problem = office_problem(value, self.strict)
-        return problem is None or problem.severity == "warning"
+        return _tolerable(office_problem(value, self.strict))
 
     def _codes(self, check: FieldCheck, value: str) -> bool:
         """Office number / 保険者番号 check digits; True when nothing was reported."""
@@ -714,7 +718,7 @@ class _FileState:
                     fix=fix_ja,
                     fix_en=fix_en,
                 )
-            return problem is None or problem.severity == "warning"
+            return _tolerable(problem)
         if insurer_check_digit_ok(value):
             return True
         self.emit(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from careplan.errors import CareplanError, Finding
 from careplan.findings_ja import rule_ja, where_text
 from careplan.standard.content import NOT_TEXT_RULE, Kind, classify
-from careplan.standard.filename import FileName, file_name_findings, misspelled, split_prefix
+from careplan.standard.filename import FileName, file_name_findings, misspelled
 from careplan.standard.layout import standard
 from careplan.standard.source import Content, head_of, size_of
 from careplan.standard.units import relation_findings, unit_findings
@@ -171,7 +171,7 @@ def check_transmission(
     found = limit_findings(files) + _names(files) + _same_office(sender, recipient)
     standard_files: list[tuple[str, Content]] = []
     attachments: list[str] = []
-    zipped: list[str] = []  # standard names holding a zip container (an archive, an .xlsx)
+    zipped: list[str] = []  # names of zip containers (an archive, an .xlsx): standard ones count below
     for name, data in files:
         kind, problems = classify(name, head_of(data))  # it reads the first bytes only
         found += problems
@@ -179,7 +179,7 @@ def check_transmission(
             standard_files.append((name, data))
         elif kind is Kind.ATTACHMENT:
             attachments.append(name)
-        elif kind is Kind.ZIP and split_prefix(name) is not None:
+        elif kind is Kind.ZIP:
             zipped.append(name)
     found += _mixing([n for n, _ in standard_files], attachments)
     reports: list[CsvReport] = [inspect_csv(n, d, strict=strict) for n, d in standard_files]

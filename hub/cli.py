@@ -223,10 +223,7 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
 def _gone(error: CareplanError, args: argparse.Namespace) -> int:
     """A hub that does not answer: the refusal on stderr, and with --json as JSON on stdout too
     (a script reads JSON whatever happened); exit status 3, as for every command."""
-    answer = error.to_wire(parse_lang(os.environ.get(LANG_ENV)))
-    if getattr(args, "json", False):
-        render.print_json(answer)
-    print("\n".join(render.refusal(answer, render.width())), file=sys.stderr)
+    _refused_here(error, None, args)
     return 3
 
 
@@ -271,12 +268,14 @@ def _no_token(config: HubConfig, args: argparse.Namespace) -> bool:
     return True
 
 
-def _refused_here(error: CareplanError, text: str, args: argparse.Namespace) -> None:
-    """A hub command that cannot begin for a reason found here, before any hub: `text` on stderr,
-    and with --json `error` on stdout too (a script reads JSON whatever happened)."""
+def _refused_here(error: CareplanError, text: str | None, args: argparse.Namespace) -> None:
+    """A hub command that cannot begin (for a reason found here, or a hub that does not answer):
+    `text` on stderr (None: the refusal as render.refusal words it), and with --json `error` on
+    stdout too (a script reads JSON whatever happened)."""
+    answer = error.to_wire(parse_lang(os.environ.get(LANG_ENV)))
     if getattr(args, "json", False):
-        render.print_json(error.to_wire(parse_lang(os.environ.get(LANG_ENV))))
-    print(text, file=sys.stderr)
+        render.print_json(answer)
+    print("\n".join(render.refusal(answer, render.width())) if text is None else text, file=sys.stderr)
 
 
 def _keys(config: HubConfig, args: argparse.Namespace) -> int:

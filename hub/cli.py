@@ -142,7 +142,9 @@ def cannot_listen(command: str, config: HubConfig, exc: OSError) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan hub", description="The ケアプランデータ連携 platform simulator.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default: %(default)s)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="data directory (default: %(default)s; also after the command)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the hub (mutual TLS) until Ctrl-C")
     serve.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
@@ -181,7 +183,20 @@ def _parser() -> argparse.ArgumentParser:
     crl_help = "the CRL in force and any refused publication (corrupt, forged, older)"
     with_json(sub.add_parser("crl-status", help=crl_help))
     control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
+    _data_after_the_command(sub)
     return with_examples(parser, EXAMPLES)
+
+
+def _data_after_the_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`careplan hub snapshot list --data DIR` names the same hub as `careplan hub --data DIR
+    snapshot list` (as `careplan demo --hub URL --data DIR` is typed, and as the client takes
+    --profile after its command): each command's copy defaults to SUPPRESS, so it sets `data`
+    only when given, and the later one wins."""
+    for command in sub.choices.values():
+        command.add_argument("--data", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _data_after_the_command(action)
 
 
 class HubGone(Exception):

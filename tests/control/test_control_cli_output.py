@@ -476,3 +476,26 @@ def test_a_clock_advance_of_nothing_is_a_usage_error_before_any_hub(
     assert unfolded("--days、--hours、--seconds のどれかに 0 でない値を指定してください") in err
     assert unfolded("give --days, --hours or --seconds a value other than 0") in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["snapshot", "list", "--data", "D"],
+        ["snapshot", "--data", "D", "list"],
+        ["clock", "show", "--json", "--data", "D"],
+        ["transmissions", "--all", "--data", "D"],
+        ["serve", "--port", "0", "--data", "D"],
+        ["--data", "elsewhere", "journal", "--data", "D"],
+    ],
+)
+def test_data_also_works_after_the_command_as_the_clients_profile_does(argv: list[str]) -> None:
+    """`careplan hub snapshot list --data DIR` (as `careplan demo --hub URL --data DIR` is typed)
+    names the same hub as `careplan hub --data DIR snapshot list`, not a usage error; given in both
+    places, the later one counts."""
+    assert parse(*argv).data == Path("D")
+
+
+def test_data_before_the_command_is_not_undone_by_the_commands_own_default() -> None:
+    assert parse("--data", "D", "snapshot", "list").data == Path("D")
+    assert parse("snapshot", "list").data == hub_cli.DEFAULT_DATA

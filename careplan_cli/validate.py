@@ -1,9 +1,9 @@
 """`careplan validate PATH... [--json] [--strict] [--lang ja|en]`: the standard, offline.
 
-Files and folders (recursively) are read and sorted like a bulk send (`sort_bulk`; each sender's
-files are one bulk send): each transmission is checked as the hub would (`check_transmission`),
-each document outside the standard on its own, and each file that cannot be placed is shown with
-the reason and its own format findings. Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage (bad path).
+Files and folders (recursively) are read and judged as the hub would judge them
+(`careplan.standard.judged`: sorted like a bulk send, each transmission checked as the hub checks
+one, each document outside the standard on its own, and each file that cannot be placed with the
+reason and its own format findings). Exit status: 0 no errors (warnings allowed), 1 errors, 2 usage (bad path).
 """
 
 from __future__ import annotations
@@ -11,17 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 
 from rich.cells import cell_len
 
-from careplan.errors import CareplanError, Finding, Lang
+from careplan.errors import Finding, Lang
 from careplan.findings_ja import expected_text, finding_text, value_text, where_text
 from careplan.folding import fold
 from careplan.helptext import os_error_text, readable, with_examples
-from careplan.standard import check_transmission, refusal, sort_bulk, validate_csv
-from careplan.standard.content import Kind, classify
-from careplan.standard.filename import split_prefix
+from careplan.standard.judged import Entry, judge_files
 from client import render
 
 LABELS = {
@@ -58,30 +55,6 @@ LABELS = {
 }
 
 
-@dataclass(slots=True, kw_only=True)
-class Entry:
-    """One line of the report: a transmission, an attachment, or a file that cannot be placed."""
-
-    kind: str
-    files: list[str]
-    recipient: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def error(self) -> CareplanError | None:
-        return refusal(self.findings)
-
-    def to_json(self) -> dict[str, object]:
-        error = self.error
-        return {
-            "kind": self.kind,
-            "recipient": self.recipient,
-            "files": self.files,
-            "refusal": error.to_wire() if error else None,
-            "findings": [f.to_dict() for f in self.findings],
-        }
-
-
 def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
     """(name, bytes) for every file under `paths`; raises OSError naming the path for one that is
     missing, unreadable, a symlink loop, or neither a file nor a folder (a FIFO would block)."""
@@ -95,30 +68,7 @@ def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
     return files
 
 
-def _unplaced_entry(name: str, data: bytes, why: Finding, strict: bool) -> Entry:
-    kind, _ = classify(name, data)
-    if why.rule == "bulk.no_destination" and split_prefix(name) is None and kind is not Kind.ZIP:
-        return Entry(kind="attachment", files=[name], findings=check_transmission([(name, data)], strict=strict))
-    own = validate_csv(name, data, strict=strict) if kind is Kind.STANDARD else []
-    return Entry(kind="unplaced", files=[name], findings=[why, *own])
-
-
-def build_report(files: list[tuple[str, bytes]], *, strict: bool = False) -> list[Entry]:
-    """The entries of the report for these files (pure: no I/O)."""
-    plan = sort_bulk(files, limited=False)  # files past a bulk send's limit are checked too: a warning
-    entries = [
-        Entry(
-            kind="transmission",
-            recipient=recipient,
-            files=[n for n, _ in group],
-            findings=check_transmission(group, recipient=recipient, strict=strict)
-            + ([plan.past_limit[index]] if index in plan.past_limit else []),
-        )
-        for index, (recipient, group) in enumerate(plan.transmissions)
-    ]
-    data = dict(files)
-    entries += [_unplaced_entry(name, data[name], why, strict) for name, why in plan.unplaced]
-    return entries
+build_report = judge_files  # the report's entries: careplan.standard.judged
 
 
 Line = tuple[str, str, int]  # (lead, text, indent of its continuation lines): folded by `render_text`

@@ -1,25 +1,37 @@
 """`careplan conformance csv DIR --report DIR`: a vendor's CSV export judged by the validator and
 measured against the standard — which file kinds, sending units, items and code values it
-exercised and which it never did. The files are sorted like a bulk send (`sort_bulk`), each
-transmission is checked as the hub would check it, and every record is read for coverage.
+exercised and which it never did. The files are judged as `careplan validate` judges them
+(`careplan.standard.judged`: sorted like a bulk send, each transmission checked as the hub would
+check it, a file that cannot be placed with its own format findings too), and every record is
+read for coverage.
 
 Coverage counts an item as exercised when some record has a value in it, and a code value when
 some record carries it. Values from the files never appear in the report, only item numbers,
-names and the standard's own code values.
+names and the standard's own code values: a finding is listed by its place (file, line, item),
+rule and expectation, and its texts are the finding's own only when it carries no value from a
+record; one that does is told in its rule's words (`careplan.findings_ja`), as the hub's audit
+tells refusals. `careplan validate` shows the values.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from careplan.errors import Finding
-from careplan.standard import check_transmission, parse_file_name, sort_bulk, standard
+from rich.cells import cell_len
+
+from careplan.errors import Finding, Lang
+from careplan.findings_ja import finding_text, rule_ja
+from careplan.folding import fold
+from careplan.standard import parse_file_name, standard
+from careplan.standard.filename import FileNameError
+from careplan.standard.judged import judge_files
 from careplan.standard.layout import IMAGE_ID
 from careplan.standard.reader import read_records
 from careplan.standard.sink import FindingSink
@@ -56,24 +68,47 @@ def _record_usage(name: str, data: bytes, usage: Usage) -> None:
 
 
 def _units_of(names: Sequence[str]) -> list[str]:
-    ids = {parse_file_name(n).file_id for n in names}
+    """The sending units these files make; none when one of them has no name of the standard."""
+    try:
+        ids = {parse_file_name(n).file_id for n in names}
+    except FileNameError:
+        return []
     return [u.section for u in standard().units if u.files <= ids <= u.files | u.companions]
 
 
 def measure(files: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
     """The coverage record (JSON-ready) of an export's files."""
     usage = Usage()
-    findings: list[Finding] = []
-    plan = sort_bulk(files)
-    for recipient, group in plan.transmissions:
-        sender = parse_file_name(group[0][0]).sender
-        findings += check_transmission(group, sender=sender, recipient=recipient)
-        for section in _units_of([n for n, _ in group]):
+    entries = judge_files(files)
+    transmissions = [entry for entry in entries if entry.kind == "transmission"]
+    for entry in transmissions:
+        for section in _units_of(entry.files):
             usage.units[section] += 1
-    findings += [finding for _, finding in plan.unplaced]
     for name, data in files:
         _record_usage(name, data, usage)
-    return _record(files, plan.transmissions, usage, findings)
+    return _record(files, transmissions, usage, [f for entry in entries for f in entry.findings])
+
+
+LISTED = 500  # findings listed in the report (all are counted)
+PLACE = ("rule", "severity", "file", "line", "field_no", "field_name", "expected", "expected_ja", "section")
+
+
+def listed(finding: Finding) -> dict[str, object]:
+    """A finding as the report lists it: its place, rule and expectation, and its texts in Japanese
+    first (`message_ja`, `fix_ja`) and English — its own when it carries no value from a record,
+    else its rule's (the value withheld: `careplan validate` shows it)."""
+    said = finding.to_dict()
+    row = {key: said[key] for key in PLACE if key in said}
+    if finding.value is None or finding.line is None:
+        (row["message_ja"], row["fix_ja"]), (row["message"], row["fix"]) = (
+            finding_text(said, Lang.JA),
+            finding_text(said, Lang.EN),
+        )
+    else:
+        what, fix = rule_ja(finding.rule) or ("標準仕様に合わない値があります。", "")
+        row["message_ja"], row["fix_ja"] = what + "（値は載せていません）", fix
+        row["message"] = f"{finding.field_name or 'a value'} breaks {finding.rule} (value withheld)"
+    return {key: value for key, value in row.items() if value not in (None, "")}
 
 
 def _record(
@@ -110,7 +145,7 @@ def _record(
         "findings": {
             "errors": sum(f.severity == "error" for f in findings),
             "warnings": sum(f.severity != "error" for f in findings),
-            "list": [{k: v for k, v in f.to_dict().items() if k != "value"} for f in findings[:500]],
+            "list": [listed(f) for f in findings[:LISTED]],
         },
     }
 
@@ -122,7 +157,7 @@ _CSS = (
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value))
+    return "—" if value is None else html.escape(str(value))
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -155,10 +190,28 @@ def to_html(record: Mapping[str, Any]) -> str:
             [(k, " ".join(v["seen"]), " ".join(v["never"])) for k, v in record["codes"].items()],
         ),
         "<h2>指摘 / Findings</h2>",
+        "<p>ファイルの値は載せていません（値と場所は careplan validate で確かめられます）"
+        " / values from the files are not shown (careplan validate shows them)</p>",
         _table(
-            ["重大度 / severity", "ファイル / file", "行 / line", "項目 / item", "規則 / rule", "内容 / message"],
             [
-                (f.get("severity"), f.get("file"), f.get("line"), f.get("field_name"), f.get("rule"), f.get("message"))
+                "重大度 / severity",
+                "ファイル / file",
+                "行 / line",
+                "項目 / item",
+                "規則 / rule",
+                "内容 / message",
+                "対処 / fix",
+            ],
+            [
+                (
+                    SEVERITY.get(str(f.get("severity")), f.get("severity")),
+                    f.get("file"),
+                    f.get("line"),
+                    f.get("field_name"),
+                    f.get("rule"),
+                    f.get("message_ja"),
+                    f.get("fix_ja"),
+                )
                 for f in record["findings"]["list"]
             ],
         ),
@@ -170,9 +223,35 @@ def to_html(record: Mapping[str, Any]) -> str:
     )
 
 
+SEVERITY = {"error": "エラー / error", "warning": "警告 / warning"}
+WIDTH = 80
+
+
+def by_rule(record: Mapping[str, Any], folder: Path) -> list[str]:
+    """The findings for a terminal, one block a rule (errors first, the most frequent first): its
+    count, rule and what it means in Japanese, within WIDTH columns; then where the places and
+    values are shown. Nothing when there are none."""
+    listed_ = record["findings"]["list"]
+    if not listed_:
+        return []
+    counts = Counter((f["severity"] != "error", f["rule"]) for f in listed_)
+    texts = {f["rule"]: f.get("message_ja", "") for f in reversed(listed_)}
+    lines = ["指摘（規則ごと） / findings by rule:"]
+    for (warning, rule), count in sorted(counts.items(), key=lambda item: (item[0][0], -item[1], item[0][1])):
+        lines.append(f"  {'警告' if warning else 'エラー'} {count}件  {rule}")
+        what = (rule_ja(rule) or (texts[rule], ""))[0]
+        lines += ["      " + piece for piece in fold(what, WIDTH - 6)]
+    if len(listed_) < record["findings"]["errors"] + record["findings"]["warnings"]:
+        lines.append(f"  （最初の {len(listed_)} 件 / the first {len(listed_)}）")
+    command = f"  careplan validate {folder}"  # a path is never cut: too long, it goes whole below
+    lines.append("場所と値は次で確かめられます / each place and value:")
+    lines += [command] if cell_len(command) <= WIDTH else ["  careplan validate", f"    {folder}"]
+    return lines
+
+
 def main(folder: Path, report: Path) -> int:
     if not folder.is_dir():
-        print(f"careplan conformance csv: {folder} はフォルダではありません / is not a folder")
+        print(f"careplan conformance csv: {folder} はフォルダではありません / is not a folder", file=sys.stderr)
         return 2
     record = measure(_read(folder))
     report.mkdir(parents=True, exist_ok=True)
@@ -180,6 +259,8 @@ def main(folder: Path, report: Path) -> int:
     (report / "csv-coverage.html").write_text(to_html(record), "utf-8")
     files, kinds, units = record["files"], len(record["file_kinds"]["seen"]), len(record["units"]["seen"])
     errors, warnings = record["findings"]["errors"], record["findings"]["warnings"]
+    for line in by_rule(record, folder):
+        print(line)
     print(  # Japanese first, then English, then where the report is
         f"{files} ファイル: ファイル種別 {kinds} 種・送信単位 {units} 種を使用、エラー {errors} 件・警告 {warnings} 件"
     )

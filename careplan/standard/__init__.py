@@ -13,7 +13,7 @@ Public API (what the hub, the client and the CLI use):
 Modules: layout (data), filename, decoding (MS932, blocks of lines), reader (quoting, records),
 sink (capped findings), fields/records (rules as tables), validate (one file), content
 (zip/type sniffing), units (sending units, relations), transmission (one transmission,
-refusal), bulk (一括送信), writer.
+refusal), bulk (一括送信), judged (files judged before a send: `careplan validate`), writer.
 """
 
 from careplan.standard.bulk import BulkPlan, sort_bulk

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from rich.cells import cell_len
+
+from careplan.standard.judged import judge_files
 from conformance.csvcoverage import measure
 from conformance.units import Party, yobo_unit
-from fixtures.broken import by_name
+from fixtures.broken import BROKEN, by_name
 from fixtures.generate import generate, write
 from tests.conftest import run_careplan
 
@@ -45,3 +49,89 @@ def test_the_kits_own_3_4_units_are_measured_as_such() -> None:
     record = measure(yobo_unit(("UPYOBO", "UPKIHON"), sender, recipient))
     assert record["units"]["seen"] == {"3.4 (2)": 1}
     assert record["findings"]["errors"] == 0
+
+
+def write_files(files: dict[str, bytes], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+def _listed_texts(record: dict[str, object]) -> str:
+    listed = record["findings"]["list"]  # type: ignore[index]
+    return json.dumps([{k: v for k, v in f.items() if k not in ("file",)} for f in listed], ensure_ascii=False)
+
+
+def test_no_value_from_a_record_reaches_the_report_for_any_broken_file() -> None:
+    """The report promises no values from the files: a finding's texts that would quote one (「…」が
+    書式に合いません, the half-width form of a full-width value) are the rule's own words there."""
+    for breakage in BROKEN:
+        files = list(breakage.make().items())
+        record = measure(files)
+        texts = _listed_texts(record)
+        values = {
+            f.value
+            for entry in judge_files(files, strict=breakage.strict)
+            for f in entry.findings
+            if f.value and f.line is not None and len(f.value) >= 3
+        }
+        standards_own = " ".join(str(f.get("expected", "")) for f in record["findings"]["list"])  # e.g. 000000
+        values = {v for v in values if v not in standards_own}
+        leaked = sorted(v for v in values if re.search(rf"(?<![0-9A-Za-z]){re.escape(v)}(?![0-9A-Za-z])", texts))
+        assert not leaked, (breakage.name, leaked)
+
+
+def test_each_listed_finding_reads_japanese_first_with_its_fix() -> None:
+    record = measure(list(by_name("field-phone").make().items()))
+    (phone,) = [f for f in record["findings"]["list"] if f["rule"].startswith("field.")]
+    assert phone["message_ja"] and phone["fix_ja"], phone
+    assert "03-1234-567x" not in json.dumps(phone, ensure_ascii=False)
+    assert phone["field_name"] and phone["line"], phone
+
+
+def test_a_file_that_cannot_be_placed_is_judged_as_careplan_validate_judges_it(tmp_path: Path) -> None:
+    """A lone UPPLAN saved as UTF-8: not a sending unit, and not MS932 either; validate says both,
+    so the coverage report counts both, not the first alone."""
+    export = tmp_path / "export"
+    export.mkdir()
+    name = "UPPLAN_202504_1370100016_43_1370100024_13_20250420093000.CSV"
+    (export / name).write_bytes("202407,133231,斎藤\n".encode())
+    record = measure([(name, (export / name).read_bytes())])
+    rules = {f["rule"] for f in record["findings"]["list"]}
+    judged = {f.rule for entry in judge_files([(name, (export / name).read_bytes())]) for f in entry.findings}
+    assert rules == judged and any(r.startswith("encoding") for r in rules), rules
+
+
+def test_a_misspelled_prefix_is_a_finding_not_a_traceback(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    write_files(by_name("filename-prefix-misspelled").make(), export)
+    done = run_careplan("conformance", "csv", str(export), "--report", str(tmp_path / "report"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    record = json.loads((tmp_path / "report" / "csv-coverage.json").read_text("utf-8"))
+    assert any(f["file"].startswith("UPPLN_") for f in record["findings"]["list"] if f.get("file")), record
+
+
+def test_the_terminal_names_each_rule_found_within_80_columns(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    for breakage in ("field-phone", "field-date", "encoding-undecodable"):
+        write_files(by_name(breakage).make(), export / breakage)
+    done = run_careplan("conformance", "csv", str(export), "--report", str(tmp_path / "report"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert all(cell_len(line) <= 80 for line in out.splitlines() if str(tmp_path) not in line), out
+    assert f"  careplan validate {export}" in out.splitlines() or f"    {export}" in out.splitlines(), out
+    record = json.loads((tmp_path / "report" / "csv-coverage.json").read_text("utf-8"))
+    for rule in {f["rule"] for f in record["findings"]["list"]}:
+        assert rule in out, (rule, out)
+    assert "電話番号" in out and "03-1234-567x" not in out, out
+    assert "careplan validate" in out, out  # where each finding's place and value are shown
+    page = (tmp_path / "report" / "csv-coverage.html").read_text("utf-8")
+    assert "対処 / fix" in page and "03-1234-567x" not in page
+    assert ">None<" not in page  # a finding without a line or an item: —
+
+
+def test_a_folder_that_is_not_there_is_said_on_stderr(tmp_path: Path) -> None:
+    done = run_careplan("conformance", "csv", str(tmp_path / "nowhere"), "--report", str(tmp_path / "report"))
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert "フォルダではありません" in done.stderr, done.stderr

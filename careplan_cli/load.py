@@ -15,8 +15,8 @@ second Ctrl-C cancels the operations in flight).
 Exit status: 0 every operation succeeded; 1 some were refused or failed (see errors by code);
 2 a local problem (usage, no data directory); 3 the hub cannot be reached (before or during the
 run); 130 interrupted (Ctrl-C; the report is still printed). With --json, a run that cannot begin
-prints `{"error": {...}}` on stdout too (LOCAL with the text for a local problem; else the hub's
-refusal), as `careplan client --json` does.
+prints `{"error": {...}}` on stdout too (LOCAL with the text for a local problem or a Ctrl-C before
+the run began; else the hub's refusal), as `careplan client --json` does.
 """
 
 from __future__ import annotations
@@ -407,7 +407,8 @@ def main(argv: list[str]) -> int:
         _json_error(args, str(exc))
         print(exc, file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before the run began (setup): nothing to report
+    except KeyboardInterrupt:  # before the run began (setup): no report, so a run that did not begin
+        _json_error(args, "careplan load: 中断しました（実行の前、準備中） / interrupted before the run began")
         render.err.print("中断しました / interrupted", markup=False)
         return 130
     except (OSError, ValueError) as exc:

@@ -303,3 +303,26 @@ def test_with_json_a_run_that_cannot_begin_says_why_as_json_on_stdout_too(tmp_pa
         assert "".join(error["detail"].split()) == "".join(plain.stderr.split())  # the text, unfolded
     else:
         assert "https://127.0.0.1:9 に接続できません" in error["detail"] and error["fix"], error
+
+
+@pytest.mark.parametrize("json_flag", [True, False], ids=["--json", "for people"])
+def test_ctrl_c_before_the_run_began_is_said_and_with_json_as_json_too(
+    tmp_path: Path, pki: Pki, json_flag: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while the offices are registered and log in: no report yet, so with --json the run
+    that did not begin is `{"error": …}` as for any other (a script read nothing before); exit 130."""
+    from careplan_cli import load as load_cli
+
+    async def interrupted(args: object, plan: object) -> dict[str, object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load_cli, "_run", interrupted)
+    argv = ["--data", str(_hub_folder(tmp_path, pki)), *(["--json"] if json_flag else [])]
+    assert load_cli.main(argv) == 130
+    printed = capsys.readouterr()
+    assert "中断しました / interrupted" in printed.err
+    if json_flag:
+        error = json.loads(printed.out)["error"]
+        assert error["code"] == "LOCAL" and "中断しました" in error["detail"], error
+    else:
+        assert printed.out == ""

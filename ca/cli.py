@@ -17,7 +17,15 @@ from ca.authority import CertificateAuthority, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
 from careplan.findings_ja import warning_ja
 from careplan.folding import fold
-from careplan.helptext import hub_url, input_file, instant, number_in, os_error_text, with_examples
+from careplan.helptext import (
+    also_after_the_command,
+    hub_url,
+    input_file,
+    instant,
+    number_in,
+    os_error_text,
+    with_examples,
+)
 from careplan.jst import for_people, json_times
 from careplan.office import office_number_findings
 from careplan.trust_help import as_text
@@ -41,8 +49,10 @@ EXAMPLES = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="careplan ca", description="Test CA for KJ-style office certificates.")
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="CA directory (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help="CA directory (default: %(default)s; also after the command)"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output (also after the command)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("init", help="create the CA (if absent)")
     issue = sub.add_parser("issue", help="issue an office certificate as .p12")
@@ -85,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     trust.add_argument(
         "--hub", default="https://127.0.0.1:8443", type=hub_url, help="the hub's URL (default: %(default)s)"
     )
-    return with_examples(parser, EXAMPLES)
+    return with_examples(also_after_the_command(parser, "--dir", "--json"), EXAMPLES)
 
 
 def _now() -> dt.datetime:

@@ -41,6 +41,26 @@ def subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentPar
                 yield from subparsers(child)
 
 
+def also_after_the_command(parser: argparse.ArgumentParser, *options: str) -> argparse.ArgumentParser:
+    """Let each of `options` of the root `parser` be typed after its command as well as before it
+    (`careplan hub snapshot list --data DIR`, `careplan ca show --json`, `careplan client inbox
+    --profile houmon`): every parser below gets a hidden copy that defaults to SUPPRESS, so it sets
+    the value only when given there, and the later one wins. A parser with an option of the same
+    name of its own keeps it."""
+    actions = [action for action in parser._actions if set(action.option_strings) & set(options)]
+    for each in list(subparsers(parser))[1:]:
+        for action in actions:
+            if set(action.option_strings) & set(each._option_string_actions):
+                continue
+            copy: dict[str, Any] = {"dest": action.dest, "default": argparse.SUPPRESS, "help": argparse.SUPPRESS}
+            if isinstance(action, argparse._StoreTrueAction):
+                copy["action"] = "store_true"
+            else:
+                copy.update(type=action.type, choices=action.choices, metavar=action.metavar)
+            each.add_argument(*action.option_strings, **copy)
+    return parser
+
+
 def with_examples(parser: argparse.ArgumentParser, examples: Mapping[str, str]) -> argparse.ArgumentParser:
     """Set each parser's epilog from `examples`, keyed by the words after the root's prog
     ("" for the root, "clock set" for `careplan hub clock set`). Raises KeyError for a parser

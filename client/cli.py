@@ -23,6 +23,7 @@ from rich.text import Text
 from careplan.errors import CareplanError, Finding, Lang
 from careplan.findings_ja import finding_text, warning_ja
 from careplan.helptext import (
+    also_after_the_command,
     hub_url,
     input_file,
     number_in,
@@ -91,16 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="machine-readable output (times in ISO 8601, +09:00); --json and --profile also work after the command",
+        help="machine-readable output (times in ISO 8601, +09:00); --json, --profile, --home also after the command",
     )
     render.add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # `careplan client sent --json --profile kyotaku` works as well as before the command: the
-    # command's copies of these default to SUPPRESS, so they override only when given.
-    after = argparse.ArgumentParser(add_help=False)
-    after.add_argument("--profile", type=profile_name, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    after.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    login = sub.add_parser("login", parents=[after], help="install the certificate on this terminal and log in")
+    login = sub.add_parser("login", help="install the certificate on this terminal and log in")
     login.add_argument("--hub", type=hub_url, help="hub URL, e.g. https://127.0.0.1:8443")
     login.add_argument("--ca", type=input_file, help="the hub's CA certificate (PEM)")
     login.add_argument("--p12", type=input_file, help="the office certificate (.p12)")
@@ -115,29 +111,28 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("CAREPLAN_PASSWORD"),
         help="the user's password (default: $CAREPLAN_PASSWORD, else asked on the terminal)",
     )
-    sub.add_parser("whoami", parents=[after], help="the office, user and licence expiry (ライセンス期限)")
-    sub.add_parser("logout", parents=[after], help="end the session on the hub (the certificate stays installed)")
-    send = sub.add_parser("send", parents=[after], help="send files to one office")
+    sub.add_parser("whoami", help="the office, user and licence expiry (ライセンス期限)")
+    sub.add_parser("logout", help="end the session on the hub (the certificate stays installed)")
+    send = sub.add_parser("send", help="send files to one office")
     send.add_argument("files", nargs="+", type=Path, help="the CSV files of one sending unit, or documents")
     send.add_argument("--to", required=True, help="recipient 事業所番号 (10 characters)")
     _retries_option(send)
-    bulk = sub.add_parser(
-        "bulk-send", parents=[after], help="一括送信: sort many files (or folders) by destination and send each"
-    )
+    bulk = sub.add_parser("bulk-send", help="一括送信: sort many files (or folders) by destination and send each")
     bulk.add_argument("paths", nargs="+", type=Path, help="files, or folders whose files are all sent")
     bulk.add_argument("--send-valid", action="store_true", help="send what can be placed even if some files cannot")
     _retries_option(bulk)
-    inbox = sub.add_parser("inbox", parents=[after], help="transmissions waiting for this office")
+    inbox = sub.add_parser("inbox", help="transmissions waiting for this office")
     inbox.add_argument("--downloaded", action="store_true", help="include downloaded ones")
     _paging_options(inbox)
-    download = sub.add_parser("download", parents=[after], help="download (once) and acknowledge")
+    download = sub.add_parser("download", help="download (once) and acknowledge")
     download.add_argument("ids", nargs="*", help="transmission IDs as the inbox lists them")
     download.add_argument("--all", action="store_true", help="every waiting transmission")
     download.add_argument(
         "--out", type=Path, default=Path("received"), help="folder for the files, one subfolder per ID (%(default)s)"
     )
-    _paging_options(sub.add_parser("sent", parents=[after], help="the send list with download status"))
-    return with_examples(parser, EXAMPLES)
+    _paging_options(sub.add_parser("sent", help="the send list with download status"))
+    # `careplan client sent --json --profile kyotaku` works as well as before the command
+    return with_examples(also_after_the_command(parser, "--profile", "--home", "--json"), EXAMPLES)
 
 
 # --hub given to a client command other than login: its own lines, Japanese (each with a kanji, so

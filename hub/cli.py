@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from careplan.errors import LANG_ENV, CareplanError, Operation, parse_lang
-from careplan.helptext import instant, number_in, with_examples
+from careplan.helptext import also_after_the_command, instant, number_in, with_examples
 from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
@@ -183,20 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     crl_help = "the CRL in force and any refused publication (corrupt, forged, older)"
     with_json(sub.add_parser("crl-status", help=crl_help))
     control_cli.add_parsers(sub)  # reset, snapshot, journal, faults, transmissions, sessions, corrections
-    _data_after_the_command(sub)
-    return with_examples(parser, EXAMPLES)
-
-
-def _data_after_the_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`careplan hub snapshot list --data DIR` names the same hub as `careplan hub --data DIR
-    snapshot list` (as `careplan demo --hub URL --data DIR` is typed, and as the client takes
-    --profile after its command): each command's copy defaults to SUPPRESS, so it sets `data`
-    only when given, and the later one wins."""
-    for command in sub.choices.values():
-        command.add_argument("--data", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        for action in command._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                _data_after_the_command(action)
+    return with_examples(also_after_the_command(parser, "--data"), EXAMPLES)
 
 
 class HubGone(Exception):

@@ -163,3 +163,15 @@ def test_show_lists_each_certificate_japanese_first_within_80_columns(
     assert f"{kept['serial']}  有効 / valid" in lines and any(f"{gone['serial']}  失効 / revoked " in x for x in lines)
     assert "".join(name.split()) in "".join("".join(lines).split())
     assert any(line.startswith("  代理人証明書 (dairinin)  期限 / until ") for line in lines)
+
+
+def test_dir_and_json_also_work_after_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`careplan ca show --dir DIR --json` (it was 'unrecognized arguments: --dir'), as the hub's
+    --data and the client's --profile: the same answer as with both before the command."""
+    ca_dir = str(tmp_path / "ca")
+    _run(capsys, "init", "--dir", ca_dir)
+    assert (tmp_path / "ca" / "ca.pem").exists()
+    _issue(capsys, ca_dir, "テスト事業所", "--password", "pw", "--out", str(tmp_path / "t.p12"))
+    before = _run(capsys, "--dir", ca_dir, "--json", "show")
+    after = _run(capsys, "show", "--dir", ca_dir, "--json")
+    assert after == before and len(before) == 1  # type: ignore[arg-type]

@@ -191,10 +191,15 @@ def test_json_and_profile_also_work_after_the_command(tmp_path: Path) -> None:
     """`careplan client sent --json --profile kyotaku` (it was 'unrecognized arguments: --json')."""
     import json
 
-    done = run_careplan("client", "--home", str(tmp_path), "sent", "--json", "--profile", "kyotaku")
-    assert done.returncode == 2, done.stderr  # no such profile here: a local problem, said in JSON
-    error = json.loads(done.stdout)["error"]
-    assert error["code"] == "LOCAL" and "'kyotaku'" in error["detail"]
+    for argv in (
+        ["--home", str(tmp_path), "sent", "--json", "--profile", "kyotaku"],
+        ["sent", "--json", "--profile", "kyotaku", "--home", str(tmp_path)],  # --home too
+    ):
+        done = run_careplan("client", *argv)
+        assert done.returncode == 2, done.stderr  # no such profile here: a local problem, said in JSON
+        error = json.loads(done.stdout)["error"]
+        assert error["code"] == "LOCAL" and "'kyotaku'" in error["detail"]
+        assert str(tmp_path) in "".join(error["detail"].split()), error
 
 
 def _stderr_lines(error: CareplanError, language: Lang, width: int = 80) -> list[str]:

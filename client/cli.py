@@ -590,6 +590,11 @@ def main(argv: list[str]) -> int:
         return report_refusal(args, error)
     except BrokenPipeError:  # the reader of stdout left (`| head`): the dispatcher ends quietly with 141
         raise
+    except KeyboardInterrupt:  # Ctrl-C: what finished stays done (a download saved, a send stored)
+        if args.json:  # a script reads JSON whatever happened
+            render.print_json_error("careplan client: 中断しました / interrupted")
+        print("careplan client: 中断しました / interrupted", file=sys.stderr)
+        return 130  # what a shell reports for a command ended by Ctrl-C
     except (OSError, ValueError) as exc:  # a local problem: a file, a .p12 and its password, a profile
         if args.json:
             render.print_json_error(_local_detail(exc))

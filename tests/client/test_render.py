@@ -339,3 +339,27 @@ def test_a_finding_about_the_whole_transmission_ends_its_line_at_its_rule(langua
     lines = _stderr_lines(error, language)
     assert any(line.endswith("transmission.too_many_files") for line in lines), lines
     assert [line for line in lines if line != line.rstrip()] == []
+
+
+@pytest.mark.parametrize("json_flag", [True, False], ids=["--json", "for people"])
+def test_ctrl_c_is_said_and_with_json_as_json_too(
+    tmp_path: Path, json_flag: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a command: exit 130 as before, and with --json `{"error": …}` on stdout (a
+    script read nothing at all before)."""
+    import json
+
+    from client import cli
+
+    async def interrupted(args: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run", interrupted)
+    assert cli.main(["--home", str(tmp_path), "inbox", *(["--json"] if json_flag else [])]) == 130
+    printed = capsys.readouterr()
+    assert "中断しました / interrupted" in printed.err and "Traceback" not in printed.err
+    if json_flag:
+        error = json.loads(printed.out)["error"]
+        assert error["code"] == "LOCAL" and "中断しました" in error["detail"], error
+    else:
+        assert printed.out == ""

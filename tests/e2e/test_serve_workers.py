@@ -112,8 +112,25 @@ def _listens(pid: int, port: int) -> bool:
             fields = line.split()
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
                 inodes.add(fields[9])
-    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    links = (_link(fd) for fd in _fds(pid))
     return any(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
+
+
+def _fds(pid: int) -> list[Path]:
+    """The open descriptors of `pid`; none once it has ended (a worker starting or dying)."""
+    try:
+        return list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _link(fd: Path) -> str:
+    """What a descriptor names; "" when it was closed since it was listed (the process goes on
+    opening and closing files while the test looks: it raced once in a full run)."""
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:
+        return ""
 
 
 async def test_a_worker_that_dies_is_forked_again_and_serves(tmp_path: Path, pki: Pki) -> None:

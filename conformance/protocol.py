@@ -25,16 +25,20 @@ Result (stdout):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import select
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from conformance.wording import NOTHING, Said
 
@@ -91,47 +95,118 @@ def adapter_words(command: str) -> tuple[list[str], dict[str, str]]:
     return words, assigned
 
 
+KEPT_BYTES = 4 * 1024 * 1024  # the tail of stdout kept: the result is its last JSON line
+STDERR_CHARS = 2000  # the end of stderr kept for the report
+NOT_UTF8 = Said(
+    "アダプタの出力が UTF-8 ではありません（Shift_JIS など）。結果の JSON は UTF-8 で書き出してください",
+    "the adapter's output is not UTF-8 (Shift_JIS?): write the result JSON in UTF-8",
+)
+
+
+class _Tail:
+    """The last `limit` bytes (and a little more) a stream wrote, read to its end in a thread: an
+    adapter that floods its output never grows the kit by more than that."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self.limit = limit
+        self.chunks: deque[bytes] = deque()
+        self.size = 0
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        with stream:
+            while chunk := stream.read1(65536):  # type: ignore[attr-defined]  # what the pipe holds now
+                self.chunks.append(chunk)
+                self.size += len(chunk)
+                while self.size - len(self.chunks[0]) >= self.limit:
+                    self.size -= len(self.chunks.popleft())
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)[-self.limit :]
+
+
+def _result(data: bytes) -> tuple[dict[str, Any] | None, bool]:
+    """The result JSON in stdout's lines that are UTF-8, and whether some line was not (such a line
+    is never read as a result: its text would be replacement characters)."""
+    lines: list[str] = []
+    not_utf8 = False
+    for raw in data.splitlines():
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            not_utf8 = True
+    return _last_json_object("\n".join(lines)), not_utf8
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """End the adapter and every process it started in its session (a child left holding its
+    stdout kept the kit waiting, and running, after the step). Called only while the group has a
+    member (the adapter not yet reaped, or a child still holding a pipe)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dict[str, str] | None = None) -> Answer:
-    """Run the adapter once for `step`; never raises for what the adapter does."""
+    """Run the adapter once for `step`; never raises for what the adapter does (bytes that are not
+    UTF-8, a flood of output, children that outlive it), and ends what it started."""
     started = time.perf_counter()
     words, assigned = adapter_words(command)
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             words,
-            input=json.dumps(step, ensure_ascii=False),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env={**os.environ, **assigned, **(env or {})},
-            check=False,
-        )
-    except subprocess.TimeoutExpired as expired:
-        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
-        return Answer(
-            result=_last_json_object(out) or {},
-            timed_out=True,
-            problem=Said(
-                f"アダプタが {timeout:g} 秒以内に終わりませんでした", f"the adapter did not finish within {timeout:g} s"
-            ),
-            duration=time.perf_counter() - started,
+            start_new_session=True,  # its own process group: ended whole (`_end_group`)
         )
     except OSError as exc:
         return Answer(
             problem=Said(f"アダプタを起動できませんでした: {exc}", f"the adapter could not be started: {exc}"),
             duration=time.perf_counter() - started,
         )
-    result = _last_json_object(done.stdout)
+    out, err = _Tail(process.stdout, KEPT_BYTES), _Tail(process.stderr, 4 * STDERR_CHARS)  # type: ignore[arg-type]
+    with contextlib.suppress(OSError):  # an adapter that exits without reading its step
+        process.stdin.write(json.dumps(step, ensure_ascii=False).encode())  # type: ignore[union-attr]
+        process.stdin.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    for tail in (out, err):  # to the end of its output; a child still holding it is ended with it
+        tail.thread.join(max(0.0, deadline - time.monotonic()))
+    if timed_out or out.thread.is_alive() or err.thread.is_alive():  # the group still has members:
+        _end_group(process)  # its id cannot have gone to another process
+        for tail in (out, err):
+            tail.thread.join(5)
+    result, not_utf8 = _result(out.data())
+    duration = time.perf_counter() - started
+    if timed_out:
+        return Answer(
+            result=result or {},
+            timed_out=True,
+            problem=Said(
+                f"アダプタが {timeout:g} 秒以内に終わりませんでした", f"the adapter did not finish within {timeout:g} s"
+            ),
+            duration=duration,
+        )
     problem = NOTHING
-    if result is None and not done.stdout.strip():
+    if result is None and not_utf8:
+        problem = NOT_UTF8
+    elif result is None and not out.data().strip():
         problem = Said("アダプタが結果の JSON を書き出しませんでした", "the adapter wrote no result JSON")
     elif result is None:
         problem = Said("アダプタの出力が JSON ではありません", "the adapter's output is not JSON")
     return Answer(
         result=result or {},
-        exit_code=done.returncode,
-        stderr=done.stderr[-2000:],
+        exit_code=process.returncode,
+        stderr=err.data().decode("utf-8", errors="replace")[-STDERR_CHARS:],
         problem=problem,
-        duration=time.perf_counter() - started,
+        duration=duration,
     )
 
 

@@ -101,12 +101,13 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        baseline = json.loads(args.compare.read_text("utf-8")) if args.compare else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    try:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
+        baseline = report.baseline_of(json.loads(args.compare.read_text("utf-8"))) if args.compare else None
+    except ValueError as exc:
+        why = str(exc) if type(exc) is ValueError else type(exc).__name__
         print(
             f"careplan conformance: --compare {args.compare} は conformance.json ではありません"
-            f" / is not a conformance.json ({type(exc).__name__})",
+            f" / is not a conformance.json ({why})",
             file=sys.stderr,
         )
         return 2

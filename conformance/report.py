@@ -35,6 +35,20 @@ def coverage(run: Mapping[str, Any]) -> dict[str, list[dict[str, str]]]:
     return dict(sorted(matrix.items(), key=lambda item: (not item[0].startswith("R"), item[0])))
 
 
+def baseline_of(value: object) -> Mapping[str, Any]:
+    """A conformance.json read back for `--compare`, or ValueError saying what in it is not one:
+    an object whose `steps` are objects, each with the `id` and `status` of a step."""
+    if not isinstance(value, dict):
+        raise ValueError(f"not an object but {type(value).__name__}")
+    steps = value.get("steps")
+    if not isinstance(steps, list):
+        raise ValueError("its 'steps' is not a list")
+    for number, step in enumerate(steps, 1):
+        if not (isinstance(step, dict) and isinstance(step.get("id"), str) and isinstance(step.get("status"), str)):
+            raise ValueError(f"step {number} has no 'id' and 'status'")
+    return value
+
+
 def compare(run: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[dict[str, str]]:
     """Steps whose verdict differs from the baseline's (new and vanished steps included)."""
     before = {s["id"]: s["status"] for s in baseline.get("steps", [])}

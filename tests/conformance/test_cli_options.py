@@ -63,3 +63,22 @@ def test_a_data_folder_with_a_corrupt_ca_is_named_not_an_unexpected_error(tmp_pa
     for done in (_run(tmp_path), run_careplan("scenarios", "run", *hub), run_careplan("demo", *hub)):
         assert done.returncode == 2 and "データディレクトリのファイルを使えません" in done.stderr, done.stderr
         assert str(tmp_path / "ca" / "ca.pem") in done.stderr and "想定外" not in done.stderr
+
+
+def test_a_compare_file_of_another_shape_is_named_not_an_unexpected_error(tmp_path: Path) -> None:
+    """`--compare` given JSON that is not a conformance.json (a list, `steps` not a list, a step
+    without its id): an AttributeError or TypeError, exit 70 'unexpected error'; now status 2
+    and what is wrong with it, before any hub is asked."""
+    _ca(tmp_path)
+    for name, text in {
+        "list.json": "[1, 2]",
+        "steps.json": '{"steps": 5}',
+        "step.json": '{"steps": [{"status": "pass"}]}',
+        "text.json": "not json",
+    }.items():
+        baseline = tmp_path / name
+        baseline.write_text(text)
+        done = _run(tmp_path, "--compare", str(baseline))
+        assert done.returncode == 2, (name, done.stderr)
+        assert "conformance.json ではありません" in done.stderr and "is not a conformance.json" in done.stderr
+        assert "想定外" not in done.stderr, done.stderr

@@ -94,8 +94,17 @@ def hub_unreachable(url: str, exc: BaseException, operation: Operation) -> Carep
 
 def client_ssl_context(ca_file: Path, keypair: KeyPair | None) -> ssl.SSLContext:
     """Trust the hub's CA; present the terminal's certificate (through a private temp file,
-    since `ssl` cannot load a key from memory)."""
-    context = ssl.create_default_context(cafile=str(ca_file))
+    since `ssl` cannot load a key from memory). ValueError, naming the file and what to give, for a
+    `ca_file` that holds no CA certificate in PEM (OpenSSL's own words name neither)."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file))
+    except ssl.SSLError as exc:
+        raise ValueError(
+            f"{ca_file} にハブの CA 証明書（PEM）がありません。careplan up が作る .careplan-sim/ca/ca.pem"
+            f"（またはハブの /ca.pem）を --ca に指定してください"
+            f" / {ca_file} holds no CA certificate (PEM): give the hub's .careplan-sim/ca/ca.pem"
+            f" (or its /ca.pem) as --ca" + (f" ({exc.reason})" if exc.reason else "")
+        ) from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if keypair is None:
         return context

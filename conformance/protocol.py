@@ -139,6 +139,15 @@ def _result(data: bytes) -> tuple[dict[str, Any] | None, bool]:
     return _last_json_object("\n".join(lines)), not_utf8
 
 
+def _give(stdin: IO[bytes] | None, step: dict[str, Any]) -> None:
+    """Write the step to the adapter's stdin and close it; an adapter that exits (or closes its
+    stdin) without reading it is judged on what it did."""
+    if stdin is None:
+        return
+    with contextlib.suppress(OSError), stdin:
+        stdin.write(json.dumps(step, ensure_ascii=False).encode())
+
+
 def _end_group(process: subprocess.Popen[bytes]) -> None:
     """End the adapter and every process it started in its session (a child left holding its
     stdout kept the kit waiting, and running, after the step). Called only while the group has a
@@ -168,9 +177,8 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
             duration=time.perf_counter() - started,
         )
     out, err = _Tail(process.stdout, KEPT_BYTES), _Tail(process.stderr, 4 * STDERR_CHARS)  # type: ignore[arg-type]
-    with contextlib.suppress(OSError):  # an adapter that exits without reading its step
-        process.stdin.write(json.dumps(step, ensure_ascii=False).encode())  # type: ignore[union-attr]
-        process.stdin.close()  # type: ignore[union-attr]
+    writer = threading.Thread(target=_give, args=(process.stdin, step), daemon=True)
+    writer.start()  # in a thread: an adapter that never reads its step cannot hold the kit
     deadline = time.monotonic() + timeout
     timed_out = False
     try:
@@ -185,10 +193,12 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
             tail.thread.join(5)
     result, not_utf8 = _result(out.data())
     duration = time.perf_counter() - started
+    stderr = err.data().decode("utf-8", errors="replace")[-STDERR_CHARS:]
     if timed_out:
         return Answer(
             result=result or {},
             timed_out=True,
+            stderr=stderr,
             problem=Said(
                 f"アダプタが {timeout:g} 秒以内に終わりませんでした", f"the adapter did not finish within {timeout:g} s"
             ),
@@ -204,7 +214,7 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
     return Answer(
         result=result or {},
         exit_code=process.returncode,
-        stderr=err.data().decode("utf-8", errors="replace")[-STDERR_CHARS:],
+        stderr=stderr,
         problem=problem,
         duration=duration,
     )

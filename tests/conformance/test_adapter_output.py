@@ -101,3 +101,15 @@ def test_an_adapter_that_is_not_there_is_said(tmp_path: Path) -> None:
     answer = call_adapter(str(tmp_path / "missing-adapter"), STEP, timeout=5)
     assert "起動できません" in answer.problem.ja, answer.problem
     assert os.environ  # the kit's own environment is untouched
+
+
+def test_an_adapter_that_never_reads_a_large_step_is_timed_out_not_a_hang(tmp_path: Path) -> None:
+    """A step larger than a pipe holds, to an adapter that never reads stdin: the kit's write
+    blocked with no timeout."""
+    script = tmp_path / "deaf.sh"
+    script.write_text("#!/bin/sh\nsleep 300\n")
+    script.chmod(0o755)
+    big = {**STEP, "files": ["/x" * 100] * 2000}  # ~400 KB of JSON
+    started = time.monotonic()
+    answer = call_adapter(str(script), big, timeout=1)
+    assert answer.timed_out and time.monotonic() - started < 15

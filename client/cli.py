@@ -36,7 +36,7 @@ from careplan.helptext import (
 from careplan.office import office_number_findings
 from client import render
 from client.hubclient import PAGE_MAX, Downloaded, HubClient, Page, Warned, receiving
-from client.profile import Profile, client_home
+from client.profile import DamagedProfile, Profile, client_home
 from client.retry import DEFAULT_RETRY, RetryPolicy
 
 Command = Callable[[HubClient, argparse.Namespace, Profile], Awaitable[Any]]
@@ -220,7 +220,7 @@ def _secret(value: str | None, prompt: str) -> str:
 def _login_profile(args: argparse.Namespace, home: Path) -> Profile:
     try:
         saved: Profile | None = Profile.load(home, args.profile)
-    except FileNotFoundError:
+    except (FileNotFoundError, DamagedProfile):  # a damaged one is written anew by this login
         saved = None
     hub = args.hub or (saved.hub_url if saved else None)
     ca = args.ca or (Path(saved.ca_file) if saved else None)

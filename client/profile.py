@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 
@@ -17,6 +17,11 @@ def client_home(explicit: Path | None = None) -> Path:
     if explicit is not None:
         return explicit
     return Path(os.environ.get("CAREPLAN_CLIENT_HOME", Path.home() / ".careplan-sim" / "client"))
+
+
+class DamagedProfile(ValueError):
+    """A profile file that is not one (cut short, edited by hand, another program's): said with the
+    login that writes it anew (a local problem, exit 2); `login` itself starts over without it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +47,30 @@ class Profile:
                 f"実行してください / no profile {name!r} in {home}: "
                 f"run `careplan client --profile {name} login …` first"
             )
-        return cls(**json.loads(path.read_text("utf-8")))
+        try:
+            return cls._of(json.loads(path.read_text("utf-8")))
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError too
+            why = str(exc) if type(exc) is ValueError else type(exc).__name__
+            raise DamagedProfile(
+                f"プロファイル {path} が壊れています（{why}）。`careplan client --profile {name} login --hub … --ca …"
+                f" --p12 …` でログインし直してください / the profile {path} is damaged ({why}): log in again with"
+                f" `careplan client --profile {name} login --hub … --ca … --p12 …`"
+            ) from None
+
+    @classmethod
+    def _of(cls, value: object) -> Profile:
+        """A profile from its JSON, or ValueError naming what is missing or wrong; keys it does not
+        know are left (a profile another version wrote)."""
+        if not isinstance(value, dict):
+            raise ValueError(f"not an object but {type(value).__name__}")
+        known = {f.name: value[f.name] for f in fields(cls) if f.name in value}
+        missing = [f.name for f in fields(cls) if f.name not in value and f.default is MISSING]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        wrong = [key for key, item in known.items() if not isinstance(item, str)]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} not text")
+        return cls(**known)
 
     def save(self, home: Path) -> Path:
         path = self.path(home, self.name)

@@ -31,7 +31,7 @@ from hub.cli import PORT, database_problem, starting
 from hub.config import HubConfig
 from hub.control.dashboard import trainer_passcode
 from hub.control.plane import set_seeder
-from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, problem
+from hub.datadir import CA_LOST_EN, CA_LOST_JA, CANNOT_OPEN_EN, CANNOT_OPEN_JA, problem, using
 from hub.dburl import without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
@@ -102,10 +102,28 @@ def _issue_terminal(authority: CertificateAuthority, office: DemoOffice, demo_di
     return {"p12": str(p12), "p12_password": password}
 
 
+RECORD_LOST_JA = (
+    "このファイルは careplan up が配ったデモ事業所のパスワードと .p12 の控えです。消して起動し直すと新しく作り、"
+    "起動後に careplan hub reset でデモ事業所をそれに合わせます（送受信の記録は消えます）。"
+)
+RECORD_LOST_EN = (
+    "It records the demo offices' passwords and .p12 files careplan up handed out: remove it and start"
+    " again to make new ones, then careplan hub reset so the demo offices take them (transmissions go)."
+)
+
+
 def _saved_credentials(record: Path) -> dict[str, dict[str, str]]:
+    """The demo credentials handed out before (demo/offices.json), {} when none were; a file that
+    is not such a record is a DataDirProblem (the start says which, why and what to do)."""
     # A few hundred bytes read once at start-up, before any office connects.
     record.parent.mkdir(parents=True, exist_ok=True)
-    return dict(json.loads(record.read_text("utf-8"))) if record.exists() else {}
+    if not record.exists():
+        return {}
+    with using(record, RECORD_LOST_JA, RECORD_LOST_EN):
+        saved = json.loads(record.read_text("utf-8"))
+        if not (isinstance(saved, dict) and all(isinstance(entry, dict) for entry in saved.values())):
+            raise ValueError("not an object of one object per demo office")
+    return saved
 
 
 async def seed_demo(service: HubService, authority: CertificateAuthority, demo_dir: Path) -> dict[str, dict[str, str]]:

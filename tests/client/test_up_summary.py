@@ -19,7 +19,7 @@ from rich.cells import cell_len
 from careplan_cli.up import WIDTH, _console, _shell, login_args
 from hub.banner import STARTED, listening_lines, pair
 from hub.config import HubConfig
-from tests.conftest import run_careplan, this_checkout
+from tests.conftest import careplan_up, run_careplan, this_checkout
 
 pytestmark = pytest.mark.slow
 
@@ -174,3 +174,23 @@ def test_the_commands_to_paste_run_careplan_as_it_was_started(monkeypatch: pytes
     script = tmp_path / "bin" / "careplan"
     monkeypatch.setattr(up.sys, "argv", [str(script), "up"])
     assert up._command() == ["bin/careplan"]  # a script below the working directory: its short path
+
+
+@pytest.mark.parametrize("text", ["[1, 2", "[1, 2]", '{"kyotaku": 5}'])
+def test_a_damaged_record_of_the_demo_credentials_is_named_not_an_unexpected_error(tmp_path: Path, text: str) -> None:
+    """demo/offices.json cut short or edited: `careplan up` ended in exit 70 'unexpected error …
+    JSONDecodeError'; now the file, why, and what to do, as for the data directory's other files."""
+    with careplan_up(tmp_path):
+        pass
+    record = tmp_path / "data" / "demo" / "offices.json"
+    record.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "careplan_cli.main", "up", "--data", str(tmp_path / "data"), "--port", "0"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=this_checkout(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert "データディレクトリのファイルを使えません" in lines[0] and f"  {record}" in lines
+    said = "".join(done.stderr.split())
+    assert "想定外" not in said and "careplanhubreset" in said, done.stderr
+    assert not (tmp_path / "data" / "hub.json").exists()

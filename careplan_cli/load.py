@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,7 +51,7 @@ from client.load import DEFAULT_CONCURRENCY, MONTH_START_MIX, LoadPlan, LoadRun,
 from fixtures.generate import Dataset, generate
 from fixtures.people import Office
 from hub.cli import missing_text, not_hub_data
-from hub.datadir import admin_token_needs, presented_admin_token
+from hub.datadir import admin_token_needs, announced_url, presented_admin_token
 
 BULK_MAX = 50  # R4.3: transmissions per 一括送信
 
@@ -148,7 +147,7 @@ class Target:
             ready = data / "hub.json"
             if not ready.exists():
                 raise NotHubData(not_announced(ready))
-            url = str(json.loads(ready.read_text("utf-8"))["url"])
+            url = announced_url(ready)
         return cls(url=url.rstrip("/"), data=data)
 
     @property

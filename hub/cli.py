@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import errno
 import functools
-import json
 import os
 import socket
 import ssl
@@ -24,7 +23,16 @@ from hub.config import HubConfig
 from hub.control import cli as control_cli
 from hub.control import render
 from hub.control.cli import with_json
-from hub.datadir import CA_LOST_EN, CA_LOST_JA, DataDirProblem, admin_token, presented_admin_token, problem
+from hub.datadir import (
+    CA_LOST_EN,
+    CA_LOST_JA,
+    DataDirProblem,
+    UnreadableAnnouncement,
+    admin_token,
+    announced_url,
+    presented_admin_token,
+    problem,
+)
 from hub.dburl import is_postgres_url, refusal_line
 from hub.logformat import FORMATS, JsonFormatter, configure_logging, node_name
 from hub.server import RunningHub, missing_files, serve_forever
@@ -196,7 +204,19 @@ class HubGone(Exception):
 
 
 async def _admin(config: HubConfig, method: str, path: str, body: object | None = None) -> object:
-    ready = json.loads(config.ready_file.read_text())
+    try:
+        url = announced_url(config.ready_file)
+    except UnreadableAnnouncement as exc:  # a damaged hub.json: where the hub listens is unknown (exit 3)
+        raise HubGone(
+            CareplanError(
+                "HUB_UNREACHABLE",
+                operation=Operation.ADMIN,
+                detail=exc.ja,
+                fix="ハブを止めて起動し直してください（careplan up、または careplan hub serve）。",
+                detail_en=exc.en,
+                fix_en="Stop the hub and start it again (careplan up, or careplan hub serve).",
+            )
+        ) from None
     context = ssl.create_default_context(cafile=str(config.trusted_ca_file))
     # --lang (CAREPLAN_LANG): the admin API's details and fixes in that language, as for the client
     lang = parse_lang(os.environ.get(LANG_ENV))
@@ -205,11 +225,11 @@ async def _admin(config: HubConfig, method: str, path: str, body: object | None 
     try:
         async with (
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session,
-            session.request(method, ready["url"] + path, json=body, headers=headers) as response,
+            session.request(method, url + path, json=body, headers=headers) as response,
         ):
             return await response.json()
     except (aiohttp.ClientConnectionError, TimeoutError) as exc:  # not the OSError of a path: exit 3
-        url, reason = ready["url"], str(exc) or type(exc).__name__
+        reason = str(exc) or type(exc).__name__
         raise HubGone(
             CareplanError(
                 "HUB_UNREACHABLE",

@@ -103,3 +103,28 @@ def problem(path: Path, exc: BaseException, fix_ja: str, fix_en: str) -> DataDir
     else:
         why = f"{type(exc).__name__}: {exc}"
     return DataDirProblem(path, why[:160] + ("…" if len(why) > 160 else ""), fix_ja, fix_en)
+
+
+class UnreadableAnnouncement(ValueError):
+    """A ready file (hub.json) that holds no URL: `ja` and `en` say which file and why."""
+
+    def __init__(self, ja: str, en: str) -> None:
+        super().__init__(f"{ja} / {en}")
+        self.ja, self.en = ja, en
+
+
+def announced_url(ready: Path) -> str:
+    """The URL a running hub announced in its ready file (hub.json), for the commands that reach it;
+    UnreadableAnnouncement for one that holds none (cut short, edited: a hub writes it anew when it
+    starts). A missing file is the caller's to say (OSError)."""
+    try:
+        url = json.loads(ready.read_text("utf-8"))["url"]
+        if not isinstance(url, str):
+            raise TypeError(type(url).__name__)
+    except (ValueError, KeyError, TypeError) as exc:
+        why = type(exc).__name__
+        raise UnreadableAnnouncement(
+            f"{ready} からハブの URL を読めません（{why}）。ハブを起動し直すと書き直されます",
+            f"cannot read the hub's URL from {ready} ({why}): a hub writes it anew when it starts",
+        ) from None
+    return url

@@ -326,3 +326,11 @@ def test_ctrl_c_before_the_run_began_is_said_and_with_json_as_json_too(
         assert error["code"] == "LOCAL" and "中断しました" in error["detail"], error
     else:
         assert printed.out == ""
+
+
+def test_a_damaged_hub_json_is_named(tmp_path: Path, pki: Pki) -> None:
+    folder = _hub_folder(tmp_path, pki)
+    (folder / "hub.json").write_text("{}")
+    done = run_careplan("load", "--data", str(folder), "--count", "1", env={"COLUMNS": "80"})
+    assert done.returncode == 2 and "想定外" not in done.stderr, done.stderr
+    assert "ハブのURLを読めません" in "".join(done.stderr.split()), done.stderr

@@ -499,3 +499,21 @@ def test_data_also_works_after_the_command_as_the_clients_profile_does(argv: lis
 def test_data_before_the_command_is_not_undone_by_the_commands_own_default() -> None:
     assert parse("--data", "D", "snapshot", "list").data == Path("D")
     assert parse("snapshot", "list").data == hub_cli.DEFAULT_DATA
+
+
+@pytest.mark.parametrize("text", ["{}", "[1]", "garbage", '{"url": 5}'])
+def test_a_damaged_hub_json_is_exit_3_with_the_file_named_not_an_unexpected_error(
+    text: str, tmp_path: Path, pki: Pki, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hub.json cut short or edited: KeyError or TypeError, exit 70 'unexpected error'; now the
+    hub cannot be reached as far as the command can tell: which file, why, restart the hub."""
+    data = tmp_path / "hub"
+    prepare_data_dir(data, pki)
+    (data / "hub.json").write_text(text)
+    assert hub_cli.main(["--data", str(data), "clock", "show", "--json"]) == 3
+    printed = capsys.readouterr()
+    error = json.loads(printed.out)
+    assert error["code"] == "HUB_UNREACHABLE" and "hub.json からハブの URL を読めません" in error["detail"], error
+    assert hub_cli.main(["--data", str(data), "snapshot", "list"]) == 3
+    said = unfolded(capsys.readouterr().err)
+    assert unfolded("ハブを止めて起動し直してください") in said and "想定外" not in said

@@ -87,6 +87,31 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+INDEX_KEYS = ("serial", "office_number", "office_user_id", "office_name", "kind", "not_before", "not_after")
+
+
+def _index(path: Path) -> list[dict[str, object]]:
+    """The record of issued certificates, or ValueError naming the file and what is wrong with it
+    (cut short, edited): never a KeyError or TypeError from deep in a command."""
+    try:
+        index = json.loads(path.read_text("utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: 発行記録ではありません / not a record of issued certificates ({exc})") from None
+    if not isinstance(index, list):
+        raise ValueError(f"{path}: 発行記録の一覧ではありません / not a list of issued certificates")
+    for number, entry in enumerate(index, 1):
+        if not (
+            isinstance(entry, dict)
+            and all(isinstance(entry.get(key), str) for key in INDEX_KEYS)
+            and isinstance(entry.get("revoked_at", ""), str | None)
+        ):
+            raise ValueError(
+                f"{path}: 発行記録ではありません（{number} 件目に {', '.join(INDEX_KEYS)} がない）"
+                f" / not a record of issued certificates (entry {number} lacks {', '.join(INDEX_KEYS)})"
+            )
+    return list(index)
+
+
 class CertificateAuthority:
     """An office CA, in memory or backed by a directory (then every change is saved)."""
 
@@ -164,7 +189,7 @@ class CertificateAuthority:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError(f"{directory / 'ca-key.pem'} is not an RSA key")
         index_path = directory / "index.json"
-        index = json.loads(index_path.read_text("utf-8")) if index_path.exists() else []
+        index = _index(index_path) if index_path.exists() else []
         number_path = directory / "crlnumber"
         number = int(number_path.read_text().strip(), 16) if number_path.exists() else 0
         return cls(Issued(certificate=cert, key=key), directory=directory, index=index, crl_number=number)

@@ -175,3 +175,17 @@ def test_dir_and_json_also_work_after_the_command(tmp_path: Path, capsys: pytest
     before = _run(capsys, "--dir", ca_dir, "--json", "show")
     after = _run(capsys, "show", "--dir", ca_dir, "--json")
     assert after == before and len(before) == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["garbage", "{}", "[1]", '[{"serial": 5}]'])
+def test_a_damaged_record_of_issued_certificates_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """index.json cut short or edited: exit 70 'unexpected error … KeyError/TypeError'; now the file
+    and what is wrong with it (status 2)."""
+    ca_dir = tmp_path / "ca"
+    _run(capsys, "--dir", str(ca_dir), "init")
+    (ca_dir / "index.json").write_text(text)
+    assert main(["--dir", str(ca_dir), "show"]) == 2
+    said = capsys.readouterr()
+    assert str(ca_dir / "index.json") in said.err and "発行記録" in said.err, said.err

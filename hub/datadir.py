@@ -39,11 +39,27 @@ def admin_token(config: HubConfig) -> str:
         return config.admin_token
     path = config.data_dir / "admin-token"
     with using(path, CANNOT_OPEN_JA, CANNOT_OPEN_EN):
+        if path.exists() and not path.read_text().strip():
+            path.unlink()  # left empty by a crash before it was written whole: no one can present ""
         if not path.exists():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(24))
+            _new_token(path)
         return path.read_text().strip()
+
+
+def _new_token(path: Path) -> None:
+    """Make `path` hold a new token, whole or not at all: written to a staging file, then linked
+    into place, which fails if another process or node made it first (theirs is kept)."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(staging, path)
+    finally:
+        staging.unlink()
 
 
 def admin_token_needs() -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from careplan.folding import fold
@@ -39,27 +39,29 @@ def admin_token(config: HubConfig) -> str:
         return config.admin_token
     path = config.data_dir / "admin-token"
     with using(path, CANNOT_OPEN_JA, CANNOT_OPEN_EN):
-        if path.exists() and not path.read_text().strip():
-            path.unlink()  # left empty by a crash before it was written whole: no one can present ""
-        if not path.exists():
-            _new_token(path)
-        return path.read_text().strip()
+        return made_once(path, lambda: secrets.token_urlsafe(24))
 
 
-def _new_token(path: Path) -> None:
-    """Make `path` hold a new token, whole or not at all: written to a staging file, then linked
-    into place, which fails if another process or node made it first (theirs is kept)."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(24))
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(staging, path)
-    finally:
-        staging.unlink()
+def made_once(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path` (the admin token, the trainer passcode), made with `make` on first
+    use: whole or not at all (a staging file, fsynced, then linked into place, which fails if
+    another process or node made it first: theirs is kept). One left empty by a crash of a version
+    that created it before writing it is made anew: no one can present ""."""
+    if path.exists() and not path.read_text().strip():
+        path.unlink()
+    if not path.exists():
+        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make())
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(staging, path)
+        finally:
+            staging.unlink()
+    return path.read_text().strip()
 
 
 def admin_token_needs() -> tuple[str, ...]:

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from importlib import resources
@@ -30,6 +29,7 @@ from hub.control.feed import feed_item, jst, state
 from hub.control.inspector import inspect
 from hub.control.plane import CONTROL
 from hub.control.steer import restore_snapshot
+from hub.datadir import made_once
 from hub.keys import CLOCK, CONFIG, SERVICE, json_response, presented_token
 from hub.templates import Templates
 
@@ -50,12 +50,7 @@ _TEMPLATES = Templates("hub.control")
 
 def trainer_passcode(config: HubConfig) -> str:
     """The trainer's passcode, kept in data_dir/trainer-passcode (made on first use)."""
-    path = config.data_dir / "trainer-passcode"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{secrets.randbelow(10**8):08d}")
-    return path.read_text().strip()
+    return made_once(config.data_dir / "trainer-passcode", lambda: f"{secrets.randbelow(10**8):08d}")
 
 
 def _cookie_value(config: HubConfig) -> str:

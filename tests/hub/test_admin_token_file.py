@@ -40,3 +40,14 @@ def test_a_token_given_by_the_environment_makes_no_file(tmp_path: Path) -> None:
     config = HubConfig.from_env(tmp_path / "data", admin_token="from-the-environment")
     assert admin_token(config) == "from-the-environment"
     assert not (tmp_path / "data" / "admin-token").exists()
+
+
+def test_an_empty_trainer_passcode_file_is_made_anew(tmp_path: Path) -> None:
+    """The same crash window left the passcode `careplan up` prints empty: the dashboard's
+    passcode could never be given."""
+    from hub.control.dashboard import trainer_passcode
+
+    config = _config(tmp_path / "data")
+    (tmp_path / "data" / "trainer-passcode").write_text("")
+    passcode = trainer_passcode(config)
+    assert len(passcode) == 8 and passcode.isdigit() and trainer_passcode(config) == passcode

@@ -36,6 +36,7 @@ from hub.dburl import without_password
 from hub.keys import SERVICE
 from hub.logformat import FORMATS, configure_logging, node_name
 from hub.passwords import new_password, verify_password
+from hub.payloads import write_atomic
 from hub.processes import runs
 from hub.server import RunningHub, serve_forever
 from hub.service import HubService
@@ -159,9 +160,7 @@ async def seed_demo(service: HubService, authority: CertificateAuthority, demo_d
                 personal_users=[(entry["personal_user"], entry["personal_password"])],
             )
         saved[office.profile] = entry
-    fd = os.open(record, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(saved, handle, ensure_ascii=False, indent=1)
+    write_atomic(record, json.dumps(saved, ensure_ascii=False, indent=1).encode("utf-8"))  # never cut short
     return saved
 
 

@@ -77,7 +77,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """`path` holds `data` whole, or what it held before: a staging file, fsynced, renamed into
+    place, and the folder fsynced (a crash never leaves a file cut short)."""
     tmp = path.with_name(f".tmp-{path.name}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -124,7 +126,7 @@ class PayloadStore:
 
     def _save_keys(self, keys: dict[str, bytes]) -> None:
         entries = [{"id": key_id, "key": base64.b64encode(key).decode()} for key_id, key in keys.items()]
-        _write_atomic(self.key_file, json.dumps(entries).encode())
+        write_atomic(self.key_file, json.dumps(entries).encode())
 
     def add_key(self) -> str:
         """Make a new key the active one; everything stored stays readable with its own key."""
@@ -162,7 +164,7 @@ class PayloadStore:
         key_id = self.active_key_id
         nonce = secrets.token_bytes(12)
         sealed = AESGCM(self._keys[key_id]).encrypt(nonce, plaintext, name.encode())
-        _write_atomic(self.directory / name, MAGIC + key_id.encode() + nonce + sealed)
+        write_atomic(self.directory / name, MAGIC + key_id.encode() + nonce + sealed)
 
     def read(self, name: str) -> bytes:
         return self._open(self.directory / name, name)

@@ -90,24 +90,33 @@ def _write_private(path: Path, data: bytes) -> None:
 INDEX_KEYS = ("serial", "office_number", "office_user_id", "office_name", "kind", "not_before", "not_after")
 
 
+class DamagedIndex(ValueError):
+    """index.json cut short or edited: `path` (shown whole on a line of its own) and why, in
+    Japanese then English, naming the file but never its content."""
+
+    def __init__(self, path: Path, ja: str, en: str) -> None:
+        super().__init__(f"{path.name}: {ja} / {en}")
+        self.path = path
+
+
 def _index(path: Path) -> list[dict[str, object]]:
-    """The record of issued certificates, or ValueError naming the file and what is wrong with it
-    (cut short, edited): never a KeyError or TypeError from deep in a command."""
+    """The record of issued certificates, or DamagedIndex saying what is wrong with it (cut
+    short, edited): never a KeyError or TypeError from deep in a command."""
     try:
         index = json.loads(path.read_text("utf-8"))
     except ValueError as exc:
-        raise ValueError(f"{path}: 発行記録ではありません / not a record of issued certificates ({exc})") from None
+        raise DamagedIndex(path, "発行記録ではありません", f"not a record of issued certificates ({exc})") from None
     if not isinstance(index, list):
-        raise ValueError(f"{path}: 発行記録の一覧ではありません / not a list of issued certificates")
+        raise DamagedIndex(path, "発行記録の一覧ではありません", "not a list of issued certificates")
     for number, entry in enumerate(index, 1):
         if not (
             isinstance(entry, dict)
             and all(isinstance(entry.get(key), str) for key in INDEX_KEYS)
             and isinstance(entry.get("revoked_at", ""), str | None)
         ):
-            raise ValueError(
-                f"{path}: 発行記録ではありません（{number} 件目に {', '.join(INDEX_KEYS)} がない）"
-                f" / not a record of issued certificates (entry {number} lacks {', '.join(INDEX_KEYS)})"
+            keys = ", ".join(INDEX_KEYS)
+            raise DamagedIndex(
+                path, f"発行記録ではありません（{number} 件目に {keys} がない）", f"entry {number} lacks {keys}"
             )
     return list(index)
 

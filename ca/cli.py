@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from ca.authority import CertificateAuthority, Issued
+from ca.authority import CertificateAuthority, DamagedIndex, Issued
 from careplan.certificates import CertificateKind, identity_of, load_p12
 from careplan.findings_ja import warning_ja
 from careplan.folding import fold
@@ -217,7 +217,8 @@ def main(argv: list[str]) -> int:
         reason = str(exc.args[0] if exc.args else exc)
         width = shutil.get_terminal_size().columns
         said = [f"  {line}" for part in reason.split(" / ", 1) for line in fold(part, max(20, width - 2))]
-        print("\n".join(["careplan ca: 実行できません / refused:", *said]), file=sys.stderr)
+        where = [f"  {exc.path}"] if isinstance(exc, DamagedIndex) else []  # a path whole, never folded
+        print("\n".join(["careplan ca: 実行できません / refused:", *where, *said]), file=sys.stderr)
         return 2
     if args.json or not isinstance(result, list):
         print(json.dumps(json_times(result), ensure_ascii=False, indent=2))

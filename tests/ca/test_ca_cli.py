@@ -188,4 +188,4 @@ def test_a_damaged_record_of_issued_certificates_is_named(
     (ca_dir / "index.json").write_text(text)
     assert main(["--dir", str(ca_dir), "show"]) == 2
     said = capsys.readouterr()
-    assert str(ca_dir / "index.json") in said.err and "発行記録" in said.err, said.err
+    assert f"  {ca_dir / 'index.json'}" in said.err.splitlines() and "発行記録" in said.err, said.err  # whole

@@ -47,20 +47,22 @@ def made_once(path: Path, make: Callable[[], str]) -> str:
     use: whole or not at all (a staging file, fsynced, then linked into place, which fails if
     another process or node made it first: theirs is kept). One left empty by a crash of a version
     that created it before writing it is made anew: no one can present ""."""
-    if path.exists() and not path.read_text().strip():
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text().strip()
+        if kept:  # the common case: one read (the dashboard asks at each passcode given)
+            return kept
         path.unlink()
-    if not path.exists():
-        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(make())
-                handle.flush()
-                os.fsync(handle.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(staging, path)
-        finally:
-            staging.unlink()
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make())
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(staging, path)
+    finally:
+        staging.unlink()
     return path.read_text().strip()
 
 

@@ -68,9 +68,6 @@ def _collect(paths: list[str]) -> list[tuple[str, bytes]]:
     return files
 
 
-build_report = judge_files  # the report's entries: careplan.standard.judged
-
-
 Line = tuple[str, str, int]  # (lead, text, indent of its continuation lines): folded by `render_text`
 DETAILS_CELLS = 80 - 6  # 値, 期待値 and 根拠 share a line of 80 columns when they fit it
 
@@ -172,7 +169,7 @@ def main(argv: list[str]) -> int:
     except OSError as e:
         print(f"careplan validate: 読めません / cannot read\n  {os_error_text(e)}", file=sys.stderr)
         return 2
-    entries = build_report(files, strict=args.strict)
+    entries = judge_files(files, strict=args.strict)
     counts = _counts(entries)
     if args.json:
         body = {"ok": counts["errors"] == 0, "summary": counts, "entries": [e.to_json() for e in entries]}

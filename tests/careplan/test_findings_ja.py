@@ -9,14 +9,15 @@ import pytest
 from careplan.errors import is_japanese
 from careplan.findings_ja import RULES_JA, rule_ja
 from careplan.standard import check_transmission
-from careplan_cli.validate import build_report, render_text
+from careplan.standard.judged import judge_files
+from careplan_cli.validate import render_text
 from fixtures.broken import BROKEN
 
 
 @pytest.mark.parametrize("breakage", BROKEN, ids=lambda b: b.name)
 def test_every_finding_of_every_broken_variant_reads_in_japanese(breakage) -> None:  # type: ignore[no-untyped-def]
     files = list(breakage.make().items())
-    entries = build_report(files, strict=breakage.strict)
+    entries = judge_files(files, strict=breakage.strict)
     judged = check_transmission(files, sender=breakage.sender, recipient=breakage.recipient, strict=breakage.strict)
     rules = {f.rule for e in entries for f in e.findings} | {f.rule for f in judged}
     assert breakage.rule in rules, breakage.name
@@ -49,7 +50,7 @@ def test_every_expectation_in_english_words_has_a_japanese_one(breakage) -> None
     「≤ 6 characters」, 「CR LF line ends」. `expected` stays English for JSON readers;
     `expected_ja` is what the Japanese report shows."""
     files = list(breakage.make().items())
-    entries = build_report(files, strict=breakage.strict)
+    entries = judge_files(files, strict=breakage.strict)
     judged = check_transmission(files, sender=breakage.sender, recipient=breakage.recipient, strict=breakage.strict)
     findings = [f for e in entries for f in e.findings] + judged
     english = [f for f in findings if f.expected and _ENGLISH.search(f.expected)]
@@ -70,7 +71,7 @@ def test_every_fix_reads_as_an_instruction_in_its_language(breakage) -> None:  #
     Japanese fix now says what to do, the standard's words quoted after it where they help; an
     English finding's fix is English (the table gives its Japanese)."""
     files = list(breakage.make().items())
-    entries = build_report(files, strict=breakage.strict)
+    entries = judge_files(files, strict=breakage.strict)
     judged = check_transmission(files, sender=breakage.sender, recipient=breakage.recipient, strict=breakage.strict)
     for f in [f for e in entries for f in e.findings] + judged:
         if not f.fix:

@@ -9,7 +9,8 @@ import pytest
 from rich.cells import cell_len
 from standard_testkit import HELPER, MANAGER, plan_set
 
-from careplan_cli.validate import build_report, main, render_text
+from careplan.standard.judged import judge_files
+from careplan_cli.validate import main, render_text
 from fixtures.broken import BROKEN
 from fixtures.samples import sample_actuals_set
 
@@ -102,7 +103,7 @@ def test_the_report_fits_80_columns_and_keeps_every_word(
     names = {path.name for path in tmp_path.rglob("*") if path.is_file()}
     shown = {word.rstrip(",:") for line in lines for word in line.split()}
     assert {name for name in names if len(name) <= 70} <= shown | {w.split(":")[0] for w in shown}
-    whole = render_text(build_report(_files(tmp_path)), lang)
+    whole = render_text(judge_files(_files(tmp_path)), lang)
     assert "".join(whole.split()) == "".join("\n".join(lines).split())
 
 

@@ -120,7 +120,7 @@ def test_a_finding_reads_the_same_in_the_validator_and_in_the_clients_refusal() 
 
     from careplan.errors import CareplanError, Finding, Lang
     from careplan.findings_ja import finding_text, where_text
-    from careplan_cli.validate import Entry
+    from careplan.standard.judged import Entry
     from client import render
 
     assert finding_text(_OWN, Lang.EN) == (_OWN["message"], _OWN["fix_en"])

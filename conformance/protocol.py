@@ -191,7 +191,8 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
         _end_group(process)  # its id cannot have gone to another process
         for tail in (out, err):
             tail.thread.join(5)
-    result, not_utf8 = _result(out.data())
+    printed = out.data()
+    result, not_utf8 = _result(printed)
     duration = time.perf_counter() - started
     stderr = err.data().decode("utf-8", errors="replace")[-STDERR_CHARS:]
     if timed_out:
@@ -207,7 +208,7 @@ def call_adapter(command: str, step: dict[str, Any], *, timeout: float, env: dic
     problem = NOTHING
     if result is None and not_utf8:
         problem = NOT_UTF8
-    elif result is None and not out.data().strip():
+    elif result is None and not printed.strip():
         problem = Said("アダプタが結果の JSON を書き出しませんでした", "the adapter wrote no result JSON")
     elif result is None:
         problem = Said("アダプタの出力が JSON ではありません", "the adapter's output is not JSON")

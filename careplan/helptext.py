@@ -183,6 +183,13 @@ def os_error_text(exc: OSError) -> str:
     return f"{where}: {japanese} / {english}" if where != "" else f"{japanese} / {english}"
 
 
+def json_file_reason(exc: ValueError) -> str:
+    """Why a JSON file a command reads back (a profile, a baseline) is not what it should be: the
+    words of our own shape check (a plain ValueError), else only the decoder's kind
+    (JSONDecodeError, UnicodeDecodeError), never text quoted from the file."""
+    return str(exc) if type(exc) is ValueError else type(exc).__name__
+
+
 def number_in(low: float, high: float | None = None, *, kind: type = int) -> Any:
     """An argparse `type=` for a number in [low, high] (`kind` int or float): anything else is a
     usage error in both languages (exit status 2), before anything reaches a hub."""

@@ -27,7 +27,7 @@ from rich.cells import cell_len
 
 from careplan.errors import CareplanError
 from careplan.folding import hanging
-from careplan.helptext import hub_url, input_file, number_in, with_examples
+from careplan.helptext import hub_url, input_file, json_file_reason, number_in, with_examples
 from client import render
 from hub.cli import not_hub_data
 from hub.datadir import admin_token_needs
@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     try:  # JSONDecodeError and UnicodeDecodeError are ValueErrors too
         baseline = report.baseline_of(json.loads(args.compare.read_text("utf-8"))) if args.compare else None
     except ValueError as exc:
-        why = str(exc) if type(exc) is ValueError else type(exc).__name__
+        why = json_file_reason(exc)
         print(
             f"careplan conformance: --compare {args.compare} は conformance.json ではありません"
             f" / is not a conformance.json ({why})",

@@ -12,6 +12,8 @@ import os
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
+from careplan.helptext import json_file_reason
+
 
 def client_home(explicit: Path | None = None) -> Path:
     if explicit is not None:
@@ -50,7 +52,7 @@ class Profile:
         try:
             return cls._of(json.loads(path.read_text("utf-8")))
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError too
-            why = str(exc) if type(exc) is ValueError else type(exc).__name__
+            why = json_file_reason(exc)
             raise DamagedProfile(
                 f"プロファイル {path} が壊れています（{why}）。`careplan client --profile {name} login --hub … --ca …"
                 f" --p12 …` でログインし直してください / the profile {path} is damaged ({why}): log in again with"
